@@ -1,0 +1,45 @@
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
+import { createAdmin } from '../core/kafka/client.js';
+import { topicSpecs } from '../core/kafka/topics.js';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../', import.meta.url)));
+
+export const progress = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+export async function benchPlatform(label: string): Promise<{ platform: Platform; prefix: string; cleanup(): Promise<void> }> {
+  const prefix = `bench.${label}.${Date.now().toString(36)}.`;
+  const config = loadConfig(process.env, {
+    BITPREDICT_TOPIC_PREFIX: prefix,
+    BITPREDICT_REDIS_KEY_PREFIX: `bp:bench:${prefix}`,
+    BITPREDICT_DATA_DIR: process.env.BITPREDICT_DATA_DIR ?? resolve(REPO_ROOT, '../shared/data'),
+    BITPREDICT_LOG_LEVEL: process.env.BITPREDICT_LOG_LEVEL ?? 'warn',
+    BITPREDICT_TOPIC_PARTITIONS: '1',
+  });
+  const logger = createLogger({ level: config.logLevel, name: `bench-${label}`, destination: process.stderr });
+  const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: `bench-${label}`, defaultMetrics: false }), clientId: `bench-${label}` });
+  await prepareTopicsAndSchemas(platform);
+  return {
+    platform,
+    prefix,
+    async cleanup() {
+      const admin = await createAdmin(platform.kafka);
+      await admin.deleteTopics(topicSpecs({ prefix, partitions: 1, replicationFactor: 1 }).map((t) => t.name)).catch(() => undefined);
+      await admin.close();
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx] as number;
+}
+
+export const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);

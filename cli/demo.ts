@@ -1,0 +1,163 @@
+// `npm run demo`: the whole system in one command on the real local stack. Starts Kafka, the
+// registry and Redis (unless they already run), recreates the demo's own topics (prefix "demo."),
+// starts the gateway, indicator processor and predictor in this process, replays the real Binance
+// hourly candles (history as fast as possible, then the last stretch at a watchable rate), and
+// serves predictions over WebSocket until Ctrl-C. Ctrl-C stops the services, then the servers the
+// demo started itself, and leaves no process behind.
+import { parseArgs } from 'node:util';
+import type { CommandContext } from './main.js';
+import { createStack } from './stack/stack.js';
+import { repoRoot } from './stack/command.js';
+import { loadConfig } from '../core/config.js';
+import { createLifecycle } from '../core/lifecycle.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
+import { createRedis } from '../core/redis.js';
+import { createAdmin } from '../core/kafka/client.js';
+import { topicSpecs } from '../core/kafka/topics.js';
+import { createProducer } from '../core/kafka/producer.js';
+import type { BitPredictError } from '../core/errors.js';
+import { createIndicatorProcessor } from '../processors/indicators/service.js';
+import { createPredictor } from '../trainer/predictor/service.js';
+import { createGateway } from '../gateway/service.js';
+import { runReplay } from '../producers/replay/service.js';
+
+const say = (line: string): void => {
+  process.stdout.write(`[demo] ${line}\n`);
+};
+
+export async function demo(ctx: CommandContext): Promise<number> {
+  const { values } = parseArgs({
+    args: ctx.args,
+    options: {
+      'live-from': { type: 'string', default: '2025-12-01T00:00:00Z' },
+      rate: { type: 'string', default: '5' },
+      'keep-stack': { type: 'boolean', default: false },
+      'exit-after-replay': { type: 'boolean', default: false },
+    },
+  });
+  const liveFrom = Date.parse(values['live-from']);
+  const rate = Number(values.rate);
+  if (Number.isNaN(liveFrom) || !(rate > 0)) {
+    process.stderr.write('usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--keep-stack] [--exit-after-replay]\n');
+    return 2;
+  }
+  // The demo keeps its topics and Redis keys apart from anything else on the same stack.
+  const config = loadConfig(process.env, {
+    BITPREDICT_TOPIC_PREFIX: process.env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
+    BITPREDICT_REDIS_KEY_PREFIX: process.env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
+  });
+  const logger = ctx.logger;
+  const lifecycle = createLifecycle({ logger, timeoutMs: Math.max(config.shutdownTimeoutMs, 60_000) });
+  const abort = new AbortController();
+  lifecycle.onShutdown('flush logs', () => logger.flush());
+
+  const stack = createStack({ config, logger, rootDir: repoRoot(), progress: say });
+  say('starting the local stack (Kafka, Apicurio Registry, Redis)...');
+  const status = await stack.up();
+  const startedHere = status.services.filter((s) => s.action === 'started').map((s) => s.name);
+  lifecycle.onShutdown('stop the local stack', async () => {
+    if (values['keep-stack'] || startedHere.length === 0) {
+      say('leaving the stack running (it was already running before the demo, or --keep-stack)');
+      return;
+    }
+    say('stopping the local stack...');
+    await stack.down();
+  });
+  let exitCode = 0;
+  process.once('SIGINT', () => {
+    say('Ctrl-C: shutting down...');
+    abort.abort();
+    void lifecycle.shutdown('SIGINT');
+  });
+  process.once('SIGTERM', () => {
+    abort.abort();
+    void lifecycle.shutdown('SIGTERM');
+  });
+  const onFatal = (err: BitPredictError): void => {
+    exitCode = 1;
+    say(`fatal: ${err.code}: ${err.message}`);
+    abort.abort();
+    void lifecycle.shutdown('fatal');
+  };
+
+  try {
+    const registry = createMetricsRegistry({ service: 'demo' });
+    const platform = createPlatform({ config, logger, registry, clientId: 'demo' });
+    // Fresh topics per run: the replay starts from the first candle again, and a processor group
+    // that remembered the previous run's offsets would see the new run as duplicates.
+    const admin = await createAdmin(platform.kafka);
+    const demoTopics = topicSpecs({ prefix: config.kafka.topicPrefix, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor }).map((t) => t.name);
+    const existing = new Set(await admin.listTopics());
+    const stale = demoTopics.filter((t) => existing.has(t));
+    if (stale.length > 0) {
+      say(`deleting the previous demo topics (${stale.length})...`);
+      await admin.deleteTopics(stale);
+      for (let i = 0; i < 50 && (await admin.listTopics()).some((t) => stale.includes(t)); i++) await new Promise((r) => setTimeout(r, 200));
+    }
+    await admin.close();
+    await prepareTopicsAndSchemas(platform);
+    say(`topics ready with prefix "${config.kafka.topicPrefix}", schemas registered at ${config.registry.url}`);
+
+    const redis = await createRedis({ url: config.redis.url, logger });
+    lifecycle.onShutdown('close redis', async () => {
+      await redis.quit();
+    });
+    const stale2 = await redis.keys(`${config.redis.keyPrefix}*`);
+    if (stale2.length > 0) await redis.del(...stale2);
+
+    const producer = await createProducer(platform.kafka);
+    lifecycle.onShutdown('close replay producer', () => producer.close());
+    const gateway = await createGateway({ platform, redis, host: config.gateway.host, port: config.gateway.port, onFatal });
+    lifecycle.onShutdown('stop gateway', () => gateway.stop());
+    const indicators = await createIndicatorProcessor({ platform, redis, onFatal });
+    lifecycle.onShutdown('stop indicators', () => indicators.stop());
+    const predictor = await createPredictor({ platform, redis, onFatal });
+    lifecycle.onShutdown('stop predictor', () => predictor.stop());
+    lifecycle.onShutdown('stop replay', () => abort.abort());
+
+    await gateway.start();
+    await indicators.start();
+    await predictor.start();
+    for (let i = 0; i < 300 && !(gateway.readiness().ready && indicators.readiness().ready && predictor.readiness().ready); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    lifecycle.setReady(true);
+    const url = gateway.url();
+    say(`dashboard:  ${url}/`);
+    say(`websocket:  ${url.replace(/^http/, 'ws')}/ws  (send {"op":"subscribe","channel":"predictions:${config.replay.symbol}"})`);
+    say(`metrics:    ${url}/metrics   health: ${url}/healthz ${url}/readyz`);
+
+    const file = config.replay.file;
+    say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);
+    let lastReport = Date.now();
+    const history = await runReplay({
+      platform, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, to: liveFrom, signal: abort.signal,
+      onProgress: (p) => {
+        if (Date.now() - lastReport > 2000) {
+          lastReport = Date.now();
+          say(`  ${p.published} candles published (last ${p.lastOpenTime ? new Date(p.lastOpenTime).toISOString() : '-'})`);
+        }
+      },
+    });
+    say(`history: ${history.published} candles in ${history.seconds.toFixed(1)} s, ${history.gaps} gaps kept as gaps, ${history.deadLettered} rows to the DLQ`);
+    if (!abort.signal.aborted) {
+      say(`now replaying from ${new Date(liveFrom).toISOString()} at ${rate} candles/s; predictions stream to the dashboard. Ctrl-C to stop.`);
+      const live = await runReplay({ platform, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate, from: liveFrom, signal: abort.signal });
+      if (!live.aborted) say(`replay finished: ${live.published} more candles. Still serving; Ctrl-C to stop.`);
+    }
+    if (values['exit-after-replay'] && !abort.signal.aborted) {
+      // Let the pipeline drain the last candles before stopping.
+      await new Promise((r) => setTimeout(r, 3000));
+      void lifecycle.shutdown('replay finished (--exit-after-replay)');
+    }
+  } catch (err) {
+    exitCode = 1;
+    void lifecycle.shutdown('startup failed');
+    await lifecycle.done;
+    throw err;
+  }
+  const ok = await lifecycle.done;
+  say(ok ? 'stopped cleanly' : 'stopped, but some shutdown steps failed (see the log)');
+  return ok ? exitCode : 1;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// `bitpredict <command>`: one CLI in front of every entrypoint. Commands are imported lazily so
+// that `bitpredict stack status` does not load Kafka, TensorFlow or fastify.
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { BitPredictError, errorMessage, isBitPredictError } from '../core/errors.js';
+
+export interface CommandContext {
+  readonly config: ReturnType<typeof loadConfig>;
+  readonly logger: ReturnType<typeof createLogger>;
+  readonly args: string[];
+}
+
+type Command = (ctx: CommandContext) => Promise<number | void>;
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  stack: { summary: 'stack up|down|status: run Kafka, the schema registry and Redis locally', load: async () => (await import('./stack/command.js')).run },
+  demo: { summary: 'run the whole system on the local stack with real data replayed', load: async () => (await import('./demo.js')).demo },
+  topics: { summary: 'topics create|list: create the topics and register the Avro schemas', load: async () => (await import('./services.js')).topics },
+  replay: { summary: 'replay a candle file from the data folder into market.candles', load: async () => (await import('./services.js')).replay },
+  indicators: { summary: 'indicator processor: market.candles -> features + Redis', load: async () => (await import('./services.js')).indicators },
+  predictor: { summary: 'predictor: features -> predictions + Redis', load: async () => (await import('./services.js')).predictor },
+  gateway: { summary: 'gateway: HTTP + WebSocket push of predictions, dashboard', load: async () => (await import('./services.js')).gateway },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `usage: bitpredict <command> [args]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    process.stderr.write(`bitpredict: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`bitpredict: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  const logger = createLogger({ level: config.logLevel, name: `bitpredict-${name}` });
+  const command = await entry.load();
+  const code = await command({ config, logger, args });
+  return code ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // One clear line for errors we understand; a stack trace only for bugs.
+    if (isBitPredictError(err)) process.stderr.write(`bitpredict: ${err.code}: ${err.message}\n`);
+    else process.stderr.write(`bitpredict: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = err instanceof BitPredictError && err.code === 'ERR_CONFIG_INVALID' ? 2 : 1;
+  },
+);

@@ -1,0 +1,76 @@
+// The service commands: `bitpredict topics|replay|indicators|predictor|gateway`.
+import type { CommandContext } from './main.js';
+import { runWorker } from './worker.js';
+import { createIndicatorProcessor } from '../processors/indicators/service.js';
+import { createPredictor } from '../trainer/predictor/service.js';
+import { createGateway } from '../gateway/service.js';
+import { runReplay } from '../producers/replay/service.js';
+import { createProducer } from '../core/kafka/producer.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
+import { createAdmin } from '../core/kafka/client.js';
+
+export const indicators = (ctx: CommandContext): Promise<number> =>
+  runWorker(ctx, 'indicators', (d) => createIndicatorProcessor({ platform: d.platform, redis: d.redis, onFatal: d.onFatal }));
+
+export const predictor = (ctx: CommandContext): Promise<number> =>
+  runWorker(ctx, 'predictor', (d) => createPredictor({ platform: d.platform, redis: d.redis, onFatal: d.onFatal }));
+
+export const gateway = (ctx: CommandContext): Promise<number> =>
+  runWorker(ctx, 'gateway', (d) => createGateway({ platform: d.platform, redis: d.redis, host: ctx.config.gateway.host, port: ctx.config.gateway.port, onFatal: d.onFatal }));
+
+/** `bitpredict topics create|list`: creates the topics and registers the schemas (idempotent). */
+export async function topics(ctx: CommandContext): Promise<number> {
+  const [sub = 'create'] = ctx.args;
+  const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'topics', defaultMetrics: false }), clientId: 'topics' });
+  if (sub === 'create') {
+    const { created } = await prepareTopicsAndSchemas(platform);
+    console.log(created.length > 0 ? `created topics: ${created.join(', ')}` : 'all topics exist');
+    console.log('schemas registered (BACKWARD) at', ctx.config.registry.url);
+    return 0;
+  }
+  if (sub === 'list') {
+    const admin = await createAdmin(platform.kafka);
+    try {
+      for (const t of (await admin.listTopics()).sort()) console.log(t);
+    } finally {
+      await admin.close();
+    }
+    return 0;
+  }
+  console.error(`usage: bitpredict topics create|list`);
+  return 2;
+}
+
+/** `bitpredict replay`: publishes the configured file once and exits (Ctrl-C stops between batches). */
+export async function replay(ctx: CommandContext): Promise<number> {
+  const { config, logger } = ctx;
+  const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: 'replay' }), clientId: 'replay' });
+  await prepareTopicsAndSchemas(platform);
+  const producer = await createProducer(platform.kafka);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const summary = await runReplay({
+      platform,
+      producer,
+      file: config.replay.file,
+      symbol: config.replay.symbol,
+      interval: config.replay.interval,
+      rate: config.replay.rate,
+      from: config.replay.from,
+      to: config.replay.to,
+      limit: config.replay.limit,
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.published % 10000 < 1000 || config.replay.rate > 0) logger.debug({ published: p.published }, 'replay progress');
+      },
+    });
+    console.log(JSON.stringify(summary));
+    return summary.aborted ? 130 : 0;
+  } finally {
+    await producer.close();
+  }
+}

@@ -1,0 +1,66 @@
+// Reads vitest's run summary ("Tests  3 failed | 120 passed | 2 skipped (125)") from a saved log
+// so that .ci/run can end with one stable line, "N passed, N failed", and an honest exit code.
+// Run as a script: `tsx cli/stack/ci-summary.ts <vitest log>`.
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+export interface TestSummary {
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly total: number;
+}
+
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
+
+/**
+ * Counts from the last "Tests ..." summary line of a vitest log, or null when the log has none
+ * (vitest crashed, found no tests, or the log was cut short). "Test Files" lines are not counted.
+ */
+export function parseVitestSummary(log: string): TestSummary | null {
+  const lines = log.replace(ANSI, '').split(/\r?\n/);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = /^\s*Tests\s+(.+?)\s*\((\d+)\)\s*$/.exec(lines[i] ?? '');
+    if (!m?.[1] || m[2] === undefined) continue;
+    const counts: Record<string, number> = {};
+    for (const part of m[1].split('|')) {
+      const seg = /^\s*(\d+)\s+([a-z ]+?)\s*$/i.exec(part);
+      if (!seg?.[1] || !seg[2]) return null;
+      counts[seg[2].toLowerCase()] = (counts[seg[2].toLowerCase()] ?? 0) + Number(seg[1]);
+    }
+    const passed = counts.passed ?? 0;
+    const failed = counts.failed ?? 0;
+    const skipped = (counts.skipped ?? 0) + (counts.todo ?? 0);
+    return { passed, failed, skipped, total: Number(m[2]) };
+  }
+  return null;
+}
+
+/** The one line .ci/run ends with, and whether the run counts as green. */
+export function summaryLine(summary: TestSummary | null): { line: string; ok: boolean } {
+  if (summary === null) return { line: '0 passed, 0 failed (no vitest summary found in the log)', ok: false };
+  const ok = summary.failed === 0 && summary.passed > 0;
+  return { line: `${summary.passed} passed, ${summary.failed} failed`, ok };
+}
+
+function main(argv: string[]): number {
+  const file = argv[0];
+  if (file === undefined) {
+    process.stderr.write('usage: tsx cli/stack/ci-summary.ts <vitest log>\n');
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    process.stdout.write(`0 passed, 0 failed (cannot read ${file}: ${(err as Error).message})\n`);
+    return 1;
+  }
+  const { line, ok } = summaryLine(parseVitestSummary(text));
+  process.stdout.write(`${line}\n`);
+  return ok ? 0 : 1;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,59 @@
+// `bitpredict stack up|down [--purge]|status`: the terminal face of createStack. Human lines go
+// to stderr (progress) and stdout (the status table); the exit code of `status` is 0 when every
+// server answers and 3 when one does not, so scripts can wait on it.
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CommandContext } from '../main.js';
+import { createStack, type StackStatus } from './stack.js';
+
+const USAGE = 'usage: bitpredict stack <up|down [--purge]|status>\n';
+
+/** Repository root: this file lives in <root>/cli/stack (or <root>/dist/cli/stack when built). */
+export function repoRoot(fileUrl: string = import.meta.url): string {
+  const here = dirname(fileURLToPath(fileUrl));
+  const up = resolve(here, '..', '..');
+  return basename(up) === 'dist' ? resolve(up, '..') : up;
+}
+
+export function formatStatus(status: StackStatus): string {
+  const lines = status.services.map((s) => {
+    const who = s.state === 'running' || s.state === 'starting' ? (s.owned ? 'owned' : 'external') : '-';
+    const pid = s.pid === null ? '-' : String(s.pid);
+    return `${s.name.padEnd(9)} ${s.state.padEnd(9)} pid ${pid.padEnd(8)} ${s.address.padEnd(16)} ${who.padEnd(9)} ${s.label}`;
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const [sub, ...rest] = ctx.args;
+  const unknown = rest.filter((a) => !(sub === 'down' && a === '--purge'));
+  if (sub === undefined || !['up', 'down', 'status'].includes(sub) || unknown.length > 0) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const stack = createStack({
+    config: ctx.config,
+    logger: ctx.logger,
+    rootDir: repoRoot(),
+    progress: (line) => process.stderr.write(`stack: ${line}\n`),
+    // Tool discovery, like PATH: the JVM that runs Apicurio may live only in JAVA_HOME.
+    javaHome: process.env.JAVA_HOME,
+  });
+  try {
+    if (sub === 'up') {
+      const status = await stack.up();
+      process.stdout.write(formatStatus(status));
+      process.stdout.write(`logs: ${stack.layout.logsDir}  (stop with: npm run stack:down)\n`);
+      return status.allUp ? 0 : 3;
+    }
+    if (sub === 'down') {
+      await stack.down({ purge: rest.includes('--purge') });
+      return 0;
+    }
+    const status = await stack.status();
+    process.stdout.write(formatStatus(status));
+    return status.allUp ? 0 : 3;
+  } finally {
+    await stack.close();
+  }
+}

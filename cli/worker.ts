@@ -1,0 +1,57 @@
+// Thin entrypoint shared by the service commands: config -> logger -> metrics -> platform ->
+// topics and schemas -> service -> health server -> ready; one ordered shutdown on SIGTERM/SIGINT
+// or a fatal error (not ready, stop intake and drain, disconnect, close Redis, flush logs, exit).
+import type { CommandContext } from './main.js';
+import type { BitPredictError } from '../core/errors.js';
+import { createLifecycle, type Lifecycle } from '../core/lifecycle.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
+import { createRedis, type Redis } from '../core/redis.js';
+import { startHealthServer } from '../core/health.js';
+import type { Service } from '../core/service.js';
+
+export interface WorkerDeps {
+  platform: Platform;
+  redis: Redis;
+  lifecycle: Lifecycle;
+  onFatal(err: BitPredictError): void;
+}
+
+export async function runWorker(ctx: CommandContext, name: string, build: (deps: WorkerDeps) => Promise<Service>): Promise<number> {
+  const { config, logger } = ctx;
+  const registry = createMetricsRegistry({ service: name });
+  const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
+  lifecycle.onShutdown('flush logs', () => logger.flush());
+  lifecycle.installSignalHandlers({ exit: false });
+  let exitCode = 0;
+  const onFatal = (err: BitPredictError): void => {
+    exitCode = 1;
+    logger.error({ code: err.code, err: err.message }, 'fatal error; shutting down');
+    void lifecycle.shutdown(`fatal: ${err.code}`);
+  };
+  const platform = createPlatform({ config, logger, registry, clientId: name });
+  await prepareTopicsAndSchemas(platform);
+  const redis = await createRedis({ url: config.redis.url, logger });
+  lifecycle.onShutdown('close redis', async () => {
+    await redis.quit();
+  });
+  const service = await build({ platform, redis, lifecycle, onFatal });
+  if (config.healthPort > 0) {
+    const health = await startHealthServer({
+      port: config.healthPort,
+      registry,
+      readiness: () => {
+        const r = service.readiness();
+        return { ready: r.ready && lifecycle.ready, checks: r.checks };
+      },
+    });
+    lifecycle.onShutdown('health server', () => health.close());
+    logger.info({ port: health.port }, 'health server listening (/healthz /readyz /metrics)');
+  }
+  lifecycle.onShutdown(`stop ${name}`, () => service.stop());
+  await service.start();
+  lifecycle.setReady(true);
+  logger.info({ service: name }, 'started');
+  const ok = await lifecycle.done;
+  return ok ? exitCode : 1;
+}

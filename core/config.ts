@@ -1,0 +1,200 @@
+// Configuration is read from the environment once per process, validated as a whole, and passed
+// down as a typed object. Nothing else in the code base reads process.env. Invalid config fails
+// fast with one error that lists every bad key (ERR_CONFIG_INVALID).
+import { hostname } from 'node:os';
+import { BitPredictError } from './errors.js';
+
+type Kind = 'string' | 'int' | 'number' | 'boolean' | 'list' | 'enum';
+
+interface KeySpec {
+  readonly kind: Kind;
+  readonly default: string;
+  readonly doc: string;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Every configuration key, its default and meaning. docs/configuration.md is checked against this table. */
+export const CONFIG_KEYS = {
+  BITPREDICT_LOG_LEVEL: { kind: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level' },
+  BITPREDICT_KAFKA_BROKERS: { kind: 'list', default: '127.0.0.1:9092', doc: 'comma-separated Kafka bootstrap addresses; the local stack listens on the first' },
+  BITPREDICT_KAFKA_CLIENT_ID: { kind: 'string', default: 'bitpredict', doc: 'Kafka client id prefix' },
+  BITPREDICT_TOPIC_PREFIX: { kind: 'string', default: '', doc: 'environment prefix put before every topic name (for example "staging.")' },
+  BITPREDICT_TOPIC_PARTITIONS: { kind: 'int', default: '3', min: 1, max: 1000, doc: 'partitions for topics that BitPredict creates' },
+  BITPREDICT_TOPIC_REPLICATION: { kind: 'int', default: '1', min: 1, max: 10, doc: 'replication factor for topics that BitPredict creates' },
+  BITPREDICT_REGISTRY_URL: { kind: 'string', default: 'http://127.0.0.1:8081/apis/ccompat/v7', doc: 'Confluent-compatible schema registry base URL' },
+  BITPREDICT_REDIS_URL: { kind: 'string', default: 'redis://127.0.0.1:6379', doc: 'Redis URL of the feature store' },
+  BITPREDICT_REDIS_KEY_PREFIX: { kind: 'string', default: 'bp:', doc: 'prefix of every Redis key BitPredict writes' },
+  BITPREDICT_INSTANCE_ID: { kind: 'string', default: '', doc: 'name of this process instance in client and transactional ids (empty: hostname-pid)' },
+  BITPREDICT_PROCESSING_GUARANTEE: { kind: 'enum', default: 'at-least-once', values: ['at-least-once', 'exactly-once'], doc: 'processors: at-least-once (idempotent producer, commit after produce) or exactly-once (Kafka transactions)' },
+  BITPREDICT_DLQ_MAX_ATTEMPTS: { kind: 'int', default: '3', min: 1, max: 100, doc: 'attempts for a retryable handler error before the record goes to the DLQ' },
+  BITPREDICT_RETRY_BACKOFF_MS: { kind: 'int', default: '200', min: 0, max: 60_000, doc: 'base backoff between handler attempts (doubles each attempt)' },
+  BITPREDICT_FUTURE_TOLERANCE_MS: { kind: 'int', default: '300000', min: 0, doc: 'how far in the future an event time may lie before a record is rejected' },
+  BITPREDICT_SHUTDOWN_TIMEOUT_MS: { kind: 'int', default: '15000', min: 100, doc: 'deadline for graceful shutdown' },
+  BITPREDICT_HEALTH_PORT: { kind: 'int', default: '0', min: 0, max: 65535, doc: 'port of the /healthz, /readyz, /metrics server of workers (0: off)' },
+  BITPREDICT_DATA_DIR: { kind: 'string', default: '../shared/data', doc: 'folder of the real data sets used by replay' },
+  BITPREDICT_REPLAY_FILE: { kind: 'string', default: 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv', doc: 'replay file, relative to the data folder or absolute' },
+  BITPREDICT_REPLAY_SYMBOL: { kind: 'string', default: 'BTCUSDT', doc: 'symbol of the replayed candles' },
+  BITPREDICT_REPLAY_INTERVAL: { kind: 'enum', default: '1h', values: ['1m', '5m', '15m', '1h', '4h', '1d'], doc: 'interval of the replayed candles' },
+  BITPREDICT_REPLAY_RATE: { kind: 'number', default: '0', min: 0, doc: 'candles per second of replay (0: as fast as possible)' },
+  BITPREDICT_REPLAY_FROM: { kind: 'string', default: '', doc: 'first candle open time to replay (ISO 8601, empty: file start)' },
+  BITPREDICT_REPLAY_TO: { kind: 'string', default: '', doc: 'replay candles opening before this time (ISO 8601, empty: file end)' },
+  BITPREDICT_REPLAY_LIMIT: { kind: 'int', default: '0', min: 0, doc: 'stop after this many candles (0: no limit)' },
+  BITPREDICT_GATEWAY_HOST: { kind: 'string', default: '127.0.0.1', doc: 'address the gateway listens on' },
+  BITPREDICT_GATEWAY_PORT: { kind: 'int', default: '8080', min: 0, max: 65535, doc: 'port of the gateway (HTTP and WebSocket)' },
+  BITPREDICT_WS_MAX_BUFFERED_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'a WebSocket client whose send buffer exceeds this is disconnected as too slow' },
+  BITPREDICT_STACK_DIR: { kind: 'string', default: '.stack', doc: 'run folder of the local stack: downloaded jars, data, logs, pids' },
+  BITPREDICT_STACK_KAFKA_VERSION: { kind: 'string', default: '4.1.1', doc: 'Apache Kafka version fetched from Maven Central' },
+  BITPREDICT_STACK_APICURIO_VERSION: { kind: 'string', default: '3.3.3', doc: 'Apicurio Registry version fetched from Maven Central' },
+  BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: { kind: 'int', default: '9093', min: 1, max: 65535, doc: 'KRaft controller port of the local Kafka' },
+  BITPREDICT_STACK_KAFKA_HEAP: { kind: 'string', default: '512m', doc: 'JVM heap of the local Kafka' },
+  BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT: { kind: 'int', default: '8091', min: 1, max: 65535, doc: 'Apicurio management (health) port' },
+  BITPREDICT_STACK_REGISTRY_HEAP: { kind: 'string', default: '512m', doc: 'JVM heap of the local Apicurio Registry' },
+  BITPREDICT_STACK_START_TIMEOUT_MS: { kind: 'int', default: '180000', min: 1000, doc: 'how long stack up waits for each server to become ready' },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+export interface Config {
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  kafka: { brokers: string[]; clientId: string; topicPrefix: string; partitions: number; replicationFactor: number };
+  registry: { url: string };
+  redis: { url: string; keyPrefix: string };
+  instanceId: string;
+  consumer: { maxAttempts: number; retryBackoffMs: number; futureToleranceMs: number; guarantee: 'at-least-once' | 'exactly-once' };
+  shutdownTimeoutMs: number;
+  healthPort: number;
+  data: { dir: string };
+  replay: { file: string; symbol: string; interval: string; rate: number; from: number | null; to: number | null; limit: number };
+  gateway: { host: string; port: number; maxBufferedBytes: number };
+  stack: {
+    dir: string;
+    kafkaVersion: string;
+    apicurioVersion: string;
+    kafkaControllerPort: number;
+    kafkaHeap: string;
+    registryManagementPort: number;
+    registryHeap: string;
+    startTimeoutMs: number;
+  };
+}
+
+type Raw = Record<ConfigKey, string | number | boolean | string[]>;
+
+function parseValue(key: ConfigKey, spec: KeySpec, text: string, problems: string[]): string | number | boolean | string[] {
+  switch (spec.kind) {
+    case 'string':
+      return text;
+    case 'list': {
+      const items = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      if (items.length === 0) problems.push(`${key}: must list at least one value`);
+      return items;
+    }
+    case 'enum':
+      if (!spec.values?.includes(text)) problems.push(`${key}: "${text}" is not one of ${spec.values?.join(', ')}`);
+      return text;
+    case 'boolean':
+      if (!['true', 'false', '1', '0'].includes(text)) problems.push(`${key}: "${text}" is not a boolean`);
+      return text === 'true' || text === '1';
+    case 'int':
+    case 'number': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) {
+        problems.push(`${key}: "${text}" is not ${spec.kind === 'int' ? 'an integer' : 'a number'}`);
+        return 0;
+      }
+      if (spec.min !== undefined && n < spec.min) problems.push(`${key}: ${n} is below the minimum ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) problems.push(`${key}: ${n} is above the maximum ${spec.max}`);
+      return n;
+    }
+  }
+}
+
+function parseTime(key: string, text: string, problems: string[]): number | null {
+  if (text === '') return null;
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) {
+    problems.push(`${key}: "${text}" is not an ISO 8601 time`);
+    return null;
+  }
+  return t;
+}
+
+/**
+ * Reads and validates configuration. `overrides` win over `env`; tests and the CLI use them to
+ * set values without touching process.env.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<ConfigKey, string>> = {}): Config {
+  const problems: string[] = [];
+  const raw = {} as Raw;
+  for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
+    const text = overrides[key] ?? env[key] ?? spec.default;
+    raw[key] = parseValue(key, spec, text, problems);
+  }
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('BITPREDICT_') && !(key in CONFIG_KEYS)) problems.push(`${key}: unknown configuration key`);
+  }
+  const brokers = raw.BITPREDICT_KAFKA_BROKERS as string[];
+  for (const b of brokers) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(b)) problems.push(`BITPREDICT_KAFKA_BROKERS: "${b}" is not host:port`);
+  }
+  for (const key of ['BITPREDICT_REGISTRY_URL', 'BITPREDICT_REDIS_URL'] as const) {
+    try {
+      new URL(raw[key] as string);
+    } catch {
+      problems.push(`${key}: "${String(raw[key])}" is not a URL`);
+    }
+  }
+  const from = parseTime('BITPREDICT_REPLAY_FROM', raw.BITPREDICT_REPLAY_FROM as string, problems);
+  const to = parseTime('BITPREDICT_REPLAY_TO', raw.BITPREDICT_REPLAY_TO as string, problems);
+  if (problems.length > 0) {
+    throw new BitPredictError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  return {
+    logLevel: raw.BITPREDICT_LOG_LEVEL as Config['logLevel'],
+    kafka: {
+      brokers,
+      clientId: raw.BITPREDICT_KAFKA_CLIENT_ID as string,
+      topicPrefix: raw.BITPREDICT_TOPIC_PREFIX as string,
+      partitions: raw.BITPREDICT_TOPIC_PARTITIONS as number,
+      replicationFactor: raw.BITPREDICT_TOPIC_REPLICATION as number,
+    },
+    registry: { url: raw.BITPREDICT_REGISTRY_URL as string },
+    redis: { url: raw.BITPREDICT_REDIS_URL as string, keyPrefix: raw.BITPREDICT_REDIS_KEY_PREFIX as string },
+    consumer: {
+      maxAttempts: raw.BITPREDICT_DLQ_MAX_ATTEMPTS as number,
+      retryBackoffMs: raw.BITPREDICT_RETRY_BACKOFF_MS as number,
+      futureToleranceMs: raw.BITPREDICT_FUTURE_TOLERANCE_MS as number,
+      guarantee: raw.BITPREDICT_PROCESSING_GUARANTEE as 'at-least-once' | 'exactly-once',
+    },
+    instanceId: (raw.BITPREDICT_INSTANCE_ID as string) || `${hostname()}-${process.pid}`,
+    shutdownTimeoutMs: raw.BITPREDICT_SHUTDOWN_TIMEOUT_MS as number,
+    healthPort: raw.BITPREDICT_HEALTH_PORT as number,
+    data: { dir: raw.BITPREDICT_DATA_DIR as string },
+    replay: {
+      file: raw.BITPREDICT_REPLAY_FILE as string,
+      symbol: raw.BITPREDICT_REPLAY_SYMBOL as string,
+      interval: raw.BITPREDICT_REPLAY_INTERVAL as string,
+      rate: raw.BITPREDICT_REPLAY_RATE as number,
+      from,
+      to,
+      limit: raw.BITPREDICT_REPLAY_LIMIT as number,
+    },
+    gateway: {
+      host: raw.BITPREDICT_GATEWAY_HOST as string,
+      port: raw.BITPREDICT_GATEWAY_PORT as number,
+      maxBufferedBytes: raw.BITPREDICT_WS_MAX_BUFFERED_BYTES as number,
+    },
+    stack: {
+      dir: raw.BITPREDICT_STACK_DIR as string,
+      kafkaVersion: raw.BITPREDICT_STACK_KAFKA_VERSION as string,
+      apicurioVersion: raw.BITPREDICT_STACK_APICURIO_VERSION as string,
+      kafkaControllerPort: raw.BITPREDICT_STACK_KAFKA_CONTROLLER_PORT as number,
+      kafkaHeap: raw.BITPREDICT_STACK_KAFKA_HEAP as string,
+      registryManagementPort: raw.BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT as number,
+      registryHeap: raw.BITPREDICT_STACK_REGISTRY_HEAP as string,
+      startTimeoutMs: raw.BITPREDICT_STACK_START_TIMEOUT_MS as number,
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// One registry of error codes. Every error a service raises carries a stable code and a
+// retryable flag, so the consumer runner can decide between "retry" and "dead-letter" without
+// string matching, and so operators can look a code up in docs/errors.md.
+
+export const ErrorCodes = {
+  ERR_CONFIG_INVALID: { retryable: false, doc: 'Configuration failed validation; every bad key is listed.' },
+  ERR_KAFKA_UNREACHABLE: { retryable: true, doc: 'No Kafka broker answered at the configured bootstrap addresses.' },
+  ERR_KAFKA: { retryable: false, doc: 'A non-retriable Kafka client error.' },
+  ERR_KAFKA_RETRIABLE: { retryable: true, doc: 'A retriable Kafka client error (leader moved, timeout, coordinator loading).' },
+  ERR_REGISTRY_UNREACHABLE: { retryable: true, doc: 'The schema registry did not answer.' },
+  ERR_REGISTRY: { retryable: false, doc: 'The schema registry refused a request (for example an incompatible schema).' },
+  ERR_REDIS_UNREACHABLE: { retryable: true, doc: 'Redis did not answer.' },
+  ERR_SERDE_DECODE: { retryable: false, doc: 'A record value is not valid Confluent-framed Avro for its topic.' },
+  ERR_SERDE_ENCODE: { retryable: false, doc: 'A value does not match the Avro schema of its topic.' },
+  ERR_SERDE_UNKNOWN_SCHEMA: { retryable: true, doc: 'A record refers to a schema id the registry cannot resolve (yet).' },
+  ERR_VALIDATION: { retryable: false, doc: 'A record decoded but broke a domain rule (negative price, high < low, future timestamp...).' },
+  ERR_REPLAY_MALFORMED_ROW: { retryable: false, doc: 'A replay file row could not be parsed.' },
+  ERR_REPLAY_FILE: { retryable: false, doc: 'A replay file is missing, unreadable or of an unknown format.' },
+  ERR_HANDLER: { retryable: true, doc: 'A message handler failed for a reason not otherwise classified; retried, then dead-lettered.' },
+  ERR_STACK: { retryable: false, doc: 'The local stack (Kafka, registry, Redis) could not be fetched, started or stopped.' },
+  ERR_SHUTDOWN_TIMEOUT: { retryable: false, doc: 'Graceful shutdown did not finish before its deadline.' },
+  ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface BitPredictErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export class BitPredictError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: BitPredictErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BitPredictError';
+    this.code = code;
+    this.retryable = options.retryable ?? ErrorCodes[code].retryable;
+    this.details = options.details;
+  }
+}
+
+export function isBitPredictError(err: unknown): err is BitPredictError {
+  return err instanceof BitPredictError;
+}
+
+/** Message of any thrown value, for logs and DLQ reasons. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,15 @@
+// One root pino logger per process, created at the entrypoint and passed down; components take
+// child loggers. kafkajs logs are routed into pino through kafkaLogCreator so that one stream,
+// one format and one level govern everything.
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+export function createLogger(options: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
+  const opts: LoggerOptions = {
+    level: options.level ?? 'info',
+    base: { service: options.name ?? 'bitpredict' },
+    redact: { paths: ['*.password', '*.token', '*.bearerToken', 'headers.authorization', '*.sasl'], censor: '[redacted]' },
+  };
+  return options.destination ? pino(opts, options.destination) : pino(opts);
+}

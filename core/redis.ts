@@ -1,0 +1,36 @@
+// Redis client factory and the feature store's key layout (one place, so writers and readers
+// agree). Values are JSON of the Avro record types; keys take the configured prefix.
+import { Redis } from 'ioredis';
+import type { Logger } from './logger.js';
+import { BitPredictError, errorMessage } from './errors.js';
+
+export type { Redis } from 'ioredis';
+
+export function redisKeys(prefix: string) {
+  return {
+    /** Latest FeatureVector of a series (JSON). */
+    featuresLatest: (symbol: string, interval: string) => `${prefix}features:latest:${symbol}:${interval}`,
+    /** Latest Prediction of a symbol (JSON), the gateway's snapshot on subscribe. */
+    predictionsLatest: (symbol: string) => `${prefix}predictions:latest:${symbol}`,
+  } as const;
+}
+
+export async function createRedis(deps: { url: string; logger: Logger; connectTimeoutMs?: number }): Promise<Redis> {
+  const logger = deps.logger.child({ component: 'redis' });
+  const client = new Redis(deps.url, {
+    lazyConnect: true,
+    connectTimeout: deps.connectTimeoutMs ?? 3000,
+    maxRetriesPerRequest: 3,
+    // Reconnect with capped backoff; commands fail fast (maxRetriesPerRequest) while it is down.
+    retryStrategy: (times) => Math.min(times * 200, 3000),
+  });
+  client.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'redis error'));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new BitPredictError('ERR_REDIS_UNREACHABLE', `Redis did not answer at ${deps.url} (is it running? npm run stack:up starts it): ${errorMessage(err)}`, { cause: err });
+  }
+  return client;
+}

@@ -1,0 +1,140 @@
+// The only user of the schema registry client. Values are Avro in the Confluent wire format
+// (magic byte 0, 4-byte schema id, Avro body). Encoding validates against the topic's schema
+// first, so a bad value fails with the paths that are wrong instead of a cryptic buffer error.
+// Decoding resolves the writer's schema (fetched by id, cached) into the reader schema this code
+// was built with, so consumers read records written with older, BACKWARD-compatible schemas.
+import registryPkg from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import type { Type } from 'avsc';
+import type { Logger } from '../logger.js';
+import { BitPredictError, errorMessage } from '../errors.js';
+import { TOPICS, loadSchema, subjectFor, topicName, type LogicalTopic, type TopicValueMap } from '../../schemas/index.js';
+
+const { SchemaRegistry, SchemaType, COMPATIBILITY } = registryPkg;
+type Registry = InstanceType<typeof SchemaRegistry>;
+
+export interface Serde {
+  /** Registers every topic's value schema under `<topic>-value` (BACKWARD). Idempotent. */
+  registerAll(): Promise<Record<LogicalTopic, number>>;
+  encode<T extends LogicalTopic>(logical: T, value: TopicValueMap[T]): Buffer;
+  decode<T extends LogicalTopic>(logical: T, buffer: Buffer | null): Promise<TopicValueMap[T]>;
+  /** Schema id registered for a topic (after registerAll). */
+  schemaId(logical: LogicalTopic): number;
+}
+
+const MAGIC = 0;
+
+function typeFor(logical: LogicalTopic): Type {
+  return avro.Type.forSchema(loadSchema(logical) as avro.Schema);
+}
+
+function invalidPaths(type: Type, value: unknown): string[] {
+  const paths: string[] = [];
+  type.isValid(value, {
+    errorHook: (path: string[], v: unknown) => {
+      paths.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)?.slice(0, 60) ?? 'undefined'}`);
+    },
+  });
+  return paths;
+}
+
+function registryError(err: unknown, url: string): BitPredictError {
+  const status = (err as { status?: number }).status;
+  if (status === undefined) {
+    return new BitPredictError('ERR_REGISTRY_UNREACHABLE', `schema registry at ${url} did not answer (is the stack up? run: npm run stack:up): ${errorMessage(err)}`, { cause: err });
+  }
+  return new BitPredictError('ERR_REGISTRY', `schema registry refused the request (HTTP ${status}): ${errorMessage(err)}`, { cause: err });
+}
+
+export function createSerde(deps: { url: string; topicPrefix: string; logger: Logger }): Serde {
+  const logger = deps.logger.child({ component: 'serde' });
+  const registry: Registry = new SchemaRegistry({ host: deps.url, clientId: 'bitpredict', retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 1 } });
+  const readerTypes = new Map<LogicalTopic, Type>();
+  const ids = new Map<LogicalTopic, number>();
+  // writer schema id -> resolver into the reader type of a logical topic
+  const resolvers = new Map<string, { resolver: avro.Resolver; type: Type }>();
+
+  const reader = (logical: LogicalTopic): Type => {
+    let t = readerTypes.get(logical);
+    if (!t) {
+      t = typeFor(logical);
+      readerTypes.set(logical, t);
+    }
+    return t;
+  };
+
+  async function resolverFor(logical: LogicalTopic, id: number): Promise<{ resolver: avro.Resolver; type: Type }> {
+    const cacheKey = `${logical}:${id}`;
+    const cached = resolvers.get(cacheKey);
+    if (cached) return cached;
+    let writerSchema;
+    try {
+      writerSchema = await registry.getSchema(id);
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404) throw new BitPredictError('ERR_SERDE_UNKNOWN_SCHEMA', `schema id ${id} is not in the registry`, { retryable: false, cause: err });
+      throw registryError(err, deps.url);
+    }
+    const type = reader(logical);
+    let resolver: avro.Resolver;
+    try {
+      resolver = type.createResolver(writerSchema as unknown as Type);
+    } catch (err) {
+      throw new BitPredictError('ERR_SERDE_DECODE', `schema id ${id} cannot be read as ${TOPICS[logical].recordName}: ${errorMessage(err)}`, { cause: err });
+    }
+    const entry = { resolver, type };
+    resolvers.set(cacheKey, entry);
+    return entry;
+  }
+
+  return {
+    async registerAll() {
+      const out = {} as Record<LogicalTopic, number>;
+      for (const logical of Object.keys(TOPICS) as LogicalTopic[]) {
+        const subject = subjectFor(topicName(logical, deps.topicPrefix));
+        try {
+          const { id } = await registry.register(
+            { type: SchemaType.AVRO, schema: JSON.stringify(loadSchema(logical)) },
+            { subject, compatibility: COMPATIBILITY.BACKWARD },
+          );
+          ids.set(logical, id);
+          out[logical] = id;
+        } catch (err) {
+          throw registryError(err, deps.url);
+        }
+      }
+      logger.info({ ids: out }, 'schemas registered');
+      return out;
+    },
+    encode(logical, value) {
+      const id = ids.get(logical);
+      if (id === undefined) throw new BitPredictError('ERR_SERDE_ENCODE', `schema of ${logical} is not registered yet (call registerAll first)`, { retryable: false });
+      const type = reader(logical);
+      const bad = invalidPaths(type, value);
+      if (bad.length > 0) throw new BitPredictError('ERR_SERDE_ENCODE', `value is not a valid ${TOPICS[logical].recordName}: ${bad.slice(0, 5).join(', ')}`);
+      const body = type.toBuffer(value);
+      const header = Buffer.alloc(5);
+      header.writeUInt8(MAGIC, 0);
+      header.writeInt32BE(id, 1);
+      return Buffer.concat([header, body]);
+    },
+    async decode(logical, buffer) {
+      if (buffer === null || buffer.length === 0) throw new BitPredictError('ERR_SERDE_DECODE', 'record has no value');
+      if (buffer.length < 6 || buffer.readUInt8(0) !== MAGIC) {
+        throw new BitPredictError('ERR_SERDE_DECODE', `value is not Confluent-framed Avro (${buffer.length} bytes, first byte ${buffer.readUInt8(0)})`);
+      }
+      const id = buffer.readInt32BE(1);
+      const { resolver, type } = await resolverFor(logical, id);
+      try {
+        return type.fromBuffer(buffer.subarray(5), resolver, true) as TopicValueMap[typeof logical];
+      } catch (err) {
+        throw new BitPredictError('ERR_SERDE_DECODE', `Avro body does not decode with schema id ${id}: ${errorMessage(err)}`, { cause: err });
+      }
+    },
+    schemaId(logical) {
+      const id = ids.get(logical);
+      if (id === undefined) throw new BitPredictError('ERR_SERDE_ENCODE', `schema of ${logical} is not registered yet`);
+      return id;
+    },
+  };
+}

@@ -1,0 +1,14 @@
+// The shape every long-running service factory returns, so entrypoints, the demo and tests drive
+// them the same way.
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, string>;
+}
+
+export interface Service {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stop intake, drain and commit, release connections. Idempotent. */
+  stop(): Promise<void>;
+  readiness(): Readiness;
+}

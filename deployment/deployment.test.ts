@@ -1,0 +1,559 @@
+// Structural checks of the deployment files: docker-compose.yaml, the Dockerfile, the Kubernetes
+// manifests, the Prometheus configuration and the Grafana dashboard. No Docker engine or cluster
+// is needed; each check is a pure function over parsed documents, and each is also fed broken
+// documents to prove it reports them.
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { CONFIG_KEYS, loadConfig } from '../core/config.js';
+import { errorMessage } from '../core/errors.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const K8S_DIR = join(ROOT, 'deployment', 'kubernetes');
+const PROM_DIR = join(ROOT, 'deployment', 'prometheus');
+
+/** CLI commands of `node dist/cli/main.js <command>` that a container may run. */
+const KNOWN_COMMANDS = ['topics create', 'replay', 'indicators', 'predictor', 'gateway'] as const;
+/** Commands that run to completion and serve no health endpoints. */
+const ONE_SHOT_COMMANDS = ['topics create', 'replay'];
+const COMPOSE_SERVICES = ['kafka', 'registry', 'redis', 'topics', 'replay', 'indicators', 'predictor', 'gateway'] as const;
+const TOPICS = ['market.trades', 'market.candles', 'text.raw', 'text.scored', 'features', 'predictions', 'models', 'dlq'];
+const NAMESPACED_KINDS = new Set(['ConfigMap', 'Deployment', 'Job', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'PersistentVolumeClaim', 'PodDisruptionBudget']);
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function obj(v: unknown): Obj {
+  return isObj(v) ? v : {};
+}
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function text(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+/** Parses every YAML document of a file; a syntax error or duplicate key is an error naming the file. */
+function parseYaml(source: string, name: string): unknown[] {
+  // Merge keys (<<: *anchor) are part of the Compose format; enable them as Compose does.
+  const docs = parseAllDocuments(source, { merge: true, prettyErrors: false });
+  const list = Array.isArray(docs) ? docs : [docs];
+  const values: unknown[] = [];
+  for (const doc of list) {
+    const first = doc.errors[0];
+    if (first) throw new Error(`${name}: invalid YAML: ${first.message}`);
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value !== null && value !== undefined) values.push(value);
+  }
+  return values;
+}
+
+function readYaml(path: string): unknown[] {
+  return parseYaml(readFileSync(path, 'utf8'), path.slice(ROOT.length + 1));
+}
+
+/** Environment of a compose service or container, as strings (YAML may give numbers). */
+function composeEnv(service: Obj): Record<string, string> {
+  const env = service.environment;
+  const out: Record<string, string> = {};
+  if (Array.isArray(env)) {
+    for (const item of env) {
+      const s = text(item) ?? '';
+      const eq = s.indexOf('=');
+      out[eq < 0 ? s : s.slice(0, eq)] = eq < 0 ? '' : s.slice(eq + 1);
+    }
+  } else {
+    for (const [k, v] of Object.entries(obj(env))) out[k] = text(v) ?? '';
+  }
+  return out;
+}
+
+/** Problems of a BITPREDICT_* environment: unknown keys and values that config validation refuses. */
+function checkBitpredictEnv(env: Record<string, string>, where: string): string[] {
+  const problems: string[] = [];
+  const ours = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BITPREDICT_')));
+  for (const key of Object.keys(ours)) {
+    if (!(key in CONFIG_KEYS)) problems.push(`${where}: ${key} is not a key of CONFIG_KEYS`);
+  }
+  try {
+    loadConfig(ours);
+  } catch (err) {
+    problems.push(`${where}: ${errorMessage(err)}`);
+  }
+  return problems;
+}
+
+function commandOf(args: unknown, where: string): string[] {
+  const words = arr(args).map((a) => text(a) ?? '');
+  const line = words.join(' ');
+  return (KNOWN_COMMANDS as readonly string[]).includes(line) ? [] : [`${where}: "${line}" is not a known CLI command`];
+}
+
+function durationSeconds(v: unknown): number {
+  const s = text(v) ?? '';
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s);
+  if (!m?.[1]) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : n;
+}
+
+function shutdownTimeoutMs(env: Record<string, string>): number {
+  return Number(env.BITPREDICT_SHUTDOWN_TIMEOUT_MS ?? CONFIG_KEYS.BITPREDICT_SHUTDOWN_TIMEOUT_MS.default);
+}
+
+function checkCompose(doc: unknown): string[] {
+  const problems: string[] = [];
+  const services = obj(obj(doc).services);
+  if (Object.keys(services).length === 0) return ['compose: no services'];
+  for (const name of COMPOSE_SERVICES) if (!isObj(services[name])) problems.push(`compose: service ${name} is missing`);
+  const images: Record<string, string> = { kafka: 'apache/kafka:4.1.1', registry: 'apicurio/apicurio-registry:3.3.3', redis: 'redis:7-alpine' };
+  for (const [name, image] of Object.entries(images)) {
+    if (isObj(services[name]) && services[name].image !== image) problems.push(`compose: ${name} must use ${image}`);
+  }
+  for (const [name, raw] of Object.entries(services)) {
+    const svc = obj(raw);
+    const env = composeEnv(svc);
+    problems.push(...checkBitpredictEnv(env, `compose ${name}`));
+    if (svc.restart === undefined) problems.push(`compose ${name}: no restart policy`);
+    const deps = svc.depends_on;
+    const depEntries: [string, string][] = Array.isArray(deps)
+      ? deps.map((d) => [text(d) ?? '', 'service_started'])
+      : Object.entries(obj(deps)).map(([d, v]) => [d, text(obj(v).condition) ?? 'service_started']);
+    for (const [dep, condition] of depEntries) {
+      const target = services[dep];
+      if (!isObj(target)) {
+        problems.push(`compose ${name}: depends_on ${dep}, which is not a service`);
+        continue;
+      }
+      if (condition === 'service_healthy' && !isObj(target.healthcheck)) problems.push(`compose ${name}: waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
+      if (condition === 'service_completed_successfully' && (target.restart === 'always' || target.restart === 'unless-stopped')) {
+        problems.push(`compose ${name}: waits for ${dep} to complete, but ${dep} restarts forever`);
+      }
+      if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition)) problems.push(`compose ${name}: unknown condition ${condition}`);
+    }
+    if (svc.build === undefined) continue;
+    const build = obj(svc.build);
+    if (build.dockerfile !== 'deployment/Dockerfile' || build.context !== '.') problems.push(`compose ${name}: must build from deployment/Dockerfile with context .`);
+    problems.push(...commandOf(svc.command, `compose ${name}`));
+    const oneShot = ONE_SHOT_COMMANDS.includes(arr(svc.command).join(' '));
+    if (!oneShot && !isObj(svc.healthcheck)) problems.push(`compose ${name}: no healthcheck`);
+    if (oneShot && (svc.restart === 'always' || svc.restart === 'unless-stopped')) problems.push(`compose ${name}: a one-shot must not restart after it succeeds`);
+    if (!(durationSeconds(svc.stop_grace_period) * 1000 > shutdownTimeoutMs(env))) {
+      problems.push(`compose ${name}: stop_grace_period must exceed BITPREDICT_SHUTDOWN_TIMEOUT_MS`);
+    }
+    for (const broker of (env.BITPREDICT_KAFKA_BROKERS ?? '').split(',')) {
+      const host = broker.split(':')[0] ?? '';
+      if (!isObj(services[host])) problems.push(`compose ${name}: broker host ${host} is not a service`);
+    }
+    const registry = env.BITPREDICT_REGISTRY_URL ?? '';
+    if (!registry.endsWith('/apis/ccompat/v7') || !isObj(services[URL.canParse(registry) ? new URL(registry).hostname : ''])) {
+      problems.push(`compose ${name}: BITPREDICT_REGISTRY_URL must be a registry service's /apis/ccompat/v7`);
+    }
+    if (env.BITPREDICT_DATA_DIR === '/data' && !arr(svc.volumes).includes('../shared/data:/data:ro')) {
+      problems.push(`compose ${name}: BITPREDICT_DATA_DIR=/data needs the read-only mount ../shared/data:/data:ro`);
+    }
+  }
+  const kafkaEnv = composeEnv(obj(services.kafka));
+  for (const key of ['KAFKA_NODE_ID', 'KAFKA_PROCESS_ROLES', 'KAFKA_LISTENERS', 'KAFKA_ADVERTISED_LISTENERS', 'KAFKA_CONTROLLER_LISTENER_NAMES', 'KAFKA_CONTROLLER_QUORUM_VOTERS', 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP']) {
+    if (!kafkaEnv[key]) problems.push(`compose kafka: ${key} is not set`);
+  }
+  for (const key of ['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR']) {
+    if (kafkaEnv[key] !== '1') problems.push(`compose kafka: ${key} must be 1 on a single node`);
+  }
+  if (composeEnv(obj(services.registry)).APICURIO_RULES_GLOBAL_COMPATIBILITY !== 'BACKWARD') problems.push('compose registry: global compatibility rule must be BACKWARD');
+  const gateway = obj(services.gateway);
+  const gatewayEnv = composeEnv(gateway);
+  const port = gatewayEnv.BITPREDICT_GATEWAY_PORT ?? CONFIG_KEYS.BITPREDICT_GATEWAY_PORT.default;
+  if (!arr(gateway.ports).some((p) => text(p) === `${port}:${port}`)) problems.push(`compose gateway: must publish ${port}:${port}`);
+  if (gatewayEnv.BITPREDICT_GATEWAY_HOST !== '0.0.0.0') problems.push('compose gateway: BITPREDICT_GATEWAY_HOST must be 0.0.0.0 in a container');
+  return problems;
+}
+
+interface K8sDoc {
+  file: string;
+  doc: Obj;
+}
+
+function podSpec(doc: Obj): Obj {
+  return obj(obj(obj(doc.spec).template).spec);
+}
+
+function containerEnv(container: Obj, configMap: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { ...configMap };
+  for (const e of arr(container.env)) {
+    const entry = obj(e);
+    env[text(entry.name) ?? ''] = text(entry.value) ?? '';
+  }
+  return env;
+}
+
+function probePortOk(probe: Obj, ports: unknown[]): boolean {
+  const port = obj(probe.httpGet).port;
+  return ports.some((p) => obj(p).name === port || obj(p).containerPort === port);
+}
+
+function checkK8s(docs: K8sDoc[]): string[] {
+  const problems: string[] = [];
+  for (const { file, doc } of docs) {
+    const meta = obj(doc.metadata);
+    if (typeof doc.apiVersion !== 'string' || typeof doc.kind !== 'string' || typeof meta.name !== 'string') {
+      problems.push(`${file}: every document needs apiVersion, kind and metadata.name`);
+      continue;
+    }
+    if (NAMESPACED_KINDS.has(doc.kind) && meta.namespace !== 'bitpredict') problems.push(`${file} ${doc.kind}/${meta.name}: namespace must be bitpredict`);
+  }
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const configMap: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(byKind('ConfigMap')[0]?.data))) configMap[k] = text(v) ?? '';
+  if (Object.keys(configMap).length === 0) problems.push('k8s: no shared ConfigMap');
+  problems.push(...checkBitpredictEnv(configMap, 'k8s ConfigMap'));
+  const partitions = Number(configMap.BITPREDICT_TOPIC_PARTITIONS ?? CONFIG_KEYS.BITPREDICT_TOPIC_PARTITIONS.default);
+
+  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+    const name = `${text(w.kind)}/${text(obj(w.metadata).name)}`;
+    const spec = podSpec(w);
+    const containers = arr(spec.containers).map(obj);
+    if (containers.length === 0) problems.push(`${name}: no containers`);
+    for (const c of containers) {
+      const env = containerEnv(c, configMap);
+      problems.push(...checkBitpredictEnv(env, name));
+      problems.push(...commandOf(c.args, name));
+      const res = obj(c.resources);
+      for (const part of ['requests', 'limits']) {
+        for (const r of ['cpu', 'memory']) if (text(obj(res[part])[r]) === undefined) problems.push(`${name}: resources.${part}.${r} missing`);
+      }
+      const preStop = arr(obj(obj(obj(c.lifecycle).preStop).exec).command).map((x) => text(x));
+      const pause = preStop[0] === 'sleep' ? Number(preStop[1]) : 0;
+      const grace = Number(spec.terminationGracePeriodSeconds ?? 30);
+      if (!(grace * 1000 > shutdownTimeoutMs(env) + pause * 1000)) problems.push(`${name}: terminationGracePeriodSeconds must exceed BITPREDICT_SHUTDOWN_TIMEOUT_MS plus the preStop pause`);
+      if (w.kind !== 'Deployment') continue;
+      const ports = arr(c.ports);
+      const ready = obj(c.readinessProbe);
+      const live = obj(c.livenessProbe);
+      if (obj(ready.httpGet).path !== '/readyz' || !probePortOk(ready, ports)) problems.push(`${name}: readinessProbe must GET /readyz on a container port`);
+      if (obj(live.httpGet).path !== '/healthz' || !probePortOk(live, ports)) problems.push(`${name}: livenessProbe must GET /healthz on a container port`);
+      const annotations = obj(obj(obj(obj(w.spec).template).metadata).annotations);
+      const scrapePort = Number(annotations['prometheus.io/port']);
+      if (annotations['prometheus.io/scrape'] !== 'true' || !ports.some((p) => obj(p).containerPort === scrapePort)) {
+        problems.push(`${name}: prometheus.io scrape annotations must name a container port`);
+      }
+      const listenPort = arr(c.args)[0] === 'gateway' ? env.BITPREDICT_GATEWAY_PORT : env.BITPREDICT_HEALTH_PORT;
+      if (!ports.some((p) => obj(p).containerPort === Number(listenPort))) problems.push(`${name}: the port the service listens on (${listenPort}) is not a container port`);
+    }
+  }
+
+  const deployments = new Map(byKind('Deployment').map((d) => [text(obj(d.metadata).name), d]));
+  for (const so of byKind('ScaledObject')) {
+    const name = `ScaledObject/${text(obj(so.metadata).name)}`;
+    const spec = obj(so.spec);
+    const max = Number(spec.maxReplicaCount);
+    const min = Number(spec.minReplicaCount ?? 0);
+    if (!(max >= 1 && max <= partitions)) problems.push(`${name}: maxReplicaCount ${text(spec.maxReplicaCount)} must be between 1 and the partition count ${partitions}`);
+    if (!(min >= 0 && min <= max)) problems.push(`${name}: minReplicaCount must be <= maxReplicaCount`);
+    if (!deployments.has(text(obj(spec.scaleTargetRef).name))) problems.push(`${name}: scaleTargetRef is not a Deployment here`);
+    const triggers = arr(spec.triggers).map(obj);
+    if (!triggers.some((t) => t.type === 'kafka')) problems.push(`${name}: needs a kafka trigger`);
+    for (const t of triggers) {
+      const m = obj(t.metadata);
+      if (!(Number(m.lagThreshold) > 0)) problems.push(`${name}: lagThreshold must be a positive number`);
+      if (!TOPICS.includes(`${configMap.BITPREDICT_TOPIC_PREFIX ?? ''}${text(m.topic) ?? ''}`) && !TOPICS.includes(text(m.topic) ?? '')) problems.push(`${name}: unknown topic ${text(m.topic)}`);
+      if (!text(m.consumerGroup)) problems.push(`${name}: consumerGroup missing`);
+      if (text(m.bootstrapServers) !== configMap.BITPREDICT_KAFKA_BROKERS) problems.push(`${name}: bootstrapServers differ from BITPREDICT_KAFKA_BROKERS`);
+    }
+  }
+  for (const hpa of byKind('HorizontalPodAutoscaler')) {
+    const spec = obj(hpa.spec);
+    if (!deployments.has(text(obj(spec.scaleTargetRef).name))) problems.push(`HPA/${text(obj(hpa.metadata).name)}: scaleTargetRef is not a Deployment here`);
+    if (!arr(spec.metrics).some((m) => obj(obj(m).resource).name === 'cpu')) problems.push(`HPA/${text(obj(hpa.metadata).name)}: must scale on cpu`);
+  }
+  const services = new Map(byKind('Service').map((s) => [text(obj(s.metadata).name), s]));
+  for (const svc of services.values()) {
+    const selector = obj(obj(svc.spec).selector);
+    const matches = [...deployments.values()].filter((d) => Object.entries(selector).every(([k, v]) => obj(obj(obj(obj(d.spec).template).metadata).labels)[k] === v));
+    if (matches.length !== 1) problems.push(`Service/${text(obj(svc.metadata).name)}: selector must match exactly one Deployment`);
+  }
+  for (const ing of byKind('Ingress')) {
+    for (const rule of arr(obj(ing.spec).rules)) {
+      for (const path of arr(obj(obj(rule).http).paths)) {
+        const backend = obj(obj(obj(path).backend).service);
+        const svc = services.get(text(backend.name));
+        const portName = text(obj(backend.port).name);
+        if (!svc || !arr(obj(svc.spec).ports).some((p) => obj(p).name === portName)) problems.push(`Ingress/${text(obj(ing.metadata).name)}: backend ${text(backend.name)}:${portName} does not exist`);
+      }
+    }
+  }
+  for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'Job']) {
+    if (byKind(kind).length === 0) problems.push(`k8s: no ${kind}`);
+  }
+  for (const component of ['indicators', 'predictor', 'gateway']) {
+    if (!deployments.has(`bitpredict-${component}`)) problems.push(`k8s: no Deployment bitpredict-${component}`);
+  }
+  for (const component of ['indicators', 'predictor']) {
+    if (!byKind('ScaledObject').some((s) => obj(obj(s.spec).scaleTargetRef).name === `bitpredict-${component}`)) problems.push(`k8s: no ScaledObject for ${component}`);
+  }
+  if (!byKind('Job').some((j) => arr(obj(arr(podSpec(j).containers)[0]).args).join(' ') === 'topics create')) problems.push('k8s: no Job runs topics create');
+  return problems;
+}
+
+const REQUIRED_ALERT_METRICS = ['bitpredict_consumer_lag_records', 'bitpredict_dlq_records_total', 'up{component="gateway"}', 'bitpredict_predictor_predictions_total', 'bitpredict_gateway_ws_slow_disconnects_total'];
+
+function checkRules(doc: unknown): string[] {
+  const problems: string[] = [];
+  const groups = arr(obj(doc).groups).map(obj);
+  if (groups.length === 0) return ['rules: no groups'];
+  const names = new Set<string>();
+  const exprs: string[] = [];
+  for (const g of groups) {
+    for (const r of arr(g.rules).map(obj)) {
+      const alert = text(r.alert);
+      const expr = text(r.expr);
+      if (!alert || !expr?.trim()) {
+        problems.push(`rules ${text(g.name)}: every rule needs alert and expr`);
+        continue;
+      }
+      if (names.has(alert)) problems.push(`rules: duplicate alert ${alert}`);
+      names.add(alert);
+      exprs.push(expr);
+      if (!['warning', 'critical'].includes(text(obj(r.labels).severity) ?? '')) problems.push(`rules ${alert}: severity must be warning or critical`);
+      if (!text(obj(r.annotations).summary)) problems.push(`rules ${alert}: annotations.summary missing`);
+      if (r.for !== undefined && Number.isNaN(durationSeconds(r.for))) problems.push(`rules ${alert}: bad for duration`);
+    }
+  }
+  for (const metric of REQUIRED_ALERT_METRICS) if (!exprs.some((e) => e.includes(metric))) problems.push(`rules: no alert uses ${metric}`);
+  return problems;
+}
+
+/** Source text of the services (tests excluded), to check that alerts and panels query real metrics. */
+function serviceSources(): string {
+  const parts: string[] = [];
+  for (const dir of ['core', 'producers', 'processors', 'trainer', 'gateway']) {
+    const base = join(ROOT, dir);
+    if (!existsSync(base)) continue;
+    for (const f of readdirSync(base, { recursive: true, encoding: 'utf8' })) {
+      if (f.endsWith('.ts') && !f.endsWith('.test.ts')) parts.push(readFileSync(join(base, f), 'utf8'));
+    }
+  }
+  return parts.join('\n');
+}
+
+/** bitpredict_* metric names in PromQL that no service defines. prom-client's default metrics carry the bitpredict_process_ prefix. */
+function unknownMetrics(exprs: string[], sources: string): string[] {
+  const names = new Set(exprs.flatMap((e) => e.match(/\bbitpredict_[a-z0-9_]+/g) ?? []));
+  return [...names].filter((n) => (n.startsWith('bitpredict_process_') ? !sources.includes("'bitpredict_process_'") : !sources.includes(`'${n}'`))).sort();
+}
+
+function ruleExprs(doc: unknown): string[] {
+  return arr(obj(doc).groups).flatMap((g) => arr(obj(g).rules).map((r) => text(obj(r).expr) ?? ''));
+}
+
+function loadK8s(): K8sDoc[] {
+  const files = readdirSync(K8S_DIR).filter((f) => f.endsWith('.yaml'));
+  return files.flatMap((f) => readYaml(join(K8S_DIR, f)).map((doc) => ({ file: f, doc: obj(doc) })));
+}
+
+function composeTool(): string[] | undefined {
+  for (const candidate of [['docker', 'compose'], ['docker-compose']]) {
+    const [bin, ...args] = candidate as [string, ...string[]];
+    const r = spawnSync(bin, [...args, 'version'], { encoding: 'utf8', timeout: 15_000 });
+    if (r.status === 0) return candidate;
+  }
+  return undefined;
+}
+
+const COMPOSE_TOOL = composeTool();
+
+describe('docker-compose.yaml', () => {
+  const [compose] = readYaml(join(ROOT, 'docker-compose.yaml'));
+
+  it('has every service, built from the Dockerfile, with known commands, valid env and existing dependencies', () => {
+    expect(checkCompose(compose)).toEqual([]);
+  });
+
+  it('reports unknown keys, bad values, unknown commands and broken dependencies', () => {
+    const broken = structuredClone(obj(compose));
+    const services = obj(broken.services);
+    obj(services.indicators).environment = { ...obj(obj(services.indicators).environment), BITPREDICT_HEALTH_PRT: '9464', BITPREDICT_LOG_LEVEL: 'loud' };
+    obj(services.predictor).command = ['predict'];
+    obj(services.gateway).depends_on = { kafak: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } };
+    delete obj(services.redis).healthcheck;
+    obj(services.topics).restart = 'always';
+    obj(services.replay).stop_grace_period = '10s';
+    const problems = checkCompose(broken).join('\n');
+    expect(problems).toContain('BITPREDICT_HEALTH_PRT is not a key of CONFIG_KEYS');
+    expect(problems).toContain('BITPREDICT_LOG_LEVEL: "loud"');
+    expect(problems).toContain('"predict" is not a known CLI command');
+    expect(problems).toContain('depends_on kafak, which is not a service');
+    expect(problems).toContain('redis has no healthcheck');
+    expect(problems).toContain('topics restarts forever');
+    expect(problems).toContain('compose replay: stop_grace_period must exceed');
+  });
+
+  it('reports a document without services instead of crashing', () => {
+    expect(checkCompose(null)).toEqual(['compose: no services']);
+    expect(checkCompose('services')).toEqual(['compose: no services']);
+    expect(checkCompose({ services: [] })).toEqual(['compose: no services']);
+  });
+
+  it.runIf(COMPOSE_TOOL !== undefined)(`passes \`${(COMPOSE_TOOL ?? ['docker compose']).join(' ')} config\``, () => {
+    const [bin, ...args] = COMPOSE_TOOL as [string, ...string[]];
+    const ok = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), 'config', '-q'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'bitpredict-compose-'));
+    try {
+      writeFileSync(join(dir, 'docker-compose.yaml'), 'services:\n  a:\n    image: x\n    depends_on: [missing]\n');
+      const bad = spawnSync(bin, [...args, '-f', join(dir, 'docker-compose.yaml'), 'config', '-q'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(bad.status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(COMPOSE_TOOL !== undefined)('compose config check skipped: neither `docker compose` nor `docker-compose` is on PATH', () => {});
+});
+
+describe('YAML parsing', () => {
+  it('names the file on malformed, truncated or duplicated input', () => {
+    expect(() => parseYaml('services:\n  a: [1, 2\n', 'x.yaml')).toThrow(/x\.yaml: invalid YAML/);
+    expect(() => parseYaml('services:\n  a:\n    image: x\n  a:\n    image: y\n', 'dup.yaml')).toThrow(/dup\.yaml: invalid YAML/);
+    const truncated = readFileSync(join(K8S_DIR, 'gateway.yaml'), 'utf8').slice(0, 700) + '\n  "unterminated';
+    expect(() => parseYaml(truncated, 'gateway.yaml')).toThrow(/gateway\.yaml: invalid YAML/);
+  });
+
+  it('refuses alias bombs', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+    expect(() => parseYaml(bomb, 'bomb.yaml')).toThrow(/alias/i);
+  });
+});
+
+describe('deployment/Dockerfile and .dockerignore', () => {
+  const dockerfile = readFileSync(join(ROOT, 'deployment', 'Dockerfile'), 'utf8');
+  const lines = dockerfile.split('\n').filter((l) => !l.trimStart().startsWith('#'));
+
+  it('builds in stages on node:20-bookworm-slim and runs the CLI as a non-root user', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(lines.filter((l) => /^FROM \$\{NODE_IMAGE\} AS \w+/.test(l))).toHaveLength(2);
+    for (const step of ['npm ci', 'npm run build', 'npm prune --omit=dev']) expect(lines.join('\n')).toContain(step);
+    for (const part of ['dist', 'node_modules', 'package.json']) expect(lines.some((l) => l.startsWith('COPY --from=build') && l.includes(`/app/${part}`))).toBe(true);
+    const user = lines.filter((l) => l.startsWith('USER ')).at(-1);
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/USER (root|0)(:|$)/);
+    expect(lines).toContain('STOPSIGNAL SIGTERM');
+    expect(lines).toContain('ENTRYPOINT ["node", "dist/cli/main.js"]');
+  });
+
+  it('keeps dependencies, build output, the local stack and git out of the context', () => {
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const entry of ['node_modules', 'dist', '.stack', '.git']) expect(ignored).toContain(entry);
+  });
+});
+
+describe('deployment/kubernetes', () => {
+  const docs = loadK8s();
+
+  it('is complete and consistent: probes, resources, grace periods, scaling bounds, wiring', () => {
+    expect(checkK8s(docs)).toEqual([]);
+  });
+
+  it('lists every manifest in kustomization.yaml', () => {
+    const kustomization = obj(readYaml(join(K8S_DIR, 'kustomization.yaml'))[0]);
+    const manifests = readdirSync(K8S_DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    expect(arr(kustomization.resources).map((r) => text(r)).sort()).toEqual(manifests);
+  });
+
+  it('reports missing probes and resources, short grace periods, too many replicas and bad env', () => {
+    const broken = structuredClone(docs);
+    const find = (kind: string, name: string): Obj => {
+      const hit = broken.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    const indicators = obj(arr(podSpec(find('Deployment', 'bitpredict-indicators')).containers)[0]);
+    delete indicators.readinessProbe;
+    delete obj(indicators.resources).limits;
+    indicators.env = [{ name: 'BITPREDICT_NOT_A_KEY', value: 'x' }];
+    podSpec(find('Deployment', 'bitpredict-gateway')).terminationGracePeriodSeconds = 15;
+    obj(find('ScaledObject', 'bitpredict-predictor').spec).maxReplicaCount = 5;
+    obj(find('ConfigMap', 'bitpredict-config').data).BITPREDICT_TOPIC_PARTITIONS = 'three';
+    broken.push({ file: 'extra.yaml', doc: { kind: 'Service', metadata: {} } });
+    const problems = checkK8s(broken).join('\n');
+    expect(problems).toContain('Deployment/bitpredict-indicators: readinessProbe must GET /readyz');
+    expect(problems).toContain('Deployment/bitpredict-indicators: resources.limits.cpu missing');
+    expect(problems).toContain('BITPREDICT_NOT_A_KEY is not a key of CONFIG_KEYS');
+    expect(problems).toContain('Deployment/bitpredict-gateway: terminationGracePeriodSeconds must exceed');
+    expect(problems).toContain('BITPREDICT_TOPIC_PARTITIONS: "three" is not an integer');
+    expect(problems).toContain('extra.yaml: every document needs apiVersion, kind and metadata.name');
+    const capped = structuredClone(docs);
+    const so = capped.find((d) => d.doc.kind === 'ScaledObject');
+    obj(so?.doc.spec).maxReplicaCount = 4;
+    expect(checkK8s(capped).join('\n')).toMatch(/maxReplicaCount 4 must be between 1 and the partition count 3/);
+  });
+
+  it('reports an empty folder instead of crashing', () => {
+    const problems = checkK8s([]);
+    expect(problems).toContain('k8s: no shared ConfigMap');
+    expect(problems).toContain('k8s: no Deployment bitpredict-gateway');
+  });
+});
+
+describe('deployment/prometheus and deployment/grafana', () => {
+  it('has alerts for lag, DLQ writes, gateway down, missing predictions and slow-client spikes', () => {
+    expect(checkRules(readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+  });
+
+  it('reports rules without expr, severity or summary, and duplicates', () => {
+    const broken = { groups: [{ name: 'g', rules: [{ alert: 'A', expr: 'up == 0', labels: { severity: 'page' } }, { alert: 'A', expr: 'up == 0', labels: { severity: 'warning' }, annotations: { summary: 's' } }, { alert: 'B' }] }] };
+    const problems = checkRules(broken).join('\n');
+    expect(problems).toContain('rules A: severity must be warning or critical');
+    expect(problems).toContain('rules A: annotations.summary missing');
+    expect(problems).toContain('rules: duplicate alert A');
+    expect(problems).toContain('every rule needs alert and expr');
+    expect(problems).toContain('rules: no alert uses bitpredict_dlq_records_total');
+    expect(checkRules(undefined)).toEqual(['rules: no groups']);
+  });
+
+  it('queries only metrics that the services define', () => {
+    const sources = serviceSources();
+    const dashboards = readdirSync(join(ROOT, 'deployment', 'grafana')).filter((f) => f.endsWith('.json'));
+    const panelExprs = dashboards.flatMap((f) =>
+      arr(obj(JSON.parse(readFileSync(join(ROOT, 'deployment', 'grafana', f), 'utf8')) as unknown).panels).flatMap((p) => arr(obj(p).targets).map((t) => text(obj(t).expr) ?? '')),
+    );
+    expect(unknownMetrics([...ruleExprs(readYaml(join(PROM_DIR, 'rules.yaml'))[0]), ...panelExprs], sources)).toEqual([]);
+    expect(unknownMetrics(['rate(bitpredict_made_up_total[5m])', 'bitpredict_process_cpu_seconds_total'], sources)).toEqual(['bitpredict_made_up_total']);
+  });
+
+  it('loads the rule files that exist and labels targets by component', () => {
+    const config = obj(readYaml(join(PROM_DIR, 'prometheus.yaml'))[0]);
+    const ruleFiles = arr(config.rule_files).map((f) => text(f) ?? '');
+    expect(ruleFiles).toContain('rules.yaml');
+    for (const f of ruleFiles) expect(existsSync(join(PROM_DIR, f))).toBe(true);
+    expect(JSON.stringify(config.scrape_configs)).toContain('"target_label":"component"');
+  });
+
+  it('has a Grafana dashboard whose panels all query Prometheus', () => {
+    const dir = join(ROOT, 'deployment', 'grafana');
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+      const dash = obj(JSON.parse(readFileSync(join(dir, f), 'utf8')) as unknown);
+      const panels = arr(dash.panels).map(obj);
+      expect(panels.length).toBeGreaterThan(0);
+      for (const p of panels) expect(arr(p.targets).every((t) => (text(obj(t).expr) ?? '').length > 0)).toBe(true);
+    }
+  });
+});
+
+describe('docs/operations.md', () => {
+  it('covers every command and every deployment file', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
+    for (const command of KNOWN_COMMANDS) expect(doc).toContain(`\`${command}\``);
+    for (const f of readdirSync(K8S_DIR).filter((x) => x.endsWith('.yaml'))) expect(doc).toContain(f);
+    for (const f of ['docker-compose.yaml', 'deployment/Dockerfile', 'rules.yaml', 'prometheus.yaml']) expect(doc).toContain(f);
+  });
+});

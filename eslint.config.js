@@ -1,0 +1,52 @@
+// Lint rules that carry the house style: no floating promises, and domain/ code stays pure
+// (no Kafka, Redis, HTTP, fs or ML imports) so it can be tested and reused without I/O.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const ioModules = [
+  'kafkajs', 'ioredis', 'fastify', '@fastify/*', 'ws', 'prom-client', 'pino',
+  '@kafkajs/*', '@tensorflow/*', '@xenova/*', '@huggingface/*', 'node:fs', 'node:fs/*', 'fs', 'fs/*',
+  'node:http', 'node:https', 'node:net', 'http', 'https', 'net', 'node:child_process', 'child_process',
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.stack/**', 'gateway/public/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      'no-console': 'error',
+      // Factories return closures, not classes: methods never use `this`.
+      '@typescript-eslint/unbound-method': 'off',
+      // Async functions that satisfy a Promise-returning interface without awaiting are fine.
+      '@typescript-eslint/require-await': 'off',
+    },
+  },
+  {
+    files: ['**/domain/**/*.ts'],
+    // Tests beside domain code may read fixtures from disk; the rule guards the code they test.
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ioModules, message: 'domain/ code is pure: no I/O imports (Kafka, Redis, HTTP, fs, ML). Pass data in.' }],
+      }],
+    },
+  },
+  {
+    // CLI, benchmarks and tests talk to people on the terminal.
+    files: ['cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['eslint.config.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

@@ -1,0 +1,199 @@
+// The gateway's HTTP + WebSocket app. buildApp never listens and connects to nothing: the
+// entrypoint (gateway/main.ts) supplies the snapshot source and readiness, listens, and feeds
+// predictions from Kafka into hub.publish. Tests drive it with inject() and loopback clients.
+import { readdir, readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { WebSocket } from 'ws';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Prediction } from '../schemas/types.js';
+import { isBitPredictError, type ErrorCode } from '../core/errors.js';
+import { createHub, normaliseSymbol, CloseCodes, type Hub, type HubConnection } from './stream/hub.js';
+
+export type { Hub } from './stream/hub.js';
+
+export interface GatewayDeps {
+  logger: Logger;
+  registry: Registry;
+  latest(symbol: string): Promise<Prediction | null>;
+  readiness(): { ready: boolean; checks: Record<string, string> };
+  maxBufferedBytes: number;
+  heartbeatMs?: number;
+  /** How long app.close() waits for clients to answer the 1001 close before cutting them off. */
+  closeGraceMs?: number;
+  /** Folder of the dashboard files; defaults to gateway/public beside this module. */
+  publicDir?: URL;
+}
+
+/** 64 KiB: far above any protocol message, low enough that one frame cannot eat memory. */
+export const WS_MAX_PAYLOAD = 64 * 1024;
+
+// HTTP error codes outside core/errors.ts's registry (not-found and unclassified failures).
+type HttpErrorCode = ErrorCode | 'ERR_NOT_FOUND' | 'ERR_INTERNAL';
+
+interface ErrorBody { code: HttpErrorCode; message: string }
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.png': 'image/png',
+  '.json': 'application/json; charset=utf-8',
+};
+
+// The dashboard loads nothing from elsewhere (the machines are offline) and runs no inline script.
+const DASHBOARD_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+interface StaticFile { name: string; body: Buffer; type: string }
+
+async function loadPublic(dir: URL): Promise<StaticFile[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: StaticFile[] = [];
+  for (const e of entries) {
+    const type = CONTENT_TYPES[extname(e.name).toLowerCase()];
+    if (!e.isFile() || !type || e.name.startsWith('.')) continue;
+    files.push({ name: e.name, body: await readFile(new URL(e.name, dir)), type });
+  }
+  return files;
+}
+
+function waitForClose(socket: WebSocket): Promise<void> {
+  if (socket.readyState === socket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstance; hub: Hub }> {
+  const log = deps.logger.child({ component: 'gateway' });
+  const publicDir = deps.publicDir ?? new URL('./public/', import.meta.url);
+  const files = await loadPublic(publicDir).catch((err: unknown) => {
+    log.warn({ err, dir: fileURLToPath(publicDir) }, 'dashboard files not readable; serving none');
+    return [] as StaticFile[];
+  });
+  const hub = createHub({
+    logger: log, registry: deps.registry, latest: (symbol) => deps.latest(symbol), maxBufferedBytes: deps.maxBufferedBytes,
+    ...(deps.heartbeatMs === undefined ? {} : { heartbeatMs: deps.heartbeatMs }),
+  });
+  const closeGraceMs = deps.closeGraceMs ?? 2000;
+  const connections = new WeakMap<WebSocket, HubConnection>();
+
+  // Typed as the base logger so the instance is the plain FastifyInstance callers expect.
+  const fastifyLog: FastifyBaseLogger = log;
+  const app = Fastify({
+    loggerInstance: fastifyLog,
+    // One line per request would drown the log in scrapes and probes; errors are logged below.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Router-level refusals (malformed URL, overlong path parameter) bypass setErrorHandler.
+    frameworkErrors: (err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
+      log.debug({ err }, 'request refused by the router');
+      void reply.code(400).send({ code: 'ERR_VALIDATION', message: 'malformed or overlong URL' } satisfies ErrorBody);
+    },
+  });
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) {
+      log.error({ err }, 'request failed');
+      return reply.code(status).send({ code: 'ERR_INTERNAL', message: 'internal error' } satisfies ErrorBody);
+    }
+    // Framework errors (bad content type, body too large...) are all the client's fault; the
+    // original FST_* code stays in the log, clients see the project's own code set.
+    log.debug({ err }, 'request refused');
+    return reply.code(status).send({ code: status === 404 ? 'ERR_NOT_FOUND' : 'ERR_VALIDATION', message: err.message } satisfies ErrorBody);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0] ?? ''}` } satisfies ErrorBody));
+
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false },
+    // Socket errors (oversized frame, reset) and handler failures; the hub decides what to close.
+    errorHandler(err, socket) {
+      const conn = connections.get(socket);
+      if (conn) conn.error(err);
+      else {
+        log.warn({ err }, 'WebSocket error before the hub took the socket');
+        socket.terminate();
+      }
+    },
+    // Shutdown order: every client gets 1001 first, then a grace period for the close handshake,
+    // then stragglers are cut off so that closing the HTTP server never waits on a dead peer.
+    preClose: async () => {
+      hub.close();
+      const wss = app.websocketServer;
+      for (const socket of wss.clients) {
+        if (socket.readyState === socket.OPEN) socket.close(CloseCodes.GOING_AWAY, 'server shutting down');
+      }
+      const pending = [...wss.clients].map(waitForClose);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(pending),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, closeGraceMs); }),
+      ]);
+      clearTimeout(timer);
+      for (const socket of wss.clients) socket.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  });
+
+  app.get('/ws', { websocket: true }, (socket) => {
+    const conn = hub.connect(socket);
+    connections.set(socket, conn);
+    socket.on('message', (data, isBinary) => conn.receive(data, isBinary));
+    socket.on('pong', () => conn.pong());
+    socket.on('close', () => conn.closed());
+  });
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+
+  app.get('/readyz', (_req, reply) => {
+    let state: { ready: boolean; checks: Record<string, string> };
+    try {
+      state = deps.readiness();
+    } catch (err) {
+      log.error({ err }, 'readiness check threw');
+      state = { ready: false, checks: { readiness: 'error' } };
+    }
+    return reply.code(state.ready ? 200 : 503).send({ status: state.ready ? 'ready' : 'not_ready', checks: state.checks });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const body = await deps.registry.metrics();
+    return reply.header('content-type', deps.registry.contentType).send(body);
+  });
+
+  app.get<{ Params: { symbol: string } }>('/api/predictions/:symbol/latest', async (req, reply) => {
+    const symbol = normaliseSymbol(req.params.symbol);
+    if (!symbol) {
+      return reply.code(400).send({ code: 'ERR_VALIDATION', message: 'symbol must be 2 to 20 letters or digits' } satisfies ErrorBody);
+    }
+    let p: Prediction | null;
+    try {
+      p = await deps.latest(symbol);
+    } catch (err) {
+      log.warn({ err, symbol }, 'snapshot source failed');
+      if (isBitPredictError(err)) {
+        return reply.code(err.retryable ? 503 : 500).send({ code: err.code, message: 'latest prediction unavailable' } satisfies ErrorBody);
+      }
+      return reply.code(503).send({ code: 'ERR_INTERNAL', message: 'latest prediction unavailable' } satisfies ErrorBody);
+    }
+    if (!p) return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no prediction for ${symbol} yet` } satisfies ErrorBody);
+    return reply.header('cache-control', 'no-store').send(p);
+  });
+
+  for (const f of files) {
+    const paths = f.name === 'index.html' ? ['/', '/index.html'] : [`/${f.name}`];
+    for (const path of paths) {
+      app.get(path, (_req, reply) => {
+        reply.header('content-type', f.type).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache');
+        if (f.type.startsWith('text/html')) reply.header('content-security-policy', DASHBOARD_CSP);
+        return reply.send(f.body);
+      });
+    }
+  }
+
+  return { app, hub };
+}

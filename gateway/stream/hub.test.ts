@@ -1,0 +1,437 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Registry } from 'prom-client';
+import { createLogger } from '../../core/logger.js';
+import type { Prediction } from '../../schemas/types.js';
+import { MAX_QUEUED_REQUESTS, MAX_SUBSCRIPTIONS, createHub, parseChannel, parseClientMessage, type Hub, type HubConnection, type HubDeps, type HubSocket } from './hub.js';
+
+const logger = createLogger({ level: 'silent' });
+
+class FakeSocket implements HubSocket {
+  readyState = 1;
+  bufferedAmount = 0;
+  readonly raw: Buffer[] = [];
+  readonly closes: { code: number; reason: string }[] = [];
+  pings = 0;
+  terminated = false;
+
+  send(data: Buffer, options: { binary: boolean }): void {
+    if (options.binary) throw new Error('hub must send text frames');
+    this.raw.push(data);
+  }
+  ping(): void { this.pings++; }
+  close(code: number, reason: string): void {
+    this.closes.push({ code, reason });
+    this.readyState = 2;
+  }
+  terminate(): void {
+    this.terminated = true;
+    this.readyState = 3;
+  }
+  messages(): Record<string, unknown>[] {
+    return this.raw.map((b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>);
+  }
+  types(): unknown[] {
+    return this.messages().map((m) => m.type);
+  }
+  last(): Record<string, unknown> | undefined {
+    return this.messages().at(-1);
+  }
+}
+
+function prediction(over: Partial<Prediction> = {}): Prediction {
+  return {
+    symbol: 'BTCUSDT', interval: '1h', eventTime: 1_735_689_600_000, targetTime: 1_735_693_200_000, horizonSteps: 1,
+    predictedLogReturn: 0.0012, predictedPrice: 94_000.5, probUp: 0.56, modelName: 'lstm-attn', modelVersion: '3',
+    isBaseline: false, featureSetVersion: 'fs1', candleIngestedAt: 1_735_693_200_100, featuresComputedAt: 1_735_693_200_150,
+    predictedAt: 1_735_693_200_200, ...over,
+  };
+}
+
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Setup { hub: Hub; registry: Registry; latest: ReturnType<typeof vi.fn<(s: string) => Promise<Prediction | null>>> }
+
+const hubs: Hub[] = [];
+afterEach(() => {
+  for (const h of hubs.splice(0)) h.close();
+  vi.useRealTimers();
+});
+
+function setup(over: Partial<HubDeps> = {}): Setup {
+  const registry = new Registry();
+  const latest = vi.fn<(s: string) => Promise<Prediction | null>>(() => Promise.resolve(null));
+  const hub = createHub({ logger, registry, latest, maxBufferedBytes: 16 * 1024, ...over });
+  hubs.push(hub);
+  return { hub, registry, latest: (over.latest as Setup['latest'] | undefined) ?? latest };
+}
+
+function connect(hub: Hub): { socket: FakeSocket; conn: HubConnection } {
+  const socket = new FakeSocket();
+  return { socket, conn: hub.connect(socket) };
+}
+
+function send(conn: HubConnection, msg: unknown): void {
+  conn.receive(Buffer.from(JSON.stringify(msg)), false);
+}
+
+async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) throw new Error(`metric ${name} not registered`);
+  const { values } = await m.get();
+  const hit = values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
+  return hit?.value ?? 0;
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  return { promise, resolve, reject };
+}
+
+describe('parseChannel', () => {
+  it('normalises the symbol to upper case and accepts any case of the prefix', () => {
+    expect(parseChannel('predictions:btcUSDT')).toEqual({ channel: 'predictions:BTCUSDT', symbol: 'BTCUSDT' });
+    expect(parseChannel('PREDICTIONS:eth2')).toEqual({ channel: 'predictions:ETH2', symbol: 'ETH2' });
+  });
+
+  it.each([
+    ['no prefix', 'BTCUSDT'],
+    ['other prefix', 'trades:BTCUSDT'],
+    ['one character', 'predictions:B'],
+    ['21 characters', `predictions:${'A'.repeat(21)}`],
+    ['punctuation', 'predictions:BTC-USDT'],
+    ['trailing space', 'predictions:BTCUSDT '],
+    ['newline', 'predictions:BTCUSDT\n'],
+    ['empty symbol', 'predictions:'],
+    ['non-ASCII', 'predictions:BTCÜSDT'],
+    ['number', 42],
+    ['null', null],
+  ])('refuses %s', (_label, value) => {
+    expect(parseChannel(value)).toBeNull();
+  });
+});
+
+describe('parseClientMessage', () => {
+  it('parses the three ops and keeps a string or numeric id', () => {
+    expect(parseClientMessage('{"op":"ping"}')).toEqual({ ok: true, request: { op: 'ping' } });
+    expect(parseClientMessage('{"op":"ping","id":7}')).toEqual({ ok: true, request: { op: 'ping', id: 7 } });
+    expect(parseClientMessage('{"op":"subscribe","channel":"predictions:btcusdt","id":"a"}')).toEqual({
+      ok: true, request: { op: 'subscribe', channel: 'predictions:BTCUSDT', symbol: 'BTCUSDT', id: 'a' },
+    });
+    expect(parseClientMessage('{"op":"unsubscribe","channel":"predictions:ETHUSDT"}')).toEqual({
+      ok: true, request: { op: 'unsubscribe', channel: 'predictions:ETHUSDT', symbol: 'ETHUSDT' },
+    });
+  });
+
+  it.each([
+    ['not JSON', 'hello', 'json'],
+    ['truncated JSON', '{"op":"subscr', 'json'],
+    ['empty frame', '', 'json'],
+    ['JSON array', '[{"op":"ping"}]', 'not_object'],
+    ['JSON null', 'null', 'not_object'],
+    ['JSON string', '"ping"', 'not_object'],
+    ['JSON number', '1', 'not_object'],
+    ['missing op', '{"channel":"predictions:BTCUSDT"}', 'unknown_op'],
+    ['unknown op', '{"op":"publish"}', 'unknown_op'],
+    ['op of wrong case', '{"op":"PING"}', 'unknown_op'],
+    ['subscribe without channel', '{"op":"subscribe"}', 'bad_channel'],
+    ['subscribe to a bad channel', '{"op":"subscribe","channel":"predictions:$$"}', 'bad_channel'],
+    ['channel that is an object', '{"op":"unsubscribe","channel":{"x":1}}', 'bad_channel'],
+    ['id that is an object', '{"op":"ping","id":{}}', 'bad_id'],
+    ['id that is a boolean', '{"op":"ping","id":true}', 'bad_id'],
+    ['id that is too long', JSON.stringify({ op: 'ping', id: 'x'.repeat(129) }), 'bad_id'],
+  ])('refuses %s', (_label, text, reason) => {
+    const r = parseClientMessage(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.reason).toBe(reason);
+      expect(r.message.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps the id of a refused request so the error can be matched', () => {
+    expect(parseClientMessage('{"op":"nope","id":"q1"}')).toMatchObject({ ok: false, reason: 'unknown_op', id: 'q1' });
+  });
+});
+
+describe('createHub', () => {
+  it('greets a new client with the protocol version and channel grammar', () => {
+    const { hub } = setup();
+    const { socket } = connect(hub);
+    expect(socket.messages()).toEqual([{ type: 'hello', protocol: 1, channels: ['predictions:<symbol>'], maxSubscriptions: MAX_SUBSCRIPTIONS }]);
+    expect(hub.clientCount()).toBe(1);
+  });
+
+  it('answers subscribe with the snapshot from the latest source and echoes the id', async () => {
+    const snap = prediction();
+    const { hub, latest } = setup({ latest: vi.fn(() => Promise.resolve(snap)) });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:btcusdt', id: 1 });
+    await flush();
+    expect(latest).toHaveBeenCalledWith('BTCUSDT');
+    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', snapshot: snap, id: 1 });
+  });
+
+  it('fans a prediction out only to subscribers of its symbol, serialised once', async () => {
+    const { hub, registry } = setup();
+    const a = connect(hub);
+    const b = connect(hub);
+    const other = connect(hub);
+    const bystander = connect(hub);
+    send(a.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    send(b.conn, { op: 'subscribe', channel: 'predictions:btcusdt' });
+    send(other.conn, { op: 'subscribe', channel: 'predictions:ETHUSDT' });
+    await flush();
+    const before = { a: a.socket.raw.length, b: b.socket.raw.length, other: other.socket.raw.length, by: bystander.socket.raw.length };
+
+    const p = prediction();
+    hub.publish(p);
+
+    expect(a.socket.raw.length).toBe(before.a + 1);
+    expect(b.socket.raw.length).toBe(before.b + 1);
+    expect(other.socket.raw.length).toBe(before.other);
+    expect(bystander.socket.raw.length).toBe(before.by);
+    expect(a.socket.last()).toEqual({ type: 'prediction', channel: 'predictions:BTCUSDT', data: p });
+    // Same Buffer object for every subscriber: the hub did not stringify per client.
+    expect(a.socket.raw.at(-1)).toBe(b.socket.raw.at(-1));
+    expect(await metric(registry, 'bitpredict_gateway_predictions_published_total')).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_messages_sent_total', { type: 'prediction' })).toBe(2);
+    expect(await metric(registry, 'bitpredict_gateway_ws_subscriptions')).toBe(3);
+  });
+
+  it('routes a prediction with a lower-case symbol to the upper-case channel and ignores a symbol outside the grammar', async () => {
+    const { hub } = setup();
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    const n = socket.raw.length;
+    hub.publish(prediction({ symbol: 'btcusdt' }));
+    expect(socket.raw.length).toBe(n + 1);
+    expect(() => hub.publish(prediction({ symbol: 'BTC/USDT' }))).not.toThrow();
+    expect(() => hub.publish(prediction({ symbol: undefined as unknown as string }))).not.toThrow();
+    expect(socket.raw.length).toBe(n + 1);
+  });
+
+  it('stops delivery after unsubscribe and answers a repeated unsubscribe too', async () => {
+    const { hub, registry } = setup();
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    send(conn, { op: 'unsubscribe', channel: 'predictions:BTCUSDT', id: 'u' });
+    send(conn, { op: 'unsubscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    expect(socket.messages().slice(-2)).toEqual([
+      { type: 'unsubscribed', channel: 'predictions:BTCUSDT', id: 'u' },
+      { type: 'unsubscribed', channel: 'predictions:BTCUSDT' },
+    ]);
+    const n = socket.raw.length;
+    hub.publish(prediction());
+    expect(socket.raw.length).toBe(n);
+    expect(await metric(registry, 'bitpredict_gateway_ws_subscriptions')).toBe(0);
+  });
+
+  it('holds live predictions back until the snapshot is sent, and skips the one equal to the snapshot', async () => {
+    const gate = deferred<Prediction | null>();
+    const { hub } = setup({ latest: () => gate.promise });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    const snap = prediction({ eventTime: 1, predictedPrice: 1 });
+    const newer = prediction({ eventTime: 2, predictedPrice: 2 });
+    hub.publish(snap);
+    hub.publish(newer);
+    expect(socket.types()).toEqual(['hello']);
+    gate.resolve(snap);
+    await flush();
+    expect(socket.messages()).toEqual([
+      expect.objectContaining({ type: 'hello' }),
+      { type: 'subscribed', channel: 'predictions:BTCUSDT', snapshot: snap },
+      { type: 'prediction', channel: 'predictions:BTCUSDT', data: newer },
+    ]);
+  });
+
+  it('subscribes without a snapshot when the snapshot source fails, and keeps the connection', async () => {
+    const { hub } = setup({ latest: () => Promise.reject(new Error('redis down')) });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', snapshot: null, snapshotError: 'snapshot unavailable' });
+    hub.publish(prediction());
+    expect(socket.last()).toMatchObject({ type: 'prediction' });
+    expect(socket.closes).toEqual([]);
+  });
+
+  it('answers requests in order even when a subscribe waits for its snapshot', async () => {
+    const gate = deferred<Prediction | null>();
+    const { hub } = setup({ latest: () => gate.promise });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', id: 1 });
+    send(conn, { op: 'ping', id: 2 });
+    conn.receive('nonsense', false);
+    await flush();
+    expect(socket.types()).toEqual(['hello']);
+    gate.resolve(null);
+    await flush();
+    expect(socket.messages().slice(1).map((m) => [m.type, m.id])).toEqual([['subscribed', 1], ['pong', 2], ['error', undefined]]);
+  });
+
+  it('refuses a subscription beyond the limit but accepts a repeated one', async () => {
+    const { hub, registry } = setup();
+    const { socket, conn } = connect(hub);
+    for (let i = 0; i < MAX_SUBSCRIPTIONS; i++) send(conn, { op: 'subscribe', channel: `predictions:SYM${i}` });
+    await flush();
+    expect(socket.types().filter((t) => t === 'subscribed')).toHaveLength(MAX_SUBSCRIPTIONS);
+    send(conn, { op: 'subscribe', channel: 'predictions:SYM0', id: 'again' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'subscribed', channel: 'predictions:SYM0', id: 'again' });
+    send(conn, { op: 'subscribe', channel: 'predictions:ONEMORE', id: 'x' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'error', code: 'ERR_WS_PROTOCOL', id: 'x' });
+    expect(await metric(registry, 'bitpredict_gateway_ws_protocol_errors_total', { reason: 'too_many_subscriptions' })).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_subscriptions')).toBe(MAX_SUBSCRIPTIONS);
+    expect(socket.closes).toEqual([]);
+  });
+
+  it('answers every kind of bad input with an error and keeps the connection open', async () => {
+    const { hub, registry } = setup();
+    const { socket, conn } = connect(hub);
+    conn.receive(Buffer.from([0xde, 0xad]), true);
+    conn.receive(Buffer.from('not json'), false);
+    conn.receive([Buffer.from('{"op":'), Buffer.from('"nope"}')], false);
+    conn.receive(new TextEncoder().encode('[1,2]').buffer, false);
+    conn.receive(Buffer.from([0xff, 0xfe, 0x00]), false);
+    send(conn, { op: 'subscribe', channel: 'predictions:x' });
+    send(conn, { op: 'ping', id: {} });
+    send(conn, { op: 'ping' });
+    await flush();
+    const msgs = socket.messages().slice(1);
+    expect(msgs.slice(0, -1).every((m) => m.type === 'error' && m.code === 'ERR_WS_PROTOCOL' && typeof m.message === 'string')).toBe(true);
+    expect(msgs).toHaveLength(8);
+    expect(msgs.at(-1)).toEqual({ type: 'pong' });
+    expect(socket.closes).toEqual([]);
+    expect(socket.terminated).toBe(false);
+    for (const reason of ['binary', 'json', 'unknown_op', 'not_object', 'bad_channel', 'bad_id']) {
+      expect(await metric(registry, 'bitpredict_gateway_ws_protocol_errors_total', { reason })).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('refuses requests beyond the per-client queue instead of queueing without bound', async () => {
+    const gate = deferred<Prediction | null>();
+    const { hub, registry } = setup({ latest: () => gate.promise });
+    const { socket, conn } = connect(hub);
+    // The subscribe waits for its snapshot, so the pings behind it pile up.
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    for (let i = 0; i < MAX_QUEUED_REQUESTS + 4; i++) send(conn, { op: 'ping', id: i });
+    expect(await metric(registry, 'bitpredict_gateway_ws_protocol_errors_total', { reason: 'queue_full' })).toBe(5);
+    gate.resolve(null);
+    await flush();
+    expect(socket.types().filter((t) => t === 'subscribed')).toHaveLength(1);
+    expect(socket.types().filter((t) => t === 'pong')).toHaveLength(MAX_QUEUED_REQUESTS - 1);
+    expect(socket.closes).toEqual([]);
+  });
+
+  it('closes a slow client with 1013 without delaying the others', async () => {
+    const { hub, registry } = setup({ maxBufferedBytes: 1024 });
+    const fast = connect(hub);
+    const slow = connect(hub);
+    send(fast.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    send(slow.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    slow.socket.bufferedAmount = 1025;
+    const fastBefore = fast.socket.raw.length;
+    const slowBefore = slow.socket.raw.length;
+    hub.publish(prediction({ eventTime: 1 }));
+    hub.publish(prediction({ eventTime: 2 }));
+    expect(slow.socket.closes).toEqual([{ code: 1013, reason: 'too slow' }]);
+    expect(slow.socket.raw.length).toBe(slowBefore);
+    expect(fast.socket.raw.length).toBe(fastBefore + 2);
+    expect(hub.clientCount()).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_slow_disconnects_total')).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_clients')).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_subscriptions')).toBe(1);
+  });
+
+  it('closes a client whose held-back predictions outgrow the limit while its snapshot is pending', async () => {
+    const gate = deferred<Prediction | null>();
+    const { hub, registry } = setup({ latest: () => gate.promise, maxBufferedBytes: 2048 });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    for (let i = 0; i < 10; i++) hub.publish(prediction({ eventTime: i, modelName: 'm'.repeat(400) }));
+    expect(socket.closes).toEqual([{ code: 1013, reason: 'too slow' }]);
+    expect(await metric(registry, 'bitpredict_gateway_ws_slow_disconnects_total')).toBe(1);
+    gate.resolve(null);
+    await flush();
+    expect(socket.types()).toEqual(['hello']);
+  });
+
+  it('pings every heartbeat and terminates a client that missed a pong', async () => {
+    vi.useFakeTimers();
+    const { hub, registry } = setup({ heartbeatMs: 1000 });
+    const alive = connect(hub);
+    const dead = connect(hub);
+    vi.advanceTimersByTime(1000);
+    expect(alive.socket.pings).toBe(1);
+    expect(dead.socket.pings).toBe(1);
+    alive.conn.pong();
+    vi.advanceTimersByTime(1000);
+    expect(dead.socket.terminated).toBe(true);
+    expect(alive.socket.terminated).toBe(false);
+    expect(alive.socket.pings).toBe(2);
+    expect(hub.clientCount()).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_dead_terminations_total')).toBe(1);
+  });
+
+  it('forgets a client whose socket closed, even with a snapshot still pending', async () => {
+    const gate = deferred<Prediction | null>();
+    const { hub } = setup({ latest: () => gate.promise });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    conn.closed();
+    expect(hub.clientCount()).toBe(0);
+    gate.resolve(prediction());
+    await flush();
+    hub.publish(prediction());
+    expect(socket.types()).toEqual(['hello']);
+    send(conn, { op: 'ping' });
+    await flush();
+    expect(socket.types()).toEqual(['hello']);
+  });
+
+  it('counts an oversized frame and leaves the closing to ws', async () => {
+    const { hub, registry } = setup();
+    const { socket, conn } = connect(hub);
+    socket.readyState = 2;
+    conn.error(Object.assign(new RangeError('Max payload size exceeded'), { code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }));
+    expect(socket.terminated).toBe(false);
+    expect(hub.clientCount()).toBe(0);
+    expect(await metric(registry, 'bitpredict_gateway_ws_protocol_errors_total', { reason: 'too_large' })).toBe(1);
+  });
+
+  it('terminates an open socket that reported an error', () => {
+    const { hub } = setup();
+    const { socket, conn } = connect(hub);
+    conn.error(new Error('ECONNRESET'));
+    expect(socket.terminated).toBe(true);
+    expect(hub.clientCount()).toBe(0);
+  });
+
+  it('close() sends 1001 to every client and turns publish and connect into no-ops', async () => {
+    const { hub } = setup();
+    const a = connect(hub);
+    send(a.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    hub.close();
+    expect(a.socket.closes).toEqual([{ code: 1001, reason: 'server shutting down' }]);
+    expect(hub.clientCount()).toBe(0);
+    const n = a.socket.raw.length;
+    hub.publish(prediction());
+    expect(a.socket.raw.length).toBe(n);
+    const late = connect(hub);
+    expect(late.socket.closes).toEqual([{ code: 1001, reason: 'server shutting down' }]);
+    expect(late.socket.raw).toHaveLength(0);
+    expect(hub.clientCount()).toBe(0);
+  });
+});

@@ -1,0 +1,114 @@
+// End to end on the real stack: real Binance hourly candles replayed into market.candles flow
+// through the indicator processor and the predictor, and every prediction arrives over a real
+// WebSocket at a subscribed client. Every candle yields exactly one feature and one prediction,
+// in event-time order, and Redis holds the latest feature and prediction.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { createIndicatorProcessor } from '../../processors/indicators/service.js';
+import { createPredictor } from '../../trainer/predictor/service.js';
+import { createGateway, type GatewayService } from '../../gateway/service.js';
+import { runReplay } from '../../producers/replay/service.js';
+import { createProducer } from '../../core/kafka/producer.js';
+import { redisKeys } from '../../core/redis.js';
+import type { Service } from '../../core/service.js';
+import type { Prediction } from '../../schemas/types.js';
+
+const N = 400;
+
+describe('replay -> indicators -> features -> predictor -> predictions -> gateway -> WebSocket', () => {
+  let tp: TestPlatform;
+  let services: Service[] = [];
+  let gateway: GatewayService;
+  const fatal: unknown[] = [];
+
+  beforeAll(async () => {
+    tp = await createTestPlatform('e2e');
+    const onFatal = (e: unknown): void => {
+      fatal.push(e);
+    };
+    gateway = await createGateway({ platform: tp.platform, redis: tp.redis, host: '127.0.0.1', port: 0, onFatal });
+    const indicators = await createIndicatorProcessor({ platform: tp.platform, redis: tp.redis, onFatal });
+    const predictor = await createPredictor({ platform: tp.platform, redis: tp.redis, onFatal });
+    services = [gateway, indicators, predictor];
+    for (const s of services) await s.start();
+    await waitFor(() => services.every((s) => s.readiness().ready), 'services to join their groups');
+  });
+
+  afterAll(async () => {
+    for (const s of services.reverse()) await s.stop();
+    await tp?.cleanup();
+  });
+
+  it('delivers one prediction per real candle to a subscribed WebSocket client, in order', async () => {
+    const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`);
+    const received: Prediction[] = [];
+    const other: unknown[] = [];
+    ws.on('message', (data) => {
+      const msg = JSON.parse((data as Buffer).toString()) as { type: string; channel?: string; data?: Prediction };
+      if (msg.type === 'prediction' && msg.data) received.push(msg.data);
+      else other.push(msg);
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT' }));
+    await waitFor(() => other.some((m) => (m as { type: string }).type === 'subscribed'), 'the subscription to be confirmed');
+
+    const producer = await createProducer(tp.platform.kafka);
+    const summary = await runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, limit: N });
+    await producer.close();
+    expect(summary.published).toBe(N);
+    expect(summary.deadLettered).toBe(0);
+
+    await waitFor(() => received.length >= N, `${N} predictions over the WebSocket (got ${received.length})`, 60_000);
+    ws.close();
+
+    const candles = await tp.readAll('candles');
+    const features = await tp.readAll('features');
+    const predictions = await tp.readAll('predictions');
+    expect(candles).toHaveLength(N);
+    expect(features).toHaveLength(N);
+    expect(predictions).toHaveLength(N);
+
+    const candleTimes = candles.map((c) => c.value?.closeTime);
+    expect(features.map((f) => f.value?.eventTime)).toEqual(candleTimes);
+    expect(predictions.map((p) => p.value?.eventTime)).toEqual(candleTimes);
+    expect(received.map((p) => p.eventTime)).toEqual(candleTimes);
+    for (const p of received) {
+      expect(p.symbol).toBe('BTCUSDT');
+      expect(p.isBaseline).toBe(true);
+      expect(p.targetTime).toBe(p.eventTime + 3_600_000);
+    }
+    // Every record keyed by its series and stamped with its event time.
+    expect(new Set([...candles, ...features, ...predictions].map((r) => r.key))).toEqual(new Set(['BTCUSDT:1h']));
+    expect(features.map((f) => f.timestamp)).toEqual(candleTimes);
+
+    // The first real candle is 2017-08-17 04:00 UTC (data README 1f).
+    expect(candles[0]?.value?.openTime).toBe(Date.UTC(2017, 7, 17, 4));
+    const keys = redisKeys(tp.config.redis.keyPrefix);
+    const latestFeature = JSON.parse((await tp.redis.get(keys.featuresLatest('BTCUSDT', '1h'))) ?? 'null') as { eventTime: number } | null;
+    const latestPrediction = JSON.parse((await tp.redis.get(keys.predictionsLatest('BTCUSDT'))) ?? 'null') as Prediction | null;
+    expect(latestFeature?.eventTime).toBe(candleTimes.at(-1));
+    expect(latestPrediction?.eventTime).toBe(candleTimes.at(-1));
+    expect(fatal).toEqual([]);
+  });
+
+  it('sends the latest prediction as a snapshot to a new subscriber', async () => {
+    const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`);
+    const messages: { type: string; snapshot?: Prediction | null }[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString()) as { type: string }));
+    await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+    ws.send(JSON.stringify({ op: 'subscribe', channel: 'predictions:btcusdt' }));
+    await waitFor(() => messages.some((m) => m.type === 'subscribed'), 'subscribed');
+    const sub = messages.find((m) => m.type === 'subscribed');
+    expect(sub?.snapshot?.symbol).toBe('BTCUSDT');
+    ws.close();
+    const res = await fetch(`${gateway.url()}/readyz`);
+    expect(res.status).toBe(200);
+    const metrics = await (await fetch(`${gateway.url()}/metrics`)).text();
+    expect(metrics).toMatch(/bitpredict_gateway_ws_messages_sent_total/);
+    expect(metrics).toMatch(/bitpredict_predictor_predictions_total/);
+  });
+});
