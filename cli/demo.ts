@@ -132,7 +132,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
     say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);
     let lastReport = Date.now();
     const history = await runReplay({
-      platform, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, to: liveFrom, signal: abort.signal,
+      platform, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, from: config.replay.from, to: liveFrom, signal: abort.signal,
       onProgress: (p) => {
         if (Date.now() - lastReport > 2000) {
           lastReport = Date.now();

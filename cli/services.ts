@@ -4,7 +4,7 @@ import { runWorker } from './worker.js';
 import { createIndicatorProcessor } from '../processors/indicators/service.js';
 import { createPredictor } from '../trainer/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
-import { runReplay } from '../producers/replay/service.js';
+import { resolveReplayFile, runReplay } from '../producers/replay/service.js';
 import { createProducer } from '../core/kafka/producer.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -45,6 +45,8 @@ export async function topics(ctx: CommandContext): Promise<number> {
 /** `bitpredict replay`: publishes the configured file once and exits (Ctrl-C stops between batches). */
 export async function replay(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
+  // A missing file is reported before anything connects.
+  resolveReplayFile(config.data.dir, config.replay.file);
   const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: 'replay' }), clientId: 'replay' });
   await prepareTopicsAndSchemas(platform);
   const producer = await createProducer(platform.kafka);

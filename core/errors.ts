@@ -19,6 +19,8 @@ export const ErrorCodes = {
   ERR_HANDLER: { retryable: true, doc: 'A message handler failed for a reason not otherwise classified; retried, then dead-lettered.' },
   ERR_STACK: { retryable: false, doc: 'The local stack (Kafka, registry, Redis) could not be fetched, started or stopped.' },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, doc: 'Graceful shutdown did not finish before its deadline.' },
+  ERR_NOT_FOUND: { retryable: false, doc: 'HTTP: no such route or resource (for example no prediction yet for a symbol).' },
+  ERR_INTERNAL: { retryable: true, doc: 'HTTP: an unexpected server-side failure; the details are in the server log.' },
   ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
 } as const;
 

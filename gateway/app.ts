@@ -31,8 +31,7 @@ export interface GatewayDeps {
 /** 64 KiB: far above any protocol message, low enough that one frame cannot eat memory. */
 export const WS_MAX_PAYLOAD = 64 * 1024;
 
-// HTTP error codes outside core/errors.ts's registry (not-found and unclassified failures).
-type HttpErrorCode = ErrorCode | 'ERR_NOT_FOUND' | 'ERR_INTERNAL';
+type HttpErrorCode = ErrorCode;
 
 interface ErrorBody { code: HttpErrorCode; message: string }
 

@@ -138,7 +138,7 @@ export interface FeatureVector {
   close: number;
   /** Base-asset volume of the candle. */
   volume: number;
-  /** True when the previous candle of this series is not the immediately preceding interval (an outage gap); rolling indicators restart after it. */
+  /** True when the previous candle of this series is not the immediately preceding interval (an exchange outage). One-period returns are null after a gap; rolling indicators (SMA, EMA, RSI) run on across it over the last N candles. */
   gapBefore: boolean;
   /** Simple return close/prevClose - 1 over one interval; null at the start of a series or after a gap. */
   return1: number | null;

@@ -317,6 +317,10 @@ export function createStack(deps: StackDeps): Stack {
       // Every new subject gets BACKWARD: without a rule, @kafkajs/confluent-schema-registry throws
       // "Compatibility does not match the configuration" on a subject registered elsewhere.
       '-Dapicurio.rules.global.compatibility=BACKWARD',
+      // Per-request access and audit lines would bury start-up problems in the log; tests make thousands.
+      '-Dquarkus.http.access-log.enabled=false',
+      '-Dquarkus.log.category."io.apicurio.registry.logging.audit".level=WARN',
+      '-Dquarkus.log.category."io.apicurio.registry.storage.metrics".level=WARN',
       '-jar', 'quarkus-run.jar',
     ];
     const child = await spawnDetached(jvm.path, args, { cwd: a.homeDir, outFile: a.outFile });

@@ -24,8 +24,9 @@ export interface KafkaClient {
 function pinoLogCreator(logger: Logger) {
   return (_level: LogLevelEnum) =>
     ({ namespace, level, log }: LogEntry): void => {
-      const { message, timestamp: _ts, logger: _l, ...extra } = log as { message: string; timestamp: string; logger?: string };
-      const fields = { kafkaNamespace: namespace, ...extra };
+      const { message, timestamp: _ts, logger: _l, stack, ...extra } = log as { message: string; timestamp: string; logger?: string; stack?: string };
+      // kafkajs attaches stack traces to expected conditions (a refused connection); keep them for debugging only.
+      const fields = logger.isLevelEnabled('debug') && stack ? { kafkaNamespace: namespace, ...extra, stack } : { kafkaNamespace: namespace, ...extra };
       switch (level) {
         case logLevel.ERROR:
           logger.error(fields, message);

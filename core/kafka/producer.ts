@@ -1,8 +1,21 @@
 // Idempotent producer (acks=all, one in-flight request per broker so that kafkajs' retries cannot
 // reorder a partition). Records of one send() call go out in one request per broker.
-import type { Producer as KafkaJsProducer, Message, Transaction } from 'kafkajs';
+import kafkajs from 'kafkajs';
+import type { Producer as KafkaJsProducer, Message, ProducerConfig, Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
 import { toKafkaError } from './client.js';
+
+// Idempotence only holds if the producer never gives up on a batch by itself (kafkajs warns
+// otherwise): a broker outage becomes backpressure, visible in readiness, lag and the shutdown
+// deadline, instead of a resend that could duplicate. The default partitioner is named explicitly
+// (murmur2 on the key, as the Java client), which also silences kafkajs' v2 migration warning.
+const PRODUCER_BASE: ProducerConfig = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+  retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
+};
 
 export interface OutRecord {
   topic: string;
@@ -35,7 +48,7 @@ export function toTopicMessages(records: OutRecord[]): { topic: string; messages
 }
 
 export async function createProducer(client: KafkaClient): Promise<Producer> {
-  const producer: KafkaJsProducer = client.raw.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer: KafkaJsProducer = client.raw.producer(PRODUCER_BASE);
   try {
     await producer.connect();
   } catch (err) {
@@ -64,7 +77,7 @@ export interface TransactionalProducer {
 }
 
 export async function createTransactionalProducer(client: KafkaClient, transactionalId: string): Promise<TransactionalProducer> {
-  const producer = client.raw.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = client.raw.producer({ ...PRODUCER_BASE, transactionalId });
   try {
     await producer.connect();
   } catch (err) {

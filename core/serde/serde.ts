@@ -40,8 +40,9 @@ function invalidPaths(type: Type, value: unknown): string[] {
 
 function registryError(err: unknown, url: string): BitPredictError {
   const status = (err as { status?: number }).status;
-  if (status === undefined) {
-    return new BitPredictError('ERR_REGISTRY_UNREACHABLE', `schema registry at ${url} did not answer (is the stack up? run: npm run stack:up): ${errorMessage(err)}`, { cause: err });
+  // mappersmith reports a refused connection as "status 400" with the socket error in the message.
+  if (status === undefined || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up/.test(errorMessage(err))) {
+    return new BitPredictError('ERR_REGISTRY_UNREACHABLE', `schema registry at ${url} did not answer (is the stack up? run: npm run stack:up): ${errorMessage(err).replace(/^.*status \d+: /, '')}`, { cause: err });
   }
   return new BitPredictError('ERR_REGISTRY', `schema registry refused the request (HTTP ${status}): ${errorMessage(err)}`, { cause: err });
 }

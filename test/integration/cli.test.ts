@@ -1,0 +1,58 @@
+// What a person sees when something is wrong: one clear line naming the error code and what to
+// do, a non-zero exit code, and no stack trace.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/platform.js';
+
+function cli(args: string[], env: Record<string, string>): { status: number | null; stderr: string; stdout: string } {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
+  return { status: res.status, stderr: res.stderr, stdout: res.stdout };
+}
+
+function expectOneClearLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('bitpredict CLI error reporting', () => {
+  it('an unreachable broker gives one ERR_KAFKA_UNREACHABLE line', () => {
+    const r = cli(['topics', 'create'], { BITPREDICT_KAFKA_BROKERS: '127.0.0.1:1', BITPREDICT_LOG_LEVEL: 'silent' });
+    expect(r.status).toBe(1);
+    expectOneClearLine(r.stderr, /^bitpredict: ERR_KAFKA_UNREACHABLE: no Kafka broker answered at 127\.0\.0\.1:1 .*stack:up/);
+  });
+
+  it('a missing data file gives one ERR_REPLAY_FILE line before connecting', () => {
+    const r = cli(['replay'], { BITPREDICT_REPLAY_FILE: 'no-such-file.csv', BITPREDICT_DATA_DIR: '/nonexistent', BITPREDICT_KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(r.status).toBe(1);
+    expectOneClearLine(r.stderr, /^bitpredict: ERR_REPLAY_FILE: replay file not found: \/nonexistent\/no-such-file\.csv/);
+  });
+
+  it('invalid configuration lists every bad key and exits 2', () => {
+    const r = cli(['gateway'], { BITPREDICT_GATEWAY_PORT: 'eighty', BITPREDICT_KAFKA_BROKERS: 'nohostport', BITPREDICT_NOT_A_KEY: '1' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/BITPREDICT_GATEWAY_PORT: "eighty" is not an integer/);
+    expect(r.stderr).toMatch(/BITPREDICT_KAFKA_BROKERS: "nohostport" is not host:port/);
+    expect(r.stderr).toMatch(/BITPREDICT_NOT_A_KEY: unknown configuration key/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unreachable schema registry gives one ERR_REGISTRY_UNREACHABLE line', () => {
+    const r = cli(['topics', 'create'], { BITPREDICT_REGISTRY_URL: 'http://127.0.0.1:1/apis/ccompat/v7', BITPREDICT_TOPIC_PREFIX: `t.cli-${Date.now()}.`, BITPREDICT_LOG_LEVEL: 'silent' });
+    expect(r.status).toBe(1);
+    expectOneClearLine(r.stderr, /^bitpredict: ERR_REGISTRY_UNREACHABLE: schema registry at http:\/\/127\.0\.0\.1:1\/apis\/ccompat\/v7 did not answer/);
+  });
+
+  it('an unknown command prints the usage and exits 2', () => {
+    const r = cli(['frobnicate'], {});
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
+    expect(r.stderr).toMatch(/demo/);
+  });
+});
