@@ -38,6 +38,8 @@ export interface StackLayout {
     readonly homeDir: string;
     readonly marker: string;
     readonly downloadDir: string;
+    /** H2 database of the registry; kept with the Kafka data so schema ids stay valid across restarts. */
+    readonly dataDir: string;
     readonly listen: HostPort;
     readonly managementPort: number;
     readonly heap: string;
@@ -127,6 +129,7 @@ export function resolveLayout(config: Config, rootDir: string): StackLayout {
       homeDir: registryHome,
       marker: join(registryHome, '.complete'),
       downloadDir: join(dir, 'downloads'),
+      dataDir: join(dir, 'registry', 'data'),
       listen: registry.hp,
       managementPort: s.registryManagementPort,
       heap: s.registryHeap,

@@ -168,14 +168,29 @@ describe('createStack without servers', () => {
     expect(said.join('\n')).toMatch(/leaving the Redis on 127\.0\.0\.1:\d+ alone/);
   });
 
-  it('down --purge deletes the Kafka data folder and cluster id', async () => {
+  it('down --purge deletes the Kafka data, cluster id and registry database, but keeps the fetched jars', async () => {
     const { dir, config, layout } = await setup();
     mkdirSync(layout.kafka.dataDir, { recursive: true });
+    mkdirSync(layout.registry.dataDir, { recursive: true });
+    mkdirSync(layout.kafka.libsDir, { recursive: true });
     writeFileSync(join(layout.kafka.dataDir, 'meta.properties'), 'cluster.id=abc\n');
+    writeFileSync(join(layout.registry.dataDir, 'registry.mv.db'), '');
     writeFileSync(layout.kafka.clusterIdFile, 'abc\n');
+    writeFileSync(layout.kafka.marker, 'kafka_2.13-4.1.1.jar\n');
     await createStack({ config, logger: quiet, rootDir: dir }).down({ purge: true });
     expect(existsSync(layout.kafka.dataDir)).toBe(false);
     expect(existsSync(layout.kafka.clusterIdFile)).toBe(false);
+    expect(existsSync(layout.registry.dataDir)).toBe(false);
+    expect(existsSync(layout.kafka.marker)).toBe(true);
+  });
+
+  it('down without --purge keeps the data', async () => {
+    const { dir, config, layout } = await setup();
+    mkdirSync(layout.kafka.dataDir, { recursive: true });
+    mkdirSync(layout.registry.dataDir, { recursive: true });
+    await createStack({ config, logger: quiet, rootDir: dir }).down();
+    expect(existsSync(layout.kafka.dataDir)).toBe(true);
+    expect(existsSync(layout.registry.dataDir)).toBe(true);
   });
 
   it('up fails with one clear line when no java exists, before any download', async () => {
@@ -201,5 +216,40 @@ describe('createStack without servers', () => {
     const stack = createStack({ config, logger: quiet, rootDir: dir, tools: { java: join(dir, 'no-java'), mvn: join(dir, 'no-mvn') }, jdkDirs: [] });
     await expect(stack.up()).rejects.toThrow(`127.0.0.1:${port} is taken by a process that does not answer like Kafka`);
     expect(existsSync(layout.kafka.homeDir)).toBe(false);
+  });
+});
+
+describe('createStack.up against fake servers (reuse, no start)', () => {
+  it('reuses answering servers without java or mvn, cleans a stale pid file and reports them as external', async () => {
+    const kafkaPort = await serve((s) =>
+      s.on('data', (req: Buffer) => {
+        const res = Buffer.alloc(14);
+        res.writeInt32BE(10, 0);
+        res.writeInt32BE(req.readInt32BE(8), 4);
+        s.write(res);
+      }),
+    );
+    const registryPort = await serve((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]')));
+    const redisPort = await serve((s) => s.on('data', () => s.write('+PONG\r\n')));
+    const { dir, config, layout } = await setup({
+      BITPREDICT_KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
+      BITPREDICT_REGISTRY_URL: `http://127.0.0.1:${registryPort}/apis/ccompat/v7`,
+      BITPREDICT_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    });
+    writePidFile(layout.kafka.pidFile, 4_000_000);
+    const said: string[] = [];
+    const stack = createStack({ config, logger: quiet, rootDir: dir, tools: { java: join(dir, 'no-java'), mvn: join(dir, 'no-mvn') }, jdkDirs: [], progress: (l) => said.push(l) });
+    const status = await stack.up();
+    expect(status.allUp).toBe(true);
+    expect(status.services.map((s) => [s.name, s.action, s.owned, s.pid])).toEqual([
+      ['kafka', 'reused', false, null],
+      ['registry', 'reused', false, null],
+      ['redis', 'reused', false, null],
+    ]);
+    expect(existsSync(layout.kafka.pidFile)).toBe(false);
+    expect(existsSync(layout.kafka.homeDir)).toBe(false);
+    expect(existsSync(layout.kafka.propertiesFile)).toBe(false);
+    expect(said.join('\n')).toMatch(/kafka: removed stale pid file .* \(pid 4000000 is gone\)/);
+    expect(said.join('\n')).toMatch(/kafka: reusing the Kafka already answering/);
   });
 });

@@ -245,7 +245,7 @@ export function createStack(deps: StackDeps): Stack {
     const found = await probe.kafka();
     if (found === 'answers') {
       say(pidState.alive ? `kafka: already running on ${kafkaAddr} (pid ${pidState.pid}, owned)` : `kafka: reusing the Kafka already answering on ${kafkaAddr} (not owned; down leaves it alone)`);
-      return { ...base, state: 'running', pid: pidState.pid, owned: pidState.alive, logFile: pidState.alive ? k.serverLog : null, action: 'reused' };
+      return { ...base, state: 'running', pid: pidState.alive ? pidState.pid : null, owned: pidState.alive, logFile: pidState.alive ? k.serverLog : null, action: 'reused' };
     }
     if (pidState.alive && pidState.pid !== null) {
       // Started by an earlier `up` that did not wait for it (or is still starting): wait, don't start twice.
@@ -297,7 +297,7 @@ export function createStack(deps: StackDeps): Stack {
     const found = await probe.registry();
     if (found === 'answers') {
       say(pidState.alive ? `registry: already running on ${registryAddr} (pid ${pidState.pid}, owned)` : `registry: reusing the registry already answering at ${a.url} (not owned; down leaves it alone)`);
-      return { ...base, state: 'running', pid: pidState.pid, owned: pidState.alive, logFile: pidState.alive ? a.outFile : null, action: 'reused' };
+      return { ...base, state: 'running', pid: pidState.alive ? pidState.pid : null, owned: pidState.alive, logFile: pidState.alive ? a.outFile : null, action: 'reused' };
     }
     if (pidState.alive && pidState.pid !== null) {
       say(`registry: pid ${pidState.pid} is starting; waiting for ${subjectsUrl}...`);
@@ -309,6 +309,7 @@ export function createStack(deps: StackDeps): Stack {
       throw new BitPredictError('ERR_STACK', `the registry management port 127.0.0.1:${a.managementPort} is taken; free it or set BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT`);
     }
     const jvm = java.registry();
+    mkdirSync(a.dataDir, { recursive: true });
     const outSince = fileSize(a.outFile);
     const args = [
       `-Xmx${a.heap}`,
@@ -317,6 +318,10 @@ export function createStack(deps: StackDeps): Stack {
       // Every new subject gets BACKWARD: without a rule, @kafkajs/confluent-schema-registry throws
       // "Compatibility does not match the configuration" on a subject registered elsewhere.
       '-Dapicurio.rules.global.compatibility=BACKWARD',
+      // Kafka keeps its records across down/up, and every record carries a schema id; an in-memory
+      // registry would hand the same ids to different schemas after a restart. So the registry's
+      // H2 database lives on disk beside the Kafka data, and `down --purge` deletes both.
+      `-Dapicurio.datasource.url=jdbc:h2:file:${join(a.dataDir, 'registry')}`,
       // Per-request access and audit lines would bury start-up problems in the log; tests make thousands.
       '-Dquarkus.http.access-log.enabled=false',
       '-Dquarkus.log.category."io.apicurio.registry.logging.audit".level=WARN',
@@ -405,8 +410,9 @@ export function createStack(deps: StackDeps): Stack {
       }
       rmSync(layout.kafka.dataDir, { recursive: true, force: true });
       rmSync(layout.kafka.clusterIdFile, { force: true });
+      rmSync(layout.registry.dataDir, { recursive: true, force: true });
       rmSync(layout.redis.dataDir, { recursive: true, force: true });
-      say(`kafka: purged ${rel(layout.kafka.dataDir)} (topics, offsets and the cluster id are gone)`);
+      say(`purged ${rel(layout.kafka.dataDir)} and ${rel(layout.registry.dataDir)} (topics, offsets, cluster id and schemas are gone)`);
     }
     logger.debug({ purge: opts.purge === true }, 'local stack is down');
   }

@@ -5,7 +5,6 @@
 // previous one is in flight, and at most one batch is in flight, so ordering per key holds.
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
 import type { Producer, OutRecord } from '../../core/kafka/producer.js';
@@ -73,8 +72,18 @@ export function resolveReplayFile(dataDir: string, file: string, cwd = process.c
   return path;
 }
 
-/** Lines of the file with their 1-based numbers; the JSON format yields one entry per "line". */
-async function* readEntries(path: string, format: ReplayFormat): AsyncGenerator<{ lineNo: number; text: string; entry?: unknown }> {
+interface Entry {
+  lineNo: number;
+  text: string;
+  entry?: unknown;
+}
+
+/**
+ * Entries of the file in chunks (1-based line numbers; the CSV header is skipped). Reading in
+ * chunks and handling each chunk's lines synchronously keeps per-row cost to parsing itself,
+ * without an await per line. The JSON format is one array, parsed whole (the largest is 3 MB).
+ */
+async function* readChunks(path: string, format: ReplayFormat): AsyncGenerator<Entry[]> {
   if (format === 'freqtrade-json') {
     let entries: unknown;
     try {
@@ -83,19 +92,27 @@ async function* readEntries(path: string, format: ReplayFormat): AsyncGenerator<
       throw new BitPredictError('ERR_REPLAY_FILE', `${path} is not valid JSON: ${errorMessage(err)}`);
     }
     if (!Array.isArray(entries)) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: expected a JSON array of [time, open, high, low, close, volume]`);
-    let i = 0;
-    for (const entry of entries) {
-      i++;
-      yield { lineNo: i, text: JSON.stringify(entry), entry };
+    const all = entries as unknown[];
+    for (let i = 0; i < all.length; i += 5000) {
+      yield all.slice(i, i + 5000).map((entry, j) => ({ lineNo: i + j + 1, text: JSON.stringify(entry), entry }));
     }
     return;
   }
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
-  for await (const line of rl) {
+  let rest = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const lines = (rest + (chunk as string)).split('\n');
+    rest = lines.pop() ?? '';
+    const out: Entry[] = [];
+    for (const line of lines) {
+      lineNo++;
+      if (lineNo > 1) out.push({ lineNo, text: line.endsWith('\r') ? line.slice(0, -1) : line });
+    }
+    yield out;
+  }
+  if (rest !== '') {
     lineNo++;
-    if (lineNo === 1) continue; // header
-    yield { lineNo, text: line };
+    if (lineNo > 1) yield [{ lineNo, text: rest.endsWith('\r') ? rest.slice(0, -1) : rest }];
   }
 }
 
@@ -180,10 +197,11 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     summary.lastOpenTime = row.openTime;
   };
 
-  let held: { lineNo: number; text: string; entry?: unknown } | null = null;
+  let held: Entry | null = null;
   let accepted = 0;
   const limit = opts.limit ?? 0;
-  const handle = async (item: { lineNo: number; text: string; entry?: unknown }): Promise<boolean> => {
+  /** Handles one entry synchronously; false once the replay should stop (limit or `to` reached). */
+  const handle = (item: Entry): boolean => {
     if (item.text.trim() === '' && item.entry === undefined) return true;
     const parsed: RowResult = item.entry !== undefined ? parseJsonEntry(item.entry) : parseCsvRow(format, item.text);
     if (!parsed.ok) {
@@ -204,26 +222,30 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
       publishRow(r);
       accepted++;
     }
-    if (batch.length >= batchSize) await flush();
     return !(limit > 0 && accepted >= limit);
   };
 
   try {
-    for await (const item of readEntries(path, format)) {
-      if (opts.signal?.aborted) {
-        summary.aborted = true;
-        break;
+    let stopped = false;
+    reading: for await (const chunk of readChunks(path, format)) {
+      for (const item of chunk) {
+        if (opts.signal?.aborted) {
+          summary.aborted = true;
+          break reading;
+        }
+        // Hold one entry back: the file's final row may be an in-progress candle (data README).
+        if (held && !handle(held)) {
+          held = null;
+          stopped = true;
+          break reading;
+        }
+        held = item;
+        if (batch.length >= batchSize) await flush();
       }
-      // Hold one entry back: the file's final row may be an in-progress candle (data README).
-      if (held && !(await handle(held))) {
-        held = null;
-        break;
-      }
-      held = item;
     }
-    if (held && !summary.aborted) {
+    if (held && !summary.aborted && !stopped) {
       if (KNOWN_PARTIAL_LAST_ROW(format, basename(path))) summary.droppedPartialLastRow = true;
-      else await handle(held);
+      else handle(held);
     }
     if (!summary.aborted && !(limit > 0 && accepted >= limit)) {
       for (const r of sequencer.flush()) publishRow(r);

@@ -176,6 +176,10 @@ function bad(reason: string): { ok: false; code: 'ERR_REPLAY_MALFORMED_ROW'; rea
 // Number() alone accepts "", " 1 ", "0x10", "Infinity"; only plain decimals are data.
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
+function badNumber(name: string, text: string): RowResult {
+  return bad(text === '' ? `${name} is empty` : `${name} "${text.slice(0, 40)}" is not a number`);
+}
+
 function parseNumber(text: string): number | null {
   if (!DECIMAL.test(text)) return null;
   const n = Number(text);
@@ -184,13 +188,18 @@ function parseNumber(text: string): number | null {
 
 function ohlcv(t: ParsedTime, o: string, h: string, l: string, c: string, v: string, qv: string | null, n: string | null): RowResult {
   if (!t.ok) return bad(t.reason);
-  const fields = { open: o, high: h, low: l, close: c, volume: v } as const;
-  const parsed: Partial<Record<keyof typeof fields, number>> = {};
-  for (const [name, text] of Object.entries(fields) as Array<[keyof typeof fields, string]>) {
-    const x = parseNumber(text);
-    if (x === null) return bad(text === '' ? `${name} is empty` : `${name} "${text.slice(0, 40)}" is not a number`);
-    parsed[name] = x;
-  }
+  // Plain calls, no per-row objects: this runs once per replayed row.
+  const open = parseNumber(o);
+  if (open === null) return badNumber('open', o);
+  const high = parseNumber(h);
+  if (high === null) return badNumber('high', h);
+  const low = parseNumber(l);
+  if (low === null) return badNumber('low', l);
+  const close = parseNumber(c);
+  if (close === null) return badNumber('close', c);
+  const volume = parseNumber(v);
+  if (volume === null) return badNumber('volume', v);
+  const parsed = { open, high, low, close, volume };
   let quoteVolume: number | null = null;
   if (qv !== null) {
     quoteVolume = parseNumber(qv);
