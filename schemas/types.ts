@@ -228,7 +228,7 @@ export interface DeadLetter {
   source: string;
   /** Kafka partition of the original record; null when not from a topic. */
   partition: number | null;
-  /** Kafka offset of the original record; null when not from a topic. */
+  /** Kafka offset of the original record; for a file, the 1-based line number of the failed row; null otherwise. */
   offset: number | null;
   /** Original key bytes, unchanged. */
   key: Buffer | null;

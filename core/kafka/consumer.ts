@@ -62,6 +62,8 @@ export interface ConsumerRunnerOptions {
   retryBackoffMs: number;
   /** Flush outputs and offsets after this many input records (bounds the work lost to a crash). */
   flushEvery?: number;
+  /** at-least-once: commit resolved offsets at most this often (ms). */
+  commitIntervalMs?: number;
   onFatal(err: BitPredictError): void;
 }
 
@@ -111,9 +113,28 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   let joined = false;
   let assigned = 0;
   let fatal = false;
+  const commitIntervalMs = opts.commitIntervalMs ?? 1000;
+  // at-least-once: next offsets produced-and-resolved per partition, and what was last committed.
+  const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  const committed = new Map<string, string>();
+  let commitTimer: NodeJS.Timeout | null = null;
+  async function commitIdle(): Promise<void> {
+    const pending = [...toCommit.entries()].filter(([k, o]) => committed.get(k) !== o.offset);
+    if (pending.length === 0) return;
+    try {
+      await consumer.commitOffsets(pending.map(([, o]) => o));
+      for (const [k, o] of pending) committed.set(k, o.offset);
+    } catch (err) {
+      // A rebalance in progress refuses the commit; the next owner re-reads at most these records.
+      logger.debug({ err: errorMessage(err) }, 'idle offset commit refused');
+    }
+  }
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
+    // Offsets of partitions we may no longer own must not be committed by the idle timer.
+    toCommit.clear();
+    committed.clear();
     assigned = Object.values(e.payload.memberAssignment).reduce((n, parts) => n + parts.length, 0);
     logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
@@ -155,7 +176,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
     const pending: OutRecord[] = [];
     let lastOffset: string | null = null;
     let count = 0;
@@ -167,10 +188,18 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         await delivery.producer.sendWithOffsets(pending, [{ consumerGroupId: groupId, topic: batch.topic, partition: batch.partition, offset: next }]);
       } else {
         await delivery.producer.send(pending);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
       }
       stop();
       resolveOffset(lastOffset);
+      if (delivery.kind === 'at-least-once') {
+        // Outputs are durable, so the offset may move. Committing on every flush would put a
+        // broker round trip in front of every next record; offsets are committed at most every
+        // commitIntervalMs (here while busy, by the timer when idle) and always on rebalance and
+        // disconnect. A crash in between re-delivers at most that interval's records:
+        // at-least-once, by design.
+        toCommit.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: next });
+        await commitOffsetsIfNecessary();
+      }
       pending.length = 0;
       lastOffset = null;
       count = 0;
@@ -206,12 +235,19 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       try {
         await consumer.connect();
         for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true });
-        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+        // Transactions commit offsets themselves; at-least-once lets kafkajs commit resolved offsets.
+        const autoCommit = delivery.kind === 'at-least-once';
+        await consumer.run({ autoCommit, autoCommitInterval: autoCommit ? commitIntervalMs : null, autoCommitThreshold: null, eachBatchAutoResolve: false, eachBatch });
+        if (autoCommit) {
+          commitTimer = setInterval(() => void commitIdle(), commitIntervalMs);
+          commitTimer.unref();
+        }
       } catch (err) {
         throw toKafkaError(err, client.brokers);
       }
     },
     async stop() {
+      if (commitTimer) clearInterval(commitTimer);
       await consumer.disconnect();
       joined = false;
     },

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_KEYS, loadConfig } from './config.js';
+import { BitPredictError } from './errors.js';
+
+describe('loadConfig', () => {
+  it('gives the documented defaults with an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.kafka.brokers).toEqual(['127.0.0.1:9092']);
+    expect(c.registry.url).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
+    expect(c.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(c.consumer.guarantee).toBe('at-least-once');
+    expect(c.replay).toMatchObject({ symbol: 'BTCUSDT', interval: '1h', rate: 0, from: null, to: null, limit: 0 });
+    expect(c.instanceId).toMatch(/-\d+$/);
+  });
+
+  it('parses lists, numbers, enums and times; overrides win over the environment', () => {
+    const c = loadConfig(
+      { BITPREDICT_KAFKA_BROKERS: ' a:1 , b:2 ', BITPREDICT_REPLAY_RATE: '2.5', BITPREDICT_REPLAY_FROM: '2024-01-01T00:00:00Z', BITPREDICT_GATEWAY_PORT: '9000' },
+      { BITPREDICT_GATEWAY_PORT: '9001', BITPREDICT_PROCESSING_GUARANTEE: 'exactly-once' },
+    );
+    expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(c.replay.rate).toBe(2.5);
+    expect(c.replay.from).toBe(Date.UTC(2024, 0, 1));
+    expect(c.gateway.port).toBe(9001);
+    expect(c.consumer.guarantee).toBe('exactly-once');
+  });
+
+  it('lists every bad key in one ERR_CONFIG_INVALID error', () => {
+    let err: unknown;
+    try {
+      loadConfig({
+        BITPREDICT_GATEWAY_PORT: '70000',
+        BITPREDICT_TOPIC_PARTITIONS: '1.5',
+        BITPREDICT_LOG_LEVEL: 'loud',
+        BITPREDICT_KAFKA_BROKERS: 'no-port',
+        BITPREDICT_REDIS_URL: 'not a url',
+        BITPREDICT_REPLAY_TO: 'yesterday',
+        BITPREDICT_REPLAY_RATE: '-1',
+        BITPREDICT_TYPO_KEY: 'x',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BitPredictError);
+    const e = err as BitPredictError;
+    expect(e.code).toBe('ERR_CONFIG_INVALID');
+    const problems = e.details?.problems as string[];
+    expect(problems).toHaveLength(8);
+    for (const key of ['GATEWAY_PORT', 'TOPIC_PARTITIONS', 'LOG_LEVEL', 'KAFKA_BROKERS', 'REDIS_URL', 'REPLAY_TO', 'REPLAY_RATE', 'TYPO_KEY']) {
+      expect(e.message).toContain(`BITPREDICT_${key}`);
+    }
+  });
+
+  it('every default is itself valid', () => {
+    const env = Object.fromEntries(Object.entries(CONFIG_KEYS).map(([k, spec]) => [k, spec.default]));
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+});
