@@ -52,7 +52,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
   const abort = new AbortController();
   lifecycle.onShutdown('flush logs', () => logger.flush());
 
-  const stack = createStack({ config, logger, rootDir: repoRoot(), progress: say });
+  const stack = createStack({ config, logger, rootDir: repoRoot(), progress: say, javaHome: config.stack.javaHome });
   say('starting the local stack (Kafka, Apicurio Registry, Redis)...');
   const status = await stack.up();
   const startedHere = status.services.filter((s) => s.action === 'started').map((s) => s.name);

@@ -51,6 +51,7 @@ export const CONFIG_KEYS = {
   BITPREDICT_STACK_KAFKA_HEAP: { kind: 'string', default: '512m', doc: 'JVM heap of the local Kafka' },
   BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT: { kind: 'int', default: '8091', min: 1, max: 65535, doc: 'Apicurio management (health) port' },
   BITPREDICT_STACK_REGISTRY_HEAP: { kind: 'string', default: '512m', doc: 'JVM heap of the local Apicurio Registry' },
+  BITPREDICT_STACK_JAVA_HOME: { kind: 'string', default: '', doc: 'JDK folder to try first for the local stack (empty: JAVA_HOME, then java on PATH, then /usr/lib/jvm/*)' },
   BITPREDICT_STACK_START_TIMEOUT_MS: { kind: 'int', default: '180000', min: 1000, doc: 'how long stack up waits for each server to become ready' },
 } as const satisfies Record<string, KeySpec>;
 
@@ -77,6 +78,7 @@ export interface Config {
     registryManagementPort: number;
     registryHeap: string;
     startTimeoutMs: number;
+    javaHome: string | undefined;
   };
 }
 
@@ -195,6 +197,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       registryManagementPort: raw.BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT as number,
       registryHeap: raw.BITPREDICT_STACK_REGISTRY_HEAP as string,
       startTimeoutMs: raw.BITPREDICT_STACK_START_TIMEOUT_MS as number,
+      // JAVA_HOME is the JVM's own convention (like PATH), read here so config stays in one place.
+      javaHome: (raw.BITPREDICT_STACK_JAVA_HOME as string) || env.JAVA_HOME || undefined,
     },
   };
 }

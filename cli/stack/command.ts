@@ -36,8 +36,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     logger: ctx.logger,
     rootDir: repoRoot(),
     progress: (line) => process.stderr.write(`stack: ${line}\n`),
-    // Tool discovery, like PATH: the JVM that runs Apicurio may live only in JAVA_HOME.
-    javaHome: process.env.JAVA_HOME,
+    // The JVM that runs Apicurio may live only in BITPREDICT_STACK_JAVA_HOME or JAVA_HOME.
+    javaHome: ctx.config.stack.javaHome,
   });
   try {
     if (sub === 'up') {

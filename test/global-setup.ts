@@ -1,0 +1,30 @@
+// Integration and end-to-end tests need the real stack. If it is not up, bring it up for the run
+// (and take down what this run started afterwards), so `npm test` works on its own; when it is
+// already up (CI runs `npm run stack:up` first, developers usually keep it running) nothing changes.
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { createStack } from '../cli/stack/stack.js';
+import { REPO_ROOT } from './helpers/platform.js';
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const config = loadConfig();
+  const stack = createStack({
+    config,
+    logger: createLogger({ level: 'warn', name: 'test-stack' }),
+    rootDir: REPO_ROOT,
+    progress: (line) => process.stderr.write(`stack: ${line}\n`),
+    javaHome: config.stack.javaHome,
+  });
+  const before = await stack.status();
+  if (before.allUp) {
+    await stack.close();
+    return async () => {};
+  }
+  process.stderr.write('stack: not running; starting it for this test run (npm run stack:up keeps it up between runs)\n');
+  const after = await stack.up();
+  const started = after.services.some((s) => s.action === 'started');
+  return async () => {
+    if (started) await stack.down();
+    await stack.close();
+  };
+}
