@@ -8,6 +8,18 @@ function invalid(reason: string): Invalid {
   return { code: 'ERR_VALIDATION', reason };
 }
 
+function notInteger(name: string, value: number): Invalid {
+  return invalid(`${name} ${value} is not an integer of ms`);
+}
+
+function notFinite(name: string, value: number): Invalid {
+  return invalid(`${name} ${value} is not a finite number`);
+}
+
+function notPositive(name: string, value: number): Invalid {
+  return invalid(`${name} ${value} is not > 0`);
+}
+
 function iso(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms);
 }
@@ -20,15 +32,20 @@ function iso(ms: number): string {
 export function validateCandle(c: Candle, nowMs: number, futureToleranceMs: number): Invalid | null {
   if (c.symbol.trim() === '') return invalid('symbol is empty');
   if (!isKnownInterval(c.interval)) return invalid(`unknown interval "${c.interval}"`);
-  for (const name of ['openTime', 'closeTime', 'ingestedAt'] as const) {
-    if (!Number.isSafeInteger(c[name])) return invalid(`${name} ${c[name]} is not an integer of ms`);
-  }
-  for (const name of ['open', 'high', 'low', 'close', 'volume'] as const) {
-    if (!Number.isFinite(c[name])) return invalid(`${name} ${c[name]} is not a finite number`);
-  }
-  for (const name of ['open', 'high', 'low', 'close'] as const) {
-    if (c[name] <= 0) return invalid(`${name} ${c[name]} is not > 0`);
-  }
+  // Unrolled field by field (same order and messages as a loop over the names): this runs once
+  // per candle on the replay and consumer hot paths, and a loop over a literal array allocates.
+  if (!Number.isSafeInteger(c.openTime)) return notInteger('openTime', c.openTime);
+  if (!Number.isSafeInteger(c.closeTime)) return notInteger('closeTime', c.closeTime);
+  if (!Number.isSafeInteger(c.ingestedAt)) return notInteger('ingestedAt', c.ingestedAt);
+  if (!Number.isFinite(c.open)) return notFinite('open', c.open);
+  if (!Number.isFinite(c.high)) return notFinite('high', c.high);
+  if (!Number.isFinite(c.low)) return notFinite('low', c.low);
+  if (!Number.isFinite(c.close)) return notFinite('close', c.close);
+  if (!Number.isFinite(c.volume)) return notFinite('volume', c.volume);
+  if (c.open <= 0) return notPositive('open', c.open);
+  if (c.high <= 0) return notPositive('high', c.high);
+  if (c.low <= 0) return notPositive('low', c.low);
+  if (c.close <= 0) return notPositive('close', c.close);
   if (c.volume < 0) return invalid(`volume ${c.volume} is negative`);
   if (c.quoteVolume !== null && !(Number.isFinite(c.quoteVolume) && c.quoteVolume >= 0)) {
     return invalid(`quoteVolume ${c.quoteVolume} is not a finite number >= 0`);

@@ -3,29 +3,18 @@
 // parsed, fail validation or arrive out of order go to the DLQ with the raw line and its number;
 // gaps in the data stay gaps. Sending is pipelined: the next batch is parsed and encoded while the
 // previous one is in flight, and at most one batch is in flight, so ordering per key holds.
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
 import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { deadLetterFromSource } from '../../core/kafka/dlq.js';
-import { BitPredictError, errorMessage } from '../../core/errors.js';
+import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
 import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
-import {
-  KNOWN_PARTIAL_LAST_ROW,
-  createRowSequencer,
-  detectFormat,
-  intervalMs,
-  parseCsvRow,
-  parseJsonEntry,
-  toCandle,
-  validateCandle,
-  type CandleRow,
-  type ReplayFormat,
-  type RowResult,
-} from './domain/index.js';
+import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from './domain/index.js';
+import { replayBatches, type PipelineBatch, type PipelineParams } from './pipeline.js';
 
 export interface ReplayOptions {
   platform: Platform;
@@ -72,52 +61,17 @@ export function resolveReplayFile(dataDir: string, file: string, cwd = process.c
   return path;
 }
 
-interface Entry {
-  lineNo: number;
-  text: string;
-  entry?: unknown;
-}
-
-/**
- * Entries of the file in chunks (1-based line numbers; the CSV header is skipped). Reading in
- * chunks and handling each chunk's lines synchronously keeps per-row cost to parsing itself,
- * without an await per line. The JSON format is one array, parsed whole (the largest is 3 MB).
- */
-async function* readChunks(path: string, format: ReplayFormat): AsyncGenerator<Entry[]> {
-  if (format === 'freqtrade-json') {
-    let entries: unknown;
-    try {
-      entries = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new BitPredictError('ERR_REPLAY_FILE', `${path} is not valid JSON: ${errorMessage(err)}`);
-    }
-    if (!Array.isArray(entries)) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: expected a JSON array of [time, open, high, low, close, volume]`);
-    const all = entries as unknown[];
-    for (let i = 0; i < all.length; i += 5000) {
-      yield all.slice(i, i + 5000).map((entry, j) => ({ lineNo: i + j + 1, text: JSON.stringify(entry), entry }));
-    }
-    return;
-  }
-  let lineNo = 0;
-  let rest = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
-    const lines = (rest + (chunk as string)).split('\n');
-    rest = lines.pop() ?? '';
-    const out: Entry[] = [];
-    for (const line of lines) {
-      lineNo++;
-      if (lineNo > 1) out.push({ lineNo, text: line.endsWith('\r') ? line.slice(0, -1) : line });
-    }
-    yield out;
-  }
-  if (rest !== '') {
-    lineNo++;
-    if (lineNo > 1) yield [{ lineNo, text: rest.endsWith('\r') ? rest.slice(0, -1) : rest }];
-  }
-}
-
+/** The first two lines of the first 4096 characters (up to 4 bytes each), without reading the whole file. */
 function firstLines(path: string): [string, string | undefined] {
-  const head = readFileSync(path, { encoding: 'utf8', flag: 'r' }).slice(0, 4096);
+  const buf = Buffer.alloc(4 * 4096);
+  const fd = openSync(path, 'r');
+  let size: number;
+  try {
+    size = readSync(fd, buf, 0, buf.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const head = buf.toString('utf8', 0, size).slice(0, 4096);
   const lines = head.split('\n');
   return [lines[0] ?? '', lines[1]];
 }
@@ -130,134 +84,107 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const path = resolveReplayFile(config.data.dir, opts.file);
   const [first, second] = firstLines(path);
   const format = detectFormat(basename(path), first, second);
-  const len = intervalMs(opts.interval);
   const topic = topicName('candles', config.kafka.topicPrefix);
   const key = `${opts.symbol}:${opts.interval}`;
-  const source = `replay:${basename(path)}`;
-  const batchSize = opts.rate > 0 ? 1 : (opts.batchSize ?? 1000);
+  const params: PipelineParams = {
+    path, format, dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)), symbol: opts.symbol, interval: opts.interval,
+    intervalMs: intervalMs(opts.interval), exchange: opts.exchange ?? 'binance', source: `replay:${basename(path)}`,
+    from: opts.from ?? null, to: opts.to ?? null, limit: opts.limit ?? 0, batchSize: opts.rate > 0 ? 1 : (opts.batchSize ?? 1000),
+    futureToleranceMs: config.consumer.futureToleranceMs,
+  };
   const published = counter(registry, 'bitpredict_replay_candles_total', 'Candles published by replay');
   const dlqTotal = counter(registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
-  const sequencer = createRowSequencer(len);
   const summary: ReplaySummary = {
     file: path, format, published: 0, deadLettered: 0, duplicatesReplaced: 0, outOfOrder: 0, gaps: 0, missingIntervals: 0,
     droppedPartialLastRow: false, firstOpenTime: null, lastOpenTime: null, seconds: 0, aborted: false,
   };
   const started = process.hrtime.bigint();
   logger.info({ file: path, format, key, rate: opts.rate || 'max' }, 'replay starting');
+  const batches = replayBatches(params, { encode: (c) => serde.encode('candles', c), now, keepCandles: opts.rate > 0 });
 
-  let batch: OutRecord[] = [];
   let inFlight: Promise<void> | null = null;
-  let batchCandles = 0;
   let nextSendAt = Date.now();
-  const dlq = (lineNo: number, raw: string, code: 'ERR_REPLAY_MALFORMED_ROW' | 'ERR_VALIDATION', reason: string): void => {
-    batch.push(deadLetterFromSource({ serde, topicPrefix: config.kafka.topicPrefix }, { kind: 'file', source: path, offset: lineNo, raw: Buffer.from(raw, 'utf8') }, { code, message: reason, attempts: 1 }, now()));
-    summary.deadLettered++;
-    dlqTotal.inc({ group: 'replay', reason: code });
-    logger.warn({ line: lineNo, code, reason }, 'replay row sent to the DLQ');
+  const toRecords = (b: PipelineBatch): OutRecord[] => {
+    const records: OutRecord[] = new Array<OutRecord>(b.values.length + b.dead.length);
+    let d = 0;
+    let c = 0;
+    for (let i = 0; i < records.length; i++) {
+      const dead = b.dead[d];
+      if (dead !== undefined && dead.index === i) {
+        d++;
+        records[i] = deadLetterFromSource(
+          { serde, topicPrefix: config.kafka.topicPrefix },
+          { kind: 'file', source: path, offset: dead.lineNo, raw: Buffer.from(dead.raw, 'utf8') },
+          { code: dead.code, message: dead.reason, attempts: 1 },
+          dead.at,
+        );
+        summary.deadLettered++;
+        dlqTotal.inc({ group: 'replay', reason: dead.code });
+        logger.warn({ line: dead.lineNo, code: dead.code, reason: dead.reason }, 'replay row sent to the DLQ');
+        continue;
+      }
+      records[i] = { topic, key, value: b.values[c] ?? null, timestamp: b.timestamps[c] };
+      c++;
+    }
+    return records;
   };
-  const drain = async (): Promise<void> => {
-    if (inFlight) await inFlight;
-  };
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const records = batch;
-    const count = batchCandles;
-    batch = [];
-    batchCandles = 0;
+  const send = async (b: PipelineBatch): Promise<void> => {
+    const records = toRecords(b);
+    summary.firstOpenTime ??= b.firstOpenTime;
+    summary.lastOpenTime = b.lastOpenTime;
+    summary.droppedPartialLastRow = b.droppedPartialLastRow;
+    if (records.length === 0) return;
+    const count = b.values.length;
     if (inFlight) await inFlight;
     if (opts.rate > 0) {
       const wait = nextSendAt - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       nextSendAt = Math.max(nextSendAt + 1000 / opts.rate, Date.now() - 1000);
-      // Stamp ingestion time at the moment of sending, so latency figures start here.
+      // Stamp ingestion time at the moment of sending, so latency figures start here. Re-encoding
+      // happens only in rate-limited mode, where CPU is not the limit.
       const t = now();
-      for (const r of records) if (r.topic === topic && r.value) r.value = restamp(r, t);
+      let c = 0;
+      for (const r of records) if (r.topic === topic && b.candles) r.value = serde.encode('candles', { ...(b.candles[c++] as Candle), ingestedAt: t });
     }
     inFlight = producer.send(records).then(() => {
       summary.published += count;
       published.inc(count);
       opts.onProgress?.({ ...summary });
     });
+    // A send that fails while the next batch is being computed is awaited (and thrown) at the
+    // next send or at the end; until then it must not count as an unhandled rejection.
+    inFlight.catch(() => undefined);
     if (opts.rate > 0) await inFlight;
+    // kafkajs encodes and writes the request in promise continuations after a few awaits; the
+    // next batch is computed in one long synchronous stretch. Yielding once lets the request go
+    // out first, so that parsing overlaps the broker's work instead of delaying the request.
+    else await new Promise<void>((r) => setImmediate(r));
   };
-  // Re-encoding to update ingestedAt only happens in rate-limited mode, where CPU is not the limit.
-  const pendingCandles = new WeakMap<OutRecord, Candle>();
-  const restamp = (r: OutRecord, t: number): Buffer => {
-    const c = pendingCandles.get(r);
-    if (!c) return r.value as Buffer;
-    return serde.encode('candles', { ...c, ingestedAt: t });
-  };
-  const publishRow = (row: CandleRow): void => {
-    const candle = toCandle(row, { symbol: opts.symbol, interval: opts.interval, exchange: opts.exchange ?? 'binance', source, ingestedAt: now() });
-    const rec: OutRecord = { topic, key, value: serde.encode('candles', candle), timestamp: candle.closeTime };
-    if (opts.rate > 0) pendingCandles.set(rec, candle);
-    batch.push(rec);
-    batchCandles++;
-    summary.firstOpenTime ??= row.openTime;
-    summary.lastOpenTime = row.openTime;
-  };
-
-  let held: Entry | null = null;
-  let accepted = 0;
-  const limit = opts.limit ?? 0;
-  /** Handles one entry synchronously; false once the replay should stop (limit or `to` reached). */
-  const handle = (item: Entry): boolean => {
-    if (item.text.trim() === '' && item.entry === undefined) return true;
-    const parsed: RowResult = item.entry !== undefined ? parseJsonEntry(item.entry) : parseCsvRow(format, item.text);
-    if (!parsed.ok) {
-      dlq(item.lineNo, item.text, parsed.code, parsed.reason);
-      return true;
-    }
-    const row = parsed.row;
-    if (opts.from != null && row.openTime < opts.from) return true;
-    if (opts.to != null && row.openTime >= opts.to) return false;
-    const invalid = validateCandle(toCandle(row, { symbol: opts.symbol, interval: opts.interval, exchange: 'x', source, ingestedAt: 0 }), now(), config.consumer.futureToleranceMs);
-    if (invalid) {
-      dlq(item.lineNo, item.text, invalid.code, invalid.reason);
-      return true;
-    }
-    const out = sequencer.push(row);
-    for (const r of out.rejected) dlq(item.lineNo, item.text, r.code, r.reason);
-    for (const r of out.emit) {
-      publishRow(r);
-      accepted++;
-    }
-    return !(limit > 0 && accepted >= limit);
-  };
-
+  let stats: SequencerStats | null = null;
   try {
-    let stopped = false;
-    reading: for await (const chunk of readChunks(path, format)) {
-      for (const item of chunk) {
-        if (opts.signal?.aborted) {
-          summary.aborted = true;
-          break reading;
-        }
-        // Hold one entry back: the file's final row may be an in-progress candle (data README).
-        if (held && !handle(held)) {
-          held = null;
-          stopped = true;
-          break reading;
-        }
-        held = item;
-        if (batch.length >= batchSize) await flush();
+    for await (const b of batches) {
+      // Checked between batches: once aborted, nothing more is sent.
+      if (opts.signal?.aborted) {
+        summary.aborted = true;
+        break;
       }
+      stats = b.stats;
+      await send(b);
     }
-    if (held && !summary.aborted && !stopped) {
-      if (KNOWN_PARTIAL_LAST_ROW(format, basename(path))) summary.droppedPartialLastRow = true;
-      else handle(held);
-    }
-    if (!summary.aborted && !(limit > 0 && accepted >= limit)) {
-      for (const r of sequencer.flush()) publishRow(r);
-    }
-    await flush();
-    await drain();
+    const last = inFlight as Promise<void> | null;
+    if (last) await last;
+  } catch (err) {
+    // A failed send must not become an unhandled rejection behind the error being thrown.
+    const pending = inFlight as Promise<void> | null;
+    if (pending) await pending.catch(() => undefined);
+    throw err;
   } finally {
-    const s = sequencer.stats();
-    summary.duplicatesReplaced = s.duplicatesReplaced;
-    summary.outOfOrder = s.outOfOrder;
-    summary.gaps = s.gaps;
-    summary.missingIntervals = s.missingIntervals;
+    if (stats) {
+      summary.duplicatesReplaced = stats.duplicatesReplaced;
+      summary.outOfOrder = stats.outOfOrder;
+      summary.gaps = stats.gaps;
+      summary.missingIntervals = stats.missingIntervals;
+    }
     summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   }
   logger.info({ ...summary, recordsPerSecond: Math.round(summary.published / Math.max(summary.seconds, 1e-9)) }, 'replay finished');

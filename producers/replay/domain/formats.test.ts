@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { BitPredictError } from '../../../core/errors.js';
-import { KNOWN_PARTIAL_LAST_ROW, MAX_LINE_LENGTH, detectFormat, parseCsvRow, parseJsonEntry, type ReplayFormat, type RowResult } from './formats.js';
+import { KNOWN_PARTIAL_LAST_ROW, MAX_LINE_LENGTH, detectFormat, isPlainDecimal, parseCsvRow, parseDecimal, parseJsonEntry, type ReplayFormat, type RowResult } from './formats.js';
 import { INTERVAL_MS, intervalMs } from '../../../core/domain/intervals.js';
 
 function row(r: RowResult) {
@@ -148,5 +148,51 @@ describe('parseJsonEntry', () => {
   ];
   it.each(bad)('rejects %j', (entry, expected) => {
     expect(reason(parseJsonEntry(entry))).toMatch(expected);
+  });
+});
+
+describe('isPlainDecimal / parseDecimal', () => {
+  const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+  it('accepts exactly the strings of the plain-decimal grammar', () => {
+    const alphabet = ['0', '7', '.', '+', '-', 'e', 'E', ' ', 'x', ''];
+    const disagreements: string[] = [];
+    // Every string of up to 5 symbols from the alphabet, plus realistic values.
+    const visit = (prefix: string, depth: number): void => {
+      if (isPlainDecimal(prefix) !== DECIMAL.test(prefix)) disagreements.push(prefix);
+      if (depth === 0) return;
+      for (const a of alphabet) if (a !== '') visit(prefix + a, depth - 1);
+    };
+    visit('', 5);
+    for (const s of ['43210.12', '-0.5', '+.5', '1.', '.', '1e', '1e+', '1e-7', '1.5E10', '12345678901234567890', 'Infinity', 'NaN', '0x10', ' 1', '1 ', '1,5', '١']) {
+      if (isPlainDecimal(s) !== DECIMAL.test(s)) disagreements.push(s);
+    }
+    expect(disagreements).toEqual([]);
+  });
+
+  it('parses to the same number as Number() and rejects overflow', () => {
+    expect(parseDecimal('43210.12')).toBe(43210.12);
+    expect(parseDecimal('-1.5e3')).toBe(-1500);
+    expect(parseDecimal('.5')).toBe(0.5);
+    expect(parseDecimal('1e999')).toBeNull();
+    expect(parseDecimal('')).toBeNull();
+    expect(parseDecimal('0x10')).toBeNull();
+  });
+});
+
+describe('parseDecimal fast path', () => {
+  it('gives the very same double as Number() for prices, volumes and edge shapes', () => {
+    const samples: string[] = ['0', '-0', '+0', '0.0', '-0.0', '.5', '5.', '-.5', '000123.4500', '999999999999999', '9999999999999999', '0.000000000000001',
+      '123456789012345.6', '1.7976931348623157e308', '4.9e-324', '0.1', '0.2', '0.3', '43210.12', '1e3', '12.5E-2'];
+    // Pseudo-random prices and volumes with 0-10 decimals (deterministic generator, no Math.random).
+    let seed = 42;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let k = 0; k < 20_000; k++) {
+      const decimals = Math.floor(rnd() * 11);
+      const intPart = Math.floor(rnd() * 10 ** Math.floor(rnd() * 9));
+      const frac = decimals === 0 ? '' : `.${String(Math.floor(rnd() * 10 ** decimals)).padStart(decimals, '0')}`;
+      samples.push(`${rnd() < 0.1 ? '-' : ''}${intPart}${frac}`);
+    }
+    const wrong = samples.filter((s) => !Object.is(parseDecimal(s), Number(s)));
+    expect(wrong).toEqual([]);
   });
 });

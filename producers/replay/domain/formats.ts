@@ -5,6 +5,7 @@ import { BitPredictError } from '../../../core/errors.js';
 import { isKnownInterval } from '../../../core/domain/intervals.js';
 import {
   formatUtcDateTime,
+  matchesUtcDateTime,
   parseMsTimestamp,
   parseUtcDate,
   parseUtcDateTime,
@@ -108,7 +109,7 @@ export function parseCsvRow(format: ReplayFormat, line: string): RowResult {
       const [ms, utc, o, h, l, c, v, sourceFolder] = cols as Tuple<8>;
       const t = parseMsTimestamp(ms);
       if (!t.ok) return bad(t.reason);
-      if (formatUtcDateTime(t.ms) !== utc) return bad(`open_time_utc "${utc}" does not match open_time_ms ${ms} (${formatUtcDateTime(t.ms)})`);
+      if (!matchesUtcDateTime(utc, t.ms)) return bad(`open_time_utc "${utc}" does not match open_time_ms ${ms} (${formatUtcDateTime(t.ms)})`);
       if (sourceFolder.trim() === '') return bad('source_folder is empty');
       return ohlcv(t, o, h, l, c, v, null, null);
     }
@@ -130,7 +131,7 @@ export function parseCsvRow(format: ReplayFormat, line: string): RowResult {
       const [date, o, h, l, c, usdVolume, logReturn] = cols as Tuple<7>;
       // Log_Return is the repository author's derived column (README 1e); it is checked for
       // shape only and never used.
-      if (logReturn !== '' && parseNumber(logReturn) === null) return bad(`Log_Return "${logReturn}" is not a number`);
+      if (logReturn !== '' && parseDecimal(logReturn) === null) return bad(`Log_Return "${logReturn}" is not a number`);
       const parsed = ohlcv(parseUtcDate(date), o, h, l, c, usdVolume, null, null);
       if (!parsed.ok) return parsed;
       const { row } = parsed;
@@ -173,36 +174,99 @@ function bad(reason: string): { ok: false; code: 'ERR_REPLAY_MALFORMED_ROW'; rea
   return { ok: false, code: 'ERR_REPLAY_MALFORMED_ROW', reason };
 }
 
-// Number() alone accepts "", " 1 ", "0x10", "Infinity"; only plain decimals are data.
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
 function badNumber(name: string, text: string): RowResult {
   return bad(text === '' ? `${name} is empty` : `${name} "${text.slice(0, 40)}" is not a number`);
 }
 
-function parseNumber(text: string): number | null {
-  if (!DECIMAL.test(text)) return null;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : null;
+const isDigit = (code: number): boolean => code >= 48 && code <= 57;
+
+/**
+ * Whether text is a plain decimal, /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/: Number() alone
+ * accepts "", " 1 ", "0x10", "Infinity". Scanned by hand because it runs for every number of
+ * every replayed row.
+ */
+export function isPlainDecimal(text: string): boolean {
+  const n = text.length;
+  let i = 0;
+  let c = text.charCodeAt(0);
+  if (c === 43 || c === 45) c = text.charCodeAt(++i);
+  const intStart = i;
+  while (i < n && isDigit(c)) c = text.charCodeAt(++i);
+  const intDigits = i - intStart;
+  let fracDigits = 0;
+  if (i < n && c === 46) {
+    c = text.charCodeAt(++i);
+    const fracStart = i;
+    while (i < n && isDigit(c)) c = text.charCodeAt(++i);
+    fracDigits = i - fracStart;
+  }
+  if (intDigits === 0 && fracDigits === 0) return false;
+  if (i < n && (c === 101 || c === 69)) {
+    c = text.charCodeAt(++i);
+    if (c === 43 || c === 45) c = text.charCodeAt(++i);
+    const expStart = i;
+    while (i < n && isDigit(c)) c = text.charCodeAt(++i);
+    if (i === expStart) return false;
+  }
+  return i === n;
+}
+
+/** Exact powers of ten as doubles (10^22 is the largest one that is). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * A plain decimal (isPlainDecimal) as a finite number, else null; always the same double as
+ * Number(text). Prices without an exponent and with at most 15 digits take the exact fast path
+ * (Clinger): the digits form an integer below 2^53 and the power of ten is exact, so one
+ * correctly rounded division gives the correctly rounded value.
+ */
+export function parseDecimal(text: string): number | null {
+  if (!isPlainDecimal(text)) return null;
+  const n = text.length;
+  let i = 0;
+  let negative = false;
+  let c = text.charCodeAt(0);
+  if (c === 43 || c === 45) {
+    negative = c === 45;
+    i++;
+  }
+  let mantissa = 0;
+  let digits = 0;
+  let scale = -1;
+  for (; i < n; i++) {
+    c = text.charCodeAt(i);
+    if (c === 46) {
+      scale = 0;
+      continue;
+    }
+    if (!isDigit(c) || digits === 15) {
+      const x = Number(text);
+      return Number.isFinite(x) ? x : null;
+    }
+    mantissa = mantissa * 10 + (c - 48);
+    digits++;
+    if (scale >= 0) scale++;
+  }
+  const value = scale > 0 ? mantissa / (POW10[scale] as number) : mantissa;
+  return negative ? -value : value;
 }
 
 function ohlcv(t: ParsedTime, o: string, h: string, l: string, c: string, v: string, qv: string | null, n: string | null): RowResult {
   if (!t.ok) return bad(t.reason);
   // Plain calls, no per-row objects: this runs once per replayed row.
-  const open = parseNumber(o);
+  const open = parseDecimal(o);
   if (open === null) return badNumber('open', o);
-  const high = parseNumber(h);
+  const high = parseDecimal(h);
   if (high === null) return badNumber('high', h);
-  const low = parseNumber(l);
+  const low = parseDecimal(l);
   if (low === null) return badNumber('low', l);
-  const close = parseNumber(c);
+  const close = parseDecimal(c);
   if (close === null) return badNumber('close', c);
-  const volume = parseNumber(v);
+  const volume = parseDecimal(v);
   if (volume === null) return badNumber('volume', v);
-  const parsed = { open, high, low, close, volume };
   let quoteVolume: number | null = null;
   if (qv !== null) {
-    quoteVolume = parseNumber(qv);
+    quoteVolume = parseDecimal(qv);
     if (quoteVolume === null) return bad(qv === '' ? 'quote volume is empty' : `quote volume "${qv.slice(0, 40)}" is not a number`);
   }
   let tradeCount: number | null = null;
@@ -214,11 +278,11 @@ function ohlcv(t: ParsedTime, o: string, h: string, l: string, c: string, v: str
     ok: true,
     row: {
       openTime: t.ms,
-      open: parsed.open as number,
-      high: parsed.high as number,
-      low: parsed.low as number,
-      close: parsed.close as number,
-      volume: parsed.volume as number,
+      open,
+      high,
+      low,
+      close,
+      volume,
       quoteVolume,
       tradeCount,
     },

@@ -68,4 +68,21 @@ describe('createRowSequencer', () => {
     expect(() => createRowSequencer(0)).toThrow(/not a positive integer/);
     expect(() => createRowSequencer(Number.NaN)).toThrow(/not a positive integer/);
   });
+
+  it('offer() agrees with push() row by row, including rejections, and keeps the row objects', () => {
+    const rows = [r(0), r(1), r(1, 500), r(0), r(3), r(2), r(4), r(4), r(6)];
+    const a = createRowSequencer(H);
+    const b = createRowSequencer(H);
+    for (const row of rows) {
+      const pushed = a.push(row);
+      const rejected: Array<{ row: CandleRow; reason: string }> = [];
+      const out = b.offer(row, (x) => rejected.push({ row: x.row, reason: x.reason }));
+      expect(out === null ? [] : [out]).toEqual(pushed.emit);
+      expect(rejected).toEqual(pushed.rejected.map((x) => ({ row: x.row, reason: x.reason })));
+      if (out !== null) expect(pushed.emit[0]).toBe(out);
+    }
+    expect(b.flush()).toEqual(a.flush());
+    expect(b.stats()).toEqual(a.stats());
+    expect(b.stats()).toMatchObject({ outOfOrder: 2, duplicatesReplaced: 2, duplicatesChanged: 1, gaps: 2 });
+  });
 });

@@ -1,17 +1,17 @@
 import { BitPredictError } from '../../../core/errors.js';
 import type { CandleRow } from './formats.js';
 
-export interface RejectedRow {
-  row: CandleRow;
+export interface RejectedRow<R extends CandleRow = CandleRow> {
+  row: R;
   code: 'ERR_VALIDATION';
   reason: string;
 }
 
-export interface SequencerOutput {
+export interface SequencerOutput<R extends CandleRow = CandleRow> {
   /** Rows now final, in ascending open time; publish them. */
-  emit: CandleRow[];
+  emit: R[];
   /** Rows that arrived too late to be placed; dead-letter them. */
-  rejected: RejectedRow[];
+  rejected: RejectedRow<R>[];
 }
 
 export interface SequencerStats {
@@ -27,10 +27,15 @@ export interface SequencerStats {
   missingIntervals: number;
 }
 
-export interface RowSequencer {
-  push(row: CandleRow): SequencerOutput;
+export interface RowSequencer<R extends CandleRow = CandleRow> {
+  push(row: R): SequencerOutput<R>;
+  /**
+   * push() without a result object, for the replay's per-row loop: the row now final (a push
+   * emits at most one) or null; a rejected row goes to onReject.
+   */
+  offer(row: R, onReject: (rejected: RejectedRow<R>) => void): R | null;
   /** Emits the held row; call at end of input. */
-  flush(): CandleRow[];
+  flush(): R[];
   stats(): SequencerStats;
 }
 
@@ -48,16 +53,17 @@ function sameValues(a: CandleRow, b: CandleRow): boolean {
  * open time is rejected (returned, never silently dropped) so the caller can dead-letter it.
  * Limitation of holding only one row: a single wildly future-dated row that passed validation
  * would make every following row "out of order"; validation (future tolerance) runs first.
+ * Rows may carry more than a CandleRow (a whole candle, say): they come back as the same objects.
  */
-export function createRowSequencer(intervalLengthMs: number): RowSequencer {
+export function createRowSequencer<R extends CandleRow = CandleRow>(intervalLengthMs: number): RowSequencer<R> {
   if (!Number.isSafeInteger(intervalLengthMs) || intervalLengthMs <= 0) {
     throw new BitPredictError('ERR_VALIDATION', `interval length ${intervalLengthMs} ms is not a positive integer`);
   }
-  let held: CandleRow | null = null;
-  let lastEmitted: CandleRow | null = null;
+  let held: R | null = null;
+  let lastEmitted: R | null = null;
   const s: SequencerStats = { duplicatesReplaced: 0, duplicatesChanged: 0, outOfOrder: 0, gaps: 0, missingIntervals: 0 };
 
-  function emit(row: CandleRow): CandleRow {
+  function emit(row: R): R {
     if (lastEmitted !== null) {
       const steps = Math.floor((row.openTime - lastEmitted.openTime) / intervalLengthMs);
       if (steps > 1) {
@@ -69,34 +75,47 @@ export function createRowSequencer(intervalLengthMs: number): RowSequencer {
     return row;
   }
 
-  function reject(row: CandleRow, reason: string): SequencerOutput {
-    s.outOfOrder += 1;
-    return { emit: [], rejected: [{ row, code: 'ERR_VALIDATION', reason }] };
+  /** The rejection reason of a row, or null when the row is taken (held, replacing or emitting). */
+  function rejection(row: R): string | null {
+    if (lastEmitted !== null && row.openTime <= lastEmitted.openTime) {
+      const what = row.openTime === lastEmitted.openTime ? 'repeats an already published' : 'is before the last published';
+      return `open time ${new Date(row.openTime).toISOString()} ${what} open time ${new Date(lastEmitted.openTime).toISOString()}`;
+    }
+    if (held !== null && row.openTime < held.openTime) {
+      return `open time ${new Date(row.openTime).toISOString()} is before the preceding row's ${new Date(held.openTime).toISOString()}`;
+    }
+    return null;
+  }
+
+  function offer(row: R, onReject: (rejected: RejectedRow<R>) => void): R | null {
+    const reason = rejection(row);
+    if (reason !== null) {
+      s.outOfOrder += 1;
+      onReject({ row, code: 'ERR_VALIDATION', reason });
+      return null;
+    }
+    if (held === null) {
+      held = row;
+      return null;
+    }
+    if (row.openTime === held.openTime) {
+      s.duplicatesReplaced += 1;
+      if (!sameValues(row, held)) s.duplicatesChanged += 1;
+      held = row;
+      return null;
+    }
+    const out = emit(held);
+    held = row;
+    return out;
   }
 
   return {
     push(row) {
-      if (lastEmitted !== null && row.openTime <= lastEmitted.openTime) {
-        const what = row.openTime === lastEmitted.openTime ? 'repeats an already published' : 'is before the last published';
-        return reject(row, `open time ${new Date(row.openTime).toISOString()} ${what} open time ${new Date(lastEmitted.openTime).toISOString()}`);
-      }
-      if (held === null) {
-        held = row;
-        return { emit: [], rejected: [] };
-      }
-      if (row.openTime === held.openTime) {
-        s.duplicatesReplaced += 1;
-        if (!sameValues(row, held)) s.duplicatesChanged += 1;
-        held = row;
-        return { emit: [], rejected: [] };
-      }
-      if (row.openTime < held.openTime) {
-        return reject(row, `open time ${new Date(row.openTime).toISOString()} is before the preceding row's ${new Date(held.openTime).toISOString()}`);
-      }
-      const out = emit(held);
-      held = row;
-      return { emit: [out], rejected: [] };
+      const rejected: RejectedRow<R>[] = [];
+      const out = offer(row, (r) => rejected.push(r));
+      return { emit: out === null ? [] : [out], rejected };
     },
+    offer,
     flush() {
       if (held === null) return [];
       const out = emit(held);

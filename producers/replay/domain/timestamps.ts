@@ -8,14 +8,27 @@ export const MIN_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
 
 export type ParsedTime = { ok: true; ms: number } | { ok: false; reason: string };
 
-const MS_INTEGER = /^\d{1,15}$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 const DATE_TIME_UTC_OFFSET = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\+00:00$/;
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+/** Value of 1-15 ASCII digits, /^\d{1,15}$/ (exact: below 2^53), or -1 for anything else. */
+function msDigits(text: string): number {
+  const n = text.length;
+  if (n === 0 || n > 15) return -1;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
 export function parseMsTimestamp(text: string): ParsedTime {
-  if (!MS_INTEGER.test(text)) return { ok: false, reason: `timestamp "${text}" is not an integer of ms` };
-  const ms = Number(text);
+  // Scanned by hand rather than by regex and Number(): this runs for every row of the ms formats.
+  const ms = msDigits(text);
+  if (ms < 0) return { ok: false, reason: `timestamp "${text}" is not an integer of ms` };
   if (ms < MIN_TIMESTAMP_MS) return { ok: false, reason: `timestamp ${text} is before 2000-01-01 (seconds instead of ms?)` };
   return { ok: true, ms };
 }
@@ -50,4 +63,41 @@ function fromFields(m: RegExpExecArray | null, text: string, shape: string): Par
 /** "YYYY-MM-DD HH:MM:SS" of a ms timestamp, the shape of the merged file's open_time_utc column. */
 export function formatUtcDateTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+const DAY_MS = 86_400_000;
+
+/** Value of the two ASCII digits at `at`, or -1 when either is not a digit. */
+function twoDigits(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * Whether `text` is exactly formatUtcDateTime(ms), without building that string: the merged
+ * file checks this on every row. Compares fields read from the text with the civil date of ms
+ * (days-to-civil algorithm of H. Hinnant, proleptic Gregorian, as Date uses). Sub-second ms are
+ * ignored, as formatUtcDateTime drops them.
+ */
+export function matchesUtcDateTime(text: string, ms: number): boolean {
+  if (text.length !== 19 || !Number.isFinite(ms) || ms < 0 || ms > 253_402_300_799_999) return text === formatUtcDateTime(ms);
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return false;
+  const hi = twoDigits(text, 0);
+  const lo = twoDigits(text, 2);
+  if (hi < 0 || lo < 0) return false;
+  const days = Math.floor(ms / DAY_MS);
+  const inDay = ms - days * DAY_MS;
+  const secs = Math.floor(inDay / 1000);
+  if (twoDigits(text, 11) !== Math.floor(secs / 3600) || twoDigits(text, 14) !== Math.floor(secs / 60) % 60 || twoDigits(text, 17) !== secs % 60) return false;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return hi * 100 + lo === year && twoDigits(text, 5) === month && twoDigits(text, 8) === day;
 }
