@@ -27,7 +27,11 @@ function pinoLogCreator(logger: Logger) {
       const { message, timestamp: _ts, logger: _l, stack, ...extra } = log as { message: string; timestamp: string; logger?: string; stack?: string };
       // kafkajs attaches stack traces to expected conditions (a refused connection); keep them for debugging only.
       const fields = logger.isLevelEnabled('debug') && stack ? { kafkaNamespace: namespace, ...extra, stack } : { kafkaNamespace: namespace, ...extra };
-      switch (level) {
+      // kafkajs logs every error response at ERROR, including the retriable ones it handles
+      // itself (coordinator loading, leader moved); the failures that matter reach us as
+      // exceptions, so these stay at debug.
+      const effective = namespace === 'Connection' && message.startsWith('Response ') ? logLevel.DEBUG : level;
+      switch (effective) {
         case logLevel.ERROR:
           logger.error(fields, message);
           break;

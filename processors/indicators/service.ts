@@ -8,9 +8,8 @@ import type { Platform } from '../../core/runtime.js';
 import type { Service } from '../../core/service.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
-import { createConsumerRunner, type RecordHandler } from '../../core/kafka/consumer.js';
-import { createDeadLetterFactory } from '../../core/kafka/dlq.js';
-import { createDelivery } from '../../core/kafka/delivery.js';
+import type { RecordHandler } from '../../core/kafka/consumer.js';
+import { createProcessor } from '../../core/processor.js';
 import { topicName } from '../../schemas/index.js';
 import { createIndicatorEngine } from './domain/indicators.js';
 import { validateCandle } from '../../core/domain/candle.js';
@@ -64,32 +63,13 @@ export function createIndicatorHandler(deps: { platform: Platform; redis: Redis;
 
 export async function createIndicatorProcessor(opts: IndicatorProcessorOptions): Promise<Service> {
   const { platform, redis } = opts;
-  const { config, logger } = platform;
-  const groupId = opts.groupId ?? `${config.kafka.clientId}-indicators`;
-  const delivery = await createDelivery(platform.kafka, config.consumer.guarantee, `${groupId}-${config.instanceId}`);
-  const runner = createConsumerRunner({
-    client: platform.kafka,
-    groupId,
-    topics: [topicName('candles', config.kafka.topicPrefix)],
+  const { config } = platform;
+  return createProcessor({
+    platform,
+    name: 'indicators',
+    groupId: opts.groupId ?? `${config.kafka.clientId}-indicators`,
+    input: 'candles',
     handler: createIndicatorHandler({ platform, redis, now: opts.now ?? Date.now }),
-    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: config.kafka.topicPrefix }),
-    delivery: delivery.mode,
-    logger: logger.child({ service: 'indicators' }),
-    registry: platform.registry,
-    maxAttempts: config.consumer.maxAttempts,
-    retryBackoffMs: config.consumer.retryBackoffMs,
     onFatal: opts.onFatal,
   });
-  let stopped = false;
-  return {
-    name: 'indicators',
-    start: () => runner.start(),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await runner.stop();
-      await delivery.close();
-    },
-    readiness: () => ({ ready: runner.joined && !stopped, checks: { kafka: runner.joined ? 'joined' : 'not joined' } }),
-  };
 }

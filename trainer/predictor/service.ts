@@ -7,9 +7,8 @@ import type { Platform } from '../../core/runtime.js';
 import type { Service } from '../../core/service.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter, histogram } from '../../core/metrics.js';
-import { createConsumerRunner, type RecordHandler } from '../../core/kafka/consumer.js';
-import { createDeadLetterFactory } from '../../core/kafka/dlq.js';
-import { createDelivery } from '../../core/kafka/delivery.js';
+import type { RecordHandler } from '../../core/kafka/consumer.js';
+import { createProcessor } from '../../core/processor.js';
 import { topicName } from '../../schemas/index.js';
 import { createEmaDriftBaseline, type PredictionModel } from './domain/baseline.js';
 
@@ -54,34 +53,16 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
 export async function createPredictor(opts: PredictorOptions): Promise<Service> {
   const { platform, redis } = opts;
   const { config, logger } = platform;
-  const groupId = opts.groupId ?? `${config.kafka.clientId}-predictor`;
   const model = opts.model ?? createEmaDriftBaseline();
-  const delivery = await createDelivery(platform.kafka, config.consumer.guarantee, `${groupId}-${config.instanceId}`);
-  const runner = createConsumerRunner({
-    client: platform.kafka,
-    groupId,
-    topics: [topicName('features', config.kafka.topicPrefix)],
+  logger.info({ model: model.name, version: model.version, baseline: model.isBaseline }, 'predictor model');
+  return createProcessor({
+    platform,
+    name: 'predictor',
+    groupId: opts.groupId ?? `${config.kafka.clientId}-predictor`,
+    input: 'features',
     handler: createPredictorHandler({ platform, redis, model, now: opts.now ?? Date.now }),
-    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: config.kafka.topicPrefix }),
-    delivery: delivery.mode,
-    logger: logger.child({ service: 'predictor' }),
-    registry: platform.registry,
-    maxAttempts: config.consumer.maxAttempts,
-    retryBackoffMs: config.consumer.retryBackoffMs,
     flushEvery: 200,
     onFatal: opts.onFatal,
+    checks: () => ({ model: `${model.name}@${model.version}` }),
   });
-  let stopped = false;
-  logger.info({ model: model.name, version: model.version, baseline: model.isBaseline }, 'predictor model');
-  return {
-    name: 'predictor',
-    start: () => runner.start(),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await runner.stop();
-      await delivery.close();
-    },
-    readiness: () => ({ ready: runner.joined && !stopped, checks: { kafka: runner.joined ? 'joined' : 'not joined', model: `${model.name}@${model.version}` } }),
-  };
 }

@@ -1,0 +1,56 @@
+// A consume-transform-produce service from a record handler: the consumer runner with the
+// configured delivery guarantee, the DLQ, readiness and an idempotent stop. Processors supply
+// only their group, input topic and handler.
+import type { BitPredictError } from './errors.js';
+import type { Platform } from './runtime.js';
+import type { Service } from './service.js';
+import { createConsumerRunner, type RecordHandler } from './kafka/consumer.js';
+import { createDeadLetterFactory } from './kafka/dlq.js';
+import { createDelivery } from './kafka/delivery.js';
+import { topicName, type LogicalTopic } from '../schemas/index.js';
+
+export interface ProcessorOptions {
+  platform: Platform;
+  name: string;
+  groupId: string;
+  input: LogicalTopic;
+  handler: RecordHandler;
+  onFatal(err: BitPredictError): void;
+  flushEvery?: number;
+  /** Extra readiness checks (shown on /readyz). */
+  checks?: () => Record<string, string>;
+}
+
+export async function createProcessor(opts: ProcessorOptions): Promise<Service> {
+  const { platform, groupId } = opts;
+  const { config } = platform;
+  // With a stable BITPREDICT_INSTANCE_ID the transactional id survives restarts, so a restarted
+  // instance fences its previous incarnation's open transaction (the default, hostname-pid, does not).
+  const delivery = await createDelivery(platform.kafka, config.consumer.guarantee, `${groupId}-${config.instanceId}`);
+  const runner = createConsumerRunner({
+    client: platform.kafka,
+    groupId,
+    topics: [topicName(opts.input, config.kafka.topicPrefix)],
+    handler: opts.handler,
+    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: config.kafka.topicPrefix }),
+    delivery: delivery.mode,
+    logger: platform.logger.child({ service: opts.name }),
+    registry: platform.registry,
+    maxAttempts: config.consumer.maxAttempts,
+    retryBackoffMs: config.consumer.retryBackoffMs,
+    ...(opts.flushEvery !== undefined ? { flushEvery: opts.flushEvery } : {}),
+    onFatal: opts.onFatal,
+  });
+  let stopped = false;
+  return {
+    name: opts.name,
+    start: () => runner.start(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await runner.stop();
+      await delivery.close();
+    },
+    readiness: () => ({ ready: runner.joined && !stopped, checks: { kafka: runner.joined ? 'joined' : 'not joined', ...(opts.checks?.() ?? {}) } }),
+  };
+}
