@@ -41,6 +41,28 @@ export const CONFIG_KEYS = {
   BITPREDICT_REPLAY_FROM: { kind: 'string', default: '', doc: 'first candle open time to replay (ISO 8601, empty: file start)' },
   BITPREDICT_REPLAY_TO: { kind: 'string', default: '', doc: 'replay candles opening before this time (ISO 8601, empty: file end)' },
   BITPREDICT_REPLAY_LIMIT: { kind: 'int', default: '0', min: 0, doc: 'stop after this many candles (0: no limit)' },
+  BITPREDICT_REPLAY_RESUME: { kind: 'boolean', default: 'true', doc: 'replay: skip candles already in market.candles (dedupe on restart)' },
+  BITPREDICT_MARKET_EXCHANGES: { kind: 'list', default: 'binance,coinbase', doc: 'live market-data sources (binance, coinbase)' },
+  BITPREDICT_MARKET_SYMBOLS: { kind: 'list', default: 'BTCUSDT', doc: 'symbols to stream, in BitPredict form (BTCUSDT; Coinbase maps it to BTC-USD)' },
+  BITPREDICT_MARKET_INTERVALS: { kind: 'list', default: '1m', doc: 'candle intervals to publish from live sources' },
+  BITPREDICT_MARKET_GRACE_MS: { kind: 'int', default: '2000', min: 0, max: 600_000, doc: 'trade-built candles close when the watermark passes closeTime + grace' },
+  BITPREDICT_BINANCE_WS_URL: { kind: 'string', default: 'wss://stream.binance.com:9443', doc: 'Binance WebSocket base URL' },
+  BITPREDICT_BINANCE_REST_URL: { kind: 'string', default: 'https://api.binance.com', doc: 'Binance REST base URL (gap fill)' },
+  BITPREDICT_COINBASE_WS_URL: { kind: 'string', default: 'wss://ws-feed.exchange.coinbase.com', doc: 'Coinbase Exchange WebSocket URL' },
+  BITPREDICT_COINBASE_REST_URL: { kind: 'string', default: 'https://api.exchange.coinbase.com', doc: 'Coinbase Exchange REST base URL (gap fill)' },
+  BITPREDICT_WS_HEARTBEAT_TIMEOUT_MS: { kind: 'int', default: '30000', min: 100, doc: 'an exchange socket silent this long counts as dead and is reconnected' },
+  BITPREDICT_RECONNECT_BASE_MS: { kind: 'int', default: '500', min: 1, doc: 'first reconnect delay; doubles per attempt, with jitter' },
+  BITPREDICT_RECONNECT_MAX_MS: { kind: 'int', default: '30000', min: 1, doc: 'longest reconnect delay' },
+  BITPREDICT_POLL_URL: { kind: 'string', default: 'https://min-api.cryptocompare.com', doc: 'REST polling fallback base URL (CryptoCompare-style histominute/histohour)' },
+  BITPREDICT_POLL_INTERVAL_MS: { kind: 'int', default: '60000', min: 100, doc: 'REST polling fallback period' },
+  BITPREDICT_RSS_FEEDS: { kind: 'string', default: '', doc: 'comma-separated RSS/Atom feed URLs (empty: news polling off)' },
+  BITPREDICT_RSS_POLL_INTERVAL_MS: { kind: 'int', default: '300000', min: 100, doc: 'how often each feed is fetched (conditional GET)' },
+  BITPREDICT_RSS_QUIET_AFTER_MS: { kind: 'int', default: '21600000', min: 1000, doc: 'a feed with no new item for this long is reported quiet (metric)' },
+  BITPREDICT_X_BEARER_TOKEN: { kind: 'string', default: '', doc: 'X API v2 bearer token (empty: X source disabled); never logged' },
+  BITPREDICT_X_API_URL: { kind: 'string', default: 'https://api.twitter.com', doc: 'X API base URL' },
+  BITPREDICT_X_QUERY: { kind: 'string', default: '(bitcoin OR btc) -is:retweet lang:en', doc: 'X recent-search query' },
+  BITPREDICT_X_POLL_INTERVAL_MS: { kind: 'int', default: '60000', min: 100, doc: 'X recent-search period (rate-limit headers may stretch it)' },
+  BITPREDICT_TEXT_REPLAY_FILE: { kind: 'string', default: 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv', doc: 'text replay file (tweets CSV or the semicolon news CSV), relative to the data folder or absolute' },
   BITPREDICT_GATEWAY_HOST: { kind: 'string', default: '127.0.0.1', doc: 'address the gateway listens on' },
   BITPREDICT_GATEWAY_PORT: { kind: 'int', default: '8080', min: 0, max: 65535, doc: 'port of the gateway (HTTP and WebSocket)' },
   BITPREDICT_WS_MAX_BUFFERED_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'a WebSocket client whose send buffer exceeds this is disconnected as too slow' },
@@ -67,8 +89,27 @@ export interface Config {
   shutdownTimeoutMs: number;
   healthPort: number;
   data: { dir: string };
-  replay: { file: string; symbol: string; interval: string; rate: number; from: number | null; to: number | null; limit: number };
+  replay: { file: string; symbol: string; interval: string; rate: number; from: number | null; to: number | null; limit: number; resume: boolean };
   gateway: { host: string; port: number; maxBufferedBytes: number };
+  market: {
+    exchanges: string[];
+    symbols: string[];
+    intervals: string[];
+    graceMs: number;
+    binance: { wsUrl: string; restUrl: string };
+    coinbase: { wsUrl: string; restUrl: string };
+    heartbeatTimeoutMs: number;
+    reconnectBaseMs: number;
+    reconnectMaxMs: number;
+    poll: { url: string; intervalMs: number };
+  };
+  text: {
+    rssFeeds: string[];
+    rssPollIntervalMs: number;
+    rssQuietAfterMs: number;
+    x: { bearerToken: string; apiUrl: string; query: string; pollIntervalMs: number };
+    replayFile: string;
+  };
   stack: {
     dir: string;
     kafkaVersion: string;
@@ -182,6 +223,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       from,
       to,
       limit: raw.BITPREDICT_REPLAY_LIMIT as number,
+      resume: raw.BITPREDICT_REPLAY_RESUME as boolean,
+    },
+    market: {
+      exchanges: raw.BITPREDICT_MARKET_EXCHANGES as string[],
+      symbols: raw.BITPREDICT_MARKET_SYMBOLS as string[],
+      intervals: raw.BITPREDICT_MARKET_INTERVALS as string[],
+      graceMs: raw.BITPREDICT_MARKET_GRACE_MS as number,
+      binance: { wsUrl: raw.BITPREDICT_BINANCE_WS_URL as string, restUrl: raw.BITPREDICT_BINANCE_REST_URL as string },
+      coinbase: { wsUrl: raw.BITPREDICT_COINBASE_WS_URL as string, restUrl: raw.BITPREDICT_COINBASE_REST_URL as string },
+      heartbeatTimeoutMs: raw.BITPREDICT_WS_HEARTBEAT_TIMEOUT_MS as number,
+      reconnectBaseMs: raw.BITPREDICT_RECONNECT_BASE_MS as number,
+      reconnectMaxMs: raw.BITPREDICT_RECONNECT_MAX_MS as number,
+      poll: { url: raw.BITPREDICT_POLL_URL as string, intervalMs: raw.BITPREDICT_POLL_INTERVAL_MS as number },
+    },
+    text: {
+      rssFeeds: (raw.BITPREDICT_RSS_FEEDS as string).split(',').map((u) => u.trim()).filter((u) => u.length > 0),
+      rssPollIntervalMs: raw.BITPREDICT_RSS_POLL_INTERVAL_MS as number,
+      rssQuietAfterMs: raw.BITPREDICT_RSS_QUIET_AFTER_MS as number,
+      x: {
+        bearerToken: raw.BITPREDICT_X_BEARER_TOKEN as string,
+        apiUrl: raw.BITPREDICT_X_API_URL as string,
+        query: raw.BITPREDICT_X_QUERY as string,
+        pollIntervalMs: raw.BITPREDICT_X_POLL_INTERVAL_MS as number,
+      },
+      replayFile: raw.BITPREDICT_TEXT_REPLAY_FILE as string,
     },
     gateway: {
       host: raw.BITPREDICT_GATEWAY_HOST as string,
