@@ -4,6 +4,8 @@
 const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   'replay-throughput': async () => (await import('./replay-throughput.js')).run(),
   'e2e-latency': async () => (await import('./e2e-latency.js')).run(),
+  'candle-build': async () => (await import('./candle-build.js')).run(),
+  'exchange-latency': async () => (await import('./exchange-latency.js')).run(),
 };
 
 const name = process.argv[2];

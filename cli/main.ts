@@ -20,6 +20,11 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   replay: { summary: 'replay a candle file from the data folder into market.candles', load: async () => (await import('./services.js')).replay },
   indicators: { summary: 'indicator processor: market.candles -> features + Redis', load: async () => (await import('./services.js')).indicators },
   predictor: { summary: 'predictor: features -> predictions + Redis', load: async () => (await import('./services.js')).predictor },
+  'market-data': { summary: 'live Binance and Coinbase market data with REST gap fill -> market.candles', load: async () => (await import('./market-data.js')).run },
+  poll: { summary: 'REST polling fallback: closed candles from a CryptoCompare-style API -> market.candles', load: async () => (await import('./poll.js')).run },
+  news: { summary: 'RSS/Atom news polling (BITPREDICT_RSS_FEEDS) -> text.raw', load: async () => (await import('./text.js')).runNews },
+  x: { summary: 'X API v2 recent search (BITPREDICT_X_BEARER_TOKEN) -> text.raw', load: async () => (await import('./text.js')).runX },
+  'text-replay': { summary: 'replay the real tweets or news file into text.raw', load: async () => (await import('./text.js')).runTextReplay },
   gateway: { summary: 'gateway: HTTP + WebSocket push of predictions, dashboard', load: async () => (await import('./services.js')).gateway },
 };
 

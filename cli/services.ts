@@ -65,6 +65,8 @@ export async function replay(ctx: CommandContext): Promise<number> {
       from: config.replay.from,
       to: config.replay.to,
       limit: config.replay.limit,
+      resume: config.replay.resume,
+      ...(config.replay.speedFactor > 0 ? { speedFactor: config.replay.speedFactor } : {}),
       signal: abort.signal,
       onProgress: (p) => {
         if (p.published % 10000 < 1000 || config.replay.rate > 0) logger.debug({ published: p.published }, 'replay progress');

@@ -41,6 +41,7 @@ export const CONFIG_KEYS = {
   BITPREDICT_REPLAY_FROM: { kind: 'string', default: '', doc: 'first candle open time to replay (ISO 8601, empty: file start)' },
   BITPREDICT_REPLAY_TO: { kind: 'string', default: '', doc: 'replay candles opening before this time (ISO 8601, empty: file end)' },
   BITPREDICT_REPLAY_LIMIT: { kind: 'int', default: '0', min: 0, doc: 'stop after this many candles (0: no limit)' },
+  BITPREDICT_REPLAY_SPEED_FACTOR: { kind: 'number', default: '0', min: 0, doc: 'replay at N x real time by the candles\' own spacing (3600: one hour of data per second); 0: off. Exclusive with BITPREDICT_REPLAY_RATE' },
   BITPREDICT_REPLAY_RESUME: { kind: 'boolean', default: 'true', doc: 'replay: skip candles already in market.candles (dedupe on restart)' },
   BITPREDICT_MARKET_EXCHANGES: { kind: 'list', default: 'binance,coinbase', doc: 'live market-data sources (binance, coinbase)' },
   BITPREDICT_MARKET_SYMBOLS: { kind: 'list', default: 'BTCUSDT', doc: 'symbols to stream, in BitPredict form (BTCUSDT; Coinbase maps it to BTC-USD)' },
@@ -89,7 +90,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   healthPort: number;
   data: { dir: string };
-  replay: { file: string; symbol: string; interval: string; rate: number; from: number | null; to: number | null; limit: number; resume: boolean };
+  replay: { file: string; symbol: string; interval: string; rate: number; from: number | null; to: number | null; limit: number; resume: boolean; speedFactor: number };
   gateway: { host: string; port: number; maxBufferedBytes: number };
   market: {
     exchanges: string[];
@@ -224,6 +225,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       to,
       limit: raw.BITPREDICT_REPLAY_LIMIT as number,
       resume: raw.BITPREDICT_REPLAY_RESUME as boolean,
+      speedFactor: raw.BITPREDICT_REPLAY_SPEED_FACTOR as number,
     },
     market: {
       exchanges: raw.BITPREDICT_MARKET_EXCHANGES as string[],

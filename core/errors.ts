@@ -16,6 +16,7 @@ export const ErrorCodes = {
   ERR_VALIDATION: { retryable: false, doc: 'A record decoded but broke a domain rule (negative price, high < low, future timestamp...).' },
   ERR_REPLAY_MALFORMED_ROW: { retryable: false, doc: 'A replay file row could not be parsed.' },
   ERR_REPLAY_FILE: { retryable: false, doc: 'A replay file is missing, unreadable or of an unknown format.' },
+  ERR_MALFORMED_INPUT: { retryable: false, doc: 'An exchange frame, REST body or feed document could not be parsed (kept in the DLQ with its raw bytes).' },
   ERR_HANDLER: { retryable: true, doc: 'A message handler failed for a reason not otherwise classified; retried, then dead-lettered.' },
   ERR_STACK: { retryable: false, doc: 'The local stack (Kafka, registry, Redis) could not be fetched, started or stopped.' },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, doc: 'Graceful shutdown did not finish before its deadline.' },

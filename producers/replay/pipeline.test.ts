@@ -109,3 +109,45 @@ describe('replayBatches', () => {
     expect(batches).toEqual([expect.objectContaining({ values: [], dead: [], last: true, firstOpenTime: null })]);
   });
 });
+
+describe('replayBatches with resumeAfter (dedupe on restart)', () => {
+  const lines = [HEADER, ...Array.from({ length: 10 }, (_, h) => merged(h))];
+
+  it('skips rows at or before resumeAfter, counts them, and counts them towards limit', async () => {
+    const path = file('BTCUSDT_1h_merged.csv', lines);
+    const first = await run(params(path, { limit: 4 }));
+    expect(first.encoded.map((c) => c.openTime)).toEqual([0, 1, 2, 3].map((h) => T0 + h * H));
+    const second = await run(params(path, { limit: 7, resumeAfter: T0 + 3 * H }));
+    expect(second.encoded.map((c) => c.openTime)).toEqual([4, 5, 6].map((h) => T0 + h * H));
+    expect(second.batches.at(-1)?.skippedExisting).toBe(4);
+    const third = await run(params(path, { limit: 7, resumeAfter: T0 + 6 * H }));
+    expect(third.encoded).toEqual([]);
+    expect(third.batches.at(-1)?.skippedExisting).toBe(7);
+    const rest = await run(params(path, { resumeAfter: T0 + 6 * H }));
+    expect(rest.encoded.map((c) => c.openTime)).toEqual([7, 8, 9].map((h) => T0 + h * H));
+  });
+
+  it('counts a repeated open time in the skipped part once, so limit names the same slice', async () => {
+    const path = file('BTCUSDT_1h_merged.csv', [HEADER, merged(0), merged(1), merged(1, 150), merged(2), merged(3), merged(4)]);
+    const fresh = await run(params(path, { limit: 3 }));
+    expect(fresh.encoded.map((c) => c.openTime)).toEqual([0, 1, 2].map((h) => T0 + h * H));
+    const resumed = await run(params(path, { limit: 4, resumeAfter: T0 + 2 * H }));
+    expect(resumed.encoded.map((c) => c.openTime)).toEqual([T0 + 3 * H]);
+    expect(resumed.batches.at(-1)?.skippedExisting).toBe(3);
+  });
+
+  it('drops bad rows inside the published part, and dead-letters those after it', async () => {
+    const path = file('BTCUSDT_1h_merged.csv', [HEADER, merged(0), 'garbage,row', merged(1), 'bad after', merged(2), merged(3), 'x,y']);
+    const { batches, encoded } = await run(params(path, { resumeAfter: T0 + H }));
+    expect(encoded.map((c) => c.openTime)).toEqual([T0 + 2 * H, T0 + 3 * H]);
+    expect(batches.flatMap((b) => b.dead.map((d) => [d.lineNo, d.code]))).toEqual([[5, 'ERR_REPLAY_MALFORMED_ROW'], [8, 'ERR_REPLAY_MALFORMED_ROW']]);
+  });
+
+  it('publishes everything when resumeAfter is before the file, and nothing when it is after', async () => {
+    const path = file('BTCUSDT_1h_merged.csv', lines);
+    expect((await run(params(path, { resumeAfter: T0 - H }))).encoded).toHaveLength(10);
+    const after = await run(params(path, { resumeAfter: T0 + 100 * H }));
+    expect(after.encoded).toEqual([]);
+    expect(after.batches.at(-1)?.skippedExisting).toBe(10);
+  });
+});

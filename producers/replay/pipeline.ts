@@ -34,6 +34,12 @@ export interface PipelineParams {
   /** Records (candles and dead rows) per batch. */
   batchSize: number;
   futureToleranceMs: number;
+  /**
+   * Open time of the last candle of this key already in market.candles (resume), or null. Rows
+   * at or before it are skipped and counted, and still count towards `limit`, so that `limit`
+   * always names the same slice of the file however often the replay is restarted.
+   */
+  resumeAfter?: number | null;
 }
 
 export type DeadRowCode = 'ERR_REPLAY_MALFORMED_ROW' | 'ERR_VALIDATION';
@@ -62,6 +68,8 @@ export interface PipelineBatch {
   /** Sequencer counters so far. */
   stats: SequencerStats;
   droppedPartialLastRow: boolean;
+  /** Rows skipped so far because their candle is already published (resumeAfter). */
+  skippedExisting: number;
   /** The final batch (possibly empty); nothing follows it. */
   last: boolean;
 }
@@ -135,11 +143,19 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
   let lastOpenTime: number | null = null;
   let droppedPartialLastRow = false;
   let accepted = 0;
+  const resumeAfter = p.resumeAfter ?? null;
+  let skippedExisting = 0;
+  let lastSkipped: number | null = null;
+  // Bad rows met while still inside the already-published part of the file wait here: a later
+  // row that is also already published proves they were handled (dead-lettered) by an earlier
+  // run, so they are dropped; the first new candle releases them to the DLQ instead.
+  let pendingDead: { item: Entry; code: DeadRowCode; reason: string; at: number }[] = [];
+  let resuming = resumeAfter !== null;
 
   const take = (last: boolean): PipelineBatch => {
     const stats = sequencer.stats();
     const batch: PipelineBatch = {
-      values, timestamps, candles: keep ? candles : null, dead, firstOpenTime, lastOpenTime, stats, droppedPartialLastRow, last,
+      values, timestamps, candles: keep ? candles : null, dead, firstOpenTime, lastOpenTime, stats, droppedPartialLastRow, skippedExisting, last,
     };
     values = [];
     timestamps = [];
@@ -148,6 +164,10 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
     return batch;
   };
   const reject = (item: Entry, code: DeadRowCode, reason: string, at: number): void => {
+    if (resuming) {
+      pendingDead.push({ item, code, reason, at });
+      return;
+    }
     dead.push({ index: values.length + dead.length, lineNo: item.lineNo, raw: item.text, code, reason, at });
   };
   const publish = (c: Candle): void => {
@@ -171,6 +191,21 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
     const row = parsed.row;
     if (p.from !== null && row.openTime < p.from) return true;
     if (p.to !== null && row.openTime >= p.to) return false;
+    if (resumeAfter !== null && row.openTime <= resumeAfter) {
+      pendingDead = [];
+      // A repeated open time (the 1m file's page overlaps) is one candle, counted once.
+      if (row.openTime !== lastSkipped) {
+        lastSkipped = row.openTime;
+        skippedExisting++;
+        accepted++;
+      }
+      return !(p.limit > 0 && accepted >= p.limit);
+    }
+    if (resuming) {
+      resuming = false;
+      for (const d of pendingDead) reject(d.item, d.code, d.reason, d.at);
+      pendingDead = [];
+    }
     const now = deps.now();
     meta.ingestedAt = now;
     const candle = toCandle(row, meta);

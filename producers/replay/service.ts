@@ -11,6 +11,7 @@ import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { deadLetterFromSource } from '../../core/kafka/dlq.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
+import { lastOpenTimesByKey } from './resume.js';
 import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from './domain/index.js';
@@ -24,8 +25,21 @@ export interface ReplayOptions {
   symbol: string;
   interval: string;
   exchange?: string;
-  /** Candles per second; 0 = as fast as possible. */
+  /** Candles per second; 0 = as fast as possible. Exclusive with speedFactor. */
   rate: number;
+  /**
+   * Replay at N x real time, spaced by the candles' own open times (3600 = one hour of data per
+   * second; a gap in the data is a proportional pause). 0/undefined = off. Exclusive with rate.
+   */
+  speedFactor?: number;
+  /**
+   * Skip candles already in market.candles: reads the topic's tail, finds the last openTime of
+   * this key and skips every row at or before it (dedupe on restart). Default false here; the CLI
+   * passes config.replay.resume (default true).
+   */
+  resume?: boolean;
+  /** Records per partition read from the tail when resuming (default 1000). */
+  resumeTailPerPartition?: number;
   from?: number | null;
   to?: number | null;
   limit?: number;
@@ -51,6 +65,10 @@ export interface ReplaySummary {
   lastOpenTime: number | null;
   seconds: number;
   aborted: boolean;
+  /** Rows skipped because their candle was already in market.candles (resume). */
+  skippedExisting: number;
+  /** The last openTime of the key found in market.candles before starting (resume), or null. */
+  resumedAfter: number | null;
 }
 
 export function resolveReplayFile(dataDir: string, file: string, cwd = process.cwd()): string {
@@ -86,21 +104,34 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const format = detectFormat(basename(path), first, second);
   const topic = topicName('candles', config.kafka.topicPrefix);
   const key = `${opts.symbol}:${opts.interval}`;
+  const speedFactor = opts.speedFactor ?? 0;
+  if (!(Number.isFinite(speedFactor) && speedFactor >= 0)) {
+    throw new BitPredictError('ERR_VALIDATION', `speedFactor ${speedFactor} is not a number >= 0`);
+  }
+  if (speedFactor > 0 && opts.rate > 0) {
+    throw new BitPredictError('ERR_VALIDATION', 'replay: set either rate (candles/s) or speedFactor (x real time), not both');
+  }
+  const paced = opts.rate > 0 || speedFactor > 0;
+  const resumeAfter = opts.resume === true ? await lastPublishedOpenTime(platform, topic, key, opts.resumeTailPerPartition ?? 1000) : null;
   const params: PipelineParams = {
     path, format, dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)), symbol: opts.symbol, interval: opts.interval,
     intervalMs: intervalMs(opts.interval), exchange: opts.exchange ?? 'binance', source: `replay:${basename(path)}`,
-    from: opts.from ?? null, to: opts.to ?? null, limit: opts.limit ?? 0, batchSize: opts.rate > 0 ? 1 : (opts.batchSize ?? 1000),
-    futureToleranceMs: config.consumer.futureToleranceMs,
+    from: opts.from ?? null, to: opts.to ?? null, limit: opts.limit ?? 0, batchSize: paced ? 1 : (opts.batchSize ?? 1000),
+    futureToleranceMs: config.consumer.futureToleranceMs, resumeAfter,
   };
   const published = counter(registry, 'bitpredict_replay_candles_total', 'Candles published by replay');
   const dlqTotal = counter(registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
   const summary: ReplaySummary = {
     file: path, format, published: 0, deadLettered: 0, duplicatesReplaced: 0, outOfOrder: 0, gaps: 0, missingIntervals: 0,
     droppedPartialLastRow: false, firstOpenTime: null, lastOpenTime: null, seconds: 0, aborted: false,
+    skippedExisting: 0, resumedAfter: resumeAfter,
   };
   const started = process.hrtime.bigint();
-  logger.info({ file: path, format, key, rate: opts.rate || 'max' }, 'replay starting');
-  const batches = replayBatches(params, { encode: (c) => serde.encode('candles', c), now, keepCandles: opts.rate > 0 });
+  logger.info({ file: path, format, key, rate: opts.rate || 'max', speedFactor: speedFactor || undefined, resumeAfter }, 'replay starting');
+  const batches = replayBatches(params, { encode: (c) => serde.encode('candles', c), now, keepCandles: paced });
+  // speedFactor: candle k is sent at start + (openTime_k - openTime_first) / speedFactor, so the
+  // data's own spacing (and its gaps) is kept, compressed; a slow broker delays, never bunches.
+  let paceOrigin: { wall: number; event: number } | null = null;
 
   let inFlight: Promise<void> | null = null;
   let nextSendAt = Date.now();
@@ -133,13 +164,21 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     summary.firstOpenTime ??= b.firstOpenTime;
     summary.lastOpenTime = b.lastOpenTime;
     summary.droppedPartialLastRow = b.droppedPartialLastRow;
+    summary.skippedExisting = b.skippedExisting;
     if (records.length === 0) return;
     const count = b.values.length;
     if (inFlight) await inFlight;
-    if (opts.rate > 0) {
-      const wait = nextSendAt - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      nextSendAt = Math.max(nextSendAt + 1000 / opts.rate, Date.now() - 1000);
+    if (paced) {
+      if (speedFactor > 0) {
+        const openTime = b.candles?.[0]?.openTime;
+        if (openTime !== undefined) {
+          paceOrigin ??= { wall: Date.now(), event: openTime };
+          await sleepUntil(paceOrigin.wall + (openTime - paceOrigin.event) / speedFactor, opts.signal);
+        }
+      } else {
+        await sleepUntil(nextSendAt, opts.signal);
+        nextSendAt = Math.max(nextSendAt + 1000 / opts.rate, Date.now() - 1000);
+      }
       // Stamp ingestion time at the moment of sending, so latency figures start here. Re-encoding
       // happens only in rate-limited mode, where CPU is not the limit.
       const t = now();
@@ -154,7 +193,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     // A send that fails while the next batch is being computed is awaited (and thrown) at the
     // next send or at the end; until then it must not count as an unhandled rejection.
     inFlight.catch(() => undefined);
-    if (opts.rate > 0) await inFlight;
+    if (paced) await inFlight;
     // kafkajs encodes and writes the request in promise continuations after a few awaits; the
     // next batch is computed in one long synchronous stretch. Yielding once lets the request go
     // out first, so that parsing overlaps the broker's work instead of delaying the request.
@@ -170,6 +209,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
       }
       stats = b.stats;
       await send(b);
+      summary.skippedExisting = b.skippedExisting;
     }
     const last = inFlight as Promise<void> | null;
     if (last) await last;
@@ -189,4 +229,24 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   }
   logger.info({ ...summary, recordsPerSecond: Math.round(summary.published / Math.max(summary.seconds, 1e-9)) }, 'replay finished');
   return summary;
+}
+
+/** Waits until the wall clock reaches `at`; an abort ends the wait early (checked by the caller). */
+function sleepUntil(at: number, signal: AbortSignal | undefined): Promise<void> {
+  const wait = at - Date.now();
+  if (wait <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolveWait) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolveWait();
+    };
+    const timer = setTimeout(done, wait);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The openTime of the last candle of `key` in the topic's tail, or null (see lastOpenTimesByKey). */
+export async function lastPublishedOpenTime(platform: Platform, topic: string, key: string, perPartition: number): Promise<number | null> {
+  return (await lastOpenTimesByKey(platform, topic, perPartition)).get(key) ?? null;
 }

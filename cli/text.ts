@@ -1,0 +1,68 @@
+// `bitpredict news|x|text-replay`: the text producers into text.raw.
+import type { CommandContext } from './main.js';
+import { runWorker } from './worker.js';
+import { createNewsService } from '../producers/text/news.js';
+import { createXService } from '../producers/text/x.js';
+import { runTextReplay as replayText } from '../producers/text/replay.js';
+import { resolveReplayFile } from '../producers/replay/service.js';
+import { createProducer, type Producer } from '../core/kafka/producer.js';
+import type { Lifecycle } from '../core/lifecycle.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
+
+/** `bitpredict news`: polls BITPREDICT_RSS_FEEDS; exits 0 at once when none are configured. */
+export async function runNews(ctx: CommandContext): Promise<number> {
+  if (ctx.config.text.rssFeeds.length === 0) {
+    ctx.logger.info('news polling is off: BITPREDICT_RSS_FEEDS is empty');
+    return 0;
+  }
+  return runWorker(ctx, 'news', async (d) => createNewsService({ platform: d.platform, producer: await producerFor(d.platform, d.lifecycle) }));
+}
+
+/** `bitpredict x`: X recent search; exits 0 at once when BITPREDICT_X_BEARER_TOKEN is empty. */
+export async function runX(ctx: CommandContext): Promise<number> {
+  if (ctx.config.text.x.bearerToken === '') {
+    ctx.logger.info('X source is off: BITPREDICT_X_BEARER_TOKEN is not set');
+    return 0;
+  }
+  return runWorker(ctx, 'x', async (d) => createXService({ platform: d.platform, producer: await producerFor(d.platform, d.lifecycle) }));
+}
+
+async function producerFor(platform: Platform, lifecycle: Lifecycle): Promise<Producer> {
+  const producer = await createProducer(platform.kafka);
+  // Registered before the service's stop step, so it runs after it: the producer outlives the last poll.
+  lifecycle.onShutdown('close producer', () => producer.close());
+  return producer;
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** `bitpredict text-replay [file] [--rate N] [--limit N]`: publishes a text file once and exits. */
+export async function runTextReplay(ctx: CommandContext): Promise<number> {
+  const { config, logger, args } = ctx;
+  const file = args[0] !== undefined && !args[0].startsWith('--') ? args[0] : config.text.replayFile;
+  const rate = Number(flag(args, '--rate') ?? '0');
+  const limit = Number(flag(args, '--limit') ?? '0');
+  if (!Number.isFinite(rate) || rate < 0 || !Number.isInteger(limit) || limit < 0) {
+    console.error('usage: bitpredict text-replay [file] [--rate items-per-second] [--limit n]');
+    return 2;
+  }
+  resolveReplayFile(config.data.dir, file);
+  const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: 'text-replay' }), clientId: 'text-replay' });
+  await prepareTopicsAndSchemas(platform);
+  const producer = await createProducer(platform.kafka);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const summary = await replayText({ platform, producer, file, rate, limit, signal: abort.signal });
+    console.log(JSON.stringify(summary));
+    return summary.aborted ? 130 : 0;
+  } finally {
+    await producer.close();
+  }
+}

@@ -1,0 +1,18 @@
+// Reconnect and retry delays: exponential with "full jitter" (uniform in [0, min(max, base*2^n)]),
+// so that many clients dropped at once by an exchange do not reconnect in lockstep. The random
+// source is passed in to keep this pure and testable.
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  // Never zero: a tight reconnect loop against a refusing server would spin the CPU.
+  return Math.max(1, Math.min(maxMs, Math.round(exp * random())));
+}
+
+/** Delay asked for by an HTTP Retry-After header (seconds or an HTTP date); null when absent or unreadable. */
+export function retryAfterMs(header: string | null, nowMs: number): number | null {
+  if (header === null || header.trim() === '') return null;
+  const trimmed = header.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, at - nowMs);
+}

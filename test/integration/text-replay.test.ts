@@ -1,0 +1,89 @@
+// Text replay of slices of the real tweets and news files into text.raw on the real stack:
+// the right count, in publishedAt order, with the original timestamps; a second run resumes after
+// what is already published; bad rows of a broken file go to the DLQ with their line numbers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { createProducer, type Producer } from '../../core/kafka/producer.js';
+import { runTextReplay } from '../../producers/text/replay.js';
+import { BitPredictError } from '../../core/errors.js';
+
+const TWEETS = 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv';
+const NEWS = 'crypto_news_2021_2022/cryptonews.csv';
+
+function expectTimeOrder(ts: number[]): void {
+  for (let i = 1; i < ts.length; i++) expect((ts[i] ?? 0) >= (ts[i - 1] ?? 0), `record ${i}`).toBe(true);
+}
+
+describe('text replay -> text.raw', () => {
+  let tp: TestPlatform;
+  let producer: Producer;
+  const dir = mkdtempSync(join(tmpdir(), 'bp-text-replay-'));
+
+  beforeAll(async () => {
+    tp = await createTestPlatform('textreplay', { BITPREDICT_TOPIC_PARTITIONS: '1' });
+    producer = await createProducer(tp.platform.kafka);
+  });
+
+  afterAll(async () => {
+    await producer?.close();
+    await tp?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('replays slices of the real tweets and news files in time order, resuming without duplicates', async () => {
+    const a = await runTextReplay({ platform: tp.platform, producer, file: TWEETS, limit: 300, resume: true });
+    expect(a).toMatchObject({ format: 'tweets', rows: 4662, published: 300, deadLettered: 0, skippedAlreadyPublished: 0 });
+    expect(a.firstPublishedAt).toBe(Date.UTC(2025, 7, 15, 23, 25, 35));
+    const b = await runTextReplay({ platform: tp.platform, producer, file: TWEETS, limit: 200, resume: true });
+    expect(b).toMatchObject({ published: 200, skippedAlreadyPublished: 300 });
+    const tweets = await tp.readAll('textRaw');
+    expect(tweets).toHaveLength(500);
+    expect(new Set(tweets.map((r) => r.key)).size).toBe(500);
+    expectTimeOrder(tweets.map((r) => r.timestamp));
+    for (const r of tweets) {
+      expect(r.timestamp).toBe(r.value?.publishedAt);
+      expect(r.value).toMatchObject({ kind: 'tweet', source: 'replay:bitcoin_tweets_1month_20250919_161545.csv', title: null });
+    }
+
+    const n = await runTextReplay({ platform: tp.platform, producer, file: NEWS, limit: 250, resume: false });
+    expect(n).toMatchObject({ format: 'news', rows: 7524, published: 250, deadLettered: 0 });
+    const all = await tp.readAll('textRaw');
+    const news = all.slice(500);
+    expect(news).toHaveLength(250);
+    expect(news[0]?.timestamp).toBe(Date.UTC(2021, 9, 12, 20, 0));
+    expectTimeOrder(news.map((r) => r.timestamp));
+    expect(news.every((r) => r.value?.kind === 'news' && r.value.source === 'replay:cryptonews.csv')).toBe(true);
+  });
+
+  it('dead-letters the bad rows of a broken file with line numbers and publishes the rest', async () => {
+    const file = join(dir, 'broken-news.csv');
+    writeFileSync(file, [
+      'date;sentiment;source;subject;text;title;url',
+      '5-7-2022 04:24;{};CryptoNews;bitcoin;ok;Good;https://example.com/good',
+      '99-7-2022 04:24;{};CryptoNews;bitcoin;bad day;Bad;https://example.com/bad',
+      'not a date;{};CryptoNews;bitcoin;bad;Bad2;https://example.com/bad2',
+      '5-7-2022 04:25;{};CryptoNews;bitcoin;missing columns',
+    ].join('\n'));
+    const s = await runTextReplay({ platform: tp.platform, producer, file, resume: false });
+    expect(s).toMatchObject({ published: 1, deadLettered: 3 });
+    const dlq = await tp.readAll('dlq');
+    expect(dlq.map((d) => [d.value?.sourceKind, d.value?.offset, d.value?.errorCode])).toEqual([
+      ['file', 3, 'ERR_REPLAY_MALFORMED_ROW'],
+      ['file', 4, 'ERR_REPLAY_MALFORMED_ROW'],
+      ['file', 5, 'ERR_REPLAY_MALFORMED_ROW'],
+    ]);
+    expect(dlq[0]?.value?.value?.toString()).toBe('99-7-2022 04:24;{};CryptoNews;bitcoin;bad day;Bad;https://example.com/bad');
+  });
+
+  it('refuses a missing file or an unknown header with ERR_REPLAY_FILE', async () => {
+    await expect(runTextReplay({ platform: tp.platform, producer, file: join(dir, 'nope.csv') })).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
+    const odd = join(dir, 'odd.csv');
+    writeFileSync(odd, 'a,b,c\n1,2,3\n');
+    const err: unknown = await runTextReplay({ platform: tp.platform, producer, file: odd }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BitPredictError);
+    expect((err as BitPredictError).code).toBe('ERR_REPLAY_FILE');
+  });
+});
