@@ -1,11 +1,10 @@
 // The service commands: `bitpredict topics|replay|indicators|predictor|gateway`.
 import type { CommandContext } from './main.js';
-import { runWorker } from './worker.js';
+import { runOneShot, runWorker } from './worker.js';
 import { createIndicatorProcessor } from '../processors/indicators/service.js';
 import { createPredictor } from '../trainer/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { resolveReplayFile, runReplay } from '../producers/replay/service.js';
-import { createProducer } from '../core/kafka/producer.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
@@ -47,15 +46,8 @@ export async function replay(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
   // A missing file is reported before anything connects.
   resolveReplayFile(config.data.dir, config.replay.file);
-  const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: 'replay' }), clientId: 'replay' });
-  await prepareTopicsAndSchemas(platform);
-  const producer = await createProducer(platform.kafka);
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const summary = await runReplay({
+  return runOneShot(ctx, 'replay', ({ platform, producer, signal }) =>
+    runReplay({
       platform,
       producer,
       file: config.replay.file,
@@ -67,14 +59,10 @@ export async function replay(ctx: CommandContext): Promise<number> {
       limit: config.replay.limit,
       resume: config.replay.resume,
       ...(config.replay.speedFactor > 0 ? { speedFactor: config.replay.speedFactor } : {}),
-      signal: abort.signal,
+      signal,
       onProgress: (p) => {
         if (p.published % 10000 < 1000 || config.replay.rate > 0) logger.debug({ published: p.published }, 'replay progress');
       },
-    });
-    console.log(JSON.stringify(summary));
-    return summary.aborted ? 130 : 0;
-  } finally {
-    await producer.close();
-  }
+    }),
+  );
 }

@@ -1,14 +1,13 @@
 // `bitpredict news|x|text-replay`: the text producers into text.raw.
 import type { CommandContext } from './main.js';
-import { runWorker } from './worker.js';
+import { runOneShot, runWorker } from './worker.js';
 import { createNewsService } from '../producers/text/news.js';
 import { createXService } from '../producers/text/x.js';
 import { runTextReplay as replayText } from '../producers/text/replay.js';
 import { resolveReplayFile } from '../producers/replay/service.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
 import type { Lifecycle } from '../core/lifecycle.js';
-import { createMetricsRegistry } from '../core/metrics.js';
-import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
+import type { Platform } from '../core/runtime.js';
 
 /** `bitpredict news`: polls BITPREDICT_RSS_FEEDS; exits 0 at once when none are configured. */
 export async function runNews(ctx: CommandContext): Promise<number> {
@@ -42,7 +41,7 @@ function flag(args: string[], name: string): string | undefined {
 
 /** `bitpredict text-replay [file] [--rate N] [--limit N]`: publishes a text file once and exits. */
 export async function runTextReplay(ctx: CommandContext): Promise<number> {
-  const { config, logger, args } = ctx;
+  const { config, args } = ctx;
   const file = args[0] !== undefined && !args[0].startsWith('--') ? args[0] : config.text.replayFile;
   const rate = Number(flag(args, '--rate') ?? '0');
   const limit = Number(flag(args, '--limit') ?? '0');
@@ -51,18 +50,5 @@ export async function runTextReplay(ctx: CommandContext): Promise<number> {
     return 2;
   }
   resolveReplayFile(config.data.dir, file);
-  const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: 'text-replay' }), clientId: 'text-replay' });
-  await prepareTopicsAndSchemas(platform);
-  const producer = await createProducer(platform.kafka);
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const summary = await replayText({ platform, producer, file, rate, limit, signal: abort.signal });
-    console.log(JSON.stringify(summary));
-    return summary.aborted ? 130 : 0;
-  } finally {
-    await producer.close();
-  }
+  return runOneShot(ctx, 'text-replay', ({ platform, producer, signal }) => replayText({ platform, producer, file, rate, limit, signal }));
 }

@@ -9,6 +9,7 @@ import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/
 import { createRedis, type Redis } from '../core/redis.js';
 import { startHealthServer } from '../core/health.js';
 import type { Service } from '../core/service.js';
+import { createProducer, type Producer } from '../core/kafka/producer.js';
 
 export interface WorkerDeps {
   platform: Platform;
@@ -54,4 +55,28 @@ export async function runWorker(ctx: CommandContext, name: string, build: (deps:
   logger.info({ service: name }, 'started');
   const ok = await lifecycle.done;
   return ok ? exitCode : 1;
+}
+
+/**
+ * One-shot producer commands (replay, text-replay): platform -> topics and schemas -> producer ->
+ * job; Ctrl-C or SIGTERM aborts the job between batches. Prints the job's summary as one JSON
+ * line; exit code 130 when aborted.
+ */
+export async function runOneShot(ctx: CommandContext, name: string, job: (deps: { platform: Platform; producer: Producer; signal: AbortSignal }) => Promise<{ aborted: boolean }>): Promise<number> {
+  const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: name }), clientId: name });
+  await prepareTopicsAndSchemas(platform);
+  const producer = await createProducer(platform.kafka);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const summary = await job({ platform, producer, signal: abort.signal });
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return summary.aborted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await producer.close();
+  }
 }
