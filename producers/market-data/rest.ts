@@ -5,7 +5,8 @@
 import type { Logger } from '../../core/logger.js';
 import type { Counter } from '../../core/metrics.js';
 import { errorMessage } from '../../core/errors.js';
-import { backoffDelay, retryAfterMs } from './domain/backoff.js';
+import { backoffDelay } from './domain/backoff.js';
+import { retryAfterMs } from '../../core/domain/http.js';
 
 export type RestResult = { ok: true; body: unknown } | { ok: false; status: number; reason: string; raw: Buffer | null };
 

@@ -8,7 +8,8 @@ import type { Service, Readiness } from '../../core/service.js';
 import type { Logger } from '../../core/logger.js';
 import { errorMessage } from '../../core/errors.js';
 import { counter, gauge } from '../../core/metrics.js';
-import { feedSource, parseFeed, retryAfterMs } from './domain/index.js';
+import { feedSource, parseFeed } from './domain/index.js';
+import { retryAfterMs } from '../../core/domain/http.js';
 import { BoundedSet, deadTextRecord, loadTextTail, textRecord } from './publish.js';
 
 export interface NewsOptions {

@@ -6,13 +6,3 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   // Never zero: a tight reconnect loop against a refusing server would spin the CPU.
   return Math.max(1, Math.min(maxMs, Math.round(exp * random())));
 }
-
-/** Delay asked for by an HTTP Retry-After header (seconds or an HTTP date); null when absent or unreadable. */
-export function retryAfterMs(header: string | null, nowMs: number): number | null {
-  if (header === null || header.trim() === '') return null;
-  const trimmed = header.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - nowMs);
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lastClosedOpenTime, pageGap, planGap } from './gaps.js';
-import { backoffDelay, retryAfterMs } from './backoff.js';
+import { backoffDelay } from './backoff.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -40,10 +40,4 @@ describe('backoff', () => {
     expect(backoffDelay(5, 500, 30_000, () => 0.5)).toBe(8000);
   });
 
-  it('reads Retry-After as seconds or a date, and rejects junk', () => {
-    expect(retryAfterMs('2', 0)).toBe(2000);
-    expect(retryAfterMs(new Date(T0 + 3000).toUTCString(), T0)).toBe(3000);
-    expect(retryAfterMs('soon', 0)).toBeNull();
-    expect(retryAfterMs(null, 0)).toBeNull();
-  });
 });

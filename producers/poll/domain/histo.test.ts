@@ -5,7 +5,6 @@ import {
   classifyResponse,
   histoPath,
   isPollInterval,
-  parseRetryAfter,
   planPublish,
   requestLimit,
   retryDelay,
@@ -95,16 +94,6 @@ describe('classifyResponse', () => {
   });
 });
 
-describe('parseRetryAfter', () => {
-  it('reads seconds and HTTP dates, and ignores garbage', () => {
-    expect(parseRetryAfter('0', T0)).toBe(0);
-    expect(parseRetryAfter('120', T0)).toBe(120_000);
-    expect(parseRetryAfter(new Date(T0 + 5000).toUTCString(), T0)).toBe(5000);
-    expect(parseRetryAfter(new Date(T0 - 5000).toUTCString(), T0)).toBe(0);
-    expect(parseRetryAfter('soon', T0)).toBeNull();
-    expect(parseRetryAfter(null, T0)).toBeNull();
-  });
-});
 
 describe('planPublish', () => {
   const all = rows(fixture('histominute-success.json'));

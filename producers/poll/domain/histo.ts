@@ -3,6 +3,7 @@
 // No I/O and no clock reads: times come in as arguments.
 import type { Candle } from '../../../schemas/types.js';
 import { validateCandle } from '../../../core/domain/candle.js';
+import { retryAfterMs } from '../../../core/domain/http.js';
 
 /** The histo endpoint of each interval the API serves; other intervals cannot be polled. */
 export const HISTO_ENDPOINTS = { '1m': 'histominute', '1h': 'histohour', '1d': 'histoday' } as const;
@@ -66,14 +67,6 @@ export type HistoOutcome =
 /** Bodies larger than this are not parsed (the largest valid answer, 2000 rows, is ~400 KB). */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-/** Retry-After as delta-seconds or an HTTP date, in ms from `now`; null when absent or unreadable. */
-export function parseRetryAfter(header: string | null, now: number): number | null {
-  if (header === null || header.trim() === '') return null;
-  const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isFinite(at) ? Math.max(0, at - now) : null;
-}
 
 const RATE_LIMIT_TEXT = /rate limit/i;
 
@@ -102,7 +95,7 @@ function parseRow(entry: unknown, index: number): RowParse {
 
 /** Classifies one HTTP answer. `retryAfter` is the Retry-After header, `now` the clock. */
 export function classifyResponse(status: number, retryAfter: string | null, body: string, now: number): HistoOutcome {
-  if (status === 429) return { kind: 'rate-limited', retryAfterMs: parseRetryAfter(retryAfter, now), message: `HTTP 429: ${body.slice(0, 200)}` };
+  if (status === 429) return { kind: 'rate-limited', retryAfterMs: retryAfterMs(retryAfter, now), message: `HTTP 429: ${body.slice(0, 200)}` };
   if (status >= 500) return { kind: 'server-error', status, message: `HTTP ${status}: ${body.slice(0, 200)}` };
   if (status < 200 || status >= 300) return { kind: 'client-error', status, message: `HTTP ${status}: ${body.slice(0, 200)}` };
   if (body.length > MAX_BODY_BYTES) return { kind: 'malformed', message: `body is ${body.length} characters (max ${MAX_BODY_BYTES})` };
@@ -116,7 +109,7 @@ export function classifyResponse(status: number, retryAfter: string | null, body
   if (doc.Response === 'Error') {
     const message = typeof doc.Message === 'string' ? doc.Message : 'Response: Error without a message';
     // The API answers 200 with an Error body when over the limit; it is a rate limit all the same.
-    if (RATE_LIMIT_TEXT.test(message)) return { kind: 'rate-limited', retryAfterMs: parseRetryAfter(retryAfter, now), message };
+    if (RATE_LIMIT_TEXT.test(message)) return { kind: 'rate-limited', retryAfterMs: retryAfterMs(retryAfter, now), message };
     return { kind: 'client-error', status, message };
   }
   if (doc.Response !== 'Success') return { kind: 'malformed', message: `Response is ${JSON.stringify(doc.Response)}, expected "Success" or "Error"` };

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_TEXT_CHARS, canonicalUrl, capText, parseDayFirstUtc, parseFeed, parseFeedDate, parseRecentSearch, parseTwitterDate, rateLimitWaitMs, retryAfterMs, textId, mapTextCsv, detectTextFormat, maxTweetId, feedSource } from './index.js';
+import { MAX_TEXT_CHARS, canonicalUrl, capText, parseDayFirstUtc, parseFeed, parseFeedDate, parseRecentSearch, parseTwitterDate, rateLimitWaitMs, textId, mapTextCsv, detectTextFormat, maxTweetId, feedSource } from './index.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 const fixture = (name: string): string => readFileSync(resolve(ROOT, 'test/fixtures/text', name), 'utf8');
@@ -152,9 +152,6 @@ describe('X recent search', () => {
     expect(rateLimitWaitMs({ remaining: null, reset: null }, 429, now, 60_000)).toBe(60_000);
     expect(rateLimitWaitMs({ remaining: '0', reset: String(now / 1000 + 99_999) }, 429, now, 60_000)).toBe(15 * 60_000);
     expect(rateLimitWaitMs({ remaining: 'abc', reset: 'soon' }, 429, now, 7)).toBe(7);
-    expect(retryAfterMs('120', now)).toBe(120_000);
-    expect(retryAfterMs(new Date(now + 5000).toUTCString(), now)).toBe(5000);
-    expect(retryAfterMs('never', now)).toBeNull();
   });
 });
 

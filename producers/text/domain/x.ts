@@ -104,11 +104,3 @@ export function rateLimitWaitMs(headers: { remaining: string | null; reset: stri
   return 0;
 }
 
-/** Retry-After as seconds or an HTTP date -> milliseconds from now, or null. */
-export function retryAfterMs(value: string | null, now: number): number | null {
-  if (value === null) return null;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
