@@ -8,6 +8,7 @@
 // If producing or committing fails after kafkajs' own retries, the runner does not carry on with
 // state that has moved past what Kafka holds: it reports a fatal error (onFatal) so the process
 // shuts down and restarts from the committed offsets.
+import { delay } from '../time.js';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
@@ -89,7 +90,6 @@ export function classifyError(err: unknown): { code: ErrorCode; retryable: boole
   return { code: 'ERR_HANDLER', retryable: true, message: errorMessage(err) };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const { client, groupId, handler, deadLetter, delivery, registry, maxAttempts, retryBackoffMs } = opts;
@@ -163,7 +163,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         if (c.retryable && attempt < maxAttempts) {
           retriesTotal.inc({ group: groupId });
           logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempt, code: c.code, err: c.message }, 'handler failed; retrying');
-          await sleep(retryBackoffMs * 2 ** (attempt - 1));
+          await delay(retryBackoffMs * 2 ** (attempt - 1));
           await heartbeat();
           continue;
         }

@@ -3,6 +3,7 @@
 // restarts and overlapping polls never republish and nothing is ever fabricated for a gap. Rate
 // limits (429 + Retry-After, or the API's "rate limit" Error body) and server errors back off
 // exponentially per key; malformed bodies and rows go to the DLQ (sourceKind 'http').
+import { delay } from '../../core/time.js';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
 import type { Producer, OutRecord } from '../../core/kafka/producer.js';
@@ -216,17 +217,6 @@ export function createPollService(deps: PollServiceDeps): PollService {
     return out;
   }
 
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolveSleep) => {
-      if (stopper.signal.aborted) return resolveSleep();
-      const done = (): void => {
-        clearTimeout(timer);
-        stopper.signal.removeEventListener('abort', done);
-        resolveSleep();
-      };
-      const timer = setTimeout(done, ms);
-      stopper.signal.addEventListener('abort', done, { once: true });
-    });
 
   async function run(): Promise<void> {
     while (!stopped) {
@@ -243,7 +233,7 @@ export function createPollService(deps: PollServiceDeps): PollService {
       }
       // Next round at the period, or earlier when a backed-off key becomes due, never busy-looping.
       const due = Math.min(roundStart + periodMs, ...keys.map((k) => (k.notBefore > 0 ? k.notBefore : Infinity)));
-      await sleep(Math.max(due - Date.now(), 10));
+      await delay(Math.max(due - Date.now(), 10), stopper.signal);
     }
   }
 

@@ -16,6 +16,7 @@ import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from './domain/index.js';
 import { replayBatches, type PipelineBatch, type PipelineParams } from './pipeline.js';
+import { delay } from '../../core/time.js';
 
 export interface ReplayOptions {
   platform: Platform;
@@ -173,10 +174,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         const openTime = b.candles?.[0]?.openTime;
         if (openTime !== undefined) {
           paceOrigin ??= { wall: Date.now(), event: openTime };
-          await sleepUntil(paceOrigin.wall + (openTime - paceOrigin.event) / speedFactor, opts.signal);
+          await delay(paceOrigin.wall + (openTime - paceOrigin.event) / speedFactor - Date.now(), opts.signal);
         }
       } else {
-        await sleepUntil(nextSendAt, opts.signal);
+        await delay(nextSendAt - Date.now(), opts.signal);
         nextSendAt = Math.max(nextSendAt + 1000 / opts.rate, Date.now() - 1000);
       }
       // Stamp ingestion time at the moment of sending, so latency figures start here. Re-encoding
@@ -231,20 +232,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   return summary;
 }
 
-/** Waits until the wall clock reaches `at`; an abort ends the wait early (checked by the caller). */
-function sleepUntil(at: number, signal: AbortSignal | undefined): Promise<void> {
-  const wait = at - Date.now();
-  if (wait <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolveWait) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolveWait();
-    };
-    const timer = setTimeout(done, wait);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** The openTime of the last candle of `key` in the topic's tail, or null (see lastOpenTimesByKey). */
 export async function lastPublishedOpenTime(platform: Platform, topic: string, key: string, perPartition: number): Promise<number | null> {
