@@ -2,7 +2,7 @@
 // response classification, row parsing), what to publish from a response, and the retry delays.
 // No I/O and no clock reads: times come in as arguments.
 import type { Candle } from '../../../schemas/types.js';
-import { validateCandle } from '../../../core/domain/candle.js';
+import { toCandle, validateCandle } from '../../../core/domain/candle.js';
 import { retryAfterMs } from '../../../core/domain/http.js';
 
 /** The histo endpoint of each interval the API serves; other intervals cannot be polled. */
@@ -165,19 +165,7 @@ export function planPublish(input: PlanInput): Plan {
       plan.old++;
       continue;
     }
-    const candle: Candle = {
-      ...input.meta,
-      openTime: row.openTime,
-      closeTime: row.openTime + input.intervalMs,
-      open: row.open,
-      high: row.high,
-      low: row.low,
-      close: row.close,
-      volume: row.volume,
-      quoteVolume: row.quoteVolume,
-      tradeCount: null,
-      ingestedAt: input.now,
-    };
+    const candle = toCandle({ ...row, tradeCount: null }, { ...input.meta, ingestedAt: input.now });
     if (row.openTime % input.intervalMs !== 0) {
       plan.dead.push({ index: r.index, raw: r.raw, code: 'ERR_VALIDATION', reason: `time ${row.openTime / 1000} is not aligned to the ${input.meta.interval} interval` });
       continue;

@@ -16,16 +16,9 @@ import {
 export const REPLAY_FORMATS = ['freqtrade-json', 'merged-csv', 'binance-csv', 'binance-csv-ext', 'binance-1m-csv', 'yahoo-daily-csv'] as const;
 export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
 
-export interface CandleRow {
-  openTime: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  quoteVolume: number | null;
-  tradeCount: number | null;
-}
+import type { CandleRow } from '../../../core/domain/candle.js';
+
+export type { CandleRow };
 
 export type RowResult = { ok: true; row: CandleRow } | { ok: false; code: 'ERR_REPLAY_MALFORMED_ROW'; reason: string };
 
