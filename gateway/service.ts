@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from '../core/redis.js';
 import { redisKeys } from '../core/redis.js';
 import type { Platform } from '../core/runtime.js';
-import type { Service } from '../core/service.js';
+import type { Readiness, Service } from '../core/service.js';
 import type { BitPredictError} from '../core/errors.js';
 import { errorMessage } from '../core/errors.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
@@ -50,6 +50,11 @@ export async function createGateway(opts: { platform: Platform; redis: Redis; ho
     flushEvery: 1000,
     onFatal: opts.onFatal,
   });
+  // One readiness for the gateway's own /readyz and for whoever drives the service (worker health, demo).
+  const readiness = (): Readiness => ({
+    ready: !stopping && runner.joined && redisOk,
+    checks: { kafka: runner.joined ? 'joined' : 'not joined', redis: redisOk ? 'ok' : 'failing', shutdown: stopping ? 'in progress' : 'no' },
+  });
   const { app, hub } = await buildApp({
     logger: log,
     registry: platform.registry,
@@ -66,10 +71,7 @@ export async function createGateway(opts: { platform: Platform; redis: Redis; ho
         return null;
       }
     },
-    readiness: () => ({
-      ready: !stopping && runner.joined && redisOk,
-      checks: { kafka: runner.joined ? 'joined' : 'not joined', redis: redisOk ? 'ok' : 'failing', shutdown: stopping ? 'in progress' : 'no' },
-    }),
+    readiness,
   });
   let address = '';
   return {
@@ -90,6 +92,6 @@ export async function createGateway(opts: { platform: Platform; redis: Redis; ho
       await app.close();
       await producer.close();
     },
-    readiness: () => ({ ready: !stopping && runner.joined, checks: { kafka: runner.joined ? 'joined' : 'not joined' } }),
+    readiness,
   };
 }
