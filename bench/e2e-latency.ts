@@ -1,13 +1,13 @@
 // e2e-latency: wall-clock time from a candle being produced (its ingestedAt stamp, set at send) to
 // the matching prediction arriving at a WebSocket client, with the replay paced at 100 candles/s
-// through the real pipeline (indicators, predictor, gateway, all on the local broker). Baseline
+// through the real pipeline (features, predictor, gateway, all on the local broker). Baseline
 // in the same run: one raw kafkajs hop (produce -> consume) at the same rate; the pipeline has
 // three Kafka hops plus Redis writes and a WebSocket push. Goal: p99 under 100 ms.
 import WebSocket from 'ws';
 import { createRedis } from '../core/redis.js';
 import { createProducer } from '../core/kafka/producer.js';
 import { benchPlatform, percentile, progress } from './common.js';
-import { createIndicatorProcessor } from '../processors/indicators/service.js';
+import { createFeatureProcessor } from '../processors/features/service.js';
 import { createPredictor } from '../trainer/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
@@ -57,9 +57,9 @@ export async function run(): Promise<Record<string, unknown>> {
     throw e;
   };
   const gateway = await createGateway({ platform, redis, host: '127.0.0.1', port: 0, onFatal: fatal });
-  const indicators = await createIndicatorProcessor({ platform, redis, onFatal: fatal });
+  const features = await createFeatureProcessor({ platform, redis, onFatal: fatal });
   const predictor = await createPredictor({ platform, redis, onFatal: fatal });
-  const services = [gateway, indicators, predictor];
+  const services = [gateway, features, predictor];
   try {
     for (const s of services) await s.start();
     while (!services.every((s) => s.readiness().ready)) await new Promise((r) => setTimeout(r, 50));

@@ -17,7 +17,7 @@ import { createAdmin } from '../core/kafka/client.js';
 import { topicSpecs } from '../core/kafka/topics.js';
 import { createProducer } from '../core/kafka/producer.js';
 import type { BitPredictError } from '../core/errors.js';
-import { createIndicatorProcessor } from '../processors/indicators/service.js';
+import { createFeatureProcessor } from '../processors/features/service.js';
 import { createPredictor } from '../trainer/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
@@ -110,16 +110,16 @@ export async function demo(ctx: CommandContext): Promise<number> {
     lifecycle.onShutdown('close replay producer', () => producer.close());
     const gateway = await createGateway({ platform, redis, host: config.gateway.host, port: config.gateway.port, onFatal });
     lifecycle.onShutdown('stop gateway', () => gateway.stop());
-    const indicators = await createIndicatorProcessor({ platform, redis, onFatal });
-    lifecycle.onShutdown('stop indicators', () => indicators.stop());
+    const features = await createFeatureProcessor({ platform, redis, onFatal });
+    lifecycle.onShutdown('stop features', () => features.stop());
     const predictor = await createPredictor({ platform, redis, onFatal });
     lifecycle.onShutdown('stop predictor', () => predictor.stop());
     lifecycle.onShutdown('stop replay', () => abort.abort());
 
     await gateway.start();
-    await indicators.start();
+    await features.start();
     await predictor.start();
-    for (let i = 0; i < 300 && !(gateway.readiness().ready && indicators.readiness().ready && predictor.readiness().ready); i++) {
+    for (let i = 0; i < 300 && !(gateway.readiness().ready && features.readiness().ready && predictor.readiness().ready); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     lifecycle.setReady(true);

@@ -1,7 +1,7 @@
-// The service commands: `bitpredict topics|replay|indicators|predictor|gateway`.
+// The service commands: `bitpredict topics|replay|features|sentiment|predictor|gateway`.
 import type { CommandContext } from './main.js';
 import { runOneShot, runWorker } from './worker.js';
-import { createIndicatorProcessor } from '../processors/indicators/service.js';
+import { createFeatureProcessor } from '../processors/features/service.js';
 import { createPredictor } from '../trainer/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { resolveReplayFile, runReplay } from '../producers/replay/service.js';
@@ -9,8 +9,8 @@ import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
 
-export const indicators = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'indicators', (d) => createIndicatorProcessor({ platform: d.platform, redis: d.redis, onFatal: d.onFatal }));
+export const features = (ctx: CommandContext): Promise<number> =>
+  runWorker(ctx, 'features', (d) => createFeatureProcessor({ platform: d.platform, redis: d.redis, onFatal: d.onFatal }));
 
 export const predictor = (ctx: CommandContext): Promise<number> =>
   runWorker(ctx, 'predictor', (d) => createPredictor({ platform: d.platform, redis: d.redis, onFatal: d.onFatal }));
@@ -66,3 +66,6 @@ export async function replay(ctx: CommandContext): Promise<number> {
     }),
   );
 }
+
+export const sentiment = (ctx: CommandContext): Promise<number> =>
+  runWorker(ctx, 'sentiment', async (d) => (await import('../processors/sentiment/service.js')).createSentimentProcessor({ platform: d.platform, onFatal: d.onFatal }));

@@ -64,6 +64,14 @@ export const CONFIG_KEYS = {
   BITPREDICT_X_QUERY: { kind: 'string', default: '(bitcoin OR btc) -is:retweet lang:en', doc: 'X recent-search query' },
   BITPREDICT_X_POLL_INTERVAL_MS: { kind: 'int', default: '60000', min: 100, doc: 'X recent-search period (rate-limit headers may stretch it)' },
   BITPREDICT_TEXT_REPLAY_FILE: { kind: 'string', default: 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv', doc: 'text replay file (tweets CSV or the semicolon news CSV), relative to the data folder or absolute' },
+  BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS: { kind: 'int', default: '5000', min: 0, doc: 'stateful processors: shortest time between Redis snapshots of one partition\'s state, taken after a commit (0: after every commit)' },
+  BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS: { kind: 'int', default: '14400000', min: 1000, doc: 'W: features aggregate the sentiment of texts published in (t - W, t]' },
+  BITPREDICT_FEATURES_TEXT_LATENESS_MS: { kind: 'int', default: '60000', min: 0, doc: 'texts may arrive this much out of publication order; a feature at t waits until the text stream has passed t + this, or has caught up' },
+  BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS: { kind: 'int', default: '5000', min: 0, doc: 'longest a candle waits for a lagging text stream before its feature is computed with the texts known (counted)' },
+  BITPREDICT_FEATURES_HISTORY_MAX: { kind: 'int', default: '5000', min: 1, doc: 'feature vectors kept per series in the Redis history (time-indexed)' },
+  BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR: { kind: 'string', default: '', doc: 'folder holding FinBERT model folders (<dir>/<org>/<name>/...); empty: FinBERT off, VADER only. Never downloaded' },
+  BITPREDICT_SENTIMENT_FINBERT_MODEL_ID: { kind: 'string', default: 'ProsusAI/finbert', doc: 'FinBERT model id: the sub-folder of the models folder' },
+  BITPREDICT_SENTIMENT_BATCH_SIZE: { kind: 'int', default: '32', min: 1, max: 1024, doc: 'texts per FinBERT inference batch' },
   BITPREDICT_GATEWAY_HOST: { kind: 'string', default: '127.0.0.1', doc: 'address the gateway listens on' },
   BITPREDICT_GATEWAY_PORT: { kind: 'int', default: '8080', min: 0, max: 65535, doc: 'port of the gateway (HTTP and WebSocket)' },
   BITPREDICT_WS_MAX_BUFFERED_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'a WebSocket client whose send buffer exceeds this is disconnected as too slow' },
@@ -111,6 +119,8 @@ export interface Config {
     x: { bearerToken: string; apiUrl: string; query: string; pollIntervalMs: number };
     replayFile: string;
   };
+  features: { sentimentWindowMs: number; textLatenessMs: number; textMaxWaitMs: number; historyMax: number; snapshotIntervalMs: number };
+  sentiment: { finbertModelsDir: string; finbertModelId: string; batchSize: number };
   stack: {
     dir: string;
     kafkaVersion: string;
@@ -250,6 +260,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         pollIntervalMs: raw.BITPREDICT_X_POLL_INTERVAL_MS as number,
       },
       replayFile: raw.BITPREDICT_TEXT_REPLAY_FILE as string,
+    },
+    features: {
+      sentimentWindowMs: raw.BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS as number,
+      textLatenessMs: raw.BITPREDICT_FEATURES_TEXT_LATENESS_MS as number,
+      textMaxWaitMs: raw.BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS as number,
+      historyMax: raw.BITPREDICT_FEATURES_HISTORY_MAX as number,
+      snapshotIntervalMs: raw.BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS as number,
+    },
+    sentiment: {
+      finbertModelsDir: raw.BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR as string,
+      finbertModelId: raw.BITPREDICT_SENTIMENT_FINBERT_MODEL_ID as string,
+      batchSize: raw.BITPREDICT_SENTIMENT_BATCH_SIZE as number,
     },
     gateway: {
       host: raw.BITPREDICT_GATEWAY_HOST as string,

@@ -10,6 +10,7 @@ export const ErrorCodes = {
   ERR_REGISTRY_UNREACHABLE: { retryable: true, doc: 'The schema registry did not answer.' },
   ERR_REGISTRY: { retryable: false, doc: 'The schema registry refused a request (for example an incompatible schema).' },
   ERR_REDIS_UNREACHABLE: { retryable: true, doc: 'Redis did not answer.' },
+  ERR_REDIS: { retryable: true, doc: 'A Redis command or transaction failed.' },
   ERR_SERDE_DECODE: { retryable: false, doc: 'A record value is not valid Confluent-framed Avro for its topic.' },
   ERR_SERDE_ENCODE: { retryable: false, doc: 'A value does not match the Avro schema of its topic.' },
   ERR_SERDE_UNKNOWN_SCHEMA: { retryable: true, doc: 'A record refers to a schema id the registry cannot resolve (yet).' },

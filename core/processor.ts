@@ -4,7 +4,7 @@
 import type { BitPredictError } from './errors.js';
 import type { Platform } from './runtime.js';
 import type { Service } from './service.js';
-import { createConsumerRunner, type RecordHandler } from './kafka/consumer.js';
+import { createConsumerRunner, type InRecord, type PartitionHooks, type RecordHandler } from './kafka/consumer.js';
 import { createDeadLetterFactory } from './kafka/dlq.js';
 import { createDelivery } from './kafka/delivery.js';
 import { topicName, type LogicalTopic } from '../schemas/index.js';
@@ -19,14 +19,18 @@ export interface ProcessorOptions {
   flushEvery?: number;
   /** Extra readiness checks (shown on /readyz). */
   checks?: () => Record<string, string>;
+  /** Per-partition state (stateful processors). */
+  hooks?: PartitionHooks;
+  /** Batch preparation before per-record handling (batched inference). */
+  prepareBatch?: (records: InRecord[]) => Promise<void>;
 }
 
 export async function createProcessor(opts: ProcessorOptions): Promise<Service> {
   const { platform, groupId } = opts;
   const { config } = platform;
-  // With a stable BITPREDICT_INSTANCE_ID the transactional id survives restarts, so a restarted
-  // instance fences its previous incarnation's open transaction (the default, hostname-pid, does not).
-  const delivery = await createDelivery(platform.kafka, config.consumer.guarantee, `${groupId}-${config.instanceId}`);
+  // Exactly-once: one transactional id per input partition, derived from the group (see
+  // core/kafka/delivery.ts), so whoever takes a partition over fences its previous owner.
+  const delivery = await createDelivery(platform.kafka, config.consumer.guarantee, groupId);
   const runner = createConsumerRunner({
     client: platform.kafka,
     groupId,
@@ -39,6 +43,8 @@ export async function createProcessor(opts: ProcessorOptions): Promise<Service> 
     maxAttempts: config.consumer.maxAttempts,
     retryBackoffMs: config.consumer.retryBackoffMs,
     ...(opts.flushEvery !== undefined ? { flushEvery: opts.flushEvery } : {}),
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.prepareBatch ? { prepareBatch: opts.prepareBatch } : {}),
     onFatal: opts.onFatal,
   });
   let stopped = false;

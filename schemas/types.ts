@@ -120,6 +120,8 @@ export interface FinbertScore {
   neutral: number;
   /** Id of the FinBERT model that produced the scores. */
   modelId: string;
+  /** Version of the model files (content hash of the ONNX weights) that produced the scores. */
+  modelVersion: string | null;
 }
 
 /** One feature vector of one symbol and interval at candle close time t. Topic features, key "symbol:interval". Uses only data with event time <= t (no look-ahead). */
@@ -154,6 +156,54 @@ export interface FeatureVector {
   ema26: number | null;
   /** Relative strength index of the close, period 14, in [0, 100]; null while warming up. */
   rsi14: number | null;
+  /** Simple return close/close(t-4 intervals) - 1; null when the candle 4 intervals back is not in the series (start, or a gap). */
+  return4: number | null;
+  /** Log return ln(close/close(t-4 intervals)); null when that candle is missing. */
+  logReturn4: number | null;
+  /** Simple return over 24 intervals; null when the candle 24 intervals back is missing. */
+  return24: number | null;
+  /** Log return over 24 intervals; null when the candle 24 intervals back is missing. */
+  logReturn24: number | null;
+  /** Simple moving average of the close over 50 candles; null while warming up. */
+  sma50: number | null;
+  /** Exponential moving average of the close, period 50 (seeded with the SMA of the first 50); null while warming up. */
+  ema50: number | null;
+  /** MACD line: EMA12 - EMA26 of the close; null while warming up. */
+  macd: number | null;
+  /** MACD signal line: EMA9 of the MACD line; null while warming up. */
+  macdSignal: number | null;
+  /** MACD histogram: macd - macdSignal; null while warming up. */
+  macdHist: number | null;
+  /** Bollinger %b (20 candles, 2 population standard deviations): (close - lower) / (upper - lower); null while warming up or when the band has zero width. */
+  bbPercentB: number | null;
+  /** Bollinger band width (upper - lower) / middle, 20 candles, 2 standard deviations; null while warming up. */
+  bbWidth: number | null;
+  /** Average true range, period 14, Wilder smoothing, in quote currency; null while warming up. */
+  atr14: number | null;
+  /** Realized volatility: square root of the sum of squared one-interval log returns over the last 24 intervals; null until 24 such returns exist within the last 24 candles (a gap inside the window makes it null). */
+  realizedVol24: number | null;
+  /** Volume z-score: (volume - mean) / population standard deviation of the volume over the last 20 candles (including this one); null while warming up or when the deviation is 0. */
+  volumeZ20: number | null;
+  /** Rolling volume-weighted average price over the last 24 candles, typical price (high + low + close) / 3; null while warming up or when their volume is 0. */
+  vwap24: number | null;
+  /** W: length of the sentiment window (t - W, t] in ms; null in vectors written before sentiment joins existed. */
+  sentimentWindowMs: number | null;
+  /** Number of scored text items with publishedAt in (t - W, t] known when the vector was computed. */
+  textCount: number | null;
+  /** Mean VADER compound score of those items; null when there are none. */
+  vaderMean: number | null;
+  /** Population standard deviation of their VADER compound scores (dispersion); null when there are fewer than 2. */
+  vaderStd: number | null;
+  /** Share of those items with VADER compound >= 0.05; null when there are none. */
+  vaderPosShare: number | null;
+  /** Share of those items with VADER compound <= -0.05; null when there are none. */
+  vaderNegShare: number | null;
+  /** Number of those items that carry a FinBERT score. */
+  finbertCount: number | null;
+  /** Mean FinBERT score P(positive) - P(negative) over the items that carry one; null when none do. */
+  finbertMean: number | null;
+  /** Event-time watermark of the text stream when the vector was computed; items published at or before t that arrive later than this are late (counted, not merged: see docs/topics.md). (Avro long timestamp-millis) */
+  textWatermark: number | null;
   /** ingestedAt of the source candle, copied for end-to-end latency. (Avro long timestamp-millis) */
   candleIngestedAt: number;
   /** Wall clock when the vector was computed. (Avro long timestamp-millis) */

@@ -9,11 +9,11 @@
 // state that has moved past what Kafka holds: it reports a fatal error (onFatal) so the process
 // shuts down and restarts from the committed offsets.
 import { delay } from '../time.js';
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
 import { counter, gauge, histogram } from '../metrics.js';
-import type { BitPredictError} from '../errors.js';
+import type { BitPredictError } from '../errors.js';
 import { errorMessage, isBitPredictError, type ErrorCode } from '../errors.js';
 import type { KafkaClient } from './client.js';
 import { toKafkaError } from './client.js';
@@ -46,8 +46,36 @@ export interface Failure {
 export type DeadLetterFactory = (record: InRecord, failure: Failure, groupId: string) => Promise<OutRecord>;
 
 export type DeliveryMode =
-  | { kind: 'transactional'; producer: TransactionalProducer }
+  | {
+      kind: 'transactional';
+      /** The transactional producer that owns this input partition (created on first use). */
+      producerFor(topic: string, partition: number): Promise<TransactionalProducer>;
+      /** Closes producers of partitions this member no longer owns. */
+      retain?(assigned: Set<string>): Promise<void>;
+    }
   | { kind: 'at-least-once'; producer: Producer };
+
+/**
+ * Hooks for processors that keep state per input partition (see core/kafka/partition-state.ts).
+ * The runner tracks the offset each partition's in-memory state has reached; when a batch does not
+ * start there (first batch after start or a rebalance, or a batch abandoned without a flush), it
+ * calls ensure() before the first record, so state always matches what Kafka has committed.
+ */
+export interface PartitionHooks {
+  /**
+   * Bring this partition's state to `offset`, the offset the batch starts at (the committed one).
+   * Returns the offset the state reflects: normally `offset`; larger only in at-least-once mode,
+   * when a snapshot is ahead of the lazily committed offset, and the runner then skips the records
+   * below it (their outputs were already sent before the snapshot was taken).
+   */
+  ensure(topic: string, partition: number, offset: string): Promise<string>;
+  /** Just before the outputs and offsets up to `nextOffset` are produced and committed. */
+  beforeFlush?(topic: string, partition: number, nextOffset: string): Promise<void>;
+  /** After the outputs and offsets up to `nextOffset` are durable in Kafka. */
+  afterFlush?(topic: string, partition: number, nextOffset: string): Promise<void>;
+  /** Partitions this member no longer owns after a rebalance: drop their state. */
+  revoked?(partitions: { topic: string; partition: number }[]): void;
+}
 
 export interface ConsumerRunnerOptions {
   client: KafkaClient;
@@ -65,6 +93,14 @@ export interface ConsumerRunnerOptions {
   flushEvery?: number;
   /** at-least-once: commit resolved offsets at most this often (ms). */
   commitIntervalMs?: number;
+  /** Per-partition state hooks (stateful processors). */
+  hooks?: PartitionHooks;
+  /**
+   * Called with each chunk of records (up to flushEvery) before they go through the handler one by
+   * one, for work that is cheaper in batches (model inference). Best effort: if it throws, the
+   * error is logged and the handler still runs per record.
+   */
+  prepareBatch?: (records: InRecord[]) => Promise<void>;
   onFatal(err: BitPredictError): void;
 }
 
@@ -91,8 +127,16 @@ export function classifyError(err: unknown): { code: ErrorCode; retryable: boole
 }
 
 
+class FlushFailure extends Error {
+  constructor(readonly original: unknown) {
+    super(errorMessage(original));
+  }
+}
+
+const tpKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
-  const { client, groupId, handler, deadLetter, delivery, registry, maxAttempts, retryBackoffMs } = opts;
+  const { client, groupId, handler, deadLetter, delivery, registry, maxAttempts, retryBackoffMs, hooks } = opts;
   const logger = opts.logger.child({ component: 'consumer', groupId });
   const flushEvery = opts.flushEvery ?? 500;
   const consumer: Consumer = client.raw.consumer({
@@ -102,6 +146,9 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     // read_committed: never see records of aborted upstream transactions.
     readUncommitted: false,
     allowAutoTopicCreation: false,
+    // A fetch waits at most this long for data (kafkajs' default is 5 s, the Java client's 500 ms);
+    // disconnect waits for the fetch in flight, so this also bounds how long a stop takes.
+    maxWaitTimeInMs: 500,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
   });
   const recordsTotal = counter(registry, 'bitpredict_consumer_records_total', 'Input records by outcome', ['group', 'outcome']);
@@ -110,6 +157,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const handlerSeconds = histogram(registry, 'bitpredict_consumer_handler_seconds', 'Time in the record handler', ['group']);
   const flushSeconds = histogram(registry, 'bitpredict_consumer_flush_seconds', 'Time to produce outputs and commit offsets', ['group', 'mode']);
   const lagGauge = gauge(registry, 'bitpredict_consumer_lag_records', 'Records behind the partition end at the last batch', ['group', 'topic', 'partition']);
+  const rebalances = counter(registry, 'bitpredict_consumer_rebalances_total', 'Group joins (start and every rebalance)', ['group']);
   let joined = false;
   let assigned = 0;
   let fatal = false;
@@ -118,6 +166,16 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
   const committed = new Map<string, string>();
   let commitTimer: NodeJS.Timeout | null = null;
+  // Partitions owned since the last join whose first batch has not been checked yet.
+  const fresh = new Set<string>();
+  let owned = new Set<string>();
+  // Offset each partition's in-memory state has reached (stateful processors).
+  const stateAt = new Map<string, bigint>();
+  // A batch kafkajs started; cleared by eachBatch, so if it is still set at the batch's end the batch
+  // held only control records or aborted data (kafkajs skips eachBatch for those).
+  let started: { key: string; first: bigint; last: bigint } | null = null;
+  let admin: Admin | null = null;
+
   async function commitIdle(): Promise<void> {
     const pending = [...toCommit.entries()].filter(([k, o]) => committed.get(k) !== o.offset);
     if (pending.length === 0) return;
@@ -130,24 +188,60 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     }
   }
 
+  function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
+    if (fatal) return;
+    fatal = true;
+    logger.error({ err: err.message, code: err.code, ...context }, what);
+    opts.onFatal(err);
+  }
+
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
+    rebalances.inc({ group: groupId });
     // Offsets of partitions we may no longer own must not be committed by the idle timer.
     toCommit.clear();
     committed.clear();
-    assigned = Object.values(e.payload.memberAssignment).reduce((n, parts) => n + parts.length, 0);
+    const now = new Set<string>();
+    for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) now.add(tpKey(topic, p));
+    const lost = [...owned].filter((k) => !now.has(k));
+    owned = now;
+    assigned = now.size;
+    fresh.clear();
+    for (const k of now) fresh.add(k);
+    for (const k of lost) stateAt.delete(k);
+    if (lost.length > 0 && hooks?.revoked) {
+      hooks.revoked(lost.map((k) => {
+        const i = k.lastIndexOf(':');
+        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) };
+      }));
+    }
+    if (delivery.kind === 'transactional' && delivery.retain) {
+      delivery.retain(now).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'closing producers of revoked partitions failed'));
+    }
     logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
   consumer.on(consumer.events.CRASH, (e) => {
     const err = toKafkaError(e.payload.error, client.brokers);
-    if (!e.payload.restart && !fatal) {
-      fatal = true;
-      logger.error({ err: err.message }, 'consumer crashed and will not restart');
-      opts.onFatal(err);
-    } else {
-      logger.warn({ err: err.message }, 'consumer crashed; kafkajs restarts it');
-    }
+    if (!e.payload.restart) reportFatal(err, {}, 'consumer crashed and will not restart');
+    else logger.warn({ err: err.message }, 'consumer crashed; kafkajs restarts it');
   });
+  consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
+    started = { key: tpKey(e.payload.topic, e.payload.partition), first: BigInt(e.payload.firstOffset), last: BigInt(e.payload.lastOffset) };
+  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, () => {
+    // Control records (transaction markers) and aborted data occupy offsets without reaching the
+    // handler; a state that stood just before them now stands just after them.
+    if (started !== null && stateAt.get(started.key) === started.first) stateAt.set(started.key, started.last + 1n);
+    started = null;
+  });
+
+  async function committedOffset(topic: string, partition: number): Promise<string | null> {
+    admin ??= client.raw.admin();
+    await admin.connect();
+    const res = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const o = res.find((r) => r.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
+    return o === undefined || o === '-1' ? null : o;
+  }
 
   async function processOne(rec: InRecord, heartbeat: () => Promise<void>): Promise<OutRecord[]> {
     for (let attempt = 1; ; attempt++) {
@@ -176,7 +270,43 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    started = null;
     const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
+    const key = tpKey(batch.topic, batch.partition);
+    const context = { topic: batch.topic, partition: batch.partition };
+    const batchFirst = batch.firstOffset();
+    if (batchFirst === null) return;
+    if (fresh.has(key)) {
+      fresh.delete(key);
+      if (delivery.kind === 'transactional') {
+        // Taking over the partition's transactional id fences a previous owner and waits for its
+        // open transaction to end. Only then is the committed offset final: if it is not where
+        // this batch starts (a zombie committed in between), start again from it.
+        try {
+          await delivery.producerFor(batch.topic, batch.partition);
+          const c = await committedOffset(batch.topic, batch.partition);
+          if (c !== null && c !== batchFirst) {
+            logger.info({ ...context, fetched: batchFirst, committed: c }, 'committed offset moved while taking over the partition; seeking');
+            stateAt.delete(key);
+            consumer.seek({ topic: batch.topic, partition: batch.partition, offset: c });
+            return;
+          }
+        } catch (err) {
+          const e = toKafkaError(err, client.brokers);
+          reportFatal(e, context, 'could not take over the partition\'s transactional id; stopping so the process restarts');
+          throw e;
+        }
+      }
+    }
+    if (hooks && stateAt.get(key) !== BigInt(batchFirst)) {
+      try {
+        stateAt.set(key, BigInt(await hooks.ensure(batch.topic, batch.partition, batchFirst)));
+      } catch (err) {
+        const e = isBitPredictError(err) ? err : toKafkaError(err, client.brokers);
+        reportFatal(e, context, 'could not restore the partition state; stopping so the process restarts');
+        throw e;
+      }
+    }
     const pending: OutRecord[] = [];
     let lastOffset: string | null = null;
     let count = 0;
@@ -184,10 +314,16 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       if (lastOffset === null) return;
       const next = (BigInt(lastOffset) + 1n).toString();
       const stop = flushSeconds.startTimer({ group: groupId, mode: delivery.kind });
-      if (delivery.kind === 'transactional') {
-        await delivery.producer.sendWithOffsets(pending, [{ consumerGroupId: groupId, topic: batch.topic, partition: batch.partition, offset: next }]);
-      } else {
-        await delivery.producer.send(pending);
+      try {
+        await hooks?.beforeFlush?.(batch.topic, batch.partition, next);
+        if (delivery.kind === 'transactional') {
+          const producer = await delivery.producerFor(batch.topic, batch.partition);
+          await producer.sendWithOffsets(pending, [{ consumerGroupId: groupId, topic: batch.topic, partition: batch.partition, offset: next }]);
+        } else {
+          await delivery.producer.send(pending);
+        }
+      } catch (err) {
+        throw new FlushFailure(err);
       }
       stop();
       resolveOffset(lastOffset);
@@ -197,36 +333,64 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         // commitIntervalMs (here while busy, by the timer when idle) and always on rebalance and
         // disconnect. A crash in between re-delivers at most that interval's records:
         // at-least-once, by design.
-        toCommit.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: next });
+        toCommit.set(key, { topic: batch.topic, partition: batch.partition, offset: next });
         await commitOffsetsIfNecessary();
       }
       pending.length = 0;
       lastOffset = null;
       count = 0;
+      try {
+        await hooks?.afterFlush?.(batch.topic, batch.partition, next);
+      } catch (err) {
+        // Snapshots are an optimisation (restore replays from an older one); never fatal.
+        logger.warn({ ...context, err: errorMessage(err) }, 'after-flush hook failed');
+      }
     };
     try {
-      for (const message of batch.messages) {
+      const messages = batch.messages;
+      for (let i = 0; i < messages.length; i += flushEvery) {
         if (!isRunning() || isStale()) break;
-        const rec = toInRecord(batch.topic, batch.partition, message);
-        pending.push(...(await processOne(rec, heartbeat)));
-        lastOffset = message.offset;
-        count++;
-        if (count >= flushEvery) {
-          await flush();
-          await heartbeat();
+        const chunk = messages.slice(i, i + flushEvery).map((m) => toInRecord(batch.topic, batch.partition, m));
+        if (opts.prepareBatch) {
+          try {
+            await opts.prepareBatch(chunk);
+          } catch (err) {
+            logger.warn({ ...context, err: errorMessage(err) }, 'batch preparation failed; handling records one by one');
+          }
+        }
+        for (const rec of chunk) {
+          if (!isRunning() || isStale()) break;
+          const off = BigInt(rec.offset);
+          const at = stateAt.get(key);
+          if (hooks && at !== undefined && off < at) {
+            // at-least-once: already reflected in the restored state and already produced.
+            lastOffset = rec.offset;
+            count++;
+            continue;
+          }
+          pending.push(...(await processOne(rec, heartbeat)));
+          if (hooks) stateAt.set(key, off + 1n);
+          lastOffset = rec.offset;
+          count++;
+          if (count >= flushEvery) {
+            await flush();
+            await heartbeat();
+          }
         }
       }
       // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
       if (!isStale()) await flush();
       lagGauge.set({ group: groupId, topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     } catch (err) {
-      const e = toKafkaError(err, client.brokers);
-      if (!fatal) {
-        fatal = true;
-        logger.error({ err: e.message, code: e.code, topic: batch.topic, partition: batch.partition }, 'could not produce or commit; stopping so the process restarts from committed offsets');
-        opts.onFatal(e);
+      if (err instanceof FlushFailure) {
+        const e = toKafkaError(err.original, client.brokers);
+        reportFatal(e, context, 'could not produce or commit; stopping so the process restarts from committed offsets');
+        throw e;
       }
-      throw e;
+      // Heartbeat errors (a rebalance) go back to kafkajs, which rejoins; the unflushed records are
+      // re-read by whoever owns the partition next, and this partition's state is rebuilt.
+      stateAt.delete(key);
+      throw err;
     }
   }
 
@@ -249,6 +413,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     async stop() {
       if (commitTimer) clearInterval(commitTimer);
       await consumer.disconnect();
+      if (admin) await admin.disconnect().catch(() => undefined);
       joined = false;
     },
     get joined() {
@@ -259,4 +424,3 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     },
   };
 }
-

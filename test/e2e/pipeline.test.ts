@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
-import { createIndicatorProcessor } from '../../processors/indicators/service.js';
+import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createPredictor } from '../../trainer/predictor/service.js';
 import { createGateway, type GatewayService } from '../../gateway/service.js';
 import { runReplay } from '../../producers/replay/service.js';
@@ -16,7 +16,7 @@ import type { Prediction } from '../../schemas/types.js';
 
 const N = 400;
 
-describe('replay -> indicators -> features -> predictor -> predictions -> gateway -> WebSocket', () => {
+describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket', () => {
   let tp: TestPlatform;
   let services: Service[] = [];
   let gateway: GatewayService;
@@ -28,9 +28,9 @@ describe('replay -> indicators -> features -> predictor -> predictions -> gatewa
       fatal.push(e);
     };
     gateway = await createGateway({ platform: tp.platform, redis: tp.redis, host: '127.0.0.1', port: 0, onFatal });
-    const indicators = await createIndicatorProcessor({ platform: tp.platform, redis: tp.redis, onFatal });
+    const features = await createFeatureProcessor({ platform: tp.platform, redis: tp.redis, onFatal });
     const predictor = await createPredictor({ platform: tp.platform, redis: tp.redis, onFatal });
-    services = [gateway, indicators, predictor];
+    services = [gateway, features, predictor];
     for (const s of services) await s.start();
     await waitFor(() => services.every((s) => s.readiness().ready), 'services to join their groups');
   });

@@ -65,7 +65,7 @@ export async function createTestPlatform(label: string, overrides: Partial<Recor
       const want = new Map(ends.map((e) => [e.partition, BigInt(e.offset)]));
       const out: { key: string | null; value: TopicValueMap[T] | null; raw: Buffer | null; timestamp: number; partition: number; offset: string }[] = [];
       if ([...want.values()].every((v) => v === 0n)) return out;
-      const consumer = platform.kafka.raw.consumer({ groupId: uniqueId('reader'), readUncommitted: false });
+      const consumer = platform.kafka.raw.consumer({ groupId: uniqueId('reader'), readUncommitted: false, maxWaitTimeInMs: 250 });
       await consumer.connect();
       await consumer.subscribe({ topic: name, fromBeginning: true });
       const seen = new Map<number, bigint>();

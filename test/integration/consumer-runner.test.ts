@@ -33,7 +33,7 @@ describe('consumer runner retries and dead-letters', () => {
         return [{ topic: output, key: 'k', value: Buffer.from(`out:${v}`) }];
       },
       deadLetter: createDeadLetterFactory({ serde: tp.platform.serde, topicPrefix: tp.prefix }),
-      delivery: tx ? { kind: 'transactional', producer: tx } : { kind: 'at-least-once', producer },
+      delivery: tx ? { kind: 'transactional', producerFor: async () => tx } : { kind: 'at-least-once', producer },
       logger: tp.logger,
       registry: tp.platform.registry,
       maxAttempts: 3,

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, waitFor, type TestPlatform } from '../helpers/platform.js';
 import { candle, HOUR_MS } from '../helpers/candles.js';
-import { createIndicatorProcessor } from '../../processors/indicators/service.js';
+import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createProducer } from '../../core/kafka/producer.js';
 import type { Service } from '../../core/service.js';
 
@@ -15,7 +15,7 @@ describe('indicator processor dead-letters bad records and keeps the partition m
 
   beforeAll(async () => {
     tp = await createTestPlatform('dlq');
-    proc = await createIndicatorProcessor({ platform: tp.platform, redis: tp.redis, onFatal: (e) => fatal.push(e) });
+    proc = await createFeatureProcessor({ platform: tp.platform, redis: tp.redis, onFatal: (e) => fatal.push(e) });
     await proc.start();
   });
 
@@ -43,7 +43,7 @@ describe('indicator processor dead-letters bad records and keeps the partition m
     await producer.send([good1, ...bad, good2].map((value) => ({ topic, key, value, timestamp: now })));
     await producer.close();
 
-    await waitFor(async () => (await tp.admin.groupLag(`${tp.config.kafka.clientId}-indicators`, topic)).every((p) => p.lag === 0 && p.committed !== '-1' || p.end === '0'), 'the processor to commit past every record');
+    await waitFor(async () => (await tp.admin.groupLag(`${tp.config.kafka.clientId}-features`, topic)).every((p) => p.lag === 0 && p.committed !== '-1' || p.end === '0'), 'the processor to commit past every record');
     const features = await tp.readAll('features');
     expect(features.map((f) => f.value?.openTime)).toEqual([t0, t0 + HOUR_MS]);
     const dlq = await tp.readAll('dlq');
@@ -61,7 +61,7 @@ describe('indicator processor dead-letters bad records and keeps the partition m
       expect(d.value?.source).toBe(topic);
       expect(d.value?.sourceKind).toBe('topic');
       expect(d.value?.key?.toString()).toBe(key);
-      expect(d.value?.consumerGroup).toBe(`${tp.config.kafka.clientId}-indicators`);
+      expect(d.value?.consumerGroup).toBe(`${tp.config.kafka.clientId}-features`);
     }
     expect(fatal).toEqual([]);
   });

@@ -1,4 +1,4 @@
-// Streaming SMA, EMA and RSI whose whole state is a plain JSON object.
+// Streaming SMA, EMA, RSI, ATR and Bollinger deviation whose whole state is a plain JSON object.
 //
 // Why not technicalindicators' streaming classes directly: they keep their state inside generator
 // closures, which cannot be snapshotted; replaying a tail of closes cannot restore them exactly
@@ -7,7 +7,13 @@
 // turns off (its `precision` setting only adds rounding elsewhere). So this is a port of the
 // library's arithmetic, operation for operation: streaming.test.ts checks the outputs are
 // bit-identical to technicalindicators 3.1.0 SMA and EMA and to the average gain/loss behind its
-// RSI, and the RSI here is the library's formula without the rounding.
+// RSI, and the RSI here is the library's formula without the rounding. ATR (Wilder) and the
+// Bollinger standard deviation are ported the same way and tested bit-identical to ATR and
+// BollingerBands.
+//
+// Corner cases of the library that are NOT ported (they need an exact 0.0 where real prices never
+// give one): its EMA treats a seed SMA of exactly 0 as "not ready" (`if (prevEma)`) and then emits
+// x * 2/(p+1) instead of 0; its MACD reports a signal of exactly 0 as undefined. Here 0 is a value.
 
 export interface SmaState {
   period: number;
@@ -96,4 +102,52 @@ function rsiOf(avgGain: number, avgLoss: number): number {
   if (avgLoss === 0) return 100;
   if (avgGain === 0) return 0;
   return 100 - 100 / (1 + avgGain / avgLoss);
+}
+
+export interface AtrState {
+  period: number;
+  /** Close of the previous candle; null before the first candle (which has no true range). */
+  prevClose: number | null;
+  /** Wilder's average starts from the SMA of the first `period` true ranges. */
+  seed: SmaState;
+  value: number | null;
+}
+
+export function createAtr(period: number): AtrState {
+  return { period, prevClose: null, seed: createSma(period), value: null };
+}
+
+/**
+ * technicalindicators' ATR: TrueRange yields nothing for the first candle of a series (it only
+ * records its close), then max(high - low, |high - prevClose|, |low - prevClose|); WEMA (Wilder,
+ * alpha 1/period) seeded with the SMA of the first `period` true ranges. So the first value comes
+ * with candle period + 1. Mutates `s`.
+ */
+export function stepAtr(s: AtrState, high: number, low: number, close: number): number | null {
+  const prevClose = s.prevClose;
+  s.prevClose = close;
+  if (prevClose === null) return null;
+  const tr = Math.max(high - low, Math.abs(high - prevClose), Math.abs(low - prevClose));
+  if (s.value !== null) {
+    s.value = (tr - s.value) * (1 / s.period) + s.value;
+    return s.value;
+  }
+  s.value = stepSma(s.seed, tr);
+  if (s.value !== null) s.seed = createSma(s.period);
+  return s.value;
+}
+
+/**
+ * Population standard deviation of a full SMA window around its mean, as technicalindicators' SD
+ * computes it for BollingerBands: a fresh sum of Math.pow(x - mean, 2) over the window, oldest
+ * first, divided by the period. Call only after stepSma returned `mean` (the window is full).
+ */
+export function windowSd(s: SmaState, mean: number): number {
+  const w = s.window;
+  let sum = 0;
+  for (let i = 0; i < w.length; i += 1) {
+    // Math.pow, not d * d: the library's operation (same bits in V8 today; kept to be safe).
+    sum = sum + Math.pow((w[i] as number) - mean, 2);
+  }
+  return Math.sqrt(sum / s.period);
 }

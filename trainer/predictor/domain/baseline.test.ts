@@ -11,7 +11,12 @@ function fv(step: number, close: number, logReturn1: number | null, over: Partia
   return {
     symbol: 'BTCUSDT', interval: '1h', eventTime: openTime + H, openTime, featureSetVersion: 'fs-1', close, volume: 1,
     gapBefore: false, return1: logReturn1 === null ? null : Math.expm1(logReturn1), logReturn1,
-    sma10: null, sma20: null, ema12: null, ema26: null, rsi14: null, candleIngestedAt: openTime + H + 3, computedAt: openTime + H + 7, ...over,
+    sma10: null, sma20: null, ema12: null, ema26: null, rsi14: null,
+    return4: null, logReturn4: null, return24: null, logReturn24: null, sma50: null, ema50: null, macd: null, macdSignal: null,
+    macdHist: null, bbPercentB: null, bbWidth: null, atr14: null, realizedVol24: null, volumeZ20: null, vwap24: null,
+    sentimentWindowMs: null, textCount: null, vaderMean: null, vaderStd: null, vaderPosShare: null, vaderNegShare: null,
+    finbertCount: null, finbertMean: null, textWatermark: null,
+    candleIngestedAt: openTime + H + 3, computedAt: openTime + H + 7, ...over,
   };
 }
 

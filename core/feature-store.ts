@@ -1,0 +1,80 @@
+// The Redis feature store: the latest feature vector per series and a bounded, time-indexed
+// history per series, readable point in time ("the vectors known at t"). Writers buffer a flush's
+// vectors and write them in one MULTI before the Kafka commit, so Redis is never behind what
+// Kafka has committed; rewriting the same event times after a crash replaces them (one member
+// per event time), so a re-processed range leaves no duplicates.
+import type { Redis } from './redis.js';
+import { redisKeys } from './redis.js';
+import type { FeatureVector } from '../schemas/types.js';
+import { BitPredictError } from './errors.js';
+
+export interface FeatureStoreWriter {
+  add(f: FeatureVector): void;
+  /** Writes everything added since the last flush (one round trip). */
+  flush(): Promise<void>;
+  readonly pending: number;
+}
+
+export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, historyMax: number): FeatureStoreWriter {
+  const keys = redisKeys(keyPrefix);
+  let bySeries = new Map<string, { symbol: string; interval: string; items: { t: number; json: string }[] }>();
+  let pending = 0;
+  return {
+    add(f) {
+      const series = `${f.symbol}:${f.interval}`;
+      let s = bySeries.get(series);
+      if (!s) {
+        s = { symbol: f.symbol, interval: f.interval, items: [] };
+        bySeries.set(series, s);
+      }
+      s.items.push({ t: f.eventTime, json: JSON.stringify(f) });
+      pending++;
+    },
+    async flush() {
+      if (pending === 0) return;
+      const work = bySeries;
+      bySeries = new Map();
+      pending = 0;
+      const multi = redis.multi();
+      for (const s of work.values()) {
+        const hist = keys.featuresHistory(s.symbol, s.interval);
+        let min = Infinity;
+        let max = -Infinity;
+        const args: (string | number)[] = [];
+        let latest = s.items[0];
+        for (const it of s.items) {
+          if (it.t < min) min = it.t;
+          if (it.t > max) max = it.t;
+          if (latest === undefined || it.t >= latest.t) latest = it;
+          args.push(it.t, it.json);
+        }
+        // One member per event time: drop what an earlier attempt wrote for these times first.
+        multi.zremrangebyscore(hist, min, max);
+        multi.zadd(hist, ...args);
+        multi.zremrangebyrank(hist, 0, -(historyMax + 1));
+        if (latest) multi.set(keys.featuresLatest(s.symbol, s.interval), latest.json);
+      }
+      const res = await multi.exec();
+      const failed = res?.find(([err]) => err !== null);
+      if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the feature store failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
+    },
+    get pending() {
+      return pending;
+    },
+  };
+}
+
+/** The latest vector of a series, or null. */
+export async function readLatestFeature(redis: Redis, keyPrefix: string, symbol: string, interval: string): Promise<FeatureVector | null> {
+  const raw = await redis.get(redisKeys(keyPrefix).featuresLatest(symbol, interval));
+  return raw === null ? null : (JSON.parse(raw) as FeatureVector);
+}
+
+/**
+ * Point in time: the last `n` vectors of a series with eventTime <= t, oldest first. Only what was
+ * known at t (vectors are keyed by their event time), bounded by the stored history.
+ */
+export async function readFeaturesAsOf(redis: Redis, keyPrefix: string, symbol: string, interval: string, t: number, n: number): Promise<FeatureVector[]> {
+  const raw = await redis.zrevrangebyscore(redisKeys(keyPrefix).featuresHistory(symbol, interval), t, '-inf', 'LIMIT', 0, n);
+  return raw.reverse().map((j) => JSON.parse(j) as FeatureVector);
+}

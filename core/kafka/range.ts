@@ -1,0 +1,75 @@
+// Reads one partition of a topic over an offset range [from, to), for restoring processor state
+// (re-applying the input records between a state snapshot and the committed offset). It uses a
+// throwaway consumer group that never commits, so it cannot move any live group's offsets.
+import { randomBytes } from 'node:crypto';
+import type { KafkaClient } from './client.js';
+import { toKafkaError } from './client.js';
+import type { InRecord } from './consumer.js';
+import { BitPredictError } from '../errors.js';
+
+export async function readRange(
+  client: KafkaClient,
+  topic: string,
+  partition: number,
+  from: bigint,
+  to: bigint,
+  onRecord: (rec: InRecord) => Promise<void> | void,
+  opts: { timeoutMs?: number } = {},
+): Promise<number> {
+  if (from >= to) return 0;
+  const consumer = client.raw.consumer({ groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
+  let position = from;
+  let read = 0;
+  let failure: Error | null = null;
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const parts = e.payload.memberAssignment[topic] ?? [];
+      const others = parts.filter((p) => p !== partition);
+      if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
+      consumer.seek({ topic, partition, offset: from.toString() });
+    });
+    // Control records (transaction markers) never reach eachBatch; the batch events still move the position.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.partition === partition && e.payload.topic === topic) {
+        const next = BigInt(e.payload.lastOffset) + 1n;
+        if (next > position) position = next;
+      }
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch }) => {
+        if (batch.partition !== partition || failure !== null) return;
+        for (const m of batch.messages) {
+          const off = BigInt(m.offset);
+          if (off < from || off >= to) continue;
+          try {
+            await onRecord({ topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers: {} });
+          } catch (err) {
+            failure = err instanceof Error ? err : new Error(String(err));
+            return;
+          }
+          read++;
+        }
+      },
+    });
+    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+    while (position < to && failure === null) {
+      if (Date.now() > deadline) {
+        throw new BitPredictError('ERR_KAFKA_RETRIABLE', `reading ${topic}[${partition}] offsets ${from}..${to} stopped at ${position} and did not finish in time (were records deleted by retention?)`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Assigned inside eachBatch, which TypeScript's narrowing cannot see.
+    const failed = failure as Error | null;
+    if (failed !== null) throw failed;
+  } catch (err) {
+    if (err instanceof BitPredictError) throw err;
+    throw toKafkaError(err, client.brokers);
+  } finally {
+    await consumer.disconnect();
+  }
+  return read;
+}

@@ -1,0 +1,184 @@
+// Feature processor: market.candles (+ text.scored, read whole) -> features (Kafka, Avro) and the
+// Redis feature store (latest + bounded time-indexed history per series).
+//
+// Per closed candle at t = closeTime: the indicator engine of its series (processors/indicators/
+// domain) computes the indicators; the sentiment of texts published in (t - W, t] comes from the
+// point-in-time text index (no look-ahead: later texts never count), after the text stream's
+// watermark has passed t or the bounded wait ran out. Both are joined into one FeatureVector.
+//
+// State: the indicator engines of every series of an input partition form that partition's state,
+// snapshotted to Redis after commits and rebuilt on assignment (core/kafka/partition-state.ts), so
+// values after a crash, restart or rebalance equal those of an uninterrupted run. With
+// BITPREDICT_PROCESSING_GUARANTEE=exactly-once the features and the input offsets commit in one
+// Kafka transaction per flush.
+import type { Redis } from '../../core/redis.js';
+import type { Platform } from '../../core/runtime.js';
+import type { Service } from '../../core/service.js';
+import { BitPredictError, isBitPredictError, errorMessage } from '../../core/errors.js';
+import { counter } from '../../core/metrics.js';
+import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
+import { createProcessor } from '../../core/processor.js';
+import { createPartitionStates, type PartitionStates } from '../../core/kafka/partition-state.js';
+import { createFeatureStoreWriter } from '../../core/feature-store.js';
+import { validateCandle } from '../../core/domain/candle.js';
+import { topicName } from '../../schemas/index.js';
+import type { Candle, FeatureVector } from '../../schemas/types.js';
+import { createIndicatorEngine, restoreIndicatorEngine, type IndicatorEngine } from '../indicators/domain/indicators.js';
+import { createTextStream, type TextStream } from './text-stream.js';
+
+/** The state of one input partition: an indicator engine per symbol:interval series in it. */
+export interface FeatureState {
+  engines: Map<string, IndicatorEngine>;
+}
+
+export interface FeatureProcessorOptions {
+  platform: Platform;
+  redis: Redis;
+  groupId?: string;
+  onFatal(err: BitPredictError): void;
+  now?: () => number;
+}
+
+function stateToJSON(s: FeatureState): unknown {
+  const out: Record<string, unknown> = {};
+  for (const [series, engine] of s.engines) out[series] = engine.snapshot();
+  return { engines: out };
+}
+
+function stateFromJSON(v: unknown): FeatureState {
+  if (typeof v !== 'object' || v === null || typeof (v as { engines?: unknown }).engines !== 'object' || (v as { engines?: unknown }).engines === null) {
+    throw new BitPredictError('ERR_VALIDATION', 'feature state snapshot has no "engines" object');
+  }
+  const engines = new Map<string, IndicatorEngine>();
+  for (const [series, snap] of Object.entries((v as { engines: Record<string, unknown> }).engines)) engines.set(series, restoreIndicatorEngine(snap));
+  return { engines };
+}
+
+/**
+ * Applies one candle record to a partition's state: decode, validate, and step the series engine.
+ * Shared by live handling and by state restore, so both move the state identically.
+ */
+function applyCandle(platform: Platform, s: FeatureState, rec: InRecord, candle: Candle, now: number, computedAt: number) {
+  const { config } = platform;
+  const invalid = validateCandle(candle, now, config.consumer.futureToleranceMs);
+  if (invalid) throw new BitPredictError('ERR_VALIDATION', invalid.reason);
+  const series = `${candle.symbol}:${candle.interval}`;
+  const key = rec.key?.toString('utf8');
+  if (key !== undefined && key !== series) throw new BitPredictError('ERR_VALIDATION', `record key "${key}" does not match the candle's series "${series}"`);
+  let engine = s.engines.get(series);
+  if (!engine) {
+    engine = createIndicatorEngine();
+    s.engines.set(series, engine);
+  }
+  return { series, result: engine.update(candle, computedAt) };
+}
+
+export interface FeatureHandler {
+  handler: RecordHandler;
+  states: PartitionStates<FeatureState>;
+  /** Writes the buffered Redis feature-store updates (called before each Kafka commit). */
+  flushStore(): Promise<void>;
+}
+
+export function createFeatureHandler(deps: { platform: Platform; redis: Redis; text: TextStream; groupId: string; now: () => number }): FeatureHandler {
+  const { platform, redis, text, now, groupId } = deps;
+  const { serde, config, registry, logger } = platform;
+  const featuresTopic = topicName('features', config.kafka.topicPrefix);
+  const W = config.features.sentimentWindowMs;
+  const store = createFeatureStoreWriter(redis, config.redis.keyPrefix, config.features.historyMax);
+  const skipped = counter(registry, 'bitpredict_features_skipped_total', 'Candles that produced no feature vector, by reason', ['reason']);
+  const produced = counter(registry, 'bitpredict_features_total', 'Feature vectors produced');
+  const waitTimeouts = counter(registry, 'bitpredict_features_text_wait_timeouts_total', 'Features computed before the text stream had passed their time (text stream lagging longer than BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS)');
+  const states = createPartitionStates<FeatureState>({
+    name: 'features',
+    groupId,
+    client: platform.kafka,
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    logger,
+    registry,
+    snapshotIntervalMs: config.features.snapshotIntervalMs,
+    allowAhead: config.consumer.guarantee === 'at-least-once',
+    empty: () => ({ engines: new Map() }),
+    toJSON: stateToJSON,
+    fromJSON: stateFromJSON,
+    async replay(s, rec) {
+      try {
+        applyCandle(platform, s, rec, await platform.serde.decode('candles', rec.value), now(), 0);
+      } catch (err) {
+        // The live run dead-lettered this record without touching the state; so does the replay.
+        if (!isBitPredictError(err) || err.retryable) throw err;
+      }
+    },
+  });
+  const handler: RecordHandler = async (rec, ctx) => {
+    const s = states.get(rec.topic, rec.partition);
+    // Waiting for the text stream happens before the state moves.
+    const candle = await serde.decode('candles', rec.value);
+    const t = candle.closeTime;
+    if (Number.isSafeInteger(t) && !text.covered(t)) {
+      const covered = await text.waitCovered(t, config.features.textMaxWaitMs, ctx.heartbeat);
+      if (!covered) waitTimeouts.inc();
+    }
+    const { series, result } = applyCandle(platform, s, rec, candle, now(), now());
+    if (result.kind === 'duplicate') {
+      // Same open time as the series' last candle: a redelivery, already turned into a feature.
+      skipped.inc({ reason: 'duplicate' });
+      return [];
+    }
+    if (result.kind === 'out_of_order') {
+      throw new BitPredictError('ERR_VALIDATION', `out of order: candle opening ${new Date(candle.openTime).toISOString()} arrived after ${new Date(result.lastOpenTime).toISOString()}`);
+    }
+    try {
+      const agg = text.index.aggregate(t, W);
+      const feature: FeatureVector = { ...result.feature, sentimentWindowMs: W, ...agg, textWatermark: text.watermark() };
+      const value = serde.encode('features', feature);
+      text.noteEmitted(t);
+      store.add(feature);
+      produced.inc();
+      return [{ topic: featuresTopic, key: series, value, timestamp: t }];
+    } catch (err) {
+      // The engine has already taken this candle; a retry would see a duplicate and drop it.
+      // Dead-letter it instead (non-retryable), so it is never lost silently.
+      throw new BitPredictError(isBitPredictError(err) ? err.code : 'ERR_HANDLER', `feature for ${series} at ${new Date(t).toISOString()} could not be built: ${errorMessage(err)}`, { cause: err, retryable: false });
+    }
+  };
+  return { handler, states, flushStore: () => store.flush() };
+}
+
+export async function createFeatureProcessor(opts: FeatureProcessorOptions): Promise<Service> {
+  const { platform, redis } = opts;
+  const { config } = platform;
+  const groupId = opts.groupId ?? `${config.kafka.clientId}-features`;
+  const text = createTextStream({ platform, latenessMs: config.features.textLatenessMs });
+  const fh = createFeatureHandler({ platform, redis, text, groupId, now: opts.now ?? Date.now });
+  const processor = await createProcessor({
+    platform,
+    name: 'features',
+    groupId,
+    input: 'candles',
+    handler: fh.handler,
+    hooks: { ...fh.states.hooks, beforeFlush: () => fh.flushStore() },
+    onFatal: opts.onFatal,
+    checks: () => ({ text: text.caughtUpOnce ? 'caught up' : 'reading text.scored' }),
+  });
+  let stopped = false;
+  return {
+    name: 'features',
+    async start() {
+      await text.start();
+      await processor.start();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await processor.stop();
+      await fh.states.persistAll().catch((err: unknown) => platform.logger.warn({ err: errorMessage(err) }, 'final state snapshots failed'));
+      await text.stop();
+    },
+    readiness() {
+      const r = processor.readiness();
+      return { ready: r.ready && text.caughtUpOnce, checks: r.checks };
+    },
+  };
+}

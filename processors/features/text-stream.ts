@@ -1,0 +1,169 @@
+// The text side of the feature join: every feature instance reads ALL of text.scored (texts are
+// not keyed by symbol, so each candle partition may need any of them), like a global table, into
+// an in-memory point-in-time index. It tracks, per text partition, how far it has read and the
+// latest publication time seen, which gives the join its watermark:
+//   covered(t) = every text partition has either been read to its end (as of a recent look at the
+//   end offsets) or has shown a text published after t + lateness.
+// A candle at t waits (bounded) until covered(t), so when texts are already in the topic the join
+// is deterministic: the same inputs give the same sentiment whatever the timing of the two streams.
+import { randomBytes } from 'node:crypto';
+import type { Consumer } from 'kafkajs';
+import type { Platform } from '../../core/runtime.js';
+import { counter, gauge } from '../../core/metrics.js';
+import { createAdmin, toKafkaError, type KafkaAdmin } from '../../core/kafka/client.js';
+import { errorMessage } from '../../core/errors.js';
+import { delay } from '../../core/time.js';
+import { topicName } from '../../schemas/index.js';
+import { createTextIndex, textIndexItemOf, type TextIndex } from './domain/text-index.js';
+
+export interface TextStream {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly index: TextIndex;
+  /** True once the texts that were in the topic at start have been read. */
+  readonly caughtUpOnce: boolean;
+  covered(t: number): boolean;
+  /**
+   * Waits until covered(t) or maxWaitMs; returns whether it was covered. Calls `heartbeat`
+   * while waiting so a long wait does not cost the candle consumer its group membership.
+   */
+  waitCovered(t: number, maxWaitMs: number, heartbeat: () => Promise<void>): Promise<boolean>;
+  /** The smallest, over text partitions with data, of the latest publication time read; null before any. */
+  watermark(): number | null;
+  /** Event time through which features have been emitted; a text published at or before it arrives late. */
+  noteEmitted(t: number): void;
+}
+
+export function createTextStream(deps: { platform: Platform; latenessMs: number; endRefreshMs?: number }): TextStream {
+  const { platform, latenessMs } = deps;
+  const { config, registry, serde } = platform;
+  const logger = platform.logger.child({ component: 'text-stream' });
+  const topic = topicName('textScored', config.kafka.topicPrefix);
+  const index = createTextIndex();
+  const position = new Map<number, bigint>();
+  const ends = new Map<number, bigint>();
+  const maxPublished = new Map<number, number>();
+  let emittedThrough = -Infinity;
+  let caughtUpOnce = false;
+  let consumer: Consumer | null = null;
+  let admin: KafkaAdmin | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const textsTotal = counter(registry, 'bitpredict_features_texts_total', 'Scored texts read by the feature join, by outcome', ['outcome']);
+  const lateTotal = counter(registry, 'bitpredict_features_late_texts_total', 'Texts that arrived after a feature whose window they belong to was emitted (not merged into it)');
+  const indexSize = gauge(registry, 'bitpredict_features_text_index_size', 'Texts held in the sentiment window index');
+
+  function caughtUp(): boolean {
+    if (ends.size === 0) return false;
+    for (const [p, end] of ends) if ((position.get(p) ?? 0n) < end) return false;
+    return true;
+  }
+
+  async function refreshEnds(): Promise<void> {
+    if (!admin) return;
+    try {
+      for (const e of await admin.endOffsets(topic)) ends.set(e.partition, BigInt(e.offset));
+      if (!caughtUpOnce && caughtUp()) {
+        caughtUpOnce = true;
+        logger.info({ texts: index.size }, 'text stream caught up');
+      }
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'could not read text.scored end offsets');
+    }
+  }
+
+  const self: TextStream = {
+    index,
+    get caughtUpOnce() {
+      return caughtUpOnce;
+    },
+    async start() {
+      admin = await createAdmin(platform.kafka);
+      await refreshEnds();
+      // Its own group per process and start: it commits nothing and always reads from the beginning.
+      consumer = platform.kafka.raw.consumer({
+        groupId: `${config.kafka.clientId}-features-text-${config.instanceId}-${randomBytes(4).toString('hex')}`,
+        readUncommitted: false,
+        allowAutoTopicCreation: false,
+        maxWaitTimeInMs: 500,
+      });
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+        const next = BigInt(e.payload.lastOffset) + 1n;
+        if (next > (position.get(e.payload.partition) ?? 0n)) position.set(e.payload.partition, next);
+        const hw = BigInt(e.payload.highWatermark);
+        if (hw > (ends.get(e.payload.partition) ?? 0n)) ends.set(e.payload.partition, hw);
+        if (!caughtUpOnce && caughtUp()) {
+          caughtUpOnce = true;
+          logger.info({ texts: index.size }, 'text stream caught up');
+        }
+      });
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              try {
+                const scored = await serde.decode('textScored', m.value);
+                const outcome = index.add(textIndexItemOf(scored));
+                textsTotal.inc({ outcome });
+                if (outcome === 'added') {
+                  if (scored.publishedAt <= emittedThrough) lateTotal.inc();
+                  const prev = maxPublished.get(batch.partition);
+                  if (prev === undefined || scored.publishedAt > prev) maxPublished.set(batch.partition, scored.publishedAt);
+                }
+              } catch (err) {
+                // text.scored is written by the sentiment processor, which dead-letters bad input; a
+                // record that still does not decode here is counted and skipped (every feature
+                // instance reads this topic, so it is not dead-lettered once per instance).
+                textsTotal.inc({ outcome: 'invalid' });
+                logger.warn({ partition: batch.partition, offset: m.offset, err: errorMessage(err) }, 'skipping an unreadable text.scored record');
+              }
+            }
+            indexSize.set(index.size);
+          },
+        });
+      } catch (err) {
+        throw toKafkaError(err, platform.kafka.brokers);
+      }
+      timer = setInterval(() => void refreshEnds(), deps.endRefreshMs ?? 1000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await consumer?.disconnect();
+      await admin?.close();
+    },
+    covered(t) {
+      if (ends.size === 0) return false;
+      for (const [p, end] of ends) {
+        if ((position.get(p) ?? 0n) >= end) continue;
+        const mp = maxPublished.get(p);
+        if (mp === undefined || mp - latenessMs < t) return false;
+      }
+      return true;
+    },
+    async waitCovered(t, maxWaitMs, heartbeat) {
+      const deadline = Date.now() + maxWaitMs;
+      let lastBeat = Date.now();
+      while (!self.covered(t)) {
+        if (Date.now() >= deadline) return false;
+        await delay(10);
+        if (Date.now() - lastBeat > 1000) {
+          await heartbeat();
+          lastBeat = Date.now();
+        }
+      }
+      return true;
+    },
+    watermark() {
+      let w: number | null = null;
+      for (const mp of maxPublished.values()) if (w === null || mp < w) w = mp;
+      return w;
+    },
+    noteEmitted(t) {
+      if (t > emittedThrough) emittedThrough = t;
+    },
+  };
+  return self;
+}

@@ -1,0 +1,77 @@
+// Reference features for integration tests: the pure domain code (indicator engines per series,
+// and an independent naive sentiment aggregate written here) run over everything in the input
+// topics, in one pass, as an uninterrupted run would. The Kafka glue under test must produce
+// exactly these vectors, once each, whatever crashes, restarts and rebalances happen.
+import type { Candle, FeatureVector, ScoredText } from '../../schemas/types.js';
+import { createIndicatorEngine, type IndicatorEngine } from '../../processors/indicators/domain/indicators.js';
+
+/** The fields of a vector that depend on the inputs only (not on wall clock or stream timing). */
+export type StableFeature = Omit<FeatureVector, 'computedAt' | 'candleIngestedAt' | 'textWatermark'>;
+
+export function stable(f: FeatureVector): StableFeature {
+  const { computedAt: _c, candleIngestedAt: _i, textWatermark: _w, ...rest } = f;
+  return rest;
+}
+
+export const featureKey = (f: { symbol: string; interval: string; eventTime: number }): string => `${f.symbol}:${f.interval}:${f.eventTime}`;
+
+/** Naive point-in-time sentiment over (t - W, t]: filter, then plain sums. */
+export function naiveSentiment(texts: ScoredText[], t: number, W: number) {
+  const inWindow = texts.filter((x) => x.publishedAt > t - W && x.publishedAt <= t);
+  const n = inWindow.length;
+  const c = inWindow.map((x) => x.vader.compound);
+  const mean = n === 0 ? null : c.reduce((a, b) => a + b, 0) / n;
+  const std = n < 2 || mean === null ? null : Math.sqrt(c.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
+  const fb = inWindow.filter((x) => x.finbert !== null).map((x) => (x.finbert as { positive: number; negative: number }).positive - (x.finbert as { positive: number; negative: number }).negative);
+  return {
+    textCount: n,
+    vaderMean: mean,
+    vaderStd: std,
+    vaderPosShare: n === 0 ? null : c.filter((v) => v >= 0.05).length / n,
+    vaderNegShare: n === 0 ? null : c.filter((v) => v <= -0.05).length / n,
+    finbertCount: fb.length,
+    finbertMean: fb.length === 0 ? null : fb.reduce((a, b) => a + b, 0) / fb.length,
+  };
+}
+
+/** Indicator fields of every candle, per series in input order, skipping redeliveries; keyed by featureKey. */
+export function referenceIndicators(candles: Candle[]): Map<string, StableFeature> {
+  const engines = new Map<string, IndicatorEngine>();
+  const out = new Map<string, StableFeature>();
+  for (const c of candles) {
+    const series = `${c.symbol}:${c.interval}`;
+    let e = engines.get(series);
+    if (!e) {
+      e = createIndicatorEngine();
+      engines.set(series, e);
+    }
+    const r = e.update(c, 0);
+    if (r.kind !== 'feature') continue;
+    const { computedAt: _c, candleIngestedAt: _i, ...rest } = r.feature;
+    out.set(featureKey(r.feature), { ...rest, sentimentWindowMs: null, textCount: null, vaderMean: null, vaderStd: null, vaderPosShare: null, vaderNegShare: null, finbertCount: null, finbertMean: null });
+  }
+  return out;
+}
+
+const CLOSE = 1e-12;
+
+/** Compares a produced vector with the reference: indicator fields bit for bit, sentiment means to 1e-12 (summation order). */
+export function compareWithReference(got: FeatureVector, refIndicators: StableFeature, texts: ScoredText[], W: number): string[] {
+  const problems: string[] = [];
+  const g = stable(got) as unknown as Record<string, unknown>;
+  const r = refIndicators as unknown as Record<string, unknown>;
+  const sentiment = naiveSentiment(texts, got.eventTime, W) as Record<string, number | null>;
+  for (const [k, v] of Object.entries(g)) {
+    if (k in sentiment) {
+      const want = sentiment[k] ?? null;
+      if (want === null || v === null || k === 'textCount' || k === 'finbertCount') {
+        if (v !== want) problems.push(`${k}: got ${String(v)}, want ${String(want)}`);
+      } else if (Math.abs((v as number) - want) > CLOSE) problems.push(`${k}: got ${v as number}, want ${want}`);
+    } else if (k === 'sentimentWindowMs') {
+      if (v !== W) problems.push(`sentimentWindowMs: got ${String(v)}, want ${W}`);
+    } else if (!Object.is(v, r[k])) {
+      problems.push(`${k}: got ${String(v)}, want ${String(r[k])}`);
+    }
+  }
+  return problems;
+}
