@@ -1,4 +1,4 @@
-import { loadConfig } from '../core/config.js';
+import { loadConfig, type ConfigKey } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
@@ -13,7 +13,7 @@ export const progress = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
 };
 
-export async function benchPlatform(label: string): Promise<{ platform: Platform; prefix: string; cleanup(): Promise<void> }> {
+export async function benchPlatform(label: string, overrides: Partial<Record<ConfigKey, string>> = {}): Promise<{ platform: Platform; prefix: string; cleanup(): Promise<void> }> {
   const prefix = `bench.${label}.${Date.now().toString(36)}.`;
   const config = loadConfig(process.env, {
     BITPREDICT_TOPIC_PREFIX: prefix,
@@ -21,6 +21,7 @@ export async function benchPlatform(label: string): Promise<{ platform: Platform
     BITPREDICT_DATA_DIR: process.env.BITPREDICT_DATA_DIR ?? resolve(REPO_ROOT, '../shared/data'),
     BITPREDICT_LOG_LEVEL: process.env.BITPREDICT_LOG_LEVEL ?? 'warn',
     BITPREDICT_TOPIC_PARTITIONS: '1',
+    ...overrides,
   });
   const logger = createLogger({ level: config.logLevel, name: `bench-${label}`, destination: process.stderr });
   const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: `bench-${label}`, defaultMetrics: false }), clientId: `bench-${label}` });

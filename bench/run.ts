@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   'e2e-latency': async () => (await import('./e2e-latency.js')).run(),
   'candle-build': async () => (await import('./candle-build.js')).run(),
   'exchange-latency': async () => (await import('./exchange-latency.js')).run(),
+  'processor-throughput': async () => (await import('./processor-throughput.js')).run(),
   'sentiment': async () => (await import('./sentiment.js')).run(),
 };
 

@@ -18,9 +18,15 @@ import { topicSpecs } from '../core/kafka/topics.js';
 import { createProducer } from '../core/kafka/producer.js';
 import type { BitPredictError } from '../core/errors.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
+import { createSentimentProcessor } from '../processors/sentiment/service.js';
+import { runTextReplay } from '../producers/text/replay.js';
 import { createPredictor } from '../trainer/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
+import { topicName } from '../schemas/index.js';
+
+/** Real text data replayed by the demo (relative to the data folder). */
+const DEMO_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 
 const say = (line: string): void => {
   process.stdout.write(`[demo] ${line}\n`);
@@ -114,12 +120,15 @@ export async function demo(ctx: CommandContext): Promise<number> {
     lifecycle.onShutdown('stop features', () => features.stop());
     const predictor = await createPredictor({ platform, redis, onFatal });
     lifecycle.onShutdown('stop predictor', () => predictor.stop());
+    const sentiment = await createSentimentProcessor({ platform, onFatal });
+    lifecycle.onShutdown('stop sentiment', () => sentiment.stop());
     lifecycle.onShutdown('stop replay', () => abort.abort());
 
     await gateway.start();
     await features.start();
     await predictor.start();
-    for (let i = 0; i < 300 && !(gateway.readiness().ready && features.readiness().ready && predictor.readiness().ready); i++) {
+    await sentiment.start();
+    for (let i = 0; i < 300 && !(gateway.readiness().ready && features.readiness().ready && predictor.readiness().ready && sentiment.readiness().ready); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     lifecycle.setReady(true);
@@ -127,6 +136,28 @@ export async function demo(ctx: CommandContext): Promise<number> {
     say(`dashboard:  ${url}/`);
     say(`websocket:  ${url.replace(/^http/, 'ws')}/ws  (send {"op":"subscribe","channel":"predictions:${config.replay.symbol}"})`);
     say(`metrics:    ${url}/metrics   health: ${url}/healthz ${url}/readyz`);
+
+    // Texts first: the real news (2021-10 .. 2022-07) and tweets (2025-08 .. 09) are replayed into
+    // text.raw and scored before the candles start, so the features of those periods carry their
+    // sentiment (the feature join waits for the text stream, and here it is already complete).
+    for (const textFile of DEMO_TEXT_FILES) {
+      if (abort.signal.aborted) break;
+      const s = await runTextReplay({ platform, producer, file: textFile, rate: 0, signal: abort.signal });
+      say(`texts: ${s.published} items from ${textFile} into text.raw (${s.deadLettered} to the DLQ, ${s.duplicates} duplicates dropped)`);
+    }
+    const scoringAdmin = await createAdmin(platform.kafka);
+    try {
+      const group = `${config.kafka.clientId}-sentiment`;
+      const rawTopic = topicName('textRaw', config.kafka.topicPrefix);
+      for (let i = 0; i < 600 && !abort.signal.aborted; i++) {
+        const lag = await scoringAdmin.groupLag(group, rawTopic);
+        if (lag.every((p) => p.lag === 0)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await scoringAdmin.close();
+    }
+    say('texts scored (VADER; FinBERT too when BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR names a model folder)');
 
     const file = config.replay.file;
     say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);

@@ -36,21 +36,28 @@ export async function runWorker(ctx: CommandContext, name: string, build: (deps:
   lifecycle.onShutdown('close redis', async () => {
     await redis.quit();
   });
-  const service = await build({ platform, redis, lifecycle, onFatal });
-  if (config.healthPort > 0) {
-    const health = await startHealthServer({
-      port: config.healthPort,
-      registry,
-      readiness: () => {
-        const r = service.readiness();
-        return { ready: r.ready && lifecycle.ready, checks: r.checks };
-      },
-    });
-    lifecycle.onShutdown('health server', () => health.close());
-    logger.info({ port: health.port }, 'health server listening (/healthz /readyz /metrics)');
+  try {
+    const service = await build({ platform, redis, lifecycle, onFatal });
+    if (config.healthPort > 0) {
+      const health = await startHealthServer({
+        port: config.healthPort,
+        registry,
+        readiness: () => {
+          const r = service.readiness();
+          return { ready: r.ready && lifecycle.ready, checks: r.checks };
+        },
+      });
+      lifecycle.onShutdown('health server', () => health.close());
+      logger.info({ port: health.port }, 'health server listening (/healthz /readyz /metrics)');
+    }
+    lifecycle.onShutdown(`stop ${name}`, () => service.stop());
+    await service.start();
+  } catch (err) {
+    // A service that cannot be built or started (bad model folder, broker gone) must not leave
+    // Redis or Kafka connections open: the process would report the error and then never exit.
+    await lifecycle.shutdown('start failed');
+    throw err;
   }
-  lifecycle.onShutdown(`stop ${name}`, () => service.stop());
-  await service.start();
   lifecycle.setReady(true);
   logger.info({ service: name }, 'started');
   const ok = await lifecycle.done;

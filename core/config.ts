@@ -26,7 +26,7 @@ export const CONFIG_KEYS = {
   BITPREDICT_REGISTRY_URL: { kind: 'string', default: 'http://127.0.0.1:8081/apis/ccompat/v7', doc: 'Confluent-compatible schema registry base URL' },
   BITPREDICT_REDIS_URL: { kind: 'string', default: 'redis://127.0.0.1:6379', doc: 'Redis URL of the feature store' },
   BITPREDICT_REDIS_KEY_PREFIX: { kind: 'string', default: 'bp:', doc: 'prefix of every Redis key BitPredict writes' },
-  BITPREDICT_INSTANCE_ID: { kind: 'string', default: '', doc: 'name of this process instance in client and transactional ids (empty: hostname-pid)' },
+  BITPREDICT_INSTANCE_ID: { kind: 'string', default: '', doc: 'name of this process instance in the names of its private consumer groups (the feature processor\'s text reader, the gateway); empty: hostname-pid' },
   BITPREDICT_PROCESSING_GUARANTEE: { kind: 'enum', default: 'at-least-once', values: ['at-least-once', 'exactly-once'], doc: 'processors: at-least-once (idempotent producer, commit after produce) or exactly-once (Kafka transactions)' },
   BITPREDICT_DLQ_MAX_ATTEMPTS: { kind: 'int', default: '3', min: 1, max: 100, doc: 'attempts for a retryable handler error before the record goes to the DLQ' },
   BITPREDICT_RETRY_BACKOFF_MS: { kind: 'int', default: '200', min: 0, max: 60_000, doc: 'base backoff between handler attempts (doubles each attempt)' },
@@ -64,6 +64,7 @@ export const CONFIG_KEYS = {
   BITPREDICT_X_QUERY: { kind: 'string', default: '(bitcoin OR btc) -is:retweet lang:en', doc: 'X recent-search query' },
   BITPREDICT_X_POLL_INTERVAL_MS: { kind: 'int', default: '60000', min: 100, doc: 'X recent-search period (rate-limit headers may stretch it)' },
   BITPREDICT_TEXT_REPLAY_FILE: { kind: 'string', default: 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv', doc: 'text replay file (tweets CSV or the semicolon news CSV), relative to the data folder or absolute' },
+  BITPREDICT_CONSUMER_SESSION_TIMEOUT_MS: { kind: 'int', default: '30000', min: 6000, max: 300_000, doc: 'consumer group session timeout: a crashed (SIGKILLed) member holds its partitions this long before the group moves them (the broker allows 6000 and up by default)' },
   BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS: { kind: 'int', default: '5000', min: 0, doc: 'stateful processors: shortest time between Redis snapshots of one partition\'s state, taken after a commit (0: after every commit)' },
   BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS: { kind: 'int', default: '14400000', min: 1000, doc: 'W: features aggregate the sentiment of texts published in (t - W, t]' },
   BITPREDICT_FEATURES_TEXT_LATENESS_MS: { kind: 'int', default: '60000', min: 0, doc: 'texts may arrive this much out of publication order; a feature at t waits until the text stream has passed t + this, or has caught up' },
@@ -94,7 +95,7 @@ export interface Config {
   registry: { url: string };
   redis: { url: string; keyPrefix: string };
   instanceId: string;
-  consumer: { maxAttempts: number; retryBackoffMs: number; futureToleranceMs: number; guarantee: 'at-least-once' | 'exactly-once' };
+  consumer: { maxAttempts: number; retryBackoffMs: number; futureToleranceMs: number; guarantee: 'at-least-once' | 'exactly-once'; sessionTimeoutMs: number };
   shutdownTimeoutMs: number;
   healthPort: number;
   data: { dir: string };
@@ -221,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryBackoffMs: raw.BITPREDICT_RETRY_BACKOFF_MS as number,
       futureToleranceMs: raw.BITPREDICT_FUTURE_TOLERANCE_MS as number,
       guarantee: raw.BITPREDICT_PROCESSING_GUARANTEE as 'at-least-once' | 'exactly-once',
+      sessionTimeoutMs: raw.BITPREDICT_CONSUMER_SESSION_TIMEOUT_MS as number,
     },
     instanceId: (raw.BITPREDICT_INSTANCE_ID as string) || `${hostname()}-${process.pid}`,
     shutdownTimeoutMs: raw.BITPREDICT_SHUTDOWN_TIMEOUT_MS as number,

@@ -42,6 +42,7 @@ export async function createProcessor(opts: ProcessorOptions): Promise<Service> 
     registry: platform.registry,
     maxAttempts: config.consumer.maxAttempts,
     retryBackoffMs: config.consumer.retryBackoffMs,
+    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     ...(opts.flushEvery !== undefined ? { flushEvery: opts.flushEvery } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.prepareBatch ? { prepareBatch: opts.prepareBatch } : {}),

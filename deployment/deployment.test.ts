@@ -17,11 +17,16 @@ const K8S_DIR = join(ROOT, 'deployment', 'kubernetes');
 const PROM_DIR = join(ROOT, 'deployment', 'prometheus');
 
 /** CLI commands of `node dist/cli/main.js <command>` that a container may run. */
-const KNOWN_COMMANDS = ['topics create', 'replay', 'indicators', 'predictor', 'gateway'] as const;
+const KNOWN_COMMANDS = ['topics create', 'replay', 'features', 'sentiment', 'predictor', 'gateway'] as const;
 /** Commands that run to completion and serve no health endpoints. */
 const ONE_SHOT_COMMANDS = ['topics create', 'replay'];
-const COMPOSE_SERVICES = ['kafka', 'registry', 'redis', 'topics', 'replay', 'indicators', 'predictor', 'gateway'] as const;
+const COMPOSE_SERVICES = ['kafka', 'registry', 'redis', 'topics', 'replay', 'features', 'sentiment', 'predictor', 'gateway'] as const;
 const TOPICS = ['market.trades', 'market.candles', 'text.raw', 'text.scored', 'features', 'predictions', 'models', 'dlq'];
+/**
+ * Input topic of each lag-scaled processor; its consumer group is `<BITPREDICT_KAFKA_CLIENT_ID>-<command>`
+ * (processors/features/service.ts, processors/sentiment/service.ts, trainer/predictor/service.ts).
+ */
+const PROCESSOR_INPUTS: Record<string, string> = { features: 'market.candles', sentiment: 'text.raw', predictor: 'features' };
 const NAMESPACED_KINDS = new Set(['ConfigMap', 'Deployment', 'Job', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'PersistentVolumeClaim', 'PodDisruptionBudget']);
 
 type Obj = Record<string, unknown>;
@@ -261,8 +266,18 @@ function checkK8s(docs: K8sDoc[]): string[] {
     if (!deployments.has(text(obj(spec.scaleTargetRef).name))) problems.push(`${name}: scaleTargetRef is not a Deployment here`);
     const triggers = arr(spec.triggers).map(obj);
     if (!triggers.some((t) => t.type === 'kafka')) problems.push(`${name}: needs a kafka trigger`);
+    // The lag KEDA scales on must be the processor's own group on its own input topic.
+    const target = deployments.get(text(obj(spec.scaleTargetRef).name));
+    const command = target ? text(arr(obj(arr(podSpec(target).containers)[0]).args)[0]) : undefined;
+    const input = command === undefined ? undefined : PROCESSOR_INPUTS[command];
+    const clientId = configMap.BITPREDICT_KAFKA_CLIENT_ID ?? CONFIG_KEYS.BITPREDICT_KAFKA_CLIENT_ID.default;
+    const prefix = configMap.BITPREDICT_TOPIC_PREFIX ?? '';
     for (const t of triggers) {
       const m = obj(t.metadata);
+      if (input !== undefined && t.type === 'kafka') {
+        if (text(m.consumerGroup) !== `${clientId}-${command ?? ''}`) problems.push(`${name}: consumerGroup ${text(m.consumerGroup)} is not ${clientId}-${command ?? ''}`);
+        if (text(m.topic) !== `${prefix}${input}`) problems.push(`${name}: topic ${text(m.topic)} is not the input ${prefix}${input} of ${command ?? ''}`);
+      }
       if (!(Number(m.lagThreshold) > 0)) problems.push(`${name}: lagThreshold must be a positive number`);
       if (!TOPICS.includes(`${configMap.BITPREDICT_TOPIC_PREFIX ?? ''}${text(m.topic) ?? ''}`) && !TOPICS.includes(text(m.topic) ?? '')) problems.push(`${name}: unknown topic ${text(m.topic)}`);
       if (!text(m.consumerGroup)) problems.push(`${name}: consumerGroup missing`);
@@ -293,10 +308,10 @@ function checkK8s(docs: K8sDoc[]): string[] {
   for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'Job']) {
     if (byKind(kind).length === 0) problems.push(`k8s: no ${kind}`);
   }
-  for (const component of ['indicators', 'predictor', 'gateway']) {
+  for (const component of ['features', 'sentiment', 'predictor', 'gateway']) {
     if (!deployments.has(`bitpredict-${component}`)) problems.push(`k8s: no Deployment bitpredict-${component}`);
   }
-  for (const component of ['indicators', 'predictor']) {
+  for (const component of ['features', 'sentiment', 'predictor']) {
     if (!byKind('ScaledObject').some((s) => obj(obj(s.spec).scaleTargetRef).name === `bitpredict-${component}`)) problems.push(`k8s: no ScaledObject for ${component}`);
   }
   if (!byKind('Job').some((j) => arr(obj(arr(podSpec(j).containers)[0]).args).join(' ') === 'topics create')) problems.push('k8s: no Job runs topics create');
@@ -380,7 +395,7 @@ describe('docker-compose.yaml', () => {
   it('reports unknown keys, bad values, unknown commands and broken dependencies', () => {
     const broken = structuredClone(obj(compose));
     const services = obj(broken.services);
-    obj(services.indicators).environment = { ...obj(obj(services.indicators).environment), BITPREDICT_HEALTH_PRT: '9464', BITPREDICT_LOG_LEVEL: 'loud' };
+    obj(services.features).environment = { ...obj(obj(services.features).environment), BITPREDICT_HEALTH_PRT: '9464', BITPREDICT_LOG_LEVEL: 'loud' };
     obj(services.predictor).command = ['predict'];
     obj(services.gateway).depends_on = { kafak: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } };
     delete obj(services.redis).healthcheck;
@@ -476,17 +491,17 @@ describe('deployment/kubernetes', () => {
       if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
       return hit.doc;
     };
-    const indicators = obj(arr(podSpec(find('Deployment', 'bitpredict-indicators')).containers)[0]);
-    delete indicators.readinessProbe;
-    delete obj(indicators.resources).limits;
-    indicators.env = [{ name: 'BITPREDICT_NOT_A_KEY', value: 'x' }];
+    const features = obj(arr(podSpec(find('Deployment', 'bitpredict-features')).containers)[0]);
+    delete features.readinessProbe;
+    delete obj(features.resources).limits;
+    features.env = [{ name: 'BITPREDICT_NOT_A_KEY', value: 'x' }];
     podSpec(find('Deployment', 'bitpredict-gateway')).terminationGracePeriodSeconds = 15;
     obj(find('ScaledObject', 'bitpredict-predictor').spec).maxReplicaCount = 5;
     obj(find('ConfigMap', 'bitpredict-config').data).BITPREDICT_TOPIC_PARTITIONS = 'three';
     broken.push({ file: 'extra.yaml', doc: { kind: 'Service', metadata: {} } });
     const problems = checkK8s(broken).join('\n');
-    expect(problems).toContain('Deployment/bitpredict-indicators: readinessProbe must GET /readyz');
-    expect(problems).toContain('Deployment/bitpredict-indicators: resources.limits.cpu missing');
+    expect(problems).toContain('Deployment/bitpredict-features: readinessProbe must GET /readyz');
+    expect(problems).toContain('Deployment/bitpredict-features: resources.limits.cpu missing');
     expect(problems).toContain('BITPREDICT_NOT_A_KEY is not a key of CONFIG_KEYS');
     expect(problems).toContain('Deployment/bitpredict-gateway: terminationGracePeriodSeconds must exceed');
     expect(problems).toContain('BITPREDICT_TOPIC_PARTITIONS: "three" is not an integer');
@@ -495,6 +510,14 @@ describe('deployment/kubernetes', () => {
     const so = capped.find((d) => d.doc.kind === 'ScaledObject');
     obj(so?.doc.spec).maxReplicaCount = 4;
     expect(checkK8s(capped).join('\n')).toMatch(/maxReplicaCount 4 must be between 1 and the partition count 3/);
+    const miswired = structuredClone(docs);
+    const sentiment = miswired.find((d) => d.doc.kind === 'ScaledObject' && obj(d.doc.metadata).name === 'bitpredict-sentiment');
+    const trigger = obj(obj(arr(obj(sentiment?.doc.spec).triggers)[0]).metadata);
+    trigger.consumerGroup = 'bitpredict-indicators';
+    trigger.topic = 'text.scored';
+    const wiring = checkK8s(miswired).join('\n');
+    expect(wiring).toContain('ScaledObject/bitpredict-sentiment: consumerGroup bitpredict-indicators is not bitpredict-sentiment');
+    expect(wiring).toContain('ScaledObject/bitpredict-sentiment: topic text.scored is not the input text.raw of sentiment');
   });
 
   it('reports an empty folder instead of crashing', () => {

@@ -95,6 +95,8 @@ export interface ConsumerRunnerOptions {
   commitIntervalMs?: number;
   /** Per-partition state hooks (stateful processors). */
   hooks?: PartitionHooks;
+  /** Group session timeout (ms): how long a dead member keeps its partitions. Default 30 s. */
+  sessionTimeoutMs?: number;
   /**
    * Called with each chunk of records (up to flushEvery) before they go through the handler one by
    * one, for work that is cheaper in batches (model inference). Best effort: if it throws, the
@@ -141,8 +143,8 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const flushEvery = opts.flushEvery ?? 500;
   const consumer: Consumer = client.raw.consumer({
     groupId,
-    sessionTimeout: 30000,
-    heartbeatInterval: 3000,
+    sessionTimeout: opts.sessionTimeoutMs ?? 30000,
+    heartbeatInterval: Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30000) / 3)),
     // read_committed: never see records of aborted upstream transactions.
     readUncommitted: false,
     allowAutoTopicCreation: false,
@@ -264,7 +266,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         dlqTotal.inc({ group: groupId, reason: c.code });
         recordsTotal.inc({ group: groupId, outcome: 'dlq' });
         logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempts: attempt, code: c.code, err: c.message }, 'record sent to the DLQ');
-        return [await deadLetter(rec, { code: c.code, message: c.message, attempts: attempt }, groupId)];
+        try {
+          return [await deadLetter(rec, { code: c.code, message: c.message, attempts: attempt }, groupId)];
+        } catch (dlqErr) {
+          // Neither handled nor dead-lettered: the record must not be skipped, so stop (restart
+          // re-reads it from the committed offset).
+          throw new FlushFailure(dlqErr);
+        }
       }
     }
   }
@@ -275,6 +283,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     const key = tpKey(batch.topic, batch.partition);
     const context = { topic: batch.topic, partition: batch.partition };
     const batchFirst = batch.firstOffset();
+    logger.trace({ ...context, first: batchFirst, size: batch.messages.length }, 'batch');
     if (batchFirst === null) return;
     if (fresh.has(key)) {
       fresh.delete(key);
@@ -283,8 +292,10 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         // open transaction to end. Only then is the committed offset final: if it is not where
         // this batch starts (a zombie committed in between), start again from it.
         try {
+          logger.debug(context, 'taking over the transactional id of the partition');
           await delivery.producerFor(batch.topic, batch.partition);
           const c = await committedOffset(batch.topic, batch.partition);
+          logger.debug({ ...context, committed: c, fetched: batchFirst }, 'took over the transactional id');
           if (c !== null && c !== batchFirst) {
             logger.info({ ...context, fetched: batchFirst, committed: c }, 'committed offset moved while taking over the partition; seeking');
             stateAt.delete(key);
@@ -384,7 +395,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     } catch (err) {
       if (err instanceof FlushFailure) {
         const e = toKafkaError(err.original, client.brokers);
-        reportFatal(e, context, 'could not produce or commit; stopping so the process restarts from committed offsets');
+        reportFatal(e, context, 'could not produce, dead-letter or commit; stopping so the process restarts from committed offsets');
         throw e;
       }
       // Heartbeat errors (a rebalance) go back to kafkajs, which rejoins; the unflushed records are

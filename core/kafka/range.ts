@@ -39,7 +39,8 @@ export async function readRange(
     });
     await consumer.run({
       autoCommit: false,
-      eachBatchAutoResolve: false,
+      // Auto-resolve: the fetch position must advance past each batch (nothing is committed).
+      eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
         if (batch.partition !== partition || failure !== null) return;
         for (const m of batch.messages) {

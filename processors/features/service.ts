@@ -21,10 +21,14 @@ import { createProcessor } from '../../core/processor.js';
 import { createPartitionStates, type PartitionStates } from '../../core/kafka/partition-state.js';
 import { createFeatureStoreWriter } from '../../core/feature-store.js';
 import { validateCandle } from '../../core/domain/candle.js';
+import { delay } from '../../core/time.js';
 import { topicName } from '../../schemas/index.js';
 import type { Candle, FeatureVector } from '../../schemas/types.js';
 import { createIndicatorEngine, restoreIndicatorEngine, type IndicatorEngine } from '../indicators/domain/indicators.js';
 import { createTextStream, type TextStream } from './text-stream.js';
+
+/** How long a starting processor reads text.scored before it takes candles regardless. */
+const START_TEXT_WAIT_MS = 60_000;
 
 /** The state of one input partition: an indicator engine per symbol:interval series in it. */
 export interface FeatureState {
@@ -167,6 +171,18 @@ export async function createFeatureProcessor(opts: FeatureProcessorOptions): Pro
     name: 'features',
     async start() {
       await text.start();
+      // Read the texts already in text.scored before taking candles, so the first vectors after a
+      // start see them (a candle would otherwise wait at most BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS).
+      const deadline = Date.now() + START_TEXT_WAIT_MS;
+      let nextLog = Date.now() + 5000;
+      while (!text.caughtUpOnce && Date.now() < deadline) {
+        await delay(20);
+        if (Date.now() >= nextLog) {
+          platform.logger.info({ texts: text.index.size }, 'reading text.scored before taking candles');
+          nextLog += 5000;
+        }
+      }
+      if (!text.caughtUpOnce) platform.logger.warn({ texts: text.index.size, waitedMs: START_TEXT_WAIT_MS }, 'text.scored not read to its end yet; taking candles anyway (each waits for the text stream, bounded)');
       await processor.start();
     },
     async stop() {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { createProducer } from '../../core/kafka/producer.js';
 import { readTail } from '../../core/kafka/tail.js';
+import { readRange } from '../../core/kafka/range.js';
 
 describe('readTail', () => {
   let tp: TestPlatform;
@@ -33,5 +34,23 @@ describe('readTail', () => {
     }
     const lastByKey = new Map(tail.map((r) => [r.key?.toString(), Number(r.value?.toString())]));
     expect(lastByKey).toEqual(new Map([['a', 196], ['b', 197], ['c', 198], ['d', 199]]));
+  });
+
+  it('readRange reads exactly [from, to) of one partition, across many fetches, in order', async () => {
+    const producer = await createProducer(tp.platform.kafka);
+    const topic = tp.topic('predictions');
+    // One key: one partition. ~1 kB a record: the range (2 MB) spans several fetches (1 MB per partition each).
+    const records = Array.from({ length: 3000 }, (_, i) => ({ topic, key: 'one', value: Buffer.from(`${i}:`.padEnd(1000, 'x')) }));
+    for (let i = 0; i < records.length; i += 200) await producer.send(records.slice(i, i + 200));
+    await producer.close();
+    const partition = (await tp.admin.endOffsets(topic)).find((p) => p.offset === '3000')?.partition;
+    expect(partition).toBeDefined();
+    const got: number[] = [];
+    const n = await readRange(tp.platform.kafka, topic, partition ?? 0, 500n, 2600n, (rec) => {
+      got.push(Number(rec.value?.toString().split(':')[0]));
+    });
+    expect(n).toBe(2100);
+    expect(got).toEqual(Array.from({ length: 2100 }, (_, i) => 500 + i));
+    expect(await readRange(tp.platform.kafka, topic, partition ?? 0, 10n, 10n, () => undefined)).toBe(0);
   });
 });
