@@ -5,8 +5,9 @@
 // else neutral) as confusion matrices and macro-F1 on Financial PhraseBank (50Agree, AllAgree) and
 // the twitter financial news set (valid, train). VADER is not fitted, so scoring the train split
 // is a plain measurement.
-// FinBERT: with BITPREDICT_FINBERT_MODELS_DIR and BITPREDICT_FINBERT_MODEL_ID set (optionally
-// BITPREDICT_FINBERT_DTYPE fp32|q8, BITPREDICT_FINBERT_MAX_LENGTH), the real model is scored on the
+// FinBERT: with BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR set (and BITPREDICT_SENTIMENT_FINBERT_MODEL_ID,
+// default ProsusAI/finbert; optionally BENCH_FINBERT_DTYPE fp32|q8, BENCH_FINBERT_MAX_LENGTH), the
+// real model is scored on the
 // same labelled sets (`finbert`). Without them `finbert` is null and only the batch throughput of
 // the tiny generated test model is reported as `tiny_test_model`: a pipeline-overhead figure, NOT
 // FinBERT speed or accuracy.
@@ -160,17 +161,17 @@ export async function run(): Promise<Record<string, unknown>> {
   const btcShares = { positive: 0, neutral: 0, negative: 0 };
   for (const t of tweets) btcShares[vaderLabel(scoreVader(t).compound)]++;
 
-  const modelsDir = process.env.BITPREDICT_FINBERT_MODELS_DIR;
-  const modelId = process.env.BITPREDICT_FINBERT_MODEL_ID;
+  const modelsDir = process.env.BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR;
+  const modelId = process.env.BITPREDICT_SENTIMENT_FINBERT_MODEL_ID ?? 'ProsusAI/finbert';
   let finbert: Record<string, unknown> | null = null;
   let tiny: Record<string, unknown> | null = null;
   if (modelsDir && modelId) {
-    const dtype = process.env.BITPREDICT_FINBERT_DTYPE === 'q8' ? 'q8' : 'fp32';
-    const maxLength = process.env.BITPREDICT_FINBERT_MAX_LENGTH ? Number(process.env.BITPREDICT_FINBERT_MAX_LENGTH) : undefined;
+    const dtype = process.env.BENCH_FINBERT_DTYPE === 'q8' ? 'q8' : 'fp32';
+    const maxLength = process.env.BENCH_FINBERT_MAX_LENGTH ? Number(process.env.BENCH_FINBERT_MAX_LENGTH) : undefined;
     progress(`FinBERT ${modelId} (${dtype}) from ${modelsDir}`);
     finbert = await finbertFigures(await loadFinbert({ modelsDir, modelId, dtype, ...(maxLength ? { maxLength } : {}) }), sets);
   } else {
-    progress('no BITPREDICT_FINBERT_MODELS_DIR/BITPREDICT_FINBERT_MODEL_ID: finbert null; timing the tiny generated test model instead');
+    progress('no BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR: finbert null; timing the tiny generated test model instead');
     tiny = await tinyModelThroughput(corpus);
   }
 

@@ -10,7 +10,7 @@ export function redisKeys(prefix: string) {
   return {
     /** Latest FeatureVector of a series (JSON). */
     featuresLatest: (symbol: string, interval: string) => `${prefix}features:latest:${symbol}:${interval}`,
-    /** Feature vectors of a series (sorted set: score = eventTime, member = JSON), bounded. */
+    /** Feature vectors of a series (sorted set: score = eventTime, member = the topic's Confluent-framed Avro value), bounded. */
     featuresHistory: (symbol: string, interval: string) => `${prefix}features:history:${symbol}:${interval}`,
     /** Latest Prediction of a symbol (JSON), the gateway's snapshot on subscribe. */
     predictionsLatest: (symbol: string) => `${prefix}predictions:latest:${symbol}`,

@@ -143,7 +143,7 @@ describe('feature processor: indicators + point-in-time sentiment, restartable',
 
     const latest = await readLatestFeature(tp.redis, tp.config.redis.keyPrefix, 'BTCUSDT', '1h');
     expect(latest?.eventTime).toBe(FROM + 24 * HOUR);
-    const asOf = await readFeaturesAsOf(tp.redis, tp.config.redis.keyPrefix, 'BTCUSDT', '1h', FROM + 10 * HOUR + 1, 5);
+    const asOf = await readFeaturesAsOf(tp.redis, tp.platform.serde, tp.config.redis.keyPrefix, 'BTCUSDT', '1h', FROM + 10 * HOUR + 1, 5);
     expect(asOf.map((f) => f.eventTime)).toEqual([6, 7, 8, 9, 10].map((h) => FROM + h * HOUR));
   });
 
