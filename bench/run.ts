@@ -8,6 +8,8 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   'exchange-latency': async () => (await import('./exchange-latency.js')).run(),
   'processor-throughput': async () => (await import('./processor-throughput.js')).run(),
   'sentiment': async () => (await import('./sentiment.js')).run(),
+  'training': async () => (await import('./training.js')).run(),
+  'inference': async () => (await import('./inference.js')).run(),
 };
 
 const name = process.argv[2];

@@ -73,6 +73,10 @@ export const CONFIG_KEYS = {
   BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR: { kind: 'string', default: '', doc: 'folder holding FinBERT model folders (<dir>/<org>/<name>/...); empty: FinBERT off, VADER only. Never downloaded' },
   BITPREDICT_SENTIMENT_FINBERT_MODEL_ID: { kind: 'string', default: 'ProsusAI/finbert', doc: 'FinBERT model id: the sub-folder of the models folder' },
   BITPREDICT_SENTIMENT_BATCH_SIZE: { kind: 'int', default: '32', min: 1, max: 1024, doc: 'texts per FinBERT inference batch' },
+  BITPREDICT_MODEL_STORE_DIR: { kind: 'string', default: '.models', doc: 'model store folder: <dir>/<name>/<version>/ artifacts and <dir>/<name>/registry.json (champion and history)' },
+  BITPREDICT_MODEL_NAME: { kind: 'string', default: 'lstm-attention', doc: 'name of the trained model (the key of its record in the models topic)' },
+  BITPREDICT_MODEL_PROMOTION_MARGIN: { kind: 'number', default: '0.01', min: 0, max: 1, doc: 'a retrained model replaces the champion only if its validation MSE is this much lower (relative; 0.01 = 1 %) on the same window; without a champion it must beat persistence by it' },
+  BITPREDICT_MODEL_EXPIRY_DAYS: { kind: 'number', default: '30', min: 0, doc: 'a trained model expires this many days after it is created (the predictor refuses it from then on); 0: never' },
   BITPREDICT_GATEWAY_HOST: { kind: 'string', default: '127.0.0.1', doc: 'address the gateway listens on' },
   BITPREDICT_GATEWAY_PORT: { kind: 'int', default: '8080', min: 0, max: 65535, doc: 'port of the gateway (HTTP and WebSocket)' },
   BITPREDICT_WS_MAX_BUFFERED_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'a WebSocket client whose send buffer exceeds this is disconnected as too slow' },
@@ -122,6 +126,7 @@ export interface Config {
   };
   features: { sentimentWindowMs: number; textLatenessMs: number; textMaxWaitMs: number; historyMax: number; snapshotIntervalMs: number };
   sentiment: { finbertModelsDir: string; finbertModelId: string; batchSize: number };
+  models: { storeDir: string; name: string; promotionMargin: number; expiryDays: number };
   stack: {
     dir: string;
     kafkaVersion: string;
@@ -269,6 +274,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       textMaxWaitMs: raw.BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS as number,
       historyMax: raw.BITPREDICT_FEATURES_HISTORY_MAX as number,
       snapshotIntervalMs: raw.BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS as number,
+    },
+    models: {
+      storeDir: raw.BITPREDICT_MODEL_STORE_DIR as string,
+      name: raw.BITPREDICT_MODEL_NAME as string,
+      promotionMargin: raw.BITPREDICT_MODEL_PROMOTION_MARGIN as number,
+      expiryDays: raw.BITPREDICT_MODEL_EXPIRY_DAYS as number,
     },
     sentiment: {
       finbertModelsDir: raw.BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR as string,

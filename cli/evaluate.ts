@@ -1,0 +1,105 @@
+// `bitpredict evaluate`: walk-forward evaluation of the LSTM-attention model beside persistence,
+// EMA drift and a ridge/logistic model, on the real hourly data (the same feature code the live
+// processor runs, over the files in the data folder) or on the features topic. Writes a JSON
+// result and a self-contained HTML report, and prints progress on stderr.
+//   development (default): folds end before the final evaluation window (2025-01-01, hourly).
+//   final: one fold trained and validated before 2025-01-01, tested on the final window only.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CommandContext } from './main.js';
+import { BitPredictError } from '../core/errors.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
+import { loadCandlesFromFile, loadTextsFromFile, readFeaturesFromTopic } from '../trainer/data.js';
+import { featuresFromCandles, seriesOf } from '../trainer/research.js';
+import { loadTf } from '../trainer/tf.js';
+import { runWalkForward } from '../trainer/walk-forward-run.js';
+import { renderReport, verdictOf } from '../trainer/domain/report.js';
+import { FINAL_WINDOW_START } from '../trainer/domain/dataset.js';
+import { intervalMs } from '../core/domain/intervals.js';
+import type { FeatureVector } from '../schemas/types.js';
+
+const TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
+const HOUR = 3_600_000;
+
+function time(flag: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new BitPredictError('ERR_CONFIG_INVALID', `--${flag}: "${v}" is not an ISO 8601 time`);
+  return t;
+}
+
+function int(flag: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new BitPredictError('ERR_CONFIG_INVALID', `--${flag}: "${v}" is not a whole number >= 0`);
+  return n;
+}
+
+export async function loadSeries(ctx: CommandContext, o: { source: string; symbol: string; interval: string; from: number; to: number; warmupMs: number; log(line: string): void }): Promise<FeatureVector[]> {
+  const { config } = ctx;
+  if (o.source === 'kafka') {
+    const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'evaluate' }), clientId: 'evaluate' });
+    await prepareTopicsAndSchemas(platform);
+    const series = await readFeaturesFromTopic(platform, { symbol: o.symbol, interval: o.interval, from: o.from - o.warmupMs, to: o.to });
+    o.log(`read ${series.length} feature vectors of ${o.symbol}:${o.interval} from the features topic`);
+    return series;
+  }
+  if (o.source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be files or kafka, not "${o.source}"`);
+  const candles = await loadCandlesFromFile(config.data.dir, config.replay.file, o.symbol, o.interval, { from: o.from - o.warmupMs, to: o.to });
+  const texts = TEXT_FILES.flatMap((f) => loadTextsFromFile(config.data.dir, f));
+  o.log(`computing features over ${candles.length} candles and ${texts.length} texts from ${config.data.dir} (the live processor's code)`);
+  return seriesOf(featuresFromCandles(candles, texts, { windowMs: config.features.sentimentWindowMs }), o.symbol, o.interval);
+}
+
+export async function evaluate(ctx: CommandContext): Promise<number> {
+  const { values } = parseArgs({
+    args: ctx.args,
+    options: {
+      purpose: { type: 'string', default: 'development' }, source: { type: 'string', default: 'files' },
+      symbol: { type: 'string' }, interval: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
+      T: { type: 'string' }, 'train-periods': { type: 'string' }, 'val-periods': { type: 'string' }, 'test-periods': { type: 'string' },
+      'train-mode': { type: 'string', default: 'rolling' }, epochs: { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
+      'fee-bps': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+    },
+    allowPositionals: false,
+  });
+  const purpose = values.purpose;
+  if (purpose !== 'development' && purpose !== 'final') throw new BitPredictError('ERR_CONFIG_INVALID', `--purpose must be development or final, not "${purpose}"`);
+  const trainMode = values['train-mode'];
+  if (trainMode !== 'rolling' && trainMode !== 'expanding') throw new BitPredictError('ERR_CONFIG_INVALID', `--train-mode must be rolling or expanding, not "${trainMode}"`);
+  const symbol = values.symbol ?? ctx.config.replay.symbol;
+  const interval = values.interval ?? ctx.config.replay.interval;
+  const from = time('from', values.from, purpose === 'final' ? Date.UTC(2022, 0, 1) : Date.UTC(2019, 0, 1));
+  const to = time('to', values.to, purpose === 'final' ? Date.UTC(2026, 1, 1) : FINAL_WINDOW_START);
+  const T = int('T', values.T, 48);
+  const log = (line: string): void => {
+    process.stderr.write(`[evaluate] ${line}\n`);
+  };
+  const backendFlag = values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined;
+  const loaded = await loadTf(backendFlag);
+  log(`tfjs backend: ${loaded.backend}`);
+  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from, to, warmupMs: 200 * HOUR, log });
+  const started = Date.now();
+  const result = await runWalkForward({
+    loaded, series, symbol, interval, purpose, start: from, end: to, T, trainMode,
+    trainPeriods: int('train-periods', values['train-periods'], 2 * 8760),
+    valPeriods: int('val-periods', values['val-periods'], 720),
+    testPeriods: int('test-periods', values['test-periods'], purpose === 'final' ? Math.max(1, Math.ceil((to - FINAL_WINDOW_START) / intervalMs(interval))) : 4380),
+    ...(values.epochs ? { epochs: int('epochs', values.epochs, 8) } : {}),
+    ...(values.units ? { units: int('units', values.units, 32) } : {}),
+    ...(values['fee-bps'] ? { feeBps: int('fee-bps', values['fee-bps'], 10) } : {}),
+    seed: int('seed', values.seed, 42),
+    onProgress: log,
+    onEpoch: (fold, folds, e) => log(`  fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)`),
+  });
+  const out = resolve(values.out ?? `reports/evaluation-${purpose}-${symbol}-${interval}`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(`${out}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(`${out}.html`, renderReport(result));
+  const verdict = verdictOf(result);
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${out}.json and ${out}.html`);
+  process.stdout.write(`${JSON.stringify({ purpose, folds: result.folds.length, windows: result.overall.n, verdict })}\n`);
+  return 0;
+}

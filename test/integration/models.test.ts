@@ -1,0 +1,75 @@
+// Model lifecycle on the real stack: `train` saves versioned artifacts and applies the
+// champion/challenger rule (a model that does not beat persistence on the validation window is
+// kept out); `models promote` makes a version champion and announces it on the compacted models
+// topic; `models rollback` returns to the previous champion and announces that.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestPlatform, DATA_DIR, type TestPlatform } from '../helpers/platform.js';
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { models, train } from '../../cli/train.js';
+import { readRegistry, listVersions } from '../../trainer/registry.js';
+
+describe('model registry: train, promote, announce, rollback', () => {
+  let tp: TestPlatform;
+  let store: string;
+  const out: string[] = [];
+  const origWrite = process.stdout.write.bind(process.stdout);
+
+  beforeAll(async () => {
+    tp = await createTestPlatform('models');
+    store = mkdtempSync(join(tmpdir(), 'bp-models-'));
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+  });
+
+  afterAll(async () => {
+    process.stdout.write = origWrite;
+    rmSync(store, { recursive: true, force: true });
+    await tp?.cleanup();
+  });
+
+  const ctx = (args: string[]) => ({
+    config: loadConfig({}, {
+      BITPREDICT_TOPIC_PREFIX: tp.prefix, BITPREDICT_KAFKA_CLIENT_ID: tp.config.kafka.clientId, BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
+      BITPREDICT_DATA_DIR: DATA_DIR, BITPREDICT_MODEL_STORE_DIR: store, BITPREDICT_LOG_LEVEL: 'silent',
+    }),
+    logger: createLogger({ level: 'silent', name: 'test' }),
+    args,
+  });
+  const tiny = ['--train-from', '2024-06-01T00:00:00Z', '--train-to', '2024-08-01T00:00:00Z', '--val-days', '10', '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'];
+
+  it('keeps a model that does not beat persistence out, promotes by hand, announces, and rolls back', async () => {
+    expect(await train(ctx([...tiny, '--seed', '1']))).toBe(0);
+    expect(await train(ctx([...tiny, '--seed', '2']))).toBe(0);
+    const versions = (await listVersions(store, 'lstm-attention')).map((v) => v.version);
+    expect(versions).toHaveLength(2);
+    let reg = await readRegistry(store, 'lstm-attention');
+    // Whatever the tiny models scored, every decision is recorded with its reason.
+    expect(reg.events).toHaveLength(2);
+    for (const e of reg.events) expect(e.reason).toMatch(/validation MSE .* (below|not)/);
+
+    const [v1, v2] = versions as [string, string];
+    expect(await models(ctx(['promote', v1]))).toBe(0);
+    expect(await models(ctx(['promote', v2]))).toBe(0);
+    reg = await readRegistry(store, 'lstm-attention');
+    expect(reg.champion).toBe(v2);
+    expect(await models(ctx(['rollback']))).toBe(0);
+    reg = await readRegistry(store, 'lstm-attention');
+    expect(reg.champion).toBe(v1);
+    await expect(models(ctx(['rollback']))).rejects.toThrow(/no earlier champion/);
+    await expect(models(ctx(['promote', 'no-such-version']))).rejects.toThrow(/not in the store/);
+
+    const ann = await tp.readAll('models');
+    expect(ann.map((a) => a.value?.version)).toEqual([v1, v2, v1]);
+    expect(ann.every((a) => a.key === 'lstm-attention' && a.value?.artifactUri.startsWith('file://'))).toBe(true);
+    expect(ann[0]?.value?.featureSetVersion).toBe('fs-2');
+    expect(ann[0]?.value?.expiresAt).toBeGreaterThan(Date.now());
+    expect(await models(ctx(['list']))).toBe(0);
+    expect(out.join('')).toMatch(new RegExp(`\\* ${v1}`));
+  }, 120_000);
+});
