@@ -1,0 +1,233 @@
+// The live predictor with a trained champion on the real stack: a tiny LSTM-attention model
+// (trained here on real 2024 hourly candles, T=8, 4 units, 1 epoch, cpu) is announced on the
+// models topic while features stream in; predictions switch from the baseline to the model with
+// none dropped or duplicated; a corrupt or incompatible artifact is refused and the champion keeps
+// serving; after a restart the first prediction already uses the window rebuilt from Redis; an
+// expired champion is not used (baseline, readiness says so) and an expired announcement is refused.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { createTestPlatform, DATA_DIR, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { createProducer, type Producer } from '../../core/kafka/producer.js';
+import { createFeatureStoreWriter } from '../../core/feature-store.js';
+import { createPredictor } from '../../trainer/predictor/service.js';
+import { loadCandlesFromFile } from '../../trainer/data.js';
+import { featuresFromCandles } from '../../trainer/research.js';
+import { buildWindows, FEATURE_NAMES, fitNormalizer, lastWindow, type Normalizer } from '../../trainer/domain/dataset.js';
+import { loadTf, type TfModule } from '../../trainer/tf.js';
+import { trainModel } from '../../trainer/model/train.js';
+import { RETURN_SCALE } from '../../trainer/model/model.js';
+import { createFastPredictor, type FastPredictor } from '../../trainer/model/fast.js';
+import { saveArtifact, type ArtifactMeta } from '../../trainer/model/artifact.js';
+import { announce } from '../../trainer/registry.js';
+import type { Service } from '../../core/service.js';
+import type { FeatureVector, Prediction } from '../../schemas/types.js';
+
+const T = 8;
+const NAME = 'lstm-attention';
+const FROM = Date.UTC(2024, 2, 1);
+const MIN = 60_000;
+
+describe('predictor: champion model, hot swap, refusals, restart, expiry', () => {
+  let tp: TestPlatform;
+  let producer: Producer;
+  let store: string;
+  let tf: TfModule;
+  let model: LayersModel;
+  let fast: FastPredictor;
+  let normalizer: Normalizer;
+  let features: FeatureVector[];
+  let sent = 0; // features[0..sent) are in Redis and in the topic
+  let clockOffset = 0;
+  const now = (): number => Date.now() + clockOffset;
+  const running: Service[] = [];
+  const fatal: unknown[] = [];
+  const groupId = 'predictor-model-it';
+  let live = 0; // index of the first feature sent to the topic
+
+  function meta(version: string, over: Partial<ArtifactMeta> = {}): ArtifactMeta {
+    return {
+      name: NAME, version, featureSetVersion: 'fs-2', featureColumns: [...FEATURE_NAMES], normalizer, T, F: FEATURE_NAMES.length,
+      returnScale: RETURN_SCALE, trainedFrom: FROM, trainedTo: features[live - 1]?.eventTime ?? FROM, metrics: { valMse: 1 }, backend: 'cpu',
+      codeVersion: 'test', createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 30 * 24 * 60 * MIN).toISOString(), seed: 1, hyperparameters: { units: 4 },
+      ...over,
+    };
+  }
+
+  async function publish(version: string, over: Partial<ArtifactMeta> = {}): Promise<string> {
+    const m = meta(version, over);
+    const dir = await saveArtifact(tf, model, m, store);
+    return dir;
+  }
+
+  /** Writes features[sent..sent+n) to the Redis history (as the feature processor does) and the topic. */
+  async function send(n: number): Promise<void> {
+    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, 1000);
+    const batch = features.slice(sent, sent + n);
+    const out = batch.map((f) => {
+      const value = tp.platform.serde.encode('features', f);
+      writer.add(f, value);
+      return { topic: tp.topic('features'), key: `${f.symbol}:${f.interval}`, value, timestamp: f.eventTime };
+    });
+    await writer.flush();
+    if (out.length > 0) await producer.send(out);
+    sent += batch.length;
+  }
+
+  async function startPredictor(): Promise<Service> {
+    const p = await createPredictor({ platform: tp.platform, redis: tp.redis, groupId, onFatal: (e) => fatal.push(e), now });
+    await p.start();
+    running.push(p);
+    await waitFor(() => p.readiness().ready, 'the predictor to be ready');
+    return p;
+  }
+
+  async function predictions(count: number): Promise<Prediction[]> {
+    let got: Prediction[] = [];
+    await waitFor(async () => {
+      got = (await tp.readAll('predictions')).map((r) => r.value as Prediction);
+      return got.length >= count;
+    }, `${count} predictions`, 60_000);
+    await new Promise((r) => setTimeout(r, 300));
+    got = (await tp.readAll('predictions')).map((r) => r.value as Prediction);
+    expect(got).toHaveLength(count);
+    return got;
+  }
+
+  /** What the model predicts for features[i] from the window of the T vectors ending there. */
+  function expected(i: number): { ret: number; probUp: number } {
+    const x = lastWindow(features.slice(0, i + 1), T, normalizer);
+    expect(x, `window at ${i}`).not.toBeNull();
+    return fast.predictOne(x as Float32Array);
+  }
+
+  function indexOf(p: Prediction): number {
+    return features.findIndex((f) => f.eventTime === p.eventTime);
+  }
+
+  function expectModel(p: Prediction, version: string): void {
+    const i = indexOf(p);
+    expect(p, `prediction at ${i}`).toMatchObject({ isBaseline: false, modelName: NAME, modelVersion: version });
+    const e = expected(i);
+    expect(p.predictedLogReturn).toBeCloseTo(e.ret, 9);
+    expect(p.probUp).toBeCloseTo(e.probUp, 9);
+    expect(p.predictedPrice).toBeCloseTo((features[i] as FeatureVector).close * Math.exp(e.ret), 6);
+  }
+
+  async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const m = await tp.platform.registry.getSingleMetric(name)?.get();
+    return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)).reduce((a, v) => a + v.value, 0);
+  }
+
+  beforeAll(async () => {
+    store = mkdtempSync(join(tmpdir(), 'bp-predictor-model-'));
+    tp = await createTestPlatform('predmodel', { BITPREDICT_MODEL_STORE_DIR: store });
+    producer = await createProducer(tp.platform.kafka);
+    tf = (await loadTf('cpu')).tf;
+    const candles = await loadCandlesFromFile(DATA_DIR, HOURLY_MERGED, 'BTCUSDT', '1h', { from: FROM, limit: 640 });
+    features = featuresFromCandles(candles, [], { windowMs: tp.config.features.sentimentWindowMs });
+    live = 460;
+    const cut = (features[live] as FeatureVector).eventTime;
+    normalizer = fitNormalizer(features, { from: FROM, to: cut });
+    const train = buildWindows(features, { T, normalizer, to: cut });
+    expect(train.n).toBeGreaterThan(300);
+    model = (await trainModel(tf, train, null, { epochs: 1, batchSize: 64, learningRate: 2e-3, seed: 1, units: 4 })).model;
+    fast = createFastPredictor(model, RETURN_SCALE);
+    await publish('v1');
+    // The history before the live stream is in Redis only (as if the predictor had seen it before).
+    sent = 0;
+    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, 1000);
+    for (const f of features.slice(0, live)) writer.add(f, tp.platform.serde.encode('features', f));
+    await writer.flush();
+    sent = live;
+  }, 180_000);
+
+  afterAll(async () => {
+    while (running.length > 0) await running.pop()?.stop();
+    model?.dispose();
+    await producer?.close();
+    rmSync(store, { recursive: true, force: true });
+    await tp?.cleanup();
+  });
+
+  it('switches from the baseline to the announced model under a steady stream, none dropped or duplicated', async () => {
+    const p = await startPredictor();
+    expect(p.readiness().checks.model).toBe('baseline-ema-drift@1');
+    const total = 100;
+    for (let k = 0; k < total; k += 5) {
+      await send(5);
+      if (k === 30) await announce(tp.platform, meta('v1'), store);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    const got = await predictions(total);
+    const times = got.map((x) => x.eventTime);
+    expect(new Set(times).size).toBe(total);
+    expect(times).toEqual(features.slice(live, live + total).map((f) => f.eventTime));
+    const firstModel = got.findIndex((x) => !x.isBaseline);
+    expect(firstModel).toBeGreaterThan(0); // the stream started on the baseline
+    expect(got.slice(0, firstModel).every((x) => x.isBaseline && x.modelName === 'baseline-ema-drift')).toBe(true);
+    for (const x of got.slice(firstModel)) expectModel(x, 'v1');
+    expect(p.readiness().checks.model).toBe(`${NAME}@v1`);
+    expect(await metric('bitpredict_predictor_model_expires_in_seconds')).toBeGreaterThan(29 * 24 * 3600);
+    expect(fatal).toEqual([]);
+  }, 120_000);
+
+  it('refuses a corrupt and an incompatible artifact and keeps the champion serving', async () => {
+    const p = running[0] as Service;
+    const dir = await publish('v2');
+    truncateSync(join(dir, 'weights.bin'), 100);
+    await announce(tp.platform, meta('v2'), store);
+    await waitFor(async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'corrupt' })) >= 1, 'the corrupt artifact to be refused');
+    expect(p.readiness().checks.modelRefused).toMatch(/v2.*weights\.bin.*bytes/);
+    await publish('v3', { featureSetVersion: 'fs-0' });
+    await announce(tp.platform, meta('v3', { featureSetVersion: 'fs-0' }), store);
+    await waitFor(async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'incompatible' })) >= 1, 'the incompatible artifact to be refused');
+    expect(p.readiness().checks.modelRefused).toMatch(/featureSetVersion is "fs-0"/);
+    expect(p.readiness().checks.model).toBe(`${NAME}@v1`);
+    await send(10);
+    const got = await predictions(110);
+    for (const x of got.slice(100)) expectModel(x, 'v1');
+  }, 120_000);
+
+  it('after a restart, the first prediction of the series already uses the window rebuilt from Redis', async () => {
+    while (running.length > 0) await running.pop()?.stop();
+    await send(10); // arrives while the predictor is down
+    const p = await startPredictor();
+    // The follower read v1, then refused v2 and v3: v1 serves from the first record on.
+    expect(p.readiness().checks.model).toBe(`${NAME}@v1`);
+    const got = await predictions(120);
+    expect(new Set(got.map((x) => x.eventTime)).size).toBe(120);
+    // Without the rebuild the first T-1 records after the restart would fall back to the baseline.
+    for (const x of got.slice(110)) expectModel(x, 'v1');
+    expect(indexOf(got[110] as Prediction)).toBe(live + 110);
+  }, 120_000);
+
+  it('does not use an expired champion (baseline, readiness says so) and refuses an expired announcement', async () => {
+    const p = running[0] as Service;
+    const expiresAt = new Date(Date.now() + 10 * MIN).toISOString();
+    await publish('v4', { expiresAt });
+    await announce(tp.platform, meta('v4', { expiresAt }), store);
+    await waitFor(() => p.readiness().checks.model === `${NAME}@v4`, 'v4 to serve');
+    await send(5);
+    let got = await predictions(125);
+    for (const x of got.slice(120)) expectModel(x, 'v4');
+
+    clockOffset = 20 * MIN; // v4 is now past its expiry
+    expect(p.readiness().checks.model).toBe('expired v4');
+    expect(await metric('bitpredict_predictor_model_expires_in_seconds')).toBeLessThan(0);
+    await send(5);
+    got = await predictions(130);
+    for (const x of got.slice(125)) expect(x).toMatchObject({ isBaseline: true, modelName: 'baseline-ema-drift' });
+    expect(await metric('bitpredict_predictor_baseline_fallbacks_total', { reason: 'expired' })).toBe(5);
+
+    const stale = new Date(Date.now() + 5 * MIN).toISOString(); // before now() = Date.now() + 20 min
+    await publish('v5', { expiresAt: stale });
+    await announce(tp.platform, meta('v5', { expiresAt: stale }), store);
+    await waitFor(async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'expired' })) >= 1, 'the expired announcement to be refused');
+    expect(p.readiness().checks.modelRefused).toMatch(/v5 expired/);
+    expect(p.readiness().checks.model).toBe('expired v4');
+    expect(fatal).toEqual([]);
+  }, 120_000);
+});
