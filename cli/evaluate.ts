@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './main.js';
 import { BitPredictError } from '../core/errors.js';
+import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadCandlesFromFile, loadTextsFromFile, readFeaturesFromTopic } from '../trainer/data.js';
@@ -22,20 +23,6 @@ import type { FeatureVector } from '../schemas/types.js';
 
 const TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 const HOUR = 3_600_000;
-
-function time(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new BitPredictError('ERR_CONFIG_INVALID', `--${flag}: "${v}" is not an ISO 8601 time`);
-  return t;
-}
-
-function int(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new BitPredictError('ERR_CONFIG_INVALID', `--${flag}: "${v}" is not a whole number >= 0`);
-  return n;
-}
 
 export async function loadSeries(ctx: CommandContext, o: { source: string; symbol: string; interval: string; from: number; to: number; warmupMs: number; log(line: string): void }): Promise<FeatureVector[]> {
   const { config } = ctx;

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './main.js';
 import { BitPredictError } from '../core/errors.js';
+import { isoTimeFlag as parseTime, wholeNumberFlag } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadSeries } from './evaluate.js';
@@ -25,20 +26,6 @@ const DAY = 24 * HOUR;
 const log = (line: string): void => {
   process.stderr.write(`[train] ${line}\n`);
 };
-
-function parseTime(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new BitPredictError('ERR_CONFIG_INVALID', `--${flag}: "${v}" is not an ISO 8601 time`);
-  return t;
-}
-
-function parseCount(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new BitPredictError('ERR_CONFIG_INVALID', `--${flag}: "${v}" is not a whole number >= 1`);
-  return n;
-}
 
 function bar(done: number, total: number): string {
   const w = 30;
@@ -71,16 +58,16 @@ export async function train(ctx: CommandContext): Promise<number> {
   });
   const symbol = values.symbol ?? config.replay.symbol;
   const interval = values.interval ?? config.replay.interval;
-  const valDays = parseCount('val-days', values['val-days'], 30);
+  const valDays = wholeNumberFlag('val-days', values['val-days'], 30, 1);
   // Default: two years of training ending where a 30-day validation window ends at the final window.
   const valTo = parseTime('train-to', values['train-to'], FINAL_WINDOW_START - valDays * DAY) + valDays * DAY;
   const trainTo = valTo - valDays * DAY;
   const trainFrom = parseTime('train-from', values['train-from'], trainTo - 730 * DAY);
   assertNotFinal({ from: trainFrom, to: valTo }, interval, 'fit');
-  const T = parseCount('T', values.T, 48);
-  const seed = parseCount('seed', values.seed, 42);
-  const epochs = parseCount('epochs', values.epochs, TRAIN_DEFAULTS.epochs);
-  const units = parseCount('units', values.units, MODEL_DEFAULTS.units);
+  const T = wholeNumberFlag('T', values.T, 48, 1);
+  const seed = wholeNumberFlag('seed', values.seed, 42, 1);
+  const epochs = wholeNumberFlag('epochs', values.epochs, TRAIN_DEFAULTS.epochs, 1);
+  const units = wholeNumberFlag('units', values.units, MODEL_DEFAULTS.units, 1);
   const loaded = await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined);
   log(`tfjs backend: ${loaded.backend}`);
   const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: trainFrom, to: valTo, warmupMs: 200 * HOUR, log });

@@ -49,7 +49,7 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
   async function windowOf(series: string, f: FeatureVector, keep: number): Promise<FeatureVector[]> {
     let w = windows.get(series);
     if (w === undefined) {
-      w = keep > 1 ? await readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, 0) : [];
+      w = keep > 1 ? await readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, keep - 1) : [];
       windows.set(series, w);
     }
     w.push(f);
