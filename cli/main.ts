@@ -20,6 +20,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   replay: { summary: 'replay a candle file from the data folder into market.candles', load: async () => (await import('./services.js')).replay },
   features: { summary: 'feature processor: market.candles + text.scored -> features + Redis (indicators, sentiment join)', load: async () => (await import('./services.js')).features },
   sentiment: { summary: 'sentiment processor: text.raw -> text.scored (VADER; FinBERT when a model folder is set)', load: async () => (await import('./services.js')).sentiment },
+  trainer: { summary: 'trainer service: live error monitor (Prometheus) and scheduled / degradation-triggered retraining', load: async () => (await import('./services.js')).trainer },
   train: { summary: 'train the LSTM-attention model, save a versioned artifact, promote it only if it beats the champion', load: async () => (await import('./train.js')).train },
   models: { summary: 'models list|promote <version>|rollback: the model registry (champion and history)', load: async () => (await import('./train.js')).models },
   evaluate: { summary: 'walk-forward evaluation of the LSTM-attention model beside naive baselines -> JSON + HTML report', load: async () => (await import('./evaluate.js')).evaluate },

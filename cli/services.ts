@@ -69,3 +69,6 @@ export async function replay(ctx: CommandContext): Promise<number> {
 
 export const sentiment = (ctx: CommandContext): Promise<number> =>
   runWorker(ctx, 'sentiment', async (d) => (await import('../processors/sentiment/service.js')).createSentimentProcessor({ platform: d.platform, onFatal: d.onFatal }));
+
+export const trainer = (ctx: CommandContext): Promise<number> =>
+  runWorker(ctx, 'trainer', async (d) => (await import('../trainer/service.js')).createTrainerService({ platform: d.platform, onFatal: d.onFatal }));

@@ -12,38 +12,17 @@ import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadSeries } from './evaluate.js';
 import { loadTf } from '../trainer/tf.js';
-import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, FINAL_WINDOW_START, type WindowSet } from '../trainer/domain/dataset.js';
-import { directionalAccuracy, regressionMetrics } from '../trainer/domain/metrics.js';
-import { decidePromotion } from '../trainer/domain/promotion.js';
-import { trainModel, predict, TRAIN_DEFAULTS } from '../trainer/model/train.js';
-import { MODEL_DEFAULTS, RETURN_SCALE } from '../trainer/model/model.js';
-import { artifactDir, loadArtifact, saveArtifact, type ArtifactMeta } from '../trainer/model/artifact.js';
-import { announce, listVersions, readMeta, readRegistry, recordPromotion, recordRejection, rollback } from '../trainer/registry.js';
-import type { FeatureVector } from '../schemas/types.js';
+import { retrain } from '../trainer/retrain.js';
+import { assertNotFinal, FINAL_WINDOW_START } from '../trainer/domain/dataset.js';
+import { TRAIN_DEFAULTS } from '../trainer/model/train.js';
+import { MODEL_DEFAULTS } from '../trainer/model/model.js';
+import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollback } from '../trainer/registry.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const log = (line: string): void => {
   process.stderr.write(`[train] ${line}\n`);
 };
-
-function bar(done: number, total: number): string {
-  const w = 30;
-  const k = Math.round((done / Math.max(total, 1)) * w);
-  return `[${'#'.repeat(k)}${'.'.repeat(w - k)}] ${done}/${total}`;
-}
-
-/** Validation MSE of a stored model on the series' validation range, with its own normaliser and T. */
-async function mseOf(tf: Awaited<ReturnType<typeof loadTf>>['tf'], dir: string, series: FeatureVector[], from: number, to: number): Promise<{ mse: number; n: number }> {
-  const a = await loadArtifact(tf, dir, { featureSetVersion: series[0]?.featureSetVersion ?? '' });
-  try {
-    const set = buildWindows(series, { T: a.meta.T, from, to, normalizer: a.meta.normalizer });
-    const p = predict(tf, a.model, set.X, set.n, set.T, set.F, 512, a.meta.returnScale);
-    return { mse: regressionMetrics(p.ret, set.yReturn).mse ?? Number.POSITIVE_INFINITY, n: set.n };
-  } finally {
-    a.model.dispose();
-  }
-}
 
 export async function train(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
@@ -71,54 +50,16 @@ export async function train(ctx: CommandContext): Promise<number> {
   const loaded = await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined);
   log(`tfjs backend: ${loaded.backend}`);
   const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: trainFrom, to: valTo, warmupMs: 200 * HOUR, log });
-  const normalizer = fitNormalizer(series, { from: trainFrom, to: trainTo });
-  const trainSet: WindowSet = buildWindows(series, { T, from: trainFrom, to: trainTo, normalizer });
-  const valSet: WindowSet = buildWindows(series, { T, from: trainTo, to: valTo, normalizer });
-  log(`training on ${trainSet.n} windows (${new Date(trainFrom).toISOString()} .. ${new Date(trainTo).toISOString()}), validating on ${valSet.n}`);
-  const started = Date.now();
-  const result = await trainModel(loaded.tf, trainSet, valSet.n > 0 ? valSet : null, {
-    epochs, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, seed, units, patience: TRAIN_DEFAULTS.patience,
-    onBatch: (b, bs) => {
-      if (b % 20 === 0 || b === bs) process.stderr.write(`\r[train] ${bar(b, bs)}`);
-    },
-    onEpoch: (e) => process.stderr.write(`\r[train] epoch ${e.epoch}/${epochs}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(20)}\n`),
-  });
-  const p = predict(loaded.tf, result.model, valSet.X, valSet.n, valSet.T, valSet.F);
-  const mse = regressionMetrics(p.ret, valSet.yReturn).mse ?? Number.POSITIVE_INFINITY;
-  const persistenceMse = regressionMetrics(new Float64Array(valSet.n), valSet.yReturn).mse ?? Number.POSITIVE_INFINITY;
-  const da = directionalAccuracy(p.ret, valSet.yReturn).accuracy ?? Number.NaN;
-  const now = new Date();
-  const version = now.toISOString().replace(/[:.]/g, '-');
-  const meta: ArtifactMeta = {
-    name: config.models.name, version, featureSetVersion: series[0]?.featureSetVersion ?? 'unknown', featureColumns: [...FEATURE_NAMES],
-    normalizer, T, F: FEATURE_NAMES.length, returnScale: RETURN_SCALE, trainedFrom: trainFrom, trainedTo: trainTo,
-    metrics: { valMse: mse, valPersistenceMse: persistenceMse, valDirectionalAccuracy: da, valWindows: valSet.n, trainWindows: trainSet.n, bestEpoch: result.bestEpoch, trainSeconds: (Date.now() - started) / 1000 },
-    backend: loaded.backend, codeVersion: process.env.npm_package_version ?? '0.1.0', createdAt: now.toISOString(),
-    expiresAt: config.models.expiryDays > 0 ? new Date(now.getTime() + config.models.expiryDays * DAY).toISOString() : null,
-    seed, hyperparameters: { units, epochs, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, symbol, interval, valFrom: new Date(trainTo).toISOString(), valTo: new Date(valTo).toISOString() },
-  };
-  const dir = await saveArtifact(loaded.tf, result.model, meta, config.models.storeDir);
-  result.model.dispose();
-  log(`saved ${dir}: validation MSE ${mse.toExponential(4)} (persistence ${persistenceMse.toExponential(4)}), directional accuracy ${(da * 100).toFixed(1)} %`);
-  // Champion/challenger on the same validation windows.
-  const reg = await readRegistry(config.models.storeDir, config.models.name);
-  let championMse: number | null = null;
-  if (reg.champion !== null) {
-    championMse = (await mseOf(loaded.tf, artifactDir(config.models.storeDir, config.models.name, reg.champion), series, trainTo, valTo)).mse;
-  }
-  const decision = decidePromotion({ challengerMse: mse, championMse, persistenceMse, margin: config.models.promotionMargin });
-  if (decision.promote) {
-    await recordPromotion(config.models.storeDir, config.models.name, version, decision.reason);
-    if (!values['no-announce']) {
+  const out = await retrain({
+    config, loaded, series, symbol, interval, trainFrom, trainTo, valTo, T, seed, epochs, units, log,
+    progress: (line) => process.stderr.write(line),
+    announce: values['no-announce'] ? null : async (meta) => {
       const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'train' }), clientId: 'train' });
       await prepareTopicsAndSchemas(platform);
       await announce(platform, meta, config.models.storeDir);
-    }
-    log(`promoted ${version} to champion: ${decision.reason}`);
-  } else {
-    await recordRejection(config.models.storeDir, config.models.name, version, decision.reason);
-    log(`kept ${reg.champion ?? 'no champion'}: ${decision.reason}`);
-  }
+    },
+  });
+  const { version, dir, decision, meta } = out;
   process.stdout.write(`${JSON.stringify({ version, dir, promoted: decision.promote, reason: decision.reason, metrics: meta.metrics })}\n`);
   return 0;
 }

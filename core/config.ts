@@ -77,6 +77,15 @@ export const CONFIG_KEYS = {
   BITPREDICT_MODEL_NAME: { kind: 'string', default: 'lstm-attention', doc: 'name of the trained model (the key of its record in the models topic)' },
   BITPREDICT_MODEL_PROMOTION_MARGIN: { kind: 'number', default: '0.01', min: 0, max: 1, doc: 'a retrained model replaces the champion only if its validation MSE is this much lower (relative; 0.01 = 1 %) on the same window; without a champion it must beat persistence by it' },
   BITPREDICT_MODEL_EXPIRY_DAYS: { kind: 'number', default: '30', min: 0, doc: 'a trained model expires this many days after it is created (the predictor refuses it from then on); 0: never' },
+  BITPREDICT_RETRAIN_INTERVAL_MS: { kind: 'int', default: '604800000', min: 0, doc: 'trainer service: retrain this often (ms; 0: no scheduled retraining)' },
+  BITPREDICT_RETRAIN_DEGRADE_THRESHOLD: { kind: 'number', default: '0.05', min: 0, doc: 'trainer service: retrain early when the live rolling MSE of the model exceeds persistence\'s by this much (0.05 = 5 %)' },
+  BITPREDICT_RETRAIN_MIN_SAMPLES: { kind: 'int', default: '168', min: 1, doc: 'trainer service: scored live predictions needed before degradation can trigger a retrain' },
+  BITPREDICT_RETRAIN_COOLDOWN_MS: { kind: 'int', default: '86400000', min: 0, doc: 'trainer service: shortest time between two retrains' },
+  BITPREDICT_RETRAIN_CHECK_MS: { kind: 'int', default: '60000', min: 10, doc: 'trainer service: how often the schedule and the live error are checked' },
+  BITPREDICT_RETRAIN_TRAIN_DAYS: { kind: 'int', default: '730', min: 1, doc: 'trainer service: days of training data before the validation range' },
+  BITPREDICT_RETRAIN_VAL_DAYS: { kind: 'int', default: '30', min: 1, doc: 'trainer service: days of validation data (early stopping and champion/challenger) at the end of the data' },
+  BITPREDICT_RETRAIN_EPOCHS: { kind: 'int', default: '8', min: 1, doc: 'trainer service: maximum epochs per retrain' },
+  BITPREDICT_MONITOR_WINDOW: { kind: 'int', default: '720', min: 1, doc: 'trainer service: scored live predictions in the rolling error window' },
   BITPREDICT_GATEWAY_HOST: { kind: 'string', default: '127.0.0.1', doc: 'address the gateway listens on' },
   BITPREDICT_GATEWAY_PORT: { kind: 'int', default: '8080', min: 0, max: 65535, doc: 'port of the gateway (HTTP and WebSocket)' },
   BITPREDICT_WS_MAX_BUFFERED_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'a WebSocket client whose send buffer exceeds this is disconnected as too slow' },
@@ -127,6 +136,7 @@ export interface Config {
   features: { sentimentWindowMs: number; textLatenessMs: number; textMaxWaitMs: number; historyMax: number; snapshotIntervalMs: number };
   sentiment: { finbertModelsDir: string; finbertModelId: string; batchSize: number };
   models: { storeDir: string; name: string; promotionMargin: number; expiryDays: number };
+  retrain: { intervalMs: number; degradeThreshold: number; minSamples: number; cooldownMs: number; checkMs: number; trainDays: number; valDays: number; epochs: number; monitorWindow: number };
   stack: {
     dir: string;
     kafkaVersion: string;
@@ -274,6 +284,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       textMaxWaitMs: raw.BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS as number,
       historyMax: raw.BITPREDICT_FEATURES_HISTORY_MAX as number,
       snapshotIntervalMs: raw.BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS as number,
+    },
+    retrain: {
+      intervalMs: raw.BITPREDICT_RETRAIN_INTERVAL_MS as number,
+      degradeThreshold: raw.BITPREDICT_RETRAIN_DEGRADE_THRESHOLD as number,
+      minSamples: raw.BITPREDICT_RETRAIN_MIN_SAMPLES as number,
+      cooldownMs: raw.BITPREDICT_RETRAIN_COOLDOWN_MS as number,
+      checkMs: raw.BITPREDICT_RETRAIN_CHECK_MS as number,
+      trainDays: raw.BITPREDICT_RETRAIN_TRAIN_DAYS as number,
+      valDays: raw.BITPREDICT_RETRAIN_VAL_DAYS as number,
+      epochs: raw.BITPREDICT_RETRAIN_EPOCHS as number,
+      monitorWindow: raw.BITPREDICT_MONITOR_WINDOW as number,
     },
     models: {
       storeDir: raw.BITPREDICT_MODEL_STORE_DIR as string,

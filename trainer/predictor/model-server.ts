@@ -10,7 +10,7 @@ import type { Consumer } from 'kafkajs';
 import { BitPredictError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
-import { counter, gauge } from '../../core/metrics.js';
+import { counter, gauge, type Registry } from '../../core/metrics.js';
 import { createAdmin } from '../../core/kafka/client.js';
 import { topicName } from '../../schemas/index.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
@@ -48,16 +48,16 @@ export interface ModelServer {
 }
 
 export interface ModelServerOptions {
-  platform: Platform;
+  registry: Registry;
   logger: Logger;
   now: () => number;
 }
 
 export function createModelServer(opts: ModelServerOptions): ModelServer {
-  const { platform, logger, now } = opts;
-  const failures = counter(platform.registry, 'bitpredict_predictor_model_load_failures_total', 'Announced model artifacts the predictor refused (the previous champion kept serving)', ['reason']);
-  const expiresIn = gauge(platform.registry, 'bitpredict_predictor_model_expires_in_seconds', 'Seconds until the serving champion expires (negative: expired, baseline serving)');
-  const loads = counter(platform.registry, 'bitpredict_predictor_model_loads_total', 'Champion models loaded and swapped in');
+  const { registry, logger, now } = opts;
+  const failures = counter(registry, 'bitpredict_predictor_model_load_failures_total', 'Announced model artifacts the predictor refused (the previous champion kept serving)', ['reason']);
+  const expiresIn = gauge(registry, 'bitpredict_predictor_model_expires_in_seconds', 'Seconds until the champion expires (negative: expired, the baseline serves; +Inf: no expiry; no series: no champion)', ['version']);
+  const loads = counter(registry, 'bitpredict_predictor_model_loads_total', 'Champion models loaded and swapped in');
   let serving: ServingModel | null = null;
   let lastRefusal: string | null = null;
 
@@ -69,8 +69,8 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
   }
 
   function updateGauge(t: number): void {
-    if (serving === null || serving.expiresAt === null) expiresIn.reset();
-    else expiresIn.set((serving.expiresAt - t) / 1000);
+    expiresIn.reset();
+    if (serving !== null) expiresIn.set({ version: serving.version }, serving.expiresAt === null ? Number.POSITIVE_INFINITY : (serving.expiresAt - t) / 1000);
   }
 
   const server: ModelServer = {

@@ -117,7 +117,7 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
   logger.info({ model: model.name, version: model.version, baseline: model.isBaseline }, 'predictor baseline model');
   const follow = opts.followModels ?? true;
   const log = logger.child({ service: 'predictor' });
-  const server = follow ? createModelServer({ platform, logger: log, now }) : undefined;
+  const server = follow ? createModelServer({ registry: platform.registry, logger: log, now }) : undefined;
   const follower = server ? createModelFollower({ platform, server, logger: log }) : undefined;
   const processor = await createProcessor({
     platform,
