@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import type { CommandContext } from './main.js';
 import { BitPredictError } from '../core/errors.js';
 import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
+import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadCandlesFromFile, loadTextsFromFile, readFeaturesFromTopic } from '../trainer/data.js';
@@ -79,7 +80,10 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
     ...(values['fee-bps'] ? { feeBps: int('fee-bps', values['fee-bps'], 10) } : {}),
     seed: int('seed', values.seed, 42),
     onProgress: log,
-    onEpoch: (fold, folds, e) => log(`  fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)`),
+    onBatch: (fold, folds, b, bs) => {
+      if (b % 20 === 0 || b === bs) process.stderr.write(`\r[evaluate] fold ${fold}/${folds} ${progressBar(b, bs)}`);
+    },
+    onEpoch: (fold, folds, e) => process.stderr.write(`\r[evaluate]   fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(24)}\n`),
   });
   const out = resolve(values.out ?? `reports/evaluation-${purpose}-${symbol}-${interval}`);
   mkdirSync(dirname(out), { recursive: true });

@@ -3,6 +3,7 @@
 // champion on the SAME validation windows and promote (registry + announcement) only by the margin.
 // Used by `bitpredict train` and by the trainer service (schedule, degradation).
 import type { Config } from '../core/config.js';
+import { progressBar } from '../core/progress.js';
 import type { FeatureVector } from '../schemas/types.js';
 import type { LoadedTf, TfModule } from './tf.js';
 import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, type WindowSet } from './domain/dataset.js';
@@ -43,12 +44,6 @@ export interface RetrainResult {
   decision: PromotionDecision;
 }
 
-function bar(done: number, total: number): string {
-  const w = 30;
-  const k = Math.round((done / Math.max(total, 1)) * w);
-  return `[${'#'.repeat(k)}${'.'.repeat(w - k)}] ${done}/${total}`;
-}
-
 /** Validation MSE of a stored model on the validation range, with its own normaliser and T. */
 async function mseOf(tf: TfModule, dir: string, series: FeatureVector[], from: number, to: number): Promise<{ mse: number; n: number }> {
   const a = await loadArtifact(tf, dir, { featureSetVersion: series[0]?.featureSetVersion ?? '' });
@@ -72,7 +67,7 @@ const started = Date.now();
 const result = await trainModel(loaded.tf, trainSet, valSet.n > 0 ? valSet : null, {
   epochs, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, seed, units, patience: TRAIN_DEFAULTS.patience,
   onBatch: (b, bs) => {
-    if (b % 20 === 0 || b === bs) o.progress?.(`\r[train] ${bar(b, bs)}`);
+    if (b % 20 === 0 || b === bs) o.progress?.(`\r[train] ${progressBar(b, bs)}`);
   },
   onEpoch: (e) => o.progress?.(`\r[train] epoch ${e.epoch}/${epochs}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(20)}\n`),
 });

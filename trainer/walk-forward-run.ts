@@ -43,6 +43,7 @@ export interface WalkForwardRunOptions {
   codeVersion?: string;
   onProgress?(line: string): void;
   onEpoch?(fold: number, folds: number, e: EpochInfo): void;
+  onBatch?(fold: number, folds: number, batch: number, batches: number): void;
   now?: () => Date;
 }
 
@@ -88,6 +89,7 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
     const trained = await trainModel(tf, train, val && val.n > 0 ? val : null, {
       epochs, batchSize, learningRate, seed: seed + fold.index, units,
       onEpoch: (e) => o.onEpoch?.(fold.index + 1, folds.length, e),
+      onBatch: (b, bs) => o.onBatch?.(fold.index + 1, folds.length, b, bs),
     });
     const p = predict(tf, trained.model, test.X, test.n, test.T, test.F);
     trained.model.dispose();
