@@ -87,7 +87,7 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
     const test = buildWindows(o.series, { T: o.T, from: fold.testFrom, to: fold.testTo, normalizer });
     say(`fold ${fold.index + 1}/${folds.length}: train ${iso(fold.trainFrom)}..${iso(fold.trainTo)} (${train.n}), val ${val?.n ?? 0}, test ${iso(fold.testFrom)}..${iso(fold.testTo)} (${test.n})`);
     const trained = await trainModel(tf, train, val && val.n > 0 ? val : null, {
-      epochs, batchSize, learningRate, seed: seed + fold.index, units,
+      epochs, batchSize, learningRate, seed: seed + fold.index, units, patience: TRAIN_DEFAULTS.patience,
       onEpoch: (e) => o.onEpoch?.(fold.index + 1, folds.length, e),
       onBatch: (b, bs) => o.onBatch?.(fold.index + 1, folds.length, b, bs),
     });
@@ -126,7 +126,7 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
   const overallModels = [...overall.forecasts.entries()].map(([name, f]) => evaluateForecast({ name, pred: f.pred, ...(f.prob ? { probUp: f.prob } : {}) }, overall.actual, trading));
   const config: Record<string, JsonValue> = {
     T: o.T, trainMode: o.trainMode, trainPeriods: o.trainPeriods, valPeriods: o.valPeriods, testPeriods: o.testPeriods,
-    stepPeriods: o.stepPeriods ?? o.testPeriods, epochs, batchSize, learningRate, units, seed, emaSpan: o.emaSpan ?? 24,
+    stepPeriods: o.stepPeriods ?? o.testPeriods, epochs, patience: TRAIN_DEFAULTS.patience, batchSize, learningRate, units, seed, emaSpan: o.emaSpan ?? 24,
     featureColumns: FEATURE_NAMES, finalWindowStart: iso(FINAL_WINDOW_START),
   };
   return {
