@@ -12,7 +12,12 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { createFeatureStoreWriter } from '../../core/feature-store.js';
-import { createPredictor } from '../../trainer/predictor/service.js';
+import { createPredictor, createPredictorHandler } from '../../trainer/predictor/service.js';
+import { createModelServer } from '../../trainer/predictor/model-server.js';
+import { createEmaDriftBaseline } from '../../trainer/predictor/domain/baseline.js';
+import { buildModel } from '../../trainer/model/model.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
+import type { InRecord } from '../../core/kafka/consumer.js';
 import { loadCandlesFromFile } from '../../trainer/data.js';
 import { featuresFromCandles } from '../../trainer/research.js';
 import { buildWindows, FEATURE_NAMES, fitNormalizer, lastWindow, type Normalizer } from '../../trainer/domain/dataset.js';
@@ -20,7 +25,7 @@ import { loadTf, type TfModule } from '../../trainer/tf.js';
 import { trainModel } from '../../trainer/model/train.js';
 import { RETURN_SCALE } from '../../trainer/model/model.js';
 import { createFastPredictor, type FastPredictor } from '../../trainer/model/fast.js';
-import { saveArtifact, type ArtifactMeta } from '../../trainer/model/artifact.js';
+import { artifactDir, saveArtifact, type ArtifactMeta } from '../../trainer/model/artifact.js';
 import { announce } from '../../trainer/registry.js';
 import type { Service } from '../../core/service.js';
 import type { FeatureVector, Prediction } from '../../schemas/types.js';
@@ -229,5 +234,91 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     expect(p.readiness().checks.modelRefused).toMatch(/v5 expired/);
     expect(p.readiness().checks.model).toBe('expired v4');
     expect(fatal).toEqual([]);
+  }, 120_000);
+  it('batched inference (prepareBatch) gives bitwise the predictions of the record-by-record path, and a hot swap mid-chunk gives each record one prediction from one model', async () => {
+    // The handler driven directly, as the consumer runner does (chunks of 200, prepareBatch first),
+    // over a replay of real features whose history is in Redis, with a clock fixed at one instant.
+    const from = 120;
+    const to = live; // 340 records; their history (and the rebuild of the first window) is in Redis
+    const at = Date.now();
+    const records: InRecord[] = features.slice(from, to).map((f, i) => ({
+      topic: tp.topic('features'), partition: 0, offset: String(1000 + i), key: null, value: tp.platform.serde.encode('features', f), timestamp: f.eventTime, headers: {},
+    }));
+    const ctx = { heartbeat: async (): Promise<void> => undefined };
+    const logger = tp.platform.logger.child({ test: 'batched' });
+    function makeHandler() {
+      const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
+      const server = createModelServer({ registry, logger, now: () => at });
+      const h = createPredictorHandler({ platform: { ...tp.platform, registry }, redis: tp.redis, model: createEmaDriftBaseline(), now: () => at, server });
+      const batchedTotal = async (): Promise<number> => (await registry.getSingleMetric('bitpredict_predictor_batched_total')?.get())?.values[0]?.value ?? 0;
+      return { h, server, batchedTotal };
+    }
+    async function handle(h: ReturnType<typeof makeHandler>['h'], rec: InRecord): Promise<Prediction[]> {
+      const out = (await h.handler(rec, ctx)) ?? [];
+      return Promise.all(out.map(async (o) => tp.platform.serde.decode('predictions', o.value as Buffer)));
+    }
+    const v1Dir = artifactDir(store, NAME, 'v1');
+
+    // Record by record, no prepareBatch: today's path.
+    const single = makeHandler();
+    expect(await single.server.loadDir(v1Dir, 'test v1')).toBe(true);
+    const plain: Prediction[] = [];
+    for (const rec of records) plain.push(...(await handle(single.h, rec)));
+    expect(await single.batchedTotal()).toBe(0);
+    expect(plain).toHaveLength(records.length);
+    const byModel = plain.filter((x) => !x.isBaseline);
+    expect(byModel.length).toBeGreaterThan(records.length - 10);
+    for (const x of byModel) expectModel(x, 'v1');
+
+    // Batched: identical outputs, field by field (numbers bitwise), and most came from the batch.
+    const withBatch = makeHandler();
+    expect(await withBatch.server.loadDir(v1Dir, 'test v1')).toBe(true);
+    const batched: Prediction[] = [];
+    for (let i = 0; i < records.length; i += 200) {
+      const chunk = records.slice(i, i + 200);
+      await withBatch.h.prepareBatch(chunk);
+      expect(withBatch.h.prepared.size).toBeGreaterThan(chunk.length - 10);
+      for (const rec of chunk) batched.push(...(await handle(withBatch.h, rec)));
+    }
+    expect(batched).toEqual(plain);
+    expect(await withBatch.batchedTotal()).toBe(byModel.length);
+
+    // A redelivered record inside a chunk: skipped by both, and the windows after it still match.
+    const dup = makeHandler();
+    expect(await dup.server.loadDir(v1Dir, 'test v1')).toBe(true);
+    const withDup = [...records.slice(0, 60), { ...(records[59] as InRecord), offset: '5000' }, ...records.slice(60, 120)];
+    await dup.h.prepareBatch(withDup);
+    const dupOut: Prediction[] = [];
+    for (const rec of withDup) dupOut.push(...(await handle(dup.h, rec)));
+    expect(dupOut).toEqual(plain.slice(0, 120));
+    expect(await dup.batchedTotal()).toBe(plain.slice(0, 120).filter((x) => !x.isBaseline).length);
+
+    // Hot swap halfway through a prepared chunk: before it, v1 (from the batch); after it, v2
+    // predicted singly (the prepared v1 results are not used); one prediction per record.
+    const v2Model = buildModel(tf, { T, F: FEATURE_NAMES.length, units: 4, attentionUnits: 4, seed: 7 });
+    const v2Fast = createFastPredictor(v2Model, RETURN_SCALE);
+    const v2Dir = await saveArtifact(tf, v2Model, meta('v2-swap'), store);
+    v2Model.dispose();
+    const swap = makeHandler();
+    expect(await swap.server.loadDir(v1Dir, 'test v1')).toBe(true);
+    const chunk = records.slice(0, 200);
+    await swap.h.prepareBatch(chunk);
+    const swapped: Prediction[] = [];
+    for (const [k, rec] of chunk.entries()) {
+      if (k === 100) expect(await swap.server.loadDir(v2Dir, 'test v2')).toBe(true);
+      swapped.push(...(await handle(swap.h, rec)));
+    }
+    expect(swapped.map((x) => x.eventTime)).toEqual(features.slice(from, from + 200).map((f) => f.eventTime));
+    expect(swapped.slice(0, 100)).toEqual(plain.slice(0, 100));
+    const firstV1 = plain.slice(0, 100).filter((x) => !x.isBaseline).length;
+    expect(await swap.batchedTotal()).toBe(firstV1);
+    for (const x of swapped.slice(100)) {
+      expect(x).toMatchObject({ isBaseline: false, modelVersion: 'v2-swap' });
+      const win = lastWindow(features.slice(0, indexOf(x) + 1), T, normalizer) as Float32Array;
+      const e = v2Fast.predictOne(win);
+      expect(x.predictedLogReturn).toBe(e.ret);
+      expect(x.probUp).toBe(e.probUp);
+      expect(x.probUp).not.toBe(plain[indexOf(x) - from]?.probUp); // v2 really differs from v1
+    }
   }, 120_000);
 });

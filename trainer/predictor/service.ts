@@ -11,17 +11,43 @@ import type { Platform } from '../../core/runtime.js';
 import type { Service } from '../../core/service.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter, histogram } from '../../core/metrics.js';
-import type { RecordHandler } from '../../core/kafka/consumer.js';
+import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
 import { createProcessor } from '../../core/processor.js';
 import { topicName } from '../../schemas/index.js';
 import { readFeaturesAsOf } from '../../core/feature-store.js';
 import type { FeatureVector, Prediction } from '../../schemas/types.js';
 import { lastWindow } from '../domain/dataset.js';
 import { createEmaDriftBaseline, type PredictionModel } from './domain/baseline.js';
-import { createModelFollower, createModelServer, type ModelServer } from './model-server.js';
+import { createModelFollower, createModelServer, type ModelServer, type ServingModel } from './model-server.js';
 
 /** Vectors kept per series when no champion needs more (a later champion with a larger T fills up). */
 export const MIN_WINDOW_KEEP = 48;
+
+/** prepareBatch predicts ahead only for chunks of more than this many records (backlog, replay). */
+export const BATCH_MIN_RECORDS = 4;
+
+/** A champion prediction made ahead by prepareBatch, for the record at one partition:offset. */
+interface Prepared {
+  model: ServingModel;
+  /** The normalised window that was predicted; the handler uses the result only for an identical one. */
+  x: Float32Array;
+  ret: number;
+  probUp: number;
+}
+
+function sameWindow(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export interface PredictorHandler {
+  handler: RecordHandler;
+  /** The consumer runner's batch hook: predicts a chunk's champion windows ahead, in one pass. */
+  prepareBatch(records: InRecord[]): Promise<void>;
+  /** Predictions prepared for the current chunk, by partition:offset (exposed for tests). */
+  readonly prepared: ReadonlyMap<string, unknown>;
+}
 
 export interface PredictorOptions {
   platform: Platform;
@@ -34,7 +60,7 @@ export interface PredictorOptions {
   followModels?: boolean;
 }
 
-export function createPredictorHandler(deps: { platform: Platform; redis: Redis; model: PredictionModel; now: () => number; server?: ModelServer }): RecordHandler {
+export function createPredictorHandler(deps: { platform: Platform; redis: Redis; model: PredictionModel; now: () => number; server?: ModelServer }): PredictorHandler {
   const { platform, redis, model, now, server } = deps;
   const { serde, config, registry } = platform;
   const keys = redisKeys(config.redis.keyPrefix);
@@ -42,14 +68,27 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
   const made = counter(registry, 'bitpredict_predictor_predictions_total', 'Predictions produced', ['model']);
   const lag = histogram(registry, 'bitpredict_predictor_pipeline_seconds', 'Candle ingestion to prediction, wall clock', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30]);
   const fallbacks = counter(registry, 'bitpredict_predictor_baseline_fallbacks_total', 'Records the baseline predicted although a champion is loaded', ['reason']);
+  const batched = counter(registry, 'bitpredict_predictor_batched_total', 'Champion predictions taken from a batched inference made ahead by prepareBatch (backlog, replay)');
   const lastEventTime = new Map<string, number>();
   const windows = new Map<string, FeatureVector[]>();
+  const prepared = new Map<string, Prepared>();
+
+  /** Why the handler would reject f before touching the series state (null: it goes on). */
+  function invalid(f: FeatureVector): string | null {
+    if (!(f.close > 0) || !Number.isFinite(f.close)) return `feature close ${f.close} is not a positive price`;
+    if (f.eventTime > now() + config.consumer.futureToleranceMs) return `feature eventTime ${new Date(f.eventTime).toISOString()} is in the future`;
+    return null;
+  }
+
+  function historyBefore(f: FeatureVector, keep: number): Promise<FeatureVector[]> {
+    return keep > 1 ? readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, keep - 1) : Promise.resolve([]);
+  }
 
   /** The series' last vectors ending at f; rebuilt from Redis on the series' first vector. */
   async function windowOf(series: string, f: FeatureVector, keep: number): Promise<FeatureVector[]> {
     let w = windows.get(series);
     if (w === undefined) {
-      w = keep > 1 ? await readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, keep - 1) : [];
+      w = await historyBefore(f, keep);
       windows.set(series, w);
     }
     w.push(f);
@@ -57,7 +96,7 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     return w;
   }
 
-  function fromChampion(f: FeatureVector, base: Prediction, w: FeatureVector[]): Prediction {
+  function fromChampion(f: FeatureVector, base: Prediction, w: FeatureVector[], ahead: Prepared | undefined): Prediction {
     const m = server?.current() ?? null; // read once: this record is predicted by one model
     if (m === null) return base;
     if (server?.isExpired(m, now())) {
@@ -78,7 +117,14 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
       fallbacks.inc({ reason: 'window' });
       return base;
     }
-    const r = m.fast.predictOne(x);
+    // The batched result only if it came from this very model for this very window; else singly.
+    let r: { ret: number; probUp: number };
+    if (ahead !== undefined && ahead.model === m && ahead.model.version === m.version && sameWindow(ahead.x, x)) {
+      r = ahead;
+      batched.inc();
+    } else {
+      r = m.fast.predictOne(x);
+    }
     if (!Number.isFinite(r.ret) || !Number.isFinite(r.probUp)) {
       fallbacks.inc({ reason: 'non-finite' });
       return base;
@@ -86,10 +132,63 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     return { ...base, predictedLogReturn: r.ret, predictedPrice: f.close * Math.exp(r.ret), probUp: r.probUp, modelName: m.name, modelVersion: m.version, isBaseline: false };
   }
 
-  return async (rec) => {
+  /**
+   * Replays the chunk on COPIES of the series state exactly as the handler will (same validation,
+   * same duplicate/out-of-order skips, same window keep), collects every window the champion would
+   * predict and predicts them in one pass. The handler re-checks model and window before use.
+   */
+  async function prepareBatch(records: InRecord[]): Promise<void> {
+    prepared.clear(); // the previous chunk has been handled by now (leftovers: skipped records)
+    if (records.length <= BATCH_MIN_RECORDS) return;
+    const m = server?.current() ?? null;
+    if (m === null || server?.isExpired(m, now())) return;
+    const keep = Math.max(MIN_WINDOW_KEEP, m.T);
+    const simLast = new Map<string, number>();
+    const simWindows = new Map<string, FeatureVector[]>();
+    const wanted: { key: string; x: Float32Array }[] = [];
+    for (const rec of records) {
+      let f: FeatureVector;
+      try {
+        f = await serde.decode('features', rec.value);
+      } catch {
+        continue; // the handler dead-letters it
+      }
+      if (invalid(f) !== null) continue;
+      const series = `${f.symbol}:${f.interval}`;
+      const last = simLast.has(series) ? simLast.get(series) : lastEventTime.get(series);
+      if (last !== undefined && f.eventTime <= last) continue;
+      simLast.set(series, f.eventTime);
+      let w = simWindows.get(series);
+      if (w === undefined) {
+        w = windows.get(series)?.slice() ?? (await historyBefore(f, keep));
+        simWindows.set(series, w);
+      }
+      w.push(f);
+      if (w.length > keep) w.splice(0, w.length - keep);
+      if (f.featureSetVersion !== m.featureSetVersion) continue;
+      let x: Float32Array | null;
+      try {
+        x = lastWindow(w, m.T, m.normalizer);
+      } catch {
+        x = null;
+      }
+      if (x !== null) wanted.push({ key: `${rec.partition}:${rec.offset}`, x });
+    }
+    // One pass over all windows with the fast predictor (the same forward pass as predictOne, so
+    // results are bitwise what the handler would compute singly; see the report for tfjs).
+    for (const { key, x } of wanted) {
+      const r = m.fast.predictOne(x);
+      prepared.set(key, { model: m, x, ret: r.ret, probUp: r.probUp });
+    }
+  }
+
+  const handler: RecordHandler = async (rec) => {
+    const key = `${rec.partition}:${rec.offset}`;
+    const ahead = prepared.get(key);
+    prepared.delete(key);
     const f = await serde.decode('features', rec.value);
-    if (!(f.close > 0) || !Number.isFinite(f.close)) throw new BitPredictError('ERR_VALIDATION', `feature close ${f.close} is not a positive price`);
-    if (f.eventTime > now() + config.consumer.futureToleranceMs) throw new BitPredictError('ERR_VALIDATION', `feature eventTime ${new Date(f.eventTime).toISOString()} is in the future`);
+    const bad = invalid(f);
+    if (bad !== null) throw new BitPredictError('ERR_VALIDATION', bad);
     const series = `${f.symbol}:${f.interval}`;
     const last = lastEventTime.get(series);
     if (last !== undefined && f.eventTime <= last) {
@@ -100,13 +199,14 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     lastEventTime.set(series, f.eventTime);
     const base = model.predict(f, now());
     const w = await windowOf(series, f, Math.max(MIN_WINDOW_KEEP, server?.current()?.T ?? 0));
-    const p = fromChampion(f, base, w);
+    const p = fromChampion(f, base, w, ahead);
     const value = serde.encode('predictions', p);
     await redis.set(keys.predictionsLatest(p.symbol), JSON.stringify(p));
     made.inc({ model: p.modelName });
     lag.observe((p.predictedAt - p.candleIngestedAt) / 1000);
     return [{ topic: predictionsTopic, key: series, value, timestamp: p.eventTime }];
   };
+  return { handler, prepareBatch, prepared };
 }
 
 export async function createPredictor(opts: PredictorOptions): Promise<Service> {
@@ -119,12 +219,14 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
   const log = logger.child({ service: 'predictor' });
   const server = follow ? createModelServer({ registry: platform.registry, logger: log, now }) : undefined;
   const follower = server ? createModelFollower({ platform, server, logger: log }) : undefined;
+  const h = createPredictorHandler({ platform, redis, model, now, ...(server ? { server } : {}) });
   const processor = await createProcessor({
     platform,
     name: 'predictor',
     groupId: opts.groupId ?? `${config.kafka.clientId}-predictor`,
     input: 'features',
-    handler: createPredictorHandler({ platform, redis, model, now, ...(server ? { server } : {}) }),
+    handler: h.handler,
+    prepareBatch: h.prepareBatch,
     flushEvery: 200,
     onFatal: opts.onFatal,
     checks: () => {
