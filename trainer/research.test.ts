@@ -4,11 +4,12 @@
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Candle, ScoredText } from '../schemas/types.js';
+import type { Candle } from '../schemas/types.js';
 import { compareWithReference, featureKey, referenceIndicators } from '../test/helpers/features.js';
 import { isBitPredictError } from '../core/errors.js';
 import { featuresFromCandles, seriesOf } from './research.js';
 import { loadCandlesFromFile } from './data.js';
+import { scoredText as scored } from '../test/helpers/features.js';
 
 const DATA = resolve(process.cwd(), '../shared/data');
 const MERGED = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
@@ -17,14 +18,6 @@ const W = 2 * H;
 // 500 hours from 2018-01-25 span the real 33-hour outage of 2018-02-08 00:00 .. 2018-02-09 09:00.
 const FROM = Date.UTC(2018, 0, 25);
 
-function scored(id: string, publishedAt: number, compound: number, finbert: { positive: number; negative: number } | null = null): ScoredText {
-  return {
-    id, source: 'test', kind: finbert ? 'news' : 'tweet', publishedAt,
-    vader: { compound, pos: Math.max(compound, 0), neu: 1 - Math.abs(compound), neg: Math.max(-compound, 0) },
-    finbert: finbert ? { ...finbert, neutral: 1 - finbert.positive - finbert.negative, modelId: 'test/tiny', modelVersion: 'abc' } : null,
-    vaderVersion: 'test', scoredAt: 0,
-  };
-}
 
 describe('loadCandlesFromFile', () => {
   it('gives the replay candles of the real file, gaps kept', async () => {

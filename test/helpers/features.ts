@@ -75,3 +75,13 @@ export function compareWithReference(got: FeatureVector, refIndicators: StableFe
   }
   return problems;
 }
+
+/** A scored text with the given VADER compound (and FinBERT positive/negative when given). */
+export function scoredText(id: string, publishedAt: number, compound: number, finbert: { positive: number; negative: number } | null = null): ScoredText {
+  return {
+    id, source: 'test', kind: finbert ? 'news' : 'tweet', publishedAt,
+    vader: { compound, pos: Math.max(compound, 0), neu: 1 - Math.abs(compound), neg: Math.max(-compound, 0) },
+    finbert: finbert ? { ...finbert, neutral: 1 - finbert.positive - finbert.negative, modelId: 'test/tiny', modelVersion: 'abc' } : null,
+    vaderVersion: 'test', scoredAt: 0,
+  };
+}

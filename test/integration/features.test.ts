@@ -4,7 +4,7 @@
 // an uninterrupted run and none is produced twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
-import { compareWithReference, featureKey, referenceIndicators } from '../helpers/features.js';
+import { compareWithReference, featureKey, referenceIndicators, scoredText as scored } from '../helpers/features.js';
 import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { runReplay } from '../../producers/replay/service.js';
@@ -17,18 +17,6 @@ const HOUR = 3_600_000;
 const W = 2 * HOUR;
 const FROM = Date.UTC(2022, 2, 1);
 
-function scored(id: string, publishedAt: number, compound: number, finbert: { positive: number; negative: number } | null = null): ScoredText {
-  return {
-    id,
-    source: 'test',
-    kind: finbert ? 'news' : 'tweet',
-    publishedAt,
-    vader: { compound, pos: Math.max(compound, 0), neu: 1 - Math.abs(compound), neg: Math.max(-compound, 0) },
-    finbert: finbert ? { ...finbert, neutral: 1 - finbert.positive - finbert.negative, modelId: 'test/tiny', modelVersion: 'abc' } : null,
-    vaderVersion: 'test',
-    scoredAt: Date.now(),
-  };
-}
 
 describe('feature processor: indicators + point-in-time sentiment, restartable', () => {
   let tp: TestPlatform;

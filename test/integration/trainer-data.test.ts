@@ -12,6 +12,7 @@ import type { Service } from '../../core/service.js';
 import type { FeatureVector, ScoredText } from '../../schemas/types.js';
 import { loadCandlesFromFile, readFeaturesFromTopic } from '../../trainer/data.js';
 import { featuresFromCandles } from '../../trainer/research.js';
+import { scoredText as scored } from '../helpers/features.js';
 
 const HOUR = 3_600_000;
 const W = 2 * HOUR;
@@ -19,14 +20,6 @@ const W = 2 * HOUR;
 const FROM = Date.UTC(2018, 1, 1);
 const COUNT = 300;
 
-function scored(id: string, publishedAt: number, compound: number, finbert: { positive: number; negative: number } | null = null): ScoredText {
-  return {
-    id, source: 'test', kind: finbert ? 'news' : 'tweet', publishedAt,
-    vader: { compound, pos: Math.max(compound, 0), neu: 1 - Math.abs(compound), neg: Math.max(-compound, 0) },
-    finbert: finbert ? { ...finbert, neutral: 1 - finbert.positive - finbert.negative, modelId: 'test/tiny', modelVersion: 'abc' } : null,
-    vaderVersion: 'test', scoredAt: 0,
-  };
-}
 
 describe('trainer data: features topic over a time range = research features', () => {
   let tp: TestPlatform;

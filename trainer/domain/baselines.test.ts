@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BitPredictError } from '../../core/errors.js';
+import { mulberry32 } from '../../core/random.js';
 import {
   emaDriftForecast,
   fitLinear,
@@ -10,16 +11,10 @@ import {
   predictLogistic,
 } from './baselines.js';
 
-/** Deterministic uniform(-1, 1) generator (mulberry32). */
+/** Deterministic uniform(-1, 1) generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const u = mulberry32(seed);
+  return () => u() * 2 - 1;
 }
 
 describe('persistence', () => {

@@ -7,17 +7,9 @@ import type { WindowSet } from '../domain/dataset.js';
 import { BitPredictError } from '../../core/errors.js';
 import { RETURN_SCALE, buildModel, compileModel } from './model.js';
 
-/** mulberry32: a tiny seeded PRNG with uniform output in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../core/random.js';
+
+export { mulberry32 };
 
 /** Fisher-Yates in place with the given PRNG. */
 export function shuffleInPlace(idx: Uint32Array, rnd: () => number): Uint32Array {

@@ -3,18 +3,10 @@ import { BitPredictError } from '../../../core/errors.js';
 import type { ScoredText } from '../../../schemas/types.js';
 import { createTextIndex, textIndexItemOf } from './text-index.js';
 import type { TextIndex, TextIndexItem, TextWindowAggregate } from './text-index.js';
+import { mulberry32 } from '../../../core/random.js';
 
-// Small seeded PRNG (mulberry32) so random tests are reproducible.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Small seeded PRNG so random tests are reproducible.
+const rng = mulberry32;
 
 function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
   const out = xs.slice();
