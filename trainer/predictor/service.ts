@@ -35,6 +35,13 @@ interface Prepared {
   probUp: number;
 }
 
+/** What advancing a series by one vector did. */
+type Step =
+  | { kind: 'ok'; series: string; window: FeatureVector[] }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'duplicate' }
+  | { kind: 'out-of-order'; last: number };
+
 function sameWindow(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -72,6 +79,7 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
   const lastEventTime = new Map<string, number>();
   const windows = new Map<string, FeatureVector[]>();
   const prepared = new Map<string, Prepared>();
+  const live = { last: lastEventTime, windows };
 
   /** Why the handler would reject f before touching the series state (null: it goes on). */
   function invalid(f: FeatureVector): string | null {
@@ -84,16 +92,39 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     return keep > 1 ? readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, keep - 1) : Promise.resolve([]);
   }
 
-  /** The series' last vectors ending at f; rebuilt from Redis on the series' first vector. */
-  async function windowOf(series: string, f: FeatureVector, keep: number): Promise<FeatureVector[]> {
-    let w = windows.get(series);
+  /**
+   * Moves one series by f: the last event time and the window of its last `keep` vectors (rebuilt
+   * from Redis on the series' first vector). The handler runs it on the live state, prepareBatch on
+   * copies, so both see exactly the same windows. Nothing moves for an invalid, redelivered or
+   * out-of-order vector.
+   */
+  async function advance(state: { last: Map<string, number>; windows: Map<string, FeatureVector[]> }, f: FeatureVector, keep: number): Promise<Step> {
+    const bad = invalid(f);
+    if (bad !== null) return { kind: 'invalid', reason: bad };
+    const series = `${f.symbol}:${f.interval}`;
+    const last = state.last.get(series);
+    if (last !== undefined && f.eventTime <= last) return f.eventTime === last ? { kind: 'duplicate' } : { kind: 'out-of-order', last };
+    let w = state.windows.get(series);
     if (w === undefined) {
       w = await historyBefore(f, keep);
-      windows.set(series, w);
+      state.windows.set(series, w);
     }
     w.push(f);
     if (w.length > keep) w.splice(0, w.length - keep);
-    return w;
+    // Last, after the only await: a failed Redis read leaves the series where it was, so a retry
+    // of the record is not mistaken for a redelivery.
+    state.last.set(series, f.eventTime);
+    return { kind: 'ok', series, window: w };
+  }
+
+  /** The normalised window the champion m predicts for f, or why there is none. */
+  function championWindow(m: ServingModel, f: FeatureVector, w: FeatureVector[]): Float32Array | 'feature-set' | 'window' {
+    if (f.featureSetVersion !== m.featureSetVersion) return 'feature-set';
+    try {
+      return lastWindow(w, m.T, m.normalizer) ?? 'window';
+    } catch {
+      return 'window'; // history from Redis that does not form a clean series: baseline for this record
+    }
   }
 
   function fromChampion(f: FeatureVector, base: Prediction, w: FeatureVector[], ahead: Prepared | undefined): Prediction {
@@ -103,18 +134,9 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
       fallbacks.inc({ reason: 'expired' });
       return base;
     }
-    if (f.featureSetVersion !== m.featureSetVersion) {
-      fallbacks.inc({ reason: 'feature-set' });
-      return base;
-    }
-    let x: Float32Array | null;
-    try {
-      x = lastWindow(w, m.T, m.normalizer);
-    } catch {
-      x = null; // history from Redis that does not form a clean series: baseline for this record
-    }
-    if (x === null) {
-      fallbacks.inc({ reason: 'window' });
+    const x = championWindow(m, f, w);
+    if (typeof x === 'string') {
+      fallbacks.inc({ reason: x });
       return base;
     }
     // The batched result only if it came from this very model for this very window; else singly.
@@ -143,8 +165,8 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     const m = server?.current() ?? null;
     if (m === null || server?.isExpired(m, now())) return;
     const keep = Math.max(MIN_WINDOW_KEEP, m.T);
-    const simLast = new Map<string, number>();
-    const simWindows = new Map<string, FeatureVector[]>();
+    // Copies of the series state, so the handler later moves the live state exactly as here.
+    const sim = { last: new Map(lastEventTime), windows: new Map([...windows].map(([s, w]) => [s, w.slice()])) };
     const wanted: { key: string; x: Float32Array }[] = [];
     for (const rec of records) {
       let f: FeatureVector;
@@ -153,26 +175,10 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
       } catch {
         continue; // the handler dead-letters it
       }
-      if (invalid(f) !== null) continue;
-      const series = `${f.symbol}:${f.interval}`;
-      const last = simLast.has(series) ? simLast.get(series) : lastEventTime.get(series);
-      if (last !== undefined && f.eventTime <= last) continue;
-      simLast.set(series, f.eventTime);
-      let w = simWindows.get(series);
-      if (w === undefined) {
-        w = windows.get(series)?.slice() ?? (await historyBefore(f, keep));
-        simWindows.set(series, w);
-      }
-      w.push(f);
-      if (w.length > keep) w.splice(0, w.length - keep);
-      if (f.featureSetVersion !== m.featureSetVersion) continue;
-      let x: Float32Array | null;
-      try {
-        x = lastWindow(w, m.T, m.normalizer);
-      } catch {
-        x = null;
-      }
-      if (x !== null) wanted.push({ key: `${rec.partition}:${rec.offset}`, x });
+      const step = await advance(sim, f, keep);
+      if (step.kind !== 'ok') continue;
+      const x = championWindow(m, f, step.window);
+      if (typeof x !== 'string') wanted.push({ key: `${rec.partition}:${rec.offset}`, x });
     }
     // One pass over all windows with the fast predictor (the same forward pass as predictOne, so
     // results are bitwise what the handler would compute singly; see the report for tfjs).
@@ -187,18 +193,13 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     const ahead = prepared.get(key);
     prepared.delete(key);
     const f = await serde.decode('features', rec.value);
-    const bad = invalid(f);
-    if (bad !== null) throw new BitPredictError('ERR_VALIDATION', bad);
-    const series = `${f.symbol}:${f.interval}`;
-    const last = lastEventTime.get(series);
-    if (last !== undefined && f.eventTime <= last) {
-      // A redelivered or stale feature: the model's state has already moved past it.
-      if (f.eventTime === last) return [];
-      throw new BitPredictError('ERR_VALIDATION', `out of order: feature at ${new Date(f.eventTime).toISOString()} after ${new Date(last).toISOString()}`);
-    }
-    lastEventTime.set(series, f.eventTime);
+    const step = await advance(live, f, Math.max(MIN_WINDOW_KEEP, server?.current()?.T ?? 0));
+    if (step.kind === 'invalid') throw new BitPredictError('ERR_VALIDATION', step.reason);
+    // A redelivered feature: the series has already moved past it.
+    if (step.kind === 'duplicate') return [];
+    if (step.kind === 'out-of-order') throw new BitPredictError('ERR_VALIDATION', `out of order: feature at ${new Date(f.eventTime).toISOString()} after ${new Date(step.last).toISOString()}`);
+    const { series, window: w } = step;
     const base = model.predict(f, now());
-    const w = await windowOf(series, f, Math.max(MIN_WINDOW_KEEP, server?.current()?.T ?? 0));
     const p = fromChampion(f, base, w, ahead);
     const value = serde.encode('predictions', p);
     await redis.set(keys.predictionsLatest(p.symbol), JSON.stringify(p));
