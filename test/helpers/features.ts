@@ -3,7 +3,7 @@
 // topics, in one pass, as an uninterrupted run would. The Kafka glue under test must produce
 // exactly these vectors, once each, whatever crashes, restarts and rebalances happen.
 import type { Candle, FeatureVector, ScoredText } from '../../schemas/types.js';
-import { createIndicatorEngine, type IndicatorEngine } from '../../processors/indicators/domain/indicators.js';
+import { featuresFromCandles } from '../../trainer/research.js';
 
 /** The fields of a vector that depend on the inputs only (not on wall clock or stream timing). */
 export type StableFeature = Omit<FeatureVector, 'computedAt' | 'candleIngestedAt' | 'textWatermark'>;
@@ -34,23 +34,13 @@ export function naiveSentiment(texts: ScoredText[], t: number, W: number) {
   };
 }
 
-/** Indicator fields of every candle, per series in input order, skipping redeliveries; keyed by featureKey. */
+/**
+ * Indicator fields of every candle, per series in input order, skipping redeliveries; keyed by
+ * featureKey. The research path (trainer/research.ts) runs the same engines as the live processor;
+ * its sentiment fields are not used here (compareWithReference checks them with naiveSentiment).
+ */
 export function referenceIndicators(candles: Candle[]): Map<string, StableFeature> {
-  const engines = new Map<string, IndicatorEngine>();
-  const out = new Map<string, StableFeature>();
-  for (const c of candles) {
-    const series = `${c.symbol}:${c.interval}`;
-    let e = engines.get(series);
-    if (!e) {
-      e = createIndicatorEngine();
-      engines.set(series, e);
-    }
-    const r = e.update(c, 0);
-    if (r.kind !== 'feature') continue;
-    const { computedAt: _c, candleIngestedAt: _i, ...rest } = r.feature;
-    out.set(featureKey(r.feature), { ...rest, sentimentWindowMs: null, textCount: null, vaderMean: null, vaderStd: null, vaderPosShare: null, vaderNegShare: null, finbertCount: null, finbertMean: null });
-  }
-  return out;
+  return new Map(featuresFromCandles(candles, [], { windowMs: 1 }).map((f) => [featureKey(f), stable(f)]));
 }
 
 const CLOSE = 1e-12;
