@@ -7,7 +7,7 @@
 import { BitPredictError } from '../core/errors.js';
 import type { FeatureVector } from '../schemas/types.js';
 import { intervalMs } from '../core/domain/intervals.js';
-import { assertNotFinal, buildWindows, fitNormalizer, FINAL_WINDOW_START, FEATURE_NAMES, type Normalizer, type WindowSet } from './domain/dataset.js';
+import { assertNotFinal, buildWindows, fitNormalizer, FINAL_WINDOW_START, FEATURE_NAMES, windowTargets, type WindowSet } from './domain/dataset.js';
 import { walkForwardFolds, type Fold } from './domain/walk-forward.js';
 import { emaDriftForecast, fitLinear, fitLogistic, lastStepRows, persistenceForecast, predictLinear, predictLogistic } from './domain/baselines.js';
 import { buyAndHold, evaluateForecast, periodsPerYear, type ForecastInput } from './domain/metrics.js';
@@ -47,12 +47,9 @@ export interface WalkForwardRunOptions {
   now?: () => Date;
 }
 
-const IDENTITY = (F: number): Normalizer => ({ columns: FEATURE_NAMES, mean: new Array<number>(F).fill(0), std: new Array<number>(F).fill(1) });
-
 export async function runWalkForward(o: WalkForwardRunOptions): Promise<EvaluationResult> {
   const { tf, backend } = o.loaded;
   const step = intervalMs(o.interval);
-  const F = FEATURE_NAMES.length;
   const seed = o.seed ?? 42;
   const epochs = o.epochs ?? TRAIN_DEFAULTS.epochs;
   const batchSize = o.batchSize ?? TRAIN_DEFAULTS.batchSize;
@@ -61,8 +58,8 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
   const feeBps = o.feeBps ?? 10;
   const ppy = periodsPerYear(o.interval);
   const say = o.onProgress ?? (() => undefined);
-  // The times of every valid window (the normaliser does not change which windows exist).
-  const all = buildWindows(o.series, { T: o.T, from: o.start, to: o.end, normalizer: IDENTITY(F) });
+  // The times and targets of every valid window (which windows exist does not depend on the normaliser).
+  const all = windowTargets(o.series, { T: o.T, from: o.start, to: o.end });
   if (all.n === 0) throw new BitPredictError('ERR_VALIDATION', `no complete ${o.T}-step windows between ${new Date(o.start).toISOString()} and ${new Date(o.end).toISOString()}`);
   const folds: Fold[] = walkForwardFolds({
     times: all.eventTimes, start: o.start, end: o.end, intervalMs: step, trainMode: o.trainMode, trainPeriods: o.trainPeriods,
@@ -144,7 +141,7 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
 }
 
 /** The EMA-drift forecasts of the test windows (matched by window time). */
-function emaSliceFor(all: WindowSet, ema: Float64Array, test: WindowSet): Float64Array {
+function emaSliceFor(all: { n: number; eventTimes: Float64Array }, ema: Float64Array, test: WindowSet): Float64Array {
   const out = new Float64Array(test.n);
   let j = 0;
   for (let i = 0; i < test.n; i++) {

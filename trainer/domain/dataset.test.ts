@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FeatureVector } from '../../schemas/types.js';
 import { isBitPredictError } from '../../core/errors.js';
 import {
+  windowTargets,
   FEATURE_COLUMNS,
   FEATURE_NAMES,
   FINAL_WINDOW_START,
@@ -157,6 +158,19 @@ describe('buildWindows', () => {
     expect(all.n).toBe(16);
     // The filtered windows are the same bytes as in the full set.
     expect(Array.from(ws.X)).toEqual(Array.from(all.X.slice(2 * 4 * ws.F, 7 * 4 * ws.F)));
+  });
+
+  it('windowTargets gives the times and targets of exactly the windows buildWindows builds', () => {
+    const s = series(30, [12]);
+    s[20] = fv(20, { logReturn1: null });
+    for (const opts of [{ T: 3 }, { T: 5, from: T0 + 8 * H, to: T0 + 25 * H }]) {
+      const ws = buildWindows(s, { ...opts, normalizer: identity() });
+      const tg = windowTargets(s, opts);
+      expect(tg.n).toBe(ws.n);
+      expect(Array.from(tg.eventTimes)).toEqual(Array.from(ws.eventTimes));
+      expect(Array.from(tg.yReturn)).toEqual(Array.from(ws.yReturn));
+    }
+    expect(() => windowTargets(s, { T: 0 })).toThrow(/T/);
   });
 
   it('normalises with the given normalizer', () => {

@@ -253,29 +253,18 @@ function checkT(T: number): void {
 }
 
 /**
- * The windows of one series. The window ending at row i holds rows i-T+1..i and is kept only when
- * all T rows have a feature row, no row after its first has gapBefore, and the label row i+1
- * exists with gapBefore false and a logReturn1; and from <= eventTime(i) < to.
+ * Indices i of the rows that end a valid window: all T rows i-T+1..i have a feature row, no row
+ * after the first has gapBefore, the label row i+1 exists with gapBefore false and a logReturn1,
+ * and from <= eventTime(i) < to. `raws` are the series' featureRow values.
  */
-export function buildWindows(series: readonly FeatureVector[], opts: BuildWindowsOptions): WindowSet {
-  const { T } = opts;
-  checkT(T);
-  validateRange('buildWindows', opts.from, opts.to);
-  validateSeries(series);
-  const normalizer = parseNormalizer(opts.normalizer);
-  const from = opts.from ?? Number.NEGATIVE_INFINITY;
-  const to = opts.to ?? Number.POSITIVE_INFINITY;
+function windowEnds(series: readonly FeatureVector[], raws: readonly (Float64Array | null)[], T: number, from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): number[] {
   const N = series.length;
-  // Normalised rows (null where featureRow is null), and for each i the length of the run of
-  // consecutive usable rows ending at i (a row with gapBefore starts a new run).
-  const rows: (Float32Array | null)[] = new Array<Float32Array | null>(N);
+  // For each i, the length of the run of consecutive usable rows ending at i (a row with
+  // gapBefore starts a new run).
   const run = new Int32Array(N);
   for (let i = 0; i < N; i++) {
-    const f = series[i] as FeatureVector;
-    const raw = featureRow(f);
-    rows[i] = raw === null ? null : applyNormalizer(raw, normalizer);
-    if (raw === null) run[i] = 0;
-    else run[i] = f.gapBefore || i === 0 ? 1 : (run[i - 1] as number) + 1;
+    if (raws[i] === null) run[i] = 0;
+    else run[i] = (series[i] as FeatureVector).gapBefore || i === 0 ? 1 : (run[i - 1] as number) + 1;
   }
   const ends: number[] = [];
   for (let i = T - 1; i < N - 1; i++) {
@@ -286,6 +275,41 @@ export function buildWindows(series: readonly FeatureVector[], opts: BuildWindow
     if (label.gapBefore || label.logReturn1 === null || !Number.isFinite(label.logReturn1)) continue;
     ends.push(i);
   }
+  return ends;
+}
+
+/**
+ * The times and targets of the windows buildWindows would build, without building them (no
+ * normaliser, no n*T*F inputs): what fold planning and causal baselines need.
+ */
+export function windowTargets(series: readonly FeatureVector[], opts: Omit<BuildWindowsOptions, 'normalizer'>): { n: number; eventTimes: Float64Array; yReturn: Float32Array } {
+  checkT(opts.T);
+  validateRange('windowTargets', opts.from, opts.to);
+  validateSeries(series);
+  const ends = windowEnds(series, series.map(featureRow), opts.T, opts.from, opts.to);
+  const eventTimes = new Float64Array(ends.length);
+  const yReturn = new Float32Array(ends.length);
+  ends.forEach((i, w) => {
+    eventTimes[w] = (series[i] as FeatureVector).eventTime;
+    yReturn[w] = (series[i + 1] as FeatureVector).logReturn1 as number;
+  });
+  return { n: ends.length, eventTimes, yReturn };
+}
+
+/**
+ * The windows of one series. The window ending at row i holds rows i-T+1..i and is kept only when
+ * all T rows have a feature row, no row after its first has gapBefore, and the label row i+1
+ * exists with gapBefore false and a logReturn1; and from <= eventTime(i) < to.
+ */
+export function buildWindows(series: readonly FeatureVector[], opts: BuildWindowsOptions): WindowSet {
+  const { T } = opts;
+  checkT(T);
+  validateRange('buildWindows', opts.from, opts.to);
+  validateSeries(series);
+  const normalizer = parseNormalizer(opts.normalizer);
+  const raws = series.map(featureRow);
+  const rows = raws.map((raw) => (raw === null ? null : applyNormalizer(raw, normalizer)));
+  const ends = windowEnds(series, raws, T, opts.from, opts.to);
   const n = ends.length;
   const X = new Float32Array(n * T * F);
   const yReturn = new Float32Array(n);
