@@ -58,14 +58,18 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
     return true;
   }
 
+  /** Called whenever positions or ends move: the first time every partition is read to its end. */
+  function noteCaughtUp(): void {
+    if (caughtUpOnce || !caughtUp()) return;
+    caughtUpOnce = true;
+    logger.info({ texts: index.size }, 'text stream caught up');
+  }
+
   async function refreshEnds(): Promise<void> {
     if (!admin) return;
     try {
       for (const e of await admin.endOffsets(topic)) ends.set(e.partition, BigInt(e.offset));
-      if (!caughtUpOnce && caughtUp()) {
-        caughtUpOnce = true;
-        logger.info({ texts: index.size }, 'text stream caught up');
-      }
+      noteCaughtUp();
     } catch (err) {
       logger.warn({ err: errorMessage(err) }, 'could not read text.scored end offsets');
     }
@@ -91,10 +95,7 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
         if (next > (position.get(e.payload.partition) ?? 0n)) position.set(e.payload.partition, next);
         const hw = BigInt(e.payload.highWatermark);
         if (hw > (ends.get(e.payload.partition) ?? 0n)) ends.set(e.payload.partition, hw);
-        if (!caughtUpOnce && caughtUp()) {
-          caughtUpOnce = true;
-          logger.info({ texts: index.size }, 'text stream caught up');
-        }
+        noteCaughtUp();
       });
       try {
         await consumer.connect();
