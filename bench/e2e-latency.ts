@@ -51,7 +51,8 @@ async function rawHopLatency(platform: Awaited<ReturnType<typeof benchPlatform>>
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const { platform, cleanup } = await benchPlatform('latency');
+  // Open mode: the latency path is the same with a key (checked once, at the upgrade).
+  const { platform, cleanup } = await benchPlatform('latency', { BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true' });
   const redis = await createRedis({ url: platform.config.redis.url, logger: platform.logger });
   const fatal = (e: unknown): void => {
     throw e;

@@ -52,6 +52,10 @@ export async function demo(ctx: CommandContext): Promise<number> {
   const config = loadConfig(process.env, {
     BITPREDICT_TOPIC_PREFIX: process.env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
     BITPREDICT_REDIS_KEY_PREFIX: process.env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
+    // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
+    // and the gateway is ready with baseline predictions when no champion model has been trained.
+    BITPREDICT_GATEWAY_AUTH: process.env.BITPREDICT_GATEWAY_AUTH ?? 'open',
+    BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: process.env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
   });
   const logger = ctx.logger;
   const lifecycle = createLifecycle({ logger, timeoutMs: Math.max(config.shutdownTimeoutMs, 60_000) });
@@ -135,7 +139,9 @@ export async function demo(ctx: CommandContext): Promise<number> {
     const url = gateway.url();
     say(`dashboard:  ${url}/`);
     say(`websocket:  ${url.replace(/^http/, 'ws')}/ws  (send {"op":"subscribe","channel":"predictions:${config.replay.symbol}"})`);
+    say(`rest:       ${url}/v1/predictions/latest?symbol=${config.replay.symbol}   (OpenAPI: ${url}/v1/openapi.json)`);
     say(`metrics:    ${url}/metrics   health: ${url}/healthz ${url}/readyz`);
+    if (config.gateway.auth === 'open') say('the gateway runs in open mode (no API key needed): fine here, never in production (docs/gateway.md)');
 
     // Texts first: the real news (2021-10 .. 2022-07) and tweets (2025-08 .. 09) are replayed into
     // text.raw and scored before the candles start, so the features of those periods carry their

@@ -88,7 +88,17 @@ export const CONFIG_KEYS = {
   BITPREDICT_MONITOR_WINDOW: { kind: 'int', default: '720', min: 1, doc: 'trainer service: scored live predictions in the rolling error window' },
   BITPREDICT_GATEWAY_HOST: { kind: 'string', default: '127.0.0.1', doc: 'address the gateway listens on' },
   BITPREDICT_GATEWAY_PORT: { kind: 'int', default: '8080', min: 0, max: 65535, doc: 'port of the gateway (HTTP and WebSocket)' },
-  BITPREDICT_WS_MAX_BUFFERED_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'a WebSocket client whose send buffer exceeds this is disconnected as too slow' },
+  BITPREDICT_WS_MAX_BUFFERED_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'a WebSocket client whose send buffer exceeds this is disconnected as too slow (close code 4008)' },
+  BITPREDICT_GATEWAY_AUTH: { kind: 'enum', default: 'keys', values: ['keys', 'open'], doc: 'keys: every REST route under /v1 and every WebSocket needs an API key (bitpredict keys create); open: no key needed, for local demos only (the demo sets it)' },
+  BITPREDICT_GATEWAY_ALLOWED_ORIGINS: { kind: 'string', default: '', doc: 'comma-separated browser origins (scheme://host[:port]) allowed to open WebSockets and call the API besides the gateway\'s own; a request with any other Origin header gets 403 ERR_ORIGIN_FORBIDDEN' },
+  BITPREDICT_GATEWAY_REPLAY_BUFFER: { kind: 'int', default: '1000', min: 0, max: 1000000, doc: 'messages kept per WebSocket channel for resume after a reconnect; older ones answer with a gap message' },
+  BITPREDICT_GATEWAY_HEARTBEAT_MS: { kind: 'int', default: '30000', min: 100, doc: 'interval of WebSocket pings; a client that has not answered the previous ping is terminated' },
+  BITPREDICT_GATEWAY_IDLE_TIMEOUT_MS: { kind: 'int', default: '300000', min: 0, doc: 'a WebSocket client with no subscription and no message from it for this long is closed (4000); 0 disables' },
+  BITPREDICT_GATEWAY_MAX_SUBSCRIPTIONS: { kind: 'int', default: '50', min: 1, max: 10000, doc: 'channels one WebSocket connection may subscribe to' },
+  BITPREDICT_GATEWAY_CLIENT_RATE: { kind: 'int', default: '20', min: 1, doc: 'messages per second a WebSocket client may send (token bucket, burst of twice this); beyond it requests are refused, and a client that keeps on is closed (4029)' },
+  BITPREDICT_GATEWAY_KEY_RECHECK_MS: { kind: 'int', default: '10000', min: 100, doc: 'how often open WebSockets re-check their API key; a revoked key\'s connections close (4001) within this time' },
+  BITPREDICT_GATEWAY_HISTORY_MAX: { kind: 'int', default: '10000', min: 1, doc: 'predictions per symbol kept in the Redis history that /v1/predictions reads (written by the predictor)' },
+  BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: { kind: 'boolean', default: 'false', doc: 'true: /readyz does not wait for a champion model on the models topic (baseline predictions only; the demo sets it)' },
   BITPREDICT_STACK_DIR: { kind: 'string', default: '.stack', doc: 'run folder of the local stack: downloaded jars, data, logs, pids' },
   BITPREDICT_STACK_KAFKA_VERSION: { kind: 'string', default: '4.1.1', doc: 'Apache Kafka version fetched from Maven Central' },
   BITPREDICT_STACK_APICURIO_VERSION: { kind: 'string', default: '3.3.3', doc: 'Apicurio Registry version fetched from Maven Central' },
@@ -113,7 +123,11 @@ export interface Config {
   healthPort: number;
   data: { dir: string };
   replay: { file: string; symbol: string; interval: string; rate: number; from: number | null; to: number | null; limit: number; resume: boolean; speedFactor: number };
-  gateway: { host: string; port: number; maxBufferedBytes: number };
+  gateway: {
+    host: string; port: number; maxBufferedBytes: number; auth: 'keys' | 'open'; allowedOrigins: string[]; replayBuffer: number;
+    heartbeatMs: number; idleTimeoutMs: number; maxSubscriptions: number; clientRate: number; keyRecheckMs: number; historyMax: number;
+    readyWithoutChampion: boolean;
+  };
   market: {
     exchanges: string[];
     symbols: string[];
@@ -311,6 +325,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host: raw.BITPREDICT_GATEWAY_HOST as string,
       port: raw.BITPREDICT_GATEWAY_PORT as number,
       maxBufferedBytes: raw.BITPREDICT_WS_MAX_BUFFERED_BYTES as number,
+      auth: raw.BITPREDICT_GATEWAY_AUTH as 'keys' | 'open',
+      allowedOrigins: (raw.BITPREDICT_GATEWAY_ALLOWED_ORIGINS as string).split(',').map((o) => o.trim()).filter((o) => o.length > 0),
+      replayBuffer: raw.BITPREDICT_GATEWAY_REPLAY_BUFFER as number,
+      heartbeatMs: raw.BITPREDICT_GATEWAY_HEARTBEAT_MS as number,
+      idleTimeoutMs: raw.BITPREDICT_GATEWAY_IDLE_TIMEOUT_MS as number,
+      maxSubscriptions: raw.BITPREDICT_GATEWAY_MAX_SUBSCRIPTIONS as number,
+      clientRate: raw.BITPREDICT_GATEWAY_CLIENT_RATE as number,
+      keyRecheckMs: raw.BITPREDICT_GATEWAY_KEY_RECHECK_MS as number,
+      historyMax: raw.BITPREDICT_GATEWAY_HISTORY_MAX as number,
+      readyWithoutChampion: raw.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION as boolean,
     },
     stack: {
       dir: raw.BITPREDICT_STACK_DIR as string,

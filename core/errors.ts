@@ -23,6 +23,11 @@ export const ErrorCodes = {
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, doc: 'Graceful shutdown did not finish before its deadline.' },
   ERR_NOT_FOUND: { retryable: false, doc: 'HTTP: no such route or resource (for example no prediction yet for a symbol).' },
   ERR_INTERNAL: { retryable: true, doc: 'HTTP: an unexpected server-side failure; the details are in the server log.' },
+  ERR_UNAUTHENTICATED: { retryable: false, doc: 'HTTP 401 / WebSocket 4001: no API key was presented, or the key is unknown, malformed or revoked.' },
+  ERR_FORBIDDEN: { retryable: false, doc: 'HTTP 403: the API key is valid but its scope does not allow this (admin routes need the admin scope).' },
+  ERR_ORIGIN_FORBIDDEN: { retryable: false, doc: 'HTTP 403: a browser request came from an Origin that is neither the gateway itself nor in BITPREDICT_GATEWAY_ALLOWED_ORIGINS.' },
+  ERR_RATE_LIMITED: { retryable: true, doc: 'A WebSocket client sent more messages per second than BITPREDICT_GATEWAY_CLIENT_RATE allows; the request was refused.' },
+  ERR_UNAVAILABLE: { retryable: true, doc: 'HTTP 503: a source the route needs (Redis, the models topic) is not available right now; retry later.' },
   ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
 } as const;
 

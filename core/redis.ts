@@ -14,6 +14,12 @@ export function redisKeys(prefix: string) {
     featuresHistory: (symbol: string, interval: string) => `${prefix}features:history:${symbol}:${interval}`,
     /** Latest Prediction of a symbol (JSON), the gateway's snapshot on subscribe. */
     predictionsLatest: (symbol: string) => `${prefix}predictions:latest:${symbol}`,
+    /** Predictions of a symbol (sorted set: score = eventTime, member = Prediction JSON), bounded by BITPREDICT_GATEWAY_HISTORY_MAX; /v1/predictions reads it. */
+    predictionsHistory: (symbol: string) => `${prefix}predictions:history:${symbol}`,
+    /** Latest closed Candle of a series (JSON), the snapshot of the candles:<symbol> channel; written by the feature processor. */
+    candlesLatest: (symbol: string, interval: string) => `${prefix}candles:latest:${symbol}:${interval}`,
+    /** API keys of the gateway (hash: key id -> JSON record with the SHA-256 of the secret, never the key). */
+    apiKeys: () => `${prefix}gateway:api-keys`,
   } as const;
 }
 

@@ -318,7 +318,7 @@ function checkK8s(docs: K8sDoc[]): string[] {
   return problems;
 }
 
-const REQUIRED_ALERT_METRICS = ['bitpredict_consumer_lag_records', 'bitpredict_dlq_records_total', 'up{component="gateway"}', 'bitpredict_predictor_predictions_total', 'bitpredict_gateway_ws_slow_disconnects_total'];
+const REQUIRED_ALERT_METRICS = ['bitpredict_consumer_lag_records', 'bitpredict_dlq_records_total', 'up{component="gateway"}', 'bitpredict_predictor_predictions_total', 'bitpredict_gateway_ws_server_closes_total'];
 
 function checkRules(doc: unknown): string[] {
   const problems: string[] = [];

@@ -3,11 +3,13 @@ import { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../core/logger.js';
-import { BitPredictError } from '../core/errors.js';
 import type { Prediction } from '../schemas/types.js';
 import { buildApp, WS_MAX_PAYLOAD, type GatewayDeps, type Hub } from './app.js';
+import type { AuthGate, AuthOutcome, Scope } from './types.js';
 
 const logger = createLogger({ level: 'silent' });
+
+const allowAll: AuthGate = { check: () => Promise.resolve({ ok: true, principal: { keyId: null, scope: 'admin', name: 'test' } }) };
 
 function prediction(over: Partial<Prediction> = {}): Prediction {
   return {
@@ -95,8 +97,9 @@ afterEach(async () => {
 async function build(over: Partial<GatewayDeps> = {}): Promise<{ app: FastifyInstance; hub: Hub; registry: Registry }> {
   const registry = new Registry();
   const { app, hub } = await buildApp({
-    logger, registry, maxBufferedBytes: 1024 * 1024, closeGraceMs: 500,
-    latest: () => Promise.resolve(null),
+    logger, registry, maxBufferedBytes: 1024 * 1024, closeGraceMs: 500, clientRate: 1000,
+    snapshot: () => Promise.resolve([]),
+    auth: allowAll,
     readiness: () => ({ ready: true, checks: { kafka: 'ok', redis: 'ok' } }),
     ...over,
   });
@@ -112,7 +115,7 @@ async function start(over: Partial<GatewayDeps> = {}): Promise<Started> {
 
 async function hello(url: string, options?: WebSocket.ClientOptions): Promise<TestClient> {
   const c = await TestClient.open(url, options);
-  expect(await c.next()).toMatchObject({ type: 'hello', protocol: 1 });
+  expect(await c.next()).toMatchObject({ type: 'hello', protocol: 2 });
   return c;
 }
 
@@ -152,56 +155,13 @@ describe('HTTP routes', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe(registry.contentType);
     for (const name of [
-      'bitpredict_gateway_ws_clients', 'bitpredict_gateway_ws_messages_sent_total', 'bitpredict_gateway_ws_slow_disconnects_total',
-      'bitpredict_gateway_ws_protocol_errors_total', 'bitpredict_gateway_predictions_published_total', 'bitpredict_gateway_ws_subscriptions',
+      'bitpredict_gateway_ws_clients', 'bitpredict_gateway_ws_messages_sent_total', 'bitpredict_gateway_ws_server_closes_total',
+      'bitpredict_gateway_ws_protocol_errors_total', 'bitpredict_gateway_published_total', 'bitpredict_gateway_ws_subscriptions',
+      'bitpredict_gateway_ws_resumes_total', 'bitpredict_gateway_ws_channels',
       'bitpredict_test_marker_total',
     ]) {
       expect(res.body).toContain(`# TYPE ${name} `);
     }
-  });
-
-  it('GET /api/predictions/:symbol/latest returns the prediction for the upper-cased symbol', async () => {
-    const p = prediction();
-    const asked: string[] = [];
-    const { app } = await build({ latest: (s) => { asked.push(s); return Promise.resolve(s === 'BTCUSDT' ? p : null); } });
-    const res = await app.inject({ method: 'GET', url: '/api/predictions/btcusdt/latest' });
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual(p);
-    expect(asked).toEqual(['BTCUSDT']);
-  });
-
-  it('GET /api/predictions/:symbol/latest answers 404 {code,message} when there is none', async () => {
-    const { app } = await build();
-    const res = await app.inject({ method: 'GET', url: '/api/predictions/ETHUSDT/latest' });
-    expect(res.statusCode).toBe(404);
-    expect(res.json()).toEqual({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('ETHUSDT') as string });
-  });
-
-  it.each([
-    ['one character', 'B'],
-    ['21 characters', 'A'.repeat(21)],
-    ['punctuation', 'BTC-USDT'],
-    ['encoded slash', 'BTC%2FUSDT'],
-    ['encoded space', 'BTC%20'],
-    ['non-ASCII', 'BTC%C3%9C'],
-  ])('GET /api/predictions/:symbol/latest answers 400 for %s', async (_label, symbol) => {
-    let called = false;
-    const { app } = await build({ latest: () => { called = true; return Promise.resolve(null); } });
-    const res = await app.inject({ method: 'GET', url: `/api/predictions/${symbol}/latest` });
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({ code: 'ERR_VALIDATION', message: expect.any(String) as string });
-    expect(called).toBe(false);
-  });
-
-  it('GET /api/predictions/:symbol/latest answers 503 when the snapshot source fails', async () => {
-    const { app } = await build({ latest: () => Promise.reject(new BitPredictError('ERR_REDIS_UNREACHABLE', 'no redis')) });
-    const res = await app.inject({ method: 'GET', url: '/api/predictions/BTCUSDT/latest' });
-    expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ code: 'ERR_REDIS_UNREACHABLE', message: 'latest prediction unavailable' });
-    const { app: app2 } = await build({ latest: () => Promise.reject(new TypeError('bug')) });
-    const res2 = await app2.inject({ method: 'GET', url: '/api/predictions/BTCUSDT/latest' });
-    expect(res2.statusCode).toBe(503);
-    expect(res2.json()).toMatchObject({ code: 'ERR_INTERNAL' });
   });
 
   it('answers an unknown route with 404 JSON', async () => {
@@ -211,15 +171,21 @@ describe('HTTP routes', () => {
     expect(res.json()).toEqual({ code: 'ERR_NOT_FOUND', message: 'no route for GET /nope' });
   });
 
-  it('answers a malformed body, an overlong symbol and a malformed URL with 400 JSON', async () => {
-    const { app } = await build();
-    const post = await app.inject({ method: 'POST', url: '/api/predictions/BTCUSDT/latest', headers: { 'content-type': 'application/json' }, payload: '{"truncated' });
+  it('answers a malformed body, an overlong URL and a malformed URL with 400 JSON', async () => {
+    const { app } = await build({
+      routes: async (a) => {
+        a.post('/v1/echo/:symbol', (req) => req.body);
+        a.get('/v1/echo/:symbol', (req) => req.params);
+        await Promise.resolve();
+      },
+    });
+    const post = await app.inject({ method: 'POST', url: '/v1/echo/BTCUSDT', headers: { 'content-type': 'application/json' }, payload: '{"truncated' });
     expect(post.statusCode).toBe(400);
     expect(post.json()).toEqual({ code: 'ERR_VALIDATION', message: expect.any(String) as string });
-    const long = await app.inject({ method: 'GET', url: `/api/predictions/${'A'.repeat(5000)}/latest` });
+    const long = await app.inject({ method: 'GET', url: `/v1/echo/${'A'.repeat(5000)}` });
     expect(long.statusCode).toBe(400);
     expect(long.json()).toEqual({ code: 'ERR_VALIDATION', message: 'malformed or overlong URL' });
-    const badUrl = await app.inject({ method: 'GET', url: '/api/predictions/%E0%A4%A/latest' });
+    const badUrl = await app.inject({ method: 'GET', url: '/v1/echo/%E0%A4%A' });
     expect(badUrl.statusCode).toBe(400);
     expect(badUrl.json()).toMatchObject({ code: 'ERR_VALIDATION' });
   });
@@ -250,24 +216,96 @@ describe('HTTP routes', () => {
   });
 });
 
+/** A gate that knows two keys: "r" (read) and "a" (admin), from X-API-Key. */
+const twoKeys: AuthGate = {
+  check(req, need: Scope): Promise<AuthOutcome> {
+    const key = req.headers['x-api-key'] as string | undefined;
+    if (key === undefined) return Promise.resolve({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED', message: 'API key required' });
+    const scope: Scope | null = key === 'a' ? 'admin' : key === 'r' ? 'read' : null;
+    if (!scope) return Promise.resolve({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED', message: 'unknown API key' });
+    if (need === 'admin' && scope !== 'admin') return Promise.resolve({ ok: false, status: 403, code: 'ERR_FORBIDDEN', message: 'admin scope needed' });
+    return Promise.resolve({ ok: true, principal: { keyId: key, scope, name: key } });
+  },
+};
+
+describe('auth hook', () => {
+  async function withRoutes(): Promise<FastifyInstance> {
+    const { app } = await build({
+      auth: twoKeys,
+      routes: async (a) => {
+        a.get('/v1/read', { config: { scope: 'read' } }, (req) => ({ principal: req.principal }));
+        a.get('/v1/admin', { config: { scope: 'admin' } }, () => ({ ok: true }));
+        await Promise.resolve();
+      },
+    });
+    return app;
+  }
+
+  it('answers 401 with WWW-Authenticate without a key, 403 for a read key on an admin route, 200 otherwise', async () => {
+    const app = await withRoutes();
+    const none = await app.inject({ method: 'GET', url: '/v1/read' });
+    expect(none.statusCode).toBe(401);
+    expect(none.headers['www-authenticate']).toContain('Bearer');
+    expect(none.json()).toEqual({ code: 'ERR_UNAUTHENTICATED', message: 'API key required' });
+    expect((await app.inject({ method: 'GET', url: '/v1/read', headers: { 'x-api-key': 'zz' } })).statusCode).toBe(401);
+    const forbidden = await app.inject({ method: 'GET', url: '/v1/admin', headers: { 'x-api-key': 'r' } });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json()).toMatchObject({ code: 'ERR_FORBIDDEN' });
+    const ok = await app.inject({ method: 'GET', url: '/v1/read', headers: { 'x-api-key': 'r' } });
+    expect(ok.json()).toEqual({ principal: { keyId: 'r', scope: 'read', name: 'r' } });
+    expect((await app.inject({ method: 'GET', url: '/v1/admin', headers: { 'x-api-key': 'a' } })).statusCode).toBe(200);
+  });
+
+  it('leaves health, metrics, the OpenAPI document and the dashboard public', async () => {
+    const app = await withRoutes();
+    for (const url of ['/healthz', '/readyz', '/metrics', '/v1/openapi.json', '/']) {
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+    }
+  });
+
+  it('serves an OpenAPI 3.1 document listing the routes, with security on the ones that need a key', async () => {
+    const app = await withRoutes();
+    const doc = (await app.inject({ method: 'GET', url: '/v1/openapi.json' })).json<{ openapi: string; paths: Record<string, Record<string, { security?: unknown[] }>> }>();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.paths['/v1/read']?.get?.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    expect(doc.paths['/healthz']?.get?.security).toBeUndefined();
+    expect(doc.paths['/ws']).toBeUndefined();
+  });
+
+  it('refuses a WebSocket upgrade without a valid key with a plain HTTP 401, before any WebSocket exists', async () => {
+    const { url, hub } = await start({ auth: twoKeys });
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.on('unexpected-response', (req, res) => { resolve(res.statusCode ?? 0); req.destroy(); });
+      ws.on('open', () => reject(new Error('upgrade accepted without a key')));
+      ws.on('error', () => undefined);
+    });
+    expect(status).toBe(401);
+    expect(hub.clientCount()).toBe(0);
+    const c = await hello(url, { headers: { 'x-api-key': 'r' } });
+    expect(hub.keyIds()).toEqual(['r']);
+    c.ws.close();
+  });
+});
+
 describe('WebSocket /ws', () => {
   it('greets, subscribes with a snapshot, and delivers only the subscribed symbol', async () => {
     const snap = prediction({ eventTime: 1 });
-    const { hub, url } = await start({ latest: (s) => Promise.resolve(s === 'BTCUSDT' ? snap : null) });
+    const { hub, url } = await start({ snapshot: (_k, s) => Promise.resolve(s === 'BTCUSDT' ? [snap] : []) });
     const btc = await hello(url);
     const eth = await hello(url);
     const idle = await hello(url);
-    expect((await btc.subscribe('btcusdt')).snapshot).toEqual(snap);
-    expect((await eth.subscribe('ETHUSDT')).snapshot).toBeNull();
+    expect((await btc.subscribe('btcusdt')).snapshot).toEqual([snap]);
+    expect((await eth.subscribe('ETHUSDT')).snapshot).toEqual([]);
 
     const p = prediction({ eventTime: 2 });
-    hub.publish(p);
-    expect(await btc.next()).toEqual({ type: 'prediction', channel: 'predictions:BTCUSDT', data: p, __binary: false });
+    hub.publish('predictions', p);
+    expect(await btc.next()).toEqual({ type: 'prediction', channel: 'predictions:BTCUSDT', seq: 1, data: p, __binary: false });
     expect(await eth.sync('e1')).toEqual([]);
     expect(await idle.sync('i1')).toEqual([]);
 
     const q = prediction({ symbol: 'ETHUSDT', eventTime: 3 });
-    hub.publish(q);
+    hub.publish('predictions', q);
     expect(await eth.next()).toMatchObject({ type: 'prediction', channel: 'predictions:ETHUSDT', data: q });
     expect(await btc.sync('b1')).toEqual([]);
   });
@@ -278,7 +316,7 @@ describe('WebSocket /ws', () => {
     await c.subscribe('BTCUSDT');
     c.send({ op: 'unsubscribe', channel: 'predictions:BTCUSDT', id: 9 });
     expect(await c.next()).toMatchObject({ type: 'unsubscribed', channel: 'predictions:BTCUSDT', id: 9 });
-    hub.publish(prediction());
+    hub.publish('predictions', prediction());
     expect(await c.sync('after')).toEqual([]);
   });
 
@@ -330,7 +368,7 @@ describe('WebSocket /ws', () => {
     expect(await c.next()).toMatchObject({ type: 'pong', id: 'big' });
   });
 
-  it('closes a client that stops reading with 1013 while a reading client keeps receiving', async () => {
+  it('closes a client that stops reading with 4008 while a reading client keeps receiving', async () => {
     const { url, hub, registry } = await start({ maxBufferedBytes: 16 * 1024 });
     const fast = await hello(url);
     const slow = await hello(url);
@@ -342,21 +380,21 @@ describe('WebSocket /ws', () => {
     let sent = 0;
     // Bounded: loopback socket buffers hold some megabytes; 10 000 x 16 KiB is far beyond them.
     while (hub.clientCount() === 2 && sent < 10_000) {
-      hub.publish(prediction({ eventTime: sent, modelVersion: pad }));
+      hub.publish('predictions', prediction({ eventTime: sent, modelVersion: pad }));
       sent++;
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(hub.clientCount()).toBe(1);
-    expect(await registry.metrics()).toMatch(/bitpredict_gateway_ws_slow_disconnects_total 1/);
+    expect(await registry.metrics()).toMatch(/bitpredict_gateway_ws_server_closes_total\{reason="too_slow"\} 1/);
 
     const marker = prediction({ eventTime: -1 });
-    hub.publish(marker);
+    hub.publish('predictions', marker);
     let m = await fast.next();
     while ((m.data as Prediction | undefined)?.eventTime !== -1) m = await fast.next();
     expect(m).toMatchObject({ type: 'prediction', data: marker });
 
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-    expect((await slow.closed).code).toBe(1013);
+    expect((await slow.closed).code).toBe(4008);
   });
 
   it('terminates a client that does not answer pings', async () => {

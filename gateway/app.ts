@@ -1,27 +1,42 @@
-// The gateway's HTTP + WebSocket app. buildApp never listens and connects to nothing: the
-// entrypoint (gateway/main.ts) supplies the snapshot source and readiness, listens, and feeds
-// predictions from Kafka into hub.publish. Tests drive it with inject() and loopback clients.
+// The gateway's HTTP + WebSocket app. buildApp never listens and connects to nothing: the service
+// (gateway/service.ts) supplies the snapshot source, the auth guard, the REST routes and
+// readiness, listens, and feeds values from Kafka into hub.publish. Tests drive it with inject()
+// and loopback clients.
+//
+// Auth is one onRequest hook: a route that declares `config.scope` needs a key with that scope
+// (or open mode); the WebSocket route declares 'read', so a refused upgrade is a plain HTTP
+// 401/403 before any WebSocket exists. Routes without a scope are public: /healthz, /readyz,
+// /metrics (scraped from inside the cluster), /v1/openapi.json and the dashboard files.
 import { readdir, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
+import swagger from '@fastify/swagger';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { Prediction } from '../schemas/types.js';
-import { isBitPredictError, type ErrorCode } from '../core/errors.js';
-import { createHub, normaliseSymbol, CloseCodes, type Hub, type HubConnection } from './stream/hub.js';
+import type { ErrorCode } from '../core/errors.js';
+import { createHub, CloseCodes, type ChannelKind, type Hub, type HubConnection } from './stream/hub.js';
+import type { AuthGate } from './types.js';
 
 export type { Hub } from './stream/hub.js';
 
 export interface GatewayDeps {
   logger: Logger;
   registry: Registry;
-  latest(symbol: string): Promise<Prediction | null>;
+  /** Latest values of a channel for the subscribe snapshot. */
+  snapshot(kind: ChannelKind, symbol: string): Promise<unknown[]>;
   readiness(): { ready: boolean; checks: Record<string, string> };
+  auth: AuthGate;
+  /** Registers the /v1 REST routes (after OpenAPI is set up, so they are documented). */
+  routes?(app: FastifyInstance): Promise<void>;
   maxBufferedBytes: number;
   heartbeatMs?: number;
+  idleTimeoutMs?: number;
+  maxSubscriptions?: number;
+  replayBuffer?: number;
+  clientRate?: number;
   /** How long app.close() waits for clients to answer the 1001 close before cutting them off. */
   closeGraceMs?: number;
   /** Folder of the dashboard files; defaults to gateway/public beside this module. */
@@ -74,8 +89,12 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstanc
     return [] as StaticFile[];
   });
   const hub = createHub({
-    logger: log, registry: deps.registry, latest: (symbol) => deps.latest(symbol), maxBufferedBytes: deps.maxBufferedBytes,
+    logger: log, registry: deps.registry, snapshot: (kind, symbol) => deps.snapshot(kind, symbol), maxBufferedBytes: deps.maxBufferedBytes,
     ...(deps.heartbeatMs === undefined ? {} : { heartbeatMs: deps.heartbeatMs }),
+    ...(deps.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: deps.idleTimeoutMs }),
+    ...(deps.maxSubscriptions === undefined ? {} : { maxSubscriptions: deps.maxSubscriptions }),
+    ...(deps.replayBuffer === undefined ? {} : { replayBuffer: deps.replayBuffer }),
+    ...(deps.clientRate === undefined ? {} : { clientRate: deps.clientRate }),
   });
   const closeGraceMs = deps.closeGraceMs ?? 2000;
   const connections = new WeakMap<WebSocket, HubConnection>();
@@ -106,6 +125,59 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstanc
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0] ?? ''}` } satisfies ErrorBody));
+
+  // One hook for every route with a scope, the WebSocket upgrade included.
+  app.addHook('onRequest', async (req, reply) => {
+    const need = req.routeOptions.config.scope;
+    if (!need) return;
+    const outcome = await deps.auth.check({ headers: req.headers, url: req.url }, need);
+    if (outcome.ok) {
+      req.principal = outcome.principal;
+      return;
+    }
+    log.info({ method: req.method, path: req.url.split('?')[0], status: outcome.status, code: outcome.code }, 'request refused by auth');
+    if (outcome.status === 401) reply.header('www-authenticate', 'Bearer realm="bitpredict"');
+    if (req.headers.upgrade !== undefined) {
+      // A refused upgrade: the socket was taken out of the HTTP server's keep-alive handling and
+      // nothing reads it any more, so the server would never notice the client hanging up and
+      // close() would wait on it forever. Answer, then close it.
+      reply.header('connection', 'close');
+      reply.raw.once('finish', () => req.raw.socket.destroy());
+    }
+    return reply.code(outcome.status).send({ code: outcome.code, message: outcome.message } satisfies ErrorBody);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'BitPredict gateway API',
+        version: '1.0.0',
+        description: 'Predictions, features and the model registry over REST. Live streams are on the WebSocket at /ws (docs/websocket.md, docs/asyncapi.yaml). Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API key (bitpredict keys create)' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      tags: [
+        { name: 'predictions', description: 'Live and recent predictions' },
+        { name: 'features', description: 'The feature store' },
+        { name: 'models', description: 'The model registry' },
+        { name: 'keys', description: 'API key management (admin scope)' },
+        { name: 'ops', description: 'Health, readiness, metrics' },
+      ],
+    },
+    // Every route with a scope needs a key: say so in the document.
+    transform: ({ schema, url, route }) => {
+      const scope = (route.config as { scope?: string } | undefined)?.scope;
+      const out = { ...(schema as Record<string, unknown>) };
+      if (scope) out.security = [{ bearer: [] }, { apiKey: [] }];
+      if (url === '/ws') out.hide = true;
+      return { schema: out, url };
+    },
+  });
 
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false },
@@ -138,17 +210,18 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstanc
     },
   });
 
-  app.get('/ws', { websocket: true }, (socket) => {
-    const conn = hub.connect(socket);
+  app.get('/ws', { websocket: true, config: { scope: 'read' } }, (socket, req) => {
+    const conn = hub.connect(socket, req.principal ? { keyId: req.principal.keyId, name: req.principal.name } : undefined);
     connections.set(socket, conn);
     socket.on('message', (data, isBinary) => conn.receive(data, isBinary));
     socket.on('pong', () => conn.pong());
     socket.on('close', () => conn.closed());
   });
 
-  app.get('/healthz', () => ({ status: 'ok' }));
+  const opsSchema = (summary: string) => ({ schema: { tags: ['ops'], summary } });
+  app.get('/healthz', opsSchema('Liveness: the process serves HTTP'), () => ({ status: 'ok' }));
 
-  app.get('/readyz', (_req, reply) => {
+  app.get('/readyz', opsSchema('Readiness: Kafka consumer joined, Redis answering, a model known; 503 with the failing checks otherwise'), (_req, reply) => {
     let state: { ready: boolean; checks: Record<string, string> };
     try {
       state = deps.readiness();
@@ -159,34 +232,19 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstanc
     return reply.code(state.ready ? 200 : 503).send({ status: state.ready ? 'ready' : 'not_ready', checks: state.checks });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', opsSchema('Prometheus metrics'), async (_req, reply) => {
     const body = await deps.registry.metrics();
     return reply.header('content-type', deps.registry.contentType).send(body);
   });
 
-  app.get<{ Params: { symbol: string } }>('/api/predictions/:symbol/latest', async (req, reply) => {
-    const symbol = normaliseSymbol(req.params.symbol);
-    if (!symbol) {
-      return reply.code(400).send({ code: 'ERR_VALIDATION', message: 'symbol must be 2 to 20 letters or digits' } satisfies ErrorBody);
-    }
-    let p: Prediction | null;
-    try {
-      p = await deps.latest(symbol);
-    } catch (err) {
-      log.warn({ err, symbol }, 'snapshot source failed');
-      if (isBitPredictError(err)) {
-        return reply.code(err.retryable ? 503 : 500).send({ code: err.code, message: 'latest prediction unavailable' } satisfies ErrorBody);
-      }
-      return reply.code(503).send({ code: 'ERR_INTERNAL', message: 'latest prediction unavailable' } satisfies ErrorBody);
-    }
-    if (!p) return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no prediction for ${symbol} yet` } satisfies ErrorBody);
-    return reply.header('cache-control', 'no-store').send(p);
-  });
+  if (deps.routes) await deps.routes(app);
+
+  app.get('/v1/openapi.json', { schema: { hide: true } }, (_req, reply) => reply.header('cache-control', 'no-cache').send(app.swagger()));
 
   for (const f of files) {
     const paths = f.name === 'index.html' ? ['/', '/index.html'] : [`/${f.name}`];
     for (const path of paths) {
-      app.get(path, (_req, reply) => {
+      app.get(path, { schema: { hide: true } }, (_req, reply) => {
         reply.header('content-type', f.type).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache');
         if (f.type.startsWith('text/html')) reply.header('content-security-policy', DASHBOARD_CSP);
         return reply.send(f.body);

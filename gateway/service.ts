@@ -1,20 +1,28 @@
-// Gateway service: the fastify + ws app (app.ts) fed by a Kafka consumer of `predictions`. Every
-// gateway instance must see every prediction (its clients may subscribe to any symbol), so each
-// instance consumes in its own consumer group, starting from the latest offset; snapshots for new
-// subscribers come from Redis, which the predictor keeps current.
+// Gateway service: the fastify + ws app (app.ts) fed by a Kafka consumer of `predictions`,
+// `features` and `market.candles`. Every gateway instance must see every record (its clients may
+// subscribe to any channel), so each instance consumes in its own consumer group, starting from
+// the latest offset; snapshots for new subscribers and the REST routes read Redis, which the
+// predictor and the feature processor keep current. Instances share nothing but Kafka and Redis,
+// so any number of them run side by side behind a load balancer.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { Counter } from 'prom-client';
 import type { Redis } from '../core/redis.js';
-import { redisKeys } from '../core/redis.js';
 import type { Platform } from '../core/runtime.js';
 import type { Readiness, Service } from '../core/service.js';
-import type { BitPredictError} from '../core/errors.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, isBitPredictError, type BitPredictError } from '../core/errors.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { createProducer } from '../core/kafka/producer.js';
 import { topicName } from '../schemas/index.js';
-import type { Prediction } from '../schemas/types.js';
 import { buildApp, type Hub } from './app.js';
+import { CloseCodes, type ChannelKind } from './stream/hub.js';
+import { createRedisSources } from './rest/sources.js';
+import { registerRestRoutes } from './rest/routes.js';
+import { createModelsView } from './models-view.js';
+import { createKeyStore } from './auth/keys.js';
+import { createAuthGuard } from './auth/guard.js';
+import { registerKeyRoutes } from './auth/routes.js';
 
 export interface GatewayService extends Service {
   readonly app: FastifyInstance;
@@ -23,56 +31,154 @@ export interface GatewayService extends Service {
   url(): string;
 }
 
-export async function createGateway(opts: { platform: Platform; redis: Redis; host: string; port: number; onFatal(err: BitPredictError): void; heartbeatMs?: number }): Promise<GatewayService> {
+export interface GatewayOptions {
+  platform: Platform;
+  redis: Redis;
+  host: string;
+  port: number;
+  onFatal(err: BitPredictError): void;
+  heartbeatMs?: number;
+  /** How long stop() waits for clients to answer the 1001 close. */
+  closeGraceMs?: number;
+}
+
+export async function createGateway(opts: GatewayOptions): Promise<GatewayService> {
   const { platform, redis } = opts;
   const { config, logger, serde } = platform;
-  const keys = redisKeys(config.redis.keyPrefix);
+  const gw = config.gateway;
   const log = logger.child({ service: 'gateway' });
   const producer = await createProducer(platform.kafka);
+  const sources = createRedisSources(redis, config.redis.keyPrefix);
+  const keyStore = createKeyStore(redis, config.redis.keyPrefix);
+  const guard = createAuthGuard({ mode: gw.auth, store: keyStore, allowedOrigins: gw.allowedOrigins, logger: log });
+  const models = createModelsView({ platform, logger: log, storeDir: config.models.storeDir, name: config.models.name });
+  if (gw.auth === 'open') log.warn('BITPREDICT_GATEWAY_AUTH=open: no API key is needed for the API or the WebSocket (local demos only)');
+
+  const kinds = new Map<string, { kind: ChannelKind; logical: 'predictions' | 'features' | 'candles' }>([
+    [topicName('predictions', config.kafka.topicPrefix), { kind: 'predictions', logical: 'predictions' }],
+    [topicName('features', config.kafka.topicPrefix), { kind: 'features', logical: 'features' }],
+    [topicName('candles', config.kafka.topicPrefix), { kind: 'candles', logical: 'candles' }],
+  ]);
+  const skipped = new Counter({
+    name: 'bitpredict_gateway_records_skipped_total',
+    help: 'Kafka records the gateway could not decode and did not fan out, by topic (the producing service dead-letters bad output; every gateway instance reads every record, so the gateway counts instead of writing the DLQ once per instance)',
+    labelNames: ['topic'] as const,
+    registers: [platform.registry],
+  });
+
   let stopping = false;
-  let redisOk = true;
+  let redisOk = false;
   const runner = createConsumerRunner({
     client: platform.kafka,
-    // One group per instance: every instance receives every prediction.
-    groupId: `${config.kafka.clientId}-gateway-${config.instanceId}-${Date.now().toString(36)}`,
-    topics: [topicName('predictions', config.kafka.topicPrefix)],
+    // One group per instance and process start: every instance receives every record.
+    groupId: `${config.kafka.clientId}-gateway-${config.instanceId}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`,
+    topics: [...kinds.keys()],
     fromBeginning: false,
     handler: async (rec) => {
-      const p = await serde.decode('predictions', rec.value);
-      hub.publish(p);
+      const k = kinds.get(rec.topic);
+      if (!k) return [];
+      let value: { symbol: string };
+      try {
+        value = await serde.decode(k.logical, rec.value);
+      } catch (err) {
+        // A schema id the registry cannot resolve yet is worth a retry; anything else is bad data.
+        if (isBitPredictError(err) && err.retryable) throw err;
+        skipped.inc({ topic: k.logical });
+        log.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, err: errorMessage(err) }, 'record not decodable; not fanned out');
+        return [];
+      }
+      hub.publish(k.kind, value);
+      return [];
     },
     deadLetter: createDeadLetterFactory({ serde, topicPrefix: config.kafka.topicPrefix }),
     delivery: { kind: 'at-least-once', producer },
     logger: log,
     registry: platform.registry,
-    maxAttempts: 1,
-    retryBackoffMs: 0,
+    maxAttempts: 3,
+    retryBackoffMs: 200,
     flushEvery: 1000,
     onFatal: opts.onFatal,
   });
+
+  const watchRedis = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      const out = await op();
+      redisOk = true;
+      return out;
+    } catch (err) {
+      redisOk = false;
+      throw err;
+    }
+  };
+
   // One readiness for the gateway's own /readyz and for whoever drives the service (worker health, demo).
-  const readiness = (): Readiness => ({
-    ready: !stopping && runner.joined && redisOk,
-    checks: { kafka: runner.joined ? 'joined' : 'not joined', redis: redisOk ? 'ok' : 'failing', shutdown: stopping ? 'in progress' : 'no' },
-  });
+  const readiness = (): Readiness => {
+    const champion = models.hasChampion();
+    const modelOk = champion || gw.readyWithoutChampion;
+    return {
+      ready: !stopping && runner.joined && redisOk && modelOk,
+      checks: {
+        kafka: runner.joined ? 'joined' : 'not joined',
+        redis: redisOk ? 'ok' : 'failing',
+        model: champion ? `champion ${models.snapshot().champion?.version ?? ''}`.trim() : gw.readyWithoutChampion ? 'no champion (baseline predictions; allowed by BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION)' : 'no champion on the models topic yet',
+        shutdown: stopping ? 'in progress' : 'no',
+      },
+    };
+  };
+
   const { app, hub } = await buildApp({
     logger: log,
     registry: platform.registry,
-    maxBufferedBytes: config.gateway.maxBufferedBytes,
-    ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
-    latest: async (symbol: string): Promise<Prediction | null> => {
-      try {
-        const text = await redis.get(keys.predictionsLatest(symbol));
-        redisOk = true;
-        return text ? (JSON.parse(text) as Prediction) : null;
-      } catch (err) {
-        redisOk = false;
-        log.warn({ err: errorMessage(err) }, 'snapshot read from Redis failed');
-        return null;
+    maxBufferedBytes: gw.maxBufferedBytes,
+    heartbeatMs: opts.heartbeatMs ?? gw.heartbeatMs,
+    idleTimeoutMs: gw.idleTimeoutMs,
+    maxSubscriptions: gw.maxSubscriptions,
+    replayBuffer: gw.replayBuffer,
+    clientRate: gw.clientRate,
+    ...(opts.closeGraceMs === undefined ? {} : { closeGraceMs: opts.closeGraceMs }),
+    auth: guard,
+    snapshot: (kind, symbol) => watchRedis(async (): Promise<unknown[]> => {
+      switch (kind) {
+        case 'predictions': {
+          const p = await sources.latestPrediction(symbol);
+          return p ? [p] : [];
+        }
+        case 'features':
+          return sources.latestFeatures(symbol, null);
+        case 'candles':
+          return sources.latestCandles(symbol);
       }
+    }),
+    routes: async (a) => {
+      await registerRestRoutes(a, { sources: { ...sources, latestPrediction: (s) => watchRedis(() => sources.latestPrediction(s)) }, models });
+      await a.register(registerKeyRoutes, { store: keyStore });
     },
     readiness,
   });
+
+  // Redis health for readiness, and open WebSockets whose key was revoked.
+  const timers: NodeJS.Timeout[] = [];
+  const probeRedis = (): void => {
+    watchRedis(() => redis.ping()).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'Redis ping failed; not ready'));
+  };
+  const recheckKeys = async (): Promise<void> => {
+    const ids = hub.keyIds();
+    if (ids.length === 0) return;
+    let status: Map<string, string>;
+    try {
+      status = await keyStore.status(ids);
+    } catch (err) {
+      // Redis down: keep the connections (they were valid), check again next time.
+      log.warn({ err: errorMessage(err) }, 'API key re-check failed; open connections kept');
+      return;
+    }
+    const gone = ids.filter((id) => status.get(id) !== 'active');
+    if (gone.length > 0) {
+      const n = hub.closeKeys(gone, CloseCodes.UNAUTHENTICATED, 'API key revoked');
+      log.info({ keys: gone, connections: n }, 'closed WebSockets of revoked API keys');
+    }
+  };
+
   let address = '';
   return {
     name: 'gateway',
@@ -80,16 +186,23 @@ export async function createGateway(opts: { platform: Platform; redis: Redis; ho
     hub,
     url: () => address,
     async start() {
+      probeRedis();
+      await models.start();
       address = await app.listen({ host: opts.host, port: opts.port });
-      log.info({ url: address, ws: `${address.replace(/^http/, 'ws')}/ws` }, 'gateway listening');
+      log.info({ url: address, ws: `${address.replace(/^http/, 'ws')}/ws`, auth: gw.auth, epoch: hub.epoch }, 'gateway listening');
       await runner.start();
+      timers.push(setInterval(probeRedis, 5000));
+      if (gw.auth === 'keys') timers.push(setInterval(() => void recheckKeys(), gw.keyRecheckMs));
+      for (const t of timers) t.unref();
     },
     async stop() {
       if (stopping) return;
       stopping = true;
-      // Not ready first, then stop intake from Kafka, then close clients and the server.
+      for (const t of timers) clearInterval(t);
+      // Not ready first, then stop intake from Kafka, then close clients (1001) and the server.
       await runner.stop();
       await app.close();
+      await models.stop();
       await producer.close();
     },
     readiness,

@@ -18,6 +18,10 @@ const state = {
   reconnectTimer: null,
   predictions: [],
   keys: new Set(),
+  /** Resume point: the gateway process (epoch) and the last seq seen on lastChannel. */
+  epoch: null,
+  lastSeq: null,
+  lastChannel: null,
 };
 
 function initialSymbol() {
@@ -199,7 +203,13 @@ function onMessage(ev) {
       // A complete handshake resets the backoff; subscribing here also resubscribes after a reconnect.
       state.attempt = 0;
       setConn('live', 'open');
-      send({ op: 'subscribe', channel: channelOf(state.symbol) });
+      // Same gateway process as before the disconnect: ask for what was missed instead of a snapshot.
+      if (state.epoch === msg.epoch && state.lastSeq !== null && state.lastChannel === channelOf(state.symbol)) {
+        send({ op: 'subscribe', channel: channelOf(state.symbol), resume: { epoch: msg.epoch, seq: state.lastSeq } });
+      } else {
+        send({ op: 'subscribe', channel: channelOf(state.symbol) });
+      }
+      state.epoch = msg.epoch;
       break;
     case 'subscribed':
       if (msg.channel !== channelOf(state.symbol)) {
@@ -207,14 +217,26 @@ function onMessage(ev) {
         break;
       }
       state.subscribed = msg.channel;
+      state.lastChannel = msg.channel;
+      state.lastSeq = msg.seq;
+      if (msg.resumed) {
+        notice(msg.replayed > 0 ? `reconnected: ${msg.replayed} missed prediction(s) replayed` : '');
+        break;
+      }
       notice(msg.snapshotError ? 'snapshot unavailable; showing live predictions only' : '');
-      if (msg.snapshot) add(msg.snapshot);
+      for (const p of msg.snapshot ?? []) add(p);
+      break;
+    case 'gap':
+      notice(msg.reason === 'evicted' ? `reconnected after a long gap: predictions ${msg.from} to ${msg.to} are not replayed (latest shown)` : 'reconnected to another gateway: showing the latest prediction');
       break;
     case 'unsubscribed':
       if (state.subscribed === msg.channel) state.subscribed = null;
       break;
     case 'prediction':
-      if (msg.channel === channelOf(state.symbol)) add(msg.data);
+      if (msg.channel === channelOf(state.symbol)) {
+        state.lastSeq = msg.seq;
+        add(msg.data);
+      }
       break;
     case 'error':
       notice(`server: ${msg.message}`);
@@ -224,12 +246,24 @@ function onMessage(ev) {
   }
 }
 
+function apiKey() {
+  const m = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem('bitpredict.key', decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('bitpredict.key');
+}
+
 function connect() {
   clearTimeout(state.reconnectTimer);
   state.reconnectTimer = null;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   setConn(state.attempt === 0 ? 'connecting' : `reconnecting (attempt ${state.attempt})`, 'connecting');
-  const ws = new WebSocket(`${proto}//${location.host}/ws`);
+  // A key (gateway not in open mode) comes from the page's #key=... fragment, which the browser
+  // never sends to a server, and rides on the upgrade request as api_key.
+  const key = apiKey();
+  const ws = new WebSocket(`${proto}//${location.host}/ws${key ? `?api_key=${encodeURIComponent(key)}` : ''}`);
   state.ws = ws;
   ws.addEventListener('message', onMessage);
   ws.addEventListener('close', (ev) => {
@@ -246,7 +280,7 @@ function scheduleReconnect(code) {
   state.attempt += 1;
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(state.attempt, 16));
   const delay = Math.round(BACKOFF_MIN_MS / 2 + Math.random() * ceiling);
-  const why = code === 1013 ? 'too slow' : code === 1001 ? 'server restarting' : `code ${code}`;
+  const why = { 4008: 'too slow', 1001: 'server restarting', 4001: 'API key revoked', 4000: 'idle', 4029: 'rate limited', 1006: 'refused or lost; an API key may be needed (#key=...)' }[code] ?? `code ${code}`;
   setConn(`disconnected (${why}), retry in ${Math.ceil(delay / 1000)} s`, 'closed');
   state.reconnectTimer = setTimeout(connect, delay);
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../core/logger.js';
 import type { Prediction } from '../../schemas/types.js';
-import { MAX_QUEUED_REQUESTS, MAX_SUBSCRIPTIONS, createHub, parseChannel, parseClientMessage, type Hub, type HubConnection, type HubDeps, type HubSocket } from './hub.js';
+import { MAX_QUEUED_REQUESTS, MAX_SUBSCRIPTIONS, createHub, parseChannel, parseClientMessage, type ChannelKind, type Hub, type HubConnection, type HubDeps, type HubSocket } from './hub.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -49,7 +49,8 @@ function prediction(over: Partial<Prediction> = {}): Prediction {
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-interface Setup { hub: Hub; registry: Registry; latest: ReturnType<typeof vi.fn<(s: string) => Promise<Prediction | null>>> }
+type SnapshotFn = (kind: ChannelKind, symbol: string) => Promise<unknown[]>;
+interface Setup { hub: Hub; registry: Registry; snapshot: ReturnType<typeof vi.fn<SnapshotFn>> }
 
 const hubs: Hub[] = [];
 afterEach(() => {
@@ -59,10 +60,10 @@ afterEach(() => {
 
 function setup(over: Partial<HubDeps> = {}): Setup {
   const registry = new Registry();
-  const latest = vi.fn<(s: string) => Promise<Prediction | null>>(() => Promise.resolve(null));
-  const hub = createHub({ logger, registry, latest, maxBufferedBytes: 16 * 1024, ...over });
+  const snapshot = vi.fn<SnapshotFn>(() => Promise.resolve([]));
+  const hub = createHub({ logger, registry, snapshot, maxBufferedBytes: 16 * 1024, epoch: 'e1', clientRate: 1000, ...over });
   hubs.push(hub);
-  return { hub, registry, latest: (over.latest as Setup['latest'] | undefined) ?? latest };
+  return { hub, registry, snapshot: (over.snapshot as Setup['snapshot'] | undefined) ?? snapshot };
 }
 
 function connect(hub: Hub): { socket: FakeSocket; conn: HubConnection } {
@@ -91,13 +92,17 @@ function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: un
 
 describe('parseChannel', () => {
   it('normalises the symbol to upper case and accepts any case of the prefix', () => {
-    expect(parseChannel('predictions:btcUSDT')).toEqual({ channel: 'predictions:BTCUSDT', symbol: 'BTCUSDT' });
-    expect(parseChannel('PREDICTIONS:eth2')).toEqual({ channel: 'predictions:ETH2', symbol: 'ETH2' });
+    expect(parseChannel('predictions:btcUSDT')).toEqual({ channel: 'predictions:BTCUSDT', kind: 'predictions', symbol: 'BTCUSDT' });
+    expect(parseChannel('PREDICTIONS:eth2')).toEqual({ channel: 'predictions:ETH2', kind: 'predictions', symbol: 'ETH2' });
+    expect(parseChannel('Features:btcusdt')).toEqual({ channel: 'features:BTCUSDT', kind: 'features', symbol: 'BTCUSDT' });
+    expect(parseChannel('candles:BTCUSDT')).toEqual({ channel: 'candles:BTCUSDT', kind: 'candles', symbol: 'BTCUSDT' });
   });
 
   it.each([
     ['no prefix', 'BTCUSDT'],
     ['other prefix', 'trades:BTCUSDT'],
+    ['singular kind', 'prediction:BTCUSDT'],
+    ['two colons', 'predictions:BTC:USDT'],
     ['one character', 'predictions:B'],
     ['21 characters', `predictions:${'A'.repeat(21)}`],
     ['punctuation', 'predictions:BTC-USDT'],
@@ -117,10 +122,13 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage('{"op":"ping"}')).toEqual({ ok: true, request: { op: 'ping' } });
     expect(parseClientMessage('{"op":"ping","id":7}')).toEqual({ ok: true, request: { op: 'ping', id: 7 } });
     expect(parseClientMessage('{"op":"subscribe","channel":"predictions:btcusdt","id":"a"}')).toEqual({
-      ok: true, request: { op: 'subscribe', channel: 'predictions:BTCUSDT', symbol: 'BTCUSDT', id: 'a' },
+      ok: true, request: { op: 'subscribe', channel: 'predictions:BTCUSDT', kind: 'predictions', symbol: 'BTCUSDT', id: 'a' },
     });
-    expect(parseClientMessage('{"op":"unsubscribe","channel":"predictions:ETHUSDT"}')).toEqual({
-      ok: true, request: { op: 'unsubscribe', channel: 'predictions:ETHUSDT', symbol: 'ETHUSDT' },
+    expect(parseClientMessage('{"op":"unsubscribe","channel":"candles:ETHUSDT"}')).toEqual({
+      ok: true, request: { op: 'unsubscribe', channel: 'candles:ETHUSDT', kind: 'candles', symbol: 'ETHUSDT' },
+    });
+    expect(parseClientMessage('{"op":"subscribe","channel":"features:ETHUSDT","resume":{"epoch":"e9","seq":41}}')).toEqual({
+      ok: true, request: { op: 'subscribe', channel: 'features:ETHUSDT', kind: 'features', symbol: 'ETHUSDT', resume: { epoch: 'e9', seq: 41 } },
     });
   });
 
@@ -141,6 +149,12 @@ describe('parseClientMessage', () => {
     ['id that is an object', '{"op":"ping","id":{}}', 'bad_id'],
     ['id that is a boolean', '{"op":"ping","id":true}', 'bad_id'],
     ['id that is too long', JSON.stringify({ op: 'ping', id: 'x'.repeat(129) }), 'bad_id'],
+    ['resume that is a number', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":5}', 'bad_resume'],
+    ['resume without epoch', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":{"seq":5}}', 'bad_resume'],
+    ['resume with a negative seq', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":{"epoch":"e","seq":-1}}', 'bad_resume'],
+    ['resume with a fractional seq', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":{"epoch":"e","seq":1.5}}', 'bad_resume'],
+    ['resume with a huge seq', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":{"epoch":"e","seq":1e300}}', 'bad_resume'],
+    ['resume with an overlong epoch', JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e'.repeat(65), seq: 1 } }), 'bad_resume'],
   ])('refuses %s', (_label, text, reason) => {
     const r = parseClientMessage(text);
     expect(r.ok).toBe(false);
@@ -159,18 +173,22 @@ describe('createHub', () => {
   it('greets a new client with the protocol version and channel grammar', () => {
     const { hub } = setup();
     const { socket } = connect(hub);
-    expect(socket.messages()).toEqual([{ type: 'hello', protocol: 1, channels: ['predictions:<symbol>'], maxSubscriptions: MAX_SUBSCRIPTIONS }]);
+    expect(socket.messages()).toEqual([{
+      type: 'hello', protocol: 2, epoch: 'e1', channels: ['predictions:<SYMBOL>', 'features:<SYMBOL>', 'candles:<SYMBOL>'],
+      limits: { maxSubscriptions: MAX_SUBSCRIPTIONS, messagesPerSecond: 1000, burst: 2000, replayBuffer: 1000, maxBufferedBytes: 16 * 1024, idleTimeoutMs: 0 },
+      heartbeatMs: 30_000,
+    }]);
     expect(hub.clientCount()).toBe(1);
   });
 
   it('answers subscribe with the snapshot from the latest source and echoes the id', async () => {
     const snap = prediction();
-    const { hub, latest } = setup({ latest: vi.fn(() => Promise.resolve(snap)) });
+    const { hub, snapshot } = setup({ snapshot: vi.fn<SnapshotFn>(() => Promise.resolve([snap])) });
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:btcusdt', id: 1 });
     await flush();
-    expect(latest).toHaveBeenCalledWith('BTCUSDT');
-    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', snapshot: snap, id: 1 });
+    expect(snapshot).toHaveBeenCalledWith('predictions', 'BTCUSDT');
+    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, snapshot: [snap], id: 1 });
   });
 
   it('fans a prediction out only to subscribers of its symbol, serialised once', async () => {
@@ -186,16 +204,16 @@ describe('createHub', () => {
     const before = { a: a.socket.raw.length, b: b.socket.raw.length, other: other.socket.raw.length, by: bystander.socket.raw.length };
 
     const p = prediction();
-    hub.publish(p);
+    hub.publish('predictions', p);
 
     expect(a.socket.raw.length).toBe(before.a + 1);
     expect(b.socket.raw.length).toBe(before.b + 1);
     expect(other.socket.raw.length).toBe(before.other);
     expect(bystander.socket.raw.length).toBe(before.by);
-    expect(a.socket.last()).toEqual({ type: 'prediction', channel: 'predictions:BTCUSDT', data: p });
+    expect(a.socket.last()).toEqual({ type: 'prediction', channel: 'predictions:BTCUSDT', seq: 1, data: p });
     // Same Buffer object for every subscriber: the hub did not stringify per client.
     expect(a.socket.raw.at(-1)).toBe(b.socket.raw.at(-1));
-    expect(await metric(registry, 'bitpredict_gateway_predictions_published_total')).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_published_total', { kind: 'predictions' })).toBe(1);
     expect(await metric(registry, 'bitpredict_gateway_ws_messages_sent_total', { type: 'prediction' })).toBe(2);
     expect(await metric(registry, 'bitpredict_gateway_ws_subscriptions')).toBe(3);
   });
@@ -206,10 +224,10 @@ describe('createHub', () => {
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
     await flush();
     const n = socket.raw.length;
-    hub.publish(prediction({ symbol: 'btcusdt' }));
+    hub.publish('predictions', prediction({ symbol: 'btcusdt' }));
     expect(socket.raw.length).toBe(n + 1);
-    expect(() => hub.publish(prediction({ symbol: 'BTC/USDT' }))).not.toThrow();
-    expect(() => hub.publish(prediction({ symbol: undefined as unknown as string }))).not.toThrow();
+    expect(() => hub.publish('predictions', prediction({ symbol: 'BTC/USDT' }))).not.toThrow();
+    expect(() => hub.publish('predictions', prediction({ symbol: undefined as unknown as string }))).not.toThrow();
     expect(socket.raw.length).toBe(n + 1);
   });
 
@@ -226,52 +244,55 @@ describe('createHub', () => {
       { type: 'unsubscribed', channel: 'predictions:BTCUSDT' },
     ]);
     const n = socket.raw.length;
-    hub.publish(prediction());
+    hub.publish('predictions', prediction());
     expect(socket.raw.length).toBe(n);
     expect(await metric(registry, 'bitpredict_gateway_ws_subscriptions')).toBe(0);
   });
 
-  it('holds live predictions back until the snapshot is sent, and skips the one equal to the snapshot', async () => {
-    const gate = deferred<Prediction | null>();
-    const { hub } = setup({ latest: () => gate.promise });
+  it('holds live predictions back until the snapshot is sent, then delivers them all in seq order', async () => {
+    const gate = deferred<unknown[]>();
+    const { hub } = setup({ snapshot: vi.fn<SnapshotFn>(() => gate.promise) });
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
     await flush();
     const snap = prediction({ eventTime: 1, predictedPrice: 1 });
     const newer = prediction({ eventTime: 2, predictedPrice: 2 });
-    hub.publish(snap);
-    hub.publish(newer);
+    hub.publish('predictions', snap);
+    hub.publish('predictions', newer);
     expect(socket.types()).toEqual(['hello']);
-    gate.resolve(snap);
+    gate.resolve([snap]);
     await flush();
+    // The snapshot may equal a held message (both read after it was published): the client sees
+    // it twice, once as state and once with its seq; nothing is skipped, so seqs have no hole.
     expect(socket.messages()).toEqual([
       expect.objectContaining({ type: 'hello' }),
-      { type: 'subscribed', channel: 'predictions:BTCUSDT', snapshot: snap },
-      { type: 'prediction', channel: 'predictions:BTCUSDT', data: newer },
+      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, snapshot: [snap] },
+      { type: 'prediction', channel: 'predictions:BTCUSDT', seq: 1, data: snap },
+      { type: 'prediction', channel: 'predictions:BTCUSDT', seq: 2, data: newer },
     ]);
   });
 
   it('subscribes without a snapshot when the snapshot source fails, and keeps the connection', async () => {
-    const { hub } = setup({ latest: () => Promise.reject(new Error('redis down')) });
+    const { hub } = setup({ snapshot: vi.fn<SnapshotFn>(() => Promise.reject(new Error('redis down'))) });
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
     await flush();
-    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', snapshot: null, snapshotError: 'snapshot unavailable' });
-    hub.publish(prediction());
+    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, snapshot: [], snapshotError: 'snapshot unavailable' });
+    hub.publish('predictions', prediction());
     expect(socket.last()).toMatchObject({ type: 'prediction' });
     expect(socket.closes).toEqual([]);
   });
 
   it('answers requests in order even when a subscribe waits for its snapshot', async () => {
-    const gate = deferred<Prediction | null>();
-    const { hub } = setup({ latest: () => gate.promise });
+    const gate = deferred<unknown[]>();
+    const { hub } = setup({ snapshot: vi.fn<SnapshotFn>(() => gate.promise) });
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', id: 1 });
     send(conn, { op: 'ping', id: 2 });
     conn.receive('nonsense', false);
     await flush();
     expect(socket.types()).toEqual(['hello']);
-    gate.resolve(null);
+    gate.resolve([]);
     await flush();
     expect(socket.messages().slice(1).map((m) => [m.type, m.id])).toEqual([['subscribed', 1], ['pong', 2], ['error', undefined]]);
   });
@@ -317,21 +338,21 @@ describe('createHub', () => {
   });
 
   it('refuses requests beyond the per-client queue instead of queueing without bound', async () => {
-    const gate = deferred<Prediction | null>();
-    const { hub, registry } = setup({ latest: () => gate.promise });
+    const gate = deferred<unknown[]>();
+    const { hub, registry } = setup({ snapshot: vi.fn<SnapshotFn>(() => gate.promise) });
     const { socket, conn } = connect(hub);
     // The subscribe waits for its snapshot, so the pings behind it pile up.
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
     for (let i = 0; i < MAX_QUEUED_REQUESTS + 4; i++) send(conn, { op: 'ping', id: i });
     expect(await metric(registry, 'bitpredict_gateway_ws_protocol_errors_total', { reason: 'queue_full' })).toBe(5);
-    gate.resolve(null);
+    gate.resolve([]);
     await flush();
     expect(socket.types().filter((t) => t === 'subscribed')).toHaveLength(1);
     expect(socket.types().filter((t) => t === 'pong')).toHaveLength(MAX_QUEUED_REQUESTS - 1);
     expect(socket.closes).toEqual([]);
   });
 
-  it('closes a slow client with 1013 without delaying the others', async () => {
+  it('closes a slow client with 4008 without delaying the others', async () => {
     const { hub, registry } = setup({ maxBufferedBytes: 1024 });
     const fast = connect(hub);
     const slow = connect(hub);
@@ -341,27 +362,27 @@ describe('createHub', () => {
     slow.socket.bufferedAmount = 1025;
     const fastBefore = fast.socket.raw.length;
     const slowBefore = slow.socket.raw.length;
-    hub.publish(prediction({ eventTime: 1 }));
-    hub.publish(prediction({ eventTime: 2 }));
-    expect(slow.socket.closes).toEqual([{ code: 1013, reason: 'too slow' }]);
+    hub.publish('predictions', prediction({ eventTime: 1 }));
+    hub.publish('predictions', prediction({ eventTime: 2 }));
+    expect(slow.socket.closes).toEqual([{ code: 4008, reason: 'too slow: send buffer over the limit' }]);
     expect(slow.socket.raw.length).toBe(slowBefore);
     expect(fast.socket.raw.length).toBe(fastBefore + 2);
     expect(hub.clientCount()).toBe(1);
-    expect(await metric(registry, 'bitpredict_gateway_ws_slow_disconnects_total')).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_server_closes_total', { reason: 'too_slow' })).toBe(1);
     expect(await metric(registry, 'bitpredict_gateway_ws_clients')).toBe(1);
     expect(await metric(registry, 'bitpredict_gateway_ws_subscriptions')).toBe(1);
   });
 
   it('closes a client whose held-back predictions outgrow the limit while its snapshot is pending', async () => {
-    const gate = deferred<Prediction | null>();
-    const { hub, registry } = setup({ latest: () => gate.promise, maxBufferedBytes: 2048 });
+    const gate = deferred<unknown[]>();
+    const { hub, registry } = setup({ snapshot: vi.fn<SnapshotFn>(() => gate.promise), maxBufferedBytes: 2048 });
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
     await flush();
-    for (let i = 0; i < 10; i++) hub.publish(prediction({ eventTime: i, modelName: 'm'.repeat(400) }));
-    expect(socket.closes).toEqual([{ code: 1013, reason: 'too slow' }]);
-    expect(await metric(registry, 'bitpredict_gateway_ws_slow_disconnects_total')).toBe(1);
-    gate.resolve(null);
+    for (let i = 0; i < 10; i++) hub.publish('predictions', prediction({ eventTime: i, modelName: 'm'.repeat(400) }));
+    expect(socket.closes).toEqual([{ code: 4008, reason: 'too slow: send buffer over the limit' }]);
+    expect(await metric(registry, 'bitpredict_gateway_ws_server_closes_total', { reason: 'too_slow' })).toBe(1);
+    gate.resolve([]);
     await flush();
     expect(socket.types()).toEqual(['hello']);
   });
@@ -380,20 +401,20 @@ describe('createHub', () => {
     expect(alive.socket.terminated).toBe(false);
     expect(alive.socket.pings).toBe(2);
     expect(hub.clientCount()).toBe(1);
-    expect(await metric(registry, 'bitpredict_gateway_ws_dead_terminations_total')).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_server_closes_total', { reason: 'dead' })).toBe(1);
   });
 
   it('forgets a client whose socket closed, even with a snapshot still pending', async () => {
-    const gate = deferred<Prediction | null>();
-    const { hub } = setup({ latest: () => gate.promise });
+    const gate = deferred<unknown[]>();
+    const { hub } = setup({ snapshot: vi.fn<SnapshotFn>(() => gate.promise) });
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
     await flush();
     conn.closed();
     expect(hub.clientCount()).toBe(0);
-    gate.resolve(prediction());
+    gate.resolve([prediction()]);
     await flush();
-    hub.publish(prediction());
+    hub.publish('predictions', prediction());
     expect(socket.types()).toEqual(['hello']);
     send(conn, { op: 'ping' });
     await flush();
@@ -427,11 +448,160 @@ describe('createHub', () => {
     expect(a.socket.closes).toEqual([{ code: 1001, reason: 'server shutting down' }]);
     expect(hub.clientCount()).toBe(0);
     const n = a.socket.raw.length;
-    hub.publish(prediction());
+    hub.publish('predictions', prediction());
     expect(a.socket.raw.length).toBe(n);
     const late = connect(hub);
     expect(late.socket.closes).toEqual([{ code: 1001, reason: 'server shutting down' }]);
     expect(late.socket.raw).toHaveLength(0);
     expect(hub.clientCount()).toBe(0);
+  });
+
+  it('numbers each channel on its own, and every subscriber of a channel sees the same seq', async () => {
+    const { hub } = setup();
+    const a = connect(hub);
+    const b = connect(hub);
+    send(a.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    send(a.conn, { op: 'subscribe', channel: 'features:BTCUSDT' });
+    send(b.conn, { op: 'subscribe', channel: 'candles:BTCUSDT' });
+    await flush();
+    hub.publish('predictions', prediction({ eventTime: 1 }));
+    hub.publish('features', { symbol: 'BTCUSDT', eventTime: 1 } as { symbol: string });
+    hub.publish('predictions', prediction({ eventTime: 2 }));
+    hub.publish('candles', { symbol: 'btcusdt', openTime: 0 } as { symbol: string });
+    hub.publish('predictions', prediction({ symbol: 'ETHUSDT' }));
+    const pushed = (sock: FakeSocket) => sock.messages().filter((m) => typeof m.seq === 'number' && m.type !== 'subscribed').map((m) => [m.type, m.channel, m.seq]);
+    expect(pushed(a.socket)).toEqual([
+      ['prediction', 'predictions:BTCUSDT', 1], ['feature', 'features:BTCUSDT', 1], ['prediction', 'predictions:BTCUSDT', 2],
+    ]);
+    expect(pushed(b.socket)).toEqual([['candle', 'candles:BTCUSDT', 1]]);
+  });
+
+  it('resumes from the replay buffer: exactly the missed messages, in order, then live', async () => {
+    const { hub, registry, snapshot } = setup({ replayBuffer: 10 });
+    for (let i = 1; i <= 5; i++) hub.publish('predictions', prediction({ eventTime: i }));
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 2 }, id: 'r' });
+    await flush();
+    hub.publish('predictions', prediction({ eventTime: 6 }));
+    const msgs = socket.messages().slice(1);
+    expect(msgs[0]).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 2, resumed: true, replayed: 3, id: 'r' });
+    expect(msgs.slice(1).map((m) => [m.seq, (m.data as Prediction).eventTime])).toEqual([[3, 3], [4, 4], [5, 5], [6, 6]]);
+    // A resume needs no snapshot: the replay is the state change.
+    expect(snapshot).not.toHaveBeenCalled();
+    expect(await metric(registry, 'bitpredict_gateway_ws_resumes_total', { outcome: 'replayed' })).toBe(1);
+  });
+
+  it('resumes with nothing to replay when the client is up to date', async () => {
+    const { hub } = setup();
+    hub.publish('predictions', prediction());
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 1 } });
+    await flush();
+    expect(socket.messages().slice(1)).toEqual([{ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 1, resumed: true, replayed: 0 }]);
+  });
+
+  it('answers a resume the buffer no longer covers with a gap, then a snapshot subscribe', async () => {
+    const snap = prediction({ eventTime: 9 });
+    const { hub, registry } = setup({ replayBuffer: 3, snapshot: vi.fn<SnapshotFn>(() => Promise.resolve([snap])) });
+    for (let i = 1; i <= 9; i++) hub.publish('predictions', prediction({ eventTime: i }));
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 4 }, id: 7 });
+    await flush();
+    expect(socket.messages().slice(1)).toEqual([
+      { type: 'gap', channel: 'predictions:BTCUSDT', reason: 'evicted', from: 5, to: 9, epoch: 'e1', id: 7 },
+      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 9, snapshot: [snap], id: 7 },
+    ]);
+    // The oldest the buffer holds is 7: a resume from 6 is still complete.
+    const other = connect(hub);
+    send(other.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 6 } });
+    await flush();
+    expect(other.socket.messages().slice(2).map((m) => m.seq)).toEqual([7, 8, 9]);
+    expect(await metric(registry, 'bitpredict_gateway_ws_resumes_total', { outcome: 'evicted' })).toBe(1);
+  });
+
+  it('answers a resume from another epoch (another instance, or a restart) with a gap of reason epoch', async () => {
+    const { hub } = setup();
+    hub.publish('predictions', prediction());
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'other', seq: 1 } });
+    await flush();
+    expect(socket.messages().slice(1)).toEqual([
+      { type: 'gap', channel: 'predictions:BTCUSDT', reason: 'epoch', from: null, to: 1, epoch: 'e1' },
+      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 1, snapshot: [] },
+    ]);
+  });
+
+  it('answers a resume from a seq this epoch never reached with a gap of reason ahead', async () => {
+    const { hub } = setup();
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 5 } });
+    await flush();
+    expect(socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'ahead', to: 0 });
+    expect(socket.messages()[2]).toMatchObject({ type: 'subscribed', seq: 0 });
+  });
+
+  it('keeps no replay with a buffer of 0: every resume with missed messages is a gap', async () => {
+    const { hub } = setup({ replayBuffer: 0 });
+    hub.publish('predictions', prediction());
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 0 } });
+    await flush();
+    expect(socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'evicted', from: 1, to: 1 });
+  });
+
+  it('refuses messages over the rate limit with one error per second, and closes a client that keeps on (4029)', async () => {
+    let t = 1_000_000;
+    const { hub, registry } = setup({ clientRate: 5, now: () => t });
+    const polite = connect(hub);
+    const { socket, conn } = connect(hub);
+    for (let i = 0; i < 10; i++) send(conn, { op: 'ping', id: i });
+    send(conn, { op: 'ping', id: 'over' });
+    await flush();
+    // Burst of 2 x 5 accepted, the 11th refused.
+    expect(socket.types().filter((x) => x === 'pong')).toHaveLength(10);
+    expect(socket.last()).toMatchObject({ type: 'error', code: 'ERR_RATE_LIMITED', reason: 'rate_limited' });
+    t += 400; // two tokens back
+    send(conn, { op: 'ping', id: 'a' });
+    send(conn, { op: 'ping', id: 'b' });
+    await flush();
+    expect(socket.messages().slice(-2).map((m) => m.id)).toEqual(['a', 'b']);
+    expect(socket.closes).toEqual([]);
+    for (let i = 0; i < 20; i++) send(conn, { op: 'ping' });
+    expect(socket.closes).toEqual([{ code: 4029, reason: 'rate limit exceeded' }]);
+    expect(socket.types().filter((x) => x === 'error')).toHaveLength(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_server_closes_total', { reason: 'rate_limited' })).toBe(1);
+    send(polite.conn, { op: 'ping' });
+    await flush();
+    expect(polite.socket.last()).toEqual({ type: 'pong' });
+  });
+
+  it('closes a client that has no subscription and says nothing for the idle timeout (4000), not a subscribed one', async () => {
+    vi.useFakeTimers();
+    const { hub, registry } = setup({ idleTimeoutMs: 1000, heartbeatMs: 60_000 });
+    const idle = connect(hub);
+    const listener = connect(hub);
+    send(listener.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await vi.advanceTimersByTimeAsync(10);
+    vi.advanceTimersByTime(600);
+    expect(idle.socket.closes).toEqual([]);
+    vi.advanceTimersByTime(700);
+    expect(idle.socket.closes).toEqual([{ code: 4000, reason: 'idle: no subscription and no message' }]);
+    expect(listener.socket.closes).toEqual([]);
+    expect(await metric(registry, 'bitpredict_gateway_ws_server_closes_total', { reason: 'idle' })).toBe(1);
+  });
+
+  it('lists the keys of open connections and closes those of a revoked key', () => {
+    const { hub } = setup();
+    const a = hub.connect(new FakeSocket(), { keyId: 'k1', name: 'a' });
+    void a;
+    const bSock = new FakeSocket();
+    hub.connect(bSock, { keyId: 'k2', name: 'b' });
+    const openSock = new FakeSocket();
+    hub.connect(openSock, { keyId: null, name: 'open-mode' });
+    expect(hub.keyIds().sort()).toEqual(['k1', 'k2']);
+    expect(hub.closeKeys(['k2', 'k9'], 4001, 'API key revoked')).toBe(1);
+    expect(bSock.closes).toEqual([{ code: 4001, reason: 'API key revoked' }]);
+    expect(openSock.closes).toEqual([]);
+    expect(hub.keyIds()).toEqual(['k1']);
   });
 });

@@ -1,39 +1,65 @@
-// WebSocket fan-out of predictions, protocol v1 (docs/websocket.md).
+// WebSocket fan-out of predictions, features and candles, protocol v2 (docs/websocket.md,
+// docs/asyncapi.yaml).
 //
 // The hub knows nothing about fastify or ws's server: it is handed sockets that expose the few
 // members it needs (so tests can pass fakes), and it owns everything after that: the protocol,
-// subscriptions, the heartbeat, slow-client eviction and shutdown.
+// subscriptions, sequence numbers and the replay buffer, the heartbeat and idle timeout, per-client
+// rate limits, slow-client eviction and shutdown.
 //
 // Invariants:
-// - A published prediction is serialised once per channel; every subscriber gets the same Buffer,
-//   so the cost per extra subscriber is one socket write, not one JSON.stringify.
-// - A client whose send buffer is over maxBufferedBytes is closed (1013) and dropped before
+// - Every message pushed on a channel carries the channel's next sequence number (1, 2, 3...;
+//   one sequence per channel per hub, the hub's `epoch` names it). A published message is
+//   serialised once; every subscriber gets the same Buffer, so the cost per extra subscriber is
+//   one socket write, not one JSON.stringify.
+// - The last `replayBuffer` messages of each channel are kept, so that a client that reconnects
+//   with {epoch, seq} gets exactly the messages after seq, or a `gap` message saying which ones it
+//   cannot have, never a silent hole. Within one connection a channel's seqs arrive without holes:
+//   a client that cannot take a message is disconnected rather than skipped.
+// - A client whose send buffer is over maxBufferedBytes is closed (4008) and dropped before
 //   anything else is written to it: a slow reader never delays the others and never holds more
 //   than maxBufferedBytes (plus one message) of server memory.
 // - Replies to one client come in the order of its requests: each client's requests run through
 //   one promise chain, because subscribe has to wait for the snapshot source.
-// - Between "subscribe" and its "subscribed" reply, live predictions for that channel are held
-//   back and flushed right after the snapshot, so a subscriber never sees a live prediction before
-//   its snapshot and never loses one published while the snapshot was being fetched.
+// - Between "subscribe" and its "subscribed" reply, live messages for that channel are held back
+//   and flushed right after the snapshot, so a subscriber never sees a live message before its
+//   snapshot and never loses one published while the snapshot was being fetched.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Prediction } from '../../schemas/types.js';
 import { errorMessage } from '../../core/errors.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+export const CHANNEL_KINDS = ['predictions', 'features', 'candles'] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+/** The `type` of the messages pushed on each kind of channel. */
+export const MESSAGE_TYPES = { predictions: 'prediction', features: 'feature', candles: 'candle' } as const satisfies Record<ChannelKind, string>;
+/** Retained for v1 callers: the prediction channel prefix. */
 export const CHANNEL_PREFIX = 'predictions:';
 export const MAX_SUBSCRIPTIONS = 50;
 /** Requests from one client still waiting for their turn; beyond this a request is refused. Well
  * above MAX_SUBSCRIPTIONS so that a client may subscribe to everything in one burst. */
 export const MAX_QUEUED_REQUESTS = 128;
+export const DEFAULT_REPLAY_BUFFER = 1000;
+export const DEFAULT_CLIENT_RATE = 20;
 const MAX_ID_LENGTH = 128;
+const MAX_EPOCH_LENGTH = 64;
 const SYMBOL_RE = /^[A-Z0-9]{2,20}$/;
-const CHANNEL_RE = /^predictions:([A-Za-z0-9]{2,20})$/i;
+const CHANNEL_RE = /^(predictions|features|candles):([A-Za-z0-9]{2,20})$/i;
 
-/** ws close codes used by the hub. */
+/** WebSocket close codes used by the gateway (docs/websocket.md). */
 export const CloseCodes = {
+  /** The server is shutting down (or restarting): reconnect, to this or another instance. */
   GOING_AWAY: 1001,
-  TRY_AGAIN_LATER: 1013,
+  /** A frame over the size limit (sent by ws itself). */
+  TOO_LARGE: 1009,
+  /** No subscription and no message from the client for the idle timeout. */
+  IDLE: 4000,
+  /** The API key was revoked (or deleted) while the connection was open. */
+  UNAUTHENTICATED: 4001,
+  /** The send buffer passed the limit: the client does not read fast enough. */
+  TOO_SLOW: 4008,
+  /** The client kept sending over its rate limit. */
+  RATE_LIMITED: 4029,
 } as const;
 
 const OPEN = 1;
@@ -56,51 +82,87 @@ export interface HubConnection {
   closed(): void;
 }
 
+/** Who opened a connection (from the API key at upgrade; null key id in open mode). */
+export interface Principal {
+  keyId: string | null;
+  name: string;
+}
+
 export interface Hub {
-  publish(p: Prediction): void;
+  /** The name of this hub's sequence numbering; a resume with another epoch gets a gap. */
+  readonly epoch: string;
+  /** Pushes one value to the subscribers of `<kind>:<value.symbol>`, with the channel's next seq. */
+  publish(kind: ChannelKind, value: { symbol: string }): void;
   clientCount(): number;
   /** Takes over a freshly opened socket: sends hello and starts serving it. */
-  connect(socket: HubSocket): HubConnection;
-  /** Closes every client with 1001 and stops the heartbeat; publish and connect become no-ops. */
+  connect(socket: HubSocket, principal?: Principal): HubConnection;
+  /** Key ids of the open connections (for revocation checks). */
+  keyIds(): string[];
+  /** Closes every connection opened with one of these keys. */
+  closeKeys(ids: Iterable<string>, code: number, reason: string): number;
+  /** Closes every client with 1001 and stops the timers; publish and connect become no-ops. */
   close(): void;
 }
 
 export interface HubDeps {
   logger: Logger;
   registry: Registry;
-  latest(symbol: string): Promise<Prediction | null>;
+  /** The latest values of a channel (one per interval/series), for the subscribe snapshot. */
+  snapshot(kind: ChannelKind, symbol: string): Promise<unknown[]>;
   maxBufferedBytes: number;
   heartbeatMs?: number;
+  /** A connection with no subscription that has sent nothing for this long is closed; 0 = never. */
+  idleTimeoutMs?: number;
   maxSubscriptions?: number;
+  /** Messages kept per channel for resume. */
+  replayBuffer?: number;
+  /** Messages per second a client may send (burst: twice this). */
+  clientRate?: number;
+  /** Fixed epoch (tests); default: random per hub. */
+  epoch?: string;
+  now?: () => number;
 }
 
+export type RequestId = string | number;
+
+export interface ResumePoint { epoch: string; seq: number }
+
 export type ClientRequest =
-  | { op: 'subscribe'; channel: string; symbol: string; id?: string | number }
-  | { op: 'unsubscribe'; channel: string; symbol: string; id?: string | number }
-  | { op: 'ping'; id?: string | number };
+  | { op: 'subscribe'; channel: string; kind: ChannelKind; symbol: string; resume?: ResumePoint; id?: RequestId }
+  | { op: 'unsubscribe'; channel: string; kind: ChannelKind; symbol: string; id?: RequestId }
+  | { op: 'ping'; id?: RequestId };
 
 export const ProtocolErrorReasons = [
-  'binary', 'json', 'not_object', 'bad_id', 'unknown_op', 'bad_channel', 'too_many_subscriptions', 'queue_full', 'too_large',
+  'binary', 'json', 'not_object', 'bad_id', 'unknown_op', 'bad_channel', 'bad_resume', 'too_many_subscriptions', 'queue_full', 'too_large', 'rate_limited',
 ] as const;
 export type ProtocolErrorReason = (typeof ProtocolErrorReasons)[number];
 
 export type ParseResult =
   | { ok: true; request: ClientRequest }
-  | { ok: false; reason: ProtocolErrorReason; message: string; id?: string | number };
+  | { ok: false; reason: ProtocolErrorReason; message: string; id?: RequestId };
 
-/** `predictions:btcusdt` -> `{ channel: 'predictions:BTCUSDT', symbol: 'BTCUSDT' }`, or null. */
-export function parseChannel(value: unknown): { channel: string; symbol: string } | null {
+/** `predictions:btcusdt` -> `{ channel: 'predictions:BTCUSDT', kind: 'predictions', symbol: 'BTCUSDT' }`, or null. */
+export function parseChannel(value: unknown): { channel: string; kind: ChannelKind; symbol: string } | null {
   if (typeof value !== 'string') return null;
   const m = CHANNEL_RE.exec(value);
-  if (!m?.[1]) return null;
-  const symbol = m[1].toUpperCase();
-  return { channel: CHANNEL_PREFIX + symbol, symbol };
+  if (!m?.[1] || !m[2]) return null;
+  const kind = m[1].toLowerCase() as ChannelKind;
+  const symbol = m[2].toUpperCase();
+  return { channel: `${kind}:${symbol}`, kind, symbol };
 }
 
 /** Upper-cased symbol if it fits the channel grammar, else null. */
 export function normaliseSymbol(value: string): string | null {
   const s = value.toUpperCase();
   return SYMBOL_RE.test(s) ? s : null;
+}
+
+function parseResume(v: unknown): ResumePoint | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'resume must be an object {"epoch": string, "seq": integer}';
+  const r = v as Record<string, unknown>;
+  if (typeof r.epoch !== 'string' || r.epoch.length === 0 || r.epoch.length > MAX_EPOCH_LENGTH) return `resume.epoch must be the epoch string from hello (at most ${MAX_EPOCH_LENGTH} characters)`;
+  if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 0) return 'resume.seq must be a non-negative integer: the last seq received on the channel';
+  return { epoch: r.epoch, seq: r.seq };
 }
 
 export function parseClientMessage(text: string): ParseResult {
@@ -114,13 +176,13 @@ export function parseClientMessage(text: string): ParseResult {
     return { ok: false, reason: 'not_object', message: 'message must be a JSON object' };
   }
   const o = msg as Record<string, unknown>;
-  let id: string | number | undefined;
+  let id: RequestId | undefined;
   if (o.id !== undefined) {
     const ok = (typeof o.id === 'string' && o.id.length <= MAX_ID_LENGTH) || (typeof o.id === 'number' && Number.isFinite(o.id));
     if (!ok) return { ok: false, reason: 'bad_id', message: `id must be a string of at most ${MAX_ID_LENGTH} characters or a finite number` };
-    id = o.id as string | number;
+    id = o.id as RequestId;
   }
-  const withId = <T extends object>(r: T): T & { id?: string | number } => (id === undefined ? r : { ...r, id });
+  const withId = <T extends object>(r: T): T & { id?: RequestId } => (id === undefined ? r : { ...r, id });
   switch (o.op) {
     case 'ping':
       return { ok: true, request: withId({ op: 'ping' as const }) };
@@ -128,7 +190,12 @@ export function parseClientMessage(text: string): ParseResult {
     case 'unsubscribe': {
       const parsed = parseChannel(o.channel);
       if (!parsed) {
-        return withId({ ok: false as const, reason: 'bad_channel' as const, message: 'channel must be "predictions:<SYMBOL>" with SYMBOL of 2 to 20 letters or digits' });
+        return withId({ ok: false as const, reason: 'bad_channel' as const, message: 'channel must be "<predictions|features|candles>:<SYMBOL>" with SYMBOL of 2 to 20 letters or digits' });
+      }
+      if (o.op === 'subscribe' && o.resume !== undefined) {
+        const resume = parseResume(o.resume);
+        if (typeof resume === 'string') return withId({ ok: false as const, reason: 'bad_resume' as const, message: resume });
+        return { ok: true, request: withId({ op: 'subscribe' as const, ...parsed, resume }) };
       }
       return { ok: true, request: withId({ op: o.op, ...parsed }) };
     }
@@ -137,35 +204,53 @@ export function parseClientMessage(text: string): ParseResult {
   }
 }
 
-function predictionKey(p: Prediction): string {
-  return `${p.interval}|${p.eventTime}|${p.horizonSteps}|${p.modelName}|${p.modelVersion}`;
+/** One channel's sequence and replay ring: seq s lives at ring[s % ring.length]. */
+interface Channel {
+  readonly name: string;
+  readonly kind: ChannelKind;
+  readonly symbol: string;
+  seq: number;
+  readonly ring: (Buffer | undefined)[];
+  readonly members: Set<Client>;
 }
-
-interface Held { buf: Buffer; key: string }
 
 interface Subscription {
   /** Non-null while the snapshot is being fetched: live messages wait here. */
-  held: Held[] | null;
+  held: Buffer[] | null;
   heldBytes: number;
 }
 
 interface Client {
   readonly id: number;
   readonly socket: HubSocket;
+  readonly principal: Principal | undefined;
   readonly subs: Map<string, Subscription>;
   open: boolean;
   alive: boolean;
   chain: Promise<void>;
   queued: number;
+  lastSeen: number;
+  tokens: number;
+  tokensAt: number;
+  /** Refused messages in the current one-second window, and whether its error was sent. */
+  refusedWindowStart: number;
+  refused: number;
 }
 
-type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction' | 'pong' | 'error';
+type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction' | 'feature' | 'candle' | 'gap' | 'pong' | 'error';
 
 export function createHub(deps: HubDeps): Hub {
   const log = deps.logger.child({ component: 'ws-hub' });
   const maxSubs = deps.maxSubscriptions ?? MAX_SUBSCRIPTIONS;
+  const ringSize = deps.replayBuffer ?? DEFAULT_REPLAY_BUFFER;
+  const rate = deps.clientRate ?? DEFAULT_CLIENT_RATE;
+  const burst = rate * 2;
+  const idleMs = deps.idleTimeoutMs ?? 0;
+  const heartbeatMs = deps.heartbeatMs ?? 30_000;
+  const now = deps.now ?? Date.now;
+  const epoch = deps.epoch ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const clients = new Set<Client>();
-  const channels = new Map<string, Set<Client>>();
+  const channels = new Map<string, Channel>();
   let subscriptionCount = 0;
   let nextId = 1;
   let closed = false;
@@ -179,22 +264,40 @@ export function createHub(deps: HubDeps): Hub {
       name: 'bitpredict_gateway_ws_subscriptions', help: 'Channel subscriptions over all WebSocket clients', registers: [deps.registry],
       collect() { this.set(subscriptionCount); },
     }),
+    channels: new Gauge({
+      name: 'bitpredict_gateway_ws_channels', help: 'Channels with a sequence and a replay buffer in this gateway', registers: [deps.registry],
+      collect() { this.set(channels.size); },
+    }),
     sent: new Counter({
       name: 'bitpredict_gateway_ws_messages_sent_total', help: 'WebSocket messages sent, by message type', labelNames: ['type'] as const, registers: [deps.registry],
     }),
-    slow: new Counter({
-      name: 'bitpredict_gateway_ws_slow_disconnects_total', help: 'Clients closed with 1013 because their send buffer passed the limit', registers: [deps.registry],
-    }),
-    dead: new Counter({
-      name: 'bitpredict_gateway_ws_dead_terminations_total', help: 'Clients terminated for missing a heartbeat pong', registers: [deps.registry],
+    closes: new Counter({
+      name: 'bitpredict_gateway_ws_server_closes_total', help: 'Connections the server closed, by reason (too_slow 4008, idle 4000, rate_limited 4029, revoked 4001, dead = missed heartbeat)', labelNames: ['reason'] as const, registers: [deps.registry],
     }),
     protocolErrors: new Counter({
-      name: 'bitpredict_gateway_ws_protocol_errors_total', help: 'Client messages refused as outside the protocol, by reason', labelNames: ['reason'] as const, registers: [deps.registry],
+      name: 'bitpredict_gateway_ws_protocol_errors_total', help: 'Client messages refused as outside the protocol or over the rate limit, by reason', labelNames: ['reason'] as const, registers: [deps.registry],
+    }),
+    resumes: new Counter({
+      name: 'bitpredict_gateway_ws_resumes_total', help: 'Subscribes with a resume point, by outcome (replayed, or the gap reason)', labelNames: ['outcome'] as const, registers: [deps.registry],
     }),
     published: new Counter({
-      name: 'bitpredict_gateway_predictions_published_total', help: 'Predictions handed to the hub for fan-out', registers: [deps.registry],
+      name: 'bitpredict_gateway_published_total', help: 'Values handed to the hub for fan-out, by channel kind', labelNames: ['kind'] as const, registers: [deps.registry],
     }),
   };
+
+  function channelOf(kind: ChannelKind, symbol: string, name = `${kind}:${symbol}`): Channel {
+    let ch = channels.get(name);
+    if (!ch) {
+      ch = { name, kind, symbol, seq: 0, ring: new Array<Buffer | undefined>(ringSize), members: new Set() };
+      channels.set(name, ch);
+    }
+    return ch;
+  }
+
+  /** Oldest seq the ring still holds (seq + 1 when it holds none). */
+  function oldestKept(ch: Channel): number {
+    return Math.max(1, ch.seq - ringSize + 1);
+  }
 
   function drop(client: Client): void {
     if (!client.open) return;
@@ -204,11 +307,8 @@ export function createHub(deps: HubDeps): Hub {
     client.subs.clear();
   }
 
-  function removeFromChannel(channel: string, client: Client): void {
-    const members = channels.get(channel);
-    if (!members?.delete(client)) return;
-    subscriptionCount--;
-    if (members.size === 0) channels.delete(channel);
+  function removeFromChannel(name: string, client: Client): void {
+    if (channels.get(name)?.members.delete(client)) subscriptionCount--;
   }
 
   function closeSocket(client: Client, code: number, reason: string): void {
@@ -222,9 +322,9 @@ export function createHub(deps: HubDeps): Hub {
   }
 
   function evictSlow(client: Client, bufferedBytes: number): void {
-    m.slow.inc();
-    log.warn({ client: client.id, bufferedBytes, limit: deps.maxBufferedBytes }, 'closing slow WebSocket client');
-    closeSocket(client, CloseCodes.TRY_AGAIN_LATER, 'too slow');
+    m.closes.inc({ reason: 'too_slow' });
+    log.warn({ client: client.id, key: client.principal?.keyId ?? null, bufferedBytes, limit: deps.maxBufferedBytes }, 'closing slow WebSocket client (4008)');
+    closeSocket(client, CloseCodes.TOO_SLOW, 'too slow: send buffer over the limit');
   }
 
   /** Writes unless the client is gone or too slow; false when the client was dropped. */
@@ -251,68 +351,102 @@ export function createHub(deps: HubDeps): Hub {
     return true;
   }
 
-  function reply(client: Client, type: MessageType, body: Record<string, unknown>): void {
-    write(client, Buffer.from(JSON.stringify({ type, ...body })), type);
+  function reply(client: Client, type: MessageType, body: Record<string, unknown>): boolean {
+    return write(client, Buffer.from(JSON.stringify({ type, ...body })), type);
   }
 
-  function protocolError(client: Client, reason: ProtocolErrorReason, message: string, id?: string | number): void {
+  const withId = (id: RequestId | undefined): { id?: RequestId } => (id === undefined ? {} : { id });
+
+  function protocolError(client: Client, reason: ProtocolErrorReason, message: string, id?: RequestId): void {
     m.protocolErrors.inc({ reason });
     log.debug({ client: client.id, reason }, 'WebSocket protocol error');
-    reply(client, 'error', { code: 'ERR_WS_PROTOCOL', message, ...(id === undefined ? {} : { id }) });
+    reply(client, 'error', { code: reason === 'rate_limited' ? 'ERR_RATE_LIMITED' : 'ERR_WS_PROTOCOL', reason, message, ...withId(id) });
   }
 
-  async function subscribe(client: Client, channel: string, symbol: string, id: string | number | undefined): Promise<void> {
-    let sub = client.subs.get(channel);
-    if (!sub) {
-      if (client.subs.size >= maxSubs) {
-        protocolError(client, 'too_many_subscriptions', `at most ${maxSubs} subscriptions per connection`, id);
+  /** Adds the client to the channel; false (with an error sent) when over the subscription limit. */
+  function join(client: Client, ch: Channel, held: Buffer[] | null, id: RequestId | undefined): Subscription | null {
+    let sub = client.subs.get(ch.name);
+    if (sub) {
+      sub.held = held;
+      sub.heldBytes = 0;
+      return sub;
+    }
+    if (client.subs.size >= maxSubs) {
+      protocolError(client, 'too_many_subscriptions', `at most ${maxSubs} subscriptions per connection`, id);
+      return null;
+    }
+    sub = { held, heldBytes: 0 };
+    client.subs.set(ch.name, sub);
+    ch.members.add(client);
+    subscriptionCount++;
+    return sub;
+  }
+
+  /** Replays seqs after `from` from the ring, synchronously (nothing can interleave). */
+  function replay(client: Client, ch: Channel, from: number): boolean {
+    for (let s = from + 1; s <= ch.seq; s++) {
+      const buf = ch.ring[s % ringSize];
+      if (!buf || !write(client, buf, MESSAGE_TYPES[ch.kind])) return false;
+    }
+    return true;
+  }
+
+  async function subscribe(client: Client, req: Extract<ClientRequest, { op: 'subscribe' }>): Promise<void> {
+    const ch = channelOf(req.kind, req.symbol, req.channel);
+    const { id, resume } = req;
+    if (resume) {
+      let reason: 'epoch' | 'ahead' | 'evicted' | null = null;
+      if (resume.epoch !== epoch) reason = 'epoch';
+      else if (resume.seq > ch.seq) reason = 'ahead';
+      else if (resume.seq + 1 < oldestKept(ch)) reason = 'evicted';
+      if (reason === null) {
+        // Everything after resume.seq is in the ring: subscribe and replay in one synchronous step.
+        if (!join(client, ch, null, id)) return;
+        m.resumes.inc({ outcome: 'replayed' });
+        if (!reply(client, 'subscribed', { channel: ch.name, seq: resume.seq, resumed: true, replayed: ch.seq - resume.seq, ...withId(id) })) return;
+        replay(client, ch, resume.seq);
         return;
       }
-      sub = { held: [], heldBytes: 0 };
-      client.subs.set(channel, sub);
-      let members = channels.get(channel);
-      if (!members) channels.set(channel, (members = new Set()));
-      members.add(client);
-      subscriptionCount++;
-    } else {
-      // A repeated subscribe sends a fresh snapshot; live traffic waits behind it as for a new one.
-      sub.held ??= [];
+      m.resumes.inc({ outcome: reason });
+      // What the client cannot have: for 'evicted', the seqs from its point to now, all of which it
+      // gets summarised by the snapshot that follows; for another epoch the numbers are not ours.
+      const gap = reason === 'evicted' ? { from: resume.seq + 1, to: ch.seq } : { from: null, to: ch.seq };
+      if (!reply(client, 'gap', { channel: ch.name, reason, ...gap, epoch, ...withId(id) })) return;
     }
-    let snapshot: Prediction | null = null;
+    const sub = join(client, ch, [], id);
+    if (!sub) return;
+    const seqAtRequest = ch.seq;
+    let snapshot: unknown[] = [];
     let snapshotError: string | undefined;
     try {
-      snapshot = await deps.latest(symbol);
+      snapshot = await deps.snapshot(req.kind, req.symbol);
     } catch (err) {
-      log.warn({ err: errorMessage(err), symbol }, 'snapshot source failed; subscribing without a snapshot');
+      log.warn({ err: errorMessage(err), channel: ch.name }, 'snapshot source failed; subscribing without a snapshot');
       snapshotError = 'snapshot unavailable';
     }
-    if (!client.open || client.subs.get(channel) !== sub) return;
+    if (!client.open || client.subs.get(ch.name) !== sub) return;
     const held = sub.held ?? [];
     sub.held = null;
     sub.heldBytes = 0;
-    reply(client, 'subscribed', {
-      channel, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...(id === undefined ? {} : { id }),
-    });
-    const skip = snapshot ? predictionKey(snapshot) : null;
-    for (const h of held) {
-      if (h.key === skip) continue;
-      if (!write(client, h.buf, 'prediction')) return;
+    if (!reply(client, 'subscribed', { channel: ch.name, seq: seqAtRequest, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...withId(id) })) return;
+    for (const buf of held) {
+      if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
     }
   }
 
-  function unsubscribe(client: Client, channel: string, id: string | number | undefined): void {
+  function unsubscribe(client: Client, channel: string, id: RequestId | undefined): void {
     if (client.subs.delete(channel)) removeFromChannel(channel, client);
-    reply(client, 'unsubscribed', { channel, ...(id === undefined ? {} : { id }) });
+    reply(client, 'unsubscribed', { channel, ...withId(id) });
   }
 
   async function handle(client: Client, req: ClientRequest): Promise<void> {
     if (!client.open) return;
     switch (req.op) {
       case 'ping':
-        reply(client, 'pong', req.id === undefined ? {} : { id: req.id });
+        reply(client, 'pong', withId(req.id));
         return;
       case 'subscribe':
-        return subscribe(client, req.channel, req.symbol, req.id);
+        return subscribe(client, req);
       case 'unsubscribe':
         unsubscribe(client, req.channel, req.id);
         return;
@@ -334,8 +468,42 @@ export function createHub(deps: HubDeps): Hub {
     return data.toString('utf8');
   }
 
+  /** Token bucket: true if the client may send one more message now. */
+  function takeToken(client: Client, t: number): boolean {
+    client.tokens = Math.min(burst, client.tokens + ((t - client.tokensAt) * rate) / 1000);
+    client.tokensAt = t;
+    if (client.tokens >= 1) {
+      client.tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  function rateLimited(client: Client, t: number): void {
+    if (t - client.refusedWindowStart >= 1000) {
+      client.refusedWindowStart = t;
+      client.refused = 0;
+    }
+    client.refused++;
+    // One error per second at most: refusing a flood must not answer it with a flood.
+    // Queued behind the requests already accepted, so replies keep the order of the requests.
+    if (client.refused === 1) enqueue(client, () => protocolError(client, 'rate_limited', `more than ${rate} messages per second (burst ${burst}); messages are being dropped`));
+    else m.protocolErrors.inc({ reason: 'rate_limited' });
+    if (client.refused > burst) {
+      m.closes.inc({ reason: 'rate_limited' });
+      log.warn({ client: client.id, key: client.principal?.keyId ?? null, rate }, 'closing WebSocket client that keeps sending over its rate limit (4029)');
+      closeSocket(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded');
+    }
+  }
+
   function receive(client: Client, data: Buffer | ArrayBuffer | Buffer[] | string, isBinary: boolean): void {
     if (!client.open) return;
+    const t = now();
+    client.lastSeen = t;
+    if (!takeToken(client, t)) {
+      rateLimited(client, t);
+      return;
+    }
     if (client.queued >= MAX_QUEUED_REQUESTS) {
       protocolError(client, 'queue_full', `more than ${MAX_QUEUED_REQUESTS} requests waiting; slow down`);
       return;
@@ -355,7 +523,7 @@ export function createHub(deps: HubDeps): Hub {
   function heartbeat(): void {
     for (const client of [...clients]) {
       if (!client.alive) {
-        m.dead.inc();
+        m.closes.inc({ reason: 'dead' });
         log.info({ client: client.id }, 'terminating WebSocket client that missed a pong');
         drop(client);
         client.socket.terminate();
@@ -372,58 +540,80 @@ export function createHub(deps: HubDeps): Hub {
     }
   }
 
-  const timer = setInterval(heartbeat, deps.heartbeatMs ?? 30_000);
-  // The heartbeat must not keep a process alive that is otherwise done.
-  timer.unref();
+  function idleSweep(): void {
+    const t = now();
+    for (const client of [...clients]) {
+      if (client.subs.size === 0 && client.queued === 0 && t - client.lastSeen >= idleMs) {
+        m.closes.inc({ reason: 'idle' });
+        log.info({ client: client.id, idleMs }, 'closing idle WebSocket client (4000)');
+        closeSocket(client, CloseCodes.IDLE, 'idle: no subscription and no message');
+      }
+    }
+  }
+
+  // Neither timer may keep a process alive that is otherwise done.
+  const timers = [setInterval(heartbeat, heartbeatMs)];
+  // Swept at a quarter of the timeout, so a client is closed between 1 and 1.25 timeouts idle.
+  if (idleMs > 0) timers.push(setInterval(idleSweep, Math.max(25, idleMs / 4)));
+  for (const t of timers) t.unref();
 
   return {
-    publish(p: Prediction): void {
+    epoch,
+
+    publish(kind: ChannelKind, value: { symbol: string }): void {
       if (closed) return;
-      m.published.inc();
-      const symbol = typeof p.symbol === 'string' ? normaliseSymbol(p.symbol) : null;
+      m.published.inc({ kind });
+      const symbol = typeof value.symbol === 'string' ? normaliseSymbol(value.symbol) : null;
       if (!symbol) {
-        log.warn({ symbol: p.symbol }, 'prediction with a symbol outside the channel grammar; not fanned out');
+        log.warn({ kind, symbol: value.symbol }, 'value with a symbol outside the channel grammar; not fanned out');
         return;
       }
-      const channel = CHANNEL_PREFIX + symbol;
-      const members = channels.get(channel);
-      if (!members || members.size === 0) return;
+      const ch = channelOf(kind, symbol);
+      const type = MESSAGE_TYPES[kind];
       let buf: Buffer;
       try {
-        buf = Buffer.from(JSON.stringify({ type: 'prediction', channel, data: p }));
+        buf = Buffer.from(JSON.stringify({ type, channel: ch.name, seq: ch.seq + 1, data: value }));
       } catch (err) {
-        log.error({ err, symbol }, 'prediction could not be serialised; not fanned out');
+        log.error({ err, channel: ch.name }, 'value could not be serialised; not fanned out');
         return;
       }
-      const key = predictionKey(p);
+      ch.seq++;
+      if (ringSize > 0) ch.ring[ch.seq % ringSize] = buf;
+      if (ch.members.size === 0) return;
       // Copy: write() may evict a member and mutate the set while we iterate.
-      for (const client of [...members]) {
-        const sub = client.subs.get(channel);
+      for (const client of [...ch.members]) {
+        const sub = client.subs.get(ch.name);
         if (sub?.held) {
           if (sub.heldBytes + buf.length > deps.maxBufferedBytes) {
             evictSlow(client, sub.heldBytes + buf.length);
             continue;
           }
-          sub.held.push({ buf, key });
+          sub.held.push(buf);
           sub.heldBytes += buf.length;
           continue;
         }
-        write(client, buf, 'prediction');
+        write(client, buf, type);
       }
     },
 
     clientCount: () => clients.size,
 
-    connect(socket: HubSocket): HubConnection {
+    connect(socket: HubSocket, principal?: Principal): HubConnection {
+      const t = now();
       const client: Client = {
-        id: nextId++, socket, subs: new Map(), open: true, alive: true, chain: Promise.resolve(), queued: 0,
+        id: nextId++, socket, principal, subs: new Map(), open: true, alive: true, chain: Promise.resolve(), queued: 0,
+        lastSeen: t, tokens: burst, tokensAt: t, refusedWindowStart: t, refused: 0,
       };
       if (closed) {
         client.open = false;
         socket.close(CloseCodes.GOING_AWAY, 'server shutting down');
       } else {
         clients.add(client);
-        reply(client, 'hello', { protocol: PROTOCOL_VERSION, channels: [`${CHANNEL_PREFIX}<symbol>`], maxSubscriptions: maxSubs });
+        reply(client, 'hello', {
+          protocol: PROTOCOL_VERSION, epoch, channels: CHANNEL_KINDS.map((k) => `${k}:<SYMBOL>`),
+          limits: { maxSubscriptions: maxSubs, messagesPerSecond: rate, burst, replayBuffer: ringSize, maxBufferedBytes: deps.maxBufferedBytes, idleTimeoutMs: idleMs },
+          heartbeatMs,
+        });
       }
       return {
         receive: (data, isBinary) => receive(client, data, isBinary),
@@ -441,10 +631,30 @@ export function createHub(deps: HubDeps): Hub {
       };
     },
 
+    keyIds(): string[] {
+      const ids = new Set<string>();
+      for (const c of clients) if (c.principal?.keyId) ids.add(c.principal.keyId);
+      return [...ids];
+    },
+
+    closeKeys(ids: Iterable<string>, code: number, reason: string): number {
+      const set = new Set(ids);
+      let n = 0;
+      for (const c of [...clients]) {
+        const k = c.principal?.keyId;
+        if (k && set.has(k)) {
+          m.closes.inc({ reason: 'revoked' });
+          closeSocket(c, code, reason);
+          n++;
+        }
+      }
+      return n;
+    },
+
     close(): void {
       if (closed) return;
       closed = true;
-      clearInterval(timer);
+      for (const t of timers) clearInterval(t);
       for (const client of [...clients]) closeSocket(client, CloseCodes.GOING_AWAY, 'server shutting down');
     },
   };

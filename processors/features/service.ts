@@ -190,7 +190,7 @@ export function createFeatureHandler(deps: { platform: Platform; redis: Redis; t
       const feature = joinFeature(result.feature, W, agg, text.watermark());
       const value = serde.encode('features', feature);
       text.noteEmitted(t);
-      store.add(feature, value);
+      store.add(feature, value, candle);
       produced.inc();
       return [{ topic: featuresTopic, key: series, value, timestamp: t }];
     } catch (err) {

@@ -8,6 +8,7 @@ import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '.
 import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createPredictor } from '../../trainer/predictor/service.js';
 import { createGateway, type GatewayService } from '../../gateway/service.js';
+import { createKeyStore } from '../../gateway/auth/keys.js';
 import { runReplay } from '../../producers/replay/service.js';
 import { createProducer } from '../../core/kafka/producer.js';
 import { redisKeys } from '../../core/redis.js';
@@ -20,10 +21,13 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
   let tp: TestPlatform;
   let services: Service[] = [];
   let gateway: GatewayService;
+  let apiKey = '';
   const fatal: unknown[] = [];
 
   beforeAll(async () => {
-    tp = await createTestPlatform('e2e');
+    // Keys on (the default), as deployed; no champion in a fresh test, so baseline predictions are enough to be ready.
+    tp = await createTestPlatform('e2e', { BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true' });
+    apiKey = (await createKeyStore(tp.redis, tp.config.redis.keyPrefix).create('e2e', 'read')).key;
     const onFatal = (e: unknown): void => {
       fatal.push(e);
     };
@@ -41,7 +45,7 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
   });
 
   it('delivers one prediction per real candle to a subscribed WebSocket client, in order', async () => {
-    const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`);
+    const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`, { headers: { authorization: `Bearer ${apiKey}` } });
     const received: Prediction[] = [];
     const other: unknown[] = [];
     ws.on('message', (data) => {
@@ -96,14 +100,14 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
   });
 
   it('sends the latest prediction as a snapshot to a new subscriber', async () => {
-    const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`);
-    const messages: { type: string; snapshot?: Prediction | null }[] = [];
+    const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const messages: { type: string; snapshot?: Prediction[] }[] = [];
     ws.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString()) as { type: string }));
     await new Promise<void>((resolve) => ws.once('open', () => resolve()));
     ws.send(JSON.stringify({ op: 'subscribe', channel: 'predictions:btcusdt' }));
     await waitFor(() => messages.some((m) => m.type === 'subscribed'), 'subscribed');
     const sub = messages.find((m) => m.type === 'subscribed');
-    expect(sub?.snapshot?.symbol).toBe('BTCUSDT');
+    expect(sub?.snapshot?.[0]?.symbol).toBe('BTCUSDT');
     ws.close();
     const res = await fetch(`${gateway.url()}/readyz`);
     expect(res.status).toBe(200);

@@ -1,7 +1,8 @@
 // Predictor: features -> predictions (Kafka) + latest prediction per symbol (Redis, the gateway's
-// snapshot). The champion LSTM (announced on the models topic, see model-server.ts) predicts when it
-// is loaded, not expired, and the series has a complete window of its last T feature vectors; every
-// other record gets the clearly labelled EMA-drift baseline (isBaseline=true), which absorbs every
+// snapshot) and a bounded prediction history per symbol (Redis, read by /v1/predictions). The
+// champion LSTM (announced on the models topic, see model-server.ts) predicts when it is loaded,
+// not expired, and the series has a complete window of its last T feature vectors; every other
+// record gets the clearly labelled EMA-drift baseline (isBaseline=true), which absorbs every
 // record so that it is always ready to take over. Per-series windows are rebuilt from the Redis
 // feature history on the first vector of a series after start, so the first prediction after a
 // restart equals the one an uninterrupted predictor would have made.
@@ -25,6 +26,30 @@ export const MIN_WINDOW_KEEP = 48;
 
 /** prepareBatch predicts ahead only for chunks of more than this many records (backlog, replay). */
 export const BATCH_MIN_RECORDS = 4;
+
+/**
+ * Adds a prediction to its symbol's history (KEYS[1]: sorted set, score = eventTime, member = the
+ * Prediction JSON, which readers parse as is) and keeps the newest ARGV[6]. One member per
+ * (eventTime, interval, modelName, horizonSteps): a redelivered feature (after a restart the
+ * records since the last commit are predicted again, with a new predictedAt, maybe by a newer
+ * champion version) replaces the member it wrote before instead of adding a second one, while
+ * other intervals of the symbol and other models at the same event time stay. Members are compared
+ * by those fields, not by their bytes, hence a script: the scan touches only the members of one
+ * score, and the script runs inside the handler's MULTI, so it is one round trip.
+ */
+export const HISTORY_ADD = `
+local key = KEYS[1]
+local t = ARGV[1]
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, t, t)) do
+  local ok, p = pcall(cjson.decode, m)
+  if ok and type(p) == 'table' and p.interval == ARGV[2] and p.modelName == ARGV[3] and tostring(p.horizonSteps) == ARGV[4] then
+    redis.call('ZREM', key, m)
+  end
+end
+redis.call('ZADD', key, t, ARGV[5])
+redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[6]) + 1))
+return 1
+`;
 
 /** A champion prediction made ahead by prepareBatch, for the record at one partition:offset. */
 interface Prepared {
@@ -202,7 +227,15 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     const base = model.predict(f, now());
     const p = fromChampion(f, base, w, ahead);
     const value = serde.encode('predictions', p);
-    await redis.set(keys.predictionsLatest(p.symbol), JSON.stringify(p));
+    // Latest and history in one MULTI, before the Kafka commit: a redelivered feature rewrites the
+    // same history member instead of adding a second one (see HISTORY_ADD).
+    const json = JSON.stringify(p);
+    const res = await redis.multi()
+      .set(keys.predictionsLatest(p.symbol), json)
+      .eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, config.gateway.historyMax)
+      .exec();
+    const failed = res?.find(([err]) => err !== null);
+    if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the prediction to Redis failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
     made.inc({ model: p.modelName });
     lag.observe((p.predictedAt - p.candleIngestedAt) / 1000);
     return [{ topic: predictionsTopic, key: series, value, timestamp: p.eventTime }];

@@ -1,0 +1,249 @@
+// REST v1 routes on a bare fastify instance with fake sources: query parsing and validation
+// (symbol, from/to, limit, interval), the answers and their status codes, and the OpenAPI document.
+import { afterEach, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { BitPredictError } from '../../core/errors.js';
+import type { FeatureVector, Prediction } from '../../schemas/types.js';
+import type { ModelsSnapshot } from '../models-view.js';
+import { parseInstant, parseRange, registerRestRoutes, HISTORY_LIMIT_DEFAULT, type RestDeps } from './routes.js';
+
+const T0 = Date.UTC(2024, 0, 31, 12);
+
+function prediction(over: Partial<Prediction> = {}): Prediction {
+  return {
+    symbol: 'BTCUSDT', interval: '1h', eventTime: T0, targetTime: T0 + 3_600_000, horizonSteps: 1, predictedLogReturn: 0.001,
+    predictedPrice: 42_042, probUp: 0.55, modelName: 'ema-drift', modelVersion: '1', isBaseline: true, featureSetVersion: 'fs-2',
+    candleIngestedAt: T0 + 10, featuresComputedAt: T0 + 20, predictedAt: T0 + 30, ...over,
+  };
+}
+
+function feature(interval: string): FeatureVector {
+  const nulls = Object.fromEntries(['return1', 'logReturn1', 'sma10', 'sma20', 'ema12', 'ema26', 'rsi14', 'return4', 'logReturn4', 'return24', 'logReturn24', 'sma50', 'ema50', 'macd', 'macdSignal', 'macdHist', 'bbPercentB', 'bbWidth', 'atr14', 'realizedVol24', 'volumeZ20', 'vwap24', 'vaderMean', 'vaderStd', 'vaderPosShare', 'vaderNegShare', 'finbertMean', 'textWatermark'].map((k) => [k, null]));
+  return {
+    ...nulls, symbol: 'BTCUSDT', interval, eventTime: T0, openTime: T0 - 3_600_000, featureSetVersion: 'fs-2', close: 42_000, volume: 12.5,
+    gapBefore: false, sentimentWindowMs: 3_600_000, textCount: 0, finbertCount: 0, candleIngestedAt: T0 + 10, computedAt: T0 + 20,
+  } as FeatureVector;
+}
+
+interface Calls { history: { symbol: string; from: number | null; to: number | null; limit: number }[]; features: { symbol: string; interval: string | null }[] }
+
+function fakes(over: Partial<RestDeps['sources']> = {}, snap?: ModelsSnapshot): { deps: RestDeps; calls: Calls } {
+  const calls: Calls = { history: [], features: [] };
+  const deps: RestDeps = {
+    sources: {
+      latestPrediction: async (symbol) => (symbol === 'BTCUSDT' ? prediction() : null),
+      predictionHistory: async (symbol, from, to, limit) => {
+        calls.history.push({ symbol, from, to, limit });
+        return [prediction(), prediction({ eventTime: T0 + 3_600_000 })];
+      },
+      latestFeatures: async (symbol, interval) => {
+        calls.features.push({ symbol, interval });
+        if (symbol !== 'BTCUSDT') return [];
+        return interval === null ? [feature('1m'), feature('1h')] : [feature(interval)];
+      },
+      ...over,
+    },
+    models: { snapshot: () => snap ?? { name: 'lstm-attention', champion: null, versions: [] } },
+  };
+  return { deps, calls };
+}
+
+let app: FastifyInstance | undefined;
+const scopes = new Map<string, string | undefined>();
+
+async function build(deps: RestDeps): Promise<FastifyInstance> {
+  app = Fastify();
+  app.addHook('onRoute', (r) => {
+    if (r.method === 'GET') scopes.set(r.url, r.config?.scope);
+  });
+  await app.register(swagger, { openapi: { info: { title: 't', version: '1' } } });
+  await registerRestRoutes(app, deps);
+  await app.ready();
+  return app;
+}
+
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+describe('parseInstant', () => {
+  it('reads epoch ms, ISO dates and ISO date-times with a zone', () => {
+    expect(parseInstant('1706702400000')).toBe(T0);
+    expect(parseInstant('2024-01-31T12:00:00Z')).toBe(T0);
+    expect(parseInstant('2024-01-31T12:00:00.000z')).toBe(T0);
+    expect(parseInstant('2024-01-31T14:00:00+02:00')).toBe(T0);
+    expect(parseInstant('2024-01-31T12:00Z')).toBe(T0);
+    expect(parseInstant('2024-01-31')).toBe(Date.UTC(2024, 0, 31));
+    expect(parseInstant('0')).toBe(0);
+  });
+
+  it('refuses what is neither, days that do not exist and times without a zone', () => {
+    for (const bad of ['', 'yesterday', '2024-02-30', '2024-13-01', '2024-01-31T12:00:00', '2024-01-31T24:00:00Z', '-5', '1.5', '99999999999999999', '2024-01-31 12:00:00Z']) {
+      expect(parseInstant(bad), bad).toBeNull();
+    }
+  });
+});
+
+describe('parseRange', () => {
+  it('accepts open bounds and from == to', () => {
+    expect(parseRange(undefined, undefined)).toEqual({ ok: true, from: null, to: null });
+    expect(parseRange(String(T0), String(T0))).toEqual({ ok: true, from: T0, to: T0 });
+  });
+
+  it('names the bad bound', () => {
+    const f = parseRange('soon', undefined);
+    expect(f.ok).toBe(false);
+    if (!f.ok) expect(f.message).toMatch(/^from must be/);
+    const t = parseRange(undefined, '2024-02-30');
+    expect(t.ok).toBe(false);
+    if (!t.ok) expect(t.message).toMatch(/^to must be/);
+    const order = parseRange('2024-02-01', '2024-01-01');
+    expect(order.ok).toBe(false);
+    if (!order.ok) expect(order.message).toBe('from (2024-02-01T00:00:00.000Z) is after to (2024-01-01T00:00:00.000Z)');
+  });
+});
+
+describe('GET /v1/predictions/latest', () => {
+  it('answers the latest prediction, symbol case-insensitive, not cacheable', async () => {
+    const a = await build(fakes().deps);
+    const res = await a.inject({ url: '/v1/predictions/latest?symbol=btcusdt' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toEqual(prediction());
+  });
+
+  it('404 when there is none, 400 for a bad or missing symbol', async () => {
+    const a = await build(fakes().deps);
+    const none = await a.inject({ url: '/v1/predictions/latest?symbol=ETHUSDT' });
+    expect(none.statusCode).toBe(404);
+    expect(none.json()).toEqual({ code: 'ERR_NOT_FOUND', message: 'no prediction for ETHUSDT yet' });
+    expect(none.headers['cache-control']).toBe('no-store');
+    for (const q of ['symbol=B', 'symbol=BTC-USDT', `symbol=${'A'.repeat(21)}`, 'symbol=']) {
+      const res = await a.inject({ url: `/v1/predictions/latest?${q}` });
+      expect(res.statusCode, q).toBe(400);
+      expect(res.json(), q).toEqual({ code: 'ERR_VALIDATION', message: 'symbol must be 2 to 20 letters or digits (for example BTCUSDT)' });
+    }
+    const missing = await a.inject({ url: '/v1/predictions/latest' });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json()).toEqual({ code: 'ERR_VALIDATION', message: 'symbol is required' });
+  });
+
+  it('503 ERR_UNAVAILABLE when the store fails, 500 for a corrupt value', async () => {
+    const down = await build(fakes({ latestPrediction: () => Promise.reject(new BitPredictError('ERR_REDIS', 'connection refused')) }).deps);
+    const res = await down.inject({ url: '/v1/predictions/latest?symbol=BTCUSDT' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json<{ code: string }>().code).toBe('ERR_UNAVAILABLE');
+    await down.close();
+    const corrupt = await build(fakes({ latestPrediction: () => Promise.reject(new BitPredictError('ERR_INTERNAL', 'not JSON', { retryable: false })) }).deps);
+    const bad = await corrupt.inject({ url: '/v1/predictions/latest?symbol=BTCUSDT' });
+    expect(bad.statusCode).toBe(500);
+    expect(bad.json<{ code: string }>().code).toBe('ERR_INTERNAL');
+  });
+});
+
+describe('GET /v1/predictions', () => {
+  it('passes bounds and limit to the source and echoes them', async () => {
+    const { deps, calls } = fakes();
+    const a = await build(deps);
+    const res = await a.inject({ url: '/v1/predictions?symbol=btcusdt&from=2024-01-31T12:00:00Z&to=1706709600000&limit=5' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(calls.history).toEqual([{ symbol: 'BTCUSDT', from: T0, to: T0 + 7_200_000, limit: 5 }]);
+    const body = res.json<{ predictions: Prediction[] }>();
+    expect(body).toMatchObject({ symbol: 'BTCUSDT', from: T0, to: T0 + 7_200_000, count: 2 });
+    expect(body.predictions).toHaveLength(2);
+    expect(body.predictions[1]?.eventTime).toBe(T0 + 3_600_000);
+  });
+
+  it('defaults: no bounds, limit 1000', async () => {
+    const { deps, calls } = fakes();
+    const a = await build(deps);
+    const res = await a.inject({ url: '/v1/predictions?symbol=BTCUSDT' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ from: null, to: null });
+    expect(calls.history).toEqual([{ symbol: 'BTCUSDT', from: null, to: null, limit: HISTORY_LIMIT_DEFAULT }]);
+  });
+
+  it('400 with a clear message for bad limits, dates and order; the source is not asked', async () => {
+    const { deps, calls } = fakes();
+    const a = await build(deps);
+    const cases: [string, string | RegExp][] = [
+      ['limit=0', 'limit must be an integer from 1 to 10000'],
+      ['limit=10001', 'limit must be an integer from 1 to 10000'],
+      ['limit=abc', 'limit must be an integer from 1 to 10000'],
+      ['limit=2.5', 'limit must be an integer from 1 to 10000'],
+      ['from=tomorrow', /^from must be an ISO-8601 time/],
+      ['to=2024-01-31T12:00:00', /^to must be an ISO-8601 time/],
+      [`from=${'9'.repeat(41)}`, /^from must be/],
+      ['from=2024-02-01&to=2024-01-01', 'from (2024-02-01T00:00:00.000Z) is after to (2024-01-01T00:00:00.000Z)'],
+    ];
+    for (const [q, message] of cases) {
+      const res = await a.inject({ url: `/v1/predictions?symbol=BTCUSDT&${q}` });
+      expect(res.statusCode, q).toBe(400);
+      expect(res.json<{ code: string }>().code, q).toBe('ERR_VALIDATION');
+      expect(res.json<{ message: string }>().message, q).toMatch(message);
+    }
+    expect(calls.history).toEqual([]);
+  });
+
+  it('limit 10000 is allowed', async () => {
+    const { deps, calls } = fakes();
+    const a = await build(deps);
+    expect((await a.inject({ url: '/v1/predictions?symbol=BTCUSDT&limit=10000' })).statusCode).toBe(200);
+    expect(calls.history[0]?.limit).toBe(10_000);
+  });
+});
+
+describe('GET /v1/features/latest', () => {
+  it('one interval: the vector itself; no interval: every interval that has one', async () => {
+    const { deps, calls } = fakes();
+    const a = await build(deps);
+    const one = await a.inject({ url: '/v1/features/latest?symbol=BTCUSDT&interval=1h' });
+    expect(one.statusCode).toBe(200);
+    expect(one.json()).toEqual(feature('1h'));
+    const all = await a.inject({ url: '/v1/features/latest?symbol=btcusdt' });
+    expect(all.statusCode).toBe(200);
+    expect(all.json()).toEqual({ symbol: 'BTCUSDT', features: [feature('1m'), feature('1h')] });
+    expect(calls.features).toEqual([{ symbol: 'BTCUSDT', interval: '1h' }, { symbol: 'BTCUSDT', interval: null }]);
+  });
+
+  it('404 when none, 400 for an unknown interval', async () => {
+    const a = await build(fakes().deps);
+    const none = await a.inject({ url: '/v1/features/latest?symbol=ETHUSDT' });
+    expect(none.statusCode).toBe(404);
+    expect(none.json<{ code: string }>().code).toBe('ERR_NOT_FOUND');
+    const bad = await a.inject({ url: '/v1/features/latest?symbol=BTCUSDT&interval=2h' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toEqual({ code: 'ERR_VALIDATION', message: 'interval must be one of 1m, 5m, 15m, 1h, 4h, 1d' });
+  });
+});
+
+describe('GET /v1/models', () => {
+  it('answers the snapshot', async () => {
+    const champion = { version: 'v2', featureSetVersion: 'fs-2', trainedFrom: 1, trainedTo: 2, metrics: { valMse: 0.5 }, backend: 'cpu', codeVersion: 'c', createdAt: 3, expiresAt: null, artifactUri: 'file:///m/v2' };
+    const snap: ModelsSnapshot = { name: 'lstm-attention', champion, versions: [{ ...champion, champion: true, announced: true, inStore: false }] };
+    const a = await build(fakes({}, snap).deps);
+    const res = await a.inject({ url: '/v1/models' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toEqual(snap);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents every route with tags, summary, query and every response code, and the read scope', async () => {
+    const a = await build(fakes().deps);
+    const doc = a.swagger() as { paths: Record<string, { get: { tags: string[]; summary: string; parameters?: { name: string }[]; responses: Record<string, unknown> } }> };
+    for (const path of ['/v1/predictions/latest', '/v1/predictions', '/v1/features/latest', '/v1/models']) {
+      const op = doc.paths[path]?.get;
+      expect(op, path).toBeDefined();
+      expect(op?.tags.length, path).toBeGreaterThan(0);
+      expect(op?.summary, path).toBeTruthy();
+      expect(Object.keys(op?.responses ?? {}).sort(), path).toEqual(['200', '400', '401', '403', '404', '500', '503']);
+    }
+    expect(doc.paths['/v1/predictions']?.get.parameters?.map((p) => p.name).sort()).toEqual(['from', 'limit', 'symbol', 'to']);
+    expect(Object.fromEntries(scopes)).toEqual({ '/v1/predictions/latest': 'read', '/v1/predictions': 'read', '/v1/features/latest': 'read', '/v1/models': 'read' });
+  });
+});

@@ -1,0 +1,91 @@
+// Read side of the Redis store for the gateway: the REST routes and the WebSocket snapshots read
+// the same keys through these functions (key layout in core/redis.ts). Writers are the predictor
+// (latest prediction + history) and the feature processor (latest feature vector and candle).
+// Every Redis failure surfaces as a retryable ERR_REDIS (the routes answer 503); a value that is
+// not the JSON the writers store is a server defect (ERR_INTERNAL), never silently dropped.
+import type { Redis } from '../../core/redis.js';
+import { redisKeys } from '../../core/redis.js';
+import { BitPredictError, errorMessage, isBitPredictError } from '../../core/errors.js';
+import type { Candle, FeatureVector, Prediction } from '../../schemas/types.js';
+
+/** The intervals the store is asked for when a caller does not name one (one MGET for all). */
+export const CANDIDATE_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'] as const;
+export type CandidateInterval = (typeof CANDIDATE_INTERVALS)[number];
+
+export interface RedisSources {
+  /** The latest prediction of a symbol (any interval), or null when there is none yet. */
+  latestPrediction(symbol: string): Promise<Prediction | null>;
+  /**
+   * Predictions of a symbol with from <= eventTime < to, oldest first, at most `limit`.
+   * `from` null: the newest `limit` before `to` (still oldest first); `to` null: no upper bound.
+   */
+  predictionHistory(symbol: string, from: number | null, to: number | null, limit: number): Promise<Prediction[]>;
+  /**
+   * The latest feature vector of one interval (an array of zero or one), or with `interval` null
+   * the latest of every candidate interval that has one, in CANDIDATE_INTERVALS order.
+   */
+  latestFeatures(symbol: string, interval: string | null): Promise<FeatureVector[]>;
+  /** The latest closed candle of every candidate interval that has one, in CANDIDATE_INTERVALS order. */
+  latestCandles(symbol: string): Promise<Candle[]>;
+}
+
+function parse<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new BitPredictError('ERR_INTERNAL', `stored ${what} is not valid JSON: ${errorMessage(err)}`, { cause: err, retryable: false });
+  }
+}
+
+/** Runs one Redis read; a client or server failure becomes a retryable ERR_REDIS. */
+async function read<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (isBitPredictError(err)) throw err;
+    // The message names what was read, not the key: keys carry the deployment's prefix.
+    throw new BitPredictError('ERR_REDIS', `reading ${what} from Redis failed: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+export function createRedisSources(redis: Redis, keyPrefix: string): RedisSources {
+  const keys = redisKeys(keyPrefix);
+
+  async function latestOfIntervals<T>(what: string, symbol: string, intervals: readonly string[], key: (symbol: string, interval: string) => string): Promise<T[]> {
+    if (intervals.length === 0) return [];
+    const raw = await read(what, () => redis.mget(...intervals.map((i) => key(symbol, i))));
+    const out: T[] = [];
+    for (const text of raw) if (text !== null) out.push(parse<T>(text, what));
+    return out;
+  }
+
+  return {
+    async latestPrediction(symbol) {
+      const text = await read('the latest prediction', () => redis.get(keys.predictionsLatest(symbol)));
+      return text === null ? null : parse<Prediction>(text, 'prediction');
+    },
+
+    async predictionHistory(symbol, from, to, limit) {
+      const key = keys.predictionsHistory(symbol);
+      // `to` is exclusive: "(" makes the score bound open.
+      const max = to === null ? '+inf' : `(${to}`;
+      let raw: string[];
+      if (from === null) {
+        // No lower bound: the newest `limit`, read newest first and turned around below.
+        raw = await read('the prediction history', () => redis.zrevrangebyscore(key, max, '-inf', 'LIMIT', 0, limit));
+        raw.reverse();
+      } else {
+        raw = await read('the prediction history', () => redis.zrangebyscore(key, from, max, 'LIMIT', 0, limit));
+      }
+      return raw.map((text) => parse<Prediction>(text, 'prediction'));
+    },
+
+    latestFeatures(symbol, interval) {
+      return latestOfIntervals<FeatureVector>('the latest feature vectors', symbol, interval === null ? CANDIDATE_INTERVALS : [interval], keys.featuresLatest);
+    },
+
+    latestCandles(symbol) {
+      return latestOfIntervals<Candle>('the latest candles', symbol, CANDIDATE_INTERVALS, keys.candlesLatest);
+    },
+  };
+}
