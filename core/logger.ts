@@ -9,7 +9,14 @@ export function createLogger(options: { level?: string; name?: string; destinati
   const opts: LoggerOptions = {
     level: options.level ?? 'info',
     base: { service: options.name ?? 'bitpredict' },
-    redact: { paths: ['*.password', '*.token', '*.bearerToken', 'headers.authorization', '*.sasl'], censor: '[redacted]' },
+    // API keys and tokens never reach a log line, whichever object carries the request headers.
+    redact: {
+      paths: [
+        '*.password', '*.token', '*.bearerToken', '*.sasl', '*.apiKey', 'apiKey',
+        'headers.authorization', 'headers["x-api-key"]', '*.headers.authorization', '*.headers["x-api-key"]',
+      ],
+      censor: '[redacted]',
+    },
   };
   return options.destination ? pino(opts, options.destination) : pino(opts);
 }

@@ -567,12 +567,24 @@ describe('createHub', () => {
     expect(socket.messages().slice(-2).map((m) => m.id)).toEqual(['a', 'b']);
     expect(socket.closes).toEqual([]);
     for (let i = 0; i < 20; i++) send(conn, { op: 'ping' });
+    await flush();
     expect(socket.closes).toEqual([{ code: 4029, reason: 'rate limit exceeded' }]);
     expect(socket.types().filter((x) => x === 'error')).toHaveLength(1);
     expect(await metric(registry, 'bitpredict_gateway_ws_server_closes_total', { reason: 'rate_limited' })).toBe(1);
     send(polite.conn, { op: 'ping' });
     await flush();
     expect(polite.socket.last()).toEqual({ type: 'pong' });
+  });
+
+  it('on a flood in one read, still answers the accepted requests and sends the error before closing with 4029', async () => {
+    const { hub } = setup({ clientRate: 20 });
+    const { socket, conn } = connect(hub);
+    for (let i = 0; i < 200; i++) send(conn, { op: 'ping', id: i });
+    await flush();
+    const after = socket.messages().slice(1);
+    expect(after.filter((m) => m.type === 'pong')).toHaveLength(40);
+    expect(after.at(-1)).toMatchObject({ type: 'error', code: 'ERR_RATE_LIMITED' });
+    expect(socket.closes).toEqual([{ code: 4029, reason: 'rate limit exceeded' }]);
   });
 
   it('closes a client that has no subscription and says nothing for the idle timeout (4000), not a subscribed one', async () => {

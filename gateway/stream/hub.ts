@@ -235,6 +235,8 @@ interface Client {
   /** Refused messages in the current one-second window, and whether its error was sent. */
   refusedWindowStart: number;
   refused: number;
+  /** Closing for the rate limit: its frames are ignored while the replies before the close drain. */
+  closing: boolean;
 }
 
 type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction' | 'feature' | 'candle' | 'gap' | 'pong' | 'error';
@@ -489,15 +491,20 @@ export function createHub(deps: HubDeps): Hub {
     // Queued behind the requests already accepted, so replies keep the order of the requests.
     if (client.refused === 1) enqueue(client, () => protocolError(client, 'rate_limited', `more than ${rate} messages per second (burst ${burst}); messages are being dropped`));
     else m.protocolErrors.inc({ reason: 'rate_limited' });
-    if (client.refused > burst) {
+    if (client.refused > burst && !client.closing) {
+      // Nothing more is read from it; the close waits behind the replies to the requests that
+      // were accepted (and the rate-limit error), so the client learns why before 4029 arrives.
+      client.closing = true;
       m.closes.inc({ reason: 'rate_limited' });
       log.warn({ client: client.id, key: client.principal?.keyId ?? null, rate }, 'closing WebSocket client that keeps sending over its rate limit (4029)');
-      closeSocket(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded');
+      enqueue(client, () => closeSocket(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded'));
+      // A request stuck on a snapshot must not keep the connection open.
+      setTimeout(() => { if (client.open) closeSocket(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded'); }, 5000).unref();
     }
   }
 
   function receive(client: Client, data: Buffer | ArrayBuffer | Buffer[] | string, isBinary: boolean): void {
-    if (!client.open) return;
+    if (!client.open || client.closing) return;
     const t = now();
     client.lastSeen = t;
     if (!takeToken(client, t)) {
@@ -602,7 +609,7 @@ export function createHub(deps: HubDeps): Hub {
       const t = now();
       const client: Client = {
         id: nextId++, socket, principal, subs: new Map(), open: true, alive: true, chain: Promise.resolve(), queued: 0,
-        lastSeen: t, tokens: burst, tokensAt: t, refusedWindowStart: t, refused: 0,
+        lastSeen: t, tokens: burst, tokensAt: t, refusedWindowStart: t, refused: 0, closing: false,
       };
       if (closed) {
         client.open = false;
