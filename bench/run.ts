@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   'sentiment': async () => (await import('./sentiment.js')).run(),
   'training': async () => (await import('./training.js')).run(),
   'inference': async () => (await import('./inference.js')).run(),
+  'ws-fanout': async () => (await import('./ws-fanout.js')).run(),
 };
 
 const name = process.argv[2];
