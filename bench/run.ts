@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   'training': async () => (await import('./training.js')).run(),
   'inference': async () => (await import('./inference.js')).run(),
   'ws-fanout': async () => (await import('./ws-fanout.js')).run(),
+  'backtest': async () => (await import('./backtest.js')).run(),
 };
 
 const name = process.argv[2];

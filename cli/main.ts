@@ -23,6 +23,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   trainer: { summary: 'trainer service: live error monitor (Prometheus) and scheduled / degradation-triggered retraining', load: async () => (await import('./services.js')).trainer },
   train: { summary: 'train the LSTM-attention model, save a versioned artifact, promote it only if it beats the champion', load: async () => (await import('./train.js')).train },
   models: { summary: 'models list|promote <version>|rollback: the model registry (champion and history)', load: async () => (await import('./train.js')).models },
+  backtest: { summary: 'backtest a model on a replayed range (topics or files), point in time, with fees and slippage -> JSON + HTML report', load: async () => (await import('./backtest.js')).backtest },
   evaluate: { summary: 'walk-forward evaluation of the LSTM-attention model beside naive baselines -> JSON + HTML report', load: async () => (await import('./evaluate.js')).evaluate },
   indicators: { summary: 'old name of `features` (kept for scripts)', load: async () => (await import('./services.js')).features },
   predictor: { summary: 'predictor: features -> predictions + Redis', load: async () => (await import('./services.js')).predictor },

@@ -28,6 +28,7 @@ export const ErrorCodes = {
   ERR_ORIGIN_FORBIDDEN: { retryable: false, doc: 'HTTP 403: a browser request came from an Origin that is neither the gateway itself nor in BITPREDICT_GATEWAY_ALLOWED_ORIGINS.' },
   ERR_RATE_LIMITED: { retryable: true, doc: 'A WebSocket client sent more messages per second than BITPREDICT_GATEWAY_CLIENT_RATE allows; the request was refused.' },
   ERR_UNAVAILABLE: { retryable: true, doc: 'HTTP 503: a source the route needs (Redis, the models topic) is not available right now; retry later.' },
+  ERR_BACKTEST_RANGE: { retryable: false, doc: 'A backtest range is not covered by the data: outside what the topics retain or the files hold (the message gives the range that is available).' },
   ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
 } as const;
 

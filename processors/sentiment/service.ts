@@ -14,6 +14,7 @@ import { topicName } from '../../schemas/index.js';
 import type { FinbertScore, ScoredText, TextItem } from '../../schemas/types.js';
 import { scoreVader, textForVader, VADER_VERSION } from './domain/vader.js';
 import { loadFinbert, type FinbertScorer } from './finbert.js';
+import { validateTextItem } from './domain/validate.js';
 
 export interface SentimentProcessorOptions {
   platform: Platform;
@@ -29,14 +30,6 @@ export function finbertInput(item: Pick<TextItem, 'kind' | 'title'>): string | n
   if (item.kind !== 'news' || item.title === null) return null;
   const t = item.title.trim();
   return t === '' ? null : t;
-}
-
-export function validateTextItem(item: TextItem, now: number, futureToleranceMs: number): string | null {
-  if (item.id.trim() === '') return 'id is empty';
-  if (!Number.isSafeInteger(item.publishedAt) || item.publishedAt < 0) return `publishedAt ${item.publishedAt} is not a time`;
-  if (item.publishedAt > now + futureToleranceMs) return `publishedAt ${new Date(item.publishedAt).toISOString()} is in the future`;
-  if (item.kind !== 'tweet' && item.kind !== 'news') return `kind "${item.kind}" is not tweet or news`;
-  return null;
 }
 
 export function createSentimentHandler(deps: { platform: Platform; finbert: FinbertScorer | null; now: () => number }) {

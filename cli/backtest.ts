@@ -1,0 +1,164 @@
+// `bitpredict backtest`: replays one series' history through the live feature code and a chosen
+// model, point in time, and simulates a long/flat (or long/short) rule with fees and slippage.
+// Events come from the market.candles and text.raw topics (read from the offsets for the range's
+// timestamps with throwaway consumer groups: a live group's offsets never move) or, with
+// --source files, the same events from the data folder. Writes a JSON result (byte-identical for
+// the same inputs, model and flags) and a self-contained HTML report; progress goes to stderr.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CommandContext } from './main.js';
+import { BitPredictError } from '../core/errors.js';
+import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
+import { progressBar } from '../core/progress.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
+import { isKnownInterval } from '../core/domain/intervals.js';
+import { artifactDir } from '../trainer/model/artifact.js';
+import { listVersions, readRegistry } from '../trainer/registry.js';
+import { loadTf } from '../trainer/tf.js';
+import { loadEventsFromFiles, loadEventsFromKafka } from '../trainer/backtest/source.js';
+import { runBacktest, type ModelChoice } from '../trainer/backtest/engine.js';
+import { renderBacktestReport } from '../trainer/backtest/report.js';
+import type { BacktestEvents, BacktestRange } from '../trainer/backtest/types.js';
+
+export const BACKTEST_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
+/** The 1-minute slice in the data folder (2024-03, three weeks). */
+export const MINUTE_FILE = 'btc_binance_spot_1m_2024_03/BTCUSDT-1m.csv';
+
+const USAGE = `usage: bitpredict backtest --from ISO --to ISO [--symbol S] [--interval 1h] [--model champion|<version>|baseline]
+                          [--source kafka|files] [--candle-file F] [--fee-bps 10] [--slippage-bps 5] [--mode long-flat|long-short]
+                          [--threshold 0] [--warmup-bars 200] [--retrain-every K --train-periods N --val-periods N --epochs N]
+                          [--seed 42] [--out reports/backtest-...] [--backend wasm|cpu|tensorflow]`;
+
+function number(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new BitPredictError('ERR_CONFIG_INVALID', `--${name} must be a non-negative number, not "${text}"`);
+  return n;
+}
+
+/** The artifact folder for --model champion|<version>; a clear error naming what exists otherwise. */
+export async function resolveModel(storeDir: string, name: string, flag: string): Promise<ModelChoice> {
+  if (flag === 'baseline') return { kind: 'baseline' };
+  if (flag === 'champion') {
+    const champion = (await readRegistry(storeDir, name)).champion;
+    if (champion === null) {
+      throw new BitPredictError('ERR_CONFIG_INVALID', `--model champion: the model store ${resolve(storeDir)} has no champion for ${name} (train one with bitpredict train, or use --model baseline or --model <version>)`);
+    }
+    return { kind: 'artifact', dir: artifactDir(storeDir, name, champion), label: 'champion' };
+  }
+  const dir = artifactDir(storeDir, name, flag);
+  if (!existsSync(dir)) {
+    const versions = (await listVersions(storeDir, name)).map((v) => v.version);
+    throw new BitPredictError('ERR_CONFIG_INVALID', `--model ${flag}: no such version of ${name} in ${resolve(storeDir)} (available: ${versions.length > 0 ? versions.join(', ') : 'none'}; or champion, baseline)`);
+  }
+  return { kind: 'artifact', dir, label: flag };
+}
+
+export async function backtest(ctx: CommandContext): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: ctx.args,
+      options: {
+        symbol: { type: 'string' }, interval: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
+        model: { type: 'string', default: 'champion' }, source: { type: 'string', default: 'kafka' }, 'candle-file': { type: 'string' },
+        'fee-bps': { type: 'string' }, 'slippage-bps': { type: 'string' }, mode: { type: 'string', default: 'long-flat' }, threshold: { type: 'string' },
+        'warmup-bars': { type: 'string' }, 'retrain-every': { type: 'string' }, 'train-periods': { type: 'string' }, 'val-periods': { type: 'string' },
+        epochs: { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+      },
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { config } = ctx;
+  if (values.from === undefined || values.to === undefined) {
+    process.stderr.write(`--from and --to are required\n${USAGE}\n`);
+    return 2;
+  }
+  const symbol = (values.symbol ?? config.replay.symbol).toUpperCase();
+  const interval = values.interval ?? config.replay.interval;
+  if (!isKnownInterval(interval)) throw new BitPredictError('ERR_CONFIG_INVALID', `--interval ${interval}: not a known interval`);
+  const range: BacktestRange = { symbol, interval, from: time('from', values.from, 0), to: time('to', values.to, 0) };
+  if (range.from >= range.to) throw new BitPredictError('ERR_CONFIG_INVALID', `--from must be before --to (${values.from} .. ${values.to})`);
+  const source = values.source;
+  if (source !== 'kafka' && source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be kafka or files, not "${source}"`);
+  const mode = values.mode;
+  if (mode !== 'long-flat' && mode !== 'long-short') throw new BitPredictError('ERR_CONFIG_INVALID', `--mode must be long-flat or long-short, not "${mode}"`);
+  const retrainEvery = values['retrain-every'] === undefined ? undefined : int('retrain-every', values['retrain-every'], 0, 1);
+  const trainPeriods = int('train-periods', values['train-periods'], 2 * 8760);
+  const valPeriods = int('val-periods', values['val-periods'], 720);
+  // Walk-forward retrains read train + validation bars (and a window) before the first retrain
+  // point, which is --from: the warm-up must hold them.
+  const warmupBars = int('warmup-bars', values['warmup-bars'], retrainEvery === undefined ? 200 : trainPeriods + valPeriods + 200);
+  const model = await resolveModel(config.models.storeDir, config.models.name, values.model);
+
+  const log = (line: string): void => {
+    process.stderr.write(`[backtest] ${line}\n`);
+  };
+  let lastBar = '';
+  const bar = (done: number, total: number, what: string): void => {
+    const line = `[backtest] ${what.padEnd(22)} ${progressBar(done, total)}`;
+    if (line === lastBar) return;
+    lastBar = line;
+    process.stderr.write(`\r${line}${done >= total ? '\n' : ''}`);
+  };
+
+  const started = Date.now();
+  let events: BacktestEvents;
+  if (source === 'kafka') {
+    const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'backtest', defaultMetrics: false }), clientId: 'backtest' });
+    await prepareTopicsAndSchemas(platform);
+    events = await loadEventsFromKafka(platform, { range, warmupBars, onProgress: bar });
+  } else {
+    const candleFile = values['candle-file'] ?? (interval === '1m' ? MINUTE_FILE : config.replay.file);
+    events = await loadEventsFromFiles({ dataDir: config.data.dir, candleFile, textFiles: BACKTEST_TEXT_FILES, range, warmupBars, sentimentWindowMs: config.features.sentimentWindowMs, onProgress: log });
+  }
+  const readSeconds = (Date.now() - started) / 1000;
+  log(`${events.candles.length} candles and ${events.texts.length} texts from ${source} in ${readSeconds.toFixed(1)} s`);
+  for (const g of events.gaps) {
+    log(`gap: ${g.missingBars} missing ${interval} bar(s) from ${new Date(g.from).toISOString()} to ${new Date(g.to).toISOString()} (no window or trade spans it)`);
+  }
+
+  const loaded = model.kind === 'artifact' || retrainEvery !== undefined ? await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined) : undefined;
+  if (loaded) log(`tfjs backend: ${loaded.backend}`);
+  const result = await runBacktest({
+    events,
+    model,
+    sentimentWindowMs: config.features.sentimentWindowMs,
+    trading: {
+      feeBps: number('fee-bps', values['fee-bps'], 10),
+      slippageBps: number('slippage-bps', values['slippage-bps'], 5),
+      mode,
+      threshold: number('threshold', values.threshold, 0),
+    },
+    ...(retrainEvery === undefined ? {} : {
+      walkForward: {
+        retrainEvery,
+        trainPeriods,
+        valPeriods,
+        epochs: int('epochs', values.epochs, 8),
+        ...(values.units ? { units: int('units', values.units, 32) } : {}),
+        seed: int('seed', values.seed, 42),
+      },
+    }),
+    ...(loaded ? { loaded } : {}),
+    onProgress: bar,
+  });
+  const out = resolve(values.out ?? `reports/backtest-${symbol}-${interval}-${values.from.slice(0, 10)}-${values.to.slice(0, 10)}-${values.model}`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(`${out}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(`${out}.html`, renderBacktestReport(result));
+  const seconds = (Date.now() - started) / 1000;
+  log(`done in ${seconds.toFixed(1)} s: ${out}.json and ${out}.html`);
+  const m = result.metrics;
+  process.stdout.write(`${JSON.stringify({
+    bars: result.data.bars, gaps: events.gaps.length, model: result.model.version,
+    totalReturn: m.model.trading.totalReturn, buyAndHold: m.buyAndHold.totalReturn, directionalAccuracy: m.model.direction.accuracy,
+    seconds: Number(seconds.toFixed(1)), json: `${out}.json`, html: `${out}.html`,
+  })}\n`);
+  return 0;
+}
