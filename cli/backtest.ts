@@ -119,6 +119,9 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   }
   const readSeconds = (Date.now() - started) / 1000;
   log(`${events.candles.length} candles and ${events.texts.length} texts from ${source} in ${readSeconds.toFixed(1)} s`);
+  if (events.texts.length === 0) {
+    log('no texts in the range: every sentiment feature is zero (the data folder\'s news cover 2021-10 .. 2022-07 and the tweets 2025-08 .. 09)');
+  }
   for (const g of events.gaps) {
     log(`gap: ${g.missingBars} missing ${interval} bar(s) from ${new Date(g.from).toISOString()} to ${new Date(g.to).toISOString()} (no window or trade spans it)`);
   }

@@ -17,7 +17,7 @@ import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../core/errors.js';
-import { createHub, CloseCodes, type ChannelKind, type Hub, type HubConnection } from './stream/hub.js';
+import { createHub, CloseCodes, type ChannelKind, type Hub, type HubConnection, type HubSocket } from './stream/hub.js';
 import type { AuthGate } from './types.js';
 
 export type { Hub } from './stream/hub.js';
@@ -74,6 +74,28 @@ async function loadPublic(dir: URL): Promise<StaticFile[]> {
     files.push({ name: e.name, body: await readFile(new URL(e.name, dir)), type });
   }
   return files;
+}
+
+/**
+ * The hub's view of a ws socket, with the underlying TCP socket's cork/uncork so the hub can
+ * coalesce one turn's writes to a client into one system call (ws exposes no cork of its own).
+ * A class, so that each connection costs two fields and no closures.
+ */
+class WsHubSocket implements HubSocket {
+  constructor(private readonly ws: WebSocket, private readonly raw: { cork(): void; uncork(): void }) {}
+  get readyState(): number { return this.ws.readyState; }
+  get bufferedAmount(): number { return this.ws.bufferedAmount; }
+  send(data: Buffer, options: { binary: boolean }): void { this.ws.send(data, options); }
+  ping(): void { this.ws.ping(); }
+  close(code: number, reason: string): void { this.ws.close(code, reason); }
+  terminate(): void { this.ws.terminate(); }
+  cork(): void { this.raw.cork(); }
+  uncork(): void { this.raw.uncork(); }
+}
+
+function hubSocketOf(ws: WebSocket): HubSocket {
+  const raw = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  return raw ? new WsHubSocket(ws, raw) : ws;
 }
 
 function waitForClose(socket: WebSocket): Promise<void> {
@@ -211,7 +233,7 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstanc
   });
 
   app.get('/ws', { websocket: true, config: { scope: 'read' } }, (socket, req) => {
-    const conn = hub.connect(socket, req.principal ? { keyId: req.principal.keyId, name: req.principal.name } : undefined);
+    const conn = hub.connect(hubSocketOf(socket), req.principal ? { keyId: req.principal.keyId, name: req.principal.name } : undefined);
     connections.set(socket, conn);
     socket.on('message', (data, isBinary) => conn.receive(data, isBinary));
     socket.on('pong', () => conn.pong());

@@ -616,4 +616,43 @@ describe('createHub', () => {
     expect(openSock.closes).toEqual([]);
     expect(hub.keyIds()).toEqual(['k1']);
   });
+
+  it('coalesces one turn of writes to a client into one cork/uncork, in order, and flushes after the turn', async () => {
+    const { hub } = setup();
+    class CorkingSocket extends FakeSocket {
+      depth = 0;
+      corks = 0;
+      /** Messages released by each uncork. */
+      readonly flushes: number[] = [];
+      private held = 0;
+      override send(data: Buffer, options: { binary: boolean }): void {
+        super.send(data, options);
+        if (this.depth > 0) this.held++;
+        else this.flushes.push(1);
+      }
+      cork(): void { this.depth++; this.corks++; }
+      uncork(): void {
+        this.depth--;
+        if (this.depth === 0 && this.held > 0) { this.flushes.push(this.held); this.held = 0; }
+      }
+    }
+    const socket = new CorkingSocket();
+    const conn = hub.connect(socket);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    socket.flushes.length = 0;
+    const corksBefore = socket.corks;
+    for (let i = 1; i <= 5; i++) hub.publish('predictions', prediction({ eventTime: i }));
+    // Written to the socket's buffer at once, in order, but not released until the turn ends.
+    expect(socket.messages().slice(-5).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(socket.flushes).toEqual([]);
+    expect(socket.corks - corksBefore).toBe(1);
+    await new Promise((r) => setImmediate(r));
+    expect(socket.flushes).toEqual([5]);
+    expect(socket.depth).toBe(0);
+    hub.publish('predictions', prediction({ eventTime: 6 }));
+    await new Promise((r) => setImmediate(r));
+    expect(socket.flushes).toEqual([5, 1]);
+  });
 });

@@ -72,6 +72,13 @@ export interface HubSocket {
   ping(): void;
   close(code: number, reason: string): void;
   terminate(): void;
+  /**
+   * Optional: hold writes in the socket's buffer until uncork (the underlying net.Socket's
+   * cork/uncork). With them, everything written to one client within one event-loop turn leaves
+   * in one system call instead of one per message.
+   */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** The caller forwards the socket's events here. */
@@ -237,6 +244,8 @@ interface Client {
   refused: number;
   /** Closing for the rate limit: its frames are ignored while the replies before the close drain. */
   closing: boolean;
+  /** Corked during this event-loop turn (uncorked by the turn's flush). */
+  corked: boolean;
 }
 
 type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction' | 'feature' | 'candle' | 'gap' | 'pong' | 'error';
@@ -329,6 +338,24 @@ export function createHub(deps: HubDeps): Hub {
     closeSocket(client, CloseCodes.TOO_SLOW, 'too slow: send buffer over the limit');
   }
 
+  // Write coalescing: a client's socket is corked at its first write in an event-loop turn and
+  // uncorked once, after the turn (setImmediate), so the messages of a Kafka batch (or a fan-out
+  // that falls behind) leave in one system call per client, not one per message. The send-buffer
+  // check still sees corked bytes (ws counts them in bufferedAmount).
+  let corked: Client[] = [];
+  function uncorkAll(): void {
+    const list = corked;
+    corked = [];
+    for (const c of list) {
+      c.corked = false;
+      try {
+        c.socket.uncork?.();
+      } catch (err) {
+        log.debug({ err, client: c.id }, 'uncork failed');
+      }
+    }
+  }
+
   /** Writes unless the client is gone or too slow; false when the client was dropped. */
   function write(client: Client, buf: Buffer, type: MessageType): boolean {
     if (!client.open) return false;
@@ -340,6 +367,12 @@ export function createHub(deps: HubDeps): Hub {
     if (buffered > deps.maxBufferedBytes) {
       evictSlow(client, buffered);
       return false;
+    }
+    if (!client.corked && client.socket.cork) {
+      client.socket.cork();
+      client.corked = true;
+      corked.push(client);
+      if (corked.length === 1) setImmediate(uncorkAll);
     }
     try {
       client.socket.send(buf, { binary: false });
@@ -609,7 +642,7 @@ export function createHub(deps: HubDeps): Hub {
       const t = now();
       const client: Client = {
         id: nextId++, socket, principal, subs: new Map(), open: true, alive: true, chain: Promise.resolve(), queued: 0,
-        lastSeen: t, tokens: burst, tokensAt: t, refusedWindowStart: t, refused: 0, closing: false,
+        lastSeen: t, tokens: burst, tokensAt: t, refusedWindowStart: t, refused: 0, closing: false, corked: false,
       };
       if (closed) {
         client.open = false;
