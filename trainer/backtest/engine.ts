@@ -15,7 +15,7 @@ import { FEATURE_SET_VERSION } from '../../processors/indicators/domain/indicato
 import { featuresFromCandles, seriesOf } from '../research.js';
 import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, FINAL_WINDOW_START, windowTargets, type Normalizer } from '../domain/dataset.js';
 import { emaDriftForecast, persistenceForecast } from '../domain/baselines.js';
-import { buyAndHold, drawdownCurve, equityCurve, evaluateForecast, periodsPerYear, simulateTrading, type ModelMetrics, type TradingOptions, type TradingSummary } from '../domain/metrics.js';
+import { buyAndHold, drawdownCurve, equityCurve, evaluateForecast, periodsPerYear, rollingDirectionalAccuracy, rollingWindowFor, simulateTrading, type ModelMetrics, type TradingOptions, type TradingSummary } from '../domain/metrics.js';
 import { createEmaDriftBaseline, DEFAULT_HALF_LIFE_STEPS } from '../predictor/domain/baseline.js';
 import { loadArtifact, type ArtifactMeta } from '../model/artifact.js';
 import { createFastPredictor, type FastPredictor } from '../model/fast.js';
@@ -207,19 +207,6 @@ function pointInTime(events: BacktestEvents): { candles: Candle[]; texts: Scored
   return { candles, texts };
 }
 
-/** Rolling share of right directions (pred > 0 vs actual > 0) over `win` bars; null until full. */
-function rollingDirection(pred: ArrayLike<number>, actual: ArrayLike<number>, win: number): (number | null)[] {
-  const out: (number | null)[] = [];
-  let hits = 0;
-  const hit = (i: number): number => ((pred[i]! > 0) === (actual[i]! > 0) ? 1 : 0);
-  for (let i = 0; i < actual.length; i++) {
-    hits += hit(i);
-    if (i >= win) hits -= hit(i - win);
-    out.push(i >= win - 1 ? hits / win : null);
-  }
-  return out;
-}
-
 /** Positions of `times` (sorted) inside `all` (sorted, a superset). */
 function indexIn(all: Float64Array, times: Float64Array): Int32Array {
   const out = new Int32Array(times.length);
@@ -375,7 +362,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
     buyAndHold: bh.summary,
   };
 
-  const rollingWindow = Math.min(168, Math.max(2, Math.floor(n / 4)));
+  const rollingWindow = rollingWindowFor(n);
   const out: BacktestResult = {
     schemaVersion: 1,
     kind: 'backtest',
@@ -421,7 +408,8 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
       equity: Array.from(equityCurve(run.logReturns)),
       buyHoldEquity: Array.from(equityCurve(bh.logReturns)),
       drawdown: Array.from(drawdownCurve(run.logReturns)),
-      rollingDirectionalAccuracy: rollingDirection(forecast.pred, actual, rollingWindow),
+      // JSON has no NaN: a bar before the window fills is null.
+      rollingDirectionalAccuracy: Array.from(rollingDirectionalAccuracy(forecast.pred, actual, rollingWindow), (v) => (Number.isNaN(v) ? null : v)),
     },
   };
   return out;

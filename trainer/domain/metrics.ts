@@ -328,6 +328,28 @@ export function equityCurve(logReturns: NumArray): Float64Array {
   return out;
 }
 
+/** Window of the reports' rolling directional accuracy for n forecasts: a quarter, 2 to 168. */
+export function rollingWindowFor(n: number): number {
+  return Math.min(168, Math.max(2, Math.floor(n / 4)));
+}
+
+/**
+ * Share of right directions ((pred > 0) === (actual > 0)) over the last `win` forecasts at each
+ * index; NaN until the window fills.
+ */
+export function rollingDirectionalAccuracy(pred: NumArray, actual: NumArray, win: number): Float64Array {
+  const n = actual.length;
+  const out = new Float64Array(n).fill(NaN);
+  let hits = 0;
+  const hit = (i: number): number => ((pred[i]! > 0) === (actual[i]! > 0) ? 1 : 0);
+  for (let i = 0; i < n; i++) {
+    hits += hit(i);
+    if (i >= win) hits -= hit(i - win);
+    if (i >= win - 1) out[i] = hits / win;
+  }
+  return out;
+}
+
 /** Drawdown series 1 - E_t / max(1, max_{s<=t} E_s), as positive fractions. */
 export function drawdownCurve(logReturns: NumArray): Float64Array {
   const eq = equityCurve(logReturns);

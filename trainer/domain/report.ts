@@ -2,7 +2,10 @@
 // the page has no external scripts, styles or fonts; every chart is inline SVG drawn here; every
 // piece of text is HTML-escaped; missing or non-finite numbers print as "n/a".
 import type { DieboldMarianoResult, ModelMetrics, TradingSummary } from './metrics.js';
-import { buyAndHold, drawdownCurve, simulateTrading } from './metrics.js';
+import { buyAndHold, drawdownCurve, rollingDirectionalAccuracy, rollingWindowFor, simulateTrading } from './metrics.js';
+import { escapeHtml, fixed, fmt, iso, isNum, lineChart, metricsTable, NA, pct, pval, reportCss, scatterChart, type Line } from './html.js';
+
+export { escapeHtml, fmt } from './html.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
@@ -70,42 +73,6 @@ export interface EvaluationResult {
 // Formatting
 // ---------------------------------------------------------------------------------------------
 
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
-
-const NA = 'n/a';
-
-function isNum(x: unknown): x is number {
-  return typeof x === 'number' && Number.isFinite(x);
-}
-
-/** Number with `digits` significant places, or n/a. */
-export function fmt(x: number | null | undefined, digits = 4): string {
-  if (!isNum(x)) return NA;
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  if (a >= 1e-3 && a < 1e6) return Number(x.toPrecision(digits)).toString();
-  return x.toExponential(digits - 1);
-}
-
-function fixed(x: number | null | undefined, d: number): string {
-  return isNum(x) ? x.toFixed(d) : NA;
-}
-
-function pct(x: number | null | undefined, d = 2): string {
-  return isNum(x) ? `${(x * 100).toFixed(d)}%` : NA;
-}
-
-function pval(p: number | null | undefined): string {
-  if (!isNum(p)) return NA;
-  return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
-}
-
-function iso(t: number): string {
-  return isNum(t) ? new Date(t).toISOString() : NA;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Verdict
 // ---------------------------------------------------------------------------------------------
@@ -165,93 +132,6 @@ export function verdictOf(result: EvaluationResult): Verdict {
 // ---------------------------------------------------------------------------------------------
 
 const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf', '#7f7f7f'];
-const W = 860;
-const H = 300;
-const PAD = { l: 64, r: 16, t: 16, b: 36 };
-
-interface Line { name: string; ys: ArrayLike<number>; color: string }
-
-function stride(n: number, max: number): number {
-  return Math.max(1, Math.ceil(n / max));
-}
-
-function extent(values: Iterable<number>): [number, number] | null {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    if (!isNum(v)) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  if (lo === Infinity) return null;
-  if (lo === hi) return [lo - 1e-9 - Math.abs(lo) * 0.01, hi + 1e-9 + Math.abs(hi) * 0.01];
-  return [lo, hi];
-}
-
-function axes(xLo: string, xHi: string, yLo: number, yHi: number, yFmt: (v: number) => string): string {
-  const x0 = PAD.l;
-  const x1 = W - PAD.r;
-  const y0 = H - PAD.b;
-  const y1 = PAD.t;
-  let s = `<line x1="${x0}" y1="${y0}" x2="${x1}" y2="${y0}" stroke="#444"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y1}" stroke="#444"/>`;
-  for (let k = 0; k <= 4; k++) {
-    const v = yLo + ((yHi - yLo) * k) / 4;
-    const y = y0 - ((y0 - y1) * k) / 4;
-    s += `<line x1="${x0}" y1="${y.toFixed(1)}" x2="${x1}" y2="${y.toFixed(1)}" stroke="#eee"/>`;
-    s += `<text x="${x0 - 4}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${escapeHtml(yFmt(v))}</text>`;
-  }
-  s += `<text x="${x0}" y="${H - 10}" font-size="11">${escapeHtml(xLo)}</text>`;
-  s += `<text x="${x1}" y="${H - 10}" font-size="11" text-anchor="end">${escapeHtml(xHi)}</text>`;
-  return s;
-}
-
-function legend(lines: { name: string; color: string }[]): string {
-  return `<div class="legend">${lines.map((l) => `<span><i style="background:${l.color}"></i>${escapeHtml(l.name)}</span>`).join(' ')}</div>`;
-}
-
-function lineChart(title: string, xLo: string, xHi: string, lines: Line[], yFmt: (v: number) => string, maxPoints = 1200): string {
-  const n = Math.max(0, ...lines.map((l) => l.ys.length));
-  const ext = extent(lines.flatMap((l) => Array.from(l.ys)));
-  if (n < 2 || ext === null) return `<h3>${escapeHtml(title)}</h3><p>n/a (not enough data)</p>`;
-  const [lo, hi] = ext;
-  const sx = (i: number): number => PAD.l + ((W - PAD.l - PAD.r) * i) / (n - 1);
-  const sy = (v: number): number => H - PAD.b - ((H - PAD.t - PAD.b) * (v - lo)) / (hi - lo);
-  const st = stride(n, maxPoints);
-  let body = axes(xLo, xHi, lo, hi, yFmt);
-  for (const l of lines) {
-    const pts: string[] = [];
-    for (let i = 0; i < l.ys.length; i += st) {
-      const v = l.ys[i]!;
-      if (isNum(v)) pts.push(`${sx(i).toFixed(1)},${sy(v).toFixed(1)}`);
-    }
-    const last = l.ys.length - 1;
-    const lastY = l.ys[last]!;
-    if (last % st !== 0 && isNum(lastY)) pts.push(`${sx(last).toFixed(1)},${sy(lastY).toFixed(1)}`);
-    if (pts.length > 0) body += `<polyline fill="none" stroke="${l.color}" stroke-width="1.3" points="${pts.join(' ')}"/>`;
-  }
-  return `<h3>${escapeHtml(title)}</h3>${legend(lines)}<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${escapeHtml(title)}">${body}</svg>`;
-}
-
-function scatterChart(title: string, xs: ArrayLike<number>, ys: ArrayLike<number>, maxPoints = 3000): string {
-  const n = Math.min(xs.length, ys.length);
-  const ex = extent(Array.from(xs));
-  const ey = extent(Array.from(ys));
-  if (n < 1 || ex === null || ey === null) return `<h3>${escapeHtml(title)}</h3><p>n/a (not enough data)</p>`;
-  const [xl, xh] = ex;
-  const [yl, yh] = ey;
-  const sx = (v: number): number => PAD.l + ((W - PAD.l - PAD.r) * (v - xl)) / (xh - xl);
-  const sy = (v: number): number => H - PAD.b - ((H - PAD.t - PAD.b) * (v - yl)) / (yh - yl);
-  let body = axes(`predicted ${fmt(xl, 3)}`, `predicted ${fmt(xh, 3)}`, yl, yh, (v) => fmt(v, 3));
-  if (xl < 0 && xh > 0) body += `<line x1="${sx(0).toFixed(1)}" y1="${PAD.t}" x2="${sx(0).toFixed(1)}" y2="${H - PAD.b}" stroke="#bbb" stroke-dasharray="4 3"/>`;
-  if (yl < 0 && yh > 0) body += `<line x1="${PAD.l}" y1="${sy(0).toFixed(1)}" x2="${W - PAD.r}" y2="${sy(0).toFixed(1)}" stroke="#bbb" stroke-dasharray="4 3"/>`;
-  const st = stride(n, maxPoints);
-  for (let i = 0; i < n; i += st) {
-    const x = xs[i]!;
-    const y = ys[i]!;
-    if (isNum(x) && isNum(y)) body += `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="1.6" fill="#1f77b4" fill-opacity="0.5"/>`;
-  }
-  return `<h3>${escapeHtml(title)}</h3><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${escapeHtml(title)}">${body}</svg>`;
-}
 
 function cumsum(a: ArrayLike<number>): Float64Array {
   const out = new Float64Array(a.length);
@@ -259,20 +139,6 @@ function cumsum(a: ArrayLike<number>): Float64Array {
   for (let i = 0; i < a.length; i++) {
     c += a[i]!;
     out[i] = c;
-  }
-  return out;
-}
-
-/** Rolling directional accuracy over `win` forecasts (NaN until the window fills; not drawn). */
-function rollingDa(pred: ArrayLike<number>, actual: ArrayLike<number>, win: number): Float64Array {
-  const n = actual.length;
-  const out = new Float64Array(n).fill(NaN);
-  let hits = 0;
-  const hit = (i: number): number => ((pred[i]! > 0) === (actual[i]! > 0) ? 1 : 0);
-  for (let i = 0; i < n; i++) {
-    hits += hit(i);
-    if (i >= win) hits -= hit(i - win);
-    if (i >= win - 1) out[i] = hits / win;
   }
   return out;
 }
@@ -285,8 +151,8 @@ function charts(r: EvaluationResult): string {
   const opts = { feeBps: r.trading.feeBps, threshold: r.trading.threshold, mode: r.trading.mode, periodsPerYear: r.trading.periodsPerYear };
   const runs = order.map((name, i) => ({ name, color: COLORS[i % COLORS.length]!, run: simulateTrading(s.forecasts[name]!, s.actual, opts) }));
   const bhRun = buyAndHold(s.actual, { feeBps: r.trading.feeBps, periodsPerYear: r.trading.periodsPerYear });
-  const xLo = iso(s.eventTimes[0]!);
-  const xHi = iso(s.eventTimes[s.eventTimes.length - 1]!);
+  const xLo = iso(s.eventTimes[0]);
+  const xHi = iso(s.eventTimes[s.eventTimes.length - 1]);
   const equityLines: Line[] = [
     ...runs.map((x) => ({ name: `${x.name} (${r.trading.mode})`, color: x.color, ys: cumsum(x.run.logReturns) })),
     { name: 'buy-and-hold', color: '#000', ys: cumsum(bhRun.logReturns) },
@@ -295,11 +161,11 @@ function charts(r: EvaluationResult): string {
     ...runs.map((x) => ({ name: x.name, color: x.color, ys: Array.from(drawdownCurve(x.run.logReturns), (v) => -v) })),
     { name: 'buy-and-hold', color: '#000', ys: Array.from(drawdownCurve(bhRun.logReturns), (v) => -v) },
   ];
-  const win = Math.min(168, Math.max(2, Math.floor(s.actual.length / 4)));
+  const win = rollingWindowFor(s.actual.length);
   const modelPred = s.forecasts[r.model.name];
   const daLines: Line[] = runs
     .filter((x) => x.name !== 'persistence')
-    .map((x) => ({ name: x.name, color: x.color, ys: rollingDa(s.forecasts[x.name]!, s.actual, win) }));
+    .map((x) => ({ name: x.name, color: x.color, ys: rollingDirectionalAccuracy(s.forecasts[x.name]!, s.actual, win) }));
   daLines.push({ name: '50%', color: '#999', ys: new Float64Array(s.actual.length).fill(0.5) });
   return [
     lineChart('Equity: cumulative log return after fees', xLo, xHi, equityLines, (v) => fmt(v, 3)),
@@ -313,15 +179,8 @@ function charts(r: EvaluationResult): string {
 // Tables
 // ---------------------------------------------------------------------------------------------
 
-function metricsTable(models: ModelMetrics[], bh: TradingSummary, highlight: string): string {
-  const head = '<tr><th>forecast</th><th>n</th><th>MAE</th><th>RMSE</th><th>DA</th><th>DA 95% CI</th><th>DM stat (HLN)</th><th>DM p</th><th>PnL</th><th>Sharpe</th><th>max DD</th><th>trades</th><th>exposure</th></tr>';
-  const rows = models.map((m) => {
-    const ci = m.direction.ci95;
-    const cls = m.name === highlight ? ' class="model"' : '';
-    return `<tr${cls}><td>${escapeHtml(m.name)}</td><td>${m.regression.n}</td><td>${fmt(m.regression.mae)}</td><td>${fmt(m.regression.rmse)}</td><td>${pct(m.direction.accuracy, 1)}</td><td>${ci ? `[${pct(ci.low, 1)}, ${pct(ci.high, 1)}]` : NA}</td><td>${fixed(m.dmVsPersistence.stat, 3)}</td><td>${pval(m.dmVsPersistence.pValue)}</td><td>${pct(m.trading.totalReturn)}</td><td>${fixed(m.trading.sharpe, 2)}</td><td>${pct(m.trading.maxDrawdown)}</td><td>${m.trading.trades}</td><td>${pct(m.trading.exposure, 0)}</td></tr>`;
-  });
-  rows.push(`<tr class="bh"><td>buy-and-hold</td><td>${bh.n}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${pct(bh.totalReturn)}</td><td>${fixed(bh.sharpe, 2)}</td><td>${pct(bh.maxDrawdown)}</td><td>${bh.trades}</td><td>${pct(bh.exposure, 0)}</td></tr>`);
-  return `<table>${head}${rows.join('')}</table>`;
+function modelsTable(models: ModelMetrics[], bh: TradingSummary, highlight: string): string {
+  return metricsTable(models.map((m) => ({ label: m.name, metrics: m, highlight: m.name === highlight })), bh);
 }
 
 function kvTable(obj: Record<string, unknown>): string {
@@ -336,18 +195,14 @@ function kvTable(obj: Record<string, unknown>): string {
 // Page
 // ---------------------------------------------------------------------------------------------
 
-const CSS = `body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
-td:first-child,th:first-child,.kv td{text-align:left}tr.model{background:#fff4e5;font-weight:600}tr.bh{color:#555}
-.verdict{padding:1em;border-left:5px solid #888;background:#f6f6f6}.verdict.yes{border-color:#2ca02c}.verdict.no{border-color:#d62728}
-.legend span{margin-right:1em;font-size:12px}.legend i{display:inline-block;width:14px;height:3px;margin-right:4px;vertical-align:middle}`;
+const CSS = reportCss('.verdict{padding:1em;border-left:5px solid #888;background:#f6f6f6}.verdict.yes{border-color:#2ca02c}.verdict.no{border-color:#d62728}');
 
 /** A self-contained HTML page for an EvaluationResult. */
 export function renderReport(result: EvaluationResult): string {
   const v = verdictOf(result);
   const title = `BitPredict evaluation: ${result.model.name} ${result.model.version} on ${result.data.symbol} ${result.data.interval}`;
   const folds = result.folds.map((f) =>
-    `<h3>Fold ${f.index}</h3><p>train ${escapeHtml(f.trainFrom)} &rarr; ${escapeHtml(f.trainTo)} (${f.nTrain} windows), validation ${escapeHtml(f.valFrom)} &rarr; ${escapeHtml(f.valTo)} (${f.nVal}), test ${escapeHtml(f.testFrom)} &rarr; ${escapeHtml(f.testTo)} (${f.nTest})</p>${metricsTable(f.models, f.buyAndHold, result.model.name)}`,
+    `<h3>Fold ${f.index}</h3><p>train ${escapeHtml(f.trainFrom)} &rarr; ${escapeHtml(f.trainTo)} (${f.nTrain} windows), validation ${escapeHtml(f.valFrom)} &rarr; ${escapeHtml(f.valTo)} (${f.nVal}), test ${escapeHtml(f.testFrom)} &rarr; ${escapeHtml(f.testTo)} (${f.nTest})</p>${modelsTable(f.models, f.buyAndHold, result.model.name)}`,
   );
   const notes = (result.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('');
   return `<!DOCTYPE html>
@@ -376,7 +231,7 @@ ${kvTable({
 <h3>Configuration</h3>
 ${kvTable(result.config)}
 <h2>Overall (all folds' test windows)</h2>
-${metricsTable(result.overall.models, result.overall.buyAndHold, result.model.name)}
+${modelsTable(result.overall.models, result.overall.buyAndHold, result.model.name)}
 <h2>Charts</h2>
 ${charts(result)}
 <h2>Folds</h2>
