@@ -7,28 +7,16 @@
 //   answers, and an unreadable store is logged, never an error.
 // The topic wins for the champion, because that is what the predictors load.
 import { randomBytes } from 'node:crypto';
-import type { Consumer } from 'kafkajs';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Platform } from '../core/runtime.js';
-import { createAdmin } from '../core/kafka/client.js';
+import { followFromStart, type Follower } from '../core/kafka/follow.js';
 import { topicName } from '../schemas/index.js';
 import type { ModelAnnouncement } from '../schemas/types.js';
 import { announcementOf, listVersions, readRegistry } from '../trainer/registry.js';
 
-/** One model version as the API shows it (times in epoch ms, as on the models topic). */
-export interface ModelVersionInfo {
-  version: string;
-  featureSetVersion: string;
-  trainedFrom: number;
-  trainedTo: number;
-  metrics: Record<string, number>;
-  backend: string;
-  codeVersion: string;
-  createdAt: number;
-  expiresAt: number | null;
-  artifactUri: string;
-}
+/** One model version as the API shows it: its announcement without the name (times in epoch ms). */
+export type ModelVersionInfo = Omit<ModelAnnouncement, 'name'>;
 
 export interface ModelVersionView extends ModelVersionInfo {
   /** This version is the current champion. */
@@ -161,7 +149,7 @@ export function createModelsView(opts: ModelsViewOptions): ModelsView {
   const log = opts.logger.child({ component: 'models-view' });
   const topic = topicName('models', config.kafka.topicPrefix);
   const state = createModelsState();
-  let consumer: Consumer | null = null;
+  let follower: Follower | null = null;
   let refreshTimer: NodeJS.Timeout | undefined;
   let caughtUp = false;
   let storeProblem: string | null = null;
@@ -198,70 +186,39 @@ export function createModelsView(opts: ModelsViewOptions): ModelsView {
     hasChampion: () => snapshot().champion !== null,
 
     async start() {
-      const admin = await createAdmin(platform.kafka);
-      let ends: Map<number, bigint>;
-      try {
-        ends = new Map((await admin.endOffsets(topic)).map((e) => [e.partition, BigInt(e.offset)]));
-      } finally {
-        await admin.close();
-      }
-      const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
-      let markCaughtUp: () => void = () => undefined;
-      const done = new Promise<void>((resolve) => {
-        markCaughtUp = () => {
+      follower = await followFromStart({
+        client: platform.kafka,
+        topic,
+        groupId: `${config.kafka.clientId}-gateway-models-${config.instanceId}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+        logger: log,
+        ...(opts.catchUpMs === undefined ? {} : { catchUpMs: opts.catchUpMs }),
+        onCaughtUp: () => {
           caughtUp = true;
-          resolve();
-        };
-        if (pending.size === 0) markCaughtUp();
-      });
-      const groupId = `${config.kafka.clientId}-gateway-models-${config.instanceId}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-      const c = platform.kafka.raw.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
-      consumer = c;
-      await c.connect();
-      await c.subscribe({ topic, fromBeginning: true });
-      await c.run({
-        // Read from the beginning by every process start; offsets are never needed again.
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          try {
-            const key = message.key?.toString() ?? null;
-            if (message.value === null) {
-              // Like the predictor: a tombstone does not stop the current champion serving.
-              log.warn({ model: key }, 'models topic tombstone ignored');
-              return;
-            }
-            let a: ModelAnnouncement;
-            try {
-              a = await platform.serde.decode('models', message.value);
-            } catch (err) {
-              log.warn({ err: errorMessage(err), partition, offset: message.offset }, 'models record not decodable; skipped');
-              return;
-            }
-            if (key !== null && key !== a.name) {
-              log.warn({ key, model: a.name, partition, offset: message.offset }, 'models record key differs from the announced name; skipped');
-              return;
-            }
-            state.announce(a);
-            log.info({ model: a.name, version: a.version }, 'model announcement');
-            // The trainer writes its registry before it announces: re-read for the new metrics.
-            if (caughtUp) void refresh();
-          } finally {
-            const end = ends.get(partition);
-            if (end !== undefined && BigInt(message.offset) + 1n >= end - 1n) {
-              // Transaction markers take offsets too: the end minus one counts as caught up.
-              pending.delete(partition);
-              if (pending.size === 0 && !caughtUp) markCaughtUp();
-            }
+        },
+        onMessage: async (partition, message) => {
+          const key = message.key?.toString() ?? null;
+          if (message.value === null) {
+            // Like the predictor: a tombstone does not stop the current champion serving.
+            log.warn({ model: key }, 'models topic tombstone ignored');
+            return;
           }
+          let a: ModelAnnouncement;
+          try {
+            a = await platform.serde.decode('models', message.value);
+          } catch (err) {
+            log.warn({ err: errorMessage(err), partition, offset: message.offset }, 'models record not decodable; skipped');
+            return;
+          }
+          if (key !== null && key !== a.name) {
+            log.warn({ key, model: a.name, partition, offset: message.offset }, 'models record key differs from the announced name; skipped');
+            return;
+          }
+          state.announce(a);
+          log.info({ model: a.name, version: a.version }, 'model announcement');
+          // The trainer writes its registry before it announces: re-read for the new metrics.
+          if (caughtUp) void refresh();
         },
       });
-      const timeout = opts.catchUpMs ?? 15_000;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(() => {
-        log.warn({ topic, timeoutMs: timeout }, 'models topic not read to its end in time; answering with what has been read');
-        resolve();
-      }, timeout)))]);
-      clearTimeout(timer);
       await refresh();
       refreshTimer = setInterval(() => void refresh(), opts.refreshMs ?? 60_000);
       refreshTimer.unref();
@@ -270,9 +227,9 @@ export function createModelsView(opts: ModelsViewOptions): ModelsView {
     async stop() {
       clearInterval(refreshTimer);
       refreshTimer = undefined;
-      const c = consumer;
-      consumer = null;
-      if (c) await c.disconnect();
+      const f = follower;
+      follower = null;
+      if (f) await f.stop();
       await refreshing;
     },
   };

@@ -6,12 +6,11 @@
 // The models topic follower (a consumer in its own group per process start, from the beginning)
 // feeds announcements in order; the registry's champion is the fallback when the topic has none.
 import { randomBytes } from 'node:crypto';
-import type { Consumer } from 'kafkajs';
 import { BitPredictError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
 import { counter, gauge, type Registry } from '../../core/metrics.js';
-import { createAdmin } from '../../core/kafka/client.js';
+import { followFromStart, type Follower } from '../../core/kafka/follow.js';
 import { topicName } from '../../schemas/index.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
 import { FEATURE_SET_VERSION } from '../../processors/indicators/domain/indicators.js';
@@ -140,7 +139,7 @@ export function createModelFollower(opts: { platform: Platform; server: ModelSer
   const { config } = platform;
   const topic = topicName('models', config.kafka.topicPrefix);
   const name = config.models.name;
-  let consumer: Consumer | null = null;
+  let follower: Follower | null = null;
   let chain: Promise<unknown> = Promise.resolve();
   const enqueue = (work: () => Promise<unknown>): Promise<unknown> => (chain = chain.then(work).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'model load failed')));
 
@@ -159,60 +158,33 @@ export function createModelFollower(opts: { platform: Platform; server: ModelSer
 
   return {
     async start() {
-      const admin = await createAdmin(platform.kafka);
-      let ends: Map<number, bigint>;
-      try {
-        ends = new Map((await admin.endOffsets(topic)).map((e) => [e.partition, BigInt(e.offset)]));
-      } finally {
-        await admin.close();
-      }
-      const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
-      let caughtUp: () => void = () => undefined;
-      const done = new Promise<void>((resolve) => {
-        caughtUp = resolve;
-        if (pending.size === 0) resolve();
-      });
-      const groupId = `${config.kafka.clientId}-predictor-models-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-      consumer = platform.kafka.raw.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
+      follower = await followFromStart({
+        client: platform.kafka,
+        topic,
+        groupId: `${config.kafka.clientId}-predictor-models-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+        logger,
+        ...(opts.catchUpMs === undefined ? {} : { catchUpMs: opts.catchUpMs }),
+        onMessage: async (_partition, message) => {
           const key = message.key?.toString() ?? null;
-          if (key === name) {
-            if (message.value === null) {
-              logger.warn({ model: name }, 'models topic tombstone ignored: the current champion keeps serving');
-            } else {
-              const value = message.value;
-              await enqueue(async () => {
-                const a = await platform.serde.decode('models', value);
-                if (a.name !== name) throw new BitPredictError('ERR_VALIDATION', `models record keyed ${name} announces ${a.name}`);
-                await server.loadAnnouncement(a);
-              });
-            }
+          if (key !== name) return;
+          if (message.value === null) {
+            logger.warn({ model: name }, 'models topic tombstone ignored: the current champion keeps serving');
+            return;
           }
-          const end = ends.get(partition);
-          if (end !== undefined && BigInt(message.offset) + 1n >= end - 1n) {
-            // Transaction markers take offsets too: the end minus one counts as caught up.
-            pending.delete(partition);
-            if (pending.size === 0) caughtUp();
-          }
+          const value = message.value;
+          await enqueue(async () => {
+            const a = await platform.serde.decode('models', value);
+            if (a.name !== name) throw new BitPredictError('ERR_VALIDATION', `models record keyed ${name} announces ${a.name}`);
+            await server.loadAnnouncement(a);
+          });
         },
       });
-      const timeout = opts.catchUpMs ?? 15_000;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(() => {
-        logger.warn({ topic, timeoutMs: timeout }, 'models topic not read to its end in time; starting with what is loaded');
-        resolve();
-      }, timeout)))]);
-      clearTimeout(timer);
       await enqueue(registryChampion);
     },
     async stop() {
-      const c = consumer;
-      consumer = null;
-      if (c) await c.disconnect();
+      const f = follower;
+      follower = null;
+      if (f) await f.stop();
       await chain;
     },
   };
