@@ -13,7 +13,7 @@ import { resolveReplayFile } from '../producers/replay/service.js';
 import { replayBatches, type DeadRow } from '../producers/replay/pipeline.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs } from '../producers/replay/domain/index.js';
 import { detectTextFormat, mapTextCsv } from '../producers/text/domain/index.js';
-import { scoreVader, textForVader, VADER_VERSION } from '../processors/sentiment/domain/vader.js';
+import { scoredTextOf } from '../processors/sentiment/domain/scored.js';
 
 /** Default tolerance for event times in the future (the config default, BITPREDICT_FUTURE_TOLERANCE_MS). */
 const FUTURE_TOLERANCE_MS = 300_000;
@@ -92,17 +92,9 @@ export function loadTextsFromFile(dataDir: string, file: string, opts: LoadTexts
     throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${errorMessage(err)}`, { cause: err });
   }
   if (opts.onDeadRow) for (const d of mapped.dead) opts.onDeadRow(d);
-  return mapped.drafts.map((d) => ({
-    id: d.id,
-    source: d.source,
-    kind: d.kind,
-    publishedAt: d.publishedAt,
-    vader: scoreVader(textForVader(d)),
-    finbert: null,
-    vaderVersion: VADER_VERSION,
-    scoredAt: now,
-  }));
+  return mapped.drafts.map((d) => scoredTextOf(d, null, now));
 }
+
 
 export interface FeatureRangeQuery {
   symbol: string;

@@ -11,8 +11,8 @@ import { counter, histogram } from '../../core/metrics.js';
 import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
 import { createProcessor } from '../../core/processor.js';
 import { topicName } from '../../schemas/index.js';
-import type { FinbertScore, ScoredText, TextItem } from '../../schemas/types.js';
-import { scoreVader, textForVader, VADER_VERSION } from './domain/vader.js';
+import type { FinbertScore, TextItem } from '../../schemas/types.js';
+import { scoredTextOf } from './domain/scored.js';
 import { loadFinbert, type FinbertScorer } from './finbert.js';
 import { validateTextItem } from './domain/validate.js';
 
@@ -83,20 +83,10 @@ export function createSentimentHandler(deps: { platform: Platform; finbert: Finb
     const item = await serde.decode('textRaw', rec.value);
     const invalid = validateTextItem(item, now(), config.consumer.futureToleranceMs);
     if (invalid) throw new BitPredictError('ERR_VALIDATION', `text ${item.id}: ${invalid}`);
-    const vader = scoreVader(textForVader(item));
     let fb: FinbertScore | null = null;
     const input = finbertInput(item);
     if (finbert && input !== null) fb = cached ?? (await scoreHeadlines([input]))[0] ?? null;
-    const scored: ScoredText = {
-      id: item.id,
-      source: item.source,
-      kind: item.kind,
-      publishedAt: item.publishedAt,
-      vader,
-      finbert: fb,
-      vaderVersion: VADER_VERSION,
-      scoredAt: now(),
-    };
+    const scored = scoredTextOf(item, fb, now());
     const value = serde.encode('textScored', scored);
     scoredTotal.inc({ kind: item.kind, model: fb ? 'vader+finbert' : 'vader' });
     return [{ topic: outTopic, key: item.id, value, timestamp: item.publishedAt }];

@@ -13,9 +13,9 @@ import { intervalMs, isKnownInterval, INTERVAL_MS } from '../../core/domain/inte
 import { topicName } from '../../schemas/index.js';
 import type { Candle, ScoredText, TextItem } from '../../schemas/types.js';
 import { resolveReplayFile } from '../../producers/replay/service.js';
-import { scoreVader, textForVader, VADER_VERSION } from '../../processors/sentiment/domain/vader.js';
 import { validateTextItem } from '../../processors/sentiment/domain/validate.js';
 import { loadCandlesFromFile, loadTextsFromFile } from '../data.js';
+import { scoredTextOf, type ScorableText } from '../../processors/sentiment/domain/scored.js';
 import type { BacktestEvents, BacktestRange, CandleGap } from './types.js';
 
 /** The config default of BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS, for the files path when none is given. */
@@ -89,18 +89,9 @@ export function normalizeCandle(c: Candle): Candle {
   };
 }
 
-/** A TextItem scored as the sentiment processor scores it (VADER; no FinBERT: finbert = null), with scoredAt = publishedAt (no wall clock). */
-export function scoreText(item: Pick<TextItem, 'id' | 'source' | 'kind' | 'publishedAt' | 'title' | 'text'>): ScoredText {
-  return {
-    id: item.id,
-    source: item.source,
-    kind: item.kind,
-    publishedAt: item.publishedAt,
-    vader: scoreVader(textForVader(item)),
-    finbert: null,
-    vaderVersion: VADER_VERSION,
-    scoredAt: item.publishedAt,
-  };
+/** A TextItem scored as the sentiment processor scores it (VADER; no FinBERT), with scoredAt = publishedAt (no wall clock). */
+export function scoreText(item: ScorableText): ScoredText {
+  return scoredTextOf(item, null, item.publishedAt);
 }
 
 function normalizeText(t: ScoredText): ScoredText {
