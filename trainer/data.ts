@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Platform } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
-import { readRange } from '../core/kafka/range.js';
+import { rangesSince, readRange, type PartitionRange } from '../core/kafka/range.js';
 import { BitPredictError, errorMessage } from '../core/errors.js';
 import { topicName } from '../schemas/index.js';
 import type { Candle, FeatureVector, ScoredText } from '../schemas/types.js';
@@ -122,20 +122,14 @@ export async function readFeaturesFromTopic(platform: Platform, q: FeatureRangeQ
   const topic = topicName('features', platform.config.kafka.topicPrefix);
   const key = `${q.symbol}:${q.interval}`;
   const admin = await createAdmin(platform.kafka);
-  let starts: { partition: number; offset: string }[];
-  let ends: { partition: number; offset: string }[];
+  let ranges: PartitionRange[];
   try {
-    starts = await admin.offsetsForTime(topic, q.from);
-    ends = await admin.endOffsets(topic);
+    ranges = await rangesSince(admin, topic, q.from);
   } finally {
     await admin.close();
   }
   const byTime = new Map<number, FeatureVector>();
-  for (const { partition, offset } of starts) {
-    const end = ends.find((e) => e.partition === partition);
-    if (!end) continue;
-    const from = BigInt(offset);
-    const to = BigInt(end.offset);
+  for (const { partition, from, to } of ranges) {
     if (from >= to) continue;
     await readRange(
       platform.kafka,

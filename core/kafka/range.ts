@@ -2,7 +2,7 @@
 // (re-applying the input records between a state snapshot and the committed offset). It uses a
 // throwaway consumer group that never commits, so it cannot move any live group's offsets.
 import { randomBytes } from 'node:crypto';
-import type { KafkaClient } from './client.js';
+import type { KafkaAdmin, KafkaClient } from './client.js';
 import { toKafkaError } from './client.js';
 import type { InRecord } from './consumer.js';
 import { BitPredictError } from '../errors.js';
@@ -73,4 +73,25 @@ export async function readRange(
     await consumer.disconnect();
   }
   return read;
+}
+
+/** One partition's offsets to read: [from, to). */
+export interface PartitionRange { partition: number; from: bigint; to: bigint }
+
+/**
+ * What to read for "every record since t": per partition, from the first record stamped at or
+ * after `since` to the current end. Not to an end looked up by time: records of other keys may
+ * interleave with older timestamps, so readers filter by the record's own time.
+ */
+export async function rangesSince(admin: KafkaAdmin, topic: string, since: number): Promise<PartitionRange[]> {
+  const starts = await admin.offsetsForTime(topic, since);
+  const ends = await admin.endOffsets(topic);
+  const out: PartitionRange[] = [];
+  for (const { partition, offset } of starts) {
+    const end = ends.find((e) => e.partition === partition);
+    if (!end) continue;
+    // -1 (no record at or after `since`) reads nothing.
+    out.push({ partition, from: BigInt(offset) < 0n ? BigInt(end.offset) : BigInt(offset), to: BigInt(end.offset) });
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
 // differ) and the output never depends on the wall clock or on the order records were read in.
 import type { Platform } from '../../core/runtime.js';
 import { createAdmin } from '../../core/kafka/client.js';
-import { readRange } from '../../core/kafka/range.js';
+import { rangesSince, readRange, type PartitionRange } from '../../core/kafka/range.js';
 import { BitPredictError, errorMessage } from '../../core/errors.js';
 import { validateCandle } from '../../core/domain/candle.js';
 import { intervalMs, isKnownInterval, INTERVAL_MS } from '../../core/domain/intervals.js';
@@ -287,11 +287,8 @@ export interface KafkaSourceOptions {
   timeoutMs?: number;
 }
 
-interface PartitionPlan {
+interface PartitionPlan extends PartitionRange {
   topic: string;
-  partition: number;
-  from: bigint;
-  to: bigint;
 }
 
 async function planReads(platform: Platform, reads: { topic: string; since: number }[]): Promise<PartitionPlan[]> {
@@ -299,17 +296,7 @@ async function planReads(platform: Platform, reads: { topic: string; since: numb
   const plans: PartitionPlan[] = [];
   try {
     for (const { topic, since } of reads) {
-      // Start at the first record stamped at or after `since`; read to the current end, not to an
-      // offset looked up by time: records of other keys may interleave with older timestamps.
-      const starts = await admin.offsetsForTime(topic, since);
-      const ends = await admin.endOffsets(topic);
-      for (const { partition, offset } of starts) {
-        const end = ends.find((e) => e.partition === partition);
-        if (!end) continue;
-        // -1 (no record at or after `since`) reads nothing.
-        const from = BigInt(offset) < 0n ? BigInt(end.offset) : BigInt(offset);
-        plans.push({ topic, partition, from, to: BigInt(end.offset) });
-      }
+      for (const r of await rangesSince(admin, topic, since)) plans.push({ topic, ...r });
     }
   } finally {
     await admin.close();
