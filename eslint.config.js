@@ -2,6 +2,7 @@
 // (no Kafka, Redis, HTTP, fs or ML imports) so it can be tested and reused without I/O.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import floors from './lint/floors.js';
 
 const ioModules = [
   'kafkajs', 'ioredis', 'fastify', '@fastify/*', 'ws', 'prom-client', 'pino',
@@ -15,7 +16,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'lint/floors.js'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -31,12 +32,19 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/domain/**/*.ts'],
+    // The floor plan (docs/architecture.md): services side by side on core/ and schemas/.
+    files: ['**/*.ts'],
+    plugins: { floors },
+    rules: { 'floors/no-cross-floor': 'error', 'floors/no-cycle': 'error' },
+  },
+  {
+    // domain/ folders, and the shared libraries that research and live services both run.
+    files: ['**/domain/**/*.ts', 'core/features/**/*.ts', 'core/text/**/*.ts', 'core/data/candles/**/*.ts', 'core/data/text/**/*.ts'],
     // Tests beside domain code may read fixtures from disk; the rule guards the code they test.
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: ioModules, message: 'domain/ code is pure: no I/O imports (Kafka, Redis, HTTP, fs, ML). Pass data in.' }],
+        patterns: [{ group: ioModules, message: 'domain/ code and the pure shared libraries (core/features, core/text, core/data parsers) import no I/O (Kafka, Redis, HTTP, fs, ML). Pass data in.' }],
       }],
     },
   },
@@ -46,7 +54,7 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['eslint.config.js'],
+    files: ['eslint.config.js', 'lint/floors.js'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

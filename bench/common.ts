@@ -5,6 +5,7 @@ import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/
 import { createAdmin } from '../core/kafka/client.js';
 import { topicSpecs } from '../core/kafka/topics.js';
 import { resolve } from 'node:path';
+import kafkajs from 'kafkajs';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../', import.meta.url)));
@@ -44,3 +45,12 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+
+/**
+ * A bare kafkajs client on the platform's brokers, for the raw baselines benchmarks measure the
+ * project against (and for the benches' own measuring consumers). Only core/kafka and bench/ import
+ * kafkajs: a baseline must not go through the code it is the baseline of.
+ */
+export function rawKafkaJs(platform: Platform, label: string): InstanceType<typeof kafkajs.Kafka> {
+  return new kafkajs.Kafka({ clientId: `bench-raw-${label}`, brokers: platform.kafka.brokers, logLevel: kafkajs.logLevel.NOTHING });
+}

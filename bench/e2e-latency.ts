@@ -6,9 +6,9 @@
 import WebSocket from 'ws';
 import { createRedis } from '../core/redis.js';
 import { createProducer } from '../core/kafka/producer.js';
-import { benchPlatform, percentile, progress } from './common.js';
+import { benchPlatform, percentile, progress, rawKafkaJs } from './common.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
-import { createPredictor } from '../trainer/predictor/service.js';
+import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
 import { topicName } from '../schemas/index.js';
@@ -20,8 +20,9 @@ const WARMUP = 100;
 
 async function rawHopLatency(platform: Awaited<ReturnType<typeof benchPlatform>>['platform']): Promise<number[]> {
   const topic = topicName('trades', platform.config.kafka.topicPrefix);
-  const consumer = platform.kafka.raw.consumer({ groupId: `bench-raw-${Date.now()}` });
-  const producer = platform.kafka.raw.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const raw = rawKafkaJs(platform, 'e2e');
+  const consumer = raw.consumer({ groupId: `bench-raw-${Date.now()}` });
+  const producer = raw.producer({ idempotent: true, maxInFlightRequests: 1 });
   await Promise.all([consumer.connect(), producer.connect()]);
   await consumer.subscribe({ topic, fromBeginning: false });
   const latencies: number[] = [];

@@ -3,7 +3,7 @@
 // through the market-data service (WebSocket, parse, validate, dedupe, Avro, idempotent produce).
 // Baseline in the same run: one raw kafkajs hop (produce -> consume) of the same encoded candle at
 // the same pace. Rounds alternate service and baseline so both see the same machine state.
-import { benchPlatform, percentile, progress } from './common.js';
+import { benchPlatform, percentile, progress, rawKafkaJs } from './common.js';
 import { startMockExchange, binanceKlineFrame } from '../test/helpers/mock-exchange.js';
 import { createMarketDataService } from '../producers/market-data/service.js';
 import { createProducer } from '../core/kafka/producer.js';
@@ -27,7 +27,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const sentAt = new Map<string, number>();
   const service: number[] = [];
   const baseline: number[] = [];
-  const consumer = platform.kafka.raw.consumer({ groupId: `bench-exlat-${Date.now()}` });
+  const consumer = rawKafkaJs(platform, 'exlat').consumer({ groupId: `bench-exlat-${Date.now()}` });
   const producer = await createProducer(platform.kafka);
   const svc = await createMarketDataService({ platform, producer });
   try {

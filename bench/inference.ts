@@ -1,7 +1,7 @@
 // inference: latency of one prediction (one window of T=48 real hourly BTCUSDT feature rows)
 // through the LSTM-attention model, p50/p99 over 1000 calls, and batched throughput (batches of
 // 256). Two paths over the SAME weights:
-//   - live path (headline p50_ms/p99_ms): trainer/model/fast.ts, the model's forward pass in
+//   - live path (headline p50_ms/p99_ms): core/models/fast.ts, the model's forward pass in
 //     plain JS Float32Arrays (a window at a time, as the live predictor sees them);
 //   - baseline: tfjs model.predict on the default backend (wasm) for the same single window.
 //   ratio = baseline p50 / live p50 (speed-up). batch_predictions_per_s is tfjs wasm with batches
@@ -11,10 +11,10 @@
 //   (latency does not depend on the weights values).
 import { percentile, progress } from './common.js';
 import { bar, loadBenchData, T } from './training.js';
-import { loadTf, type TfBackend } from '../trainer/tf.js';
-import { buildModel, MODEL_DEFAULTS } from '../trainer/model/model.js';
+import { loadTf, type TfBackend } from '../core/models/tf.js';
+import { buildModel, MODEL_DEFAULTS } from '../core/models/model.js';
 import { predict } from '../trainer/model/train.js';
-import { createFastPredictor } from '../trainer/model/fast.js';
+import { createFastPredictor } from '../core/models/fast.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1000);
 const BATCH = 256;

@@ -4,7 +4,7 @@
 // runs so that both see the same machine state. One unmeasured warm-up round (JIT, connections),
 // then ROUNDS measured pairs; the ratio is the median of the per-pair ratios, which cancels slow
 // drift in machine load better than a ratio of medians. Goal: ratio >= 0.8.
-import { benchPlatform, median, progress } from './common.js';
+import { benchPlatform, median, progress, rawKafkaJs } from './common.js';
 import { runReplay } from '../producers/replay/service.js';
 import { createProducer, type OutRecord, type Producer } from '../core/kafka/producer.js';
 import { topicName } from '../schemas/index.js';
@@ -21,7 +21,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await runReplay({ platform, producer: capture, file: FILE, symbol: 'BTCUSDT', interval: '1h', rate: 0 });
     const n = captured.filter((r) => r.topic === topicName('candles', platform.config.kafka.topicPrefix)).length;
     progress(`${n} candles in ${FILE}`);
-    const raw = platform.kafka.raw.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const raw = rawKafkaJs(platform, 'replay').producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await raw.connect();
     const producer = await createProducer(platform.kafka);
     const replayRates: number[] = [];

@@ -21,7 +21,7 @@ import {
   vaderLabel, type LabelledText, type SentimentLabel,
 } from '../processors/sentiment/domain/evaluate.js';
 import vaderPackage from 'vader-sentiment';
-import { VADER_MAX_CHARS, VADER_VERSION, scoreVader } from '../processors/sentiment/domain/vader.js';
+import { VADER_MAX_CHARS, VADER_VERSION, scoreVader } from '../core/text/vader.js';
 import { loadFinbert, type FinbertScorer } from '../processors/sentiment/finbert.js';
 import { writeTinyBert } from '../processors/sentiment/testing/tiny-bert.js';
 import { median, progress, REPO_ROOT } from './common.js';

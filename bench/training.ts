@@ -4,16 +4,16 @@
 // default hyperparameters (goal < 600 s). cpu is timed on a subset and scaled (it is ~5x slower).
 // ratio = cpu epoch seconds / wasm epoch seconds (the speed-up of the backend we ship).
 //
-// Inputs: the trainer's own pipeline (trainer/data.ts -> trainer/research.ts -> trainer/domain/
-// dataset.ts, feature set fs-2 without texts, so the 4 sentiment columns are 0) when it imports;
+// Inputs: the trainer's own pipeline (core/data/load.ts -> core/features/batch.ts ->
+// core/models/domain/dataset.ts, feature set fs-2 without texts, so the 4 sentiment columns are 0) when it imports;
 // otherwise simple scale-free columns computed here from the merged CSV (the output says which).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { REPO_ROOT, median, progress } from './common.js';
-import { availableBackends, loadTf, type TfBackend } from '../trainer/tf.js';
+import { availableBackends, loadTf, type TfBackend } from '../core/models/tf.js';
 import { trainModel, predict, TRAIN_DEFAULTS } from '../trainer/model/train.js';
-import { MODEL_DEFAULTS } from '../trainer/model/model.js';
-import type { WindowSet } from '../trainer/domain/dataset.js';
+import { MODEL_DEFAULTS } from '../core/models/model.js';
+import type { WindowSet } from '../core/models/domain/dataset.js';
 
 export const T = 48;
 const DATA_DIR = process.env.BITPREDICT_DATA_DIR ?? resolve(REPO_ROOT, '../shared/data');
@@ -33,9 +33,9 @@ export interface BenchData {
 
 /** Two years of windows from the trainer pipeline (H7's dataset code). */
 async function viaTrainerPipeline(): Promise<BenchData> {
-  const { loadCandlesFromFile } = await import('../trainer/data.js');
-  const { featuresFromCandles, seriesOf } = await import('../trainer/research.js');
-  const ds = await import('../trainer/domain/dataset.js');
+  const { loadCandlesFromFile } = await import('../core/data/load.js');
+  const { featuresFromCandles, seriesOf } = await import('../core/features/batch.js');
+  const ds = await import('../core/models/domain/dataset.js');
   const candles = await loadCandlesFromFile(DATA_DIR, CSV, 'BTCUSDT', '1h', { from: WARMUP_FROM, to: TO });
   const series = seriesOf(featuresFromCandles(candles, [], { windowMs: 4 * HOUR }), 'BTCUSDT', '1h');
   // The label of the window at t is the candle closing at t+1h: keep windows with t + 1h <= TO.

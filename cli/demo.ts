@@ -5,7 +5,7 @@
 // serves predictions over WebSocket until Ctrl-C. Ctrl-C stops the services, then the servers the
 // demo started itself, and leaves no process behind.
 import { parseArgs } from 'node:util';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { createStack } from './stack/stack.js';
 import { repoRoot } from './stack/command.js';
 import { loadConfig } from '../core/config.js';
@@ -20,7 +20,7 @@ import type { BitPredictError } from '../core/errors.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
 import { createSentimentProcessor } from '../processors/sentiment/service.js';
 import { runTextReplay } from '../producers/text/replay.js';
-import { createPredictor } from '../trainer/predictor/service.js';
+import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
 import { topicName } from '../schemas/index.js';

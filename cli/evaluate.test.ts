@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { evaluate } from './evaluate.js';
-import { FINAL_WINDOW_START } from '../trainer/domain/dataset.js';
+import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import type { EvaluationResult } from '../trainer/domain/report.js';
 
 const DATA = resolve(process.cwd(), '../shared/data');

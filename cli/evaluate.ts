@@ -7,18 +7,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
 import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
-import { loadCandlesFromFile, loadTextsFromFile, readFeaturesFromTopic } from '../trainer/data.js';
-import { featuresFromCandles, seriesOf } from '../trainer/research.js';
-import { loadTf } from '../trainer/tf.js';
+import { loadCandlesFromFile, loadTextsFromFile } from '../core/data/load.js';
+import { readFeaturesFromTopic } from '../trainer/data.js';
+import { featuresFromCandles, seriesOf } from '../core/features/batch.js';
+import { loadTf } from '../core/models/tf.js';
 import { runWalkForward } from '../trainer/walk-forward-run.js';
 import { renderReport, verdictOf } from '../trainer/domain/report.js';
-import { FINAL_WINDOW_START } from '../trainer/domain/dataset.js';
+import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { intervalMs } from '../core/domain/intervals.js';
 import type { FeatureVector } from '../schemas/types.js';
 

@@ -2,7 +2,7 @@
 // keys in Redis. create prints the key on stdout (alone, so `KEY=$(bitpredict keys create ...)`
 // works) and the notes on stderr; the key cannot be shown again, only its hash is kept.
 import { parseArgs } from 'node:util';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { createRedis } from '../core/redis.js';
 import { errorMessage } from '../core/errors.js';
 import { createKeyStore, isKeyId, isScope, NAME_MAX, type ApiKeyRecord, type KeyStore } from '../gateway/auth/keys.js';

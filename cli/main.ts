@@ -5,13 +5,7 @@ import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { BitPredictError, errorMessage, isBitPredictError } from '../core/errors.js';
 
-export interface CommandContext {
-  readonly config: ReturnType<typeof loadConfig>;
-  readonly logger: ReturnType<typeof createLogger>;
-  readonly args: string[];
-}
-
-type Command = (ctx: CommandContext) => Promise<number | void>;
+import type { Command } from './context.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   stack: { summary: 'stack up|down|status: run Kafka, the schema registry and Redis locally', load: async () => (await import('./stack/command.js')).run },

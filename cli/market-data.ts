@@ -1,5 +1,5 @@
 // `bitpredict market-data`: live Binance and Coinbase candles into market.candles, until SIGTERM.
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { runWorker } from './worker.js';
 import { createMarketDataService } from '../producers/market-data/service.js';
 

@@ -2,7 +2,7 @@
 // BITPREDICT_POLL_URL (CryptoCompare-style histominute/histohour/histoday) every
 // BITPREDICT_POLL_INTERVAL_MS for BITPREDICT_MARKET_SYMBOLS x BITPREDICT_MARKET_INTERVALS (those
 // the API serves: 1m, 1h, 1d) and publishes closed candles to market.candles.
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { runWorker } from './worker.js';
 import { createProducer } from '../core/kafka/producer.js';
 import { createPollService } from '../producers/poll/service.js';

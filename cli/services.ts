@@ -1,10 +1,11 @@
 // The service commands: `bitpredict topics|replay|features|sentiment|predictor|gateway`.
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { runOneShot, runWorker } from './worker.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
-import { createPredictor } from '../trainer/predictor/service.js';
+import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
-import { resolveReplayFile, runReplay } from '../producers/replay/service.js';
+import { runReplay } from '../producers/replay/service.js';
+import { resolveDataFile } from '../core/data/files.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
@@ -45,7 +46,7 @@ export async function topics(ctx: CommandContext): Promise<number> {
 export async function replay(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
   // A missing file is reported before anything connects.
-  resolveReplayFile(config.data.dir, config.replay.file);
+  resolveDataFile(config.data.dir, config.replay.file);
   return runOneShot(ctx, 'replay', ({ platform, producer, signal }) =>
     runReplay({
       platform,

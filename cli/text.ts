@@ -1,10 +1,10 @@
 // `bitpredict news|x|text-replay`: the text producers into text.raw.
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { runOneShot, runWorker } from './worker.js';
 import { createNewsService } from '../producers/text/news.js';
 import { createXService } from '../producers/text/x.js';
 import { runTextReplay as replayText } from '../producers/text/replay.js';
-import { resolveReplayFile } from '../producers/replay/service.js';
+import { resolveDataFile } from '../core/data/files.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { Platform } from '../core/runtime.js';
@@ -49,6 +49,6 @@ export async function runTextReplay(ctx: CommandContext): Promise<number> {
     console.error('usage: bitpredict text-replay [file] [--rate items-per-second] [--limit n]');
     return 2;
   }
-  resolveReplayFile(config.data.dir, file);
+  resolveDataFile(config.data.dir, file);
   return runOneShot(ctx, 'text-replay', ({ platform, producer, signal }) => replayText({ platform, producer, file, rate, limit, signal }));
 }

@@ -5,18 +5,18 @@
 // it beats the champion — or, with none yet, persistence — by BITPREDICT_MODEL_PROMOTION_MARGIN.
 // `bitpredict models list|promote <version>|rollback` for people.
 import { parseArgs } from 'node:util';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
 import { isoTimeFlag as parseTime, wholeNumberFlag } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadSeries } from './evaluate.js';
-import { loadTf } from '../trainer/tf.js';
+import { loadTf } from '../core/models/tf.js';
 import { retrain } from '../trainer/retrain.js';
-import { assertNotFinal, FINAL_WINDOW_START } from '../trainer/domain/dataset.js';
+import { assertNotFinal, FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { TRAIN_DEFAULTS } from '../trainer/model/train.js';
-import { MODEL_DEFAULTS } from '../trainer/model/model.js';
-import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollback } from '../trainer/registry.js';
+import { MODEL_DEFAULTS } from '../core/models/model.js';
+import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollback } from '../core/models/registry.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

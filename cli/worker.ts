@@ -1,7 +1,7 @@
 // Thin entrypoint shared by the service commands: config -> logger -> metrics -> platform ->
 // topics and schemas -> service -> health server -> ready; one ordered shutdown on SIGTERM/SIGINT
 // or a fatal error (not ready, stop intake and drain, disconnect, close Redis, flush logs, exit).
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import type { BitPredictError } from '../core/errors.js';
 import { createLifecycle, type Lifecycle } from '../core/lifecycle.js';
 import { createMetricsRegistry } from '../core/metrics.js';

@@ -11,6 +11,7 @@ import type { Serde } from './serde/serde.js';
 import { redisKeys } from './redis.js';
 import type { Candle, FeatureVector } from '../schemas/types.js';
 import { BitPredictError } from './errors.js';
+import { seriesKey } from '../schemas/keys.js';
 
 export interface FeatureStoreWriter {
   /**
@@ -29,7 +30,7 @@ export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, histor
   let pending = 0;
   return {
     add(f, encoded, candle) {
-      const series = `${f.symbol}:${f.interval}`;
+      const series = seriesKey(f.symbol, f.interval);
       let s = bySeries.get(series);
       if (!s) {
         s = { symbol: f.symbol, interval: f.interval, items: [] };

@@ -24,7 +24,7 @@ const COMPOSE_SERVICES = ['kafka', 'registry', 'redis', 'topics', 'replay', 'fea
 const TOPICS = ['market.trades', 'market.candles', 'text.raw', 'text.scored', 'features', 'predictions', 'models', 'dlq'];
 /**
  * Input topic of each lag-scaled processor; its consumer group is `<BITPREDICT_KAFKA_CLIENT_ID>-<command>`
- * (processors/features/service.ts, processors/sentiment/service.ts, trainer/predictor/service.ts).
+ * (processors/features/service.ts, processors/sentiment/service.ts, processors/predictor/service.ts).
  */
 const PROCESSOR_INPUTS: Record<string, string> = { features: 'market.candles', sentiment: 'text.raw', predictor: 'features' };
 const NAMESPACED_KINDS = new Set(['ConfigMap', 'Deployment', 'Job', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'PersistentVolumeClaim', 'PodDisruptionBudget']);

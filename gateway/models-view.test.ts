@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelAnnouncement } from '../schemas/types.js';
-import type { ArtifactMeta } from '../trainer/model/artifact.js';
+import type { ArtifactMeta } from '../core/models/artifact.js';
 import { createModelsState, readStoreView } from './models-view.js';
 
 const NAME = 'lstm-attention';

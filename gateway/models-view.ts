@@ -2,7 +2,7 @@
 // - the compacted `models` topic, read from the beginning in a consumer group of its own (one per
 //   process start, like the predictor's follower): the latest announcement per model name is the
 //   champion the predictors serve, and every version announced so far is listed;
-// - the model store's registry (trainer/registry.ts), when the gateway runs beside the store: every
+// - the model store's registry (core/models/registry.ts), when the gateway runs beside the store: every
 //   version in it with its metrics. The gateway may run without the store; then the topic alone
 //   answers, and an unreadable store is logged, never an error.
 // The topic wins for the champion, because that is what the predictors load.
@@ -13,7 +13,7 @@ import type { Platform } from '../core/runtime.js';
 import { followFromStart, type Follower } from '../core/kafka/follow.js';
 import { topicName } from '../schemas/index.js';
 import type { ModelAnnouncement } from '../schemas/types.js';
-import { announcementOf, listVersions, readRegistry } from '../trainer/registry.js';
+import { announcementOf, listVersions, readRegistry } from '../core/models/registry.js';
 
 /** One model version as the API shows it: its announcement without the name (times in epoch ms). */
 export type ModelVersionInfo = Omit<ModelAnnouncement, 'name'>;
@@ -195,7 +195,8 @@ export function createModelsView(opts: ModelsViewOptions): ModelsView {
         onCaughtUp: () => {
           caughtUp = true;
         },
-        onMessage: async (partition, message) => {
+        onMessage: async (message) => {
+          const { partition } = message;
           const key = message.key?.toString() ?? null;
           if (message.value === null) {
             // Like the predictor: a tombstone does not stop the current champion serving.

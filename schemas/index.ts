@@ -3,7 +3,7 @@
 // reads nothing: the build copies schemas/avro next to the compiled module and loadSchema() reads
 // from there the first time a schema is asked for.
 import { readFileSync } from 'node:fs';
-import { BitPredictError, errorMessage } from '../core/errors.js';
+import { BitPredictError, messageOf } from './errors.js';
 import type {
   Candle,
   DeadLetter,
@@ -162,7 +162,7 @@ export function loadSchema(logical: LogicalTopic): Record<string, unknown> {
     parsed = JSON.parse(readFileSync(url, 'utf8'));
   } catch (err) {
     // A missing or broken .avsc is a packaging defect, not a transient condition.
-    throw new BitPredictError('ERR_SERDE_UNKNOWN_SCHEMA', `cannot load schema ${spec.schemaFile} of topic ${spec.name}: ${errorMessage(err)}`, {
+    throw new BitPredictError('ERR_SERDE_UNKNOWN_SCHEMA', `cannot load schema ${spec.schemaFile} of topic ${spec.name}: ${messageOf(err)}`, {
       cause: err,
       retryable: false,
       details: { file: url.pathname },

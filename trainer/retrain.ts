@@ -5,14 +5,14 @@
 import type { Config } from '../core/config.js';
 import { progressBar } from '../core/progress.js';
 import type { FeatureVector } from '../schemas/types.js';
-import type { LoadedTf, TfModule } from './tf.js';
-import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, type WindowSet } from './domain/dataset.js';
+import type { LoadedTf, TfModule } from '../core/models/tf.js';
+import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, type WindowSet } from '../core/models/domain/dataset.js';
 import { directionalAccuracy, regressionMetrics } from './domain/metrics.js';
 import { decidePromotion, type PromotionDecision } from './domain/promotion.js';
 import { trainModel, predict, TRAIN_DEFAULTS } from './model/train.js';
-import { RETURN_SCALE } from './model/model.js';
-import { artifactDir, loadArtifact, saveArtifact, type ArtifactMeta } from './model/artifact.js';
-import { readRegistry, recordPromotion, recordRejection } from './registry.js';
+import { RETURN_SCALE } from '../core/models/model.js';
+import { artifactDir, loadArtifact, saveArtifact, type ArtifactMeta } from '../core/models/artifact.js';
+import { readRegistry, recordPromotion, recordRejection } from '../core/models/registry.js';
 
 const DAY = 86_400_000;
 

@@ -19,12 +19,13 @@ import { createDelivery } from '../core/kafka/delivery.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { topicName } from '../schemas/index.js';
 import { createErrorMonitor } from './domain/monitor.js';
-import { FINAL_WINDOW_START } from './domain/dataset.js';
+import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { readFeaturesFromTopic } from './data.js';
-import { loadTf } from './tf.js';
+import { loadTf } from '../core/models/tf.js';
 import { retrain } from './retrain.js';
-import { announce } from './registry.js';
-import { MODEL_DEFAULTS } from './model/model.js';
+import { announce } from '../core/models/registry.js';
+import { MODEL_DEFAULTS } from '../core/models/model.js';
+import { seriesKey } from '../schemas/keys.js';
 
 const DAY = 86_400_000;
 
@@ -80,11 +81,11 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     handler: async (rec) => {
       if (rec.topic === predictionsTopic) {
         const p = await serde.decode('predictions', rec.value);
-        monitor.predicted({ series: `${p.symbol}:${p.interval}`, targetTime: p.targetTime, predictedLogReturn: p.predictedLogReturn, modelVersion: p.modelVersion, isBaseline: p.isBaseline });
+        monitor.predicted({ series: seriesKey(p.symbol, p.interval), targetTime: p.targetTime, predictedLogReturn: p.predictedLogReturn, modelVersion: p.modelVersion, isBaseline: p.isBaseline });
       } else {
         const f = await serde.decode('features', rec.value);
         if (f.eventTime > latestEventTime && f.symbol === symbol && f.interval === interval) latestEventTime = f.eventTime;
-        if (monitor.realised(`${f.symbol}:${f.interval}`, f.eventTime, f.logReturn1) > 0) publish();
+        if (monitor.realised(seriesKey(f.symbol, f.interval), f.eventTime, f.logReturn1) > 0) publish();
       }
       return [];
     },

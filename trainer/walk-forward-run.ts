@@ -7,14 +7,14 @@
 import { BitPredictError } from '../core/errors.js';
 import type { FeatureVector } from '../schemas/types.js';
 import { intervalMs } from '../core/domain/intervals.js';
-import { assertNotFinal, buildWindows, fitNormalizer, FINAL_WINDOW_START, FEATURE_NAMES, windowTargets, type WindowSet } from './domain/dataset.js';
+import { assertNotFinal, buildWindows, fitNormalizer, FINAL_WINDOW_START, FEATURE_NAMES, windowTargets, type WindowSet } from '../core/models/domain/dataset.js';
 import { walkForwardFolds, type Fold } from './domain/walk-forward.js';
 import { emaDriftForecast, fitLinear, fitLogistic, lastStepRows, persistenceForecast, predictLinear, predictLogistic } from './domain/baselines.js';
 import { buyAndHold, evaluateForecast, periodsPerYear, type ForecastInput } from './domain/metrics.js';
 import type { EvaluationResult, FoldEvaluation, JsonValue } from './domain/report.js';
-import type { LoadedTf } from './tf.js';
+import type { LoadedTf } from '../core/models/tf.js';
 import { trainModel, predict, TRAIN_DEFAULTS, type EpochInfo } from './model/train.js';
-import { MODEL_DEFAULTS } from './model/model.js';
+import { MODEL_DEFAULTS } from '../core/models/model.js';
 
 export interface WalkForwardRunOptions {
   loaded: LoadedTf;

@@ -3,7 +3,7 @@
 // server answers and 3 when one does not, so scripts can wait on it.
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../context.js';
 import { createStack, type StackStatus } from './stack.js';
 
 const USAGE = 'usage: bitpredict stack <up|down [--purge]|status>\n';

@@ -14,10 +14,19 @@ export interface KafkaSettings {
   connectRetries?: number;
 }
 
+/** A connection configuration to one Kafka cluster. Opaque outside core/kafka: readers, producers and admins are made by this folder's factories. */
 export interface KafkaClient {
-  readonly raw: KafkaJs;
   readonly brokers: string[];
   readonly logger: Logger;
+}
+
+const engines = new WeakMap<KafkaClient, KafkaJs>();
+
+/** The kafkajs instance behind a client, for the modules of core/kafka only. */
+export function kafkajsOf(client: KafkaClient): KafkaJs {
+  const engine = engines.get(client);
+  if (!engine) throw new BitPredictError('ERR_KAFKA', 'not a Kafka client made by createKafkaClient');
+  return engine;
 }
 
 /** Routes kafkajs logs into pino, at the matching level, under the kafka component. */
@@ -73,7 +82,9 @@ export function createKafkaClient(settings: KafkaSettings, logger: Logger): Kafk
     requestTimeout: 30000,
     retry: { retries: settings.connectRetries ?? 5, initialRetryTime: 300, maxRetryTime: 5000 },
   });
-  return { raw, brokers: settings.brokers, logger: child };
+  const client: KafkaClient = { brokers: settings.brokers, logger: child };
+  engines.set(client, raw);
+  return client;
 }
 
 /**
@@ -121,7 +132,7 @@ export interface KafkaAdmin {
 }
 
 export async function createAdmin(client: KafkaClient): Promise<KafkaAdmin> {
-  const admin = client.raw.admin();
+  const admin = kafkajsOf(client).admin();
   try {
     await admin.connect();
   } catch (err) {

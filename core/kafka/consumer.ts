@@ -9,25 +9,18 @@
 // state that has moved past what Kafka holds: it reports a fatal error (onFatal) so the process
 // shuts down and restarts from the committed offsets.
 import { delay } from '../time.js';
-import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
 import { counter, gauge, histogram } from '../metrics.js';
 import type { BitPredictError } from '../errors.js';
 import { errorMessage, isBitPredictError, type ErrorCode } from '../errors.js';
 import type { KafkaClient } from './client.js';
-import { toKafkaError } from './client.js';
+import { toKafkaError, kafkajsOf } from './client.js';
 import type { OutRecord, Producer, TransactionalProducer } from './producer.js';
+import { toInRecord, type InRecord } from './records.js';
 
-export interface InRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: number;
-  headers: Record<string, Buffer | undefined>;
-}
+export type { InRecord };
 
 export interface HandlerContext {
   heartbeat(): Promise<void>;
@@ -115,14 +108,6 @@ export interface ConsumerRunner {
   readonly assignedPartitions: number;
 }
 
-function toInRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
-  const headers: Record<string, Buffer | undefined> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    headers[k] = Array.isArray(v) ? (v[0] === undefined ? undefined : Buffer.from(v[0])) : v === undefined ? undefined : Buffer.from(v);
-  }
-  return { topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers };
-}
-
 export function classifyError(err: unknown): { code: ErrorCode; retryable: boolean; message: string } {
   if (isBitPredictError(err)) return { code: err.code, retryable: err.retryable, message: err.message };
   return { code: 'ERR_HANDLER', retryable: true, message: errorMessage(err) };
@@ -141,7 +126,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const { client, groupId, handler, deadLetter, delivery, registry, maxAttempts, retryBackoffMs, hooks } = opts;
   const logger = opts.logger.child({ component: 'consumer', groupId });
   const flushEvery = opts.flushEvery ?? 500;
-  const consumer: Consumer = client.raw.consumer({
+  const consumer: Consumer = kafkajsOf(client).consumer({
     groupId,
     sessionTimeout: opts.sessionTimeoutMs ?? 30000,
     heartbeatInterval: Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30000) / 3)),
@@ -238,7 +223,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   });
 
   async function committedOffset(topic: string, partition: number): Promise<string | null> {
-    admin ??= client.raw.admin();
+    admin ??= kafkajsOf(client).admin();
     await admin.connect();
     const res = await admin.fetchOffsets({ groupId, topics: [topic] });
     const o = res.find((r) => r.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;

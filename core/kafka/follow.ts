@@ -1,11 +1,67 @@
-// Follows a (compacted) topic from its beginning and keeps following it, for state every process
-// rebuilds by itself on start: the predictor's champion and the gateway's model registry view both
-// read the `models` topic this way. A consumer group of its own per process start that never
-// commits (the next start reads from the beginning again), so it cannot disturb any other reader.
-import type { KafkaMessage } from 'kafkajs';
+// Reading a topic from its beginning, for state every process rebuilds by itself on start: the
+// predictor's champion and the gateway's model registry view follow the `models` topic, and every
+// feature processor reads all of `text.scored` into its point-in-time index. A consumer group of
+// its own per process start that never commits (the next start reads from the beginning again),
+// so it cannot disturb any other reader. Records reach the caller as BitPredict's InRecord, never
+// as the Kafka client's types.
+import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { KafkaClient } from './client.js';
-import { createAdmin } from './client.js';
+import { createAdmin, toKafkaError, kafkajsOf } from './client.js';
+import { toInRecord, type InRecord } from './records.js';
+
+export interface TopicReaderOptions {
+  client: KafkaClient;
+  topic: string;
+  /** A group id unique to this process start. */
+  groupId: string;
+  /** Longest wait of one fetch on an idle topic (ms, default 250): bounds how long stop() takes. */
+  maxWaitMs?: number;
+  /** The records of one fetched batch of one partition, in offset order. */
+  onBatch(partition: number, records: InRecord[]): Promise<void>;
+  /**
+   * After every batch, also one that held only transaction markers or aborted records: `next` is
+   * the offset after the batch, `highWatermark` the partition's end as the broker reported it.
+   */
+  onProgress?(partition: number, next: bigint, highWatermark: bigint): void;
+}
+
+export interface TopicReader {
+  stop(): Promise<void>;
+}
+
+/** Starts reading `topic` from its beginning; resolves once the consumer runs. */
+export async function readTopicFromStart(o: TopicReaderOptions): Promise<TopicReader> {
+  const consumer: Consumer = kafkajsOf(o.client).consumer({
+    groupId: o.groupId,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: o.maxWaitMs ?? 250,
+  });
+  if (o.onProgress) {
+    const onProgress = o.onProgress;
+    // kafkajs skips eachBatch for a batch emptied by filtering (only control records), but still
+    // emits this event: the only way to see that a topic ending in a commit marker was read to its end.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      onProgress(e.payload.partition, BigInt(e.payload.lastOffset) + 1n, BigInt(e.payload.highWatermark));
+    });
+  }
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+    await consumer.run({
+      // Read from the beginning by every process start; offsets are never needed again.
+      autoCommit: false,
+      eachBatch: async ({ batch }: EachBatchPayload) => {
+        await o.onBatch(batch.partition, batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)));
+      },
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined);
+    throw toKafkaError(err, o.client.brokers);
+  }
+  return { stop: () => consumer.disconnect() };
+}
 
 export interface FollowOptions {
   client: KafkaClient;
@@ -16,7 +72,7 @@ export interface FollowOptions {
   /** How long start waits for the catch-up before going on with what has been read (default 15 s). */
   catchUpMs?: number;
   /** Each record, in partition order; the catch-up bookkeeping runs after it, even if it throws. */
-  onMessage(partition: number, message: KafkaMessage): Promise<void>;
+  onMessage(record: InRecord): Promise<void>;
   /** Once, when every partition has been read up to the end it had at start (not on the timeout). */
   onCaughtUp?(): void;
 }
@@ -25,7 +81,7 @@ export interface Follower {
   stop(): Promise<void>;
 }
 
-/** Resolves once the topic has been read to the end it had at start, or after `catchUpMs`. */
+/** Follows a (compacted) topic record by record; resolves once it has been read to the end it had at start, or after `catchUpMs`. */
 export async function followFromStart(o: FollowOptions): Promise<Follower> {
   const admin = await createAdmin(o.client);
   let ends: Map<number, bigint>;
@@ -46,31 +102,37 @@ export async function followFromStart(o: FollowOptions): Promise<Follower> {
     };
   });
   if (pending.size === 0) markCaughtUp();
-  const consumer = o.client.raw.consumer({ groupId: o.groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
-  await consumer.connect();
-  await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-  await consumer.run({
-    // Read from the beginning by every process start; offsets are never needed again.
-    autoCommit: false,
-    eachMessage: async ({ partition, message }) => {
-      try {
-        await o.onMessage(partition, message);
-      } finally {
-        const end = ends.get(partition);
-        if (end !== undefined && BigInt(message.offset) + 1n >= end - 1n) {
-          // Transaction markers take offsets too: the end minus one counts as caught up.
-          pending.delete(partition);
-          if (pending.size === 0) markCaughtUp();
+  const reader = await readTopicFromStart({
+    client: o.client,
+    topic: o.topic,
+    groupId: o.groupId,
+    onBatch: async (partition, records) => {
+      for (const record of records) {
+        try {
+          await o.onMessage(record);
+        } finally {
+          const end = ends.get(partition);
+          if (end !== undefined && BigInt(record.offset) + 1n >= end - 1n) {
+            // Transaction markers take offsets too: the end minus one counts as caught up.
+            pending.delete(partition);
+            if (pending.size === 0) markCaughtUp();
+          }
         }
       }
     },
   });
   const timeout = o.catchUpMs ?? 15_000;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(() => {
-    o.logger.warn({ topic: o.topic, timeoutMs: timeout }, `${o.topic} not read to its end in time; going on with what has been read`);
-    resolve();
-  }, timeout)))]);
+  await Promise.race([
+    done,
+    new Promise<void>(
+      (resolve) =>
+        (timer = setTimeout(() => {
+          o.logger.warn({ topic: o.topic, timeoutMs: timeout }, `${o.topic} not read to its end in time; going on with what has been read`);
+          resolve();
+        }, timeout)),
+    ),
+  ]);
   clearTimeout(timer);
-  return { stop: () => consumer.disconnect() };
+  return reader;
 }

@@ -3,7 +3,7 @@
 import kafkajs from 'kafkajs';
 import type { Producer as KafkaJsProducer, Message, ProducerConfig, Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
-import { toKafkaError } from './client.js';
+import { toKafkaError, kafkajsOf } from './client.js';
 
 // Idempotence only holds if the producer never gives up on a batch by itself (kafkajs warns
 // otherwise): a broker outage becomes backpressure, visible in readiness, lag and the shutdown
@@ -48,7 +48,7 @@ export function toTopicMessages(records: OutRecord[]): { topic: string; messages
 }
 
 export async function createProducer(client: KafkaClient): Promise<Producer> {
-  const producer: KafkaJsProducer = client.raw.producer(PRODUCER_BASE);
+  const producer: KafkaJsProducer = kafkajsOf(client).producer(PRODUCER_BASE);
   try {
     await producer.connect();
   } catch (err) {
@@ -77,7 +77,7 @@ export interface TransactionalProducer {
 }
 
 export async function createTransactionalProducer(client: KafkaClient, transactionalId: string): Promise<TransactionalProducer> {
-  const producer = client.raw.producer({ ...PRODUCER_BASE, transactionalId });
+  const producer = kafkajsOf(client).producer({ ...PRODUCER_BASE, transactionalId });
   try {
     await producer.connect();
   } catch (err) {

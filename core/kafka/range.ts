@@ -3,7 +3,7 @@
 // throwaway consumer group that never commits, so it cannot move any live group's offsets.
 import { randomBytes } from 'node:crypto';
 import type { KafkaAdmin, KafkaClient } from './client.js';
-import { toKafkaError } from './client.js';
+import { toKafkaError, kafkajsOf } from './client.js';
 import type { InRecord } from './consumer.js';
 import { BitPredictError } from '../errors.js';
 
@@ -17,7 +17,7 @@ export async function readRange(
   opts: { timeoutMs?: number } = {},
 ): Promise<number> {
   if (from >= to) return 0;
-  const consumer = client.raw.consumer({ groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
+  const consumer = kafkajsOf(client).consumer({ groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
   let position = from;
   let read = 0;
   let failure: Error | null = null;

@@ -4,7 +4,7 @@
 // of a key is among them as long as fewer than `perPartition` other records follow it.
 import { randomBytes } from 'node:crypto';
 import type { KafkaClient } from './client.js';
-import { createAdmin, toKafkaError } from './client.js';
+import { createAdmin, toKafkaError, kafkajsOf } from './client.js';
 import type { InRecord } from './consumer.js';
 
 export async function readTail(client: KafkaClient, topic: string, opts: { perPartition?: number; timeoutMs?: number } = {}): Promise<InRecord[]> {
@@ -20,7 +20,7 @@ export async function readTail(client: KafkaClient, topic: string, opts: { perPa
   }
   const wanted = ends.filter((e) => BigInt(e.offset) > (lows.get(e.partition) ?? 0n) && BigInt(e.offset) > 0n);
   if (wanted.length === 0) return [];
-  const consumer = client.raw.consumer({ groupId: `bitpredict-tail-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
+  const consumer = kafkajsOf(client).consumer({ groupId: `bitpredict-tail-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
   const out: InRecord[] = [];
   const lastSeen = new Map<number, bigint>();
   const endOf = new Map(wanted.map((e) => [e.partition, BigInt(e.offset)]));

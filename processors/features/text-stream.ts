@@ -7,14 +7,14 @@
 // A candle at t waits (bounded) until covered(t), so when texts are already in the topic the join
 // is deterministic: the same inputs give the same sentiment whatever the timing of the two streams.
 import { randomBytes } from 'node:crypto';
-import type { Consumer } from 'kafkajs';
 import type { Platform } from '../../core/runtime.js';
 import { counter, gauge } from '../../core/metrics.js';
-import { createAdmin, toKafkaError, type KafkaAdmin } from '../../core/kafka/client.js';
+import { createAdmin, type KafkaAdmin } from '../../core/kafka/client.js';
+import { readTopicFromStart, type TopicReader } from '../../core/kafka/follow.js';
 import { errorMessage } from '../../core/errors.js';
 import { delay } from '../../core/time.js';
 import { topicName } from '../../schemas/index.js';
-import { createTextIndex, textIndexItemOf, type TextIndex } from './domain/text-index.js';
+import { createTextIndex, textIndexItemOf, type TextIndex } from '../../core/features/text-index.js';
 
 export interface TextStream {
   start(): Promise<void>;
@@ -45,7 +45,7 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
   const maxPublished = new Map<number, number>();
   let emittedThrough = -Infinity;
   let caughtUpOnce = false;
-  let consumer: Consumer | null = null;
+  let reader: TopicReader | null = null;
   let admin: KafkaAdmin | null = null;
   let timer: NodeJS.Timeout | null = null;
   const textsTotal = counter(registry, 'bitpredict_features_texts_total', 'Scored texts read by the feature join, by outcome', ['outcome']);
@@ -84,55 +84,44 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
       admin = await createAdmin(platform.kafka);
       await refreshEnds();
       // Its own group per process and start: it commits nothing and always reads from the beginning.
-      consumer = platform.kafka.raw.consumer({
+      reader = await readTopicFromStart({
+        client: platform.kafka,
+        topic,
         groupId: `${config.kafka.clientId}-features-text-${config.instanceId}-${randomBytes(4).toString('hex')}`,
-        readUncommitted: false,
-        allowAutoTopicCreation: false,
-        maxWaitTimeInMs: 500,
-      });
-      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-        const next = BigInt(e.payload.lastOffset) + 1n;
-        if (next > (position.get(e.payload.partition) ?? 0n)) position.set(e.payload.partition, next);
-        const hw = BigInt(e.payload.highWatermark);
-        if (hw > (ends.get(e.payload.partition) ?? 0n)) ends.set(e.payload.partition, hw);
-        noteCaughtUp();
-      });
-      try {
-        await consumer.connect();
-        await consumer.subscribe({ topic, fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            for (const m of batch.messages) {
-              try {
-                const scored = await serde.decode('textScored', m.value);
-                const outcome = index.add(textIndexItemOf(scored));
-                textsTotal.inc({ outcome });
-                if (outcome === 'added') {
-                  if (scored.publishedAt <= emittedThrough) lateTotal.inc();
-                  const prev = maxPublished.get(batch.partition);
-                  if (prev === undefined || scored.publishedAt > prev) maxPublished.set(batch.partition, scored.publishedAt);
-                }
-              } catch (err) {
-                // text.scored is written by the sentiment processor, which dead-letters bad input; a
-                // record that still does not decode here is counted and skipped (every feature
-                // instance reads this topic, so it is not dead-lettered once per instance).
-                textsTotal.inc({ outcome: 'invalid' });
-                logger.warn({ partition: batch.partition, offset: m.offset, err: errorMessage(err) }, 'skipping an unreadable text.scored record');
+        maxWaitMs: 500,
+        onProgress: (partition, next, highWatermark) => {
+          if (next > (position.get(partition) ?? 0n)) position.set(partition, next);
+          if (highWatermark > (ends.get(partition) ?? 0n)) ends.set(partition, highWatermark);
+          noteCaughtUp();
+        },
+        onBatch: async (partition, records) => {
+          for (const m of records) {
+            try {
+              const scored = await serde.decode('textScored', m.value);
+              const outcome = index.add(textIndexItemOf(scored));
+              textsTotal.inc({ outcome });
+              if (outcome === 'added') {
+                if (scored.publishedAt <= emittedThrough) lateTotal.inc();
+                const prev = maxPublished.get(partition);
+                if (prev === undefined || scored.publishedAt > prev) maxPublished.set(partition, scored.publishedAt);
               }
+            } catch (err) {
+              // text.scored is written by the sentiment processor, which dead-letters bad input; a
+              // record that still does not decode here is counted and skipped (every feature
+              // instance reads this topic, so it is not dead-lettered once per instance).
+              textsTotal.inc({ outcome: 'invalid' });
+              logger.warn({ partition, offset: m.offset, err: errorMessage(err) }, 'skipping an unreadable text.scored record');
             }
-            indexSize.set(index.size);
-          },
-        });
-      } catch (err) {
-        throw toKafkaError(err, platform.kafka.brokers);
-      }
+          }
+          indexSize.set(index.size);
+        },
+      });
       timer = setInterval(() => void refreshEnds(), deps.endRefreshMs ?? 1000);
       timer.unref();
     },
     async stop() {
       if (timer) clearInterval(timer);
-      await consumer?.disconnect();
+      await reader?.stop();
       await admin?.close();
     },
     covered(t) {

@@ -12,9 +12,9 @@ import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
 import { createProcessor } from '../../core/processor.js';
 import { topicName } from '../../schemas/index.js';
 import type { FinbertScore, TextItem } from '../../schemas/types.js';
-import { scoredTextOf } from './domain/scored.js';
+import { scoredTextOf } from '../../core/text/scored.js';
 import { loadFinbert, type FinbertScorer } from './finbert.js';
-import { validateTextItem } from './domain/validate.js';
+import { validateTextItem } from '../../core/text/validate.js';
 
 export interface SentimentProcessorOptions {
   platform: Platform;

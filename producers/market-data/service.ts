@@ -20,12 +20,13 @@ import { intervalMs } from '../../core/domain/intervals.js';
 import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
 import {
-  backoffDelay, binanceStreamSymbol, candleKey, coinbaseProduct, coinbasePublishedSymbol, createCandleBuilder, lastClosedOpenTime, pageGap,
+  backoffDelay, binanceStreamSymbol, coinbaseProduct, coinbasePublishedSymbol, createCandleBuilder, lastClosedOpenTime, pageGap,
   parseBinanceFrame, parseBinanceKlines, parseCoinbaseCandles, parseCoinbaseFrame, planGap,
   type CandleBuilder, type CandleDraft, type Exchange, type Parsed,
 } from './domain/index.js';
 import { Aborted, getJson, sleep, type RestDeps } from './rest.js';
 import { createReconnectingSocket, type ReconnectingSocket } from './socket.js';
+import { seriesKey } from '../../schemas/keys.js';
 
 /** Coinbase candle granularities (seconds) by BitPredict interval; 4h has none. */
 const COINBASE_GRANULARITY: Record<string, number> = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '1d': 86400 };
@@ -97,7 +98,7 @@ export async function createMarketDataService(opts: MarketDataOptions): Promise<
         const len = intervalMs(interval);
         if (exchange === 'binance') {
           const symbol = s.toUpperCase();
-          series.push({ exchange, symbol, remote: symbol, interval, len, key: candleKey(symbol, interval), builder: null, pendingFill: null });
+          series.push({ exchange, symbol, remote: symbol, interval, len, key: seriesKey(symbol, interval), builder: null, pendingFill: null });
           continue;
         }
         const product = coinbaseProduct(s);
@@ -106,7 +107,7 @@ export async function createMarketDataService(opts: MarketDataOptions): Promise<
           continue;
         }
         const symbol = coinbasePublishedSymbol(product);
-        series.push({ exchange, symbol, remote: product, interval, len, key: candleKey(symbol, interval), builder: null, pendingFill: null });
+        series.push({ exchange, symbol, remote: product, interval, len, key: seriesKey(symbol, interval), builder: null, pendingFill: null });
       }
     }
   }

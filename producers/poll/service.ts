@@ -13,7 +13,7 @@ import { BitPredictError, errorMessage, type ErrorCode } from '../../core/errors
 import { counter, gauge } from '../../core/metrics.js';
 import { intervalMs as lengthOf } from '../../core/domain/intervals.js';
 import { topicName } from '../../schemas/index.js';
-import { lastOpenTimesByKey } from '../replay/resume.js';
+import { lastOpenTimesByKey } from '../../core/kafka/resume.js';
 import {
   classifyResponse,
   histoPath,
@@ -25,6 +25,7 @@ import {
   type HistoOutcome,
   type PollInterval,
 } from './domain/histo.js';
+import { seriesKey } from '../../schemas/keys.js';
 
 export interface PollServiceDeps {
   platform: Platform;
@@ -105,7 +106,7 @@ export function createPollService(deps: PollServiceDeps): PollService {
     if (!pair) throw new BitPredictError('ERR_CONFIG_INVALID', `poll: cannot split symbol "${symbol}" into base and quote asset`);
     for (const interval of intervals) {
       if (!isPollInterval(interval)) throw new BitPredictError('ERR_CONFIG_INVALID', `poll: interval "${interval}" is not served by the histo API (1m, 1h, 1d)`);
-      keys.push({ key: `${symbol}:${interval}`, symbol, interval, intervalMs: lengthOf(interval), pair, last: null, failures: 0, notBefore: 0, lastError: null });
+      keys.push({ key: seriesKey(symbol, interval), symbol, interval, intervalMs: lengthOf(interval), pair, last: null, failures: 0, notBefore: 0, lastError: null });
     }
   }
   if (keys.length === 0) throw new BitPredictError('ERR_CONFIG_INVALID', 'poll: no symbol/interval to poll (intervals must include 1m, 1h or 1d)');

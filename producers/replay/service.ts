@@ -3,20 +3,21 @@
 // parsed, fail validation or arrive out of order go to the DLQ with the raw line and its number;
 // gaps in the data stay gaps. Sending is pipelined: the next batch is parsed and encoded while the
 // previous one is in flight, and at most one batch is in flight, so ordering per key holds.
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { basename, isAbsolute, resolve } from 'node:path';
+import { basename } from 'node:path';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
 import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { deadLetterFromSource } from '../../core/kafka/dlq.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
-import { lastOpenTimesByKey } from './resume.js';
+import { lastOpenTimesByKey } from '../../core/kafka/resume.js';
 import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
-import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from './domain/index.js';
-import { replayBatches, type PipelineBatch, type PipelineParams } from './pipeline.js';
+import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from '../../core/data/candles/index.js';
+import { replayBatches, type PipelineBatch, type PipelineParams } from '../../core/data/candle-file.js';
 import { delay } from '../../core/time.js';
+import { firstLines, resolveDataFile } from '../../core/data/files.js';
+import { seriesKey } from '../../schemas/keys.js';
 
 export interface ReplayOptions {
   platform: Platform;
@@ -72,39 +73,16 @@ export interface ReplaySummary {
   resumedAfter: number | null;
 }
 
-export function resolveReplayFile(dataDir: string, file: string, cwd = process.cwd()): string {
-  const path = isAbsolute(file) ? file : resolve(cwd, dataDir, file);
-  if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new BitPredictError('ERR_REPLAY_FILE', `replay file not found: ${path} (set BITPREDICT_DATA_DIR / BITPREDICT_REPLAY_FILE)`);
-  }
-  return path;
-}
-
-/** The first two lines of the first 4096 characters (up to 4 bytes each), without reading the whole file. */
-function firstLines(path: string): [string, string | undefined] {
-  const buf = Buffer.alloc(4 * 4096);
-  const fd = openSync(path, 'r');
-  let size: number;
-  try {
-    size = readSync(fd, buf, 0, buf.length, 0);
-  } finally {
-    closeSync(fd);
-  }
-  const head = buf.toString('utf8', 0, size).slice(0, 4096);
-  const lines = head.split('\n');
-  return [lines[0] ?? '', lines[1]];
-}
-
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const { platform, producer } = opts;
   const { config, serde, registry } = platform;
   const logger: Logger = platform.logger.child({ service: 'replay' });
   const now = opts.now ?? Date.now;
-  const path = resolveReplayFile(config.data.dir, opts.file);
+  const path = resolveDataFile(config.data.dir, opts.file);
   const [first, second] = firstLines(path);
   const format = detectFormat(basename(path), first, second);
   const topic = topicName('candles', config.kafka.topicPrefix);
-  const key = `${opts.symbol}:${opts.interval}`;
+  const key = seriesKey(opts.symbol, opts.interval);
   const speedFactor = opts.speedFactor ?? 0;
   if (!(Number.isFinite(speedFactor) && speedFactor >= 0)) {
     throw new BitPredictError('ERR_VALIDATION', `speedFactor ${speedFactor} is not a number >= 0`);

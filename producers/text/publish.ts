@@ -9,7 +9,7 @@ import { readTail } from '../../core/kafka/tail.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { topicName } from '../../schemas/index.js';
 import type { TextItem } from '../../schemas/types.js';
-import type { TextDraft } from './domain/feed.js';
+import type { TextDraft } from '../../core/data/text/draft.js';
 
 export function textRecord(platform: Platform, draft: TextDraft, ingestedAt: number): OutRecord {
   const item: TextItem = { ...draft, ingestedAt };

@@ -8,8 +8,8 @@ import type { Platform } from '../../core/runtime.js';
 import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
-import { resolveReplayFile } from '../replay/service.js';
-import { detectTextFormat, mapTextCsv, type TextFileFormat } from './domain/index.js';
+import { resolveDataFile } from '../../core/data/files.js';
+import { detectTextFormat, mapTextCsv, type TextFileFormat } from '../../core/data/text/index.js';
 import { deadTextRecord, loadTextTail, textRecord } from './publish.js';
 
 export interface TextReplayOptions {
@@ -48,7 +48,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   const { config } = platform;
   const logger = platform.logger.child({ service: 'text-replay' });
   const now = opts.now ?? Date.now;
-  const path = resolveReplayFile(config.data.dir, opts.file);
+  const path = resolveDataFile(config.data.dir, opts.file);
   if (statSync(path).size > MAX_FILE_BYTES) throw new BitPredictError('ERR_REPLAY_FILE', `text replay file ${path} is larger than ${MAX_FILE_BYTES} bytes`);
   const content = readFileSync(path, 'utf8');
   const format = detectTextFormat(content.slice(0, content.indexOf('\n') >= 0 ? content.indexOf('\n') : 4096));

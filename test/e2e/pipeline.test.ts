@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
 import { createFeatureProcessor } from '../../processors/features/service.js';
-import { createPredictor } from '../../trainer/predictor/service.js';
+import { createPredictor } from '../../processors/predictor/service.js';
 import { createGateway, type GatewayService } from '../../gateway/service.js';
 import { createKeyStore } from '../../gateway/auth/keys.js';
 import { runReplay } from '../../producers/replay/service.js';

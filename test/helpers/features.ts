@@ -3,7 +3,7 @@
 // topics, in one pass, as an uninterrupted run would. The Kafka glue under test must produce
 // exactly these vectors, once each, whatever crashes, restarts and rebalances happen.
 import type { Candle, FeatureVector, ScoredText } from '../../schemas/types.js';
-import { featuresFromCandles } from '../../trainer/research.js';
+import { featuresFromCandles } from '../../core/features/batch.js';
 
 /** The fields of a vector that depend on the inputs only (not on wall clock or stream timing). */
 export type StableFeature = Omit<FeatureVector, 'computedAt' | 'candleIngestedAt' | 'textWatermark'>;
@@ -36,7 +36,7 @@ export function naiveSentiment(texts: ScoredText[], t: number, W: number) {
 
 /**
  * Indicator fields of every candle, per series in input order, skipping redeliveries; keyed by
- * featureKey. The research path (trainer/research.ts) runs the same engines as the live processor;
+ * featureKey. The research path (core/features/batch.ts) runs the same engines as the live processor;
  * its sentiment fields are not used here (compareWithReference checks them with naiveSentiment).
  */
 export function referenceIndicators(candles: Candle[]): Map<string, StableFeature> {

@@ -11,6 +11,7 @@ import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../../co
 import { createRedis, type Redis } from '../../core/redis.js';
 import { createAdmin, type KafkaAdmin } from '../../core/kafka/client.js';
 import { topicSpecs } from '../../core/kafka/topics.js';
+import { readTopicFromStart, type TopicReader } from '../../core/kafka/follow.js';
 import { topicName, type LogicalTopic, type TopicValueMap } from '../../schemas/index.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -65,31 +66,36 @@ export async function createTestPlatform(label: string, overrides: Partial<Recor
       const want = new Map(ends.map((e) => [e.partition, BigInt(e.offset)]));
       const out: { key: string | null; value: TopicValueMap[T] | null; raw: Buffer | null; timestamp: number; partition: number; offset: string }[] = [];
       if ([...want.values()].every((v) => v === 0n)) return out;
-      const consumer = platform.kafka.raw.consumer({ groupId: uniqueId('reader'), readUncommitted: false, maxWaitTimeInMs: 250 });
-      await consumer.connect();
-      await consumer.subscribe({ topic: name, fromBeginning: true });
       const seen = new Map<number, bigint>();
+      let reader: Promise<TopicReader> | undefined;
       const done = new Promise<void>((resolveDone, reject) => {
         const timer = setTimeout(() => reject(new Error(`readAll(${name}) timed out`)), 30_000);
-        void consumer.run({
-          eachMessage: async ({ partition, message }) => {
-            const value: TopicValueMap[T] | null = message.value ? await platform.serde.decode(logical, message.value).catch(() => null) : null;
-            out.push({ key: message.key?.toString() ?? null, value, raw: message.value, timestamp: Number(message.timestamp), partition, offset: message.offset });
-            seen.set(partition, BigInt(message.offset) + 1n);
-            // Transaction markers take offsets too, so "caught up" means reaching the end or beyond.
-            if ([...want.entries()].every(([p, end]) => end === 0n || (seen.get(p) ?? 0n) >= end - 1n)) {
-              clearTimeout(timer);
-              resolveDone();
+        reader = readTopicFromStart({
+          client: platform.kafka,
+          topic: name,
+          groupId: uniqueId('reader'),
+          onBatch: async (partition, records) => {
+            for (const message of records) {
+              const value: TopicValueMap[T] | null = message.value ? await platform.serde.decode(logical, message.value).catch(() => null) : null;
+              out.push({ key: message.key?.toString() ?? null, value, raw: message.value, timestamp: message.timestamp, partition, offset: message.offset });
+              seen.set(partition, BigInt(message.offset) + 1n);
+              // Transaction markers take offsets too, so "caught up" means reaching the end or beyond.
+              if ([...want.entries()].every(([p, end]) => end === 0n || (seen.get(p) ?? 0n) >= end - 1n)) {
+                clearTimeout(timer);
+                resolveDone();
+              }
             }
           },
         });
+        reader.catch(reject);
       });
       try {
         await done;
         // A short grace period so that the last records of a transaction batch are in.
         await new Promise((r) => setTimeout(r, 200));
       } finally {
-        await consumer.disconnect();
+        // The reader may resolve after the records arrived: wait for it before stopping.
+        await (await reader?.catch(() => undefined))?.stop();
       }
       return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
     },

@@ -10,6 +10,7 @@ import type { Producer } from '../../core/kafka/producer.js';
 import { createGateway, type GatewayService } from '../../gateway/service.js';
 import type { Prediction } from '../../schemas/types.js';
 import { DATA_DIR, waitFor, type TestPlatform } from './platform.js';
+import { seriesKey } from '../../schemas/keys.js';
 
 export interface ServerMessage {
   type: string;
@@ -252,7 +253,7 @@ export function prediction(i: number, overrides: Partial<Prediction> = {}): Pred
 }
 
 export async function producePredictions(tp: TestPlatform, producer: Producer, preds: Prediction[]): Promise<void> {
-  await producer.send(preds.map((p) => ({ topic: tp.topic('predictions'), key: `${p.symbol}:${p.interval}`, value: tp.platform.serde.encode('predictions', p), timestamp: Date.now() })));
+  await producer.send(preds.map((p) => ({ topic: tp.topic('predictions'), key: seriesKey(p.symbol, p.interval), value: tp.platform.serde.encode('predictions', p), timestamp: Date.now() })));
 }
 
 /**

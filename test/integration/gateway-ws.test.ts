@@ -18,7 +18,7 @@ import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { redisKeys } from '../../core/redis.js';
 import { mulberry32 } from '../../core/random.js';
 import { createKeyStore, parseKey } from '../../gateway/auth/keys.js';
-import { featuresFromCandles } from '../../trainer/research.js';
+import { featuresFromCandles } from '../../core/features/batch.js';
 import type { Candle, ModelAnnouncement } from '../../schemas/types.js';
 
 const CH = 'predictions:BTCUSDT';

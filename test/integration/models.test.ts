@@ -10,7 +10,7 @@ import { createTestPlatform, DATA_DIR, type TestPlatform } from '../helpers/plat
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { models, train } from '../../cli/train.js';
-import { readRegistry, listVersions } from '../../trainer/registry.js';
+import { readRegistry, listVersions } from '../../core/models/registry.js';
 
 describe('model registry: train, promote, announce, rollback', () => {
   let tp: TestPlatform;

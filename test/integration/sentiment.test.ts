@@ -10,7 +10,7 @@ import { createTestPlatform, waitFor, type TestPlatform } from '../helpers/platf
 import { createSentimentProcessor } from '../../processors/sentiment/service.js';
 import { loadFinbert, type FinbertScorer } from '../../processors/sentiment/finbert.js';
 import { writeTinyBert } from '../../processors/sentiment/testing/tiny-bert.js';
-import { scoreVader, textForVader } from '../../processors/sentiment/domain/vader.js';
+import { scoreVader, textForVader } from '../../core/text/vader.js';
 import { createProducer } from '../../core/kafka/producer.js';
 import type { Service } from '../../core/service.js';
 import type { TextItem } from '../../schemas/types.js';

@@ -8,7 +8,7 @@ import { createTestPlatform, REPO_ROOT, waitFor, type TestPlatform } from '../he
 import { startMockFeedHost, type MockFeedHost } from '../helpers/mock-feeds.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { createNewsService, type NewsService } from '../../producers/text/news.js';
-import { textId } from '../../producers/text/domain/index.js';
+import { textId } from '../../core/data/text/index.js';
 
 const fixture = (name: string): string => readFileSync(resolve(REPO_ROOT, 'test/fixtures/text', name), 'utf8');
 

@@ -10,8 +10,9 @@ import { runReplay } from '../../producers/replay/service.js';
 import { isBitPredictError } from '../../core/errors.js';
 import type { Service } from '../../core/service.js';
 import type { FeatureVector, ScoredText } from '../../schemas/types.js';
-import { loadCandlesFromFile, readFeaturesFromTopic } from '../../trainer/data.js';
-import { featuresFromCandles } from '../../trainer/research.js';
+import { loadCandlesFromFile } from '../../core/data/load.js';
+import { readFeaturesFromTopic } from '../../trainer/data.js';
+import { featuresFromCandles } from '../../core/features/batch.js';
 import { scoredText as scored } from '../helpers/features.js';
 
 const HOUR = 3_600_000;

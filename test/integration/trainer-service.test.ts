@@ -11,10 +11,10 @@ import { createProducer } from '../../core/kafka/producer.js';
 import { loadConfig } from '../../core/config.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../../core/runtime.js';
-import { loadCandlesFromFile } from '../../trainer/data.js';
-import { featuresFromCandles } from '../../trainer/research.js';
+import { loadCandlesFromFile } from '../../core/data/load.js';
+import { featuresFromCandles } from '../../core/features/batch.js';
 import { createTrainerService } from '../../trainer/service.js';
-import { readRegistry } from '../../trainer/registry.js';
+import { readRegistry } from '../../core/models/registry.js';
 import type { Service } from '../../core/service.js';
 import type { FeatureVector, Prediction } from '../../schemas/types.js';
 

@@ -11,17 +11,17 @@
 import { BitPredictError } from '../../core/errors.js';
 import { intervalMs } from '../../core/domain/intervals.js';
 import type { Candle, FeatureVector, ScoredText } from '../../schemas/types.js';
-import { FEATURE_SET_VERSION } from '../../processors/indicators/domain/indicators.js';
-import { featuresFromCandles, seriesOf } from '../research.js';
-import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, FINAL_WINDOW_START, windowTargets, type Normalizer } from '../domain/dataset.js';
+import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
+import { featuresFromCandles, seriesOf } from '../../core/features/batch.js';
+import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, FINAL_WINDOW_START, windowTargets, type Normalizer } from '../../core/models/domain/dataset.js';
 import { emaDriftForecast, persistenceForecast } from '../domain/baselines.js';
 import { buyAndHold, drawdownCurve, equityCurve, evaluateForecast, periodsPerYear, rollingDirectionalAccuracy, rollingWindowFor, simulateTrading, type ModelMetrics, type TradingOptions, type TradingSummary } from '../domain/metrics.js';
-import { createEmaDriftBaseline, DEFAULT_HALF_LIFE_STEPS } from '../predictor/domain/baseline.js';
-import { loadArtifact, type ArtifactMeta } from '../model/artifact.js';
-import { createFastPredictor, type FastPredictor } from '../model/fast.js';
-import { MODEL_DEFAULTS, RETURN_SCALE } from '../model/model.js';
+import { createEmaDriftBaseline, DEFAULT_HALF_LIFE_STEPS } from '../../core/models/domain/baseline.js';
+import { loadArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
+import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
+import { MODEL_DEFAULTS, RETURN_SCALE } from '../../core/models/model.js';
 import { trainModel, TRAIN_DEFAULTS } from '../model/train.js';
-import { loadTf, type LoadedTf } from '../tf.js';
+import { loadTf, type LoadedTf } from '../../core/models/tf.js';
 import type { BacktestEvents } from './types.js';
 
 export type ModelChoice = { kind: 'baseline' } | { kind: 'artifact'; dir: string; label: string /* 'champion' or the version */ };

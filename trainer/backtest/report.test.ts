@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import type { Candle } from '../../schemas/types.js';
-import { loadCandlesFromFile } from '../data.js';
+import { loadCandlesFromFile } from '../../core/data/load.js';
 import type { BacktestEvents } from './types.js';
 import { runBacktest, type BacktestResult } from './engine.js';
 import { renderBacktestReport } from './report.js';

@@ -12,11 +12,12 @@ import { validateCandle } from '../../core/domain/candle.js';
 import { intervalMs, isKnownInterval, INTERVAL_MS } from '../../core/domain/intervals.js';
 import { topicName } from '../../schemas/index.js';
 import type { Candle, ScoredText, TextItem } from '../../schemas/types.js';
-import { resolveReplayFile } from '../../producers/replay/service.js';
-import { validateTextItem } from '../../processors/sentiment/domain/validate.js';
-import { loadCandlesFromFile, loadTextsFromFile } from '../data.js';
-import { scoredTextOf, type ScorableText } from '../../processors/sentiment/domain/scored.js';
+import { resolveDataFile } from '../../core/data/files.js';
+import { validateTextItem } from '../../core/text/validate.js';
+import { loadCandlesFromFile, loadTextsFromFile } from '../../core/data/load.js';
+import { scoredTextOf, type ScorableText } from '../../core/text/scored.js';
 import type { BacktestEvents, BacktestRange, CandleGap } from './types.js';
+import { seriesKey } from '../../schemas/keys.js';
 
 /** The config default of BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS, for the files path when none is given. */
 export const DEFAULT_SENTIMENT_WINDOW_MS = 14_400_000;
@@ -257,7 +258,7 @@ export async function loadEventsFromFiles(o: FileSourceOptions): Promise<Backtes
   const warmupFrom = o.range.from - o.warmupBars * len;
   const windowMs = o.sentimentWindowMs ?? DEFAULT_SENTIMENT_WINDOW_MS;
   const provenance: string[] = [];
-  const candlePath = resolveReplayFile(o.dataDir, o.candleFile);
+  const candlePath = resolveDataFile(o.dataDir, o.candleFile);
   let deadCandles = 0;
   const candles = await loadCandlesFromFile(o.dataDir, candlePath, o.range.symbol, o.range.interval, {
     from: warmupFrom, to: o.range.to, ...(o.now ? { now: o.now } : {}), onDeadRow: () => void deadCandles++,
@@ -266,7 +267,7 @@ export async function loadEventsFromFiles(o: FileSourceOptions): Promise<Backtes
   o.onProgress?.(`read ${candles.length} candles from ${candlePath}`);
   const texts: ScoredText[] = [];
   for (const file of o.textFiles) {
-    const path = resolveReplayFile(o.dataDir, file);
+    const path = resolveDataFile(o.dataDir, file);
     let dead = 0;
     const read = loadTextsFromFile(o.dataDir, path, { ...(o.now ? { now: o.now } : {}), onDeadRow: () => void dead++ });
     for (const t of read) texts.push(t);
@@ -321,7 +322,7 @@ export async function loadEventsFromKafka(platform: Platform, o: KafkaSourceOpti
   const textFrom = textStart(warmupFrom, config.features.sentimentWindowMs);
   const candleTopic = topicName('candles', config.kafka.topicPrefix);
   const textTopic = topicName('textRaw', config.kafka.topicPrefix);
-  const key = `${range.symbol}:${range.interval}`;
+  const key = seriesKey(range.symbol, range.interval);
   const plans = await planReads(platform, [{ topic: candleTopic, since: warmupFrom }, { topic: textTopic, since: textFrom }]);
   const total = plans.reduce((n, p) => n + Number(p.to - p.from), 0);
   let done = 0;
@@ -365,7 +366,7 @@ export async function loadEventsFromKafka(platform: Platform, o: KafkaSourceOpti
             }
             const invalid = validateCandle(c, now(), tolerance);
             if (invalid) return skip('invalid', invalid.reason);
-            if (`${c.symbol}:${c.interval}` !== key) return skip('wrong key', `key "${key}" does not match the candle's series ${c.symbol}:${c.interval}`);
+            if (seriesKey(c.symbol, c.interval) !== key) return skip('wrong key', `key "${key}" does not match the candle's series ${c.symbol}:${c.interval}`);
             candles.push(c);
             kept++;
             return;

@@ -9,7 +9,7 @@ import { BitPredictError } from '../../core/errors.js';
 
 type NumArray = ArrayLike<number>;
 
-/** The part of a WindowSet (trainer/domain/dataset.ts) the baselines read. */
+/** The part of a WindowSet (core/models/domain/dataset.ts) the baselines read. */
 export interface WindowRows {
   T: number;
   F: number;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
-import { loadTf } from '../tf.js';
+import { loadTf } from '../../core/models/tf.js';
 import { evaluateLoss, mulberry32, predict, shuffleInPlace, trainModel } from './train.js';
-import type { WindowSet } from '../domain/dataset.js';
+import type { WindowSet } from '../../core/models/domain/dataset.js';
 
 /** A learnable synthetic set: next return = 0.01 * mean of feature 0 over the last 3 steps, plus noise. */
 function synthetic(n: number, T: number, F: number, seed: number): WindowSet {

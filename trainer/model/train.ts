@@ -2,10 +2,10 @@
 // (mulberry32) and batches are fed by hand, so the same seed on the same backend gives the same
 // weights. Early stopping reads only `val` (the caller keeps val out of the final window).
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
-import type { TfModule } from '../tf.js';
-import type { WindowSet } from '../domain/dataset.js';
+import type { TfModule } from '../../core/models/tf.js';
+import type { WindowSet } from '../../core/models/domain/dataset.js';
 import { BitPredictError } from '../../core/errors.js';
-import { RETURN_SCALE, buildModel, compileModel } from './model.js';
+import { RETURN_SCALE, buildModel, compileModel } from '../../core/models/model.js';
 
 import { mulberry32 } from '../../core/random.js';
 

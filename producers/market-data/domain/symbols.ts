@@ -41,7 +41,3 @@ export function coinbaseProduct(symbol: string): string | null {
 export function coinbasePublishedSymbol(product: string): string {
   return product.replace('-', '').toUpperCase();
 }
-
-export function candleKey(symbol: string, interval: string): string {
-  return `${symbol}:${interval}`;
-}

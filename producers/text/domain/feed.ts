@@ -4,11 +4,12 @@
 // (for example truncated mid-transfer) is rejected as a whole, before any item is used, so a cut
 // feed never publishes a partial item.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import type { TextItem } from '../../../schemas/types.js';
-import { parseFeedDate } from './dates.js';
-import { MAX_FIELD_CHARS, canonicalUrl, capText, textId } from './ids.js';
+import { parseFeedDate } from '../../../core/data/text/dates.js';
+import { MAX_FIELD_CHARS, canonicalUrl, capText, textId } from '../../../core/data/text/ids.js';
 
-export type TextDraft = Omit<TextItem, 'ingestedAt'>;
+import type { TextDraft } from '../../../core/data/text/draft.js';
+
+export type { TextDraft };
 
 export type FeedEntry =
   | { ok: true; item: TextDraft }

@@ -1,9 +1,9 @@
 // X API v2 recent search: response bodies -> tweet drafts, and the rate-limit headers -> when the
 // next request may go out. Ids are decimal snowflakes beyond 2^53, so they are compared as BigInt
 // and never turned into numbers.
-import { parseFeedDate } from './dates.js';
-import { MAX_FIELD_CHARS, capText, textId } from './ids.js';
-import type { TextDraft } from './feed.js';
+import { parseFeedDate } from '../../../core/data/text/dates.js';
+import { MAX_FIELD_CHARS, capText, textId } from '../../../core/data/text/ids.js';
+import type { TextDraft } from '../../../core/data/text/draft.js';
 
 export const X_SOURCE = 'x';
 

@@ -1,0 +1,29 @@
+// Files of the data folder (BITPREDICT_DATA_DIR): where a configured file name points, and its
+// first lines for format detection, without reading a whole file.
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { BitPredictError } from '../errors.js';
+
+/** `file` is absolute or relative to `dataDir` (itself relative to `cwd`); throws ERR_REPLAY_FILE when there is no such file. */
+export function resolveDataFile(dataDir: string, file: string, cwd = process.cwd()): string {
+  const path = isAbsolute(file) ? file : resolve(cwd, dataDir, file);
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new BitPredictError('ERR_REPLAY_FILE', `replay file not found: ${path} (set BITPREDICT_DATA_DIR / BITPREDICT_REPLAY_FILE)`);
+  }
+  return path;
+}
+
+/** The first two lines of the first 4096 characters (up to 4 bytes each), without reading the whole file. */
+export function firstLines(path: string): [string, string | undefined] {
+  const buf = Buffer.alloc(4 * 4096);
+  const fd = openSync(path, 'r');
+  let size: number;
+  try {
+    size = readSync(fd, buf, 0, buf.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const head = buf.toString('utf8', 0, size).slice(0, 4096);
+  const lines = head.split('\n');
+  return [lines[0] ?? '', lines[1]];
+}

@@ -1,0 +1,4 @@
+export * from './ids.js';
+export * from './dates.js';
+export * from './csv.js';
+export type { TextDraft } from './draft.js';

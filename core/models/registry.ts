@@ -1,0 +1,142 @@
+// The model registry: artifacts live in the model store folder (<store>/<name>/<version>/, see
+// core/models/artifact.ts) and <store>/<name>/registry.json records the champion and every
+// promotion or rollback. Each new champion is announced on the compacted `models` topic (key =
+// model name), which the predictor follows.
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { BitPredictError } from '../errors.js';
+import type { Platform } from '../runtime.js';
+import { createProducer } from '../kafka/producer.js';
+import { topicName } from '../../schemas/index.js';
+import type { ModelAnnouncement } from '../../schemas/types.js';
+import { META_FILE, validateMeta, type ArtifactMeta } from './artifact.js';
+
+export interface RegistryEvent {
+  at: string;
+  action: 'promote' | 'rollback' | 'reject';
+  version: string;
+  reason: string;
+}
+
+export interface RegistryState {
+  name: string;
+  champion: string | null;
+  /** earlier champions, most recent last (rollback pops it) */
+  previous: string[];
+  events: RegistryEvent[];
+}
+
+function registryFile(storeDir: string, name: string): string {
+  return join(resolve(storeDir), name, 'registry.json');
+}
+
+export async function readRegistry(storeDir: string, name: string): Promise<RegistryState> {
+  const file = registryFile(storeDir, name);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { name, champion: null, previous: [], events: [] };
+    throw new BitPredictError('ERR_VALIDATION', `${file}: unreadable (${String(err)})`, { cause: err });
+  }
+  try {
+    const s = JSON.parse(text) as RegistryState;
+    if (s.name !== name || !Array.isArray(s.previous) || !Array.isArray(s.events) || (s.champion !== null && typeof s.champion !== 'string')) throw new Error('unexpected shape');
+    return s;
+  } catch (err) {
+    throw new BitPredictError('ERR_VALIDATION', `${file}: not a registry file (${String(err)})`, { cause: err });
+  }
+}
+
+async function writeRegistry(storeDir: string, s: RegistryState): Promise<void> {
+  const file = registryFile(storeDir, s.name);
+  await mkdir(resolve(file, '..'), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(s, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+export async function readMeta(storeDir: string, name: string, version: string): Promise<ArtifactMeta> {
+  const file = join(resolve(storeDir), name, version, META_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new BitPredictError('ERR_NOT_FOUND', `model ${name}/${version} is not in the store (${file} missing)`);
+  }
+  return validateMeta(JSON.parse(text) as unknown, file);
+}
+
+/** Every version in the store, oldest first, with its meta (unreadable folders are reported, not skipped silently). */
+export async function listVersions(storeDir: string, name: string): Promise<{ version: string; meta: ArtifactMeta | null; problem?: string }[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(join(resolve(storeDir), name));
+  } catch {
+    return [];
+  }
+  const out: { version: string; meta: ArtifactMeta | null; problem?: string }[] = [];
+  for (const v of entries.sort()) {
+    if (v.startsWith('.') || v === 'registry.json') continue;
+    try {
+      out.push({ version: v, meta: await readMeta(storeDir, name, v) });
+    } catch (err) {
+      out.push({ version: v, meta: null, problem: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return out;
+}
+
+export function announcementOf(meta: ArtifactMeta, storeDir: string): ModelAnnouncement {
+  return {
+    name: meta.name,
+    version: meta.version,
+    artifactUri: `file://${join(resolve(storeDir), meta.name, meta.version)}`,
+    featureSetVersion: meta.featureSetVersion,
+    trainedFrom: meta.trainedFrom,
+    trainedTo: meta.trainedTo,
+    metrics: meta.metrics,
+    backend: meta.backend,
+    codeVersion: meta.codeVersion,
+    createdAt: Date.parse(meta.createdAt),
+    expiresAt: meta.expiresAt === null ? null : Date.parse(meta.expiresAt),
+  };
+}
+
+/** Publishes the champion on the compacted models topic (key = model name). */
+export async function announce(platform: Platform, meta: ArtifactMeta, storeDir: string): Promise<void> {
+  const producer = await createProducer(platform.kafka);
+  try {
+    await producer.send([{ topic: topicName('models', platform.config.kafka.topicPrefix), key: meta.name, value: platform.serde.encode('models', announcementOf(meta, storeDir)) }]);
+  } finally {
+    await producer.close();
+  }
+}
+
+export async function recordPromotion(storeDir: string, name: string, version: string, reason: string, now = new Date()): Promise<RegistryState> {
+  await readMeta(storeDir, name, version);
+  const s = await readRegistry(storeDir, name);
+  if (s.champion !== null && s.champion !== version) s.previous.push(s.champion);
+  s.champion = version;
+  s.events.push({ at: now.toISOString(), action: 'promote', version, reason });
+  await writeRegistry(storeDir, s);
+  return s;
+}
+
+export async function recordRejection(storeDir: string, name: string, version: string, reason: string, now = new Date()): Promise<void> {
+  const s = await readRegistry(storeDir, name);
+  s.events.push({ at: now.toISOString(), action: 'reject', version, reason });
+  await writeRegistry(storeDir, s);
+}
+
+export async function rollback(storeDir: string, name: string, now = new Date()): Promise<RegistryState> {
+  const s = await readRegistry(storeDir, name);
+  const back = s.previous.pop();
+  if (back === undefined) throw new BitPredictError('ERR_VALIDATION', `model ${name} has no earlier champion to roll back to`);
+  await readMeta(storeDir, name, back);
+  const from = s.champion;
+  s.champion = back;
+  s.events.push({ at: now.toISOString(), action: 'rollback', version: back, reason: `rolled back from ${from ?? 'none'}` });
+  await writeRegistry(storeDir, s);
+  return s;
+}

@@ -1,0 +1,117 @@
+// The model server without Kafka: loads a real (tiny, untrained) artifact, swaps atomically, keeps
+// the champion on a refused artifact (corrupt, wrong feature set, expired, non-file URI), and
+// reports expiry in its status and gauge.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { createLogger } from '../../core/logger.js';
+import { createMetricsRegistry, type Registry } from '../../core/metrics.js';
+import { loadTf, type TfModule } from '../../core/models/tf.js';
+import { buildModel, RETURN_SCALE } from '../../core/models/model.js';
+import { saveArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
+import { createFastPredictor } from '../../core/models/fast.js';
+import { FEATURE_NAMES } from '../../core/models/domain/dataset.js';
+import { announcementOf } from '../../core/models/registry.js';
+import { createModelServer, type ModelServer } from './model-server.js';
+
+const T = 4;
+const F = FEATURE_NAMES.length;
+const T0 = Date.UTC(2026, 0, 1);
+
+describe('model server', () => {
+  let tf: TfModule;
+  let model: LayersModel;
+  let store: string;
+  let registry: Registry;
+  let server: ModelServer;
+  let clock = T0;
+
+  const meta = (version: string, over: Partial<ArtifactMeta> = {}): ArtifactMeta => ({
+    name: 'lstm-attention', version, featureSetVersion: 'fs-2', featureColumns: [...FEATURE_NAMES],
+    normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
+    T, F, returnScale: RETURN_SCALE, trainedFrom: Date.UTC(2024, 0, 1), trainedTo: Date.UTC(2024, 6, 1), metrics: {}, backend: 'cpu',
+    codeVersion: 'test', createdAt: new Date(T0).toISOString(), expiresAt: new Date(T0 + 3_600_000).toISOString(), seed: 3, hyperparameters: {},
+    ...over,
+  });
+  const failures = async (reason: string): Promise<number> =>
+    (await registry.getSingleMetric('bitpredict_predictor_model_load_failures_total')?.get())?.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  const expiresIn = async (): Promise<{ version: string; value: number }[]> =>
+    ((await registry.getSingleMetric('bitpredict_predictor_model_expires_in_seconds')?.get())?.values ?? []).map((v) => ({ version: String(v.labels.version), value: v.value }));
+
+  beforeAll(async () => {
+    tf = (await loadTf('cpu')).tf;
+    model = buildModel(tf, { T, F, units: 4, attentionUnits: 4, seed: 3 });
+    store = await mkdtemp(join(tmpdir(), 'bp-model-server-'));
+    registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
+    server = createModelServer({ registry, logger: createLogger({ level: 'silent', name: 'test' }), now: () => clock });
+  });
+
+  afterAll(async () => {
+    model.dispose();
+    await rm(store, { recursive: true, force: true });
+  });
+
+  it('serves nothing until a model is loaded, then the announced one with the same outputs as the saved model', async () => {
+    expect(server.current()).toBeNull();
+    expect(server.status(clock)).toBeNull();
+    await saveArtifact(tf, model, meta('v1'), store);
+    expect(await server.loadAnnouncement(announcementOf(meta('v1'), store))).toBe(true);
+    const m = server.current();
+    expect(m).toMatchObject({ name: 'lstm-attention', version: 'v1', T, expiresAt: T0 + 3_600_000 });
+    expect(server.status(clock)).toBe('lstm-attention@v1');
+    expect(await expiresIn()).toEqual([{ version: 'v1', value: 3600 }]);
+    const x = Float32Array.from({ length: T * F }, (_, i) => Math.cos(i));
+    expect(m?.fast.predictOne(x)).toEqual(createFastPredictor(model, RETURN_SCALE).predictOne(x));
+  });
+
+  it('refuses a corrupt, an incompatible, an expired and a non-file artifact and keeps v1', async () => {
+    const bad = await saveArtifact(tf, model, meta('v2'), store);
+    await truncate(join(bad, 'weights.bin'), 10);
+    expect(await server.loadAnnouncement(announcementOf(meta('v2'), store))).toBe(false);
+    expect(await failures('corrupt')).toBe(1);
+    expect(server.lastRefusal).toMatch(/v2\/weights\.bin: 10 bytes/);
+
+    await saveArtifact(tf, model, meta('v3', { featureSetVersion: 'fs-1' }), store);
+    expect(await server.loadAnnouncement(announcementOf(meta('v3', { featureSetVersion: 'fs-1' }), store))).toBe(false);
+    expect(await failures('incompatible')).toBe(1);
+
+    const past = meta('v4', { expiresAt: new Date(T0 - 1).toISOString() });
+    await saveArtifact(tf, model, past, store);
+    expect(await server.loadAnnouncement(announcementOf(past, store))).toBe(false);
+    // The meta is checked too, whatever the announcement says.
+    expect(await server.loadAnnouncement({ ...announcementOf(past, store), expiresAt: null })).toBe(false);
+    expect(await failures('expired')).toBe(2);
+
+    expect(await server.loadAnnouncement({ ...announcementOf(meta('v1'), store), artifactUri: 's3://bucket/v1' })).toBe(false);
+    expect(await failures('uri')).toBe(1);
+    expect(server.current()?.version).toBe('v1');
+    expect(server.status(clock)).toBe('lstm-attention@v1');
+  });
+
+  it('reports an expired champion, which the handler then does not use', async () => {
+    const m = server.current();
+    expect(m).not.toBeNull();
+    if (!m) return;
+    expect(server.isExpired(m, T0 + 3_599_999)).toBe(false);
+    clock = T0 + 3_600_000;
+    expect(server.isExpired(m, clock)).toBe(true);
+    expect(server.status(clock)).toBe('expired v1');
+    expect(await expiresIn()).toEqual([{ version: 'v1', value: 0 }]);
+    clock = T0 + 3_660_000;
+    server.status(clock);
+    expect(await expiresIn()).toEqual([{ version: 'v1', value: -60 }]);
+  });
+
+  it('swaps in a newer model with one assignment; the old object stays intact for a record in flight', async () => {
+    clock = T0;
+    const before = server.current();
+    await saveArtifact(tf, model, meta('v5', { expiresAt: null }), store);
+    expect(await server.loadDir(join(store, 'lstm-attention', 'v5'), 'test')).toBe(true);
+    expect(server.current()?.version).toBe('v5');
+    expect(before?.version).toBe('v1');
+    expect(server.lastRefusal).toBeNull();
+    expect(await expiresIn()).toEqual([{ version: 'v5', value: Number.POSITIVE_INFINITY }]);
+  });
+});

@@ -1,0 +1,191 @@
+// The live champion: loads an announced artifact (file://<dir>), checks it against what this
+// service computes (feature-set version, feature columns, expiry), turns it into the plain-JS fast
+// predictor and swaps it in with one assignment. The record handler reads `current()` once per
+// record, so each record is predicted by exactly one model. A refused artifact (corrupt,
+// incompatible, expired) leaves the previous champion serving; it is logged and counted.
+// The models topic follower (a consumer in its own group per process start, from the beginning)
+// feeds announcements in order; the registry's champion is the fallback when the topic has none.
+import { randomBytes } from 'node:crypto';
+import { BitPredictError, errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { Platform } from '../../core/runtime.js';
+import { counter, gauge, type Registry } from '../../core/metrics.js';
+import { followFromStart, type Follower } from '../../core/kafka/follow.js';
+import { topicName } from '../../schemas/index.js';
+import type { ModelAnnouncement } from '../../schemas/types.js';
+import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
+import { FEATURE_NAMES, type Normalizer } from '../../core/models/domain/dataset.js';
+import { loadArtifact, artifactDir, type ArtifactMeta } from '../../core/models/artifact.js';
+import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
+import { readRegistry } from '../../core/models/registry.js';
+import { loadTf } from '../../core/models/tf.js';
+
+export interface ServingModel {
+  name: string;
+  version: string;
+  T: number;
+  featureSetVersion: string;
+  normalizer: Normalizer;
+  /** ms, or null for no expiry */
+  expiresAt: number | null;
+  fast: FastPredictor;
+  meta: ArtifactMeta;
+}
+
+export interface ModelServer {
+  /** The champion (possibly expired: see isExpired), or null. Read once per record. */
+  current(): ServingModel | null;
+  isExpired(m: ServingModel, now: number): boolean;
+  /** Loads an artifact folder and swaps it in; false (old champion kept) when refused. */
+  loadDir(dir: string, source: string): Promise<boolean>;
+  /** Loads an announced artifact (file:// URI only). */
+  loadAnnouncement(a: ModelAnnouncement): Promise<boolean>;
+  /** Readiness text: `<name>@<version>`, `expired <version>`, or null without a champion. */
+  status(now: number): string | null;
+  /** The last refusal, for readiness (null when none). */
+  readonly lastRefusal: string | null;
+}
+
+export interface ModelServerOptions {
+  registry: Registry;
+  logger: Logger;
+  now: () => number;
+}
+
+export function createModelServer(opts: ModelServerOptions): ModelServer {
+  const { registry, logger, now } = opts;
+  const failures = counter(registry, 'bitpredict_predictor_model_load_failures_total', 'Announced model artifacts the predictor refused (the previous champion kept serving)', ['reason']);
+  const expiresIn = gauge(registry, 'bitpredict_predictor_model_expires_in_seconds', 'Seconds until the champion expires (negative: expired, the baseline serves; +Inf: no expiry; no series: no champion)', ['version']);
+  const loads = counter(registry, 'bitpredict_predictor_model_loads_total', 'Champion models loaded and swapped in');
+  let serving: ServingModel | null = null;
+  let lastRefusal: string | null = null;
+
+  function refuse(reason: 'corrupt' | 'incompatible' | 'expired' | 'uri', source: string, message: string): false {
+    failures.inc({ reason });
+    lastRefusal = `${source}: ${message}`;
+    logger.error({ source, reason, keeping: serving ? `${serving.name}@${serving.version}` : 'baseline' }, `model refused: ${message}`);
+    return false;
+  }
+
+  function updateGauge(t: number): void {
+    expiresIn.reset();
+    if (serving !== null) expiresIn.set({ version: serving.version }, serving.expiresAt === null ? Number.POSITIVE_INFINITY : (serving.expiresAt - t) / 1000);
+  }
+
+  const server: ModelServer = {
+    current: () => serving,
+    isExpired: (m, t) => m.expiresAt !== null && t >= m.expiresAt,
+    get lastRefusal() {
+      return lastRefusal;
+    },
+    status(t) {
+      updateGauge(t);
+      if (serving === null) return null;
+      return server.isExpired(serving, t) ? `expired ${serving.version}` : `${serving.name}@${serving.version}`;
+    },
+    async loadDir(dir, source) {
+      const { tf } = await loadTf();
+      let loaded;
+      try {
+        loaded = await loadArtifact(tf, dir, { featureSetVersion: FEATURE_SET_VERSION, featureColumns: FEATURE_NAMES });
+      } catch (err) {
+        const msg = errorMessage(err);
+        return refuse(/featureSetVersion|featureColumns/.test(msg) ? 'incompatible' : 'corrupt', source, msg);
+      }
+      const { model, meta } = loaded;
+      let fast: FastPredictor;
+      try {
+        fast = createFastPredictor(model, meta.returnScale);
+      } catch (err) {
+        return refuse('incompatible', source, errorMessage(err));
+      } finally {
+        model.dispose();
+      }
+      const expiresAt = meta.expiresAt === null ? null : Date.parse(meta.expiresAt);
+      if (expiresAt !== null && Number.isNaN(expiresAt)) return refuse('corrupt', source, `meta.json expiresAt ${JSON.stringify(meta.expiresAt)} is not an ISO time`);
+      const t = now();
+      if (expiresAt !== null && t >= expiresAt) return refuse('expired', source, `model ${meta.name}@${meta.version} expired at ${meta.expiresAt ?? ''}`);
+      serving = { name: meta.name, version: meta.version, T: meta.T, featureSetVersion: meta.featureSetVersion, normalizer: meta.normalizer, expiresAt, fast, meta };
+      lastRefusal = null;
+      loads.inc();
+      updateGauge(t);
+      logger.info({ model: meta.name, version: meta.version, T: meta.T, expiresAt: meta.expiresAt, source }, 'champion model serving');
+      return true;
+    },
+    async loadAnnouncement(a) {
+      const source = `announcement ${a.name}@${a.version}`;
+      if (!a.artifactUri.startsWith('file://')) return refuse('uri', source, `artifactUri ${JSON.stringify(a.artifactUri)} is not a file:// URI`);
+      if (a.expiresAt !== null && now() >= a.expiresAt) return refuse('expired', source, `model ${a.name}@${a.version} expired at ${new Date(a.expiresAt).toISOString()}`);
+      return server.loadDir(a.artifactUri.slice('file://'.length), source);
+    },
+  };
+  return server;
+}
+
+export interface ModelFollower {
+  /** Resolves once the topic has been read up to its end at start (or after `catchUpMs`). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Follows the compacted models topic from the beginning in a group of its own (one per process
+ * start), keeping only records keyed `config.models.name`; announcements are applied in order, so
+ * the latest loadable one wins. After the initial catch-up, with nothing serving, the store's
+ * registry champion is loaded (the topic may be empty, or its latest record refused).
+ */
+export function createModelFollower(opts: { platform: Platform; server: ModelServer; logger: Logger; catchUpMs?: number }): ModelFollower {
+  const { platform, server, logger } = opts;
+  const { config } = platform;
+  const topic = topicName('models', config.kafka.topicPrefix);
+  const name = config.models.name;
+  let follower: Follower | null = null;
+  let chain: Promise<unknown> = Promise.resolve();
+  const enqueue = (work: () => Promise<unknown>): Promise<unknown> => (chain = chain.then(work).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'model load failed')));
+
+  async function registryChampion(): Promise<void> {
+    if (server.current() !== null) return;
+    let champion: string | null;
+    try {
+      champion = (await readRegistry(config.models.storeDir, name)).champion;
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'model registry unreadable; baseline serves');
+      return;
+    }
+    if (champion === null) return;
+    await server.loadDir(artifactDir(config.models.storeDir, name, champion), `registry ${name}@${champion}`);
+  }
+
+  return {
+    async start() {
+      follower = await followFromStart({
+        client: platform.kafka,
+        topic,
+        groupId: `${config.kafka.clientId}-predictor-models-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+        logger,
+        ...(opts.catchUpMs === undefined ? {} : { catchUpMs: opts.catchUpMs }),
+        onMessage: async (message) => {
+          const key = message.key?.toString() ?? null;
+          if (key !== name) return;
+          if (message.value === null) {
+            logger.warn({ model: name }, 'models topic tombstone ignored: the current champion keeps serving');
+            return;
+          }
+          const value = message.value;
+          await enqueue(async () => {
+            const a = await platform.serde.decode('models', value);
+            if (a.name !== name) throw new BitPredictError('ERR_VALIDATION', `models record keyed ${name} announces ${a.name}`);
+            await server.loadAnnouncement(a);
+          });
+        },
+      });
+      await enqueue(registryChampion);
+    },
+    async stop() {
+      const f = follower;
+      follower = null;
+      if (f) await f.stop();
+      await chain;
+    },
+  };
+}
