@@ -10,6 +10,7 @@ import type {
   FeatureVector,
   ModelAnnouncement,
   Prediction,
+  Score,
   ScoredText,
   TextItem,
   Trade,
@@ -80,6 +81,14 @@ export const TOPICS = {
     compacted: false,
     doc: 'One prediction made at t for t + horizon.',
   },
+  scores: {
+    name: 'scores',
+    schemaFile: 'score.avsc',
+    recordName: 'io.bitpredict.scores.Score',
+    key: 'symbol:interval',
+    compacted: false,
+    doc: 'The live skill of one model or baseline at one horizon over a rolling window.',
+  },
   models: {
     name: 'models',
     schemaFile: 'model-announcement.avsc',
@@ -108,6 +117,7 @@ export interface TopicValueMap {
   textScored: ScoredText;
   features: FeatureVector;
   predictions: Prediction;
+  scores: Score;
   models: ModelAnnouncement;
   dlq: DeadLetter;
 }

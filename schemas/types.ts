@@ -244,6 +244,54 @@ export interface Prediction {
   predictedAt: number;
 }
 
+/** The live skill of one model or baseline at one horizon over a rolling window, from its published forecasts scored against the realised candles. Topic scores, key "symbol:interval". Losses are means over the forecasts whose outcome is known inside the window; a forecast whose realised candle never arrived (a gap) is counted in missing, never scored as zero. */
+export interface Score {
+  /** Exchange symbol, for example "BTCUSDT". */
+  symbol: string;
+  /** Candle interval of the series, for example "1h". */
+  interval: string;
+  /** Model or baseline name, as on its predictions. */
+  modelName: string;
+  /** Version of the model artifact, as on its predictions. */
+  modelVersion: string;
+  /** True for naive baselines (persistence, EWMA/HAR, GARCH, EMA drift). */
+  isBaseline: boolean;
+  /** Horizon in intervals (1 = next candle). */
+  horizonSteps: number;
+  /** Length of the rolling window of target times scored (for example 86400000 for 24 h). */
+  windowMs: number;
+  /** Target time of the latest realised outcome in the window; the window is (eventTime - windowMs, eventTime]. The Kafka record timestamp. (Avro long timestamp-millis) */
+  eventTime: number;
+  /** Forecasts scored in the window. */
+  samples: number;
+  /** Forecasts in the window whose realised candle never arrived (gaps): not scored. */
+  missing: number;
+  /** Mean pinball (quantile) loss over the quantile grid, in log-return units; null when the forecasts carry no quantiles. */
+  pinballLoss: number | null;
+  /** Mean QLIKE loss of the forecast scale against the realised absolute log return; null without a scale. */
+  scaleLoss: number | null;
+  /** Mean squared error of the predicted mean log return. */
+  meanSquaredError: number | null;
+  /** Mean Brier score of P(up) against the realised direction. */
+  brierScore: number | null;
+  /** Empirical coverage of the central forecast intervals (for example 50, 80 and 90 %). */
+  coverage: IntervalCoverage[];
+  /** 1 - loss / loss of the persistence baseline on the same target times (pinball loss when present, else squared error); positive means better than persistence. Null for persistence itself or without common samples. */
+  skillVsPersistence: number | null;
+  /** Wall clock when the score was computed. (Avro long timestamp-millis) */
+  computedAt: number;
+}
+
+/** How often the realised log returns fell inside one central forecast interval. */
+export interface IntervalCoverage {
+  /** Nominal level of the central interval, for example 0.8. */
+  level: number;
+  /** Share of realised log returns inside the interval. */
+  coverage: number;
+  /** Mean width of the interval in log-return units. */
+  meanWidth: number;
+}
+
 /** The current champion of one model name. Topic models (compacted), key = model name; the latest record per key wins. */
 export interface ModelAnnouncement {
   /** Model name; the record key. */
