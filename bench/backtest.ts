@@ -26,6 +26,7 @@ import { runBacktest, type ModelChoice } from '../trainer/backtest/engine.js';
 import { BACKTEST_TEXT_FILES, MINUTE_FILE } from '../cli/backtest.js';
 import type { BacktestEvents, BacktestRange } from '../trainer/backtest/types.js';
 import type { Platform } from '../core/runtime.js';
+import type { Config } from '../core/config.js';
 
 const HOURLY_FILE = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const T = 48;
@@ -71,35 +72,35 @@ async function timed(label: string, read: () => Promise<BacktestEvents>, model: 
   return { seconds, bars: result.data.bars, readSeconds };
 }
 
-async function fill(platform: Platform, file: string, range: BacktestRange, barMs: number): Promise<void> {
+async function fill(platform: Platform, config: Config, file: string, range: BacktestRange, barMs: number): Promise<void> {
   const producer = await createProducer(platform.kafka);
   try {
-    const s = await runReplay({ platform, producer, file, symbol: range.symbol, interval: range.interval, rate: 0, from: range.from - WARMUP * barMs, to: range.to });
-    progress(`replayed ${s.published} ${range.interval} candles into ${platform.config.kafka.topicPrefix}market.candles (setup, not timed)`);
+    const s = await runReplay({ platform, config, producer, file, symbol: range.symbol, interval: range.interval, rate: 0, from: range.from - WARMUP * barMs, to: range.to });
+    progress(`replayed ${s.published} ${range.interval} candles into ${config.kafka.topicPrefix}market.candles (setup, not timed)`);
   } finally {
     await producer.close();
   }
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const { platform, cleanup } = await benchPlatform('backtest');
-  const dataDir = platform.config.data.dir;
-  const W = platform.config.features.sentimentWindowMs;
+  const { platform, config, cleanup } = await benchPlatform('backtest');
+  const dataDir = config.data.dir;
+  const W = config.features.sentimentWindowMs;
   const artifact = await createArtifact();
   try {
     const year: BacktestRange = { symbol: 'BTCUSDT', interval: '1h', from: Date.UTC(2024, 0, 1), to: Date.UTC(2025, 0, 1) };
     const minute: BacktestRange = { symbol: 'BTCUSDT', interval: '1m', from: Date.UTC(2024, 2, 1, 12), to: Date.UTC(2024, 2, 22) };
-    await fill(platform, HOURLY_FILE, year, 3_600_000);
-    await fill(platform, MINUTE_FILE, minute, 60_000);
+    await fill(platform, config, HOURLY_FILE, year, 3_600_000);
+    await fill(platform, config, MINUTE_FILE, minute, 60_000);
     const producer = await createProducer(platform.kafka);
     try {
-      for (const f of BACKTEST_TEXT_FILES) await runTextReplay({ platform, producer, file: f, resume: false });
+      for (const f of BACKTEST_TEXT_FILES) await runTextReplay({ platform, config, producer, file: f, resume: false });
     } finally {
       await producer.close();
     }
     const files = (range: BacktestRange, candleFile: string) => () =>
       loadEventsFromFiles({ dataDir, candleFile, textFiles: BACKTEST_TEXT_FILES, range, warmupBars: WARMUP, sentimentWindowMs: W });
-    const kafka = (range: BacktestRange) => () => loadEventsFromKafka(platform, { range, warmupBars: WARMUP });
+    const kafka = (range: BacktestRange) => () => loadEventsFromKafka(platform, { config, range, warmupBars: WARMUP });
 
     const hourlyBaseline = await timed('hourly files, baseline model', files(year, HOURLY_FILE), { kind: 'baseline' }, W);
     const hourlyFiles = await timed('hourly files, LSTM', files(year, HOURLY_FILE), artifact.choice, W);

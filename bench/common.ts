@@ -1,4 +1,4 @@
-import { loadConfig, type ConfigKey } from '../core/config.js';
+import { loadConfig, type Config, type ConfigKey } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
@@ -14,7 +14,7 @@ export const progress = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
 };
 
-export async function benchPlatform(label: string, overrides: Partial<Record<ConfigKey, string>> = {}): Promise<{ platform: Platform; prefix: string; cleanup(): Promise<void> }> {
+export async function benchPlatform(label: string, overrides: Partial<Record<ConfigKey, string>> = {}): Promise<{ platform: Platform; config: Config; prefix: string; cleanup(): Promise<void> }> {
   const prefix = `bench.${label}.${Date.now().toString(36)}.`;
   const config = loadConfig(process.env, {
     BITPREDICT_TOPIC_PREFIX: prefix,
@@ -26,9 +26,10 @@ export async function benchPlatform(label: string, overrides: Partial<Record<Con
   });
   const logger = createLogger({ level: config.logLevel, name: `bench-${label}`, destination: process.stderr });
   const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: `bench-${label}`, defaultMetrics: false }), clientId: `bench-${label}` });
-  await prepareTopicsAndSchemas(platform);
+  await prepareTopicsAndSchemas(platform, config.kafka);
   return {
     platform,
+    config,
     prefix,
     async cleanup() {
       const admin = await createAdmin(platform.kafka);

@@ -11,7 +11,6 @@ import { createFeatureProcessor } from '../processors/features/service.js';
 import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
-import { topicName } from '../schemas/index.js';
 import type { Prediction } from '../schemas/types.js';
 
 const RATE = Number(process.env.BENCH_RATE ?? 100);
@@ -19,7 +18,7 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 1500);
 const WARMUP = 100;
 
 async function rawHopLatency(platform: Awaited<ReturnType<typeof benchPlatform>>['platform']): Promise<number[]> {
-  const topic = topicName('trades', platform.config.kafka.topicPrefix);
+  const topic = platform.kafka.topic('trades');
   const raw = rawKafkaJs(platform, 'e2e');
   const consumer = raw.consumer({ groupId: `bench-raw-${Date.now()}` });
   const producer = raw.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -53,14 +52,14 @@ async function rawHopLatency(platform: Awaited<ReturnType<typeof benchPlatform>>
 
 export async function run(): Promise<Record<string, unknown>> {
   // Open mode: the latency path is the same with a key (checked once, at the upgrade).
-  const { platform, cleanup } = await benchPlatform('latency', { BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true' });
-  const redis = await createRedis({ url: platform.config.redis.url, logger: platform.logger });
+  const { platform, config, cleanup } = await benchPlatform('latency', { BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true' });
+  const redis = await createRedis({ url: config.redis.url, logger: platform.logger });
   const fatal = (e: unknown): void => {
     throw e;
   };
-  const gateway = await createGateway({ platform, redis, host: '127.0.0.1', port: 0, onFatal: fatal });
-  const features = await createFeatureProcessor({ platform, redis, onFatal: fatal });
-  const predictor = await createPredictor({ platform, redis, onFatal: fatal });
+  const gateway = await createGateway({ platform, config, redis, host: '127.0.0.1', port: 0, onFatal: fatal });
+  const features = await createFeatureProcessor({ platform, config, redis, onFatal: fatal });
+  const predictor = await createPredictor({ platform, config, redis, onFatal: fatal });
   const services = [gateway, features, predictor];
   try {
     for (const s of services) await s.start();
@@ -84,7 +83,7 @@ export async function run(): Promise<Record<string, unknown>> {
     while (!subscribed) await new Promise((r) => setTimeout(r, 20));
     progress(`pipeline: ${COUNT} real candles at ${RATE}/s`);
     const producer = await createProducer(platform.kafka);
-    await runReplay({ platform, producer, file: 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv', symbol: 'BTCUSDT', interval: '1h', rate: RATE, limit: COUNT });
+    await runReplay({ platform, config, producer, file: 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv', symbol: 'BTCUSDT', interval: '1h', rate: RATE, limit: COUNT });
     const deadline = Date.now() + 15_000;
     while (latencies.length < COUNT && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await producer.close();

@@ -7,7 +7,6 @@ import { benchPlatform, percentile, progress, rawKafkaJs } from './common.js';
 import { startMockExchange, binanceKlineFrame } from '../test/helpers/mock-exchange.js';
 import { createMarketDataService } from '../producers/market-data/service.js';
 import { createProducer } from '../core/kafka/producer.js';
-import { topicName } from '../schemas/index.js';
 import type { Candle } from '../schemas/types.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);
@@ -19,17 +18,17 @@ export async function run(): Promise<Record<string, unknown>> {
   const bench = await benchPlatform('exlat');
   const mock = await startMockExchange();
   const config = {
-    ...bench.platform.config,
-    market: { ...bench.platform.config.market, exchanges: ['binance'], symbols: ['BTCUSDT'], intervals: ['1m'], binance: { wsUrl: mock.binanceWsUrl, restUrl: mock.binanceRestUrl } },
+    ...bench.config,
+    market: { ...bench.config.market, exchanges: ['binance'], symbols: ['BTCUSDT'], intervals: ['1m'], binance: { wsUrl: mock.binanceWsUrl, restUrl: mock.binanceRestUrl } },
   };
-  const platform = { ...bench.platform, config };
-  const topic = topicName('candles', config.kafka.topicPrefix);
+  const { platform } = bench;
+  const topic = platform.kafka.topic('candles');
   const sentAt = new Map<string, number>();
   const service: number[] = [];
   const baseline: number[] = [];
   const consumer = rawKafkaJs(platform, 'exlat').consumer({ groupId: `bench-exlat-${Date.now()}` });
   const producer = await createProducer(platform.kafka);
-  const svc = await createMarketDataService({ platform, producer });
+  const svc = await createMarketDataService({ platform, config, producer });
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: false });

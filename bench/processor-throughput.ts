@@ -18,7 +18,6 @@ import { createDelivery } from '../core/kafka/delivery.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { createRedis } from '../core/redis.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
-import { topicName } from '../schemas/index.js';
 import type { Platform } from '../core/runtime.js';
 
 const FILE = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
@@ -59,15 +58,14 @@ async function waitConsumed(platform: Platform, groupId: string, topic: string, 
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const { platform, cleanup } = await benchPlatform('proc', { BITPREDICT_PROCESSING_GUARANTEE: 'exactly-once', BITPREDICT_TOPIC_PARTITIONS: '3' });
-  const { config } = platform;
-  const candles = topicName('candles', config.kafka.topicPrefix);
+  const { platform, config, cleanup } = await benchPlatform('proc', { BITPREDICT_PROCESSING_GUARANTEE: 'exactly-once', BITPREDICT_TOPIC_PARTITIONS: '3' });
+  const candles = platform.kafka.topic('candles');
   const redis = await createRedis({ url: config.redis.url, logger: platform.logger });
   try {
     const producer = await createProducer(platform.kafka);
     let total = 0n;
     for (let i = 0; i < COPIES; i++) {
-      const s = await runReplay({ platform, producer, file: FILE, symbol: i === 0 ? 'BTCUSDT' : `BTC${i}USDT`, interval: '1h', rate: 0, resume: false });
+      const s = await runReplay({ platform, config, producer, file: FILE, symbol: i === 0 ? 'BTCUSDT' : `BTC${i}USDT`, interval: '1h', rate: 0, resume: false });
       total += BigInt(s.published);
     }
     await producer.close();
@@ -84,7 +82,7 @@ export async function run(): Promise<Record<string, unknown>> {
       const runner = createConsumerRunner({
         client: platform.kafka, groupId: baseGroup, topics: [candles],
         handler: async (rec) => [{ topic: out, key: rec.key?.toString() ?? null, value: rec.value, timestamp: rec.timestamp }],
-        deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: config.kafka.topicPrefix }),
+        deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix }),
         delivery: delivery.mode, logger: platform.logger, registry: platform.registry,
         maxAttempts: 3, retryBackoffMs: 100, onFatal: (e) => progress(`passthrough fatal: ${e.message}`),
       });
@@ -99,7 +97,7 @@ export async function run(): Promise<Record<string, unknown>> {
     let heapAfter = Number.NaN;
     const features = async (round: number): Promise<number> => {
       const group = `bench-features-${round}-${Date.now()}`;
-      const proc = await createFeatureProcessor({ platform, redis, groupId: group, onFatal: (e) => progress(`features fatal: ${e.message}`) });
+      const proc = await createFeatureProcessor({ platform, config, redis, groupId: group, onFatal: (e) => progress(`features fatal: ${e.message}`) });
       await proc.start();
       const s = await waitConsumed(platform, group, candles, total, () => {
         if (round === 0) heapQuarter = heapMb();

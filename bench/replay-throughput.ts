@@ -7,19 +7,18 @@
 import { benchPlatform, median, progress, rawKafkaJs } from './common.js';
 import { runReplay } from '../producers/replay/service.js';
 import { createProducer, type OutRecord, type Producer } from '../core/kafka/producer.js';
-import { topicName } from '../schemas/index.js';
 
 const FILE = process.env.BENCH_REPLAY_FILE ?? 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 export async function run(): Promise<Record<string, unknown>> {
-  const { platform, cleanup } = await benchPlatform('replay');
+  const { platform, config, cleanup } = await benchPlatform('replay');
   try {
     // Capture exactly the records the replay would send, to give the baseline identical input.
     const captured: OutRecord[] = [];
     const capture: Producer = { send: async (r) => void captured.push(...r), close: async () => {} };
-    await runReplay({ platform, producer: capture, file: FILE, symbol: 'BTCUSDT', interval: '1h', rate: 0 });
-    const n = captured.filter((r) => r.topic === topicName('candles', platform.config.kafka.topicPrefix)).length;
+    await runReplay({ platform, config, producer: capture, file: FILE, symbol: 'BTCUSDT', interval: '1h', rate: 0 });
+    const n = captured.filter((r) => r.topic === platform.kafka.topic('candles')).length;
     progress(`${n} candles in ${FILE}`);
     const raw = rawKafkaJs(platform, 'replay').producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await raw.connect();
@@ -34,7 +33,7 @@ export async function run(): Promise<Record<string, unknown>> {
           await raw.sendBatch({ acks: -1, topicMessages: [{ topic: slice[0]!.topic, messages: slice.map((r) => ({ key: r.key, value: r.value, timestamp: String(r.timestamp) })) }] });
         }
         const baseline = n / (Number(process.hrtime.bigint() - t0) / 1e9);
-        const summary = await runReplay({ platform, producer, file: FILE, symbol: 'BTCUSDT', interval: '1h', rate: 0 });
+        const summary = await runReplay({ platform, config, producer, file: FILE, symbol: 'BTCUSDT', interval: '1h', rate: 0 });
         const replay = summary.published / summary.seconds;
         progress(`${round === 0 ? 'warm-up' : `round ${round}`}: replay ${replay.toFixed(0)}/s, raw kafkajs ${baseline.toFixed(0)}/s`);
         if (round === 0) continue;

@@ -19,7 +19,6 @@ import { BitPredictError, errorMessage } from '../core/errors.js';
 import { createRedis } from '../core/redis.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
 import { createGateway, type GatewayService } from '../gateway/service.js';
-import { topicName } from '../schemas/index.js';
 import type { Prediction } from '../schemas/types.js';
 import { benchPlatform, progress } from './common.js';
 import type { DriverCommand, DriverEvent, DriverReport } from './ws-fanout-client.js';
@@ -316,7 +315,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const gc = findGc();
   progress(`ws-fanout: clients ${CLIENT_COUNTS.join(', ')}, ${RATE}/s for ${SECONDS} s (+${WARMUP_SECONDS} s warmup) per round, ${PAIRS} baseline/gateway pairs, ${PROCS} client processes, ulimit -n ${limit}, memory ${gc ? 'heap+external after gc' : 'without gc'}`);
 
-  const { platform, cleanup } = await benchPlatform('ws-fanout', {
+  const { platform, config, cleanup } = await benchPlatform('ws-fanout', {
     BITPREDICT_GATEWAY_AUTH: 'open',
     BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true',
     // Origins only matter to browsers; one is named so the config is valid whatever its default.
@@ -329,13 +328,13 @@ export async function run(): Promise<Record<string, unknown>> {
   const checkFatal = (): void => {
     if (fatal) throw new Error(`gateway failed: ${errorMessage(fatal)}`, { cause: fatal });
   };
-  const redis = await createRedis({ url: platform.config.redis.url, logger: platform.logger });
+  const redis = await createRedis({ url: config.redis.url, logger: platform.logger });
   let gateway: GatewayService | null = null;
   let producer: Producer | null = null;
   let baseline: WebSocketServer | null = null;
   const drivers: Driver[] = [];
   try {
-    gateway = await createGateway({ platform, redis, host: '127.0.0.1', port: 0, onFatal: (err) => { fatal = err; } });
+    gateway = await createGateway({ platform, config, redis, host: '127.0.0.1', port: 0, onFatal: (err) => { fatal = err; } });
     await gateway.start();
     const readyBy = Date.now() + 60_000;
     while (!gateway.readiness().ready) {
@@ -344,7 +343,7 @@ export async function run(): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, 50));
     }
     producer = await createProducer(platform.kafka);
-    const topic = topicName('predictions', platform.config.kafka.topicPrefix);
+    const topic = platform.kafka.topic('predictions');
     const kafkaProducer = producer;
     const gatewayTarget: Target = {
       kind: 'gateway',

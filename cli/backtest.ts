@@ -111,8 +111,8 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   let events: BacktestEvents;
   if (source === 'kafka') {
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'backtest', defaultMetrics: false }), clientId: 'backtest' });
-    await prepareTopicsAndSchemas(platform);
-    events = await loadEventsFromKafka(platform, { range, warmupBars, onProgress: bar });
+    await prepareTopicsAndSchemas(platform, config.kafka);
+    events = await loadEventsFromKafka(platform, { config, range, warmupBars, onProgress: bar });
   } else {
     const candleFile = values['candle-file'] ?? (interval === '1m' ? MINUTE_FILE : config.replay.file);
     events = await loadEventsFromFiles({ dataDir: config.data.dir, candleFile, textFiles: BACKTEST_TEXT_FILES, range, warmupBars, sentimentWindowMs: config.features.sentimentWindowMs, onProgress: log });

@@ -5,9 +5,12 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 
 export interface CommandContext {
+  /** The services' configuration, validated once. */
   readonly config: Config;
   readonly logger: Logger;
   readonly args: string[];
+  /** The process environment, for the commands that own other keys (the stack's). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 export type Command = (ctx: CommandContext) => Promise<number | void>;

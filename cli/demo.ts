@@ -9,6 +9,7 @@ import type { CommandContext } from './context.js';
 import { createStack } from './stack/stack.js';
 import { repoRoot } from './stack/command.js';
 import { loadConfig } from '../core/config.js';
+import { loadStackConfig, STACK_CONFIG_KEYS } from './stack/config.js';
 import { createLifecycle } from '../core/lifecycle.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -23,7 +24,6 @@ import { runTextReplay } from '../producers/text/replay.js';
 import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
-import { topicName } from '../schemas/index.js';
 
 /** Real text data replayed by the demo (relative to the data folder). */
 const DEMO_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
@@ -49,20 +49,21 @@ export async function demo(ctx: CommandContext): Promise<number> {
     return 2;
   }
   // The demo keeps its topics and Redis keys apart from anything else on the same stack.
-  const config = loadConfig(process.env, {
-    BITPREDICT_TOPIC_PREFIX: process.env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
-    BITPREDICT_REDIS_KEY_PREFIX: process.env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
+  const config = loadConfig(ctx.env, {
+    BITPREDICT_TOPIC_PREFIX: ctx.env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
+    BITPREDICT_REDIS_KEY_PREFIX: ctx.env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
     // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
     // and the gateway is ready with baseline predictions when no champion model has been trained.
-    BITPREDICT_GATEWAY_AUTH: process.env.BITPREDICT_GATEWAY_AUTH ?? 'open',
-    BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: process.env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
-  });
+    BITPREDICT_GATEWAY_AUTH: ctx.env.BITPREDICT_GATEWAY_AUTH ?? 'open',
+    BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: ctx.env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
+  }, { alsoKnown: Object.keys(STACK_CONFIG_KEYS) });
+  const stackConfig = loadStackConfig(ctx.env);
   const logger = ctx.logger;
-  const lifecycle = createLifecycle({ logger, timeoutMs: Math.max(config.shutdownTimeoutMs, 60_000) });
+  const lifecycle = createLifecycle({ logger, timeoutMs: Math.max(config.lifecycle.shutdownTimeoutMs, 60_000) });
   const abort = new AbortController();
   lifecycle.onShutdown('flush logs', () => logger.flush());
 
-  const stack = createStack({ config, logger, rootDir: repoRoot(), progress: say, javaHome: config.stack.javaHome });
+  const stack = createStack({ config: stackConfig, logger, rootDir: repoRoot(), progress: say, javaHome: stackConfig.stack.javaHome });
   say('starting the local stack (Kafka, Apicurio Registry, Redis)...');
   const status = await stack.up();
   const startedHere = status.services.filter((s) => s.action === 'started').map((s) => s.name);
@@ -106,7 +107,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
       for (let i = 0; i < 50 && (await admin.listTopics()).some((t) => stale.includes(t)); i++) await new Promise((r) => setTimeout(r, 200));
     }
     await admin.close();
-    await prepareTopicsAndSchemas(platform);
+    await prepareTopicsAndSchemas(platform, config.kafka);
     say(`topics ready with prefix "${config.kafka.topicPrefix}", schemas registered at ${config.registry.url}`);
 
     const redis = await createRedis({ url: config.redis.url, logger });
@@ -118,13 +119,13 @@ export async function demo(ctx: CommandContext): Promise<number> {
 
     const producer = await createProducer(platform.kafka);
     lifecycle.onShutdown('close replay producer', () => producer.close());
-    const gateway = await createGateway({ platform, redis, host: config.gateway.host, port: config.gateway.port, onFatal });
+    const gateway = await createGateway({ platform, config, redis, onFatal });
     lifecycle.onShutdown('stop gateway', () => gateway.stop());
-    const features = await createFeatureProcessor({ platform, redis, onFatal });
+    const features = await createFeatureProcessor({ platform, config, redis, onFatal });
     lifecycle.onShutdown('stop features', () => features.stop());
-    const predictor = await createPredictor({ platform, redis, onFatal });
+    const predictor = await createPredictor({ platform, config, redis, onFatal });
     lifecycle.onShutdown('stop predictor', () => predictor.stop());
-    const sentiment = await createSentimentProcessor({ platform, onFatal });
+    const sentiment = await createSentimentProcessor({ platform, config, onFatal });
     lifecycle.onShutdown('stop sentiment', () => sentiment.stop());
     lifecycle.onShutdown('stop replay', () => abort.abort());
 
@@ -148,13 +149,13 @@ export async function demo(ctx: CommandContext): Promise<number> {
     // sentiment (the feature join waits for the text stream, and here it is already complete).
     for (const textFile of DEMO_TEXT_FILES) {
       if (abort.signal.aborted) break;
-      const s = await runTextReplay({ platform, producer, file: textFile, rate: 0, signal: abort.signal });
+      const s = await runTextReplay({ platform, config, producer, file: textFile, rate: 0, signal: abort.signal });
       say(`texts: ${s.published} items from ${textFile} into text.raw (${s.deadLettered} to the DLQ, ${s.duplicates} duplicates dropped)`);
     }
     const scoringAdmin = await createAdmin(platform.kafka);
     try {
-      const group = `${config.kafka.clientId}-sentiment`;
-      const rawTopic = topicName('textRaw', config.kafka.topicPrefix);
+      const group = platform.kafka.groupId('sentiment');
+      const rawTopic = platform.kafka.topic('textRaw');
       for (let i = 0; i < 600 && !abort.signal.aborted; i++) {
         const lag = await scoringAdmin.groupLag(group, rawTopic);
         if (lag.every((p) => p.lag === 0)) break;
@@ -169,7 +170,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
     say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);
     let lastReport = Date.now();
     const history = await runReplay({
-      platform, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, from: config.replay.from, to: liveFrom, signal: abort.signal,
+      platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, from: config.replay.from, to: liveFrom, signal: abort.signal,
       onProgress: (p) => {
         if (Date.now() - lastReport > 2000) {
           lastReport = Date.now();
@@ -180,7 +181,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
     say(`history: ${history.published} candles in ${history.seconds.toFixed(1)} s, ${history.gaps} gaps kept as gaps, ${history.deadLettered} rows to the DLQ`);
     if (!abort.signal.aborted) {
       say(`now replaying from ${new Date(liveFrom).toISOString()} at ${rate} candles/s; predictions stream to the dashboard. Ctrl-C to stop.`);
-      const live = await runReplay({ platform, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate, from: liveFrom, signal: abort.signal });
+      const live = await runReplay({ platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate, from: liveFrom, signal: abort.signal });
       if (!live.aborted) say(`replay finished: ${live.published} more candles. Still serving; Ctrl-C to stop.`);
     }
     if (values['exit-after-replay'] && !abort.signal.aborted) {

@@ -17,7 +17,7 @@ const DATA = resolve(process.cwd(), '../shared/data');
 async function run(args: string[]): Promise<EvaluationResult> {
   const out = join(mkdtempSync(join(tmpdir(), 'bp-eval-')), 'r');
   const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA, BITPREDICT_LOG_LEVEL: 'silent' });
-  const code = await evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), args: [...args, '--out', out, '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'] });
+  const code = await evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), env: {}, args: [...args, '--out', out, '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'] });
   expect(code).toBe(0);
   const html = readFileSync(`${out}.html`, 'utf8');
   expect(html).toMatch(/<html/);
@@ -50,7 +50,7 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
 
   it('refuses bad flags with a clear error', async () => {
     const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA });
-    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), args: ['--purpose', 'peek'] })).rejects.toThrow(/--purpose must be development or final/);
-    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), args: ['--from', 'yesterday'] })).rejects.toThrow(/not an ISO 8601 time/);
+    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), env: {}, args: ['--purpose', 'peek'] })).rejects.toThrow(/--purpose must be development or final/);
+    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), env: {}, args: ['--from', 'yesterday'] })).rejects.toThrow(/not an ISO 8601 time/);
   });
 });

@@ -30,7 +30,7 @@ export async function loadSeries(ctx: CommandContext, o: { source: string; symbo
   const { config } = ctx;
   if (o.source === 'kafka') {
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'evaluate' }), clientId: 'evaluate' });
-    await prepareTopicsAndSchemas(platform);
+    await prepareTopicsAndSchemas(platform, config.kafka);
     const series = await readFeaturesFromTopic(platform, { symbol: o.symbol, interval: o.interval, from: o.from - o.warmupMs, to: o.to });
     o.log(`read ${series.length} feature vectors of ${o.symbol}:${o.interval} from the features topic`);
     return series;

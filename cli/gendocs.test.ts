@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DOCS } from './gendocs.js';
 import { CONFIG_KEYS } from '../core/config.js';
+import { STACK_CONFIG_KEYS } from './stack/config.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -17,6 +18,6 @@ describe('generated docs match the code', () => {
     const readme = readFileSync(root + 'README.md', 'utf8');
     const mentioned = new Set(readme.match(/BITPREDICT_[A-Z_]+/g) ?? []);
     expect(mentioned.size).toBeGreaterThan(3);
-    for (const key of mentioned) expect(Object.keys(CONFIG_KEYS)).toContain(key);
+    for (const key of mentioned) expect([...Object.keys(CONFIG_KEYS), ...Object.keys(STACK_CONFIG_KEYS)]).toContain(key);
   });
 });

@@ -2,6 +2,7 @@
 // `bitpredict <command>`: one CLI in front of every entrypoint. Commands are imported lazily so
 // that `bitpredict stack status` does not load Kafka, TensorFlow or fastify.
 import { loadConfig } from '../core/config.js';
+import { STACK_CONFIG_KEYS } from './stack/config.js';
 import { createLogger } from '../core/logger.js';
 import { BitPredictError, errorMessage, isBitPredictError } from '../core/errors.js';
 
@@ -48,14 +49,14 @@ async function main(argv: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, {}, { alsoKnown: Object.keys(STACK_CONFIG_KEYS) });
   } catch (err) {
     process.stderr.write(`bitpredict: ${errorMessage(err)}\n`);
     return 2;
   }
   const logger = createLogger({ level: config.logLevel, name: `bitpredict-${name}` });
   const command = await entry.load();
-  const code = await command({ config, logger, args });
+  const code = await command({ config, logger, args, env: process.env });
   return code ?? 0;
 }
 

@@ -4,5 +4,5 @@ import { runWorker } from './worker.js';
 import { createMarketDataService } from '../producers/market-data/service.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
-  return runWorker(ctx, 'market-data', (d) => createMarketDataService({ platform: d.platform, onFatal: d.onFatal }));
+  return runWorker(ctx, 'market-data', (d) => createMarketDataService({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }));
 }

@@ -13,6 +13,6 @@ export async function run(ctx: CommandContext): Promise<number> {
     // Registered before the service's own stop step, so it runs after it: the last poll's
     // records are sent before the producer closes.
     d.lifecycle.onShutdown('close poll producer', () => producer.close());
-    return createPollService({ platform: d.platform, producer, onFatal: d.onFatal });
+    return createPollService({ platform: d.platform, config: ctx.config, producer, onFatal: d.onFatal });
   });
 }

@@ -11,20 +11,20 @@ import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
 
 export const features = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'features', (d) => createFeatureProcessor({ platform: d.platform, redis: d.redis, onFatal: d.onFatal }));
+  runWorker(ctx, 'features', (d) => createFeatureProcessor({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }));
 
 export const predictor = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'predictor', (d) => createPredictor({ platform: d.platform, redis: d.redis, onFatal: d.onFatal }));
+  runWorker(ctx, 'predictor', (d) => createPredictor({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }));
 
 export const gateway = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'gateway', (d) => createGateway({ platform: d.platform, redis: d.redis, host: ctx.config.gateway.host, port: ctx.config.gateway.port, onFatal: d.onFatal }));
+  runWorker(ctx, 'gateway', (d) => createGateway({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }));
 
 /** `bitpredict topics create|list`: creates the topics and registers the schemas (idempotent). */
 export async function topics(ctx: CommandContext): Promise<number> {
   const [sub = 'create'] = ctx.args;
   const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'topics', defaultMetrics: false }), clientId: 'topics' });
   if (sub === 'create') {
-    const { created } = await prepareTopicsAndSchemas(platform);
+    const { created } = await prepareTopicsAndSchemas(platform, ctx.config.kafka);
     console.log(created.length > 0 ? `created topics: ${created.join(', ')}` : 'all topics exist');
     console.log('schemas registered (BACKWARD) at', ctx.config.registry.url);
     return 0;
@@ -50,6 +50,7 @@ export async function replay(ctx: CommandContext): Promise<number> {
   return runOneShot(ctx, 'replay', ({ platform, producer, signal }) =>
     runReplay({
       platform,
+      config,
       producer,
       file: config.replay.file,
       symbol: config.replay.symbol,
@@ -69,7 +70,7 @@ export async function replay(ctx: CommandContext): Promise<number> {
 }
 
 export const sentiment = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'sentiment', async (d) => (await import('../processors/sentiment/service.js')).createSentimentProcessor({ platform: d.platform, onFatal: d.onFatal }));
+  runWorker(ctx, 'sentiment', async (d) => (await import('../processors/sentiment/service.js')).createSentimentProcessor({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }));
 
 export const trainer = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'trainer', async (d) => (await import('../trainer/service.js')).createTrainerService({ platform: d.platform, onFatal: d.onFatal }));
+  runWorker(ctx, 'trainer', async (d) => (await import('../trainer/service.js')).createTrainerService({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }));

@@ -15,7 +15,7 @@ export async function runNews(ctx: CommandContext): Promise<number> {
     ctx.logger.info('news polling is off: BITPREDICT_RSS_FEEDS is empty');
     return 0;
   }
-  return runWorker(ctx, 'news', async (d) => createNewsService({ platform: d.platform, producer: await producerFor(d.platform, d.lifecycle) }));
+  return runWorker(ctx, 'news', async (d) => createNewsService({ platform: d.platform, config: ctx.config, producer: await producerFor(d.platform, d.lifecycle) }));
 }
 
 /** `bitpredict x`: X recent search; exits 0 at once when BITPREDICT_X_BEARER_TOKEN is empty. */
@@ -24,7 +24,7 @@ export async function runX(ctx: CommandContext): Promise<number> {
     ctx.logger.info('X source is off: BITPREDICT_X_BEARER_TOKEN is not set');
     return 0;
   }
-  return runWorker(ctx, 'x', async (d) => createXService({ platform: d.platform, producer: await producerFor(d.platform, d.lifecycle) }));
+  return runWorker(ctx, 'x', async (d) => createXService({ platform: d.platform, config: ctx.config, producer: await producerFor(d.platform, d.lifecycle) }));
 }
 
 async function producerFor(platform: Platform, lifecycle: Lifecycle): Promise<Producer> {
@@ -50,5 +50,5 @@ export async function runTextReplay(ctx: CommandContext): Promise<number> {
     return 2;
   }
   resolveDataFile(config.data.dir, file);
-  return runOneShot(ctx, 'text-replay', ({ platform, producer, signal }) => replayText({ platform, producer, file, rate, limit, signal }));
+  return runOneShot(ctx, 'text-replay', ({ platform, producer, signal }) => replayText({ platform, config, producer, file, rate, limit, signal }));
 }

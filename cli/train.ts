@@ -55,7 +55,7 @@ export async function train(ctx: CommandContext): Promise<number> {
     progress: (line) => process.stderr.write(line),
     announce: values['no-announce'] ? null : async (meta) => {
       const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'train' }), clientId: 'train' });
-      await prepareTopicsAndSchemas(platform);
+      await prepareTopicsAndSchemas(platform, config.kafka);
       await announce(platform, meta, config.models.storeDir);
     },
   });
@@ -81,7 +81,7 @@ export async function models(ctx: CommandContext): Promise<number> {
   }
   const announceChampion = async (version: string): Promise<void> => {
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'models' }), clientId: 'models' });
-    await prepareTopicsAndSchemas(platform);
+    await prepareTopicsAndSchemas(platform, config.kafka);
     await announce(platform, await readMeta(store, name, version), store);
   };
   if (sub === 'promote') {

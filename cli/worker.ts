@@ -21,7 +21,7 @@ export interface WorkerDeps {
 export async function runWorker(ctx: CommandContext, name: string, build: (deps: WorkerDeps) => Promise<Service>): Promise<number> {
   const { config, logger } = ctx;
   const registry = createMetricsRegistry({ service: name });
-  const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
+  const lifecycle = createLifecycle({ logger, timeoutMs: config.lifecycle.shutdownTimeoutMs });
   lifecycle.onShutdown('flush logs', () => logger.flush());
   lifecycle.installSignalHandlers({ exit: false });
   let exitCode = 0;
@@ -31,16 +31,16 @@ export async function runWorker(ctx: CommandContext, name: string, build: (deps:
     void lifecycle.shutdown(`fatal: ${err.code}`);
   };
   const platform = createPlatform({ config, logger, registry, clientId: name });
-  await prepareTopicsAndSchemas(platform);
+  await prepareTopicsAndSchemas(platform, config.kafka);
   const redis = await createRedis({ url: config.redis.url, logger });
   lifecycle.onShutdown('close redis', async () => {
     await redis.quit();
   });
   try {
     const service = await build({ platform, redis, lifecycle, onFatal });
-    if (config.healthPort > 0) {
+    if (config.lifecycle.healthPort > 0) {
       const health = await startHealthServer({
-        port: config.healthPort,
+        port: config.lifecycle.healthPort,
         registry,
         readiness: () => {
           const r = service.readiness();
@@ -71,7 +71,7 @@ export async function runWorker(ctx: CommandContext, name: string, build: (deps:
  */
 export async function runOneShot(ctx: CommandContext, name: string, job: (deps: { platform: Platform; producer: Producer; signal: AbortSignal }) => Promise<{ aborted: boolean }>): Promise<number> {
   const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: name }), clientId: name });
-  await prepareTopicsAndSchemas(platform);
+  await prepareTopicsAndSchemas(platform, ctx.config.kafka);
   const producer = await createProducer(platform.kafka);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();

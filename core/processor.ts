@@ -2,15 +2,18 @@
 // configured delivery guarantee, the DLQ, readiness and an idempotent stop. Processors supply
 // only their group, input topic and handler.
 import type { BitPredictError } from './errors.js';
+import type { Config } from './config.js';
 import type { Platform } from './runtime.js';
 import type { Service } from './service.js';
 import { createConsumerRunner, type InRecord, type PartitionHooks, type RecordHandler } from './kafka/consumer.js';
 import { createDeadLetterFactory } from './kafka/dlq.js';
 import { createDelivery } from './kafka/delivery.js';
-import { topicName, type LogicalTopic } from '../schemas/index.js';
+import type { LogicalTopic } from '../schemas/index.js';
 
 export interface ProcessorOptions {
   platform: Platform;
+  /** Delivery guarantee, retries and group session of the consumer. */
+  consumer: Config['consumer'];
   name: string;
   groupId: string;
   input: LogicalTopic;
@@ -26,23 +29,22 @@ export interface ProcessorOptions {
 }
 
 export async function createProcessor(opts: ProcessorOptions): Promise<Service> {
-  const { platform, groupId } = opts;
-  const { config } = platform;
+  const { platform, groupId, consumer } = opts;
   // Exactly-once: one transactional id per input partition, derived from the group (see
   // core/kafka/delivery.ts), so whoever takes a partition over fences its previous owner.
-  const delivery = await createDelivery(platform.kafka, config.consumer.guarantee, groupId);
+  const delivery = await createDelivery(platform.kafka, consumer.guarantee, groupId);
   const runner = createConsumerRunner({
     client: platform.kafka,
     groupId,
-    topics: [topicName(opts.input, config.kafka.topicPrefix)],
+    topics: [platform.kafka.topic(opts.input)],
     handler: opts.handler,
-    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: config.kafka.topicPrefix }),
+    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix }),
     delivery: delivery.mode,
     logger: platform.logger.child({ service: opts.name }),
     registry: platform.registry,
-    maxAttempts: config.consumer.maxAttempts,
-    retryBackoffMs: config.consumer.retryBackoffMs,
-    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    maxAttempts: consumer.maxAttempts,
+    retryBackoffMs: consumer.retryBackoffMs,
+    sessionTimeoutMs: consumer.sessionTimeoutMs,
     ...(opts.flushEvery !== undefined ? { flushEvery: opts.flushEvery } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.prepareBatch ? { prepareBatch: opts.prepareBatch } : {}),

@@ -1,7 +1,7 @@
-// Wiring shared by every entrypoint: connects to Kafka, the registry and (optionally) Redis,
-// creates topics and registers schemas, and ties every resource into the ordered shutdown. Each
-// service factory takes these dependencies instead of creating its own, so tests and the demo can
-// run several services in one process.
+// Wiring shared by every entrypoint: connects to Kafka and the registry, creates topics and
+// registers schemas. Each service factory takes these dependencies (and its own slice of the
+// configuration) instead of creating its own, so tests and the demo can run several services in
+// one process. Redis is a dependency of its own, passed only to the services that use it.
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
@@ -10,7 +10,6 @@ import { topicSpecs } from './kafka/topics.js';
 import { createSerde, type Serde } from './serde/serde.js';
 
 export interface Platform {
-  config: Config;
   logger: Logger;
   registry: Registry;
   kafka: KafkaClient;
@@ -21,12 +20,10 @@ export interface Platform {
  * Creates the topics BitPredict needs (idempotent) and registers every value schema (BACKWARD).
  * Safe to run from several processes at once.
  */
-export async function prepareTopicsAndSchemas(p: { config: Config; logger: Logger; kafka: KafkaClient; serde: Serde }): Promise<{ created: string[] }> {
+export async function prepareTopicsAndSchemas(p: Platform, topics: Pick<Config['kafka'], 'partitions' | 'replicationFactor'>): Promise<{ created: string[] }> {
   const admin = await createAdmin(p.kafka);
   try {
-    const created = await admin.ensureTopics(
-      topicSpecs({ prefix: p.config.kafka.topicPrefix, partitions: p.config.kafka.partitions, replicationFactor: p.config.kafka.replicationFactor }),
-    );
+    const created = await admin.ensureTopics(topicSpecs({ prefix: p.kafka.topicPrefix, partitions: topics.partitions, replicationFactor: topics.replicationFactor }));
     if (created.length > 0) p.logger.info({ created }, 'topics created');
     await p.serde.registerAll();
     return { created };
@@ -35,8 +32,12 @@ export async function prepareTopicsAndSchemas(p: { config: Config; logger: Logge
   }
 }
 
-export function createPlatform(deps: { config: Config; logger: Logger; registry: Registry; clientId: string }): Platform {
-  const kafka = createKafkaClient({ brokers: deps.config.kafka.brokers, clientId: `${deps.config.kafka.clientId}-${deps.clientId}` }, deps.logger);
-  const serde = createSerde({ url: deps.config.registry.url, topicPrefix: deps.config.kafka.topicPrefix, logger: deps.logger });
-  return { config: deps.config, logger: deps.logger, registry: deps.registry, kafka, serde };
+export function createPlatform(deps: { config: Pick<Config, 'kafka' | 'registry' | 'instanceId'>; logger: Logger; registry: Registry; clientId: string }): Platform {
+  const { kafka: k } = deps.config;
+  const kafka = createKafkaClient(
+    { brokers: k.brokers, clientId: `${k.clientId}-${deps.clientId}`, topicPrefix: k.topicPrefix, groupPrefix: k.clientId, instanceId: deps.config.instanceId },
+    deps.logger,
+  );
+  const serde = createSerde({ url: deps.config.registry.url, topicPrefix: k.topicPrefix, logger: deps.logger });
+  return { logger: deps.logger, registry: deps.registry, kafka, serde };
 }

@@ -6,12 +6,10 @@
 //   version in it with its metrics. The gateway may run without the store; then the topic alone
 //   answers, and an unreadable store is logged, never an error.
 // The topic wins for the champion, because that is what the predictors load.
-import { randomBytes } from 'node:crypto';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Platform } from '../core/runtime.js';
 import { followFromStart, type Follower } from '../core/kafka/follow.js';
-import { topicName } from '../schemas/index.js';
 import type { ModelAnnouncement } from '../schemas/types.js';
 import { announcementOf, listVersions, readRegistry } from '../core/models/registry.js';
 
@@ -145,9 +143,8 @@ export async function readStoreView(storeDir: string, model: string, logger?: Lo
 
 export function createModelsView(opts: ModelsViewOptions): ModelsView {
   const { platform, storeDir, name } = opts;
-  const { config } = platform;
   const log = opts.logger.child({ component: 'models-view' });
-  const topic = topicName('models', config.kafka.topicPrefix);
+  const topic = platform.kafka.topic('models');
   const state = createModelsState();
   let follower: Follower | null = null;
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -189,7 +186,7 @@ export function createModelsView(opts: ModelsViewOptions): ModelsView {
       follower = await followFromStart({
         client: platform.kafka,
         topic,
-        groupId: `${config.kafka.clientId}-gateway-models-${config.instanceId}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+        groupId: platform.kafka.privateGroupId('gateway-models'),
         logger: log,
         ...(opts.catchUpMs === undefined ? {} : { catchUpMs: opts.catchUpMs }),
         onCaughtUp: () => {

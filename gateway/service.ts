@@ -4,7 +4,6 @@
 // the latest offset; snapshots for new subscribers and the REST routes read Redis, which the
 // predictor and the feature processor keep current. Instances share nothing but Kafka and Redis,
 // so any number of them run side by side behind a load balancer.
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import type { Redis } from '../core/redis.js';
@@ -14,7 +13,6 @@ import { errorMessage, isBitPredictError, type BitPredictError } from '../core/e
 import { createConsumerRunner } from '../core/kafka/consumer.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { createProducer } from '../core/kafka/producer.js';
-import { topicName } from '../schemas/index.js';
 import { buildApp, type Hub } from './app.js';
 import { CloseCodes, type ChannelKind } from './stream/hub.js';
 import { createRedisSources } from './rest/sources.js';
@@ -23,6 +21,7 @@ import { createModelsView } from './models-view.js';
 import { createKeyStore } from './auth/keys.js';
 import { createAuthGuard } from './auth/guard.js';
 import { registerKeyRoutes } from './auth/routes.js';
+import type { Config } from '../core/config.js';
 
 export interface GatewayService extends Service {
   readonly app: FastifyInstance;
@@ -31,11 +30,16 @@ export interface GatewayService extends Service {
   url(): string;
 }
 
+/** The slice of the configuration the gateway reads. */
+export type GatewayConfig = Pick<Config, 'gateway' | 'models' | 'redis'>;
+
 export interface GatewayOptions {
   platform: Platform;
+  config: GatewayConfig;
   redis: Redis;
-  host: string;
-  port: number;
+  /** Where to listen (default the configured host and port). */
+  host?: string;
+  port?: number;
   onFatal(err: BitPredictError): void;
   heartbeatMs?: number;
   /** How long stop() waits for clients to answer the 1001 close. */
@@ -43,8 +47,8 @@ export interface GatewayOptions {
 }
 
 export async function createGateway(opts: GatewayOptions): Promise<GatewayService> {
-  const { platform, redis } = opts;
-  const { config, logger, serde } = platform;
+  const { platform, config, redis } = opts;
+  const { logger, serde } = platform;
   const gw = config.gateway;
   const log = logger.child({ service: 'gateway' });
   const producer = await createProducer(platform.kafka);
@@ -55,9 +59,9 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
   if (gw.auth === 'open') log.warn('BITPREDICT_GATEWAY_AUTH=open: no API key is needed for the API or the WebSocket (local demos only)');
 
   const kinds = new Map<string, { kind: ChannelKind; logical: 'predictions' | 'features' | 'candles' }>([
-    [topicName('predictions', config.kafka.topicPrefix), { kind: 'predictions', logical: 'predictions' }],
-    [topicName('features', config.kafka.topicPrefix), { kind: 'features', logical: 'features' }],
-    [topicName('candles', config.kafka.topicPrefix), { kind: 'candles', logical: 'candles' }],
+    [platform.kafka.topic('predictions'), { kind: 'predictions', logical: 'predictions' }],
+    [platform.kafka.topic('features'), { kind: 'features', logical: 'features' }],
+    [platform.kafka.topic('candles'), { kind: 'candles', logical: 'candles' }],
   ]);
   const skipped = new Counter({
     name: 'bitpredict_gateway_records_skipped_total',
@@ -71,7 +75,7 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
   const runner = createConsumerRunner({
     client: platform.kafka,
     // One group per instance and process start: every instance receives every record.
-    groupId: `${config.kafka.clientId}-gateway-${config.instanceId}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`,
+    groupId: platform.kafka.privateGroupId('gateway'),
     topics: [...kinds.keys()],
     fromBeginning: false,
     handler: async (rec) => {
@@ -90,7 +94,7 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
       hub.publish(k.kind, value);
       return [];
     },
-    deadLetter: createDeadLetterFactory({ serde, topicPrefix: config.kafka.topicPrefix }),
+    deadLetter: createDeadLetterFactory({ serde, topicPrefix: platform.kafka.topicPrefix }),
     delivery: { kind: 'at-least-once', producer },
     logger: log,
     registry: platform.registry,
@@ -188,7 +192,7 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
     async start() {
       probeRedis();
       await models.start();
-      address = await app.listen({ host: opts.host, port: opts.port });
+      address = await app.listen({ host: opts.host ?? gw.host, port: opts.port ?? gw.port });
       log.info({ url: address, ws: `${address.replace(/^http/, 'ws')}/ws`, auth: gw.auth, epoch: hub.epoch }, 'gateway listening');
       await runner.start();
       timers.push(setInterval(probeRedis, 5000));

@@ -1,13 +1,13 @@
 // Integration and end-to-end tests need the real stack. If it is not up, bring it up for the run
 // (and take down what this run started afterwards), so `npm test` works on its own; when it is
 // already up (CI runs `npm run stack:up` first, developers usually keep it running) nothing changes.
-import { loadConfig } from '../core/config.js';
+import { loadStackConfig } from '../cli/stack/config.js';
 import { createLogger } from '../core/logger.js';
 import { createStack } from '../cli/stack/stack.js';
 import { REPO_ROOT } from './helpers/platform.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
-  const config = loadConfig();
+  const config = loadStackConfig(process.env);
   const stack = createStack({
     config,
     logger: createLogger({ level: 'warn', name: 'test-stack' }),

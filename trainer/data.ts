@@ -4,7 +4,6 @@ import type { Platform } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
 import { rangesSince, readRange, type PartitionRange } from '../core/kafka/range.js';
 import { BitPredictError } from '../core/errors.js';
-import { topicName } from '../schemas/index.js';
 import type { FeatureVector } from '../schemas/types.js';
 import { seriesKey } from '../schemas/keys.js';
 
@@ -31,7 +30,7 @@ export async function readFeaturesFromTopic(platform: Platform, q: FeatureRangeQ
   if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to) || q.from >= q.to) {
     throw new BitPredictError('ERR_VALIDATION', `readFeaturesFromTopic: from/to must be safe integers (ms) with from < to, got ${String(q.from)}..${String(q.to)}`);
   }
-  const topic = topicName('features', platform.config.kafka.topicPrefix);
+  const topic = platform.kafka.topic('features');
   const key = seriesKey(q.symbol, q.interval);
   const admin = await createAdmin(platform.kafka);
   let ranges: PartitionRange[];

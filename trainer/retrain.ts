@@ -17,7 +17,7 @@ import { readRegistry, recordPromotion, recordRejection } from '../core/models/r
 const DAY = 86_400_000;
 
 export interface RetrainOptions {
-  config: Config;
+  config: Pick<Config, 'models'>;
   loaded: LoadedTf;
   series: FeatureVector[];
   symbol: string;

@@ -17,7 +17,6 @@ import { counter, gauge } from '../core/metrics.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
 import { createDelivery } from '../core/kafka/delivery.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
-import { topicName } from '../schemas/index.js';
 import { createErrorMonitor } from './domain/monitor.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { readFeaturesFromTopic } from './data.js';
@@ -26,11 +25,16 @@ import { retrain } from './retrain.js';
 import { announce } from '../core/models/registry.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { seriesKey } from '../schemas/keys.js';
+import type { Config } from '../core/config.js';
 
 const DAY = 86_400_000;
 
+/** The slice of the configuration the trainer service reads (the series it watches is the replay's symbol and interval). */
+export type TrainerConfig = Pick<Config, 'consumer' | 'models' | 'replay' | 'retrain'>;
+
 export interface TrainerServiceOptions {
   platform: Platform;
+  config: TrainerConfig;
   onFatal(err: BitPredictError): void;
   now?: () => number;
   groupId?: string;
@@ -40,15 +44,15 @@ export interface TrainerServiceOptions {
 }
 
 export async function createTrainerService(opts: TrainerServiceOptions): Promise<Service & { retrains(): number }> {
-  const { platform } = opts;
-  const { config, registry, serde } = platform;
+  const { platform, config } = opts;
+  const { registry, serde } = platform;
   const logger = platform.logger.child({ service: 'trainer' });
   const now = opts.now ?? Date.now;
   const r = config.retrain;
   const symbol = config.replay.symbol;
   const interval = config.replay.interval;
-  const predictionsTopic = topicName('predictions', config.kafka.topicPrefix);
-  const featuresTopic = topicName('features', config.kafka.topicPrefix);
+  const predictionsTopic = platform.kafka.topic('predictions');
+  const featuresTopic = platform.kafka.topic('features');
   const monitor = createErrorMonitor({ window: r.monitorWindow });
   const mse = gauge(registry, 'bitpredict_monitor_mse', 'Rolling live MSE of next-period log-return predictions', ['kind']);
   const pmse = gauge(registry, 'bitpredict_monitor_persistence_mse', 'Rolling live MSE of persistence (zero return) on the same predictions', ['kind']);
@@ -73,10 +77,10 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     }
   };
 
-  const delivery = await createDelivery(platform.kafka, 'at-least-once', opts.groupId ?? `${config.kafka.clientId}-trainer-monitor`);
+  const delivery = await createDelivery(platform.kafka, 'at-least-once', opts.groupId ?? platform.kafka.groupId('trainer-monitor'));
   const runner = createConsumerRunner({
     client: platform.kafka,
-    groupId: opts.groupId ?? `${config.kafka.clientId}-trainer-monitor`,
+    groupId: opts.groupId ?? platform.kafka.groupId('trainer-monitor'),
     topics: [predictionsTopic, featuresTopic],
     handler: async (rec) => {
       if (rec.topic === predictionsTopic) {
@@ -89,7 +93,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       }
       return [];
     },
-    deadLetter: createDeadLetterFactory({ serde, topicPrefix: config.kafka.topicPrefix }),
+    deadLetter: createDeadLetterFactory({ serde, topicPrefix: platform.kafka.topicPrefix }),
     delivery: delivery.mode,
     logger,
     registry,

@@ -3,7 +3,7 @@ import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { formatStatus, repoRoot, run } from './command.js';
 
-const ctx = (args: string[]) => ({ config: loadConfig({}), logger: createLogger({ level: 'silent' }), args });
+const ctx = (args: string[]) => ({ config: loadConfig({}), logger: createLogger({ level: 'silent' }), args, env: {} });
 
 describe('stack command', () => {
   it.each([[[]], [['start']], [['up', '--purge']], [['down', '--force']], [['status', 'extra']]])('rejects %j with usage and exit 2', async (args) => {

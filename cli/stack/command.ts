@@ -5,6 +5,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../context.js';
 import { createStack, type StackStatus } from './stack.js';
+import { loadStackConfig } from './config.js';
 
 const USAGE = 'usage: bitpredict stack <up|down [--purge]|status>\n';
 
@@ -31,13 +32,14 @@ export async function run(ctx: CommandContext): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
+  const config = loadStackConfig(ctx.env);
   const stack = createStack({
-    config: ctx.config,
+    config,
     logger: ctx.logger,
     rootDir: repoRoot(),
     progress: (line) => process.stderr.write(`stack: ${line}\n`),
     // The JVM that runs Apicurio may live only in BITPREDICT_STACK_JAVA_HOME or JAVA_HOME.
-    javaHome: ctx.config.stack.javaHome,
+    javaHome: config.stack.javaHome,
   });
   try {
     if (sub === 'up') {

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.js';
+import { loadStackConfig } from './config.js';
 import { fetchApicurio, fetchKafka, log4jVersionFor } from './fetch.js';
 import { resolveLayout } from './layout.js';
 import { defaultTools } from './proc.js';
@@ -20,7 +20,7 @@ function script(dir: string, name: string, body: string): string {
 
 function setup() {
   const dir = tmp();
-  const layout = resolveLayout(loadConfig({}, { BITPREDICT_STACK_DIR: join(dir, 'stack') }), dir);
+  const layout = resolveLayout(loadStackConfig({}, { BITPREDICT_STACK_DIR: join(dir, 'stack') }), dir);
   const lines: string[] = [];
   return { dir, layout, lines, progress: (l: string) => lines.push(l) };
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type ConfigKey } from '../../core/config.js';
+import type { ConfigKey } from '../../core/config.js';
+import { loadStackConfig, type StackConfigKey } from './config.js';
 import { formatHostPort, parseHostPort, renderServerProperties, resolveLayout } from './layout.js';
 
 const ROOT = '/repo';
 
-function layoutWith(overrides: Partial<Record<ConfigKey, string>> = {}) {
-  return resolveLayout(loadConfig({}, overrides), ROOT);
+function layoutWith(overrides: Partial<Record<ConfigKey | StackConfigKey, string>> = {}) {
+  return resolveLayout(loadStackConfig({}, overrides), ROOT);
 }
 
 /** server.properties as a key -> value map; fails on duplicate keys, which Kafka would silently resolve. */

@@ -1,8 +1,8 @@
 // Pure description of the local stack: where every file lives and which address every server
-// listens on, derived from Config alone. Nothing here touches the disk or the network, so the
+// listens on, derived from the stack's configuration alone. Nothing here touches the disk or the network, so the
 // rendering of server.properties and the addresses can be unit-tested.
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Config } from '../../core/config.js';
+import type { StackConfig } from './config.js';
 import { BitPredictError } from '../../core/errors.js';
 
 export interface HostPort {
@@ -87,7 +87,7 @@ export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
-export function resolveLayout(config: Config, rootDir: string): StackLayout {
+export function resolveLayout(config: StackConfig, rootDir: string): StackLayout {
   const s = config.stack;
   const dir = isAbsolute(s.dir) ? s.dir : resolve(rootDir, s.dir);
   const logsDir = join(dir, 'logs');

@@ -3,7 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, type ConfigKey } from '../../core/config.js';
+import type { ConfigKey } from '../../core/config.js';
+import { loadStackConfig, type StackConfigKey } from './config.js';
 import { createLogger } from '../../core/logger.js';
 import { resolveLayout } from './layout.js';
 import { writePidFile } from './pidfile.js';
@@ -49,9 +50,9 @@ function script(dir: string, name: string, body: string): string {
   return file;
 }
 
-async function setup(overrides: Partial<Record<ConfigKey, string>> = {}) {
+async function setup(overrides: Partial<Record<ConfigKey | StackConfigKey, string>> = {}) {
   const dir = tmp();
-  const config = loadConfig({}, {
+  const config = loadStackConfig({}, {
     BITPREDICT_STACK_DIR: dir,
     BITPREDICT_KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
     BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: String(await closedPort()),

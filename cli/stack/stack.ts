@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../../core/config.js';
+import type { StackConfig } from './config.js';
 import { BitPredictError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { fetchApicurio, fetchKafka } from './fetch.js';
@@ -48,7 +48,7 @@ export interface StackStatus {
 }
 
 export interface StackDeps {
-  readonly config: Config;
+  readonly config: StackConfig;
   readonly logger: Logger;
   /** Repository root: deployment/local/* is read from here and a relative stack dir resolves against it. */
   readonly rootDir: string;

@@ -2,8 +2,10 @@
 // client types, so another Kafka client could replace kafkajs inside core/kafka alone.
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaJs, LogEntry, logLevel as LogLevelEnum, ITopicConfig } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { BitPredictError, errorMessage } from '../errors.js';
+import { topicName, type LogicalTopic } from '../../schemas/index.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -12,12 +14,29 @@ export interface KafkaSettings {
   clientId: string;
   /** Connection retries; kept small so an unreachable broker is reported within seconds, not minutes. */
   connectRetries?: number;
+  /** Environment prefix of every topic name (BITPREDICT_TOPIC_PREFIX; default empty). */
+  topicPrefix?: string;
+  /** Prefix of consumer group names (BITPREDICT_KAFKA_CLIENT_ID; default "bitpredict"). */
+  groupPrefix?: string;
+  /** This process instance in the names of its private groups (BITPREDICT_INSTANCE_ID, resolved). */
+  instanceId?: string;
 }
 
-/** A connection configuration to one Kafka cluster. Opaque outside core/kafka: readers, producers and admins are made by this folder's factories. */
+/**
+ * A connection configuration to one Kafka cluster, and the names of things in it. Opaque
+ * otherwise: readers, producers and admins are made by this folder's factories.
+ */
 export interface KafkaClient {
   readonly brokers: string[];
   readonly logger: Logger;
+  /** Environment prefix of every topic name. */
+  readonly topicPrefix: string;
+  /** Full name of a logical topic (with the environment prefix). */
+  topic(logical: LogicalTopic): string;
+  /** The group of a processor, shared by all its instances: `<prefix>-<name>`. */
+  groupId(name: string): string;
+  /** A group of this process start alone, that nobody else joins: `<prefix>-<name>-<instance>-<unique>`. */
+  privateGroupId(name: string): string;
 }
 
 const engines = new WeakMap<KafkaClient, KafkaJs>();
@@ -82,7 +101,17 @@ export function createKafkaClient(settings: KafkaSettings, logger: Logger): Kafk
     requestTimeout: 30000,
     retry: { retries: settings.connectRetries ?? 5, initialRetryTime: 300, maxRetryTime: 5000 },
   });
-  const client: KafkaClient = { brokers: settings.brokers, logger: child };
+  const topicPrefix = settings.topicPrefix ?? '';
+  const groupPrefix = settings.groupPrefix ?? 'bitpredict';
+  const instance = settings.instanceId ?? String(process.pid);
+  const client: KafkaClient = {
+    brokers: settings.brokers,
+    logger: child,
+    topicPrefix,
+    topic: (logical) => topicName(logical, topicPrefix),
+    groupId: (name) => `${groupPrefix}-${name}`,
+    privateGroupId: (name) => `${groupPrefix}-${name}-${instance}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+  };
   engines.set(client, raw);
   return client;
 }

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import { BitPredictError } from '../errors.js';
 import type { Platform } from '../runtime.js';
 import { createProducer } from '../kafka/producer.js';
-import { topicName } from '../../schemas/index.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
 import { META_FILE, validateMeta, type ArtifactMeta } from './artifact.js';
 
@@ -107,7 +106,7 @@ export function announcementOf(meta: ArtifactMeta, storeDir: string): ModelAnnou
 export async function announce(platform: Platform, meta: ArtifactMeta, storeDir: string): Promise<void> {
   const producer = await createProducer(platform.kafka);
   try {
-    await producer.send([{ topic: topicName('models', platform.config.kafka.topicPrefix), key: meta.name, value: platform.serde.encode('models', announcementOf(meta, storeDir)) }]);
+    await producer.send([{ topic: platform.kafka.topic('models'), key: meta.name, value: platform.serde.encode('models', announcementOf(meta, storeDir)) }]);
   } finally {
     await producer.close();
   }

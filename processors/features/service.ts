@@ -22,12 +22,12 @@ import { createPartitionStates, type PartitionStates } from '../../core/kafka/pa
 import { createFeatureStoreWriter } from '../../core/feature-store.js';
 import { validateCandle } from '../../core/domain/candle.js';
 import { delay } from '../../core/time.js';
-import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
 import { createIndicatorEngine, restoreIndicatorEngine, type IndicatorEngine } from '../../core/features/indicators.js';
 import { joinFeature } from '../../core/features/join.js';
 import { createTextStream, type TextStream } from './text-stream.js';
 import { seriesKey } from '../../schemas/keys.js';
+import type { Config } from '../../core/config.js';
 
 /** How long a starting processor reads text.scored before it takes candles regardless. */
 const START_TEXT_WAIT_MS = 60_000;
@@ -37,8 +37,12 @@ export interface FeatureState {
   engines: Map<string, IndicatorEngine>;
 }
 
+/** The slice of the configuration the feature processor reads. */
+export type FeaturesConfig = Pick<Config, 'consumer' | 'events' | 'features' | 'redis'>;
+
 export interface FeatureProcessorOptions {
   platform: Platform;
+  config: FeaturesConfig;
   redis: Redis;
   groupId?: string;
   onFatal(err: BitPredictError): void;
@@ -64,9 +68,8 @@ function stateFromJSON(v: unknown): FeatureState {
  * Applies one candle record to a partition's state: decode, validate, and step the series engine.
  * Shared by live handling and by state restore, so both move the state identically.
  */
-function applyCandle(platform: Platform, s: FeatureState, rec: InRecord, candle: Candle, now: number, computedAt: number) {
-  const { config } = platform;
-  const invalid = validateCandle(candle, now, config.consumer.futureToleranceMs);
+function applyCandle(futureToleranceMs: number, s: FeatureState, rec: InRecord, candle: Candle, now: number, computedAt: number) {
+  const invalid = validateCandle(candle, now, futureToleranceMs);
   if (invalid) throw new BitPredictError('ERR_VALIDATION', invalid.reason);
   const series = seriesKey(candle.symbol, candle.interval);
   const key = rec.key?.toString('utf8');
@@ -86,10 +89,10 @@ export interface FeatureHandler {
   flushStore(): Promise<void>;
 }
 
-export function createFeatureHandler(deps: { platform: Platform; redis: Redis; text: TextStream; groupId: string; now: () => number }): FeatureHandler {
-  const { platform, redis, text, now, groupId } = deps;
-  const { serde, config, registry, logger } = platform;
-  const featuresTopic = topicName('features', config.kafka.topicPrefix);
+export function createFeatureHandler(deps: { platform: Platform; config: FeaturesConfig; redis: Redis; text: TextStream; groupId: string; now: () => number }): FeatureHandler {
+  const { platform, config, redis, text, now, groupId } = deps;
+  const { serde, registry, logger } = platform;
+  const featuresTopic = platform.kafka.topic('features');
   const W = config.features.sentimentWindowMs;
   const store = createFeatureStoreWriter(redis, config.redis.keyPrefix, config.features.historyMax);
   const skipped = counter(registry, 'bitpredict_features_skipped_total', 'Candles that produced no feature vector, by reason', ['reason']);
@@ -110,7 +113,7 @@ export function createFeatureHandler(deps: { platform: Platform; redis: Redis; t
     fromJSON: stateFromJSON,
     async replay(s, rec) {
       try {
-        applyCandle(platform, s, rec, await platform.serde.decode('candles', rec.value), now(), 0);
+        applyCandle(config.events.futureToleranceMs, s, rec, await platform.serde.decode('candles', rec.value), now(), 0);
       } catch (err) {
         // The live run dead-lettered this record without touching the state; so does the replay.
         if (!isBitPredictError(err) || err.retryable) throw err;
@@ -126,7 +129,7 @@ export function createFeatureHandler(deps: { platform: Platform; redis: Redis; t
       const covered = await text.waitCovered(t, config.features.textMaxWaitMs, ctx.heartbeat);
       if (!covered) waitTimeouts.inc();
     }
-    const { series, result } = applyCandle(platform, s, rec, candle, now(), now());
+    const { series, result } = applyCandle(config.events.futureToleranceMs, s, rec, candle, now(), now());
     if (result.kind === 'duplicate') {
       // Same open time as the series' last candle: a redelivery, already turned into a feature.
       skipped.inc({ reason: 'duplicate' });
@@ -153,13 +156,13 @@ export function createFeatureHandler(deps: { platform: Platform; redis: Redis; t
 }
 
 export async function createFeatureProcessor(opts: FeatureProcessorOptions): Promise<Service> {
-  const { platform, redis } = opts;
-  const { config } = platform;
-  const groupId = opts.groupId ?? `${config.kafka.clientId}-features`;
+  const { platform, config, redis } = opts;
+  const groupId = opts.groupId ?? platform.kafka.groupId('features');
   const text = createTextStream({ platform, latenessMs: config.features.textLatenessMs });
-  const fh = createFeatureHandler({ platform, redis, text, groupId, now: opts.now ?? Date.now });
+  const fh = createFeatureHandler({ platform, config, redis, text, groupId, now: opts.now ?? Date.now });
   const processor = await createProcessor({
     platform,
+    consumer: config.consumer,
     name: 'features',
     groupId,
     input: 'candles',

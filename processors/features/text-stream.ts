@@ -6,14 +6,12 @@
 //   end offsets) or has shown a text published after t + lateness.
 // A candle at t waits (bounded) until covered(t), so when texts are already in the topic the join
 // is deterministic: the same inputs give the same sentiment whatever the timing of the two streams.
-import { randomBytes } from 'node:crypto';
 import type { Platform } from '../../core/runtime.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { createAdmin, type KafkaAdmin } from '../../core/kafka/client.js';
 import { readTopicFromStart, type TopicReader } from '../../core/kafka/follow.js';
 import { errorMessage } from '../../core/errors.js';
 import { delay } from '../../core/time.js';
-import { topicName } from '../../schemas/index.js';
 import { createTextIndex, textIndexItemOf, type TextIndex } from '../../core/features/text-index.js';
 
 export interface TextStream {
@@ -36,9 +34,9 @@ export interface TextStream {
 
 export function createTextStream(deps: { platform: Platform; latenessMs: number; endRefreshMs?: number }): TextStream {
   const { platform, latenessMs } = deps;
-  const { config, registry, serde } = platform;
+  const { registry, serde } = platform;
   const logger = platform.logger.child({ component: 'text-stream' });
-  const topic = topicName('textScored', config.kafka.topicPrefix);
+  const topic = platform.kafka.topic('textScored');
   const index = createTextIndex();
   const position = new Map<number, bigint>();
   const ends = new Map<number, bigint>();
@@ -87,7 +85,7 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
       reader = await readTopicFromStart({
         client: platform.kafka,
         topic,
-        groupId: `${config.kafka.clientId}-features-text-${config.instanceId}-${randomBytes(4).toString('hex')}`,
+        groupId: platform.kafka.privateGroupId('features-text'),
         maxWaitMs: 500,
         onProgress: (partition, next, highWatermark) => {
           if (next > (position.get(partition) ?? 0n)) position.set(partition, next);

@@ -5,13 +5,11 @@
 // incompatible, expired) leaves the previous champion serving; it is logged and counted.
 // The models topic follower (a consumer in its own group per process start, from the beginning)
 // feeds announcements in order; the registry's champion is the fallback when the topic has none.
-import { randomBytes } from 'node:crypto';
 import { BitPredictError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
 import { counter, gauge, type Registry } from '../../core/metrics.js';
 import { followFromStart, type Follower } from '../../core/kafka/follow.js';
-import { topicName } from '../../schemas/index.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
 import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
 import { FEATURE_NAMES, type Normalizer } from '../../core/models/domain/dataset.js';
@@ -19,6 +17,7 @@ import { loadArtifact, artifactDir, type ArtifactMeta } from '../../core/models/
 import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
 import { readRegistry } from '../../core/models/registry.js';
 import { loadTf } from '../../core/models/tf.js';
+import type { Config } from '../../core/config.js';
 
 export interface ServingModel {
   name: string;
@@ -130,15 +129,14 @@ export interface ModelFollower {
 
 /**
  * Follows the compacted models topic from the beginning in a group of its own (one per process
- * start), keeping only records keyed `config.models.name`; announcements are applied in order, so
+ * start), keeping only records keyed `models.name`; announcements are applied in order, so
  * the latest loadable one wins. After the initial catch-up, with nothing serving, the store's
  * registry champion is loaded (the topic may be empty, or its latest record refused).
  */
-export function createModelFollower(opts: { platform: Platform; server: ModelServer; logger: Logger; catchUpMs?: number }): ModelFollower {
-  const { platform, server, logger } = opts;
-  const { config } = platform;
-  const topic = topicName('models', config.kafka.topicPrefix);
-  const name = config.models.name;
+export function createModelFollower(opts: { platform: Platform; models: Pick<Config['models'], 'name' | 'storeDir'>; server: ModelServer; logger: Logger; catchUpMs?: number }): ModelFollower {
+  const { platform, server, logger, models } = opts;
+  const topic = platform.kafka.topic('models');
+  const name = models.name;
   let follower: Follower | null = null;
   let chain: Promise<unknown> = Promise.resolve();
   const enqueue = (work: () => Promise<unknown>): Promise<unknown> => (chain = chain.then(work).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'model load failed')));
@@ -147,13 +145,13 @@ export function createModelFollower(opts: { platform: Platform; server: ModelSer
     if (server.current() !== null) return;
     let champion: string | null;
     try {
-      champion = (await readRegistry(config.models.storeDir, name)).champion;
+      champion = (await readRegistry(models.storeDir, name)).champion;
     } catch (err) {
       logger.warn({ err: errorMessage(err) }, 'model registry unreadable; baseline serves');
       return;
     }
     if (champion === null) return;
-    await server.loadDir(artifactDir(config.models.storeDir, name, champion), `registry ${name}@${champion}`);
+    await server.loadDir(artifactDir(models.storeDir, name, champion), `registry ${name}@${champion}`);
   }
 
   return {
@@ -161,7 +159,7 @@ export function createModelFollower(opts: { platform: Platform; server: ModelSer
       follower = await followFromStart({
         client: platform.kafka,
         topic,
-        groupId: `${config.kafka.clientId}-predictor-models-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+        groupId: platform.kafka.privateGroupId('predictor-models'),
         logger,
         ...(opts.catchUpMs === undefined ? {} : { catchUpMs: opts.catchUpMs }),
         onMessage: async (message) => {

@@ -14,13 +14,13 @@ import { BitPredictError } from '../../core/errors.js';
 import { counter, histogram } from '../../core/metrics.js';
 import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
 import { createProcessor } from '../../core/processor.js';
-import { topicName } from '../../schemas/index.js';
 import { readFeaturesAsOf } from '../../core/feature-store.js';
 import type { FeatureVector, Prediction } from '../../schemas/types.js';
 import { lastWindow } from '../../core/models/domain/dataset.js';
 import { createEmaDriftBaseline, type PredictionModel } from '../../core/models/domain/baseline.js';
 import { createModelFollower, createModelServer, type ModelServer, type ServingModel } from './model-server.js';
 import { seriesKey } from '../../schemas/keys.js';
+import type { Config } from '../../core/config.js';
 
 /** Vectors kept per series when no champion needs more (a later champion with a larger T fills up). */
 export const MIN_WINDOW_KEEP = 48;
@@ -82,8 +82,12 @@ export interface PredictorHandler {
   readonly prepared: ReadonlyMap<string, unknown>;
 }
 
+/** The slice of the configuration the predictor reads. */
+export type PredictorConfig = Pick<Config, 'consumer' | 'events' | 'models' | 'predictions' | 'redis'>;
+
 export interface PredictorOptions {
   platform: Platform;
+  config: PredictorConfig;
   redis: Redis;
   groupId?: string;
   model?: PredictionModel;
@@ -93,11 +97,11 @@ export interface PredictorOptions {
   followModels?: boolean;
 }
 
-export function createPredictorHandler(deps: { platform: Platform; redis: Redis; model: PredictionModel; now: () => number; server?: ModelServer }): PredictorHandler {
-  const { platform, redis, model, now, server } = deps;
-  const { serde, config, registry } = platform;
+export function createPredictorHandler(deps: { platform: Platform; config: Pick<Config, 'events' | 'predictions' | 'redis'>; redis: Redis; model: PredictionModel; now: () => number; server?: ModelServer }): PredictorHandler {
+  const { platform, config, redis, model, now, server } = deps;
+  const { serde, registry } = platform;
   const keys = redisKeys(config.redis.keyPrefix);
-  const predictionsTopic = topicName('predictions', config.kafka.topicPrefix);
+  const predictionsTopic = platform.kafka.topic('predictions');
   const made = counter(registry, 'bitpredict_predictor_predictions_total', 'Predictions produced', ['model']);
   const lag = histogram(registry, 'bitpredict_predictor_pipeline_seconds', 'Candle ingestion to prediction, wall clock', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30]);
   const fallbacks = counter(registry, 'bitpredict_predictor_baseline_fallbacks_total', 'Records the baseline predicted although a champion is loaded', ['reason']);
@@ -110,7 +114,7 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
   /** Why the handler would reject f before touching the series state (null: it goes on). */
   function invalid(f: FeatureVector): string | null {
     if (!(f.close > 0) || !Number.isFinite(f.close)) return `feature close ${f.close} is not a positive price`;
-    if (f.eventTime > now() + config.consumer.futureToleranceMs) return `feature eventTime ${new Date(f.eventTime).toISOString()} is in the future`;
+    if (f.eventTime > now() + config.events.futureToleranceMs) return `feature eventTime ${new Date(f.eventTime).toISOString()} is in the future`;
     return null;
   }
 
@@ -233,7 +237,7 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
     const json = JSON.stringify(p);
     const res = await redis.multi()
       .set(keys.predictionsLatest(p.symbol), json)
-      .eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, config.gateway.historyMax)
+      .eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, config.predictions.historyMax)
       .exec();
     const failed = res?.find(([err]) => err !== null);
     if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the prediction to Redis failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
@@ -245,20 +249,21 @@ export function createPredictorHandler(deps: { platform: Platform; redis: Redis;
 }
 
 export async function createPredictor(opts: PredictorOptions): Promise<Service> {
-  const { platform, redis } = opts;
-  const { config, logger } = platform;
+  const { platform, config, redis } = opts;
+  const { logger } = platform;
   const model = opts.model ?? createEmaDriftBaseline();
   const now = opts.now ?? Date.now;
   logger.info({ model: model.name, version: model.version, baseline: model.isBaseline }, 'predictor baseline model');
   const follow = opts.followModels ?? true;
   const log = logger.child({ service: 'predictor' });
   const server = follow ? createModelServer({ registry: platform.registry, logger: log, now }) : undefined;
-  const follower = server ? createModelFollower({ platform, server, logger: log }) : undefined;
-  const h = createPredictorHandler({ platform, redis, model, now, ...(server ? { server } : {}) });
+  const follower = server ? createModelFollower({ platform, models: config.models, server, logger: log }) : undefined;
+  const h = createPredictorHandler({ platform, config, redis, model, now, ...(server ? { server } : {}) });
   const processor = await createProcessor({
     platform,
+    consumer: config.consumer,
     name: 'predictor',
-    groupId: opts.groupId ?? `${config.kafka.clientId}-predictor`,
+    groupId: opts.groupId ?? platform.kafka.groupId('predictor'),
     input: 'features',
     handler: h.handler,
     prepareBatch: h.prepareBatch,

@@ -10,14 +10,18 @@ import { BitPredictError } from '../../core/errors.js';
 import { counter, histogram } from '../../core/metrics.js';
 import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
 import { createProcessor } from '../../core/processor.js';
-import { topicName } from '../../schemas/index.js';
 import type { FinbertScore, TextItem } from '../../schemas/types.js';
 import { scoredTextOf } from '../../core/text/scored.js';
 import { loadFinbert, type FinbertScorer } from './finbert.js';
 import { validateTextItem } from '../../core/text/validate.js';
+import type { Config } from '../../core/config.js';
+
+/** The slice of the configuration the sentiment processor reads. */
+export type SentimentConfig = Pick<Config, 'consumer' | 'events' | 'sentiment'>;
 
 export interface SentimentProcessorOptions {
   platform: Platform;
+  config: SentimentConfig;
   groupId?: string;
   onFatal(err: BitPredictError): void;
   now?: () => number;
@@ -32,10 +36,10 @@ export function finbertInput(item: Pick<TextItem, 'kind' | 'title'>): string | n
   return t === '' ? null : t;
 }
 
-export function createSentimentHandler(deps: { platform: Platform; finbert: FinbertScorer | null; now: () => number }) {
-  const { platform, finbert, now } = deps;
-  const { serde, config, registry } = platform;
-  const outTopic = topicName('textScored', config.kafka.topicPrefix);
+export function createSentimentHandler(deps: { platform: Platform; config: Pick<Config, 'events' | 'sentiment'>; finbert: FinbertScorer | null; now: () => number }) {
+  const { platform, config, finbert, now } = deps;
+  const { serde, registry } = platform;
+  const outTopic = platform.kafka.topic('textScored');
   const batchSize = config.sentiment.batchSize;
   const scoredTotal = counter(registry, 'bitpredict_sentiment_scored_total', 'Texts scored, by kind and model', ['kind', 'model']);
   const batchSeconds = histogram(registry, 'bitpredict_sentiment_finbert_batch_seconds', 'FinBERT inference time per batch', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
@@ -81,7 +85,7 @@ export function createSentimentHandler(deps: { platform: Platform; finbert: Finb
     const cached = prepared.get(key);
     prepared.delete(key);
     const item = await serde.decode('textRaw', rec.value);
-    const invalid = validateTextItem(item, now(), config.consumer.futureToleranceMs);
+    const invalid = validateTextItem(item, now(), config.events.futureToleranceMs);
     if (invalid) throw new BitPredictError('ERR_VALIDATION', `text ${item.id}: ${invalid}`);
     let fb: FinbertScore | null = null;
     const input = finbertInput(item);
@@ -95,19 +99,20 @@ export function createSentimentHandler(deps: { platform: Platform; finbert: Finb
 }
 
 export async function createSentimentProcessor(opts: SentimentProcessorOptions): Promise<Service> {
-  const { platform } = opts;
-  const { config, logger } = platform;
+  const { platform, config } = opts;
+  const { logger } = platform;
   let finbert: FinbertScorer | null = opts.finbert ?? null;
   if (opts.finbert === undefined && config.sentiment.finbertModelsDir !== '') {
     finbert = await loadFinbert({ modelsDir: config.sentiment.finbertModelsDir, modelId: config.sentiment.finbertModelId });
   }
   if (finbert) logger.info({ modelId: finbert.modelId, modelVersion: finbert.modelVersion }, 'FinBERT loaded; news headlines get FinBERT scores');
   else logger.info('FinBERT off (BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR is empty): VADER only');
-  const h = createSentimentHandler({ platform, finbert, now: opts.now ?? Date.now });
+  const h = createSentimentHandler({ platform, config, finbert, now: opts.now ?? Date.now });
   return createProcessor({
     platform,
+    consumer: config.consumer,
     name: 'sentiment',
-    groupId: opts.groupId ?? `${config.kafka.clientId}-sentiment`,
+    groupId: opts.groupId ?? platform.kafka.groupId('sentiment'),
     input: 'textRaw',
     handler: h.handler,
     prepareBatch: h.prepareBatch,

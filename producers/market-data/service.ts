@@ -17,7 +17,6 @@ import { BitPredictError, errorMessage, isBitPredictError } from '../../core/err
 import { counter, gauge } from '../../core/metrics.js';
 import { validateCandle } from '../../core/domain/candle.js';
 import { intervalMs } from '../../core/domain/intervals.js';
-import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
 import {
   backoffDelay, binanceStreamSymbol, coinbaseProduct, coinbasePublishedSymbol, createCandleBuilder, lastClosedOpenTime, pageGap,
@@ -27,6 +26,7 @@ import {
 import { Aborted, getJson, sleep, type RestDeps } from './rest.js';
 import { createReconnectingSocket, type ReconnectingSocket } from './socket.js';
 import { seriesKey } from '../../schemas/keys.js';
+import type { Config } from '../../core/config.js';
 
 /** Coinbase candle granularities (seconds) by BitPredict interval; 4h has none. */
 const COINBASE_GRANULARITY: Record<string, number> = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '1d': 86400 };
@@ -34,6 +34,7 @@ const PAGE = { binance: 1000, coinbase: 300 } as const;
 
 export interface MarketDataOptions {
   platform: Platform;
+  config: Pick<Config, 'events' | 'market'>;
   /** Shared producer; by default the service creates (and closes) its own. */
   producer?: Producer;
   /** Exchange-time clock used for gap planning and validation (tests drive it). Default Date.now. */
@@ -65,13 +66,14 @@ interface Series {
 
 export async function createMarketDataService(opts: MarketDataOptions): Promise<MarketDataService> {
   const { platform } = opts;
-  const { config, serde, registry } = platform;
+  const { serde, registry } = platform;
+  const { config } = opts;
   const m = config.market;
   const logger: Logger = platform.logger.child({ service: 'market-data' });
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
-  const topic = topicName('candles', config.kafka.topicPrefix);
-  const dlqDeps = { serde, topicPrefix: config.kafka.topicPrefix };
+  const topic = platform.kafka.topic('candles');
+  const dlqDeps = { serde, topicPrefix: platform.kafka.topicPrefix };
 
   const metrics = {
     candles: counter(registry, 'bitpredict_marketdata_candles_total', 'Candles published by live market data, by exchange and path (ws, rest)', ['exchange', 'path']),
@@ -153,7 +155,7 @@ export async function createMarketDataService(opts: MarketDataOptions): Promise<
         continue;
       }
       const candle: Candle = { ...d, symbol: s.symbol, ingestedAt: Date.now() };
-      const bad = validateCandle(candle, t, config.consumer.futureToleranceMs);
+      const bad = validateCandle(candle, t, config.events.futureToleranceMs);
       if (bad) {
         records.push(deadLetter(s.exchange, path === 'ws' ? 'ws' : 'http', source, raw ?? Buffer.from(JSON.stringify(d)), bad.code, `${s.key} ${bad.reason}`));
         continue;
@@ -261,7 +263,7 @@ export async function createMarketDataService(opts: MarketDataOptions): Promise<
       if (f.kind === 'subscriptions') return;
       const time = f.kind === 'match' ? f.trade.time : f.time;
       // A future-dated trade would push the watermark ahead and close every open candle early.
-      if (time > now() + config.consumer.futureToleranceMs) {
+      if (time > now() + config.events.futureToleranceMs) {
         await producer?.send([deadLetter('coinbase', 'ws', 'coinbase-ws', raw, 'ERR_VALIDATION', `time ${new Date(time).toISOString()} is in the future`)]);
         return;
       }

@@ -12,7 +12,6 @@ import { deadLetterFromSource } from '../../core/kafka/dlq.js';
 import { BitPredictError, errorMessage, type ErrorCode } from '../../core/errors.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { intervalMs as lengthOf } from '../../core/domain/intervals.js';
-import { topicName } from '../../schemas/index.js';
 import { lastOpenTimesByKey } from '../../core/kafka/resume.js';
 import {
   classifyResponse,
@@ -26,9 +25,11 @@ import {
   type PollInterval,
 } from './domain/histo.js';
 import { seriesKey } from '../../schemas/keys.js';
+import type { Config } from '../../core/config.js';
 
 export interface PollServiceDeps {
   platform: Platform;
+  config: Pick<Config, 'events' | 'market'>;
   producer: Producer;
   /** Default config.market.symbols. */
   symbols?: string[];
@@ -86,7 +87,8 @@ const MAX_DLQ_BODY = 64 * 1024;
 
 export function createPollService(deps: PollServiceDeps): PollService {
   const { platform, producer } = deps;
-  const { config, serde, registry } = platform;
+  const { serde, registry } = platform;
+  const { config } = deps;
   const logger: Logger = platform.logger.child({ service: 'poll' });
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
@@ -96,7 +98,7 @@ export function createPollService(deps: PollServiceDeps): PollService {
   const backfill = deps.backfill ?? 60;
   const exchange = deps.exchange ?? 'cryptocompare';
   const timeoutMs = deps.requestTimeoutMs ?? 10_000;
-  const topic = topicName('candles', config.kafka.topicPrefix);
+  const topic = platform.kafka.topic('candles');
   const symbols = deps.symbols ?? config.market.symbols;
   const intervals = deps.intervals ?? config.market.intervals.filter(isPollInterval);
 
@@ -126,7 +128,7 @@ export function createPollService(deps: PollServiceDeps): PollService {
   const dlq = (source: string, offset: number | null, raw: string, code: ErrorCode, message: string): OutRecord => {
     dlqTotal.inc({ group: 'poll', reason: code });
     return deadLetterFromSource(
-      { serde, topicPrefix: config.kafka.topicPrefix },
+      { serde, topicPrefix: platform.kafka.topicPrefix },
       { kind: 'http', source, offset, raw: Buffer.from(raw.slice(0, MAX_DLQ_BODY), 'utf8') },
       { code, message, attempts: 1 },
       now(),
@@ -179,7 +181,7 @@ export function createPollService(deps: PollServiceDeps): PollService {
         break;
     }
     const plan = planPublish({
-      rows: outcome.rows, lastOpenTime: k.last, now: now(), intervalMs: k.intervalMs, futureToleranceMs: config.consumer.futureToleranceMs,
+      rows: outcome.rows, lastOpenTime: k.last, now: now(), intervalMs: k.intervalMs, futureToleranceMs: config.events.futureToleranceMs,
       meta: { symbol: k.symbol, interval: k.interval, exchange, source: `poll:${new URL(baseUrl).host}` },
     });
     const records: OutRecord[] = plan.dead.map((d) => dlq(url, d.index, d.raw, d.code, d.reason));

@@ -11,16 +11,17 @@ import { deadLetterFromSource } from '../../core/kafka/dlq.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
 import { lastOpenTimesByKey } from '../../core/kafka/resume.js';
-import { topicName } from '../../schemas/index.js';
 import type { Candle } from '../../schemas/types.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from '../../core/data/candles/index.js';
 import { replayBatches, type PipelineBatch, type PipelineParams } from '../../core/data/candle-file.js';
 import { delay } from '../../core/time.js';
 import { firstLines, resolveDataFile } from '../../core/data/files.js';
 import { seriesKey } from '../../schemas/keys.js';
+import type { Config } from '../../core/config.js';
 
 export interface ReplayOptions {
   platform: Platform;
+  config: Pick<Config, 'events' | 'data'>;
   producer: Producer;
   /** Absolute path, or relative to the data folder. */
   file: string;
@@ -75,13 +76,14 @@ export interface ReplaySummary {
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const { platform, producer } = opts;
-  const { config, serde, registry } = platform;
+  const { serde, registry } = platform;
+  const { config } = opts;
   const logger: Logger = platform.logger.child({ service: 'replay' });
   const now = opts.now ?? Date.now;
   const path = resolveDataFile(config.data.dir, opts.file);
   const [first, second] = firstLines(path);
   const format = detectFormat(basename(path), first, second);
-  const topic = topicName('candles', config.kafka.topicPrefix);
+  const topic = platform.kafka.topic('candles');
   const key = seriesKey(opts.symbol, opts.interval);
   const speedFactor = opts.speedFactor ?? 0;
   if (!(Number.isFinite(speedFactor) && speedFactor >= 0)) {
@@ -96,7 +98,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     path, format, dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)), symbol: opts.symbol, interval: opts.interval,
     intervalMs: intervalMs(opts.interval), exchange: opts.exchange ?? 'binance', source: `replay:${basename(path)}`,
     from: opts.from ?? null, to: opts.to ?? null, limit: opts.limit ?? 0, batchSize: paced ? 1 : (opts.batchSize ?? 1000),
-    futureToleranceMs: config.consumer.futureToleranceMs, resumeAfter,
+    futureToleranceMs: config.events.futureToleranceMs, resumeAfter,
   };
   const published = counter(registry, 'bitpredict_replay_candles_total', 'Candles published by replay');
   const dlqTotal = counter(registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
@@ -123,7 +125,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
       if (dead !== undefined && dead.index === i) {
         d++;
         records[i] = deadLetterFromSource(
-          { serde, topicPrefix: config.kafka.topicPrefix },
+          { serde, topicPrefix: platform.kafka.topicPrefix },
           { kind: 'file', source: path, offset: dead.lineNo, raw: Buffer.from(dead.raw, 'utf8') },
           { code: dead.code, message: dead.reason, attempts: 1 },
           dead.at,

@@ -11,9 +11,11 @@ import { counter, gauge } from '../../core/metrics.js';
 import { feedSource, parseFeed } from './domain/index.js';
 import { retryAfterMs } from '../../core/domain/http.js';
 import { BoundedSet, deadTextRecord, loadTextTail, textRecord } from './publish.js';
+import type { Config } from '../../core/config.js';
 
 export interface NewsOptions {
   platform: Platform;
+  config: Pick<Config, 'events' | 'text'>;
   producer: Producer;
   feeds?: string[];
   pollIntervalMs?: number;
@@ -64,7 +66,8 @@ export function feedLabel(url: string, index: number): string {
 
 export async function createNewsService(opts: NewsOptions): Promise<NewsService> {
   const { platform, producer } = opts;
-  const { config, registry } = platform;
+  const { registry } = platform;
+  const { config } = opts;
   const logger: Logger = platform.logger.child({ service: 'news' });
   const now = opts.now ?? Date.now;
   const feedUrls = opts.feeds ?? config.text.rssFeeds;
@@ -136,7 +139,7 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
       return;
     }
     const t = now();
-    const parsed = parseFeed(body, s.source, { now: t, futureToleranceMs: config.consumer.futureToleranceMs });
+    const parsed = parseFeed(body, s.source, { now: t, futureToleranceMs: config.events.futureToleranceMs });
     if (!parsed.ok) {
       fail(s, 'malformed', { reason: parsed.reason, bytes: body.length });
       return;

@@ -7,18 +7,17 @@ import type { OutRecord } from '../../core/kafka/producer.js';
 import { deadLetterFromSource } from '../../core/kafka/dlq.js';
 import { readTail } from '../../core/kafka/tail.js';
 import type { ErrorCode } from '../../core/errors.js';
-import { topicName } from '../../schemas/index.js';
 import type { TextItem } from '../../schemas/types.js';
 import type { TextDraft } from '../../core/data/text/draft.js';
 
 export function textRecord(platform: Platform, draft: TextDraft, ingestedAt: number): OutRecord {
   const item: TextItem = { ...draft, ingestedAt };
-  return { topic: topicName('textRaw', platform.config.kafka.topicPrefix), key: item.id, value: platform.serde.encode('textRaw', item), timestamp: item.publishedAt };
+  return { topic: platform.kafka.topic('textRaw'), key: item.id, value: platform.serde.encode('textRaw', item), timestamp: item.publishedAt };
 }
 
 export function deadTextRecord(platform: Platform, src: { kind: 'file' | 'http'; source: string; offset: number | null; raw: string }, code: ErrorCode, message: string, now: number): OutRecord {
   return deadLetterFromSource(
-    { serde: platform.serde, topicPrefix: platform.config.kafka.topicPrefix },
+    { serde: platform.serde, topicPrefix: platform.kafka.topicPrefix },
     { kind: src.kind, source: src.source, offset: src.offset, raw: Buffer.from(src.raw, 'utf8') },
     { code, message, attempts: 1 },
     now,
@@ -55,7 +54,7 @@ export interface TailSummary {
 
 /** Reads the last `perPartition` records of each text.raw partition. Undecodable records are skipped. */
 export async function loadTextTail(platform: Platform, perPartition: number): Promise<TailSummary> {
-  const records = await readTail(platform.kafka, topicName('textRaw', platform.config.kafka.topicPrefix), { perPartition });
+  const records = await readTail(platform.kafka, platform.kafka.topic('textRaw'), { perPartition });
   const out: TailSummary = { ids: [], lastPublished: new Map(), newestTweetId: null };
   for (const r of records) {
     if (r.key) out.ids.push(r.key.toString());

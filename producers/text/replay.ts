@@ -11,9 +11,11 @@ import { counter } from '../../core/metrics.js';
 import { resolveDataFile } from '../../core/data/files.js';
 import { detectTextFormat, mapTextCsv, type TextFileFormat } from '../../core/data/text/index.js';
 import { deadTextRecord, loadTextTail, textRecord } from './publish.js';
+import type { Config } from '../../core/config.js';
 
 export interface TextReplayOptions {
   platform: Platform;
+  config: Pick<Config, 'events' | 'data' | 'replay'>;
   producer: Producer;
   /** Absolute, or relative to the data folder. */
   file: string;
@@ -45,7 +47,7 @@ const MAX_FILE_BYTES = 200 * 1024 * 1024;
 
 export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplaySummary> {
   const { platform, producer } = opts;
-  const { config } = platform;
+  const { config } = opts;
   const logger = platform.logger.child({ service: 'text-replay' });
   const now = opts.now ?? Date.now;
   const path = resolveDataFile(config.data.dir, opts.file);
@@ -56,7 +58,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   const source = `replay:${basename(path)}`;
   let mapped;
   try {
-    mapped = mapTextCsv(content, format, source, { now: now(), futureToleranceMs: config.consumer.futureToleranceMs });
+    mapped = mapTextCsv(content, format, source, { now: now(), futureToleranceMs: config.events.futureToleranceMs });
   } catch (err) {
     throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

@@ -10,9 +10,11 @@ import { errorMessage } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
 import { maxTweetId, parseRecentSearch, rateLimitWaitMs } from './domain/index.js';
 import { BoundedSet, deadTextRecord, loadTextTail, textRecord } from './publish.js';
+import type { Config } from '../../core/config.js';
 
 export interface XOptions {
   platform: Platform;
+  config: Pick<Config, 'events' | 'text'>;
   producer: Producer;
   token?: string;
   apiUrl?: string;
@@ -33,7 +35,8 @@ export interface XService extends Service {
 
 export async function createXService(opts: XOptions): Promise<XService> {
   const { platform, producer } = opts;
-  const { config, registry } = platform;
+  const { registry } = platform;
+  const { config } = opts;
   const logger: Logger = platform.logger.child({ service: 'x' });
   const now = opts.now ?? Date.now;
   const token = opts.token ?? config.text.x.bearerToken;
@@ -91,7 +94,7 @@ export async function createXService(opts: XOptions): Promise<XService> {
       if (res.status === 401 || res.status === 403) return backoff('unauthorized', { status: res.status }, 15 * 60_000);
       if (res.status < 200 || res.status >= 300) return backoff('http_error', { status: res.status, body: body.slice(0, 200) });
       const t = now();
-      const parsed = parseRecentSearch(body, { now: t, futureToleranceMs: config.consumer.futureToleranceMs });
+      const parsed = parseRecentSearch(body, { now: t, futureToleranceMs: config.events.futureToleranceMs });
       if (!parsed.ok) return backoff('malformed', { reason: parsed.reason });
       const { tweets, rejected, newestId, nextToken } = parsed.page;
       const records: OutRecord[] = [];

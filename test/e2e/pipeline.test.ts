@@ -31,9 +31,9 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     const onFatal = (e: unknown): void => {
       fatal.push(e);
     };
-    gateway = await createGateway({ platform: tp.platform, redis: tp.redis, host: '127.0.0.1', port: 0, onFatal });
-    const features = await createFeatureProcessor({ platform: tp.platform, redis: tp.redis, onFatal });
-    const predictor = await createPredictor({ platform: tp.platform, redis: tp.redis, onFatal });
+    gateway = await createGateway({ platform: tp.platform, config: tp.config, redis: tp.redis, host: '127.0.0.1', port: 0, onFatal });
+    const features = await createFeatureProcessor({ platform: tp.platform, config: tp.config, redis: tp.redis, onFatal });
+    const predictor = await createPredictor({ platform: tp.platform, config: tp.config, redis: tp.redis, onFatal });
     services = [gateway, features, predictor];
     for (const s of services) await s.start();
     await waitFor(() => services.every((s) => s.readiness().ready), 'services to join their groups');
@@ -61,7 +61,7 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     await waitFor(() => other.some((m) => (m as { type: string }).type === 'subscribed'), 'the subscription to be confirmed');
 
     const producer = await createProducer(tp.platform.kafka);
-    const summary = await runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, limit: N });
+    const summary = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, limit: N });
     await producer.close();
     expect(summary.published).toBe(N);
     expect(summary.deadLettered).toBe(0);

@@ -48,7 +48,7 @@ export async function createTestPlatform(label: string, overrides: Partial<Recor
   });
   const logger = createLogger({ level: config.logLevel, name: `test-${label}` });
   const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: `test-${label}`, defaultMetrics: false }), clientId: label });
-  await prepareTopicsAndSchemas(platform);
+  await prepareTopicsAndSchemas(platform, config.kafka);
   const redis = await createRedis({ url: config.redis.url, logger });
   const admin = await createAdmin(platform.kafka);
   const topic = (logical: LogicalTopic): string => topicName(logical, prefix);

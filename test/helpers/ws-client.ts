@@ -225,9 +225,9 @@ export async function startGateway(tp: TestPlatform, opts: StartGatewayOptions):
   // Kafka client and serde are shared with the test platform (same topics, same registry); the
   // metrics registry is the gateway's own, as in a process of its own.
   const registry = createMetricsRegistry({ service: opts.label, defaultMetrics: false });
-  const platform: Platform = { ...tp.platform, config, logger, registry };
+  const platform: Platform = { ...tp.platform, logger, registry };
   const gateway = await createGateway({
-    platform, redis: tp.redis, host: '127.0.0.1', port: 0,
+    platform, config, redis: tp.redis, host: '127.0.0.1', port: 0,
     onFatal: (e) => { opts.fatal.push(e); },
     closeGraceMs: opts.closeGraceMs ?? 1000,
   });

@@ -56,8 +56,8 @@ describe('bitpredict backtest', () => {
   beforeAll(async () => {
     tp = await createTestPlatform('bt-cli');
     producer = await createProducer(tp.platform.kafka);
-    await runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: Date.parse(FROM) - WARMUP * HOUR, to: Date.parse(TO) + 24 * HOUR });
-    await runTextReplay({ platform: tp.platform, producer, file: NEWS, resume: false });
+    await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: Date.parse(FROM) - WARMUP * HOUR, to: Date.parse(TO) + 24 * HOUR });
+    await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: NEWS, resume: false });
     out = await mkdtemp(join(tmpdir(), 'bp-backtest-cli-'));
     env = {
       BITPREDICT_TOPIC_PREFIX: tp.prefix, BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix, BITPREDICT_DATA_DIR: DATA_DIR,

@@ -37,12 +37,12 @@ describe('backtest sources: topics = files', () => {
   beforeAll(async () => {
     tp = await createTestPlatform('bt-source', { BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS: String(W) });
     producer = await createProducer(tp.platform.kafka);
-    const s = await runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: REPLAY_FROM, to: REPLAY_TO });
+    const s = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: REPLAY_FROM, to: REPLAY_TO });
     expect(s.published).toBeGreaterThan(300);
     // Another series in the same topic, overlapping in time: must be ignored.
-    await runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'ETHUSDT', interval: '1h', rate: 0, from: RANGE.from, limit: 50 });
-    await runTextReplay({ platform: tp.platform, producer, file: NEWS, resume: false });
-    await runTextReplay({ platform: tp.platform, producer, file: TWEETS, resume: false });
+    await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'ETHUSDT', interval: '1h', rate: 0, from: RANGE.from, limit: 50 });
+    await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: NEWS, resume: false });
+    await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TWEETS, resume: false });
     files = await loadEventsFromFiles({ dataDir: DATA_DIR, candleFile: HOURLY_MERGED, textFiles: [NEWS, TWEETS], range: RANGE, warmupBars: WARMUP, sentimentWindowMs: W });
   }, 60_000);
 
@@ -53,7 +53,7 @@ describe('backtest sources: topics = files', () => {
 
   it('reads the same events from the topics as from the files, with progress', async () => {
     const progress: [number, number, string][] = [];
-    const kafka = await loadEventsFromKafka(tp.platform, { range: RANGE, warmupBars: WARMUP, onProgress: (d, t, w) => progress.push([d, t, w]) });
+    const kafka = await loadEventsFromKafka(tp.platform, { config: tp.config, range: RANGE, warmupBars: WARMUP, onProgress: (d, t, w) => progress.push([d, t, w]) });
     expect(kafka.source).toBe('kafka');
     expect(files.source).toBe('files');
     expect(kafka.warmupFrom).toBe(REPLAY_FROM);
@@ -72,7 +72,7 @@ describe('backtest sources: topics = files', () => {
   });
 
   it('is unchanged by future-dated records and a re-produced candle', async () => {
-    const before = await loadEventsFromKafka(tp.platform, { range: RANGE, warmupBars: WARMUP });
+    const before = await loadEventsFromKafka(tp.platform, { config: tp.config, range: RANGE, warmupBars: WARMUP });
     const some = before.candles[100] as Candle;
     const future: Candle = { ...some, openTime: Date.UTC(2030, 0, 1), closeTime: Date.UTC(2030, 0, 1) + HOUR };
     // Valid to the live consumers (inside the future tolerance) but dated after the range.
@@ -88,7 +88,7 @@ describe('backtest sources: topics = files', () => {
     const candleRec = (c: Candle) => ({ topic: tp.topic('candles'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('candles', c), timestamp: stamp(c.closeTime) });
     const textRec = (t: TextItem) => ({ topic: tp.topic('textRaw'), key: t.id, value: tp.platform.serde.encode('textRaw', t), timestamp: stamp(t.publishedAt) });
     await producer.send([candleRec(future), candleRec(afterRange), candleRec({ ...some, ingestedAt: Date.now() }), textRec(futureText), textRec(lateText)]);
-    const after = await loadEventsFromKafka(tp.platform, { range: RANGE, warmupBars: WARMUP });
+    const after = await loadEventsFromKafka(tp.platform, { config: tp.config, range: RANGE, warmupBars: WARMUP });
     expect(after.candles).toHaveLength(before.candles.length);
     expect(comparable(after)).toEqual(comparable(before));
     expect(comparable(after)).toEqual(comparable(files));
@@ -100,7 +100,7 @@ describe('backtest sources: topics = files', () => {
   it('refuses a range that starts before the first candle of the topic, naming the available range', async () => {
     let err: unknown = null;
     try {
-      await loadEventsFromKafka(tp.platform, { range: { ...RANGE, from: REPLAY_FROM - 24 * HOUR }, warmupBars: 10 });
+      await loadEventsFromKafka(tp.platform, { config: tp.config, range: { ...RANGE, from: REPLAY_FROM - 24 * HOUR }, warmupBars: 10 });
     } catch (e) {
       err = e;
     }

@@ -15,7 +15,7 @@ describe('indicator processor dead-letters bad records and keeps the partition m
 
   beforeAll(async () => {
     tp = await createTestPlatform('dlq');
-    proc = await createFeatureProcessor({ platform: tp.platform, redis: tp.redis, onFatal: (e) => fatal.push(e) });
+    proc = await createFeatureProcessor({ platform: tp.platform, config: tp.config, redis: tp.redis, onFatal: (e) => fatal.push(e) });
     await proc.start();
   });
 

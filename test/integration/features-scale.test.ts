@@ -25,8 +25,8 @@ describe('feature processors scale out in one consumer group', () => {
   async function addInstance(name: string): Promise<{ service: Service; registry: ReturnType<typeof createMetricsRegistry> }> {
     const registry = createMetricsRegistry({ service: name, defaultMetrics: false });
     const platform = createPlatform({ config: tp.config, logger: tp.logger.child({ instance: name }), registry, clientId: name });
-    await prepareTopicsAndSchemas(platform);
-    const service = await createFeatureProcessor({ platform, redis: tp.redis, groupId: 'scale-group', onFatal: (e) => fatal.push(e) });
+    await prepareTopicsAndSchemas(platform, tp.config.kafka);
+    const service = await createFeatureProcessor({ platform, config: tp.config, redis: tp.redis, groupId: 'scale-group', onFatal: (e) => fatal.push(e) });
     await service.start();
     const inst = { service, registry };
     instances.push(inst);

@@ -78,7 +78,7 @@ describe('feature processor, exactly once: SIGKILL at random points while replay
   });
 
   it('leaves every feature exactly once and equal to an uninterrupted run', async () => {
-    const replay = runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 300, from: FROM, limit: N, resume: false });
+    const replay = runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 300, from: FROM, limit: N, resume: false });
     let replaying = true;
     void replay.finally(() => {
       replaying = false;

@@ -27,7 +27,7 @@ describe('feature processor: indicators + point-in-time sentiment, restartable',
   const groupId = 'features-it';
 
   async function startProcessor(): Promise<Service> {
-    const p = await createFeatureProcessor({ platform: tp.platform, redis: tp.redis, groupId, onFatal: (e) => fatal.push(e) });
+    const p = await createFeatureProcessor({ platform: tp.platform, config: tp.config, redis: tp.redis, groupId, onFatal: (e) => fatal.push(e) });
     await p.start();
     running.push(p);
     await waitFor(() => p.readiness().ready, 'the feature processor to be ready');
@@ -39,7 +39,7 @@ describe('feature processor: indicators + point-in-time sentiment, restartable',
   }
 
   async function replay(limit: number): Promise<void> {
-    const s = await runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: FROM, limit, resume: true });
+    const s = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: FROM, limit, resume: true });
     expect(s.deadLettered).toBe(0);
   }
 

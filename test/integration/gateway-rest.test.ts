@@ -95,13 +95,13 @@ describe('gateway REST v1 on the real stack', () => {
   it('predictor: latest + history in one write; a redelivery replaces its member; trimmed to the newest', async () => {
     let clock = T0 + 100 * HOUR; // after every event time: the handler refuses future vectors
     const now = (): number => clock;
-    const h1 = createPredictorHandler({ platform: tp.platform, redis: tp.redis, model: createEmaDriftBaseline(), now });
+    const h1 = createPredictorHandler({ platform: tp.platform, config: tp.config, redis: tp.redis, model: createEmaDriftBaseline(), now });
     await predict(h1.handler, feature('1h', T0));
     await predict(h1.handler, feature('1m', T0)); // same event time, other interval: its own member
     await predict(h1.handler, feature('1h', T0 + HOUR, 42_100));
     // A restart: the records since the last commit come again, predicted anew (new predictedAt).
     clock += 5000;
-    const h2 = createPredictorHandler({ platform: tp.platform, redis: tp.redis, model: createEmaDriftBaseline(), now });
+    const h2 = createPredictorHandler({ platform: tp.platform, config: tp.config, redis: tp.redis, model: createEmaDriftBaseline(), now });
     await predict(h2.handler, feature('1h', T0));
     await predict(h2.handler, feature('1h', T0 + HOUR, 42_100));
 

@@ -71,7 +71,7 @@ describe('market data: Binance klines with reconnect, gap fill, bad input and re
   });
 
   const start = async (): Promise<MarketDataService> => {
-    const svc = await createMarketDataService({ platform: tp.platform, now: () => clock });
+    const svc = await createMarketDataService({ platform: tp.platform, config: tp.config, now: () => clock });
     services.push(svc);
     await svc.start();
     return svc;
@@ -172,7 +172,7 @@ describe('market data: Coinbase trades built into candles', () => {
     const send = (list: TradeTick[]): void => list.forEach((x) => mock.sendCoinbase(coinbaseMatchFrame('BTC-USD', x)));
 
     clock = at(0) - 30_000;
-    svc = await createMarketDataService({ platform: tp.platform, now: () => clock });
+    svc = await createMarketDataService({ platform: tp.platform, config: tp.config, now: () => clock });
     await svc.start();
     await mock.waitForConnections('coinbase', 1);
     const s = svc;
@@ -218,7 +218,7 @@ describe('market data: Coinbase trades built into candles', () => {
     try {
       clock = at(20);
       const before = mock.connections('coinbase');
-      svc = await createMarketDataService({ platform: tp2.platform, now: () => clock });
+      svc = await createMarketDataService({ platform: tp2.platform, config: tp2.config, now: () => clock });
       await svc.start();
       await mock.waitForConnections('coinbase', before + 1);
       mock.silence('coinbase', true);
@@ -259,7 +259,7 @@ describe('market data: several symbols and intervals on one Binance socket', () 
       mock.sendBinance(binanceKlineFrame(symbol, interval, series[key][i] as MockKline, true));
     };
     let clock = at(0) + 30_000;
-    svc = await createMarketDataService({ platform: tp.platform, now: () => clock });
+    svc = await createMarketDataService({ platform: tp.platform, config: tp.config, now: () => clock });
     await svc.start();
     await mock.waitForConnections('binance', 1);
     clock = at(5) + 1000;

@@ -40,6 +40,7 @@ describe('model registry: train, promote, announce, rollback', () => {
     }),
     logger: createLogger({ level: 'silent', name: 'test' }),
     args,
+    env: {},
   });
   const tiny = ['--train-from', '2024-06-01T00:00:00Z', '--train-to', '2024-08-01T00:00:00Z', '--val-days', '10', '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'];
 

@@ -33,7 +33,7 @@ describe('REST poll fallback', () => {
   });
 
   function service(symbol: string, over: Partial<PollServiceDeps> = {}): PollService {
-    const s = createPollService({ platform: tp.platform, producer, symbols: [symbol], intervals: ['1m'], baseUrl: mock.url, periodMs: 60_000, now: () => clock, random: () => 0, ...over });
+    const s = createPollService({ platform: tp.platform, config: tp.config, producer, symbols: [symbol], intervals: ['1m'], baseUrl: mock.url, periodMs: 60_000, now: () => clock, random: () => 0, ...over });
     services.push(s);
     return s;
   }
@@ -90,7 +90,7 @@ describe('REST poll fallback', () => {
     expect(mock.requests.length).toBe(before);
     expect(s.readiness().checks['poll SOLUSDT:1m']).toMatch(/backing off after 1 failure/);
 
-    const t = createPollService({ platform: tp.platform, producer, symbols: ['ADAUSDT'], intervals: ['1m'], baseUrl: mock.url, now: () => clock, random: () => 0 });
+    const t = createPollService({ platform: tp.platform, config: tp.config, producer, symbols: ['ADAUSDT'], intervals: ['1m'], baseUrl: mock.url, now: () => clock, random: () => 0 });
     services.push(t);
     mock.push({ body: pollFixture('rate-limit-error.json') }, { body: pollFixture('histominute-success.json') });
     const bodyLimited = (await t.pollOnce())[0];

@@ -82,7 +82,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
   }
 
   async function startPredictor(): Promise<Service> {
-    const p = await createPredictor({ platform: tp.platform, redis: tp.redis, groupId, onFatal: (e) => fatal.push(e), now });
+    const p = await createPredictor({ platform: tp.platform, config: tp.config, redis: tp.redis, groupId, onFatal: (e) => fatal.push(e), now });
     await p.start();
     running.push(p);
     await waitFor(() => p.readiness().ready, 'the predictor to be ready');
@@ -249,7 +249,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     function makeHandler() {
       const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
       const server = createModelServer({ registry, logger, now: () => at });
-      const h = createPredictorHandler({ platform: { ...tp.platform, registry }, redis: tp.redis, model: createEmaDriftBaseline(), now: () => at, server });
+      const h = createPredictorHandler({ platform: { ...tp.platform, registry }, config: tp.config, redis: tp.redis, model: createEmaDriftBaseline(), now: () => at, server });
       const batchedTotal = async (): Promise<number> => (await registry.getSingleMetric('bitpredict_predictor_batched_total')?.get())?.values[0]?.value ?? 0;
       return { h, server, batchedTotal };
     }

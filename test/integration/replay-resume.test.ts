@@ -23,10 +23,10 @@ function csvRows(rel: string): string[][] {
   return readFileSync(join(DATA_DIR, rel), 'utf8').split('\n').slice(1).filter((l) => l.trim() !== '').map((l) => l.replace(/\r$/, '').split(','));
 }
 
-async function replay(tp: TestPlatform, opts: Omit<ReplayOptions, 'platform' | 'producer'>): Promise<ReplaySummary> {
+async function replay(tp: TestPlatform, opts: Omit<ReplayOptions, 'platform' | 'config' | 'producer'>): Promise<ReplaySummary> {
   const producer = await createProducer(tp.platform.kafka);
   try {
-    return await runReplay({ platform: tp.platform, producer, ...opts });
+    return await runReplay({ platform: tp.platform, config: tp.config, producer, ...opts });
   } finally {
     await producer.close();
   }

@@ -39,7 +39,7 @@ describe('sentiment processor: VADER on everything, batched FinBERT on headlines
       BITPREDICT_SENTIMENT_BATCH_SIZE: '4',
     });
     scorer = await loadFinbert({ modelsDir: dir, modelId: MODEL_ID });
-    proc = await createSentimentProcessor({ platform: tp.platform, onFatal: (e) => fatal.push(e) });
+    proc = await createSentimentProcessor({ platform: tp.platform, config: tp.config, onFatal: (e) => fatal.push(e) });
     await proc.start();
     await waitFor(() => proc.readiness().ready, 'the sentiment processor to join');
   });

@@ -9,6 +9,7 @@ const ctx = (args: string[] = []) => ({
   config: loadConfig({}, { BITPREDICT_KAFKA_BROKERS: '127.0.0.1:1', BITPREDICT_RSS_FEEDS: '', BITPREDICT_X_BEARER_TOKEN: '' }),
   logger: createLogger({ level: 'info', name: 'text-cli-test', destination: { write: (m: string) => void lines.push(m) } }),
   args,
+  env: {},
 });
 
 describe('text commands', () => {

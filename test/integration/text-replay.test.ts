@@ -34,10 +34,10 @@ describe('text replay -> text.raw', () => {
   });
 
   it('replays slices of the real tweets and news files in time order, resuming without duplicates', async () => {
-    const a = await runTextReplay({ platform: tp.platform, producer, file: TWEETS, limit: 300, resume: true });
+    const a = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TWEETS, limit: 300, resume: true });
     expect(a).toMatchObject({ format: 'tweets', rows: 4662, published: 300, deadLettered: 0, skippedAlreadyPublished: 0 });
     expect(a.firstPublishedAt).toBe(Date.UTC(2025, 7, 15, 23, 25, 35));
-    const b = await runTextReplay({ platform: tp.platform, producer, file: TWEETS, limit: 200, resume: true });
+    const b = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TWEETS, limit: 200, resume: true });
     expect(b).toMatchObject({ published: 200, skippedAlreadyPublished: 300 });
     const tweets = await tp.readAll('textRaw');
     expect(tweets).toHaveLength(500);
@@ -48,7 +48,7 @@ describe('text replay -> text.raw', () => {
       expect(r.value).toMatchObject({ kind: 'tweet', source: 'replay:bitcoin_tweets_1month_20250919_161545.csv', title: null });
     }
 
-    const n = await runTextReplay({ platform: tp.platform, producer, file: NEWS, limit: 250, resume: false });
+    const n = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: NEWS, limit: 250, resume: false });
     expect(n).toMatchObject({ format: 'news', rows: 7524, published: 250, deadLettered: 0 });
     const all = await tp.readAll('textRaw');
     const news = all.slice(500);
@@ -67,7 +67,7 @@ describe('text replay -> text.raw', () => {
       'not a date;{};CryptoNews;bitcoin;bad;Bad2;https://example.com/bad2',
       '5-7-2022 04:25;{};CryptoNews;bitcoin;missing columns',
     ].join('\n'));
-    const s = await runTextReplay({ platform: tp.platform, producer, file, resume: false });
+    const s = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file, resume: false });
     expect(s).toMatchObject({ published: 1, deadLettered: 3 });
     const dlq = await tp.readAll('dlq');
     expect(dlq.map((d) => [d.value?.sourceKind, d.value?.offset, d.value?.errorCode])).toEqual([
@@ -79,10 +79,10 @@ describe('text replay -> text.raw', () => {
   });
 
   it('refuses a missing file or an unknown header with ERR_REPLAY_FILE', async () => {
-    await expect(runTextReplay({ platform: tp.platform, producer, file: join(dir, 'nope.csv') })).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
+    await expect(runTextReplay({ platform: tp.platform, config: tp.config, producer, file: join(dir, 'nope.csv') })).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
     const odd = join(dir, 'odd.csv');
     writeFileSync(odd, 'a,b,c\n1,2,3\n');
-    const err: unknown = await runTextReplay({ platform: tp.platform, producer, file: odd }).catch((e: unknown) => e);
+    const err: unknown = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: odd }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BitPredictError);
     expect((err as BitPredictError).code).toBe('ERR_REPLAY_FILE');
   });

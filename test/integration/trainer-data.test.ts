@@ -41,10 +41,10 @@ describe('trainer data: features topic over a time range = research features', (
       scored('e', t(121), 0.5),
     );
     await producer.send(texts.map((x) => ({ topic: tp.topic('textScored'), key: x.id, value: tp.platform.serde.encode('textScored', x), timestamp: x.publishedAt })));
-    const s = await runReplay({ platform: tp.platform, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: FROM, limit: COUNT });
+    const s = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: FROM, limit: COUNT });
     expect(s.published).toBe(COUNT);
     expect(s.gaps).toBeGreaterThanOrEqual(1);
-    processor = await createFeatureProcessor({ platform: tp.platform, redis: tp.redis, groupId: 'trainer-data-it', onFatal: (e) => fatal.push(e) });
+    processor = await createFeatureProcessor({ platform: tp.platform, config: tp.config, redis: tp.redis, groupId: 'trainer-data-it', onFatal: (e) => fatal.push(e) });
     await processor.start();
     await waitFor(async () => (await tp.readAll('features')).length >= COUNT, `${COUNT} feature vectors`, 90_000);
   });

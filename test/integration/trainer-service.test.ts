@@ -62,8 +62,8 @@ describe('trainer service: live monitor and retraining', () => {
     });
     const registry = createMetricsRegistry({ service: name, defaultMetrics: false });
     const platform = createPlatform({ config, logger: tp.logger, registry, clientId: name });
-    await prepareTopicsAndSchemas(platform);
-    const s = await createTrainerService({ platform, onFatal: () => undefined, T: 8, units: 4 });
+    await prepareTopicsAndSchemas(platform, config.kafka);
+    const s = await createTrainerService({ platform, config, onFatal: () => undefined, T: 8, units: 4 });
     await s.start();
     running.push(s);
     return { s, registry };

@@ -10,7 +10,6 @@ import { rangesSince, readRange, type PartitionRange } from '../../core/kafka/ra
 import { BitPredictError, errorMessage } from '../../core/errors.js';
 import { validateCandle } from '../../core/domain/candle.js';
 import { intervalMs, isKnownInterval, INTERVAL_MS } from '../../core/domain/intervals.js';
-import { topicName } from '../../schemas/index.js';
 import type { Candle, ScoredText, TextItem } from '../../schemas/types.js';
 import { resolveDataFile } from '../../core/data/files.js';
 import { validateTextItem } from '../../core/text/validate.js';
@@ -18,6 +17,7 @@ import { loadCandlesFromFile, loadTextsFromFile } from '../../core/data/load.js'
 import { scoredTextOf, type ScorableText } from '../../core/text/scored.js';
 import type { BacktestEvents, BacktestRange, CandleGap } from './types.js';
 import { seriesKey } from '../../schemas/keys.js';
+import type { Config } from '../../core/config.js';
 
 /** The config default of BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS, for the files path when none is given. */
 export const DEFAULT_SENTIMENT_WINDOW_MS = 14_400_000;
@@ -278,6 +278,8 @@ export async function loadEventsFromFiles(o: FileSourceOptions): Promise<Backtes
 }
 
 export interface KafkaSourceOptions {
+  /** Validation tolerance and the sentiment window of the live processors. */
+  config: Pick<Config, 'events' | 'features'>;
   range: BacktestRange;
   warmupBars: number;
   /** Clock for the live consumers' validation (future-dated records); never part of the output. */
@@ -315,13 +317,14 @@ async function planReads(platform: Platform, reads: { topic: string; since: numb
 export async function loadEventsFromKafka(platform: Platform, o: KafkaSourceOptions): Promise<BacktestEvents> {
   const { range } = o;
   const len = checkRange(range, o.warmupBars);
-  const { config, serde } = platform;
+  const { serde } = platform;
+  const { config } = o;
   const now = o.now ?? Date.now;
-  const tolerance = config.consumer.futureToleranceMs;
+  const tolerance = config.events.futureToleranceMs;
   const warmupFrom = range.from - o.warmupBars * len;
   const textFrom = textStart(warmupFrom, config.features.sentimentWindowMs);
-  const candleTopic = topicName('candles', config.kafka.topicPrefix);
-  const textTopic = topicName('textRaw', config.kafka.topicPrefix);
+  const candleTopic = platform.kafka.topic('candles');
+  const textTopic = platform.kafka.topic('textRaw');
   const key = seriesKey(range.symbol, range.interval);
   const plans = await planReads(platform, [{ topic: candleTopic, since: warmupFrom }, { topic: textTopic, since: textFrom }]);
   const total = plans.reduce((n, p) => n + Number(p.to - p.from), 0);
