@@ -171,14 +171,14 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       for (const [k, o] of pending) committed.set(k, o.offset);
     } catch (err) {
       // A rebalance in progress refuses the commit; the next owner re-reads at most these records.
-      logger.debug({ err: errorMessage(err) }, 'idle offset commit refused');
+      logger.debug({ err }, 'idle offset commit refused');
     }
   }
 
   function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
     if (fatal) return;
     fatal = true;
-    logger.error({ err: err.message, code: err.code, ...context }, what);
+    logger.error({ err, code: err.code, ...context }, what);
     opts.onFatal(err);
   }
 
@@ -203,14 +203,14 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       }));
     }
     if (delivery.kind === 'transactional' && delivery.retain) {
-      delivery.retain(now).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'closing producers of revoked partitions failed'));
+      delivery.retain(now).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
     }
     logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
   consumer.on(consumer.events.CRASH, (e) => {
     const err = toKafkaError(e.payload.error, client.brokers);
     if (!e.payload.restart) reportFatal(err, {}, 'consumer crashed and will not restart');
-    else logger.warn({ err: err.message }, 'consumer crashed; kafkajs restarts it');
+    else logger.warn({ err }, 'consumer crashed; kafkajs restarts it');
   });
   consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
     started = { key: tpKey(e.payload.topic, e.payload.partition), first: BigInt(e.payload.firstOffset), last: BigInt(e.payload.lastOffset) };
@@ -243,14 +243,14 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         const c = classifyError(err);
         if (c.retryable && attempt < maxAttempts) {
           retriesTotal.inc({ group: groupId });
-          logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempt, code: c.code, err: c.message }, 'handler failed; retrying');
+          logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempt, code: c.code, err }, 'handler failed; retrying');
           await delay(retryBackoffMs * 2 ** (attempt - 1));
           await heartbeat();
           continue;
         }
         dlqTotal.inc({ group: groupId, reason: c.code });
         recordsTotal.inc({ group: groupId, outcome: 'dlq' });
-        logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempts: attempt, code: c.code, err: c.message }, 'record sent to the DLQ');
+        logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempts: attempt, code: c.code, err }, 'record sent to the DLQ');
         try {
           return [await deadLetter(rec, { code: c.code, message: c.message, attempts: attempt }, groupId)];
         } catch (dlqErr) {
@@ -339,7 +339,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         await hooks?.afterFlush?.(batch.topic, batch.partition, next);
       } catch (err) {
         // Snapshots are an optimisation (restore replays from an older one); never fatal.
-        logger.warn({ ...context, err: errorMessage(err) }, 'after-flush hook failed');
+        logger.warn({ ...context, err }, 'after-flush hook failed');
       }
     };
     try {
@@ -351,7 +351,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
           try {
             await opts.prepareBatch(chunk);
           } catch (err) {
-            logger.warn({ ...context, err: errorMessage(err) }, 'batch preparation failed; handling records one by one');
+            logger.warn({ ...context, err }, 'batch preparation failed; handling records one by one');
           }
         }
         for (const rec of chunk) {
