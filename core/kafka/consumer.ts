@@ -12,63 +12,17 @@ import { delay } from '../time.js';
 import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
-import { counter, gauge, histogram } from '../metrics.js';
 import type { BitPredictError } from '../errors.js';
 import { errorMessage, isBitPredictError, type ErrorCode } from '../errors.js';
 import type { KafkaClient } from './client.js';
 import { toKafkaError, kafkajsOf } from './client.js';
-import type { OutRecord, Producer, TransactionalProducer } from './producer.js';
+import type { OutRecord } from './producer.js';
 import { toInRecord, type InRecord } from './records.js';
+import { createRunnerMetrics } from './runner/metrics.js';
+import type { DeadLetterFactory, DeliveryMode, PartitionHooks, RecordHandler } from './runner/types.js';
 
 export type { InRecord };
-
-export interface HandlerContext {
-  heartbeat(): Promise<void>;
-}
-
-/** Returns the records to produce for this input (possibly none). Throw to retry or dead-letter. */
-export type RecordHandler = (record: InRecord, ctx: HandlerContext) => Promise<OutRecord[] | void>;
-
-export interface Failure {
-  code: ErrorCode;
-  message: string;
-  attempts: number;
-}
-
-/** Builds the DLQ record (encoded) for a failed input. */
-export type DeadLetterFactory = (record: InRecord, failure: Failure, groupId: string) => Promise<OutRecord>;
-
-export type DeliveryMode =
-  | {
-      kind: 'transactional';
-      /** The transactional producer that owns this input partition (created on first use). */
-      producerFor(topic: string, partition: number): Promise<TransactionalProducer>;
-      /** Closes producers of partitions this member no longer owns. */
-      retain?(assigned: Set<string>): Promise<void>;
-    }
-  | { kind: 'at-least-once'; producer: Producer };
-
-/**
- * Hooks for processors that keep state per input partition (see core/kafka/partition-state.ts).
- * The runner tracks the offset each partition's in-memory state has reached; when a batch does not
- * start there (first batch after start or a rebalance, or a batch abandoned without a flush), it
- * calls ensure() before the first record, so state always matches what Kafka has committed.
- */
-export interface PartitionHooks {
-  /**
-   * Bring this partition's state to `offset`, the offset the batch starts at (the committed one).
-   * Returns the offset the state reflects: normally `offset`; larger only in at-least-once mode,
-   * when a snapshot is ahead of the lazily committed offset, and the runner then skips the records
-   * below it (their outputs were already sent before the snapshot was taken).
-   */
-  ensure(topic: string, partition: number, offset: string): Promise<string>;
-  /** Just before the outputs and offsets up to `nextOffset` are produced and committed. */
-  beforeFlush?(topic: string, partition: number, nextOffset: string): Promise<void>;
-  /** After the outputs and offsets up to `nextOffset` are durable in Kafka. */
-  afterFlush?(topic: string, partition: number, nextOffset: string): Promise<void>;
-  /** Partitions this member no longer owns after a rebalance: drop their state. */
-  revoked?(partitions: { topic: string; partition: number }[]): void;
-}
+export type { DeadLetterFactory, DeliveryMode, Failure, HandlerContext, PartitionHooks, RecordHandler } from './runner/types.js';
 
 export interface ConsumerRunnerOptions {
   client: KafkaClient;
@@ -138,13 +92,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     maxWaitTimeInMs: 500,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
   });
-  const recordsTotal = counter(registry, 'bitpredict_consumer_records_total', 'Input records by outcome', ['group', 'outcome']);
-  const dlqTotal = counter(registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
-  const retriesTotal = counter(registry, 'bitpredict_consumer_retries_total', 'Handler attempts that failed and were retried', ['group']);
-  const handlerSeconds = histogram(registry, 'bitpredict_consumer_handler_seconds', 'Time in the record handler', ['group']);
-  const flushSeconds = histogram(registry, 'bitpredict_consumer_flush_seconds', 'Time to produce outputs and commit offsets', ['group', 'mode']);
-  const lagGauge = gauge(registry, 'bitpredict_consumer_lag_records', 'Records behind the partition end at the last batch', ['group', 'topic', 'partition']);
-  const rebalances = counter(registry, 'bitpredict_consumer_rebalances_total', 'Group joins (start and every rebalance)', ['group']);
+  const metrics = createRunnerMetrics(registry, groupId);
   let joined = false;
   let assigned = 0;
   let fatal = false;
@@ -184,7 +132,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
-    rebalances.inc({ group: groupId });
+    metrics.groupJoined();
     // Offsets of partitions we may no longer own must not be committed by the idle timer.
     toCommit.clear();
     committed.clear();
@@ -232,24 +180,23 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
 
   async function processOne(rec: InRecord, heartbeat: () => Promise<void>): Promise<OutRecord[]> {
     for (let attempt = 1; ; attempt++) {
-      const stop = handlerSeconds.startTimer({ group: groupId });
+      const stop = metrics.handlerTimer();
       try {
         const out = (await handler(rec, { heartbeat })) ?? [];
         stop();
-        recordsTotal.inc({ group: groupId, outcome: 'ok' });
+        metrics.handled();
         return out;
       } catch (err) {
         stop();
         const c = classifyError(err);
         if (c.retryable && attempt < maxAttempts) {
-          retriesTotal.inc({ group: groupId });
+          metrics.retried();
           logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempt, code: c.code, err }, 'handler failed; retrying');
           await delay(retryBackoffMs * 2 ** (attempt - 1));
           await heartbeat();
           continue;
         }
-        dlqTotal.inc({ group: groupId, reason: c.code });
-        recordsTotal.inc({ group: groupId, outcome: 'dlq' });
+        metrics.deadLettered(c.code);
         logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempts: attempt, code: c.code, err }, 'record sent to the DLQ');
         try {
           return [await deadLetter(rec, { code: c.code, message: c.message, attempts: attempt }, groupId)];
@@ -309,7 +256,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     const flush = async (): Promise<void> => {
       if (lastOffset === null) return;
       const next = (BigInt(lastOffset) + 1n).toString();
-      const stop = flushSeconds.startTimer({ group: groupId, mode: delivery.kind });
+      const stop = metrics.flushTimer(delivery.kind);
       try {
         await hooks?.beforeFlush?.(batch.topic, batch.partition, next);
         if (delivery.kind === 'transactional') {
@@ -376,7 +323,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       }
       // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
       if (!isStale()) await flush();
-      lagGauge.set({ group: groupId, topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
     } catch (err) {
       if (err instanceof FlushFailure) {
         const e = toKafkaError(err.original, client.brokers);
