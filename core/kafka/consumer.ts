@@ -19,6 +19,7 @@ import { toKafkaError, kafkajsOf } from './client.js';
 import type { OutRecord } from './producer.js';
 import { toInRecord, type InRecord } from './records.js';
 import { createRunnerMetrics } from './runner/metrics.js';
+import { createRebalanceTracker, tpKey } from './runner/rebalance.js';
 import type { DeadLetterFactory, DeliveryMode, PartitionHooks, RecordHandler } from './runner/types.js';
 
 export type { InRecord };
@@ -74,8 +75,6 @@ class FlushFailure extends Error {
   }
 }
 
-const tpKey = (topic: string, partition: number): string => `${topic}:${partition}`;
-
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const { client, groupId, handler, deadLetter, delivery, registry, maxAttempts, retryBackoffMs, hooks } = opts;
   const logger = opts.logger.child({ component: 'consumer', groupId });
@@ -93,22 +92,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
   });
   const metrics = createRunnerMetrics(registry, groupId);
-  let joined = false;
-  let assigned = 0;
+  const tracker = createRebalanceTracker(hooks);
   let fatal = false;
   const commitIntervalMs = opts.commitIntervalMs ?? 1000;
   // at-least-once: next offsets produced-and-resolved per partition, and what was last committed.
   const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
   const committed = new Map<string, string>();
   let commitTimer: NodeJS.Timeout | null = null;
-  // Partitions owned since the last join whose first batch has not been checked yet.
-  const fresh = new Set<string>();
-  let owned = new Set<string>();
-  // Offset each partition's in-memory state has reached (stateful processors).
-  const stateAt = new Map<string, bigint>();
-  // A batch kafkajs started; cleared by eachBatch, so if it is still set at the batch's end the batch
-  // held only control records or aborted data (kafkajs skips eachBatch for those).
-  let started: { key: string; first: bigint; last: bigint } | null = null;
   let admin: Admin | null = null;
 
   async function commitIdle(): Promise<void> {
@@ -131,27 +121,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   }
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    joined = true;
     metrics.groupJoined();
     // Offsets of partitions we may no longer own must not be committed by the idle timer.
     toCommit.clear();
     committed.clear();
-    const now = new Set<string>();
-    for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) now.add(tpKey(topic, p));
-    const lost = [...owned].filter((k) => !now.has(k));
-    owned = now;
-    assigned = now.size;
-    fresh.clear();
-    for (const k of now) fresh.add(k);
-    for (const k of lost) stateAt.delete(k);
-    if (lost.length > 0 && hooks?.revoked) {
-      hooks.revoked(lost.map((k) => {
-        const i = k.lastIndexOf(':');
-        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) };
-      }));
-    }
+    const owned = tracker.assign(e.payload.memberAssignment);
     if (delivery.kind === 'transactional' && delivery.retain) {
-      delivery.retain(now).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
+      delivery.retain(owned).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
     }
     logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
@@ -161,14 +137,9 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     else logger.warn({ err }, 'consumer crashed; kafkajs restarts it');
   });
   consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
-    started = { key: tpKey(e.payload.topic, e.payload.partition), first: BigInt(e.payload.firstOffset), last: BigInt(e.payload.lastOffset) };
+    tracker.batchStarted(tpKey(e.payload.topic, e.payload.partition), BigInt(e.payload.firstOffset), BigInt(e.payload.lastOffset));
   });
-  consumer.on(consumer.events.END_BATCH_PROCESS, () => {
-    // Control records (transaction markers) and aborted data occupy offsets without reaching the
-    // handler; a state that stood just before them now stands just after them.
-    if (started !== null && stateAt.get(started.key) === started.first) stateAt.set(started.key, started.last + 1n);
-    started = null;
-  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, () => tracker.batchEnded());
 
   async function committedOffset(topic: string, partition: number): Promise<string | null> {
     admin ??= kafkajsOf(client).admin();
@@ -210,15 +181,14 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    started = null;
+    tracker.batchDelivered();
     const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
     const key = tpKey(batch.topic, batch.partition);
     const context = { topic: batch.topic, partition: batch.partition };
     const batchFirst = batch.firstOffset();
     logger.trace({ ...context, first: batchFirst, size: batch.messages.length }, 'batch');
     if (batchFirst === null) return;
-    if (fresh.has(key)) {
-      fresh.delete(key);
+    if (tracker.takeFirstBatch(key)) {
       if (delivery.kind === 'transactional') {
         // Taking over the partition's transactional id fences a previous owner and waits for its
         // open transaction to end. Only then is the committed offset final: if it is not where
@@ -230,7 +200,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
           logger.debug({ ...context, committed: c, fetched: batchFirst }, 'took over the transactional id');
           if (c !== null && c !== batchFirst) {
             logger.info({ ...context, fetched: batchFirst, committed: c }, 'committed offset moved while taking over the partition; seeking');
-            stateAt.delete(key);
+            tracker.stateLost(key);
             consumer.seek({ topic: batch.topic, partition: batch.partition, offset: c });
             return;
           }
@@ -241,9 +211,9 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         }
       }
     }
-    if (hooks && stateAt.get(key) !== BigInt(batchFirst)) {
+    if (hooks && tracker.stateAt(key) !== BigInt(batchFirst)) {
       try {
-        stateAt.set(key, BigInt(await hooks.ensure(batch.topic, batch.partition, batchFirst)));
+        tracker.stateReached(key, BigInt(await hooks.ensure(batch.topic, batch.partition, batchFirst)));
       } catch (err) {
         const e = isBitPredictError(err) ? err : toKafkaError(err, client.brokers);
         reportFatal(e, context, 'could not restore the partition state; stopping so the process restarts');
@@ -304,7 +274,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         for (const rec of chunk) {
           if (!isRunning() || isStale()) break;
           const off = BigInt(rec.offset);
-          const at = stateAt.get(key);
+          const at = tracker.stateAt(key);
           if (hooks && at !== undefined && off < at) {
             // at-least-once: already reflected in the restored state and already produced.
             lastOffset = rec.offset;
@@ -312,7 +282,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
             continue;
           }
           pending.push(...(await processOne(rec, heartbeat)));
-          if (hooks) stateAt.set(key, off + 1n);
+          if (hooks) tracker.stateReached(key, off + 1n);
           lastOffset = rec.offset;
           count++;
           if (count >= flushEvery) {
@@ -332,7 +302,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       }
       // Heartbeat errors (a rebalance) go back to kafkajs, which rejoins; the unflushed records are
       // re-read by whoever owns the partition next, and this partition's state is rebuilt.
-      stateAt.delete(key);
+      tracker.stateLost(key);
       throw err;
     }
   }
@@ -357,13 +327,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       if (commitTimer) clearInterval(commitTimer);
       await consumer.disconnect();
       if (admin) await admin.disconnect().catch(() => undefined);
-      joined = false;
+      tracker.left();
     },
     get joined() {
-      return joined;
+      return tracker.joined;
     },
     get assignedPartitions() {
-      return assigned;
+      return tracker.assignedPartitions;
     },
   };
 }
