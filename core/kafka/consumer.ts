@@ -20,6 +20,7 @@ import type { OutRecord } from './producer.js';
 import { toInRecord, type InRecord } from './records.js';
 import { createRunnerMetrics } from './runner/metrics.js';
 import { createRebalanceTracker, tpKey } from './runner/rebalance.js';
+import { createFlusher, FlushFailure } from './runner/flush.js';
 import type { DeadLetterFactory, DeliveryMode, PartitionHooks, RecordHandler } from './runner/types.js';
 
 export type { InRecord };
@@ -69,12 +70,6 @@ export function classifyError(err: unknown): { code: ErrorCode; retryable: boole
 }
 
 
-class FlushFailure extends Error {
-  constructor(readonly original: unknown) {
-    super(errorMessage(original));
-  }
-}
-
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const { client, groupId, handler, deadLetter, delivery, registry, maxAttempts, retryBackoffMs, hooks } = opts;
   const logger = opts.logger.child({ component: 'consumer', groupId });
@@ -95,23 +90,8 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const tracker = createRebalanceTracker(hooks);
   let fatal = false;
   const commitIntervalMs = opts.commitIntervalMs ?? 1000;
-  // at-least-once: next offsets produced-and-resolved per partition, and what was last committed.
-  const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
-  const committed = new Map<string, string>();
-  let commitTimer: NodeJS.Timeout | null = null;
+  const flusher = createFlusher({ groupId, delivery, hooks, consumer, commitIntervalMs, metrics, logger });
   let admin: Admin | null = null;
-
-  async function commitIdle(): Promise<void> {
-    const pending = [...toCommit.entries()].filter(([k, o]) => committed.get(k) !== o.offset);
-    if (pending.length === 0) return;
-    try {
-      await consumer.commitOffsets(pending.map(([, o]) => o));
-      for (const [k, o] of pending) committed.set(k, o.offset);
-    } catch (err) {
-      // A rebalance in progress refuses the commit; the next owner re-reads at most these records.
-      logger.debug({ err }, 'idle offset commit refused');
-    }
-  }
 
   function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
     if (fatal) return;
@@ -122,9 +102,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     metrics.groupJoined();
-    // Offsets of partitions we may no longer own must not be committed by the idle timer.
-    toCommit.clear();
-    committed.clear();
+    flusher.forgetCommits();
     const owned = tracker.assign(e.payload.memberAssignment);
     if (delivery.kind === 'transactional' && delivery.retain) {
       delivery.retain(owned).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
@@ -220,45 +198,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         throw e;
       }
     }
-    const pending: OutRecord[] = [];
-    let lastOffset: string | null = null;
-    let count = 0;
-    const flush = async (): Promise<void> => {
-      if (lastOffset === null) return;
-      const next = (BigInt(lastOffset) + 1n).toString();
-      const stop = metrics.flushTimer(delivery.kind);
-      try {
-        await hooks?.beforeFlush?.(batch.topic, batch.partition, next);
-        if (delivery.kind === 'transactional') {
-          const producer = await delivery.producerFor(batch.topic, batch.partition);
-          await producer.sendWithOffsets(pending, [{ consumerGroupId: groupId, topic: batch.topic, partition: batch.partition, offset: next }]);
-        } else {
-          await delivery.producer.send(pending);
-        }
-      } catch (err) {
-        throw new FlushFailure(err);
-      }
-      stop();
-      resolveOffset(lastOffset);
-      if (delivery.kind === 'at-least-once') {
-        // Outputs are durable, so the offset may move. Committing on every flush would put a
-        // broker round trip in front of every next record; offsets are committed at most every
-        // commitIntervalMs (here while busy, by the timer when idle) and always on rebalance and
-        // disconnect. A crash in between re-delivers at most that interval's records:
-        // at-least-once, by design.
-        toCommit.set(key, { topic: batch.topic, partition: batch.partition, offset: next });
-        await commitOffsetsIfNecessary();
-      }
-      pending.length = 0;
-      lastOffset = null;
-      count = 0;
-      try {
-        await hooks?.afterFlush?.(batch.topic, batch.partition, next);
-      } catch (err) {
-        // Snapshots are an optimisation (restore replays from an older one); never fatal.
-        logger.warn({ ...context, err }, 'after-flush hook failed');
-      }
-    };
+    const outputs = flusher.forBatch({ topic: batch.topic, partition: batch.partition, resolveOffset, commitOffsetsIfNecessary });
     try {
       const messages = batch.messages;
       for (let i = 0; i < messages.length; i += flushEvery) {
@@ -277,22 +217,19 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
           const at = tracker.stateAt(key);
           if (hooks && at !== undefined && off < at) {
             // at-least-once: already reflected in the restored state and already produced.
-            lastOffset = rec.offset;
-            count++;
+            outputs.add(rec.offset, []);
             continue;
           }
-          pending.push(...(await processOne(rec, heartbeat)));
+          outputs.add(rec.offset, await processOne(rec, heartbeat));
           if (hooks) tracker.stateReached(key, off + 1n);
-          lastOffset = rec.offset;
-          count++;
-          if (count >= flushEvery) {
-            await flush();
+          if (outputs.count >= flushEvery) {
+            await outputs.flush();
             await heartbeat();
           }
         }
       }
       // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
-      if (!isStale()) await flush();
+      if (!isStale()) await outputs.flush();
       metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
     } catch (err) {
       if (err instanceof FlushFailure) {
@@ -315,16 +252,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         // Transactions commit offsets themselves; at-least-once lets kafkajs commit resolved offsets.
         const autoCommit = delivery.kind === 'at-least-once';
         await consumer.run({ autoCommit, autoCommitInterval: autoCommit ? commitIntervalMs : null, autoCommitThreshold: null, eachBatchAutoResolve: false, eachBatch });
-        if (autoCommit) {
-          commitTimer = setInterval(() => void commitIdle(), commitIntervalMs);
-          commitTimer.unref();
-        }
+        if (autoCommit) flusher.startIdleCommits();
       } catch (err) {
         throw toKafkaError(err, client.brokers);
       }
     },
     async stop() {
-      if (commitTimer) clearInterval(commitTimer);
+      flusher.stopIdleCommits();
       await consumer.disconnect();
       if (admin) await admin.disconnect().catch(() => undefined);
       tracker.left();
