@@ -8,23 +8,29 @@
 // If producing or committing fails after kafkajs' own retries, the runner does not carry on with
 // state that has moved past what Kafka holds: it reports a fatal error (onFatal) so the process
 // shuts down and restarts from the committed offsets.
-import { delay } from '../time.js';
-import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
+//
+// This file wires the kafkajs consumer to the runner's parts in core/kafka/runner/: the rebalance
+// tracker (what this member owns, where each partition's state stands), the takeover (fencing a
+// partition's previous owner), retries then the DLQ, flush and delivery, the batch handler that
+// runs them in order, and the metrics.
+import type { Consumer } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
 import type { BitPredictError } from '../errors.js';
-import { errorMessage, isBitPredictError, type ErrorCode } from '../errors.js';
 import type { KafkaClient } from './client.js';
 import { toKafkaError, kafkajsOf } from './client.js';
-import type { OutRecord } from './producer.js';
-import { toInRecord, type InRecord } from './records.js';
+import type { InRecord } from './records.js';
+import { createBatchHandler } from './runner/batch.js';
+import { createFlusher } from './runner/flush.js';
 import { createRunnerMetrics } from './runner/metrics.js';
 import { createRebalanceTracker, tpKey } from './runner/rebalance.js';
-import { createFlusher, FlushFailure } from './runner/flush.js';
+import { createRetryingHandler } from './runner/retry.js';
+import { createTakeover } from './runner/takeover.js';
 import type { DeadLetterFactory, DeliveryMode, PartitionHooks, RecordHandler } from './runner/types.js';
 
 export type { InRecord };
 export type { DeadLetterFactory, DeliveryMode, Failure, HandlerContext, PartitionHooks, RecordHandler } from './runner/types.js';
+export { classifyError } from './runner/retry.js';
 
 export interface ConsumerRunnerOptions {
   client: KafkaClient;
@@ -64,20 +70,11 @@ export interface ConsumerRunner {
   readonly assignedPartitions: number;
 }
 
-export function classifyError(err: unknown): { code: ErrorCode; retryable: boolean; message: string } {
-  if (isBitPredictError(err)) return { code: err.code, retryable: err.retryable, message: err.message };
-  return { code: 'ERR_HANDLER', retryable: true, message: errorMessage(err) };
-}
-
-
-export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
-  const { client, groupId, handler, deadLetter, delivery, registry, maxAttempts, retryBackoffMs, hooks } = opts;
-  const logger = opts.logger.child({ component: 'consumer', groupId });
-  const flushEvery = opts.flushEvery ?? 500;
-  const consumer: Consumer = kafkajsOf(client).consumer({
+function createKafkaConsumer(client: KafkaClient, groupId: string, sessionTimeoutMs: number): Consumer {
+  return kafkajsOf(client).consumer({
     groupId,
-    sessionTimeout: opts.sessionTimeoutMs ?? 30000,
-    heartbeatInterval: Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30000) / 3)),
+    sessionTimeout: sessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
     // read_committed: never see records of aborted upstream transactions.
     readUncommitted: false,
     allowAutoTopicCreation: false,
@@ -86,19 +83,29 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     maxWaitTimeInMs: 500,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
   });
-  const metrics = createRunnerMetrics(registry, groupId);
+}
+
+export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
+  const { client, groupId, delivery, hooks } = opts;
+  const logger = opts.logger.child({ component: 'consumer', groupId });
+  const consumer = createKafkaConsumer(client, groupId, opts.sessionTimeoutMs ?? 30000);
+  const metrics = createRunnerMetrics(opts.registry, groupId);
   const tracker = createRebalanceTracker(hooks);
-  let fatal = false;
   const commitIntervalMs = opts.commitIntervalMs ?? 1000;
   const flusher = createFlusher({ groupId, delivery, hooks, consumer, commitIntervalMs, metrics, logger });
-  let admin: Admin | null = null;
+  const takeover = createTakeover({ client, groupId, delivery, consumer, tracker, logger });
+  const handle = createRetryingHandler({ groupId, handler: opts.handler, deadLetter: opts.deadLetter, maxAttempts: opts.maxAttempts, retryBackoffMs: opts.retryBackoffMs, metrics, logger });
+  let fatal = false;
 
   function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
+    // The first fatal error stops the process; later ones are its echoes.
     if (fatal) return;
     fatal = true;
     logger.error({ err, code: err.code, ...context }, what);
     opts.onFatal(err);
   }
+
+  const eachBatch = createBatchHandler({ client, hooks, tracker, takeover, flusher, handle, metrics, logger, flushEvery: opts.flushEvery ?? 500, prepareBatch: opts.prepareBatch, reportFatal });
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     metrics.groupJoined();
@@ -119,131 +126,6 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, () => tracker.batchEnded());
 
-  async function committedOffset(topic: string, partition: number): Promise<string | null> {
-    admin ??= kafkajsOf(client).admin();
-    await admin.connect();
-    const res = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const o = res.find((r) => r.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
-    return o === undefined || o === '-1' ? null : o;
-  }
-
-  async function processOne(rec: InRecord, heartbeat: () => Promise<void>): Promise<OutRecord[]> {
-    for (let attempt = 1; ; attempt++) {
-      const stop = metrics.handlerTimer();
-      try {
-        const out = (await handler(rec, { heartbeat })) ?? [];
-        stop();
-        metrics.handled();
-        return out;
-      } catch (err) {
-        stop();
-        const c = classifyError(err);
-        if (c.retryable && attempt < maxAttempts) {
-          metrics.retried();
-          logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempt, code: c.code, err }, 'handler failed; retrying');
-          await delay(retryBackoffMs * 2 ** (attempt - 1));
-          await heartbeat();
-          continue;
-        }
-        metrics.deadLettered(c.code);
-        logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempts: attempt, code: c.code, err }, 'record sent to the DLQ');
-        try {
-          return [await deadLetter(rec, { code: c.code, message: c.message, attempts: attempt }, groupId)];
-        } catch (dlqErr) {
-          // Neither handled nor dead-lettered: the record must not be skipped, so stop (restart
-          // re-reads it from the committed offset).
-          throw new FlushFailure(dlqErr);
-        }
-      }
-    }
-  }
-
-  async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    tracker.batchDelivered();
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
-    const key = tpKey(batch.topic, batch.partition);
-    const context = { topic: batch.topic, partition: batch.partition };
-    const batchFirst = batch.firstOffset();
-    logger.trace({ ...context, first: batchFirst, size: batch.messages.length }, 'batch');
-    if (batchFirst === null) return;
-    if (tracker.takeFirstBatch(key)) {
-      if (delivery.kind === 'transactional') {
-        // Taking over the partition's transactional id fences a previous owner and waits for its
-        // open transaction to end. Only then is the committed offset final: if it is not where
-        // this batch starts (a zombie committed in between), start again from it.
-        try {
-          logger.debug(context, 'taking over the transactional id of the partition');
-          await delivery.producerFor(batch.topic, batch.partition);
-          const c = await committedOffset(batch.topic, batch.partition);
-          logger.debug({ ...context, committed: c, fetched: batchFirst }, 'took over the transactional id');
-          if (c !== null && c !== batchFirst) {
-            logger.info({ ...context, fetched: batchFirst, committed: c }, 'committed offset moved while taking over the partition; seeking');
-            tracker.stateLost(key);
-            consumer.seek({ topic: batch.topic, partition: batch.partition, offset: c });
-            return;
-          }
-        } catch (err) {
-          const e = toKafkaError(err, client.brokers);
-          reportFatal(e, context, 'could not take over the partition\'s transactional id; stopping so the process restarts');
-          throw e;
-        }
-      }
-    }
-    if (hooks && tracker.stateAt(key) !== BigInt(batchFirst)) {
-      try {
-        tracker.stateReached(key, BigInt(await hooks.ensure(batch.topic, batch.partition, batchFirst)));
-      } catch (err) {
-        const e = isBitPredictError(err) ? err : toKafkaError(err, client.brokers);
-        reportFatal(e, context, 'could not restore the partition state; stopping so the process restarts');
-        throw e;
-      }
-    }
-    const outputs = flusher.forBatch({ topic: batch.topic, partition: batch.partition, resolveOffset, commitOffsetsIfNecessary });
-    try {
-      const messages = batch.messages;
-      for (let i = 0; i < messages.length; i += flushEvery) {
-        if (!isRunning() || isStale()) break;
-        const chunk = messages.slice(i, i + flushEvery).map((m) => toInRecord(batch.topic, batch.partition, m));
-        if (opts.prepareBatch) {
-          try {
-            await opts.prepareBatch(chunk);
-          } catch (err) {
-            logger.warn({ ...context, err }, 'batch preparation failed; handling records one by one');
-          }
-        }
-        for (const rec of chunk) {
-          if (!isRunning() || isStale()) break;
-          const off = BigInt(rec.offset);
-          const at = tracker.stateAt(key);
-          if (hooks && at !== undefined && off < at) {
-            // at-least-once: already reflected in the restored state and already produced.
-            outputs.add(rec.offset, []);
-            continue;
-          }
-          outputs.add(rec.offset, await processOne(rec, heartbeat));
-          if (hooks) tracker.stateReached(key, off + 1n);
-          if (outputs.count >= flushEvery) {
-            await outputs.flush();
-            await heartbeat();
-          }
-        }
-      }
-      // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
-      if (!isStale()) await outputs.flush();
-      metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
-    } catch (err) {
-      if (err instanceof FlushFailure) {
-        const e = toKafkaError(err.original, client.brokers);
-        reportFatal(e, context, 'could not produce, dead-letter or commit; stopping so the process restarts from committed offsets');
-        throw e;
-      }
-      // Heartbeat errors (a rebalance) go back to kafkajs, which rejoins; the unflushed records are
-      // re-read by whoever owns the partition next, and this partition's state is rebuilt.
-      tracker.stateLost(key);
-      throw err;
-    }
-  }
-
   return {
     async start() {
       try {
@@ -260,7 +142,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     async stop() {
       flusher.stopIdleCommits();
       await consumer.disconnect();
-      if (admin) await admin.disconnect().catch(() => undefined);
+      await takeover.close();
       tracker.left();
     },
     get joined() {

@@ -1,0 +1,131 @@
+// One kafkajs batch of one input partition, in order: on the first batch after a join, fence the
+// partition's previous owner (exactly-once); bring the partition's state to where the batch starts;
+// run the records through the handler in chunks of flushEvery, flushing outputs and offsets after
+// each chunk and heartbeating so a long batch keeps the partition; flush the rest unless the
+// partition was revoked meanwhile. A failure to fence, restore or flush stops the process (onFatal)
+// so it restarts from the committed offsets; any other error (a heartbeat refused by a rebalance)
+// goes back to kafkajs, and the partition's state is rebuilt before its next batch.
+import type { EachBatchPayload } from 'kafkajs';
+import type { Logger } from '../../logger.js';
+import type { BitPredictError } from '../../errors.js';
+import { isBitPredictError } from '../../errors.js';
+import type { KafkaClient } from '../client.js';
+import { toKafkaError } from '../client.js';
+import { toInRecord, type InRecord } from '../records.js';
+import type { Flusher, PendingOutputs } from './flush.js';
+import { FlushFailure } from './flush.js';
+import type { RunnerMetrics } from './metrics.js';
+import type { RebalanceTracker } from './rebalance.js';
+import { tpKey } from './rebalance.js';
+import type { RetryingHandler } from './retry.js';
+import type { Takeover } from './takeover.js';
+import type { PartitionHooks } from './types.js';
+
+type Context = { topic: string; partition: number };
+
+export interface BatchDeps {
+  client: KafkaClient;
+  hooks: PartitionHooks | undefined;
+  tracker: RebalanceTracker;
+  takeover: Takeover;
+  flusher: Flusher;
+  handle: RetryingHandler;
+  metrics: RunnerMetrics;
+  logger: Logger;
+  flushEvery: number;
+  prepareBatch: ((records: InRecord[]) => Promise<void>) | undefined;
+  /** Stops the process; only the first report counts. */
+  reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void;
+}
+
+export function createBatchHandler(deps: BatchDeps): (payload: EachBatchPayload) => Promise<void> {
+  const { client, hooks, tracker, flusher, handle, logger, flushEvery, reportFatal } = deps;
+
+  /** False when the batch must be dropped: the consumer seeks to the committed offset instead. */
+  async function takeOver(ctx: Context, first: string): Promise<boolean> {
+    try {
+      return await deps.takeover.takeOver(ctx.topic, ctx.partition, first);
+    } catch (err) {
+      const e = toKafkaError(err, client.brokers);
+      reportFatal(e, ctx, 'could not take over the partition\'s transactional id; stopping so the process restarts');
+      throw e;
+    }
+  }
+
+  /** Brings the partition's state to `first`, where the batch starts, unless it stands there already. */
+  async function ensureState(ctx: Context, key: string, first: string): Promise<void> {
+    if (!hooks || tracker.stateAt(key) === BigInt(first)) return;
+    try {
+      tracker.stateReached(key, BigInt(await hooks.ensure(ctx.topic, ctx.partition, first)));
+    } catch (err) {
+      const e = isBitPredictError(err) ? err : toKafkaError(err, client.brokers);
+      reportFatal(e, ctx, 'could not restore the partition state; stopping so the process restarts');
+      throw e;
+    }
+  }
+
+  async function prepare(ctx: Context, chunk: InRecord[]): Promise<void> {
+    if (!deps.prepareBatch) return;
+    try {
+      await deps.prepareBatch(chunk);
+    } catch (err) {
+      logger.warn({ ...ctx, err }, 'batch preparation failed; handling records one by one');
+    }
+  }
+
+  /** Handles the batch's records, flushing every flushEvery; stops early once kafkajs stops or the partition is revoked. */
+  async function handleRecords(payload: EachBatchPayload, ctx: Context, key: string, outputs: PendingOutputs): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
+    const messages = batch.messages;
+    for (let i = 0; i < messages.length; i += flushEvery) {
+      if (!isRunning() || isStale()) break;
+      const chunk = messages.slice(i, i + flushEvery).map((m) => toInRecord(batch.topic, batch.partition, m));
+      await prepare(ctx, chunk);
+      for (const rec of chunk) {
+        if (!isRunning() || isStale()) break;
+        const off = BigInt(rec.offset);
+        const at = tracker.stateAt(key);
+        if (hooks && at !== undefined && off < at) {
+          // at-least-once: already reflected in the restored state and already produced.
+          outputs.add(rec.offset, []);
+          continue;
+        }
+        outputs.add(rec.offset, await handle(rec, heartbeat));
+        if (hooks) tracker.stateReached(key, off + 1n);
+        if (outputs.count >= flushEvery) {
+          await outputs.flush();
+          await heartbeat();
+        }
+      }
+    }
+  }
+
+  return async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    tracker.batchDelivered();
+    const { batch, resolveOffset, isStale, commitOffsetsIfNecessary } = payload;
+    const key = tpKey(batch.topic, batch.partition);
+    const ctx: Context = { topic: batch.topic, partition: batch.partition };
+    const batchFirst = batch.firstOffset();
+    logger.trace({ ...ctx, first: batchFirst, size: batch.messages.length }, 'batch');
+    if (batchFirst === null) return;
+    if (tracker.takeFirstBatch(key) && !(await takeOver(ctx, batchFirst))) return;
+    await ensureState(ctx, key, batchFirst);
+    const outputs = flusher.forBatch({ ...ctx, resolveOffset, commitOffsetsIfNecessary });
+    try {
+      await handleRecords(payload, ctx, key, outputs);
+      // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
+      if (!isStale()) await outputs.flush();
+      deps.metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
+    } catch (err) {
+      if (err instanceof FlushFailure) {
+        const e = toKafkaError(err.original, client.brokers);
+        reportFatal(e, ctx, 'could not produce, dead-letter or commit; stopping so the process restarts from committed offsets');
+        throw e;
+      }
+      // Heartbeat errors (a rebalance) go back to kafkajs, which rejoins; the unflushed records are
+      // re-read by whoever owns the partition next, and this partition's state is rebuilt.
+      tracker.stateLost(key);
+      throw err;
+    }
+  };
+}
