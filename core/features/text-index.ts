@@ -99,151 +99,166 @@ function validateTime(name: string, value: number): void {
   }
 }
 
+function validateWindow(windowMs: number): void {
+  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) {
+    throw invalid(`text index: windowMs must be a positive safe integer (ms), got ${String(windowMs)}`);
+  }
+}
+
+/**
+ * The held items as parallel arrays (columns) sorted by (publishedAt, id). Slots [head,
+ * times.length) are live; the slots before head are evicted and wait for the next compaction.
+ */
+interface Columns {
+  times: number[];
+  ids: string[];
+  compounds: number[];
+  // NaN stands for "no FinBERT score" (validated inputs are never NaN); keeps the array all-double.
+  finberts: number[];
+  head: number;
+}
+
 /** Compact the arrays once this many evicted slots sit in front of `head` (and they are at least half). */
 const COMPACT_MIN = 1024;
 
-export function createTextIndex(): TextIndex {
-  // Slots [head, times.length) are live, sorted by (publishedAt, id).
-  let times: number[] = [];
-  let ids: string[] = [];
-  let compounds: number[] = [];
-  // NaN stands for "no FinBERT score" (validated inputs are never NaN); keeps the array all-double.
-  let finberts: number[] = [];
-  let head = 0;
-  const live = new Set<string>();
+function emptyColumns(): Columns {
+  return { times: [], ids: [], compounds: [], finberts: [], head: 0 };
+}
 
-  /** First live index whose publishedAt > time. */
-  function upperBoundTime(time: number): number {
-    let lo = head;
-    let hi = times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((times[mid] as number) <= time) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+/** First live slot whose publishedAt > time. */
+function upperBoundTime(c: Columns, time: number): number {
+  let lo = c.head;
+  let hi = c.times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((c.times[mid] as number) <= time) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
 
-  /** First live index whose (publishedAt, id) > (time, id). */
-  function upperBoundKey(time: number, id: string): number {
-    let lo = head;
-    let hi = times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const tm = times[mid] as number;
-      if (tm < time || (tm === time && (ids[mid] as string) < id)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+/** First live slot whose (publishedAt, id) > (time, id). */
+function upperBoundKey(c: Columns, time: number, id: string): number {
+  let lo = c.head;
+  let hi = c.times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const tm = c.times[mid] as number;
+    if (tm < time || (tm === time && (c.ids[mid] as string) < id)) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
 
-  function compact(): void {
-    times = times.slice(head);
-    ids = ids.slice(head);
-    compounds = compounds.slice(head);
-    finberts = finberts.slice(head);
-    head = 0;
+/** Puts an item in its (publishedAt, id) place: an append when it sorts last (the usual case), else a splice. */
+function insertSorted(c: Columns, item: TextIndexItem): void {
+  const fb = item.finbert === null ? Number.NaN : item.finbert;
+  const n = c.times.length;
+  const lastTime = n > c.head ? (c.times[n - 1] as number) : Number.NEGATIVE_INFINITY;
+  if (item.publishedAt > lastTime || (item.publishedAt === lastTime && item.id > (c.ids[n - 1] as string))) {
+    c.times.push(item.publishedAt);
+    c.ids.push(item.id);
+    c.compounds.push(item.compound);
+    c.finberts.push(fb);
+  } else {
+    const at = upperBoundKey(c, item.publishedAt, item.id);
+    c.times.splice(at, 0, item.publishedAt);
+    c.ids.splice(at, 0, item.id);
+    c.compounds.splice(at, 0, item.compound);
+    c.finberts.splice(at, 0, fb);
   }
+}
 
-  function add(item: TextIndexItem): 'added' | 'duplicate' {
-    validateItem(item);
-    if (live.has(item.id)) return 'duplicate';
-    live.add(item.id);
-    const fb = item.finbert === null ? Number.NaN : item.finbert;
-    const n = times.length;
-    const lastTime = n > head ? (times[n - 1] as number) : Number.NEGATIVE_INFINITY;
-    if (item.publishedAt > lastTime || (item.publishedAt === lastTime && item.id > (ids[n - 1] as string))) {
-      times.push(item.publishedAt);
-      ids.push(item.id);
-      compounds.push(item.compound);
-      finberts.push(fb);
-    } else {
-      const at = upperBoundKey(item.publishedAt, item.id);
-      times.splice(at, 0, item.publishedAt);
-      ids.splice(at, 0, item.id);
-      compounds.splice(at, 0, item.compound);
-      finberts.splice(at, 0, fb);
-    }
-    return 'added';
+/** Evicts the live slots before `end`: O(evicted), with the arrays emptied or compacted only now and then. */
+function dropBefore(c: Columns, end: number): void {
+  c.head = end;
+  if (c.head === c.times.length) {
+    Object.assign(c, emptyColumns());
+  } else if (c.head >= COMPACT_MIN && c.head * 2 >= c.times.length) {
+    c.times = c.times.slice(c.head);
+    c.ids = c.ids.slice(c.head);
+    c.compounds = c.compounds.slice(c.head);
+    c.finberts = c.finberts.slice(c.head);
+    c.head = 0;
   }
+}
 
-  function aggregate(t: number, windowMs: number): TextWindowAggregate {
-    validateTime('t', t);
-    if (!Number.isSafeInteger(windowMs) || windowMs <= 0) {
-      throw invalid(`text index: windowMs must be a positive safe integer (ms), got ${String(windowMs)}`);
-    }
-    const from = upperBoundTime(t - windowMs);
-    const to = upperBoundTime(t);
-    const count = to - from;
-    if (count <= 0) {
-      return { textCount: 0, vaderMean: null, vaderStd: null, vaderPosShare: null, vaderNegShare: null, finbertCount: 0, finbertMean: null };
-    }
-    let sum = 0;
-    let pos = 0;
-    let neg = 0;
-    let fbCount = 0;
-    let fbSum = 0;
-    for (let i = from; i < to; i++) {
-      const c = compounds[i] as number;
-      sum += c;
-      if (c >= VADER_POSITIVE_THRESHOLD) pos++;
-      else if (c <= VADER_NEGATIVE_THRESHOLD) neg++;
-      const f = finberts[i] as number;
-      if (f === f) {
-        fbCount++;
-        fbSum += f;
-      }
-    }
-    const mean = sum / count;
-    let std: number | null = null;
-    if (count >= 2) {
-      // Two-pass population variance: no catastrophic cancellation, same fixed order.
-      let sq = 0;
-      for (let i = from; i < to; i++) {
-        const d = (compounds[i] as number) - mean;
-        sq += d * d;
-      }
-      std = Math.sqrt(sq / count);
-    }
-    return {
-      textCount: count,
-      vaderMean: mean,
-      vaderStd: std,
-      vaderPosShare: pos / count,
-      vaderNegShare: neg / count,
-      finbertCount: fbCount,
-      finbertMean: fbCount === 0 ? null : fbSum / fbCount,
-    };
+/** The aggregate of slots [from, to), summed in slot order so it depends only on the items held. */
+function aggregateSlots(c: Columns, from: number, to: number): TextWindowAggregate {
+  const count = to - from;
+  if (count <= 0) {
+    return { textCount: 0, vaderMean: null, vaderStd: null, vaderPosShare: null, vaderNegShare: null, finbertCount: 0, finbertMean: null };
   }
-
-  function evictBefore(time: number): number {
-    validateTime('time', time);
-    const end = upperBoundTime(time);
-    const dropped = end - head;
-    if (dropped <= 0) return 0;
-    for (let i = head; i < end; i++) live.delete(ids[i] as string);
-    head = end;
-    if (head === times.length) {
-      times = [];
-      ids = [];
-      compounds = [];
-      finberts = [];
-      head = 0;
-    } else if (head >= COMPACT_MIN && head * 2 >= times.length) {
-      compact();
+  const { compounds, finberts } = c;
+  let sum = 0;
+  let pos = 0;
+  let neg = 0;
+  let fbCount = 0;
+  let fbSum = 0;
+  for (let i = from; i < to; i++) {
+    const v = compounds[i] as number;
+    sum += v;
+    if (v >= VADER_POSITIVE_THRESHOLD) pos++;
+    else if (v <= VADER_NEGATIVE_THRESHOLD) neg++;
+    const f = finberts[i] as number;
+    if (f === f) {
+      fbCount++;
+      fbSum += f;
     }
-    return dropped;
   }
-
+  const mean = sum / count;
   return {
-    add,
-    aggregate,
-    evictBefore,
+    textCount: count,
+    vaderMean: mean,
+    vaderStd: count >= 2 ? populationStd(compounds, from, to, mean) : null,
+    vaderPosShare: pos / count,
+    vaderNegShare: neg / count,
+    finbertCount: fbCount,
+    finbertMean: fbCount === 0 ? null : fbSum / fbCount,
+  };
+}
+
+/** Two-pass population standard deviation of xs[from, to): no catastrophic cancellation, same fixed order. */
+function populationStd(xs: number[], from: number, to: number, mean: number): number {
+  let sq = 0;
+  for (let i = from; i < to; i++) {
+    const d = (xs[i] as number) - mean;
+    sq += d * d;
+  }
+  return Math.sqrt(sq / (to - from));
+}
+
+export function createTextIndex(): TextIndex {
+  const c = emptyColumns();
+  // Ids of the items held: the dedupe set, emptied of an id when its item is evicted.
+  const live = new Set<string>();
+  return {
+    add(item) {
+      validateItem(item);
+      if (live.has(item.id)) return 'duplicate';
+      live.add(item.id);
+      insertSorted(c, item);
+      return 'added';
+    },
+    aggregate(t, windowMs) {
+      validateTime('t', t);
+      validateWindow(windowMs);
+      return aggregateSlots(c, upperBoundTime(c, t - windowMs), upperBoundTime(c, t));
+    },
+    evictBefore(time) {
+      validateTime('time', time);
+      const end = upperBoundTime(c, time);
+      const dropped = end - c.head;
+      if (dropped <= 0) return 0;
+      for (let i = c.head; i < end; i++) live.delete(c.ids[i] as string);
+      dropBefore(c, end);
+      return dropped;
+    },
     get size() {
-      return times.length - head;
+      return c.times.length - c.head;
     },
     get maxPublishedAt() {
-      return times.length > head ? (times[times.length - 1] as number) : null;
+      return c.times.length > c.head ? (c.times[c.times.length - 1] as number) : null;
     },
   };
 }
