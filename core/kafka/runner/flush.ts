@@ -5,8 +5,10 @@
 //   - 'at-least-once': outputs are sent with the idempotent producer, then the offset is resolved
 //     and committed lazily (at most every commitIntervalMs, and by kafkajs on rebalance and
 //     disconnect).
-// A produce or commit that fails after kafkajs' own retries becomes a FlushFailure, which the
-// runner turns into a fatal stop: in-memory state has moved past what Kafka holds.
+// A produce (in transactional mode: with its offset commit) that fails after kafkajs' own retries
+// becomes a FlushFailure, which the runner turns into a fatal stop: in-memory state has moved past
+// what Kafka holds. An at-least-once commit refused later is not one: the outputs are durable
+// already, and the partition's next owner re-reads at most the uncommitted records.
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '../../logger.js';
 import { errorMessage } from '../../errors.js';
