@@ -5,20 +5,21 @@
 // predictor and the feature processor keep current. Instances share nothing but Kafka and Redis,
 // so any number of them run side by side behind a load balancer.
 import type { FastifyInstance } from 'fastify';
-import { Counter } from 'prom-client';
 import type { Redis } from '../core/redis.js';
 import type { Platform } from '../core/runtime.js';
 import type { Readiness, Service } from '../core/service.js';
-import { errorMessage, isBitPredictError, type BitPredictError } from '../core/errors.js';
+import { isBitPredictError, type BitPredictError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { counter } from '../core/metrics.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
-import { createProducer } from '../core/kafka/producer.js';
+import { createProducer, type Producer } from '../core/kafka/producer.js';
 import { buildApp, type Hub } from './app.js';
 import { CloseCodes, type ChannelKind } from './stream/hub.js';
-import { createRedisSources } from './rest/sources.js';
+import { createRedisSources, type RedisSources } from './rest/sources.js';
 import { registerRestRoutes } from './rest/routes.js';
-import { createModelsView } from './models-view.js';
-import { createKeyStore } from './auth/keys.js';
+import { createModelsView, type ModelsView } from './models-view.js';
+import { createKeyStore, type KeyStore } from './auth/keys.js';
 import { createAuthGuard } from './auth/guard.js';
 import { registerKeyRoutes } from './auth/routes.js';
 import type { Config } from '../core/config.js';
@@ -46,35 +47,48 @@ export interface GatewayOptions {
   closeGraceMs?: number;
 }
 
-export async function createGateway(opts: GatewayOptions): Promise<GatewayService> {
-  const { platform, config, redis } = opts;
-  const { logger, serde } = platform;
-  const gw = config.gateway;
-  const log = logger.child({ service: 'gateway' });
-  const producer = await createProducer(platform.kafka);
-  const sources = createRedisSources(redis, config.redis.keyPrefix);
-  const keyStore = createKeyStore(redis, config.redis.keyPrefix);
-  const guard = createAuthGuard({ mode: gw.auth, store: keyStore, allowedOrigins: gw.allowedOrigins, logger: log });
-  const models = createModelsView({ platform, logger: log, storeDir: config.models.storeDir, name: config.models.name });
-  if (gw.auth === 'open') log.warn('BITPREDICT_GATEWAY_AUTH=open: no API key is needed for the API or the WebSocket (local demos only)');
+/** Redis health as the gateway sees it: every Redis read it makes for a client passes through watch(). */
+function createRedisWatch() {
+  let ok = false;
+  return {
+    get ok() {
+      return ok;
+    },
+    async watch<T>(op: () => Promise<T>): Promise<T> {
+      try {
+        const out = await op();
+        ok = true;
+        return out;
+      } catch (err) {
+        ok = false;
+        throw err;
+      }
+    },
+  };
+}
 
+type RedisWatch = ReturnType<typeof createRedisWatch>;
+
+/**
+ * The Kafka side of the gateway: one consumer of predictions, features and market.candles whose
+ * records go to the hub. One group per instance and process start, from the latest offset: every
+ * instance receives every record.
+ */
+function createFanOut(deps: { platform: Platform; producer: Producer; log: Logger; publish(kind: ChannelKind, value: { symbol: string }): void; onFatal(err: BitPredictError): void }) {
+  const { platform, log } = deps;
   const kinds = new Map<string, { kind: ChannelKind; logical: 'predictions' | 'features' | 'candles' }>([
     [platform.kafka.topic('predictions'), { kind: 'predictions', logical: 'predictions' }],
     [platform.kafka.topic('features'), { kind: 'features', logical: 'features' }],
     [platform.kafka.topic('candles'), { kind: 'candles', logical: 'candles' }],
   ]);
-  const skipped = new Counter({
-    name: 'bitpredict_gateway_records_skipped_total',
-    help: 'Kafka records the gateway could not decode and did not fan out, by topic (the producing service dead-letters bad output; every gateway instance reads every record, so the gateway counts instead of writing the DLQ once per instance)',
-    labelNames: ['topic'] as const,
-    registers: [platform.registry],
-  });
-
-  let stopping = false;
-  let redisOk = false;
-  const runner = createConsumerRunner({
+  const skipped = counter(
+    platform.registry,
+    'bitpredict_gateway_records_skipped_total',
+    'Kafka records the gateway could not decode and did not fan out, by topic (the producing service dead-letters bad output; every gateway instance reads every record, so the gateway counts instead of writing the DLQ once per instance)',
+    ['topic'],
+  );
+  return createConsumerRunner({
     client: platform.kafka,
-    // One group per instance and process start: every instance receives every record.
     groupId: platform.kafka.privateGroupId('gateway'),
     topics: [...kinds.keys()],
     fromBeginning: false,
@@ -83,52 +97,103 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
       if (!k) return [];
       let value: { symbol: string };
       try {
-        value = await serde.decode(k.logical, rec.value);
+        value = await platform.serde.decode(k.logical, rec.value);
       } catch (err) {
         // A schema id the registry cannot resolve yet is worth a retry; anything else is bad data.
         if (isBitPredictError(err) && err.retryable) throw err;
         skipped.inc({ topic: k.logical });
-        log.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, err: errorMessage(err) }, 'record not decodable; not fanned out');
+        log.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, err }, 'record not decodable; not fanned out');
         return [];
       }
-      hub.publish(k.kind, value);
+      deps.publish(k.kind, value);
       return [];
     },
-    deadLetter: createDeadLetterFactory({ serde, topicPrefix: platform.kafka.topicPrefix }),
-    delivery: { kind: 'at-least-once', producer },
+    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix }),
+    delivery: { kind: 'at-least-once', producer: deps.producer },
     logger: log,
     registry: platform.registry,
     maxAttempts: 3,
     retryBackoffMs: 200,
     flushEvery: 1000,
-    onFatal: opts.onFatal,
+    onFatal: deps.onFatal,
   });
+}
 
-  const watchRedis = async <T>(op: () => Promise<T>): Promise<T> => {
-    try {
-      const out = await op();
-      redisOk = true;
-      return out;
-    } catch (err) {
-      redisOk = false;
-      throw err;
-    }
-  };
-
-  // One readiness for the gateway's own /readyz and for whoever drives the service (worker health, demo).
-  const readiness = (): Readiness => {
-    const champion = models.hasChampion();
+/** One readiness for the gateway's own /readyz and for whoever drives the service (worker health, demo). */
+function gatewayReadiness(gw: GatewayConfig['gateway'], s: { stopping(): boolean; joined(): boolean; redis: RedisWatch; models: ModelsView }): () => Readiness {
+  return () => {
+    const champion = s.models.hasChampion();
     const modelOk = champion || gw.readyWithoutChampion;
+    const stopping = s.stopping();
+    const joined = s.joined();
     return {
-      ready: !stopping && runner.joined && redisOk && modelOk,
+      ready: !stopping && joined && s.redis.ok && modelOk,
       checks: {
-        kafka: runner.joined ? 'joined' : 'not joined',
-        redis: redisOk ? 'ok' : 'failing',
-        model: champion ? `champion ${models.snapshot().champion?.version ?? ''}`.trim() : gw.readyWithoutChampion ? 'no champion (baseline predictions; allowed by BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION)' : 'no champion on the models topic yet',
+        kafka: joined ? 'joined' : 'not joined',
+        redis: s.redis.ok ? 'ok' : 'failing',
+        model: champion ? `champion ${s.models.snapshot().champion?.version ?? ''}`.trim() : gw.readyWithoutChampion ? 'no champion (baseline predictions; allowed by BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION)' : 'no champion on the models topic yet',
         shutdown: stopping ? 'in progress' : 'no',
       },
     };
   };
+}
+
+/** The snapshot a new subscriber gets: the latest values of its channel, from Redis. */
+function snapshotFrom(sources: RedisSources, redis: RedisWatch) {
+  return (kind: ChannelKind, symbol: string): Promise<unknown[]> =>
+    redis.watch(async (): Promise<unknown[]> => {
+      switch (kind) {
+        case 'predictions': {
+          const p = await sources.latestPrediction(symbol);
+          return p ? [p] : [];
+        }
+        case 'features':
+          return sources.latestFeatures(symbol, null);
+        case 'candles':
+          return sources.latestCandles(symbol);
+      }
+    });
+}
+
+/** Closes the open WebSockets whose API key was revoked since they connected. */
+function createKeyRecheck(deps: { hub: Hub; keyStore: KeyStore; log: Logger }) {
+  const { hub, keyStore, log } = deps;
+  return async (): Promise<void> => {
+    const ids = hub.keyIds();
+    if (ids.length === 0) return;
+    let status: Map<string, string>;
+    try {
+      status = await keyStore.status(ids);
+    } catch (err) {
+      // Redis down: keep the connections (they were valid), check again next time.
+      log.warn({ err }, 'API key re-check failed; open connections kept');
+      return;
+    }
+    const gone = ids.filter((id) => status.get(id) !== 'active');
+    if (gone.length > 0) {
+      const n = hub.closeKeys(gone, CloseCodes.UNAUTHENTICATED, 'API key revoked');
+      log.info({ keys: gone, connections: n }, 'closed WebSockets of revoked API keys');
+    }
+  };
+}
+
+export async function createGateway(opts: GatewayOptions): Promise<GatewayService> {
+  const { platform, config, redis } = opts;
+  const gw = config.gateway;
+  const log = platform.logger.child({ service: 'gateway' });
+  const producer = await createProducer(platform.kafka);
+  const sources = createRedisSources(redis, config.redis.keyPrefix);
+  const keyStore = createKeyStore(redis, config.redis.keyPrefix);
+  const guard = createAuthGuard({ mode: gw.auth, store: keyStore, allowedOrigins: gw.allowedOrigins, logger: log });
+  const models = createModelsView({ platform, logger: log, storeDir: config.models.storeDir, name: config.models.name });
+  if (gw.auth === 'open') log.warn('BITPREDICT_GATEWAY_AUTH=open: no API key is needed for the API or the WebSocket (local demos only)');
+
+  let stopping = false;
+  const redisWatch = createRedisWatch();
+  // The hub exists once the app is built; records only arrive after start(), by then it does.
+  let hubRef: Hub | null = null;
+  const runner = createFanOut({ platform, producer, log, onFatal: opts.onFatal, publish: (kind, value) => hubRef?.publish(kind, value) });
+  const readiness = gatewayReadiness(gw, { stopping: () => stopping, joined: () => runner.joined, redis: redisWatch, models });
 
   const { app, hub } = await buildApp({
     logger: log,
@@ -141,47 +206,21 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
     clientRate: gw.clientRate,
     ...(opts.closeGraceMs === undefined ? {} : { closeGraceMs: opts.closeGraceMs }),
     auth: guard,
-    snapshot: (kind, symbol) => watchRedis(async (): Promise<unknown[]> => {
-      switch (kind) {
-        case 'predictions': {
-          const p = await sources.latestPrediction(symbol);
-          return p ? [p] : [];
-        }
-        case 'features':
-          return sources.latestFeatures(symbol, null);
-        case 'candles':
-          return sources.latestCandles(symbol);
-      }
-    }),
+    snapshot: snapshotFrom(sources, redisWatch),
     routes: async (a) => {
-      await registerRestRoutes(a, { sources: { ...sources, latestPrediction: (s) => watchRedis(() => sources.latestPrediction(s)) }, models });
+      await registerRestRoutes(a, { sources: { ...sources, latestPrediction: (s) => redisWatch.watch(() => sources.latestPrediction(s)) }, models });
       await a.register(registerKeyRoutes, { store: keyStore });
     },
     readiness,
   });
+  hubRef = hub;
 
   // Redis health for readiness, and open WebSockets whose key was revoked.
   const timers: NodeJS.Timeout[] = [];
   const probeRedis = (): void => {
-    watchRedis(() => redis.ping()).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'Redis ping failed; not ready'));
+    redisWatch.watch(() => redis.ping()).catch((err: unknown) => log.warn({ err }, 'Redis ping failed; not ready'));
   };
-  const recheckKeys = async (): Promise<void> => {
-    const ids = hub.keyIds();
-    if (ids.length === 0) return;
-    let status: Map<string, string>;
-    try {
-      status = await keyStore.status(ids);
-    } catch (err) {
-      // Redis down: keep the connections (they were valid), check again next time.
-      log.warn({ err: errorMessage(err) }, 'API key re-check failed; open connections kept');
-      return;
-    }
-    const gone = ids.filter((id) => status.get(id) !== 'active');
-    if (gone.length > 0) {
-      const n = hub.closeKeys(gone, CloseCodes.UNAUTHENTICATED, 'API key revoked');
-      log.info({ keys: gone, connections: n }, 'closed WebSockets of revoked API keys');
-    }
-  };
+  const recheckKeys = createKeyRecheck({ hub, keyStore, log });
 
   let address = '';
   return {

@@ -10,7 +10,7 @@ import type { Platform } from '../../core/runtime.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { createAdmin, type KafkaAdmin } from '../../core/kafka/client.js';
 import { readTopicFromStart, type TopicReader } from '../../core/kafka/follow.js';
-import { errorMessage } from '../../core/errors.js';
+import type { InRecord } from '../../core/kafka/records.js';
 import { delay } from '../../core/time.js';
 import { createTextIndex, textIndexItemOf, type TextIndex } from '../../core/features/text-index.js';
 
@@ -32,15 +32,61 @@ export interface TextStream {
   noteEmitted(t: number): void;
 }
 
+/**
+ * How far the text stream has been read, per text.scored partition: the position reached, the
+ * partition's end as last seen, and the latest publication time read. Pure bookkeeping, so the
+ * watermark rule is in one place:
+ *   covered(t) = every partition has either been read to its end or shown a text published after
+ *   t + lateness.
+ */
+export function createTextCoverage(latenessMs: number) {
+  const position = new Map<number, bigint>();
+  const ends = new Map<number, bigint>();
+  const maxPublished = new Map<number, number>();
+  return {
+    /** After a batch: the offset after it and the partition's high watermark. */
+    progress(partition: number, next: bigint, highWatermark: bigint): void {
+      if (next > (position.get(partition) ?? 0n)) position.set(partition, next);
+      if (highWatermark > (ends.get(partition) ?? 0n)) ends.set(partition, highWatermark);
+    },
+    /** The partition's end, from the admin's end offsets. */
+    end(partition: number, end: bigint): void {
+      ends.set(partition, end);
+    },
+    published(partition: number, publishedAt: number): void {
+      const prev = maxPublished.get(partition);
+      if (prev === undefined || publishedAt > prev) maxPublished.set(partition, publishedAt);
+    },
+    /** Every partition read to its (last seen) end. */
+    caughtUp(): boolean {
+      if (ends.size === 0) return false;
+      for (const [p, end] of ends) if ((position.get(p) ?? 0n) < end) return false;
+      return true;
+    },
+    covered(t: number): boolean {
+      if (ends.size === 0) return false;
+      for (const [p, end] of ends) {
+        if ((position.get(p) ?? 0n) >= end) continue;
+        const mp = maxPublished.get(p);
+        if (mp === undefined || mp - latenessMs < t) return false;
+      }
+      return true;
+    },
+    watermark(): number | null {
+      let w: number | null = null;
+      for (const mp of maxPublished.values()) if (w === null || mp < w) w = mp;
+      return w;
+    },
+  };
+}
+
 export function createTextStream(deps: { platform: Platform; latenessMs: number; endRefreshMs?: number }): TextStream {
-  const { platform, latenessMs } = deps;
+  const { platform } = deps;
   const { registry, serde } = platform;
   const logger = platform.logger.child({ component: 'text-stream' });
   const topic = platform.kafka.topic('textScored');
   const index = createTextIndex();
-  const position = new Map<number, bigint>();
-  const ends = new Map<number, bigint>();
-  const maxPublished = new Map<number, number>();
+  const coverage = createTextCoverage(deps.latenessMs);
   let emittedThrough = -Infinity;
   let caughtUpOnce = false;
   let reader: TopicReader | null = null;
@@ -50,15 +96,9 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
   const lateTotal = counter(registry, 'bitpredict_features_late_texts_total', 'Texts that arrived after a feature whose window they belong to was emitted (not merged into it)');
   const indexSize = gauge(registry, 'bitpredict_features_text_index_size', 'Texts held in the sentiment window index');
 
-  function caughtUp(): boolean {
-    if (ends.size === 0) return false;
-    for (const [p, end] of ends) if ((position.get(p) ?? 0n) < end) return false;
-    return true;
-  }
-
   /** Called whenever positions or ends move: the first time every partition is read to its end. */
   function noteCaughtUp(): void {
-    if (caughtUpOnce || !caughtUp()) return;
+    if (caughtUpOnce || !coverage.caughtUp()) return;
     caughtUpOnce = true;
     logger.info({ texts: index.size }, 'text stream caught up');
   }
@@ -66,11 +106,33 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
   async function refreshEnds(): Promise<void> {
     if (!admin) return;
     try {
-      for (const e of await admin.endOffsets(topic)) ends.set(e.partition, BigInt(e.offset));
+      for (const e of await admin.endOffsets(topic)) coverage.end(e.partition, BigInt(e.offset));
       noteCaughtUp();
     } catch (err) {
-      logger.warn({ err: errorMessage(err) }, 'could not read text.scored end offsets');
+      logger.warn({ err }, 'could not read text.scored end offsets');
     }
+  }
+
+  /** One batch of text.scored into the index; an unreadable record is counted and skipped. */
+  async function indexBatch(partition: number, records: InRecord[]): Promise<void> {
+    for (const m of records) {
+      try {
+        const scored = await serde.decode('textScored', m.value);
+        const outcome = index.add(textIndexItemOf(scored));
+        textsTotal.inc({ outcome });
+        if (outcome === 'added') {
+          if (scored.publishedAt <= emittedThrough) lateTotal.inc();
+          coverage.published(partition, scored.publishedAt);
+        }
+      } catch (err) {
+        // text.scored is written by the sentiment processor, which dead-letters bad input; a
+        // record that still does not decode here is counted and skipped (every feature
+        // instance reads this topic, so it is not dead-lettered once per instance).
+        textsTotal.inc({ outcome: 'invalid' });
+        logger.warn({ partition, offset: m.offset, err }, 'skipping an unreadable text.scored record');
+      }
+    }
+    indexSize.set(index.size);
   }
 
   const self: TextStream = {
@@ -88,31 +150,10 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
         groupId: platform.kafka.privateGroupId('features-text'),
         maxWaitMs: 500,
         onProgress: (partition, next, highWatermark) => {
-          if (next > (position.get(partition) ?? 0n)) position.set(partition, next);
-          if (highWatermark > (ends.get(partition) ?? 0n)) ends.set(partition, highWatermark);
+          coverage.progress(partition, next, highWatermark);
           noteCaughtUp();
         },
-        onBatch: async (partition, records) => {
-          for (const m of records) {
-            try {
-              const scored = await serde.decode('textScored', m.value);
-              const outcome = index.add(textIndexItemOf(scored));
-              textsTotal.inc({ outcome });
-              if (outcome === 'added') {
-                if (scored.publishedAt <= emittedThrough) lateTotal.inc();
-                const prev = maxPublished.get(partition);
-                if (prev === undefined || scored.publishedAt > prev) maxPublished.set(partition, scored.publishedAt);
-              }
-            } catch (err) {
-              // text.scored is written by the sentiment processor, which dead-letters bad input; a
-              // record that still does not decode here is counted and skipped (every feature
-              // instance reads this topic, so it is not dead-lettered once per instance).
-              textsTotal.inc({ outcome: 'invalid' });
-              logger.warn({ partition, offset: m.offset, err: errorMessage(err) }, 'skipping an unreadable text.scored record');
-            }
-          }
-          indexSize.set(index.size);
-        },
+        onBatch: indexBatch,
       });
       timer = setInterval(() => void refreshEnds(), deps.endRefreshMs ?? 1000);
       timer.unref();
@@ -122,19 +163,11 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
       await reader?.stop();
       await admin?.close();
     },
-    covered(t) {
-      if (ends.size === 0) return false;
-      for (const [p, end] of ends) {
-        if ((position.get(p) ?? 0n) >= end) continue;
-        const mp = maxPublished.get(p);
-        if (mp === undefined || mp - latenessMs < t) return false;
-      }
-      return true;
-    },
+    covered: (t) => coverage.covered(t),
     async waitCovered(t, maxWaitMs, heartbeat) {
       const deadline = Date.now() + maxWaitMs;
       let lastBeat = Date.now();
-      while (!self.covered(t)) {
+      while (!coverage.covered(t)) {
         if (Date.now() >= deadline) return false;
         await delay(10);
         if (Date.now() - lastBeat > 1000) {
@@ -144,11 +177,7 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
       }
       return true;
     },
-    watermark() {
-      let w: number | null = null;
-      for (const mp of maxPublished.values()) if (w === null || mp < w) w = mp;
-      return w;
-    },
+    watermark: () => coverage.watermark(),
     noteEmitted(t) {
       if (t > emittedThrough) emittedThrough = t;
     },

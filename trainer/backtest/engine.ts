@@ -248,6 +248,138 @@ interface Forecast {
   probUp: Float64Array;
 }
 
+interface LoadedModel {
+  meta: ArtifactMeta | null;
+  fast: FastPredictor | null;
+  loaded: LoadedTf | null;
+}
+
+/** The chosen model: an artifact's metadata and (unless walk-forward retrains) its live forward pass. */
+async function loadBacktestModel(o: BacktestOptions): Promise<LoadedModel> {
+  let loaded: LoadedTf | null = o.loaded ?? null;
+  if (o.model.kind !== 'artifact') return { meta: null, fast: null, loaded };
+  loaded ??= await loadTf();
+  const art = await loadArtifact(loaded.tf, o.model.dir, { featureSetVersion: FEATURE_SET_VERSION, featureColumns: FEATURE_NAMES });
+  const meta = art.meta;
+  let fast: FastPredictor | null = null;
+  try {
+    if (!o.walkForward) fast = createFastPredictor(art.model, meta.returnScale);
+  } finally {
+    art.model.dispose();
+  }
+  if (o.T !== undefined && o.T !== meta.T) throw invalid(`T=${o.T} was asked, but the model ${meta.name}@${meta.version} takes windows of T=${meta.T}`);
+  return { meta, fast, loaded };
+}
+
+interface BarForecast {
+  forecast: Forecast;
+  retrains?: BacktestRetrain[];
+  modelInfo: BacktestResult['model'];
+}
+
+type Progress = NonNullable<BacktestOptions['onProgress']>;
+
+/**
+ * The predictor's own baseline, fed every vector of the series in order as the live predictor
+ * absorbs every record; its forecast at a bar is the one published for that bar.
+ */
+function baselineForecast(series: readonly FeatureVector[], tradedTimes: Float64Array, featureSetVersion: string, T: number, progress: Progress): BarForecast {
+  const model = createEmaDriftBaseline();
+  const byTime = new Map<number, { ret: number; probUp: number }>();
+  for (let i = 0; i < series.length; i++) {
+    const f = series[i]!;
+    const p = model.predict(f, 0);
+    byTime.set(f.eventTime, { ret: p.predictedLogReturn, probUp: p.probUp });
+    if ((i + 1) % PROGRESS_EVERY === 0 || i === series.length - 1) progress(i + 1, series.length, 'predictions');
+  }
+  const pred = new Float64Array(tradedTimes.length);
+  const probUp = new Float64Array(tradedTimes.length);
+  tradedTimes.forEach((t, i) => {
+    const p = byTime.get(t)!;
+    pred[i] = p.ret;
+    probUp[i] = p.probUp;
+  });
+  return { forecast: { pred, probUp }, modelInfo: { choice: 'baseline', label: 'baseline', name: model.name, version: model.version, featureSetVersion, T, trainedFrom: null, trainedTo: null } };
+}
+
+/** The chosen model's forecast of every traded bar: walk-forward retrains, a saved artifact, or the baseline. */
+async function forecastBars(o: BacktestOptions, m: LoadedModel, series: FeatureVector[], T: number, tradedTimes: Float64Array, progress: Progress): Promise<BarForecast> {
+  const { range } = o.events;
+  const featureSetVersion = series[0]?.featureSetVersion ?? FEATURE_SET_VERSION;
+  if (o.walkForward) {
+    const loaded = m.loaded ?? (await loadTf());
+    const wf = await walkForward(o, o.walkForward, loaded, m.meta, series, T, intervalMs(range.interval), tradedTimes, progress);
+    const seed = o.walkForward.seed ?? 42;
+    return {
+      forecast: wf.forecast,
+      retrains: wf.retrains,
+      modelInfo: {
+        choice: 'walk-forward', label: o.model.kind === 'artifact' ? o.model.label : 'walk-forward', name: 'lstm-attention', version: `walk-forward-${seed}`, featureSetVersion, T,
+        trainedFrom: wf.retrains[0]?.trainFrom ?? null, trainedTo: wf.retrains.at(-1)?.valTo ?? null,
+      },
+    };
+  }
+  const { fast, meta } = m;
+  if (fast !== null && meta !== null) {
+    const p = predictWindows(fast, series, T, meta.normalizer, range.from, range.to, (d, t) => progress(d, t, 'predictions'));
+    if (p.times.length !== tradedTimes.length || p.times.some((t, i) => t !== tradedTimes[i])) throw new BitPredictError('ERR_INTERNAL', 'backtest: predicted windows differ from the traded bars');
+    return {
+      forecast: { pred: p.ret, probUp: p.probUp },
+      modelInfo: {
+        choice: 'artifact', label: o.model.kind === 'artifact' ? o.model.label : meta.version, name: meta.name, version: meta.version, featureSetVersion: meta.featureSetVersion, T,
+        trainedFrom: iso(meta.trainedFrom), trainedTo: iso(meta.trainedTo),
+      },
+    };
+  }
+  return baselineForecast(series, tradedTimes, featureSetVersion, T, progress);
+}
+
+/** Trading the forecast with fees and slippage (charged like the fee, per side per unit of position change), and every metric beside the baselines. */
+function tradeAndScore(o: BacktestOptions, forecast: Forecast, actual: Float64Array, baselines: { persistence: Float64Array; emaDrift: Float64Array }, modelName: string) {
+  const threshold = o.trading.threshold ?? 0;
+  const costBps = o.trading.feeBps + o.trading.slippageBps;
+  const ppy = periodsPerYear(o.events.range.interval);
+  const tradingOptions: TradingOptions = { feeBps: costBps, threshold, mode: o.trading.mode, periodsPerYear: ppy };
+  const run = simulateTrading(forecast.pred, actual, tradingOptions);
+  const bh = buyAndHold(actual, { feeBps: costBps, periodsPerYear: ppy });
+  const costShare = (bps: number): number => (costBps === 0 ? 0 : (run.summary.feesLog * bps) / costBps);
+  const trading: BacktestTrading = {
+    mode: o.trading.mode, threshold, feeBps: o.trading.feeBps, slippageBps: o.trading.slippageBps, costBpsPerSide: costBps, periodsPerYear: ppy,
+    summary: run.summary, feeCostLog: costShare(o.trading.feeBps), slippageCostLog: costShare(o.trading.slippageBps),
+  };
+  const metrics = {
+    model: evaluateForecast({ name: modelName, pred: forecast.pred, probUp: forecast.probUp }, actual, tradingOptions),
+    persistence: evaluateForecast({ name: 'persistence', pred: baselines.persistence }, actual, tradingOptions),
+    emaDrift: evaluateForecast({ name: 'ema-drift', pred: baselines.emaDrift }, actual, tradingOptions),
+    buyAndHold: bh.summary,
+  };
+  return { trading, metrics, threshold, ppy, equity: equityCurve(run.logReturns), buyHoldEquity: equityCurve(bh.logReturns), drawdown: drawdownCurve(run.logReturns) };
+}
+
+/** The settings a result records, so a run can be repeated and compared. */
+function resultConfig(o: BacktestOptions, m: LoadedModel, T: number, rollingWindow: number, scored: ReturnType<typeof tradeAndScore>): BacktestResult['config'] {
+  const { meta, fast } = m;
+  return {
+    sentimentWindowMs: o.sentimentWindowMs,
+    T,
+    emaDriftSpan: EMA_SPAN,
+    baselineHalfLifeSteps: DEFAULT_HALF_LIFE_STEPS,
+    rollingWindow,
+    inference: o.walkForward || fast !== null ? 'fast-predictor (live forward pass, batched)' : 'predictor baseline (live code)',
+    trading: { mode: o.trading.mode, threshold: scored.threshold, feeBps: o.trading.feeBps, slippageBps: o.trading.slippageBps, periodsPerYear: scored.ppy },
+    walkForward: o.walkForward
+      ? {
+        retrainEvery: o.walkForward.retrainEvery, trainPeriods: o.walkForward.trainPeriods, valPeriods: o.walkForward.valPeriods, epochs: o.walkForward.epochs,
+        units: o.walkForward.units ?? unitsOf(meta), seed: o.walkForward.seed ?? 42, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, patience: TRAIN_DEFAULTS.patience,
+      }
+      : null,
+    featureColumns: [...FEATURE_NAMES],
+    finalWindowStart: iso(FINAL_WINDOW_START),
+    codeVersion: o.codeVersion ?? null,
+    modelCodeVersion: meta?.codeVersion ?? null,
+  };
+}
+
 export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   checkOptions(o);
   const { events } = o;
@@ -259,21 +391,8 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   }
 
   // The model first: its T decides the windows.
-  let meta: ArtifactMeta | null = null;
-  let fast: FastPredictor | null = null;
-  let loaded: LoadedTf | null = o.loaded ?? null;
-  if (o.model.kind === 'artifact') {
-    loaded ??= await loadTf();
-    const art = await loadArtifact(loaded.tf, o.model.dir, { featureSetVersion: FEATURE_SET_VERSION, featureColumns: FEATURE_NAMES });
-    meta = art.meta;
-    try {
-      if (!o.walkForward) fast = createFastPredictor(art.model, meta.returnScale);
-    } finally {
-      art.model.dispose();
-    }
-    if (o.T !== undefined && o.T !== meta.T) throw invalid(`T=${o.T} was asked, but the model ${meta.name}@${meta.version} takes windows of T=${meta.T}`);
-  }
-  const T = meta?.T ?? o.T ?? DEFAULT_T;
+  const m = await loadBacktestModel(o);
+  const T = m.meta?.T ?? o.T ?? DEFAULT_T;
 
   // Features with the live processor's code, over the point-in-time events only.
   const { candles, texts } = pointInTime(events);
@@ -296,74 +415,12 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   const pick = (x: ArrayLike<number>): Float64Array => Float64Array.from(at, (j) => x[j]!);
 
   // The trainer's baselines, beside every model: persistence and EMA drift (causal, over all windows).
-  const persistence = persistenceForecast(n);
-  const emaDrift = pick(emaDriftForecast(all.yReturn, all.eventTimes, { span: EMA_SPAN }));
-
-  let forecast: Forecast;
-  let retrains: BacktestRetrain[] | undefined;
-  let modelInfo: BacktestResult['model'];
-  const featureSetVersion = series[0]?.featureSetVersion ?? FEATURE_SET_VERSION;
-  if (o.walkForward) {
-    loaded ??= await loadTf();
-    const wf = await walkForward(o, o.walkForward, loaded, meta, series, T, step, traded.eventTimes, progress);
-    forecast = wf.forecast;
-    retrains = wf.retrains;
-    const seed = o.walkForward.seed ?? 42;
-    modelInfo = {
-      choice: 'walk-forward', label: o.model.kind === 'artifact' ? o.model.label : 'walk-forward', name: 'lstm-attention', version: `walk-forward-${seed}`, featureSetVersion, T,
-      trainedFrom: retrains[0]?.trainFrom ?? null, trainedTo: retrains.at(-1)?.valTo ?? null,
-    };
-  } else if (fast !== null && meta !== null) {
-    const p = predictWindows(fast, series, T, meta.normalizer, range.from, range.to, (d, t) => progress(d, t, 'predictions'));
-    if (p.times.length !== n || p.times.some((t, i) => t !== traded.eventTimes[i])) throw new BitPredictError('ERR_INTERNAL', 'backtest: predicted windows differ from the traded bars');
-    forecast = { pred: p.ret, probUp: p.probUp };
-    modelInfo = {
-      choice: 'artifact', label: o.model.kind === 'artifact' ? o.model.label : meta.version, name: meta.name, version: meta.version, featureSetVersion: meta.featureSetVersion, T,
-      trainedFrom: iso(meta.trainedFrom), trainedTo: iso(meta.trainedTo),
-    };
-  } else {
-    // The predictor's own baseline, fed every vector of the series in order as the live predictor
-    // absorbs every record; its forecast at a bar is the one published for that bar.
-    const model = createEmaDriftBaseline();
-    const byTime = new Map<number, { ret: number; probUp: number }>();
-    for (let i = 0; i < series.length; i++) {
-      const f = series[i]!;
-      const p = model.predict(f, 0);
-      byTime.set(f.eventTime, { ret: p.predictedLogReturn, probUp: p.probUp });
-      if ((i + 1) % PROGRESS_EVERY === 0 || i === series.length - 1) progress(i + 1, series.length, 'predictions');
-    }
-    const pred = new Float64Array(n);
-    const probUp = new Float64Array(n);
-    traded.eventTimes.forEach((t, i) => {
-      const p = byTime.get(t)!;
-      pred[i] = p.ret;
-      probUp[i] = p.probUp;
-    });
-    forecast = { pred, probUp };
-    modelInfo = { choice: 'baseline', label: 'baseline', name: model.name, version: model.version, featureSetVersion, T, trainedFrom: null, trainedTo: null };
-  }
-
-  // Trading: slippage is charged like the fee, per side per unit of position change.
-  const threshold = o.trading.threshold ?? 0;
-  const costBps = o.trading.feeBps + o.trading.slippageBps;
-  const ppy = periodsPerYear(range.interval);
-  const tradingOptions: TradingOptions = { feeBps: costBps, threshold, mode: o.trading.mode, periodsPerYear: ppy };
-  const run = simulateTrading(forecast.pred, actual, tradingOptions);
-  const bh = buyAndHold(actual, { feeBps: costBps, periodsPerYear: ppy });
-  const costShare = (bps: number): number => (costBps === 0 ? 0 : (run.summary.feesLog * bps) / costBps);
-  const trading: BacktestTrading = {
-    mode: o.trading.mode, threshold, feeBps: o.trading.feeBps, slippageBps: o.trading.slippageBps, costBpsPerSide: costBps, periodsPerYear: ppy,
-    summary: run.summary, feeCostLog: costShare(o.trading.feeBps), slippageCostLog: costShare(o.trading.slippageBps),
-  };
-  const metrics = {
-    model: evaluateForecast({ name: modelInfo.name, pred: forecast.pred, probUp: forecast.probUp }, actual, tradingOptions),
-    persistence: evaluateForecast({ name: 'persistence', pred: persistence }, actual, tradingOptions),
-    emaDrift: evaluateForecast({ name: 'ema-drift', pred: emaDrift }, actual, tradingOptions),
-    buyAndHold: bh.summary,
-  };
+  const baselines = { persistence: persistenceForecast(n), emaDrift: pick(emaDriftForecast(all.yReturn, all.eventTimes, { span: EMA_SPAN })) };
+  const { forecast, retrains, modelInfo } = await forecastBars(o, m, series, T, traded.eventTimes, progress);
+  const scored = tradeAndScore(o, forecast, actual, baselines, modelInfo.name);
 
   const rollingWindow = rollingWindowFor(n);
-  const out: BacktestResult = {
+  return {
     schemaVersion: 1,
     kind: 'backtest',
     range: { symbol: range.symbol, interval: range.interval, from: iso(range.from), to: iso(range.to) },
@@ -378,41 +435,22 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
       gaps: events.gaps.map((g) => ({ from: iso(g.from), to: iso(g.to), missingBars: g.missingBars })),
     },
     model: modelInfo,
-    config: {
-      sentimentWindowMs: o.sentimentWindowMs,
-      T,
-      emaDriftSpan: EMA_SPAN,
-      baselineHalfLifeSteps: DEFAULT_HALF_LIFE_STEPS,
-      rollingWindow,
-      inference: o.walkForward || fast !== null ? 'fast-predictor (live forward pass, batched)' : 'predictor baseline (live code)',
-      trading: { mode: o.trading.mode, threshold, feeBps: o.trading.feeBps, slippageBps: o.trading.slippageBps, periodsPerYear: ppy },
-      walkForward: o.walkForward
-        ? {
-          retrainEvery: o.walkForward.retrainEvery, trainPeriods: o.walkForward.trainPeriods, valPeriods: o.walkForward.valPeriods, epochs: o.walkForward.epochs,
-          units: o.walkForward.units ?? unitsOf(meta), seed: o.walkForward.seed ?? 42, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, patience: TRAIN_DEFAULTS.patience,
-        }
-        : null,
-      featureColumns: [...FEATURE_NAMES],
-      finalWindowStart: iso(FINAL_WINDOW_START),
-      codeVersion: o.codeVersion ?? null,
-      modelCodeVersion: meta?.codeVersion ?? null,
-    },
-    trading,
-    metrics,
+    config: resultConfig(o, m, T, rollingWindow, scored),
+    trading: scored.trading,
+    metrics: scored.metrics,
     ...(retrains ? { retrains } : {}),
     series: {
       time: Array.from(traded.eventTimes),
       actual: Array.from(actual),
       pred: Array.from(forecast.pred),
       probUp: Array.from(forecast.probUp),
-      equity: Array.from(equityCurve(run.logReturns)),
-      buyHoldEquity: Array.from(equityCurve(bh.logReturns)),
-      drawdown: Array.from(drawdownCurve(run.logReturns)),
+      equity: Array.from(scored.equity),
+      buyHoldEquity: Array.from(scored.buyHoldEquity),
+      drawdown: Array.from(scored.drawdown),
       // JSON has no NaN: a bar before the window fills is null.
       rollingDirectionalAccuracy: Array.from(rollingDirectionalAccuracy(forecast.pred, actual, rollingWindow), (v) => (Number.isNaN(v) ? null : v)),
     },
   };
-  return out;
 }
 
 /** Bars of the series' time grid with from <= t <= to - step (a window end whose target closes by `to`). */
