@@ -27,40 +27,23 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { errorMessage } from '../../core/errors.js';
+import {
+  CHANNEL_KINDS, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, echoId, frameText, normaliseSymbol, parseClientMessage,
+  type ChannelKind, type ClientRequest, type MessageType, type ProtocolErrorReason, type RequestId,
+} from './protocol.js';
 
-export const PROTOCOL_VERSION = 2;
-export const CHANNEL_KINDS = ['predictions', 'features', 'candles'] as const;
-export type ChannelKind = (typeof CHANNEL_KINDS)[number];
-/** The `type` of the messages pushed on each kind of channel. */
-export const MESSAGE_TYPES = { predictions: 'prediction', features: 'feature', candles: 'candle' } as const satisfies Record<ChannelKind, string>;
-/** Retained for v1 callers: the prediction channel prefix. */
-export const CHANNEL_PREFIX = 'predictions:';
+// The protocol's public surface, where its importers have always found it.
+export {
+  CHANNEL_KINDS, CHANNEL_PREFIX, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, ProtocolErrorReasons, normaliseSymbol, parseChannel, parseClientMessage,
+  type ChannelKind, type ClientRequest, type ParseResult, type ProtocolErrorReason, type RequestId, type ResumePoint,
+} from './protocol.js';
+
 export const MAX_SUBSCRIPTIONS = 50;
 /** Requests from one client still waiting for their turn; beyond this a request is refused. Well
  * above MAX_SUBSCRIPTIONS so that a client may subscribe to everything in one burst. */
 export const MAX_QUEUED_REQUESTS = 128;
 export const DEFAULT_REPLAY_BUFFER = 1000;
 export const DEFAULT_CLIENT_RATE = 20;
-const MAX_ID_LENGTH = 128;
-const MAX_EPOCH_LENGTH = 64;
-const SYMBOL_RE = /^[A-Z0-9]{2,20}$/;
-const CHANNEL_RE = /^(predictions|features|candles):([A-Za-z0-9]{2,20})$/i;
-
-/** WebSocket close codes used by the gateway (docs/websocket.md). */
-export const CloseCodes = {
-  /** The server is shutting down (or restarting): reconnect, to this or another instance. */
-  GOING_AWAY: 1001,
-  /** A frame over the size limit (sent by ws itself). */
-  TOO_LARGE: 1009,
-  /** No subscription and no message from the client for the idle timeout. */
-  IDLE: 4000,
-  /** The API key was revoked (or deleted) while the connection was open. */
-  UNAUTHENTICATED: 4001,
-  /** The send buffer passed the limit: the client does not read fast enough. */
-  TOO_SLOW: 4008,
-  /** The client kept sending over its rate limit. */
-  RATE_LIMITED: 4029,
-} as const;
 
 const OPEN = 1;
 
@@ -130,86 +113,6 @@ export interface HubDeps {
   now?: () => number;
 }
 
-export type RequestId = string | number;
-
-export interface ResumePoint { epoch: string; seq: number }
-
-export type ClientRequest =
-  | { op: 'subscribe'; channel: string; kind: ChannelKind; symbol: string; resume?: ResumePoint; id?: RequestId }
-  | { op: 'unsubscribe'; channel: string; kind: ChannelKind; symbol: string; id?: RequestId }
-  | { op: 'ping'; id?: RequestId };
-
-export const ProtocolErrorReasons = [
-  'binary', 'json', 'not_object', 'bad_id', 'unknown_op', 'bad_channel', 'bad_resume', 'too_many_subscriptions', 'queue_full', 'too_large', 'rate_limited',
-] as const;
-export type ProtocolErrorReason = (typeof ProtocolErrorReasons)[number];
-
-export type ParseResult =
-  | { ok: true; request: ClientRequest }
-  | { ok: false; reason: ProtocolErrorReason; message: string; id?: RequestId };
-
-/** `predictions:btcusdt` -> `{ channel: 'predictions:BTCUSDT', kind: 'predictions', symbol: 'BTCUSDT' }`, or null. */
-export function parseChannel(value: unknown): { channel: string; kind: ChannelKind; symbol: string } | null {
-  if (typeof value !== 'string') return null;
-  const m = CHANNEL_RE.exec(value);
-  if (!m?.[1] || !m[2]) return null;
-  const kind = m[1].toLowerCase() as ChannelKind;
-  const symbol = m[2].toUpperCase();
-  return { channel: `${kind}:${symbol}`, kind, symbol };
-}
-
-/** Upper-cased symbol if it fits the channel grammar, else null. */
-export function normaliseSymbol(value: string): string | null {
-  const s = value.toUpperCase();
-  return SYMBOL_RE.test(s) ? s : null;
-}
-
-function parseResume(v: unknown): ResumePoint | string {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'resume must be an object {"epoch": string, "seq": integer}';
-  const r = v as Record<string, unknown>;
-  if (typeof r.epoch !== 'string' || r.epoch.length === 0 || r.epoch.length > MAX_EPOCH_LENGTH) return `resume.epoch must be the epoch string from hello (at most ${MAX_EPOCH_LENGTH} characters)`;
-  if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 0) return 'resume.seq must be a non-negative integer: the last seq received on the channel';
-  return { epoch: r.epoch, seq: r.seq };
-}
-
-export function parseClientMessage(text: string): ParseResult {
-  let msg: unknown;
-  try {
-    msg = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'json', message: 'message is not valid JSON' };
-  }
-  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-    return { ok: false, reason: 'not_object', message: 'message must be a JSON object' };
-  }
-  const o = msg as Record<string, unknown>;
-  let id: RequestId | undefined;
-  if (o.id !== undefined) {
-    const ok = (typeof o.id === 'string' && o.id.length <= MAX_ID_LENGTH) || (typeof o.id === 'number' && Number.isFinite(o.id));
-    if (!ok) return { ok: false, reason: 'bad_id', message: `id must be a string of at most ${MAX_ID_LENGTH} characters or a finite number` };
-    id = o.id as RequestId;
-  }
-  const withId = <T extends object>(r: T): T & { id?: RequestId } => (id === undefined ? r : { ...r, id });
-  switch (o.op) {
-    case 'ping':
-      return { ok: true, request: withId({ op: 'ping' as const }) };
-    case 'subscribe':
-    case 'unsubscribe': {
-      const parsed = parseChannel(o.channel);
-      if (!parsed) {
-        return withId({ ok: false as const, reason: 'bad_channel' as const, message: 'channel must be "<predictions|features|candles>:<SYMBOL>" with SYMBOL of 2 to 20 letters or digits' });
-      }
-      if (o.op === 'subscribe' && o.resume !== undefined) {
-        const resume = parseResume(o.resume);
-        if (typeof resume === 'string') return withId({ ok: false as const, reason: 'bad_resume' as const, message: resume });
-        return { ok: true, request: withId({ op: 'subscribe' as const, ...parsed, resume }) };
-      }
-      return { ok: true, request: withId({ op: o.op, ...parsed }) };
-    }
-    default:
-      return withId({ ok: false as const, reason: 'unknown_op' as const, message: 'op must be one of "subscribe", "unsubscribe", "ping"' });
-  }
-}
 
 /** One channel's sequence and replay ring: seq s lives at ring[s % ring.length]. */
 interface Channel {
@@ -248,7 +151,6 @@ interface Client {
   corked: boolean;
 }
 
-type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction' | 'feature' | 'candle' | 'gap' | 'pong' | 'error';
 
 export function createHub(deps: HubDeps): Hub {
   const log = deps.logger.child({ component: 'ws-hub' });
@@ -390,12 +292,11 @@ export function createHub(deps: HubDeps): Hub {
     return write(client, Buffer.from(JSON.stringify({ type, ...body })), type);
   }
 
-  const withId = (id: RequestId | undefined): { id?: RequestId } => (id === undefined ? {} : { id });
 
   function protocolError(client: Client, reason: ProtocolErrorReason, message: string, id?: RequestId): void {
     m.protocolErrors.inc({ reason });
     log.debug({ client: client.id, reason }, 'WebSocket protocol error');
-    reply(client, 'error', { code: reason === 'rate_limited' ? 'ERR_RATE_LIMITED' : 'ERR_WS_PROTOCOL', reason, message, ...withId(id) });
+    reply(client, 'error', { code: reason === 'rate_limited' ? 'ERR_RATE_LIMITED' : 'ERR_WS_PROTOCOL', reason, message, ...echoId(id) });
   }
 
   /** Adds the client to the channel; false (with an error sent) when over the subscription limit. */
@@ -438,7 +339,7 @@ export function createHub(deps: HubDeps): Hub {
         // Everything after resume.seq is in the ring: subscribe and replay in one synchronous step.
         if (!join(client, ch, null, id)) return;
         m.resumes.inc({ outcome: 'replayed' });
-        if (!reply(client, 'subscribed', { channel: ch.name, seq: resume.seq, resumed: true, replayed: ch.seq - resume.seq, ...withId(id) })) return;
+        if (!reply(client, 'subscribed', { channel: ch.name, seq: resume.seq, resumed: true, replayed: ch.seq - resume.seq, ...echoId(id) })) return;
         replay(client, ch, resume.seq);
         return;
       }
@@ -446,7 +347,7 @@ export function createHub(deps: HubDeps): Hub {
       // What the client cannot have: for 'evicted', the seqs from its point to now, all of which it
       // gets summarised by the snapshot that follows; for another epoch the numbers are not ours.
       const gap = reason === 'evicted' ? { from: resume.seq + 1, to: ch.seq } : { from: null, to: ch.seq };
-      if (!reply(client, 'gap', { channel: ch.name, reason, ...gap, epoch, ...withId(id) })) return;
+      if (!reply(client, 'gap', { channel: ch.name, reason, ...gap, epoch, ...echoId(id) })) return;
     }
     const sub = join(client, ch, [], id);
     if (!sub) return;
@@ -463,7 +364,7 @@ export function createHub(deps: HubDeps): Hub {
     const held = sub.held ?? [];
     sub.held = null;
     sub.heldBytes = 0;
-    if (!reply(client, 'subscribed', { channel: ch.name, seq: seqAtRequest, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...withId(id) })) return;
+    if (!reply(client, 'subscribed', { channel: ch.name, seq: seqAtRequest, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...echoId(id) })) return;
     for (const buf of held) {
       if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
     }
@@ -471,14 +372,14 @@ export function createHub(deps: HubDeps): Hub {
 
   function unsubscribe(client: Client, channel: string, id: RequestId | undefined): void {
     if (client.subs.delete(channel)) removeFromChannel(channel, client);
-    reply(client, 'unsubscribed', { channel, ...withId(id) });
+    reply(client, 'unsubscribed', { channel, ...echoId(id) });
   }
 
   async function handle(client: Client, req: ClientRequest): Promise<void> {
     if (!client.open) return;
     switch (req.op) {
       case 'ping':
-        reply(client, 'pong', withId(req.id));
+        reply(client, 'pong', echoId(req.id));
         return;
       case 'subscribe':
         return subscribe(client, req);
@@ -496,12 +397,6 @@ export function createHub(deps: HubDeps): Hub {
       .finally(() => { client.queued--; });
   }
 
-  function toText(data: Buffer | ArrayBuffer | Buffer[] | string): string {
-    if (typeof data === 'string') return data;
-    if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-    if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-    return data.toString('utf8');
-  }
 
   /** Token bucket: true if the client may send one more message now. */
   function takeToken(client: Client, t: number): boolean {
@@ -552,7 +447,7 @@ export function createHub(deps: HubDeps): Hub {
       enqueue(client, () => protocolError(client, 'binary', 'binary frames are not part of the protocol; send JSON text'));
       return;
     }
-    const parsed = parseClientMessage(toText(data));
+    const parsed = parseClientMessage(frameText(data));
     if (!parsed.ok) {
       enqueue(client, () => protocolError(client, parsed.reason, parsed.message, parsed.id));
       return;
