@@ -25,12 +25,13 @@
 //   snapshot and never loses one published while the snapshot was being fetched.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from '../../core/metrics.js';
 import { errorMessage } from '../../core/errors.js';
 import {
   CHANNEL_KINDS, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, echoId, frameText, normaliseSymbol, parseClientMessage,
   type ChannelKind, type ClientRequest, type MessageType, type ProtocolErrorReason, type RequestId,
 } from './protocol.js';
+import { createHubMetrics } from './metrics.js';
 
 // The protocol's public surface, where its importers have always found it.
 export {
@@ -164,45 +165,17 @@ export function createHub(deps: HubDeps): Hub {
   const epoch = deps.epoch ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const clients = new Set<Client>();
   const channels = new Map<string, Channel>();
-  let subscriptionCount = 0;
   let nextId = 1;
   let closed = false;
 
-  const m = {
-    clients: new Gauge({
-      name: 'bitpredict_gateway_ws_clients', help: 'Connected WebSocket clients', registers: [deps.registry],
-      collect() { this.set(clients.size); },
-    }),
-    subscriptions: new Gauge({
-      name: 'bitpredict_gateway_ws_subscriptions', help: 'Channel subscriptions over all WebSocket clients', registers: [deps.registry],
-      collect() { this.set(subscriptionCount); },
-    }),
-    channels: new Gauge({
-      name: 'bitpredict_gateway_ws_channels', help: 'Channels with a sequence and a replay buffer in this gateway', registers: [deps.registry],
-      collect() { this.set(channels.size); },
-    }),
-    sent: new Counter({
-      name: 'bitpredict_gateway_ws_messages_sent_total', help: 'WebSocket messages sent, by message type', labelNames: ['type'] as const, registers: [deps.registry],
-    }),
-    closes: new Counter({
-      name: 'bitpredict_gateway_ws_server_closes_total', help: 'Connections the server closed, by reason (too_slow 4008, idle 4000, rate_limited 4029, revoked 4001, dead = missed heartbeat)', labelNames: ['reason'] as const, registers: [deps.registry],
-    }),
-    protocolErrors: new Counter({
-      name: 'bitpredict_gateway_ws_protocol_errors_total', help: 'Client messages refused as outside the protocol or over the rate limit, by reason', labelNames: ['reason'] as const, registers: [deps.registry],
-    }),
-    resumes: new Counter({
-      name: 'bitpredict_gateway_ws_resumes_total', help: 'Subscribes with a resume point, by outcome (replayed, or the gap reason)', labelNames: ['outcome'] as const, registers: [deps.registry],
-    }),
-    published: new Counter({
-      name: 'bitpredict_gateway_published_total', help: 'Values handed to the hub for fan-out, by channel kind', labelNames: ['kind'] as const, registers: [deps.registry],
-    }),
-  };
+  const m = createHubMetrics(deps.registry);
 
   function channelOf(kind: ChannelKind, symbol: string, name = `${kind}:${symbol}`): Channel {
     let ch = channels.get(name);
     if (!ch) {
       ch = { name, kind, symbol, seq: 0, ring: new Array<Buffer | undefined>(ringSize), members: new Set() };
       channels.set(name, ch);
+      m.channels.inc();
     }
     return ch;
   }
@@ -216,12 +189,13 @@ export function createHub(deps: HubDeps): Hub {
     if (!client.open) return;
     client.open = false;
     clients.delete(client);
+    m.clients.dec();
     for (const channel of client.subs.keys()) removeFromChannel(channel, client);
     client.subs.clear();
   }
 
   function removeFromChannel(name: string, client: Client): void {
-    if (channels.get(name)?.members.delete(client)) subscriptionCount--;
+    if (channels.get(name)?.members.delete(client)) m.subscriptions.dec();
   }
 
   function closeSocket(client: Client, code: number, reason: string): void {
@@ -314,7 +288,7 @@ export function createHub(deps: HubDeps): Hub {
     sub = { held, heldBytes: 0 };
     client.subs.set(ch.name, sub);
     ch.members.add(client);
-    subscriptionCount++;
+    m.subscriptions.inc();
     return sub;
   }
 
@@ -544,6 +518,7 @@ export function createHub(deps: HubDeps): Hub {
         socket.close(CloseCodes.GOING_AWAY, 'server shutting down');
       } else {
         clients.add(client);
+        m.clients.inc();
         reply(client, 'hello', {
           protocol: PROTOCOL_VERSION, epoch, channels: CHANNEL_KINDS.map((k) => `${k}:<SYMBOL>`),
           limits: { maxSubscriptions: maxSubs, messagesPerSecond: rate, burst, replayBuffer: ringSize, maxBufferedBytes: deps.maxBufferedBytes, idleTimeoutMs: idleMs },
