@@ -32,18 +32,19 @@ import {
   type ChannelKind, type ClientRequest, type MessageType, type ProtocolErrorReason, type RequestId,
 } from './protocol.js';
 import { createHubMetrics } from './metrics.js';
+import { DEFAULT_REPLAY_BUFFER, createChannels, type Channel } from './channel.js';
 
 // The protocol's public surface, where its importers have always found it.
 export {
   CHANNEL_KINDS, CHANNEL_PREFIX, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, ProtocolErrorReasons, normaliseSymbol, parseChannel, parseClientMessage,
   type ChannelKind, type ClientRequest, type ParseResult, type ProtocolErrorReason, type RequestId, type ResumePoint,
 } from './protocol.js';
+export { DEFAULT_REPLAY_BUFFER } from './channel.js';
 
 export const MAX_SUBSCRIPTIONS = 50;
 /** Requests from one client still waiting for their turn; beyond this a request is refused. Well
  * above MAX_SUBSCRIPTIONS so that a client may subscribe to everything in one burst. */
 export const MAX_QUEUED_REQUESTS = 128;
-export const DEFAULT_REPLAY_BUFFER = 1000;
 export const DEFAULT_CLIENT_RATE = 20;
 
 const OPEN = 1;
@@ -115,16 +116,6 @@ export interface HubDeps {
 }
 
 
-/** One channel's sequence and replay ring: seq s lives at ring[s % ring.length]. */
-interface Channel {
-  readonly name: string;
-  readonly kind: ChannelKind;
-  readonly symbol: string;
-  seq: number;
-  readonly ring: (Buffer | undefined)[];
-  readonly members: Set<Client>;
-}
-
 interface Subscription {
   /** Non-null while the snapshot is being fetched: live messages wait here. */
   held: Buffer[] | null;
@@ -152,7 +143,6 @@ interface Client {
   corked: boolean;
 }
 
-
 export function createHub(deps: HubDeps): Hub {
   const log = deps.logger.child({ component: 'ws-hub' });
   const maxSubs = deps.maxSubscriptions ?? MAX_SUBSCRIPTIONS;
@@ -164,38 +154,19 @@ export function createHub(deps: HubDeps): Hub {
   const now = deps.now ?? Date.now;
   const epoch = deps.epoch ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const clients = new Set<Client>();
-  const channels = new Map<string, Channel>();
   let nextId = 1;
   let closed = false;
 
   const m = createHubMetrics(deps.registry);
-
-  function channelOf(kind: ChannelKind, symbol: string, name = `${kind}:${symbol}`): Channel {
-    let ch = channels.get(name);
-    if (!ch) {
-      ch = { name, kind, symbol, seq: 0, ring: new Array<Buffer | undefined>(ringSize), members: new Set() };
-      channels.set(name, ch);
-      m.channels.inc();
-    }
-    return ch;
-  }
-
-  /** Oldest seq the ring still holds (seq + 1 when it holds none). */
-  function oldestKept(ch: Channel): number {
-    return Math.max(1, ch.seq - ringSize + 1);
-  }
+  const channels = createChannels<Client>({ epoch, ringSize, metrics: m });
 
   function drop(client: Client): void {
     if (!client.open) return;
     client.open = false;
     clients.delete(client);
     m.clients.dec();
-    for (const channel of client.subs.keys()) removeFromChannel(channel, client);
+    for (const channel of client.subs.keys()) channels.leave(channel, client);
     client.subs.clear();
-  }
-
-  function removeFromChannel(name: string, client: Client): void {
-    if (channels.get(name)?.members.delete(client)) m.subscriptions.dec();
   }
 
   function closeSocket(client: Client, code: number, reason: string): void {
@@ -274,7 +245,7 @@ export function createHub(deps: HubDeps): Hub {
   }
 
   /** Adds the client to the channel; false (with an error sent) when over the subscription limit. */
-  function join(client: Client, ch: Channel, held: Buffer[] | null, id: RequestId | undefined): Subscription | null {
+  function join(client: Client, ch: Channel<Client>, held: Buffer[] | null, id: RequestId | undefined): Subscription | null {
     let sub = client.subs.get(ch.name);
     if (sub) {
       sub.held = held;
@@ -287,29 +258,23 @@ export function createHub(deps: HubDeps): Hub {
     }
     sub = { held, heldBytes: 0 };
     client.subs.set(ch.name, sub);
-    ch.members.add(client);
-    m.subscriptions.inc();
+    channels.join(ch, client);
     return sub;
   }
 
   /** Replays seqs after `from` from the ring, synchronously (nothing can interleave). */
-  function replay(client: Client, ch: Channel, from: number): boolean {
-    for (let s = from + 1; s <= ch.seq; s++) {
-      const buf = ch.ring[s % ringSize];
-      if (!buf || !write(client, buf, MESSAGE_TYPES[ch.kind])) return false;
+  function replay(client: Client, ch: Channel<Client>, from: number): void {
+    for (const buf of channels.since(ch, from)) {
+      if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
     }
-    return true;
   }
 
   async function subscribe(client: Client, req: Extract<ClientRequest, { op: 'subscribe' }>): Promise<void> {
-    const ch = channelOf(req.kind, req.symbol, req.channel);
+    const ch = channels.of(req.kind, req.symbol, req.channel);
     const { id, resume } = req;
     if (resume) {
-      let reason: 'epoch' | 'ahead' | 'evicted' | null = null;
-      if (resume.epoch !== epoch) reason = 'epoch';
-      else if (resume.seq > ch.seq) reason = 'ahead';
-      else if (resume.seq + 1 < oldestKept(ch)) reason = 'evicted';
-      if (reason === null) {
+      const outcome = channels.resume(ch, resume);
+      if (outcome.replay) {
         // Everything after resume.seq is in the ring: subscribe and replay in one synchronous step.
         if (!join(client, ch, null, id)) return;
         m.resumes.inc({ outcome: 'replayed' });
@@ -317,11 +282,9 @@ export function createHub(deps: HubDeps): Hub {
         replay(client, ch, resume.seq);
         return;
       }
+      const { reason, from, to } = outcome;
       m.resumes.inc({ outcome: reason });
-      // What the client cannot have: for 'evicted', the seqs from its point to now, all of which it
-      // gets summarised by the snapshot that follows; for another epoch the numbers are not ours.
-      const gap = reason === 'evicted' ? { from: resume.seq + 1, to: ch.seq } : { from: null, to: ch.seq };
-      if (!reply(client, 'gap', { channel: ch.name, reason, ...gap, epoch, ...echoId(id) })) return;
+      if (!reply(client, 'gap', { channel: ch.name, reason, from, to, epoch, ...echoId(id) })) return;
     }
     const sub = join(client, ch, [], id);
     if (!sub) return;
@@ -345,7 +308,7 @@ export function createHub(deps: HubDeps): Hub {
   }
 
   function unsubscribe(client: Client, channel: string, id: RequestId | undefined): void {
-    if (client.subs.delete(channel)) removeFromChannel(channel, client);
+    if (client.subs.delete(channel)) channels.leave(channel, client);
     reply(client, 'unsubscribed', { channel, ...echoId(id) });
   }
 
@@ -477,17 +440,16 @@ export function createHub(deps: HubDeps): Hub {
         log.warn({ kind, symbol: value.symbol }, 'value with a symbol outside the channel grammar; not fanned out');
         return;
       }
-      const ch = channelOf(kind, symbol);
+      const ch = channels.of(kind, symbol);
       const type = MESSAGE_TYPES[kind];
       let buf: Buffer;
       try {
-        buf = Buffer.from(JSON.stringify({ type, channel: ch.name, seq: ch.seq + 1, data: value }));
+        // Serialised once: every subscriber gets this Buffer, and the ring keeps it for replay.
+        buf = channels.push(ch, (seq) => Buffer.from(JSON.stringify({ type, channel: ch.name, seq, data: value })));
       } catch (err) {
         log.error({ err, channel: ch.name }, 'value could not be serialised; not fanned out');
         return;
       }
-      ch.seq++;
-      if (ringSize > 0) ch.ring[ch.seq % ringSize] = buf;
       if (ch.members.size === 0) return;
       // Copy: write() may evict a member and mutate the set while we iterate.
       for (const client of [...ch.members]) {
