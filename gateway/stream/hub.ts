@@ -29,10 +29,14 @@ import type { Registry } from '../../core/metrics.js';
 import { errorMessage } from '../../core/errors.js';
 import {
   CHANNEL_KINDS, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, echoId, frameText, normaliseSymbol, parseClientMessage,
-  type ChannelKind, type ClientRequest, type MessageType, type ProtocolErrorReason, type RequestId,
+  type ChannelKind, type ClientRequest, type RequestId,
 } from './protocol.js';
 import { createHubMetrics } from './metrics.js';
 import { DEFAULT_REPLAY_BUFFER, createChannels, type Channel } from './channel.js';
+import {
+  DEFAULT_CLIENT_RATE, SOCKET_OPEN, countRefused, createClient, createWriter, rateLimitOf, takeToken,
+  type Client, type HubSocket, type Principal, type Subscription,
+} from './client.js';
 
 // The protocol's public surface, where its importers have always found it.
 export {
@@ -40,31 +44,12 @@ export {
   type ChannelKind, type ClientRequest, type ParseResult, type ProtocolErrorReason, type RequestId, type ResumePoint,
 } from './protocol.js';
 export { DEFAULT_REPLAY_BUFFER } from './channel.js';
+export { DEFAULT_CLIENT_RATE, type HubSocket, type Principal } from './client.js';
 
 export const MAX_SUBSCRIPTIONS = 50;
 /** Requests from one client still waiting for their turn; beyond this a request is refused. Well
  * above MAX_SUBSCRIPTIONS so that a client may subscribe to everything in one burst. */
 export const MAX_QUEUED_REQUESTS = 128;
-export const DEFAULT_CLIENT_RATE = 20;
-
-const OPEN = 1;
-
-/** What the hub needs from a WebSocket (a subset of ws's WebSocket). */
-export interface HubSocket {
-  readonly readyState: number;
-  readonly bufferedAmount: number;
-  send(data: Buffer, options: { binary: boolean }): void;
-  ping(): void;
-  close(code: number, reason: string): void;
-  terminate(): void;
-  /**
-   * Optional: hold writes in the socket's buffer until uncork (the underlying net.Socket's
-   * cork/uncork). With them, everything written to one client within one event-loop turn leaves
-   * in one system call instead of one per message.
-   */
-  cork?(): void;
-  uncork?(): void;
-}
 
 /** The caller forwards the socket's events here. */
 export interface HubConnection {
@@ -72,12 +57,6 @@ export interface HubConnection {
   pong(): void;
   error(err: unknown): void;
   closed(): void;
-}
-
-/** Who opened a connection (from the API key at upgrade; null key id in open mode). */
-export interface Principal {
-  keyId: string | null;
-  name: string;
 }
 
 export interface Hub {
@@ -115,40 +94,12 @@ export interface HubDeps {
   now?: () => number;
 }
 
-
-interface Subscription {
-  /** Non-null while the snapshot is being fetched: live messages wait here. */
-  held: Buffer[] | null;
-  heldBytes: number;
-}
-
-interface Client {
-  readonly id: number;
-  readonly socket: HubSocket;
-  readonly principal: Principal | undefined;
-  readonly subs: Map<string, Subscription>;
-  open: boolean;
-  alive: boolean;
-  chain: Promise<void>;
-  queued: number;
-  lastSeen: number;
-  tokens: number;
-  tokensAt: number;
-  /** Refused messages in the current one-second window, and whether its error was sent. */
-  refusedWindowStart: number;
-  refused: number;
-  /** Closing for the rate limit: its frames are ignored while the replies before the close drain. */
-  closing: boolean;
-  /** Corked during this event-loop turn (uncorked by the turn's flush). */
-  corked: boolean;
-}
-
 export function createHub(deps: HubDeps): Hub {
   const log = deps.logger.child({ component: 'ws-hub' });
   const maxSubs = deps.maxSubscriptions ?? MAX_SUBSCRIPTIONS;
   const ringSize = deps.replayBuffer ?? DEFAULT_REPLAY_BUFFER;
-  const rate = deps.clientRate ?? DEFAULT_CLIENT_RATE;
-  const burst = rate * 2;
+  const limit = rateLimitOf(deps.clientRate ?? DEFAULT_CLIENT_RATE);
+  const { rate, burst } = limit;
   const idleMs = deps.idleTimeoutMs ?? 0;
   const heartbeatMs = deps.heartbeatMs ?? 30_000;
   const now = deps.now ?? Date.now;
@@ -159,6 +110,7 @@ export function createHub(deps: HubDeps): Hub {
 
   const m = createHubMetrics(deps.registry);
   const channels = createChannels<Client>({ epoch, ringSize, metrics: m });
+  const { write, reply, protocolError, close: closeSocket, evictSlow } = createWriter({ log, metrics: m, maxBufferedBytes: deps.maxBufferedBytes, drop });
 
   function drop(client: Client): void {
     if (!client.open) return;
@@ -167,81 +119,6 @@ export function createHub(deps: HubDeps): Hub {
     m.clients.dec();
     for (const channel of client.subs.keys()) channels.leave(channel, client);
     client.subs.clear();
-  }
-
-  function closeSocket(client: Client, code: number, reason: string): void {
-    drop(client);
-    try {
-      client.socket.close(code, reason);
-    } catch (err) {
-      log.debug({ err, client: client.id }, 'close failed, terminating');
-      client.socket.terminate();
-    }
-  }
-
-  function evictSlow(client: Client, bufferedBytes: number): void {
-    m.closes.inc({ reason: 'too_slow' });
-    log.warn({ client: client.id, key: client.principal?.keyId ?? null, bufferedBytes, limit: deps.maxBufferedBytes }, 'closing slow WebSocket client (4008)');
-    closeSocket(client, CloseCodes.TOO_SLOW, 'too slow: send buffer over the limit');
-  }
-
-  // Write coalescing: a client's socket is corked at its first write in an event-loop turn and
-  // uncorked once, after the turn (setImmediate), so the messages of a Kafka batch (or a fan-out
-  // that falls behind) leave in one system call per client, not one per message. The send-buffer
-  // check still sees corked bytes (ws counts them in bufferedAmount).
-  let corked: Client[] = [];
-  function uncorkAll(): void {
-    const list = corked;
-    corked = [];
-    for (const c of list) {
-      c.corked = false;
-      try {
-        c.socket.uncork?.();
-      } catch (err) {
-        log.debug({ err, client: c.id }, 'uncork failed');
-      }
-    }
-  }
-
-  /** Writes unless the client is gone or too slow; false when the client was dropped. */
-  function write(client: Client, buf: Buffer, type: MessageType): boolean {
-    if (!client.open) return false;
-    if (client.socket.readyState !== OPEN) {
-      drop(client);
-      return false;
-    }
-    const buffered = client.socket.bufferedAmount;
-    if (buffered > deps.maxBufferedBytes) {
-      evictSlow(client, buffered);
-      return false;
-    }
-    if (!client.corked && client.socket.cork) {
-      client.socket.cork();
-      client.corked = true;
-      corked.push(client);
-      if (corked.length === 1) setImmediate(uncorkAll);
-    }
-    try {
-      client.socket.send(buf, { binary: false });
-    } catch (err) {
-      log.debug({ err, client: client.id }, 'send failed, dropping client');
-      drop(client);
-      client.socket.terminate();
-      return false;
-    }
-    m.sent.inc({ type });
-    return true;
-  }
-
-  function reply(client: Client, type: MessageType, body: Record<string, unknown>): boolean {
-    return write(client, Buffer.from(JSON.stringify({ type, ...body })), type);
-  }
-
-
-  function protocolError(client: Client, reason: ProtocolErrorReason, message: string, id?: RequestId): void {
-    m.protocolErrors.inc({ reason });
-    log.debug({ client: client.id, reason }, 'WebSocket protocol error');
-    reply(client, 'error', { code: reason === 'rate_limited' ? 'ERR_RATE_LIMITED' : 'ERR_WS_PROTOCOL', reason, message, ...echoId(id) });
   }
 
   /** Adds the client to the channel; false (with an error sent) when over the subscription limit. */
@@ -334,29 +211,13 @@ export function createHub(deps: HubDeps): Hub {
       .finally(() => { client.queued--; });
   }
 
-
-  /** Token bucket: true if the client may send one more message now. */
-  function takeToken(client: Client, t: number): boolean {
-    client.tokens = Math.min(burst, client.tokens + ((t - client.tokensAt) * rate) / 1000);
-    client.tokensAt = t;
-    if (client.tokens >= 1) {
-      client.tokens -= 1;
-      return true;
-    }
-    return false;
-  }
-
   function rateLimited(client: Client, t: number): void {
-    if (t - client.refusedWindowStart >= 1000) {
-      client.refusedWindowStart = t;
-      client.refused = 0;
-    }
-    client.refused++;
+    const refused = countRefused(client, t);
     // One error per second at most: refusing a flood must not answer it with a flood.
     // Queued behind the requests already accepted, so replies keep the order of the requests.
-    if (client.refused === 1) enqueue(client, () => protocolError(client, 'rate_limited', `more than ${rate} messages per second (burst ${burst}); messages are being dropped`));
+    if (refused === 1) enqueue(client, () => protocolError(client, 'rate_limited', `more than ${rate} messages per second (burst ${burst}); messages are being dropped`));
     else m.protocolErrors.inc({ reason: 'rate_limited' });
-    if (client.refused > burst && !client.closing) {
+    if (refused > burst && !client.closing) {
       // Nothing more is read from it; the close waits behind the replies to the requests that
       // were accepted (and the rate-limit error), so the client learns why before 4029 arrives.
       client.closing = true;
@@ -372,7 +233,7 @@ export function createHub(deps: HubDeps): Hub {
     if (!client.open || client.closing) return;
     const t = now();
     client.lastSeen = t;
-    if (!takeToken(client, t)) {
+    if (!takeToken(client, limit, t)) {
       rateLimited(client, t);
       return;
     }
@@ -471,10 +332,7 @@ export function createHub(deps: HubDeps): Hub {
 
     connect(socket: HubSocket, principal?: Principal): HubConnection {
       const t = now();
-      const client: Client = {
-        id: nextId++, socket, principal, subs: new Map(), open: true, alive: true, chain: Promise.resolve(), queued: 0,
-        lastSeen: t, tokens: burst, tokensAt: t, refusedWindowStart: t, refused: 0, closing: false, corked: false,
-      };
+      const client = createClient(nextId++, socket, principal, limit, t);
       if (closed) {
         client.open = false;
         socket.close(CloseCodes.GOING_AWAY, 'server shutting down');
@@ -497,7 +355,7 @@ export function createHub(deps: HubDeps): Hub {
           drop(client);
           // ws has already started closing (e.g. 1009 for an oversized frame); only a socket
           // that is still open needs cutting off here.
-          if (socket.readyState === OPEN) socket.terminate();
+          if (socket.readyState === SOCKET_OPEN) socket.terminate();
         },
         closed: () => drop(client),
       };
