@@ -4,9 +4,17 @@
 // The hub knows nothing about fastify or ws's server: it is handed sockets that expose the few
 // members it needs (so tests can pass fakes), and it owns everything after that: the protocol,
 // subscriptions, sequence numbers and the replay buffer, the heartbeat and idle timeout, per-client
-// rate limits, slow-client eviction and shutdown.
+// rate limits, slow-client eviction and shutdown. createHub wires its parts, each with the
+// invariants it keeps:
+//   protocol.ts       the wire: channel grammar, message types, close codes, request parsing
+//   channel.ts        per channel: seqs, the replay ring, resume or gap
+//   client.ts         per client: state, token bucket, every write (backpressure, 4008, cork/uncork)
+//   requests.ts       per client: rate limit, the ordered request queue, dispatch
+//   subscriptions.ts  subscribe (snapshot, held-back live messages, resume), fan-out to members
+//   liveness.ts       heartbeat and idle timeout
+//   metrics.ts        the hub's Prometheus metrics
 //
-// Invariants:
+// Invariants of the whole:
 // - Every message pushed on a channel carries the channel's next sequence number (1, 2, 3...;
 //   one sequence per channel per hub, the hub's `epoch` names it). A published message is
 //   serialised once; every subscriber gets the same Buffer, so the cost per extra subscriber is
@@ -15,41 +23,29 @@
 //   with {epoch, seq} gets exactly the messages after seq, or a `gap` message saying which ones it
 //   cannot have, never a silent hole. Within one connection a channel's seqs arrive without holes:
 //   a client that cannot take a message is disconnected rather than skipped.
-// - A client whose send buffer is over maxBufferedBytes is closed (4008) and dropped before
-//   anything else is written to it: a slow reader never delays the others and never holds more
-//   than maxBufferedBytes (plus one message) of server memory.
-// - Replies to one client come in the order of its requests: each client's requests run through
-//   one promise chain, because subscribe has to wait for the snapshot source.
-// - Between "subscribe" and its "subscribed" reply, live messages for that channel are held back
-//   and flushed right after the snapshot, so a subscriber never sees a live message before its
-//   snapshot and never loses one published while the snapshot was being fetched.
+// - A client that is dropped (closed, evicted, gone) leaves the client set and every channel at
+//   once (drop below), so nothing is written to it afterwards and no gauge counts it.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from '../../core/metrics.js';
 import { errorMessage } from '../../core/errors.js';
-import {
-  CHANNEL_KINDS, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, echoId, frameText, normaliseSymbol, parseClientMessage,
-  type ChannelKind, type ClientRequest, type RequestId,
-} from './protocol.js';
+import { CHANNEL_KINDS, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, normaliseSymbol, type ChannelKind } from './protocol.js';
 import { createHubMetrics } from './metrics.js';
-import { DEFAULT_REPLAY_BUFFER, createChannels, type Channel } from './channel.js';
-import {
-  DEFAULT_CLIENT_RATE, SOCKET_OPEN, countRefused, createClient, createWriter, rateLimitOf, takeToken,
-  type Client, type HubSocket, type Principal, type Subscription,
-} from './client.js';
+import { DEFAULT_REPLAY_BUFFER, createChannels } from './channel.js';
+import { DEFAULT_CLIENT_RATE, SOCKET_OPEN, createClient, createWriter, rateLimitOf, type Client, type HubSocket, type Principal } from './client.js';
+import { MAX_SUBSCRIPTIONS, createSubscriptions } from './subscriptions.js';
+import { createRequests } from './requests.js';
+import { startLiveness } from './liveness.js';
 
-// The protocol's public surface, where its importers have always found it.
+// The hub's public surface, where its importers have always found it.
 export {
   CHANNEL_KINDS, CHANNEL_PREFIX, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, ProtocolErrorReasons, normaliseSymbol, parseChannel, parseClientMessage,
   type ChannelKind, type ClientRequest, type ParseResult, type ProtocolErrorReason, type RequestId, type ResumePoint,
 } from './protocol.js';
 export { DEFAULT_REPLAY_BUFFER } from './channel.js';
 export { DEFAULT_CLIENT_RATE, type HubSocket, type Principal } from './client.js';
-
-export const MAX_SUBSCRIPTIONS = 50;
-/** Requests from one client still waiting for their turn; beyond this a request is refused. Well
- * above MAX_SUBSCRIPTIONS so that a client may subscribe to everything in one burst. */
-export const MAX_QUEUED_REQUESTS = 128;
+export { MAX_SUBSCRIPTIONS } from './subscriptions.js';
+export { MAX_QUEUED_REQUESTS } from './requests.js';
 
 /** The caller forwards the socket's events here. */
 export interface HubConnection {
@@ -94,201 +90,75 @@ export interface HubDeps {
   now?: () => number;
 }
 
+/** The hub's settings with the defaults filled in. */
+function settingsOf(deps: HubDeps) {
+  return {
+    maxSubs: deps.maxSubscriptions ?? MAX_SUBSCRIPTIONS,
+    ringSize: deps.replayBuffer ?? DEFAULT_REPLAY_BUFFER,
+    limit: rateLimitOf(deps.clientRate ?? DEFAULT_CLIENT_RATE),
+    idleMs: deps.idleTimeoutMs ?? 0,
+    heartbeatMs: deps.heartbeatMs ?? 30_000,
+    maxBufferedBytes: deps.maxBufferedBytes,
+    now: deps.now ?? Date.now,
+    epoch: deps.epoch ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
+  };
+}
+
+/** The hello every client gets first: the protocol, this hub's epoch and the limits it enforces. */
+function helloOf(s: ReturnType<typeof settingsOf>): Record<string, unknown> {
+  return {
+    protocol: PROTOCOL_VERSION, epoch: s.epoch, channels: CHANNEL_KINDS.map((k) => `${k}:<SYMBOL>`),
+    limits: {
+      maxSubscriptions: s.maxSubs, messagesPerSecond: s.limit.rate, burst: s.limit.burst, replayBuffer: s.ringSize,
+      maxBufferedBytes: s.maxBufferedBytes, idleTimeoutMs: s.idleMs,
+    },
+    heartbeatMs: s.heartbeatMs,
+  };
+}
+
 export function createHub(deps: HubDeps): Hub {
   const log = deps.logger.child({ component: 'ws-hub' });
-  const maxSubs = deps.maxSubscriptions ?? MAX_SUBSCRIPTIONS;
-  const ringSize = deps.replayBuffer ?? DEFAULT_REPLAY_BUFFER;
-  const limit = rateLimitOf(deps.clientRate ?? DEFAULT_CLIENT_RATE);
-  const { rate, burst } = limit;
-  const idleMs = deps.idleTimeoutMs ?? 0;
-  const heartbeatMs = deps.heartbeatMs ?? 30_000;
-  const now = deps.now ?? Date.now;
-  const epoch = deps.epoch ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const settings = settingsOf(deps);
+  const { maxSubs, ringSize, limit, idleMs, heartbeatMs, maxBufferedBytes, now, epoch } = settings;
   const clients = new Set<Client>();
   let nextId = 1;
   let closed = false;
 
   const m = createHubMetrics(deps.registry);
   const channels = createChannels<Client>({ epoch, ringSize, metrics: m });
-  const { write, reply, protocolError, close: closeSocket, evictSlow } = createWriter({ log, metrics: m, maxBufferedBytes: deps.maxBufferedBytes, drop });
+  const writer = createWriter({ log, metrics: m, maxBufferedBytes, drop });
+  const subscriptions = createSubscriptions({
+    log, metrics: m, channels, writer, snapshot: (kind, symbol) => deps.snapshot(kind, symbol), maxSubscriptions: maxSubs, maxBufferedBytes,
+  });
+  const requests = createRequests({ log, metrics: m, writer, subscriptions, limit, now });
+  const liveness = startLiveness({ log, metrics: m, clients, writer, drop, heartbeatMs, idleMs, now });
 
   function drop(client: Client): void {
     if (!client.open) return;
     client.open = false;
     clients.delete(client);
     m.clients.dec();
-    for (const channel of client.subs.keys()) channels.leave(channel, client);
-    client.subs.clear();
+    subscriptions.leaveAll(client);
   }
 
-  /** Adds the client to the channel; false (with an error sent) when over the subscription limit. */
-  function join(client: Client, ch: Channel<Client>, held: Buffer[] | null, id: RequestId | undefined): Subscription | null {
-    let sub = client.subs.get(ch.name);
-    if (sub) {
-      sub.held = held;
-      sub.heldBytes = 0;
-      return sub;
-    }
-    if (client.subs.size >= maxSubs) {
-      protocolError(client, 'too_many_subscriptions', `at most ${maxSubs} subscriptions per connection`, id);
-      return null;
-    }
-    sub = { held, heldBytes: 0 };
-    client.subs.set(ch.name, sub);
-    channels.join(ch, client);
-    return sub;
-  }
-
-  /** Replays seqs after `from` from the ring, synchronously (nothing can interleave). */
-  function replay(client: Client, ch: Channel<Client>, from: number): void {
-    for (const buf of channels.since(ch, from)) {
-      if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
-    }
-  }
-
-  async function subscribe(client: Client, req: Extract<ClientRequest, { op: 'subscribe' }>): Promise<void> {
-    const ch = channels.of(req.kind, req.symbol, req.channel);
-    const { id, resume } = req;
-    if (resume) {
-      const outcome = channels.resume(ch, resume);
-      if (outcome.replay) {
-        // Everything after resume.seq is in the ring: subscribe and replay in one synchronous step.
-        if (!join(client, ch, null, id)) return;
-        m.resumes.inc({ outcome: 'replayed' });
-        if (!reply(client, 'subscribed', { channel: ch.name, seq: resume.seq, resumed: true, replayed: ch.seq - resume.seq, ...echoId(id) })) return;
-        replay(client, ch, resume.seq);
-        return;
-      }
-      const { reason, from, to } = outcome;
-      m.resumes.inc({ outcome: reason });
-      if (!reply(client, 'gap', { channel: ch.name, reason, from, to, epoch, ...echoId(id) })) return;
-    }
-    const sub = join(client, ch, [], id);
-    if (!sub) return;
-    const seqAtRequest = ch.seq;
-    let snapshot: unknown[] = [];
-    let snapshotError: string | undefined;
-    try {
-      snapshot = await deps.snapshot(req.kind, req.symbol);
-    } catch (err) {
-      log.warn({ err: errorMessage(err), channel: ch.name }, 'snapshot source failed; subscribing without a snapshot');
-      snapshotError = 'snapshot unavailable';
-    }
-    if (!client.open || client.subs.get(ch.name) !== sub) return;
-    const held = sub.held ?? [];
-    sub.held = null;
-    sub.heldBytes = 0;
-    if (!reply(client, 'subscribed', { channel: ch.name, seq: seqAtRequest, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...echoId(id) })) return;
-    for (const buf of held) {
-      if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
-    }
-  }
-
-  function unsubscribe(client: Client, channel: string, id: RequestId | undefined): void {
-    if (client.subs.delete(channel)) channels.leave(channel, client);
-    reply(client, 'unsubscribed', { channel, ...echoId(id) });
-  }
-
-  async function handle(client: Client, req: ClientRequest): Promise<void> {
-    if (!client.open) return;
-    switch (req.op) {
-      case 'ping':
-        reply(client, 'pong', echoId(req.id));
-        return;
-      case 'subscribe':
-        return subscribe(client, req);
-      case 'unsubscribe':
-        unsubscribe(client, req.channel, req.id);
-        return;
-    }
-  }
-
-  function enqueue(client: Client, task: () => Promise<void> | void): void {
-    client.queued++;
-    client.chain = client.chain
-      .then(task)
-      .catch((err: unknown) => log.error({ err, client: client.id }, 'WebSocket request failed'))
-      .finally(() => { client.queued--; });
-  }
-
-  function rateLimited(client: Client, t: number): void {
-    const refused = countRefused(client, t);
-    // One error per second at most: refusing a flood must not answer it with a flood.
-    // Queued behind the requests already accepted, so replies keep the order of the requests.
-    if (refused === 1) enqueue(client, () => protocolError(client, 'rate_limited', `more than ${rate} messages per second (burst ${burst}); messages are being dropped`));
-    else m.protocolErrors.inc({ reason: 'rate_limited' });
-    if (refused > burst && !client.closing) {
-      // Nothing more is read from it; the close waits behind the replies to the requests that
-      // were accepted (and the rate-limit error), so the client learns why before 4029 arrives.
-      client.closing = true;
-      m.closes.inc({ reason: 'rate_limited' });
-      log.warn({ client: client.id, key: client.principal?.keyId ?? null, rate }, 'closing WebSocket client that keeps sending over its rate limit (4029)');
-      enqueue(client, () => closeSocket(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded'));
-      // A request stuck on a snapshot must not keep the connection open.
-      setTimeout(() => { if (client.open) closeSocket(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded'); }, 5000).unref();
-    }
-  }
-
-  function receive(client: Client, data: Buffer | ArrayBuffer | Buffer[] | string, isBinary: boolean): void {
-    if (!client.open || client.closing) return;
-    const t = now();
-    client.lastSeen = t;
-    if (!takeToken(client, limit, t)) {
-      rateLimited(client, t);
-      return;
-    }
-    if (client.queued >= MAX_QUEUED_REQUESTS) {
-      protocolError(client, 'queue_full', `more than ${MAX_QUEUED_REQUESTS} requests waiting; slow down`);
-      return;
-    }
-    if (isBinary) {
-      enqueue(client, () => protocolError(client, 'binary', 'binary frames are not part of the protocol; send JSON text'));
-      return;
-    }
-    const parsed = parseClientMessage(frameText(data));
-    if (!parsed.ok) {
-      enqueue(client, () => protocolError(client, parsed.reason, parsed.message, parsed.id));
-      return;
-    }
-    enqueue(client, () => handle(client, parsed.request));
-  }
-
-  function heartbeat(): void {
-    for (const client of [...clients]) {
-      if (!client.alive) {
-        m.closes.inc({ reason: 'dead' });
-        log.info({ client: client.id }, 'terminating WebSocket client that missed a pong');
+  /** The events of one client's socket, as the caller forwards them. */
+  function connection(client: Client): HubConnection {
+    const { socket } = client;
+    return {
+      receive: (data, isBinary) => requests.receive(client, data, isBinary),
+      pong: () => { client.alive = true; },
+      error: (err: unknown) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') m.protocolErrors.inc({ reason: 'too_large' });
+        log.debug({ err: errorMessage(err), code, client: client.id }, 'WebSocket client error');
         drop(client);
-        client.socket.terminate();
-        continue;
-      }
-      client.alive = false;
-      try {
-        client.socket.ping();
-      } catch (err) {
-        log.debug({ err, client: client.id }, 'ping failed, dropping client');
-        drop(client);
-        client.socket.terminate();
-      }
-    }
+        // ws has already started closing (e.g. 1009 for an oversized frame); only a socket
+        // that is still open needs cutting off here.
+        if (socket.readyState === SOCKET_OPEN) socket.terminate();
+      },
+      closed: () => drop(client),
+    };
   }
-
-  function idleSweep(): void {
-    const t = now();
-    for (const client of [...clients]) {
-      if (client.subs.size === 0 && client.queued === 0 && t - client.lastSeen >= idleMs) {
-        m.closes.inc({ reason: 'idle' });
-        log.info({ client: client.id, idleMs }, 'closing idle WebSocket client (4000)');
-        closeSocket(client, CloseCodes.IDLE, 'idle: no subscription and no message');
-      }
-    }
-  }
-
-  // Neither timer may keep a process alive that is otherwise done.
-  const timers = [setInterval(heartbeat, heartbeatMs)];
-  // Swept at a quarter of the timeout, so a client is closed between 1 and 1.25 timeouts idle.
-  if (idleMs > 0) timers.push(setInterval(idleSweep, Math.max(25, idleMs / 4)));
-  for (const t of timers) t.unref();
 
   return {
     epoch,
@@ -311,54 +181,22 @@ export function createHub(deps: HubDeps): Hub {
         log.error({ err, channel: ch.name }, 'value could not be serialised; not fanned out');
         return;
       }
-      if (ch.members.size === 0) return;
-      // Copy: write() may evict a member and mutate the set while we iterate.
-      for (const client of [...ch.members]) {
-        const sub = client.subs.get(ch.name);
-        if (sub?.held) {
-          if (sub.heldBytes + buf.length > deps.maxBufferedBytes) {
-            evictSlow(client, sub.heldBytes + buf.length);
-            continue;
-          }
-          sub.held.push(buf);
-          sub.heldBytes += buf.length;
-          continue;
-        }
-        write(client, buf, type);
-      }
+      subscriptions.deliver(ch, buf, type);
     },
 
     clientCount: () => clients.size,
 
     connect(socket: HubSocket, principal?: Principal): HubConnection {
-      const t = now();
-      const client = createClient(nextId++, socket, principal, limit, t);
+      const client = createClient(nextId++, socket, principal, limit, now());
       if (closed) {
         client.open = false;
         socket.close(CloseCodes.GOING_AWAY, 'server shutting down');
       } else {
         clients.add(client);
         m.clients.inc();
-        reply(client, 'hello', {
-          protocol: PROTOCOL_VERSION, epoch, channels: CHANNEL_KINDS.map((k) => `${k}:<SYMBOL>`),
-          limits: { maxSubscriptions: maxSubs, messagesPerSecond: rate, burst, replayBuffer: ringSize, maxBufferedBytes: deps.maxBufferedBytes, idleTimeoutMs: idleMs },
-          heartbeatMs,
-        });
+        writer.reply(client, 'hello', helloOf(settings));
       }
-      return {
-        receive: (data, isBinary) => receive(client, data, isBinary),
-        pong: () => { client.alive = true; },
-        error: (err: unknown) => {
-          const code = (err as { code?: unknown } | null)?.code;
-          if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') m.protocolErrors.inc({ reason: 'too_large' });
-          log.debug({ err: errorMessage(err), code, client: client.id }, 'WebSocket client error');
-          drop(client);
-          // ws has already started closing (e.g. 1009 for an oversized frame); only a socket
-          // that is still open needs cutting off here.
-          if (socket.readyState === SOCKET_OPEN) socket.terminate();
-        },
-        closed: () => drop(client),
-      };
+      return connection(client);
     },
 
     keyIds(): string[] {
@@ -374,7 +212,7 @@ export function createHub(deps: HubDeps): Hub {
         const k = c.principal?.keyId;
         if (k && set.has(k)) {
           m.closes.inc({ reason: 'revoked' });
-          closeSocket(c, code, reason);
+          writer.close(c, code, reason);
           n++;
         }
       }
@@ -384,8 +222,8 @@ export function createHub(deps: HubDeps): Hub {
     close(): void {
       if (closed) return;
       closed = true;
-      for (const t of timers) clearInterval(t);
-      for (const client of [...clients]) closeSocket(client, CloseCodes.GOING_AWAY, 'server shutting down');
+      liveness.stop();
+      for (const client of [...clients]) writer.close(client, CloseCodes.GOING_AWAY, 'server shutting down');
     },
   };
 }
