@@ -13,6 +13,7 @@
 //   subscriptions.ts  subscribe (snapshot, held-back live messages, resume), fan-out to members
 //   liveness.ts       heartbeat and idle timeout
 //   metrics.ts        the hub's Prometheus metrics
+// (route.ts, outside the hub, hands it the sockets that fastify's /ws accepts.)
 //
 // Invariants of the whole:
 // - Every message pushed on a channel carries the channel's next sequence number (1, 2, 3...;
