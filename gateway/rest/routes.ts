@@ -180,48 +180,62 @@ function modelSchemas() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Replies
+
+/** The answers every route shares: a refused query, and a source that failed. */
+interface Replies {
+  /** 400 when fastify found the query invalid, else the normalised symbol (400 when it is not one). */
+  checked(req: FastifyRequest, reply: FastifyReply, symbol: string): string | null;
+  /** A failed source: 503 when it may pass (Redis down), 500 for a defect (corrupt stored value). */
+  failed(reply: FastifyReply, err: unknown, what: string): FastifyReply;
+}
+
+function createReplies(log: FastifyBaseLogger): Replies {
+  return {
+    checked(req, reply, symbol) {
+      if (req.validationError) {
+        void reply.code(400).send({ code: 'ERR_VALIDATION', message: validationMessage(req.validationError) } satisfies ErrorBody);
+        return null;
+      }
+      const s = normaliseSymbol(symbol);
+      if (s === null) void reply.code(400).send({ code: 'ERR_VALIDATION', message: 'symbol must be 2 to 20 letters or digits (for example BTCUSDT)' } satisfies ErrorBody);
+      return s;
+    },
+
+    failed(reply, err, what) {
+      // The message only: a client error may carry the command and with it the key.
+      const code = isBitPredictError(err) ? err.code : undefined;
+      if (isBitPredictError(err) && !err.retryable) {
+        log.error({ err: errorMessage(err), code, what }, 'REST source returned an unusable value');
+        return reply.code(500).send({ code: 'ERR_INTERNAL', message: `${what} could not be read` } satisfies ErrorBody);
+      }
+      log.warn({ err: errorMessage(err), code, what }, 'REST source unavailable');
+      return reply.code(503).send({ code: 'ERR_UNAVAILABLE', message: `${what} is unavailable right now (the store did not answer); retry later` } satisfies ErrorBody);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Routes
 
-/** Registers the /v1 REST routes on `app` (after @fastify/swagger, so they are documented). */
-export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): Promise<void> {
-  const log: FastifyBaseLogger = (deps.logger ?? app.log).child({ component: 'rest' });
-  const { sources } = deps;
-  const PredictionSchema = recordSchema('predictions');
-  const FeatureSchema = recordSchema('features');
+/** What the route registrations share. */
+interface RouteContext {
+  deps: RestDeps;
+  replies: Replies;
+  /** The options of every /v1 route: scope, query errors answered by the route, no caching. */
+  common: { config: { scope: 'read' }; attachValidation: true; onSend: (req: FastifyRequest, reply: FastifyReply) => Promise<void> };
+  PredictionSchema: TSchema;
+  FeatureSchema: TSchema;
+}
 
-  // Answers are live data: no cache may keep them (errors included).
-  const noStore = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    reply.header('cache-control', 'no-store');
-  };
-  const common = { config: { scope: 'read' as const }, attachValidation: true, onSend: noStore };
-  const schema = (s: FastifySchema & { tags: string[]; summary: string; response: Record<number, unknown> }): FastifySchema => ({
-    ...s,
-    response: { ...errorResponses, ...s.response },
-  });
+type RouteSchema = FastifySchema & { tags: string[]; summary: string; response: Record<number, unknown> };
 
-  /** 400 when fastify found the query invalid, else the normalised symbol (400 when it is not one). */
-  function checked(req: FastifyRequest, reply: FastifyReply, symbol: string): string | null {
-    if (req.validationError) {
-      void reply.code(400).send({ code: 'ERR_VALIDATION', message: validationMessage(req.validationError) } satisfies ErrorBody);
-      return null;
-    }
-    const s = normaliseSymbol(symbol);
-    if (s === null) void reply.code(400).send({ code: 'ERR_VALIDATION', message: 'symbol must be 2 to 20 letters or digits (for example BTCUSDT)' } satisfies ErrorBody);
-    return s;
-  }
+/** A route's schema with the error answers every route may give. */
+function schema(s: RouteSchema): FastifySchema {
+  return { ...s, response: { ...errorResponses, ...s.response } };
+}
 
-  /** A failed source: 503 when it may pass (Redis down), 500 for a defect (corrupt stored value). */
-  function failed(reply: FastifyReply, err: unknown, what: string): FastifyReply {
-    // The message only: a client error may carry the command and with it the key.
-    const code = isBitPredictError(err) ? err.code : undefined;
-    if (isBitPredictError(err) && !err.retryable) {
-      log.error({ err: errorMessage(err), code, what }, 'REST source returned an unusable value');
-      return reply.code(500).send({ code: 'ERR_INTERNAL', message: `${what} could not be read` } satisfies ErrorBody);
-    }
-    log.warn({ err: errorMessage(err), code, what }, 'REST source unavailable');
-    return reply.code(503).send({ code: 'ERR_UNAVAILABLE', message: `${what} is unavailable right now (the store did not answer); retry later` } satisfies ErrorBody);
-  }
-
+function registerLatestPrediction(app: FastifyInstance, { deps, replies, common, PredictionSchema }: RouteContext): void {
   app.get<{ Querystring: Static<typeof LatestQuery> }>('/v1/predictions/latest', {
     ...common,
     schema: schema({
@@ -232,18 +246,20 @@ export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): 
       response: { 200: PredictionSchema },
     }),
   }, async (req, reply) => {
-    const symbol = checked(req, reply, req.query.symbol);
+    const symbol = replies.checked(req, reply, req.query.symbol);
     if (symbol === null) return reply;
     let p: Prediction | null;
     try {
-      p = await sources.latestPrediction(symbol);
+      p = await deps.sources.latestPrediction(symbol);
     } catch (err) {
-      return failed(reply, err, 'the latest prediction');
+      return replies.failed(reply, err, 'the latest prediction');
     }
     if (p === null) return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no prediction for ${symbol} yet` } satisfies ErrorBody);
     return reply.send(p);
   });
+}
 
+function registerPredictionHistory(app: FastifyInstance, { deps, replies, common, PredictionSchema }: RouteContext): void {
   app.get<{ Querystring: Static<typeof HistoryQuery> }>('/v1/predictions', {
     ...common,
     schema: schema({
@@ -262,20 +278,22 @@ export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): 
       },
     }),
   }, async (req, reply) => {
-    const symbol = checked(req, reply, req.query.symbol);
+    const symbol = replies.checked(req, reply, req.query.symbol);
     if (symbol === null) return reply;
     const range = parseRange(req.query.from, req.query.to);
     if (!range.ok) return reply.code(400).send({ code: 'ERR_VALIDATION', message: range.message } satisfies ErrorBody);
     const limit = req.query.limit ?? HISTORY_LIMIT_DEFAULT;
     let predictions: Prediction[];
     try {
-      predictions = await sources.predictionHistory(symbol, range.from, range.to, limit);
+      predictions = await deps.sources.predictionHistory(symbol, range.from, range.to, limit);
     } catch (err) {
-      return failed(reply, err, 'the prediction history');
+      return replies.failed(reply, err, 'the prediction history');
     }
     return reply.send({ symbol, from: range.from, to: range.to, count: predictions.length, predictions });
   });
+}
 
+function registerLatestFeatures(app: FastifyInstance, { deps, replies, common, FeatureSchema }: RouteContext): void {
   app.get<{ Querystring: Static<typeof FeaturesQuery> }>('/v1/features/latest', {
     ...common,
     schema: schema({
@@ -291,21 +309,23 @@ export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): 
       },
     }),
   }, async (req, reply) => {
-    const symbol = checked(req, reply, req.query.symbol);
+    const symbol = replies.checked(req, reply, req.query.symbol);
     if (symbol === null) return reply;
     const interval = req.query.interval ?? null;
     let features: FeatureVector[];
     try {
-      features = await sources.latestFeatures(symbol, interval);
+      features = await deps.sources.latestFeatures(symbol, interval);
     } catch (err) {
-      return failed(reply, err, 'the latest features');
+      return replies.failed(reply, err, 'the latest features');
     }
     if (features.length === 0) {
       return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no feature vector for ${symbol}${interval === null ? '' : ` ${interval}`} yet` } satisfies ErrorBody);
     }
     return reply.send(interval === null ? { symbol, features } : features[0]);
   });
+}
 
+function registerModels(app: FastifyInstance, { deps, replies, common }: RouteContext): void {
   app.get('/v1/models', {
     ...common,
     schema: schema({
@@ -321,8 +341,28 @@ export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): 
     try {
       snap = deps.models.snapshot();
     } catch (err) {
-      return failed(reply, err, 'the model registry');
+      return replies.failed(reply, err, 'the model registry');
     }
     return reply.send(snap);
   });
+}
+
+/** Registers the /v1 REST routes on `app` (after @fastify/swagger, so they are documented). */
+export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): Promise<void> {
+  const log: FastifyBaseLogger = (deps.logger ?? app.log).child({ component: 'rest' });
+  // Answers are live data: no cache may keep them (errors included).
+  const noStore = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    reply.header('cache-control', 'no-store');
+  };
+  const ctx: RouteContext = {
+    deps,
+    replies: createReplies(log),
+    common: { config: { scope: 'read' as const }, attachValidation: true, onSend: noStore },
+    PredictionSchema: recordSchema('predictions'),
+    FeatureSchema: recordSchema('features'),
+  };
+  registerLatestPrediction(app, ctx);
+  registerPredictionHistory(app, ctx);
+  registerLatestFeatures(app, ctx);
+  registerModels(app, ctx);
 }
