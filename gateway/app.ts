@@ -14,8 +14,8 @@
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import type { Registry } from 'prom-client';
-import type { Logger } from 'pino';
+import type { Logger } from '../core/logger.js';
+import type { Registry } from '../core/metrics.js';
 import type { ErrorCode } from '../core/errors.js';
 import { createHub, type ChannelKind, type Hub } from './stream/hub.js';
 import { registerStreamRoute } from './stream/route.js';

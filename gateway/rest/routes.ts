@@ -203,13 +203,17 @@ function createReplies(log: FastifyBaseLogger): Replies {
     },
 
     failed(reply, err, what) {
-      // The message only: a client error may carry the command and with it the key.
+      // The project's own errors are logged whole, for their stack and cause: pino's serializer
+      // keeps a cause's message and stack but none of its fields. Anything else by its message
+      // only: a Redis client error carries the command, and with it the key, as a field (the
+      // Redis sources wrap every one of those, sources.ts).
+      const logged = isBitPredictError(err) ? err : errorMessage(err);
       const code = isBitPredictError(err) ? err.code : undefined;
       if (isBitPredictError(err) && !err.retryable) {
-        log.error({ err: errorMessage(err), code, what }, 'REST source returned an unusable value');
+        log.error({ err: logged, code, what }, 'REST source returned an unusable value');
         return reply.code(500).send({ code: 'ERR_INTERNAL', message: `${what} could not be read` } satisfies ErrorBody);
       }
-      log.warn({ err: errorMessage(err), code, what }, 'REST source unavailable');
+      log.warn({ err: logged, code, what }, 'REST source unavailable');
       return reply.code(503).send({ code: 'ERR_UNAVAILABLE', message: `${what} is unavailable right now (the store did not answer); retry later` } satisfies ErrorBody);
     },
   };

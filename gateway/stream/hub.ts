@@ -27,9 +27,8 @@
 // - A client that is dropped (closed, evicted, gone) leaves the client set and every channel at
 //   once (drop below), so nothing is written to it afterwards and no gauge counts it.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/logger.js';
 import type { Registry } from '../../core/metrics.js';
-import { errorMessage } from '../../core/errors.js';
 import { CHANNEL_KINDS, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, normaliseSymbol, type ChannelKind } from './protocol.js';
 import { createHubMetrics } from './metrics.js';
 import { DEFAULT_REPLAY_BUFFER, createChannels } from './channel.js';
@@ -151,7 +150,7 @@ export function createHub(deps: HubDeps): Hub {
       error: (err: unknown) => {
         const code = (err as { code?: unknown } | null)?.code;
         if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') m.protocolErrors.inc({ reason: 'too_large' });
-        log.debug({ err: errorMessage(err), code, client: client.id }, 'WebSocket client error');
+        log.debug({ err, code, client: client.id }, 'WebSocket client error');
         drop(client);
         // ws has already started closing (e.g. 1009 for an oversized frame); only a socket
         // that is still open needs cutting off here.

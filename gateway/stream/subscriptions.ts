@@ -9,7 +9,6 @@
 // - A resume that the ring covers is joined, answered and replayed in one synchronous step, so no
 //   live message can slip in before or between the replayed ones.
 // - client.subs and the channels' member sets always agree: both change together, here.
-import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Channel, Channels } from './channel.js';
 import type { Client, ClientWriter, Subscription } from './client.js';
@@ -99,7 +98,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
     try {
       snapshot = await deps.snapshot(req.kind, req.symbol);
     } catch (err) {
-      log.warn({ err: errorMessage(err), channel: ch.name }, 'snapshot source failed; subscribing without a snapshot');
+      log.warn({ err, channel: ch.name }, 'snapshot source failed; subscribing without a snapshot');
       snapshotError = 'snapshot unavailable';
     }
     // The client may have gone, or unsubscribed, while the snapshot was being fetched.
