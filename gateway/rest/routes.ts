@@ -12,7 +12,7 @@ import { loadSchema, type LogicalTopic } from '../../schemas/index.js';
 import type { FeatureVector, Prediction } from '../../schemas/types.js';
 import type { Logger } from '../../core/logger.js';
 import type {} from '../types.js';
-import { normaliseSymbol } from '../stream/hub.js';
+import { normaliseSymbol } from '../stream/protocol.js';
 import type { ModelsSnapshot } from '../models-view.js';
 import { CANDIDATE_INTERVALS, type RedisSources } from './sources.js';
 
