@@ -3,7 +3,6 @@
 // commit -> disconnect -> close Redis -> flush logs), each step bounded by what is left of a
 // single deadline, so a stuck step cannot keep the process alive forever.
 import type { Logger } from './logger.js';
-import { errorMessage } from './errors.js';
 
 export interface Lifecycle {
   /** Register a close step; steps run in reverse registration order. */
@@ -56,7 +55,7 @@ export function createLifecycle(deps: { logger: Logger; timeoutMs: number }): Li
         logger.debug({ step: name }, 'shutdown step done');
       } catch (err) {
         ok = false;
-        logger.error({ step: name, err: errorMessage(err) }, 'shutdown step failed');
+        logger.error({ step: name, err }, 'shutdown step failed');
       } finally {
         if (timer) clearTimeout(timer);
       }

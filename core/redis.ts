@@ -32,7 +32,7 @@ export async function createRedis(deps: { url: string; logger: Logger; connectTi
     // Reconnect with capped backoff; commands fail fast (maxRetriesPerRequest) while it is down.
     retryStrategy: (times) => Math.min(times * 200, 3000),
   });
-  client.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'redis error'));
+  client.on('error', (err) => logger.warn({ err }, 'redis error'));
   try {
     await client.connect();
     await client.ping();

@@ -580,3 +580,18 @@ describe('docs/operations.md', () => {
     for (const f of ['docker-compose.yaml', 'deployment/Dockerfile', 'rules.yaml', 'prometheus.yaml']) expect(doc).toContain(f);
   });
 });
+
+/** Every `uses:` of a workflow that is not pinned to a full commit SHA. */
+function unpinnedActions(workflow: string): string[] {
+  return [...workflow.matchAll(/^\s*-?\s*uses:\s*(\S+)/gm)].map((m) => m[1] ?? '').filter((u) => !u.startsWith('./') && !/@[0-9a-f]{40}$/.test(u));
+}
+
+describe('GitHub Actions', () => {
+  it('pins every action of every workflow to a commit SHA', () => {
+    const dir = join(ROOT, '.github', 'workflows');
+    const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(unpinnedActions(readFileSync(join(dir, f), 'utf8')), f).toEqual([]);
+    expect(unpinnedActions('steps:\n  - uses: actions/checkout@v4\n  - uses: actions/cache@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3\n')).toEqual(['actions/checkout@v4']);
+  });
+});

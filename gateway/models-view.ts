@@ -204,7 +204,7 @@ export function createModelsView(opts: ModelsViewOptions): ModelsView {
           try {
             a = await platform.serde.decode('models', message.value);
           } catch (err) {
-            log.warn({ err: errorMessage(err), partition, offset: message.offset }, 'models record not decodable; skipped');
+            log.warn({ err, partition, offset: message.offset }, 'models record not decodable; skipped');
             return;
           }
           if (key !== null && key !== a.name) {

@@ -12,12 +12,11 @@
 import type { Platform } from '../core/runtime.js';
 import type { Service } from '../core/service.js';
 import type { BitPredictError } from '../core/errors.js';
-import { errorMessage } from '../core/errors.js';
-import { counter, gauge } from '../core/metrics.js';
+import { counter, gauge, type Registry } from '../core/metrics.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
 import { createDelivery } from '../core/kafka/delivery.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
-import { createErrorMonitor } from './domain/monitor.js';
+import { createErrorMonitor, type ErrorMonitor } from './domain/monitor.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { readFeaturesFromTopic } from './data.js';
 import { loadTf } from '../core/models/tf.js';
@@ -43,6 +42,25 @@ export interface TrainerServiceOptions {
   units?: number;
 }
 
+/** The live monitor's gauges (model and baseline), set from its snapshot after each realised outcome. */
+function createMonitorGauges(registry: Registry, monitor: ErrorMonitor): () => void {
+  const mse = gauge(registry, 'bitpredict_monitor_mse', 'Rolling live MSE of next-period log-return predictions', ['kind']);
+  const pmse = gauge(registry, 'bitpredict_monitor_persistence_mse', 'Rolling live MSE of persistence (zero return) on the same predictions', ['kind']);
+  const rel = gauge(registry, 'bitpredict_monitor_relative_mse', 'Rolling live MSE / persistence MSE - 1 (positive: worse than no change)', ['kind']);
+  const da = gauge(registry, 'bitpredict_monitor_directional_accuracy', 'Rolling live directional accuracy', ['kind']);
+  const samples = gauge(registry, 'bitpredict_monitor_samples', 'Scored predictions in the rolling window', ['kind']);
+  return () => {
+    for (const kind of ['model', 'baseline'] as const) {
+      const s = monitor.snapshot(kind);
+      samples.set({ kind }, s.n);
+      if (s.mse !== null) mse.set({ kind }, s.mse);
+      if (s.persistenceMse !== null) pmse.set({ kind }, s.persistenceMse);
+      if (s.relative !== null) rel.set({ kind }, s.relative);
+      if (s.directionalAccuracy !== null) da.set({ kind }, s.directionalAccuracy);
+    }
+  };
+}
+
 export async function createTrainerService(opts: TrainerServiceOptions): Promise<Service & { retrains(): number }> {
   const { platform, config } = opts;
   const { registry, serde } = platform;
@@ -54,11 +72,6 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   const predictionsTopic = platform.kafka.topic('predictions');
   const featuresTopic = platform.kafka.topic('features');
   const monitor = createErrorMonitor({ window: r.monitorWindow });
-  const mse = gauge(registry, 'bitpredict_monitor_mse', 'Rolling live MSE of next-period log-return predictions', ['kind']);
-  const pmse = gauge(registry, 'bitpredict_monitor_persistence_mse', 'Rolling live MSE of persistence (zero return) on the same predictions', ['kind']);
-  const rel = gauge(registry, 'bitpredict_monitor_relative_mse', 'Rolling live MSE / persistence MSE - 1 (positive: worse than no change)', ['kind']);
-  const da = gauge(registry, 'bitpredict_monitor_directional_accuracy', 'Rolling live directional accuracy', ['kind']);
-  const samples = gauge(registry, 'bitpredict_monitor_samples', 'Scored predictions in the rolling window', ['kind']);
   const retrainsTotal = counter(registry, 'bitpredict_trainer_retrains_total', 'Retrains by reason and outcome', ['reason', 'outcome']);
   let latestEventTime = -Infinity;
   let lastRetrainAt = now();
@@ -66,16 +79,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   let retrains = 0;
   let stopped = false;
 
-  const publish = (): void => {
-    for (const kind of ['model', 'baseline'] as const) {
-      const s = monitor.snapshot(kind);
-      samples.set({ kind }, s.n);
-      if (s.mse !== null) mse.set({ kind }, s.mse);
-      if (s.persistenceMse !== null) pmse.set({ kind }, s.persistenceMse);
-      if (s.relative !== null) rel.set({ kind }, s.relative);
-      if (s.directionalAccuracy !== null) da.set({ kind }, s.directionalAccuracy);
-    }
-  };
+  const publish = createMonitorGauges(registry, monitor);
 
   const delivery = await createDelivery(platform.kafka, 'at-least-once', opts.groupId ?? platform.kafka.groupId('trainer-monitor'));
   const runner = createConsumerRunner({
@@ -129,7 +133,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       if (out.decision.promote) monitor.reset();
     } catch (err) {
       retrainsTotal.inc({ reason, outcome: 'failed' });
-      logger.error({ reason, err: errorMessage(err) }, 'retrain failed; the champion keeps serving');
+      logger.error({ reason, err }, 'retrain failed; the champion keeps serving');
     }
   }
 

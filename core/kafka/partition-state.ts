@@ -13,7 +13,6 @@ import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
 import { counter, histogram } from '../metrics.js';
 import type { Redis } from '../redis.js';
-import { errorMessage } from '../errors.js';
 import type { KafkaClient } from './client.js';
 import type { InRecord, PartitionHooks } from './consumer.js';
 import { readRange } from './range.js';
@@ -88,7 +87,7 @@ export function createPartitionStates<S>(o: PartitionStateOptions<S>): Partition
       return { state: o.fromJSON(stored.state), next: BigInt(stored.nextOffset) };
     } catch (err) {
       // A snapshot this code cannot read (older feature set, corruption) is not trusted: re-read the topic.
-      logger.warn({ topic, partition, err: errorMessage(err) }, 'ignoring an unusable state snapshot; rebuilding from the topic');
+      logger.warn({ topic, partition, err }, 'ignoring an unusable state snapshot; rebuilding from the topic');
       restores.inc({ processor: o.name, how: 'snapshot_unusable' });
       return null;
     }
@@ -151,7 +150,7 @@ export function createPartitionStates<S>(o: PartitionStateOptions<S>): Partition
         const key = k(topic, partition);
         const c = clean.get(key);
         // Best effort: a fresh snapshot shortens the new owner's replay; an older one is still correct.
-        if (c) save(topic, partition, c.next).catch((err: unknown) => logger.warn({ topic, partition, err: errorMessage(err) }, 'snapshot on revoke failed'));
+        if (c) save(topic, partition, c.next).catch((err: unknown) => logger.warn({ topic, partition, err }, 'snapshot on revoke failed'));
         clean.delete(key);
         states.delete(key);
       }

@@ -3,7 +3,6 @@
 // producers publish a key in ascending open time to one partition.
 import type { Platform } from '../runtime.js';
 import { readTail } from './tail.js';
-import { errorMessage } from '../errors.js';
 
 /**
  * Last openTime per key among the last `perPartition` records of each partition. A key whose last
@@ -22,7 +21,7 @@ export async function lastOpenTimesByKey(platform: Platform, topic: string, perP
       const prev = last.get(key);
       if (prev === undefined || c.openTime > prev) last.set(key, c.openTime);
     } catch (err) {
-      platform.logger.warn({ topic, partition: r.partition, offset: r.offset, err: errorMessage(err) }, 'resume: tail record does not decode; ignored');
+      platform.logger.warn({ topic, partition: r.partition, offset: r.offset, err }, 'resume: tail record does not decode; ignored');
     }
   }
   return last;

@@ -3,7 +3,6 @@
 // Order: Origin first (cheap, and it applies in open mode too), then the API key, then its scope.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../../core/logger.js';
-import { errorMessage } from '../../core/errors.js';
 import { parseKey, redactKey, type KeyStore, type Scope, type VerifyResult } from './keys.js';
 
 export interface AuthRequest {
@@ -126,7 +125,7 @@ export function createAuthGuard(deps: AuthGuardDeps): AuthGuard {
       try {
         result = await deps.store.verify(cred.key);
       } catch (err) {
-        log.warn({ err: errorMessage(err), keyId: id }, 'API key check failed: key store unavailable');
+        log.warn({ err, keyId: id }, 'API key check failed: key store unavailable');
         return refuse(req, 503, 'ERR_UNAVAILABLE', 'API keys cannot be checked right now (key store unavailable); retry later', id);
       }
       if (!result.ok) {

@@ -194,7 +194,7 @@ export async function createFeatureProcessor(opts: FeatureProcessorOptions): Pro
       if (stopped) return;
       stopped = true;
       await processor.stop();
-      await fh.states.persistAll().catch((err: unknown) => platform.logger.warn({ err: errorMessage(err) }, 'final state snapshots failed'));
+      await fh.states.persistAll().catch((err: unknown) => platform.logger.warn({ err }, 'final state snapshots failed'));
       await text.stop();
     },
     readiness() {

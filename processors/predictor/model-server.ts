@@ -139,7 +139,7 @@ export function createModelFollower(opts: { platform: Platform; models: Pick<Con
   const name = models.name;
   let follower: Follower | null = null;
   let chain: Promise<unknown> = Promise.resolve();
-  const enqueue = (work: () => Promise<unknown>): Promise<unknown> => (chain = chain.then(work).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'model load failed')));
+  const enqueue = (work: () => Promise<unknown>): Promise<unknown> => (chain = chain.then(work).catch((err: unknown) => logger.error({ err }, 'model load failed')));
 
   async function registryChampion(): Promise<void> {
     if (server.current() !== null) return;
@@ -147,7 +147,7 @@ export function createModelFollower(opts: { platform: Platform; models: Pick<Con
     try {
       champion = (await readRegistry(models.storeDir, name)).champion;
     } catch (err) {
-      logger.warn({ err: errorMessage(err) }, 'model registry unreadable; baseline serves');
+      logger.warn({ err }, 'model registry unreadable; baseline serves');
       return;
     }
     if (champion === null) return;
