@@ -2,6 +2,7 @@
 import type { ESLint } from 'eslint';
 
 export const SERVICES: readonly string[];
+export const OWNED_PACKAGES: Record<string, { owners: string[]; tests: boolean; use: string }>;
 export function unitOf(rel: string): string;
 export function floorViolation(fromRel: string, toRel: string): string | null;
 export function importTargets(file: string, text: string): string[];

@@ -5,8 +5,9 @@
 //   core/                                infrastructure and shared libraries: imports schemas/
 //   schemas/                             the contracts: imports nothing of the project
 //
-// floors/no-cross-floor  an import that goes up or sideways across the floors, or an import of
-//                        kafkajs outside core/kafka/ (bench/ may, for its raw baselines)
+// floors/no-cross-floor  an import that goes up or sideways across the floors, or an import of a
+//                        library outside its one owner in core/ (kafkajs, the registry client,
+//                        prom-client, pino, ioredis)
 // floors/no-cycle        a file that is part of an import cycle (type-only imports count: a
 //                        cycle of types still ties the files to each other)
 import { readFileSync, readdirSync } from 'node:fs';
@@ -26,8 +27,19 @@ export const SERVICES = [
 ];
 
 const TOP = ['cli', 'bench', 'test', 'deployment', 'lint'];
-/** Only these folders may import the Kafka client library. */
-const KAFKAJS_ALLOWED = ['core/kafka', 'bench'];
+
+/**
+ * Libraries with one owner in core/: everything else goes through the owner, so one place holds
+ * each client's settings, error mapping and logging. bench/ may import kafkajs for the raw-client
+ * baselines it measures against; tests may import the others (a test builds its own registry).
+ */
+export const OWNED_PACKAGES = {
+  kafkajs: { owners: ['core/kafka', 'bench'], tests: false, use: 'the readers, producers and admin of core/kafka' },
+  '@kafkajs/confluent-schema-registry': { owners: ['core/serde'], tests: true, use: 'core/serde' },
+  'prom-client': { owners: ['core/metrics.ts'], tests: true, use: 'core/metrics.ts (counter, gauge, histogram, Registry)' },
+  pino: { owners: ['core/logger.ts'], tests: true, use: 'core/logger.ts (createLogger, Logger) and child loggers passed in' },
+  ioredis: { owners: ['core/redis.ts'], tests: true, use: 'core/redis.ts (createRedis, Redis)' },
+};
 
 const posix = (p) => p.split(sep).join('/');
 const under = (path, folder) => path === folder || path.startsWith(`${folder}/`);
@@ -168,9 +180,11 @@ const noCrossFloor = {
       const source = importSources(node);
       if (!source || typeof source.value !== 'string') return;
       const spec = source.value;
-      if (spec === 'kafkajs' || spec.startsWith('kafkajs/')) {
-        if (!KAFKAJS_ALLOWED.some((f) => under(rel, f))) {
-          context.report({ node: source, message: `only core/kafka/ imports kafkajs (${rel}): use the readers, producers and admin of core/kafka` });
+      const pkg = Object.keys(OWNED_PACKAGES).find((p) => spec === p || spec.startsWith(`${p}/`));
+      if (pkg) {
+        const { owners, tests, use } = OWNED_PACKAGES[pkg];
+        if (!owners.some((f) => under(rel, f)) && !(isTest && tests)) {
+          context.report({ node: source, message: `only ${owners.filter((o) => o !== 'bench').join(', ')} imports ${pkg} (${rel}): use ${use}` });
         }
         return;
       }

@@ -34,8 +34,12 @@ describe('floors/no-cross-floor', () => {
     expect(lint('schemas/evil.ts', "import { errorMessage } from '../core/errors.js';\nexport const e = errorMessage;\n")[0]).toMatch(/schemas\/ imports nothing of the project/);
   });
 
-  it('refuses kafkajs outside core/kafka, and a file under producers/ or processors/ that belongs to no service', () => {
-    expect(lint('processors/features/evil.ts', "import type { Consumer } from 'kafkajs';\nexport type C = Consumer;\n")[0]).toMatch(/only core\/kafka\/ imports kafkajs/);
+  it('refuses kafkajs, prom-client, pino and ioredis outside their owners in core/, and a file under producers/ or processors/ that belongs to no service', () => {
+    expect(lint('processors/features/evil.ts', "import type { Consumer } from 'kafkajs';\nexport type C = Consumer;\n")[0]).toMatch(/only core\/kafka imports kafkajs/);
+    expect(lint('gateway/evil.ts', "import { Counter } from 'prom-client';\nexport const c = Counter;\n")[0]).toMatch(/only core\/metrics.ts imports prom-client/);
+    expect(lint('gateway/evil.ts', "import type { Logger } from 'pino';\nexport type L = Logger;\n")[0]).toMatch(/only core\/logger.ts imports pino/);
+    expect(lint('trainer/evil.ts', "import { Redis } from 'ioredis';\nexport const r = Redis;\n")[0]).toMatch(/only core\/redis.ts imports ioredis/);
+    expect(lint('gateway/ok.test.ts', "import { Registry } from 'prom-client';\nexport const r = Registry;\n")).toEqual([]);
     expect(lint('core/kafka/ok.ts', "import type { Consumer } from 'kafkajs';\nexport type C = Consumer;\n")).toEqual([]);
     expect(lint('producers/loose.ts', "import { x } from '../core/errors.js';\nexport const y = x;\n")[0]).toMatch(/is on no floor/);
   });
