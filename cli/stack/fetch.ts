@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { BitPredictError } from '../../core/errors.js';
 import type { StackLayout } from './layout.js';
 import { lastLine, requireMaven, runAsync, type Tools } from './proc.js';
+import type { StackJava } from './server.js';
 
 export interface FetchDeps {
   readonly layout: StackLayout;
@@ -108,4 +109,20 @@ export async function fetchApicurio(deps: FetchDeps): Promise<'cached' | 'fetche
   // ~/.m2 keeps the archive; a second copy here would only waste 160 MB.
   rmSync(a.downloadDir, { recursive: true, force: true });
   return 'fetched';
+}
+
+/**
+ * Fetches what the servers `up` has to start are missing. Sequential: two Maven processes on one
+ * ~/.m2 can corrupt half-written downloads.
+ */
+export async function fetchForStart(deps: FetchDeps, java: StackJava, need: { kafka: boolean; registry: boolean }): Promise<void> {
+  if (!need.kafka && !need.registry) return;
+  // Fail before a 200 MB download when there is no JVM at all.
+  java.kafka();
+  if (need.kafka) await fetchKafka(deps);
+  if (need.registry) {
+    await fetchApicurio(deps);
+    // Apicurio states the Java it needs in its class files, so this check waits for its jars.
+    java.registry();
+  }
 }

@@ -8,7 +8,9 @@ import { loadStackConfig, type StackConfigKey } from './config.js';
 import { createLogger } from '../../core/logger.js';
 import { resolveLayout } from './layout.js';
 import { writePidFile } from './pidfile.js';
-import { createStack, ensureRedis, newClusterId, redisNotInstalledMessage } from './stack.js';
+import { newClusterId } from './kafka.js';
+import { ensureRedis, redisNotInstalledMessage } from './redis.js';
+import { createStack } from './stack.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];

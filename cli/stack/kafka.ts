@@ -1,0 +1,139 @@
+// Kafka in the local stack (KRaft, one node that is broker and controller): reuse a Kafka that
+// answers, else write server.properties, format the storage once, start the broker detached and
+// wait until it answers; stop it only when our pid file points at it.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BitPredictError } from '../../core/errors.js';
+import type { JavaRuntime } from './java.js';
+import { formatHostPort, renderServerProperties, type StackLayout } from './layout.js';
+import { checkPidFile, isProcessAlive, removePidFile, writePidFile, type PidFileState } from './pidfile.js';
+import { isPortOpen, probeKafka } from './probe.js';
+import { fileContainsSince, fileSize, lastLine, readTextOrNull, runSync, spawnDetached } from './proc.js';
+import { jvmStatus, needsStart, stopOwned, waitUntilReady, type JvmServer, type JvmServerSpec, type ServerDeps, type ServiceStatus } from './server.js';
+
+const KAFKA_READY_LINE = 'Kafka Server started';
+const KAFKA_CMD_MARK = 'kafka.Kafka';
+
+/** Kafka-style cluster id: 16 random bytes, base64url without padding, never starting with "-". */
+export function newClusterId(random: (n: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+function writeIfChanged(file: string, content: string): boolean {
+  if (readTextOrNull(file) === content) return false;
+  writeFileSync(file, content);
+  return true;
+}
+
+/** Formats the data folder once; the cluster id is kept in its own file so a re-format reuses it. */
+function formatKafkaStorage(deps: ServerDeps, jvm: JavaRuntime): void {
+  const { layout, say, rel } = deps;
+  const k = layout.kafka;
+  if (existsSync(join(k.dataDir, 'meta.properties'))) return;
+  let clusterId = readTextOrNull(k.clusterIdFile)?.trim() ?? '';
+  if (!/^[A-Za-z0-9_-]{22}$/.test(clusterId)) {
+    clusterId = newClusterId();
+    writeFileSync(k.clusterIdFile, `${clusterId}\n`);
+  }
+  say(`kafka: formatting ${rel(k.dataDir)} (cluster id ${clusterId})...`);
+  const r = runSync(jvm.path, [
+    '-Xmx256m',
+    `-Dlog4j2.configurationFile=${layout.log4jFile}`, `-Dkafka.logs.dir=${layout.logsDir}`,
+    '-cp', `${k.libsDir}/*`, 'kafka.tools.StorageTool',
+    'format', '--standalone', '--ignore-formatted', '-t', clusterId, '-c', k.propertiesFile,
+  ], { timeoutMs: 120_000 });
+  if (r.status !== 0) {
+    throw new BitPredictError('ERR_STACK', `formatting Kafka storage failed (exit ${r.status}): ${lastLine(r.output)}; run "npm run stack:down -- --purge" and retry`, { details: { output: r.output.slice(-4000) } });
+  }
+}
+
+function brokerArgs(layout: StackLayout): string[] {
+  const k = layout.kafka;
+  return [
+    `-Xms${k.heap}`, `-Xmx${k.heap}`,
+    '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${layout.log4jFile}`, `-Dkafka.logs.dir=${layout.logsDir}`,
+    '-cp', `${k.libsDir}/*`, 'kafka.Kafka', k.propertiesFile,
+  ];
+}
+
+export function createKafka(deps: ServerDeps): JvmServer {
+  const { layout, say, rel } = deps;
+  const k = layout.kafka;
+  const address = formatHostPort(k.listen);
+  const label = `Kafka ${k.version}`;
+  const base = { name: 'kafka' as const, label, address, logFile: k.serverLog };
+  const spec: JvmServerSpec = {
+    name: 'kafka',
+    label,
+    address,
+    pidFile: k.pidFile,
+    mark: KAFKA_CMD_MARK,
+    logFile: k.serverLog,
+    probe: () => probeKafka(k.listen),
+    foreignPort: () => new BitPredictError('ERR_STACK', `${address} is taken by a process that does not answer like Kafka; stop it (ss -ltnp 'sport = :${k.listen.port}' shows which) or point BITPREDICT_KAFKA_BROKERS at another port`),
+  };
+
+  async function start(): Promise<ServiceStatus> {
+    const pidState = checkPidFile(k.pidFile, KAFKA_CMD_MARK);
+    if (pidState.staleRemoved) say(`kafka: removed stale pid file ${rel(k.pidFile)} (pid ${pidState.pid} is gone)`);
+    const found = await spec.probe();
+    if (found === 'answers') return reuse(pidState);
+    if (pidState.alive && pidState.pid !== null) return awaitStarting(pidState.pid);
+    if (found === 'foreign') throw spec.foreignPort();
+    if (await isPortOpen(k.controller)) {
+      throw new BitPredictError('ERR_STACK', `the Kafka controller port ${formatHostPort(k.controller)} is taken; free it or set BITPREDICT_STACK_KAFKA_CONTROLLER_PORT`);
+    }
+    return launch();
+  }
+
+  function reuse(pidState: PidFileState): ServiceStatus {
+    say(pidState.alive ? `kafka: already running on ${address} (pid ${pidState.pid}, owned)` : `kafka: reusing the Kafka already answering on ${address} (not owned; down leaves it alone)`);
+    return { ...base, state: 'running', pid: pidState.alive ? pidState.pid : null, owned: pidState.alive, logFile: pidState.alive ? k.serverLog : null, action: 'reused' };
+  }
+
+  /** Started by an earlier `up` that did not wait for it (or is still starting): wait, don't start twice. */
+  async function awaitStarting(pid: number): Promise<ServiceStatus> {
+    say(`kafka: pid ${pid} is starting; waiting for ${address}...`);
+    await waitUntilReady(layout.startTimeoutMs, { name: 'Kafka', pid, address, ready: async () => (await spec.probe()) === 'answers', logs: [{ file: k.serverLog, since: 0 }], startedNow: false });
+    return { ...base, state: 'running', pid, owned: true, action: 'reused' };
+  }
+
+  async function launch(): Promise<ServiceStatus> {
+    mkdirSync(k.configDir, { recursive: true });
+    mkdirSync(k.dataDir, { recursive: true });
+    if (writeIfChanged(k.propertiesFile, renderServerProperties(layout))) say(`kafka: wrote ${rel(k.propertiesFile)}`);
+    const jvm = deps.java.kafka();
+    formatKafkaStorage(deps, jvm);
+    const since = fileSize(k.serverLog);
+    const outSince = fileSize(k.outFile);
+    const child = await spawnDetached(jvm.path, brokerArgs(layout), { cwd: layout.dir, outFile: k.outFile });
+    writePidFile(k.pidFile, child.pid);
+    say(`kafka: started pid ${child.pid} on Java ${jvm.major}; waiting for ${address} (log ${rel(k.serverLog)})...`);
+    await waitUntilReady(layout.startTimeoutMs, {
+      name: 'Kafka',
+      pid: child.pid,
+      address,
+      ready: async () => fileContainsSince(k.serverLog, KAFKA_READY_LINE, since) && (await spec.probe()) === 'answers',
+      logs: [{ file: k.outFile, since: outSince }, { file: k.serverLog, since }],
+      startedNow: true,
+    }).catch((err: unknown) => {
+      if (!isProcessAlive(child.pid)) removePidFile(k.pidFile);
+      throw err;
+    });
+    say(`kafka: ready on ${address}`);
+    return { ...base, state: 'running', pid: child.pid, owned: true, action: 'started' };
+  }
+
+  return {
+    needsStart: () => needsStart(spec),
+    start,
+    stop: () => stopOwned(deps, 'kafka', label, k.pidFile, KAFKA_CMD_MARK),
+    status: () => jvmStatus(spec),
+  };
+}
