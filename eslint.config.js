@@ -49,8 +49,9 @@ export default tseslint.config(
     },
   },
   {
-    // CLI, benchmarks and tests talk to people on the terminal.
-    files: ['cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
+    // Benchmarks and tests talk to people on the terminal. cli/ does too, but through one writer
+    // (cli/output.ts) that commands get in their context, so console stays off there.
+    files: ['bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
   {

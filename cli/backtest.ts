@@ -71,12 +71,12 @@ export async function backtest(ctx: CommandContext): Promise<number> {
       allowPositionals: false,
     }));
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    ctx.output.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const { config } = ctx;
   if (values.from === undefined || values.to === undefined) {
-    process.stderr.write(`--from and --to are required\n${USAGE}\n`);
+    ctx.output.error(`--from and --to are required\n${USAGE}`);
     return 2;
   }
   const symbol = (values.symbol ?? config.replay.symbol).toUpperCase();
@@ -96,15 +96,13 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   const warmupBars = int('warmup-bars', values['warmup-bars'], retrainEvery === undefined ? 200 : trainPeriods + valPeriods + 200);
   const model = await resolveModel(config.models.storeDir, config.models.name, values.model);
 
-  const log = (line: string): void => {
-    process.stderr.write(`[backtest] ${line}\n`);
-  };
+  const log = (line: string): void => ctx.output.note(`[backtest] ${line}`);
   let lastBar = '';
   const bar = (done: number, total: number, what: string): void => {
     const line = `[backtest] ${what.padEnd(22)} ${progressBar(done, total)}`;
     if (line === lastBar) return;
     lastBar = line;
-    process.stderr.write(`\r${line}${done >= total ? '\n' : ''}`);
+    ctx.output.progress(`\r${line}${done >= total ? '\n' : ''}`);
   };
 
   const started = Date.now();
@@ -158,10 +156,10 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   const seconds = (Date.now() - started) / 1000;
   log(`done in ${seconds.toFixed(1)} s: ${out}.json and ${out}.html`);
   const m = result.metrics;
-  process.stdout.write(`${JSON.stringify({
+  ctx.output.json({
     bars: result.data.bars, gaps: events.gaps.length, model: result.model.version,
     totalReturn: m.model.trading.totalReturn, buyAndHold: m.buyAndHold.totalReturn, directionalAccuracy: m.model.direction.accuracy,
     seconds: Number(seconds.toFixed(1)), json: `${out}.json`, html: `${out}.html`,
-  })}\n`);
+  });
   return 0;
 }

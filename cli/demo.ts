@@ -28,11 +28,8 @@ import { runReplay } from '../producers/replay/service.js';
 /** Real text data replayed by the demo (relative to the data folder). */
 const DEMO_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 
-const say = (line: string): void => {
-  process.stdout.write(`[demo] ${line}\n`);
-};
-
 export async function demo(ctx: CommandContext): Promise<number> {
+  const say = (line: string): void => ctx.output.line(`[demo] ${line}`);
   const { values } = parseArgs({
     args: ctx.args,
     options: {
@@ -45,7 +42,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
   const liveFrom = Date.parse(values['live-from']);
   const rate = Number(values.rate);
   if (Number.isNaN(liveFrom) || !(rate > 0)) {
-    process.stderr.write('usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--keep-stack] [--exit-after-replay]\n');
+    ctx.output.error('usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--keep-stack] [--exit-after-replay]');
     return 2;
   }
   // The demo keeps its topics and Redis keys apart from anything else on the same stack.

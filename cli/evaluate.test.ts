@@ -8,16 +8,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
+import { createOutput } from './output.js';
 import { evaluate } from './evaluate.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import type { EvaluationResult } from '../trainer/domain/report.js';
 
 const DATA = resolve(process.cwd(), '../shared/data');
+const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
 
 async function run(args: string[]): Promise<EvaluationResult> {
   const out = join(mkdtempSync(join(tmpdir(), 'bp-eval-')), 'r');
   const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA, BITPREDICT_LOG_LEVEL: 'silent' });
-  const code = await evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), env: {}, args: [...args, '--out', out, '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'] });
+  const code = await evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: [...args, '--out', out, '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'] });
   expect(code).toBe(0);
   const html = readFileSync(`${out}.html`, 'utf8');
   expect(html).toMatch(/<html/);
@@ -50,7 +52,7 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
 
   it('refuses bad flags with a clear error', async () => {
     const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA });
-    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), env: {}, args: ['--purpose', 'peek'] })).rejects.toThrow(/--purpose must be development or final/);
-    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), env: {}, args: ['--from', 'yesterday'] })).rejects.toThrow(/not an ISO 8601 time/);
+    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--purpose', 'peek'] })).rejects.toThrow(/--purpose must be development or final/);
+    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--from', 'yesterday'] })).rejects.toThrow(/not an ISO 8601 time/);
   });
 });

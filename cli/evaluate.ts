@@ -63,9 +63,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const from = time('from', values.from, purpose === 'final' ? Date.UTC(2022, 0, 1) : Date.UTC(2019, 0, 1));
   const to = time('to', values.to, purpose === 'final' ? Date.UTC(2026, 1, 1) : FINAL_WINDOW_START);
   const T = int('T', values.T, 48);
-  const log = (line: string): void => {
-    process.stderr.write(`[evaluate] ${line}\n`);
-  };
+  const log = (line: string): void => ctx.output.note(`[evaluate] ${line}`);
   const backendFlag = values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined;
   const loaded = await loadTf(backendFlag);
   log(`tfjs backend: ${loaded.backend}`);
@@ -82,9 +80,9 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
     seed: int('seed', values.seed, 42),
     onProgress: log,
     onBatch: (fold, folds, b, bs) => {
-      if (b % 20 === 0 || b === bs) process.stderr.write(`\r[evaluate] fold ${fold}/${folds} ${progressBar(b, bs)}`);
+      if (b % 20 === 0 || b === bs) ctx.output.progress(`\r[evaluate] fold ${fold}/${folds} ${progressBar(b, bs)}`);
     },
-    onEpoch: (fold, folds, e) => process.stderr.write(`\r[evaluate]   fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(24)}\n`),
+    onEpoch: (fold, folds, e) => ctx.output.progress(`\r[evaluate]   fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(24)}\n`),
   });
   const out = resolve(values.out ?? `reports/evaluation-${purpose}-${symbol}-${interval}`);
   mkdirSync(dirname(out), { recursive: true });
@@ -92,6 +90,6 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   writeFileSync(`${out}.html`, renderReport(result));
   const verdict = verdictOf(result);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${out}.json and ${out}.html`);
-  process.stdout.write(`${JSON.stringify({ purpose, folds: result.folds.length, windows: result.overall.n, verdict })}\n`);
+  ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, verdict });
   return 0;
 }

@@ -7,6 +7,7 @@ import { CONFIG_KEYS } from '../core/config.js';
 import type { EnvKeySpec } from '../core/env-config.js';
 import { STACK_CONFIG_KEYS } from './stack/config.js';
 import { ErrorCodes } from '../core/errors.js';
+import { createOutput } from './output.js';
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|');
 
@@ -77,8 +78,9 @@ export const DOCS = {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = fileURLToPath(new URL('../', import.meta.url));
+  const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
   for (const [file, make] of Object.entries(DOCS)) {
     writeFileSync(root + file, make());
-    console.log(`wrote ${file}`);
+    output.line(`wrote ${file}`);
   }
 }

@@ -3,17 +3,17 @@
 // works) and the notes on stderr; the key cannot be shown again, only its hash is kept.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
+import type { Output } from './output.js';
 import { createRedis } from '../core/redis.js';
 import { errorMessage } from '../core/errors.js';
 import { createKeyStore, isKeyId, isScope, NAME_MAX, type ApiKeyRecord, type KeyStore } from '../gateway/auth/keys.js';
 
 const USAGE = `usage: bitpredict keys create --name <name> --scope read|admin
        bitpredict keys list
-       bitpredict keys revoke <id>
-`;
+       bitpredict keys revoke <id>`;
 
-function usage(problem: string): number {
-  process.stderr.write(`bitpredict keys: ${problem}\n${USAGE}`);
+function usage(output: Output, problem: string): number {
+  output.error(`bitpredict keys: ${problem}\n${USAGE}`);
   return 2;
 }
 
@@ -56,30 +56,31 @@ function parse(args: string[]): Parsed {
   return { problem: `unknown subcommand "${sub}"` };
 }
 
-async function runParsed(store: KeyStore, p: Exclude<Parsed, { problem: string }>): Promise<number> {
+async function runParsed(store: KeyStore, output: Output, p: Exclude<Parsed, { problem: string }>): Promise<number> {
   switch (p.sub) {
     case 'create': {
       const { key, record } = await store.create(p.name, p.scope);
-      process.stdout.write(`${key}\n`);
-      process.stderr.write(`created API key ${record.id} (name "${record.name}", scope ${record.scope}).\n`
-        + 'This is the only time the key is shown: store it now, it cannot be shown again (only its hash is kept).\n');
+      output.line(key);
+      output.note(`created API key ${record.id} (name "${record.name}", scope ${record.scope}).\n`
+        + 'This is the only time the key is shown: store it now, it cannot be shown again (only its hash is kept).');
       return 0;
     }
     case 'list': {
       const records = await store.list();
-      process.stdout.write(records.length === 0 ? 'no API keys\n' : table(records));
+      if (records.length === 0) output.line('no API keys');
+      else output.text(table(records));
       return 0;
     }
     case 'revoke': {
       const before = (await store.status([p.id])).get(p.id);
       const record = await store.revoke(p.id);
       if (!record) {
-        process.stderr.write(`bitpredict keys: no API key with id ${p.id}\n`);
+        output.error(`bitpredict keys: no API key with id ${p.id}`);
         return 1;
       }
-      process.stdout.write(before === 'revoked'
-        ? `API key ${record.id} ("${record.name}") was already revoked at ${record.revokedAt ?? ''}\n`
-        : `revoked API key ${record.id} ("${record.name}"); gateways refuse it now and close its WebSockets within BITPREDICT_GATEWAY_KEY_RECHECK_MS\n`);
+      output.line(before === 'revoked'
+        ? `API key ${record.id} ("${record.name}") was already revoked at ${record.revokedAt ?? ''}`
+        : `revoked API key ${record.id} ("${record.name}"); gateways refuse it now and close its WebSockets within BITPREDICT_GATEWAY_KEY_RECHECK_MS`);
       return 0;
     }
   }
@@ -87,10 +88,10 @@ async function runParsed(store: KeyStore, p: Exclude<Parsed, { problem: string }
 
 export async function keys(ctx: CommandContext): Promise<number> {
   const parsed = parse(ctx.args);
-  if ('problem' in parsed) return usage(parsed.problem);
+  if ('problem' in parsed) return usage(ctx.output, parsed.problem);
   const redis = await createRedis({ url: ctx.config.redis.url, logger: ctx.logger });
   try {
-    return await runParsed(createKeyStore(redis, ctx.config.redis.keyPrefix), parsed);
+    return await runParsed(createKeyStore(redis, ctx.config.redis.keyPrefix), ctx.output, parsed);
   } finally {
     redis.disconnect();
   }

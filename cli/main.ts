@@ -5,6 +5,7 @@ import { loadConfig } from '../core/config.js';
 import { STACK_CONFIG_KEYS } from './stack/config.js';
 import { createLogger } from '../core/logger.js';
 import { BitPredictError, errorMessage, isBitPredictError } from '../core/errors.js';
+import { createOutput } from './output.js';
 
 import type { Command } from './context.js';
 
@@ -31,32 +32,34 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   keys: { summary: 'keys create --name <n> --scope read|admin | list | revoke <id>: the gateway\'s API keys', load: async () => (await import('./keys.js')).keys },
 };
 
+const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
+
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
-  return `usage: bitpredict <command> [args]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: bitpredict <command> [args]\n\ncommands:\n${lines.join('\n')}`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
+    output.line(usage());
     return name === undefined ? 1 : 0;
   }
   const entry = commands[name];
   if (!entry) {
-    process.stderr.write(`bitpredict: unknown command "${name}"\n${usage()}`);
+    output.error(`bitpredict: unknown command "${name}"\n${usage()}`);
     return 2;
   }
   let config;
   try {
     config = loadConfig(process.env, {}, { alsoKnown: Object.keys(STACK_CONFIG_KEYS) });
   } catch (err) {
-    process.stderr.write(`bitpredict: ${errorMessage(err)}\n`);
+    output.error(`bitpredict: ${errorMessage(err)}`);
     return 2;
   }
   const logger = createLogger({ level: config.logLevel, name: `bitpredict-${name}` });
   const command = await entry.load();
-  const code = await command({ config, logger, args, env: process.env });
+  const code = await command({ config, logger, output, args, env: process.env });
   return code ?? 0;
 }
 
@@ -66,8 +69,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     // One clear line for errors we understand; a stack trace only for bugs.
-    if (isBitPredictError(err)) process.stderr.write(`bitpredict: ${err.code}: ${err.message}\n`);
-    else process.stderr.write(`bitpredict: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (isBitPredictError(err)) output.error(`bitpredict: ${err.code}: ${err.message}`);
+    else output.error(`bitpredict: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exitCode = err instanceof BitPredictError && err.code === 'ERR_CONFIG_INVALID' ? 2 : 1;
   },
 );

@@ -25,20 +25,20 @@ export async function topics(ctx: CommandContext): Promise<number> {
   const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'topics', defaultMetrics: false }), clientId: 'topics' });
   if (sub === 'create') {
     const { created } = await prepareTopicsAndSchemas(platform, ctx.config.kafka);
-    console.log(created.length > 0 ? `created topics: ${created.join(', ')}` : 'all topics exist');
-    console.log('schemas registered (BACKWARD) at', ctx.config.registry.url);
+    ctx.output.line(created.length > 0 ? `created topics: ${created.join(', ')}` : 'all topics exist');
+    ctx.output.line(`schemas registered (BACKWARD) at ${ctx.config.registry.url}`);
     return 0;
   }
   if (sub === 'list') {
     const admin = await createAdmin(platform.kafka);
     try {
-      for (const t of (await admin.listTopics()).sort()) console.log(t);
+      for (const t of (await admin.listTopics()).sort()) ctx.output.line(t);
     } finally {
       await admin.close();
     }
     return 0;
   }
-  console.error(`usage: bitpredict topics create|list`);
+  ctx.output.error('usage: bitpredict topics create|list');
   return 2;
 }
 

@@ -46,7 +46,7 @@ export async function runTextReplay(ctx: CommandContext): Promise<number> {
   const rate = Number(flag(args, '--rate') ?? '0');
   const limit = Number(flag(args, '--limit') ?? '0');
   if (!Number.isFinite(rate) || rate < 0 || !Number.isInteger(limit) || limit < 0) {
-    console.error('usage: bitpredict text-replay [file] [--rate items-per-second] [--limit n]');
+    ctx.output.error('usage: bitpredict text-replay [file] [--rate items-per-second] [--limit n]');
     return 2;
   }
   resolveDataFile(config.data.dir, file);

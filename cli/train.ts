@@ -20,12 +20,10 @@ import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollba
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const log = (line: string): void => {
-  process.stderr.write(`[train] ${line}\n`);
-};
 
 export async function train(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
+  const log = (line: string): void => ctx.output.note(`[train] ${line}`);
   const { values } = parseArgs({
     args: ctx.args,
     options: {
@@ -52,7 +50,7 @@ export async function train(ctx: CommandContext): Promise<number> {
   const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: trainFrom, to: valTo, warmupMs: 200 * HOUR, log });
   const out = await retrain({
     config, loaded, series, symbol, interval, trainFrom, trainTo, valTo, T, seed, epochs, units, log,
-    progress: (line) => process.stderr.write(line),
+    progress: (line) => ctx.output.progress(line),
     announce: values['no-announce'] ? null : async (meta) => {
       const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'train' }), clientId: 'train' });
       await prepareTopicsAndSchemas(platform, config.kafka);
@@ -60,7 +58,7 @@ export async function train(ctx: CommandContext): Promise<number> {
     },
   });
   const { version, dir, decision, meta } = out;
-  process.stdout.write(`${JSON.stringify({ version, dir, promoted: decision.promote, reason: decision.reason, metrics: meta.metrics })}\n`);
+  ctx.output.json({ version, dir, promoted: decision.promote, reason: decision.reason, metrics: meta.metrics });
   return 0;
 }
 
@@ -74,9 +72,9 @@ export async function models(ctx: CommandContext): Promise<number> {
     for (const v of await listVersions(store, name)) {
       const mark = v.version === reg.champion ? '*' : ' ';
       const m = v.meta?.metrics;
-      process.stdout.write(`${mark} ${v.version}  ${v.meta ? `valMse ${m?.valMse?.toExponential(3)} (persistence ${m?.valPersistenceMse?.toExponential(3)})  expires ${v.meta.expiresAt ?? 'never'}  ${v.meta.backend}` : `UNREADABLE: ${v.problem ?? ''}`}\n`);
+      ctx.output.line(`${mark} ${v.version}  ${v.meta ? `valMse ${m?.valMse?.toExponential(3)} (persistence ${m?.valPersistenceMse?.toExponential(3)})  expires ${v.meta.expiresAt ?? 'never'}  ${v.meta.backend}` : `UNREADABLE: ${v.problem ?? ''}`}`);
     }
-    if (reg.champion === null) process.stdout.write(`no champion for ${name} yet\n`);
+    if (reg.champion === null) ctx.output.line(`no champion for ${name} yet`);
     return 0;
   }
   const announceChampion = async (version: string): Promise<void> => {
@@ -88,13 +86,13 @@ export async function models(ctx: CommandContext): Promise<number> {
     if (!arg) throw new BitPredictError('ERR_CONFIG_INVALID', 'usage: bitpredict models promote <version>');
     await recordPromotion(store, name, arg, 'promoted by hand');
     await announceChampion(arg);
-    process.stdout.write(`${name}: champion is now ${arg}\n`);
+    ctx.output.line(`${name}: champion is now ${arg}`);
     return 0;
   }
   if (sub === 'rollback') {
     const s = await rollback(store, name);
     await announceChampion(s.champion as string);
-    process.stdout.write(`${name}: rolled back; champion is now ${String(s.champion)}\n`);
+    ctx.output.line(`${name}: rolled back; champion is now ${String(s.champion)}`);
     return 0;
   }
   throw new BitPredictError('ERR_CONFIG_INVALID', `usage: bitpredict models list|promote <version>|rollback (got "${sub}")`);

@@ -79,7 +79,7 @@ export async function runOneShot(ctx: CommandContext, name: string, job: (deps: 
   process.once('SIGTERM', onSignal);
   try {
     const summary = await job({ platform, producer, signal: abort.signal });
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    ctx.output.json(summary);
     return summary.aborted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSignal);

@@ -3,6 +3,7 @@
 // Run as a script: `tsx cli/stack/ci-summary.ts <vitest log>`.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { createOutput, type Output } from '../output.js';
 
 export interface TestSummary {
   readonly passed: number;
@@ -43,24 +44,24 @@ export function summaryLine(summary: TestSummary | null): { line: string; ok: bo
   return { line: `${summary.passed} passed, ${summary.failed} failed`, ok };
 }
 
-function main(argv: string[]): number {
+function main(argv: string[], output: Output): number {
   const file = argv[0];
   if (file === undefined) {
-    process.stderr.write('usage: tsx cli/stack/ci-summary.ts <vitest log>\n');
+    output.error('usage: tsx cli/stack/ci-summary.ts <vitest log>');
     return 2;
   }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    process.stdout.write(`0 passed, 0 failed (cannot read ${file}: ${(err as Error).message})\n`);
+    output.line(`0 passed, 0 failed (cannot read ${file}: ${(err as Error).message})`);
     return 1;
   }
   const { line, ok } = summaryLine(parseVitestSummary(text));
-  process.stdout.write(`${line}\n`);
+  output.line(line);
   return ok ? 0 : 1;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = main(process.argv.slice(2), createOutput({ stdout: process.stdout, stderr: process.stderr }));
 }

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
+import { createOutput } from '../output.js';
 import { formatStatus, repoRoot, run } from './command.js';
 
-const ctx = (args: string[]) => ({ config: loadConfig({}), logger: createLogger({ level: 'silent' }), args, env: {} });
+const ctx = (args: string[]) => ({ config: loadConfig({}), logger: createLogger({ level: 'silent' }), output: createOutput({ stdout: process.stdout, stderr: process.stderr }), args, env: {} });
 
 describe('stack command', () => {
   it.each([[[]], [['start']], [['up', '--purge']], [['down', '--force']], [['status', 'extra']]])('rejects %j with usage and exit 2', async (args) => {

@@ -7,7 +7,7 @@ import type { CommandContext } from '../context.js';
 import { createStack, type StackStatus } from './stack.js';
 import { loadStackConfig } from './config.js';
 
-const USAGE = 'usage: bitpredict stack <up|down [--purge]|status>\n';
+const USAGE = 'usage: bitpredict stack <up|down [--purge]|status>';
 
 /** Repository root: this file lives in <root>/cli/stack (or <root>/dist/cli/stack when built). */
 export function repoRoot(fileUrl: string = import.meta.url): string {
@@ -29,7 +29,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = ctx.args;
   const unknown = rest.filter((a) => !(sub === 'down' && a === '--purge'));
   if (sub === undefined || !['up', 'down', 'status'].includes(sub) || unknown.length > 0) {
-    process.stderr.write(USAGE);
+    ctx.output.error(USAGE);
     return 2;
   }
   const config = loadStackConfig(ctx.env);
@@ -37,15 +37,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     config,
     logger: ctx.logger,
     rootDir: repoRoot(),
-    progress: (line) => process.stderr.write(`stack: ${line}\n`),
+    progress: (line) => ctx.output.note(`stack: ${line}`),
     // The JVM that runs Apicurio may live only in BITPREDICT_STACK_JAVA_HOME or JAVA_HOME.
     javaHome: config.stack.javaHome,
   });
   try {
     if (sub === 'up') {
       const status = await stack.up();
-      process.stdout.write(formatStatus(status));
-      process.stdout.write(`logs: ${stack.layout.logsDir}  (stop with: npm run stack:down)\n`);
+      ctx.output.text(formatStatus(status));
+      ctx.output.line(`logs: ${stack.layout.logsDir}  (stop with: npm run stack:down)`);
       return status.allUp ? 0 : 3;
     }
     if (sub === 'down') {
@@ -53,7 +53,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       return 0;
     }
     const status = await stack.status();
-    process.stdout.write(formatStatus(status));
+    ctx.output.text(formatStatus(status));
     return status.allUp ? 0 : 3;
   } finally {
     await stack.close();

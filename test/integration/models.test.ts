@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createTestPlatform, DATA_DIR, type TestPlatform } from '../helpers/platform.js';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
+import { createOutput } from '../../cli/output.js';
 import { models, train } from '../../cli/train.js';
 import { readRegistry, listVersions } from '../../core/models/registry.js';
 
@@ -39,6 +40,7 @@ describe('model registry: train, promote, announce, rollback', () => {
       BITPREDICT_DATA_DIR: DATA_DIR, BITPREDICT_MODEL_STORE_DIR: store, BITPREDICT_LOG_LEVEL: 'silent',
     }),
     logger: createLogger({ level: 'silent', name: 'test' }),
+    output: createOutput({ stdout: process.stdout, stderr: process.stderr }),
     args,
     env: {},
   });

@@ -2,12 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
+import { createOutput } from '../../cli/output.js';
 import { runNews, runTextReplay, runX } from '../../cli/text.js';
 
 const lines: string[] = [];
 const ctx = (args: string[] = []) => ({
   config: loadConfig({}, { BITPREDICT_KAFKA_BROKERS: '127.0.0.1:1', BITPREDICT_RSS_FEEDS: '', BITPREDICT_X_BEARER_TOKEN: '' }),
   logger: createLogger({ level: 'info', name: 'text-cli-test', destination: { write: (m: string) => void lines.push(m) } }),
+  output: createOutput({ stdout: process.stdout, stderr: process.stderr }),
   args,
   env: {},
 });
