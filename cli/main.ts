@@ -21,7 +21,6 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   models: { summary: 'models list|promote <version>|rollback: the model registry (champion and history)', load: async () => (await import('./train.js')).models },
   backtest: { summary: 'backtest a model on a replayed range (topics or files), point in time, with fees and slippage -> JSON + HTML report', load: async () => (await import('./backtest.js')).backtest },
   evaluate: { summary: 'walk-forward evaluation of the LSTM-attention model beside naive baselines -> JSON + HTML report', load: async () => (await import('./evaluate.js')).evaluate },
-  indicators: { summary: 'old name of `features` (kept for scripts)', load: async () => (await import('./services.js')).features },
   predictor: { summary: 'predictor: features -> predictions + Redis', load: async () => (await import('./services.js')).predictor },
   'market-data': { summary: 'live Binance and Coinbase market data with REST gap fill -> market.candles', load: async () => (await import('./market-data.js')).run },
   poll: { summary: 'REST polling fallback: closed candles from a CryptoCompare-style API -> market.candles', load: async () => (await import('./poll.js')).run },
@@ -31,6 +30,9 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   gateway: { summary: 'gateway: HTTP + WebSocket push of predictions, dashboard', load: async () => (await import('./services.js')).gateway },
   keys: { summary: 'keys create --name <n> --scope read|admin | list | revoke <id>: the gateway\'s API keys', load: async () => (await import('./keys.js')).keys },
 };
+
+// Old command names that scripts may still use; they run the command they map to but are not listed.
+const aliases = new Map([['indicators', 'features']]);
 
 const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
 
@@ -45,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     output.line(usage());
     return name === undefined ? 1 : 0;
   }
-  const entry = commands[name];
+  const entry = commands[aliases.get(name) ?? name];
   if (!entry) {
     output.error(`bitpredict: unknown command "${name}"\n${usage()}`);
     return 2;
