@@ -27,7 +27,7 @@ export async function runWorker(ctx: CommandContext, name: string, build: (deps:
   let exitCode = 0;
   const onFatal = (err: BitPredictError): void => {
     exitCode = 1;
-    logger.error({ code: err.code, err: err.message }, 'fatal error; shutting down');
+    logger.error({ code: err.code, err }, 'fatal error; shutting down');
     void lifecycle.shutdown(`fatal: ${err.code}`);
   };
   const platform = createPlatform({ config, logger, registry, clientId: name });
