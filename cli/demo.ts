@@ -1,37 +1,60 @@
 // `npm run demo`: the whole system in one command on the real local stack. Starts Kafka, the
 // registry and Redis (unless they already run), recreates the demo's own topics (prefix "demo."),
-// starts the gateway, indicator processor and predictor in this process, replays the real Binance
-// hourly candles (history as fast as possible, then the last stretch at a watchable rate), and
-// serves predictions over WebSocket until Ctrl-C. Ctrl-C stops the services, then the servers the
-// demo started itself, and leaves no process behind.
+// starts the gateway, the feature and sentiment processors and the predictor in this process,
+// replays the real texts, then the real Binance hourly candles (history as fast as possible, then
+// the last stretch at a watchable rate), and serves predictions over WebSocket until Ctrl-C.
+// Ctrl-C stops the services, then the servers the demo started itself, and leaves no process
+// behind.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
 import { createStack } from './stack/stack.js';
 import { repoRoot } from './stack/command.js';
-import { loadConfig } from '../core/config.js';
-import { loadStackConfig, STACK_CONFIG_KEYS } from './stack/config.js';
-import { createLifecycle } from '../core/lifecycle.js';
+import { loadConfig, type Config } from '../core/config.js';
+import { loadStackConfig, STACK_CONFIG_KEYS, type StackConfig } from './stack/config.js';
+import { createLifecycle, type Lifecycle } from '../core/lifecycle.js';
+import type { Logger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
-import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
-import { createRedis } from '../core/redis.js';
+import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
+import { createRedis, type Redis } from '../core/redis.js';
 import { createAdmin } from '../core/kafka/client.js';
 import { topicSpecs } from '../core/kafka/topics.js';
-import { createProducer } from '../core/kafka/producer.js';
+import { createProducer, type Producer } from '../core/kafka/producer.js';
 import type { BitPredictError } from '../core/errors.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
 import { createSentimentProcessor } from '../processors/sentiment/service.js';
 import { runTextReplay } from '../producers/text/replay.js';
 import { createPredictor } from '../processors/predictor/service.js';
-import { createGateway } from '../gateway/service.js';
+import { createGateway, type GatewayService } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
 
 /** Real text data replayed by the demo (relative to the data folder). */
 const DEMO_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 
-export async function demo(ctx: CommandContext): Promise<number> {
-  const say = (line: string): void => ctx.output.line(`[demo] ${line}`);
+const USAGE = 'usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--keep-stack] [--exit-after-replay]';
+
+type Say = (line: string) => void;
+
+interface DemoOptions {
+  /** Candles before this time are replayed as fast as possible, the rest at `rate` candles/s. */
+  readonly liveFrom: number;
+  readonly rate: number;
+  readonly keepStack: boolean;
+  readonly exitAfterReplay: boolean;
+}
+
+/** What the steps after start-up share: the demo's config, its platform and the abort of the replay. */
+interface DemoRun {
+  readonly config: Config;
+  readonly platform: Platform;
+  readonly producer: Producer;
+  readonly signal: AbortSignal;
+  readonly say: Say;
+}
+
+/** The flags, or null when they make no sense (the caller prints the usage). */
+function parseDemoArgs(args: string[]): DemoOptions | null {
   const { values } = parseArgs({
-    args: ctx.args,
+    args,
     options: {
       'live-from': { type: 'string', default: '2025-12-01T00:00:00Z' },
       rate: { type: 'string', default: '5' },
@@ -41,38 +64,45 @@ export async function demo(ctx: CommandContext): Promise<number> {
   });
   const liveFrom = Date.parse(values['live-from']);
   const rate = Number(values.rate);
-  if (Number.isNaN(liveFrom) || !(rate > 0)) {
-    ctx.output.error('usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--keep-stack] [--exit-after-replay]');
-    return 2;
-  }
+  if (Number.isNaN(liveFrom) || !(rate > 0)) return null;
+  return { liveFrom, rate, keepStack: values['keep-stack'], exitAfterReplay: values['exit-after-replay'] };
+}
+
+function demoConfig(env: CommandContext['env']): Config {
   // The demo keeps its topics and Redis keys apart from anything else on the same stack.
-  const config = loadConfig(ctx.env, {
-    BITPREDICT_TOPIC_PREFIX: ctx.env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
-    BITPREDICT_REDIS_KEY_PREFIX: ctx.env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
+  return loadConfig(env, {
+    BITPREDICT_TOPIC_PREFIX: env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
+    BITPREDICT_REDIS_KEY_PREFIX: env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
     // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
     // and the gateway is ready with baseline predictions when no champion model has been trained.
-    BITPREDICT_GATEWAY_AUTH: ctx.env.BITPREDICT_GATEWAY_AUTH ?? 'open',
-    BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: ctx.env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
+    BITPREDICT_GATEWAY_AUTH: env.BITPREDICT_GATEWAY_AUTH ?? 'open',
+    BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
   }, { alsoKnown: Object.keys(STACK_CONFIG_KEYS) });
-  const stackConfig = loadStackConfig(ctx.env);
-  const logger = ctx.logger;
-  const lifecycle = createLifecycle({ logger, timeoutMs: Math.max(config.lifecycle.shutdownTimeoutMs, 60_000) });
-  const abort = new AbortController();
-  lifecycle.onShutdown('flush logs', () => logger.flush());
+}
 
-  const stack = createStack({ config: stackConfig, logger, rootDir: repoRoot(), progress: say, javaHome: stackConfig.stack.javaHome });
+/**
+ * Brings the local stack up, reusing the servers that already run, and registers its stop: at
+ * shutdown the demo runs `down` only when it started a server itself and --keep-stack is not
+ * set, so a stack that was already up before the demo (and may serve others) keeps running.
+ */
+async function upStack(o: { stackConfig: StackConfig; logger: Logger; lifecycle: Lifecycle; keepStack: boolean; say: Say }): Promise<void> {
+  const { say } = o;
+  const stack = createStack({ config: o.stackConfig, logger: o.logger, rootDir: repoRoot(), progress: say, javaHome: o.stackConfig.stack.javaHome });
   say('starting the local stack (Kafka, Apicurio Registry, Redis)...');
   const status = await stack.up();
   const startedHere = status.services.filter((s) => s.action === 'started').map((s) => s.name);
-  lifecycle.onShutdown('stop the local stack', async () => {
-    if (values['keep-stack'] || startedHere.length === 0) {
+  o.lifecycle.onShutdown('stop the local stack', async () => {
+    if (o.keepStack || startedHere.length === 0) {
       say('leaving the stack running (it was already running before the demo, or --keep-stack)');
       return;
     }
     say('stopping the local stack...');
     await stack.down();
   });
-  let exitCode = 0;
+}
+
+/** Ctrl-C and SIGTERM abort the replay and run the ordered shutdown. */
+function stopOnSignals(lifecycle: Lifecycle, abort: AbortController, say: Say): void {
   process.once('SIGINT', () => {
     say('Ctrl-C: shutting down...');
     abort.abort();
@@ -82,6 +112,149 @@ export async function demo(ctx: CommandContext): Promise<number> {
     abort.abort();
     void lifecycle.shutdown('SIGTERM');
   });
+}
+
+/**
+ * Fresh topics per run: the replay starts from the first candle again, and a processor group
+ * that remembered the previous run's offsets would see the new run as duplicates.
+ */
+async function resetTopics(platform: Platform, config: Config, say: Say): Promise<void> {
+  const admin = await createAdmin(platform.kafka);
+  const demoTopics = topicSpecs({ prefix: config.kafka.topicPrefix, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor }).map((t) => t.name);
+  const existing = new Set(await admin.listTopics());
+  const stale = demoTopics.filter((t) => existing.has(t));
+  if (stale.length > 0) {
+    say(`deleting the previous demo topics (${stale.length})...`);
+    await admin.deleteTopics(stale);
+    for (let i = 0; i < 50 && (await admin.listTopics()).some((t) => stale.includes(t)); i++) await new Promise((r) => setTimeout(r, 200));
+  }
+  await admin.close();
+  await prepareTopicsAndSchemas(platform, config.kafka);
+  say(`topics ready with prefix "${config.kafka.topicPrefix}", schemas registered at ${config.registry.url}`);
+}
+
+/** The demo's Redis keys start empty too, like its topics. */
+async function resetRedis(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<Redis> {
+  const redis = await createRedis({ url: config.redis.url, logger });
+  lifecycle.onShutdown('close redis', async () => {
+    await redis.quit();
+  });
+  const stale = await redis.keys(`${config.redis.keyPrefix}*`);
+  if (stale.length > 0) await redis.del(...stale);
+  return redis;
+}
+
+/**
+ * The replay producer and the four services, in this process. Their stop steps are registered
+ * in this order, so shutdown first aborts the replay, then stops the services in reverse, and
+ * closes the producer after the last of them.
+ */
+async function startServices(o: { platform: Platform; config: Config; redis: Redis; lifecycle: Lifecycle; abort: AbortController; onFatal: (err: BitPredictError) => void }): Promise<{ producer: Producer; gateway: GatewayService }> {
+  const { platform, config, redis, lifecycle, onFatal } = o;
+  const producer = await createProducer(platform.kafka);
+  lifecycle.onShutdown('close replay producer', () => producer.close());
+  const gateway = await createGateway({ platform, config, redis, onFatal });
+  lifecycle.onShutdown('stop gateway', () => gateway.stop());
+  const features = await createFeatureProcessor({ platform, config, redis, onFatal });
+  lifecycle.onShutdown('stop features', () => features.stop());
+  const predictor = await createPredictor({ platform, config, redis, onFatal });
+  lifecycle.onShutdown('stop predictor', () => predictor.stop());
+  const sentiment = await createSentimentProcessor({ platform, config, onFatal });
+  lifecycle.onShutdown('stop sentiment', () => sentiment.stop());
+  lifecycle.onShutdown('stop replay', () => o.abort.abort());
+
+  await gateway.start();
+  await features.start();
+  await predictor.start();
+  await sentiment.start();
+  for (let i = 0; i < 300 && !(gateway.readiness().ready && features.readiness().ready && predictor.readiness().ready && sentiment.readiness().ready); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  lifecycle.setReady(true);
+  return { producer, gateway };
+}
+
+function printBanner(url: string, config: Config, say: Say): void {
+  say(`dashboard:  ${url}/`);
+  say(`websocket:  ${url.replace(/^http/, 'ws')}/ws  (send {"op":"subscribe","channel":"predictions:${config.replay.symbol}"})`);
+  say(`rest:       ${url}/v1/predictions/latest?symbol=${config.replay.symbol}   (OpenAPI: ${url}/v1/openapi.json)`);
+  say(`metrics:    ${url}/metrics   health: ${url}/healthz ${url}/readyz`);
+  if (config.gateway.auth === 'open') say('the gateway runs in open mode (no API key needed): fine here, never in production (docs/gateway.md)');
+}
+
+/**
+ * Texts first: the real news (2021-10 .. 2022-07) and tweets (2025-08 .. 09) are replayed into
+ * text.raw and scored before the candles start, so the features of those periods carry their
+ * sentiment (the feature join waits for the text stream, and here it is already complete).
+ */
+async function replayTexts(run: DemoRun): Promise<void> {
+  const { platform, config, producer, signal, say } = run;
+  for (const textFile of DEMO_TEXT_FILES) {
+    if (signal.aborted) break;
+    const s = await runTextReplay({ platform, config, producer, file: textFile, rate: 0, signal });
+    say(`texts: ${s.published} items from ${textFile} into text.raw (${s.deadLettered} to the DLQ, ${s.duplicates} duplicates dropped)`);
+  }
+  await waitForScoring(platform, signal);
+  say('texts scored (VADER; FinBERT too when BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR names a model folder)');
+}
+
+/** Until the sentiment group has read all of text.raw (at most a minute), or the demo stops. */
+async function waitForScoring(platform: Platform, signal: AbortSignal): Promise<void> {
+  const admin = await createAdmin(platform.kafka);
+  try {
+    const group = platform.kafka.groupId('sentiment');
+    const rawTopic = platform.kafka.topic('textRaw');
+    for (let i = 0; i < 600 && !signal.aborted; i++) {
+      const lag = await admin.groupLag(group, rawTopic);
+      if (lag.every((p) => p.lag === 0)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await admin.close();
+  }
+}
+
+/** The candle history up to --live-from as fast as possible, then the rest at --rate candles/s. */
+async function replayCandles(run: DemoRun, opts: DemoOptions): Promise<void> {
+  const { platform, config, producer, signal, say } = run;
+  const { liveFrom, rate } = opts;
+  const file = config.replay.file;
+  say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);
+  let lastReport = Date.now();
+  const history = await runReplay({
+    platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, from: config.replay.from, to: liveFrom, signal,
+    onProgress: (p) => {
+      if (Date.now() - lastReport > 2000) {
+        lastReport = Date.now();
+        say(`  ${p.published} candles published (last ${p.lastOpenTime ? new Date(p.lastOpenTime).toISOString() : '-'})`);
+      }
+    },
+  });
+  say(`history: ${history.published} candles in ${history.seconds.toFixed(1)} s, ${history.gaps} gaps kept as gaps, ${history.deadLettered} rows to the DLQ`);
+  if (!signal.aborted) {
+    say(`now replaying from ${new Date(liveFrom).toISOString()} at ${rate} candles/s; predictions stream to the dashboard. Ctrl-C to stop.`);
+    const live = await runReplay({ platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate, from: liveFrom, signal });
+    if (!live.aborted) say(`replay finished: ${live.published} more candles. Still serving; Ctrl-C to stop.`);
+  }
+}
+
+export async function demo(ctx: CommandContext): Promise<number> {
+  const say: Say = (line) => ctx.output.line(`[demo] ${line}`);
+  const opts = parseDemoArgs(ctx.args);
+  if (opts === null) {
+    ctx.output.error(USAGE);
+    return 2;
+  }
+  const config = demoConfig(ctx.env);
+  const stackConfig = loadStackConfig(ctx.env);
+  const logger = ctx.logger;
+  const lifecycle = createLifecycle({ logger, timeoutMs: Math.max(config.lifecycle.shutdownTimeoutMs, 60_000) });
+  const abort = new AbortController();
+  lifecycle.onShutdown('flush logs', () => logger.flush());
+
+  await upStack({ stackConfig, logger, lifecycle, keepStack: opts.keepStack, say });
+  let exitCode = 0;
+  stopOnSignals(lifecycle, abort, say);
   const onFatal = (err: BitPredictError): void => {
     exitCode = 1;
     say(`fatal: ${err.code}: ${err.message}`);
@@ -92,96 +265,14 @@ export async function demo(ctx: CommandContext): Promise<number> {
   try {
     const registry = createMetricsRegistry({ service: 'demo' });
     const platform = createPlatform({ config, logger, registry, clientId: 'demo' });
-    // Fresh topics per run: the replay starts from the first candle again, and a processor group
-    // that remembered the previous run's offsets would see the new run as duplicates.
-    const admin = await createAdmin(platform.kafka);
-    const demoTopics = topicSpecs({ prefix: config.kafka.topicPrefix, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor }).map((t) => t.name);
-    const existing = new Set(await admin.listTopics());
-    const stale = demoTopics.filter((t) => existing.has(t));
-    if (stale.length > 0) {
-      say(`deleting the previous demo topics (${stale.length})...`);
-      await admin.deleteTopics(stale);
-      for (let i = 0; i < 50 && (await admin.listTopics()).some((t) => stale.includes(t)); i++) await new Promise((r) => setTimeout(r, 200));
-    }
-    await admin.close();
-    await prepareTopicsAndSchemas(platform, config.kafka);
-    say(`topics ready with prefix "${config.kafka.topicPrefix}", schemas registered at ${config.registry.url}`);
-
-    const redis = await createRedis({ url: config.redis.url, logger });
-    lifecycle.onShutdown('close redis', async () => {
-      await redis.quit();
-    });
-    const stale2 = await redis.keys(`${config.redis.keyPrefix}*`);
-    if (stale2.length > 0) await redis.del(...stale2);
-
-    const producer = await createProducer(platform.kafka);
-    lifecycle.onShutdown('close replay producer', () => producer.close());
-    const gateway = await createGateway({ platform, config, redis, onFatal });
-    lifecycle.onShutdown('stop gateway', () => gateway.stop());
-    const features = await createFeatureProcessor({ platform, config, redis, onFatal });
-    lifecycle.onShutdown('stop features', () => features.stop());
-    const predictor = await createPredictor({ platform, config, redis, onFatal });
-    lifecycle.onShutdown('stop predictor', () => predictor.stop());
-    const sentiment = await createSentimentProcessor({ platform, config, onFatal });
-    lifecycle.onShutdown('stop sentiment', () => sentiment.stop());
-    lifecycle.onShutdown('stop replay', () => abort.abort());
-
-    await gateway.start();
-    await features.start();
-    await predictor.start();
-    await sentiment.start();
-    for (let i = 0; i < 300 && !(gateway.readiness().ready && features.readiness().ready && predictor.readiness().ready && sentiment.readiness().ready); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    lifecycle.setReady(true);
-    const url = gateway.url();
-    say(`dashboard:  ${url}/`);
-    say(`websocket:  ${url.replace(/^http/, 'ws')}/ws  (send {"op":"subscribe","channel":"predictions:${config.replay.symbol}"})`);
-    say(`rest:       ${url}/v1/predictions/latest?symbol=${config.replay.symbol}   (OpenAPI: ${url}/v1/openapi.json)`);
-    say(`metrics:    ${url}/metrics   health: ${url}/healthz ${url}/readyz`);
-    if (config.gateway.auth === 'open') say('the gateway runs in open mode (no API key needed): fine here, never in production (docs/gateway.md)');
-
-    // Texts first: the real news (2021-10 .. 2022-07) and tweets (2025-08 .. 09) are replayed into
-    // text.raw and scored before the candles start, so the features of those periods carry their
-    // sentiment (the feature join waits for the text stream, and here it is already complete).
-    for (const textFile of DEMO_TEXT_FILES) {
-      if (abort.signal.aborted) break;
-      const s = await runTextReplay({ platform, config, producer, file: textFile, rate: 0, signal: abort.signal });
-      say(`texts: ${s.published} items from ${textFile} into text.raw (${s.deadLettered} to the DLQ, ${s.duplicates} duplicates dropped)`);
-    }
-    const scoringAdmin = await createAdmin(platform.kafka);
-    try {
-      const group = platform.kafka.groupId('sentiment');
-      const rawTopic = platform.kafka.topic('textRaw');
-      for (let i = 0; i < 600 && !abort.signal.aborted; i++) {
-        const lag = await scoringAdmin.groupLag(group, rawTopic);
-        if (lag.every((p) => p.lag === 0)) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    } finally {
-      await scoringAdmin.close();
-    }
-    say('texts scored (VADER; FinBERT too when BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR names a model folder)');
-
-    const file = config.replay.file;
-    say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);
-    let lastReport = Date.now();
-    const history = await runReplay({
-      platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, from: config.replay.from, to: liveFrom, signal: abort.signal,
-      onProgress: (p) => {
-        if (Date.now() - lastReport > 2000) {
-          lastReport = Date.now();
-          say(`  ${p.published} candles published (last ${p.lastOpenTime ? new Date(p.lastOpenTime).toISOString() : '-'})`);
-        }
-      },
-    });
-    say(`history: ${history.published} candles in ${history.seconds.toFixed(1)} s, ${history.gaps} gaps kept as gaps, ${history.deadLettered} rows to the DLQ`);
-    if (!abort.signal.aborted) {
-      say(`now replaying from ${new Date(liveFrom).toISOString()} at ${rate} candles/s; predictions stream to the dashboard. Ctrl-C to stop.`);
-      const live = await runReplay({ platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate, from: liveFrom, signal: abort.signal });
-      if (!live.aborted) say(`replay finished: ${live.published} more candles. Still serving; Ctrl-C to stop.`);
-    }
-    if (values['exit-after-replay'] && !abort.signal.aborted) {
+    await resetTopics(platform, config, say);
+    const redis = await resetRedis(config, logger, lifecycle);
+    const { producer, gateway } = await startServices({ platform, config, redis, lifecycle, abort, onFatal });
+    printBanner(gateway.url(), config, say);
+    const run: DemoRun = { config, platform, producer, signal: abort.signal, say };
+    await replayTexts(run);
+    await replayCandles(run, opts);
+    if (opts.exitAfterReplay && !abort.signal.aborted) {
       // Let the pipeline drain the last candles before stopping.
       await new Promise((r) => setTimeout(r, 3000));
       void lifecycle.shutdown('replay finished (--exit-after-replay)');
