@@ -10,6 +10,7 @@ import { errorMessage } from '../../core/errors.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { feedSource, parseFeed } from './domain/index.js';
 import { retryAfterMs } from '../../core/domain/http.js';
+import { backoffMs, type BackoffPolicy } from '../../core/backoff.js';
 import { BoundedSet, deadTextRecord, loadTextTail, textRecord } from './publish.js';
 import type { Config } from '../../core/config.js';
 
@@ -75,6 +76,8 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
   const quietAfter = opts.quietAfterMs ?? config.text.rssQuietAfterMs;
   const timeoutMs = opts.fetchTimeoutMs ?? 20_000;
   const maxBackoff = opts.maxBackoffMs ?? Math.max(interval, 3_600_000);
+  // A failing feed is retried from its own poll interval, doubling; a Retry-After wins when longer.
+  const retryPolicy: BackoffPolicy = { baseMs: interval, maxMs: maxBackoff, maxDoublings: 10 };
   const fetches = counter(registry, 'bitpredict_news_fetch_total', 'Feed fetches by result', ['feed', 'result']);
   const items = counter(registry, 'bitpredict_news_items_total', 'News items published to text.raw', ['feed']);
   const rejected = counter(registry, 'bitpredict_news_items_rejected_total', 'Feed items sent to the DLQ (bad or missing date, no id, empty)', ['feed']);
@@ -103,8 +106,7 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
     s.failures++;
     s.lastResult = result;
     fetches.inc({ feed: s.label, result });
-    const backoff = Math.min(maxBackoff, interval * 2 ** Math.min(s.failures - 1, 10));
-    const delay = Math.min(Math.max(backoff, waitMs ?? 0), Math.max(maxBackoff, waitMs ?? 0));
+    const delay = backoffMs(retryPolicy, s.failures, waitMs ?? null);
     s.nextAt = now() + delay;
     logger.warn({ feed: s.url, result, failures: s.failures, retryInMs: delay, ...detail }, 'feed fetch failed; backing off');
   }

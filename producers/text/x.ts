@@ -8,6 +8,7 @@ import type { Service, Readiness } from '../../core/service.js';
 import type { Logger } from '../../core/logger.js';
 import { errorMessage } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
+import { backoffMs, type BackoffPolicy } from '../../core/backoff.js';
 import { maxTweetId, parseRecentSearch, rateLimitWaitMs } from './domain/index.js';
 import { BoundedSet, deadTextRecord, loadTextTail, textRecord } from './publish.js';
 import type { Config } from '../../core/config.js';
@@ -45,6 +46,8 @@ export async function createXService(opts: XOptions): Promise<XService> {
   const interval = opts.pollIntervalMs ?? config.text.x.pollIntervalMs;
   const maxPages = opts.maxPagesPerRound ?? 10;
   const timeoutMs = opts.fetchTimeoutMs ?? 20_000;
+  // Doubling from the poll interval (at least 1 s) up to the 15-minute rate-limit window of the API.
+  const retryPolicy: BackoffPolicy = { baseMs: Math.max(interval, 1000), maxMs: 15 * 60_000, maxDoublings: 6 };
   const requests = counter(registry, 'bitpredict_x_requests_total', 'X API requests by result', ['result']);
   const items = counter(registry, 'bitpredict_x_tweets_total', 'Tweets published to text.raw');
   const dlqTotal = counter(registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
@@ -65,7 +68,7 @@ export async function createXService(opts: XOptions): Promise<XService> {
   function backoff(result: string, detail: Record<string, unknown>, minMs = 0): number {
     st.failures++;
     requests.inc({ result });
-    const wait = Math.max(minMs, Math.min(15 * 60_000, Math.max(interval, 1000) * 2 ** Math.min(st.failures - 1, 6)));
+    const wait = backoffMs(retryPolicy, st.failures, minMs);
     st.waitUntil = now() + wait;
     logger.warn({ result, failures: st.failures, retryInMs: wait, ...detail }, 'X request failed; backing off');
     return wait;

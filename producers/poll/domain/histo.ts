@@ -4,6 +4,7 @@
 import type { Candle } from '../../../schemas/types.js';
 import { toCandle, validateCandle } from '../../../core/domain/candle.js';
 import { retryAfterMs } from '../../../core/domain/http.js';
+import { backoffMs } from '../../../core/backoff.js';
 
 /** The histo endpoint of each interval the API serves; other intervals cannot be polled. */
 export const HISTO_ENDPOINTS = { '1m': 'histominute', '1h': 'histohour', '1d': 'histoday' } as const;
@@ -196,7 +197,5 @@ export function planPublish(input: PlanInput): Plan {
  * Retry-After from the server wins when it is longer.
  */
 export function retryDelay(attempt: number, baseMs: number, maxMs: number, jitter: number, retryAfterMs: number | null = null): number {
-  const exp = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-  const delay = Math.round(exp * (1 - 0.5 * Math.min(Math.max(jitter, 0), 0.999)));
-  return retryAfterMs !== null ? Math.max(delay, retryAfterMs) : delay;
+  return backoffMs({ baseMs, maxMs, jitter: 'half', random: () => jitter }, attempt, retryAfterMs);
 }
