@@ -4,7 +4,6 @@
 // behind the fill. Other 4xx answers are not retried: they are returned as failures to dead-letter.
 import type { Logger } from '../../core/logger.js';
 import type { Counter } from '../../core/metrics.js';
-import { errorMessage } from '../../core/errors.js';
 import { backoffDelay } from './domain/backoff.js';
 import { retryAfterMs } from '../../core/domain/http.js';
 
@@ -66,7 +65,7 @@ export async function getJson(url: string, deps: RestDeps): Promise<RestResult> 
     } catch (err) {
       if (deps.signal.aborted) throw new Aborted('stopped');
       deps.errors.inc({ exchange: deps.exchange, status: 'network' });
-      deps.logger.warn({ exchange: deps.exchange, err: errorMessage(err), attempt, waitMs: wait }, 'REST request failed; retrying');
+      deps.logger.warn({ exchange: deps.exchange, err, attempt, waitMs: wait }, 'REST request failed; retrying');
     }
     await sleep(wait, deps.signal);
   }

@@ -86,7 +86,7 @@ export function createReconnectingSocket(opts: {
     });
     sock.on('error', (err) => {
       reason = errorMessage(err);
-      logger.warn({ socket: opts.name, err: reason }, 'exchange socket error');
+      logger.warn({ socket: opts.name, err }, 'exchange socket error');
     });
   }
 
