@@ -9,7 +9,7 @@ import type { Platform } from '../../core/runtime.js';
 import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { deadLetterFromSource } from '../../core/kafka/dlq.js';
 import { BitPredictError } from '../../core/errors.js';
-import { counter } from '../../core/metrics.js';
+import { counter, type Counter } from '../../core/metrics.js';
 import { lastOpenTimesByKey } from '../../core/kafka/resume.js';
 import type { Candle } from '../../schemas/types.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from '../../core/data/candles/index.js';
@@ -75,11 +75,66 @@ export interface ReplaySummary {
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
-  const { platform, producer } = opts;
-  const { serde, registry } = platform;
-  const { config } = opts;
+  const { platform } = opts;
   const logger: Logger = platform.logger.child({ service: 'replay' });
   const now = opts.now ?? Date.now;
+  const plan = await planReplay(opts);
+  const metrics = {
+    published: counter(platform.registry, 'bitpredict_replay_candles_total', 'Candles published by replay'),
+    dlq: counter(platform.registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']),
+  };
+  const summary: ReplaySummary = {
+    file: plan.params.path, format: plan.params.format, published: 0, deadLettered: 0, duplicatesReplaced: 0, outOfOrder: 0, gaps: 0, missingIntervals: 0,
+    droppedPartialLastRow: false, firstOpenTime: null, lastOpenTime: null, seconds: 0, aborted: false,
+    skippedExisting: 0, resumedAfter: plan.params.resumeAfter ?? null,
+  };
+  const started = process.hrtime.bigint();
+  logger.info({ file: plan.params.path, format: plan.params.format, key: plan.key, rate: opts.rate || 'max', speedFactor: plan.speedFactor || undefined, resumeAfter: summary.resumedAfter }, 'replay starting');
+  const batches = replayBatches(plan.params, { encode: (c) => platform.serde.encode('candles', c), now, keepCandles: plan.paced });
+  const sender = createBatchSender({ opts, plan, logger, metrics, summary, now });
+  let stats: SequencerStats | null = null;
+  try {
+    for await (const b of batches) {
+      // Checked between batches: once aborted, nothing more is sent.
+      if (opts.signal?.aborted) {
+        summary.aborted = true;
+        break;
+      }
+      stats = b.stats;
+      await sender.send(b);
+      summary.skippedExisting = b.skippedExisting;
+    }
+    await sender.drain();
+  } catch (err) {
+    // A failed send must not become an unhandled rejection behind the error being thrown.
+    await sender.settle();
+    throw err;
+  } finally {
+    if (stats) {
+      summary.duplicatesReplaced = stats.duplicatesReplaced;
+      summary.outOfOrder = stats.outOfOrder;
+      summary.gaps = stats.gaps;
+      summary.missingIntervals = stats.missingIntervals;
+    }
+    summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  }
+  logger.info({ ...summary, recordsPerSecond: Math.round(summary.published / Math.max(summary.seconds, 1e-9)) }, 'replay finished');
+  return summary;
+}
+
+/** What one replay reads and how it sends: the file, its format, the key, the pacing and the pipeline's parameters. */
+interface ReplayPlan {
+  params: PipelineParams;
+  topic: string;
+  key: string;
+  speedFactor: number;
+  /** One candle per batch, sent at a rate or at N x real time. */
+  paced: boolean;
+}
+
+/** Checks the options, detects the file's format and, when resuming, finds the last candle already published. */
+async function planReplay(opts: ReplayOptions): Promise<ReplayPlan> {
+  const { platform, config } = opts;
   const path = resolveDataFile(config.data.dir, opts.file);
   const [first, second] = firstLines(path);
   const format = detectFormat(basename(path), first, second);
@@ -100,47 +155,75 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     from: opts.from ?? null, to: opts.to ?? null, limit: opts.limit ?? 0, batchSize: paced ? 1 : (opts.batchSize ?? 1000),
     futureToleranceMs: config.events.futureToleranceMs, resumeAfter,
   };
-  const published = counter(registry, 'bitpredict_replay_candles_total', 'Candles published by replay');
-  const dlqTotal = counter(registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
-  const summary: ReplaySummary = {
-    file: path, format, published: 0, deadLettered: 0, duplicatesReplaced: 0, outOfOrder: 0, gaps: 0, missingIntervals: 0,
-    droppedPartialLastRow: false, firstOpenTime: null, lastOpenTime: null, seconds: 0, aborted: false,
-    skippedExisting: 0, resumedAfter: resumeAfter,
-  };
-  const started = process.hrtime.bigint();
-  logger.info({ file: path, format, key, rate: opts.rate || 'max', speedFactor: speedFactor || undefined, resumeAfter }, 'replay starting');
-  const batches = replayBatches(params, { encode: (c) => serde.encode('candles', c), now, keepCandles: paced });
+  return { params, topic, key, speedFactor, paced };
+}
+
+/**
+ * Sends the pipeline's batches: candles to market.candles and dead rows to the DLQ, in file order.
+ * At most one batch is in flight; unpaced, the next batch is parsed while the previous one is sent.
+ */
+function createBatchSender(c: {
+  opts: ReplayOptions;
+  plan: ReplayPlan;
+  logger: Logger;
+  metrics: { published: Counter; dlq: Counter<'group' | 'reason'> };
+  summary: ReplaySummary;
+  now: () => number;
+}) {
+  const { opts, plan, logger, metrics, summary } = c;
+  const { platform, producer } = opts;
+  const { serde } = platform;
+  let inFlight: Promise<void> | null = null;
+  let nextSendAt = Date.now();
   // speedFactor: candle k is sent at start + (openTime_k - openTime_first) / speedFactor, so the
   // data's own spacing (and its gaps) is kept, compressed; a slow broker delays, never bunches.
   let paceOrigin: { wall: number; event: number } | null = null;
 
-  let inFlight: Promise<void> | null = null;
-  let nextSendAt = Date.now();
   const toRecords = (b: PipelineBatch): OutRecord[] => {
     const records: OutRecord[] = new Array<OutRecord>(b.values.length + b.dead.length);
     let d = 0;
-    let c = 0;
+    let k = 0;
     for (let i = 0; i < records.length; i++) {
       const dead = b.dead[d];
       if (dead !== undefined && dead.index === i) {
         d++;
         records[i] = deadLetterFromSource(
           { serde, topicPrefix: platform.kafka.topicPrefix },
-          { kind: 'file', source: path, offset: dead.lineNo, raw: Buffer.from(dead.raw, 'utf8') },
+          { kind: 'file', source: plan.params.path, offset: dead.lineNo, raw: Buffer.from(dead.raw, 'utf8') },
           { code: dead.code, message: dead.reason, attempts: 1 },
           dead.at,
         );
         summary.deadLettered++;
-        dlqTotal.inc({ group: 'replay', reason: dead.code });
+        metrics.dlq.inc({ group: 'replay', reason: dead.code });
         logger.warn({ line: dead.lineNo, code: dead.code, reason: dead.reason }, 'replay row sent to the DLQ');
         continue;
       }
-      records[i] = { topic, key, value: b.values[c] ?? null, timestamp: b.timestamps[c] };
-      c++;
+      records[i] = { topic: plan.topic, key: plan.key, value: b.values[k] ?? null, timestamp: b.timestamps[k] };
+      k++;
     }
     return records;
   };
-  const send = async (b: PipelineBatch): Promise<void> => {
+
+  /** Waits until the batch is due (rate or speedFactor), then stamps ingestion time at the moment of sending. */
+  async function pace(b: PipelineBatch, records: OutRecord[]): Promise<void> {
+    if (plan.speedFactor > 0) {
+      const openTime = b.candles?.[0]?.openTime;
+      if (openTime !== undefined) {
+        paceOrigin ??= { wall: Date.now(), event: openTime };
+        await delay(paceOrigin.wall + (openTime - paceOrigin.event) / plan.speedFactor - Date.now(), opts.signal);
+      }
+    } else {
+      await delay(nextSendAt - Date.now(), opts.signal);
+      nextSendAt = Math.max(nextSendAt + 1000 / opts.rate, Date.now() - 1000);
+    }
+    // Stamped here so that latency figures start at the send. Re-encoding happens only in
+    // rate-limited mode, where CPU is not the limit.
+    const t = c.now();
+    let k = 0;
+    for (const r of records) if (r.topic === plan.topic && b.candles) r.value = serde.encode('candles', { ...(b.candles[k++] as Candle), ingestedAt: t });
+  }
+
+  async function send(b: PipelineBatch): Promise<void> {
     const records = toRecords(b);
     summary.firstOpenTime ??= b.firstOpenTime;
     summary.lastOpenTime = b.lastOpenTime;
@@ -149,69 +232,34 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     if (records.length === 0) return;
     const count = b.values.length;
     if (inFlight) await inFlight;
-    if (paced) {
-      if (speedFactor > 0) {
-        const openTime = b.candles?.[0]?.openTime;
-        if (openTime !== undefined) {
-          paceOrigin ??= { wall: Date.now(), event: openTime };
-          await delay(paceOrigin.wall + (openTime - paceOrigin.event) / speedFactor - Date.now(), opts.signal);
-        }
-      } else {
-        await delay(nextSendAt - Date.now(), opts.signal);
-        nextSendAt = Math.max(nextSendAt + 1000 / opts.rate, Date.now() - 1000);
-      }
-      // Stamp ingestion time at the moment of sending, so latency figures start here. Re-encoding
-      // happens only in rate-limited mode, where CPU is not the limit.
-      const t = now();
-      let c = 0;
-      for (const r of records) if (r.topic === topic && b.candles) r.value = serde.encode('candles', { ...(b.candles[c++] as Candle), ingestedAt: t });
-    }
+    if (plan.paced) await pace(b, records);
     inFlight = producer.send(records).then(() => {
       summary.published += count;
-      published.inc(count);
+      metrics.published.inc(count);
       opts.onProgress?.({ ...summary });
     });
     // A send that fails while the next batch is being computed is awaited (and thrown) at the
     // next send or at the end; until then it must not count as an unhandled rejection.
     inFlight.catch(() => undefined);
-    if (paced) await inFlight;
+    if (plan.paced) await inFlight;
     // kafkajs encodes and writes the request in promise continuations after a few awaits; the
     // next batch is computed in one long synchronous stretch. Yielding once lets the request go
     // out first, so that parsing overlaps the broker's work instead of delaying the request.
     else await new Promise<void>((r) => setImmediate(r));
-  };
-  let stats: SequencerStats | null = null;
-  try {
-    for await (const b of batches) {
-      // Checked between batches: once aborted, nothing more is sent.
-      if (opts.signal?.aborted) {
-        summary.aborted = true;
-        break;
-      }
-      stats = b.stats;
-      await send(b);
-      summary.skippedExisting = b.skippedExisting;
-    }
-    const last = inFlight as Promise<void> | null;
-    if (last) await last;
-  } catch (err) {
-    // A failed send must not become an unhandled rejection behind the error being thrown.
-    const pending = inFlight as Promise<void> | null;
-    if (pending) await pending.catch(() => undefined);
-    throw err;
-  } finally {
-    if (stats) {
-      summary.duplicatesReplaced = stats.duplicatesReplaced;
-      summary.outOfOrder = stats.outOfOrder;
-      summary.gaps = stats.gaps;
-      summary.missingIntervals = stats.missingIntervals;
-    }
-    summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   }
-  logger.info({ ...summary, recordsPerSecond: Math.round(summary.published / Math.max(summary.seconds, 1e-9)) }, 'replay finished');
-  return summary;
-}
 
+  return {
+    send,
+    /** Waits for the last send; throws its error. */
+    async drain(): Promise<void> {
+      if (inFlight) await inFlight;
+    },
+    /** Waits for the last send, ignoring its error (another error is being thrown). */
+    async settle(): Promise<void> {
+      if (inFlight) await inFlight.catch(() => undefined);
+    },
+  };
+}
 
 /** The openTime of the last candle of `key` in the topic's tail, or null (see lastOpenTimesByKey). */
 export async function lastPublishedOpenTime(platform: Platform, topic: string, key: string, perPartition: number): Promise<number | null> {
