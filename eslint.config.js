@@ -5,9 +5,29 @@ import tseslint from 'typescript-eslint';
 import floors from './lint/floors.js';
 
 const ioModules = [
-  'kafkajs', 'ioredis', 'fastify', '@fastify/*', 'ws', 'prom-client', 'pino',
-  '@kafkajs/*', '@tensorflow/*', '@xenova/*', '@huggingface/*', 'node:fs', 'node:fs/*', 'fs', 'fs/*',
-  'node:http', 'node:https', 'node:net', 'http', 'https', 'net', 'node:child_process', 'child_process',
+  'kafkajs',
+  'ioredis',
+  'fastify',
+  '@fastify/*',
+  'ws',
+  'prom-client',
+  'pino',
+  '@kafkajs/*',
+  '@tensorflow/*',
+  '@xenova/*',
+  '@huggingface/*',
+  'node:fs',
+  'node:fs/*',
+  'fs',
+  'fs/*',
+  'node:http',
+  'node:https',
+  'node:net',
+  'http',
+  'https',
+  'net',
+  'node:child_process',
+  'child_process',
 ];
 
 export default tseslint.config(
@@ -43,9 +63,18 @@ export default tseslint.config(
     // Tests beside domain code may read fixtures from disk; the rule guards the code they test.
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ioModules, message: 'domain/ code and the pure shared libraries (core/features, core/text, core/data parsers) import no I/O (Kafka, Redis, HTTP, fs, ML). Pass data in.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ioModules,
+              message:
+                'domain/ code and the pure shared libraries (core/features, core/text, core/data parsers) import no I/O (Kafka, Redis, HTTP, fs, ML). Pass data in.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

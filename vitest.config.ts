@@ -8,7 +8,18 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['core/**/*.test.ts', 'schemas/**/*.test.ts', 'producers/**/*.test.ts', 'processors/**/*.test.ts', 'trainer/**/*.test.ts', 'gateway/**/*.test.ts', 'cli/**/*.test.ts', 'deployment/**/*.test.ts', 'bench/**/*.test.ts', 'lint/**/*.test.ts'],
+          include: [
+            'core/**/*.test.ts',
+            'schemas/**/*.test.ts',
+            'producers/**/*.test.ts',
+            'processors/**/*.test.ts',
+            'trainer/**/*.test.ts',
+            'gateway/**/*.test.ts',
+            'cli/**/*.test.ts',
+            'deployment/**/*.test.ts',
+            'bench/**/*.test.ts',
+            'lint/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },

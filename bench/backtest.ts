@@ -33,7 +33,11 @@ const T = 48;
 const WARMUP = 200;
 const TRADING = { feeBps: 10, slippageBps: 5, mode: 'long-flat' as const, threshold: 0 };
 
-interface Timed { seconds: number; bars: number; readSeconds: number }
+interface Timed {
+  seconds: number;
+  bars: number;
+  readSeconds: number;
+}
 
 async function createArtifact(): Promise<{ choice: ModelChoice; cleanup(): Promise<void> }> {
   const { tf } = await loadTf();
@@ -41,14 +45,35 @@ async function createArtifact(): Promise<{ choice: ModelChoice; cleanup(): Promi
   const F = FEATURE_NAMES.length;
   const model = buildModel(tf, { T, F, units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits, seed: 7 });
   const version = 'bench-untrained';
-  await saveArtifact(tf, model, {
-    name: 'lstm-attention', version, featureSetVersion: 'fs-2', featureColumns: [...FEATURE_NAMES],
-    normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
-    T, F, returnScale: RETURN_SCALE, trainedFrom: Date.UTC(2022, 0, 1), trainedTo: Date.UTC(2023, 11, 1), metrics: {}, backend: 'cpu',
-    codeVersion: 'bench', createdAt: '2026-01-01T00:00:00.000Z', expiresAt: null, seed: 7, hyperparameters: {},
-  }, store);
+  await saveArtifact(
+    tf,
+    model,
+    {
+      name: 'lstm-attention',
+      version,
+      featureSetVersion: 'fs-2',
+      featureColumns: [...FEATURE_NAMES],
+      normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
+      T,
+      F,
+      returnScale: RETURN_SCALE,
+      trainedFrom: Date.UTC(2022, 0, 1),
+      trainedTo: Date.UTC(2023, 11, 1),
+      metrics: {},
+      backend: 'cpu',
+      codeVersion: 'bench',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      expiresAt: null,
+      seed: 7,
+      hyperparameters: {},
+    },
+    store,
+  );
   model.dispose();
-  return { choice: { kind: 'artifact', dir: artifactDir(store, 'lstm-attention', version), label: version }, cleanup: () => rm(store, { recursive: true, force: true }) };
+  return {
+    choice: { kind: 'artifact', dir: artifactDir(store, 'lstm-attention', version), label: version },
+    cleanup: () => rm(store, { recursive: true, force: true }),
+  };
 }
 
 async function timed(label: string, read: () => Promise<BacktestEvents>, model: ModelChoice, windowMs: number): Promise<Timed> {
@@ -58,7 +83,12 @@ async function timed(label: string, read: () => Promise<BacktestEvents>, model: 
   const readSeconds = (performance.now() - start) / 1000;
   let last = -1;
   const result = await runBacktest({
-    events, model, sentimentWindowMs: windowMs, T, trading: TRADING, ...(loaded ? { loaded } : {}),
+    events,
+    model,
+    sentimentWindowMs: windowMs,
+    T,
+    trading: TRADING,
+    ...(loaded ? { loaded } : {}),
     onProgress: (done, total, what) => {
       const pct = Math.floor((done / Math.max(total, 1)) * 10);
       if (pct !== last) {
@@ -75,7 +105,17 @@ async function timed(label: string, read: () => Promise<BacktestEvents>, model: 
 async function fill(platform: Platform, config: Config, file: string, range: BacktestRange, barMs: number): Promise<void> {
   const producer = await createProducer(platform.kafka);
   try {
-    const s = await runReplay({ platform, config, producer, file, symbol: range.symbol, interval: range.interval, rate: 0, from: range.from - WARMUP * barMs, to: range.to });
+    const s = await runReplay({
+      platform,
+      config,
+      producer,
+      file,
+      symbol: range.symbol,
+      interval: range.interval,
+      rate: 0,
+      from: range.from - WARMUP * barMs,
+      to: range.to,
+    });
     progress(`replayed ${s.published} ${range.interval} candles into ${config.kafka.topicPrefix}market.candles (setup, not timed)`);
   } finally {
     await producer.close();
@@ -120,8 +160,10 @@ export async function run(): Promise<Record<string, unknown>> {
       ratio: Number((rate(hourlyFiles) / rate(hourlyBaseline)).toFixed(3)),
       minute_slice: {
         bars: minuteKafka.bars,
-        kafka_s: Number(minuteKafka.seconds.toFixed(2)), bars_per_s: rate(minuteKafka),
-        files_s: Number(minuteFiles.seconds.toFixed(2)), bars_per_s_files: rate(minuteFiles),
+        kafka_s: Number(minuteKafka.seconds.toFixed(2)),
+        bars_per_s: rate(minuteKafka),
+        files_s: Number(minuteFiles.seconds.toFixed(2)),
+        bars_per_s_files: rate(minuteFiles),
       },
       goal_hourly_year_s: 120,
       model: 'lstm-attention (default architecture, seeded untrained weights)',

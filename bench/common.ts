@@ -14,7 +14,10 @@ export const progress = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
 };
 
-export async function benchPlatform(label: string, overrides: Partial<Record<ConfigKey, string>> = {}): Promise<{ platform: Platform; config: Config; prefix: string; cleanup(): Promise<void> }> {
+export async function benchPlatform(
+  label: string,
+  overrides: Partial<Record<ConfigKey, string>> = {},
+): Promise<{ platform: Platform; config: Config; prefix: string; cleanup(): Promise<void> }> {
   const prefix = `bench.${label}.${Date.now().toString(36)}.`;
   const config = loadConfig(process.env, {
     BITPREDICT_TOPIC_PREFIX: prefix,
@@ -25,7 +28,12 @@ export async function benchPlatform(label: string, overrides: Partial<Record<Con
     ...overrides,
   });
   const logger = createLogger({ level: config.logLevel, name: `bench-${label}`, destination: process.stderr });
-  const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: `bench-${label}`, defaultMetrics: false }), clientId: `bench-${label}` });
+  const platform = createPlatform({
+    config,
+    logger,
+    registry: createMetricsRegistry({ service: `bench-${label}`, defaultMetrics: false }),
+    clientId: `bench-${label}`,
+  });
   await prepareTopicsAndSchemas(platform, config.kafka);
   return {
     platform,
@@ -45,7 +53,11 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[idx] as number;
 }
 
-export const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+export const median = (xs: number[]): number =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 /**
  * A bare kafkajs client on the platform's brokers, for the raw baselines benchmarks measure the

@@ -83,7 +83,16 @@ export async function run(): Promise<Record<string, unknown>> {
     while (!subscribed) await new Promise((r) => setTimeout(r, 20));
     progress(`pipeline: ${COUNT} real candles at ${RATE}/s`);
     const producer = await createProducer(platform.kafka);
-    await runReplay({ platform, config, producer, file: 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv', symbol: 'BTCUSDT', interval: '1h', rate: RATE, limit: COUNT });
+    await runReplay({
+      platform,
+      config,
+      producer,
+      file: 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv',
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: RATE,
+      limit: COUNT,
+    });
     const deadline = Date.now() + 15_000;
     while (latencies.length < COUNT && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await producer.close();

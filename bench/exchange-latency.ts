@@ -19,7 +19,13 @@ export async function run(): Promise<Record<string, unknown>> {
   const mock = await startMockExchange();
   const config = {
     ...bench.config,
-    market: { ...bench.config.market, exchanges: ['binance'], symbols: ['BTCUSDT'], intervals: ['1m'], binance: { wsUrl: mock.binanceWsUrl, restUrl: mock.binanceRestUrl } },
+    market: {
+      ...bench.config.market,
+      exchanges: ['binance'],
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      binance: { wsUrl: mock.binanceWsUrl, restUrl: mock.binanceRestUrl },
+    },
   };
   const { platform } = bench;
   const topic = platform.kafka.topic('candles');
@@ -63,7 +69,22 @@ export async function run(): Promise<Record<string, unknown>> {
       }
       for (let i = 0; i < COUNT; i++) {
         openTime += MIN;
-        const c: Candle = { symbol: 'BASE', interval: '1m', exchange: 'binance', openTime, closeTime: openTime + MIN, open: 87_950, high: 87_990, low: 87_940, close: 87_960, volume: 12.5, quoteVolume: 1_099_000, tradeCount: 400, source: 'bench', ingestedAt: Date.now() };
+        const c: Candle = {
+          symbol: 'BASE',
+          interval: '1m',
+          exchange: 'binance',
+          openTime,
+          closeTime: openTime + MIN,
+          open: 87_950,
+          high: 87_990,
+          low: 87_940,
+          close: 87_960,
+          volume: 12.5,
+          quoteVolume: 1_099_000,
+          tradeCount: 400,
+          source: 'bench',
+          ingestedAt: Date.now(),
+        };
         sentAt.set(`BASE:1m@${openTime}`, Date.now());
         void producer.send([{ topic, key: 'BASE:1m', value: platform.serde.encode('candles', c), timestamp: c.closeTime }]);
         await new Promise((r) => setTimeout(r, PACE_MS));

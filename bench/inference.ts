@@ -31,7 +31,14 @@ export async function run(): Promise<Record<string, unknown>> {
   const src = data.val; // windows of 2024-11..12 (never the final window)
   const F = src.F;
   const row = T * F;
-  const out: Record<string, unknown> = { data: data.source, T, F, calls: CALLS, batch: BATCH, model: { units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits } };
+  const out: Record<string, unknown> = {
+    data: data.source,
+    T,
+    F,
+    calls: CALLS,
+    batch: BATCH,
+    model: { units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits },
+  };
   const window = (i: number): Float32Array => src.X.subarray((i % src.n) * row, ((i % src.n) + 1) * row);
   for (const backend of ['wasm', 'cpu'] as TfBackend[]) {
     let tf;
@@ -85,7 +92,9 @@ export async function run(): Promise<Record<string, unknown>> {
     const l = stats(live);
     const b = stats(tfjs);
     const rt = stats(roundTrip);
-    progress(`${backend}: live JS p50 ${l.p50} ms p99 ${l.p99} ms; tfjs single p50 ${b.p50} ms p99 ${b.p99} ms; round trip p50 ${rt.p50} ms; batched tfjs ${(n / batchS).toFixed(0)}/s, JS ${(n / fastBatchS).toFixed(0)}/s`);
+    progress(
+      `${backend}: live JS p50 ${l.p50} ms p99 ${l.p99} ms; tfjs single p50 ${b.p50} ms p99 ${b.p99} ms; round trip p50 ${rt.p50} ms; batched tfjs ${(n / batchS).toFixed(0)}/s, JS ${(n / fastBatchS).toFixed(0)}/s`,
+    );
     if (backend === 'wasm') {
       Object.assign(out, {
         backend,

@@ -65,7 +65,16 @@ export async function run(): Promise<Record<string, unknown>> {
     const producer = await createProducer(platform.kafka);
     let total = 0n;
     for (let i = 0; i < COPIES; i++) {
-      const s = await runReplay({ platform, config, producer, file: FILE, symbol: i === 0 ? 'BTCUSDT' : `BTC${i}USDT`, interval: '1h', rate: 0, resume: false });
+      const s = await runReplay({
+        platform,
+        config,
+        producer,
+        file: FILE,
+        symbol: i === 0 ? 'BTCUSDT' : `BTC${i}USDT`,
+        interval: '1h',
+        rate: 0,
+        resume: false,
+      });
       total += BigInt(s.published);
     }
     await producer.close();
@@ -80,11 +89,17 @@ export async function run(): Promise<Record<string, unknown>> {
       const baseGroup = `bench-passthrough-${round}-${Date.now()}`;
       const delivery = await createDelivery(platform.kafka, 'exactly-once', baseGroup);
       const runner = createConsumerRunner({
-        client: platform.kafka, groupId: baseGroup, topics: [candles],
+        client: platform.kafka,
+        groupId: baseGroup,
+        topics: [candles],
         handler: async (rec) => [{ topic: out, key: rec.key?.toString() ?? null, value: rec.value, timestamp: rec.timestamp }],
         deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix }),
-        delivery: delivery.mode, logger: platform.logger, registry: platform.registry,
-        maxAttempts: 3, retryBackoffMs: 100, onFatal: (e) => progress(`passthrough fatal: ${e.message}`),
+        delivery: delivery.mode,
+        logger: platform.logger,
+        registry: platform.registry,
+        maxAttempts: 3,
+        retryBackoffMs: 100,
+        onFatal: (e) => progress(`passthrough fatal: ${e.message}`),
       });
       await runner.start();
       const s = await waitConsumed(platform, baseGroup, candles, total);
@@ -118,7 +133,9 @@ export async function run(): Promise<Record<string, unknown>> {
       progress(`round ${round + 1}: features ${f.toFixed(0)} records/s, passthrough ${b.toFixed(0)} records/s, ratio ${(f / b).toFixed(3)}`);
     }
     const ratios = rates.map((r, i) => r / (baselines[i] as number)).sort((a, b) => a - b);
-    progress(`heap ${heapBefore.toFixed(0)} MB before, ${heapQuarter.toFixed(0)} MB at 25 %, ${heapAfter.toFixed(0)} MB after the first 1M-record run (after GC)`);
+    progress(
+      `heap ${heapBefore.toFixed(0)} MB before, ${heapQuarter.toFixed(0)} MB at 25 %, ${heapAfter.toFixed(0)} MB after the first 1M-record run (after GC)`,
+    );
     return {
       records: Number(total),
       rounds: ROUNDS,

@@ -30,7 +30,10 @@ export async function run(): Promise<Record<string, unknown>> {
         const t0 = process.hrtime.bigint();
         for (let i = 0; i < captured.length; i += 1000) {
           const slice = captured.slice(i, i + 1000);
-          await raw.sendBatch({ acks: -1, topicMessages: [{ topic: slice[0]!.topic, messages: slice.map((r) => ({ key: r.key, value: r.value, timestamp: String(r.timestamp) })) }] });
+          await raw.sendBatch({
+            acks: -1,
+            topicMessages: [{ topic: slice[0]!.topic, messages: slice.map((r) => ({ key: r.key, value: r.value, timestamp: String(r.timestamp) })) }],
+          });
         }
         const baseline = n / (Number(process.hrtime.bigint() - t0) / 1e9);
         const summary = await runReplay({ platform, config, producer, file: FILE, symbol: 'BTCUSDT', interval: '1h', rate: 0 });

@@ -7,11 +7,11 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   'candle-build': async () => (await import('./candle-build.js')).run(),
   'exchange-latency': async () => (await import('./exchange-latency.js')).run(),
   'processor-throughput': async () => (await import('./processor-throughput.js')).run(),
-  'sentiment': async () => (await import('./sentiment.js')).run(),
-  'training': async () => (await import('./training.js')).run(),
-  'inference': async () => (await import('./inference.js')).run(),
+  sentiment: async () => (await import('./sentiment.js')).run(),
+  training: async () => (await import('./training.js')).run(),
+  inference: async () => (await import('./inference.js')).run(),
   'ws-fanout': async () => (await import('./ws-fanout.js')).run(),
-  'backtest': async () => (await import('./backtest.js')).run(),
+  backtest: async () => (await import('./backtest.js')).run(),
 };
 
 const name = process.argv[2];

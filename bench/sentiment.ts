@@ -17,8 +17,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import {
-  argmaxLabel, classificationMetrics, confusionMatrix, parsePhraseBank, parseTwitterFinancialCsv, phrasebankEncoding,
-  vaderLabel, type LabelledText, type SentimentLabel,
+  argmaxLabel,
+  classificationMetrics,
+  confusionMatrix,
+  parsePhraseBank,
+  parseTwitterFinancialCsv,
+  phrasebankEncoding,
+  vaderLabel,
+  type LabelledText,
+  type SentimentLabel,
 } from '../processors/sentiment/domain/evaluate.js';
 import vaderPackage from 'vader-sentiment';
 import { VADER_MAX_CHARS, VADER_VERSION, scoreVader } from '../core/text/vader.js';
@@ -38,7 +45,10 @@ function loadSets(dataDir: string): { tweets: string[]; sets: Record<string, Lab
     return parsePhraseBank(readFileSync(path, phrasebankEncoding(file)));
   };
   const tw = (file: string): LabelledText[] => parseTwitterFinancialCsv(readFileSync(join(dataDir, 'twitter_financial_news_sentiment', file), 'utf8'));
-  const tweetRows = parse<Record<string, string>>(readFileSync(join(dataDir, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'), 'utf8'), { columns: true, skip_empty_lines: true });
+  const tweetRows = parse<Record<string, string>>(readFileSync(join(dataDir, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'), 'utf8'), {
+    columns: true,
+    skip_empty_lines: true,
+  });
   return {
     tweets: tweetRows.map((r) => r.text ?? ''),
     sets: {
@@ -83,7 +93,10 @@ async function finbertFigures(scorer: FinbertScorer, sets: Record<string, Labell
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     texts += set.length;
     seconds += s;
-    out[name] = evaluate(set.map((r) => r.label), predicted);
+    out[name] = evaluate(
+      set.map((r) => r.label),
+      predicted,
+    );
     progress(`finbert ${name}: macro-F1 ${(out[name] as { macro_f1: number }).macro_f1}, ${(set.length / s).toFixed(1)} texts/s`);
   }
   out.texts_per_s = round3(texts / seconds);
@@ -125,7 +138,9 @@ export async function run(): Promise<Record<string, unknown>> {
   const { tweets, sets } = loadSets(dataDir);
   const corpus = [...tweets, ...sets.phrasebank_50agree!.map((r) => r.text)];
   const chars = corpus.reduce((a, t) => a + t.length, 0);
-  progress(`${corpus.length} texts (${tweets.length} bitcoin tweets + ${sets.phrasebank_50agree!.length} PhraseBank sentences), mean ${(chars / corpus.length).toFixed(0)} chars; ${PASSES} passes per round`);
+  progress(
+    `${corpus.length} texts (${tweets.length} bitcoin tweets + ${sets.phrasebank_50agree!.length} PhraseBank sentences), mean ${(chars / corpus.length).toFixed(0)} chars; ${PASSES} passes per round`,
+  );
 
   const rates: number[] = [];
   const baseRates: number[] = [];
@@ -155,7 +170,10 @@ export async function run(): Promise<Record<string, unknown>> {
 
   const vader: Record<string, Record<string, unknown>> = {};
   for (const [name, set] of Object.entries(sets)) {
-    vader[name] = evaluate(set.map((r) => r.label), set.map((r) => vaderLabel(scoreVader(r.text).compound)));
+    vader[name] = evaluate(
+      set.map((r) => r.label),
+      set.map((r) => vaderLabel(scoreVader(r.text).compound)),
+    );
     progress(`vader ${name}: macro-F1 ${vader[name].macro_f1 as number}, accuracy ${vader[name].accuracy as number}`);
   }
   const btcShares = { positive: 0, neutral: 0, negative: 0 };

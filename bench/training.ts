@@ -48,7 +48,9 @@ async function viaTrainerPipeline(): Promise<BenchData> {
 /** Fallback: 8 scale-free columns from the raw CSV, z-scored on the training range. */
 function viaCsv(): BenchData {
   const lines = readFileSync(resolve(DATA_DIR, CSV), 'utf8').trim().split('\n').slice(1);
-  const rows = lines.map((l) => l.split(',')).map((p) => ({ t: Number(p[0]) + HOUR, o: Number(p[2]), h: Number(p[3]), l: Number(p[4]), c: Number(p[5]), v: Number(p[6]) }))
+  const rows = lines
+    .map((l) => l.split(','))
+    .map((p) => ({ t: Number(p[0]) + HOUR, o: Number(p[2]), h: Number(p[3]), l: Number(p[4]), c: Number(p[5]), v: Number(p[6]) }))
     .filter((r) => r.t >= WARMUP_FROM && r.t <= TO);
   const columns = ['logRet1', 'logRet4', 'logRet24', 'ln(h/l)', 'ln(c/o)', 'ln(c/sma24)', 'ln(v/vmean24)', 'hourOfDay'];
   const F = columns.length;
@@ -56,13 +58,34 @@ function viaCsv(): BenchData {
     if (i < 24 || rows[i - 24]!.t !== r.t - 24 * HOUR) return null;
     let sma = 0;
     let vm = 0;
-    for (let k = i - 23; k <= i; k++) { sma += rows[k]!.c / 24; vm += rows[k]!.v / 24; }
-    return [Math.log(r.c / rows[i - 1]!.c), Math.log(r.c / rows[i - 4]!.c), Math.log(r.c / rows[i - 24]!.c), Math.log(r.h / r.l), Math.log(r.c / r.o), Math.log(r.c / sma), Math.log((r.v + 1e-9) / (vm + 1e-9)), new Date(r.t).getUTCHours() / 23];
+    for (let k = i - 23; k <= i; k++) {
+      sma += rows[k]!.c / 24;
+      vm += rows[k]!.v / 24;
+    }
+    return [
+      Math.log(r.c / rows[i - 1]!.c),
+      Math.log(r.c / rows[i - 4]!.c),
+      Math.log(r.c / rows[i - 24]!.c),
+      Math.log(r.h / r.l),
+      Math.log(r.c / r.o),
+      Math.log(r.c / sma),
+      Math.log((r.v + 1e-9) / (vm + 1e-9)),
+      new Date(r.t).getUTCHours() / 23,
+    ];
   });
   const mean = new Array<number>(F).fill(0);
   const sq = new Array<number>(F).fill(0);
   let m = 0;
-  rows.forEach((r, i) => { const f = feat[i]; if (f && r.t >= FROM && r.t < VAL_FROM) { m++; f.forEach((x, j) => { mean[j]! += x; sq[j]! += x * x; }); } });
+  rows.forEach((r, i) => {
+    const f = feat[i];
+    if (f && r.t >= FROM && r.t < VAL_FROM) {
+      m++;
+      f.forEach((x, j) => {
+        mean[j]! += x;
+        sq[j]! += x * x;
+      });
+    }
+  });
   const mu = mean.map((s) => s / m);
   const sd = sq.map((s, j) => Math.sqrt(Math.max(s / m - mu[j]! ** 2, 1e-12)));
   const build = (from: number, to: number): WindowSet => {
@@ -78,10 +101,22 @@ function viaCsv(): BenchData {
     const X = new Float32Array(n * T * F);
     const yReturn = new Float32Array(n);
     ends.forEach((i, w) => {
-      for (let s = 0; s < T; s++) feat[i - T + 1 + s]!.forEach((x, j) => { X[(w * T + s) * F + j] = (x - mu[j]!) / sd[j]!; });
+      for (let s = 0; s < T; s++)
+        feat[i - T + 1 + s]!.forEach((x, j) => {
+          X[(w * T + s) * F + j] = (x - mu[j]!) / sd[j]!;
+        });
       yReturn[w] = Math.log(rows[i + 1]!.c / rows[i]!.c);
     });
-    return { T, F, n, X, yReturn, yUp: Uint8Array.from(yReturn, (r) => (r > 0 ? 1 : 0)), eventTimes: Float64Array.from(ends, (i) => rows[i]!.t), closes: Float64Array.from(ends, (i) => rows[i]!.c) };
+    return {
+      T,
+      F,
+      n,
+      X,
+      yReturn,
+      yUp: Uint8Array.from(yReturn, (r) => (r > 0 ? 1 : 0)),
+      eventTimes: Float64Array.from(ends, (i) => rows[i]!.t),
+      closes: Float64Array.from(ends, (i) => rows[i]!.c),
+    };
   };
   return { source: 'bench CSV fallback (8 scale-free columns)', train: build(FROM, VAL_FROM), val: build(VAL_FROM, TO - HOUR + 1), columns };
 }
@@ -97,7 +132,9 @@ export async function loadBenchData(): Promise<BenchData> {
   }
   const last = Math.max(data.train.eventTimes.at(-1) ?? 0, data.val.eventTimes.at(-1) ?? 0);
   if (last + HOUR > TO) throw new Error(`bench data reaches into the final window (${new Date(last).toISOString()})`);
-  progress(`data: ${data.source}; train ${data.train.n} windows, val ${data.val.n}, T=${T}, F=${data.train.F} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  progress(
+    `data: ${data.source}; train ${data.train.n} windows, val ${data.val.n}, T=${T}, F=${data.train.F} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
   return data;
 }
 
@@ -111,7 +148,15 @@ export function bar(label: string, done: number, total: number, extra = ''): voi
 function subset(s: WindowSet, n: number): WindowSet {
   const m = Math.min(n, s.n);
   const row = s.T * s.F;
-  return { ...s, n: m, X: s.X.subarray(0, m * row), yReturn: s.yReturn.subarray(0, m), yUp: s.yUp.subarray(0, m), eventTimes: s.eventTimes.subarray(0, m), closes: s.closes.subarray(0, m) };
+  return {
+    ...s,
+    n: m,
+    X: s.X.subarray(0, m * row),
+    yReturn: s.yReturn.subarray(0, m),
+    yUp: s.yUp.subarray(0, m),
+    eventTimes: s.eventTimes.subarray(0, m),
+    closes: s.closes.subarray(0, m),
+  };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -133,7 +178,8 @@ export async function run(): Promise<Record<string, unknown>> {
     const r = await trainModel(tf, sub, null, { ...hp, epochs: 1, onBatch: (d, n) => bar(`${b} epoch (${sub.n} windows)`, d, n) });
     r.model.dispose();
     epochS[b] = Number(((r.epochSeconds[0]! * train.n) / sub.n).toFixed(2));
-    if (sub.n < train.n) notes.push(`${b}: 1 epoch on ${sub.n} windows (${r.epochSeconds[0]!.toFixed(1)} s) scaled x${(train.n / sub.n).toFixed(1)} to ${train.n}`);
+    if (sub.n < train.n)
+      notes.push(`${b}: 1 epoch on ${sub.n} windows (${r.epochSeconds[0]!.toFixed(1)} s) scaled x${(train.n / sub.n).toFixed(1)} to ${train.n}`);
     progress(`${b}: ${epochS[b]} s/epoch (full set equivalent)`);
   }
 

@@ -202,18 +202,21 @@ export function createDriver(send: (e: DriverEvent) => void): { handle(c: Driver
 
   async function disconnect(): Promise<void> {
     disconnecting = true;
-    const closing = clients.map((c) => new Promise<void>((resolve) => {
-      if (c.ws.readyState === WebSocket.CLOSED) return resolve();
-      const timer = setTimeout(() => {
-        c.ws.terminate();
-        resolve();
-      }, 5_000);
-      c.ws.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      c.ws.close(1000, 'bench done');
-    }));
+    const closing = clients.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.ws.readyState === WebSocket.CLOSED) return resolve();
+          const timer = setTimeout(() => {
+            c.ws.terminate();
+            resolve();
+          }, 5_000);
+          c.ws.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.ws.close(1000, 'bench done');
+        }),
+    );
     await Promise.all(closing);
     clients = [];
     send({ ev: 'disconnected' });

@@ -23,7 +23,10 @@ import type { Prediction } from '../schemas/types.js';
 import { benchPlatform, progress } from './common.js';
 import type { DriverCommand, DriverEvent, DriverReport } from './ws-fanout-client.js';
 
-const CLIENT_COUNTS = (process.env.BENCH_CLIENTS ?? '1000,5000').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+const CLIENT_COUNTS = (process.env.BENCH_CLIENTS ?? '1000,5000')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => Number.isInteger(n) && n > 0);
 const RATE = Number(process.env.BENCH_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -112,7 +115,10 @@ function findGc(): (() => void) | null {
   }
 }
 
-interface MemorySample { heapPlusExternal: number; rss: number }
+interface MemorySample {
+  heapPlusExternal: number;
+  rss: number;
+}
 
 function sampleMemory(gc: (() => void) | null): MemorySample {
   if (gc) {
@@ -212,11 +218,21 @@ async function runRound(opts: { drivers: Driver[]; target: Target; clients: numb
   const before = sampleMemory(gc);
   const shares = drivers.map((_, i) => Math.floor(clients / drivers.length) + (i < clients % drivers.length ? 1 : 0));
   const connectStart = Date.now();
-  const connected = await Promise.all(drivers.map((d, i) => d.request({ cmd: 'connect', url: target.url, count: shares[i] as number, subscribe: target.subscribe, concurrency: CONNECT_CONCURRENCY }, 'connected', 180_000)));
+  const connected = await Promise.all(
+    drivers.map((d, i) =>
+      d.request(
+        { cmd: 'connect', url: target.url, count: shares[i] as number, subscribe: target.subscribe, concurrency: CONNECT_CONCURRENCY },
+        'connected',
+        180_000,
+      ),
+    ),
+  );
   const open = connected.reduce((s, e) => s + e.open, 0);
   const failed = connected.reduce((s, e) => s + e.failed, 0);
   const protocol = connected.find((e) => e.protocol !== null)?.protocol ?? null;
-  progress(`${target.kind}: ${open}/${clients} clients ready in ${Date.now() - connectStart} ms${failed ? ` (${failed} failed: ${connected.find((e) => e.firstError)?.firstError})` : ''}`);
+  progress(
+    `${target.kind}: ${open}/${clients} clients ready in ${Date.now() - connectStart} ms${failed ? ` (${failed} failed: ${connected.find((e) => e.firstError)?.firstError})` : ''}`,
+  );
   if (open === 0) throw new Error(`${target.kind}: no client could connect to ${target.url}`);
   // Let the handshake garbage and socket buffers settle before reading memory.
   await new Promise((r) => setTimeout(r, 1000));
@@ -278,9 +294,11 @@ async function runRound(opts: { drivers: Driver[]; target: Target; clients: numb
     protocol,
   };
   const total = [...histogram.values()].reduce((s, n) => s + n, 0);
-  progress(`${target.kind}: delivered ${result.delivered}/${expected} (lost ${expected - result.delivered}), ` +
-    `${Math.round(result.delivered / (result.spanMs / 1000))}/s, p50 ${histogramPercentile(histogram, total, 50)} ms, ` +
-    `p99 ${histogramPercentile(histogram, total, 99)} ms${Object.keys(closes).length ? `, server closes ${JSON.stringify(closes)}` : ''}`);
+  progress(
+    `${target.kind}: delivered ${result.delivered}/${expected} (lost ${expected - result.delivered}), ` +
+      `${Math.round(result.delivered / (result.spanMs / 1000))}/s, p50 ${histogramPercentile(histogram, total, 50)} ms, ` +
+      `p99 ${histogramPercentile(histogram, total, 99)} ms${Object.keys(closes).length ? `, server closes ${JSON.stringify(closes)}` : ''}`,
+  );
   return result;
 }
 
@@ -305,15 +323,21 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 // ---------------------------------------------------------------------------------------------
 
 export async function run(): Promise<Record<string, unknown>> {
-  if (CLIENT_COUNTS.length === 0) throw new BitPredictError('ERR_CONFIG_INVALID', `BENCH_CLIENTS must list positive integers, e.g. "1000,5000" (got "${process.env.BENCH_CLIENTS}")`);
+  if (CLIENT_COUNTS.length === 0)
+    throw new BitPredictError('ERR_CONFIG_INVALID', `BENCH_CLIENTS must list positive integers, e.g. "1000,5000" (got "${process.env.BENCH_CLIENTS}")`);
   const maxClients = Math.max(...CLIENT_COUNTS);
   const limit = openFileLimit();
   // This process holds every server-side socket of a round; each client process its share.
   if (!(limit >= maxClients + FD_MARGIN)) {
-    throw new BitPredictError('ERR_CONFIG_INVALID', `ws-fanout needs at least ${maxClients + FD_MARGIN} open files for ${maxClients} clients, but ulimit -n is ${limit}; raise it (ulimit -n 20000) or lower BENCH_CLIENTS`);
+    throw new BitPredictError(
+      'ERR_CONFIG_INVALID',
+      `ws-fanout needs at least ${maxClients + FD_MARGIN} open files for ${maxClients} clients, but ulimit -n is ${limit}; raise it (ulimit -n 20000) or lower BENCH_CLIENTS`,
+    );
   }
   const gc = findGc();
-  progress(`ws-fanout: clients ${CLIENT_COUNTS.join(', ')}, ${RATE}/s for ${SECONDS} s (+${WARMUP_SECONDS} s warmup) per round, ${PAIRS} baseline/gateway pairs, ${PROCS} client processes, ulimit -n ${limit}, memory ${gc ? 'heap+external after gc' : 'without gc'}`);
+  progress(
+    `ws-fanout: clients ${CLIENT_COUNTS.join(', ')}, ${RATE}/s for ${SECONDS} s (+${WARMUP_SECONDS} s warmup) per round, ${PAIRS} baseline/gateway pairs, ${PROCS} client processes, ulimit -n ${limit}, memory ${gc ? 'heap+external after gc' : 'without gc'}`,
+  );
 
   const { platform, config, cleanup } = await benchPlatform('ws-fanout', {
     BITPREDICT_GATEWAY_AUTH: 'open',
@@ -334,7 +358,16 @@ export async function run(): Promise<Record<string, unknown>> {
   let baseline: WebSocketServer | null = null;
   const drivers: Driver[] = [];
   try {
-    gateway = await createGateway({ platform, config, redis, host: '127.0.0.1', port: 0, onFatal: (err) => { fatal = err; } });
+    gateway = await createGateway({
+      platform,
+      config,
+      redis,
+      host: '127.0.0.1',
+      port: 0,
+      onFatal: (err) => {
+        fatal = err;
+      },
+    });
     await gateway.start();
     const readyBy = Date.now() + 60_000;
     while (!gateway.readiness().ready) {
@@ -427,8 +460,11 @@ export async function run(): Promise<Record<string, unknown>> {
           return { kind: r.kind, clients: r.clients, delivered_per_s: s.deliveredPerS, p50_ms: s.p50, p99_ms: s.p99, lost: r.expected - r.delivered };
         }),
       };
-      if (entry.lost > 0 || entry.baseline_lost > 0) progress(`WARNING: ${clients} clients: lost ${entry.lost} gateway and ${entry.baseline_lost} baseline messages`);
-      progress(`${clients} clients: gateway ${entry.delivered_per_s}/s p50 ${entry.p50_ms} p99 ${entry.p99_ms} ms; baseline ${entry.baseline_delivered_per_s}/s p50 ${entry.baseline_p50_ms} p99 ${entry.baseline_p99_ms} ms; ratio ${entry.ratio}; ${entry.kb_per_connection} KB/connection`);
+      if (entry.lost > 0 || entry.baseline_lost > 0)
+        progress(`WARNING: ${clients} clients: lost ${entry.lost} gateway and ${entry.baseline_lost} baseline messages`);
+      progress(
+        `${clients} clients: gateway ${entry.delivered_per_s}/s p50 ${entry.p50_ms} p99 ${entry.p99_ms} ms; baseline ${entry.baseline_delivered_per_s}/s p50 ${entry.baseline_p50_ms} p99 ${entry.baseline_p99_ms} ms; ratio ${entry.ratio}; ${entry.kb_per_connection} KB/connection`,
+      );
       runs.push(entry);
     }
     const headline = runs.find((r) => r.clients === 1000) ?? runs[0] ?? {};
@@ -448,17 +484,22 @@ export async function run(): Promise<Record<string, unknown>> {
     for (const d of drivers) {
       d.post({ cmd: 'exit' });
     }
-    await Promise.all(drivers.map((d) => new Promise<void>((resolve) => {
-      if (d.child.exitCode !== null || d.child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => {
-        d.child.kill('SIGKILL');
-        resolve();
-      }, 5_000);
-      d.child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    })));
+    await Promise.all(
+      drivers.map(
+        (d) =>
+          new Promise<void>((resolve) => {
+            if (d.child.exitCode !== null || d.child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => {
+              d.child.kill('SIGKILL');
+              resolve();
+            }, 5_000);
+            d.child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
     if (baseline) {
       for (const ws of baseline.clients) ws.terminate();
       await new Promise<void>((resolve) => baseline?.close(() => resolve()));

@@ -16,4 +16,3 @@ export function wholeNumberFlag(flag: string, v: string | undefined, fallback: n
   if (!Number.isSafeInteger(n) || n < min) throw new BitPredictError('ERR_CONFIG_INVALID', `--${flag}: "${v}" is not a whole number >= ${min}`);
   return n;
 }
-

@@ -34,7 +34,8 @@ const USAGE = `usage: bitpredict backtest --from ISO --to ISO [--symbol S] [--in
 function number(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new BitPredictError('ERR_CONFIG_INVALID', `--${name} must be a non-negative number, not "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new BitPredictError('ERR_CONFIG_INVALID', `--${name} must be a non-negative number, not "${text}"`);
   return n;
 }
 
@@ -44,14 +45,20 @@ export async function resolveModel(storeDir: string, name: string, flag: string)
   if (flag === 'champion') {
     const champion = (await readRegistry(storeDir, name)).champion;
     if (champion === null) {
-      throw new BitPredictError('ERR_CONFIG_INVALID', `--model champion: the model store ${resolve(storeDir)} has no champion for ${name} (train one with bitpredict train, or use --model baseline or --model <version>)`);
+      throw new BitPredictError(
+        'ERR_CONFIG_INVALID',
+        `--model champion: the model store ${resolve(storeDir)} has no champion for ${name} (train one with bitpredict train, or use --model baseline or --model <version>)`,
+      );
     }
     return { kind: 'artifact', dir: artifactDir(storeDir, name, champion), label: 'champion' };
   }
   const dir = artifactDir(storeDir, name, flag);
   if (!existsSync(dir)) {
     const versions = (await listVersions(storeDir, name)).map((v) => v.version);
-    throw new BitPredictError('ERR_CONFIG_INVALID', `--model ${flag}: no such version of ${name} in ${resolve(storeDir)} (available: ${versions.length > 0 ? versions.join(', ') : 'none'}; or champion, baseline)`);
+    throw new BitPredictError(
+      'ERR_CONFIG_INVALID',
+      `--model ${flag}: no such version of ${name} in ${resolve(storeDir)} (available: ${versions.length > 0 ? versions.join(', ') : 'none'}; or champion, baseline)`,
+    );
   }
   return { kind: 'artifact', dir, label: flag };
 }
@@ -62,11 +69,26 @@ export async function backtest(ctx: CommandContext): Promise<number> {
     ({ values } = parseArgs({
       args: ctx.args,
       options: {
-        symbol: { type: 'string' }, interval: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
-        model: { type: 'string', default: 'champion' }, source: { type: 'string', default: 'kafka' }, 'candle-file': { type: 'string' },
-        'fee-bps': { type: 'string' }, 'slippage-bps': { type: 'string' }, mode: { type: 'string', default: 'long-flat' }, threshold: { type: 'string' },
-        'warmup-bars': { type: 'string' }, 'retrain-every': { type: 'string' }, 'train-periods': { type: 'string' }, 'val-periods': { type: 'string' },
-        epochs: { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+        symbol: { type: 'string' },
+        interval: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        model: { type: 'string', default: 'champion' },
+        source: { type: 'string', default: 'kafka' },
+        'candle-file': { type: 'string' },
+        'fee-bps': { type: 'string' },
+        'slippage-bps': { type: 'string' },
+        mode: { type: 'string', default: 'long-flat' },
+        threshold: { type: 'string' },
+        'warmup-bars': { type: 'string' },
+        'retrain-every': { type: 'string' },
+        'train-periods': { type: 'string' },
+        'val-periods': { type: 'string' },
+        epochs: { type: 'string' },
+        units: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        backend: { type: 'string' },
       },
       allowPositionals: false,
     }));
@@ -108,23 +130,39 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   const started = Date.now();
   let events: BacktestEvents;
   if (source === 'kafka') {
-    const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'backtest', defaultMetrics: false }), clientId: 'backtest' });
+    const platform = createPlatform({
+      config,
+      logger: ctx.logger,
+      registry: createMetricsRegistry({ service: 'backtest', defaultMetrics: false }),
+      clientId: 'backtest',
+    });
     await prepareTopicsAndSchemas(platform, config.kafka);
     events = await loadEventsFromKafka(platform, { config, range, warmupBars, onProgress: bar });
   } else {
     const candleFile = values['candle-file'] ?? (interval === '1m' ? MINUTE_FILE : config.replay.file);
-    events = await loadEventsFromFiles({ dataDir: config.data.dir, candleFile, textFiles: BACKTEST_TEXT_FILES, range, warmupBars, sentimentWindowMs: config.features.sentimentWindowMs, onProgress: log });
+    events = await loadEventsFromFiles({
+      dataDir: config.data.dir,
+      candleFile,
+      textFiles: BACKTEST_TEXT_FILES,
+      range,
+      warmupBars,
+      sentimentWindowMs: config.features.sentimentWindowMs,
+      onProgress: log,
+    });
   }
   const readSeconds = (Date.now() - started) / 1000;
   log(`${events.candles.length} candles and ${events.texts.length} texts from ${source} in ${readSeconds.toFixed(1)} s`);
   if (events.texts.length === 0) {
-    log('no texts in the range: every sentiment feature is zero (the data folder\'s news cover 2021-10 .. 2022-07 and the tweets 2025-08 .. 09)');
+    log("no texts in the range: every sentiment feature is zero (the data folder's news cover 2021-10 .. 2022-07 and the tweets 2025-08 .. 09)");
   }
   for (const g of events.gaps) {
-    log(`gap: ${g.missingBars} missing ${interval} bar(s) from ${new Date(g.from).toISOString()} to ${new Date(g.to).toISOString()} (no window or trade spans it)`);
+    log(
+      `gap: ${g.missingBars} missing ${interval} bar(s) from ${new Date(g.from).toISOString()} to ${new Date(g.to).toISOString()} (no window or trade spans it)`,
+    );
   }
 
-  const loaded = model.kind === 'artifact' || retrainEvery !== undefined ? await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined) : undefined;
+  const loaded =
+    model.kind === 'artifact' || retrainEvery !== undefined ? await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined) : undefined;
   if (loaded) log(`tfjs backend: ${loaded.backend}`);
   const result = await runBacktest({
     events,
@@ -136,16 +174,18 @@ export async function backtest(ctx: CommandContext): Promise<number> {
       mode,
       threshold: number('threshold', values.threshold, 0),
     },
-    ...(retrainEvery === undefined ? {} : {
-      walkForward: {
-        retrainEvery,
-        trainPeriods,
-        valPeriods,
-        epochs: int('epochs', values.epochs, 8),
-        ...(values.units ? { units: int('units', values.units, 32) } : {}),
-        seed: int('seed', values.seed, 42),
-      },
-    }),
+    ...(retrainEvery === undefined
+      ? {}
+      : {
+          walkForward: {
+            retrainEvery,
+            trainPeriods,
+            valPeriods,
+            epochs: int('epochs', values.epochs, 8),
+            ...(values.units ? { units: int('units', values.units, 32) } : {}),
+            seed: int('seed', values.seed, 42),
+          },
+        }),
     ...(loaded ? { loaded } : {}),
     onProgress: bar,
   });
@@ -157,9 +197,15 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   log(`done in ${seconds.toFixed(1)} s: ${out}.json and ${out}.html`);
   const m = result.metrics;
   ctx.output.json({
-    bars: result.data.bars, gaps: events.gaps.length, model: result.model.version,
-    totalReturn: m.model.trading.totalReturn, buyAndHold: m.buyAndHold.totalReturn, directionalAccuracy: m.model.direction.accuracy,
-    seconds: Number(seconds.toFixed(1)), json: `${out}.json`, html: `${out}.html`,
+    bars: result.data.bars,
+    gaps: events.gaps.length,
+    model: result.model.version,
+    totalReturn: m.model.trading.totalReturn,
+    buyAndHold: m.buyAndHold.totalReturn,
+    directionalAccuracy: m.model.direction.accuracy,
+    seconds: Number(seconds.toFixed(1)),
+    json: `${out}.json`,
+    html: `${out}.html`,
   });
   return 0;
 }

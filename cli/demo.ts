@@ -70,14 +70,18 @@ function parseDemoArgs(args: string[]): DemoOptions | null {
 
 function demoConfig(env: CommandContext['env']): Config {
   // The demo keeps its topics and Redis keys apart from anything else on the same stack.
-  return loadConfig(env, {
-    BITPREDICT_TOPIC_PREFIX: env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
-    BITPREDICT_REDIS_KEY_PREFIX: env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
-    // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
-    // and the gateway is ready with baseline predictions when no champion model has been trained.
-    BITPREDICT_GATEWAY_AUTH: env.BITPREDICT_GATEWAY_AUTH ?? 'open',
-    BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
-  }, { alsoKnown: Object.keys(STACK_CONFIG_KEYS) });
+  return loadConfig(
+    env,
+    {
+      BITPREDICT_TOPIC_PREFIX: env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
+      BITPREDICT_REDIS_KEY_PREFIX: env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
+      // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
+      // and the gateway is ready with baseline predictions when no champion model has been trained.
+      BITPREDICT_GATEWAY_AUTH: env.BITPREDICT_GATEWAY_AUTH ?? 'open',
+      BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
+    },
+    { alsoKnown: Object.keys(STACK_CONFIG_KEYS) },
+  );
 }
 
 /**
@@ -120,7 +124,11 @@ function stopOnSignals(lifecycle: Lifecycle, abort: AbortController, say: Say): 
  */
 async function resetTopics(platform: Platform, config: Config, say: Say): Promise<void> {
   const admin = await createAdmin(platform.kafka);
-  const demoTopics = topicSpecs({ prefix: config.kafka.topicPrefix, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor }).map((t) => t.name);
+  const demoTopics = topicSpecs({
+    prefix: config.kafka.topicPrefix,
+    partitions: config.kafka.partitions,
+    replicationFactor: config.kafka.replicationFactor,
+  }).map((t) => t.name);
   const existing = new Set(await admin.listTopics());
   const stale = demoTopics.filter((t) => existing.has(t));
   if (stale.length > 0) {
@@ -149,7 +157,14 @@ async function resetRedis(config: Config, logger: Logger, lifecycle: Lifecycle):
  * in this order, so shutdown first aborts the replay, then stops the services in reverse, and
  * closes the producer after the last of them.
  */
-async function startServices(o: { platform: Platform; config: Config; redis: Redis; lifecycle: Lifecycle; abort: AbortController; onFatal: (err: BitPredictError) => void }): Promise<{ producer: Producer; gateway: GatewayService }> {
+async function startServices(o: {
+  platform: Platform;
+  config: Config;
+  redis: Redis;
+  lifecycle: Lifecycle;
+  abort: AbortController;
+  onFatal: (err: BitPredictError) => void;
+}): Promise<{ producer: Producer; gateway: GatewayService }> {
   const { platform, config, redis, lifecycle, onFatal } = o;
   const producer = await createProducer(platform.kafka);
   lifecycle.onShutdown('close replay producer', () => producer.close());
@@ -222,7 +237,16 @@ async function replayCandles(run: DemoRun, opts: DemoOptions): Promise<void> {
   say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);
   let lastReport = Date.now();
   const history = await runReplay({
-    platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate: 0, from: config.replay.from, to: liveFrom, signal,
+    platform,
+    config,
+    producer,
+    file,
+    symbol: config.replay.symbol,
+    interval: config.replay.interval,
+    rate: 0,
+    from: config.replay.from,
+    to: liveFrom,
+    signal,
     onProgress: (p) => {
       if (Date.now() - lastReport > 2000) {
         lastReport = Date.now();
@@ -233,7 +257,17 @@ async function replayCandles(run: DemoRun, opts: DemoOptions): Promise<void> {
   say(`history: ${history.published} candles in ${history.seconds.toFixed(1)} s, ${history.gaps} gaps kept as gaps, ${history.deadLettered} rows to the DLQ`);
   if (!signal.aborted) {
     say(`now replaying from ${new Date(liveFrom).toISOString()} at ${rate} candles/s; predictions stream to the dashboard. Ctrl-C to stop.`);
-    const live = await runReplay({ platform, config, producer, file, symbol: config.replay.symbol, interval: config.replay.interval, rate, from: liveFrom, signal });
+    const live = await runReplay({
+      platform,
+      config,
+      producer,
+      file,
+      symbol: config.replay.symbol,
+      interval: config.replay.interval,
+      rate,
+      from: liveFrom,
+      signal,
+    });
     if (!live.aborted) say(`replay finished: ${live.published} more candles. Still serving; Ctrl-C to stop.`);
   }
 }

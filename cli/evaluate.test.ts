@@ -19,7 +19,13 @@ const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
 async function run(args: string[]): Promise<EvaluationResult> {
   const out = join(mkdtempSync(join(tmpdir(), 'bp-eval-')), 'r');
   const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA, BITPREDICT_LOG_LEVEL: 'silent' });
-  const code = await evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: [...args, '--out', out, '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'] });
+  const code = await evaluate({
+    config,
+    logger: createLogger({ level: 'silent', name: 'test' }),
+    output,
+    env: {},
+    args: [...args, '--out', out, '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'],
+  });
   expect(code).toBe(0);
   const html = readFileSync(`${out}.html`, 'utf8');
   expect(html).toMatch(/<html/);
@@ -29,7 +35,18 @@ async function run(args: string[]): Promise<EvaluationResult> {
 
 describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
   it('development: folds with the model and every baseline, all before the final window', async () => {
-    const r = await run(['--from', '2024-06-01T00:00:00Z', '--to', '2025-03-01T00:00:00Z', '--train-periods', '1500', '--val-periods', '100', '--test-periods', '600']);
+    const r = await run([
+      '--from',
+      '2024-06-01T00:00:00Z',
+      '--to',
+      '2025-03-01T00:00:00Z',
+      '--train-periods',
+      '1500',
+      '--val-periods',
+      '100',
+      '--test-periods',
+      '600',
+    ]);
     expect(r.purpose).toBe('development');
     expect(r.folds.length).toBeGreaterThan(1);
     for (const f of r.folds) {
@@ -41,7 +58,18 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
   }, 120_000);
 
   it('final: trains and validates before 2025-01-01 and tests on the final window only', async () => {
-    const r = await run(['--purpose', 'final', '--from', '2024-09-01T00:00:00Z', '--to', '2025-02-01T00:00:00Z', '--train-periods', '2000', '--val-periods', '200']);
+    const r = await run([
+      '--purpose',
+      'final',
+      '--from',
+      '2024-09-01T00:00:00Z',
+      '--to',
+      '2025-02-01T00:00:00Z',
+      '--train-periods',
+      '2000',
+      '--val-periods',
+      '200',
+    ]);
     expect(r.purpose).toBe('final');
     expect(r.folds).toHaveLength(1);
     const f = r.folds[0];
@@ -52,7 +80,11 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
 
   it('refuses bad flags with a clear error', async () => {
     const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA });
-    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--purpose', 'peek'] })).rejects.toThrow(/--purpose must be development or final/);
-    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--from', 'yesterday'] })).rejects.toThrow(/not an ISO 8601 time/);
+    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--purpose', 'peek'] })).rejects.toThrow(
+      /--purpose must be development or final/,
+    );
+    await expect(evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--from', 'yesterday'] })).rejects.toThrow(
+      /not an ISO 8601 time/,
+    );
   });
 });

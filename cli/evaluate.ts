@@ -26,7 +26,10 @@ import type { FeatureVector } from '../schemas/types.js';
 const TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 const HOUR = 3_600_000;
 
-export async function loadSeries(ctx: CommandContext, o: { source: string; symbol: string; interval: string; from: number; to: number; warmupMs: number; log(line: string): void }): Promise<FeatureVector[]> {
+export async function loadSeries(
+  ctx: CommandContext,
+  o: { source: string; symbol: string; interval: string; from: number; to: number; warmupMs: number; log(line: string): void },
+): Promise<FeatureVector[]> {
   const { config } = ctx;
   if (o.source === 'kafka') {
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'evaluate' }), clientId: 'evaluate' });
@@ -46,18 +49,32 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const { values } = parseArgs({
     args: ctx.args,
     options: {
-      purpose: { type: 'string', default: 'development' }, source: { type: 'string', default: 'files' },
-      symbol: { type: 'string' }, interval: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
-      T: { type: 'string' }, 'train-periods': { type: 'string' }, 'val-periods': { type: 'string' }, 'test-periods': { type: 'string' },
-      'train-mode': { type: 'string', default: 'rolling' }, epochs: { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' },
-      'fee-bps': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+      purpose: { type: 'string', default: 'development' },
+      source: { type: 'string', default: 'files' },
+      symbol: { type: 'string' },
+      interval: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      T: { type: 'string' },
+      'train-periods': { type: 'string' },
+      'val-periods': { type: 'string' },
+      'test-periods': { type: 'string' },
+      'train-mode': { type: 'string', default: 'rolling' },
+      epochs: { type: 'string' },
+      units: { type: 'string' },
+      seed: { type: 'string' },
+      'fee-bps': { type: 'string' },
+      out: { type: 'string' },
+      backend: { type: 'string' },
     },
     allowPositionals: false,
   });
   const purpose = values.purpose;
-  if (purpose !== 'development' && purpose !== 'final') throw new BitPredictError('ERR_CONFIG_INVALID', `--purpose must be development or final, not "${purpose}"`);
+  if (purpose !== 'development' && purpose !== 'final')
+    throw new BitPredictError('ERR_CONFIG_INVALID', `--purpose must be development or final, not "${purpose}"`);
   const trainMode = values['train-mode'];
-  if (trainMode !== 'rolling' && trainMode !== 'expanding') throw new BitPredictError('ERR_CONFIG_INVALID', `--train-mode must be rolling or expanding, not "${trainMode}"`);
+  if (trainMode !== 'rolling' && trainMode !== 'expanding')
+    throw new BitPredictError('ERR_CONFIG_INVALID', `--train-mode must be rolling or expanding, not "${trainMode}"`);
   const symbol = values.symbol ?? ctx.config.replay.symbol;
   const interval = values.interval ?? ctx.config.replay.interval;
   const from = time('from', values.from, purpose === 'final' ? Date.UTC(2022, 0, 1) : Date.UTC(2019, 0, 1));
@@ -70,10 +87,22 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const series = await loadSeries(ctx, { source: values.source, symbol, interval, from, to, warmupMs: 200 * HOUR, log });
   const started = Date.now();
   const result = await runWalkForward({
-    loaded, series, symbol, interval, purpose, start: from, end: to, T, trainMode,
+    loaded,
+    series,
+    symbol,
+    interval,
+    purpose,
+    start: from,
+    end: to,
+    T,
+    trainMode,
     trainPeriods: int('train-periods', values['train-periods'], 2 * 8760),
     valPeriods: int('val-periods', values['val-periods'], 720),
-    testPeriods: int('test-periods', values['test-periods'], purpose === 'final' ? Math.max(1, Math.ceil((to - FINAL_WINDOW_START) / intervalMs(interval))) : 4380),
+    testPeriods: int(
+      'test-periods',
+      values['test-periods'],
+      purpose === 'final' ? Math.max(1, Math.ceil((to - FINAL_WINDOW_START) / intervalMs(interval))) : 4380,
+    ),
     ...(values.epochs ? { epochs: int('epochs', values.epochs, 8) } : {}),
     ...(values.units ? { units: int('units', values.units, 32) } : {}),
     ...(values['fee-bps'] ? { feeBps: int('fee-bps', values['fee-bps'], 10) } : {}),
@@ -82,7 +111,10 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
     onBatch: (fold, folds, b, bs) => {
       if (b % 20 === 0 || b === bs) ctx.output.progress(`\r[evaluate] fold ${fold}/${folds} ${progressBar(b, bs)}`);
     },
-    onEpoch: (fold, folds, e) => ctx.output.progress(`\r[evaluate]   fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(24)}\n`),
+    onEpoch: (fold, folds, e) =>
+      ctx.output.progress(
+        `\r[evaluate]   fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(24)}\n`,
+      ),
   });
   const out = resolve(values.out ?? `reports/evaluation-${purpose}-${symbol}-${interval}`);
   mkdirSync(dirname(out), { recursive: true });

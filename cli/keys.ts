@@ -20,7 +20,16 @@ function usage(output: Output, problem: string): number {
 function table(records: ApiKeyRecord[]): string {
   const rows = [['ID', 'NAME', 'SCOPE', 'CREATED', 'REVOKED'], ...records.map((r) => [r.id, r.name, r.scope, r.createdAt, r.revokedAt ?? '-'])];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 type Parsed = { sub: 'create'; name: string; scope: 'read' | 'admin' } | { sub: 'list' } | { sub: 'revoke'; id: string } | { problem: string };
@@ -31,7 +40,12 @@ function parse(args: string[]): Parsed {
   let values: { name?: string | undefined; scope?: string | undefined };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { name: { type: 'string' }, scope: { type: 'string' } }, allowPositionals: true, strict: true }));
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: { name: { type: 'string' }, scope: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    }));
   } catch (err) {
     return { problem: errorMessage(err) };
   }
@@ -61,8 +75,10 @@ async function runParsed(store: KeyStore, output: Output, p: Exclude<Parsed, { p
     case 'create': {
       const { key, record } = await store.create(p.name, p.scope);
       output.line(key);
-      output.note(`created API key ${record.id} (name "${record.name}", scope ${record.scope}).\n`
-        + 'This is the only time the key is shown: store it now, it cannot be shown again (only its hash is kept).');
+      output.note(
+        `created API key ${record.id} (name "${record.name}", scope ${record.scope}).\n` +
+          'This is the only time the key is shown: store it now, it cannot be shown again (only its hash is kept).',
+      );
       return 0;
     }
     case 'list': {
@@ -78,9 +94,11 @@ async function runParsed(store: KeyStore, output: Output, p: Exclude<Parsed, { p
         output.error(`bitpredict keys: no API key with id ${p.id}`);
         return 1;
       }
-      output.line(before === 'revoked'
-        ? `API key ${record.id} ("${record.name}") was already revoked at ${record.revokedAt ?? ''}`
-        : `revoked API key ${record.id} ("${record.name}"); gateways refuse it now and close its WebSockets within BITPREDICT_GATEWAY_KEY_RECHECK_MS`);
+      output.line(
+        before === 'revoked'
+          ? `API key ${record.id} ("${record.name}") was already revoked at ${record.revokedAt ?? ''}`
+          : `revoked API key ${record.id} ("${record.name}"); gateways refuse it now and close its WebSockets within BITPREDICT_GATEWAY_KEY_RECHECK_MS`,
+      );
       return 0;
     }
   }

@@ -14,21 +14,51 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   demo: { summary: 'run the whole system on the local stack with real data replayed', load: async () => (await import('./demo.js')).demo },
   topics: { summary: 'topics create|list: create the topics and register the Avro schemas', load: async () => (await import('./services.js')).topics },
   replay: { summary: 'replay a candle file from the data folder into market.candles', load: async () => (await import('./services.js')).replay },
-  features: { summary: 'feature processor: market.candles + text.scored -> features + Redis (indicators, sentiment join)', load: async () => (await import('./services.js')).features },
-  sentiment: { summary: 'sentiment processor: text.raw -> text.scored (VADER; FinBERT when a model folder is set)', load: async () => (await import('./services.js')).sentiment },
-  trainer: { summary: 'trainer service: live error monitor (Prometheus) and scheduled / degradation-triggered retraining', load: async () => (await import('./services.js')).trainer },
-  train: { summary: 'train the LSTM-attention model, save a versioned artifact, promote it only if it beats the champion', load: async () => (await import('./train.js')).train },
-  models: { summary: 'models list|promote <version>|rollback: the model registry (champion and history)', load: async () => (await import('./train.js')).models },
-  backtest: { summary: 'backtest a model on a replayed range (topics or files), point in time, with fees and slippage -> JSON + HTML report', load: async () => (await import('./backtest.js')).backtest },
-  evaluate: { summary: 'walk-forward evaluation of the LSTM-attention model beside naive baselines -> JSON + HTML report', load: async () => (await import('./evaluate.js')).evaluate },
+  features: {
+    summary: 'feature processor: market.candles + text.scored -> features + Redis (indicators, sentiment join)',
+    load: async () => (await import('./services.js')).features,
+  },
+  sentiment: {
+    summary: 'sentiment processor: text.raw -> text.scored (VADER; FinBERT when a model folder is set)',
+    load: async () => (await import('./services.js')).sentiment,
+  },
+  trainer: {
+    summary: 'trainer service: live error monitor (Prometheus) and scheduled / degradation-triggered retraining',
+    load: async () => (await import('./services.js')).trainer,
+  },
+  train: {
+    summary: 'train the LSTM-attention model, save a versioned artifact, promote it only if it beats the champion',
+    load: async () => (await import('./train.js')).train,
+  },
+  models: {
+    summary: 'models list|promote <version>|rollback: the model registry (champion and history)',
+    load: async () => (await import('./train.js')).models,
+  },
+  backtest: {
+    summary: 'backtest a model on a replayed range (topics or files), point in time, with fees and slippage -> JSON + HTML report',
+    load: async () => (await import('./backtest.js')).backtest,
+  },
+  evaluate: {
+    summary: 'walk-forward evaluation of the LSTM-attention model beside naive baselines -> JSON + HTML report',
+    load: async () => (await import('./evaluate.js')).evaluate,
+  },
   predictor: { summary: 'predictor: features -> predictions + Redis', load: async () => (await import('./services.js')).predictor },
-  'market-data': { summary: 'live Binance and Coinbase market data with REST gap fill -> market.candles', load: async () => (await import('./market-data.js')).run },
-  poll: { summary: 'REST polling fallback: closed candles from a CryptoCompare-style API -> market.candles', load: async () => (await import('./poll.js')).run },
+  'market-data': {
+    summary: 'live Binance and Coinbase market data with REST gap fill -> market.candles',
+    load: async () => (await import('./market-data.js')).run,
+  },
+  poll: {
+    summary: 'REST polling fallback: closed candles from a CryptoCompare-style API -> market.candles',
+    load: async () => (await import('./poll.js')).run,
+  },
   news: { summary: 'RSS/Atom news polling (BITPREDICT_RSS_FEEDS) -> text.raw', load: async () => (await import('./text.js')).runNews },
   x: { summary: 'X API v2 recent search (BITPREDICT_X_BEARER_TOKEN) -> text.raw', load: async () => (await import('./text.js')).runX },
   'text-replay': { summary: 'replay the real tweets or news file into text.raw', load: async () => (await import('./text.js')).runTextReplay },
   gateway: { summary: 'gateway: HTTP + WebSocket push of predictions, dashboard', load: async () => (await import('./services.js')).gateway },
-  keys: { summary: 'keys create --name <n> --scope read|admin | list | revoke <id>: the gateway\'s API keys', load: async () => (await import('./keys.js')).keys },
+  keys: {
+    summary: "keys create --name <n> --scope read|admin | list | revoke <id>: the gateway's API keys",
+    load: async () => (await import('./keys.js')).keys,
+  },
 };
 
 // Old command names that scripts may still use; they run the command they map to but are not listed.

@@ -27,7 +27,7 @@ describe('cli output', () => {
     expect(stdout).toEqual([]);
   });
 
-  it('looks the stream\'s write up on every call, so a replaced process.stdout.write still sees the output', () => {
+  it("looks the stream's write up on every call, so a replaced process.stdout.write still sees the output", () => {
     const seen: string[] = [];
     const sink = { write: (_c: string): unknown => undefined };
     const output = createOutput({ stdout: sink, stderr: sink });

@@ -22,7 +22,12 @@ export const gateway = (ctx: CommandContext): Promise<number> =>
 /** `bitpredict topics create|list`: creates the topics and registers the schemas (idempotent). */
 export async function topics(ctx: CommandContext): Promise<number> {
   const [sub = 'create'] = ctx.args;
-  const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'topics', defaultMetrics: false }), clientId: 'topics' });
+  const platform = createPlatform({
+    config: ctx.config,
+    logger: ctx.logger,
+    registry: createMetricsRegistry({ service: 'topics', defaultMetrics: false }),
+    clientId: 'topics',
+  });
   if (sub === 'create') {
     const { created } = await prepareTopicsAndSchemas(platform, ctx.config.kafka);
     ctx.output.line(created.length > 0 ? `created topics: ${created.join(', ')}` : 'all topics exist');
@@ -70,7 +75,11 @@ export async function replay(ctx: CommandContext): Promise<number> {
 }
 
 export const sentiment = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'sentiment', async (d) => (await import('../processors/sentiment/service.js')).createSentimentProcessor({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }));
+  runWorker(ctx, 'sentiment', async (d) =>
+    (await import('../processors/sentiment/service.js')).createSentimentProcessor({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }),
+  );
 
 export const trainer = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'trainer', async (d) => (await import('../trainer/service.js')).createTrainerService({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }));
+  runWorker(ctx, 'trainer', async (d) =>
+    (await import('../trainer/service.js')).createTrainerService({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }),
+  );

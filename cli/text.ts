@@ -15,7 +15,9 @@ export async function runNews(ctx: CommandContext): Promise<number> {
     ctx.logger.info('news polling is off: BITPREDICT_RSS_FEEDS is empty');
     return 0;
   }
-  return runWorker(ctx, 'news', async (d) => createNewsService({ platform: d.platform, config: ctx.config, producer: await producerFor(d.platform, d.lifecycle) }));
+  return runWorker(ctx, 'news', async (d) =>
+    createNewsService({ platform: d.platform, config: ctx.config, producer: await producerFor(d.platform, d.lifecycle) }),
+  );
 }
 
 /** `bitpredict x`: X recent search; exits 0 at once when BITPREDICT_X_BEARER_TOKEN is empty. */

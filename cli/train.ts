@@ -27,9 +27,17 @@ export async function train(ctx: CommandContext): Promise<number> {
   const { values } = parseArgs({
     args: ctx.args,
     options: {
-      source: { type: 'string', default: 'files' }, symbol: { type: 'string' }, interval: { type: 'string' },
-      'train-from': { type: 'string' }, 'train-to': { type: 'string' }, 'val-days': { type: 'string' },
-      T: { type: 'string' }, epochs: { type: 'string' }, units: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
+      source: { type: 'string', default: 'files' },
+      symbol: { type: 'string' },
+      interval: { type: 'string' },
+      'train-from': { type: 'string' },
+      'train-to': { type: 'string' },
+      'val-days': { type: 'string' },
+      T: { type: 'string' },
+      epochs: { type: 'string' },
+      units: { type: 'string' },
+      seed: { type: 'string' },
+      backend: { type: 'string' },
       'no-announce': { type: 'boolean', default: false },
     },
   });
@@ -49,13 +57,27 @@ export async function train(ctx: CommandContext): Promise<number> {
   log(`tfjs backend: ${loaded.backend}`);
   const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: trainFrom, to: valTo, warmupMs: 200 * HOUR, log });
   const out = await retrain({
-    config, loaded, series, symbol, interval, trainFrom, trainTo, valTo, T, seed, epochs, units, log,
+    config,
+    loaded,
+    series,
+    symbol,
+    interval,
+    trainFrom,
+    trainTo,
+    valTo,
+    T,
+    seed,
+    epochs,
+    units,
+    log,
     progress: (line) => ctx.output.progress(line),
-    announce: values['no-announce'] ? null : async (meta) => {
-      const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'train' }), clientId: 'train' });
-      await prepareTopicsAndSchemas(platform, config.kafka);
-      await announce(platform, meta, config.models.storeDir);
-    },
+    announce: values['no-announce']
+      ? null
+      : async (meta) => {
+          const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'train' }), clientId: 'train' });
+          await prepareTopicsAndSchemas(platform, config.kafka);
+          await announce(platform, meta, config.models.storeDir);
+        },
   });
   const { version, dir, decision, meta } = out;
   ctx.output.json({ version, dir, promoted: decision.promote, reason: decision.reason, metrics: meta.metrics });
@@ -72,7 +94,9 @@ export async function models(ctx: CommandContext): Promise<number> {
     for (const v of await listVersions(store, name)) {
       const mark = v.version === reg.champion ? '*' : ' ';
       const m = v.meta?.metrics;
-      ctx.output.line(`${mark} ${v.version}  ${v.meta ? `valMse ${m?.valMse?.toExponential(3)} (persistence ${m?.valPersistenceMse?.toExponential(3)})  expires ${v.meta.expiresAt ?? 'never'}  ${v.meta.backend}` : `UNREADABLE: ${v.problem ?? ''}`}`);
+      ctx.output.line(
+        `${mark} ${v.version}  ${v.meta ? `valMse ${m?.valMse?.toExponential(3)} (persistence ${m?.valPersistenceMse?.toExponential(3)})  expires ${v.meta.expiresAt ?? 'never'}  ${v.meta.backend}` : `UNREADABLE: ${v.problem ?? ''}`}`,
+      );
     }
     if (reg.champion === null) ctx.output.line(`no champion for ${name} yet`);
     return 0;

@@ -69,7 +69,11 @@ export async function runWorker(ctx: CommandContext, name: string, build: (deps:
  * job; Ctrl-C or SIGTERM aborts the job between batches. Prints the job's summary as one JSON
  * line; exit code 130 when aborted.
  */
-export async function runOneShot(ctx: CommandContext, name: string, job: (deps: { platform: Platform; producer: Producer; signal: AbortSignal }) => Promise<{ aborted: boolean }>): Promise<number> {
+export async function runOneShot(
+  ctx: CommandContext,
+  name: string,
+  job: (deps: { platform: Platform; producer: Producer; signal: AbortSignal }) => Promise<{ aborted: boolean }>,
+): Promise<number> {
   const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: name }), clientId: name });
   await prepareTopicsAndSchemas(platform, ctx.config.kafka);
   const producer = await createProducer(platform.kafka);

@@ -15,7 +15,12 @@ describe('loadConfig', () => {
 
   it('parses lists, numbers, enums and times; overrides win over the environment', () => {
     const c = loadConfig(
-      { BITPREDICT_KAFKA_BROKERS: ' a:1 , b:2 ', BITPREDICT_REPLAY_RATE: '2.5', BITPREDICT_REPLAY_FROM: '2024-01-01T00:00:00Z', BITPREDICT_GATEWAY_PORT: '9000' },
+      {
+        BITPREDICT_KAFKA_BROKERS: ' a:1 , b:2 ',
+        BITPREDICT_REPLAY_RATE: '2.5',
+        BITPREDICT_REPLAY_FROM: '2024-01-01T00:00:00Z',
+        BITPREDICT_GATEWAY_PORT: '9000',
+      },
       { BITPREDICT_GATEWAY_PORT: '9001', BITPREDICT_PROCESSING_GUARANTEE: 'exactly-once' },
     );
     expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);

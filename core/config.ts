@@ -11,9 +11,16 @@ import { env, envKeyTable, loadEnv, type EnvKeysOf, type EnvOverrides } from './
 
 export const ConfigSchema = Type.Object({
   logLevel: env.oneOf('BITPREDICT_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'pino log level'),
-  instanceId: env.string('BITPREDICT_INSTANCE_ID', '', 'name of this process instance in the names of its private consumer groups (the feature processor\'s text reader, the gateway); empty: hostname-pid'),
+  instanceId: env.string(
+    'BITPREDICT_INSTANCE_ID',
+    '',
+    "name of this process instance in the names of its private consumer groups (the feature processor's text reader, the gateway); empty: hostname-pid",
+  ),
   kafka: Type.Object({
-    brokers: env.list('BITPREDICT_KAFKA_BROKERS', ['127.0.0.1:9092'], 'comma-separated Kafka bootstrap addresses; the local stack listens on the first', { pattern: '^[^:\\s]+:\\d{1,5}$', patternDoc: 'host:port' }),
+    brokers: env.list('BITPREDICT_KAFKA_BROKERS', ['127.0.0.1:9092'], 'comma-separated Kafka bootstrap addresses; the local stack listens on the first', {
+      pattern: '^[^:\\s]+:\\d{1,5}$',
+      patternDoc: 'host:port',
+    }),
     clientId: env.string('BITPREDICT_KAFKA_CLIENT_ID', 'bitpredict', 'Kafka client id prefix'),
     topicPrefix: env.string('BITPREDICT_TOPIC_PREFIX', '', 'environment prefix put before every topic name (for example "staging.")'),
     partitions: env.int('BITPREDICT_TOPIC_PARTITIONS', 3, 'partitions for topics that BitPredict creates', { min: 1, max: 1000 }),
@@ -27,10 +34,20 @@ export const ConfigSchema = Type.Object({
     keyPrefix: env.string('BITPREDICT_REDIS_KEY_PREFIX', 'bp:', 'prefix of every Redis key BitPredict writes'),
   }),
   consumer: Type.Object({
-    guarantee: env.oneOf('BITPREDICT_PROCESSING_GUARANTEE', ['at-least-once', 'exactly-once'] as const, 'at-least-once', 'processors: at-least-once (idempotent producer, commit after produce) or exactly-once (Kafka transactions)'),
+    guarantee: env.oneOf(
+      'BITPREDICT_PROCESSING_GUARANTEE',
+      ['at-least-once', 'exactly-once'] as const,
+      'at-least-once',
+      'processors: at-least-once (idempotent producer, commit after produce) or exactly-once (Kafka transactions)',
+    ),
     maxAttempts: env.int('BITPREDICT_DLQ_MAX_ATTEMPTS', 3, 'attempts for a retryable handler error before the record goes to the DLQ', { min: 1, max: 100 }),
     retryBackoffMs: env.int('BITPREDICT_RETRY_BACKOFF_MS', 200, 'base backoff between handler attempts (doubles each attempt)', { min: 0, max: 60_000 }),
-    sessionTimeoutMs: env.int('BITPREDICT_CONSUMER_SESSION_TIMEOUT_MS', 30000, 'consumer group session timeout: a crashed (SIGKILLed) member holds its partitions this long before the group moves them (the broker allows 6000 and up by default)', { min: 6000, max: 300_000 }),
+    sessionTimeoutMs: env.int(
+      'BITPREDICT_CONSUMER_SESSION_TIMEOUT_MS',
+      30000,
+      'consumer group session timeout: a crashed (SIGKILLed) member holds its partitions this long before the group moves them (the broker allows 6000 and up by default)',
+      { min: 6000, max: 300_000 },
+    ),
   }),
   events: Type.Object({
     futureToleranceMs: env.int('BITPREDICT_FUTURE_TOLERANCE_MS', 300000, 'how far in the future an event time may lie before a record is rejected', { min: 0 }),
@@ -43,14 +60,23 @@ export const ConfigSchema = Type.Object({
     dir: env.string('BITPREDICT_DATA_DIR', '../shared/data', 'folder of the real data sets used by replay'),
   }),
   replay: Type.Object({
-    file: env.string('BITPREDICT_REPLAY_FILE', 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv', 'replay file, relative to the data folder or absolute'),
+    file: env.string(
+      'BITPREDICT_REPLAY_FILE',
+      'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv',
+      'replay file, relative to the data folder or absolute',
+    ),
     symbol: env.string('BITPREDICT_REPLAY_SYMBOL', 'BTCUSDT', 'symbol of the replayed candles'),
     interval: env.oneOf('BITPREDICT_REPLAY_INTERVAL', ['1m', '5m', '15m', '1h', '4h', '1d'] as const, '1h', 'interval of the replayed candles'),
     rate: env.number('BITPREDICT_REPLAY_RATE', 0, 'candles per second of replay (0: as fast as possible)', { min: 0 }),
     from: env.time('BITPREDICT_REPLAY_FROM', 'first candle open time to replay (ISO 8601, empty: file start)'),
     to: env.time('BITPREDICT_REPLAY_TO', 'replay candles opening before this time (ISO 8601, empty: file end)'),
     limit: env.int('BITPREDICT_REPLAY_LIMIT', 0, 'stop after this many candles (0: no limit)', { min: 0 }),
-    speedFactor: env.number('BITPREDICT_REPLAY_SPEED_FACTOR', 0, 'replay at N x real time by the candles\' own spacing (3600: one hour of data per second); 0: off. Exclusive with BITPREDICT_REPLAY_RATE', { min: 0 }),
+    speedFactor: env.number(
+      'BITPREDICT_REPLAY_SPEED_FACTOR',
+      0,
+      "replay at N x real time by the candles' own spacing (3600: one hour of data per second); 0: off. Exclusive with BITPREDICT_REPLAY_RATE",
+      { min: 0 },
+    ),
     resume: env.boolean('BITPREDICT_REPLAY_RESUME', true, 'replay: skip candles already in market.candles (dedupe on restart)'),
   }),
   market: Type.Object({
@@ -66,7 +92,9 @@ export const ConfigSchema = Type.Object({
       wsUrl: env.string('BITPREDICT_COINBASE_WS_URL', 'wss://ws-feed.exchange.coinbase.com', 'Coinbase Exchange WebSocket URL'),
       restUrl: env.string('BITPREDICT_COINBASE_REST_URL', 'https://api.exchange.coinbase.com', 'Coinbase Exchange REST base URL (gap fill)'),
     }),
-    heartbeatTimeoutMs: env.int('BITPREDICT_WS_HEARTBEAT_TIMEOUT_MS', 30000, 'an exchange socket silent this long counts as dead and is reconnected', { min: 100 }),
+    heartbeatTimeoutMs: env.int('BITPREDICT_WS_HEARTBEAT_TIMEOUT_MS', 30000, 'an exchange socket silent this long counts as dead and is reconnected', {
+      min: 100,
+    }),
     reconnectBaseMs: env.int('BITPREDICT_RECONNECT_BASE_MS', 500, 'first reconnect delay; doubles per attempt, with jitter', { min: 1 }),
     reconnectMaxMs: env.int('BITPREDICT_RECONNECT_MAX_MS', 30000, 'longest reconnect delay', { min: 1 }),
     poll: Type.Object({
@@ -84,53 +112,153 @@ export const ConfigSchema = Type.Object({
       query: env.string('BITPREDICT_X_QUERY', '(bitcoin OR btc) -is:retweet lang:en', 'X recent-search query'),
       pollIntervalMs: env.int('BITPREDICT_X_POLL_INTERVAL_MS', 60000, 'X recent-search period (rate-limit headers may stretch it)', { min: 100 }),
     }),
-    replayFile: env.string('BITPREDICT_TEXT_REPLAY_FILE', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv', 'text replay file (tweets CSV or the semicolon news CSV), relative to the data folder or absolute'),
+    replayFile: env.string(
+      'BITPREDICT_TEXT_REPLAY_FILE',
+      'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv',
+      'text replay file (tweets CSV or the semicolon news CSV), relative to the data folder or absolute',
+    ),
   }),
   features: Type.Object({
-    sentimentWindowMs: env.int('BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS', 14400000, 'W: features aggregate the sentiment of texts published in (t - W, t]', { min: 1000 }),
-    textLatenessMs: env.int('BITPREDICT_FEATURES_TEXT_LATENESS_MS', 60000, 'texts may arrive this much out of publication order; a feature at t waits until the text stream has passed t + this, or has caught up', { min: 0 }),
-    textMaxWaitMs: env.int('BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS', 5000, 'longest a candle waits for a lagging text stream before its feature is computed with the texts known (counted)', { min: 0 }),
+    sentimentWindowMs: env.int('BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS', 14400000, 'W: features aggregate the sentiment of texts published in (t - W, t]', {
+      min: 1000,
+    }),
+    textLatenessMs: env.int(
+      'BITPREDICT_FEATURES_TEXT_LATENESS_MS',
+      60000,
+      'texts may arrive this much out of publication order; a feature at t waits until the text stream has passed t + this, or has caught up',
+      { min: 0 },
+    ),
+    textMaxWaitMs: env.int(
+      'BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS',
+      5000,
+      'longest a candle waits for a lagging text stream before its feature is computed with the texts known (counted)',
+      { min: 0 },
+    ),
     historyMax: env.int('BITPREDICT_FEATURES_HISTORY_MAX', 5000, 'feature vectors kept per series in the Redis history (time-indexed)', { min: 1 }),
-    snapshotIntervalMs: env.int('BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS', 5000, 'stateful processors: shortest time between Redis snapshots of one partition\'s state, taken after a commit (0: after every commit)', { min: 0 }),
+    snapshotIntervalMs: env.int(
+      'BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS',
+      5000,
+      "stateful processors: shortest time between Redis snapshots of one partition's state, taken after a commit (0: after every commit)",
+      { min: 0 },
+    ),
   }),
   sentiment: Type.Object({
-    finbertModelsDir: env.string('BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR', '', 'folder holding FinBERT model folders (<dir>/<org>/<name>/...); empty: FinBERT off, VADER only. Never downloaded'),
+    finbertModelsDir: env.string(
+      'BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR',
+      '',
+      'folder holding FinBERT model folders (<dir>/<org>/<name>/...); empty: FinBERT off, VADER only. Never downloaded',
+    ),
     finbertModelId: env.string('BITPREDICT_SENTIMENT_FINBERT_MODEL_ID', 'ProsusAI/finbert', 'FinBERT model id: the sub-folder of the models folder'),
     batchSize: env.int('BITPREDICT_SENTIMENT_BATCH_SIZE', 32, 'texts per FinBERT inference batch', { min: 1, max: 1024 }),
   }),
   models: Type.Object({
-    storeDir: env.string('BITPREDICT_MODEL_STORE_DIR', '.models', 'model store folder: <dir>/<name>/<version>/ artifacts and <dir>/<name>/registry.json (champion and history)'),
+    storeDir: env.string(
+      'BITPREDICT_MODEL_STORE_DIR',
+      '.models',
+      'model store folder: <dir>/<name>/<version>/ artifacts and <dir>/<name>/registry.json (champion and history)',
+    ),
     name: env.string('BITPREDICT_MODEL_NAME', 'lstm-attention', 'name of the trained model (the key of its record in the models topic)'),
-    promotionMargin: env.number('BITPREDICT_MODEL_PROMOTION_MARGIN', 0.01, 'a retrained model replaces the champion only if its validation MSE is this much lower (relative; 0.01 = 1 %) on the same window; without a champion it must beat persistence by it', { min: 0, max: 1 }),
-    expiryDays: env.number('BITPREDICT_MODEL_EXPIRY_DAYS', 30, 'a trained model expires this many days after it is created (the predictor refuses it from then on); 0: never', { min: 0 }),
+    promotionMargin: env.number(
+      'BITPREDICT_MODEL_PROMOTION_MARGIN',
+      0.01,
+      'a retrained model replaces the champion only if its validation MSE is this much lower (relative; 0.01 = 1 %) on the same window; without a champion it must beat persistence by it',
+      { min: 0, max: 1 },
+    ),
+    expiryDays: env.number(
+      'BITPREDICT_MODEL_EXPIRY_DAYS',
+      30,
+      'a trained model expires this many days after it is created (the predictor refuses it from then on); 0: never',
+      { min: 0 },
+    ),
   }),
   retrain: Type.Object({
     intervalMs: env.int('BITPREDICT_RETRAIN_INTERVAL_MS', 604800000, 'trainer service: retrain this often (ms; 0: no scheduled retraining)', { min: 0 }),
-    degradeThreshold: env.number('BITPREDICT_RETRAIN_DEGRADE_THRESHOLD', 0.05, 'trainer service: retrain early when the live rolling MSE of the model exceeds persistence\'s by this much (0.05 = 5 %)', { min: 0 }),
-    minSamples: env.int('BITPREDICT_RETRAIN_MIN_SAMPLES', 168, 'trainer service: scored live predictions needed before degradation can trigger a retrain', { min: 1 }),
+    degradeThreshold: env.number(
+      'BITPREDICT_RETRAIN_DEGRADE_THRESHOLD',
+      0.05,
+      "trainer service: retrain early when the live rolling MSE of the model exceeds persistence's by this much (0.05 = 5 %)",
+      { min: 0 },
+    ),
+    minSamples: env.int('BITPREDICT_RETRAIN_MIN_SAMPLES', 168, 'trainer service: scored live predictions needed before degradation can trigger a retrain', {
+      min: 1,
+    }),
     cooldownMs: env.int('BITPREDICT_RETRAIN_COOLDOWN_MS', 86400000, 'trainer service: shortest time between two retrains', { min: 0 }),
     checkMs: env.int('BITPREDICT_RETRAIN_CHECK_MS', 60000, 'trainer service: how often the schedule and the live error are checked', { min: 10 }),
     trainDays: env.int('BITPREDICT_RETRAIN_TRAIN_DAYS', 730, 'trainer service: days of training data before the validation range', { min: 1 }),
-    valDays: env.int('BITPREDICT_RETRAIN_VAL_DAYS', 30, 'trainer service: days of validation data (early stopping and champion/challenger) at the end of the data', { min: 1 }),
+    valDays: env.int(
+      'BITPREDICT_RETRAIN_VAL_DAYS',
+      30,
+      'trainer service: days of validation data (early stopping and champion/challenger) at the end of the data',
+      { min: 1 },
+    ),
     epochs: env.int('BITPREDICT_RETRAIN_EPOCHS', 8, 'trainer service: maximum epochs per retrain', { min: 1 }),
     monitorWindow: env.int('BITPREDICT_MONITOR_WINDOW', 720, 'trainer service: scored live predictions in the rolling error window', { min: 1 }),
   }),
   predictions: Type.Object({
-    historyMax: env.int('BITPREDICT_GATEWAY_HISTORY_MAX', 10000, 'predictions per symbol kept in the Redis history that /v1/predictions reads (written by the predictor)', { min: 1 }),
+    historyMax: env.int(
+      'BITPREDICT_GATEWAY_HISTORY_MAX',
+      10000,
+      'predictions per symbol kept in the Redis history that /v1/predictions reads (written by the predictor)',
+      { min: 1 },
+    ),
   }),
   gateway: Type.Object({
     host: env.string('BITPREDICT_GATEWAY_HOST', '127.0.0.1', 'address the gateway listens on'),
     port: env.int('BITPREDICT_GATEWAY_PORT', 8080, 'port of the gateway (HTTP and WebSocket)', { min: 0, max: 65535 }),
-    maxBufferedBytes: env.int('BITPREDICT_WS_MAX_BUFFERED_BYTES', 1048576, 'a WebSocket client whose send buffer exceeds this is disconnected as too slow (close code 4008)', { min: 1024 }),
-    auth: env.oneOf('BITPREDICT_GATEWAY_AUTH', ['keys', 'open'] as const, 'keys', 'keys: every REST route under /v1 and every WebSocket needs an API key (bitpredict keys create); open: no key needed, for local demos only (the demo sets it)'),
-    allowedOrigins: env.list('BITPREDICT_GATEWAY_ALLOWED_ORIGINS', [], 'comma-separated browser origins (scheme://host[:port]) allowed to open WebSockets and call the API besides the gateway\'s own; a request with any other Origin header gets 403 ERR_ORIGIN_FORBIDDEN', { minItems: 0 }),
-    replayBuffer: env.int('BITPREDICT_GATEWAY_REPLAY_BUFFER', 1000, 'messages kept per WebSocket channel for resume after a reconnect; older ones answer with a gap message', { min: 0, max: 1000000 }),
-    heartbeatMs: env.int('BITPREDICT_GATEWAY_HEARTBEAT_MS', 30000, 'interval of WebSocket pings; a client that has not answered the previous ping is terminated', { min: 100 }),
-    idleTimeoutMs: env.int('BITPREDICT_GATEWAY_IDLE_TIMEOUT_MS', 300000, 'a WebSocket client with no subscription and no message from it for this long is closed (4000); 0 disables', { min: 0 }),
+    maxBufferedBytes: env.int(
+      'BITPREDICT_WS_MAX_BUFFERED_BYTES',
+      1048576,
+      'a WebSocket client whose send buffer exceeds this is disconnected as too slow (close code 4008)',
+      { min: 1024 },
+    ),
+    auth: env.oneOf(
+      'BITPREDICT_GATEWAY_AUTH',
+      ['keys', 'open'] as const,
+      'keys',
+      'keys: every REST route under /v1 and every WebSocket needs an API key (bitpredict keys create); open: no key needed, for local demos only (the demo sets it)',
+    ),
+    allowedOrigins: env.list(
+      'BITPREDICT_GATEWAY_ALLOWED_ORIGINS',
+      [],
+      "comma-separated browser origins (scheme://host[:port]) allowed to open WebSockets and call the API besides the gateway's own; a request with any other Origin header gets 403 ERR_ORIGIN_FORBIDDEN",
+      { minItems: 0 },
+    ),
+    replayBuffer: env.int(
+      'BITPREDICT_GATEWAY_REPLAY_BUFFER',
+      1000,
+      'messages kept per WebSocket channel for resume after a reconnect; older ones answer with a gap message',
+      { min: 0, max: 1000000 },
+    ),
+    heartbeatMs: env.int(
+      'BITPREDICT_GATEWAY_HEARTBEAT_MS',
+      30000,
+      'interval of WebSocket pings; a client that has not answered the previous ping is terminated',
+      { min: 100 },
+    ),
+    idleTimeoutMs: env.int(
+      'BITPREDICT_GATEWAY_IDLE_TIMEOUT_MS',
+      300000,
+      'a WebSocket client with no subscription and no message from it for this long is closed (4000); 0 disables',
+      { min: 0 },
+    ),
     maxSubscriptions: env.int('BITPREDICT_GATEWAY_MAX_SUBSCRIPTIONS', 50, 'channels one WebSocket connection may subscribe to', { min: 1, max: 10000 }),
-    clientRate: env.int('BITPREDICT_GATEWAY_CLIENT_RATE', 20, 'messages per second a WebSocket client may send (token bucket, burst of twice this); beyond it requests are refused, and a client that keeps on is closed (4029)', { min: 1 }),
-    keyRecheckMs: env.int('BITPREDICT_GATEWAY_KEY_RECHECK_MS', 10000, 'how often open WebSockets re-check their API key; a revoked key\'s connections close (4001) within this time', { min: 100 }),
-    readyWithoutChampion: env.boolean('BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION', false, 'true: /readyz does not wait for a champion model on the models topic (baseline predictions only; the demo sets it)'),
+    clientRate: env.int(
+      'BITPREDICT_GATEWAY_CLIENT_RATE',
+      20,
+      'messages per second a WebSocket client may send (token bucket, burst of twice this); beyond it requests are refused, and a client that keeps on is closed (4029)',
+      { min: 1 },
+    ),
+    keyRecheckMs: env.int(
+      'BITPREDICT_GATEWAY_KEY_RECHECK_MS',
+      10000,
+      "how often open WebSockets re-check their API key; a revoked key's connections close (4001) within this time",
+      { min: 100 },
+    ),
+    readyWithoutChampion: env.boolean(
+      'BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION',
+      false,
+      'true: /readyz does not wait for a champion model on the models topic (baseline predictions only; the demo sets it)',
+    ),
   }),
 });
 
@@ -147,7 +275,11 @@ export const CONFIG_KEYS = envKeyTable(ConfigSchema);
  * use them to set values without touching process.env. `alsoKnown` names variables that other
  * schemas own (the stack command's), so that they are not refused as unknown.
  */
-export function loadConfig(envVars: Record<string, string | undefined> = process.env, overrides: EnvOverrides<ConfigKey> = {}, opts: { alsoKnown?: Iterable<string> } = {}): Config {
+export function loadConfig(
+  envVars: Record<string, string | undefined> = process.env,
+  overrides: EnvOverrides<ConfigKey> = {},
+  opts: { alsoKnown?: Iterable<string> } = {},
+): Config {
   const config = loadEnv(ConfigSchema, envVars, overrides, opts);
   // An empty instance id means "this process": hostname-pid names its private consumer groups.
   if (config.instanceId === '') config.instanceId = `${hostname()}-${process.pid}`;

@@ -4,7 +4,20 @@
 // ranges, patterns and enums; every bad variable is listed, unknown BITPREDICT_* variables are
 // refused), and the documentation table (envKeyTable). core/config.ts declares the services'
 // schema with it; the CLI's stack command declares its own.
-import { Type, type Static, type TArray, type TBoolean, type TInteger, type TLiteral, type TNull, type TNumber, type TObject, type TSchema, type TString, type TUnion } from '@sinclair/typebox';
+import {
+  Type,
+  type Static,
+  type TArray,
+  type TBoolean,
+  type TInteger,
+  type TLiteral,
+  type TNull,
+  type TNumber,
+  type TObject,
+  type TSchema,
+  type TString,
+  type TUnion,
+} from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { BitPredictError } from './errors.js';
 
@@ -35,17 +48,38 @@ export const env = {
   /** A URL (checked with the WHATWG URL parser). */
   url: <K extends string>(key: K, def: string, doc: string): EnvLeaf<K, TString> => Type.String(meta(key, 'url', def, doc)) as EnvLeaf<K, TString>,
   int: <K extends string>(key: K, def: number, doc: string, r: Range = {}): EnvLeaf<K, TInteger> =>
-    Type.Integer({ ...meta(key, 'int', String(def), doc), ...(r.min === undefined ? {} : { minimum: r.min }), ...(r.max === undefined ? {} : { maximum: r.max }) }) as EnvLeaf<K, TInteger>,
+    Type.Integer({
+      ...meta(key, 'int', String(def), doc),
+      ...(r.min === undefined ? {} : { minimum: r.min }),
+      ...(r.max === undefined ? {} : { maximum: r.max }),
+    }) as EnvLeaf<K, TInteger>,
   number: <K extends string>(key: K, def: number, doc: string, r: Range = {}): EnvLeaf<K, TNumber> =>
-    Type.Number({ ...meta(key, 'number', String(def), doc), ...(r.min === undefined ? {} : { minimum: r.min }), ...(r.max === undefined ? {} : { maximum: r.max }) }) as EnvLeaf<K, TNumber>,
-  boolean: <K extends string>(key: K, def: boolean, doc: string): EnvLeaf<K, TBoolean> => Type.Boolean(meta(key, 'boolean', String(def), doc)) as EnvLeaf<K, TBoolean>,
+    Type.Number({
+      ...meta(key, 'number', String(def), doc),
+      ...(r.min === undefined ? {} : { minimum: r.min }),
+      ...(r.max === undefined ? {} : { maximum: r.max }),
+    }) as EnvLeaf<K, TNumber>,
+  boolean: <K extends string>(key: K, def: boolean, doc: string): EnvLeaf<K, TBoolean> =>
+    Type.Boolean(meta(key, 'boolean', String(def), doc)) as EnvLeaf<K, TBoolean>,
   oneOf: <K extends string, const V extends readonly string[]>(key: K, values: V, def: V[number], doc: string): EnvLeaf<K, TUnion<TLiteral<V[number]>[]>> =>
-    Type.Union(values.map((v) => Type.Literal(v)), meta(key, 'enum', def, doc)) as EnvLeaf<K, TUnion<TLiteral<V[number]>[]>>,
+    Type.Union(
+      values.map((v) => Type.Literal(v)),
+      meta(key, 'enum', def, doc),
+    ) as EnvLeaf<K, TUnion<TLiteral<V[number]>[]>>,
   /** Comma-separated values, trimmed, empty items dropped; `minItems` 1 unless said otherwise. */
-  list: <K extends string>(key: K, def: readonly string[], doc: string, o: { minItems?: number; pattern?: string; patternDoc?: string } = {}): EnvLeaf<K, TArray<TString>> =>
-    Type.Array(Type.String({ minLength: 1, ...(o.pattern === undefined ? {} : { pattern: o.pattern, patternDoc: o.patternDoc }) }), { minItems: o.minItems ?? 1, ...meta(key, 'list', def.join(','), doc) }) as EnvLeaf<K, TArray<TString>>,
+  list: <K extends string>(
+    key: K,
+    def: readonly string[],
+    doc: string,
+    o: { minItems?: number; pattern?: string; patternDoc?: string } = {},
+  ): EnvLeaf<K, TArray<TString>> =>
+    Type.Array(Type.String({ minLength: 1, ...(o.pattern === undefined ? {} : { pattern: o.pattern, patternDoc: o.patternDoc }) }), {
+      minItems: o.minItems ?? 1,
+      ...meta(key, 'list', def.join(','), doc),
+    }) as EnvLeaf<K, TArray<TString>>,
   /** An ISO 8601 time, read as ms since the epoch; empty reads as null. */
-  time: <K extends string>(key: K, doc: string): EnvLeaf<K, TUnion<[TInteger, TNull]>> => Type.Union([Type.Integer(), Type.Null()], meta(key, 'time', '', doc)) as EnvLeaf<K, TUnion<[TInteger, TNull]>>,
+  time: <K extends string>(key: K, doc: string): EnvLeaf<K, TUnion<[TInteger, TNull]>> =>
+    Type.Union([Type.Integer(), Type.Null()], meta(key, 'time', '', doc)) as EnvLeaf<K, TUnion<[TInteger, TNull]>>,
 };
 
 /** The variable names declared in a schema, as a union of string literals. */
@@ -88,7 +122,10 @@ function convert(kind: EnvKind, text: string): unknown {
     case 'number':
       return text.trim() === '' ? text : Number(text);
     case 'list':
-      return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      return text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
     case 'time': {
       if (text === '') return null;
       const t = Date.parse(text);
@@ -113,7 +150,8 @@ function problemOf(leaf: TSchema & EnvMeta<string>, text: string, value: unknown
       if (typeof leaf.maximum === 'number' && value > leaf.maximum) return `${key}: ${value} is above the maximum ${leaf.maximum}`;
       break;
     case 'enum':
-      if (!Value.Check(leaf, value)) return `${key}: "${text}" is not one of ${(leaf as unknown as TUnion<TLiteral<string>[]>).anyOf.map((l) => l.const).join(', ')}`;
+      if (!Value.Check(leaf, value))
+        return `${key}: "${text}" is not one of ${(leaf as unknown as TUnion<TLiteral<string>[]>).anyOf.map((l) => l.const).join(', ')}`;
       break;
     case 'url':
       try {
@@ -154,7 +192,12 @@ export interface LoadEnvOptions {
  * Reads `schema` from `env` (overrides win over env, env over the defaults) and validates it as a
  * whole: one ERR_CONFIG_INVALID error lists every bad and every unknown variable.
  */
-export function loadEnv<T extends TObject>(schema: T, envVars: Record<string, string | undefined>, overrides: Record<string, string | undefined> = {}, opts: LoadEnvOptions = {}): Static<T> {
+export function loadEnv<T extends TObject>(
+  schema: T,
+  envVars: Record<string, string | undefined>,
+  overrides: Record<string, string | undefined> = {},
+  opts: LoadEnvOptions = {},
+): Static<T> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   const leaves = envLeaves(schema);

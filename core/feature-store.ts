@@ -84,7 +84,15 @@ export async function readLatestFeature(redis: Redis, keyPrefix: string, symbol:
  * Point in time: the last `n` vectors of a series with eventTime <= t, oldest first. Only what was
  * known at t (vectors are keyed by their event time), bounded by the stored history.
  */
-export async function readFeaturesAsOf(redis: Redis, serde: Serde, keyPrefix: string, symbol: string, interval: string, t: number, n: number): Promise<FeatureVector[]> {
+export async function readFeaturesAsOf(
+  redis: Redis,
+  serde: Serde,
+  keyPrefix: string,
+  symbol: string,
+  interval: string,
+  t: number,
+  n: number,
+): Promise<FeatureVector[]> {
   const raw = await redis.zrevrangebyscoreBuffer(redisKeys(keyPrefix).featuresHistory(symbol, interval), t, '-inf', 'LIMIT', 0, n);
   const out: FeatureVector[] = [];
   for (const b of raw.reverse()) out.push(await serde.decode('features', b));

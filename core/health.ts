@@ -9,14 +9,21 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(deps: { port: number; host?: string; registry: Registry; readiness: () => { ready: boolean; checks: Record<string, string> } }): Promise<HealthServer> {
+export async function startHealthServer(deps: {
+  port: number;
+  host?: string;
+  registry: Registry;
+  readiness: () => { ready: boolean; checks: Record<string, string> };
+}): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else if (url === '/readyz') {
       const r = deps.readiness();
-      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
+      res
+        .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
     } else if (url === '/metrics') {
       deps.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': deps.registry.contentType }).end(text),

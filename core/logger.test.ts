@@ -4,7 +4,12 @@ import { createLogger } from './logger.js';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString('utf8')); cb(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
   return { lines, stream };
 }
 

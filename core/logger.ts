@@ -12,8 +12,16 @@ export function createLogger(options: { level?: string; name?: string; destinati
     // API keys and tokens never reach a log line, whichever object carries the request headers.
     redact: {
       paths: [
-        '*.password', '*.token', '*.bearerToken', '*.sasl', '*.apiKey', 'apiKey',
-        'headers.authorization', 'headers["x-api-key"]', '*.headers.authorization', '*.headers["x-api-key"]',
+        '*.password',
+        '*.token',
+        '*.bearerToken',
+        '*.sasl',
+        '*.apiKey',
+        'apiKey',
+        'headers.authorization',
+        'headers["x-api-key"]',
+        '*.headers.authorization',
+        '*.headers["x-api-key"]',
       ],
       censor: '[redacted]',
     },

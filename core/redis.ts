@@ -38,7 +38,11 @@ export async function createRedis(deps: { url: string; logger: Logger; connectTi
     await client.ping();
   } catch (err) {
     client.disconnect();
-    throw new BitPredictError('ERR_REDIS_UNREACHABLE', `Redis did not answer at ${deps.url} (is it running? npm run stack:up starts it): ${errorMessage(err)}`, { cause: err });
+    throw new BitPredictError(
+      'ERR_REDIS_UNREACHABLE',
+      `Redis did not answer at ${deps.url} (is it running? npm run stack:up starts it): ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
   return client;
 }

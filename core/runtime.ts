@@ -23,7 +23,9 @@ export interface Platform {
 export async function prepareTopicsAndSchemas(p: Platform, topics: Pick<Config['kafka'], 'partitions' | 'replicationFactor'>): Promise<{ created: string[] }> {
   const admin = await createAdmin(p.kafka);
   try {
-    const created = await admin.ensureTopics(topicSpecs({ prefix: p.kafka.topicPrefix, partitions: topics.partitions, replicationFactor: topics.replicationFactor }));
+    const created = await admin.ensureTopics(
+      topicSpecs({ prefix: p.kafka.topicPrefix, partitions: topics.partitions, replicationFactor: topics.replicationFactor }),
+    );
     if (created.length > 0) p.logger.info({ created }, 'topics created');
     await p.serde.registerAll();
     return { created };
@@ -32,7 +34,12 @@ export async function prepareTopicsAndSchemas(p: Platform, topics: Pick<Config['
   }
 }
 
-export function createPlatform(deps: { config: Pick<Config, 'kafka' | 'registry' | 'instanceId'>; logger: Logger; registry: Registry; clientId: string }): Platform {
+export function createPlatform(deps: {
+  config: Pick<Config, 'kafka' | 'registry' | 'instanceId'>;
+  logger: Logger;
+  registry: Registry;
+  clientId: string;
+}): Platform {
   const { kafka: k } = deps.config;
   const kafka = createKafkaClient(
     { brokers: k.brokers, clientId: `${k.clientId}-${deps.clientId}`, topicPrefix: k.topicPrefix, groupPrefix: k.clientId, instanceId: deps.config.instanceId },

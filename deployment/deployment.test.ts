@@ -27,7 +27,17 @@ const TOPICS = ['market.trades', 'market.candles', 'text.raw', 'text.scored', 'f
  * (processors/features/service.ts, processors/sentiment/service.ts, processors/predictor/service.ts).
  */
 const PROCESSOR_INPUTS: Record<string, string> = { features: 'market.candles', sentiment: 'text.raw', predictor: 'features' };
-const NAMESPACED_KINDS = new Set(['ConfigMap', 'Deployment', 'Job', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'PersistentVolumeClaim', 'PodDisruptionBudget']);
+const NAMESPACED_KINDS = new Set([
+  'ConfigMap',
+  'Deployment',
+  'Job',
+  'Service',
+  'Ingress',
+  'HorizontalPodAutoscaler',
+  'ScaledObject',
+  'PersistentVolumeClaim',
+  'PodDisruptionBudget',
+]);
 
 type Obj = Record<string, unknown>;
 
@@ -138,19 +148,23 @@ function checkCompose(doc: unknown): string[] {
         problems.push(`compose ${name}: depends_on ${dep}, which is not a service`);
         continue;
       }
-      if (condition === 'service_healthy' && !isObj(target.healthcheck)) problems.push(`compose ${name}: waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
+      if (condition === 'service_healthy' && !isObj(target.healthcheck))
+        problems.push(`compose ${name}: waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
       if (condition === 'service_completed_successfully' && (target.restart === 'always' || target.restart === 'unless-stopped')) {
         problems.push(`compose ${name}: waits for ${dep} to complete, but ${dep} restarts forever`);
       }
-      if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition)) problems.push(`compose ${name}: unknown condition ${condition}`);
+      if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition))
+        problems.push(`compose ${name}: unknown condition ${condition}`);
     }
     if (svc.build === undefined) continue;
     const build = obj(svc.build);
-    if (build.dockerfile !== 'deployment/Dockerfile' || build.context !== '.') problems.push(`compose ${name}: must build from deployment/Dockerfile with context .`);
+    if (build.dockerfile !== 'deployment/Dockerfile' || build.context !== '.')
+      problems.push(`compose ${name}: must build from deployment/Dockerfile with context .`);
     problems.push(...commandOf(svc.command, `compose ${name}`));
     const oneShot = ONE_SHOT_COMMANDS.includes(arr(svc.command).join(' '));
     if (!oneShot && !isObj(svc.healthcheck)) problems.push(`compose ${name}: no healthcheck`);
-    if (oneShot && (svc.restart === 'always' || svc.restart === 'unless-stopped')) problems.push(`compose ${name}: a one-shot must not restart after it succeeds`);
+    if (oneShot && (svc.restart === 'always' || svc.restart === 'unless-stopped'))
+      problems.push(`compose ${name}: a one-shot must not restart after it succeeds`);
     if (!(durationSeconds(svc.stop_grace_period) * 1000 > shutdownTimeoutMs(env))) {
       problems.push(`compose ${name}: stop_grace_period must exceed BITPREDICT_SHUTDOWN_TIMEOUT_MS`);
     }
@@ -167,13 +181,28 @@ function checkCompose(doc: unknown): string[] {
     }
   }
   const kafkaEnv = composeEnv(obj(services.kafka));
-  for (const key of ['KAFKA_NODE_ID', 'KAFKA_PROCESS_ROLES', 'KAFKA_LISTENERS', 'KAFKA_ADVERTISED_LISTENERS', 'KAFKA_CONTROLLER_LISTENER_NAMES', 'KAFKA_CONTROLLER_QUORUM_VOTERS', 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP']) {
+  for (const key of [
+    'KAFKA_NODE_ID',
+    'KAFKA_PROCESS_ROLES',
+    'KAFKA_LISTENERS',
+    'KAFKA_ADVERTISED_LISTENERS',
+    'KAFKA_CONTROLLER_LISTENER_NAMES',
+    'KAFKA_CONTROLLER_QUORUM_VOTERS',
+    'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP',
+  ]) {
     if (!kafkaEnv[key]) problems.push(`compose kafka: ${key} is not set`);
   }
-  for (const key of ['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR']) {
+  for (const key of [
+    'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR',
+    'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR',
+    'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR',
+    'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR',
+    'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR',
+  ]) {
     if (kafkaEnv[key] !== '1') problems.push(`compose kafka: ${key} must be 1 on a single node`);
   }
-  if (composeEnv(obj(services.registry)).APICURIO_RULES_GLOBAL_COMPATIBILITY !== 'BACKWARD') problems.push('compose registry: global compatibility rule must be BACKWARD');
+  if (composeEnv(obj(services.registry)).APICURIO_RULES_GLOBAL_COMPATIBILITY !== 'BACKWARD')
+    problems.push('compose registry: global compatibility rule must be BACKWARD');
   const gateway = obj(services.gateway);
   const gatewayEnv = composeEnv(gateway);
   const port = gatewayEnv.BITPREDICT_GATEWAY_PORT ?? CONFIG_KEYS.BITPREDICT_GATEWAY_PORT.default;
@@ -238,7 +267,8 @@ function checkK8s(docs: K8sDoc[]): string[] {
       const preStop = arr(obj(obj(obj(c.lifecycle).preStop).exec).command).map((x) => text(x));
       const pause = preStop[0] === 'sleep' ? Number(preStop[1]) : 0;
       const grace = Number(spec.terminationGracePeriodSeconds ?? 30);
-      if (!(grace * 1000 > shutdownTimeoutMs(env) + pause * 1000)) problems.push(`${name}: terminationGracePeriodSeconds must exceed BITPREDICT_SHUTDOWN_TIMEOUT_MS plus the preStop pause`);
+      if (!(grace * 1000 > shutdownTimeoutMs(env) + pause * 1000))
+        problems.push(`${name}: terminationGracePeriodSeconds must exceed BITPREDICT_SHUTDOWN_TIMEOUT_MS plus the preStop pause`);
       if (w.kind !== 'Deployment') continue;
       const ports = arr(c.ports);
       const ready = obj(c.readinessProbe);
@@ -251,7 +281,8 @@ function checkK8s(docs: K8sDoc[]): string[] {
         problems.push(`${name}: prometheus.io scrape annotations must name a container port`);
       }
       const listenPort = arr(c.args)[0] === 'gateway' ? env.BITPREDICT_GATEWAY_PORT : env.BITPREDICT_HEALTH_PORT;
-      if (!ports.some((p) => obj(p).containerPort === Number(listenPort))) problems.push(`${name}: the port the service listens on (${listenPort}) is not a container port`);
+      if (!ports.some((p) => obj(p).containerPort === Number(listenPort)))
+        problems.push(`${name}: the port the service listens on (${listenPort}) is not a container port`);
     }
   }
 
@@ -261,7 +292,8 @@ function checkK8s(docs: K8sDoc[]): string[] {
     const spec = obj(so.spec);
     const max = Number(spec.maxReplicaCount);
     const min = Number(spec.minReplicaCount ?? 0);
-    if (!(max >= 1 && max <= partitions)) problems.push(`${name}: maxReplicaCount ${text(spec.maxReplicaCount)} must be between 1 and the partition count ${partitions}`);
+    if (!(max >= 1 && max <= partitions))
+      problems.push(`${name}: maxReplicaCount ${text(spec.maxReplicaCount)} must be between 1 and the partition count ${partitions}`);
     if (!(min >= 0 && min <= max)) problems.push(`${name}: minReplicaCount must be <= maxReplicaCount`);
     if (!deployments.has(text(obj(spec.scaleTargetRef).name))) problems.push(`${name}: scaleTargetRef is not a Deployment here`);
     const triggers = arr(spec.triggers).map(obj);
@@ -275,11 +307,13 @@ function checkK8s(docs: K8sDoc[]): string[] {
     for (const t of triggers) {
       const m = obj(t.metadata);
       if (input !== undefined && t.type === 'kafka') {
-        if (text(m.consumerGroup) !== `${clientId}-${command ?? ''}`) problems.push(`${name}: consumerGroup ${text(m.consumerGroup)} is not ${clientId}-${command ?? ''}`);
+        if (text(m.consumerGroup) !== `${clientId}-${command ?? ''}`)
+          problems.push(`${name}: consumerGroup ${text(m.consumerGroup)} is not ${clientId}-${command ?? ''}`);
         if (text(m.topic) !== `${prefix}${input}`) problems.push(`${name}: topic ${text(m.topic)} is not the input ${prefix}${input} of ${command ?? ''}`);
       }
       if (!(Number(m.lagThreshold) > 0)) problems.push(`${name}: lagThreshold must be a positive number`);
-      if (!TOPICS.includes(`${configMap.BITPREDICT_TOPIC_PREFIX ?? ''}${text(m.topic) ?? ''}`) && !TOPICS.includes(text(m.topic) ?? '')) problems.push(`${name}: unknown topic ${text(m.topic)}`);
+      if (!TOPICS.includes(`${configMap.BITPREDICT_TOPIC_PREFIX ?? ''}${text(m.topic) ?? ''}`) && !TOPICS.includes(text(m.topic) ?? ''))
+        problems.push(`${name}: unknown topic ${text(m.topic)}`);
       if (!text(m.consumerGroup)) problems.push(`${name}: consumerGroup missing`);
       if (text(m.bootstrapServers) !== configMap.BITPREDICT_KAFKA_BROKERS) problems.push(`${name}: bootstrapServers differ from BITPREDICT_KAFKA_BROKERS`);
     }
@@ -292,7 +326,9 @@ function checkK8s(docs: K8sDoc[]): string[] {
   const services = new Map(byKind('Service').map((s) => [text(obj(s.metadata).name), s]));
   for (const svc of services.values()) {
     const selector = obj(obj(svc.spec).selector);
-    const matches = [...deployments.values()].filter((d) => Object.entries(selector).every(([k, v]) => obj(obj(obj(obj(d.spec).template).metadata).labels)[k] === v));
+    const matches = [...deployments.values()].filter((d) =>
+      Object.entries(selector).every(([k, v]) => obj(obj(obj(obj(d.spec).template).metadata).labels)[k] === v),
+    );
     if (matches.length !== 1) problems.push(`Service/${text(obj(svc.metadata).name)}: selector must match exactly one Deployment`);
   }
   for (const ing of byKind('Ingress')) {
@@ -301,7 +337,8 @@ function checkK8s(docs: K8sDoc[]): string[] {
         const backend = obj(obj(obj(path).backend).service);
         const svc = services.get(text(backend.name));
         const portName = text(obj(backend.port).name);
-        if (!svc || !arr(obj(svc.spec).ports).some((p) => obj(p).name === portName)) problems.push(`Ingress/${text(obj(ing.metadata).name)}: backend ${text(backend.name)}:${portName} does not exist`);
+        if (!svc || !arr(obj(svc.spec).ports).some((p) => obj(p).name === portName))
+          problems.push(`Ingress/${text(obj(ing.metadata).name)}: backend ${text(backend.name)}:${portName} does not exist`);
       }
     }
   }
@@ -312,13 +349,20 @@ function checkK8s(docs: K8sDoc[]): string[] {
     if (!deployments.has(`bitpredict-${component}`)) problems.push(`k8s: no Deployment bitpredict-${component}`);
   }
   for (const component of ['features', 'sentiment', 'predictor']) {
-    if (!byKind('ScaledObject').some((s) => obj(obj(s.spec).scaleTargetRef).name === `bitpredict-${component}`)) problems.push(`k8s: no ScaledObject for ${component}`);
+    if (!byKind('ScaledObject').some((s) => obj(obj(s.spec).scaleTargetRef).name === `bitpredict-${component}`))
+      problems.push(`k8s: no ScaledObject for ${component}`);
   }
   if (!byKind('Job').some((j) => arr(obj(arr(podSpec(j).containers)[0]).args).join(' ') === 'topics create')) problems.push('k8s: no Job runs topics create');
   return problems;
 }
 
-const REQUIRED_ALERT_METRICS = ['bitpredict_consumer_lag_records', 'bitpredict_dlq_records_total', 'up{component="gateway"}', 'bitpredict_predictor_predictions_total', 'bitpredict_gateway_ws_server_closes_total'];
+const REQUIRED_ALERT_METRICS = [
+  'bitpredict_consumer_lag_records',
+  'bitpredict_dlq_records_total',
+  'up{component="gateway"}',
+  'bitpredict_predictor_predictions_total',
+  'bitpredict_gateway_ws_server_closes_total',
+];
 
 function checkRules(doc: unknown): string[] {
   const problems: string[] = [];
@@ -444,7 +488,12 @@ describe('YAML parsing', () => {
   });
 
   it('refuses alias bombs', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    ].join('\n');
     expect(() => parseYaml(bomb, 'bomb.yaml')).toThrow(/alias/i);
   });
 });
@@ -457,7 +506,8 @@ describe('deployment/Dockerfile and .dockerignore', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
     expect(lines.filter((l) => /^FROM \$\{NODE_IMAGE\} AS \w+/.test(l))).toHaveLength(2);
     for (const step of ['npm ci', 'npm run build', 'npm prune --omit=dev']) expect(lines.join('\n')).toContain(step);
-    for (const part of ['dist', 'node_modules', 'package.json']) expect(lines.some((l) => l.startsWith('COPY --from=build') && l.includes(`/app/${part}`))).toBe(true);
+    for (const part of ['dist', 'node_modules', 'package.json'])
+      expect(lines.some((l) => l.startsWith('COPY --from=build') && l.includes(`/app/${part}`))).toBe(true);
     const user = lines.filter((l) => l.startsWith('USER ')).at(-1);
     expect(user).toBeDefined();
     expect(user).not.toMatch(/USER (root|0)(:|$)/);
@@ -466,7 +516,9 @@ describe('deployment/Dockerfile and .dockerignore', () => {
   });
 
   it('keeps dependencies, build output, the local stack and git out of the context', () => {
-    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.stack', '.git']) expect(ignored).toContain(entry);
   });
 });
@@ -480,8 +532,14 @@ describe('deployment/kubernetes', () => {
 
   it('lists every manifest in kustomization.yaml', () => {
     const kustomization = obj(readYaml(join(K8S_DIR, 'kustomization.yaml'))[0]);
-    const manifests = readdirSync(K8S_DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
-    expect(arr(kustomization.resources).map((r) => text(r)).sort()).toEqual(manifests);
+    const manifests = readdirSync(K8S_DIR)
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .sort();
+    expect(
+      arr(kustomization.resources)
+        .map((r) => text(r))
+        .sort(),
+    ).toEqual(manifests);
   });
 
   it('reports missing probes and resources, short grace periods, too many replicas and bad env', () => {
@@ -533,7 +591,18 @@ describe('deployment/prometheus and deployment/grafana', () => {
   });
 
   it('reports rules without expr, severity or summary, and duplicates', () => {
-    const broken = { groups: [{ name: 'g', rules: [{ alert: 'A', expr: 'up == 0', labels: { severity: 'page' } }, { alert: 'A', expr: 'up == 0', labels: { severity: 'warning' }, annotations: { summary: 's' } }, { alert: 'B' }] }] };
+    const broken = {
+      groups: [
+        {
+          name: 'g',
+          rules: [
+            { alert: 'A', expr: 'up == 0', labels: { severity: 'page' } },
+            { alert: 'A', expr: 'up == 0', labels: { severity: 'warning' }, annotations: { summary: 's' } },
+            { alert: 'B' },
+          ],
+        },
+      ],
+    };
     const problems = checkRules(broken).join('\n');
     expect(problems).toContain('rules A: severity must be warning or critical');
     expect(problems).toContain('rules A: annotations.summary missing');
@@ -547,7 +616,9 @@ describe('deployment/prometheus and deployment/grafana', () => {
     const sources = serviceSources();
     const dashboards = readdirSync(join(ROOT, 'deployment', 'grafana')).filter((f) => f.endsWith('.json'));
     const panelExprs = dashboards.flatMap((f) =>
-      arr(obj(JSON.parse(readFileSync(join(ROOT, 'deployment', 'grafana', f), 'utf8')) as unknown).panels).flatMap((p) => arr(obj(p).targets).map((t) => text(obj(t).expr) ?? '')),
+      arr(obj(JSON.parse(readFileSync(join(ROOT, 'deployment', 'grafana', f), 'utf8')) as unknown).panels).flatMap((p) =>
+        arr(obj(p).targets).map((t) => text(obj(t).expr) ?? ''),
+      ),
     );
     expect(unknownMetrics([...ruleExprs(readYaml(join(PROM_DIR, 'rules.yaml'))[0]), ...panelExprs], sources)).toEqual([]);
     expect(unknownMetrics(['rate(bitpredict_made_up_total[5m])', 'bitpredict_process_cpu_seconds_total'], sources)).toEqual(['bitpredict_made_up_total']);
@@ -592,6 +663,8 @@ describe('GitHub Actions', () => {
     const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(unpinnedActions(readFileSync(join(dir, f), 'utf8')), f).toEqual([]);
-    expect(unpinnedActions('steps:\n  - uses: actions/checkout@v4\n  - uses: actions/cache@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3\n')).toEqual(['actions/checkout@v4']);
+    expect(unpinnedActions('steps:\n  - uses: actions/checkout@v4\n  - uses: actions/cache@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3\n')).toEqual([
+      'actions/checkout@v4',
+    ]);
   });
 });

@@ -13,10 +13,22 @@ const allowAll: AuthGate = { check: () => Promise.resolve({ ok: true, principal:
 
 function prediction(over: Partial<Prediction> = {}): Prediction {
   return {
-    symbol: 'BTCUSDT', interval: '1h', eventTime: 1_735_689_600_000, targetTime: 1_735_693_200_000, horizonSteps: 1,
-    predictedLogReturn: -0.0008, predictedPrice: 93_950.25, probUp: 0.47, modelName: 'persistence', modelVersion: '1',
-    isBaseline: true, featureSetVersion: 'fs1', candleIngestedAt: 1_735_693_200_100, featuresComputedAt: 1_735_693_200_150,
-    predictedAt: 1_735_693_200_200, ...over,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    eventTime: 1_735_689_600_000,
+    targetTime: 1_735_693_200_000,
+    horizonSteps: 1,
+    predictedLogReturn: -0.0008,
+    predictedPrice: 93_950.25,
+    probUp: 0.47,
+    modelName: 'persistence',
+    modelVersion: '1',
+    isBaseline: true,
+    featureSetVersion: 'fs1',
+    candleIngestedAt: 1_735_693_200_100,
+    featuresComputedAt: 1_735_693_200_150,
+    predictedAt: 1_735_693_200_200,
+    ...over,
   };
 }
 
@@ -61,7 +73,9 @@ class TestClient {
     const m = this.inbox.shift();
     if (m) return Promise.resolve(m);
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('socket not open'));
-    return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
   }
 
   send(msg: unknown): void {
@@ -87,7 +101,12 @@ class TestClient {
   }
 }
 
-interface Started { app: FastifyInstance; hub: Hub; registry: Registry; url: string }
+interface Started {
+  app: FastifyInstance;
+  hub: Hub;
+  registry: Registry;
+  url: string;
+}
 
 const apps: FastifyInstance[] = [];
 afterEach(async () => {
@@ -97,7 +116,11 @@ afterEach(async () => {
 async function build(over: Partial<GatewayDeps> = {}): Promise<{ app: FastifyInstance; hub: Hub; registry: Registry }> {
   const registry = new Registry();
   const { app, hub } = await buildApp({
-    logger, registry, maxBufferedBytes: 1024 * 1024, closeGraceMs: 500, clientRate: 1000,
+    logger,
+    registry,
+    maxBufferedBytes: 1024 * 1024,
+    closeGraceMs: 500,
+    clientRate: 1000,
     snapshot: () => Promise.resolve([]),
     auth: allowAll,
     readiness: () => ({ ready: true, checks: { kafka: 'ok', redis: 'ok' } }),
@@ -142,7 +165,11 @@ describe('HTTP routes', () => {
   });
 
   it('GET /readyz answers 503 when the readiness check itself throws', async () => {
-    const { app } = await build({ readiness: () => { throw new Error('boom'); } });
+    const { app } = await build({
+      readiness: () => {
+        throw new Error('boom');
+      },
+    });
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ status: 'not_ready' });
@@ -155,9 +182,14 @@ describe('HTTP routes', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe(registry.contentType);
     for (const name of [
-      'bitpredict_gateway_ws_clients', 'bitpredict_gateway_ws_messages_sent_total', 'bitpredict_gateway_ws_server_closes_total',
-      'bitpredict_gateway_ws_protocol_errors_total', 'bitpredict_gateway_published_total', 'bitpredict_gateway_ws_subscriptions',
-      'bitpredict_gateway_ws_resumes_total', 'bitpredict_gateway_ws_channels',
+      'bitpredict_gateway_ws_clients',
+      'bitpredict_gateway_ws_messages_sent_total',
+      'bitpredict_gateway_ws_server_closes_total',
+      'bitpredict_gateway_ws_protocol_errors_total',
+      'bitpredict_gateway_published_total',
+      'bitpredict_gateway_ws_subscriptions',
+      'bitpredict_gateway_ws_resumes_total',
+      'bitpredict_gateway_ws_channels',
       'bitpredict_test_marker_total',
     ]) {
       expect(res.body).toContain(`# TYPE ${name} `);
@@ -265,7 +297,10 @@ describe('auth hook', () => {
 
   it('serves an OpenAPI 3.1 document listing the routes, with security on the ones that need a key', async () => {
     const app = await withRoutes();
-    const doc = (await app.inject({ method: 'GET', url: '/v1/openapi.json' })).json<{ openapi: string; paths: Record<string, Record<string, { security?: unknown[] }>> }>();
+    const doc = (await app.inject({ method: 'GET', url: '/v1/openapi.json' })).json<{
+      openapi: string;
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    }>();
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/v1/read']?.get?.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     expect(doc.paths['/healthz']?.get?.security).toBeUndefined();
@@ -276,7 +311,10 @@ describe('auth hook', () => {
     const { url, hub } = await start({ auth: twoKeys });
     const status = await new Promise<number>((resolve, reject) => {
       const ws = new WebSocket(url);
-      ws.on('unexpected-response', (req, res) => { resolve(res.statusCode ?? 0); req.destroy(); });
+      ws.on('unexpected-response', (req, res) => {
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
       ws.on('open', () => reject(new Error('upgrade accepted without a key')));
       ws.on('error', () => undefined);
     });
@@ -324,9 +362,17 @@ describe('WebSocket /ws', () => {
     const { url, registry } = await start();
     const c = await hello(url);
     const bad: (string | Buffer)[] = [
-      'not json', '{"op":"subscribe","channel":', '[1,2,3]', 'null', '42', '{"op":"dance"}', '{}',
-      '{"op":"subscribe","channel":"predictions:$"}', '{"op":"subscribe","channel":"ticker:BTCUSDT"}',
-      '{"op":"subscribe","channel":"predictions:AAAAAAAAAAAAAAAAAAAAA"}', '{"op":"ping","id":[1]}',
+      'not json',
+      '{"op":"subscribe","channel":',
+      '[1,2,3]',
+      'null',
+      '42',
+      '{"op":"dance"}',
+      '{}',
+      '{"op":"subscribe","channel":"predictions:$"}',
+      '{"op":"subscribe","channel":"ticker:BTCUSDT"}',
+      '{"op":"subscribe","channel":"predictions:AAAAAAAAAAAAAAAAAAAAA"}',
+      '{"op":"ping","id":[1]}',
     ];
     for (const b of bad) {
       c.send(b);

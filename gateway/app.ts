@@ -48,7 +48,10 @@ export interface GatewayDeps {
 
 type HttpErrorCode = ErrorCode;
 
-interface ErrorBody { code: HttpErrorCode; message: string }
+interface ErrorBody {
+  code: HttpErrorCode;
+  message: string;
+}
 
 /** The fastify instance on the gateway's logger, without per-request log lines. */
 function createFastify(log: Logger): FastifyInstance {
@@ -80,7 +83,8 @@ function setErrorReplies(app: FastifyInstance, log: Logger): void {
     return reply.code(status).send({ code: status === 404 ? 'ERR_NOT_FOUND' : 'ERR_VALIDATION', message: err.message } satisfies ErrorBody);
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0] ?? ''}` } satisfies ErrorBody));
+    reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0] ?? ''}` } satisfies ErrorBody),
+  );
 }
 
 /** One hook for every route with a scope, the WebSocket upgrade included. */
@@ -114,7 +118,8 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: {
         title: 'BitPredict gateway API',
         version: '1.0.0',
-        description: 'Predictions, features and the model registry over REST. Live streams are on the WebSocket at /ws (docs/websocket.md, docs/asyncapi.yaml). Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".',
+        description:
+          'Predictions, features and the model registry over REST. Live streams are on the WebSocket at /ws (docs/websocket.md, docs/asyncapi.yaml). Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".',
       },
       components: {
         securitySchemes: {
@@ -165,7 +170,10 @@ function registerOpsRoutes(app: FastifyInstance, deps: Pick<GatewayDeps, 'readin
 
 function hubOf(deps: GatewayDeps, log: Logger): Hub {
   return createHub({
-    logger: log, registry: deps.registry, snapshot: (kind, symbol) => deps.snapshot(kind, symbol), maxBufferedBytes: deps.maxBufferedBytes,
+    logger: log,
+    registry: deps.registry,
+    snapshot: (kind, symbol) => deps.snapshot(kind, symbol),
+    maxBufferedBytes: deps.maxBufferedBytes,
     ...(deps.heartbeatMs === undefined ? {} : { heartbeatMs: deps.heartbeatMs }),
     ...(deps.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: deps.idleTimeoutMs }),
     ...(deps.maxSubscriptions === undefined ? {} : { maxSubscriptions: deps.maxSubscriptions }),

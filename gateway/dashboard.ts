@@ -15,9 +15,14 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 // The dashboard loads nothing from elsewhere (the machines are offline) and runs no inline script.
-const DASHBOARD_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+const DASHBOARD_CSP =
+  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-export interface StaticFile { name: string; body: Buffer; type: string }
+export interface StaticFile {
+  name: string;
+  body: Buffer;
+  type: string;
+}
 
 /** The files of `dir` with a known content type; hidden files and folders are left out. */
 export async function loadPublic(dir: URL): Promise<StaticFile[]> {

@@ -13,16 +13,40 @@ const NAME = 'lstm-attention';
 
 function ann(version: string, createdAt: number, over: Partial<ModelAnnouncement> = {}): ModelAnnouncement {
   return {
-    name: NAME, version, artifactUri: `file:///topic/${version}`, featureSetVersion: 'fs-2', trainedFrom: 1, trainedTo: 2,
-    metrics: { valMse: 0.1 }, backend: 'cpu', codeVersion: 'c', createdAt, expiresAt: null, ...over,
+    name: NAME,
+    version,
+    artifactUri: `file:///topic/${version}`,
+    featureSetVersion: 'fs-2',
+    trainedFrom: 1,
+    trainedTo: 2,
+    metrics: { valMse: 0.1 },
+    backend: 'cpu',
+    codeVersion: 'c',
+    createdAt,
+    expiresAt: null,
+    ...over,
   };
 }
 
 function meta(version: string, createdAt: string): ArtifactMeta {
   return {
-    name: NAME, version, featureSetVersion: 'fs-2', featureColumns: ['close'], normalizer: { columns: ['close'], mean: [0], std: [1] }, T: 8, F: 1,
-    returnScale: 100, trainedFrom: 10, trainedTo: 20, metrics: { valMse: 0.2, directionalAccuracy: 0.53 }, backend: 'cpu', codeVersion: 'store',
-    createdAt, expiresAt: '2030-01-01T00:00:00.000Z', seed: 1, hyperparameters: { units: 4 },
+    name: NAME,
+    version,
+    featureSetVersion: 'fs-2',
+    featureColumns: ['close'],
+    normalizer: { columns: ['close'], mean: [0], std: [1] },
+    T: 8,
+    F: 1,
+    returnScale: 100,
+    trainedFrom: 10,
+    trainedTo: 20,
+    metrics: { valMse: 0.2, directionalAccuracy: 0.53 },
+    backend: 'cpu',
+    codeVersion: 'store',
+    createdAt,
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    seed: 1,
+    hyperparameters: { units: 4 },
   };
 }
 
@@ -35,7 +59,10 @@ describe('models state', () => {
     const snap = s.snapshot(NAME);
     expect(snap.champion?.version).toBe('v1');
     expect(snap.champion?.metrics).toEqual({ valMse: 0.05 });
-    expect(snap.versions.map((v) => [v.version, v.champion, v.announced, v.inStore])).toEqual([['v1', true, true, false], ['v2', false, true, false]]);
+    expect(snap.versions.map((v) => [v.version, v.champion, v.announced, v.inStore])).toEqual([
+      ['v1', true, true, false],
+      ['v2', false, true, false],
+    ]);
     expect(s.snapshot('other')).toEqual({ name: 'other', champion: null, versions: [] });
   });
 
@@ -48,7 +75,10 @@ describe('models state', () => {
     s.announce(ann('v1', 100));
     const snap = s.snapshot(NAME);
     expect(snap.champion?.version).toBe('v1');
-    expect(snap.versions.map((v) => [v.version, v.champion, v.announced, v.inStore])).toEqual([['v0', false, false, true], ['v1', true, true, false]]);
+    expect(snap.versions.map((v) => [v.version, v.champion, v.announced, v.inStore])).toEqual([
+      ['v0', false, false, true],
+      ['v1', true, true, false],
+    ]);
   });
 });
 
@@ -79,7 +109,10 @@ describe('readStoreView', () => {
     expect(view.champion).toBe('v2');
     expect([...view.versions.keys()]).toEqual(['v1', 'v2']);
     expect(view.versions.get('v2')).toMatchObject({
-      version: 'v2', metrics: { valMse: 0.2, directionalAccuracy: 0.53 }, createdAt: Date.UTC(2024, 1, 1), expiresAt: Date.UTC(2030, 0, 1),
+      version: 'v2',
+      metrics: { valMse: 0.2, directionalAccuracy: 0.53 },
+      createdAt: Date.UTC(2024, 1, 1),
+      expiresAt: Date.UTC(2030, 0, 1),
       artifactUri: `file://${join(dir, NAME, 'v2')}`,
     });
     const s = createModelsState();

@@ -74,7 +74,13 @@ type RedisWatch = ReturnType<typeof createRedisWatch>;
  * records go to the hub. One group per instance and process start, from the latest offset: every
  * instance receives every record.
  */
-function createFanOut(deps: { platform: Platform; producer: Producer; log: Logger; publish(kind: ChannelKind, value: { symbol: string }): void; onFatal(err: BitPredictError): void }) {
+function createFanOut(deps: {
+  platform: Platform;
+  producer: Producer;
+  log: Logger;
+  publish(kind: ChannelKind, value: { symbol: string }): void;
+  onFatal(err: BitPredictError): void;
+}) {
   const { platform, log } = deps;
   const kinds = new Map<string, { kind: ChannelKind; logical: 'predictions' | 'features' | 'candles' }>([
     [platform.kafka.topic('predictions'), { kind: 'predictions', logical: 'predictions' }],
@@ -131,7 +137,11 @@ function gatewayReadiness(gw: GatewayConfig['gateway'], s: { stopping(): boolean
       checks: {
         kafka: joined ? 'joined' : 'not joined',
         redis: s.redis.ok ? 'ok' : 'failing',
-        model: champion ? `champion ${s.models.snapshot().champion?.version ?? ''}`.trim() : gw.readyWithoutChampion ? 'no champion (baseline predictions; allowed by BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION)' : 'no champion on the models topic yet',
+        model: champion
+          ? `champion ${s.models.snapshot().champion?.version ?? ''}`.trim()
+          : gw.readyWithoutChampion
+            ? 'no champion (baseline predictions; allowed by BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION)'
+            : 'no champion on the models topic yet',
         shutdown: stopping ? 'in progress' : 'no',
       },
     };

@@ -168,7 +168,9 @@ function importSources(node) {
 const noCrossFloor = {
   meta: {
     type: 'problem',
-    docs: { description: 'imports stay on their floor: services use core/ and schemas/ only, core/ uses no service, schemas/ nothing; kafkajs only in core/kafka/' },
+    docs: {
+      description: 'imports stay on their floor: services use core/ and schemas/ only, core/ uses no service, schemas/ nothing; kafkajs only in core/kafka/',
+    },
     schema: [],
   },
   create(context) {
@@ -211,7 +213,10 @@ const noCycle = {
       const target = resolve(dirname(file), source.value).replace(/\.js$/, '.ts');
       if (scc.includes(target)) {
         const names = scc.map((f) => posix(relative(root, f)));
-        context.report({ node: source, message: `import cycle: ${posix(relative(root, file))} and ${posix(relative(root, target))} are among ${names.length} files that import each other (${names.join(', ')})` });
+        context.report({
+          node: source,
+          message: `import cycle: ${posix(relative(root, file))} and ${posix(relative(root, target))} are among ${names.length} files that import each other (${names.join(', ')})`,
+        });
       }
     };
     return { ImportDeclaration: check, ExportNamedDeclaration: check, ExportAllDeclaration: check, ImportExpression: check };

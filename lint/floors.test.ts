@@ -13,7 +13,14 @@ function lint(file: string, code: string): string[] {
   const linter = new Linter({ configType: 'flat', cwd: ROOT });
   const messages = linter.verify(
     code,
-    [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser }, plugins: { floors }, rules: { 'floors/no-cross-floor': 'error', 'floors/no-cycle': 'error' } }],
+    [
+      {
+        files: ['**/*.ts'],
+        languageOptions: { parser: tseslint.parser },
+        plugins: { floors },
+        rules: { 'floors/no-cross-floor': 'error', 'floors/no-cycle': 'error' },
+      },
+    ],
     resolve(ROOT, file),
   );
   return messages.map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
@@ -24,19 +31,29 @@ describe('floors/no-cross-floor', () => {
     const errors = lint('gateway/evil.ts', "import { retrain } from '../trainer/retrain.js';\nexport const x = retrain;\n");
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/floors\/no-cross-floor: services import only core\/ and schemas\/.*gateway\/ may not import trainer\//);
-    expect(lint('processors/features/evil.ts', "export { createSentimentProcessor } from '../sentiment/service.js';\n")[0]).toMatch(/processors\/features\/ may not import processors\/sentiment\//);
-    expect(lint('trainer/evil.ts', "const m = await import('../producers/replay/service.js');\nexport default m;\n")[0]).toMatch(/trainer\/ may not import producers\/replay\//);
+    expect(lint('processors/features/evil.ts', "export { createSentimentProcessor } from '../sentiment/service.js';\n")[0]).toMatch(
+      /processors\/features\/ may not import processors\/sentiment\//,
+    );
+    expect(lint('trainer/evil.ts', "const m = await import('../producers/replay/service.js');\nexport default m;\n")[0]).toMatch(
+      /trainer\/ may not import producers\/replay\//,
+    );
   });
 
   it('refuses core/ importing a service or the CLI, and schemas/ importing anything', () => {
     expect(lint('core/evil.ts', "import type { Hub } from '../gateway/stream/hub.js';\nexport type H = Hub;\n")[0]).toMatch(/core\/ imports no service/);
     expect(lint('core/evil.ts', "import type { CommandContext } from '../cli/context.js';\nexport type C = CommandContext;\n")[0]).toMatch(/cli\/ sits on top/);
-    expect(lint('schemas/evil.ts', "import { errorMessage } from '../core/errors.js';\nexport const e = errorMessage;\n")[0]).toMatch(/schemas\/ imports nothing of the project/);
+    expect(lint('schemas/evil.ts', "import { errorMessage } from '../core/errors.js';\nexport const e = errorMessage;\n")[0]).toMatch(
+      /schemas\/ imports nothing of the project/,
+    );
   });
 
   it('refuses kafkajs, prom-client, pino and ioredis outside their owners in core/, and a file under producers/ or processors/ that belongs to no service', () => {
-    expect(lint('processors/features/evil.ts', "import type { Consumer } from 'kafkajs';\nexport type C = Consumer;\n")[0]).toMatch(/only core\/kafka imports kafkajs/);
-    expect(lint('gateway/evil.ts', "import { Counter } from 'prom-client';\nexport const c = Counter;\n")[0]).toMatch(/only core\/metrics.ts imports prom-client/);
+    expect(lint('processors/features/evil.ts', "import type { Consumer } from 'kafkajs';\nexport type C = Consumer;\n")[0]).toMatch(
+      /only core\/kafka imports kafkajs/,
+    );
+    expect(lint('gateway/evil.ts', "import { Counter } from 'prom-client';\nexport const c = Counter;\n")[0]).toMatch(
+      /only core\/metrics.ts imports prom-client/,
+    );
     expect(lint('gateway/evil.ts', "import type { Logger } from 'pino';\nexport type L = Logger;\n")[0]).toMatch(/only core\/logger.ts imports pino/);
     expect(lint('trainer/evil.ts', "import { Redis } from 'ioredis';\nexport const r = Redis;\n")[0]).toMatch(/only core\/redis.ts imports ioredis/);
     expect(lint('gateway/ok.test.ts', "import { Registry } from 'prom-client';\nexport const r = Registry;\n")).toEqual([]);
@@ -46,7 +63,10 @@ describe('floors/no-cross-floor', () => {
 
   it('allows what the plan allows', () => {
     const ok = [
-      ['gateway/ok.ts', "import { errorMessage } from '../core/errors.js';\nimport type { Prediction } from '../schemas/types.js';\nimport { x } from './stream/hub.js';\nexport const a = [errorMessage, x];\nexport type P = Prediction;\n"],
+      [
+        'gateway/ok.ts',
+        "import { errorMessage } from '../core/errors.js';\nimport type { Prediction } from '../schemas/types.js';\nimport { x } from './stream/hub.js';\nexport const a = [errorMessage, x];\nexport type P = Prediction;\n",
+      ],
       ['cli/ok.ts', "import { x } from '../gateway/service.js';\nimport { y } from '../trainer/retrain.js';\nexport const a = [x, y];\n"],
       ['trainer/ok.test.ts', "import { x } from '../processors/predictor/service.js';\nexport const a = x;\n"],
       ['core/ok.ts', "import type { Candle } from '../schemas/types.js';\nexport type C = Candle;\n"],
@@ -76,7 +96,14 @@ describe('floors/no-cycle', () => {
       ['f', ['a']],
     ]);
     expect(findCycles(g).sort()).toEqual([['a', 'b', 'c'], ['e']]);
-    expect(findCycles(new Map([['x', ['y']], ['y', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['x', ['y']],
+          ['y', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it('the project itself has no cycle', () => {

@@ -90,15 +90,38 @@ describe('generateTypes', () => {
     ['a record without fields', [{ type: 'record', name: 'R' }], /no fields array/],
     ['an unknown named type', [{ type: 'record', name: 'R', fields: [{ name: 'x', type: 'Missing' }] }], /unknown type "Missing"/],
     ['a field without a type', [{ type: 'record', name: 'R', fields: [{ name: 'x' }] }], /has no type/],
-    ['a duplicate field', [{ type: 'record', name: 'R', fields: [{ name: 'x', type: 'int' }, { name: 'x', type: 'int' }] }], /duplicate field/],
+    [
+      'a duplicate field',
+      [
+        {
+          type: 'record',
+          name: 'R',
+          fields: [
+            { name: 'x', type: 'int' },
+            { name: 'x', type: 'int' },
+          ],
+        },
+      ],
+      /duplicate field/,
+    ],
     ['an invalid field name', [{ type: 'record', name: 'R', fields: [{ name: 'a-b', type: 'int' }] }], /valid name/],
     ['an empty union', [{ type: 'record', name: 'R', fields: [{ name: 'x', type: [] }] }], /empty union/],
     ['an enum without symbols', [{ type: 'record', name: 'R', fields: [{ name: 'x', type: { type: 'enum', name: 'E', symbols: [] } }] }], /symbols/],
     ['a type that is a number', [{ type: 'record', name: 'R', fields: [{ name: 'x', type: 5 }] }], /must be a string, an array/],
-    ['a record defined twice', [{ type: 'record', name: 'R', fields: [] }, { type: 'record', name: 'R', fields: [] }], /defined twice/],
+    [
+      'a record defined twice',
+      [
+        { type: 'record', name: 'R', fields: [] },
+        { type: 'record', name: 'R', fields: [] },
+      ],
+      /defined twice/,
+    ],
     [
       'two namespaces with the same short name',
-      [{ type: 'record', name: 'a.R', fields: [] }, { type: 'record', name: 'b.R', fields: [] }],
+      [
+        { type: 'record', name: 'a.R', fields: [] },
+        { type: 'record', name: 'b.R', fields: [] },
+      ],
       /would both generate R/,
     ],
     ['null input', [null], /top-level schema must be a record/],

@@ -37,7 +37,10 @@ function fail(path: string, message: string): never {
 
 function jsDoc(doc: unknown, indent: string): string {
   if (typeof doc !== 'string' || doc.trim() === '') return '';
-  const text = doc.trim().replace(/\*\//g, '*\\/').replace(/\s*\n\s*/g, ' ');
+  const text = doc
+    .trim()
+    .replace(/\*\//g, '*\\/')
+    .replace(/\s*\n\s*/g, ' ');
   return `${indent}/** ${text} */\n`;
 }
 

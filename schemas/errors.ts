@@ -27,10 +27,19 @@ export const ErrorCodes = {
   ERR_INTERNAL: { retryable: true, doc: 'HTTP: an unexpected server-side failure; the details are in the server log.' },
   ERR_UNAUTHENTICATED: { retryable: false, doc: 'HTTP 401 / WebSocket 4001: no API key was presented, or the key is unknown, malformed or revoked.' },
   ERR_FORBIDDEN: { retryable: false, doc: 'HTTP 403: the API key is valid but its scope does not allow this (admin routes need the admin scope).' },
-  ERR_ORIGIN_FORBIDDEN: { retryable: false, doc: 'HTTP 403: a browser request came from an Origin that is neither the gateway itself nor in BITPREDICT_GATEWAY_ALLOWED_ORIGINS.' },
-  ERR_RATE_LIMITED: { retryable: true, doc: 'A WebSocket client sent more messages per second than BITPREDICT_GATEWAY_CLIENT_RATE allows; the request was refused.' },
+  ERR_ORIGIN_FORBIDDEN: {
+    retryable: false,
+    doc: 'HTTP 403: a browser request came from an Origin that is neither the gateway itself nor in BITPREDICT_GATEWAY_ALLOWED_ORIGINS.',
+  },
+  ERR_RATE_LIMITED: {
+    retryable: true,
+    doc: 'A WebSocket client sent more messages per second than BITPREDICT_GATEWAY_CLIENT_RATE allows; the request was refused.',
+  },
   ERR_UNAVAILABLE: { retryable: true, doc: 'HTTP 503: a source the route needs (Redis, the models topic) is not available right now; retry later.' },
-  ERR_BACKTEST_RANGE: { retryable: false, doc: 'A backtest range is not covered by the data: outside what the topics retain or the files hold (the message gives the range that is available).' },
+  ERR_BACKTEST_RANGE: {
+    retryable: false,
+    doc: 'A backtest range is not covered by the data: outside what the topics retain or the files hold (the message gives the range that is available).',
+  },
   ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
 } as const;
 

@@ -4,17 +4,7 @@
 // from there the first time a schema is asked for.
 import { readFileSync } from 'node:fs';
 import { BitPredictError, messageOf } from './errors.js';
-import type {
-  Candle,
-  DeadLetter,
-  FeatureVector,
-  ModelAnnouncement,
-  Prediction,
-  Score,
-  ScoredText,
-  TextItem,
-  Trade,
-} from './types.js';
+import type { Candle, DeadLetter, FeatureVector, ModelAnnouncement, Prediction, Score, ScoredText, TextItem, Trade } from './types.js';
 
 export type * from './types.js';
 

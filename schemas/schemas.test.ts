@@ -229,7 +229,9 @@ function withoutKeys(value: Obj, keys: readonly string[]): Obj {
 
 describe('schema files', () => {
   it('has exactly one .avsc file per logical topic', () => {
-    const files = readdirSync(AVRO_DIR).filter((f) => f.endsWith('.avsc')).sort();
+    const files = readdirSync(AVRO_DIR)
+      .filter((f) => f.endsWith('.avsc'))
+      .sort();
     const referenced = LOGICAL_TOPICS.map((t) => TOPICS[t].schemaFile).sort();
     expect(files).toEqual(referenced);
   });
@@ -322,26 +324,146 @@ describe('samples', () => {
   });
 
   const bad: [LogicalTopic, string, (s: Obj) => void][] = [
-    ['candles', 'string price', (s) => { s.close = '42100'; }],
-    ['candles', 'missing closeTime', (s) => { delete s.closeTime; }],
-    ['candles', 'null symbol', (s) => { s.symbol = null; }],
-    ['candles', 'fractional timestamp', (s) => { s.openTime = 1.5; }],
-    ['candles', 'timestamp beyond safe integer range', (s) => { s.closeTime = 2 ** 60; }],
-    ['candles', 'Date instead of ms', (s) => { s.ingestedAt = new Date(T0); }],
-    ['trades', 'number tradeId', (s) => { s.tradeId = 1; }],
-    ['textRaw', 'undefined text', (s) => { s.text = undefined; }],
-    ['textScored', 'vader missing neg', (s) => { delete (s.vader as Obj).neg; }],
-    ['textScored', 'finbert without modelId', (s) => { delete (s.finbert as Obj).modelId; }],
-    ['features', 'string gapBefore', (s) => { s.gapBefore = 'false'; }],
-    ['features', 'string indicator', (s) => { s.rsi14 = '55'; }],
-    ['predictions', 'fractional horizonSteps', (s) => { s.horizonSteps = 1.5; }],
-    ['predictions', 'horizonSteps beyond int32', (s) => { s.horizonSteps = 2 ** 31; }],
-    ['predictions', 'null modelVersion', (s) => { s.modelVersion = null; }],
-    ['models', 'string metric', (s) => { s.metrics = { mae: '0.1' }; }],
-    ['dlq', 'offset beyond what a JS number holds exactly', (s) => { s.offset = Number.MAX_SAFE_INTEGER; }],
-    ['dlq', 'string value instead of bytes', (s) => { s.value = 'abc'; }],
-    ['dlq', 'header without key', (s) => { s.headers = [{ value: null }]; }],
-    ['dlq', 'headers not an array', (s) => { s.headers = null; }],
+    [
+      'candles',
+      'string price',
+      (s) => {
+        s.close = '42100';
+      },
+    ],
+    [
+      'candles',
+      'missing closeTime',
+      (s) => {
+        delete s.closeTime;
+      },
+    ],
+    [
+      'candles',
+      'null symbol',
+      (s) => {
+        s.symbol = null;
+      },
+    ],
+    [
+      'candles',
+      'fractional timestamp',
+      (s) => {
+        s.openTime = 1.5;
+      },
+    ],
+    [
+      'candles',
+      'timestamp beyond safe integer range',
+      (s) => {
+        s.closeTime = 2 ** 60;
+      },
+    ],
+    [
+      'candles',
+      'Date instead of ms',
+      (s) => {
+        s.ingestedAt = new Date(T0);
+      },
+    ],
+    [
+      'trades',
+      'number tradeId',
+      (s) => {
+        s.tradeId = 1;
+      },
+    ],
+    [
+      'textRaw',
+      'undefined text',
+      (s) => {
+        s.text = undefined;
+      },
+    ],
+    [
+      'textScored',
+      'vader missing neg',
+      (s) => {
+        delete (s.vader as Obj).neg;
+      },
+    ],
+    [
+      'textScored',
+      'finbert without modelId',
+      (s) => {
+        delete (s.finbert as Obj).modelId;
+      },
+    ],
+    [
+      'features',
+      'string gapBefore',
+      (s) => {
+        s.gapBefore = 'false';
+      },
+    ],
+    [
+      'features',
+      'string indicator',
+      (s) => {
+        s.rsi14 = '55';
+      },
+    ],
+    [
+      'predictions',
+      'fractional horizonSteps',
+      (s) => {
+        s.horizonSteps = 1.5;
+      },
+    ],
+    [
+      'predictions',
+      'horizonSteps beyond int32',
+      (s) => {
+        s.horizonSteps = 2 ** 31;
+      },
+    ],
+    [
+      'predictions',
+      'null modelVersion',
+      (s) => {
+        s.modelVersion = null;
+      },
+    ],
+    [
+      'models',
+      'string metric',
+      (s) => {
+        s.metrics = { mae: '0.1' };
+      },
+    ],
+    [
+      'dlq',
+      'offset beyond what a JS number holds exactly',
+      (s) => {
+        s.offset = Number.MAX_SAFE_INTEGER;
+      },
+    ],
+    [
+      'dlq',
+      'string value instead of bytes',
+      (s) => {
+        s.value = 'abc';
+      },
+    ],
+    [
+      'dlq',
+      'header without key',
+      (s) => {
+        s.headers = [{ value: null }];
+      },
+    ],
+    [
+      'dlq',
+      'headers not an array',
+      (s) => {
+        s.headers = null;
+      },
+    ],
   ];
 
   it.each(bad)('%s: rejects %s', (logical, _what, mutate) => {
@@ -354,15 +476,23 @@ describe('samples', () => {
   it.each(LOGICAL_TOPICS)('%s: truncated and padded buffers fail with an error', (logical) => {
     const type = typeOf(logical);
     const buf = type.toBuffer(SAMPLES[logical]);
-    expect(() => { type.fromBuffer(buf.subarray(0, buf.length - 1)); }).toThrow();
-    expect(() => { type.fromBuffer(buf.subarray(0, 1)); }).toThrow();
-    expect(() => { type.fromBuffer(Buffer.concat([buf, Buffer.from([0])])); }).toThrow(/trailing/);
+    expect(() => {
+      type.fromBuffer(buf.subarray(0, buf.length - 1));
+    }).toThrow();
+    expect(() => {
+      type.fromBuffer(buf.subarray(0, 1));
+    }).toThrow();
+    expect(() => {
+      type.fromBuffer(Buffer.concat([buf, Buffer.from([0])]));
+    }).toThrow(/trailing/);
   });
 
   it('a string length prefix far larger than the buffer fails instead of allocating', () => {
     // Varint 2^40, zig-zag length 2^39: far beyond the 6-byte buffer.
     const huge = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
-    expect(() => { typeOf('trades').fromBuffer(huge); }).toThrow();
+    expect(() => {
+      typeOf('trades').fromBuffer(huge);
+    }).toThrow();
   });
 });
 
@@ -373,7 +503,10 @@ describe('BACKWARD compatibility', () => {
     const oldSchema = withoutDefaultedFields(current) as Obj;
     const defaulted = (current.fields as Obj[]).filter((f) => 'default' in f);
     const oldType = avsc.Type.forSchema(oldSchema as avsc.Schema);
-    const oldRecord = withoutKeys(SAMPLES[logical] as unknown as Obj, defaulted.map((f) => String(f.name)));
+    const oldRecord = withoutKeys(
+      SAMPLES[logical] as unknown as Obj,
+      defaulted.map((f) => String(f.name)),
+    );
     if (logical === 'dlq') delete oldRecord.headers;
     const resolver = newType.createResolver(oldType);
     const read = newType.fromBuffer(oldType.toBuffer(oldRecord), resolver) as Obj;

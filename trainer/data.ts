@@ -28,7 +28,10 @@ export interface FeatureRangeQuery {
  */
 export async function readFeaturesFromTopic(platform: Platform, q: FeatureRangeQuery): Promise<FeatureVector[]> {
   if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to) || q.from >= q.to) {
-    throw new BitPredictError('ERR_VALIDATION', `readFeaturesFromTopic: from/to must be safe integers (ms) with from < to, got ${String(q.from)}..${String(q.to)}`);
+    throw new BitPredictError(
+      'ERR_VALIDATION',
+      `readFeaturesFromTopic: from/to must be safe integers (ms) with from < to, got ${String(q.from)}..${String(q.to)}`,
+    );
   }
   const topic = platform.kafka.topic('features');
   const key = seriesKey(q.symbol, q.interval);

@@ -89,7 +89,13 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     handler: async (rec) => {
       if (rec.topic === predictionsTopic) {
         const p = await serde.decode('predictions', rec.value);
-        monitor.predicted({ series: seriesKey(p.symbol, p.interval), targetTime: p.targetTime, predictedLogReturn: p.predictedLogReturn, modelVersion: p.modelVersion, isBaseline: p.isBaseline });
+        monitor.predicted({
+          series: seriesKey(p.symbol, p.interval),
+          targetTime: p.targetTime,
+          predictedLogReturn: p.predictedLogReturn,
+          modelVersion: p.modelVersion,
+          isBaseline: p.isBaseline,
+        });
       } else {
         const f = await serde.decode('features', rec.value);
         if (f.eventTime > latestEventTime && f.symbol === symbol && f.interval === interval) latestEventTime = f.eventTime;
@@ -119,12 +125,26 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     const valTo = dataEnd;
     const trainTo = valTo - r.valDays * DAY;
     const trainFrom = trainTo - r.trainDays * DAY;
-    logger.info({ reason, trainFrom: new Date(trainFrom).toISOString(), trainTo: new Date(trainTo).toISOString(), valTo: new Date(valTo).toISOString() }, 'retraining');
+    logger.info(
+      { reason, trainFrom: new Date(trainFrom).toISOString(), trainTo: new Date(trainTo).toISOString(), valTo: new Date(valTo).toISOString() },
+      'retraining',
+    );
     try {
       const loaded = await loadTf();
       const series = await readFeaturesFromTopic(platform, { symbol, interval, from: trainFrom - 200 * 3_600_000, to: valTo });
       const out = await retrain({
-        config, loaded, series, symbol, interval, trainFrom, trainTo, valTo, T: opts.T ?? 48, seed: 42, epochs: r.epochs, units: opts.units ?? MODEL_DEFAULTS.units,
+        config,
+        loaded,
+        series,
+        symbol,
+        interval,
+        trainFrom,
+        trainTo,
+        valTo,
+        T: opts.T ?? 48,
+        seed: 42,
+        epochs: r.epochs,
+        units: opts.units ?? MODEL_DEFAULTS.units,
         log: (line) => logger.info(line),
         announce: (meta) => announce(platform, meta, config.models.storeDir),
       });

@@ -7,7 +7,15 @@
 import { BitPredictError } from '../core/errors.js';
 import type { FeatureVector } from '../schemas/types.js';
 import { intervalMs } from '../core/domain/intervals.js';
-import { assertNotFinal, buildWindows, fitNormalizer, FINAL_WINDOW_START, FEATURE_NAMES, windowTargets, type WindowSet } from '../core/models/domain/dataset.js';
+import {
+  assertNotFinal,
+  buildWindows,
+  fitNormalizer,
+  FINAL_WINDOW_START,
+  FEATURE_NAMES,
+  windowTargets,
+  type WindowSet,
+} from '../core/models/domain/dataset.js';
 import { walkForwardFolds, type Fold } from './domain/walk-forward.js';
 import { emaDriftForecast, fitLinear, fitLogistic, lastStepRows, persistenceForecast, predictLinear, predictLogistic } from './domain/baselines.js';
 import { buyAndHold, evaluateForecast, periodsPerYear, type ForecastInput } from './domain/metrics.js';
@@ -60,11 +68,25 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
   const say = o.onProgress ?? (() => undefined);
   // The times and targets of every valid window (which windows exist does not depend on the normaliser).
   const all = windowTargets(o.series, { T: o.T, from: o.start, to: o.end });
-  if (all.n === 0) throw new BitPredictError('ERR_VALIDATION', `no complete ${o.T}-step windows between ${new Date(o.start).toISOString()} and ${new Date(o.end).toISOString()}`);
+  if (all.n === 0)
+    throw new BitPredictError(
+      'ERR_VALIDATION',
+      `no complete ${o.T}-step windows between ${new Date(o.start).toISOString()} and ${new Date(o.end).toISOString()}`,
+    );
   const folds: Fold[] = walkForwardFolds({
-    times: all.eventTimes, start: o.start, end: o.end, intervalMs: step, trainMode: o.trainMode, trainPeriods: o.trainPeriods,
-    valPeriods: o.valPeriods, testPeriods: o.testPeriods, ...(o.stepPeriods ? { stepPeriods: o.stepPeriods } : {}),
-    purpose: o.purpose, finalWindowStart: FINAL_WINDOW_START, minTrainWindows: 100, minTestWindows: 10,
+    times: all.eventTimes,
+    start: o.start,
+    end: o.end,
+    intervalMs: step,
+    trainMode: o.trainMode,
+    trainPeriods: o.trainPeriods,
+    valPeriods: o.valPeriods,
+    testPeriods: o.testPeriods,
+    ...(o.stepPeriods ? { stepPeriods: o.stepPeriods } : {}),
+    purpose: o.purpose,
+    finalWindowStart: FINAL_WINDOW_START,
+    minTrainWindows: 100,
+    minTestWindows: 10,
   });
   if (folds.length === 0) throw new BitPredictError('ERR_VALIDATION', 'the range is too short for one walk-forward fold with these spans');
   // EMA drift is causal: computed once over all windows in time order and sliced per fold.
@@ -82,9 +104,16 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
     const train = buildWindows(o.series, { T: o.T, from: fold.trainFrom, to: fold.trainTo, normalizer });
     const val = fold.valTo > fold.valFrom ? buildWindows(o.series, { T: o.T, from: fold.valFrom, to: fold.valTo, normalizer }) : null;
     const test = buildWindows(o.series, { T: o.T, from: fold.testFrom, to: fold.testTo, normalizer });
-    say(`fold ${fold.index + 1}/${folds.length}: train ${iso(fold.trainFrom)}..${iso(fold.trainTo)} (${train.n}), val ${val?.n ?? 0}, test ${iso(fold.testFrom)}..${iso(fold.testTo)} (${test.n})`);
+    say(
+      `fold ${fold.index + 1}/${folds.length}: train ${iso(fold.trainFrom)}..${iso(fold.trainTo)} (${train.n}), val ${val?.n ?? 0}, test ${iso(fold.testFrom)}..${iso(fold.testTo)} (${test.n})`,
+    );
     const trained = await trainModel(tf, train, val && val.n > 0 ? val : null, {
-      epochs, batchSize, learningRate, seed: seed + fold.index, units, patience: TRAIN_DEFAULTS.patience,
+      epochs,
+      batchSize,
+      learningRate,
+      seed: seed + fold.index,
+      units,
+      patience: TRAIN_DEFAULTS.patience,
       onEpoch: (e) => o.onEpoch?.(fold.index + 1, folds.length, e),
       onBatch: (b, bs) => o.onBatch?.(fold.index + 1, folds.length, b, bs),
     });
@@ -103,8 +132,16 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
     ];
     const trading = { feeBps, periodsPerYear: ppy };
     foldResults.push({
-      index: fold.index, trainFrom: iso(fold.trainFrom), trainTo: iso(fold.trainTo), valFrom: iso(fold.valFrom), valTo: iso(fold.valTo),
-      testFrom: iso(fold.testFrom), testTo: iso(fold.testTo), nTrain: train.n, nVal: val?.n ?? 0, nTest: test.n,
+      index: fold.index,
+      trainFrom: iso(fold.trainFrom),
+      trainTo: iso(fold.trainTo),
+      valFrom: iso(fold.valFrom),
+      valTo: iso(fold.valTo),
+      testFrom: iso(fold.testFrom),
+      testTo: iso(fold.testTo),
+      nTrain: train.n,
+      nVal: val?.n ?? 0,
+      nTest: test.n,
       models: forecasts.map((f) => evaluateForecast(f, test.yReturn, trading)),
       buyAndHold: buyAndHold(test.yReturn, trading).summary,
     });
@@ -117,21 +154,49 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
       overall.forecasts.set(f.name, acc);
     }
     const m = foldResults.at(-1)?.models[0];
-    say(`fold ${fold.index + 1}: model RMSE ${m?.regression.rmse?.toExponential(3) ?? 'n/a'} vs persistence ${foldResults.at(-1)?.models[1]?.regression.rmse?.toExponential(3) ?? 'n/a'}, directional accuracy ${m?.direction.accuracy?.toFixed(3) ?? 'n/a'}`);
+    say(
+      `fold ${fold.index + 1}: model RMSE ${m?.regression.rmse?.toExponential(3) ?? 'n/a'} vs persistence ${foldResults.at(-1)?.models[1]?.regression.rmse?.toExponential(3) ?? 'n/a'}, directional accuracy ${m?.direction.accuracy?.toFixed(3) ?? 'n/a'}`,
+    );
   }
   const trading = { feeBps, periodsPerYear: ppy };
-  const overallModels = [...overall.forecasts.entries()].map(([name, f]) => evaluateForecast({ name, pred: f.pred, ...(f.prob ? { probUp: f.prob } : {}) }, overall.actual, trading));
+  const overallModels = [...overall.forecasts.entries()].map(([name, f]) =>
+    evaluateForecast({ name, pred: f.pred, ...(f.prob ? { probUp: f.prob } : {}) }, overall.actual, trading),
+  );
   const config: Record<string, JsonValue> = {
-    T: o.T, trainMode: o.trainMode, trainPeriods: o.trainPeriods, valPeriods: o.valPeriods, testPeriods: o.testPeriods,
-    stepPeriods: o.stepPeriods ?? o.testPeriods, epochs, patience: TRAIN_DEFAULTS.patience, batchSize, learningRate, units, seed, emaSpan: o.emaSpan ?? 24,
-    featureColumns: FEATURE_NAMES, finalWindowStart: iso(FINAL_WINDOW_START),
+    T: o.T,
+    trainMode: o.trainMode,
+    trainPeriods: o.trainPeriods,
+    valPeriods: o.valPeriods,
+    testPeriods: o.testPeriods,
+    stepPeriods: o.stepPeriods ?? o.testPeriods,
+    epochs,
+    patience: TRAIN_DEFAULTS.patience,
+    batchSize,
+    learningRate,
+    units,
+    seed,
+    emaSpan: o.emaSpan ?? 24,
+    featureColumns: FEATURE_NAMES,
+    finalWindowStart: iso(FINAL_WINDOW_START),
   };
   return {
     schemaVersion: 1,
     generatedAt: (o.now?.() ?? new Date()).toISOString(),
     purpose: o.purpose,
-    model: { name: 'lstm-attention', version: o.modelVersion ?? `walk-forward-${seed}`, backend, featureSetVersion: o.series[0]?.featureSetVersion ?? 'unknown', ...(o.codeVersion ? { codeVersion: o.codeVersion } : {}) },
-    data: { symbol: o.symbol, interval: o.interval, from: iso(folds[0]?.testFrom ?? o.start), to: iso(folds.at(-1)?.testTo ?? o.end), nWindows: overall.actual.length },
+    model: {
+      name: 'lstm-attention',
+      version: o.modelVersion ?? `walk-forward-${seed}`,
+      backend,
+      featureSetVersion: o.series[0]?.featureSetVersion ?? 'unknown',
+      ...(o.codeVersion ? { codeVersion: o.codeVersion } : {}),
+    },
+    data: {
+      symbol: o.symbol,
+      interval: o.interval,
+      from: iso(folds[0]?.testFrom ?? o.start),
+      to: iso(folds.at(-1)?.testTo ?? o.end),
+      nWindows: overall.actual.length,
+    },
     trading: { feeBps, threshold: 0, mode: 'long-flat', periodsPerYear: ppy },
     config,
     folds: foldResults,

@@ -15,7 +15,12 @@ ${ESC}[2m   Start at ${ESC}[22m 09:11:41
 
 describe('parseVitestSummary', () => {
   it('reads passed only', () => {
-    expect(parseVitestSummary(' Test Files  2 passed (2)\n      Tests  38 passed (38)\n   Duration  948ms\n')).toEqual({ passed: 38, failed: 0, skipped: 0, total: 38 });
+    expect(parseVitestSummary(' Test Files  2 passed (2)\n      Tests  38 passed (38)\n   Duration  948ms\n')).toEqual({
+      passed: 38,
+      failed: 0,
+      skipped: 0,
+      total: 38,
+    });
   });
 
   it('reads failed, passed, skipped and todo in any order, through ANSI colours', () => {
@@ -55,7 +60,8 @@ describe('summaryLine', () => {
 
 describe('ci-summary as a script', () => {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'stack', 'ci-summary.ts'), ...args], { cwd: root, encoding: 'utf8' });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'stack', 'ci-summary.ts'), ...args], { cwd: root, encoding: 'utf8' });
 
   it('prints the line and exits 0 or 1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bp-ci-'));

@@ -4,7 +4,13 @@ import { createLogger } from '../../core/logger.js';
 import { createOutput } from '../output.js';
 import { formatStatus, repoRoot, run } from './command.js';
 
-const ctx = (args: string[]) => ({ config: loadConfig({}), logger: createLogger({ level: 'silent' }), output: createOutput({ stdout: process.stdout, stderr: process.stderr }), args, env: {} });
+const ctx = (args: string[]) => ({
+  config: loadConfig({}),
+  logger: createLogger({ level: 'silent' }),
+  output: createOutput({ stdout: process.stdout, stderr: process.stderr }),
+  args,
+  env: {},
+});
 
 describe('stack command', () => {
   it.each([[[]], [['start']], [['up', '--purge']], [['down', '--force']], [['status', 'extra']]])('rejects %j with usage and exit 2', async (args) => {

@@ -14,7 +14,11 @@ export const StackConfigSchema = Type.Object({
   kafkaHeap: env.string('BITPREDICT_STACK_KAFKA_HEAP', '512m', 'JVM heap of the local Kafka'),
   registryManagementPort: env.int('BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT', 8091, 'Apicurio management (health) port', { min: 1, max: 65535 }),
   registryHeap: env.string('BITPREDICT_STACK_REGISTRY_HEAP', '512m', 'JVM heap of the local Apicurio Registry'),
-  javaHome: env.string('BITPREDICT_STACK_JAVA_HOME', '', 'JDK folder to try first for the local stack (empty: JAVA_HOME, then java on PATH, then /usr/lib/jvm/*)'),
+  javaHome: env.string(
+    'BITPREDICT_STACK_JAVA_HOME',
+    '',
+    'JDK folder to try first for the local stack (empty: JAVA_HOME, then java on PATH, then /usr/lib/jvm/*)',
+  ),
   startTimeoutMs: env.int('BITPREDICT_STACK_START_TIMEOUT_MS', 180000, 'how long stack up waits for each server to become ready', { min: 1000 }),
 });
 

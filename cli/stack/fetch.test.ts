@@ -27,11 +27,15 @@ function setup() {
 
 // A stand-in for mvn: `-v` succeeds; the goal writes into -DoutputDirectory what the test asks for.
 function fakeMvn(dir: string, onGoal: string): string {
-  return script(dir, 'mvn', `if [ "$1" = "-v" ]; then echo "Apache Maven 3.8.7"; exit 0; fi
+  return script(
+    dir,
+    'mvn',
+    `if [ "$1" = "-v" ]; then echo "Apache Maven 3.8.7"; exit 0; fi
 echo "$@" > "${join(dir, 'mvn-args')}"
 for a in "$@"; do case "$a" in -DoutputDirectory=*) out="\${a#-DoutputDirectory=}";; esac; done
 mkdir -p "$out"
-${onGoal}`);
+${onGoal}`,
+  );
 }
 
 describe('log4jVersionFor', () => {
@@ -57,7 +61,9 @@ describe('fetchKafka', () => {
 
   it('names the missing mvn and how to install it', async () => {
     const { layout, progress } = setup();
-    await expect(fetchKafka({ layout, tools: { ...defaultTools, mvn: '/nonexistent/mvn' }, progress })).rejects.toThrow(/^mvn was not found on PATH: install Maven .*apt-get install maven/);
+    await expect(fetchKafka({ layout, tools: { ...defaultTools, mvn: '/nonexistent/mvn' }, progress })).rejects.toThrow(
+      /^mvn was not found on PATH: install Maven .*apt-get install maven/,
+    );
   });
 
   it('passes the pom, output folder and versions to Maven, then writes the marker last', async () => {
@@ -73,12 +79,14 @@ describe('fetchKafka', () => {
     expect(lines[0]).toBe('fetching Kafka 4.1.1 jars via Maven (cached in ~/.m2; about 45 MB on first download)...');
   });
 
-  it('reports a failed download with Maven\'s error line and leaves no marker', async () => {
+  it("reports a failed download with Maven's error line and leaves no marker", async () => {
     const { dir, layout, progress } = setup();
     const mvn = fakeMvn(dir, 'echo "[INFO] Scanning"; echo "[ERROR] Failed to execute goal on project x: Could not resolve dependencies" >&2; exit 1');
     const err = (await fetchKafka({ layout, tools: { ...defaultTools, mvn }, progress }).catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ code: 'ERR_STACK' });
-    expect(err.message).toMatch(/^Maven could not fetch org\.apache\.kafka:kafka_2\.13:4\.1\.1 \(exit 1\): \[ERROR\] Failed to execute goal .*Could not resolve dependencies -- check access to Maven Central/);
+    expect(err.message).toMatch(
+      /^Maven could not fetch org\.apache\.kafka:kafka_2\.13:4\.1\.1 \(exit 1\): \[ERROR\] Failed to execute goal .*Could not resolve dependencies -- check access to Maven Central/,
+    );
     expect(existsSync(layout.kafka.marker)).toBe(false);
   });
 
@@ -126,7 +134,9 @@ describe('fetchApicurio', () => {
   it('reports a truncated archive as an unpack failure', async () => {
     const { dir, layout, progress } = setup();
     const mvn = fakeMvn(dir, 'printf "\\037\\213\\010\\000garbage" > "$out/apicurio-registry-app-3.3.3-all.tar.gz"; exit 0');
-    await expect(fetchApicurio({ layout, tools: { ...defaultTools, mvn }, progress })).rejects.toThrow(/could not unpack apicurio-registry-app-3\.3\.3-all\.tar\.gz/);
+    await expect(fetchApicurio({ layout, tools: { ...defaultTools, mvn }, progress })).rejects.toThrow(
+      /could not unpack apicurio-registry-app-3\.3\.3-all\.tar\.gz/,
+    );
     expect(existsSync(layout.registry.marker)).toBe(false);
   });
 

@@ -64,14 +64,23 @@ export async function fetchKafka(deps: FetchDeps): Promise<'cached' | 'fetched'>
   const libs = join(tmp, 'libs');
   const log4j = log4jVersionFor(k.version);
   const r = await runAsync(deps.tools.mvn, [
-    '-q', '-B', '-f', deps.layout.pomFile,
-    'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`,
+    '-q',
+    '-B',
+    '-f',
+    deps.layout.pomFile,
+    'dependency:copy-dependencies',
+    '-DincludeScope=runtime',
+    `-DoutputDirectory=${libs}`,
     `-Dkafka.version=${k.version}`,
     ...(log4j === null ? [] : [`-Dlog4j.version=${log4j}`]),
   ]);
   if (r.missing) throw new BitPredictError('ERR_STACK', 'mvn was not found on PATH: install Maven (apt-get install maven) and retry');
   if (r.status !== 0) throw mavenFailure(`org.apache.kafka:kafka_2.13:${k.version}`, r.status, r.output);
-  const jars = existsSync(libs) ? readdirSync(libs).filter((f) => f.endsWith('.jar')).sort() : [];
+  const jars = existsSync(libs)
+    ? readdirSync(libs)
+        .filter((f) => f.endsWith('.jar'))
+        .sort()
+    : [];
   if (!jars.some((j) => j.startsWith(`kafka_2.13-${k.version}`))) {
     throw new BitPredictError('ERR_STACK', `Maven finished but ${libs} holds no kafka_2.13-${k.version}.jar; check deployment/local/pom.xml`);
   }
@@ -90,8 +99,13 @@ export async function fetchApicurio(deps: FetchDeps): Promise<'cached' | 'fetche
   rmSync(a.downloadDir, { recursive: true, force: true });
   mkdirSync(a.downloadDir, { recursive: true });
   const r = await runAsync(deps.tools.mvn, [
-    '-q', '-B', '-f', deps.layout.pomFile,
-    'dependency:copy', `-Dartifact=${coords}`, `-DoutputDirectory=${a.downloadDir}`,
+    '-q',
+    '-B',
+    '-f',
+    deps.layout.pomFile,
+    'dependency:copy',
+    `-Dartifact=${coords}`,
+    `-DoutputDirectory=${a.downloadDir}`,
   ]);
   if (r.missing) throw new BitPredictError('ERR_STACK', 'mvn was not found on PATH: install Maven (apt-get install maven) and retry');
   if (r.status !== 0) throw mavenFailure(coords, r.status, r.output);
@@ -101,7 +115,8 @@ export async function fetchApicurio(deps: FetchDeps): Promise<'cached' | 'fetche
   const tmp = resetTmp(a.homeDir);
   const t = await runAsync(deps.tools.tar, ['xzf', join(a.downloadDir, archive), '-C', tmp]);
   if (t.missing) throw new BitPredictError('ERR_STACK', 'tar was not found on PATH: install tar and retry');
-  if (t.status !== 0) throw new BitPredictError('ERR_STACK', `could not unpack ${archive} (exit ${t.status}): ${lastLine(t.output)}; delete ${a.downloadDir} and retry`);
+  if (t.status !== 0)
+    throw new BitPredictError('ERR_STACK', `could not unpack ${archive} (exit ${t.status}): ${lastLine(t.output)}; delete ${a.downloadDir} and retry`);
   if (!existsSync(join(tmp, 'quarkus-run.jar'))) {
     throw new BitPredictError('ERR_STACK', `${archive} has no quarkus-run.jar at its root; is BITPREDICT_STACK_APICURIO_VERSION a 3.x release?`);
   }

@@ -115,12 +115,16 @@ describe('createJavaFinder', () => {
 
   it('says what it found and what is needed when nothing fits', () => {
     const f = createJavaFinder({ pathJava: 'java', javaHome: '/home/jdk11', jdkDirs: [], probe });
-    expect(() => f.find(21, 'Apicurio Registry 3.3.3')).toThrow('Apicurio Registry 3.3.3 needs Java 21 or newer, but only Java 17 (java), 11 (/home/jdk11/bin/java) was found; install a JDK 21+ and put it on PATH or in JAVA_HOME');
+    expect(() => f.find(21, 'Apicurio Registry 3.3.3')).toThrow(
+      'Apicurio Registry 3.3.3 needs Java 21 or newer, but only Java 17 (java), 11 (/home/jdk11/bin/java) was found; install a JDK 21+ and put it on PATH or in JAVA_HOME',
+    );
   });
 
   it('says java is missing when no JVM runs at all', () => {
     const f = createJavaFinder({ pathJava: '/nope/java', jdkDirs: ['/nope/jdk'], probe });
-    expect(() => f.find(17, 'Kafka')).toThrow(expect.objectContaining({ code: 'ERR_STACK', message: expect.stringMatching(/^java was not found on PATH: install a JDK 17 or newer/) as unknown }));
+    expect(() => f.find(17, 'Kafka')).toThrow(
+      expect.objectContaining({ code: 'ERR_STACK', message: expect.stringMatching(/^java was not found on PATH: install a JDK 17 or newer/) as unknown }),
+    );
   });
 
   it('asks each JVM for its version once', () => {

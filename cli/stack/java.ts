@@ -94,7 +94,9 @@ export function defaultJavaDirs(home: string | undefined): string[] {
   }
   const toolcache = '/opt/hostedtoolcache';
   if (existsSync(toolcache)) {
-    for (const dist of readdirSync(toolcache).filter((d) => d.startsWith('Java_')).sort()) {
+    for (const dist of readdirSync(toolcache)
+      .filter((d) => d.startsWith('Java_'))
+      .sort()) {
       const distDir = join(toolcache, dist);
       for (const v of readdirSync(distDir).sort()) out.push(join(distDir, v, 'x64'));
     }
@@ -102,11 +104,18 @@ export function defaultJavaDirs(home: string | undefined): string[] {
   return out;
 }
 
-export function createJavaFinder(opts: { pathJava: string; javaHome?: string | undefined; jdkDirs?: readonly string[]; probe?: (java: string) => number | null }): JavaFinder {
-  const probe = opts.probe ?? ((java: string): number | null => {
-    const r = runSync(java, ['-version'], { timeoutMs: 30_000 });
-    return r.missing || r.status !== 0 ? null : parseJavaMajor(r.output);
-  });
+export function createJavaFinder(opts: {
+  pathJava: string;
+  javaHome?: string | undefined;
+  jdkDirs?: readonly string[];
+  probe?: (java: string) => number | null;
+}): JavaFinder {
+  const probe =
+    opts.probe ??
+    ((java: string): number | null => {
+      const r = runSync(java, ['-version'], { timeoutMs: 30_000 });
+      return r.missing || r.status !== 0 ? null : parseJavaMajor(r.output);
+    });
   const cache = new Map<string, number | null>();
   const majorOf = (java: string): number | null => {
     if (!cache.has(java)) cache.set(java, probe(java));
@@ -131,10 +140,16 @@ export function createJavaFinder(opts: { pathJava: string; javaHome?: string | u
       const fit = found.filter((j) => j.major >= min).sort((a, b) => a.major - b.major)[0];
       if (fit) return fit;
       if (found.length === 0) {
-        throw new BitPredictError('ERR_STACK', `java was not found on PATH: install a JDK ${min} or newer (for example apt-get install openjdk-${min}-jdk-headless, or Temurin ${min}) and retry`);
+        throw new BitPredictError(
+          'ERR_STACK',
+          `java was not found on PATH: install a JDK ${min} or newer (for example apt-get install openjdk-${min}-jdk-headless, or Temurin ${min}) and retry`,
+        );
       }
       const seen = found.map((j) => `${j.major} (${j.path})`).join(', ');
-      throw new BitPredictError('ERR_STACK', `${forWhat} needs Java ${min} or newer, but only Java ${seen} was found; install a JDK ${min}+ and put it on PATH or in JAVA_HOME`);
+      throw new BitPredictError(
+        'ERR_STACK',
+        `${forWhat} needs Java ${min} or newer, but only Java ${seen} was found; install a JDK ${min}+ and put it on PATH or in JAVA_HOME`,
+      );
     },
   };
 }

@@ -40,25 +40,50 @@ function formatKafkaStorage(deps: ServerDeps, jvm: JavaRuntime): void {
     writeFileSync(k.clusterIdFile, `${clusterId}\n`);
   }
   say(`kafka: formatting ${rel(k.dataDir)} (cluster id ${clusterId})...`);
-  const r = runSync(jvm.path, [
-    '-Xmx256m',
-    `-Dlog4j2.configurationFile=${layout.log4jFile}`, `-Dkafka.logs.dir=${layout.logsDir}`,
-    '-cp', `${k.libsDir}/*`, 'kafka.tools.StorageTool',
-    'format', '--standalone', '--ignore-formatted', '-t', clusterId, '-c', k.propertiesFile,
-  ], { timeoutMs: 120_000 });
+  const r = runSync(
+    jvm.path,
+    [
+      '-Xmx256m',
+      `-Dlog4j2.configurationFile=${layout.log4jFile}`,
+      `-Dkafka.logs.dir=${layout.logsDir}`,
+      '-cp',
+      `${k.libsDir}/*`,
+      'kafka.tools.StorageTool',
+      'format',
+      '--standalone',
+      '--ignore-formatted',
+      '-t',
+      clusterId,
+      '-c',
+      k.propertiesFile,
+    ],
+    { timeoutMs: 120_000 },
+  );
   if (r.status !== 0) {
-    throw new BitPredictError('ERR_STACK', `formatting Kafka storage failed (exit ${r.status}): ${lastLine(r.output)}; run "npm run stack:down -- --purge" and retry`, { details: { output: r.output.slice(-4000) } });
+    throw new BitPredictError(
+      'ERR_STACK',
+      `formatting Kafka storage failed (exit ${r.status}): ${lastLine(r.output)}; run "npm run stack:down -- --purge" and retry`,
+      { details: { output: r.output.slice(-4000) } },
+    );
   }
 }
 
 function brokerArgs(layout: StackLayout): string[] {
   const k = layout.kafka;
   return [
-    `-Xms${k.heap}`, `-Xmx${k.heap}`,
-    '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent',
+    `-Xms${k.heap}`,
+    `-Xmx${k.heap}`,
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:InitiatingHeapOccupancyPercent=35',
+    '-XX:+ExplicitGCInvokesConcurrent',
     '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${layout.log4jFile}`, `-Dkafka.logs.dir=${layout.logsDir}`,
-    '-cp', `${k.libsDir}/*`, 'kafka.Kafka', k.propertiesFile,
+    `-Dlog4j2.configurationFile=${layout.log4jFile}`,
+    `-Dkafka.logs.dir=${layout.logsDir}`,
+    '-cp',
+    `${k.libsDir}/*`,
+    'kafka.Kafka',
+    k.propertiesFile,
   ];
 }
 
@@ -76,7 +101,11 @@ export function createKafka(deps: ServerDeps): JvmServer {
     mark: KAFKA_CMD_MARK,
     logFile: k.serverLog,
     probe: () => probeKafka(k.listen),
-    foreignPort: () => new BitPredictError('ERR_STACK', `${address} is taken by a process that does not answer like Kafka; stop it (ss -ltnp 'sport = :${k.listen.port}' shows which) or point BITPREDICT_KAFKA_BROKERS at another port`),
+    foreignPort: () =>
+      new BitPredictError(
+        'ERR_STACK',
+        `${address} is taken by a process that does not answer like Kafka; stop it (ss -ltnp 'sport = :${k.listen.port}' shows which) or point BITPREDICT_KAFKA_BROKERS at another port`,
+      ),
   };
 
   async function start(): Promise<ServiceStatus> {
@@ -87,20 +116,41 @@ export function createKafka(deps: ServerDeps): JvmServer {
     if (pidState.alive && pidState.pid !== null) return awaitStarting(pidState.pid);
     if (found === 'foreign') throw spec.foreignPort();
     if (await isPortOpen(k.controller)) {
-      throw new BitPredictError('ERR_STACK', `the Kafka controller port ${formatHostPort(k.controller)} is taken; free it or set BITPREDICT_STACK_KAFKA_CONTROLLER_PORT`);
+      throw new BitPredictError(
+        'ERR_STACK',
+        `the Kafka controller port ${formatHostPort(k.controller)} is taken; free it or set BITPREDICT_STACK_KAFKA_CONTROLLER_PORT`,
+      );
     }
     return launch();
   }
 
   function reuse(pidState: PidFileState): ServiceStatus {
-    say(pidState.alive ? `kafka: already running on ${address} (pid ${pidState.pid}, owned)` : `kafka: reusing the Kafka already answering on ${address} (not owned; down leaves it alone)`);
-    return { ...base, state: 'running', pid: pidState.alive ? pidState.pid : null, owned: pidState.alive, logFile: pidState.alive ? k.serverLog : null, action: 'reused' };
+    say(
+      pidState.alive
+        ? `kafka: already running on ${address} (pid ${pidState.pid}, owned)`
+        : `kafka: reusing the Kafka already answering on ${address} (not owned; down leaves it alone)`,
+    );
+    return {
+      ...base,
+      state: 'running',
+      pid: pidState.alive ? pidState.pid : null,
+      owned: pidState.alive,
+      logFile: pidState.alive ? k.serverLog : null,
+      action: 'reused',
+    };
   }
 
   /** Started by an earlier `up` that did not wait for it (or is still starting): wait, don't start twice. */
   async function awaitStarting(pid: number): Promise<ServiceStatus> {
     say(`kafka: pid ${pid} is starting; waiting for ${address}...`);
-    await waitUntilReady(layout.startTimeoutMs, { name: 'Kafka', pid, address, ready: async () => (await spec.probe()) === 'answers', logs: [{ file: k.serverLog, since: 0 }], startedNow: false });
+    await waitUntilReady(layout.startTimeoutMs, {
+      name: 'Kafka',
+      pid,
+      address,
+      ready: async () => (await spec.probe()) === 'answers',
+      logs: [{ file: k.serverLog, since: 0 }],
+      startedNow: false,
+    });
     return { ...base, state: 'running', pid, owned: true, action: 'reused' };
   }
 
@@ -120,7 +170,10 @@ export function createKafka(deps: ServerDeps): JvmServer {
       pid: child.pid,
       address,
       ready: async () => fileContainsSince(k.serverLog, KAFKA_READY_LINE, since) && (await spec.probe()) === 'answers',
-      logs: [{ file: k.outFile, since: outSince }, { file: k.serverLog, since }],
+      logs: [
+        { file: k.outFile, since: outSince },
+        { file: k.serverLog, since },
+      ],
       startedNow: true,
     }).catch((err: unknown) => {
       if (!isProcessAlive(child.pid)) removePidFile(k.pidFile);

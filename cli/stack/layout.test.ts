@@ -82,7 +82,9 @@ describe('parseHostPort', () => {
   });
 
   it.each(['127.0.0.1', '127.0.0.1:', ':9092', '127.0.0.1:0', '127.0.0.1:70000', '127.0.0.1:90x', ''])('rejects %j with ERR_STACK naming the key', (bad) => {
-    expect(() => parseHostPort(bad, 'BITPREDICT_KAFKA_BROKERS')).toThrow(expect.objectContaining({ code: 'ERR_STACK', message: expect.stringContaining('BITPREDICT_KAFKA_BROKERS') as unknown }));
+    expect(() => parseHostPort(bad, 'BITPREDICT_KAFKA_BROKERS')).toThrow(
+      expect.objectContaining({ code: 'ERR_STACK', message: expect.stringContaining('BITPREDICT_KAFKA_BROKERS') as unknown }),
+    );
   });
 });
 
@@ -122,11 +124,15 @@ describe('renderServerProperties', () => {
   });
 
   it('follows custom ports and stack dir', () => {
-    const props = parseProps(renderServerProperties(layoutWith({
-      BITPREDICT_KAFKA_BROKERS: '127.0.0.1:19092',
-      BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: '19093',
-      BITPREDICT_STACK_DIR: 'tmp/stack-b',
-    })));
+    const props = parseProps(
+      renderServerProperties(
+        layoutWith({
+          BITPREDICT_KAFKA_BROKERS: '127.0.0.1:19092',
+          BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: '19093',
+          BITPREDICT_STACK_DIR: 'tmp/stack-b',
+        }),
+      ),
+    );
     expect(props.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093');
     expect(props.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:19092');
     expect(props.get('controller.quorum.bootstrap.servers')).toBe('127.0.0.1:19093');

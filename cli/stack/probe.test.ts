@@ -112,7 +112,9 @@ describe('probes against loopback servers', () => {
   });
 
   it('probeHttp: 200 answers, 404 and garbage are foreign', async () => {
-    const ok = await serve((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]')));
+    const ok = await serve((s) =>
+      s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]')),
+    );
     const missing = await serve((s) => s.once('data', () => s.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')));
     const garbage = await serve((s) => s.once('data', () => s.end('+PONG\r\n')));
     expect(await probeHttp(`http://127.0.0.1:${ok}/subjects`, { host: '127.0.0.1', port: ok })).toBe('answers');

@@ -82,7 +82,9 @@ describe('spawnDetached and stopProcess (real processes)', () => {
   });
 
   it('escalates to SIGKILL when SIGTERM is ignored', async () => {
-    const child = spawn(process.execPath, ['-e', 'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, ['-e', 'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000)'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const pid = child.pid ?? 0;
     // Reap the child as soon as it dies so liveness checks do not see a zombie.

@@ -59,7 +59,10 @@ export function parseJavaMajor(output: string): number | null {
 export function requireMaven(tools: Tools): void {
   const r = runSync(tools.mvn, ['-v'], { timeoutMs: 60_000 });
   if (r.missing) {
-    throw new BitPredictError('ERR_STACK', `mvn was not found on PATH: install Maven 3.6 or newer (apt-get install maven) so stack up can fetch Kafka and Apicurio from Maven Central`);
+    throw new BitPredictError(
+      'ERR_STACK',
+      `mvn was not found on PATH: install Maven 3.6 or newer (apt-get install maven) so stack up can fetch Kafka and Apicurio from Maven Central`,
+    );
   }
   if (r.status !== 0) throw new BitPredictError('ERR_STACK', `"${tools.mvn} -v" failed (exit ${r.status}): ${lastLine(r.output)}`);
 }
@@ -68,7 +71,11 @@ export function requireMaven(tools: Tools): void {
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
 
 export function lastLine(text: string): string {
-  const lines = text.replace(ANSI, '').split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .replace(ANSI, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const errorLine = lines.find((l) => l.startsWith('[ERROR]'));
   return errorLine ?? lines.at(-1) ?? '(no output)';
 }
@@ -102,7 +109,11 @@ export function spawnDetached(cmd: string, args: string[], opts: { cwd: string; 
 }
 
 /** SIGTERM, wait up to graceMs for exit, then SIGKILL. Returns how the process ended. */
-export async function stopProcess(pid: number, graceMs = 30_000, alive: (pid: number) => boolean = isProcessAlive): Promise<'not-running' | 'terminated' | 'killed'> {
+export async function stopProcess(
+  pid: number,
+  graceMs = 30_000,
+  alive: (pid: number) => boolean = isProcessAlive,
+): Promise<'not-running' | 'terminated' | 'killed'> {
   if (!alive(pid)) return 'not-running';
   try {
     process.kill(pid, 'SIGTERM');
@@ -160,7 +171,10 @@ function readRange(file: string, from: number, to: number): Buffer {
 export function tailFile(file: string, n = 20): string {
   if (!existsSync(file)) return '';
   const size = fileSize(file);
-  const lines = readRange(file, Math.max(0, size - 256 * 1024), size).toString('utf8').replace(/\n+$/, '').split('\n');
+  const lines = readRange(file, Math.max(0, size - 256 * 1024), size)
+    .toString('utf8')
+    .replace(/\n+$/, '')
+    .split('\n');
   return lines.slice(-n).join('\n');
 }
 

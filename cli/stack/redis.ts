@@ -32,14 +32,31 @@ export async function ensureRedis(deps: EnsureRedisDeps): Promise<ServiceStatus>
   const pidState = checkPidFile(r.pidFile, REDIS_CMD_MARK);
   const ping = await pingRedis(r.listen, r.password);
   if (ping === 'pong') {
-    deps.say(pidState.alive ? `redis: already running on ${address} (pid ${pidState.pid}, owned)` : `redis: reusing the Redis already answering on ${address} (not owned; down leaves it alone)`);
-    return { ...base, state: 'running', pid: pidState.alive ? pidState.pid : null, owned: pidState.alive, logFile: pidState.alive ? r.logFile : null, action: 'reused' };
+    deps.say(
+      pidState.alive
+        ? `redis: already running on ${address} (pid ${pidState.pid}, owned)`
+        : `redis: reusing the Redis already answering on ${address} (not owned; down leaves it alone)`,
+    );
+    return {
+      ...base,
+      state: 'running',
+      pid: pidState.alive ? pidState.pid : null,
+      owned: pidState.alive,
+      logFile: pidState.alive ? r.logFile : null,
+      action: 'reused',
+    };
   }
   if (ping === 'auth-required') {
-    throw new BitPredictError('ERR_STACK', `Redis on ${address} wants a password: put it in BITPREDICT_REDIS_URL (redis://:password@${address}) or use another port`);
+    throw new BitPredictError(
+      'ERR_STACK',
+      `Redis on ${address} wants a password: put it in BITPREDICT_REDIS_URL (redis://:password@${address}) or use another port`,
+    );
   }
   if (!pidState.alive && (await isPortOpen(r.listen))) {
-    throw new BitPredictError('ERR_STACK', `${address} is taken by a process that does not answer like Redis; stop it or point BITPREDICT_REDIS_URL at another port`);
+    throw new BitPredictError(
+      'ERR_STACK',
+      `${address} is taken by a process that does not answer like Redis; stop it or point BITPREDICT_REDIS_URL at another port`,
+    );
   }
   const started = Date.now();
   if (!pidState.alive) startRedisServer(deps, address);
@@ -47,7 +64,10 @@ export async function ensureRedis(deps: EnsureRedisDeps): Promise<ServiceStatus>
   for (;;) {
     if ((await pingRedis(r.listen, r.password)) === 'pong') break;
     if (Date.now() > deadline) {
-      throw new BitPredictError('ERR_STACK', `Redis did not answer PING on ${address} within ${timeoutText(deps.layout.startTimeoutMs)}. Last 20 lines of ${r.logFile}:\n${tailFile(r.logFile, 20)}`);
+      throw new BitPredictError(
+        'ERR_STACK',
+        `Redis did not answer PING on ${address} within ${timeoutText(deps.layout.startTimeoutMs)}. Last 20 lines of ${r.logFile}:\n${tailFile(r.logFile, 20)}`,
+      );
     }
     await sleep(POLL_MS);
   }
@@ -64,9 +84,22 @@ function startRedisServer(deps: EnsureRedisDeps, address: string): void {
   mkdirSync(deps.layout.pidsDir, { recursive: true });
   deps.say(`redis: starting redis-server on ${address}...`);
   const args = [
-    '--port', String(r.listen.port), '--bind', r.listen.host,
-    '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
-    '--dir', r.dataDir, '--logfile', r.logFile, '--pidfile', r.pidFile,
+    '--port',
+    String(r.listen.port),
+    '--bind',
+    r.listen.host,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'yes',
+    '--dir',
+    r.dataDir,
+    '--logfile',
+    r.logFile,
+    '--pidfile',
+    r.pidFile,
     ...(r.password === null ? [] : ['--requirepass', r.password]),
   ];
   const res = runSync(deps.redisServer, args, { timeoutMs: 30_000 });
@@ -91,5 +124,13 @@ export async function redisStatus(layout: StackLayout): Promise<ServiceStatus> {
   const pidState = checkPidFile(r.pidFile, REDIS_CMD_MARK, undefined, { removeStale: false });
   const ping = await pingRedis(r.listen, r.password);
   const state: ServiceState = ping === 'pong' ? 'running' : pidState.alive ? 'starting' : (await isPortOpen(r.listen)) ? 'foreign' : 'stopped';
-  return { name: 'redis', label: 'Redis', state, pid: pidState.alive ? pidState.pid : null, address: formatHostPort(r.listen), owned: pidState.alive, logFile: pidState.alive ? r.logFile : null };
+  return {
+    name: 'redis',
+    label: 'Redis',
+    state,
+    pid: pidState.alive ? pidState.pid : null,
+    address: formatHostPort(r.listen),
+    owned: pidState.alive,
+    logFile: pidState.alive ? r.logFile : null,
+  };
 }

@@ -15,8 +15,10 @@ const REGISTRY_CMD_MARK = 'quarkus-run.jar';
 function registryArgs(a: StackLayout['registry']): string[] {
   return [
     `-Xmx${a.heap}`,
-    `-Dquarkus.http.host=${a.listen.host}`, `-Dquarkus.http.port=${a.listen.port}`,
-    '-Dquarkus.management.host=127.0.0.1', `-Dquarkus.management.port=${a.managementPort}`,
+    `-Dquarkus.http.host=${a.listen.host}`,
+    `-Dquarkus.http.port=${a.listen.port}`,
+    '-Dquarkus.management.host=127.0.0.1',
+    `-Dquarkus.management.port=${a.managementPort}`,
     // Every new subject gets BACKWARD: without a rule, @kafkajs/confluent-schema-registry throws
     // "Compatibility does not match the configuration" on a subject registered elsewhere.
     '-Dapicurio.rules.global.compatibility=BACKWARD',
@@ -28,7 +30,8 @@ function registryArgs(a: StackLayout['registry']): string[] {
     '-Dquarkus.http.access-log.enabled=false',
     '-Dquarkus.log.category."io.apicurio.registry.logging.audit".level=WARN',
     '-Dquarkus.log.category."io.apicurio.registry.storage.metrics".level=WARN',
-    '-jar', 'quarkus-run.jar',
+    '-jar',
+    'quarkus-run.jar',
   ];
 }
 
@@ -47,7 +50,11 @@ export function createRegistry(deps: ServerDeps): JvmServer {
     mark: REGISTRY_CMD_MARK,
     logFile: a.outFile,
     probe: () => probeHttp(subjectsUrl, a.listen),
-    foreignPort: () => new BitPredictError('ERR_STACK', `${address} is taken by a process that does not answer GET ${subjectsUrl} with 200; stop it (ss -ltnp 'sport = :${a.listen.port}' shows which) or point BITPREDICT_REGISTRY_URL at another port`),
+    foreignPort: () =>
+      new BitPredictError(
+        'ERR_STACK',
+        `${address} is taken by a process that does not answer GET ${subjectsUrl} with 200; stop it (ss -ltnp 'sport = :${a.listen.port}' shows which) or point BITPREDICT_REGISTRY_URL at another port`,
+      ),
   };
 
   async function start(): Promise<ServiceStatus> {
@@ -58,20 +65,41 @@ export function createRegistry(deps: ServerDeps): JvmServer {
     if (pidState.alive && pidState.pid !== null) return awaitStarting(pidState.pid);
     if (found === 'foreign') throw spec.foreignPort();
     if (await isPortOpen({ host: '127.0.0.1', port: a.managementPort })) {
-      throw new BitPredictError('ERR_STACK', `the registry management port 127.0.0.1:${a.managementPort} is taken; free it or set BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT`);
+      throw new BitPredictError(
+        'ERR_STACK',
+        `the registry management port 127.0.0.1:${a.managementPort} is taken; free it or set BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT`,
+      );
     }
     return launch();
   }
 
   function reuse(pidState: PidFileState): ServiceStatus {
-    say(pidState.alive ? `registry: already running on ${address} (pid ${pidState.pid}, owned)` : `registry: reusing the registry already answering at ${a.url} (not owned; down leaves it alone)`);
-    return { ...base, state: 'running', pid: pidState.alive ? pidState.pid : null, owned: pidState.alive, logFile: pidState.alive ? a.outFile : null, action: 'reused' };
+    say(
+      pidState.alive
+        ? `registry: already running on ${address} (pid ${pidState.pid}, owned)`
+        : `registry: reusing the registry already answering at ${a.url} (not owned; down leaves it alone)`,
+    );
+    return {
+      ...base,
+      state: 'running',
+      pid: pidState.alive ? pidState.pid : null,
+      owned: pidState.alive,
+      logFile: pidState.alive ? a.outFile : null,
+      action: 'reused',
+    };
   }
 
   /** Started by an earlier `up` that did not wait for it (or is still starting): wait, don't start twice. */
   async function awaitStarting(pid: number): Promise<ServiceStatus> {
     say(`registry: pid ${pid} is starting; waiting for ${subjectsUrl}...`);
-    await waitUntilReady(layout.startTimeoutMs, { name: 'Apicurio Registry', pid, address, ready: async () => (await spec.probe()) === 'answers', logs: [{ file: a.outFile, since: 0 }], startedNow: false });
+    await waitUntilReady(layout.startTimeoutMs, {
+      name: 'Apicurio Registry',
+      pid,
+      address,
+      ready: async () => (await spec.probe()) === 'answers',
+      logs: [{ file: a.outFile, since: 0 }],
+      startedNow: false,
+    });
     return { ...base, state: 'running', pid, owned: true, action: 'reused' };
   }
 

@@ -54,16 +54,19 @@ function script(dir: string, name: string, body: string): string {
 
 async function setup(overrides: Partial<Record<ConfigKey | StackConfigKey, string>> = {}) {
   const dir = tmp();
-  const config = loadStackConfig({}, {
-    BITPREDICT_STACK_DIR: dir,
-    BITPREDICT_KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
-    BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: String(await closedPort()),
-    BITPREDICT_REGISTRY_URL: `http://127.0.0.1:${await closedPort()}/apis/ccompat/v7`,
-    BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT: String(await closedPort()),
-    BITPREDICT_REDIS_URL: `redis://127.0.0.1:${await closedPort()}`,
-    BITPREDICT_STACK_START_TIMEOUT_MS: '1000',
-    ...overrides,
-  });
+  const config = loadStackConfig(
+    {},
+    {
+      BITPREDICT_STACK_DIR: dir,
+      BITPREDICT_KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
+      BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: String(await closedPort()),
+      BITPREDICT_REGISTRY_URL: `http://127.0.0.1:${await closedPort()}/apis/ccompat/v7`,
+      BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT: String(await closedPort()),
+      BITPREDICT_REDIS_URL: `redis://127.0.0.1:${await closedPort()}`,
+      BITPREDICT_STACK_START_TIMEOUT_MS: '1000',
+      ...overrides,
+    },
+  );
   return { dir, config, layout: resolveLayout(config, dir) };
 }
 
@@ -88,7 +91,9 @@ describe('ensureRedis', () => {
     const said: string[] = [];
     const err = await ensureRedis({ layout, redisServer: join(tmp(), 'no-such-redis-server'), say: (l) => said.push(l) }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_STACK' });
-    expect((err as Error).message).toBe(`Redis is not answering on 127.0.0.1:${layout.redis.listen.port} and redis-server is not installed (apt-get install redis-server)`);
+    expect((err as Error).message).toBe(
+      `Redis is not answering on 127.0.0.1:${layout.redis.listen.port} and redis-server is not installed (apt-get install redis-server)`,
+    );
     expect((err as Error).message).toBe(redisNotInstalledMessage(layout.redis.listen));
   });
 
@@ -112,13 +117,17 @@ describe('ensureRedis', () => {
   it('asks for the password when Redis wants one', async () => {
     const port = await serve((s) => s.on('data', () => s.write('-NOAUTH Authentication required.\r\n')));
     const { layout } = await setup({ BITPREDICT_REDIS_URL: `redis://127.0.0.1:${port}` });
-    await expect(ensureRedis({ layout, redisServer: '/nonexistent/redis-server', say: () => undefined })).rejects.toThrow(/wants a password: put it in BITPREDICT_REDIS_URL/);
+    await expect(ensureRedis({ layout, redisServer: '/nonexistent/redis-server', say: () => undefined })).rejects.toThrow(
+      /wants a password: put it in BITPREDICT_REDIS_URL/,
+    );
   });
 
   it('reports the exit and output of a redis-server that refuses to start', async () => {
     const { layout } = await setup();
     const fake = script(tmp(), 'redis-server', 'echo "*** FATAL CONFIG FILE ERROR: Bad directive" >&2\nexit 1');
-    await expect(ensureRedis({ layout, redisServer: fake, say: () => undefined })).rejects.toThrow(/redis-server failed to start \(exit 1\): \*\*\* FATAL CONFIG FILE ERROR/);
+    await expect(ensureRedis({ layout, redisServer: fake, say: () => undefined })).rejects.toThrow(
+      /redis-server failed to start \(exit 1\): \*\*\* FATAL CONFIG FILE ERROR/,
+    );
   });
 
   it('gives up after the start timeout with the log tail when Redis never answers', async () => {
@@ -241,7 +250,14 @@ describe('createStack.up against fake servers (reuse, no start)', () => {
     });
     writePidFile(layout.kafka.pidFile, 4_000_000);
     const said: string[] = [];
-    const stack = createStack({ config, logger: quiet, rootDir: dir, tools: { java: join(dir, 'no-java'), mvn: join(dir, 'no-mvn') }, jdkDirs: [], progress: (l) => said.push(l) });
+    const stack = createStack({
+      config,
+      logger: quiet,
+      rootDir: dir,
+      tools: { java: join(dir, 'no-java'), mvn: join(dir, 'no-mvn') },
+      jdkDirs: [],
+      progress: (l) => said.push(l),
+    });
     const status = await stack.up();
     expect(status.allUp).toBe(true);
     expect(status.services.map((s) => [s.name, s.action, s.owned, s.pid])).toEqual([

@@ -21,8 +21,20 @@ function file(name: string, lines: string[]): string {
 
 function params(path: string, over: Partial<PipelineParams> = {}): PipelineParams {
   return {
-    path, format: 'merged-csv', dropLastRow: false, symbol: 'BTCUSDT', interval: '1h', intervalMs: H, exchange: 'binance', source: 'replay:test',
-    from: null, to: null, limit: 0, batchSize: 1000, futureToleranceMs: 60_000, ...over,
+    path,
+    format: 'merged-csv',
+    dropLastRow: false,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    intervalMs: H,
+    exchange: 'binance',
+    source: 'replay:test',
+    from: null,
+    to: null,
+    limit: 0,
+    batchSize: 1000,
+    futureToleranceMs: 60_000,
+    ...over,
   };
 }
 
@@ -46,7 +58,16 @@ describe('replayBatches', () => {
     expect(batches.map((b) => b.last)).toEqual([false, false, true]);
     expect(encoded.map((c) => c.openTime)).toEqual(Array.from({ length: 25 }, (_, h) => T0 + h * H));
     expect(batches.flatMap((b) => b.timestamps)).toEqual(Array.from({ length: 25 }, (_, h) => T0 + (h + 1) * H));
-    expect(encoded[0]).toMatchObject({ symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', source: 'replay:test', ingestedAt: NOW, close: 100, high: 101, low: 99 });
+    expect(encoded[0]).toMatchObject({
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      exchange: 'binance',
+      source: 'replay:test',
+      ingestedAt: NOW,
+      close: 100,
+      high: 101,
+      low: 99,
+    });
     expect(batches.at(-1)).toMatchObject({ firstOpenTime: T0, lastOpenTime: T0 + 24 * H, droppedPartialLastRow: false, candles: null });
   });
 
@@ -140,7 +161,10 @@ describe('replayBatches with resumeAfter (dedupe on restart)', () => {
     const path = file('BTCUSDT_1h_merged.csv', [HEADER, merged(0), 'garbage,row', merged(1), 'bad after', merged(2), merged(3), 'x,y']);
     const { batches, encoded } = await run(params(path, { resumeAfter: T0 + H }));
     expect(encoded.map((c) => c.openTime)).toEqual([T0 + 2 * H, T0 + 3 * H]);
-    expect(batches.flatMap((b) => b.dead.map((d) => [d.lineNo, d.code]))).toEqual([[5, 'ERR_REPLAY_MALFORMED_ROW'], [8, 'ERR_REPLAY_MALFORMED_ROW']]);
+    expect(batches.flatMap((b) => b.dead.map((d) => [d.lineNo, d.code]))).toEqual([
+      [5, 'ERR_REPLAY_MALFORMED_ROW'],
+      [8, 'ERR_REPLAY_MALFORMED_ROW'],
+    ]);
   });
 
   it('publishes everything when resumeAfter is before the file, and nothing when it is after', async () => {

@@ -155,7 +155,16 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
   const take = (last: boolean): PipelineBatch => {
     const stats = sequencer.stats();
     const batch: PipelineBatch = {
-      values, timestamps, candles: keep ? candles : null, dead, firstOpenTime, lastOpenTime, stats, droppedPartialLastRow, skippedExisting, last,
+      values,
+      timestamps,
+      candles: keep ? candles : null,
+      dead,
+      firstOpenTime,
+      lastOpenTime,
+      stats,
+      droppedPartialLastRow,
+      skippedExisting,
+      last,
     };
     values = [];
     timestamps = [];

@@ -42,9 +42,19 @@ export async function loadCandlesFromFile(dataDir: string, file: string, symbol:
   const out: Candle[] = [];
   const batches = replayBatches(
     {
-      path, format, dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)), symbol, interval, intervalMs: intervalMs(interval),
-      exchange: opts.exchange ?? 'binance', source: `replay:${basename(path)}`, from: opts.from ?? null, to: opts.to ?? null,
-      limit: opts.limit ?? 0, batchSize: 10_000, futureToleranceMs: FUTURE_TOLERANCE_MS,
+      path,
+      format,
+      dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)),
+      symbol,
+      interval,
+      intervalMs: intervalMs(interval),
+      exchange: opts.exchange ?? 'binance',
+      source: `replay:${basename(path)}`,
+      from: opts.from ?? null,
+      to: opts.to ?? null,
+      limit: opts.limit ?? 0,
+      batchSize: 10_000,
+      futureToleranceMs: FUTURE_TOLERANCE_MS,
     },
     { encode: () => empty, now, keepCandles: true },
   );
@@ -72,7 +82,11 @@ export function loadTextsFromFile(dataDir: string, file: string, opts: LoadTexts
   const content = readFileSync(path, 'utf8');
   const nl = content.indexOf('\n');
   const format = detectTextFormat(content.slice(0, nl >= 0 ? nl : 4096));
-  if (format === null) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: header is neither the tweets CSV (id,text,user,created_at) nor the news CSV (date;...;text;title;url)`);
+  if (format === null)
+    throw new BitPredictError(
+      'ERR_REPLAY_FILE',
+      `${path}: header is neither the tweets CSV (id,text,user,created_at) nor the news CSV (date;...;text;title;url)`,
+    );
   const now = (opts.now ?? Date.now)();
   let mapped;
   try {

@@ -16,9 +16,20 @@ function candle(over: Partial<Candle> = {}): Candle {
 describe('toCandle', () => {
   it('sets closeTime = openTime + interval and copies meta', () => {
     expect(toCandle(row, meta)).toEqual({
-      symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', openTime: T0, closeTime: T0 + H,
-      open: 100, high: 110, low: 95, close: 105, volume: 3, quoteVolume: null, tradeCount: null,
-      source: 'replay:test.csv', ingestedAt: NOW,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      exchange: 'binance',
+      openTime: T0,
+      closeTime: T0 + H,
+      open: 100,
+      high: 110,
+      low: 95,
+      close: 105,
+      volume: 3,
+      quoteVolume: null,
+      tradeCount: null,
+      source: 'replay:test.csv',
+      ingestedAt: NOW,
     });
     expect(toCandle(row, { ...meta, interval: '1d' }).closeTime).toBe(T0 + 86_400_000);
   });
@@ -52,7 +63,11 @@ describe('validateCandle', () => {
     ['empty symbol', { symbol: '' }, 'symbol is empty'],
     ['unknown interval', { interval: '2h' }, 'unknown interval "2h"'],
     ['misaligned open', { openTime: T0 + 60_000, closeTime: T0 + 60_000 + H }, 'openTime 2024-01-01T12:01:00.000Z is not aligned to 1h'],
-    ['daily candle not at UTC midnight', { interval: '1d', openTime: T0, closeTime: T0 + 86_400_000 }, 'openTime 2024-01-01T12:00:00.000Z is not aligned to 1d'],
+    [
+      'daily candle not at UTC midnight',
+      { interval: '1d', openTime: T0, closeTime: T0 + 86_400_000 },
+      'openTime 2024-01-01T12:00:00.000Z is not aligned to 1d',
+    ],
     ['wrong close time', { closeTime: T0 + H - 1 }, 'closeTime 2024-01-01T12:59:59.999Z is not openTime + 1h (2024-01-01T13:00:00.000Z)'],
     ['future-dated', { openTime: Date.UTC(2099, 0, 1), closeTime: Date.UTC(2099, 0, 1) + H }, 'closeTime 2099-01-01T01:00:00.000Z is in the future'],
   ];

@@ -18,7 +18,6 @@ const W = 2 * H;
 // 500 hours from 2018-01-25 span the real 33-hour outage of 2018-02-08 00:00 .. 2018-02-09 09:00.
 const FROM = Date.UTC(2018, 0, 25);
 
-
 describe('loadCandlesFromFile', () => {
   it('gives the replay candles of the real file, gaps kept', async () => {
     const candles = await loadCandlesFromFile(DATA, MERGED, 'BTCUSDT', '1h', { from: FROM, limit: 500 });
@@ -28,7 +27,10 @@ describe('loadCandlesFromFile', () => {
     expect(c0.closeTime).toBe(FROM + H);
     expect(c0.source).toBe('replay:BTCUSDT_1h_merged.csv');
     // The CSV row of that hour, parsed by hand.
-    const line = readFileSync(resolve(DATA, MERGED), 'utf8').split('\n').find((l) => l.startsWith(`${FROM},`)) ?? '';
+    const line =
+      readFileSync(resolve(DATA, MERGED), 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${FROM},`)) ?? '';
     const [, , open, high, low, close, volume] = line.split(',');
     expect([c0.open, c0.high, c0.low, c0.close, c0.volume]).toEqual([open, high, low, close, volume].map(Number));
     const steps = candles.slice(1).map((c, i) => c.openTime - (candles[i] as Candle).openTime);

@@ -46,7 +46,10 @@ export function featuresFromCandles(candles: readonly Candle[], texts: readonly 
     const r = engine.update(c, computedAt);
     if (r.kind === 'duplicate') continue;
     if (r.kind === 'out_of_order') {
-      throw new BitPredictError('ERR_VALIDATION', `out of order: ${series} candle opening ${new Date(c.openTime).toISOString()} comes after ${new Date(r.lastOpenTime).toISOString()}`);
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `out of order: ${series} candle opening ${new Date(c.openTime).toISOString()} comes after ${new Date(r.lastOpenTime).toISOString()}`,
+      );
     }
     out.push(joinFeature(r.feature, W, index.aggregate(c.closeTime, W), watermark));
   }

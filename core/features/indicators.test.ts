@@ -3,7 +3,12 @@ import { ATR, BollingerBands, EMA, MACD, SMA, getConfig } from 'technicalindicat
 import { BitPredictError } from '../errors.js';
 import type { Candle } from '../../schemas/types.js';
 import {
-  FEATURE_SET_VERSION, INDICATOR_SNAPSHOT_VERSION, createIndicatorEngine, restoreIndicatorEngine, type IndicatorEngine, type IndicatorFeatures,
+  FEATURE_SET_VERSION,
+  INDICATOR_SNAPSHOT_VERSION,
+  createIndicatorEngine,
+  restoreIndicatorEngine,
+  type IndicatorEngine,
+  type IndicatorFeatures,
 } from './indicators.js';
 // The first rows of the real merged hourly file, read in place from ../shared/data with a plain
 // split (independent of the replay parser). Tests may do I/O; the code under test may not.
@@ -18,20 +23,38 @@ function toCandle(line: string): Candle {
   const [ms, , open, high, low, close, volume] = line.trim().split(',');
   const openTime = Number(ms);
   return {
-    symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', openTime, closeTime: openTime + 3_600_000,
-    open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume),
-    quoteVolume: null, tradeCount: null, source: 'replay:test', ingestedAt: openTime + 3_600_000 + 5,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    exchange: 'binance',
+    openTime,
+    closeTime: openTime + 3_600_000,
+    open: Number(open),
+    high: Number(high),
+    low: Number(low),
+    close: Number(close),
+    volume: Number(volume),
+    quoteVolume: null,
+    tradeCount: null,
+    source: 'replay:test',
+    ingestedAt: openTime + 3_600_000 + 5,
   };
 }
 
 /** Real hourly candles with open time in [from, to), in file order (the file is sorted). */
 function loadHourlyRange(from: number, to: number): Candle[] {
-  return readFileSync(MERGED_HOURLY, 'utf8').split('\n').slice(1).filter((l) => l.trim() !== '').map(toCandle)
+  return readFileSync(MERGED_HOURLY, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '')
+    .map(toCandle)
     .filter((c) => c.openTime >= from && c.openTime < to);
 }
 
 function loadHourlyCandles(count: number): Candle[] {
-  return readFileSync(MERGED_HOURLY, 'utf8').split('\n').slice(1, count + 1).map(toCandle);
+  return readFileSync(MERGED_HOURLY, 'utf8')
+    .split('\n')
+    .slice(1, count + 1)
+    .map(toCandle);
 }
 
 const candles = loadHourlyCandles(3000);
@@ -60,8 +83,13 @@ function refEma(xs: number[], p: number): Array<number | null> {
   let e = 0;
   xs.forEach((x, i) => {
     if (i < p - 1) out.push(null);
-    else if (i === p - 1) { e = xs.slice(0, p).reduce((s, v) => s + v, 0) / p; out.push(e); }
-    else { e = a * x + (1 - a) * e; out.push(e); }
+    else if (i === p - 1) {
+      e = xs.slice(0, p).reduce((s, v) => s + v, 0) / p;
+      out.push(e);
+    } else {
+      e = a * x + (1 - a) * e;
+      out.push(e);
+    }
   });
   return out;
 }
@@ -74,8 +102,19 @@ function refRsi(xs: number[], p: number): Array<number | null> {
     const d = (xs[i] as number) - (xs[i - 1] as number);
     const gain = d > 0 ? d : 0;
     const loss = d < 0 ? -d : 0;
-    if (i < p) { g += gain; l += loss; out.push(null); continue; }
-    if (i === p) { g = (g + gain) / p; l = (l + loss) / p; } else { g = (g * (p - 1) + gain) / p; l = (l * (p - 1) + loss) / p; }
+    if (i < p) {
+      g += gain;
+      l += loss;
+      out.push(null);
+      continue;
+    }
+    if (i === p) {
+      g = (g + gain) / p;
+      l = (l + loss) / p;
+    } else {
+      g = (g * (p - 1) + gain) / p;
+      l = (l * (p - 1) + loss) / p;
+    }
     out.push(l === 0 ? 100 : (100 * g) / (g + l));
   }
   return out;
@@ -135,8 +174,15 @@ describe('indicator engine on the first 3000 real hourly candles', () => {
   it('fills the feature envelope from the candle', () => {
     const c = candles[100] as Candle;
     expect(features[100]).toMatchObject({
-      symbol: 'BTCUSDT', interval: '1h', eventTime: c.closeTime, openTime: c.openTime, featureSetVersion: FEATURE_SET_VERSION,
-      close: c.close, volume: c.volume, candleIngestedAt: c.ingestedAt, computedAt: c.closeTime + 42,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      eventTime: c.closeTime,
+      openTime: c.openTime,
+      featureSetVersion: FEATURE_SET_VERSION,
+      close: c.close,
+      volume: c.volume,
+      candleIngestedAt: c.ingestedAt,
+      computedAt: c.closeTime + 42,
     });
   });
 
@@ -159,8 +205,21 @@ describe('indicator engine on the first 3000 real hourly candles', () => {
 function candle(hour: number, close: number, over: Partial<Candle> = {}): Candle {
   const openTime = Date.UTC(2024, 0, 1) + hour * H;
   return {
-    symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', openTime, closeTime: openTime + H, open: close, high: close, low: close, close,
-    volume: 1, quoteVolume: null, tradeCount: null, source: 'test', ingestedAt: openTime + H, ...over,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    exchange: 'binance',
+    openTime,
+    closeTime: openTime + H,
+    open: close,
+    high: close,
+    low: close,
+    close,
+    volume: 1,
+    quoteVolume: null,
+    tradeCount: null,
+    source: 'test',
+    ingestedAt: openTime + H,
+    ...over,
   };
 }
 
@@ -212,7 +271,11 @@ describe('indicator engine: bad and repeated input', () => {
     feature(e, candle(0, 100));
     const before = JSON.stringify(e.snapshot());
     let err: unknown;
-    try { e.update(candle(1, 100, over), 0); } catch (x) { err = x; }
+    try {
+      e.update(candle(1, 100, over), 0);
+    } catch (x) {
+      err = x;
+    }
     expect(err).toBeInstanceOf(BitPredictError);
     expect((err as BitPredictError).code).toBe('ERR_VALIDATION');
     expect((err as Error).message).toMatch(message);
@@ -253,7 +316,14 @@ describe('restoreIndicatorEngine: bad snapshots', () => {
     ['another feature set', mutate(['featureSetVersion'], 'fs-1'), /featureSetVersion is "fs-1", this engine computes fs-2/],
     ['missing state', mutate(['state'], undefined), /state is not an object/],
     ['a NaN-poisoned sum (JSON null)', mutate(['state', 'sma10', 'sum'], null), /state.sma10.sum is not a finite number/],
-    ['an oversized window', mutate(['state', 'sma10', 'window'], Array.from({ length: 11 }, () => 1)), /state.sma10.window is not an array of at most 10/],
+    [
+      'an oversized window',
+      mutate(
+        ['state', 'sma10', 'window'],
+        Array.from({ length: 11 }, () => 1),
+      ),
+      /state.sma10.window is not an array of at most 10/,
+    ],
     ['a negative close in a window', mutate(['state', 'sma20', 'window', 0], -1), /state.sma20.window\[0\] is not > 0/],
     ['a changed period', mutate(['state', 'ema12', 'period'], 13), /state.ema12.period is not 12/],
     ['half an RSI', mutate(['state', 'rsi14', 'avgLoss'], null), /only one of avgGain and avgLoss/],
@@ -262,18 +332,43 @@ describe('restoreIndicatorEngine: bad snapshots', () => {
     // fs-2 state
     ['a missing sma50', mutate(['state', 'sma50'], undefined), /state.sma50 is not an object/],
     ['a missing ema50', mutate(['state', 'ema50'], undefined), /state.ema50 is not an object/],
-    ['an ema50 with a value and a seed', mutate(['state', 'ema12', 'seed', 'window'], [1]), /state.ema12.seed.window is not empty although the EMA has a value/],
+    [
+      'an ema50 with a value and a seed',
+      mutate(['state', 'ema12', 'seed', 'window'], [1]),
+      /state.ema12.seed.window is not empty although the EMA has a value/,
+    ],
     ['a missing MACD signal', mutate(['state', 'macdSignal'], undefined), /state.macdSignal is not an object/],
     ['a MACD signal of another period', mutate(['state', 'macdSignal', 'period'], 12), /state.macdSignal.period is not 9/],
-    ['a MACD seed window too long', mutate(['state', 'macdSignal', 'seed', 'window'], Array.from({ length: 10 }, () => -1)), /state.macdSignal.seed.window is not an array of at most 9 MACD values/],
+    [
+      'a MACD seed window too long',
+      mutate(
+        ['state', 'macdSignal', 'seed', 'window'],
+        Array.from({ length: 10 }, () => -1),
+      ),
+      /state.macdSignal.seed.window is not an array of at most 9 MACD values/,
+    ],
     ['a string MACD value', mutate(['state', 'macdSignal', 'value'], '0.5'), /state.macdSignal.value is not a finite number/],
     ['a MACD signal before ema26 exists', mutate(['state', 'ema26', 'value'], null), /state.macdSignal has MACD values although state.ema26 has no value yet/],
     ['a missing ATR', mutate(['state', 'atr14'], undefined), /state.atr14 is not an object/],
     ['a negative ATR', mutate(['state', 'atr14', 'value'], -1), /state.atr14.value is not >= 0/],
     ['an ATR without a previous close', mutate(['state', 'atr14', 'prevClose'], null), /state.atr14.prevClose is null although true ranges were seen/],
-    ['an ATR seed window too long', mutate(['state', 'atr14', 'seed', 'window'], Array.from({ length: 15 }, () => 1)), /state.atr14.seed.window is not an array of at most 14 true ranges/],
+    [
+      'an ATR seed window too long',
+      mutate(
+        ['state', 'atr14', 'seed', 'window'],
+        Array.from({ length: 15 }, () => 1),
+      ),
+      /state.atr14.seed.window is not an array of at most 14 true ranges/,
+    ],
     ['a missing recent', mutate(['state', 'recent'], undefined), /state.recent is not an object/],
-    ['a recent window too long', mutate(['state', 'recent', 'volume'], Array.from({ length: 25 }, () => 1)), /state.recent.volume is not an array of at most 24 volumes/],
+    [
+      'a recent window too long',
+      mutate(
+        ['state', 'recent', 'volume'],
+        Array.from({ length: 25 }, () => 1),
+      ),
+      /state.recent.volume is not an array of at most 24 volumes/,
+    ],
     ['a missing recent.typical', mutate(['state', 'recent', 'typical'], undefined), /state.recent.typical is not an array of at most 24 typical prices/],
     ['a string volume', mutate(['state', 'recent', 'volume', 3], '1'), /state.recent.volume\[3\] is not a finite number/],
     ['a negative volume', mutate(['state', 'recent', 'volume', 3], -2), /state.recent.volume\[3\] is not >= 0/],
@@ -281,12 +376,23 @@ describe('restoreIndicatorEngine: bad snapshots', () => {
     ['unordered recent open times', mutate(['state', 'recent', 'openTime', 5], 0), /state.recent.openTime\[5\] is not after the one before it/],
     ['recent not ending with last', mutate(['state', 'last', 'close'], 12345), /state.recent does not end with the candle in state.last/],
     ['a missing logReturns', mutate(['state', 'logReturns'], undefined), /state.logReturns is not an array of at most 24 log returns/],
-    ['logReturns too long', mutate(['state', 'logReturns'], Array.from({ length: 25 }, () => 0)), /state.logReturns is not an array of at most 24/],
+    [
+      'logReturns too long',
+      mutate(
+        ['state', 'logReturns'],
+        Array.from({ length: 25 }, () => 0),
+      ),
+      /state.logReturns is not an array of at most 24/,
+    ],
     ['a null log return', mutate(['state', 'logReturns', 0], null), /state.logReturns\[0\] is not a finite number/],
   ];
   it.each(cases)('rejects %s with ERR_VALIDATION', (_name, snap, message) => {
     let err: unknown;
-    try { restoreIndicatorEngine(snap); } catch (x) { err = x; }
+    try {
+      restoreIndicatorEngine(snap);
+    } catch (x) {
+      err = x;
+    }
     expect(err).toBeInstanceOf(BitPredictError);
     expect((err as BitPredictError).code).toBe('ERR_VALIDATION');
     expect((err as Error).message).toMatch(message);
@@ -523,7 +629,18 @@ describe('fs-2 indicators worked by hand', () => {
   it('returns over 4 and 24 intervals go by open time, not by count', () => {
     const e = createIndicatorEngine();
     // Hours 0..5, then hour 6 is missing, then 7..10.
-    const closes: Array<[number, number]> = [[0, 100], [1, 110], [2, 120], [3, 130], [4, 125], [5, 150], [7, 180], [8, 200], [9, 250], [10, 260]];
+    const closes: Array<[number, number]> = [
+      [0, 100],
+      [1, 110],
+      [2, 120],
+      [3, 130],
+      [4, 125],
+      [5, 150],
+      [7, 180],
+      [8, 200],
+      [9, 250],
+      [10, 260],
+    ];
     const f = new Map(closes.map(([h, x]) => [h, feature(e, candle(h, x))]));
     expect([0, 1, 2, 3].map((h) => f.get(h)?.return4)).toEqual([null, null, null, null]);
     expect(f.get(4)?.return4).toBe(125 / 100 - 1); // 0.25

@@ -32,19 +32,19 @@ export const INDICATOR_SNAPSHOT_VERSION = 2;
 
 /** FeatureVector fields filled by the feature processor's sentiment join, not by this engine. */
 export type SentimentFields =
-  | 'sentimentWindowMs'
-  | 'textCount'
-  | 'vaderMean'
-  | 'vaderStd'
-  | 'vaderPosShare'
-  | 'vaderNegShare'
-  | 'finbertCount'
-  | 'finbertMean'
-  | 'textWatermark';
+  'sentimentWindowMs' | 'textCount' | 'vaderMean' | 'vaderStd' | 'vaderPosShare' | 'vaderNegShare' | 'finbertCount' | 'finbertMean' | 'textWatermark';
 export type IndicatorFeatures = Omit<FeatureVector, SentimentFields>;
 
 const PERIODS = {
-  sma10: 10, sma20: 20, sma50: 50, ema12: 12, ema26: 26, ema50: 50, macdSignal: 9, rsi14: 14, atr14: 14,
+  sma10: 10,
+  sma20: 20,
+  sma50: 50,
+  ema12: 12,
+  ema26: 26,
+  ema50: 50,
+  macdSignal: 9,
+  rsi14: 14,
+  atr14: 14,
 } as const;
 const BB_STDDEV = 2;
 /** Candles kept in `recent`: enough for return24 (the 24 before this one) and vwap24/volumeZ20. */
@@ -90,10 +90,7 @@ export interface IndicatorSnapshot {
   state: IndicatorState;
 }
 
-export type IndicatorUpdate =
-  | { kind: 'feature'; feature: IndicatorFeatures }
-  | { kind: 'duplicate' }
-  | { kind: 'out_of_order'; lastOpenTime: number };
+export type IndicatorUpdate = { kind: 'feature'; feature: IndicatorFeatures } | { kind: 'duplicate' } | { kind: 'out_of_order'; lastOpenTime: number };
 
 export interface IndicatorEngine {
   /**
@@ -425,7 +422,11 @@ function parseRecent(v: unknown, path: string): RecentCandles {
   const close = numArray(o.close, `${path}.close`, RECENT, positive, 'closes');
   const typical = numArray(o.typical, `${path}.typical`, RECENT, num, 'typical prices');
   const volume = numArray(o.volume, `${path}.volume`, RECENT, nonNegative, 'volumes');
-  for (const [name, xs] of [['close', close], ['typical', typical], ['volume', volume]] as const) {
+  for (const [name, xs] of [
+    ['close', close],
+    ['typical', typical],
+    ['volume', volume],
+  ] as const) {
     if (xs.length !== openTime.length) fail(`${path}.${name}`, `has ${xs.length} entries, ${path}.openTime has ${openTime.length}`);
   }
   return { openTime, close, typical, volume };

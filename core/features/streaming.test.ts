@@ -12,14 +12,27 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MERGED_HOURLY = resolve(REPO_ROOT, '../shared/data/btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv');
 
 function loadHourlyCandles(count: number): Candle[] {
-  const lines = readFileSync(MERGED_HOURLY, 'utf8').split('\n').slice(1, count + 1);
+  const lines = readFileSync(MERGED_HOURLY, 'utf8')
+    .split('\n')
+    .slice(1, count + 1);
   return lines.map((line) => {
     const [ms, , open, high, low, close, volume] = line.trim().split(',');
     const openTime = Number(ms);
     return {
-      symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', openTime, closeTime: openTime + 3_600_000,
-      open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume),
-      quoteVolume: null, tradeCount: null, source: 'replay:test', ingestedAt: openTime + 3_600_000 + 5,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      exchange: 'binance',
+      openTime,
+      closeTime: openTime + 3_600_000,
+      open: Number(open),
+      high: Number(high),
+      low: Number(low),
+      close: Number(close),
+      volume: Number(volume),
+      quoteVolume: null,
+      tradeCount: null,
+      source: 'replay:test',
+      ingestedAt: openTime + 3_600_000 + 5,
     };
   });
 }
@@ -82,12 +95,18 @@ describe('port of technicalindicators 3.1.0 streaming arithmetic', () => {
     expect(getConfig('precision')).toBeUndefined();
     setConfig('precision', 17);
     const lib = new RSI({ period: 14, values: [] });
-    const values = closes.slice(0, 200).map((x) => lib.nextValue(x)).filter((x): x is number => x !== undefined);
+    const values = closes
+      .slice(0, 200)
+      .map((x) => lib.nextValue(x))
+      .filter((x): x is number => x !== undefined);
     expect(values.length).toBeGreaterThan(150);
     expect(values.every(isTwoDecimals)).toBe(true);
     setConfig('precision', 4);
     const sma = new SMA({ period: 10, values: [] });
-    const rounded = closes.slice(0, 50).map((x) => sma.nextValue(x)).filter((x): x is number => x !== undefined);
+    const rounded = closes
+      .slice(0, 50)
+      .map((x) => sma.nextValue(x))
+      .filter((x): x is number => x !== undefined);
     expect(rounded.every((x) => Number.parseFloat(x.toPrecision(4)) === x)).toBe(true);
   });
 });

@@ -120,7 +120,13 @@ describe('createTextIndex: window boundaries', () => {
   });
   it('returns the documented nulls', () => {
     expect(idx.aggregate(4_999, 1_000)).toEqual({
-      textCount: 0, vaderMean: null, vaderStd: null, vaderPosShare: null, vaderNegShare: null, finbertCount: 0, finbertMean: null,
+      textCount: 0,
+      vaderMean: null,
+      vaderStd: null,
+      vaderPosShare: null,
+      vaderNegShare: null,
+      finbertCount: 0,
+      finbertMean: null,
     });
     // One item: std is null (fewer than 2), the rest are defined.
     const one = idx.aggregate(5_000, 1_000);
@@ -354,10 +360,14 @@ describe('createTextIndex: order independence and the naive reference', () => {
 
 describe('textIndexItemOf', () => {
   const base: ScoredText = {
-    id: 'tw-1', source: 'x', kind: 'tweet', publishedAt: 1_700_000_000_000,
+    id: 'tw-1',
+    source: 'x',
+    kind: 'tweet',
+    publishedAt: 1_700_000_000_000,
     vader: { compound: 0.4, pos: 0.3, neu: 0.7, neg: 0 },
     finbert: { positive: 0.75, negative: 0.125, neutral: 0.125, modelId: 'finbert', modelVersion: null },
-    vaderVersion: '3.3.2', scoredAt: 1_700_000_000_500,
+    vaderVersion: '3.3.2',
+    scoredAt: 1_700_000_000_500,
   };
   it('maps finbert to P(positive) - P(negative)', () => {
     expect(textIndexItemOf(base)).toEqual({ id: 'tw-1', publishedAt: 1_700_000_000_000, compound: 0.4, finbert: 0.625 });

@@ -127,11 +127,13 @@ export function toKafkaError(err: unknown, brokers: string[]): BitPredictError {
   const message = errorMessage(err);
   const connection =
     name === 'KafkaJSConnectionError' ||
-    name === 'KafkaJSNonRetriableError' && /connect|ECONNREFUSED|Connection/i.test(message + errorMessage(e.originalError)) ||
-    name === 'KafkaJSNumberOfRetriesExceeded' && /ECONNREFUSED|Connection|connect/i.test(errorMessage(e.originalError) + message) ||
+    (name === 'KafkaJSNonRetriableError' && /connect|ECONNREFUSED|Connection/i.test(message + errorMessage(e.originalError))) ||
+    (name === 'KafkaJSNumberOfRetriesExceeded' && /ECONNREFUSED|Connection|connect/i.test(errorMessage(e.originalError) + message)) ||
     /ECONNREFUSED|Connection timeout|Failed to connect/i.test(message);
   if (connection) {
-    return new BitPredictError('ERR_KAFKA_UNREACHABLE', `no Kafka broker answered at ${brokers.join(', ')} (is the stack up? run: npm run stack:up)`, { cause: err });
+    return new BitPredictError('ERR_KAFKA_UNREACHABLE', `no Kafka broker answered at ${brokers.join(', ')} (is the stack up? run: npm run stack:up)`, {
+      cause: err,
+    });
   }
   if (e?.retriable) return new BitPredictError('ERR_KAFKA_RETRIABLE', message, { cause: err });
   return new BitPredictError('ERR_KAFKA', message, { cause: err });
@@ -184,7 +186,10 @@ export async function createAdmin(client: KafkaClient): Promise<KafkaAdmin> {
           topic: s.name,
           numPartitions: s.partitions,
           replicationFactor: s.replicationFactor,
-          configEntries: Object.entries({ ...(s.compacted ? { 'cleanup.policy': 'compact' } : {}), ...(s.configs ?? {}) }).map(([name, value]) => ({ name, value })),
+          configEntries: Object.entries({ ...(s.compacted ? { 'cleanup.policy': 'compact' } : {}), ...(s.configs ?? {}) }).map(([name, value]) => ({
+            name,
+            value,
+          })),
         }));
         try {
           await admin.createTopics({ topics, waitForLeaders: true });
@@ -201,7 +206,8 @@ export async function createAdmin(client: KafkaClient): Promise<KafkaAdmin> {
         if (names.length > 0) await admin.deleteTopics({ topics: names, timeout: 10000 });
       }),
     endOffsets: (topic) => wrap(async () => (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }))),
-    offsetsForTime: (topic, timestamp) => wrap(async () => (await admin.fetchTopicOffsetsByTimestamp(topic, timestamp)).map((p) => ({ partition: p.partition, offset: p.offset }))),
+    offsetsForTime: (topic, timestamp) =>
+      wrap(async () => (await admin.fetchTopicOffsetsByTimestamp(topic, timestamp)).map((p) => ({ partition: p.partition, offset: p.offset }))),
     groupLag: (groupId, topic) =>
       wrap(async () => {
         const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });

@@ -94,7 +94,15 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const commitIntervalMs = opts.commitIntervalMs ?? 1000;
   const flusher = createFlusher({ groupId, delivery, hooks, consumer, commitIntervalMs, metrics, logger });
   const takeover = createTakeover({ client, groupId, delivery, consumer, tracker, logger });
-  const handle = createRetryingHandler({ groupId, handler: opts.handler, deadLetter: opts.deadLetter, maxAttempts: opts.maxAttempts, retryBackoffMs: opts.retryBackoffMs, metrics, logger });
+  const handle = createRetryingHandler({
+    groupId,
+    handler: opts.handler,
+    deadLetter: opts.deadLetter,
+    maxAttempts: opts.maxAttempts,
+    retryBackoffMs: opts.retryBackoffMs,
+    metrics,
+    logger,
+  });
   let fatal = false;
 
   function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
@@ -105,7 +113,19 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     opts.onFatal(err);
   }
 
-  const eachBatch = createBatchHandler({ client, hooks, tracker, takeover, flusher, handle, metrics, logger, flushEvery: opts.flushEvery ?? 500, prepareBatch: opts.prepareBatch, reportFatal });
+  const eachBatch = createBatchHandler({
+    client,
+    hooks,
+    tracker,
+    takeover,
+    flusher,
+    handle,
+    metrics,
+    logger,
+    flushEvery: opts.flushEvery ?? 500,
+    prepareBatch: opts.prepareBatch,
+    reportFatal,
+  });
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     metrics.groupJoined();
@@ -133,7 +153,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true });
         // Transactions commit offsets themselves; at-least-once lets kafkajs commit resolved offsets.
         const autoCommit = delivery.kind === 'at-least-once';
-        await consumer.run({ autoCommit, autoCommitInterval: autoCommit ? commitIntervalMs : null, autoCommitThreshold: null, eachBatchAutoResolve: false, eachBatch });
+        await consumer.run({
+          autoCommit,
+          autoCommitInterval: autoCommit ? commitIntervalMs : null,
+          autoCommitThreshold: null,
+          eachBatchAutoResolve: false,
+          eachBatch,
+        });
         if (autoCommit) flusher.startIdleCommits();
       } catch (err) {
         throw toKafkaError(err, client.brokers);

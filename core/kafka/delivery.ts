@@ -15,7 +15,11 @@ export function transactionalIdFor(prefix: string, topic: string, partition: num
   return `${prefix}-${topic}-${partition}`;
 }
 
-export async function createDelivery(client: KafkaClient, guarantee: 'at-least-once' | 'exactly-once', transactionalIdPrefix: string): Promise<{ mode: DeliveryMode; close(): Promise<void> }> {
+export async function createDelivery(
+  client: KafkaClient,
+  guarantee: 'at-least-once' | 'exactly-once',
+  transactionalIdPrefix: string,
+): Promise<{ mode: DeliveryMode; close(): Promise<void> }> {
   if (guarantee === 'exactly-once') {
     const producers = new Map<string, Promise<TransactionalProducer>>();
     const closeOne = async (key: string): Promise<void> => {

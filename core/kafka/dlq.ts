@@ -30,7 +30,12 @@ export function createDeadLetterFactory(deps: { serde: Serde; topicPrefix: strin
 }
 
 /** A DLQ record for input that never was a Kafka record (a replay file row, an HTTP payload). */
-export function deadLetterFromSource(deps: { serde: Serde; topicPrefix: string }, source: { kind: 'file' | 'http' | 'ws'; source: string; offset: number | null; raw: Buffer | null }, failure: Failure, now: number): OutRecord {
+export function deadLetterFromSource(
+  deps: { serde: Serde; topicPrefix: string },
+  source: { kind: 'file' | 'http' | 'ws'; source: string; offset: number | null; raw: Buffer | null },
+  failure: Failure,
+  now: number,
+): OutRecord {
   const value: DeadLetter = {
     sourceKind: source.kind,
     source: source.source,

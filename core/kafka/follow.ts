@@ -53,7 +53,10 @@ export async function readTopicFromStart(o: TopicReaderOptions): Promise<TopicRe
       // Read from the beginning by every process start; offsets are never needed again.
       autoCommit: false,
       eachBatch: async ({ batch }: EachBatchPayload) => {
-        await o.onBatch(batch.partition, batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)));
+        await o.onBatch(
+          batch.partition,
+          batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)),
+        );
       },
     });
   } catch (err) {

@@ -33,7 +33,10 @@ describe('error classification', () => {
   });
 
   it('maps kafkajs errors: refused connections, retriable and fatal ones', () => {
-    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false });
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'), {
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      retriable: false,
+    });
     expect(toKafkaError(refused, ['127.0.0.1:1'])).toMatchObject({ code: 'ERR_KAFKA_UNREACHABLE', retryable: true });
     expect(toKafkaError(refused, ['127.0.0.1:1']).message).toMatch(/127\.0\.0\.1:1.*stack:up/);
     const leader = Object.assign(new Error('This server is not the leader for that topic-partition'), { name: 'KafkaJSProtocolError', retriable: true });

@@ -115,7 +115,10 @@ export function createPartitionStates<S>(o: PartitionStateOptions<S>): Partition
       if (snap !== null && snap.next > target && o.allowAhead) {
         states.set(key, snap.state);
         restores.inc({ processor: o.name, how: 'snapshot_ahead' });
-        logger.info({ topic, partition, committed: offset, snapshot: snap.next.toString() }, 'state restored from a snapshot ahead of the committed offset; skipping the records in between');
+        logger.info(
+          { topic, partition, committed: offset, snapshot: snap.next.toString() },
+          'state restored from a snapshot ahead of the committed offset; skipping the records in between',
+        );
         stop();
         return snap.next.toString();
       }

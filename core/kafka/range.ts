@@ -17,7 +17,12 @@ export async function readRange(
   opts: { timeoutMs?: number } = {},
 ): Promise<number> {
   if (from >= to) return 0;
-  const consumer = kafkajsOf(client).consumer({ groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
+  const consumer = kafkajsOf(client).consumer({
+    groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 250,
+  });
   let position = from;
   let read = 0;
   let failure: Error | null = null;
@@ -59,7 +64,10 @@ export async function readRange(
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
     while (position < to && failure === null) {
       if (Date.now() > deadline) {
-        throw new BitPredictError('ERR_KAFKA_RETRIABLE', `reading ${topic}[${partition}] offsets ${from}..${to} stopped at ${position} and did not finish in time (were records deleted by retention?)`);
+        throw new BitPredictError(
+          'ERR_KAFKA_RETRIABLE',
+          `reading ${topic}[${partition}] offsets ${from}..${to} stopped at ${position} and did not finish in time (were records deleted by retention?)`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -76,7 +84,11 @@ export async function readRange(
 }
 
 /** One partition's offsets to read: [from, to). */
-export interface PartitionRange { partition: number; from: bigint; to: bigint }
+export interface PartitionRange {
+  partition: number;
+  from: bigint;
+  to: bigint;
+}
 
 /**
  * What to read for "every record since t": per partition, from the first record stamped at or

@@ -20,7 +20,12 @@ export async function readTail(client: KafkaClient, topic: string, opts: { perPa
   }
   const wanted = ends.filter((e) => BigInt(e.offset) > (lows.get(e.partition) ?? 0n) && BigInt(e.offset) > 0n);
   if (wanted.length === 0) return [];
-  const consumer = kafkajsOf(client).consumer({ groupId: `bitpredict-tail-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
+  const consumer = kafkajsOf(client).consumer({
+    groupId: `bitpredict-tail-${randomBytes(6).toString('hex')}`,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 250,
+  });
   const out: InRecord[] = [];
   const lastSeen = new Map<number, bigint>();
   const endOf = new Map(wanted.map((e) => [e.partition, BigInt(e.offset)]));

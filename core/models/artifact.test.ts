@@ -87,7 +87,11 @@ describe('model artifacts', () => {
   });
 
   /** Copies the good artifact, breaks it with `mutate`, and returns the load error. */
-  async function broken(label: string, mutate: (d: string) => Promise<void>, expect_?: Parameters<typeof loadArtifact>[2]): Promise<{ code: string; message: string }> {
+  async function broken(
+    label: string,
+    mutate: (d: string) => Promise<void>,
+    expect_?: Parameters<typeof loadArtifact>[2],
+  ): Promise<{ code: string; message: string }> {
     const { tf } = await loadTf();
     const d = join(store, 'broken', label);
     await cp(dir, d, { recursive: true });
@@ -100,11 +104,13 @@ describe('model artifacts', () => {
     throw new Error(`artifact ${label} was accepted`);
   }
 
-  const editJson = (file: string, edit: (o: Record<string, unknown>) => void) => async (d: string): Promise<void> => {
-    const o = JSON.parse(await readFile(join(d, file), 'utf8')) as Record<string, unknown>;
-    edit(o);
-    await writeFile(join(d, file), JSON.stringify(o));
-  };
+  const editJson =
+    (file: string, edit: (o: Record<string, unknown>) => void) =>
+    async (d: string): Promise<void> => {
+      const o = JSON.parse(await readFile(join(d, file), 'utf8')) as Record<string, unknown>;
+      edit(o);
+      await writeFile(join(d, file), JSON.stringify(o));
+    };
 
   it.each([
     ['missing weights', async (d: string) => rm(join(d, 'weights.bin')), /weights\.bin: missing/],
@@ -112,16 +118,54 @@ describe('model artifacts', () => {
     ['missing model', async (d: string) => rm(join(d, 'model.json')), /model\.json: missing/],
     ['bad json', async (d: string) => writeFile(join(d, 'model.json'), '{"modelTopology": '), /model\.json: not valid JSON/],
     ['bad meta json', async (d: string) => writeFile(join(d, 'meta.json'), 'nope'), /meta\.json: not valid JSON/],
-    ['truncated weights', async (d: string) => writeFile(join(d, 'weights.bin'), (await readFile(join(d, 'weights.bin'))).subarray(0, 100)), /weights\.bin: 100 bytes, but model\.json declares \d+ bytes/],
-    ['unknown layer', editJson('model.json', (o) => {
-      const layers = (o as { modelTopology: { config: { layers: { class_name: string }[] } } }).modelTopology.config.layers;
-      layers.find((l) => l.class_name === 'BitPredictAdditiveAttention')!.class_name = 'NoSuchLayer';
-    }), /model\.json: topology or weights do not load .*NoSuchLayer/],
-    ['T mismatch', editJson('meta.json', (o) => { o.T = 9; }), /model\.json: model input \[T=5, F=3\] .* do not match meta\.json \(T=9, F=3/],
-    ['F/columns mismatch', editJson('meta.json', (o) => { o.F = 4; }), /meta\.json: featureColumns has 3 columns but F is 4/],
-    ['normalizer length', editJson('meta.json', (o) => { (o.normalizer as { std: number[] }).std = [1]; }), /meta\.json: normalizer\.std must be 3 finite numbers/],
-    ['missing field', editJson('meta.json', (o) => { delete o.codeVersion; }), /meta\.json: codeVersion must be a non-empty string/],
-    ['bad manifest path', editJson('model.json', (o) => { (o.weightsManifest as { paths: string[] }[])[0]!.paths = ['../../etc/passwd']; }), /model\.json: weightsManifest paths must be \["weights\.bin"\]/],
+    [
+      'truncated weights',
+      async (d: string) => writeFile(join(d, 'weights.bin'), (await readFile(join(d, 'weights.bin'))).subarray(0, 100)),
+      /weights\.bin: 100 bytes, but model\.json declares \d+ bytes/,
+    ],
+    [
+      'unknown layer',
+      editJson('model.json', (o) => {
+        const layers = (o as { modelTopology: { config: { layers: { class_name: string }[] } } }).modelTopology.config.layers;
+        layers.find((l) => l.class_name === 'BitPredictAdditiveAttention')!.class_name = 'NoSuchLayer';
+      }),
+      /model\.json: topology or weights do not load .*NoSuchLayer/,
+    ],
+    [
+      'T mismatch',
+      editJson('meta.json', (o) => {
+        o.T = 9;
+      }),
+      /model\.json: model input \[T=5, F=3\] .* do not match meta\.json \(T=9, F=3/,
+    ],
+    [
+      'F/columns mismatch',
+      editJson('meta.json', (o) => {
+        o.F = 4;
+      }),
+      /meta\.json: featureColumns has 3 columns but F is 4/,
+    ],
+    [
+      'normalizer length',
+      editJson('meta.json', (o) => {
+        (o.normalizer as { std: number[] }).std = [1];
+      }),
+      /meta\.json: normalizer\.std must be 3 finite numbers/,
+    ],
+    [
+      'missing field',
+      editJson('meta.json', (o) => {
+        delete o.codeVersion;
+      }),
+      /meta\.json: codeVersion must be a non-empty string/,
+    ],
+    [
+      'bad manifest path',
+      editJson('model.json', (o) => {
+        (o.weightsManifest as { paths: string[] }[])[0]!.paths = ['../../etc/passwd'];
+      }),
+      /model\.json: weightsManifest paths must be \["weights\.bin"\]/,
+    ],
   ] as const)('refuses %s with a message naming the file', async (label, mutate, re) => {
     const e = await broken(label.replace(/\W+/g, '-'), mutate);
     expect(e.code).toBe('ERR_VALIDATION');

@@ -57,7 +57,8 @@ export function validateMeta(m: unknown, file: string): ArtifactMeta {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) bad('(root)', 'must be a JSON object');
   const o = m as Record<string, unknown>;
   for (const k of ['name', 'version'] as const) {
-    if (typeof o[k] !== 'string' || !SAFE_SEGMENT.test(o[k])) bad(k, `must be a path-safe name ([A-Za-z0-9._-], not starting with . or -), got ${JSON.stringify(o[k])}`);
+    if (typeof o[k] !== 'string' || !SAFE_SEGMENT.test(o[k]))
+      bad(k, `must be a path-safe name ([A-Za-z0-9._-], not starting with . or -), got ${JSON.stringify(o[k])}`);
   }
   for (const k of ['featureSetVersion', 'codeVersion', 'createdAt'] as const) {
     if (typeof o[k] !== 'string' || o[k] === '') bad(k, `must be a non-empty string, got ${JSON.stringify(o[k])}`);
@@ -86,7 +87,8 @@ export function validateMeta(m: unknown, file: string): ArtifactMeta {
       bad(`normalizer.${k}`, `must be ${(nc as string[]).length} finite numbers (one per normalizer column)`);
     }
   }
-  if (typeof o.metrics !== 'object' || o.metrics === null || !Object.values(o.metrics).every((v) => typeof v === 'number')) bad('metrics', 'must be an object of numbers');
+  if (typeof o.metrics !== 'object' || o.metrics === null || !Object.values(o.metrics).every((v) => typeof v === 'number'))
+    bad('metrics', 'must be an object of numbers');
   if (typeof o.hyperparameters !== 'object' || o.hyperparameters === null) bad('hyperparameters', 'must be an object');
   return o as unknown as ArtifactMeta;
 }
@@ -137,7 +139,8 @@ export async function saveArtifact(tf: TfModule, model: LayersModel, meta: Artif
       await rename(tmp, dir);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw invalid(`artifact ${meta.name}/${meta.version} already exists in ${parent}; versions are immutable`, dir, err);
+      if (code === 'ENOTEMPTY' || code === 'EEXIST')
+        throw invalid(`artifact ${meta.name}/${meta.version} already exists in ${parent}; versions are immutable`, dir, err);
       throw err;
     }
   } catch (err) {
@@ -176,7 +179,10 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
   const metaPath = join(dir, META_FILE);
   const meta = validateMeta(parseJson(await readFileOrThrow(metaPath), metaPath), metaPath);
   if (expect.featureSetVersion !== undefined && meta.featureSetVersion !== expect.featureSetVersion) {
-    throw invalid(`${metaPath}: featureSetVersion is ${JSON.stringify(meta.featureSetVersion)}, this service computes ${JSON.stringify(expect.featureSetVersion)}`, metaPath);
+    throw invalid(
+      `${metaPath}: featureSetVersion is ${JSON.stringify(meta.featureSetVersion)}, this service computes ${JSON.stringify(expect.featureSetVersion)}`,
+      metaPath,
+    );
   }
   if (expect.featureColumns !== undefined) {
     const want = expect.featureColumns;
@@ -184,7 +190,10 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
     const i = want.findIndex((c, k) => got[k] !== c);
     if (want.length !== got.length || i >= 0) {
       const at = i >= 0 ? i : Math.min(want.length, got.length);
-      throw invalid(`${metaPath}: featureColumns differ from the expected ${want.length} columns at index ${at} (artifact ${JSON.stringify(got[at] ?? null)}, expected ${JSON.stringify(want[at] ?? null)})`, metaPath);
+      throw invalid(
+        `${metaPath}: featureColumns differ from the expected ${want.length} columns at index ${at} (artifact ${JSON.stringify(got[at] ?? null)}, expected ${JSON.stringify(want[at] ?? null)})`,
+        metaPath,
+      );
     }
   }
 
@@ -227,7 +236,10 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
   const outputs = model.outputNames;
   if (T !== meta.T || F !== meta.F || outputs.length !== 2 || !outputs.includes('ret') || !outputs.includes('up')) {
     model.dispose();
-    throw invalid(`${modelPath}: model input [T=${String(T)}, F=${String(F)}] and outputs ${JSON.stringify(outputs)} do not match ${META_FILE} (T=${meta.T}, F=${meta.F}, outputs ret and up)`, modelPath);
+    throw invalid(
+      `${modelPath}: model input [T=${String(T)}, F=${String(F)}] and outputs ${JSON.stringify(outputs)} do not match ${META_FILE} (T=${meta.T}, F=${meta.F}, outputs ret and up)`,
+      modelPath,
+    );
   }
   return { model, meta, dir };
 }

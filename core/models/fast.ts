@@ -54,7 +54,8 @@ export function createFastPredictor(model: LayersModel, returnScale = RETURN_SCA
   const shape = model.inputs[0]?.shape;
   const t0 = shape?.[1];
   const f0 = shape?.[2];
-  if (typeof t0 !== 'number' || typeof f0 !== 'number') throw new BitPredictError('ERR_VALIDATION', `fast predictor: model input shape ${JSON.stringify(shape)} is not [batch, T, F]`);
+  if (typeof t0 !== 'number' || typeof f0 !== 'number')
+    throw new BitPredictError('ERR_VALIDATION', `fast predictor: model input shape ${JSON.stringify(shape)} is not [batch, T, F]`);
   const T: number = t0;
   const F: number = f0;
   const lstmCfg = model.getLayer('lstm').getConfig() as Record<string, unknown>;
@@ -63,7 +64,8 @@ export function createFastPredictor(model: LayersModel, returnScale = RETURN_SCA
   if (lstmCfg.useBias === false) throw new BitPredictError('ERR_VALIDATION', 'fast predictor: lstm without bias is not supported');
   const [K, U, B] = weightsOf(model, 'lstm', 3) as [Float32Array, Float32Array, Float32Array];
   const units = B.length / 4;
-  if (K.length !== F * 4 * units || U.length !== units * 4 * units) throw new BitPredictError('ERR_VALIDATION', 'fast predictor: lstm weight shapes do not match the input');
+  if (K.length !== F * 4 * units || U.length !== units * 4 * units)
+    throw new BitPredictError('ERR_VALIDATION', 'fast predictor: lstm weight shapes do not match the input');
   const [aW, aB, aV] = weightsOf(model, 'attention', 3) as [Float32Array, Float32Array, Float32Array];
   const A = aB.length;
   const [rW, rB] = weightsOf(model, 'ret', 2) as [Float32Array, Float32Array];

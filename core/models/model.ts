@@ -98,7 +98,8 @@ export function attentionLayerClass(tf: TfModule): LayerCtor {
 }
 
 function checkPositiveInt(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new BitPredictError('ERR_VALIDATION', `buildModel: ${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new BitPredictError('ERR_VALIDATION', `buildModel: ${name} must be a positive integer, got ${String(value)}`);
 }
 
 /** Builds and compiles (Adam; ret: MSE, up: binary cross-entropy) the LSTM-attention model. */
@@ -118,22 +119,28 @@ export function buildModel(tf: TfModule, opts: ModelOptions): LayersModel {
   const Attention = attentionLayerClass(tf);
   const s = opts.seed;
   const input = tf.input({ shape: [opts.T, opts.F], name: INPUT_NAME });
-  const seq = tf.layers.lstm({
-    units,
-    returnSequences: true,
-    name: 'lstm',
-    kernelInitializer: tf.initializers.glorotUniform({ seed: s }),
-    recurrentInitializer: tf.initializers.orthogonal({ seed: s + 1, gain: 1 }),
-    biasInitializer: 'zeros',
-    unitForgetBias: true,
-  }).apply(input) as SymbolicTensor;
+  const seq = tf.layers
+    .lstm({
+      units,
+      returnSequences: true,
+      name: 'lstm',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: s }),
+      recurrentInitializer: tf.initializers.orthogonal({ seed: s + 1, gain: 1 }),
+      biasInitializer: 'zeros',
+      unitForgetBias: true,
+    })
+    .apply(input) as SymbolicTensor;
   let context = new Attention({ attentionUnits, seed: s + 2, name: 'attention' }).apply(seq) as SymbolicTensor;
   // Not seeded on purpose: tfjs re-seeds its generator on every call, so a seeded Dropout draws the
   // SAME mask for every batch (a fixed pruning, not regularisation). Hence dropout > 0 makes
   // training not bit-reproducible; the default is 0.
   if (dropout > 0) context = tf.layers.dropout({ rate: dropout, name: 'dropout' }).apply(context) as SymbolicTensor;
-  const ret = tf.layers.dense({ units: 1, activation: 'linear', name: 'ret', kernelInitializer: tf.initializers.glorotUniform({ seed: s + 5 }) }).apply(context) as SymbolicTensor;
-  const up = tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'up', kernelInitializer: tf.initializers.glorotUniform({ seed: s + 6 }) }).apply(context) as SymbolicTensor;
+  const ret = tf.layers
+    .dense({ units: 1, activation: 'linear', name: 'ret', kernelInitializer: tf.initializers.glorotUniform({ seed: s + 5 }) })
+    .apply(context) as SymbolicTensor;
+  const up = tf.layers
+    .dense({ units: 1, activation: 'sigmoid', name: 'up', kernelInitializer: tf.initializers.glorotUniform({ seed: s + 6 }) })
+    .apply(context) as SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: [ret, up], name: 'lstm_attention' });
   compileModel(tf, model, learningRate);
   return model;

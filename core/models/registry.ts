@@ -40,7 +40,8 @@ export async function readRegistry(storeDir: string, name: string): Promise<Regi
   }
   try {
     const s = JSON.parse(text) as RegistryState;
-    if (s.name !== name || !Array.isArray(s.previous) || !Array.isArray(s.events) || (s.champion !== null && typeof s.champion !== 'string')) throw new Error('unexpected shape');
+    if (s.name !== name || !Array.isArray(s.previous) || !Array.isArray(s.events) || (s.champion !== null && typeof s.champion !== 'string'))
+      throw new Error('unexpected shape');
     return s;
   } catch (err) {
     throw new BitPredictError('ERR_VALIDATION', `${file}: not a registry file (${String(err)})`, { cause: err });

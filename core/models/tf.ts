@@ -84,7 +84,10 @@ export async function loadTf(prefer?: TfBackend): Promise<LoadedTf> {
     if (await use(tf, backend)) return (current = { tf, backend });
   }
   // ERR_CONFIG_INVALID: a forced backend comes from configuration (or a bench flag) and cannot run here.
-  throw new BitPredictError('ERR_CONFIG_INVALID', `TensorFlow.js backend ${prefer ? `'${prefer}'` : '(any of tensorflow, wasm, cpu)'} could not be loaded in this process`);
+  throw new BitPredictError(
+    'ERR_CONFIG_INVALID',
+    `TensorFlow.js backend ${prefer ? `'${prefer}'` : '(any of tensorflow, wasm, cpu)'} could not be loaded in this process`,
+  );
 }
 
 /** Backends that load in this process, in preference order (switches the active backend; benches only). */

@@ -72,14 +72,22 @@ function registryError(err: unknown, url: string): BitPredictError {
   const status = (err as { status?: number }).status;
   // mappersmith reports a refused connection as "status 400" with the socket error in the message.
   if (status === undefined || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up/.test(errorMessage(err))) {
-    return new BitPredictError('ERR_REGISTRY_UNREACHABLE', `schema registry at ${url} did not answer (is the stack up? run: npm run stack:up): ${errorMessage(err).replace(/^.*status \d+: /, '')}`, { cause: err });
+    return new BitPredictError(
+      'ERR_REGISTRY_UNREACHABLE',
+      `schema registry at ${url} did not answer (is the stack up? run: npm run stack:up): ${errorMessage(err).replace(/^.*status \d+: /, '')}`,
+      { cause: err },
+    );
   }
   return new BitPredictError('ERR_REGISTRY', `schema registry refused the request (HTTP ${status}): ${errorMessage(err)}`, { cause: err });
 }
 
 export function createSerde(deps: { url: string; topicPrefix: string; logger: Logger }): Serde {
   const logger = deps.logger.child({ component: 'serde' });
-  const registry: Registry = new SchemaRegistry({ host: deps.url, clientId: 'bitpredict', retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 1 } });
+  const registry: Registry = new SchemaRegistry({
+    host: deps.url,
+    clientId: 'bitpredict',
+    retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 1 },
+  });
   const readerTypes = new Map<LogicalTopic, Type>();
   const ids = new Map<LogicalTopic, number>();
   // writer schema id -> resolver into the reader type of a logical topic
@@ -140,7 +148,8 @@ export function createSerde(deps: { url: string; topicPrefix: string; logger: Lo
     },
     encode(logical, value) {
       const id = ids.get(logical);
-      if (id === undefined) throw new BitPredictError('ERR_SERDE_ENCODE', `schema of ${logical} is not registered yet (call registerAll first)`, { retryable: false });
+      if (id === undefined)
+        throw new BitPredictError('ERR_SERDE_ENCODE', `schema of ${logical} is not registered yet (call registerAll first)`, { retryable: false });
       return framed(reader(logical), id, TOPICS[logical].recordName, value);
     },
     async decode(logical, buffer) {

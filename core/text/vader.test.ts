@@ -13,13 +13,49 @@ const reference = (text: string): unknown => vader.SentimentIntensityAnalyzer.po
 describe('polarityScores (fast tokenization) equals vader-sentiment polarity_scores', () => {
   it('on hand-made edge cases: punctuation runs, caps, boosters, kind of, but, negation, emoticons', () => {
     const cases = [
-      '', ' ', 'a', 'GOOD', 'good!', '!good', '!!!good???', '?!?good', 'good?!?!', '"good"', "'good'", 'good,', ',good', '-good-',
-      'good...', '...good', '#good', 'good#', '$good', '@good!', 'The food is GREAT, but the service is BAD!!!',
-      'It is kind of good', 'it was sort of bad', 'kinda great :)', 'not very good at all', 'never so good',
-      "I don't think it's great", 'least good', 'at least good', 'very much not bad :(', 'Absolutely!!! AMAZING!!!',
-      'profit up 5% to EUR 3.2 mn , from EUR 1.1 mn .', 'Bitcoin crashed :( and $BTC holders are sad?!?', 'no no no',
-      'uh-uh bad', 'the shit', 'yeah right', 'kiss of death, bad ass', 'good good good good good good good good good',
-      'constructor __proto__ hasOwnProperty toString', 'good\tbad\ngood\u00a0bad', '😂🚀 great 🚀', 'SUPER GOOD but not great',
+      '',
+      ' ',
+      'a',
+      'GOOD',
+      'good!',
+      '!good',
+      '!!!good???',
+      '?!?good',
+      'good?!?!',
+      '"good"',
+      "'good'",
+      'good,',
+      ',good',
+      '-good-',
+      'good...',
+      '...good',
+      '#good',
+      'good#',
+      '$good',
+      '@good!',
+      'The food is GREAT, but the service is BAD!!!',
+      'It is kind of good',
+      'it was sort of bad',
+      'kinda great :)',
+      'not very good at all',
+      'never so good',
+      "I don't think it's great",
+      'least good',
+      'at least good',
+      'very much not bad :(',
+      'Absolutely!!! AMAZING!!!',
+      'profit up 5% to EUR 3.2 mn , from EUR 1.1 mn .',
+      'Bitcoin crashed :( and $BTC holders are sad?!?',
+      'no no no',
+      'uh-uh bad',
+      'the shit',
+      'yeah right',
+      'kiss of death, bad ass',
+      'good good good good good good good good good',
+      'constructor __proto__ hasOwnProperty toString',
+      'good\tbad\ngood\u00a0bad',
+      '😂🚀 great 🚀',
+      'SUPER GOOD but not great',
     ];
     for (const t of cases) expect({ t, s: polarityScores(t) }).toEqual({ t, s: reference(t) });
   });
@@ -27,17 +63,22 @@ describe('polarityScores (fast tokenization) equals vader-sentiment polarity_sco
   it('on every text of PhraseBank 50Agree, the twitter valid set, the bitcoin tweets and 2,000 news items', () => {
     const texts: string[] = [
       ...readFileSync(resolve(DATA, 'financial_phrasebank_v1.0/Sentences_50Agree.txt'), 'latin1').split('\n'),
-      ...parse<Record<string, string>>(readFileSync(resolve(DATA, 'twitter_financial_news_sentiment/sent_valid.csv'), 'utf8'), { columns: true }).map((r) => r.text ?? ''),
-      ...parse<Record<string, string>>(readFileSync(resolve(DATA, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'), 'utf8'), { columns: true }).map((r) => r.text ?? ''),
+      ...parse<Record<string, string>>(readFileSync(resolve(DATA, 'twitter_financial_news_sentiment/sent_valid.csv'), 'utf8'), { columns: true }).map(
+        (r) => r.text ?? '',
+      ),
+      ...parse<Record<string, string>>(readFileSync(resolve(DATA, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'), 'utf8'), {
+        columns: true,
+      }).map((r) => r.text ?? ''),
       ...parse<Record<string, string>>(readFileSync(resolve(DATA, 'crypto_news_2021_2022/cryptonews.csv'), 'utf8'), { columns: true, delimiter: ';' })
-        .slice(0, 2000).map((r) => `${r.title ?? ''}. ${r.text ?? ''}`),
+        .slice(0, 2000)
+        .map((r) => `${r.title ?? ''}. ${r.text ?? ''}`),
     ];
     expect(texts.length).toBeGreaterThan(13_000);
     const mismatches = texts.filter((t) => JSON.stringify(polarityScores(t)) !== JSON.stringify(reference(t)));
     expect(mismatches.slice(0, 5)).toEqual([]);
   }, 60_000);
 
-  it('strips one leading or trailing punctuation mark (or run from VADER\'s list) when the rest is a word', () => {
+  it("strips one leading or trailing punctuation mark (or run from VADER's list) when the rest is a word", () => {
     expect(wordsAndEmoticons('"Great!" said (he) #btc, !?!wow ok')).toEqual(['"Great!"', 'said', '(he)', '#btc,', 'wow', 'ok']);
     expect(wordsAndEmoticons('good, bad... !!!')).toEqual(['good', 'bad...', '!!!']);
   });

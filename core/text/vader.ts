@@ -29,19 +29,83 @@ const REGEX_REMOVE_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
 const PUNC_LIST = new Set(['.', '!', '?', ',', ';', ':', '-', "'", '"', '!!', '!!!', '??', '???', '?!?', '!?!', '?!?!', '!?!?']);
 const PUNC_CHARS = new Set([...PUNC_LIST].join(''));
 const BOOSTERS = new Set([
-  'absolutely', 'amazingly', 'awfully', 'completely', 'considerably', 'decidedly', 'deeply', 'effing', 'enormously', 'entirely',
-  'especially', 'exceptionally', 'extremely', 'fabulously', 'flipping', 'flippin', 'fricking', 'frickin', 'frigging', 'friggin',
-  'fully', 'fucking', 'greatly', 'hella', 'highly', 'hugely', 'incredibly', 'intensely', 'majorly', 'more', 'most',
-  'particularly', 'purely', 'quite', 'really', 'remarkably', 'so', 'substantially', 'thoroughly', 'totally', 'tremendously',
-  'uber', 'unbelievably', 'unusually', 'utterly', 'very', 'almost', 'barely', 'hardly', 'just enough', 'kind of', 'kinda',
-  'kindof', 'kind-of', 'less', 'little', 'marginally', 'occasionally', 'partly', 'scarcely', 'slightly', 'somewhat',
-  'sort of', 'sorta', 'sortof', 'sort-of',
+  'absolutely',
+  'amazingly',
+  'awfully',
+  'completely',
+  'considerably',
+  'decidedly',
+  'deeply',
+  'effing',
+  'enormously',
+  'entirely',
+  'especially',
+  'exceptionally',
+  'extremely',
+  'fabulously',
+  'flipping',
+  'flippin',
+  'fricking',
+  'frickin',
+  'frigging',
+  'friggin',
+  'fully',
+  'fucking',
+  'greatly',
+  'hella',
+  'highly',
+  'hugely',
+  'incredibly',
+  'intensely',
+  'majorly',
+  'more',
+  'most',
+  'particularly',
+  'purely',
+  'quite',
+  'really',
+  'remarkably',
+  'so',
+  'substantially',
+  'thoroughly',
+  'totally',
+  'tremendously',
+  'uber',
+  'unbelievably',
+  'unusually',
+  'utterly',
+  'very',
+  'almost',
+  'barely',
+  'hardly',
+  'just enough',
+  'kind of',
+  'kinda',
+  'kindof',
+  'kind-of',
+  'less',
+  'little',
+  'marginally',
+  'occasionally',
+  'partly',
+  'scarcely',
+  'slightly',
+  'somewhat',
+  'sort of',
+  'sorta',
+  'sortof',
+  'sort-of',
 ]);
 const isUpperPython = (word: string): boolean => word.length > 0 && /^[^a-z]*[A-Z]+[^a-z]*$/.test(word);
 
 /** vader-sentiment's SentiText.get_words_and_emoticons, without its punctuation x word object. */
 export function wordsAndEmoticons(text: string): string[] {
-  const words = new Set(text.replace(REGEX_REMOVE_PUNCTUATION, '').split(/\s/).filter((w) => w.length > 1));
+  const words = new Set(
+    text
+      .replace(REGEX_REMOVE_PUNCTUATION, '')
+      .split(/\s/)
+      .filter((w) => w.length > 1),
+  );
   const tokens = text.split(/\s/).filter((t) => t.length > 1);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;

@@ -29,7 +29,10 @@ function fakeStore(opts: { down?: boolean } = {}): KeyStore & { calls: string[] 
       if (!/^bpk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/.test(presented)) return { ok: false, reason: 'malformed' };
       return results[presented] ?? { ok: false, reason: 'unknown' };
     },
-    create: unused, revoke: unused, list: unused, status: unused,
+    create: unused,
+    revoke: unused,
+    list: unused,
+    status: unused,
   };
 }
 
@@ -63,9 +66,24 @@ describe('auth guard: credentials', () => {
 
   it('401 naming the problem for malformed, unknown and revoked keys', async () => {
     const { guard: g } = guard();
-    expect(await g.check(req({ 'x-api-key': 'hunter2' }), 'read')).toMatchObject({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED', message: expect.stringMatching(/malformed/) as unknown });
-    expect(await g.check(req({ 'x-api-key': UNKNOWN }), 'read')).toMatchObject({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED', message: 'API key dddddddddddd is not known' });
-    expect(await g.check(req({ 'x-api-key': REVOKED }), 'read')).toMatchObject({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED', message: 'API key cccccccccccc was revoked' });
+    expect(await g.check(req({ 'x-api-key': 'hunter2' }), 'read')).toMatchObject({
+      ok: false,
+      status: 401,
+      code: 'ERR_UNAUTHENTICATED',
+      message: expect.stringMatching(/malformed/) as unknown,
+    });
+    expect(await g.check(req({ 'x-api-key': UNKNOWN }), 'read')).toMatchObject({
+      ok: false,
+      status: 401,
+      code: 'ERR_UNAUTHENTICATED',
+      message: 'API key dddddddddddd is not known',
+    });
+    expect(await g.check(req({ 'x-api-key': REVOKED }), 'read')).toMatchObject({
+      ok: false,
+      status: 401,
+      code: 'ERR_UNAUTHENTICATED',
+      message: 'API key cccccccccccc was revoked',
+    });
   });
 
   it('401 for an Authorization header that is not Bearer, without asking the store', async () => {
@@ -96,7 +114,12 @@ describe('auth guard: scope', () => {
   it('a read key may read but gets 403 ERR_FORBIDDEN on admin routes; an admin key may do both', async () => {
     const { guard: g } = guard();
     expect((await g.check(req({ 'x-api-key': READ }), 'read')).ok).toBe(true);
-    expect(await g.check(req({ 'x-api-key': READ }), 'admin')).toMatchObject({ ok: false, status: 403, code: 'ERR_FORBIDDEN', message: expect.stringMatching(/aaaaaaaaaaaa.*read.*admin/) as unknown });
+    expect(await g.check(req({ 'x-api-key': READ }), 'admin')).toMatchObject({
+      ok: false,
+      status: 403,
+      code: 'ERR_FORBIDDEN',
+      message: expect.stringMatching(/aaaaaaaaaaaa.*read.*admin/) as unknown,
+    });
     expect(await g.check(req({ 'x-api-key': ADMIN }), 'read')).toEqual({ ok: true, principal: { keyId: 'bbbbbbbbbbbb', scope: 'admin', name: 'ops' } });
     expect((await g.check(req({ 'x-api-key': ADMIN }), 'admin')).ok).toBe(true);
   });
@@ -131,7 +154,7 @@ describe('auth guard: Origin', () => {
     ['http://<Host>', 'http://gw.example:8080'],
     ['https://<Host>', 'https://gw.example:8080'],
     ['the Host in another case', 'http://GW.example:8080'],
-  ])('accepts the gateway\'s own origin: %s', async (_label, origin) => {
+  ])("accepts the gateway's own origin: %s", async (_label, origin) => {
     const { guard: g } = guard();
     expect((await g.check(req({ 'x-api-key': READ, origin }), 'read')).ok).toBe(true);
   });

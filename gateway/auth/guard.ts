@@ -22,9 +22,7 @@ export interface Principal {
 
 export type AuthFailureCode = 'ERR_UNAUTHENTICATED' | 'ERR_FORBIDDEN' | 'ERR_ORIGIN_FORBIDDEN' | 'ERR_UNAVAILABLE';
 
-export type AuthOutcome =
-  | { ok: true; principal: Principal }
-  | { ok: false; status: 401 | 403 | 503; code: AuthFailureCode; message: string };
+export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; status: 401 | 403 | 503; code: AuthFailureCode; message: string };
 
 export interface AuthGuard {
   check(req: AuthRequest, need: Scope): Promise<AuthOutcome>;

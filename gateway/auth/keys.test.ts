@@ -89,7 +89,12 @@ describe('createKeyStore', () => {
     expect(record).not.toHaveProperty('hash');
     const raw = hashes.get(redisKeys(PREFIX).apiKeys())?.get(record.id) ?? '';
     expect(raw).not.toContain(parsed?.secret);
-    expect(JSON.parse(raw)).toEqual({ ...record, hash: createHash('sha256').update(parsed?.secret ?? '').digest('hex') });
+    expect(JSON.parse(raw)).toEqual({
+      ...record,
+      hash: createHash('sha256')
+        .update(parsed?.secret ?? '')
+        .digest('hex'),
+    });
   });
 
   it('makes a different key every time', async () => {
@@ -166,8 +171,17 @@ describe('createKeyStore', () => {
     const store = createKeyStore(redis, PREFIX);
     const { key, record } = await store.create('a', 'read');
     fail.on = true;
-    for (const op of [() => store.create('b', 'read'), () => store.revoke(record.id), () => store.list(), () => store.verify(key), () => store.status([record.id])]) {
-      const err: unknown = await op().then(() => null, (e: unknown) => e);
+    for (const op of [
+      () => store.create('b', 'read'),
+      () => store.revoke(record.id),
+      () => store.list(),
+      () => store.verify(key),
+      () => store.status([record.id]),
+    ]) {
+      const err: unknown = await op().then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isBitPredictError(err) && err.code === 'ERR_REDIS' && err.retryable).toBe(true);
     }
   });

@@ -27,9 +27,7 @@ interface StoredKey extends ApiKeyRecord {
   hash: string;
 }
 
-export type VerifyResult =
-  | { ok: true; id: string; name: string; scope: Scope }
-  | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' };
+export type VerifyResult = { ok: true; id: string; name: string; scope: Scope } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' };
 
 export type KeyStatus = 'active' | 'revoked' | 'unknown';
 
@@ -104,8 +102,15 @@ function parseStored(raw: string | null | undefined): StoredKey | null {
   }
   if (typeof v !== 'object' || v === null) return null;
   const r = v as Record<string, unknown>;
-  if (typeof r.id !== 'string' || typeof r.name !== 'string' || !isScope(r.scope) || typeof r.hash !== 'string'
-    || typeof r.createdAt !== 'string' || (r.revokedAt !== null && typeof r.revokedAt !== 'string')) return null;
+  if (
+    typeof r.id !== 'string' ||
+    typeof r.name !== 'string' ||
+    !isScope(r.scope) ||
+    typeof r.hash !== 'string' ||
+    typeof r.createdAt !== 'string' ||
+    (r.revokedAt !== null && typeof r.revokedAt !== 'string')
+  )
+    return null;
   return { id: r.id, name: r.name, scope: r.scope, hash: r.hash, createdAt: r.createdAt, revokedAt: r.revokedAt };
 }
 

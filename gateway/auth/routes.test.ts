@@ -162,7 +162,11 @@ describe('key routes', () => {
     const store = memoryStore();
     const a = await build(store);
     const read = (await store.create('reader', 'read')).key;
-    for (const [method, url] of [['GET', '/v1/keys'], ['POST', '/v1/keys'], ['DELETE', '/v1/keys/000000000001']] as const) {
+    for (const [method, url] of [
+      ['GET', '/v1/keys'],
+      ['POST', '/v1/keys'],
+      ['DELETE', '/v1/keys/000000000001'],
+    ] as const) {
       const payload = method === 'POST' ? { name: 'x', scope: 'admin' } : undefined;
       const forbidden = await a.inject({ method, url, headers: { 'x-api-key': read }, ...(payload ? { payload } : {}) });
       expect(forbidden.statusCode).toBe(403);
@@ -180,7 +184,11 @@ describe('key routes', () => {
     await a.register(registerKeyRoutes, { store });
     app = a;
     store.down = true;
-    for (const [method, url] of [['GET', '/v1/keys'], ['POST', '/v1/keys'], ['DELETE', '/v1/keys/000000000001']] as const) {
+    for (const [method, url] of [
+      ['GET', '/v1/keys'],
+      ['POST', '/v1/keys'],
+      ['DELETE', '/v1/keys/000000000001'],
+    ] as const) {
       const res = await a.inject({ method, url, headers: { 'x-api-key': admin }, ...(method === 'POST' ? { payload: { name: 'x', scope: 'read' } } : {}) });
       expect(res.statusCode).toBe(503);
       expect(res.json<{ code: string }>().code).toBe('ERR_UNAVAILABLE');

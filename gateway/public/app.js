@@ -60,9 +60,7 @@ function fmtTime(v) {
 }
 
 function fmtPrice(v) {
-  return typeof v === 'number' && Number.isFinite(v)
-    ? v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
-    : '?';
+  return typeof v === 'number' && Number.isFinite(v) ? v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : '?';
 }
 
 function fmtBp(logReturn) {
@@ -171,9 +169,7 @@ function renderTable() {
 // One coherent series: the predictions of the latest prediction's model, oldest first.
 function renderSpark() {
   const latest = state.predictions[0];
-  const series = latest
-    ? state.predictions.filter((p) => p.modelName === latest.modelName && Number.isFinite(p.predictedPrice)).reverse()
-    : [];
+  const series = latest ? state.predictions.filter((p) => p.modelName === latest.modelName && Number.isFinite(p.predictedPrice)).reverse() : [];
   const line = $('spark-line');
   if (series.length < 2) {
     line.setAttribute('points', '');
@@ -187,8 +183,7 @@ function renderSpark() {
   const stepX = 600 / (series.length - 1);
   const points = prices.map((v, i) => `${(i * stepX).toFixed(1)},${(76 - ((v - min) / span) * 72).toFixed(1)}`);
   line.setAttribute('points', points.join(' '));
-  $('spark-caption').textContent =
-    `${latest.modelName}: ${series.length} predictions, ${fmtPrice(min)} to ${fmtPrice(max)}`;
+  $('spark-caption').textContent = `${latest.modelName}: ${series.length} predictions, ${fmtPrice(min)} to ${fmtPrice(max)}`;
 }
 
 function onMessage(ev) {
@@ -227,7 +222,11 @@ function onMessage(ev) {
       for (const p of msg.snapshot ?? []) add(p);
       break;
     case 'gap':
-      notice(msg.reason === 'evicted' ? `reconnected after a long gap: predictions ${msg.from} to ${msg.to} are not replayed (latest shown)` : 'reconnected to another gateway: showing the latest prediction');
+      notice(
+        msg.reason === 'evicted'
+          ? `reconnected after a long gap: predictions ${msg.from} to ${msg.to} are not replayed (latest shown)`
+          : 'reconnected to another gateway: showing the latest prediction',
+      );
       break;
     case 'unsubscribed':
       if (state.subscribed === msg.channel) state.subscribed = null;
@@ -280,7 +279,15 @@ function scheduleReconnect(code) {
   state.attempt += 1;
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(state.attempt, 16));
   const delay = Math.round(BACKOFF_MIN_MS / 2 + Math.random() * ceiling);
-  const why = { 4008: 'too slow', 1001: 'server restarting', 4001: 'API key revoked', 4000: 'idle', 4029: 'rate limited', 1006: 'refused or lost; an API key may be needed (#key=...)' }[code] ?? `code ${code}`;
+  const why =
+    {
+      4008: 'too slow',
+      1001: 'server restarting',
+      4001: 'API key revoked',
+      4000: 'idle',
+      4029: 'rate limited',
+      1006: 'refused or lost; an API key may be needed (#key=...)',
+    }[code] ?? `code ${code}`;
   setConn(`disconnected (${why}), retry in ${Math.ceil(delay / 1000)} s`, 'closed');
   state.reconnectTimer = setTimeout(connect, delay);
 }

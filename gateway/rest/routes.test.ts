@@ -12,21 +12,80 @@ const T0 = Date.UTC(2024, 0, 31, 12);
 
 function prediction(over: Partial<Prediction> = {}): Prediction {
   return {
-    symbol: 'BTCUSDT', interval: '1h', eventTime: T0, targetTime: T0 + 3_600_000, horizonSteps: 1, predictedLogReturn: 0.001,
-    predictedPrice: 42_042, probUp: 0.55, modelName: 'ema-drift', modelVersion: '1', isBaseline: true, featureSetVersion: 'fs-2',
-    candleIngestedAt: T0 + 10, featuresComputedAt: T0 + 20, predictedAt: T0 + 30, ...over,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    eventTime: T0,
+    targetTime: T0 + 3_600_000,
+    horizonSteps: 1,
+    predictedLogReturn: 0.001,
+    predictedPrice: 42_042,
+    probUp: 0.55,
+    modelName: 'ema-drift',
+    modelVersion: '1',
+    isBaseline: true,
+    featureSetVersion: 'fs-2',
+    candleIngestedAt: T0 + 10,
+    featuresComputedAt: T0 + 20,
+    predictedAt: T0 + 30,
+    ...over,
   };
 }
 
 function feature(interval: string): FeatureVector {
-  const nulls = Object.fromEntries(['return1', 'logReturn1', 'sma10', 'sma20', 'ema12', 'ema26', 'rsi14', 'return4', 'logReturn4', 'return24', 'logReturn24', 'sma50', 'ema50', 'macd', 'macdSignal', 'macdHist', 'bbPercentB', 'bbWidth', 'atr14', 'realizedVol24', 'volumeZ20', 'vwap24', 'vaderMean', 'vaderStd', 'vaderPosShare', 'vaderNegShare', 'finbertMean', 'textWatermark'].map((k) => [k, null]));
+  const nulls = Object.fromEntries(
+    [
+      'return1',
+      'logReturn1',
+      'sma10',
+      'sma20',
+      'ema12',
+      'ema26',
+      'rsi14',
+      'return4',
+      'logReturn4',
+      'return24',
+      'logReturn24',
+      'sma50',
+      'ema50',
+      'macd',
+      'macdSignal',
+      'macdHist',
+      'bbPercentB',
+      'bbWidth',
+      'atr14',
+      'realizedVol24',
+      'volumeZ20',
+      'vwap24',
+      'vaderMean',
+      'vaderStd',
+      'vaderPosShare',
+      'vaderNegShare',
+      'finbertMean',
+      'textWatermark',
+    ].map((k) => [k, null]),
+  );
   return {
-    ...nulls, symbol: 'BTCUSDT', interval, eventTime: T0, openTime: T0 - 3_600_000, featureSetVersion: 'fs-2', close: 42_000, volume: 12.5,
-    gapBefore: false, sentimentWindowMs: 3_600_000, textCount: 0, finbertCount: 0, candleIngestedAt: T0 + 10, computedAt: T0 + 20,
+    ...nulls,
+    symbol: 'BTCUSDT',
+    interval,
+    eventTime: T0,
+    openTime: T0 - 3_600_000,
+    featureSetVersion: 'fs-2',
+    close: 42_000,
+    volume: 12.5,
+    gapBefore: false,
+    sentimentWindowMs: 3_600_000,
+    textCount: 0,
+    finbertCount: 0,
+    candleIngestedAt: T0 + 10,
+    computedAt: T0 + 20,
   } as FeatureVector;
 }
 
-interface Calls { history: { symbol: string; from: number | null; to: number | null; limit: number }[]; features: { symbol: string; interval: string | null }[] }
+interface Calls {
+  history: { symbol: string; from: number | null; to: number | null; limit: number }[];
+  features: { symbol: string; interval: string | null }[];
+}
 
 function fakes(over: Partial<RestDeps['sources']> = {}, snap?: ModelsSnapshot): { deps: RestDeps; calls: Calls } {
   const calls: Calls = { history: [], features: [] };
@@ -80,7 +139,18 @@ describe('parseInstant', () => {
   });
 
   it('refuses what is neither, days that do not exist and times without a zone', () => {
-    for (const bad of ['', 'yesterday', '2024-02-30', '2024-13-01', '2024-01-31T12:00:00', '2024-01-31T24:00:00Z', '-5', '1.5', '99999999999999999', '2024-01-31 12:00:00Z']) {
+    for (const bad of [
+      '',
+      'yesterday',
+      '2024-02-30',
+      '2024-13-01',
+      '2024-01-31T12:00:00',
+      '2024-01-31T24:00:00Z',
+      '-5',
+      '1.5',
+      '99999999999999999',
+      '2024-01-31 12:00:00Z',
+    ]) {
       expect(parseInstant(bad), bad).toBeNull();
     }
   });
@@ -206,7 +276,10 @@ describe('GET /v1/features/latest', () => {
     const all = await a.inject({ url: '/v1/features/latest?symbol=btcusdt' });
     expect(all.statusCode).toBe(200);
     expect(all.json()).toEqual({ symbol: 'BTCUSDT', features: [feature('1m'), feature('1h')] });
-    expect(calls.features).toEqual([{ symbol: 'BTCUSDT', interval: '1h' }, { symbol: 'BTCUSDT', interval: null }]);
+    expect(calls.features).toEqual([
+      { symbol: 'BTCUSDT', interval: '1h' },
+      { symbol: 'BTCUSDT', interval: null },
+    ]);
   });
 
   it('404 when none, 400 for an unknown interval', async () => {
@@ -222,7 +295,18 @@ describe('GET /v1/features/latest', () => {
 
 describe('GET /v1/models', () => {
   it('answers the snapshot', async () => {
-    const champion = { version: 'v2', featureSetVersion: 'fs-2', trainedFrom: 1, trainedTo: 2, metrics: { valMse: 0.5 }, backend: 'cpu', codeVersion: 'c', createdAt: 3, expiresAt: null, artifactUri: 'file:///m/v2' };
+    const champion = {
+      version: 'v2',
+      featureSetVersion: 'fs-2',
+      trainedFrom: 1,
+      trainedTo: 2,
+      metrics: { valMse: 0.5 },
+      backend: 'cpu',
+      codeVersion: 'c',
+      createdAt: 3,
+      expiresAt: null,
+      artifactUri: 'file:///m/v2',
+    };
     const snap: ModelsSnapshot = { name: 'lstm-attention', champion, versions: [{ ...champion, champion: true, announced: true, inStore: false }] };
     const a = await build(fakes({}, snap).deps);
     const res = await a.inject({ url: '/v1/models' });
@@ -235,7 +319,9 @@ describe('GET /v1/models', () => {
 describe('OpenAPI', () => {
   it('documents every route with tags, summary, query and every response code, and the read scope', async () => {
     const a = await build(fakes().deps);
-    const doc = a.swagger() as { paths: Record<string, { get: { tags: string[]; summary: string; parameters?: { name: string }[]; responses: Record<string, unknown> } }> };
+    const doc = a.swagger() as {
+      paths: Record<string, { get: { tags: string[]; summary: string; parameters?: { name: string }[]; responses: Record<string, unknown> } }>;
+    };
     for (const path of ['/v1/predictions/latest', '/v1/predictions', '/v1/features/latest', '/v1/models']) {
       const op = doc.paths[path]?.get;
       expect(op, path).toBeDefined();
@@ -244,6 +330,11 @@ describe('OpenAPI', () => {
       expect(Object.keys(op?.responses ?? {}).sort(), path).toEqual(['200', '400', '401', '403', '404', '500', '503']);
     }
     expect(doc.paths['/v1/predictions']?.get.parameters?.map((p) => p.name).sort()).toEqual(['from', 'limit', 'symbol', 'to']);
-    expect(Object.fromEntries(scopes)).toEqual({ '/v1/predictions/latest': 'read', '/v1/predictions': 'read', '/v1/features/latest': 'read', '/v1/models': 'read' });
+    expect(Object.fromEntries(scopes)).toEqual({
+      '/v1/predictions/latest': 'read',
+      '/v1/predictions': 'read',
+      '/v1/features/latest': 'read',
+      '/v1/models': 'read',
+    });
   });
 });

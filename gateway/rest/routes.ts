@@ -26,7 +26,10 @@ export interface RestDeps {
 export const HISTORY_LIMIT_DEFAULT = 1000;
 export const HISTORY_LIMIT_MAX = 10_000;
 
-interface ErrorBody { code: ErrorCode; message: string }
+interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Query parsing (exported for tests)
@@ -70,7 +73,12 @@ export function parseRange(from: string | undefined, to: string | undefined): Ra
   return { ok: true, from: f, to: t };
 }
 
-interface AjvError { instancePath?: string; keyword?: string; params?: Record<string, unknown>; message?: string }
+interface AjvError {
+  instancePath?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
 
 /** A clear message for the first schema violation of a query. */
 export function validationMessage(err: Error & { validation?: unknown }): string {
@@ -97,7 +105,11 @@ export function validationMessage(err: Error & { validation?: unknown }): string
 // ---------------------------------------------------------------------------------------------
 // Schemas
 
-interface AvroField { name: string; type: unknown; doc?: string }
+interface AvroField {
+  name: string;
+  type: unknown;
+  doc?: string;
+}
 
 /** A TypeBox schema for an Avro type (the subset the topic schemas use). */
 function fromAvro(t: unknown, description?: string): TSchema {
@@ -109,14 +121,20 @@ function fromAvro(t: unknown, description?: string): TSchema {
   }
   if (typeof t === 'string') {
     switch (t) {
-      case 'string': return Type.String(opts);
+      case 'string':
+        return Type.String(opts);
       case 'int':
-      case 'long': return Type.Integer(opts);
+      case 'long':
+        return Type.Integer(opts);
       case 'float':
-      case 'double': return Type.Number(opts);
-      case 'boolean': return Type.Boolean(opts);
-      case 'null': return Type.Null(opts);
-      default: throw new Error(`Avro type ${t} has no JSON schema here`);
+      case 'double':
+        return Type.Number(opts);
+      case 'boolean':
+        return Type.Boolean(opts);
+      case 'null':
+        return Type.Null(opts);
+      default:
+        throw new Error(`Avro type ${t} has no JSON schema here`);
     }
   }
   const o = t as { type?: unknown; logicalType?: string; values?: unknown; items?: unknown; fields?: AvroField[] };
@@ -143,15 +161,33 @@ const errorResponses = {
   503: { ...ErrorSchema, description: 'ERR_UNAVAILABLE: the store is not available right now; retry later' },
 };
 
-const SymbolQuery = Type.String({ pattern: '^[A-Za-z0-9]{2,20}$', description: 'Exchange symbol, case-insensitive (answers use upper case)', examples: ['BTCUSDT'] });
+const SymbolQuery = Type.String({
+  pattern: '^[A-Za-z0-9]{2,20}$',
+  description: 'Exchange symbol, case-insensitive (answers use upper case)',
+  examples: ['BTCUSDT'],
+});
 const IntervalQuery = Type.Unsafe<(typeof CANDIDATE_INTERVALS)[number]>({ type: 'string', enum: [...CANDIDATE_INTERVALS], description: 'Candle interval' });
 
 const LatestQuery = Type.Object({ symbol: SymbolQuery });
 const HistoryQuery = Type.Object({
   symbol: SymbolQuery,
-  from: Type.Optional(Type.String({ maxLength: 40, description: 'Inclusive lower bound of eventTime: ISO-8601 with a zone, a date, or epoch ms. Without it: the newest `limit` predictions before `to`.' })),
-  to: Type.Optional(Type.String({ maxLength: 40, description: 'Exclusive upper bound of eventTime: ISO-8601 with a zone, a date, or epoch ms. Without it: no upper bound.' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_LIMIT_MAX, default: HISTORY_LIMIT_DEFAULT, description: 'At most this many predictions (the first ones from `from`, else the newest)' })),
+  from: Type.Optional(
+    Type.String({
+      maxLength: 40,
+      description: 'Inclusive lower bound of eventTime: ISO-8601 with a zone, a date, or epoch ms. Without it: the newest `limit` predictions before `to`.',
+    }),
+  ),
+  to: Type.Optional(
+    Type.String({ maxLength: 40, description: 'Exclusive upper bound of eventTime: ISO-8601 with a zone, a date, or epoch ms. Without it: no upper bound.' }),
+  ),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: HISTORY_LIMIT_MAX,
+      default: HISTORY_LIMIT_DEFAULT,
+      description: 'At most this many predictions (the first ones from `from`, else the newest)',
+    }),
+  ),
 });
 const FeaturesQuery = Type.Object({ symbol: SymbolQuery, interval: Type.Optional(IntervalQuery) });
 const ModelsQuery = Type.Object({});
@@ -169,7 +205,9 @@ function modelSchemas() {
     expiresAt: Type.Union([Type.Integer(), Type.Null()], { description: 'epoch ms from which predictors refuse the model; null: never' }),
     artifactUri: Type.String(),
   };
-  const Champion = Type.Object(info, { description: 'The model the predictors serve (latest announcement on the models topic, else the store registry champion)' });
+  const Champion = Type.Object(info, {
+    description: 'The model the predictors serve (latest announcement on the models topic, else the store registry champion)',
+  });
   const Version = Type.Object({
     ...info,
     champion: Type.Boolean({ description: 'This version is the champion' }),
@@ -198,7 +236,8 @@ function createReplies(log: FastifyBaseLogger): Replies {
         return null;
       }
       const s = normaliseSymbol(symbol);
-      if (s === null) void reply.code(400).send({ code: 'ERR_VALIDATION', message: 'symbol must be 2 to 20 letters or digits (for example BTCUSDT)' } satisfies ErrorBody);
+      if (s === null)
+        void reply.code(400).send({ code: 'ERR_VALIDATION', message: 'symbol must be 2 to 20 letters or digits (for example BTCUSDT)' } satisfies ErrorBody);
       return s;
     },
 
@@ -214,7 +253,9 @@ function createReplies(log: FastifyBaseLogger): Replies {
         return reply.code(500).send({ code: 'ERR_INTERNAL', message: `${what} could not be read` } satisfies ErrorBody);
       }
       log.warn({ err: logged, code, what }, 'REST source unavailable');
-      return reply.code(503).send({ code: 'ERR_UNAVAILABLE', message: `${what} is unavailable right now (the store did not answer); retry later` } satisfies ErrorBody);
+      return reply
+        .code(503)
+        .send({ code: 'ERR_UNAVAILABLE', message: `${what} is unavailable right now (the store did not answer); retry later` } satisfies ErrorBody);
     },
   };
 }
@@ -240,115 +281,134 @@ function schema(s: RouteSchema): FastifySchema {
 }
 
 function registerLatestPrediction(app: FastifyInstance, { deps, replies, common, PredictionSchema }: RouteContext): void {
-  app.get<{ Querystring: Static<typeof LatestQuery> }>('/v1/predictions/latest', {
-    ...common,
-    schema: schema({
-      tags: ['predictions'],
-      summary: 'The latest prediction of a symbol',
-      description: 'The newest prediction of any interval, as published on the predictions topic.',
-      querystring: LatestQuery,
-      response: { 200: PredictionSchema },
-    }),
-  }, async (req, reply) => {
-    const symbol = replies.checked(req, reply, req.query.symbol);
-    if (symbol === null) return reply;
-    let p: Prediction | null;
-    try {
-      p = await deps.sources.latestPrediction(symbol);
-    } catch (err) {
-      return replies.failed(reply, err, 'the latest prediction');
-    }
-    if (p === null) return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no prediction for ${symbol} yet` } satisfies ErrorBody);
-    return reply.send(p);
-  });
+  app.get<{ Querystring: Static<typeof LatestQuery> }>(
+    '/v1/predictions/latest',
+    {
+      ...common,
+      schema: schema({
+        tags: ['predictions'],
+        summary: 'The latest prediction of a symbol',
+        description: 'The newest prediction of any interval, as published on the predictions topic.',
+        querystring: LatestQuery,
+        response: { 200: PredictionSchema },
+      }),
+    },
+    async (req, reply) => {
+      const symbol = replies.checked(req, reply, req.query.symbol);
+      if (symbol === null) return reply;
+      let p: Prediction | null;
+      try {
+        p = await deps.sources.latestPrediction(symbol);
+      } catch (err) {
+        return replies.failed(reply, err, 'the latest prediction');
+      }
+      if (p === null) return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no prediction for ${symbol} yet` } satisfies ErrorBody);
+      return reply.send(p);
+    },
+  );
 }
 
 function registerPredictionHistory(app: FastifyInstance, { deps, replies, common, PredictionSchema }: RouteContext): void {
-  app.get<{ Querystring: Static<typeof HistoryQuery> }>('/v1/predictions', {
-    ...common,
-    schema: schema({
-      tags: ['predictions'],
-      summary: 'Prediction history of a symbol',
-      description: `Predictions with from <= eventTime < to, oldest first, at most \`limit\` (default ${HISTORY_LIMIT_DEFAULT}, max ${HISTORY_LIMIT_MAX}). With \`from\`: the first \`limit\` from it (page on with from = last eventTime + 1); without: the newest \`limit\` before \`to\`. The history keeps the newest BITPREDICT_GATEWAY_HISTORY_MAX predictions per symbol, all intervals together.`,
-      querystring: HistoryQuery,
-      response: {
-        200: Type.Object({
-          symbol: Type.String(),
-          from: Type.Union([Type.Integer(), Type.Null()], { description: 'The lower bound used (epoch ms), null: none' }),
-          to: Type.Union([Type.Integer(), Type.Null()], { description: 'The upper bound used (epoch ms, exclusive), null: none' }),
-          count: Type.Integer(),
-          predictions: Type.Array(PredictionSchema, { description: 'Oldest first' }),
-        }),
-      },
-    }),
-  }, async (req, reply) => {
-    const symbol = replies.checked(req, reply, req.query.symbol);
-    if (symbol === null) return reply;
-    const range = parseRange(req.query.from, req.query.to);
-    if (!range.ok) return reply.code(400).send({ code: 'ERR_VALIDATION', message: range.message } satisfies ErrorBody);
-    const limit = req.query.limit ?? HISTORY_LIMIT_DEFAULT;
-    let predictions: Prediction[];
-    try {
-      predictions = await deps.sources.predictionHistory(symbol, range.from, range.to, limit);
-    } catch (err) {
-      return replies.failed(reply, err, 'the prediction history');
-    }
-    return reply.send({ symbol, from: range.from, to: range.to, count: predictions.length, predictions });
-  });
+  app.get<{ Querystring: Static<typeof HistoryQuery> }>(
+    '/v1/predictions',
+    {
+      ...common,
+      schema: schema({
+        tags: ['predictions'],
+        summary: 'Prediction history of a symbol',
+        description: `Predictions with from <= eventTime < to, oldest first, at most \`limit\` (default ${HISTORY_LIMIT_DEFAULT}, max ${HISTORY_LIMIT_MAX}). With \`from\`: the first \`limit\` from it (page on with from = last eventTime + 1); without: the newest \`limit\` before \`to\`. The history keeps the newest BITPREDICT_GATEWAY_HISTORY_MAX predictions per symbol, all intervals together.`,
+        querystring: HistoryQuery,
+        response: {
+          200: Type.Object({
+            symbol: Type.String(),
+            from: Type.Union([Type.Integer(), Type.Null()], { description: 'The lower bound used (epoch ms), null: none' }),
+            to: Type.Union([Type.Integer(), Type.Null()], { description: 'The upper bound used (epoch ms, exclusive), null: none' }),
+            count: Type.Integer(),
+            predictions: Type.Array(PredictionSchema, { description: 'Oldest first' }),
+          }),
+        },
+      }),
+    },
+    async (req, reply) => {
+      const symbol = replies.checked(req, reply, req.query.symbol);
+      if (symbol === null) return reply;
+      const range = parseRange(req.query.from, req.query.to);
+      if (!range.ok) return reply.code(400).send({ code: 'ERR_VALIDATION', message: range.message } satisfies ErrorBody);
+      const limit = req.query.limit ?? HISTORY_LIMIT_DEFAULT;
+      let predictions: Prediction[];
+      try {
+        predictions = await deps.sources.predictionHistory(symbol, range.from, range.to, limit);
+      } catch (err) {
+        return replies.failed(reply, err, 'the prediction history');
+      }
+      return reply.send({ symbol, from: range.from, to: range.to, count: predictions.length, predictions });
+    },
+  );
 }
 
 function registerLatestFeatures(app: FastifyInstance, { deps, replies, common, FeatureSchema }: RouteContext): void {
-  app.get<{ Querystring: Static<typeof FeaturesQuery> }>('/v1/features/latest', {
-    ...common,
-    schema: schema({
-      tags: ['features'],
-      summary: 'The latest feature vector of a symbol',
-      description: `With \`interval\`: the latest FeatureVector of that series. Without: { symbol, features } with the latest vector of every interval that has one (${CANDIDATE_INTERVALS.join(', ')}). 404 when there is none.`,
-      querystring: FeaturesQuery,
-      response: {
-        200: Type.Union([
-          FeatureSchema,
-          Type.Object({ symbol: Type.String(), features: Type.Array(FeatureSchema, { description: `In the order ${CANDIDATE_INTERVALS.join(', ')}` }) }),
-        ]),
-      },
-    }),
-  }, async (req, reply) => {
-    const symbol = replies.checked(req, reply, req.query.symbol);
-    if (symbol === null) return reply;
-    const interval = req.query.interval ?? null;
-    let features: FeatureVector[];
-    try {
-      features = await deps.sources.latestFeatures(symbol, interval);
-    } catch (err) {
-      return replies.failed(reply, err, 'the latest features');
-    }
-    if (features.length === 0) {
-      return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no feature vector for ${symbol}${interval === null ? '' : ` ${interval}`} yet` } satisfies ErrorBody);
-    }
-    return reply.send(interval === null ? { symbol, features } : features[0]);
-  });
+  app.get<{ Querystring: Static<typeof FeaturesQuery> }>(
+    '/v1/features/latest',
+    {
+      ...common,
+      schema: schema({
+        tags: ['features'],
+        summary: 'The latest feature vector of a symbol',
+        description: `With \`interval\`: the latest FeatureVector of that series. Without: { symbol, features } with the latest vector of every interval that has one (${CANDIDATE_INTERVALS.join(', ')}). 404 when there is none.`,
+        querystring: FeaturesQuery,
+        response: {
+          200: Type.Union([
+            FeatureSchema,
+            Type.Object({ symbol: Type.String(), features: Type.Array(FeatureSchema, { description: `In the order ${CANDIDATE_INTERVALS.join(', ')}` }) }),
+          ]),
+        },
+      }),
+    },
+    async (req, reply) => {
+      const symbol = replies.checked(req, reply, req.query.symbol);
+      if (symbol === null) return reply;
+      const interval = req.query.interval ?? null;
+      let features: FeatureVector[];
+      try {
+        features = await deps.sources.latestFeatures(symbol, interval);
+      } catch (err) {
+        return replies.failed(reply, err, 'the latest features');
+      }
+      if (features.length === 0) {
+        return reply
+          .code(404)
+          .send({ code: 'ERR_NOT_FOUND', message: `no feature vector for ${symbol}${interval === null ? '' : ` ${interval}`} yet` } satisfies ErrorBody);
+      }
+      return reply.send(interval === null ? { symbol, features } : features[0]);
+    },
+  );
 }
 
 function registerModels(app: FastifyInstance, { deps, replies, common }: RouteContext): void {
-  app.get('/v1/models', {
-    ...common,
-    schema: schema({
-      tags: ['models'],
-      summary: 'The model registry: champion, versions, metrics',
-      description: 'The champion is the latest announcement on the models topic (what the predictors serve), else the champion of the model store registry; versions are every version announced or in the store, oldest first.',
-      querystring: ModelsQuery,
-      response: { 200: modelSchemas() },
-    }),
-  }, async (req, reply) => {
-    if (req.validationError) return reply.code(400).send({ code: 'ERR_VALIDATION', message: validationMessage(req.validationError) } satisfies ErrorBody);
-    let snap: ModelsSnapshot;
-    try {
-      snap = deps.models.snapshot();
-    } catch (err) {
-      return replies.failed(reply, err, 'the model registry');
-    }
-    return reply.send(snap);
-  });
+  app.get(
+    '/v1/models',
+    {
+      ...common,
+      schema: schema({
+        tags: ['models'],
+        summary: 'The model registry: champion, versions, metrics',
+        description:
+          'The champion is the latest announcement on the models topic (what the predictors serve), else the champion of the model store registry; versions are every version announced or in the store, oldest first.',
+        querystring: ModelsQuery,
+        response: { 200: modelSchemas() },
+      }),
+    },
+    async (req, reply) => {
+      if (req.validationError) return reply.code(400).send({ code: 'ERR_VALIDATION', message: validationMessage(req.validationError) } satisfies ErrorBody);
+      let snap: ModelsSnapshot;
+      try {
+        snap = deps.models.snapshot();
+      } catch (err) {
+        return replies.failed(reply, err, 'the model registry');
+      }
+      return reply.send(snap);
+    },
+  );
 }
 
 /** Registers the /v1 REST routes on `app` (after @fastify/swagger, so they are documented). */

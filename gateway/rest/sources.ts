@@ -51,7 +51,12 @@ async function read<T>(what: string, op: () => Promise<T>): Promise<T> {
 export function createRedisSources(redis: Redis, keyPrefix: string): RedisSources {
   const keys = redisKeys(keyPrefix);
 
-  async function latestOfIntervals<T>(what: string, symbol: string, intervals: readonly string[], key: (symbol: string, interval: string) => string): Promise<T[]> {
+  async function latestOfIntervals<T>(
+    what: string,
+    symbol: string,
+    intervals: readonly string[],
+    key: (symbol: string, interval: string) => string,
+  ): Promise<T[]> {
     if (intervals.length === 0) return [];
     const raw = await read(what, () => redis.mget(...intervals.map((i) => key(symbol, i))));
     const out: T[] = [];

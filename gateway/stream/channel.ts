@@ -27,9 +27,7 @@ export interface Channel<M> {
 /** Why a resume point cannot be served from the ring. */
 export type GapReason = 'epoch' | 'ahead' | 'evicted';
 
-export type ResumeOutcome =
-  | { replay: true }
-  | { replay: false; reason: GapReason; from: number | null; to: number };
+export type ResumeOutcome = { replay: true } | { replay: false; reason: GapReason; from: number | null; to: number };
 
 export interface Channels<M> {
   /** The name of this hub's numbering, sent in hello and expected back in a resume point. */

@@ -81,8 +81,21 @@ export function rateLimitOf(rate: number): RateLimit {
 /** A new client with a full token bucket, seen now. */
 export function createClient(id: number, socket: HubSocket, principal: Principal | undefined, limit: RateLimit, t: number): Client {
   return {
-    id, socket, principal, subs: new Map(), open: true, alive: true, chain: Promise.resolve(), queued: 0,
-    lastSeen: t, tokens: limit.burst, tokensAt: t, refusedWindowStart: t, refused: 0, closing: false, corked: false,
+    id,
+    socket,
+    principal,
+    subs: new Map(),
+    open: true,
+    alive: true,
+    chain: Promise.resolve(),
+    queued: 0,
+    lastSeen: t,
+    tokens: limit.burst,
+    tokensAt: t,
+    refusedWindowStart: t,
+    refused: 0,
+    closing: false,
+    corked: false,
   };
 }
 

@@ -2,7 +2,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../core/logger.js';
 import type { Prediction } from '../../schemas/types.js';
-import { MAX_QUEUED_REQUESTS, MAX_SUBSCRIPTIONS, createHub, parseChannel, parseClientMessage, type ChannelKind, type Hub, type HubConnection, type HubDeps, type HubSocket } from './hub.js';
+import {
+  MAX_QUEUED_REQUESTS,
+  MAX_SUBSCRIPTIONS,
+  createHub,
+  parseChannel,
+  parseClientMessage,
+  type ChannelKind,
+  type Hub,
+  type HubConnection,
+  type HubDeps,
+  type HubSocket,
+} from './hub.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -18,7 +29,9 @@ class FakeSocket implements HubSocket {
     if (options.binary) throw new Error('hub must send text frames');
     this.raw.push(data);
   }
-  ping(): void { this.pings++; }
+  ping(): void {
+    this.pings++;
+  }
   close(code: number, reason: string): void {
     this.closes.push({ code, reason });
     this.readyState = 2;
@@ -40,17 +53,33 @@ class FakeSocket implements HubSocket {
 
 function prediction(over: Partial<Prediction> = {}): Prediction {
   return {
-    symbol: 'BTCUSDT', interval: '1h', eventTime: 1_735_689_600_000, targetTime: 1_735_693_200_000, horizonSteps: 1,
-    predictedLogReturn: 0.0012, predictedPrice: 94_000.5, probUp: 0.56, modelName: 'lstm-attn', modelVersion: '3',
-    isBaseline: false, featureSetVersion: 'fs1', candleIngestedAt: 1_735_693_200_100, featuresComputedAt: 1_735_693_200_150,
-    predictedAt: 1_735_693_200_200, ...over,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    eventTime: 1_735_689_600_000,
+    targetTime: 1_735_693_200_000,
+    horizonSteps: 1,
+    predictedLogReturn: 0.0012,
+    predictedPrice: 94_000.5,
+    probUp: 0.56,
+    modelName: 'lstm-attn',
+    modelVersion: '3',
+    isBaseline: false,
+    featureSetVersion: 'fs1',
+    candleIngestedAt: 1_735_693_200_100,
+    featuresComputedAt: 1_735_693_200_150,
+    predictedAt: 1_735_693_200_200,
+    ...over,
   };
 }
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 type SnapshotFn = (kind: ChannelKind, symbol: string) => Promise<unknown[]>;
-interface Setup { hub: Hub; registry: Registry; snapshot: ReturnType<typeof vi.fn<SnapshotFn>> }
+interface Setup {
+  hub: Hub;
+  registry: Registry;
+  snapshot: ReturnType<typeof vi.fn<SnapshotFn>>;
+}
 
 const hubs: Hub[] = [];
 afterEach(() => {
@@ -86,7 +115,10 @@ async function metric(registry: Registry, name: string, labels: Record<string, s
 function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -122,13 +154,16 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage('{"op":"ping"}')).toEqual({ ok: true, request: { op: 'ping' } });
     expect(parseClientMessage('{"op":"ping","id":7}')).toEqual({ ok: true, request: { op: 'ping', id: 7 } });
     expect(parseClientMessage('{"op":"subscribe","channel":"predictions:btcusdt","id":"a"}')).toEqual({
-      ok: true, request: { op: 'subscribe', channel: 'predictions:BTCUSDT', kind: 'predictions', symbol: 'BTCUSDT', id: 'a' },
+      ok: true,
+      request: { op: 'subscribe', channel: 'predictions:BTCUSDT', kind: 'predictions', symbol: 'BTCUSDT', id: 'a' },
     });
     expect(parseClientMessage('{"op":"unsubscribe","channel":"candles:ETHUSDT"}')).toEqual({
-      ok: true, request: { op: 'unsubscribe', channel: 'candles:ETHUSDT', kind: 'candles', symbol: 'ETHUSDT' },
+      ok: true,
+      request: { op: 'unsubscribe', channel: 'candles:ETHUSDT', kind: 'candles', symbol: 'ETHUSDT' },
     });
     expect(parseClientMessage('{"op":"subscribe","channel":"features:ETHUSDT","resume":{"epoch":"e9","seq":41}}')).toEqual({
-      ok: true, request: { op: 'subscribe', channel: 'features:ETHUSDT', kind: 'features', symbol: 'ETHUSDT', resume: { epoch: 'e9', seq: 41 } },
+      ok: true,
+      request: { op: 'subscribe', channel: 'features:ETHUSDT', kind: 'features', symbol: 'ETHUSDT', resume: { epoch: 'e9', seq: 41 } },
     });
   });
 
@@ -154,7 +189,11 @@ describe('parseClientMessage', () => {
     ['resume with a negative seq', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":{"epoch":"e","seq":-1}}', 'bad_resume'],
     ['resume with a fractional seq', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":{"epoch":"e","seq":1.5}}', 'bad_resume'],
     ['resume with a huge seq', '{"op":"subscribe","channel":"predictions:BTCUSDT","resume":{"epoch":"e","seq":1e300}}', 'bad_resume'],
-    ['resume with an overlong epoch', JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e'.repeat(65), seq: 1 } }), 'bad_resume'],
+    [
+      'resume with an overlong epoch',
+      JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e'.repeat(65), seq: 1 } }),
+      'bad_resume',
+    ],
   ])('refuses %s', (_label, text, reason) => {
     const r = parseClientMessage(text);
     expect(r.ok).toBe(false);
@@ -173,11 +212,23 @@ describe('createHub', () => {
   it('greets a new client with the protocol version and channel grammar', () => {
     const { hub } = setup();
     const { socket } = connect(hub);
-    expect(socket.messages()).toEqual([{
-      type: 'hello', protocol: 2, epoch: 'e1', channels: ['predictions:<SYMBOL>', 'features:<SYMBOL>', 'candles:<SYMBOL>'],
-      limits: { maxSubscriptions: MAX_SUBSCRIPTIONS, messagesPerSecond: 1000, burst: 2000, replayBuffer: 1000, maxBufferedBytes: 16 * 1024, idleTimeoutMs: 0 },
-      heartbeatMs: 30_000,
-    }]);
+    expect(socket.messages()).toEqual([
+      {
+        type: 'hello',
+        protocol: 2,
+        epoch: 'e1',
+        channels: ['predictions:<SYMBOL>', 'features:<SYMBOL>', 'candles:<SYMBOL>'],
+        limits: {
+          maxSubscriptions: MAX_SUBSCRIPTIONS,
+          messagesPerSecond: 1000,
+          burst: 2000,
+          replayBuffer: 1000,
+          maxBufferedBytes: 16 * 1024,
+          idleTimeoutMs: 0,
+        },
+        heartbeatMs: 30_000,
+      },
+    ]);
     expect(hub.clientCount()).toBe(1);
   });
 
@@ -294,7 +345,16 @@ describe('createHub', () => {
     expect(socket.types()).toEqual(['hello']);
     gate.resolve([]);
     await flush();
-    expect(socket.messages().slice(1).map((m) => [m.type, m.id])).toEqual([['subscribed', 1], ['pong', 2], ['error', undefined]]);
+    expect(
+      socket
+        .messages()
+        .slice(1)
+        .map((m) => [m.type, m.id]),
+    ).toEqual([
+      ['subscribed', 1],
+      ['pong', 2],
+      ['error', undefined],
+    ]);
   });
 
   it('refuses a subscription beyond the limit but accepts a repeated one', async () => {
@@ -469,9 +529,15 @@ describe('createHub', () => {
     hub.publish('predictions', prediction({ eventTime: 2 }));
     hub.publish('candles', { symbol: 'btcusdt', openTime: 0 } as { symbol: string });
     hub.publish('predictions', prediction({ symbol: 'ETHUSDT' }));
-    const pushed = (sock: FakeSocket) => sock.messages().filter((m) => typeof m.seq === 'number' && m.type !== 'subscribed').map((m) => [m.type, m.channel, m.seq]);
+    const pushed = (sock: FakeSocket) =>
+      sock
+        .messages()
+        .filter((m) => typeof m.seq === 'number' && m.type !== 'subscribed')
+        .map((m) => [m.type, m.channel, m.seq]);
     expect(pushed(a.socket)).toEqual([
-      ['prediction', 'predictions:BTCUSDT', 1], ['feature', 'features:BTCUSDT', 1], ['prediction', 'predictions:BTCUSDT', 2],
+      ['prediction', 'predictions:BTCUSDT', 1],
+      ['feature', 'features:BTCUSDT', 1],
+      ['prediction', 'predictions:BTCUSDT', 2],
     ]);
     expect(pushed(b.socket)).toEqual([['candle', 'candles:BTCUSDT', 1]]);
   });
@@ -485,7 +551,12 @@ describe('createHub', () => {
     hub.publish('predictions', prediction({ eventTime: 6 }));
     const msgs = socket.messages().slice(1);
     expect(msgs[0]).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 2, resumed: true, replayed: 3, id: 'r' });
-    expect(msgs.slice(1).map((m) => [m.seq, (m.data as Prediction).eventTime])).toEqual([[3, 3], [4, 4], [5, 5], [6, 6]]);
+    expect(msgs.slice(1).map((m) => [m.seq, (m.data as Prediction).eventTime])).toEqual([
+      [3, 3],
+      [4, 4],
+      [5, 5],
+      [6, 6],
+    ]);
     // A resume needs no snapshot: the replay is the state change.
     expect(snapshot).not.toHaveBeenCalled();
     expect(await metric(registry, 'bitpredict_gateway_ws_resumes_total', { outcome: 'replayed' })).toBe(1);
@@ -515,7 +586,12 @@ describe('createHub', () => {
     const other = connect(hub);
     send(other.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 6 } });
     await flush();
-    expect(other.socket.messages().slice(2).map((m) => m.seq)).toEqual([7, 8, 9]);
+    expect(
+      other.socket
+        .messages()
+        .slice(2)
+        .map((m) => m.seq),
+    ).toEqual([7, 8, 9]);
     expect(await metric(registry, 'bitpredict_gateway_ws_resumes_total', { outcome: 'evicted' })).toBe(1);
   });
 
@@ -564,7 +640,12 @@ describe('createHub', () => {
     send(conn, { op: 'ping', id: 'a' });
     send(conn, { op: 'ping', id: 'b' });
     await flush();
-    expect(socket.messages().slice(-2).map((m) => m.id)).toEqual(['a', 'b']);
+    expect(
+      socket
+        .messages()
+        .slice(-2)
+        .map((m) => m.id),
+    ).toEqual(['a', 'b']);
     expect(socket.closes).toEqual([]);
     for (let i = 0; i < 20; i++) send(conn, { op: 'ping' });
     await flush();
@@ -630,10 +711,16 @@ describe('createHub', () => {
         if (this.depth > 0) this.held++;
         else this.flushes.push(1);
       }
-      cork(): void { this.depth++; this.corks++; }
+      cork(): void {
+        this.depth++;
+        this.corks++;
+      }
       uncork(): void {
         this.depth--;
-        if (this.depth === 0 && this.held > 0) { this.flushes.push(this.held); this.held = 0; }
+        if (this.depth === 0 && this.held > 0) {
+          this.flushes.push(this.held);
+          this.held = 0;
+        }
       }
     }
     const socket = new CorkingSocket();
@@ -645,7 +732,12 @@ describe('createHub', () => {
     const corksBefore = socket.corks;
     for (let i = 1; i <= 5; i++) hub.publish('predictions', prediction({ eventTime: i }));
     // Written to the socket's buffer at once, in order, but not released until the turn ends.
-    expect(socket.messages().slice(-5).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(
+      socket
+        .messages()
+        .slice(-5)
+        .map((m) => m.seq),
+    ).toEqual([1, 2, 3, 4, 5]);
     expect(socket.flushes).toEqual([]);
     expect(socket.corks - corksBefore).toBe(1);
     await new Promise((r) => setImmediate(r));

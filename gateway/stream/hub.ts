@@ -39,8 +39,21 @@ import { startLiveness } from './liveness.js';
 
 // The hub's public surface, where its importers have always found it.
 export {
-  CHANNEL_KINDS, CHANNEL_PREFIX, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, ProtocolErrorReasons, normaliseSymbol, parseChannel, parseClientMessage,
-  type ChannelKind, type ClientRequest, type ParseResult, type ProtocolErrorReason, type RequestId, type ResumePoint,
+  CHANNEL_KINDS,
+  CHANNEL_PREFIX,
+  CloseCodes,
+  MESSAGE_TYPES,
+  PROTOCOL_VERSION,
+  ProtocolErrorReasons,
+  normaliseSymbol,
+  parseChannel,
+  parseClientMessage,
+  type ChannelKind,
+  type ClientRequest,
+  type ParseResult,
+  type ProtocolErrorReason,
+  type RequestId,
+  type ResumePoint,
 } from './protocol.js';
 export { DEFAULT_REPLAY_BUFFER } from './channel.js';
 export { DEFAULT_CLIENT_RATE, type HubSocket, type Principal } from './client.js';
@@ -107,10 +120,16 @@ function settingsOf(deps: HubDeps) {
 /** The hello every client gets first: the protocol, this hub's epoch and the limits it enforces. */
 function helloOf(s: ReturnType<typeof settingsOf>): Record<string, unknown> {
   return {
-    protocol: PROTOCOL_VERSION, epoch: s.epoch, channels: CHANNEL_KINDS.map((k) => `${k}:<SYMBOL>`),
+    protocol: PROTOCOL_VERSION,
+    epoch: s.epoch,
+    channels: CHANNEL_KINDS.map((k) => `${k}:<SYMBOL>`),
     limits: {
-      maxSubscriptions: s.maxSubs, messagesPerSecond: s.limit.rate, burst: s.limit.burst, replayBuffer: s.ringSize,
-      maxBufferedBytes: s.maxBufferedBytes, idleTimeoutMs: s.idleMs,
+      maxSubscriptions: s.maxSubs,
+      messagesPerSecond: s.limit.rate,
+      burst: s.limit.burst,
+      replayBuffer: s.ringSize,
+      maxBufferedBytes: s.maxBufferedBytes,
+      idleTimeoutMs: s.idleMs,
     },
     heartbeatMs: s.heartbeatMs,
   };
@@ -128,7 +147,13 @@ export function createHub(deps: HubDeps): Hub {
   const channels = createChannels<Client>({ epoch, ringSize, metrics: m });
   const writer = createWriter({ log, metrics: m, maxBufferedBytes, drop });
   const subscriptions = createSubscriptions({
-    log, metrics: m, channels, writer, snapshot: (kind, symbol) => deps.snapshot(kind, symbol), maxSubscriptions: maxSubs, maxBufferedBytes,
+    log,
+    metrics: m,
+    channels,
+    writer,
+    snapshot: (kind, symbol) => deps.snapshot(kind, symbol),
+    maxSubscriptions: maxSubs,
+    maxBufferedBytes,
   });
   const requests = createRequests({ log, metrics: m, writer, subscriptions, limit, now });
   const liveness = startLiveness({ log, metrics: m, clients, writer, drop, heartbeatMs, idleMs, now });
@@ -146,7 +171,9 @@ export function createHub(deps: HubDeps): Hub {
     const { socket } = client;
     return {
       receive: (data, isBinary) => requests.receive(client, data, isBinary),
-      pong: () => { client.alive = true; },
+      pong: () => {
+        client.alive = true;
+      },
       error: (err: unknown) => {
         const code = (err as { code?: unknown } | null)?.code;
         if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') m.protocolErrors.inc({ reason: 'too_large' });

@@ -23,10 +23,17 @@ export function createHubMetrics(registry: Registry): HubMetrics {
     channels: gauge(registry, 'bitpredict_gateway_ws_channels', 'Channels with a sequence and a replay buffer in this gateway'),
     sent: counter(registry, 'bitpredict_gateway_ws_messages_sent_total', 'WebSocket messages sent, by message type', ['type']),
     closes: counter(
-      registry, 'bitpredict_gateway_ws_server_closes_total',
-      'Connections the server closed, by reason (too_slow 4008, idle 4000, rate_limited 4029, revoked 4001, dead = missed heartbeat)', ['reason'],
+      registry,
+      'bitpredict_gateway_ws_server_closes_total',
+      'Connections the server closed, by reason (too_slow 4008, idle 4000, rate_limited 4029, revoked 4001, dead = missed heartbeat)',
+      ['reason'],
     ),
-    protocolErrors: counter(registry, 'bitpredict_gateway_ws_protocol_errors_total', 'Client messages refused as outside the protocol or over the rate limit, by reason', ['reason']),
+    protocolErrors: counter(
+      registry,
+      'bitpredict_gateway_ws_protocol_errors_total',
+      'Client messages refused as outside the protocol or over the rate limit, by reason',
+      ['reason'],
+    ),
     resumes: counter(registry, 'bitpredict_gateway_ws_resumes_total', 'Subscribes with a resume point, by outcome (replayed, or the gap reason)', ['outcome']),
     published: counter(registry, 'bitpredict_gateway_published_total', 'Values handed to the hub for fan-out, by channel kind', ['kind']),
   };

@@ -34,7 +34,10 @@ export type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction'
 
 export type RequestId = string | number;
 
-export interface ResumePoint { epoch: string; seq: number }
+export interface ResumePoint {
+  epoch: string;
+  seq: number;
+}
 
 export type ClientRequest =
   | { op: 'subscribe'; channel: string; kind: ChannelKind; symbol: string; resume?: ResumePoint; id?: RequestId }
@@ -42,13 +45,21 @@ export type ClientRequest =
   | { op: 'ping'; id?: RequestId };
 
 export const ProtocolErrorReasons = [
-  'binary', 'json', 'not_object', 'bad_id', 'unknown_op', 'bad_channel', 'bad_resume', 'too_many_subscriptions', 'queue_full', 'too_large', 'rate_limited',
+  'binary',
+  'json',
+  'not_object',
+  'bad_id',
+  'unknown_op',
+  'bad_channel',
+  'bad_resume',
+  'too_many_subscriptions',
+  'queue_full',
+  'too_large',
+  'rate_limited',
 ] as const;
 export type ProtocolErrorReason = (typeof ProtocolErrorReasons)[number];
 
-export type ParseResult =
-  | { ok: true; request: ClientRequest }
-  | { ok: false; reason: ProtocolErrorReason; message: string; id?: RequestId };
+export type ParseResult = { ok: true; request: ClientRequest } | { ok: false; reason: ProtocolErrorReason; message: string; id?: RequestId };
 
 /** `predictions:btcusdt` -> `{ channel: 'predictions:BTCUSDT', kind: 'predictions', symbol: 'BTCUSDT' }`, or null. */
 export function parseChannel(value: unknown): { channel: string; kind: ChannelKind; symbol: string } | null {
@@ -69,8 +80,10 @@ export function normaliseSymbol(value: string): string | null {
 function parseResume(v: unknown): ResumePoint | string {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'resume must be an object {"epoch": string, "seq": integer}';
   const r = v as Record<string, unknown>;
-  if (typeof r.epoch !== 'string' || r.epoch.length === 0 || r.epoch.length > MAX_EPOCH_LENGTH) return `resume.epoch must be the epoch string from hello (at most ${MAX_EPOCH_LENGTH} characters)`;
-  if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 0) return 'resume.seq must be a non-negative integer: the last seq received on the channel';
+  if (typeof r.epoch !== 'string' || r.epoch.length === 0 || r.epoch.length > MAX_EPOCH_LENGTH)
+    return `resume.epoch must be the epoch string from hello (at most ${MAX_EPOCH_LENGTH} characters)`;
+  if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 0)
+    return 'resume.seq must be a non-negative integer: the last seq received on the channel';
   return { epoch: r.epoch, seq: r.seq };
 }
 
@@ -99,7 +112,11 @@ export function parseClientMessage(text: string): ParseResult {
     case 'unsubscribe': {
       const parsed = parseChannel(o.channel);
       if (!parsed) {
-        return withId({ ok: false as const, reason: 'bad_channel' as const, message: 'channel must be "<predictions|features|candles>:<SYMBOL>" with SYMBOL of 2 to 20 letters or digits' });
+        return withId({
+          ok: false as const,
+          reason: 'bad_channel' as const,
+          message: 'channel must be "<predictions|features|candles>:<SYMBOL>" with SYMBOL of 2 to 20 letters or digits',
+        });
       }
       if (o.op === 'subscribe' && o.resume !== undefined) {
         const resume = parseResume(o.resume);

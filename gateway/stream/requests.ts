@@ -58,14 +58,17 @@ export function createRequests(deps: RequestsDeps): Requests {
     client.chain = client.chain
       .then(task)
       .catch((err: unknown) => log.error({ err, client: client.id }, 'WebSocket request failed'))
-      .finally(() => { client.queued--; });
+      .finally(() => {
+        client.queued--;
+      });
   }
 
   function rateLimited(client: Client, t: number): void {
     const refused = countRefused(client, t);
     // One error per second at most: refusing a flood must not answer it with a flood.
     // Queued behind the requests already accepted, so replies keep the order of the requests.
-    if (refused === 1) enqueue(client, () => protocolError(client, 'rate_limited', `more than ${rate} messages per second (burst ${burst}); messages are being dropped`));
+    if (refused === 1)
+      enqueue(client, () => protocolError(client, 'rate_limited', `more than ${rate} messages per second (burst ${burst}); messages are being dropped`));
     else m.protocolErrors.inc({ reason: 'rate_limited' });
     if (refused > burst && !client.closing) {
       // Nothing more is read from it; the close waits behind the replies to the requests that
@@ -75,7 +78,9 @@ export function createRequests(deps: RequestsDeps): Requests {
       log.warn({ client: client.id, key: client.principal?.keyId ?? null, rate }, 'closing WebSocket client that keeps sending over its rate limit (4029)');
       enqueue(client, () => writer.close(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded'));
       // A request stuck on a snapshot must not keep the connection open.
-      setTimeout(() => { if (client.open) writer.close(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded'); }, 5000).unref();
+      setTimeout(() => {
+        if (client.open) writer.close(client, CloseCodes.RATE_LIMITED, 'rate limit exceeded');
+      }, 5000).unref();
     }
   }
 

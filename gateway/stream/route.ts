@@ -16,15 +16,34 @@ export const WS_MAX_PAYLOAD = 64 * 1024;
  * A class, so that each connection costs two fields and no closures.
  */
 class WsHubSocket implements HubSocket {
-  constructor(private readonly ws: WebSocket, private readonly raw: { cork(): void; uncork(): void }) {}
-  get readyState(): number { return this.ws.readyState; }
-  get bufferedAmount(): number { return this.ws.bufferedAmount; }
-  send(data: Buffer, options: { binary: boolean }): void { this.ws.send(data, options); }
-  ping(): void { this.ws.ping(); }
-  close(code: number, reason: string): void { this.ws.close(code, reason); }
-  terminate(): void { this.ws.terminate(); }
-  cork(): void { this.raw.cork(); }
-  uncork(): void { this.raw.uncork(); }
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly raw: { cork(): void; uncork(): void },
+  ) {}
+  get readyState(): number {
+    return this.ws.readyState;
+  }
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+  send(data: Buffer, options: { binary: boolean }): void {
+    this.ws.send(data, options);
+  }
+  ping(): void {
+    this.ws.ping();
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
+  cork(): void {
+    this.raw.cork();
+  }
+  uncork(): void {
+    this.raw.uncork();
+  }
 }
 
 function hubSocketOf(ws: WebSocket): HubSocket {
@@ -72,7 +91,9 @@ export async function registerStreamRoute(app: FastifyInstance, options: StreamR
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all(pending),
-        new Promise<void>((resolve) => { timer = setTimeout(resolve, closeGraceMs); }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, closeGraceMs);
+        }),
       ]);
       clearTimeout(timer);
       for (const socket of wss.clients) socket.terminate();

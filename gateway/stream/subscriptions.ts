@@ -106,7 +106,10 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
     const held = sub.held ?? [];
     sub.held = null;
     sub.heldBytes = 0;
-    if (!reply(client, 'subscribed', { channel: ch.name, seq: seqAtRequest, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...echoId(id) })) return;
+    if (
+      !reply(client, 'subscribed', { channel: ch.name, seq: seqAtRequest, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...echoId(id) })
+    )
+      return;
     for (const buf of held) {
       if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
     }

@@ -89,7 +89,14 @@ export interface FeatureHandler {
   flushStore(): Promise<void>;
 }
 
-export function createFeatureHandler(deps: { platform: Platform; config: FeaturesConfig; redis: Redis; text: TextStream; groupId: string; now: () => number }): FeatureHandler {
+export function createFeatureHandler(deps: {
+  platform: Platform;
+  config: FeaturesConfig;
+  redis: Redis;
+  text: TextStream;
+  groupId: string;
+  now: () => number;
+}): FeatureHandler {
   const { platform, config, redis, text, now, groupId } = deps;
   const { serde, registry, logger } = platform;
   const featuresTopic = platform.kafka.topic('features');
@@ -97,7 +104,11 @@ export function createFeatureHandler(deps: { platform: Platform; config: Feature
   const store = createFeatureStoreWriter(redis, config.redis.keyPrefix, config.features.historyMax);
   const skipped = counter(registry, 'bitpredict_features_skipped_total', 'Candles that produced no feature vector, by reason', ['reason']);
   const produced = counter(registry, 'bitpredict_features_total', 'Feature vectors produced');
-  const waitTimeouts = counter(registry, 'bitpredict_features_text_wait_timeouts_total', 'Features computed before the text stream had passed their time (text stream lagging longer than BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS)');
+  const waitTimeouts = counter(
+    registry,
+    'bitpredict_features_text_wait_timeouts_total',
+    'Features computed before the text stream had passed their time (text stream lagging longer than BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS)',
+  );
   const states = createPartitionStates<FeatureState>({
     name: 'features',
     groupId,
@@ -136,7 +147,10 @@ export function createFeatureHandler(deps: { platform: Platform; config: Feature
       return [];
     }
     if (result.kind === 'out_of_order') {
-      throw new BitPredictError('ERR_VALIDATION', `out of order: candle opening ${new Date(candle.openTime).toISOString()} arrived after ${new Date(result.lastOpenTime).toISOString()}`);
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `out of order: candle opening ${new Date(candle.openTime).toISOString()} arrived after ${new Date(result.lastOpenTime).toISOString()}`,
+      );
     }
     try {
       const agg = text.index.aggregate(t, W);
@@ -149,7 +163,11 @@ export function createFeatureHandler(deps: { platform: Platform; config: Feature
     } catch (err) {
       // The engine has already taken this candle; a retry would see a duplicate and drop it.
       // Dead-letter it instead (non-retryable), so it is never lost silently.
-      throw new BitPredictError(isBitPredictError(err) ? err.code : 'ERR_HANDLER', `feature for ${series} at ${new Date(t).toISOString()} could not be built: ${errorMessage(err)}`, { cause: err, retryable: false });
+      throw new BitPredictError(
+        isBitPredictError(err) ? err.code : 'ERR_HANDLER',
+        `feature for ${series} at ${new Date(t).toISOString()} could not be built: ${errorMessage(err)}`,
+        { cause: err, retryable: false },
+      );
     }
   };
   return { handler, states, flushStore: () => store.flush() };
@@ -187,7 +205,11 @@ export async function createFeatureProcessor(opts: FeatureProcessorOptions): Pro
           nextLog += 5000;
         }
       }
-      if (!text.caughtUpOnce) platform.logger.warn({ texts: text.index.size, waitedMs: START_TEXT_WAIT_MS }, 'text.scored not read to its end yet; taking candles anyway (each waits for the text stream, bounded)');
+      if (!text.caughtUpOnce)
+        platform.logger.warn(
+          { texts: text.index.size, waitedMs: START_TEXT_WAIT_MS },
+          'text.scored not read to its end yet; taking candles anyway (each waits for the text stream, bounded)',
+        );
       await processor.start();
     },
     async stop() {

@@ -93,7 +93,11 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
   let admin: KafkaAdmin | null = null;
   let timer: NodeJS.Timeout | null = null;
   const textsTotal = counter(registry, 'bitpredict_features_texts_total', 'Scored texts read by the feature join, by outcome', ['outcome']);
-  const lateTotal = counter(registry, 'bitpredict_features_late_texts_total', 'Texts that arrived after a feature whose window they belong to was emitted (not merged into it)');
+  const lateTotal = counter(
+    registry,
+    'bitpredict_features_late_texts_total',
+    'Texts that arrived after a feature whose window they belong to was emitted (not merged into it)',
+  );
   const indexSize = gauge(registry, 'bitpredict_features_text_index_size', 'Texts held in the sentiment window index');
 
   /** Called whenever positions or ends move: the first time every partition is read to its end. */

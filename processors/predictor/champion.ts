@@ -35,8 +35,14 @@ export function championWindow(m: ServingModel, f: FeatureVector, w: FeatureVect
 
 export function createChampionPredictions(deps: { server: ModelServer | undefined; registry: Registry; now: () => number }) {
   const { server, now } = deps;
-  const fallbacks = counter(deps.registry, 'bitpredict_predictor_baseline_fallbacks_total', 'Records the baseline predicted although a champion is loaded', ['reason']);
-  const batched = counter(deps.registry, 'bitpredict_predictor_batched_total', 'Champion predictions taken from a batched inference made ahead by prepareBatch (backlog, replay)');
+  const fallbacks = counter(deps.registry, 'bitpredict_predictor_baseline_fallbacks_total', 'Records the baseline predicted although a champion is loaded', [
+    'reason',
+  ]);
+  const batched = counter(
+    deps.registry,
+    'bitpredict_predictor_batched_total',
+    'Champion predictions taken from a batched inference made ahead by prepareBatch (backlog, replay)',
+  );
 
   return {
     /** The champion that may predict now (not expired), or null. */
@@ -69,7 +75,15 @@ export function createChampionPredictions(deps: { server: ModelServer | undefine
         fallbacks.inc({ reason: 'non-finite' });
         return base;
       }
-      return { ...base, predictedLogReturn: r.ret, predictedPrice: f.close * Math.exp(r.ret), probUp: r.probUp, modelName: m.name, modelVersion: m.version, isBaseline: false };
+      return {
+        ...base,
+        predictedLogReturn: r.ret,
+        predictedPrice: f.close * Math.exp(r.ret),
+        probUp: r.probUp,
+        modelName: m.name,
+        modelVersion: m.version,
+        isBaseline: false,
+      };
     },
   };
 }

@@ -29,16 +29,32 @@ describe('model server', () => {
   let clock = T0;
 
   const meta = (version: string, over: Partial<ArtifactMeta> = {}): ArtifactMeta => ({
-    name: 'lstm-attention', version, featureSetVersion: 'fs-2', featureColumns: [...FEATURE_NAMES],
+    name: 'lstm-attention',
+    version,
+    featureSetVersion: 'fs-2',
+    featureColumns: [...FEATURE_NAMES],
     normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
-    T, F, returnScale: RETURN_SCALE, trainedFrom: Date.UTC(2024, 0, 1), trainedTo: Date.UTC(2024, 6, 1), metrics: {}, backend: 'cpu',
-    codeVersion: 'test', createdAt: new Date(T0).toISOString(), expiresAt: new Date(T0 + 3_600_000).toISOString(), seed: 3, hyperparameters: {},
+    T,
+    F,
+    returnScale: RETURN_SCALE,
+    trainedFrom: Date.UTC(2024, 0, 1),
+    trainedTo: Date.UTC(2024, 6, 1),
+    metrics: {},
+    backend: 'cpu',
+    codeVersion: 'test',
+    createdAt: new Date(T0).toISOString(),
+    expiresAt: new Date(T0 + 3_600_000).toISOString(),
+    seed: 3,
+    hyperparameters: {},
     ...over,
   });
   const failures = async (reason: string): Promise<number> =>
     (await registry.getSingleMetric('bitpredict_predictor_model_load_failures_total')?.get())?.values.find((v) => v.labels.reason === reason)?.value ?? 0;
   const expiresIn = async (): Promise<{ version: string; value: number }[]> =>
-    ((await registry.getSingleMetric('bitpredict_predictor_model_expires_in_seconds')?.get())?.values ?? []).map((v) => ({ version: String(v.labels.version), value: v.value }));
+    ((await registry.getSingleMetric('bitpredict_predictor_model_expires_in_seconds')?.get())?.values ?? []).map((v) => ({
+      version: String(v.labels.version),
+      value: v.value,
+    }));
 
   beforeAll(async () => {
     tf = (await loadTf('cpu')).tf;

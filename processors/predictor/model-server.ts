@@ -53,8 +53,18 @@ export interface ModelServerOptions {
 
 export function createModelServer(opts: ModelServerOptions): ModelServer {
   const { registry, logger, now } = opts;
-  const failures = counter(registry, 'bitpredict_predictor_model_load_failures_total', 'Announced model artifacts the predictor refused (the previous champion kept serving)', ['reason']);
-  const expiresIn = gauge(registry, 'bitpredict_predictor_model_expires_in_seconds', 'Seconds until the champion expires (negative: expired, the baseline serves; +Inf: no expiry; no series: no champion)', ['version']);
+  const failures = counter(
+    registry,
+    'bitpredict_predictor_model_load_failures_total',
+    'Announced model artifacts the predictor refused (the previous champion kept serving)',
+    ['reason'],
+  );
+  const expiresIn = gauge(
+    registry,
+    'bitpredict_predictor_model_expires_in_seconds',
+    'Seconds until the champion expires (negative: expired, the baseline serves; +Inf: no expiry; no series: no champion)',
+    ['version'],
+  );
   const loads = counter(registry, 'bitpredict_predictor_model_loads_total', 'Champion models loaded and swapped in');
   let serving: ServingModel | null = null;
   let lastRefusal: string | null = null;
@@ -101,10 +111,20 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
         model.dispose();
       }
       const expiresAt = meta.expiresAt === null ? null : Date.parse(meta.expiresAt);
-      if (expiresAt !== null && Number.isNaN(expiresAt)) return refuse('corrupt', source, `meta.json expiresAt ${JSON.stringify(meta.expiresAt)} is not an ISO time`);
+      if (expiresAt !== null && Number.isNaN(expiresAt))
+        return refuse('corrupt', source, `meta.json expiresAt ${JSON.stringify(meta.expiresAt)} is not an ISO time`);
       const t = now();
       if (expiresAt !== null && t >= expiresAt) return refuse('expired', source, `model ${meta.name}@${meta.version} expired at ${meta.expiresAt ?? ''}`);
-      serving = { name: meta.name, version: meta.version, T: meta.T, featureSetVersion: meta.featureSetVersion, normalizer: meta.normalizer, expiresAt, fast, meta };
+      serving = {
+        name: meta.name,
+        version: meta.version,
+        T: meta.T,
+        featureSetVersion: meta.featureSetVersion,
+        normalizer: meta.normalizer,
+        expiresAt,
+        fast,
+        meta,
+      };
       lastRefusal = null;
       loads.inc();
       updateGauge(t);
@@ -114,7 +134,8 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
     async loadAnnouncement(a) {
       const source = `announcement ${a.name}@${a.version}`;
       if (!a.artifactUri.startsWith('file://')) return refuse('uri', source, `artifactUri ${JSON.stringify(a.artifactUri)} is not a file:// URI`);
-      if (a.expiresAt !== null && now() >= a.expiresAt) return refuse('expired', source, `model ${a.name}@${a.version} expired at ${new Date(a.expiresAt).toISOString()}`);
+      if (a.expiresAt !== null && now() >= a.expiresAt)
+        return refuse('expired', source, `model ${a.name}@${a.version} expired at ${new Date(a.expiresAt).toISOString()}`);
       return server.loadDir(a.artifactUri.slice('file://'.length), source);
     },
   };
@@ -133,13 +154,20 @@ export interface ModelFollower {
  * the latest loadable one wins. After the initial catch-up, with nothing serving, the store's
  * registry champion is loaded (the topic may be empty, or its latest record refused).
  */
-export function createModelFollower(opts: { platform: Platform; models: Pick<Config['models'], 'name' | 'storeDir'>; server: ModelServer; logger: Logger; catchUpMs?: number }): ModelFollower {
+export function createModelFollower(opts: {
+  platform: Platform;
+  models: Pick<Config['models'], 'name' | 'storeDir'>;
+  server: ModelServer;
+  logger: Logger;
+  catchUpMs?: number;
+}): ModelFollower {
   const { platform, server, logger, models } = opts;
   const topic = platform.kafka.topic('models');
   const name = models.name;
   let follower: Follower | null = null;
   let chain: Promise<unknown> = Promise.resolve();
-  const enqueue = (work: () => Promise<unknown>): Promise<unknown> => (chain = chain.then(work).catch((err: unknown) => logger.error({ err }, 'model load failed')));
+  const enqueue = (work: () => Promise<unknown>): Promise<unknown> =>
+    (chain = chain.then(work).catch((err: unknown) => logger.error({ err }, 'model load failed')));
 
   async function registryChampion(): Promise<void> {
     if (server.current() !== null) return;

@@ -51,15 +51,29 @@ export interface PredictorOptions {
   followModels?: boolean;
 }
 
-export function createPredictorHandler(deps: { platform: Platform; config: Pick<Config, 'events' | 'predictions' | 'redis'>; redis: Redis; model: PredictionModel; now: () => number; server?: ModelServer }): PredictorHandler {
+export function createPredictorHandler(deps: {
+  platform: Platform;
+  config: Pick<Config, 'events' | 'predictions' | 'redis'>;
+  redis: Redis;
+  model: PredictionModel;
+  now: () => number;
+  server?: ModelServer;
+}): PredictorHandler {
   const { platform, config, redis, model, now, server } = deps;
   const { serde, registry } = platform;
   const predictionsTopic = platform.kafka.topic('predictions');
   const made = counter(registry, 'bitpredict_predictor_predictions_total', 'Predictions produced', ['model']);
-  const lag = histogram(registry, 'bitpredict_predictor_pipeline_seconds', 'Candle ingestion to prediction, wall clock', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30]);
+  const lag = histogram(
+    registry,
+    'bitpredict_predictor_pipeline_seconds',
+    'Candle ingestion to prediction, wall clock',
+    [],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+  );
   const store = createPredictionStore(redis, config.redis.keyPrefix, config.predictions.historyMax);
   const tracker = createSeriesTracker({
-    historyBefore: (f, keep) => (keep > 1 ? readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, keep - 1) : Promise.resolve([])),
+    historyBefore: (f, keep) =>
+      keep > 1 ? readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, keep - 1) : Promise.resolve([]),
     futureToleranceMs: config.events.futureToleranceMs,
     now,
   });
@@ -108,7 +122,8 @@ export function createPredictorHandler(deps: { platform: Platform; config: Pick<
     if (step.kind === 'invalid') throw new BitPredictError('ERR_VALIDATION', step.reason);
     // A redelivered feature: the series has already moved past it.
     if (step.kind === 'duplicate') return [];
-    if (step.kind === 'out-of-order') throw new BitPredictError('ERR_VALIDATION', `out of order: feature at ${new Date(f.eventTime).toISOString()} after ${new Date(step.last).toISOString()}`);
+    if (step.kind === 'out-of-order')
+      throw new BitPredictError('ERR_VALIDATION', `out of order: feature at ${new Date(f.eventTime).toISOString()} after ${new Date(step.last).toISOString()}`);
     const p = champion.predict(f, model.predict(f, now()), step.window, ahead);
     const value = serde.encode('predictions', p);
     // Redis before the Kafka commit: a redelivered feature rewrites the same history member.

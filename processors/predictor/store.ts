@@ -40,7 +40,8 @@ export function createPredictionStore(redis: Redis, keyPrefix: string, historyMa
   return {
     async write(p) {
       const json = JSON.stringify(p);
-      const res = await redis.multi()
+      const res = await redis
+        .multi()
         .set(keys.predictionsLatest(p.symbol), json)
         .eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, historyMax)
         .exec();

@@ -20,7 +20,10 @@ afterAll(async () => {
 });
 
 async function expectConfigError(p: Promise<unknown>, pathPart: string | RegExp): Promise<void> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(BitPredictError);
   expect((err as BitPredictError).code).toBe('ERR_CONFIG_INVALID');
   expect((err as BitPredictError).message).toMatch(pathPart);
@@ -124,7 +127,10 @@ describe('loadFinbert refuses bad model folders with ERR_CONFIG_INVALID naming t
   it('labels that do not map to positive/negative/neutral, and config.json that is not JSON', async () => {
     await writeTinyBert(join(dir, 'labels'), MODEL_ID, { id2label: { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' } });
     const config = join(dir, 'labels', 'test', 'tiny-finbert', 'config.json');
-    await expectConfigError(loadFinbert({ modelsDir: join(dir, 'labels'), modelId: MODEL_ID }), new RegExp(`${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*LABEL_0`));
+    await expectConfigError(
+      loadFinbert({ modelsDir: join(dir, 'labels'), modelId: MODEL_ID }),
+      new RegExp(`${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*LABEL_0`),
+    );
     await writeTinyBert(join(dir, 'dup'), MODEL_ID, { id2label: { 0: 'Positive', 1: 'POSITIVE', 2: 'neutral' } });
     await expectConfigError(loadFinbert({ modelsDir: join(dir, 'dup'), modelId: MODEL_ID }), /once each/);
     await writeFile(config, '{ not json');

@@ -91,7 +91,8 @@ async function mustExist(path: string, what: string): Promise<void> {
   const s = await stat(path).catch((err: unknown) => {
     throw configError(`FinBERT ${what} not found: ${path}`, path, err);
   });
-  if (what === 'model folder' ? !s.isDirectory() : !s.isFile()) throw configError(`FinBERT ${what} is not a ${what === 'model folder' ? 'folder' : 'file'}: ${path}`, path);
+  if (what === 'model folder' ? !s.isDirectory() : !s.isFile())
+    throw configError(`FinBERT ${what} is not a ${what === 'model folder' ? 'folder' : 'file'}: ${path}`, path);
 }
 
 async function load(options: FinbertOptions): Promise<FinbertScorer> {
@@ -118,7 +119,10 @@ async function load(options: FinbertOptions): Promise<FinbertScorer> {
     throw configError(`FinBERT config ${configPath} is not valid JSON`, configPath, err);
   }
   const labels = mapFinbertLabels(config.id2label, configPath);
-  const modelVersion = createHash('sha256').update(await readFile(onnxPath)).digest('hex').slice(0, 16);
+  const modelVersion = createHash('sha256')
+    .update(await readFile(onnxPath))
+    .digest('hex')
+    .slice(0, 16);
 
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
@@ -178,7 +182,11 @@ async function load(options: FinbertOptions): Promise<FinbertScorer> {
     const logits = out.logits.data as Float32Array;
     const width = labels.length;
     if (out.logits.dims[0] !== rows || out.logits.dims[1] !== width) {
-      throw new BitPredictError('ERR_CONFIG_INVALID', `FinBERT model ${onnxPath} gave logits of shape [${out.logits.dims.join(', ')}], expected [${rows}, ${width}]`, { details: { path: onnxPath } });
+      throw new BitPredictError(
+        'ERR_CONFIG_INVALID',
+        `FinBERT model ${onnxPath} gave logits of shape [${out.logits.dims.join(', ')}], expected [${rows}, ${width}]`,
+        { details: { path: onnxPath } },
+      );
     }
     const scores: FinbertScore[] = [];
     for (let r = 0; r < rows; r++) {

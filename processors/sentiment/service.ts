@@ -36,13 +36,24 @@ export function finbertInput(item: Pick<TextItem, 'kind' | 'title'>): string | n
   return t === '' ? null : t;
 }
 
-export function createSentimentHandler(deps: { platform: Platform; config: Pick<Config, 'events' | 'sentiment'>; finbert: FinbertScorer | null; now: () => number }) {
+export function createSentimentHandler(deps: {
+  platform: Platform;
+  config: Pick<Config, 'events' | 'sentiment'>;
+  finbert: FinbertScorer | null;
+  now: () => number;
+}) {
   const { platform, config, finbert, now } = deps;
   const { serde, registry } = platform;
   const outTopic = platform.kafka.topic('textScored');
   const batchSize = config.sentiment.batchSize;
   const scoredTotal = counter(registry, 'bitpredict_sentiment_scored_total', 'Texts scored, by kind and model', ['kind', 'model']);
-  const batchSeconds = histogram(registry, 'bitpredict_sentiment_finbert_batch_seconds', 'FinBERT inference time per batch', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+  const batchSeconds = histogram(
+    registry,
+    'bitpredict_sentiment_finbert_batch_seconds',
+    'FinBERT inference time per batch',
+    [],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
   // FinBERT scores computed by prepareBatch, by partition:offset, taken by the handler.
   const prepared = new Map<string, FinbertScore>();
 

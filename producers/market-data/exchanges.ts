@@ -5,9 +5,7 @@
 // gap fill its connect enqueued, so candles of a key are published in openTime order.
 import type { Logger } from '../../core/logger.js';
 import type { Config } from '../../core/config.js';
-import {
-  binanceStreamSymbol, createCandleBuilder, lastClosedOpenTime, parseBinanceFrame, parseCoinbaseFrame, type CandleBuilder,
-} from './domain/index.js';
+import { binanceStreamSymbol, createCandleBuilder, lastClosedOpenTime, parseBinanceFrame, parseCoinbaseFrame, type CandleBuilder } from './domain/index.js';
 import type { GapFiller } from './gap-fill.js';
 import type { MarketDataMetrics } from './metrics.js';
 import type { Series } from './series.js';
@@ -87,7 +85,14 @@ export function coinbaseStream(deps: StreamDeps & { send(text: string): void }):
         // Trades were missed while disconnected, so the candle in progress is incomplete: the new
         // builder starts with the next candle, and this one is fetched from REST once it closes.
         const current = lastClosedOpenTime(deps.now(), s.len) + s.len;
-        s.builder = createCandleBuilder({ symbol: s.symbol, interval: s.interval, exchange: 'coinbase', source: 'coinbase-ws', graceMs: m.graceMs, startFrom: current + s.len });
+        s.builder = createCandleBuilder({
+          symbol: s.symbol,
+          interval: s.interval,
+          exchange: 'coinbase',
+          source: 'coinbase-ws',
+          graceMs: m.graceMs,
+          startFrom: current + s.len,
+        });
         s.pendingFill = current;
         enqueue(() => deps.fillGap(s, current - s.len));
       }

@@ -27,12 +27,19 @@ export function createGapFiller(deps: {
   const { market: m, logger, sink } = deps;
 
   const restDeps = (exchange: Exchange): RestDeps => ({
-    logger, errors: deps.metrics.restErrors, exchange, baseMs: m.reconnectBaseMs, maxMs: m.reconnectMaxMs, random: deps.random, signal: deps.signal,
+    logger,
+    errors: deps.metrics.restErrors,
+    exchange,
+    baseMs: m.reconnectBaseMs,
+    maxMs: m.reconnectMaxMs,
+    random: deps.random,
+    signal: deps.signal,
   });
 
-  const pageUrl = (s: Series, page: { from: number; to: number }): string => (s.exchange === 'binance'
-    ? `${m.binance.restUrl}/api/v3/klines?symbol=${s.remote}&interval=${s.interval}&startTime=${page.from}&endTime=${page.to + s.len - 1}&limit=${PAGE.binance}`
-    : `${m.coinbase.restUrl}/products/${s.remote}/candles?granularity=${COINBASE_GRANULARITY[s.interval]}&start=${new Date(page.from).toISOString()}&end=${new Date(page.to).toISOString()}`);
+  const pageUrl = (s: Series, page: { from: number; to: number }): string =>
+    s.exchange === 'binance'
+      ? `${m.binance.restUrl}/api/v3/klines?symbol=${s.remote}&interval=${s.interval}&startTime=${page.from}&endTime=${page.to + s.len - 1}&limit=${PAGE.binance}`
+      : `${m.coinbase.restUrl}/products/${s.remote}/candles?granularity=${COINBASE_GRANULARITY[s.interval]}&start=${new Date(page.from).toISOString()}&end=${new Date(page.to).toISOString()}`;
 
   /** Publishes from REST every closed candle after the last published one, up to openTime `upTo`. */
   return async function fillGap(s: Series, upTo: number): Promise<void> {
@@ -46,13 +53,20 @@ export function createGapFiller(deps: {
         await sink.reject(s.exchange, 'http', url, res.raw, 'ERR_MALFORMED_INPUT', res.reason);
         return;
       }
-      const parsed: Parsed<CandleDraft[]> = s.exchange === 'binance' ? parseBinanceKlines(res.body, s.symbol, s.interval) : parseCoinbaseCandles(res.body, s.symbol, s.interval);
+      const parsed: Parsed<CandleDraft[]> =
+        s.exchange === 'binance' ? parseBinanceKlines(res.body, s.symbol, s.interval) : parseCoinbaseCandles(res.body, s.symbol, s.interval);
       if (!parsed.ok) {
         await sink.reject(s.exchange, 'http', url, Buffer.from(JSON.stringify(res.body)), 'ERR_VALIDATION', parsed.reason);
         return;
       }
       // Exchanges may include the candle still open or rows outside the asked window.
-      await sink.publish(s, parsed.value.filter((c) => c.openTime >= page.from && c.openTime <= page.to), 'rest', url, null);
+      await sink.publish(
+        s,
+        parsed.value.filter((c) => c.openTime >= page.from && c.openTime <= page.to),
+        'rest',
+        url,
+        null,
+      );
     }
   };
 }

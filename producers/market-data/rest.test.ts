@@ -28,12 +28,22 @@ describe('getJson (loopback server)', () => {
   const registry = createMetricsRegistry({ service: 'rest-test', defaultMetrics: false });
   const errors = counter(registry, 'bitpredict_marketdata_rest_errors_total', 'errors', ['exchange', 'status']);
   const deps = (signal = new AbortController().signal): RestDeps => ({
-    logger: createLogger({ level: 'silent', name: 'rest-test' }), errors, exchange: 'binance', baseMs: 5, maxMs: 50, random: () => 1, signal,
+    logger: createLogger({ level: 'silent', name: 'rest-test' }),
+    errors,
+    exchange: 'binance',
+    baseMs: 5,
+    maxMs: 50,
+    random: () => 1,
+    signal,
   });
   const count = async (status: string): Promise<number> => (await errors.get()).values.find((v) => v.labels.status === status)?.value ?? 0;
 
   it('retries 429 (honouring a capped Retry-After) and 5xx, then returns the body', async () => {
-    answers.push({ status: 429, body: '{"code":-1003}', headers: { 'retry-after': '3600' } }, { status: 502, body: 'bad gateway' }, { status: 200, body: '[[1,2]]' });
+    answers.push(
+      { status: 429, body: '{"code":-1003}', headers: { 'retry-after': '3600' } },
+      { status: 502, body: 'bad gateway' },
+      { status: 200, body: '[[1,2]]' },
+    );
     hits = 0;
     await expect(getJson(`${base}/x`, deps())).resolves.toEqual({ ok: true, body: [[1, 2]] });
     expect(hits).toBe(3);

@@ -46,7 +46,10 @@ export async function getJson(url: string, deps: RestDeps): Promise<RestResult> 
     if (deps.signal.aborted) throw new Aborted('stopped');
     let wait = backoffDelay(attempt, deps.baseMs, deps.maxMs, deps.random);
     try {
-      const res = await fetch(url, { signal: AbortSignal.any([deps.signal, AbortSignal.timeout(deps.timeoutMs ?? 15_000)]), headers: { accept: 'application/json' } });
+      const res = await fetch(url, {
+        signal: AbortSignal.any([deps.signal, AbortSignal.timeout(deps.timeoutMs ?? 15_000)]),
+        headers: { accept: 'application/json' },
+      });
       const raw = Buffer.from(await res.arrayBuffer());
       if (res.ok) {
         try {

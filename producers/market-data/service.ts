@@ -79,18 +79,36 @@ export async function createMarketDataService(opts: MarketDataOptions): Promise<
   const sink = createCandleSink({ platform, logger, metrics, now, futureToleranceMs: config.events.futureToleranceMs, producer: () => producer });
   const fillGap = createGapFiller({ market: m, logger, metrics, random, signal: abort.signal, sink });
   const streamDeps = (exchange: Exchange): StreamDeps => ({
-    series: series.filter((s) => s.exchange === exchange), market: m, futureToleranceMs: config.events.futureToleranceMs, now, logger, metrics, sink, fillGap, enqueue,
+    series: series.filter((s) => s.exchange === exchange),
+    market: m,
+    futureToleranceMs: config.events.futureToleranceMs,
+    now,
+    logger,
+    metrics,
+    sink,
+    fillGap,
+    enqueue,
   });
 
   function connect(exchange: Exchange, stream: ExchangeStream): void {
-    sockets.set(exchange, createReconnectingSocket({
-      logger, heartbeatTimeoutMs: m.heartbeatTimeoutMs, baseMs: m.reconnectBaseMs, maxMs: m.reconnectMaxMs, random,
-      name: exchange, url: stream.url, onOpen: stream.onOpen, onMessage: stream.onMessage,
-      onDisconnect: () => {
-        metrics.connected.set({ exchange }, 0);
-        metrics.reconnects.inc({ exchange });
-      },
-    }));
+    sockets.set(
+      exchange,
+      createReconnectingSocket({
+        logger,
+        heartbeatTimeoutMs: m.heartbeatTimeoutMs,
+        baseMs: m.reconnectBaseMs,
+        maxMs: m.reconnectMaxMs,
+        random,
+        name: exchange,
+        url: stream.url,
+        onOpen: stream.onOpen,
+        onMessage: stream.onMessage,
+        onDisconnect: () => {
+          metrics.connected.set({ exchange }, 0);
+          metrics.reconnects.inc({ exchange });
+        },
+      }),
+    );
   }
 
   return {
@@ -98,10 +116,15 @@ export async function createMarketDataService(opts: MarketDataOptions): Promise<
     async start() {
       if (started) return;
       started = true;
-      await loadLastPublished({ platform, topic: platform.kafka.topic('candles'), logger, random, signal: abort.signal }, new Set(series.map((s) => s.key)), sink.last);
+      await loadLastPublished(
+        { platform, topic: platform.kafka.topic('candles'), logger, random, signal: abort.signal },
+        new Set(series.map((s) => s.key)),
+        sink.last,
+      );
       producer ??= await createProducer(platform.kafka);
       if (exchanges.includes('binance')) connect('binance', binanceStream(streamDeps('binance')));
-      if (series.some((s) => s.exchange === 'coinbase')) connect('coinbase', coinbaseStream({ ...streamDeps('coinbase'), send: (text) => sockets.get('coinbase')?.send(text) }));
+      if (series.some((s) => s.exchange === 'coinbase'))
+        connect('coinbase', coinbaseStream({ ...streamDeps('coinbase'), send: (text) => sockets.get('coinbase')?.send(text) }));
       for (const s of sockets.values()) s.start();
     },
     async stop() {

@@ -63,13 +63,16 @@ export function createReconnectingSocket(opts: {
     sock.on('open', () => {
       connected = true;
       lastMessageAt = Date.now();
-      watchdog = setInterval(() => {
-        if (Date.now() - lastMessageAt > opts.heartbeatTimeoutMs) {
-          reason = 'heartbeat timeout';
-          logger.warn({ socket: opts.name, silentMs: Date.now() - lastMessageAt }, 'exchange socket silent; terminating');
-          sock.terminate();
-        }
-      }, Math.max(10, Math.min(1000, Math.floor(opts.heartbeatTimeoutMs / 4))));
+      watchdog = setInterval(
+        () => {
+          if (Date.now() - lastMessageAt > opts.heartbeatTimeoutMs) {
+            reason = 'heartbeat timeout';
+            logger.warn({ socket: opts.name, silentMs: Date.now() - lastMessageAt }, 'exchange socket silent; terminating');
+            sock.terminate();
+          }
+        },
+        Math.max(10, Math.min(1000, Math.floor(opts.heartbeatTimeoutMs / 4))),
+      );
       logger.info({ socket: opts.name }, 'exchange socket open');
       opts.onOpen();
     });

@@ -172,9 +172,10 @@ export function createPollService(deps: PollServiceDeps): PollService {
   const poller = createPoller({
     now: Date.now,
     backoff: (failures, serverWaitMs) => retryDelay(failures, config.market.reconnectBaseMs, config.market.reconnectMaxMs, random(), serverWaitMs),
-    seed: () => lastOpenTimesByKey(platform, platform.kafka.topic('candles'), 1000).then((last) => {
-      for (const k of keys) k.last = last.get(k.key) ?? null;
-    }),
+    seed: () =>
+      lastOpenTimesByKey(platform, platform.kafka.topic('candles'), 1000).then((last) => {
+        for (const k of keys) k.last = last.get(k.key) ?? null;
+      }),
     onStart: () => logger.info({ baseUrl, periodMs, keys: keys.map((k) => ({ key: k.key, last: k.last })) }, 'poll starting'),
     round: async () => {
       const roundStart = Date.now();
@@ -200,7 +201,8 @@ export function createPollService(deps: PollServiceDeps): PollService {
     stop: poller.stop,
     readiness(): Readiness {
       const checks: Record<string, string> = {};
-      for (const k of keys) checks[`poll ${k.key}`] = k.failures === 0 ? 'ok' : `backing off after ${k.failures} failure(s): ${k.lastError ?? ''}`.slice(0, 200);
+      for (const k of keys)
+        checks[`poll ${k.key}`] = k.failures === 0 ? 'ok' : `backing off after ${k.failures} failure(s): ${k.lastError ?? ''}`.slice(0, 200);
       // Upstream trouble is reported, not turned into unreadiness: restarting cannot fix it.
       return poller.readiness(checks);
     },
@@ -218,8 +220,20 @@ function keyStates(symbols: string[], intervals: string[]): KeyState[] {
     const pair = splitSymbol(symbol);
     if (!pair) throw new BitPredictError('ERR_CONFIG_INVALID', `poll: cannot split symbol "${symbol}" into base and quote asset`);
     for (const interval of intervals) {
-      if (!isPollInterval(interval)) throw new BitPredictError('ERR_CONFIG_INVALID', `poll: interval "${interval}" is not served by the histo API (1m, 1h, 1d)`);
-      keys.push({ key: seriesKey(symbol, interval), symbol, interval, intervalMs: lengthOf(interval), pair, last: null, failures: 0, nextAt: 0, lastResult: null, lastError: null });
+      if (!isPollInterval(interval))
+        throw new BitPredictError('ERR_CONFIG_INVALID', `poll: interval "${interval}" is not served by the histo API (1m, 1h, 1d)`);
+      keys.push({
+        key: seriesKey(symbol, interval),
+        symbol,
+        interval,
+        intervalMs: lengthOf(interval),
+        pair,
+        last: null,
+        failures: 0,
+        nextAt: 0,
+        lastResult: null,
+        lastError: null,
+      });
     }
   }
   if (keys.length === 0) throw new BitPredictError('ERR_CONFIG_INVALID', 'poll: no symbol/interval to poll (intervals must include 1m, 1h or 1d)');
@@ -263,7 +277,11 @@ function createCandleWriter(w: {
   /** Publishes what the plan of one answer says, and moves the key's last published candle on after the ack. */
   async function publish(k: KeyState, url: string, rows: RowParse[]): Promise<Plan> {
     const plan = planPublish({
-      rows, lastOpenTime: k.last, now: now(), intervalMs: k.intervalMs, futureToleranceMs: w.futureToleranceMs,
+      rows,
+      lastOpenTime: k.last,
+      now: now(),
+      intervalMs: k.intervalMs,
+      futureToleranceMs: w.futureToleranceMs,
       meta: { symbol: k.symbol, interval: k.interval, exchange: w.exchange, source: `poll:${new URL(w.baseUrl).host}` },
     });
     const records: OutRecord[] = plan.dead.map((d) => deadLetter(url, d.index, d.raw, d.code, d.reason));

@@ -84,12 +84,34 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     dlq: counter(platform.registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']),
   };
   const summary: ReplaySummary = {
-    file: plan.params.path, format: plan.params.format, published: 0, deadLettered: 0, duplicatesReplaced: 0, outOfOrder: 0, gaps: 0, missingIntervals: 0,
-    droppedPartialLastRow: false, firstOpenTime: null, lastOpenTime: null, seconds: 0, aborted: false,
-    skippedExisting: 0, resumedAfter: plan.params.resumeAfter ?? null,
+    file: plan.params.path,
+    format: plan.params.format,
+    published: 0,
+    deadLettered: 0,
+    duplicatesReplaced: 0,
+    outOfOrder: 0,
+    gaps: 0,
+    missingIntervals: 0,
+    droppedPartialLastRow: false,
+    firstOpenTime: null,
+    lastOpenTime: null,
+    seconds: 0,
+    aborted: false,
+    skippedExisting: 0,
+    resumedAfter: plan.params.resumeAfter ?? null,
   };
   const started = process.hrtime.bigint();
-  logger.info({ file: plan.params.path, format: plan.params.format, key: plan.key, rate: opts.rate || 'max', speedFactor: plan.speedFactor || undefined, resumeAfter: summary.resumedAfter }, 'replay starting');
+  logger.info(
+    {
+      file: plan.params.path,
+      format: plan.params.format,
+      key: plan.key,
+      rate: opts.rate || 'max',
+      speedFactor: plan.speedFactor || undefined,
+      resumeAfter: summary.resumedAfter,
+    },
+    'replay starting',
+  );
   const batches = replayBatches(plan.params, { encode: (c) => platform.serde.encode('candles', c), now, keepCandles: plan.paced });
   const sender = createBatchSender({ opts, plan, logger, metrics, summary, now });
   let stats: SequencerStats | null = null;
@@ -150,10 +172,20 @@ async function planReplay(opts: ReplayOptions): Promise<ReplayPlan> {
   const paced = opts.rate > 0 || speedFactor > 0;
   const resumeAfter = opts.resume === true ? await lastPublishedOpenTime(platform, topic, key, opts.resumeTailPerPartition ?? 1000) : null;
   const params: PipelineParams = {
-    path, format, dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)), symbol: opts.symbol, interval: opts.interval,
-    intervalMs: intervalMs(opts.interval), exchange: opts.exchange ?? 'binance', source: `replay:${basename(path)}`,
-    from: opts.from ?? null, to: opts.to ?? null, limit: opts.limit ?? 0, batchSize: paced ? 1 : (opts.batchSize ?? 1000),
-    futureToleranceMs: config.events.futureToleranceMs, resumeAfter,
+    path,
+    format,
+    dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)),
+    symbol: opts.symbol,
+    interval: opts.interval,
+    intervalMs: intervalMs(opts.interval),
+    exchange: opts.exchange ?? 'binance',
+    source: `replay:${basename(path)}`,
+    from: opts.from ?? null,
+    to: opts.to ?? null,
+    limit: opts.limit ?? 0,
+    batchSize: paced ? 1 : (opts.batchSize ?? 1000),
+    futureToleranceMs: config.events.futureToleranceMs,
+    resumeAfter,
   };
   return { params, topic, key, speedFactor, paced };
 }

@@ -11,15 +11,25 @@ import { createNewsService, type NewsOptions } from './news.js';
 const NOW = Date.UTC(2024, 0, 1);
 
 function answer(status: number, headers: Record<string, string> = {}): void {
-  vi.stubGlobal('fetch', vi.fn(async () => new Response('down', { status, headers })));
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async () => new Response('down', { status, headers })),
+  );
 }
 
 async function delays(polls: number, over: Partial<NewsOptions> = {}): Promise<number[]> {
   const platform = { logger: createLogger({ level: 'silent' }), registry: new Registry() } as unknown as Platform;
   const producer = { send: async () => undefined } as unknown as Producer;
   const news = await createNewsService({
-    platform, config: loadConfig({}), producer, feeds: ['http://feeds.example/rss'], pollIntervalMs: 1000,
-    schedule: false, loadSeenFromTail: false, now: () => NOW, ...over,
+    platform,
+    config: loadConfig({}),
+    producer,
+    feeds: ['http://feeds.example/rss'],
+    pollIntervalMs: 1000,
+    schedule: false,
+    loadSeenFromTail: false,
+    now: () => NOW,
+    ...over,
   });
   await news.start();
   const out: number[] = [];
@@ -55,12 +65,18 @@ describe('news feed backoff', () => {
   });
 
   it('counts a network error as a failure, and a success resets the count', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => {
-      throw new TypeError('fetch failed');
-    }));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => {
+        throw new TypeError('fetch failed');
+      }),
+    );
     expect(await delays(3)).toEqual([1000, 2000, 4000]);
     let calls = 0;
-    vi.stubGlobal('fetch', vi.fn(async () => (++calls === 2 ? new Response(null, { status: 304 }) : new Response('down', { status: 500 }))));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => (++calls === 2 ? new Response(null, { status: 304 }) : new Response('down', { status: 500 }))),
+    );
     expect(await delays(4)).toEqual([1000, 1000, 1000, 2000]);
   });
 });

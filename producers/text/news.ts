@@ -76,7 +76,17 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
   const metrics = newsMetrics(platform.registry);
   const startedAt = now();
   const states: FeedState[] = (opts.feeds ?? config.text.rssFeeds).map((url, i) => ({
-    url, source: feedSource(url), label: feedLabel(url, i), etag: null, lastModified: null, failures: 0, nextAt: 0, lastResult: null, lastItemAt: null, published: 0, rejected: 0,
+    url,
+    source: feedSource(url),
+    label: feedLabel(url, i),
+    etag: null,
+    lastModified: null,
+    failures: 0,
+    nextAt: 0,
+    lastResult: null,
+    lastItemAt: null,
+    published: 0,
+    rejected: 0,
   }));
   const memory: FeedMemory = { seen: new BoundedSet(SEEN_MAX), rejected: new BoundedSet(SEEN_MAX) };
 
@@ -142,12 +152,15 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
   const poller = createPoller({
     now,
     backoff: (failures, serverWaitMs) => backoffMs(retryPolicy, failures, serverWaitMs),
-    seed: (opts.loadSeenFromTail ?? true) ? async () => {
-      const tail = await loadTextTail(platform, 2_000);
-      for (const id of tail.ids) memory.seen.add(id);
-      for (const s of states) s.lastItemAt = tail.lastPublished.get(s.source) ?? null;
-      logger.info({ remembered: tail.ids.length }, 'dedupe memory loaded from the tail of text.raw');
-    } : undefined,
+    seed:
+      (opts.loadSeenFromTail ?? true)
+        ? async () => {
+            const tail = await loadTextTail(platform, 2_000);
+            for (const id of tail.ids) memory.seen.add(id);
+            for (const s of states) s.lastItemAt = tail.lastPublished.get(s.source) ?? null;
+            logger.info({ remembered: tail.ids.length }, 'dedupe memory loaded from the tail of text.raw');
+          }
+        : undefined,
     onStart: () => {
       for (const s of states) updateGauges(s);
       logger.info({ feeds: states.map((s) => s.url), pollIntervalMs: interval }, 'news polling started');
@@ -172,7 +185,8 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
     feeds: () => states,
     readiness(): Readiness {
       const checks: Record<string, string> = {};
-      for (const s of states) checks[`feed ${s.label}`] = s.failures === 0 ? (s.lastResult ?? 'pending') : `backoff after ${s.failures} failure(s): ${s.lastResult ?? ''}`;
+      for (const s of states)
+        checks[`feed ${s.label}`] = s.failures === 0 ? (s.lastResult ?? 'pending') : `backoff after ${s.failures} failure(s): ${s.lastResult ?? ''}`;
       // A failing feed is reported but does not make the service unready: the others still work.
       return poller.readiness(checks);
     },
@@ -197,7 +211,10 @@ type FeedFetch =
 
 /** One conditional GET of a feed, classified; a 429 or 503 carries the Retry-After wait. */
 async function fetchFeed(s: FeedState, timeoutMs: number, now: () => number): Promise<FeedFetch> {
-  const headers: Record<string, string> = { accept: 'application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8', 'user-agent': 'BitPredict/1.0 (+news ingestion)' };
+  const headers: Record<string, string> = {
+    accept: 'application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8',
+    'user-agent': 'BitPredict/1.0 (+news ingestion)',
+  };
   if (s.etag) headers['if-none-match'] = s.etag;
   if (s.lastModified) headers['if-modified-since'] = s.lastModified;
   let res: Response;
@@ -210,9 +227,15 @@ async function fetchFeed(s: FeedState, timeoutMs: number, now: () => number): Pr
     return { kind: 'failed', result: timedOut ? 'timeout' : 'network', detail: { err } };
   }
   if (res.status === 304) return { kind: 'not_modified' };
-  if (res.status === 429) return { kind: 'failed', result: 'rate_limited', detail: { status: 429 }, waitMs: retryAfterMs(res.headers.get('retry-after'), now()) };
+  if (res.status === 429)
+    return { kind: 'failed', result: 'rate_limited', detail: { status: 429 }, waitMs: retryAfterMs(res.headers.get('retry-after'), now()) };
   if (res.status < 200 || res.status >= 300) {
-    return { kind: 'failed', result: 'http_error', detail: { status: res.status }, waitMs: res.status === 503 ? retryAfterMs(res.headers.get('retry-after'), now()) : null };
+    return {
+      kind: 'failed',
+      result: 'http_error',
+      detail: { status: res.status },
+      waitMs: res.status === 503 ? retryAfterMs(res.headers.get('retry-after'), now()) : null,
+    };
   }
   return { kind: 'body', body, etag: res.headers.get('etag'), lastModified: res.headers.get('last-modified') };
 }

@@ -15,7 +15,13 @@ export function textRecord(platform: Platform, draft: TextDraft, ingestedAt: num
   return { topic: platform.kafka.topic('textRaw'), key: item.id, value: platform.serde.encode('textRaw', item), timestamp: item.publishedAt };
 }
 
-export function deadTextRecord(platform: Platform, src: { kind: 'file' | 'http'; source: string; offset: number | null; raw: string }, code: ErrorCode, message: string, now: number): OutRecord {
+export function deadTextRecord(
+  platform: Platform,
+  src: { kind: 'file' | 'http'; source: string; offset: number | null; raw: string },
+  code: ErrorCode,
+  message: string,
+  now: number,
+): OutRecord {
   return deadLetterFromSource(
     { serde: platform.serde, topicPrefix: platform.kafka.topicPrefix },
     { kind: src.kind, source: src.source, offset: src.offset, raw: Buffer.from(src.raw, 'utf8') },
@@ -62,7 +68,8 @@ export async function loadTextTail(platform: Platform, perPartition: number): Pr
     const item = await platform.serde.decode('textRaw', r.value).catch(() => null);
     if (!item) continue;
     out.lastPublished.set(item.source, Math.max(out.lastPublished.get(item.source) ?? 0, item.publishedAt));
-    if (item.source === 'x' && /^\d{1,20}$/.test(item.sourceId) && (out.newestTweetId === null || BigInt(item.sourceId) > BigInt(out.newestTweetId))) out.newestTweetId = item.sourceId;
+    if (item.source === 'x' && /^\d{1,20}$/.test(item.sourceId) && (out.newestTweetId === null || BigInt(item.sourceId) > BigInt(out.newestTweetId)))
+      out.newestTweetId = item.sourceId;
   }
   return out;
 }

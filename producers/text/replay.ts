@@ -54,7 +54,11 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   if (statSync(path).size > MAX_FILE_BYTES) throw new BitPredictError('ERR_REPLAY_FILE', `text replay file ${path} is larger than ${MAX_FILE_BYTES} bytes`);
   const content = readFileSync(path, 'utf8');
   const format = detectTextFormat(content.slice(0, content.indexOf('\n') >= 0 ? content.indexOf('\n') : 4096));
-  if (format === null) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: header is neither the tweets CSV (id,text,user,created_at) nor the news CSV (date;...;text;title;url)`);
+  if (format === null)
+    throw new BitPredictError(
+      'ERR_REPLAY_FILE',
+      `${path}: header is neither the tweets CSV (id,text,user,created_at) nor the news CSV (date;...;text;title;url)`,
+    );
   const source = `replay:${basename(path)}`;
   let mapped;
   try {
@@ -74,13 +78,26 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   }
   if ((opts.limit ?? 0) > 0) drafts = drafts.slice(0, opts.limit);
   const summary: TextReplaySummary = {
-    file: path, format, rows: mapped.rows, published: 0, deadLettered: 0, duplicates: mapped.duplicates, skippedAlreadyPublished: skipped,
-    firstPublishedAt: drafts[0]?.publishedAt ?? null, lastPublishedAt: null, aborted: false,
+    file: path,
+    format,
+    rows: mapped.rows,
+    published: 0,
+    deadLettered: 0,
+    duplicates: mapped.duplicates,
+    skippedAlreadyPublished: skipped,
+    firstPublishedAt: drafts[0]?.publishedAt ?? null,
+    lastPublishedAt: null,
+    aborted: false,
   };
-  logger.info({ file: path, format, items: drafts.length, dead: mapped.dead.length, duplicates: mapped.duplicates, skipped, rate: opts.rate || 'max' }, 'text replay starting');
+  logger.info(
+    { file: path, format, items: drafts.length, dead: mapped.dead.length, duplicates: mapped.duplicates, skipped, rate: opts.rate || 'max' },
+    'text replay starting',
+  );
   if (mapped.dead.length > 0) {
     const t = now();
-    await producer.send(mapped.dead.map((d) => deadTextRecord(platform, { kind: 'file', source: path, offset: d.line, raw: d.raw }, 'ERR_REPLAY_MALFORMED_ROW', d.reason, t)));
+    await producer.send(
+      mapped.dead.map((d) => deadTextRecord(platform, { kind: 'file', source: path, offset: d.line, raw: d.raw }, 'ERR_REPLAY_MALFORMED_ROW', d.reason, t)),
+    );
     summary.deadLettered = mapped.dead.length;
     dlqTotal.inc({ group: 'text-replay', reason: 'ERR_REPLAY_MALFORMED_ROW' }, mapped.dead.length);
     for (const d of mapped.dead.slice(0, 20)) logger.warn({ line: d.line, reason: d.reason }, 'text replay row sent to the DLQ');

@@ -9,14 +9,26 @@ import type { Producer } from '../../core/kafka/producer.js';
 import { createXService, type XOptions } from './x.js';
 
 function answer(status: number): void {
-  vi.stubGlobal('fetch', vi.fn(async () => new Response('{}', { status })));
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async () => new Response('{}', { status })),
+  );
 }
 
 async function waits(polls: number, over: Partial<XOptions> = {}): Promise<number[]> {
   let clock = Date.UTC(2024, 0, 1);
   const platform = { logger: createLogger({ level: 'silent' }), registry: new Registry() } as unknown as Platform;
   const producer = { send: async () => undefined } as unknown as Producer;
-  const x = await createXService({ platform, config: loadConfig({}), producer, token: 't', pollIntervalMs: 1000, loadSeenFromTail: false, now: () => clock, ...over });
+  const x = await createXService({
+    platform,
+    config: loadConfig({}),
+    producer,
+    token: 't',
+    pollIntervalMs: 1000,
+    loadSeenFromTail: false,
+    now: () => clock,
+    ...over,
+  });
   const out: number[] = [];
   for (let i = 0; i < polls; i++) {
     const wait = await x.pollOnce();
@@ -47,9 +59,12 @@ describe('X backoff', () => {
   });
 
   it('backs off network errors the same way', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => {
-      throw new TypeError('fetch failed');
-    }));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => {
+        throw new TypeError('fetch failed');
+      }),
+    );
     expect(await waits(3)).toEqual([1000, 2000, 4000]);
   });
 });

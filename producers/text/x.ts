@@ -63,7 +63,17 @@ export async function createXService(opts: XOptions): Promise<XService> {
   const retryPolicy: BackoffPolicy = { baseMs: Math.max(interval, 1000), maxMs: MAX_WAIT_MS, maxDoublings: 6 };
   const { requests, items, dlqTotal } = xMetrics(platform.registry);
   const seen = new BoundedSet(200_000);
-  const st: SearchState = { sinceId: null, pendingToken: null, pendingNewest: null, nextAt: 0, published: 0, rejected: 0, requests: 0, failures: 0, lastResult: null };
+  const st: SearchState = {
+    sinceId: null,
+    pendingToken: null,
+    pendingNewest: null,
+    nextAt: 0,
+    published: 0,
+    rejected: 0,
+    requests: 0,
+    failures: 0,
+    lastResult: null,
+  };
 
   function backoff(result: string, detail: Record<string, unknown>, minMs: number | null = null): number {
     requests.inc({ result });
@@ -77,7 +87,10 @@ export async function createXService(opts: XOptions): Promise<XService> {
     const records: OutRecord[] = [];
     const fresh = page.tweets.filter((tw) => !seen.has(tw.id)).sort((a, b) => a.publishedAt - b.publishedAt);
     for (const tw of fresh) records.push(textRecord(platform, tw, t));
-    for (const r of page.rejected) records.push(deadTextRecord(platform, { kind: 'http', source: `${apiUrl}/2/tweets/search/recent`, offset: null, raw: r.raw }, 'ERR_VALIDATION', r.reason, t));
+    for (const r of page.rejected)
+      records.push(
+        deadTextRecord(platform, { kind: 'http', source: `${apiUrl}/2/tweets/search/recent`, offset: null, raw: r.raw }, 'ERR_VALIDATION', r.reason, t),
+      );
     try {
       await producer.send(records);
     } catch (err) {
@@ -112,7 +125,12 @@ export async function createXService(opts: XOptions): Promise<XService> {
       } catch (err) {
         return backoff('network', { err });
       }
-      const limitWait = rateLimitWaitMs({ remaining: res.headers.get('x-rate-limit-remaining'), reset: res.headers.get('x-rate-limit-reset') }, res.status, now(), 60_000);
+      const limitWait = rateLimitWaitMs(
+        { remaining: res.headers.get('x-rate-limit-remaining'), reset: res.headers.get('x-rate-limit-reset') },
+        res.status,
+        now(),
+        60_000,
+      );
       if (res.status === 429) {
         st.nextAt = now() + limitWait;
         requests.inc({ result: 'rate_limited' });
@@ -139,11 +157,14 @@ export async function createXService(opts: XOptions): Promise<XService> {
   const poller = createPoller({
     now,
     backoff: (failures, serverWaitMs) => backoffMs(retryPolicy, failures, serverWaitMs),
-    seed: (opts.loadSeenFromTail ?? true) ? async () => {
-      const tail = await loadTextTail(platform, 2_000);
-      for (const id of tail.ids) seen.add(id);
-      st.sinceId = tail.newestTweetId;
-    } : undefined,
+    seed:
+      (opts.loadSeenFromTail ?? true)
+        ? async () => {
+            const tail = await loadTextTail(platform, 2_000);
+            for (const id of tail.ids) seen.add(id);
+            st.sinceId = tail.newestTweetId;
+          }
+        : undefined,
     onStart: () => logger.info({ query, sinceId: st.sinceId, pollIntervalMs: interval }, 'X recent search started'),
     round: async () => Math.min(Math.max(await pollPages(), 0), MAX_WAIT_MS),
     onRoundError: (err) => {
@@ -157,7 +178,14 @@ export async function createXService(opts: XOptions): Promise<XService> {
     start: poller.start,
     stop: poller.stop,
     pollOnce: () => poller.exclusive(pollPages),
-    state: () => ({ sinceId: st.sinceId, pendingToken: st.pendingToken, waitUntil: st.nextAt, published: st.published, rejected: st.rejected, requests: st.requests }),
+    state: () => ({
+      sinceId: st.sinceId,
+      pendingToken: st.pendingToken,
+      waitUntil: st.nextAt,
+      published: st.published,
+      rejected: st.rejected,
+      requests: st.requests,
+    }),
     readiness(): Readiness {
       return poller.readiness({ x: st.failures === 0 ? 'ok' : `backoff after ${st.failures} failure(s)` });
     },

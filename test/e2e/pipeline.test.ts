@@ -61,7 +61,16 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     await waitFor(() => other.some((m) => (m as { type: string }).type === 'subscribed'), 'the subscription to be confirmed');
 
     const producer = await createProducer(tp.platform.kafka);
-    const summary = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, limit: N });
+    const summary = await runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: 0,
+      limit: N,
+    });
     await producer.close();
     expect(summary.published).toBe(N);
     expect(summary.deadLettered).toBe(0);

@@ -22,7 +22,9 @@ export function naiveSentiment(texts: ScoredText[], t: number, W: number) {
   const c = inWindow.map((x) => x.vader.compound);
   const mean = n === 0 ? null : c.reduce((a, b) => a + b, 0) / n;
   const std = n < 2 || mean === null ? null : Math.sqrt(c.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
-  const fb = inWindow.filter((x) => x.finbert !== null).map((x) => (x.finbert as { positive: number; negative: number }).positive - (x.finbert as { positive: number; negative: number }).negative);
+  const fb = inWindow
+    .filter((x) => x.finbert !== null)
+    .map((x) => (x.finbert as { positive: number; negative: number }).positive - (x.finbert as { positive: number; negative: number }).negative);
   return {
     textCount: n,
     vaderMean: mean,
@@ -69,9 +71,13 @@ export function compareWithReference(got: FeatureVector, refIndicators: StableFe
 /** A scored text with the given VADER compound (and FinBERT positive/negative when given). */
 export function scoredText(id: string, publishedAt: number, compound: number, finbert: { positive: number; negative: number } | null = null): ScoredText {
   return {
-    id, source: 'test', kind: finbert ? 'news' : 'tweet', publishedAt,
+    id,
+    source: 'test',
+    kind: finbert ? 'news' : 'tweet',
+    publishedAt,
     vader: { compound, pos: Math.max(compound, 0), neu: 1 - Math.abs(compound), neg: Math.max(-compound, 0) },
     finbert: finbert ? { ...finbert, neutral: 1 - finbert.positive - finbert.negative, modelId: 'test/tiny', modelVersion: 'abc' } : null,
-    vaderVersion: 'test', scoredAt: 0,
+    vaderVersion: 'test',
+    scoredAt: 0,
   };
 }

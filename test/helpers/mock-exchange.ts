@@ -60,23 +60,51 @@ export function binanceKlineFrame(symbol: string, interval: string, k: MockKline
   return {
     stream: `${symbol.toLowerCase()}@kline_${interval}`,
     data: {
-      e: 'kline', E: eventTime, s: symbol,
+      e: 'kline',
+      E: eventTime,
+      s: symbol,
       k: {
-        t: k.openTime, T: k.openTime + intervalMs(interval) - 1, s: symbol, i: interval, f: 1, L: k.trades, o: k.open.toFixed(8), c: k.close.toFixed(8),
-        h: k.high.toFixed(8), l: k.low.toFixed(8), v: k.volume.toFixed(8), n: k.trades, x: closed, q: k.quoteVolume.toFixed(8), V: '0', Q: '0', B: '0',
+        t: k.openTime,
+        T: k.openTime + intervalMs(interval) - 1,
+        s: symbol,
+        i: interval,
+        f: 1,
+        L: k.trades,
+        o: k.open.toFixed(8),
+        c: k.close.toFixed(8),
+        h: k.high.toFixed(8),
+        l: k.low.toFixed(8),
+        v: k.volume.toFixed(8),
+        n: k.trades,
+        x: closed,
+        q: k.quoteVolume.toFixed(8),
+        V: '0',
+        Q: '0',
+        B: '0',
       },
     },
   };
 }
 
 export function binanceTradeFrame(symbol: string, t: TradeTick): unknown {
-  return { stream: `${symbol.toLowerCase()}@trade`, data: { e: 'trade', E: t.time + 1, s: symbol, t: t.tradeId, p: t.price.toFixed(8), q: t.size.toFixed(8), T: t.time, m: true, M: true } };
+  return {
+    stream: `${symbol.toLowerCase()}@trade`,
+    data: { e: 'trade', E: t.time + 1, s: symbol, t: t.tradeId, p: t.price.toFixed(8), q: t.size.toFixed(8), T: t.time, m: true, M: true },
+  };
 }
 
 export function coinbaseMatchFrame(product: string, t: TradeTick): unknown {
   return {
-    type: 'match', trade_id: t.tradeId, maker_order_id: 'ac928c66-ca53-498f-9c13-a110027a60e8', taker_order_id: '132fb6ae-456b-4654-b4e0-d681ac05cea1',
-    side: 'buy', size: String(t.size), price: String(t.price), product_id: product, sequence: t.tradeId * 10, time: new Date(t.time).toISOString().replace('Z', '123Z'),
+    type: 'match',
+    trade_id: t.tradeId,
+    maker_order_id: 'ac928c66-ca53-498f-9c13-a110027a60e8',
+    taker_order_id: '132fb6ae-456b-4654-b4e0-d681ac05cea1',
+    side: 'buy',
+    size: String(t.size),
+    price: String(t.price),
+    product_id: product,
+    sequence: t.tradeId * 10,
+    time: new Date(t.time).toISOString().replace('Z', '123Z'),
   };
 }
 
@@ -85,7 +113,10 @@ export function coinbaseHeartbeatFrame(product: string, time: number, lastTradeI
 }
 
 /** Candles as Coinbase REST computes them: trades deduped by id, ordered by (time, id), empty intervals absent. */
-export function coinbaseCandlesFromTrades(trades: readonly TradeTick[], lenMs: number): { openTime: number; open: number; high: number; low: number; close: number; volume: number }[] {
+export function coinbaseCandlesFromTrades(
+  trades: readonly TradeTick[],
+  lenMs: number,
+): { openTime: number; open: number; high: number; low: number; close: number; volume: number }[] {
   const unique = [...new Map(trades.map((t) => [t.tradeId, t])).values()].sort((a, b) => a.time - b.time || a.tradeId - b.tradeId);
   const out: { openTime: number; open: number; high: number; low: number; close: number; volume: number }[] = [];
   bareOhlcv(unique, lenMs, (openTime, open, high, low, close, volume) => out.push({ openTime, open, high, low, close, volume }));
@@ -121,7 +152,20 @@ export async function startMockExchange(): Promise<MockExchange> {
     const rows = (binanceKlines.get(`${symbol}:${interval}`) ?? [])
       .filter((k) => k.openTime >= start && k.openTime <= end)
       .slice(0, limit)
-      .map((k) => [k.openTime, k.open.toFixed(8), k.high.toFixed(8), k.low.toFixed(8), k.close.toFixed(8), k.volume.toFixed(8), k.openTime + len - 1, k.quoteVolume.toFixed(8), k.trades, '0', '0', '0']);
+      .map((k) => [
+        k.openTime,
+        k.open.toFixed(8),
+        k.high.toFixed(8),
+        k.low.toFixed(8),
+        k.close.toFixed(8),
+        k.volume.toFixed(8),
+        k.openTime + len - 1,
+        k.quoteVolume.toFixed(8),
+        k.trades,
+        '0',
+        '0',
+        '0',
+      ]);
     reply(res, 'binance', url.href, 200, rows);
   }
 
@@ -153,7 +197,14 @@ export async function startMockExchange(): Promise<MockExchange> {
     }
     const failure = failures[exchange].shift();
     if (failure) {
-      reply(res, exchange, url.href, failure.status, failure.body ?? { message: `mock failure ${failure.status}` }, failure.retryAfter === undefined ? {} : { 'retry-after': failure.retryAfter });
+      reply(
+        res,
+        exchange,
+        url.href,
+        failure.status,
+        failure.body ?? { message: `mock failure ${failure.status}` },
+        failure.retryAfter === undefined ? {} : { 'retry-after': failure.retryAfter },
+      );
       return;
     }
     if (exchange === 'binance' && url.pathname === '/binance/api/v3/klines') return binanceRest(url, res);

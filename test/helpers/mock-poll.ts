@@ -46,7 +46,11 @@ export function fixtureRows(name: string): HistoRowJson[] {
 export function histoBody(rows: unknown[]): string {
   const times = rows.map((r) => (r as { time?: unknown }).time).filter((t): t is number => typeof t === 'number');
   return JSON.stringify({
-    Response: 'Success', Message: '', HasWarning: false, Type: 100, RateLimit: {},
+    Response: 'Success',
+    Message: '',
+    HasWarning: false,
+    Type: 100,
+    RateLimit: {},
     Data: { Aggregated: false, TimeFrom: times[0] ?? 0, TimeTo: times.at(-1) ?? 0, Data: rows },
   });
 }

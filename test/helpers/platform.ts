@@ -27,7 +27,9 @@ export interface TestPlatform {
   prefix: string;
   topic(logical: LogicalTopic): string;
   /** Reads every record of a topic from the beginning up to its current end (read_committed). */
-  readAll<T extends LogicalTopic>(logical: T): Promise<{ key: string | null; value: TopicValueMap[T] | null; raw: Buffer | null; timestamp: number; partition: number; offset: string }[]>;
+  readAll<T extends LogicalTopic>(
+    logical: T,
+  ): Promise<{ key: string | null; value: TopicValueMap[T] | null; raw: Buffer | null; timestamp: number; partition: number; offset: string }[]>;
   cleanup(): Promise<void>;
 }
 

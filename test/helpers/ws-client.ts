@@ -149,7 +149,9 @@ export async function closeOf(c: TestWsClient, what: string, timeoutMs = 10_000)
   try {
     return await Promise.race([
       c.closed,
-      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs); }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      }),
     ]);
   } finally {
     clearTimeout(timer);
@@ -174,7 +176,9 @@ export function refusedUpgrade(url: string, headers: Record<string, string> = {}
       clearTimeout(timer);
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
       res.on('end', () => {
         req.destroy();
         resolve({ status: res.statusCode ?? 0, body });
@@ -220,15 +224,29 @@ export async function startGateway(tp: TestPlatform, opts: StartGatewayOptions):
   });
   const logs: string[] = [];
   const logger = opts.captureLogs
-    ? createLogger({ level: 'debug', name: opts.label, destination: { write: (line: string) => { logs.push(line); } } })
+    ? createLogger({
+        level: 'debug',
+        name: opts.label,
+        destination: {
+          write: (line: string) => {
+            logs.push(line);
+          },
+        },
+      })
     : tp.logger.child({ gateway: opts.label });
   // Kafka client and serde are shared with the test platform (same topics, same registry); the
   // metrics registry is the gateway's own, as in a process of its own.
   const registry = createMetricsRegistry({ service: opts.label, defaultMetrics: false });
   const platform: Platform = { ...tp.platform, logger, registry };
   const gateway = await createGateway({
-    platform, config, redis: tp.redis, host: '127.0.0.1', port: 0,
-    onFatal: (e) => { opts.fatal.push(e); },
+    platform,
+    config,
+    redis: tp.redis,
+    host: '127.0.0.1',
+    port: 0,
+    onFatal: (e) => {
+      opts.fatal.push(e);
+    },
     closeGraceMs: opts.closeGraceMs ?? 1000,
   });
   await gateway.start();
@@ -245,15 +263,34 @@ export const T0 = Math.floor(Date.now() / HOUR) * HOUR - 1000 * HOUR;
 export function prediction(i: number, overrides: Partial<Prediction> = {}): Prediction {
   const eventTime = T0 + i * HOUR;
   return {
-    symbol: 'BTCUSDT', interval: '1h', eventTime, targetTime: eventTime + HOUR, horizonSteps: 1,
-    predictedLogReturn: 0.0001 * i, predictedPrice: 30_000 + i, probUp: 0.5, modelName: 'test-model', modelVersion: 'v1',
-    isBaseline: false, featureSetVersion: 'fs-test', candleIngestedAt: eventTime + 1, featuresComputedAt: eventTime + 2, predictedAt: eventTime + 3,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    eventTime,
+    targetTime: eventTime + HOUR,
+    horizonSteps: 1,
+    predictedLogReturn: 0.0001 * i,
+    predictedPrice: 30_000 + i,
+    probUp: 0.5,
+    modelName: 'test-model',
+    modelVersion: 'v1',
+    isBaseline: false,
+    featureSetVersion: 'fs-test',
+    candleIngestedAt: eventTime + 1,
+    featuresComputedAt: eventTime + 2,
+    predictedAt: eventTime + 3,
     ...overrides,
   };
 }
 
 export async function producePredictions(tp: TestPlatform, producer: Producer, preds: Prediction[]): Promise<void> {
-  await producer.send(preds.map((p) => ({ topic: tp.topic('predictions'), key: seriesKey(p.symbol, p.interval), value: tp.platform.serde.encode('predictions', p), timestamp: Date.now() })));
+  await producer.send(
+    preds.map((p) => ({
+      topic: tp.topic('predictions'),
+      key: seriesKey(p.symbol, p.interval),
+      value: tp.platform.serde.encode('predictions', p),
+      timestamp: Date.now(),
+    })),
+  );
 }
 
 /**

@@ -20,19 +20,34 @@ const FROM = '2021-11-01T00:00:00Z';
 const TO = '2021-11-15T00:00:00Z';
 const WARMUP = 60;
 
-interface Run { status: number | null; stdout: string; stderr: string }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function cli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-      cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`backtest did not finish: ${stderr.slice(-2000)}`)); }, 120_000);
-    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`backtest did not finish: ${stderr.slice(-2000)}`));
+    }, 120_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
   });
 }
 
@@ -51,17 +66,50 @@ describe('bitpredict backtest', () => {
   let env: Record<string, string>;
 
   const backtest = (name: string, extra: string[] = []): Promise<Run> =>
-    cli(['backtest', '--symbol', 'BTCUSDT', '--interval', '1h', '--from', FROM, '--to', TO, '--model', 'baseline', '--warmup-bars', String(WARMUP), '--out', join(out, name), ...extra], env);
+    cli(
+      [
+        'backtest',
+        '--symbol',
+        'BTCUSDT',
+        '--interval',
+        '1h',
+        '--from',
+        FROM,
+        '--to',
+        TO,
+        '--model',
+        'baseline',
+        '--warmup-bars',
+        String(WARMUP),
+        '--out',
+        join(out, name),
+        ...extra,
+      ],
+      env,
+    );
 
   beforeAll(async () => {
     tp = await createTestPlatform('bt-cli');
     producer = await createProducer(tp.platform.kafka);
-    await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: Date.parse(FROM) - WARMUP * HOUR, to: Date.parse(TO) + 24 * HOUR });
+    await runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: 0,
+      from: Date.parse(FROM) - WARMUP * HOUR,
+      to: Date.parse(TO) + 24 * HOUR,
+    });
     await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: NEWS, resume: false });
     out = await mkdtemp(join(tmpdir(), 'bp-backtest-cli-'));
     env = {
-      BITPREDICT_TOPIC_PREFIX: tp.prefix, BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix, BITPREDICT_DATA_DIR: DATA_DIR,
-      BITPREDICT_LOG_LEVEL: 'error', BITPREDICT_MODEL_STORE_DIR: join(out, 'no-store'),
+      BITPREDICT_TOPIC_PREFIX: tp.prefix,
+      BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
+      BITPREDICT_DATA_DIR: DATA_DIR,
+      BITPREDICT_LOG_LEVEL: 'error',
+      BITPREDICT_MODEL_STORE_DIR: join(out, 'no-store'),
     };
   }, 90_000);
 
@@ -95,12 +143,32 @@ describe('bitpredict backtest', () => {
     const some = JSON.parse(jsonA) as { range: unknown };
     expect(some.range).toBeTruthy();
     const candle: Candle = {
-      symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', openTime: Date.parse(TO) + 100 * HOUR, closeTime: Date.parse(TO) + 101 * HOUR,
-      open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, quoteVolume: null, tradeCount: null, source: 'test', ingestedAt: Date.now(),
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      exchange: 'binance',
+      openTime: Date.parse(TO) + 100 * HOUR,
+      closeTime: Date.parse(TO) + 101 * HOUR,
+      open: 1,
+      high: 2,
+      low: 0.5,
+      close: 1.5,
+      volume: 10,
+      quoteVolume: null,
+      tradeCount: null,
+      source: 'test',
+      ingestedAt: Date.now(),
     };
     const text: TextItem = {
-      id: 'future-1', source: 'test', sourceId: 'f1', kind: 'news', publishedAt: Date.parse(TO) + HOUR, title: 'Bitcoin crashes to zero',
-      text: 'terrible awful crash', url: null, author: null, ingestedAt: Date.now(),
+      id: 'future-1',
+      source: 'test',
+      sourceId: 'f1',
+      kind: 'news',
+      publishedAt: Date.parse(TO) + HOUR,
+      title: 'Bitcoin crashes to zero',
+      text: 'terrible awful crash',
+      url: null,
+      author: null,
+      ingestedAt: Date.now(),
     };
     await producer.send([
       { topic: tp.topic('candles'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('candles', candle), timestamp: candle.closeTime },

@@ -37,13 +37,40 @@ describe('backtest sources: topics = files', () => {
   beforeAll(async () => {
     tp = await createTestPlatform('bt-source', { BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS: String(W) });
     producer = await createProducer(tp.platform.kafka);
-    const s = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: REPLAY_FROM, to: REPLAY_TO });
+    const s = await runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: 0,
+      from: REPLAY_FROM,
+      to: REPLAY_TO,
+    });
     expect(s.published).toBeGreaterThan(300);
     // Another series in the same topic, overlapping in time: must be ignored.
-    await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'ETHUSDT', interval: '1h', rate: 0, from: RANGE.from, limit: 50 });
+    await runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'ETHUSDT',
+      interval: '1h',
+      rate: 0,
+      from: RANGE.from,
+      limit: 50,
+    });
     await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: NEWS, resume: false });
     await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TWEETS, resume: false });
-    files = await loadEventsFromFiles({ dataDir: DATA_DIR, candleFile: HOURLY_MERGED, textFiles: [NEWS, TWEETS], range: RANGE, warmupBars: WARMUP, sentimentWindowMs: W });
+    files = await loadEventsFromFiles({
+      dataDir: DATA_DIR,
+      candleFile: HOURLY_MERGED,
+      textFiles: [NEWS, TWEETS],
+      range: RANGE,
+      warmupBars: WARMUP,
+      sentimentWindowMs: W,
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -53,7 +80,12 @@ describe('backtest sources: topics = files', () => {
 
   it('reads the same events from the topics as from the files, with progress', async () => {
     const progress: [number, number, string][] = [];
-    const kafka = await loadEventsFromKafka(tp.platform, { config: tp.config, range: RANGE, warmupBars: WARMUP, onProgress: (d, t, w) => progress.push([d, t, w]) });
+    const kafka = await loadEventsFromKafka(tp.platform, {
+      config: tp.config,
+      range: RANGE,
+      warmupBars: WARMUP,
+      onProgress: (d, t, w) => progress.push([d, t, w]),
+    });
     expect(kafka.source).toBe('kafka');
     expect(files.source).toBe('files');
     expect(kafka.warmupFrom).toBe(REPLAY_FROM);
@@ -78,15 +110,34 @@ describe('backtest sources: topics = files', () => {
     // Valid to the live consumers (inside the future tolerance) but dated after the range.
     const afterRange: Candle = { ...some, openTime: RANGE.to + 48 * HOUR, closeTime: RANGE.to + 49 * HOUR };
     const text = (id: string, publishedAt: number): TextItem => ({
-      id, source: 'rss:test', sourceId: id, kind: 'news', publishedAt, title: 'Bitcoin crashes hard', text: 'terrible losses', url: null, author: null, ingestedAt: publishedAt,
+      id,
+      source: 'rss:test',
+      sourceId: id,
+      kind: 'news',
+      publishedAt,
+      title: 'Bitcoin crashes hard',
+      text: 'terrible losses',
+      url: null,
+      author: null,
+      ingestedAt: publishedAt,
     });
     const futureText = text('future-1', Date.UTC(2030, 0, 1));
     const lateText = text('late-1', RANGE.to);
     // The broker refuses record timestamps far ahead of its clock, so a future-dated record gets
     // in with a current timestamp and a future event time in its value.
     const stamp = (t: number): number => Math.min(t, Date.now());
-    const candleRec = (c: Candle) => ({ topic: tp.topic('candles'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('candles', c), timestamp: stamp(c.closeTime) });
-    const textRec = (t: TextItem) => ({ topic: tp.topic('textRaw'), key: t.id, value: tp.platform.serde.encode('textRaw', t), timestamp: stamp(t.publishedAt) });
+    const candleRec = (c: Candle) => ({
+      topic: tp.topic('candles'),
+      key: 'BTCUSDT:1h',
+      value: tp.platform.serde.encode('candles', c),
+      timestamp: stamp(c.closeTime),
+    });
+    const textRec = (t: TextItem) => ({
+      topic: tp.topic('textRaw'),
+      key: t.id,
+      value: tp.platform.serde.encode('textRaw', t),
+      timestamp: stamp(t.publishedAt),
+    });
     await producer.send([candleRec(future), candleRec(afterRange), candleRec({ ...some, ingestedAt: Date.now() }), textRec(futureText), textRec(lateText)]);
     const after = await loadEventsFromKafka(tp.platform, { config: tp.config, range: RANGE, warmupBars: WARMUP });
     expect(after.candles).toHaveLength(before.candles.length);

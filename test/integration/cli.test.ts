@@ -44,14 +44,23 @@ describe('bitpredict CLI error reporting', () => {
   });
 
   it('an unreachable schema registry gives one ERR_REGISTRY_UNREACHABLE line', () => {
-    const r = cli(['topics', 'create'], { BITPREDICT_REGISTRY_URL: 'http://127.0.0.1:1/apis/ccompat/v7', BITPREDICT_TOPIC_PREFIX: `t.cli-${Date.now()}.`, BITPREDICT_LOG_LEVEL: 'silent' });
+    const r = cli(['topics', 'create'], {
+      BITPREDICT_REGISTRY_URL: 'http://127.0.0.1:1/apis/ccompat/v7',
+      BITPREDICT_TOPIC_PREFIX: `t.cli-${Date.now()}.`,
+      BITPREDICT_LOG_LEVEL: 'silent',
+    });
     expect(r.status).toBe(1);
     expectOneClearLine(r.stderr, /^bitpredict: ERR_REGISTRY_UNREACHABLE: schema registry at http:\/\/127\.0\.0\.1:1\/apis\/ccompat\/v7 did not answer/);
   });
 
   it('a missing FinBERT model folder stops the sentiment processor with one ERR_CONFIG_INVALID line (and it exits)', () => {
     const prefix = `t.cli-fb-${Date.now()}.`;
-    const r = cli(['sentiment'], { BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR: '/nonexistent/models', BITPREDICT_TOPIC_PREFIX: prefix, BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${prefix}`, BITPREDICT_LOG_LEVEL: 'silent' });
+    const r = cli(['sentiment'], {
+      BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR: '/nonexistent/models',
+      BITPREDICT_TOPIC_PREFIX: prefix,
+      BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${prefix}`,
+      BITPREDICT_LOG_LEVEL: 'silent',
+    });
     // Configuration errors exit 2, like invalid keys; before the fix the process printed this line and hung.
     expect(r.status).toBe(2);
     expectOneClearLine(r.stderr, /^bitpredict: ERR_CONFIG_INVALID: .*\/nonexistent\/models/);

@@ -43,7 +43,10 @@ describe('indicator processor dead-letters bad records and keeps the partition m
     await producer.send([good1, ...bad, good2].map((value) => ({ topic, key, value, timestamp: now })));
     await producer.close();
 
-    await waitFor(async () => (await tp.admin.groupLag(`${tp.config.kafka.clientId}-features`, topic)).every((p) => p.lag === 0 && p.committed !== '-1' || p.end === '0'), 'the processor to commit past every record');
+    await waitFor(
+      async () => (await tp.admin.groupLag(`${tp.config.kafka.clientId}-features`, topic)).every((p) => (p.lag === 0 && p.committed !== '-1') || p.end === '0'),
+      'the processor to commit past every record',
+    );
     const features = await tp.readAll('features');
     expect(features.map((f) => f.value?.openTime)).toEqual([t0, t0 + HOUR_MS]);
     const dlq = await tp.readAll('dlq');

@@ -37,7 +37,11 @@ describe('feature processors scale out in one consumer group', () => {
     (await r.getSingleMetric('bitpredict_features_total')?.get())?.values[0]?.value ?? 0;
 
   beforeAll(async () => {
-    tp = await createTestPlatform('fscale', { BITPREDICT_PROCESSING_GUARANTEE: 'exactly-once', BITPREDICT_TOPIC_PARTITIONS: '4', BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS: '200' });
+    tp = await createTestPlatform('fscale', {
+      BITPREDICT_PROCESSING_GUARANTEE: 'exactly-once',
+      BITPREDICT_TOPIC_PARTITIONS: '4',
+      BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS: '200',
+    });
   });
 
   afterAll(async () => {
@@ -59,7 +63,14 @@ describe('feature processors scale out in one consumer group', () => {
     const send = (async () => {
       for (let i = 0; i < all.length; i += 120) {
         const chunk = all.slice(i, i + 120);
-        await producer.send(chunk.map((c) => ({ topic: tp.topic('candles'), key: `${c.symbol}:${c.interval}`, value: tp.platform.serde.encode('candles', c), timestamp: c.closeTime })));
+        await producer.send(
+          chunk.map((c) => ({
+            topic: tp.topic('candles'),
+            key: `${c.symbol}:${c.interval}`,
+            value: tp.platform.serde.encode('candles', c),
+            timestamp: c.closeTime,
+          })),
+        );
         await new Promise((r) => setTimeout(r, 60));
       }
     })();

@@ -64,11 +64,19 @@ describe('feature processor, exactly once: SIGKILL at random points while replay
     for (let i = 0; i < 300; i++) {
       const publishedAt = FROM + i * 37 * 60_000 + 17;
       texts.push({
-        id: `x${i}`, source: 'test', kind: 'tweet', publishedAt,
-        vader: { compound: Math.sin(i) * 0.9, pos: 0, neu: 1, neg: 0 }, finbert: null, vaderVersion: 'test', scoredAt: 0,
+        id: `x${i}`,
+        source: 'test',
+        kind: 'tweet',
+        publishedAt,
+        vader: { compound: Math.sin(i) * 0.9, pos: 0, neu: 1, neg: 0 },
+        finbert: null,
+        vaderVersion: 'test',
+        scoredAt: 0,
       });
     }
-    await producer.send(texts.map((x) => ({ topic: tp.topic('textScored'), key: x.id, value: tp.platform.serde.encode('textScored', x), timestamp: x.publishedAt })));
+    await producer.send(
+      texts.map((x) => ({ topic: tp.topic('textScored'), key: x.id, value: tp.platform.serde.encode('textScored', x), timestamp: x.publishedAt })),
+    );
   });
 
   afterAll(async () => {
@@ -78,7 +86,18 @@ describe('feature processor, exactly once: SIGKILL at random points while replay
   });
 
   it('leaves every feature exactly once and equal to an uninterrupted run', async () => {
-    const replay = runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 300, from: FROM, limit: N, resume: false });
+    const replay = runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: 300,
+      from: FROM,
+      limit: N,
+      resume: false,
+    });
     let replaying = true;
     void replay.finally(() => {
       replaying = false;

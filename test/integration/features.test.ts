@@ -17,7 +17,6 @@ const HOUR = 3_600_000;
 const W = 2 * HOUR;
 const FROM = Date.UTC(2022, 2, 1);
 
-
 describe('feature processor: indicators + point-in-time sentiment, restartable', () => {
   let tp: TestPlatform;
   let producer: Producer;
@@ -39,7 +38,18 @@ describe('feature processor: indicators + point-in-time sentiment, restartable',
   }
 
   async function replay(limit: number): Promise<void> {
-    const s = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: FROM, limit, resume: true });
+    const s = await runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: 0,
+      from: FROM,
+      limit,
+      resume: true,
+    });
     expect(s.deadLettered).toBe(0);
   }
 
@@ -94,7 +104,12 @@ describe('feature processor: indicators + point-in-time sentiment, restartable',
     );
     await producer.send([
       // Kafka 4 refuses record timestamps more than an hour ahead, so the 2030 text carries "now".
-      ...texts.map((x) => ({ topic: tp.topic('textScored'), key: x.id, value: tp.platform.serde.encode('textScored', x), timestamp: Math.min(x.publishedAt, Date.now()) })),
+      ...texts.map((x) => ({
+        topic: tp.topic('textScored'),
+        key: x.id,
+        value: tp.platform.serde.encode('textScored', x),
+        timestamp: Math.min(x.publishedAt, Date.now()),
+      })),
       { topic: tp.topic('textScored'), key: 'garbage', value: Buffer.from('not avro'), timestamp: FROM },
     ]);
   });
@@ -121,7 +136,7 @@ describe('feature processor: indicators + point-in-time sentiment, restartable',
     expect(at(5)?.textCount).toBe(3);
     expect(at(5)?.vaderNegShare).toBeCloseTo(2 / 3, 12);
     expect(at(5)?.finbertCount).toBe(2);
-    expect(at(5)?.finbertMean).toBeCloseTo(((0.1 - 0.7) + (0.9 - 0.05)) / 2, 12);
+    expect(at(5)?.finbertMean).toBeCloseTo((0.1 - 0.7 + (0.9 - 0.05)) / 2, 12);
     expect(at(5)?.sentimentWindowMs).toBe(W);
     // No look-ahead: (t18, t20] holds no test text, so the 2030 text (and the later candles, all
     // in the topic before the processor started) left the feature at t20 untouched.

@@ -17,9 +17,14 @@ function cli(args: string[], env: Record<string, string> = {}): { status: number
   const res = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'keys', ...args], {
     cwd: REPO_ROOT,
     env: {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '',
-      ...(process.env.BITPREDICT_GATEWAY_ALLOWED_ORIGINS === undefined ? {} : { BITPREDICT_GATEWAY_ALLOWED_ORIGINS: process.env.BITPREDICT_GATEWAY_ALLOWED_ORIGINS }),
-      BITPREDICT_REDIS_URL: config.redis.url, BITPREDICT_REDIS_KEY_PREFIX: prefix, BITPREDICT_LOG_LEVEL: 'silent',
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...(process.env.BITPREDICT_GATEWAY_ALLOWED_ORIGINS === undefined
+        ? {}
+        : { BITPREDICT_GATEWAY_ALLOWED_ORIGINS: process.env.BITPREDICT_GATEWAY_ALLOWED_ORIGINS }),
+      BITPREDICT_REDIS_URL: config.redis.url,
+      BITPREDICT_REDIS_KEY_PREFIX: prefix,
+      BITPREDICT_LOG_LEVEL: 'silent',
       ...env,
     },
     encoding: 'utf8',
@@ -85,7 +90,12 @@ describe('bitpredict keys + the gateway auth guard on real Redis', () => {
     expect(revoke.stdout).toMatch(new RegExp(`revoked API key ${readId}`));
 
     expect(await store.verify(readKey)).toEqual({ ok: false, reason: 'revoked' });
-    expect(await guard.check(request(readKey), 'read')).toEqual({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED', message: `API key ${readId} was revoked` });
+    expect(await guard.check(request(readKey), 'read')).toEqual({
+      ok: false,
+      status: 401,
+      code: 'ERR_UNAUTHENTICATED',
+      message: `API key ${readId} was revoked`,
+    });
     expect(Object.fromEntries(await store.status([readId, adminParts?.id ?? '']))).toEqual({ [readId]: 'revoked', [adminParts?.id ?? '']: 'active' });
     expect((await guard.check(request(adminKey), 'admin')).ok).toBe(true);
 

@@ -30,25 +30,94 @@ const HISTORY_MAX = 6;
 const NAME = 'lstm-attention';
 
 function feature(interval: string, eventTime: number, close = 42_000): FeatureVector {
-  const nulls = Object.fromEntries(['return1', 'logReturn1', 'sma10', 'sma20', 'ema12', 'ema26', 'rsi14', 'return4', 'logReturn4', 'return24', 'logReturn24', 'sma50', 'ema50', 'macd', 'macdSignal', 'macdHist', 'bbPercentB', 'bbWidth', 'atr14', 'realizedVol24', 'volumeZ20', 'vwap24', 'vaderMean', 'vaderStd', 'vaderPosShare', 'vaderNegShare', 'finbertMean', 'textWatermark'].map((k) => [k, null]));
+  const nulls = Object.fromEntries(
+    [
+      'return1',
+      'logReturn1',
+      'sma10',
+      'sma20',
+      'ema12',
+      'ema26',
+      'rsi14',
+      'return4',
+      'logReturn4',
+      'return24',
+      'logReturn24',
+      'sma50',
+      'ema50',
+      'macd',
+      'macdSignal',
+      'macdHist',
+      'bbPercentB',
+      'bbWidth',
+      'atr14',
+      'realizedVol24',
+      'volumeZ20',
+      'vwap24',
+      'vaderMean',
+      'vaderStd',
+      'vaderPosShare',
+      'vaderNegShare',
+      'finbertMean',
+      'textWatermark',
+    ].map((k) => [k, null]),
+  );
   return {
-    ...nulls, symbol: 'BTCUSDT', interval, eventTime, openTime: eventTime - HOUR, featureSetVersion: 'fs-2', close, volume: 12.5,
-    gapBefore: false, sentimentWindowMs: HOUR, textCount: 0, finbertCount: 0, candleIngestedAt: eventTime + 10, computedAt: eventTime + 20,
+    ...nulls,
+    symbol: 'BTCUSDT',
+    interval,
+    eventTime,
+    openTime: eventTime - HOUR,
+    featureSetVersion: 'fs-2',
+    close,
+    volume: 12.5,
+    gapBefore: false,
+    sentimentWindowMs: HOUR,
+    textCount: 0,
+    finbertCount: 0,
+    candleIngestedAt: eventTime + 10,
+    computedAt: eventTime + 20,
   } as FeatureVector;
 }
 
 function candle(interval: string, closeTime: number): Candle {
   return {
-    symbol: 'BTCUSDT', interval, exchange: 'binance', openTime: closeTime - HOUR, closeTime, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3,
-    quoteVolume: null, tradeCount: 7, source: 'test', ingestedAt: closeTime + 5,
+    symbol: 'BTCUSDT',
+    interval,
+    exchange: 'binance',
+    openTime: closeTime - HOUR,
+    closeTime,
+    open: 1,
+    high: 2,
+    low: 0.5,
+    close: 1.5,
+    volume: 3,
+    quoteVolume: null,
+    tradeCount: 7,
+    source: 'test',
+    ingestedAt: closeTime + 5,
   };
 }
 
 function meta(version: string, createdAt: string): ArtifactMeta {
   return {
-    name: NAME, version, featureSetVersion: 'fs-2', featureColumns: ['close'], normalizer: { columns: ['close'], mean: [0], std: [1] }, T: 8, F: 1,
-    returnScale: 100, trainedFrom: T0 - 100 * HOUR, trainedTo: T0, metrics: { valMse: 0.2 }, backend: 'cpu', codeVersion: 'test',
-    createdAt, expiresAt: null, seed: 1, hyperparameters: { units: 4 },
+    name: NAME,
+    version,
+    featureSetVersion: 'fs-2',
+    featureColumns: ['close'],
+    normalizer: { columns: ['close'], mean: [0], std: [1] },
+    T: 8,
+    F: 1,
+    returnScale: 100,
+    trainedFrom: T0 - 100 * HOUR,
+    trainedTo: T0,
+    metrics: { valMse: 0.2 },
+    backend: 'cpu',
+    codeVersion: 'test',
+    createdAt,
+    expiresAt: null,
+    seed: 1,
+    hyperparameters: { units: 4 },
   };
 }
 
@@ -70,8 +139,13 @@ describe('gateway REST v1 on the real stack', () => {
 
   async function predict(handler: ReturnType<typeof createPredictorHandler>['handler'], f: FeatureVector): Promise<void> {
     const rec: InRecord = {
-      topic: tp.topic('features'), partition: 0, offset: String(offset++), key: Buffer.from(`${f.symbol}:${f.interval}`),
-      value: tp.platform.serde.encode('features', f), timestamp: f.eventTime, headers: {},
+      topic: tp.topic('features'),
+      partition: 0,
+      offset: String(offset++),
+      key: Buffer.from(`${f.symbol}:${f.interval}`),
+      value: tp.platform.serde.encode('features', f),
+      timestamp: f.eventTime,
+      headers: {},
     };
     await handler(rec, { heartbeat: async () => undefined });
   }
@@ -107,7 +181,11 @@ describe('gateway REST v1 on the real stack', () => {
 
     const key = redisKeys(tp.config.redis.keyPrefix).predictionsHistory('BTCUSDT');
     const members = (await tp.redis.zrange(key, 0, -1)).map((m) => JSON.parse(m) as Prediction);
-    expect(members.map((p) => [p.interval, p.eventTime])).toEqual([['1h', T0], ['1m', T0], ['1h', T0 + HOUR]]);
+    expect(members.map((p) => [p.interval, p.eventTime])).toEqual([
+      ['1h', T0],
+      ['1m', T0],
+      ['1h', T0 + HOUR],
+    ]);
     expect(members.find((p) => p.interval === '1h' && p.eventTime === T0)?.predictedAt).toBe(clock);
 
     // Beyond HISTORY_MAX the oldest go.
@@ -149,7 +227,11 @@ describe('gateway REST v1 on the real stack', () => {
 
   it('feature store writes the latest candle per series in its flush; GET /v1/features/latest: 200, 404, 400', async () => {
     const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, 100);
-    for (const [interval, t] of [['1h', T0], ['1h', T0 + HOUR], ['1m', T0]] as const) {
+    for (const [interval, t] of [
+      ['1h', T0],
+      ['1h', T0 + HOUR],
+      ['1m', T0],
+    ] as const) {
       const f = feature(interval, t);
       writer.add(f, tp.platform.serde.encode('features', f), candle(interval, t));
     }
@@ -170,7 +252,10 @@ describe('gateway REST v1 on the real stack', () => {
 
   it('models view: topic champion (an undecodable record skipped), store versions, later announcements; GET /v1/models', async () => {
     // The store: v1 and v2 on disk, registry champion v1; the topic announces v1, garbage, then v2.
-    for (const [v, at] of [['v1', '2024-01-01T00:00:00.000Z'], ['v2', '2024-01-02T00:00:00.000Z']] as const) {
+    for (const [v, at] of [
+      ['v1', '2024-01-01T00:00:00.000Z'],
+      ['v2', '2024-01-02T00:00:00.000Z'],
+    ] as const) {
       await mkdir(join(store, NAME, v), { recursive: true });
       await writeFile(join(store, NAME, v, 'meta.json'), JSON.stringify(meta(v, at)));
     }
@@ -184,7 +269,10 @@ describe('gateway REST v1 on the real stack', () => {
     expect(view.hasChampion()).toBe(true);
     let snap = view.snapshot();
     expect(snap.champion?.version).toBe('v2');
-    expect(snap.versions.map((v) => [v.version, v.champion, v.announced, v.inStore])).toEqual([['v1', false, true, true], ['v2', true, true, true]]);
+    expect(snap.versions.map((v) => [v.version, v.champion, v.announced, v.inStore])).toEqual([
+      ['v1', false, true, true],
+      ['v2', true, true, true],
+    ]);
 
     // A later announcement (a rollback to v1) arrives while the view runs.
     await announce(tp.platform, meta('v1', '2024-01-01T00:00:00.000Z'), store);
@@ -202,7 +290,12 @@ describe('gateway REST v1 on the real stack', () => {
     dead.on('error', () => undefined);
     const down = await restApp({ sources: createRedisSources(dead, tp.config.redis.keyPrefix), models: view });
     try {
-      for (const url of ['/v1/predictions/latest?symbol=BTCUSDT', '/v1/predictions?symbol=BTCUSDT', '/v1/features/latest?symbol=BTCUSDT', '/v1/features/latest?symbol=BTCUSDT&interval=1h']) {
+      for (const url of [
+        '/v1/predictions/latest?symbol=BTCUSDT',
+        '/v1/predictions?symbol=BTCUSDT',
+        '/v1/features/latest?symbol=BTCUSDT',
+        '/v1/features/latest?symbol=BTCUSDT&interval=1h',
+      ]) {
         const res = await down.inject({ url });
         expect(res.statusCode, url).toBe(503);
         expect(res.json<{ code: string }>().code, url).toBe('ERR_UNAVAILABLE');

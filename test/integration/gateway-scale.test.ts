@@ -5,7 +5,17 @@
 // snapshot; stopping one instance closes its clients with 1001 and leaves the other serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type TestPlatform } from '../helpers/platform.js';
-import { closeOf, connectWs, prediction, producePredictions, startGateway, warmUp, wsUrl, type StartedGateway, type TestWsClient } from '../helpers/ws-client.js';
+import {
+  closeOf,
+  connectWs,
+  prediction,
+  producePredictions,
+  startGateway,
+  warmUp,
+  wsUrl,
+  type StartedGateway,
+  type TestWsClient,
+} from '../helpers/ws-client.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { redisKeys } from '../../core/redis.js';
 
@@ -25,10 +35,7 @@ describe('two gateway instances on the same topics and Redis', () => {
     producer = await createProducer(tp.platform.kafka);
     await tp.redis.set(redisKeys(tp.config.redis.keyPrefix).predictionsLatest('BTCUSDT'), JSON.stringify(snapshot));
     const overrides = { BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true' } as const;
-    [a, b] = await Promise.all([
-      startGateway(tp, { label: 'gwscale-a', fatal, overrides }),
-      startGateway(tp, { label: 'gwscale-b', fatal, overrides }),
-    ]);
+    [a, b] = await Promise.all([startGateway(tp, { label: 'gwscale-a', fatal, overrides }), startGateway(tp, { label: 'gwscale-b', fatal, overrides })]);
     await Promise.all([warmUp(tp, producer, a.gateway), warmUp(tp, producer, b.gateway)]);
   });
 
@@ -72,14 +79,19 @@ describe('two gateway instances on the same topics and Redis', () => {
     expect(await moved.c.next()).toEqual({ type: 'subscribed', channel: CH, seq: 5, snapshot: [snapshot], id: 'move' });
 
     await a.gateway.stop();
-    const close = await closeOf(onA.c, 'the 1001 close of A\'s client');
+    const close = await closeOf(onA.c, "the 1001 close of A's client");
     expect(close.code).toBe(1001);
 
     const more = [6, 7].map((i) => prediction(i));
     await producePredictions(tp, producer, more);
     for (const { c } of [onB, moved]) {
       for (let i = 0; i < more.length; i++) {
-        expect(await c.waitFor((m) => m.type === 'prediction', `prediction ${i + 6} after A stopped`)).toEqual({ type: 'prediction', channel: CH, seq: 6 + i, data: more[i] });
+        expect(await c.waitFor((m) => m.type === 'prediction', `prediction ${i + 6} after A stopped`)).toEqual({
+          type: 'prediction',
+          channel: CH,
+          seq: 6 + i,
+          data: more[i],
+        });
       }
       expect(c.isClosed).toBe(false);
     }

@@ -11,8 +11,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, waitFor, type TestPlatform } from '../helpers/platform.js';
 import { candle, HOUR_MS } from '../helpers/candles.js';
 import {
-  closeOf, connectWs, counterValue, prediction, producePredictions, refusedUpgrade, startGateway, T0, warmUp, wsUrl,
-  type ServerMessage, type StartedGateway, type TestWsClient,
+  closeOf,
+  connectWs,
+  counterValue,
+  prediction,
+  producePredictions,
+  refusedUpgrade,
+  startGateway,
+  T0,
+  warmUp,
+  wsUrl,
+  type ServerMessage,
+  type StartedGateway,
+  type TestWsClient,
 } from '../helpers/ws-client.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { redisKeys } from '../../core/redis.js';
@@ -59,11 +70,15 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
   beforeAll(async () => {
     await tp.redis.set(redisKeys(tp.config.redis.keyPrefix).predictionsLatest('BTCUSDT'), JSON.stringify(snapshot));
     g = await startGateway(tp, {
-      label: 'gwws-main', fatal, captureLogs: true,
+      label: 'gwws-main',
+      fatal,
+      captureLogs: true,
       overrides: {
-        BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true',
+        BITPREDICT_GATEWAY_AUTH: 'open',
+        BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true',
         // 3: the resume test misses exactly 3 (all replayed), then 5 (a gap).
-        BITPREDICT_GATEWAY_REPLAY_BUFFER: '3', BITPREDICT_WS_MAX_BUFFERED_BYTES: '65536',
+        BITPREDICT_GATEWAY_REPLAY_BUFFER: '3',
+        BITPREDICT_WS_MAX_BUFFERED_BYTES: '65536',
       },
     });
     await warmUp(tp, producer, g.gateway);
@@ -115,7 +130,9 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     const witness = await client(wsUrl(g.gateway.url()));
     await subscribe(witness, 'candles:BTCUSDT');
     const p4 = prediction(4);
-    await producer.send([{ topic: tp.topic('candles'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('candles', candle(T0 + 40 * HOUR_MS)), timestamp: Date.now() }]);
+    await producer.send([
+      { topic: tp.topic('candles'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('candles', candle(T0 + 40 * HOUR_MS)), timestamp: Date.now() },
+    ]);
     await producePredictions(tp, producer, [p4]);
     expect(await c.next()).toEqual({ type: 'prediction', channel: CH, seq: 4, data: p4 });
     expect(await witness.waitFor((m) => m.type === 'candle', 'the candle at the witness')).toMatchObject({ channel: 'candles:BTCUSDT', seq: 2 });
@@ -162,7 +179,11 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     await closeOf(resumed, 'the resumed client to close');
 
     // Five missed with a replay buffer of 3: the client is told exactly which seqs it cannot have.
-    await producePredictions(tp, producer, [16, 17, 18, 19, 20].map((i) => prediction(i)));
+    await producePredictions(
+      tp,
+      producer,
+      [16, 17, 18, 19, 20].map((i) => prediction(i)),
+    );
     await watchTo(n + 9);
     const late = await client(url);
     await late.next();
@@ -197,7 +218,8 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     const caughtUp = async (): Promise<void> => {
       const deadline = Date.now() + 10_000;
       while (!fast.every((c) => predictionsOf(c, channel).length === published)) {
-        if (Date.now() > deadline) throw new Error(`fast clients did not catch up with ${published} messages: ${fast.map((c) => predictionsOf(c, channel).length).join(', ')}`);
+        if (Date.now() > deadline)
+          throw new Error(`fast clients did not catch up with ${published} messages: ${fast.map((c) => predictionsOf(c, channel).length).join(', ')}`);
         await new Promise((r) => setTimeout(r, 1));
       }
     };
@@ -232,7 +254,7 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
   });
 
   it('survives seeded random and malformed frames, then still serves', async () => {
-    const seed = Number(process.env.BITPREDICT_FUZZ_SEED ?? (Date.now() % 2 ** 31));
+    const seed = Number(process.env.BITPREDICT_FUZZ_SEED ?? Date.now() % 2 ** 31);
     process.stderr.write(`gateway fuzz seed ${seed} (rerun with BITPREDICT_FUZZ_SEED=${seed})\n`);
     const rnd = mulberry32(seed);
     const int = (n: number): number => Math.floor(rnd() * n);
@@ -245,10 +267,33 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     const randomOp = (): Record<string, unknown> => {
       const o: Record<string, unknown> = {
         op: pick(['subscribe', 'unsubscribe', 'ping', 'SUBSCRIBE', 'publish', '', null, 7, ['ping']]),
-        channel: pick([CH, 'features:ETHUSDT', 'candles:btcusdt', 'predictions:', 'predictions:A', `predictions:${'B'.repeat(int(40))}`, 'nope:BTCUSDT', 42, null, { a: 1 }, str(int(30))]),
+        channel: pick([
+          CH,
+          'features:ETHUSDT',
+          'candles:btcusdt',
+          'predictions:',
+          'predictions:A',
+          `predictions:${'B'.repeat(int(40))}`,
+          'nope:BTCUSDT',
+          42,
+          null,
+          { a: 1 },
+          str(int(30)),
+        ]),
       };
       if (rnd() < 0.5) o.id = pick([int(1e9), -1, 1.5, 1e308, str(int(200)), 'x'.repeat(128), 'x'.repeat(129), {}, [], null, true]);
-      if (rnd() < 0.4) o.resume = pick([{ epoch, seq: int(1000) }, { epoch: 'other', seq: 3 }, { epoch, seq: -1 }, { epoch, seq: 1.5 }, { epoch: 'e'.repeat(100), seq: 1 }, { seq: 2 }, 'resume', null, []]);
+      if (rnd() < 0.4)
+        o.resume = pick([
+          { epoch, seq: int(1000) },
+          { epoch: 'other', seq: 3 },
+          { epoch, seq: -1 },
+          { epoch, seq: 1.5 },
+          { epoch: 'e'.repeat(100), seq: 1 },
+          { seq: 2 },
+          'resume',
+          null,
+          [],
+        ]);
       if (rnd() < 0.3) o[str(int(10))] = str(int(50));
       return o;
     };
@@ -257,9 +302,18 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
       () => ({ data: bytes(1 + int(300)), binary: true }),
       () => ({ data: bytes(1 + int(300)), binary: false }), // usually invalid UTF-8 in a text frame
       () => ({ data: str(int(300)), binary: false }),
-      () => { const t = JSON.stringify(randomOp()); return { data: t.slice(0, int(t.length)), binary: false }; },
-      () => { const d = 1 + int(20_000); return { data: '['.repeat(d) + ']'.repeat(d), binary: false }; },
-      () => { const d = 1 + int(5000); return { data: '{"a":'.repeat(d) + '1' + '}'.repeat(d), binary: false }; },
+      () => {
+        const t = JSON.stringify(randomOp());
+        return { data: t.slice(0, int(t.length)), binary: false };
+      },
+      () => {
+        const d = 1 + int(20_000);
+        return { data: '['.repeat(d) + ']'.repeat(d), binary: false };
+      },
+      () => {
+        const d = 1 + int(5000);
+        return { data: '{"a":'.repeat(d) + '1' + '}'.repeat(d), binary: false };
+      },
       () => ({ data: JSON.stringify(randomOp()), binary: false }),
       () => ({ data: JSON.stringify(randomOp()), binary: false }),
       () => ({ data: JSON.stringify(pick([[], 'str', 12, null, true, [{ op: 'ping' }]])), binary: false }),
@@ -295,9 +349,15 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     process.stderr.write(`gateway fuzz seed ${seed}: ${sent} frames, closes ${JSON.stringify([...closeCodes])}, errors ${JSON.stringify([...errorCodes])}\n`);
 
     expect(malformed, `seed ${seed}`).toEqual([]);
-    expect([...errorCodes].filter((e) => e !== 'ERR_WS_PROTOCOL' && e !== 'ERR_RATE_LIMITED'), `seed ${seed}`).toEqual([]);
+    expect(
+      [...errorCodes].filter((e) => e !== 'ERR_WS_PROTOCOL' && e !== 'ERR_RATE_LIMITED'),
+      `seed ${seed}`,
+    ).toEqual([]);
     // 1000 our own close; 1002/1007 ws refusing a broken frame; 1009 too large; 4029 rate limit.
-    expect([...closeCodes.keys()].filter((code) => ![1000, 1002, 1005, 1006, 1007, 1009, 4029].includes(code)), `seed ${seed}`).toEqual([]);
+    expect(
+      [...closeCodes.keys()].filter((code) => ![1000, 1002, 1005, 1006, 1007, 1009, 4029].includes(code)),
+      `seed ${seed}`,
+    ).toEqual([]);
 
     // The two documented cut-offs, deterministically.
     const big = await client(url);
@@ -317,7 +377,7 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     // Still alive and serving, and nothing the clients sent made the gateway log an error (pino
     // level 50+: a handler that threw, a failed request).
     expect(fatal).toEqual([]);
-    const errors = g.logs.filter((line) => ((JSON.parse(line) as { level: number }).level >= 50));
+    const errors = g.logs.filter((line) => (JSON.parse(line) as { level: number }).level >= 50);
     expect(errors, `seed ${seed}`).toEqual([]);
     expect((await fetch(`${g.gateway.url()}/healthz`)).status).toBe(200);
     const fresh = await client(url);
@@ -327,7 +387,12 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     const sub = await subscribe(fresh, CH);
     const p = prediction(100);
     await producePredictions(tp, producer, [p]);
-    expect(await fresh.waitFor((m) => m.type === 'prediction', 'a prediction after the fuzz run')).toEqual({ type: 'prediction', channel: CH, seq: (sub.seq as number) + 1, data: p });
+    expect(await fresh.waitFor((m) => m.type === 'prediction', 'a prediction after the fuzz run')).toEqual({
+      type: 'prediction',
+      channel: CH,
+      seq: (sub.seq as number) + 1,
+      data: p,
+    });
     fresh.close();
   });
 
@@ -355,7 +420,9 @@ describe('API keys and Origin (BITPREDICT_GATEWAY_AUTH=keys)', () => {
 
   beforeAll(async () => {
     g = await startGateway(tp, {
-      label: 'gwws-auth', fatal, captureLogs: true,
+      label: 'gwws-auth',
+      fatal,
+      captureLogs: true,
       overrides: { BITPREDICT_GATEWAY_AUTH: 'keys', BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true', BITPREDICT_GATEWAY_KEY_RECHECK_MS: '200' },
     });
   });
@@ -372,7 +439,11 @@ describe('API keys and Origin (BITPREDICT_GATEWAY_AUTH=keys)', () => {
     const doomedWs = await store.create('ws to revoke', 'read');
     await tp.redis.set(redisKeys(g.config.redis.keyPrefix).predictionsLatest('BTCUSDT'), JSON.stringify(prediction(1)));
     const base = g.gateway.url();
-    const get = async (path: string, key?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: { code?: string } & Record<string, unknown> }> => {
+    const get = async (
+      path: string,
+      key?: string,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; body: { code?: string } & Record<string, unknown> }> => {
       const res = await fetch(`${base}${path}`, { headers: { ...(key === undefined ? {} : { authorization: `Bearer ${key}` }), ...headers } });
       return { status: res.status, body: (await res.json()) as { code?: string } };
     };
@@ -434,8 +505,14 @@ describe('/readyz waits for a champion model', () => {
   beforeAll(async () => {
     storeDir = mkdtempSync(join(tmpdir(), 'bp-gwws-models-'));
     g = await startGateway(tp, {
-      label: 'gwws-ready', fatal,
-      overrides: { BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'false', BITPREDICT_MODEL_NAME: modelName, BITPREDICT_MODEL_STORE_DIR: storeDir },
+      label: 'gwws-ready',
+      fatal,
+      overrides: {
+        BITPREDICT_GATEWAY_AUTH: 'open',
+        BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'false',
+        BITPREDICT_MODEL_NAME: modelName,
+        BITPREDICT_MODEL_STORE_DIR: storeDir,
+      },
       // Not ready by design: started once the consumer joined and Redis answered.
       until: (gw) => gw.readiness().checks.kafka === 'joined' && gw.readiness().checks.redis === 'ok',
     });
@@ -455,9 +532,17 @@ describe('/readyz waits for a champion model', () => {
 
     const now = Date.now();
     const ann: ModelAnnouncement = {
-      name: modelName, version: 'v-test-1', artifactUri: `file://${storeDir}/${modelName}/v-test-1`, featureSetVersion: 'fs-test',
-      trainedFrom: now - 86_400_000, trainedTo: now - 3_600_000, metrics: { mse: 0.001 }, backend: 'cpu', codeVersion: 'test',
-      createdAt: now, expiresAt: null,
+      name: modelName,
+      version: 'v-test-1',
+      artifactUri: `file://${storeDir}/${modelName}/v-test-1`,
+      featureSetVersion: 'fs-test',
+      trainedFrom: now - 86_400_000,
+      trainedTo: now - 3_600_000,
+      metrics: { mse: 0.001 },
+      backend: 'cpu',
+      codeVersion: 'test',
+      createdAt: now,
+      expiresAt: null,
     };
     await producer.send([{ topic: tp.topic('models'), key: modelName, value: tp.platform.serde.encode('models', ann), timestamp: now }]);
     await waitFor(async () => (await fetch(`${g.gateway.url()}/readyz`)).status === 200, '/readyz to answer 200 after the announcement', 20_000);

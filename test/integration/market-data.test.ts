@@ -4,8 +4,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, waitFor, type TestPlatform } from '../helpers/platform.js';
 import {
-  binanceKlineFrame, binanceTradeFrame, coinbaseCandlesFromTrades, coinbaseHeartbeatFrame, coinbaseMatchFrame, startMockExchange,
-  type MockExchange, type MockKline,
+  binanceKlineFrame,
+  binanceTradeFrame,
+  coinbaseCandlesFromTrades,
+  coinbaseHeartbeatFrame,
+  coinbaseMatchFrame,
+  startMockExchange,
+  type MockExchange,
+  type MockKline,
 } from '../helpers/mock-exchange.js';
 import { createMarketDataService, type MarketDataService } from '../../producers/market-data/service.js';
 import type { TradeTick } from '../../producers/market-data/domain/index.js';
@@ -21,7 +27,16 @@ function klineHistory(n: number): MockKline[] {
   for (let i = 0; i < n; i++) {
     const open = price;
     const close = Math.round((open + Math.sin(i) * 40) * 100) / 100;
-    out.push({ openTime: at(i), open, high: Math.max(open, close) + 12.5, low: Math.min(open, close) - 7.25, close, volume: 10 + i * 1.125, quoteVolume: (10 + i * 1.125) * open, trades: 300 + i });
+    out.push({
+      openTime: at(i),
+      open,
+      high: Math.max(open, close) + 12.5,
+      low: Math.min(open, close) - 7.25,
+      close,
+      volume: 10 + i * 1.125,
+      quoteVolume: (10 + i * 1.125) * open,
+      trades: 300 + i,
+    });
     price = close;
   }
   return out;
@@ -124,11 +139,23 @@ describe('market data: Binance klines with reconnect, gap fill, bad input and re
     expect(candles.map((c) => [c.value?.openTime, c.value?.open, c.value?.high, c.value?.low, c.value?.close, c.value?.volume, c.value?.tradeCount])).toEqual(
       history.map((k) => [k.openTime, k.open, k.high, k.low, k.close, k.volume, k.trades]),
     );
-    expect(candles.map((c) => c.value?.source)).toEqual(['binance-ws', 'binance-ws', 'binance-rest', 'binance-rest', 'binance-rest', 'binance-ws', 'binance-rest', 'binance-rest']);
+    expect(candles.map((c) => c.value?.source)).toEqual([
+      'binance-ws',
+      'binance-ws',
+      'binance-rest',
+      'binance-rest',
+      'binance-rest',
+      'binance-ws',
+      'binance-rest',
+      'binance-rest',
+    ]);
     expect(candles.every((c) => c.timestamp === c.value?.closeTime && c.value.exchange === 'binance')).toBe(true);
 
     const dlq = await tp.readAll('dlq');
-    expect(dlq.map((d) => [d.value?.sourceKind, d.value?.errorCode])).toEqual([['ws', 'ERR_VALIDATION'], ['ws', 'ERR_VALIDATION']]);
+    expect(dlq.map((d) => [d.value?.sourceKind, d.value?.errorCode])).toEqual([
+      ['ws', 'ERR_VALIDATION'],
+      ['ws', 'ERR_VALIDATION'],
+    ]);
     expect(dlq[0]?.value?.value?.toString()).toBe(truncated);
     expect(dlq[1]?.value?.errorMessage).toContain('high 1 < low');
     expect(await metricValue(tp, 'bitpredict_marketdata_rest_errors_total', { exchange: 'binance', status: '429' })).toBe(1);
@@ -240,7 +267,10 @@ describe('market data: several symbols and intervals on one Binance socket', () 
 
   beforeAll(async () => {
     mock = await startMockExchange();
-    tp = await createTestPlatform('mdmulti', overrides(mock, { BITPREDICT_MARKET_EXCHANGES: 'binance', BITPREDICT_MARKET_SYMBOLS: 'BTCUSDT,ETHUSDT', BITPREDICT_MARKET_INTERVALS: '1m,5m' }));
+    tp = await createTestPlatform(
+      'mdmulti',
+      overrides(mock, { BITPREDICT_MARKET_EXCHANGES: 'binance', BITPREDICT_MARKET_SYMBOLS: 'BTCUSDT,ETHUSDT', BITPREDICT_MARKET_INTERVALS: '1m,5m' }),
+    );
   });
 
   afterAll(async () => {
@@ -251,8 +281,16 @@ describe('market data: several symbols and intervals on one Binance socket', () 
 
   it('keeps each symbol:interval series complete and apart', async () => {
     const eth = (p: number): number => Math.round((p - 85_000) * 100) / 100;
-    const five = (n: number): MockKline[] => klineHistory(n * 5).filter((_, i) => i % 5 === 0).map((k, i) => ({ ...k, openTime: at(i * 5) }));
-    const series = { 'BTCUSDT:1m': klineHistory(12), 'ETHUSDT:1m': klineHistory(12).map((k) => ({ ...k, open: eth(k.open), high: eth(k.high), low: eth(k.low), close: eth(k.close) })), 'BTCUSDT:5m': five(2), 'ETHUSDT:5m': five(2) };
+    const five = (n: number): MockKline[] =>
+      klineHistory(n * 5)
+        .filter((_, i) => i % 5 === 0)
+        .map((k, i) => ({ ...k, openTime: at(i * 5) }));
+    const series = {
+      'BTCUSDT:1m': klineHistory(12),
+      'ETHUSDT:1m': klineHistory(12).map((k) => ({ ...k, open: eth(k.open), high: eth(k.high), low: eth(k.low), close: eth(k.close) })),
+      'BTCUSDT:5m': five(2),
+      'ETHUSDT:5m': five(2),
+    };
     for (const [key, h] of Object.entries(series)) mock.binanceKlines.set(key, h);
     const send = (key: keyof typeof series, i: number): void => {
       const [symbol, interval] = key.split(':') as [string, string];
@@ -272,7 +310,10 @@ describe('market data: several symbols and intervals on one Binance socket', () 
     clock = at(10) + 1000;
     mock.drop('binance');
     await mock.waitForConnections('binance', 2);
-    await waitFor(() => ['BTCUSDT:1m', 'ETHUSDT:1m'].every((k) => s.lastPublished().get(k) === at(9)) && s.lastPublished().get('BTCUSDT:5m') === at(5), 'gap fill of all series');
+    await waitFor(
+      () => ['BTCUSDT:1m', 'ETHUSDT:1m'].every((k) => s.lastPublished().get(k) === at(9)) && s.lastPublished().get('BTCUSDT:5m') === at(5),
+      'gap fill of all series',
+    );
     await s.idle();
 
     const candles = await tp.readAll('candles');

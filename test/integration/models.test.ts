@@ -22,10 +22,10 @@ describe('model registry: train, promote, announce, rollback', () => {
   beforeAll(async () => {
     tp = await createTestPlatform('models');
     store = mkdtempSync(join(tmpdir(), 'bp-models-'));
-    process.stdout.write = ((chunk: string | Uint8Array) => {
+    process.stdout.write = (chunk: string | Uint8Array) => {
       out.push(String(chunk));
       return true;
-    });
+    };
   });
 
   afterAll(async () => {
@@ -35,16 +35,38 @@ describe('model registry: train, promote, announce, rollback', () => {
   });
 
   const ctx = (args: string[]) => ({
-    config: loadConfig({}, {
-      BITPREDICT_TOPIC_PREFIX: tp.prefix, BITPREDICT_KAFKA_CLIENT_ID: tp.config.kafka.clientId, BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
-      BITPREDICT_DATA_DIR: DATA_DIR, BITPREDICT_MODEL_STORE_DIR: store, BITPREDICT_LOG_LEVEL: 'silent',
-    }),
+    config: loadConfig(
+      {},
+      {
+        BITPREDICT_TOPIC_PREFIX: tp.prefix,
+        BITPREDICT_KAFKA_CLIENT_ID: tp.config.kafka.clientId,
+        BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
+        BITPREDICT_DATA_DIR: DATA_DIR,
+        BITPREDICT_MODEL_STORE_DIR: store,
+        BITPREDICT_LOG_LEVEL: 'silent',
+      },
+    ),
     logger: createLogger({ level: 'silent', name: 'test' }),
     output: createOutput({ stdout: process.stdout, stderr: process.stderr }),
     args,
     env: {},
   });
-  const tiny = ['--train-from', '2024-06-01T00:00:00Z', '--train-to', '2024-08-01T00:00:00Z', '--val-days', '10', '--epochs', '1', '--units', '4', '--T', '8', '--backend', 'cpu'];
+  const tiny = [
+    '--train-from',
+    '2024-06-01T00:00:00Z',
+    '--train-to',
+    '2024-08-01T00:00:00Z',
+    '--val-days',
+    '10',
+    '--epochs',
+    '1',
+    '--units',
+    '4',
+    '--T',
+    '8',
+    '--backend',
+    'cpu',
+  ];
 
   it('keeps a model that does not beat persistence out, promotes by hand, announces, and rolls back', async () => {
     expect(await train(ctx([...tiny, '--seed', '1']))).toBe(0);

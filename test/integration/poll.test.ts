@@ -33,13 +33,26 @@ describe('REST poll fallback', () => {
   });
 
   function service(symbol: string, over: Partial<PollServiceDeps> = {}): PollService {
-    const s = createPollService({ platform: tp.platform, config: tp.config, producer, symbols: [symbol], intervals: ['1m'], baseUrl: mock.url, periodMs: 60_000, now: () => clock, random: () => 0, ...over });
+    const s = createPollService({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      symbols: [symbol],
+      intervals: ['1m'],
+      baseUrl: mock.url,
+      periodMs: 60_000,
+      now: () => clock,
+      random: () => 0,
+      ...over,
+    });
     services.push(s);
     return s;
   }
 
   async function candles(key: string): Promise<{ openTime: number; close: number; timestamp: number; exchange: string }[]> {
-    return (await tp.readAll('candles')).filter((r) => r.key === key).map((r) => ({ openTime: r.value?.openTime ?? NaN, close: r.value?.close ?? NaN, timestamp: r.timestamp, exchange: r.value?.exchange ?? '' }));
+    return (await tp.readAll('candles'))
+      .filter((r) => r.key === key)
+      .map((r) => ({ openTime: r.value?.openTime ?? NaN, close: r.value?.close ?? NaN, timestamp: r.timestamp, exchange: r.value?.exchange ?? '' }));
   }
 
   it('publishes closed candles once across overlapping polls and a restart, never the in-progress one', async () => {
@@ -90,7 +103,16 @@ describe('REST poll fallback', () => {
     expect(mock.requests.length).toBe(before);
     expect(s.readiness().checks['poll SOLUSDT:1m']).toMatch(/backing off after 1 failure/);
 
-    const t = createPollService({ platform: tp.platform, config: tp.config, producer, symbols: ['ADAUSDT'], intervals: ['1m'], baseUrl: mock.url, now: () => clock, random: () => 0 });
+    const t = createPollService({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      symbols: ['ADAUSDT'],
+      intervals: ['1m'],
+      baseUrl: mock.url,
+      now: () => clock,
+      random: () => 0,
+    });
     services.push(t);
     mock.push({ body: pollFixture('rate-limit-error.json') }, { body: pollFixture('histominute-success.json') });
     const bodyLimited = (await t.pollOnce())[0];
@@ -103,7 +125,12 @@ describe('REST poll fallback', () => {
   it('backs off exponentially on 5xx and network-level failures', async () => {
     clock = T0 + 6 * M + 30_000;
     const s = service('XRPUSDT');
-    mock.push({ status: 502, body: '<html>Bad Gateway</html>' }, { status: 503, body: '' }, { status: 500, body: 'oops' }, { body: pollFixture('histominute-success.json') });
+    mock.push(
+      { status: 502, body: '<html>Bad Gateway</html>' },
+      { status: 503, body: '' },
+      { status: 500, body: 'oops' },
+      { body: pollFixture('histominute-success.json') },
+    );
     const delays: number[] = [];
     for (;;) {
       const r = (await s.pollOnce())[0];

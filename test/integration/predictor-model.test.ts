@@ -54,9 +54,23 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
 
   function meta(version: string, over: Partial<ArtifactMeta> = {}): ArtifactMeta {
     return {
-      name: NAME, version, featureSetVersion: 'fs-2', featureColumns: [...FEATURE_NAMES], normalizer, T, F: FEATURE_NAMES.length,
-      returnScale: RETURN_SCALE, trainedFrom: FROM, trainedTo: features[live - 1]?.eventTime ?? FROM, metrics: { valMse: 1 }, backend: 'cpu',
-      codeVersion: 'test', createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 30 * 24 * 60 * MIN).toISOString(), seed: 1, hyperparameters: { units: 4 },
+      name: NAME,
+      version,
+      featureSetVersion: 'fs-2',
+      featureColumns: [...FEATURE_NAMES],
+      normalizer,
+      T,
+      F: FEATURE_NAMES.length,
+      returnScale: RETURN_SCALE,
+      trainedFrom: FROM,
+      trainedTo: features[live - 1]?.eventTime ?? FROM,
+      metrics: { valMse: 1 },
+      backend: 'cpu',
+      codeVersion: 'test',
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 30 * 24 * 60 * MIN).toISOString(),
+      seed: 1,
+      hyperparameters: { units: 4 },
       ...over,
     };
   }
@@ -91,10 +105,14 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
 
   async function predictions(count: number): Promise<Prediction[]> {
     let got: Prediction[] = [];
-    await waitFor(async () => {
-      got = (await tp.readAll('predictions')).map((r) => r.value as Prediction);
-      return got.length >= count;
-    }, `${count} predictions`, 60_000);
+    await waitFor(
+      async () => {
+        got = (await tp.readAll('predictions')).map((r) => r.value as Prediction);
+        return got.length >= count;
+      },
+      `${count} predictions`,
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 300));
     got = (await tp.readAll('predictions')).map((r) => r.value as Prediction);
     expect(got).toHaveLength(count);
@@ -184,11 +202,17 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const dir = await publish('v2');
     truncateSync(join(dir, 'weights.bin'), 100);
     await announce(tp.platform, meta('v2'), store);
-    await waitFor(async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'corrupt' })) >= 1, 'the corrupt artifact to be refused');
+    await waitFor(
+      async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'corrupt' })) >= 1,
+      'the corrupt artifact to be refused',
+    );
     expect(p.readiness().checks.modelRefused).toMatch(/v2.*weights\.bin.*bytes/);
     await publish('v3', { featureSetVersion: 'fs-0' });
     await announce(tp.platform, meta('v3', { featureSetVersion: 'fs-0' }), store);
-    await waitFor(async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'incompatible' })) >= 1, 'the incompatible artifact to be refused');
+    await waitFor(
+      async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'incompatible' })) >= 1,
+      'the incompatible artifact to be refused',
+    );
     expect(p.readiness().checks.modelRefused).toMatch(/featureSetVersion is "fs-0"/);
     expect(p.readiness().checks.model).toBe(`${NAME}@v1`);
     await send(10);
@@ -230,7 +254,10 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const stale = new Date(Date.now() + 5 * MIN).toISOString(); // before now() = Date.now() + 20 min
     await publish('v5', { expiresAt: stale });
     await announce(tp.platform, meta('v5', { expiresAt: stale }), store);
-    await waitFor(async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'expired' })) >= 1, 'the expired announcement to be refused');
+    await waitFor(
+      async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'expired' })) >= 1,
+      'the expired announcement to be refused',
+    );
     expect(p.readiness().checks.modelRefused).toMatch(/v5 expired/);
     expect(p.readiness().checks.model).toBe('expired v4');
     expect(fatal).toEqual([]);
@@ -242,14 +269,27 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const to = live; // 340 records; their history (and the rebuild of the first window) is in Redis
     const at = Date.now();
     const records: InRecord[] = features.slice(from, to).map((f, i) => ({
-      topic: tp.topic('features'), partition: 0, offset: String(1000 + i), key: null, value: tp.platform.serde.encode('features', f), timestamp: f.eventTime, headers: {},
+      topic: tp.topic('features'),
+      partition: 0,
+      offset: String(1000 + i),
+      key: null,
+      value: tp.platform.serde.encode('features', f),
+      timestamp: f.eventTime,
+      headers: {},
     }));
     const ctx = { heartbeat: async (): Promise<void> => undefined };
     const logger = tp.platform.logger.child({ test: 'batched' });
     function makeHandler() {
       const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
       const server = createModelServer({ registry, logger, now: () => at });
-      const h = createPredictorHandler({ platform: { ...tp.platform, registry }, config: tp.config, redis: tp.redis, model: createEmaDriftBaseline(), now: () => at, server });
+      const h = createPredictorHandler({
+        platform: { ...tp.platform, registry },
+        config: tp.config,
+        redis: tp.redis,
+        model: createEmaDriftBaseline(),
+        now: () => at,
+        server,
+      });
       const batchedTotal = async (): Promise<number> => (await registry.getSingleMetric('bitpredict_predictor_batched_total')?.get())?.values[0]?.value ?? 0;
       return { h, server, batchedTotal };
     }

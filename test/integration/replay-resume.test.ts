@@ -20,7 +20,11 @@ interface Ref {
 }
 
 function csvRows(rel: string): string[][] {
-  return readFileSync(join(DATA_DIR, rel), 'utf8').split('\n').slice(1).filter((l) => l.trim() !== '').map((l) => l.replace(/\r$/, '').split(','));
+  return readFileSync(join(DATA_DIR, rel), 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.replace(/\r$/, '').split(','));
 }
 
 async function replay(tp: TestPlatform, opts: Omit<ReplayOptions, 'platform' | 'config' | 'producer'>): Promise<ReplaySummary> {
@@ -32,13 +36,26 @@ async function replay(tp: TestPlatform, opts: Omit<ReplayOptions, 'platform' | '
   }
 }
 
-async function candlesOf(tp: TestPlatform, key: string): Promise<{ openTime: number; closeTime: number; close: number; volume: number; timestamp: number; quoteVolume: number | null; tradeCount: number | null }[]> {
+async function candlesOf(
+  tp: TestPlatform,
+  key: string,
+): Promise<{ openTime: number; closeTime: number; close: number; volume: number; timestamp: number; quoteVolume: number | null; tradeCount: number | null }[]> {
   const all = await tp.readAll('candles');
-  return all.filter((r) => r.key === key).map((r) => {
-    const v = r.value;
-    if (!v) throw new Error(`record at offset ${r.offset} did not decode`);
-    return { openTime: v.openTime, closeTime: v.closeTime, close: v.close, volume: v.volume, timestamp: r.timestamp, quoteVolume: v.quoteVolume, tradeCount: v.tradeCount };
-  });
+  return all
+    .filter((r) => r.key === key)
+    .map((r) => {
+      const v = r.value;
+      if (!v) throw new Error(`record at offset ${r.offset} did not decode`);
+      return {
+        openTime: v.openTime,
+        closeTime: v.closeTime,
+        close: v.close,
+        volume: v.volume,
+        timestamp: r.timestamp,
+        quoteVolume: v.quoteVolume,
+        tradeCount: v.tradeCount,
+      };
+    });
 }
 
 describe('replay resume (dedupe on restart)', () => {
@@ -51,7 +68,9 @@ describe('replay resume (dedupe on restart)', () => {
   });
 
   it('limit 300 then limit 500 leaves exactly 500 candles in order; a third run publishes nothing', async () => {
-    const expected = csvRows(HOURLY_MERGED).slice(0, 500).map((c) => Number(c[0]));
+    const expected = csvRows(HOURLY_MERGED)
+      .slice(0, 500)
+      .map((c) => Number(c[0]));
     const base = { file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, resume: true };
     const first = await replay(tp, { ...base, limit: 300 });
     expect(first).toMatchObject({ published: 300, skippedExisting: 0, resumedAfter: null });
@@ -65,7 +84,9 @@ describe('replay resume (dedupe on restart)', () => {
   });
 
   it('an aborted run followed by a resume publishes the full set exactly once', async () => {
-    const expected = csvRows(HOURLY_MERGED).slice(0, 3000).map((c) => Number(c[0]));
+    const expected = csvRows(HOURLY_MERGED)
+      .slice(0, 3000)
+      .map((c) => Number(c[0]));
     const base = { file: HOURLY_MERGED, symbol: 'ABORTUSDT', interval: '1h', rate: 0, resume: true, limit: 3000, batchSize: 100 };
     const ac = new AbortController();
     const aborted = await replay(tp, { ...base, signal: ac.signal, onProgress: (p) => p.published >= 700 && ac.abort() });
@@ -119,7 +140,10 @@ describe('replay of the other real price files', () => {
   it('1b 2022-2025 CSV: the 2023-03-24 13:00 halt stays a gap', async () => {
     const rel = 'btc_binance_spot_1h_2022_2025/BTCUSDT_1h.csv';
     const from = Date.UTC(2023, 2, 24, 0);
-    const slice = csvRows(rel).map((c) => ({ openTime: Date.parse(`${c[0]?.replace(' ', 'T')}Z`), close: Number(c[4]), volume: Number(c[5]) })).filter((r) => r.openTime >= from).slice(0, 30);
+    const slice = csvRows(rel)
+      .map((c) => ({ openTime: Date.parse(`${c[0]?.replace(' ', 'T')}Z`), close: Number(c[4]), volume: Number(c[5]) }))
+      .filter((r) => r.openTime >= from)
+      .slice(0, 30);
     expect(slice.some((r) => r.openTime === from + 13 * H)).toBe(false);
     const summary = await check('CSV1B', '1h', rel, slice, { from, limit: 30 });
     expect(summary).toMatchObject({ format: 'binance-csv', gaps: 1, missingIntervals: 1 });
@@ -128,8 +152,23 @@ describe('replay of the other real price files', () => {
   it('1c 2023-2026 CSV keeps quote volume and trade counts, and the same gap', async () => {
     const rel = 'btc_binance_spot_1h_2023_2026/BTCUSDT_1h.csv';
     const from = Date.UTC(2023, 2, 24, 0);
-    const rows = csvRows(rel).map((c) => ({ openTime: Date.parse((c[2] ?? '').replace(' ', 'T')), close: Number(c[6]), volume: Number(c[7]), quoteVolume: Number(c[8]), tradeCount: Number(c[9]) })).filter((r) => r.openTime >= from).slice(0, 30);
-    const summary = await check('CSV1C', '1h', rel, rows.map(({ openTime, close, volume }) => ({ openTime, close, volume })), { from, limit: 30 });
+    const rows = csvRows(rel)
+      .map((c) => ({
+        openTime: Date.parse((c[2] ?? '').replace(' ', 'T')),
+        close: Number(c[6]),
+        volume: Number(c[7]),
+        quoteVolume: Number(c[8]),
+        tradeCount: Number(c[9]),
+      }))
+      .filter((r) => r.openTime >= from)
+      .slice(0, 30);
+    const summary = await check(
+      'CSV1C',
+      '1h',
+      rel,
+      rows.map(({ openTime, close, volume }) => ({ openTime, close, volume })),
+      { from, limit: 30 },
+    );
     expect(summary).toMatchObject({ format: 'binance-csv-ext', gaps: 1, missingIntervals: 1 });
     const candles = await candlesOf(tp, 'CSV1C:1h');
     expect(candles.map((c) => [c.quoteVolume, c.tradeCount])).toEqual(rows.map((r) => [r.quoteVolume, r.tradeCount]));
@@ -166,18 +205,29 @@ describe('replay of the other real price files', () => {
     const rel = 'btc_usd_yahoo_daily_2014_2025/BTC-USD.csv';
     const from = Date.UTC(2025, 10, 1);
     const all = csvRows(rel);
-    const ref = all.slice(0, -1).map((c) => ({ openTime: Date.parse(`${c[0]}T00:00:00Z`), close: Number(c[4]), volume: Number(c[5]) / Number(c[4]) })).filter((r) => r.openTime >= from);
+    const ref = all
+      .slice(0, -1)
+      .map((c) => ({ openTime: Date.parse(`${c[0]}T00:00:00Z`), close: Number(c[4]), volume: Number(c[5]) / Number(c[4]) }))
+      .filter((r) => r.openTime >= from);
     expect(ref.at(-1)?.openTime).toBe(Date.UTC(2025, 10, 28));
     const summary = await check('YAHOO', '1d', rel, ref, { from });
     expect(summary).toMatchObject({ format: 'yahoo-daily-csv', gaps: 0, droppedPartialLastRow: true });
     const candles = await candlesOf(tp, 'YAHOO:1d');
-    expect(candles.map((c) => c.quoteVolume)).toEqual(all.slice(0, -1).filter((c) => Date.parse(`${c[0]}T00:00:00Z`) >= from).map((c) => Number(c[5])));
+    expect(candles.map((c) => c.quoteVolume)).toEqual(
+      all
+        .slice(0, -1)
+        .filter((c) => Date.parse(`${c[0]}T00:00:00Z`) >= from)
+        .map((c) => Number(c[5])),
+    );
   });
 
-  it('speedFactor paces by the candles\' own spacing and still publishes every candle once', async () => {
+  it("speedFactor paces by the candles' own spacing and still publishes every candle once", async () => {
     const rel = 'btc_binance_spot_1h_2022_2025/BTCUSDT_1h.csv';
     const from = Date.UTC(2023, 2, 24, 10);
-    const slice = csvRows(rel).map((c) => ({ openTime: Date.parse(`${c[0]?.replace(' ', 'T')}Z`), close: Number(c[4]), volume: Number(c[5]) })).filter((r) => r.openTime >= from).slice(0, 6);
+    const slice = csvRows(rel)
+      .map((c) => ({ openTime: Date.parse(`${c[0]?.replace(' ', 'T')}Z`), close: Number(c[4]), volume: Number(c[5]) }))
+      .filter((r) => r.openTime >= from)
+      .slice(0, 6);
     // 36000 x real time: one hour of data per 100 ms, the 13:00 gap a 200 ms pause.
     const summary = await check('SPEED', '1h', rel, slice, { from, limit: 6, speedFactor: 36_000 });
     expect(summary).toMatchObject({ gaps: 1, missingIntervals: 1 });

@@ -45,7 +45,15 @@ describe('replay producer with bad rows', () => {
     const producer = await createProducer(tp.platform.kafka);
     const summary = await runReplay({ platform: tp.platform, config: tp.config, producer, file, symbol: 'BTCUSDT', interval: '1h', rate: 0 });
     await producer.close();
-    expect(summary).toMatchObject({ published: 4, deadLettered: 5, duplicatesReplaced: 1, outOfOrder: 1, gaps: 1, missingIntervals: 1, droppedPartialLastRow: true });
+    expect(summary).toMatchObject({
+      published: 4,
+      deadLettered: 5,
+      duplicatesReplaced: 1,
+      outOfOrder: 1,
+      gaps: 1,
+      missingIntervals: 1,
+      droppedPartialLastRow: true,
+    });
 
     const candles = await tp.readAll('candles');
     expect(candles.map((c) => [c.value?.openTime, c.value?.close, c.timestamp, c.key])).toEqual([
@@ -67,8 +75,12 @@ describe('replay producer with bad rows', () => {
 
   it('reports a missing file as ERR_REPLAY_FILE before publishing anything', async () => {
     const producer = await createProducer(tp.platform.kafka);
-    await expect(runReplay({ platform: tp.platform, config: tp.config, producer, file: 'no/such/file.csv', symbol: 'BTCUSDT', interval: '1h', rate: 0 })).rejects.toThrowError(BitPredictError);
-    await expect(runReplay({ platform: tp.platform, config: tp.config, producer, file: 'no/such/file.csv', symbol: 'BTCUSDT', interval: '1h', rate: 0 })).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
+    await expect(
+      runReplay({ platform: tp.platform, config: tp.config, producer, file: 'no/such/file.csv', symbol: 'BTCUSDT', interval: '1h', rate: 0 }),
+    ).rejects.toThrowError(BitPredictError);
+    await expect(
+      runReplay({ platform: tp.platform, config: tp.config, producer, file: 'no/such/file.csv', symbol: 'BTCUSDT', interval: '1h', rate: 0 }),
+    ).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
     await producer.close();
   });
 });

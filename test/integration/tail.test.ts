@@ -18,7 +18,7 @@ describe('readTail', () => {
     expect(await readTail(tp.platform.kafka, tp.topic('trades'))).toEqual([]);
   });
 
-  it('returns the last records of each partition, in offset order, including each key\'s last record', async () => {
+  it("returns the last records of each partition, in offset order, including each key's last record", async () => {
     const producer = await createProducer(tp.platform.kafka);
     const topic = tp.topic('textRaw');
     const keys = ['a', 'b', 'c', 'd'];
@@ -33,7 +33,14 @@ describe('readTail', () => {
       expect(values.map(Number)).toEqual([...values.map(Number)].sort((x, y) => x - y));
     }
     const lastByKey = new Map(tail.map((r) => [r.key?.toString(), Number(r.value?.toString())]));
-    expect(lastByKey).toEqual(new Map([['a', 196], ['b', 197], ['c', 198], ['d', 199]]));
+    expect(lastByKey).toEqual(
+      new Map([
+        ['a', 196],
+        ['b', 197],
+        ['c', 198],
+        ['d', 199],
+      ]),
+    );
   });
 
   it('readRange reads exactly [from, to) of one partition, across many fetches, in order', async () => {

@@ -18,7 +18,10 @@ describe('text commands', () => {
   it('news and x exit 0 at once when no feed or token is configured', async () => {
     expect(await runNews(ctx())).toBe(0);
     expect(await runX(ctx())).toBe(0);
-    expect(lines.map((l) => (JSON.parse(l) as { msg: string; level: number }).msg)).toEqual(['news polling is off: BITPREDICT_RSS_FEEDS is empty', 'X source is off: BITPREDICT_X_BEARER_TOKEN is not set']);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string; level: number }).msg)).toEqual([
+      'news polling is off: BITPREDICT_RSS_FEEDS is empty',
+      'X source is off: BITPREDICT_X_BEARER_TOKEN is not set',
+    ]);
   });
   it('text-replay rejects bad flags and a missing file before connecting', async () => {
     expect(await runTextReplay(ctx(['--rate', '-1']))).toBe(2);

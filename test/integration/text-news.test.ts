@@ -46,7 +46,16 @@ describe('news ingestion (RSS/Atom -> text.raw)', () => {
     host.script('/truncated', [{ body: rss.slice(0, Math.floor(rss.length * 0.6)) }]);
     host.script('/slow', [{ hang: true }]);
     const feeds = ['/rss', '/atom', '/limited', '/broken', '/truncated', '/slow'].map((p) => host.url(p));
-    const news = await createNewsService({ platform: tp.platform, config: tp.config, producer, feeds, pollIntervalMs: 1_000_000, quietAfterMs: 60_000, fetchTimeoutMs: 300, schedule: false });
+    const news = await createNewsService({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      feeds,
+      pollIntervalMs: 1_000_000,
+      quietAfterMs: 60_000,
+      fetchTimeoutMs: 300,
+      schedule: false,
+    });
     services.push(news);
     await news.start();
     await news.pollAll();
@@ -98,7 +107,15 @@ describe('news ingestion (RSS/Atom -> text.raw)', () => {
     const atom = fixture('coindesk-atom.xml');
     const extra = `<entry><title>New after restart</title><link href="https://www.coindesk.com/new"/><id>tag:coindesk.com,2022:/new</id><published>2022-07-05T05:00:00Z</published><summary>fresh</summary></entry></feed>`;
     host.script('/atom', [{ body: atom.replace('</feed>', extra) }]);
-    const news = await createNewsService({ platform: tp.platform, config: tp.config, producer, feeds: [host.url('/atom')], pollIntervalMs: 1_000_000, fetchTimeoutMs: 2000, schedule: false });
+    const news = await createNewsService({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      feeds: [host.url('/atom')],
+      pollIntervalMs: 1_000_000,
+      fetchTimeoutMs: 2000,
+      schedule: false,
+    });
     services.push(news);
     await news.start();
     await news.pollAll();
@@ -111,15 +128,29 @@ describe('news ingestion (RSS/Atom -> text.raw)', () => {
   });
 
   it('polls on its own schedule after start, each later poll a 304 that publishes nothing', async () => {
-    host.script('/scheduled', [{ headers: { etag: '"s1"' }, body: fixture('coindesk-atom.xml').replaceAll('coindesk.com', 'scheduled.example'), conditional: true }]);
-    const news = await createNewsService({ platform: tp.platform, config: tp.config, producer, feeds: [host.url('/scheduled')], pollIntervalMs: 150, fetchTimeoutMs: 2000 });
+    host.script('/scheduled', [
+      { headers: { etag: '"s1"' }, body: fixture('coindesk-atom.xml').replaceAll('coindesk.com', 'scheduled.example'), conditional: true },
+    ]);
+    const news = await createNewsService({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      feeds: [host.url('/scheduled')],
+      pollIntervalMs: 150,
+      fetchTimeoutMs: 2000,
+    });
     services.push(news);
     await news.start();
     await waitFor(() => host.requests('/scheduled').length >= 4, 'four scheduled polls');
     await news.stop();
     const after = host.requests('/scheduled').length;
     expect(news.feeds()[0]).toMatchObject({ published: 2, lastResult: 'not_modified', failures: 0 });
-    expect(host.requests('/scheduled').slice(1).every((r) => r.headers['if-none-match'] === '"s1"')).toBe(true);
+    expect(
+      host
+        .requests('/scheduled')
+        .slice(1)
+        .every((r) => r.headers['if-none-match'] === '"s1"'),
+    ).toBe(true);
     expect(news.readiness().ready).toBe(false);
     await new Promise((r) => setTimeout(r, 400));
     // Stopped means stopped: no poll after stop() resolved.

@@ -60,13 +60,16 @@ describe('text replay -> text.raw', () => {
 
   it('dead-letters the bad rows of a broken file with line numbers and publishes the rest', async () => {
     const file = join(dir, 'broken-news.csv');
-    writeFileSync(file, [
-      'date;sentiment;source;subject;text;title;url',
-      '5-7-2022 04:24;{};CryptoNews;bitcoin;ok;Good;https://example.com/good',
-      '99-7-2022 04:24;{};CryptoNews;bitcoin;bad day;Bad;https://example.com/bad',
-      'not a date;{};CryptoNews;bitcoin;bad;Bad2;https://example.com/bad2',
-      '5-7-2022 04:25;{};CryptoNews;bitcoin;missing columns',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'date;sentiment;source;subject;text;title;url',
+        '5-7-2022 04:24;{};CryptoNews;bitcoin;ok;Good;https://example.com/good',
+        '99-7-2022 04:24;{};CryptoNews;bitcoin;bad day;Bad;https://example.com/bad',
+        'not a date;{};CryptoNews;bitcoin;bad;Bad2;https://example.com/bad2',
+        '5-7-2022 04:25;{};CryptoNews;bitcoin;missing columns',
+      ].join('\n'),
+    );
     const s = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file, resume: false });
     expect(s).toMatchObject({ published: 1, deadLettered: 3 });
     const dlq = await tp.readAll('dlq');
@@ -79,7 +82,9 @@ describe('text replay -> text.raw', () => {
   });
 
   it('refuses a missing file or an unknown header with ERR_REPLAY_FILE', async () => {
-    await expect(runTextReplay({ platform: tp.platform, config: tp.config, producer, file: join(dir, 'nope.csv') })).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
+    await expect(runTextReplay({ platform: tp.platform, config: tp.config, producer, file: join(dir, 'nope.csv') })).rejects.toMatchObject({
+      code: 'ERR_REPLAY_FILE',
+    });
     const odd = join(dir, 'odd.csv');
     writeFileSync(odd, 'a,b,c\n1,2,3\n');
     const err: unknown = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: odd }).catch((e: unknown) => e);

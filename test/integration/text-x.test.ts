@@ -26,7 +26,15 @@ describe('X recent search -> text.raw', () => {
     tp = await createTestPlatform('textx', { BITPREDICT_TOPIC_PARTITIONS: '1' });
     host = await startMockFeedHost();
     producer = await createProducer(tp.platform.kafka);
-    const json = (body: string, extra: Record<string, string> = {}): MockResponse => ({ body, headers: { 'content-type': 'application/json', 'x-rate-limit-remaining': '440', 'x-rate-limit-reset': String(Math.ceil(Date.now() / 1000) + 900), ...extra } });
+    const json = (body: string, extra: Record<string, string> = {}): MockResponse => ({
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-rate-limit-remaining': '440',
+        'x-rate-limit-reset': String(Math.ceil(Date.now() / 1000) + 900),
+        ...extra,
+      },
+    });
     host.script(PATH, [
       {
         dynamic: ({ url, headers }) => {
@@ -59,7 +67,16 @@ describe('X recent search -> text.raw', () => {
   it('pages with next_token, waits out a 429 until reset, then continues with since_id', async () => {
     const logs: string[] = [];
     const logger = createLogger({ level: 'debug', name: 'x-test', destination: { write: (m: string) => void logs.push(m) } });
-    const x = await createXService({ platform: { ...tp.platform, logger }, config: tp.config, producer, token: TOKEN, apiUrl: host.url(''), query: 'bitcoin', pollIntervalMs: 1_000_000, loadSeenFromTail: false });
+    const x = await createXService({
+      platform: { ...tp.platform, logger },
+      config: tp.config,
+      producer,
+      token: TOKEN,
+      apiUrl: host.url(''),
+      query: 'bitcoin',
+      pollIntervalMs: 1_000_000,
+      loadSeenFromTail: false,
+    });
     services.push(x);
     const wait = await x.pollOnce();
     expect(wait).toBeGreaterThan(0);
@@ -94,7 +111,15 @@ describe('X recent search -> text.raw', () => {
   });
 
   it('resumes from the newest published tweet id after a restart', async () => {
-    const x = await createXService({ platform: tp.platform, config: tp.config, producer, token: TOKEN, apiUrl: host.url(''), query: 'bitcoin', pollIntervalMs: 1_000_000 });
+    const x = await createXService({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      token: TOKEN,
+      apiUrl: host.url(''),
+      query: 'bitcoin',
+      pollIntervalMs: 1_000_000,
+    });
     services.push(x);
     const n = host.requests(PATH).length;
     await x.start();
@@ -105,7 +130,16 @@ describe('X recent search -> text.raw', () => {
   });
 
   it('a wrong token is refused by the API and backed off, not retried in a loop', async () => {
-    const x = await createXService({ platform: tp.platform, config: tp.config, producer, token: 'wrong', apiUrl: host.url(''), query: 'bitcoin', pollIntervalMs: 1_000_000, loadSeenFromTail: false });
+    const x = await createXService({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      token: 'wrong',
+      apiUrl: host.url(''),
+      query: 'bitcoin',
+      pollIntervalMs: 1_000_000,
+      loadSeenFromTail: false,
+    });
     services.push(x);
     const wait = await x.pollOnce();
     expect(wait).toBeGreaterThanOrEqual(15 * 60_000);

@@ -21,7 +21,6 @@ const W = 2 * HOUR;
 const FROM = Date.UTC(2018, 1, 1);
 const COUNT = 300;
 
-
 describe('trainer data: features topic over a time range = research features', () => {
   let tp: TestPlatform;
   let producer: Producer;
@@ -40,11 +39,29 @@ describe('trainer data: features topic over a time range = research features', (
       scored('d', t(120) - 1, -0.8),
       scored('e', t(121), 0.5),
     );
-    await producer.send(texts.map((x) => ({ topic: tp.topic('textScored'), key: x.id, value: tp.platform.serde.encode('textScored', x), timestamp: x.publishedAt })));
-    const s = await runReplay({ platform: tp.platform, config: tp.config, producer, file: HOURLY_MERGED, symbol: 'BTCUSDT', interval: '1h', rate: 0, from: FROM, limit: COUNT });
+    await producer.send(
+      texts.map((x) => ({ topic: tp.topic('textScored'), key: x.id, value: tp.platform.serde.encode('textScored', x), timestamp: x.publishedAt })),
+    );
+    const s = await runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: 0,
+      from: FROM,
+      limit: COUNT,
+    });
     expect(s.published).toBe(COUNT);
     expect(s.gaps).toBeGreaterThanOrEqual(1);
-    processor = await createFeatureProcessor({ platform: tp.platform, config: tp.config, redis: tp.redis, groupId: 'trainer-data-it', onFatal: (e) => fatal.push(e) });
+    processor = await createFeatureProcessor({
+      platform: tp.platform,
+      config: tp.config,
+      redis: tp.redis,
+      groupId: 'trainer-data-it',
+      onFatal: (e) => fatal.push(e),
+    });
     await processor.start();
     await waitFor(async () => (await tp.readAll('features')).length >= COUNT, `${COUNT} feature vectors`, 90_000);
   });

@@ -34,15 +34,31 @@ describe('trainer service: live monitor and retraining', () => {
     const producer = await createProducer(tp.platform.kafka);
     const topic = tp.topic('features');
     for (let i = 0; i < features.length; i += 200) {
-      await producer.send(features.slice(i, i + 200).map((f) => ({ topic, key: 'BTCUSDT:1h', value: tp.platform.serde.encode('features', f), timestamp: f.eventTime })));
+      await producer.send(
+        features.slice(i, i + 200).map((f) => ({ topic, key: 'BTCUSDT:1h', value: tp.platform.serde.encode('features', f), timestamp: f.eventTime })),
+      );
     }
     // A badly wrong "model": it always predicts +3 % for the next hour.
     const preds: Prediction[] = features.slice(-300).map((f) => ({
-      symbol: 'BTCUSDT', interval: '1h', eventTime: f.eventTime, targetTime: f.eventTime + HOUR, horizonSteps: 1, predictedLogReturn: 0.03,
-      predictedPrice: f.close * Math.exp(0.03), probUp: 0.9, modelName: 'lstm-attention', modelVersion: 'bad', isBaseline: false,
-      featureSetVersion: f.featureSetVersion, candleIngestedAt: 0, featuresComputedAt: 0, predictedAt: 0,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      eventTime: f.eventTime,
+      targetTime: f.eventTime + HOUR,
+      horizonSteps: 1,
+      predictedLogReturn: 0.03,
+      predictedPrice: f.close * Math.exp(0.03),
+      probUp: 0.9,
+      modelName: 'lstm-attention',
+      modelVersion: 'bad',
+      isBaseline: false,
+      featureSetVersion: f.featureSetVersion,
+      candleIngestedAt: 0,
+      featuresComputedAt: 0,
+      predictedAt: 0,
     }));
-    await producer.send(preds.map((p) => ({ topic: tp.topic('predictions'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('predictions', p), timestamp: p.eventTime })));
+    await producer.send(
+      preds.map((p) => ({ topic: tp.topic('predictions'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('predictions', p), timestamp: p.eventTime })),
+    );
     await producer.close();
   });
 
@@ -53,13 +69,25 @@ describe('trainer service: live monitor and retraining', () => {
   });
 
   async function start(name: string, over: Record<string, string>) {
-    const config = loadConfig({}, {
-      BITPREDICT_TOPIC_PREFIX: tp.prefix, BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix, BITPREDICT_KAFKA_CLIENT_ID: name,
-      BITPREDICT_DATA_DIR: DATA_DIR, BITPREDICT_LOG_LEVEL: 'error', BITPREDICT_MODEL_STORE_DIR: store,
-      BITPREDICT_RETRAIN_CHECK_MS: '200', BITPREDICT_RETRAIN_TRAIN_DAYS: '40', BITPREDICT_RETRAIN_VAL_DAYS: '5', BITPREDICT_RETRAIN_EPOCHS: '1',
-      BITPREDICT_RETRAIN_COOLDOWN_MS: '0', BITPREDICT_MONITOR_WINDOW: '200', BITPREDICT_RETRAIN_MIN_SAMPLES: '50',
-      ...over,
-    });
+    const config = loadConfig(
+      {},
+      {
+        BITPREDICT_TOPIC_PREFIX: tp.prefix,
+        BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
+        BITPREDICT_KAFKA_CLIENT_ID: name,
+        BITPREDICT_DATA_DIR: DATA_DIR,
+        BITPREDICT_LOG_LEVEL: 'error',
+        BITPREDICT_MODEL_STORE_DIR: store,
+        BITPREDICT_RETRAIN_CHECK_MS: '200',
+        BITPREDICT_RETRAIN_TRAIN_DAYS: '40',
+        BITPREDICT_RETRAIN_VAL_DAYS: '5',
+        BITPREDICT_RETRAIN_EPOCHS: '1',
+        BITPREDICT_RETRAIN_COOLDOWN_MS: '0',
+        BITPREDICT_MONITOR_WINDOW: '200',
+        BITPREDICT_RETRAIN_MIN_SAMPLES: '50',
+        ...over,
+      },
+    );
     const registry = createMetricsRegistry({ service: name, defaultMetrics: false });
     const platform = createPlatform({ config, logger: tp.logger, registry, clientId: name });
     await prepareTopicsAndSchemas(platform, config.kafka);

@@ -90,9 +90,23 @@ beforeAll(async () => {
   store = await mkdtemp(join(tmpdir(), 'bp-backtest-'));
   const model = buildModel(tf, { T, F: FEATURE_NAMES.length, units: 4, attentionUnits: 3, seed: 11 });
   const meta: ArtifactMeta = {
-    name: 'lstm-attn-btcusdt-1h', version: 'v-test', featureSetVersion: FEATURE_SET_VERSION, featureColumns: [...FEATURE_NAMES], normalizer, T, F: FEATURE_NAMES.length,
-    returnScale: RETURN_SCALE, trainedFrom: FROM - 250 * H, trainedTo: FROM - H, metrics: {}, backend: 'cpu', codeVersion: 'test', createdAt: new Date(NOW).toISOString(),
-    expiresAt: null, seed: 11, hyperparameters: { units: 4, attentionUnits: 3 },
+    name: 'lstm-attn-btcusdt-1h',
+    version: 'v-test',
+    featureSetVersion: FEATURE_SET_VERSION,
+    featureColumns: [...FEATURE_NAMES],
+    normalizer,
+    T,
+    F: FEATURE_NAMES.length,
+    returnScale: RETURN_SCALE,
+    trainedFrom: FROM - 250 * H,
+    trainedTo: FROM - H,
+    metrics: {},
+    backend: 'cpu',
+    codeVersion: 'test',
+    createdAt: new Date(NOW).toISOString(),
+    expiresAt: null,
+    seed: 11,
+    hyperparameters: { units: 4, attentionUnits: 3 },
   };
   artifactDirPath = await saveArtifact(tf, model, meta, store);
   model.dispose();
@@ -130,7 +144,11 @@ describe('runBacktest: determinism', () => {
 describe('runBacktest: point in time', () => {
   it('candles and texts dated after range.to change nothing', async () => {
     const base = JSON.stringify(await run({ model: artifact() }));
-    const lateTexts = retimed(texts.slice(0, 50).map((t) => ({ ...t, id: `late-${t.id}` })), TO, TO + 24 * H);
+    const lateTexts = retimed(
+      texts.slice(0, 50).map((t) => ({ ...t, id: `late-${t.id}` })),
+      TO,
+      TO + 24 * H,
+    );
     expect(future.length).toBeGreaterThan(10);
     expect(lateTexts.length).toBe(50);
     const polluted: BacktestEvents = { ...events, candles: [...events.candles, ...future], texts: [...events.texts, ...lateTexts] };
@@ -143,7 +161,12 @@ describe('runBacktest: point in time', () => {
     const k = 60;
     const tk = base.series.time[k]!;
     // Strongly negative texts just after bar k's close: inside the sentiment window of bar k+1.
-    const extra: ScoredText[] = Array.from({ length: 20 }, (_, i) => ({ ...texts[i]!, id: `extra-${i}`, publishedAt: tk + 60_000 + i, vader: { ...texts[i]!.vader, compound: -0.99 } }));
+    const extra: ScoredText[] = Array.from({ length: 20 }, (_, i) => ({
+      ...texts[i]!,
+      id: `extra-${i}`,
+      publishedAt: tk + 60_000 + i,
+      vader: { ...texts[i]!.vader, compound: -0.99 },
+    }));
     const moreTexts = [...events.texts, ...extra].sort((a, b) => a.publishedAt - b.publishedAt || (a.id < b.id ? -1 : 1));
     const changed = await run({ model: artifact(), events: { ...events, texts: moreTexts } });
     expect(changed.series.time).toEqual(base.series.time);
@@ -183,10 +206,31 @@ describe('runBacktest: costs', () => {
   for (let i = 0; i < 120; i++) {
     const open = close;
     close = open * Math.exp(moves[i % moves.length]!);
-    hand.push({ symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', openTime: start + i * H, closeTime: start + (i + 1) * H, open, high: Math.max(open, close) * 1.001, low: Math.min(open, close) * 0.999, close, volume: 10 + (i % 7), quoteVolume: null, tradeCount: null, source: 'test', ingestedAt: NOW });
+    hand.push({
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      exchange: 'binance',
+      openTime: start + i * H,
+      closeTime: start + (i + 1) * H,
+      open,
+      high: Math.max(open, close) * 1.001,
+      low: Math.min(open, close) * 0.999,
+      close,
+      volume: 10 + (i % 7),
+      quoteVolume: null,
+      tradeCount: null,
+      source: 'test',
+      ingestedAt: NOW,
+    });
   }
   const handEvents: BacktestEvents = {
-    source: 'files', range: { symbol: 'BTCUSDT', interval: '1h', from: start + 70 * H, to: start + 120 * H }, warmupFrom: start, candles: hand, texts: [], gaps: [], provenance: ['hand-made'],
+    source: 'files',
+    range: { symbol: 'BTCUSDT', interval: '1h', from: start + 70 * H, to: start + 120 * H },
+    warmupFrom: start,
+    candles: hand,
+    texts: [],
+    gaps: [],
+    provenance: ['hand-made'],
   };
   const at = (feeBps: number, slippageBps: number, mode: 'long-flat' | 'long-short' = 'long-flat'): Promise<BacktestResult> =>
     runBacktest({ events: handEvents, model: { kind: 'baseline' }, sentimentWindowMs: W, T: 4, trading: { feeBps, slippageBps, mode } });
@@ -229,9 +273,17 @@ describe('runBacktest: costs', () => {
 });
 
 describe('runBacktest: models', () => {
-  it('baseline: the predictor\'s EMA-drift baseline fed every vector, beside persistence, EMA drift and buy-and-hold', async () => {
+  it("baseline: the predictor's EMA-drift baseline fed every vector, beside persistence, EMA drift and buy-and-hold", async () => {
     const r = await run();
-    expect(r.model).toMatchObject({ choice: 'baseline', label: 'baseline', name: 'baseline-ema-drift', version: '1', T, trainedFrom: null, featureSetVersion: FEATURE_SET_VERSION });
+    expect(r.model).toMatchObject({
+      choice: 'baseline',
+      label: 'baseline',
+      name: 'baseline-ema-drift',
+      version: '1',
+      T,
+      trainedFrom: null,
+      featureSetVersion: FEATURE_SET_VERSION,
+    });
     const series = seriesOf(featuresFromCandles(events.candles, events.texts, { windowMs: W }), 'BTCUSDT', '1h');
     const live = createEmaDriftBaseline();
     const byTime = new Map(series.map((f) => [f.eventTime, live.predict(f, 0)] as const));
@@ -251,9 +303,16 @@ describe('runBacktest: models', () => {
     expect(r.series.rollingDirectionalAccuracy.filter((x) => x !== null).length).toBeGreaterThan(0);
   });
 
-  it('artifact: the live fast predictor on lastWindow of the series up to each bar, with the artifact\'s normaliser', async () => {
+  it("artifact: the live fast predictor on lastWindow of the series up to each bar, with the artifact's normaliser", async () => {
     const r = await run({ model: artifact() });
-    expect(r.model).toMatchObject({ choice: 'artifact', label: 'v-test', name: 'lstm-attn-btcusdt-1h', version: 'v-test', T, trainedFrom: new Date(FROM - 250 * H).toISOString() });
+    expect(r.model).toMatchObject({
+      choice: 'artifact',
+      label: 'v-test',
+      name: 'lstm-attn-btcusdt-1h',
+      version: 'v-test',
+      T,
+      trainedFrom: new Date(FROM - 250 * H).toISOString(),
+    });
     const { tf } = await loadTf();
     const { loadArtifact } = await import('../../core/models/artifact.js');
     const art = await loadArtifact(tf, artifactDirPath);
@@ -271,7 +330,7 @@ describe('runBacktest: models', () => {
     }
   });
 
-  it('refuses a T that is not the artifact\'s', async () => {
+  it("refuses a T that is not the artifact's", async () => {
     await expect(run({ model: artifact(), T: 12 })).rejects.toThrow(/T=12 was asked.*T=8/);
   });
 });

@@ -13,9 +13,29 @@ import { intervalMs } from '../../core/domain/intervals.js';
 import type { Candle, FeatureVector, ScoredText } from '../../schemas/types.js';
 import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
 import { featuresFromCandles, seriesOf } from '../../core/features/batch.js';
-import { assertNotFinal, buildWindows, fitNormalizer, FEATURE_NAMES, FINAL_WINDOW_START, windowTargets, type Normalizer } from '../../core/models/domain/dataset.js';
+import {
+  assertNotFinal,
+  buildWindows,
+  fitNormalizer,
+  FEATURE_NAMES,
+  FINAL_WINDOW_START,
+  windowTargets,
+  type Normalizer,
+} from '../../core/models/domain/dataset.js';
 import { emaDriftForecast, persistenceForecast } from '../domain/baselines.js';
-import { buyAndHold, drawdownCurve, equityCurve, evaluateForecast, periodsPerYear, rollingDirectionalAccuracy, rollingWindowFor, simulateTrading, type ModelMetrics, type TradingOptions, type TradingSummary } from '../domain/metrics.js';
+import {
+  buyAndHold,
+  drawdownCurve,
+  equityCurve,
+  evaluateForecast,
+  periodsPerYear,
+  rollingDirectionalAccuracy,
+  rollingWindowFor,
+  simulateTrading,
+  type ModelMetrics,
+  type TradingOptions,
+  type TradingSummary,
+} from '../domain/metrics.js';
 import { createEmaDriftBaseline, DEFAULT_HALF_LIFE_STEPS } from '../../core/models/domain/baseline.js';
 import { loadArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
@@ -177,20 +197,30 @@ function checkOptions(o: BacktestOptions): void {
     throw invalid(`backtest range must be integer ms with from < to, got ${String(range.from)}..${String(range.to)}`);
   }
   const t = o.trading;
-  for (const [k, v] of [['feeBps', t.feeBps], ['slippageBps', t.slippageBps]] as const) {
+  for (const [k, v] of [
+    ['feeBps', t.feeBps],
+    ['slippageBps', t.slippageBps],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw invalid(`trading.${k} must be a finite number >= 0, got ${String(v)}`);
   }
   if (t.feeBps + t.slippageBps >= 10_000) throw invalid(`trading: feeBps + slippageBps (${t.feeBps + t.slippageBps}) must be below 10000`);
   if (t.mode !== 'long-flat' && t.mode !== 'long-short') throw invalid(`trading.mode must be long-flat or long-short, got ${JSON.stringify(t.mode)}`);
-  if (t.threshold !== undefined && !(Number.isFinite(t.threshold) && t.threshold >= 0)) throw invalid(`trading.threshold must be a finite number >= 0, got ${String(t.threshold)}`);
+  if (t.threshold !== undefined && !(Number.isFinite(t.threshold) && t.threshold >= 0))
+    throw invalid(`trading.threshold must be a finite number >= 0, got ${String(t.threshold)}`);
   if (o.T !== undefined && (!Number.isSafeInteger(o.T) || o.T < 1)) throw invalid(`T must be an integer >= 1, got ${String(o.T)}`);
   const wf = o.walkForward;
   if (wf) {
-    for (const [k, v] of [['retrainEvery', wf.retrainEvery], ['trainPeriods', wf.trainPeriods], ['epochs', wf.epochs]] as const) {
+    for (const [k, v] of [
+      ['retrainEvery', wf.retrainEvery],
+      ['trainPeriods', wf.trainPeriods],
+      ['epochs', wf.epochs],
+    ] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw invalid(`walkForward.${k} must be an integer >= 1, got ${String(v)}`);
     }
-    if (!Number.isSafeInteger(wf.valPeriods) || wf.valPeriods < 0) throw invalid(`walkForward.valPeriods must be an integer >= 0, got ${String(wf.valPeriods)}`);
-    if (wf.units !== undefined && (!Number.isSafeInteger(wf.units) || wf.units < 1)) throw invalid(`walkForward.units must be an integer >= 1, got ${String(wf.units)}`);
+    if (!Number.isSafeInteger(wf.valPeriods) || wf.valPeriods < 0)
+      throw invalid(`walkForward.valPeriods must be an integer >= 0, got ${String(wf.valPeriods)}`);
+    if (wf.units !== undefined && (!Number.isSafeInteger(wf.units) || wf.units < 1))
+      throw invalid(`walkForward.units must be an integer >= 1, got ${String(wf.units)}`);
     if (wf.seed !== undefined && !Number.isSafeInteger(wf.seed)) throw invalid(`walkForward.seed must be an integer, got ${String(wf.seed)}`);
   }
 }
@@ -202,7 +232,9 @@ function checkOptions(o: BacktestOptions): void {
  */
 function pointInTime(events: BacktestEvents): { candles: Candle[]; texts: ScoredText[] } {
   const { range, warmupFrom } = events;
-  const candles = events.candles.filter((c) => c.symbol === range.symbol && c.interval === range.interval && c.openTime >= warmupFrom && c.closeTime <= range.to);
+  const candles = events.candles.filter(
+    (c) => c.symbol === range.symbol && c.interval === range.interval && c.openTime >= warmupFrom && c.closeTime <= range.to,
+  );
   const texts = events.texts.filter((t) => t.publishedAt < range.to);
   return { candles, texts };
 }
@@ -229,7 +261,15 @@ function indexIn(all: Float64Array, times: Float64Array): Int32Array {
  * batch either: its kernels round differently and the results would differ from live by ~1e-7,
  * so a backtest would no longer reproduce exactly what the live predictor published.
  */
-function predictWindows(fast: FastPredictor, series: FeatureVector[], T: number, normalizer: Normalizer, from: number, to: number, progress: (done: number, total: number) => void): { times: Float64Array; ret: Float64Array; probUp: Float64Array } {
+function predictWindows(
+  fast: FastPredictor,
+  series: FeatureVector[],
+  T: number,
+  normalizer: Normalizer,
+  from: number,
+  to: number,
+  progress: (done: number, total: number) => void,
+): { times: Float64Array; ret: Float64Array; probUp: Float64Array } {
   const ws = buildWindows(series, { T, from, to, normalizer });
   const ret = new Float64Array(ws.n);
   const probUp = new Float64Array(ws.n);
@@ -299,11 +339,21 @@ function baselineForecast(series: readonly FeatureVector[], tradedTimes: Float64
     pred[i] = p.ret;
     probUp[i] = p.probUp;
   });
-  return { forecast: { pred, probUp }, modelInfo: { choice: 'baseline', label: 'baseline', name: model.name, version: model.version, featureSetVersion, T, trainedFrom: null, trainedTo: null } };
+  return {
+    forecast: { pred, probUp },
+    modelInfo: { choice: 'baseline', label: 'baseline', name: model.name, version: model.version, featureSetVersion, T, trainedFrom: null, trainedTo: null },
+  };
 }
 
 /** The chosen model's forecast of every traded bar: walk-forward retrains, a saved artifact, or the baseline. */
-async function forecastBars(o: BacktestOptions, m: LoadedModel, series: FeatureVector[], T: number, tradedTimes: Float64Array, progress: Progress): Promise<BarForecast> {
+async function forecastBars(
+  o: BacktestOptions,
+  m: LoadedModel,
+  series: FeatureVector[],
+  T: number,
+  tradedTimes: Float64Array,
+  progress: Progress,
+): Promise<BarForecast> {
   const { range } = o.events;
   const featureSetVersion = series[0]?.featureSetVersion ?? FEATURE_SET_VERSION;
   if (o.walkForward) {
@@ -314,20 +364,33 @@ async function forecastBars(o: BacktestOptions, m: LoadedModel, series: FeatureV
       forecast: wf.forecast,
       retrains: wf.retrains,
       modelInfo: {
-        choice: 'walk-forward', label: o.model.kind === 'artifact' ? o.model.label : 'walk-forward', name: 'lstm-attention', version: `walk-forward-${seed}`, featureSetVersion, T,
-        trainedFrom: wf.retrains[0]?.trainFrom ?? null, trainedTo: wf.retrains.at(-1)?.valTo ?? null,
+        choice: 'walk-forward',
+        label: o.model.kind === 'artifact' ? o.model.label : 'walk-forward',
+        name: 'lstm-attention',
+        version: `walk-forward-${seed}`,
+        featureSetVersion,
+        T,
+        trainedFrom: wf.retrains[0]?.trainFrom ?? null,
+        trainedTo: wf.retrains.at(-1)?.valTo ?? null,
       },
     };
   }
   const { fast, meta } = m;
   if (fast !== null && meta !== null) {
     const p = predictWindows(fast, series, T, meta.normalizer, range.from, range.to, (d, t) => progress(d, t, 'predictions'));
-    if (p.times.length !== tradedTimes.length || p.times.some((t, i) => t !== tradedTimes[i])) throw new BitPredictError('ERR_INTERNAL', 'backtest: predicted windows differ from the traded bars');
+    if (p.times.length !== tradedTimes.length || p.times.some((t, i) => t !== tradedTimes[i]))
+      throw new BitPredictError('ERR_INTERNAL', 'backtest: predicted windows differ from the traded bars');
     return {
       forecast: { pred: p.ret, probUp: p.probUp },
       modelInfo: {
-        choice: 'artifact', label: o.model.kind === 'artifact' ? o.model.label : meta.version, name: meta.name, version: meta.version, featureSetVersion: meta.featureSetVersion, T,
-        trainedFrom: iso(meta.trainedFrom), trainedTo: iso(meta.trainedTo),
+        choice: 'artifact',
+        label: o.model.kind === 'artifact' ? o.model.label : meta.version,
+        name: meta.name,
+        version: meta.version,
+        featureSetVersion: meta.featureSetVersion,
+        T,
+        trainedFrom: iso(meta.trainedFrom),
+        trainedTo: iso(meta.trainedTo),
       },
     };
   }
@@ -335,7 +398,13 @@ async function forecastBars(o: BacktestOptions, m: LoadedModel, series: FeatureV
 }
 
 /** Trading the forecast with fees and slippage (charged like the fee, per side per unit of position change), and every metric beside the baselines. */
-function tradeAndScore(o: BacktestOptions, forecast: Forecast, actual: Float64Array, baselines: { persistence: Float64Array; emaDrift: Float64Array }, modelName: string) {
+function tradeAndScore(
+  o: BacktestOptions,
+  forecast: Forecast,
+  actual: Float64Array,
+  baselines: { persistence: Float64Array; emaDrift: Float64Array },
+  modelName: string,
+) {
   const threshold = o.trading.threshold ?? 0;
   const costBps = o.trading.feeBps + o.trading.slippageBps;
   const ppy = periodsPerYear(o.events.range.interval);
@@ -344,8 +413,15 @@ function tradeAndScore(o: BacktestOptions, forecast: Forecast, actual: Float64Ar
   const bh = buyAndHold(actual, { feeBps: costBps, periodsPerYear: ppy });
   const costShare = (bps: number): number => (costBps === 0 ? 0 : (run.summary.feesLog * bps) / costBps);
   const trading: BacktestTrading = {
-    mode: o.trading.mode, threshold, feeBps: o.trading.feeBps, slippageBps: o.trading.slippageBps, costBpsPerSide: costBps, periodsPerYear: ppy,
-    summary: run.summary, feeCostLog: costShare(o.trading.feeBps), slippageCostLog: costShare(o.trading.slippageBps),
+    mode: o.trading.mode,
+    threshold,
+    feeBps: o.trading.feeBps,
+    slippageBps: o.trading.slippageBps,
+    costBpsPerSide: costBps,
+    periodsPerYear: ppy,
+    summary: run.summary,
+    feeCostLog: costShare(o.trading.feeBps),
+    slippageCostLog: costShare(o.trading.slippageBps),
   };
   const metrics = {
     model: evaluateForecast({ name: modelName, pred: forecast.pred, probUp: forecast.probUp }, actual, tradingOptions),
@@ -353,11 +429,25 @@ function tradeAndScore(o: BacktestOptions, forecast: Forecast, actual: Float64Ar
     emaDrift: evaluateForecast({ name: 'ema-drift', pred: baselines.emaDrift }, actual, tradingOptions),
     buyAndHold: bh.summary,
   };
-  return { trading, metrics, threshold, ppy, equity: equityCurve(run.logReturns), buyHoldEquity: equityCurve(bh.logReturns), drawdown: drawdownCurve(run.logReturns) };
+  return {
+    trading,
+    metrics,
+    threshold,
+    ppy,
+    equity: equityCurve(run.logReturns),
+    buyHoldEquity: equityCurve(bh.logReturns),
+    drawdown: drawdownCurve(run.logReturns),
+  };
 }
 
 /** The settings a result records, so a run can be repeated and compared. */
-function resultConfig(o: BacktestOptions, m: LoadedModel, T: number, rollingWindow: number, scored: ReturnType<typeof tradeAndScore>): BacktestResult['config'] {
+function resultConfig(
+  o: BacktestOptions,
+  m: LoadedModel,
+  T: number,
+  rollingWindow: number,
+  scored: ReturnType<typeof tradeAndScore>,
+): BacktestResult['config'] {
   const { meta, fast } = m;
   return {
     sentimentWindowMs: o.sentimentWindowMs,
@@ -369,9 +459,16 @@ function resultConfig(o: BacktestOptions, m: LoadedModel, T: number, rollingWind
     trading: { mode: o.trading.mode, threshold: scored.threshold, feeBps: o.trading.feeBps, slippageBps: o.trading.slippageBps, periodsPerYear: scored.ppy },
     walkForward: o.walkForward
       ? {
-        retrainEvery: o.walkForward.retrainEvery, trainPeriods: o.walkForward.trainPeriods, valPeriods: o.walkForward.valPeriods, epochs: o.walkForward.epochs,
-        units: o.walkForward.units ?? unitsOf(meta), seed: o.walkForward.seed ?? 42, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, patience: TRAIN_DEFAULTS.patience,
-      }
+          retrainEvery: o.walkForward.retrainEvery,
+          trainPeriods: o.walkForward.trainPeriods,
+          valPeriods: o.walkForward.valPeriods,
+          epochs: o.walkForward.epochs,
+          units: o.walkForward.units ?? unitsOf(meta),
+          seed: o.walkForward.seed ?? 42,
+          batchSize: TRAIN_DEFAULTS.batchSize,
+          learningRate: TRAIN_DEFAULTS.learningRate,
+          patience: TRAIN_DEFAULTS.patience,
+        }
       : null,
     featureColumns: [...FEATURE_NAMES],
     finalWindowStart: iso(FINAL_WINDOW_START),
@@ -387,7 +484,9 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   const step = intervalMs(range.interval);
   const progress = o.onProgress ?? (() => undefined);
   if (o.walkForward && o.model.kind === 'baseline') {
-    throw invalid('walk-forward mode retrains the LSTM-attention model; the baseline has nothing to retrain (choose champion or a version, whose T and size are kept)');
+    throw invalid(
+      'walk-forward mode retrains the LSTM-attention model; the baseline has nothing to retrain (choose champion or a version, whose T and size are kept)',
+    );
   }
 
   // The model first: its T decides the windows.
@@ -407,7 +506,9 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   const traded = windowTargets(series, { T, from: range.from, to: range.to });
   progress(1, 1, 'windows');
   if (traded.n === 0) {
-    throw invalid(`no bar of ${range.symbol} ${range.interval} in [${iso(range.from)}, ${iso(range.to)}) has a complete ${T}-step window and a known next return (${candles.length} candles from ${iso(events.warmupFrom)}, ${events.gaps.length} gaps)`);
+    throw invalid(
+      `no bar of ${range.symbol} ${range.interval} in [${iso(range.from)}, ${iso(range.to)}) has a complete ${T}-step window and a known next return (${candles.length} candles from ${iso(events.warmupFrom)}, ${events.gaps.length} gaps)`,
+    );
   }
   const n = traded.n;
   const actual = Float64Array.from(traded.yReturn);
@@ -479,8 +580,15 @@ function attentionUnitsOf(meta: ArtifactMeta | null): number {
  * final evaluation window are refused up front (assertNotFinal 'fit'), before any training.
  */
 async function walkForward(
-  o: BacktestOptions, wf: WalkForwardOptions, loaded: LoadedTf, meta: ArtifactMeta | null, series: FeatureVector[], T: number, step: number,
-  tradedTimes: Float64Array, progress: (done: number, total: number, what: string) => void,
+  o: BacktestOptions,
+  wf: WalkForwardOptions,
+  loaded: LoadedTf,
+  meta: ArtifactMeta | null,
+  series: FeatureVector[],
+  T: number,
+  step: number,
+  tradedTimes: Float64Array,
+  progress: (done: number, total: number, what: string) => void,
 ): Promise<{ forecast: Forecast; retrains: BacktestRetrain[] }> {
   const { range } = o.events;
   const every = wf.retrainEvery * step;
@@ -496,7 +604,11 @@ async function walkForward(
     try {
       assertNotFinal({ from: p.trainFrom, to: p.r }, range.interval, 'fit');
     } catch (err) {
-      throw new BitPredictError('ERR_VALIDATION', `walk-forward retrain ${p.k + 1}/${plan.length} at ${iso(p.r)} refused: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `walk-forward retrain ${p.k + 1}/${plan.length} at ${iso(p.r)} refused: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
   const n = tradedTimes.length;
@@ -510,11 +622,18 @@ async function walkForward(
     const train = buildWindows(series, { T, from: p.trainFrom, to: p.valFrom, normalizer });
     const val = wf.valPeriods > 0 ? buildWindows(series, { T, from: p.valFrom, to: p.r, normalizer }) : null;
     if (train.n === 0) {
-      throw invalid(`walk-forward retrain ${p.k + 1}/${plan.length} at ${iso(p.r)}: no complete ${T}-step training windows in [${iso(p.trainFrom)}, ${iso(p.valFrom)}); start the warm-up earlier or shorten trainPeriods`);
+      throw invalid(
+        `walk-forward retrain ${p.k + 1}/${plan.length} at ${iso(p.r)}: no complete ${T}-step training windows in [${iso(p.trainFrom)}, ${iso(p.valFrom)}); start the warm-up earlier or shorten trainPeriods`,
+      );
     }
     const trained = await trainModel(loaded.tf, train, val && val.n > 0 ? val : null, {
-      epochs: wf.epochs, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, seed: seed + p.k,
-      units: wf.units ?? unitsOf(meta), attentionUnits: attentionUnitsOf(meta), patience: TRAIN_DEFAULTS.patience,
+      epochs: wf.epochs,
+      batchSize: TRAIN_DEFAULTS.batchSize,
+      learningRate: TRAIN_DEFAULTS.learningRate,
+      seed: seed + p.k,
+      units: wf.units ?? unitsOf(meta),
+      attentionUnits: attentionUnitsOf(meta),
+      patience: TRAIN_DEFAULTS.patience,
     });
     let fast: FastPredictor;
     try {
@@ -524,15 +643,28 @@ async function walkForward(
     }
     const got = predictWindows(fast, series, T, normalizer, p.r, p.next, () => undefined);
     for (let i = 0; i < got.times.length; i++) {
-      if (tradedTimes[cursor] !== got.times[i]) throw new BitPredictError('ERR_INTERNAL', `backtest: retrain ${p.k + 1} predicted ${iso(got.times[i]!)} out of step with the traded bars`);
+      if (tradedTimes[cursor] !== got.times[i])
+        throw new BitPredictError('ERR_INTERNAL', `backtest: retrain ${p.k + 1} predicted ${iso(got.times[i]!)} out of step with the traded bars`);
       pred[cursor] = got.ret[i]!;
       probUp[cursor] = got.probUp[i]!;
       cursor++;
     }
     const lastWindow = Math.max(val && val.n > 0 ? val.eventTimes[val.n - 1]! : Number.NEGATIVE_INFINITY, train.eventTimes[train.n - 1]!);
     retrains.push({
-      index: p.k, at: iso(p.r), predictsTo: iso(p.next), trainFrom: iso(p.trainFrom), trainTo: iso(p.valFrom), valFrom: iso(p.valFrom), valTo: iso(p.r),
-      nTrain: train.n, nVal: val?.n ?? 0, lastTargetTime: iso(lastWindow + step), seed: seed + p.k, epochsRun: trained.history.length, bestEpoch: trained.bestEpoch, bars: got.times.length,
+      index: p.k,
+      at: iso(p.r),
+      predictsTo: iso(p.next),
+      trainFrom: iso(p.trainFrom),
+      trainTo: iso(p.valFrom),
+      valFrom: iso(p.valFrom),
+      valTo: iso(p.r),
+      nTrain: train.n,
+      nVal: val?.n ?? 0,
+      lastTargetTime: iso(lastWindow + step),
+      seed: seed + p.k,
+      epochsRun: trained.history.length,
+      bestEpoch: trained.bestEpoch,
+      bars: got.times.length,
     });
     progress(p.k + 1, plan.length, 'retrains');
   }

@@ -24,10 +24,21 @@ beforeAll(async () => {
   const holeFrom = FROM + 30 * H;
   const candles: Candle[] = all.filter((c) => c.openTime < holeFrom || c.openTime >= holeFrom + 3 * H);
   const events: BacktestEvents = {
-    source: 'files', range: { symbol: 'BTCUSDT', interval: '1h', from: FROM, to: TO }, warmupFrom, candles, texts: [],
-    gaps: [{ from: holeFrom, to: holeFrom + 3 * H, missingBars: 3 }], provenance: [`files: ${MERGED}`, EVIL],
+    source: 'files',
+    range: { symbol: 'BTCUSDT', interval: '1h', from: FROM, to: TO },
+    warmupFrom,
+    candles,
+    texts: [],
+    gaps: [{ from: holeFrom, to: holeFrom + 3 * H, missingBars: 3 }],
+    provenance: [`files: ${MERGED}`, EVIL],
   };
-  result = await runBacktest({ events, model: { kind: 'baseline' }, sentimentWindowMs: 4 * H, trading: { feeBps: 10, slippageBps: 5, mode: 'long-flat' }, codeVersion: EVIL });
+  result = await runBacktest({
+    events,
+    model: { kind: 'baseline' },
+    sentimentWindowMs: 4 * H,
+    trading: { feeBps: 10, slippageBps: 5, mode: 'long-flat' },
+    codeVersion: EVIL,
+  });
 });
 
 describe('renderBacktestReport', () => {
@@ -51,7 +62,13 @@ describe('renderBacktestReport', () => {
 
   it('has the charts, the metrics table with the baselines, the gaps, the data range, the model and the configuration', () => {
     const html = renderBacktestReport(result);
-    for (const title of ['Equity after fees and slippage', 'Drawdown from peak equity', 'Predicted and realised next-period log returns', 'Predicted (x) vs realised (y)', 'Rolling directional accuracy']) {
+    for (const title of [
+      'Equity after fees and slippage',
+      'Drawdown from peak equity',
+      'Predicted and realised next-period log returns',
+      'Predicted (x) vs realised (y)',
+      'Rolling directional accuracy',
+    ]) {
       expect(html).toContain(title);
     }
     expect(html.match(/<svg /g)?.length).toBe(5);
@@ -70,7 +87,24 @@ describe('renderBacktestReport', () => {
   it('lists walk-forward retrains when there are any', () => {
     const html = renderBacktestReport({
       ...result,
-      retrains: [{ index: 0, at: '2024-05-06T00:00:00.000Z', predictsTo: '2024-05-08T00:00:00.000Z', trainFrom: '2024-04-01T00:00:00.000Z', trainTo: '2024-05-05T00:00:00.000Z', valFrom: '2024-05-05T00:00:00.000Z', valTo: '2024-05-06T00:00:00.000Z', nTrain: 800, nVal: 24, lastTargetTime: '2024-05-06T00:00:00.000Z', seed: 42, epochsRun: 2, bestEpoch: 1, bars: 48 }],
+      retrains: [
+        {
+          index: 0,
+          at: '2024-05-06T00:00:00.000Z',
+          predictsTo: '2024-05-08T00:00:00.000Z',
+          trainFrom: '2024-04-01T00:00:00.000Z',
+          trainTo: '2024-05-05T00:00:00.000Z',
+          valFrom: '2024-05-05T00:00:00.000Z',
+          valTo: '2024-05-06T00:00:00.000Z',
+          nTrain: 800,
+          nVal: 24,
+          lastTargetTime: '2024-05-06T00:00:00.000Z',
+          seed: 42,
+          epochsRun: 2,
+          bestEpoch: 1,
+          bars: 48,
+        },
+      ],
     });
     expect(html).toContain('Walk-forward retrains');
     expect(html).toContain('<td>800</td>');
@@ -79,7 +113,16 @@ describe('renderBacktestReport', () => {
   it('prints n/a instead of NaN or Infinity, and copes with a single bar', () => {
     const one: BacktestResult = {
       ...result,
-      series: { time: [FROM], actual: [0.001], pred: [0], probUp: [0.5], equity: [1], buyHoldEquity: [1.001], drawdown: [0], rollingDirectionalAccuracy: [null] },
+      series: {
+        time: [FROM],
+        actual: [0.001],
+        pred: [0],
+        probUp: [0.5],
+        equity: [1],
+        buyHoldEquity: [1.001],
+        drawdown: [0],
+        rollingDirectionalAccuracy: [null],
+      },
       trading: { ...result.trading, summary: { ...result.trading.summary, sharpe: null, totalReturn: Number.NaN } },
     };
     const html = renderBacktestReport(one);

@@ -19,14 +19,31 @@ function charts(r: BacktestResult): string {
     { name: `predicted: ${r.model.name}`, color: '#d62728', ys: s.pred },
   ];
   return [
-    lineChart('Equity after fees and slippage (start = 1)', xLo, xHi, [{ name, color: '#d62728', ys: s.equity }, { name: 'buy-and-hold', color: '#000', ys: s.buyHoldEquity }], (v) => fmt(v, 4), MAX_POINTS),
+    lineChart(
+      'Equity after fees and slippage (start = 1)',
+      xLo,
+      xHi,
+      [
+        { name, color: '#d62728', ys: s.equity },
+        { name: 'buy-and-hold', color: '#000', ys: s.buyHoldEquity },
+      ],
+      (v) => fmt(v, 4),
+      MAX_POINTS,
+    ),
     lineChart('Drawdown from peak equity', xLo, xHi, [{ name, color: '#d62728', ys: s.drawdown.map((v) => -v) }], (v) => pct(v, 1), MAX_POINTS),
     lineChart('Predicted and realised next-period log returns', xLo, xHi, realisedVsPred, (v) => fmt(v, 3), MAX_POINTS),
     scatterChart(`Predicted (x) vs realised (y) log return: ${r.model.name}`, s.pred, s.actual),
-    lineChart(`Rolling directional accuracy (${typeof r.config.rollingWindow === 'number' ? r.config.rollingWindow : NA} bars)`, xLo, xHi, [
-      { name: r.model.name, color: '#d62728', ys: s.rollingDirectionalAccuracy },
-      { name: '50%', color: '#999', ys: s.time.map(() => 0.5) },
-    ], (v) => pct(v, 0), MAX_POINTS),
+    lineChart(
+      `Rolling directional accuracy (${typeof r.config.rollingWindow === 'number' ? r.config.rollingWindow : NA} bars)`,
+      xLo,
+      xHi,
+      [
+        { name: r.model.name, color: '#d62728', ys: s.rollingDirectionalAccuracy },
+        { name: '50%', color: '#999', ys: s.time.map(() => 0.5) },
+      ],
+      (v) => pct(v, 0),
+      MAX_POINTS,
+    ),
   ].join('\n');
 }
 
@@ -35,11 +52,14 @@ function charts(r: BacktestResult): string {
 // ---------------------------------------------------------------------------------------------
 
 function metricsTable(r: BacktestResult): string {
-  return table([
-    { label: `${r.model.name} (model)`, metrics: r.metrics.model, highlight: true },
-    { label: 'persistence', metrics: r.metrics.persistence, highlight: false },
-    { label: 'ema-drift', metrics: r.metrics.emaDrift, highlight: false },
-  ], r.metrics.buyAndHold);
+  return table(
+    [
+      { label: `${r.model.name} (model)`, metrics: r.metrics.model, highlight: true },
+      { label: 'persistence', metrics: r.metrics.persistence, highlight: false },
+      { label: 'ema-drift', metrics: r.metrics.emaDrift, highlight: false },
+    ],
+    r.metrics.buyAndHold,
+  );
 }
 
 function kvTable(obj: Record<string, unknown>): string {
@@ -60,7 +80,12 @@ function gapsSection(r: BacktestResult): string {
 
 function retrainsSection(r: BacktestResult): string {
   if (!r.retrains) return '';
-  const rows = r.retrains.map((x) => `<tr><td>${x.index + 1}</td><td>${escapeHtml(x.at)}</td><td>${escapeHtml(x.trainFrom)} &rarr; ${escapeHtml(x.trainTo)}</td><td>${x.nTrain}</td><td>${escapeHtml(x.valFrom)} &rarr; ${escapeHtml(x.valTo)}</td><td>${x.nVal}</td><td>${escapeHtml(x.lastTargetTime ?? NA)}</td><td>${x.seed}</td><td>${x.epochsRun}</td><td>${x.bars}</td></tr>`).join('');
+  const rows = r.retrains
+    .map(
+      (x) =>
+        `<tr><td>${x.index + 1}</td><td>${escapeHtml(x.at)}</td><td>${escapeHtml(x.trainFrom)} &rarr; ${escapeHtml(x.trainTo)}</td><td>${x.nTrain}</td><td>${escapeHtml(x.valFrom)} &rarr; ${escapeHtml(x.valTo)}</td><td>${x.nVal}</td><td>${escapeHtml(x.lastTargetTime ?? NA)}</td><td>${x.seed}</td><td>${x.epochsRun}</td><td>${x.bars}</td></tr>`,
+    )
+    .join('');
   return `<h2>Walk-forward retrains</h2><p>Each retrain fits only on windows whose targets close at or before its retrain point; its model predicts until the next retrain.</p><table><tr><th>#</th><th>at</th><th>train</th><th>n</th><th>validation</th><th>n</th><th>last target</th><th>seed</th><th>epochs</th><th>bars predicted</th></tr>${rows}</table>`;
 }
 

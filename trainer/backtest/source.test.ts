@@ -6,7 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { isBitPredictError } from '../../core/errors.js';
 import type { Candle, ScoredText } from '../../schemas/types.js';
 import type { BacktestRange } from './types.js';
-import { assembleEvents, checkCoverage, checkRange, findGaps, loadEventsFromFiles, scoreText, selectCandles, selectTexts, warmupStart, type AssembleInput } from './source.js';
+import {
+  assembleEvents,
+  checkCoverage,
+  checkRange,
+  findGaps,
+  loadEventsFromFiles,
+  scoreText,
+  selectCandles,
+  selectTexts,
+  warmupStart,
+  type AssembleInput,
+} from './source.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2024, 2, 1);
@@ -14,13 +25,36 @@ const RANGE: BacktestRange = { symbol: 'BTCUSDT', interval: '1h', from: T0, to: 
 
 function candle(openTime: number, o: Partial<Candle> = {}): Candle {
   return {
-    symbol: 'BTCUSDT', interval: '1h', exchange: 'binance', openTime, closeTime: openTime + H, open: 100, high: 101, low: 99, close: 100.5,
-    volume: 1, quoteVolume: null, tradeCount: null, source: 'test', ingestedAt: 1_900_000_000_000, ...o,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    exchange: 'binance',
+    openTime,
+    closeTime: openTime + H,
+    open: 100,
+    high: 101,
+    low: 99,
+    close: 100.5,
+    volume: 1,
+    quoteVolume: null,
+    tradeCount: null,
+    source: 'test',
+    ingestedAt: 1_900_000_000_000,
+    ...o,
   };
 }
 
 function text(id: string, publishedAt: number, o: Partial<ScoredText> = {}): ScoredText {
-  return { id, source: 'test', kind: 'tweet', publishedAt, vader: { compound: 0.1, pos: 0.2, neu: 0.8, neg: 0 }, finbert: null, vaderVersion: 'v', scoredAt: 42, ...o };
+  return {
+    id,
+    source: 'test',
+    kind: 'tweet',
+    publishedAt,
+    vader: { compound: 0.1, pos: 0.2, neu: 0.8, neg: 0 },
+    finbert: null,
+    vaderVersion: 'v',
+    scoredAt: 42,
+    ...o,
+  };
 }
 
 /** Hourly candles opening at T0 + h*H for each h in hours. */
@@ -33,7 +67,17 @@ function range(a: number, b: number): number[] {
 }
 
 function input(o: Partial<AssembleInput>): AssembleInput {
-  return { source: 'kafka', range: RANGE, warmupBars: 4, sentimentWindowMs: 2 * H, candles: series(range(-4, 24)), texts: [], provenance: ['p'], where: 'topic t', ...o };
+  return {
+    source: 'kafka',
+    range: RANGE,
+    warmupBars: 4,
+    sentimentWindowMs: 2 * H,
+    candles: series(range(-4, 24)),
+    texts: [],
+    provenance: ['p'],
+    where: 'topic t',
+    ...o,
+  };
 }
 
 function rangeError(fn: () => unknown): string {
@@ -78,7 +122,15 @@ describe('backtest source: common rules', () => {
 
   it('keeps texts in [from, to), one per id (last wins), sorted by publishedAt then id, scoredAt = publishedAt', () => {
     const got = selectTexts(
-      [text('b', T0), text('a', T0), text('c', T0 - 3 * H), text('d', T0 + 5 * H), text('x', T0 + 10 * H), text('a', T0, { source: 'again' }), text('f', Date.UTC(2030, 0, 1))],
+      [
+        text('b', T0),
+        text('a', T0),
+        text('c', T0 - 3 * H),
+        text('d', T0 + 5 * H),
+        text('x', T0 + 10 * H),
+        text('a', T0, { source: 'again' }),
+        text('f', Date.UTC(2030, 0, 1)),
+      ],
       T0 - H,
       T0 + 10 * H,
     );
@@ -108,7 +160,9 @@ describe('backtest source: common rules', () => {
   });
 
   it('refuses ranges the candles do not cover, naming the requested and the available range', () => {
-    expect(rangeError(() => checkCoverage([], RANGE, T0 - 4 * H, 'topic t'))).toMatch(/holds no BTCUSDT:1h candle between 2024-02-29T20:00:00.000Z and 2024-03-02T00:00:00.000Z/);
+    expect(rangeError(() => checkCoverage([], RANGE, T0 - 4 * H, 'topic t'))).toMatch(
+      /holds no BTCUSDT:1h candle between 2024-02-29T20:00:00.000Z and 2024-03-02T00:00:00.000Z/,
+    );
     const late = rangeError(() => checkCoverage(series(range(1, 24)), RANGE, T0 - 4 * H, 'topic t'));
     expect(late).toContain('requested BTCUSDT:1h 2024-03-01T00:00:00.000Z .. 2024-03-02T00:00:00.000Z');
     expect(late).toContain('topic t holds BTCUSDT:1h candles from 2024-03-01T01:00:00.000Z to 2024-03-02T00:00:00.000Z');
@@ -122,13 +176,18 @@ describe('backtest source: common rules', () => {
     expect(base).toMatchObject({ source: 'kafka', warmupFrom: T0 - 4 * H, gaps: [], provenance: ['p'] });
     expect(base.candles).toHaveLength(28);
     expect(base.texts.map((t) => t.id)).toEqual(['a', 'c']);
-    const messy = assembleEvents(input({
-      candles: [...series(range(-4, 24)).reverse(), candle(T0 + 3 * H), candle(Date.UTC(2030, 0, 1)), candle(T0 + 24 * H)],
-      texts: [text('c', T0 + 3 * H), text('z', T0 + 24 * H), text('a', T0 - 5 * H), text('f', Date.UTC(2030, 0, 1)), text('c', T0 + 3 * H)],
-    }));
+    const messy = assembleEvents(
+      input({
+        candles: [...series(range(-4, 24)).reverse(), candle(T0 + 3 * H), candle(Date.UTC(2030, 0, 1)), candle(T0 + 24 * H)],
+        texts: [text('c', T0 + 3 * H), text('z', T0 + 24 * H), text('a', T0 - 5 * H), text('f', Date.UTC(2030, 0, 1)), text('c', T0 + 3 * H)],
+      }),
+    );
     expect(JSON.stringify(messy)).toBe(JSON.stringify(base));
     const holed = assembleEvents(input({ candles: series([...range(-2, 5), ...range(8, 24)]) }));
-    expect(holed.gaps).toEqual([{ from: T0 - 4 * H, to: T0 - 2 * H, missingBars: 2 }, { from: T0 + 5 * H, to: T0 + 8 * H, missingBars: 3 }]);
+    expect(holed.gaps).toEqual([
+      { from: T0 - 4 * H, to: T0 - 2 * H, missingBars: 2 },
+      { from: T0 + 5 * H, to: T0 + 8 * H, missingBars: 3 },
+    ]);
     expect(() => assembleEvents(input({ candles: series(range(2, 24)) }))).toThrow(/data starts after the range/);
   });
 });
@@ -149,14 +208,23 @@ describe.runIf(existsSync(resolve(DATA_DIR, HOURLY)))('backtest source: files (r
     expect(ev.provenance[0]).toContain('BTCUSDT_1h_merged.csv');
 
     const n = await loadEventsFromFiles({
-      dataDir: DATA_DIR, candleFile: HOURLY, textFiles: [NEWS], range: { ...r, from: Date.UTC(2021, 10, 1), to: Date.UTC(2021, 10, 3) }, warmupBars: 10, sentimentWindowMs: 4 * H,
+      dataDir: DATA_DIR,
+      candleFile: HOURLY,
+      textFiles: [NEWS],
+      range: { ...r, from: Date.UTC(2021, 10, 1), to: Date.UTC(2021, 10, 3) },
+      warmupBars: 10,
+      sentimentWindowMs: 4 * H,
     });
     expect(n.texts.length).toBeGreaterThan(0);
-    expect(n.texts.every((t) => t.publishedAt >= n.warmupFrom - 4 * H && t.publishedAt < Date.UTC(2021, 10, 3) && t.scoredAt === t.publishedAt && t.kind === 'news')).toBe(true);
+    expect(
+      n.texts.every((t) => t.publishedAt >= n.warmupFrom - 4 * H && t.publishedAt < Date.UTC(2021, 10, 3) && t.scoredAt === t.publishedAt && t.kind === 'news'),
+    ).toBe(true);
   });
 
   it('refuses a range before the file starts, naming what the file holds', async () => {
     const r: BacktestRange = { symbol: 'BTCUSDT', interval: '1h', from: Date.UTC(2017, 0, 1), to: Date.UTC(2017, 8, 1) };
-    await expect(loadEventsFromFiles({ dataDir: DATA_DIR, candleFile: HOURLY, textFiles: [], range: r, warmupBars: 0 })).rejects.toThrow(/requested BTCUSDT:1h 2017-01-01T00:00:00.000Z .. 2017-09-01T00:00:00.000Z.*holds BTCUSDT:1h candles from 2017-08-17T04:00:00.000Z/);
+    await expect(loadEventsFromFiles({ dataDir: DATA_DIR, candleFile: HOURLY, textFiles: [], range: r, warmupBars: 0 })).rejects.toThrow(
+      /requested BTCUSDT:1h 2017-01-01T00:00:00.000Z .. 2017-09-01T00:00:00.000Z.*holds BTCUSDT:1h candles from 2017-08-17T04:00:00.000Z/,
+    );
   });
 });

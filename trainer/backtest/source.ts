@@ -166,7 +166,13 @@ export function findGaps(candles: readonly Candle[], warmupFrom: number, to: num
  * after range.from (the data starts later, e.g. retention removed it), or the last closes before
  * range.to minus one interval. `where` names the data read (topic or file).
  */
-export function checkCoverage(candles: readonly Candle[], range: BacktestRange, warmupFrom: number, where: string, extent: { from: number; to: number } | null = null): void {
+export function checkCoverage(
+  candles: readonly Candle[],
+  range: BacktestRange,
+  warmupFrom: number,
+  where: string,
+  extent: { from: number; to: number } | null = null,
+): void {
   const len = intervalMs(range.interval);
   const first = candles[0];
   const last = candles.at(-1);
@@ -174,9 +180,13 @@ export function checkCoverage(candles: readonly Candle[], range: BacktestRange, 
   if (first === undefined || last === undefined) {
     // Candles read beyond range.to still tell the user where the data is.
     const later = extent ? `; it holds ${range.symbol}:${range.interval} candles from ${iso(extent.from)} to ${iso(extent.to)}` : '';
-    throw new BitPredictError('ERR_BACKTEST_RANGE', `${wanted}, but ${where} holds no ${range.symbol}:${range.interval} candle between ${iso(warmupFrom)} and ${iso(range.to)}${later}`, {
-      details: { range, warmupFrom, available: extent },
-    });
+    throw new BitPredictError(
+      'ERR_BACKTEST_RANGE',
+      `${wanted}, but ${where} holds no ${range.symbol}:${range.interval} candle between ${iso(warmupFrom)} and ${iso(range.to)}${later}`,
+      {
+        details: { range, warmupFrom, available: extent },
+      },
+    );
   }
   // What the source holds from the warm-up start on (beyond range.to too, when it was read).
   const held = { from: Math.min(first.openTime, extent?.from ?? first.openTime), to: Math.max(last.closeTime, extent?.to ?? last.closeTime) };
@@ -261,9 +271,14 @@ export async function loadEventsFromFiles(o: FileSourceOptions): Promise<Backtes
   const candlePath = resolveDataFile(o.dataDir, o.candleFile);
   let deadCandles = 0;
   const candles = await loadCandlesFromFile(o.dataDir, candlePath, o.range.symbol, o.range.interval, {
-    from: warmupFrom, to: o.range.to, ...(o.now ? { now: o.now } : {}), onDeadRow: () => void deadCandles++,
+    from: warmupFrom,
+    to: o.range.to,
+    ...(o.now ? { now: o.now } : {}),
+    onDeadRow: () => void deadCandles++,
   });
-  provenance.push(`file ${candlePath}: ${candles.length} candles of ${o.range.symbol}:${o.range.interval} from ${iso(warmupFrom)}${deadCandles > 0 ? `, ${deadCandles} rows the replay would dead-letter` : ''}`);
+  provenance.push(
+    `file ${candlePath}: ${candles.length} candles of ${o.range.symbol}:${o.range.interval} from ${iso(warmupFrom)}${deadCandles > 0 ? `, ${deadCandles} rows the replay would dead-letter` : ''}`,
+  );
   o.onProgress?.(`read ${candles.length} candles from ${candlePath}`);
   const texts: ScoredText[] = [];
   for (const file of o.textFiles) {
@@ -274,7 +289,16 @@ export async function loadEventsFromFiles(o: FileSourceOptions): Promise<Backtes
     provenance.push(`file ${path}: ${read.length} texts${dead > 0 ? `, ${dead} rows the replay would dead-letter` : ''}`);
     o.onProgress?.(`read and scored ${read.length} texts from ${path}`);
   }
-  return assembleEvents({ source: 'files', range: o.range, warmupBars: o.warmupBars, sentimentWindowMs: windowMs, candles, texts, provenance, where: candlePath });
+  return assembleEvents({
+    source: 'files',
+    range: o.range,
+    warmupBars: o.warmupBars,
+    sentimentWindowMs: windowMs,
+    candles,
+    texts,
+    provenance,
+    where: candlePath,
+  });
 }
 
 export interface KafkaSourceOptions {
@@ -326,7 +350,10 @@ export async function loadEventsFromKafka(platform: Platform, o: KafkaSourceOpti
   const candleTopic = platform.kafka.topic('candles');
   const textTopic = platform.kafka.topic('textRaw');
   const key = seriesKey(range.symbol, range.interval);
-  const plans = await planReads(platform, [{ topic: candleTopic, since: warmupFrom }, { topic: textTopic, since: textFrom }]);
+  const plans = await planReads(platform, [
+    { topic: candleTopic, since: warmupFrom },
+    { topic: textTopic, since: textFrom },
+  ]);
   const total = plans.reduce((n, p) => n + Number(p.to - p.from), 0);
   let done = 0;
   const report = (what: string): void => o.onProgress?.(done, total, what);
@@ -397,7 +424,18 @@ export async function loadEventsFromKafka(platform: Platform, o: KafkaSourceOpti
     report(plan.topic);
     const what = isCandles ? `candles of ${key}` : 'texts in the window';
     const skips = [...skipped].map(([kind, s]) => `${s.n} skipped as ${kind} (e.g. ${s.example})`);
-    provenance.push(`kafka ${plan.topic}[${plan.partition}] offsets ${plan.from}..${plan.to}: ${kept} ${what}${skips.length > 0 ? `; ${skips.join('; ')}` : ''}`);
+    provenance.push(
+      `kafka ${plan.topic}[${plan.partition}] offsets ${plan.from}..${plan.to}: ${kept} ${what}${skips.length > 0 ? `; ${skips.join('; ')}` : ''}`,
+    );
   }
-  return assembleEvents({ source: 'kafka', range, warmupBars: o.warmupBars, sentimentWindowMs: config.features.sentimentWindowMs, candles, texts, provenance, where: `topic ${candleTopic}` });
+  return assembleEvents({
+    source: 'kafka',
+    range,
+    warmupBars: o.warmupBars,
+    sentimentWindowMs: config.features.sentimentWindowMs,
+    candles,
+    texts,
+    provenance,
+    where: `topic ${candleTopic}`,
+  });
 }

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BitPredictError } from '../../core/errors.js';
 import { mulberry32 } from '../../core/random.js';
-import {
-  emaDriftForecast,
-  fitLinear,
-  fitLogistic,
-  lastStepRows,
-  persistenceForecast,
-  predictLinear,
-  predictLogistic,
-} from './baselines.js';
+import { emaDriftForecast, fitLinear, fitLogistic, lastStepRows, persistenceForecast, predictLinear, predictLogistic } from './baselines.js';
 
 /** Deterministic uniform(-1, 1) generator. */
 function rng(seed: number): () => number {
@@ -55,7 +47,10 @@ describe('lastStepRows', () => {
     // n=2, T=2, F=3
     const X = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     const rows = lastStepRows({ n: 2, T: 2, F: 3, X });
-    expect(rows.map((r) => Array.from(r))).toEqual([[4, 5, 6], [10, 11, 12]]);
+    expect(rows.map((r) => Array.from(r))).toEqual([
+      [4, 5, 6],
+      [10, 11, 12],
+    ]);
     expect(() => lastStepRows({ n: 3, T: 2, F: 3, X })).toThrow(/expected n\*T\*F/);
   });
 });
@@ -88,8 +83,28 @@ describe('ridge regression', () => {
   });
 
   it('refuses singular designs without ridge and bad input', () => {
-    expect(() => fitLinear([[1, 1], [2, 2], [3, 3]], [1, 2, 3], 0)).toThrow(/singular/);
-    expect(fitLinear([[1, 1], [2, 2], [3, 3]], [1, 2, 3], 1e-3).weights[0]).toBeCloseTo(0.4995, 3);
+    expect(() =>
+      fitLinear(
+        [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ],
+        [1, 2, 3],
+        0,
+      ),
+    ).toThrow(/singular/);
+    expect(
+      fitLinear(
+        [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ],
+        [1, 2, 3],
+        1e-3,
+      ).weights[0],
+    ).toBeCloseTo(0.4995, 3);
     expect(() => fitLinear([[1], [2]], [1], 0)).toThrow(/rows/);
     expect(() => fitLinear([[1], [NaN]], [1, 2], 0)).toThrow(/not finite/);
     expect(() => fitLinear([[1]], [1], -1)).toThrow(/lambda/);

@@ -46,7 +46,10 @@ export function emaDriftForecast(yReturn: NumArray, eventTimes: NumArray, option
   let ema: number | null = null;
   for (let i = 0; i < n; i++) {
     if (i > 0 && !(eventTimes[i]! > eventTimes[i - 1]!)) {
-      throw new BitPredictError('ERR_VALIDATION', `emaDriftForecast: eventTimes must strictly increase (index ${i}: ${eventTimes[i]} after ${eventTimes[i - 1]})`);
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `emaDriftForecast: eventTimes must strictly increase (index ${i}: ${eventTimes[i]} after ${eventTimes[i - 1]})`,
+      );
     }
     out[i] = ema ?? 0;
     const r = yReturn[i]!;

@@ -49,7 +49,11 @@ const H = 300;
 const PAD = { l: 64, r: 16, t: 16, b: 36 };
 
 /** One line of a chart; a null or non-finite point is not drawn. */
-export interface Line { name: string; ys: ArrayLike<number | null>; color: string }
+export interface Line {
+  name: string;
+  ys: ArrayLike<number | null>;
+  color: string;
+}
 
 function extent(values: Iterable<number | null>): [number, number] | null {
   let lo = Infinity;
@@ -122,8 +126,10 @@ export function scatterChart(title: string, xs: ArrayLike<number>, ys: ArrayLike
   const sx = (v: number): number => PAD.l + ((W - PAD.l - PAD.r) * (v - xl)) / (xh - xl);
   const sy = (v: number): number => H - PAD.b - ((H - PAD.t - PAD.b) * (v - yl)) / (yh - yl);
   let body = axes(`predicted ${fmt(xl, 3)}`, `predicted ${fmt(xh, 3)}`, yl, yh, (v) => fmt(v, 3));
-  if (xl < 0 && xh > 0) body += `<line x1="${sx(0).toFixed(1)}" y1="${PAD.t}" x2="${sx(0).toFixed(1)}" y2="${H - PAD.b}" stroke="#bbb" stroke-dasharray="4 3"/>`;
-  if (yl < 0 && yh > 0) body += `<line x1="${PAD.l}" y1="${sy(0).toFixed(1)}" x2="${W - PAD.r}" y2="${sy(0).toFixed(1)}" stroke="#bbb" stroke-dasharray="4 3"/>`;
+  if (xl < 0 && xh > 0)
+    body += `<line x1="${sx(0).toFixed(1)}" y1="${PAD.t}" x2="${sx(0).toFixed(1)}" y2="${H - PAD.b}" stroke="#bbb" stroke-dasharray="4 3"/>`;
+  if (yl < 0 && yh > 0)
+    body += `<line x1="${PAD.l}" y1="${sy(0).toFixed(1)}" x2="${W - PAD.r}" y2="${sy(0).toFixed(1)}" stroke="#bbb" stroke-dasharray="4 3"/>`;
   const st = Math.max(1, Math.ceil(n / maxPoints));
   for (let i = 0; i < n; i += st) {
     const x = xs[i]!;
@@ -139,12 +145,15 @@ export function scatterChart(title: string, xs: ArrayLike<number>, ys: ArrayLike
 
 /** Forecasts beside buy-and-hold: errors, direction, Diebold-Mariano and the trading rule's PnL. */
 export function metricsTable(rows: { label: string; metrics: ModelMetrics; highlight: boolean }[], bh: TradingSummary): string {
-  const head = '<tr><th>forecast</th><th>n</th><th>MAE</th><th>RMSE</th><th>DA</th><th>DA 95% CI</th><th>DM stat (HLN)</th><th>DM p</th><th>PnL</th><th>Sharpe</th><th>max DD</th><th>trades</th><th>exposure</th></tr>';
+  const head =
+    '<tr><th>forecast</th><th>n</th><th>MAE</th><th>RMSE</th><th>DA</th><th>DA 95% CI</th><th>DM stat (HLN)</th><th>DM p</th><th>PnL</th><th>Sharpe</th><th>max DD</th><th>trades</th><th>exposure</th></tr>';
   const body = rows.map(({ label, metrics: m, highlight }) => {
     const ci = m.direction.ci95;
     return `<tr${highlight ? ' class="model"' : ''}><td>${escapeHtml(label)}</td><td>${m.regression.n}</td><td>${fmt(m.regression.mae)}</td><td>${fmt(m.regression.rmse)}</td><td>${pct(m.direction.accuracy, 1)}</td><td>${ci ? `[${pct(ci.low, 1)}, ${pct(ci.high, 1)}]` : NA}</td><td>${fixed(m.dmVsPersistence.stat, 3)}</td><td>${pval(m.dmVsPersistence.pValue)}</td><td>${pct(m.trading.totalReturn)}</td><td>${fixed(m.trading.sharpe, 2)}</td><td>${pct(m.trading.maxDrawdown)}</td><td>${m.trading.trades}</td><td>${pct(m.trading.exposure, 0)}</td></tr>`;
   });
-  body.push(`<tr class="bh"><td>buy-and-hold</td><td>${bh.n}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${pct(bh.totalReturn)}</td><td>${fixed(bh.sharpe, 2)}</td><td>${pct(bh.maxDrawdown)}</td><td>${bh.trades}</td><td>${pct(bh.exposure, 0)}</td></tr>`);
+  body.push(
+    `<tr class="bh"><td>buy-and-hold</td><td>${bh.n}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${pct(bh.totalReturn)}</td><td>${fixed(bh.sharpe, 2)}</td><td>${pct(bh.maxDrawdown)}</td><td>${bh.trades}</td><td>${pct(bh.exposure, 0)}</td></tr>`,
+  );
   return `<table>${head}${body.join('')}</table>`;
 }
 

@@ -54,7 +54,10 @@ export function regressionMetrics(pred: NumArray, actual: NumArray): RegressionM
   return { n, mae: sa / n, mse, rmse: Math.sqrt(mse) };
 }
 
-export interface Interval { low: number; high: number }
+export interface Interval {
+  low: number;
+  high: number;
+}
 
 /** Wilson score interval for a binomial proportion (z = 1.96 for 95%). */
 export function wilsonInterval(successes: number, n: number, z = Z95): Interval | null {
@@ -122,8 +125,8 @@ export function probabilityMetrics(probUp: NumArray, actual: NumArray): Probabil
 // ---------------------------------------------------------------------------------------------
 
 const LANCZOS = [
-  676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406,
-  12.507343278686905, -0.13857109526572012, 9.984369578019572e-6, 1.5056327351493116e-7,
+  676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406, 12.507343278686905, -0.13857109526572012, 9.984369578019572e-6,
+  1.5056327351493116e-7,
 ];
 
 /** ln Gamma(x) for x > 0 (Lanczos, g = 7, n = 9; ~1e-15 relative). */
@@ -341,7 +344,7 @@ export function rollingDirectionalAccuracy(pred: NumArray, actual: NumArray, win
   const n = actual.length;
   const out = new Float64Array(n).fill(NaN);
   let hits = 0;
-  const hit = (i: number): number => ((pred[i]! > 0) === (actual[i]! > 0) ? 1 : 0);
+  const hit = (i: number): number => (pred[i]! > 0 === actual[i]! > 0 ? 1 : 0);
   for (let i = 0; i < n; i++) {
     hits += hit(i);
     if (i >= win) hits -= hit(i - win);
@@ -362,7 +365,15 @@ export function drawdownCurve(logReturns: NumArray): Float64Array {
   return out;
 }
 
-function summarise(mode: TradingSummary['mode'], r: Float64Array, pos: Int8Array, feeBps: number, threshold: number, ppy: number, feesLog: number): TradingSummary {
+function summarise(
+  mode: TradingSummary['mode'],
+  r: Float64Array,
+  pos: Int8Array,
+  feeBps: number,
+  threshold: number,
+  ppy: number,
+  feesLog: number,
+): TradingSummary {
   const n = r.length;
   let sum = 0;
   for (let i = 0; i < n; i++) sum += r[i]!;
@@ -386,7 +397,10 @@ function summarise(mode: TradingSummary['mode'], r: Float64Array, pos: Int8Array
   let maxDd = 0;
   for (let i = 0; i < n; i++) if (dd[i]! > maxDd) maxDd = dd[i]!;
   return {
-    mode, n, feeBps, threshold,
+    mode,
+    n,
+    feeBps,
+    threshold,
     cumLogReturn: sum,
     totalReturn: Math.expm1(sum),
     sharpe,

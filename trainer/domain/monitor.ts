@@ -38,7 +38,8 @@ export interface ErrorMonitor {
 }
 
 export function createErrorMonitor(opts: { window: number; maxPending?: number }): ErrorMonitor {
-  if (!Number.isSafeInteger(opts.window) || opts.window < 1) throw new BitPredictError('ERR_VALIDATION', `monitor window ${String(opts.window)} must be an integer >= 1`);
+  if (!Number.isSafeInteger(opts.window) || opts.window < 1)
+    throw new BitPredictError('ERR_VALIDATION', `monitor window ${String(opts.window)} must be an integer >= 1`);
   const maxPending = opts.maxPending ?? 100_000;
   const pending = new Map<string, PendingPrediction>();
   // Realised returns seen before their prediction (the two topics are read interleaved).
@@ -59,7 +60,7 @@ export function createErrorMonitor(opts: { window: number; maxPending?: number }
     const r = p.isBaseline ? rings.baseline : rings.model;
     push(r.model, (p.predictedLogReturn - logReturn) ** 2);
     push(r.persistence, logReturn ** 2);
-    push(r.hits, (p.predictedLogReturn > 0) === (logReturn > 0) ? 1 : 0);
+    push(r.hits, p.predictedLogReturn > 0 === logReturn > 0 ? 1 : 0);
     return 1;
   };
   const bound = (m: Map<string, unknown>): void => {
@@ -98,7 +99,13 @@ export function createErrorMonitor(opts: { window: number; maxPending?: number }
       const r = rings[kind];
       const mse = mean(r.model);
       const pm = mean(r.persistence);
-      return { n: r.model.length, mse, persistenceMse: pm, relative: mse === null || pm === null || pm === 0 ? null : mse / pm - 1, directionalAccuracy: mean(r.hits) };
+      return {
+        n: r.model.length,
+        mse,
+        persistenceMse: pm,
+        relative: mse === null || pm === null || pm === 0 ? null : mse / pm - 1,
+        directionalAccuracy: mean(r.hits),
+      };
     },
     degraded(threshold, minSamples) {
       const s = this.snapshot('model');

@@ -13,7 +13,10 @@ describe('decidePromotion', () => {
 
   it('without a champion, a model must beat persistence', () => {
     expect(decidePromotion({ challengerMse: 1.01, championMse: null, persistenceMse: 1, margin: 0 })).toMatchObject({ promote: false, against: 'persistence' });
-    expect(decidePromotion({ challengerMse: 0.9, championMse: null, persistenceMse: 1, margin: 0.05 })).toMatchObject({ promote: true, against: 'persistence' });
+    expect(decidePromotion({ challengerMse: 0.9, championMse: null, persistenceMse: 1, margin: 0.05 })).toMatchObject({
+      promote: true,
+      against: 'persistence',
+    });
   });
 
   it('refuses nonsense numbers', () => {

@@ -24,7 +24,8 @@ export interface PromotionDecision {
 
 export function decidePromotion(p: PromotionInput): PromotionDecision {
   for (const [k, v] of Object.entries(p)) {
-    if (v !== null && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new BitPredictError('ERR_VALIDATION', `decidePromotion: ${k} = ${String(v)} is not a finite number >= 0`);
+    if (v !== null && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+      throw new BitPredictError('ERR_VALIDATION', `decidePromotion: ${k} = ${String(v)} is not a finite number >= 0`);
   }
   const against = p.championMse === null ? 'persistence' : 'champion';
   const reference = p.championMse ?? p.persistenceMse;

@@ -101,12 +101,16 @@ export function verdictOf(result: EvaluationResult): Verdict {
   const window = `${result.data.symbol} ${result.data.interval} windows from ${result.data.from} to ${result.data.to} (${result.overall.n} out-of-sample forecasts, ${result.purpose} evaluation)`;
   const parts: string[] = [];
   if (beats) {
-    parts.push(`On ${window}, the model "${name}" beats the naive "no change" (persistence) forecast: its mean squared error is lower (${fmt(mse)} vs ${fmt(persistenceMse)}) and the Diebold-Mariano test finds the difference significant (HLN statistic ${fmt(dm.stat, 3)}, p = ${pval(dm.pValue)} < 0.05).`);
+    parts.push(
+      `On ${window}, the model "${name}" beats the naive "no change" (persistence) forecast: its mean squared error is lower (${fmt(mse)} vs ${fmt(persistenceMse)}) and the Diebold-Mariano test finds the difference significant (HLN statistic ${fmt(dm.stat, 3)}, p = ${pval(dm.pValue)} < 0.05).`,
+    );
   } else {
     const why = !lower
       ? `its mean squared error is not lower than persistence's (${fmt(mse)} vs ${fmt(persistenceMse)})${significant ? `, and the Diebold-Mariano test says it is significantly WORSE (HLN statistic ${fmt(dm.stat, 3)}, p = ${pval(dm.pValue)})` : ''}`
       : `its mean squared error is lower (${fmt(mse)} vs ${fmt(persistenceMse)}) but the Diebold-Mariano test does not find the difference significant (HLN statistic ${fmt(dm.stat, 3)}, p = ${pval(dm.pValue)}; 0.05 needed)`;
-    parts.push(`On ${window}, the model "${name}" does NOT beat the naive "no change" (persistence) forecast: ${why}. Treat its return forecasts as no better than assuming the price stays where it is.`);
+    parts.push(
+      `On ${window}, the model "${name}" does NOT beat the naive "no change" (persistence) forecast: ${why}. Treat its return forecasts as no better than assuming the price stays where it is.`,
+    );
   }
   const da = m.direction;
   if (isNum(da.accuracy)) {
@@ -116,11 +120,15 @@ export function verdictOf(result: EvaluationResult): Verdict {
     // persistence (forecast 0 = "not up") is right exactly on the non-up periods
     const upRate = pers && isNum(pers.direction.accuracy) ? 1 - pers.direction.accuracy : null;
     const base = isNum(upRate) ? `; always guessing the more common direction would be right ${pct(Math.max(upRate, 1 - upRate), 1)}` : '';
-    parts.push(`Its direction is right ${pct(da.accuracy, 1)} of the time (95% CI ${ci ? `${pct(ci.low, 1)} to ${pct(ci.high, 1)}` : NA}${covers ? ', not distinguishable from a coin flip' : ''}${base}).`);
+    parts.push(
+      `Its direction is right ${pct(da.accuracy, 1)} of the time (95% CI ${ci ? `${pct(ci.low, 1)} to ${pct(ci.high, 1)}` : NA}${covers ? ', not distinguishable from a coin flip' : ''}${base}).`,
+    );
   }
   const t = m.trading;
   const bh = result.overall.buyAndHold;
-  parts.push(`A ${result.trading.mode} rule on its forecasts, after ${fmt(result.trading.feeBps)} bps per side, returned ${pct(t.totalReturn)} (Sharpe ${fixed(t.sharpe, 2)}, max drawdown ${pct(t.maxDrawdown)}, ${t.trades} trades) against ${pct(bh.totalReturn)} for buy-and-hold (Sharpe ${fixed(bh.sharpe, 2)}, max drawdown ${pct(bh.maxDrawdown)}).`);
+  parts.push(
+    `A ${result.trading.mode} rule on its forecasts, after ${fmt(result.trading.feeBps)} bps per side, returned ${pct(t.totalReturn)} (Sharpe ${fixed(t.sharpe, 2)}, max drawdown ${pct(t.maxDrawdown)}, ${t.trades} trades) against ${pct(bh.totalReturn)} for buy-and-hold (Sharpe ${fixed(bh.sharpe, 2)}, max drawdown ${pct(bh.maxDrawdown)}).`,
+  );
   const others = result.overall.models.filter((x) => x.name !== name && x.name !== 'persistence' && isNum(x.regression.mse));
   const better = others.filter((x) => isNum(mse) && (x.regression.mse ?? Infinity) <= mse);
   if (better.length > 0) parts.push(`Simpler baselines with an MSE as low or lower: ${better.map((x) => x.name).join(', ')}.`);
@@ -180,12 +188,22 @@ function charts(r: EvaluationResult): string {
 // ---------------------------------------------------------------------------------------------
 
 function modelsTable(models: ModelMetrics[], bh: TradingSummary, highlight: string): string {
-  return metricsTable(models.map((m) => ({ label: m.name, metrics: m, highlight: m.name === highlight })), bh);
+  return metricsTable(
+    models.map((m) => ({ label: m.name, metrics: m, highlight: m.name === highlight })),
+    bh,
+  );
 }
 
 function kvTable(obj: Record<string, unknown>): string {
   const rows = Object.entries(obj).map(([k, v]) => {
-    const text = typeof v === 'number' ? fmt(v, 6) : typeof v === 'string' ? v : v === undefined ? NA : JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? null : x));
+    const text =
+      typeof v === 'number'
+        ? fmt(v, 6)
+        : typeof v === 'string'
+          ? v
+          : v === undefined
+            ? NA
+            : JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? null : x));
     return `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(text ?? NA)}</td></tr>`;
   });
   return `<table class="kv">${rows.join('')}</table>`;
@@ -201,8 +219,9 @@ const CSS = reportCss('.verdict{padding:1em;border-left:5px solid #888;backgroun
 export function renderReport(result: EvaluationResult): string {
   const v = verdictOf(result);
   const title = `BitPredict evaluation: ${result.model.name} ${result.model.version} on ${result.data.symbol} ${result.data.interval}`;
-  const folds = result.folds.map((f) =>
-    `<h3>Fold ${f.index}</h3><p>train ${escapeHtml(f.trainFrom)} &rarr; ${escapeHtml(f.trainTo)} (${f.nTrain} windows), validation ${escapeHtml(f.valFrom)} &rarr; ${escapeHtml(f.valTo)} (${f.nVal}), test ${escapeHtml(f.testFrom)} &rarr; ${escapeHtml(f.testTo)} (${f.nTest})</p>${modelsTable(f.models, f.buyAndHold, result.model.name)}`,
+  const folds = result.folds.map(
+    (f) =>
+      `<h3>Fold ${f.index}</h3><p>train ${escapeHtml(f.trainFrom)} &rarr; ${escapeHtml(f.trainTo)} (${f.nTrain} windows), validation ${escapeHtml(f.valFrom)} &rarr; ${escapeHtml(f.valTo)} (${f.nVal}), test ${escapeHtml(f.testFrom)} &rarr; ${escapeHtml(f.testTo)} (${f.nTest})</p>${modelsTable(f.models, f.buyAndHold, result.model.name)}`,
   );
   const notes = (result.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('');
   return `<!DOCTYPE html>

@@ -44,7 +44,10 @@ export interface WalkForwardOptions {
 }
 
 /** Index range [from, to) into the times array. */
-export interface IndexRange { from: number; to: number }
+export interface IndexRange {
+  from: number;
+  to: number;
+}
 
 export interface Fold {
   index: number;

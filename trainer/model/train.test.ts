@@ -14,7 +14,16 @@ function synthetic(n: number, T: number, F: number, seed: number): WindowSet {
     for (let t = T - 3; t < T; t++) s += X[(i * T + t) * F]!;
     yReturn[i] = 0.01 * (s / 3) + 0.001 * (rnd() - 0.5);
   }
-  return { T, F, n, X, yReturn, yUp: Uint8Array.from(yReturn, (r) => (r > 0 ? 1 : 0)), eventTimes: Float64Array.from({ length: n }, (_, i) => i * 3_600_000), closes: new Float64Array(n).fill(100) };
+  return {
+    T,
+    F,
+    n,
+    X,
+    yReturn,
+    yUp: Uint8Array.from(yReturn, (r) => (r > 0 ? 1 : 0)),
+    eventTimes: Float64Array.from({ length: n }, (_, i) => i * 3_600_000),
+    closes: new Float64Array(n).fill(100),
+  };
 }
 
 const flat = (m: LayersModel): number[] => m.getWeights().flatMap((w) => Array.from(w.dataSync()));
@@ -22,9 +31,18 @@ const small = { units: 8, attentionUnits: 4, batchSize: 16, learningRate: 0.01 }
 
 describe('mulberry32 / shuffle', () => {
   it('is deterministic per seed and a permutation', () => {
-    const a = shuffleInPlace(Uint32Array.from({ length: 50 }, (_, i) => i), mulberry32(5));
-    const b = shuffleInPlace(Uint32Array.from({ length: 50 }, (_, i) => i), mulberry32(5));
-    const c = shuffleInPlace(Uint32Array.from({ length: 50 }, (_, i) => i), mulberry32(6));
+    const a = shuffleInPlace(
+      Uint32Array.from({ length: 50 }, (_, i) => i),
+      mulberry32(5),
+    );
+    const b = shuffleInPlace(
+      Uint32Array.from({ length: 50 }, (_, i) => i),
+      mulberry32(5),
+    );
+    const c = shuffleInPlace(
+      Uint32Array.from({ length: 50 }, (_, i) => i),
+      mulberry32(6),
+    );
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(a)).not.toEqual(Array.from(c));
     expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
@@ -83,8 +101,12 @@ describe('trainModel', () => {
 
   it('refuses windows that do not match the model or bad options', async () => {
     const { tf } = await loadTf();
-    await expect(trainModel(tf, { ...train, n: 95 }, null, { ...small, epochs: 1, seed: 1 })).rejects.toThrow(/train.X has 1728 values, expected n\*T\*F = 1710/);
-    await expect(trainModel(tf, train, synthetic(4, 5, 3, 1), { ...small, epochs: 1, seed: 1 })).rejects.toThrow(/val: window shape \[T=5, F=3\] does not match the model input \[T=6, F=3\]/);
+    await expect(trainModel(tf, { ...train, n: 95 }, null, { ...small, epochs: 1, seed: 1 })).rejects.toThrow(
+      /train.X has 1728 values, expected n\*T\*F = 1710/,
+    );
+    await expect(trainModel(tf, train, synthetic(4, 5, 3, 1), { ...small, epochs: 1, seed: 1 })).rejects.toThrow(
+      /val: window shape \[T=5, F=3\] does not match the model input \[T=6, F=3\]/,
+    );
     await expect(trainModel(tf, train, null, { ...small, epochs: 0, seed: 1 })).rejects.toThrow(/epochs must be a positive integer/);
   });
 });

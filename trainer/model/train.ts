@@ -66,17 +66,20 @@ export interface TrainResult {
 export const TRAIN_DEFAULTS = { epochs: 8, batchSize: 128, learningRate: 2e-3, patience: 3 } as const;
 
 function checkSet(name: string, s: WindowSet, T: number, F: number): void {
-  if (s.T !== T || s.F !== F) throw new BitPredictError('ERR_VALIDATION', `${name}: window shape [T=${s.T}, F=${s.F}] does not match the model input [T=${T}, F=${F}]`);
+  if (s.T !== T || s.F !== F)
+    throw new BitPredictError('ERR_VALIDATION', `${name}: window shape [T=${s.T}, F=${s.F}] does not match the model input [T=${T}, F=${F}]`);
   if (!Number.isInteger(s.n) || s.n < 0) throw new BitPredictError('ERR_VALIDATION', `${name}.n must be a non-negative integer, got ${String(s.n)}`);
   if (s.X.length !== s.n * T * F) throw new BitPredictError('ERR_VALIDATION', `${name}.X has ${s.X.length} values, expected n*T*F = ${s.n * T * F}`);
-  if (s.yReturn.length !== s.n || s.yUp.length !== s.n) throw new BitPredictError('ERR_VALIDATION', `${name}: yReturn/yUp lengths ${s.yReturn.length}/${s.yUp.length} differ from n = ${s.n}`);
+  if (s.yReturn.length !== s.n || s.yUp.length !== s.n)
+    throw new BitPredictError('ERR_VALIDATION', `${name}: yReturn/yUp lengths ${s.yReturn.length}/${s.yUp.length} differ from n = ${s.n}`);
 }
 
 function modelInputShape(model: LayersModel): [number, number] {
   const shape = model.inputs[0]?.shape;
   const T = shape?.[1];
   const F = shape?.[2];
-  if (typeof T !== 'number' || typeof F !== 'number') throw new BitPredictError('ERR_VALIDATION', `model input shape ${JSON.stringify(shape)} is not [batch, T, F]`);
+  if (typeof T !== 'number' || typeof F !== 'number')
+    throw new BitPredictError('ERR_VALIDATION', `model input shape ${JSON.stringify(shape)} is not [batch, T, F]`);
   return [T, F];
 }
 
@@ -118,14 +121,27 @@ export function evaluateLoss(tf: TfModule, model: LayersModel, s: WindowSet, bat
  * stops after `patience` epochs without a lower val loss and restores the best weights.
  */
 export async function trainModel(tf: TfModule, train: WindowSet, val: WindowSet | null, opts: TrainOptions): Promise<TrainResult> {
-  const model = opts.model ?? buildModel(tf, { T: train.T, F: train.F, units: opts.units, attentionUnits: opts.attentionUnits, dropout: opts.dropout, seed: opts.seed, learningRate: opts.learningRate });
+  const model =
+    opts.model ??
+    buildModel(tf, {
+      T: train.T,
+      F: train.F,
+      units: opts.units,
+      attentionUnits: opts.attentionUnits,
+      dropout: opts.dropout,
+      seed: opts.seed,
+      learningRate: opts.learningRate,
+    });
   const [T, F] = modelInputShape(model);
   checkSet('train', train, T, F);
   if (val) checkSet('val', val, T, F);
   if (train.n === 0) throw new BitPredictError('ERR_VALIDATION', 'train: no windows to train on');
-  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new BitPredictError('ERR_VALIDATION', `epochs must be a positive integer, got ${String(opts.epochs)}`);
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new BitPredictError('ERR_VALIDATION', `batchSize must be a positive integer, got ${String(opts.batchSize)}`);
-  if (opts.patience !== undefined && (!Number.isInteger(opts.patience) || opts.patience < 1)) throw new BitPredictError('ERR_VALIDATION', `patience must be a positive integer, got ${String(opts.patience)}`);
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1)
+    throw new BitPredictError('ERR_VALIDATION', `epochs must be a positive integer, got ${String(opts.epochs)}`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+    throw new BitPredictError('ERR_VALIDATION', `batchSize must be a positive integer, got ${String(opts.batchSize)}`);
+  if (opts.patience !== undefined && (!Number.isInteger(opts.patience) || opts.patience < 1))
+    throw new BitPredictError('ERR_VALIDATION', `patience must be a positive integer, got ${String(opts.patience)}`);
   const scale = opts.returnScale ?? RETURN_SCALE;
   compileModel(tf, model, opts.learningRate);
 
@@ -202,7 +218,16 @@ export interface Prediction {
 }
 
 /** Batched inference over n windows laid out [window][step][feature]; leaks no tensors. */
-export function predict(tf: TfModule, model: LayersModel, X: Float32Array, n: number, T: number, F: number, batchSize = 512, returnScale = RETURN_SCALE): Prediction {
+export function predict(
+  tf: TfModule,
+  model: LayersModel,
+  X: Float32Array,
+  n: number,
+  T: number,
+  F: number,
+  batchSize = 512,
+  returnScale = RETURN_SCALE,
+): Prediction {
   if (X.length !== n * T * F) throw new BitPredictError('ERR_VALIDATION', `predict: X has ${X.length} values, expected n*T*F = ${n * T * F}`);
   const [mT, mF] = modelInputShape(model);
   if (mT !== T || mF !== F) throw new BitPredictError('ERR_VALIDATION', `predict: windows [T=${T}, F=${F}] do not match the model input [T=${mT}, F=${mF}]`);

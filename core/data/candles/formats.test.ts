@@ -1,6 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import { BitPredictError } from '../../errors.js';
-import { KNOWN_PARTIAL_LAST_ROW, MAX_LINE_LENGTH, detectFormat, isPlainDecimal, parseCsvRow, parseDecimal, parseJsonEntry, type ReplayFormat, type RowResult } from './formats.js';
+import {
+  KNOWN_PARTIAL_LAST_ROW,
+  MAX_LINE_LENGTH,
+  detectFormat,
+  isPlainDecimal,
+  parseCsvRow,
+  parseDecimal,
+  parseJsonEntry,
+  type ReplayFormat,
+  type RowResult,
+} from './formats.js';
 import { INTERVAL_MS, intervalMs } from '../../domain/intervals.js';
 
 function row(r: RowResult) {
@@ -23,7 +33,11 @@ describe('intervalMs', () => {
   it('rejects unknown intervals, including prototype keys', () => {
     for (const bad of ['2h', '', '1H', 'toString', '__proto__']) {
       expect(() => intervalMs(bad)).toThrow(BitPredictError);
-      try { intervalMs(bad); } catch (e) { expect((e as BitPredictError).code).toBe('ERR_VALIDATION'); }
+      try {
+        intervalMs(bad);
+      } catch (e) {
+        expect((e as BitPredictError).code).toBe('ERR_VALIDATION');
+      }
     }
   });
 });
@@ -44,9 +58,18 @@ describe('detectFormat', () => {
     expect(() => detectFormat('prices.csv', h, '01/01/2022,1,1,1,1,1')).toThrow(/neither ms since epoch/);
   });
   it('throws ERR_REPLAY_FILE with the header for unknown files', () => {
-    for (const [name, first] of [['a.csv', 'time,price'], ['b.csv', ''], ['c.json', '{"a":1}'], ['d.csv', 'timestamp,open,high,low,close']] as const) {
+    for (const [name, first] of [
+      ['a.csv', 'time,price'],
+      ['b.csv', ''],
+      ['c.json', '{"a":1}'],
+      ['d.csv', 'timestamp,open,high,low,close'],
+    ] as const) {
       let err: unknown;
-      try { detectFormat(name, first); } catch (e) { err = e; }
+      try {
+        detectFormat(name, first);
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(BitPredictError);
       expect((err as BitPredictError).code).toBe('ERR_REPLAY_FILE');
       expect((err as BitPredictError).message).toContain(name);
@@ -67,15 +90,35 @@ describe('KNOWN_PARTIAL_LAST_ROW', () => {
 
 describe('parseCsvRow', () => {
   it('parses a row of every format, timestamps as UTC', () => {
-    expect(row(parseCsvRow('merged-csv', '1502942400000,2017-08-17 04:00:00,4261.48,4313.62,4261.32,4308.83,47.181009,btc_binance_spot_1h_2017_2022\r'))).toEqual({
-      openTime: 1502942400000, open: 4261.48, high: 4313.62, low: 4261.32, close: 4308.83, volume: 47.181009, quoteVolume: null, tradeCount: null,
+    expect(
+      row(parseCsvRow('merged-csv', '1502942400000,2017-08-17 04:00:00,4261.48,4313.62,4261.32,4308.83,47.181009,btc_binance_spot_1h_2017_2022\r')),
+    ).toEqual({
+      openTime: 1502942400000,
+      open: 4261.48,
+      high: 4313.62,
+      low: 4261.32,
+      close: 4308.83,
+      volume: 47.181009,
+      quoteVolume: null,
+      tradeCount: null,
     });
     expect(row(parseCsvRow('binance-csv', '2022-01-01 00:00:00,46216.93,46731.39,46208.37,46656.13,1503.33095')).openTime).toBe(Date.UTC(2022, 0, 1));
-    expect(row(parseCsvRow('binance-csv-ext', 'BTCUSDT,1h,2023-01-01 00:00:00+00:00,16541.77,16545.7,16508.39,16529.67,4364.8357,72146293.5867229,149854'))).toEqual({
-      openTime: Date.UTC(2023, 0, 1), open: 16541.77, high: 16545.7, low: 16508.39, close: 16529.67, volume: 4364.8357, quoteVolume: 72146293.5867229, tradeCount: 149854,
+    expect(
+      row(parseCsvRow('binance-csv-ext', 'BTCUSDT,1h,2023-01-01 00:00:00+00:00,16541.77,16545.7,16508.39,16529.67,4364.8357,72146293.5867229,149854')),
+    ).toEqual({
+      openTime: Date.UTC(2023, 0, 1),
+      open: 16541.77,
+      high: 16545.7,
+      low: 16508.39,
+      close: 16529.67,
+      volume: 4364.8357,
+      quoteVolume: 72146293.5867229,
+      tradeCount: 149854,
     });
     expect(row(parseCsvRow('binance-1m-csv', '1709251200000,61130.99,61197.66,61126.0,61196.0,121.02208')).openTime).toBe(Date.UTC(2024, 2, 1));
-    const y = row(parseCsvRow('yahoo-daily-csv', '2014-09-18,456.8599853515625,456.8599853515625,413.10400390625,424.44000244140625,34483200.0,-0.0746433511490503'));
+    const y = row(
+      parseCsvRow('yahoo-daily-csv', '2014-09-18,456.8599853515625,456.8599853515625,413.10400390625,424.44000244140625,34483200.0,-0.0746433511490503'),
+    );
     expect(y.openTime).toBe(Date.UTC(2014, 8, 18));
     expect(y.quoteVolume).toBe(34483200);
     expect(y.volume).toBe(34483200 / 424.44000244140625);
@@ -131,7 +174,14 @@ describe('parseCsvRow', () => {
 describe('parseJsonEntry', () => {
   it('parses a freqtrade entry', () => {
     expect(row(parseJsonEntry([1502942400000, 4261.48, 4313.62, 4261.32, 4308.83, 47.181009]))).toEqual({
-      openTime: 1502942400000, open: 4261.48, high: 4313.62, low: 4261.32, close: 4308.83, volume: 47.181009, quoteVolume: null, tradeCount: null,
+      openTime: 1502942400000,
+      open: 4261.48,
+      high: 4313.62,
+      low: 4261.32,
+      close: 4308.83,
+      volume: 47.181009,
+      quoteVolume: null,
+      tradeCount: null,
     });
   });
   const bad: Array<[unknown, RegExp]> = [
@@ -163,7 +213,25 @@ describe('isPlainDecimal / parseDecimal', () => {
       for (const a of alphabet) if (a !== '') visit(prefix + a, depth - 1);
     };
     visit('', 5);
-    for (const s of ['43210.12', '-0.5', '+.5', '1.', '.', '1e', '1e+', '1e-7', '1.5E10', '12345678901234567890', 'Infinity', 'NaN', '0x10', ' 1', '1 ', '1,5', '١']) {
+    for (const s of [
+      '43210.12',
+      '-0.5',
+      '+.5',
+      '1.',
+      '.',
+      '1e',
+      '1e+',
+      '1e-7',
+      '1.5E10',
+      '12345678901234567890',
+      'Infinity',
+      'NaN',
+      '0x10',
+      ' 1',
+      '1 ',
+      '1,5',
+      '١',
+    ]) {
       if (isPlainDecimal(s) !== DECIMAL.test(s)) disagreements.push(s);
     }
     expect(disagreements).toEqual([]);
@@ -181,8 +249,29 @@ describe('isPlainDecimal / parseDecimal', () => {
 
 describe('parseDecimal fast path', () => {
   it('gives the very same double as Number() for prices, volumes and edge shapes', () => {
-    const samples: string[] = ['0', '-0', '+0', '0.0', '-0.0', '.5', '5.', '-.5', '000123.4500', '999999999999999', '9999999999999999', '0.000000000000001',
-      '123456789012345.6', '1.7976931348623157e308', '4.9e-324', '0.1', '0.2', '0.3', '43210.12', '1e3', '12.5E-2'];
+    const samples: string[] = [
+      '0',
+      '-0',
+      '+0',
+      '0.0',
+      '-0.0',
+      '.5',
+      '5.',
+      '-.5',
+      '000123.4500',
+      '999999999999999',
+      '9999999999999999',
+      '0.000000000000001',
+      '123456789012345.6',
+      '1.7976931348623157e308',
+      '4.9e-324',
+      '0.1',
+      '0.2',
+      '0.3',
+      '43210.12',
+      '1e3',
+      '12.5E-2',
+    ];
     // Pseudo-random prices and volumes with 0-10 decimals (deterministic generator, no Math.random).
     let seed = 42;
     const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;

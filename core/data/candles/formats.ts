@@ -54,7 +54,10 @@ export function detectFormat(fileName: string, firstLine: string, firstDataLine?
   const head = stripLineEnd(firstLine.replace(/^\uFEFF/, '')).trim();
   if (head.startsWith('[')) return 'freqtrade-json';
   if (/\.json$/i.test(fileName)) {
-    throw new BitPredictError('ERR_REPLAY_FILE', `${fileName}: a .json replay file must be a freqtrade array of [ms, open, high, low, close, volume], but it starts with "${head.slice(0, 40)}"`);
+    throw new BitPredictError(
+      'ERR_REPLAY_FILE',
+      `${fileName}: a .json replay file must be a freqtrade array of [ms, open, high, low, close, volume], but it starts with "${head.slice(0, 40)}"`,
+    );
   }
   const known = HEADERS.find((h) => h.header === head.toLowerCase());
   if (known === undefined) {

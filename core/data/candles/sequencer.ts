@@ -40,8 +40,15 @@ export interface RowSequencer<R extends CandleRow = CandleRow> {
 }
 
 function sameValues(a: CandleRow, b: CandleRow): boolean {
-  return a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close &&
-    a.volume === b.volume && a.quoteVolume === b.quoteVolume && a.tradeCount === b.tradeCount;
+  return (
+    a.open === b.open &&
+    a.high === b.high &&
+    a.low === b.low &&
+    a.close === b.close &&
+    a.volume === b.volume &&
+    a.quoteVolume === b.quoteVolume &&
+    a.tradeCount === b.tradeCount
+  );
 }
 
 /**

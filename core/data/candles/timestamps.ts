@@ -51,8 +51,12 @@ function fromFields(m: RegExpExecArray | null, text: string, shape: string): Par
   const ms = Date.UTC(y, mo - 1, d, h ?? 0, mi ?? 0, s ?? 0);
   const back = new Date(ms);
   if (
-    back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d ||
-    back.getUTCHours() !== (h ?? 0) || back.getUTCMinutes() !== (mi ?? 0) || back.getUTCSeconds() !== (s ?? 0)
+    back.getUTCFullYear() !== y ||
+    back.getUTCMonth() !== mo - 1 ||
+    back.getUTCDate() !== d ||
+    back.getUTCHours() !== (h ?? 0) ||
+    back.getUTCMinutes() !== (mi ?? 0) ||
+    back.getUTCSeconds() !== (s ?? 0)
   ) {
     return { ok: false, reason: `timestamp "${text}" is not a valid UTC time` };
   }
@@ -82,7 +86,8 @@ function twoDigits(text: string, at: number): number {
  */
 export function matchesUtcDateTime(text: string, ms: number): boolean {
   if (text.length !== 19 || !Number.isFinite(ms) || ms < 0 || ms > 253_402_300_799_999) return text === formatUtcDateTime(ms);
-  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return false;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58)
+    return false;
   const hi = twoDigits(text, 0);
   const lo = twoDigits(text, 2);
   if (hi < 0 || lo < 0) return false;

@@ -124,8 +124,15 @@ export function mapTextCsv(content: string, format: TextFileFormat, source: stri
       }
       const user = col(row.record, 'user').trim();
       drafts.push({
-        id: textId(source, id), source, sourceId: id, kind: 'tweet', publishedAt: date.ms, title: null, text: capText(text),
-        url: user ? `https://x.com/${user}/status/${id}` : `https://x.com/i/web/status/${id}`, author: user ? capText(user, MAX_FIELD_CHARS) : null,
+        id: textId(source, id),
+        source,
+        sourceId: id,
+        kind: 'tweet',
+        publishedAt: date.ms,
+        title: null,
+        text: capText(text),
+        url: user ? `https://x.com/${user}/status/${id}` : `https://x.com/i/web/status/${id}`,
+        author: user ? capText(user, MAX_FIELD_CHARS) : null,
       });
     } else {
       const date = parseDayFirstUtc(col(row.record, 'date'));
@@ -154,8 +161,15 @@ export function mapTextCsv(content: string, format: TextFileFormat, source: stri
       const sourceId = url ?? `nourl:${textId('content', `${col(row.record, 'date')}\u0000${title}\u0000${text}`)}`;
       const site = col(row.record, 'source').trim();
       drafts.push({
-        id: textId(source, sourceId), source, sourceId, kind: 'news', publishedAt: date.ms, title: title === '' ? null : capText(title, MAX_FIELD_CHARS),
-        text: capText(text === '' ? title : text), url, author: site === '' ? null : capText(site, MAX_FIELD_CHARS),
+        id: textId(source, sourceId),
+        source,
+        sourceId,
+        kind: 'news',
+        publishedAt: date.ms,
+        title: title === '' ? null : capText(title, MAX_FIELD_CHARS),
+        text: capText(text === '' ? title : text),
+        url,
+        author: site === '' ? null : capText(site, MAX_FIELD_CHARS),
       });
     }
   }

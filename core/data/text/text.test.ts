@@ -26,7 +26,17 @@ describe('parseFeedDate', () => {
     expect(ms('2022-07-05 01:00:00+0000')).toBe(Date.UTC(2022, 6, 5, 1, 0));
   });
   it('rejects missing, zone-less, impossible and garbage dates with a reason', () => {
-    for (const bad of ['', '   ', 'sometime last week', '2022-07-05T01:00:00', '2022-07-05', 'Tue, 31 Feb 2022 04:24:00 GMT', 'Tue, 05 Jul 2022 25:24:00 GMT', 'Tue, 05 Jul 2022 04:24:00 XYZ', 'x'.repeat(500)]) {
+    for (const bad of [
+      '',
+      '   ',
+      'sometime last week',
+      '2022-07-05T01:00:00',
+      '2022-07-05',
+      'Tue, 31 Feb 2022 04:24:00 GMT',
+      'Tue, 05 Jul 2022 25:24:00 GMT',
+      'Tue, 05 Jul 2022 04:24:00 XYZ',
+      'x'.repeat(500),
+    ]) {
       const r = parseFeedDate(bad);
       expect(r.ok, bad).toBe(false);
       if (!r.ok) expect(r.reason.length).toBeGreaterThan(0);
@@ -105,13 +115,19 @@ describe('CSV mapping', () => {
   });
   it('maps the real files completely and in time order', () => {
     const data = resolve(ROOT, '../shared/data');
-    const tweets = mapTextCsv(readFileSync(resolve(data, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'), 'utf8'), 'tweets', 'replay:t', opts);
+    const tweets = mapTextCsv(
+      readFileSync(resolve(data, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'), 'utf8'),
+      'tweets',
+      'replay:t',
+      opts,
+    );
     expect(tweets.drafts).toHaveLength(4662);
     expect(tweets.dead).toHaveLength(0);
     const news = mapTextCsv(readFileSync(resolve(data, 'crypto_news_2021_2022/cryptonews.csv'), 'utf8'), 'news', 'replay:n', opts);
     expect(news.rows).toBe(7524);
     expect(news.drafts.length + news.duplicates + news.dead.length).toBe(7524);
-    for (const m of [tweets, news]) for (let i = 1; i < m.drafts.length; i++) expect((m.drafts[i]?.publishedAt ?? 0) >= (m.drafts[i - 1]?.publishedAt ?? 0)).toBe(true);
+    for (const m of [tweets, news])
+      for (let i = 1; i < m.drafts.length; i++) expect((m.drafts[i]?.publishedAt ?? 0) >= (m.drafts[i - 1]?.publishedAt ?? 0)).toBe(true);
     expect(news.drafts[0]?.publishedAt).toBe(Date.UTC(2021, 9, 12, 20, 0));
   });
 });

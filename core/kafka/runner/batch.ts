@@ -47,7 +47,7 @@ export function createBatchHandler(deps: BatchDeps): (payload: EachBatchPayload)
       return await deps.takeover.takeOver(ctx.topic, ctx.partition, first);
     } catch (err) {
       const e = toKafkaError(err, client.brokers);
-      reportFatal(e, ctx, 'could not take over the partition\'s transactional id; stopping so the process restarts');
+      reportFatal(e, ctx, "could not take over the partition's transactional id; stopping so the process restarts");
       throw e;
     }
   }

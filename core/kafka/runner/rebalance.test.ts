@@ -15,7 +15,12 @@ describe('rebalance tracker', () => {
     t.stateReached('bp.text.raw:1', 10n);
     t.stateReached('x:2', 5n);
     t.assign({ 'bp.text.raw': [0] });
-    expect(revoked).toEqual([[{ topic: 'bp.text.raw', partition: 1 }, { topic: 'x', partition: 2 }]]);
+    expect(revoked).toEqual([
+      [
+        { topic: 'bp.text.raw', partition: 1 },
+        { topic: 'x', partition: 2 },
+      ],
+    ]);
     expect(t.stateAt('bp.text.raw:1')).toBeUndefined();
     expect(t.takeFirstBatch('bp.text.raw:0')).toBe(true);
     expect(t.assignedPartitions).toBe(1);

@@ -9,20 +9,58 @@ const T0 = Date.UTC(2024, 0, 1);
 function fv(step: number, close: number, logReturn1: number | null, over: Partial<FeatureVector> = {}): FeatureVector {
   const openTime = T0 + step * H;
   return {
-    symbol: 'BTCUSDT', interval: '1h', eventTime: openTime + H, openTime, featureSetVersion: 'fs-1', close, volume: 1,
-    gapBefore: false, return1: logReturn1 === null ? null : Math.expm1(logReturn1), logReturn1,
-    sma10: null, sma20: null, ema12: null, ema26: null, rsi14: null,
-    return4: null, logReturn4: null, return24: null, logReturn24: null, sma50: null, ema50: null, macd: null, macdSignal: null,
-    macdHist: null, bbPercentB: null, bbWidth: null, atr14: null, realizedVol24: null, volumeZ20: null, vwap24: null,
-    sentimentWindowMs: null, textCount: null, vaderMean: null, vaderStd: null, vaderPosShare: null, vaderNegShare: null,
-    finbertCount: null, finbertMean: null, textWatermark: null,
-    candleIngestedAt: openTime + H + 3, computedAt: openTime + H + 7, ...over,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    eventTime: openTime + H,
+    openTime,
+    featureSetVersion: 'fs-1',
+    close,
+    volume: 1,
+    gapBefore: false,
+    return1: logReturn1 === null ? null : Math.expm1(logReturn1),
+    logReturn1,
+    sma10: null,
+    sma20: null,
+    ema12: null,
+    ema26: null,
+    rsi14: null,
+    return4: null,
+    logReturn4: null,
+    return24: null,
+    logReturn24: null,
+    sma50: null,
+    ema50: null,
+    macd: null,
+    macdSignal: null,
+    macdHist: null,
+    bbPercentB: null,
+    bbWidth: null,
+    atr14: null,
+    realizedVol24: null,
+    volumeZ20: null,
+    vwap24: null,
+    sentimentWindowMs: null,
+    textCount: null,
+    vaderMean: null,
+    vaderStd: null,
+    vaderPosShare: null,
+    vaderNegShare: null,
+    finbertCount: null,
+    finbertMean: null,
+    textWatermark: null,
+    candleIngestedAt: openTime + H + 3,
+    computedAt: openTime + H + 7,
+    ...over,
   };
 }
 
 function expectValidationError(fn: () => unknown, message: RegExp): void {
   let err: unknown;
-  try { fn(); } catch (e) { err = e; }
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
   expect(err).toBeInstanceOf(BitPredictError);
   expect((err as BitPredictError).code).toBe('ERR_VALIDATION');
   expect((err as Error).message).toMatch(message);
@@ -34,9 +72,21 @@ describe('persistence baseline', () => {
     expect(m).toMatchObject({ name: 'baseline-persistence', version: '1', isBaseline: true });
     const f = fv(5, 40_000, 0.01);
     expect(m.predict(f, 123)).toEqual({
-      symbol: 'BTCUSDT', interval: '1h', eventTime: f.eventTime, targetTime: f.eventTime + 3 * H, horizonSteps: 3,
-      predictedLogReturn: 0, predictedPrice: 40_000, probUp: 0.5, modelName: 'baseline-persistence', modelVersion: '1',
-      isBaseline: true, featureSetVersion: 'fs-1', candleIngestedAt: f.candleIngestedAt, featuresComputedAt: f.computedAt, predictedAt: 123,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      eventTime: f.eventTime,
+      targetTime: f.eventTime + 3 * H,
+      horizonSteps: 3,
+      predictedLogReturn: 0,
+      predictedPrice: 40_000,
+      probUp: 0.5,
+      modelName: 'baseline-persistence',
+      modelVersion: '1',
+      isBaseline: true,
+      featureSetVersion: 'fs-1',
+      candleIngestedAt: f.candleIngestedAt,
+      featuresComputedAt: f.computedAt,
+      predictedAt: 123,
     });
   });
 });

@@ -24,14 +24,47 @@ const T0 = Date.UTC(2021, 0, 1);
 function fv(k: number, over: Partial<FeatureVector> = {}): FeatureVector {
   const close = 100 + k;
   return {
-    symbol: 'BTCUSDT', interval: '1h', eventTime: T0 + k * H, openTime: T0 + (k - 1) * H, featureSetVersion: 'fs-2',
-    close, volume: 10 + k, gapBefore: false,
-    return1: 0.001 * k, logReturn1: 0.001 * k, sma10: close - 1, sma20: close - 2, ema12: close, ema26: close, rsi14: 40 + k,
-    return4: 0.004, logReturn4: 0.004 * k, return24: 0.02, logReturn24: 0.02 + k * 1e-4, sma50: close - 5, ema50: close - 4,
-    macd: 1, macdSignal: 0.5, macdHist: 0.5 + k * 0.01, bbPercentB: 0.1 * (k % 10), bbWidth: 0.05, atr14: 2 + k * 0.1,
-    realizedVol24: 0.01 + k * 1e-4, volumeZ20: k % 3 - 1, vwap24: close + 0.5,
-    sentimentWindowMs: H, textCount: k % 2, vaderMean: k % 2 ? 0.3 : null, vaderStd: null, vaderPosShare: null, vaderNegShare: null,
-    finbertCount: 0, finbertMean: null, textWatermark: null, candleIngestedAt: 0, computedAt: 0,
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    eventTime: T0 + k * H,
+    openTime: T0 + (k - 1) * H,
+    featureSetVersion: 'fs-2',
+    close,
+    volume: 10 + k,
+    gapBefore: false,
+    return1: 0.001 * k,
+    logReturn1: 0.001 * k,
+    sma10: close - 1,
+    sma20: close - 2,
+    ema12: close,
+    ema26: close,
+    rsi14: 40 + k,
+    return4: 0.004,
+    logReturn4: 0.004 * k,
+    return24: 0.02,
+    logReturn24: 0.02 + k * 1e-4,
+    sma50: close - 5,
+    ema50: close - 4,
+    macd: 1,
+    macdSignal: 0.5,
+    macdHist: 0.5 + k * 0.01,
+    bbPercentB: 0.1 * (k % 10),
+    bbWidth: 0.05,
+    atr14: 2 + k * 0.1,
+    realizedVol24: 0.01 + k * 1e-4,
+    volumeZ20: (k % 3) - 1,
+    vwap24: close + 0.5,
+    sentimentWindowMs: H,
+    textCount: k % 2,
+    vaderMean: k % 2 ? 0.3 : null,
+    vaderStd: null,
+    vaderPosShare: null,
+    vaderNegShare: null,
+    finbertCount: 0,
+    finbertMean: null,
+    textWatermark: null,
+    candleIngestedAt: 0,
+    computedAt: 0,
     ...over,
   };
 }
@@ -204,7 +237,7 @@ describe('fitNormalizer', () => {
     const norm = fitNormalizer(s, range);
     const j = FEATURE_NAMES.indexOf('logReturn1');
     expect(norm.mean[j]).toBeCloseTo((0.002 + 0.003 + 0.004 + 0.005) / 4, 15);
-    expect(norm.std[j]).toBeCloseTo(Math.sqrt((1.5e-3 ** 2 + 0.5e-3 ** 2) * 2 / 4), 15);
+    expect(norm.std[j]).toBeCloseTo(Math.sqrt(((1.5e-3 ** 2 + 0.5e-3 ** 2) * 2) / 4), 15);
     // A column that is constant over the range gets the 1e-8 floor.
     expect(norm.std[FEATURE_NAMES.indexOf('bbWidth')]).toBe(1e-8);
     // Changing rows outside [from, to) changes nothing.
@@ -232,12 +265,18 @@ describe('fitNormalizer', () => {
 describe('applyNormalizer / parseNormalizer / lastWindow', () => {
   it('applies (x - mean) / std and refuses a wrong length', () => {
     const n: Normalizer = { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map((_, j) => j), std: FEATURE_NAMES.map(() => 2) };
-    const out = applyNormalizer(FEATURE_NAMES.map((_, j) => j + 4), n);
+    const out = applyNormalizer(
+      FEATURE_NAMES.map((_, j) => j + 4),
+      n,
+    );
     expect(Array.from(out)).toEqual(FEATURE_NAMES.map(() => 2));
     expectValidation(() => applyNormalizer([1, 2], n), /row has 2 values/);
     // A column constant in training (std at the floor) maps to 0, never to (x - mean) / 1e-8.
     const floored: Normalizer = { ...n, std: n.std.map((s, j) => (j === 3 ? STD_FLOOR : s)) };
-    const got = applyNormalizer(FEATURE_NAMES.map((_, j) => j + 4), floored);
+    const got = applyNormalizer(
+      FEATURE_NAMES.map((_, j) => j + 4),
+      floored,
+    );
     expect(got[3]).toBe(0);
     expect(got[4]).toBe(2);
   });

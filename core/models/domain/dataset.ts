@@ -139,10 +139,16 @@ export function validateSeries(series: readonly FeatureVector[]): void {
       throw new BitPredictError('ERR_VALIDATION', `series[${i}].eventTime must be a safe integer (ms), got ${String(f.eventTime)}`);
     }
     if (f.symbol !== first.symbol || f.interval !== first.interval) {
-      throw new BitPredictError('ERR_VALIDATION', `series mixes series: series[${i}] is ${f.symbol}:${f.interval}, series[0] is ${first.symbol}:${first.interval}`);
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `series mixes series: series[${i}] is ${f.symbol}:${f.interval}, series[0] is ${first.symbol}:${first.interval}`,
+      );
     }
     if (f.featureSetVersion !== first.featureSetVersion) {
-      throw new BitPredictError('ERR_VALIDATION', `series mixes feature set versions: series[${i}].featureSetVersion is "${f.featureSetVersion}", series[0] has "${first.featureSetVersion}"`);
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `series mixes feature set versions: series[${i}].featureSetVersion is "${f.featureSetVersion}", series[0] has "${first.featureSetVersion}"`,
+      );
     }
     if (i > 0) {
       const prev = (series[i - 1] as FeatureVector).eventTime;
@@ -157,8 +163,10 @@ export function validateSeries(series: readonly FeatureVector[]): void {
 }
 
 function validateRange(name: string, from: number | undefined, to: number | undefined): void {
-  if (from !== undefined && (typeof from !== 'number' || Number.isNaN(from))) throw new BitPredictError('ERR_VALIDATION', `${name}: from must be a number (ms), got ${String(from)}`);
-  if (to !== undefined && (typeof to !== 'number' || Number.isNaN(to))) throw new BitPredictError('ERR_VALIDATION', `${name}: to must be a number (ms), got ${String(to)}`);
+  if (from !== undefined && (typeof from !== 'number' || Number.isNaN(from)))
+    throw new BitPredictError('ERR_VALIDATION', `${name}: from must be a number (ms), got ${String(from)}`);
+  if (to !== undefined && (typeof to !== 'number' || Number.isNaN(to)))
+    throw new BitPredictError('ERR_VALIDATION', `${name}: to must be a number (ms), got ${String(to)}`);
   if (from !== undefined && to !== undefined && from >= to) {
     throw new BitPredictError('ERR_VALIDATION', `${name}: from (${String(from)}) must be before to (${String(to)})`);
   }
@@ -186,7 +194,10 @@ export function fitNormalizer(series: readonly FeatureVector[], range: TimeRange
     n++;
   }
   if (n === 0) {
-    throw new BitPredictError('ERR_VALIDATION', `fitNormalizer: no complete feature rows with eventTime in [${new Date(range.from).toISOString()}, ${new Date(range.to).toISOString()})`);
+    throw new BitPredictError(
+      'ERR_VALIDATION',
+      `fitNormalizer: no complete feature rows with eventTime in [${new Date(range.from).toISOString()}, ${new Date(range.to).toISOString()})`,
+    );
   }
   const mean = Array.from(sum, (s) => s / n);
   const sq = new Float64Array(F);
@@ -208,9 +219,13 @@ export function parseNormalizer(value: unknown): Normalizer {
   if (typeof value !== 'object' || value === null) throw new BitPredictError('ERR_VALIDATION', 'normalizer must be an object with columns, mean and std');
   const v = value as Record<string, unknown>;
   const { columns, mean, std } = v;
-  if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')) throw new BitPredictError('ERR_VALIDATION', 'normalizer.columns must be an array of strings');
+  if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string'))
+    throw new BitPredictError('ERR_VALIDATION', 'normalizer.columns must be an array of strings');
   if (columns.length !== F || columns.some((c, j) => c !== FEATURE_NAMES[j])) {
-    throw new BitPredictError('ERR_VALIDATION', `normalizer.columns [${columns.join(', ')}] do not match this code's feature columns [${FEATURE_NAMES.join(', ')}]`);
+    throw new BitPredictError(
+      'ERR_VALIDATION',
+      `normalizer.columns [${columns.join(', ')}] do not match this code's feature columns [${FEATURE_NAMES.join(', ')}]`,
+    );
   }
   if (!Array.isArray(mean) || mean.length !== F || !mean.every((x) => typeof x === 'number' && Number.isFinite(x))) {
     throw new BitPredictError('ERR_VALIDATION', `normalizer.mean must be ${F} finite numbers`);
@@ -257,7 +272,13 @@ function checkT(T: number): void {
  * after the first has gapBefore, the label row i+1 exists with gapBefore false and a logReturn1,
  * and from <= eventTime(i) < to. `raws` are the series' featureRow values.
  */
-function windowEnds(series: readonly FeatureVector[], raws: readonly (Float64Array | null)[], T: number, from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): number[] {
+function windowEnds(
+  series: readonly FeatureVector[],
+  raws: readonly (Float64Array | null)[],
+  T: number,
+  from = Number.NEGATIVE_INFINITY,
+  to = Number.POSITIVE_INFINITY,
+): number[] {
   const N = series.length;
   // For each i, the length of the run of consecutive usable rows ending at i (a row with
   // gapBefore starts a new run).
@@ -282,7 +303,10 @@ function windowEnds(series: readonly FeatureVector[], raws: readonly (Float64Arr
  * The times and targets of the windows buildWindows would build, without building them (no
  * normaliser, no n*T*F inputs): what fold planning and causal baselines need.
  */
-export function windowTargets(series: readonly FeatureVector[], opts: Omit<BuildWindowsOptions, 'normalizer'>): { n: number; eventTimes: Float64Array; yReturn: Float32Array } {
+export function windowTargets(
+  series: readonly FeatureVector[],
+  opts: Omit<BuildWindowsOptions, 'normalizer'>,
+): { n: number; eventTimes: Float64Array; yReturn: Float32Array } {
   checkT(opts.T);
   validateRange('windowTargets', opts.from, opts.to);
   validateSeries(series);

@@ -3,8 +3,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BitPredictError } from '../../../core/errors.js';
 import {
-  argmaxLabel, classificationMetrics, confusionMatrix, parsePhraseBank, parseTwitterFinancialCsv, phrasebankEncoding,
-  vaderLabel, type SentimentLabel,
+  argmaxLabel,
+  classificationMetrics,
+  confusionMatrix,
+  parsePhraseBank,
+  parseTwitterFinancialCsv,
+  phrasebankEncoding,
+  vaderLabel,
+  type SentimentLabel,
 } from './evaluate.js';
 
 const DATA = resolve(process.cwd(), '../shared/data');
@@ -14,14 +20,20 @@ describe('confusion matrix and macro-F1', () => {
   //   negative [1 0 1]   neutral [1 3 1]   positive [0 1 2]
   // negative P 1/2 R 1/2 F1 1/2; neutral P 3/4 R 3/5 F1 2/3; positive P 2/4 R 2/3 F1 4/7.
   // macro-F1 = (1/2 + 2/3 + 4/7) / 3 = 73/126; accuracy 6/10.
-  const P: SentimentLabel = 'positive', N: SentimentLabel = 'negative', U: SentimentLabel = 'neutral';
+  const P: SentimentLabel = 'positive',
+    N: SentimentLabel = 'negative',
+    U: SentimentLabel = 'neutral';
   const actual = [P, P, P, N, N, U, U, U, U, U];
   const predicted = [P, U, P, N, P, U, U, N, U, P];
 
   it('counts actual x predicted', () => {
     const cm = confusionMatrix(actual, predicted);
     expect(cm.labels).toEqual(['negative', 'neutral', 'positive']);
-    expect(cm.matrix).toEqual([[1, 0, 1], [1, 3, 1], [0, 1, 2]]);
+    expect(cm.matrix).toEqual([
+      [1, 0, 1],
+      [1, 3, 1],
+      [0, 1, 2],
+    ]);
     expect(cm.total).toBe(10);
   });
 

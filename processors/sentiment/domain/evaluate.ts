@@ -42,7 +42,8 @@ export function confusionMatrix(actual: readonly SentimentLabel[], predicted: re
   for (let i = 0; i < actual.length; i++) {
     const a = SENTIMENT_LABELS.indexOf(actual[i]!);
     const p = SENTIMENT_LABELS.indexOf(predicted[i]!);
-    if (a < 0 || p < 0) throw new BitPredictError('ERR_VALIDATION', `confusionMatrix: bad label at ${i}: actual ${String(actual[i])}, predicted ${String(predicted[i])}`);
+    if (a < 0 || p < 0)
+      throw new BitPredictError('ERR_VALIDATION', `confusionMatrix: bad label at ${i}: actual ${String(actual[i])}, predicted ${String(predicted[i])}`);
     matrix[a]![p]!++;
   }
   return { labels: SENTIMENT_LABELS, matrix, total: actual.length };
@@ -96,9 +97,18 @@ export function parsePhraseBank(content: string): LabelledText[] {
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     const at = line.lastIndexOf('@');
-    const label = at < 0 ? '' : line.slice(at + 1).trim().toLowerCase();
+    const label =
+      at < 0
+        ? ''
+        : line
+            .slice(at + 1)
+            .trim()
+            .toLowerCase();
     if (label !== 'positive' && label !== 'negative' && label !== 'neutral') {
-      throw new BitPredictError('ERR_VALIDATION', `PhraseBank line ${i + 1}: expected "sentence@positive|neutral|negative", got ${JSON.stringify(line.slice(-60))}`);
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `PhraseBank line ${i + 1}: expected "sentence@positive|neutral|negative", got ${JSON.stringify(line.slice(-60))}`,
+      );
     }
     out.push({ text: line.slice(0, at).trim(), label });
   });

@@ -20,21 +20,195 @@ import { join } from 'node:path';
 
 export const TINY_HIDDEN = 4;
 export const TINY_LABELS = { 0: 'positive', 1: 'negative', 2: 'neutral' } as const;
-export const TINY_POSITIVE_WORDS = ['profit', 'profits', 'surge', 'surged', 'gain', 'gains', 'growth', 'rally', 'beat', 'record', 'rise', 'rises', 'rose', 'up', 'strong', 'bullish', 'increase', 'increased', 'higher', 'upgrade'];
-export const TINY_NEGATIVE_WORDS = ['loss', 'losses', 'crash', 'crashed', 'fraud', 'decline', 'declined', 'drop', 'fell', 'fall', 'down', 'weak', 'bearish', 'lawsuit', 'hack', 'bankrupt', 'bankruptcy', 'lower', 'cut', 'downgrade'];
+export const TINY_POSITIVE_WORDS = [
+  'profit',
+  'profits',
+  'surge',
+  'surged',
+  'gain',
+  'gains',
+  'growth',
+  'rally',
+  'beat',
+  'record',
+  'rise',
+  'rises',
+  'rose',
+  'up',
+  'strong',
+  'bullish',
+  'increase',
+  'increased',
+  'higher',
+  'upgrade',
+];
+export const TINY_NEGATIVE_WORDS = [
+  'loss',
+  'losses',
+  'crash',
+  'crashed',
+  'fraud',
+  'decline',
+  'declined',
+  'drop',
+  'fell',
+  'fall',
+  'down',
+  'weak',
+  'bearish',
+  'lawsuit',
+  'hack',
+  'bankrupt',
+  'bankruptcy',
+  'lower',
+  'cut',
+  'downgrade',
+];
 const NEUTRAL_WORDS = [
-  'the', 'a', 'an', 'of', 'to', 'in', 'and', 'or', 'for', 'on', 'at', 'by', 'with', 'from', 'as', 'is', 'was', 'are', 'were',
-  'be', 'been', 'has', 'have', 'had', 'it', 'its', 'this', 'that', 'these', 'those', 'will', 'would', 'said', 'says', 'company',
-  'companies', 'bitcoin', 'btc', 'crypto', 'market', 'markets', 'price', 'prices', 'stock', 'stocks', 'shares', 'share', 'year',
-  'quarter', 'sales', 'net', 'operating', 'revenue', 'eur', 'usd', 'mn', 'million', 'billion', 'percent', 'today', 'week', 'new',
-  'report', 'reported', 'announced', 'group', 'bank', 'trading', 'investors', 'exchange', 'period', 'compared', 'than', 'per',
-  'cent', 'first', 'second', 'third', 'fourth', 'half', 'also', 'about', 'after', 'before', 'over', 'under', 'into', 'not', 'no',
-  'but', 'which', 'who', 'their', 'they', 'we', 'our', 'he', 'she', 'his', 'her', 'business', 'products', 'services', 'finland',
-  'finnish', 'helsinki', 'plan', 'plans', 'deal', 'agreement', 'contract', 'order', 'orders', 'unit', 'board', 'ceo', 'chief',
-  'executive', 'officer', 'director', 'time', 'day', 'month', 'months', 'years', 'total', 'value', 'based', 'production', 'sector',
-  'industry', 'global', 'fund', 'funds', 'tweet', 'news', 'bitcoins', 'ether', 'ethereum', 'dollar', 'dollars', 'euro', 'euros',
-]
-  .filter((w) => !TINY_POSITIVE_WORDS.includes(w) && !TINY_NEGATIVE_WORDS.includes(w));
+  'the',
+  'a',
+  'an',
+  'of',
+  'to',
+  'in',
+  'and',
+  'or',
+  'for',
+  'on',
+  'at',
+  'by',
+  'with',
+  'from',
+  'as',
+  'is',
+  'was',
+  'are',
+  'were',
+  'be',
+  'been',
+  'has',
+  'have',
+  'had',
+  'it',
+  'its',
+  'this',
+  'that',
+  'these',
+  'those',
+  'will',
+  'would',
+  'said',
+  'says',
+  'company',
+  'companies',
+  'bitcoin',
+  'btc',
+  'crypto',
+  'market',
+  'markets',
+  'price',
+  'prices',
+  'stock',
+  'stocks',
+  'shares',
+  'share',
+  'year',
+  'quarter',
+  'sales',
+  'net',
+  'operating',
+  'revenue',
+  'eur',
+  'usd',
+  'mn',
+  'million',
+  'billion',
+  'percent',
+  'today',
+  'week',
+  'new',
+  'report',
+  'reported',
+  'announced',
+  'group',
+  'bank',
+  'trading',
+  'investors',
+  'exchange',
+  'period',
+  'compared',
+  'than',
+  'per',
+  'cent',
+  'first',
+  'second',
+  'third',
+  'fourth',
+  'half',
+  'also',
+  'about',
+  'after',
+  'before',
+  'over',
+  'under',
+  'into',
+  'not',
+  'no',
+  'but',
+  'which',
+  'who',
+  'their',
+  'they',
+  'we',
+  'our',
+  'he',
+  'she',
+  'his',
+  'her',
+  'business',
+  'products',
+  'services',
+  'finland',
+  'finnish',
+  'helsinki',
+  'plan',
+  'plans',
+  'deal',
+  'agreement',
+  'contract',
+  'order',
+  'orders',
+  'unit',
+  'board',
+  'ceo',
+  'chief',
+  'executive',
+  'officer',
+  'director',
+  'time',
+  'day',
+  'month',
+  'months',
+  'years',
+  'total',
+  'value',
+  'based',
+  'production',
+  'sector',
+  'industry',
+  'global',
+  'fund',
+  'funds',
+  'tweet',
+  'news',
+  'bitcoins',
+  'ether',
+  'ethereum',
+  'dollar',
+  'dollars',
+  'euro',
+  'euros',
+].filter((w) => !TINY_POSITIVE_WORDS.includes(w) && !TINY_NEGATIVE_WORDS.includes(w));
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const PUNCT = ['.', ',', '!', '?', '$', '%', '-', "'", '"', ':', ';', '(', ')', '@', '#', '&', '/'];
 const SUFFIXES = ['##s', '##ed', '##ing', '##er', '##ly', '##ion', '##al'];
@@ -82,16 +256,34 @@ export async function writeTinyBert(dir: string, modelId: string, options: TinyB
   };
   await writeFile(join(root, 'config.json'), JSON.stringify(config, null, 2));
   await writeFile(join(root, 'tokenizer.json'), JSON.stringify(tokenizerJson(vocab)));
-  await writeFile(join(root, 'tokenizer_config.json'), JSON.stringify({
-    tokenizer_class: 'BertTokenizer',
-    do_lower_case: true,
-    model_max_length: 512,
-    pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]',
-    clean_up_tokenization_spaces: true,
-  }, null, 2));
-  await writeFile(join(root, 'special_tokens_map.json'), JSON.stringify({
-    pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]',
-  }));
+  await writeFile(
+    join(root, 'tokenizer_config.json'),
+    JSON.stringify(
+      {
+        tokenizer_class: 'BertTokenizer',
+        do_lower_case: true,
+        model_max_length: 512,
+        pad_token: '[PAD]',
+        unk_token: '[UNK]',
+        cls_token: '[CLS]',
+        sep_token: '[SEP]',
+        mask_token: '[MASK]',
+        clean_up_tokenization_spaces: true,
+      },
+      null,
+      2,
+    ),
+  );
+  await writeFile(
+    join(root, 'special_tokens_map.json'),
+    JSON.stringify({
+      pad_token: '[PAD]',
+      unk_token: '[UNK]',
+      cls_token: '[CLS]',
+      sep_token: '[SEP]',
+      mask_token: '[MASK]',
+    }),
+  );
   const onnx = tinyOnnx(vocab, options.seed ?? 1);
   await writeFile(join(root, 'onnx', 'model.onnx'), onnx);
   if (options.quantizedCopy) await writeFile(join(root, 'onnx', 'model_quantized.onnx'), onnx);
@@ -100,7 +292,13 @@ export async function writeTinyBert(dir: string, modelId: string, options: TinyB
 function tokenizerJson(vocab: string[]): Record<string, unknown> {
   const ids = Object.fromEntries(vocab.map((t, i) => [t, i]));
   const special = (content: string): Record<string, unknown> => ({
-    id: ids[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    id: ids[content],
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
   });
   return {
     version: '1.0',
@@ -113,8 +311,11 @@ function tokenizerJson(vocab: string[]): Record<string, unknown> {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
       pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '[SEP]', type_id: 1 } },
       ],
       special_tokens: {
         '[CLS]': { id: '[CLS]', ids: [ids['[CLS]']], tokens: ['[CLS]'] },
@@ -129,7 +330,7 @@ function tokenizerJson(vocab: string[]): Record<string, unknown> {
 // ---- weights -------------------------------------------------------------------------------
 
 function tinyOnnx(vocab: string[], seed: number): Uint8Array {
-  let s = (seed >>> 0) || 1;
+  let s = seed >>> 0 || 1;
   const rnd = (): number => {
     s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
     return s / 2 ** 32 - 0.5; // [-0.5, 0.5)
@@ -144,12 +345,7 @@ function tinyOnnx(vocab: string[], seed: number): Uint8Array {
     if (tok === '[PAD]') row.set([5, -5, 1, -1]);
   });
   // W [H, 3]: columns positive, negative, neutral (ids 0, 1, 2).
-  const w = new Float32Array([
-    2, -1, 0,
-    -1, 2, 0,
-    rnd(), rnd(), rnd(),
-    rnd(), rnd(), rnd(),
-  ]);
+  const w = new Float32Array([2, -1, 0, -1, 2, 0, rnd(), rnd(), rnd(), rnd(), rnd(), rnd()]);
   const bias = new Float32Array([0, 0, 0.5]);
 
   const graph = [

@@ -6,7 +6,14 @@ const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 const MIN = 60_000;
 
 function builder(graceMs = 2000, startFrom?: number) {
-  return createCandleBuilder({ symbol: 'BTCUSD', interval: '1m', exchange: 'coinbase', source: 'coinbase-ws', graceMs, ...(startFrom === undefined ? {} : { startFrom }) });
+  return createCandleBuilder({
+    symbol: 'BTCUSD',
+    interval: '1m',
+    exchange: 'coinbase',
+    source: 'coinbase-ws',
+    graceMs,
+    ...(startFrom === undefined ? {} : { startFrom }),
+  });
 }
 
 function trades(): TradeTick[] {

@@ -70,9 +70,19 @@ export function createCandleBuilder(opts: {
       quoteVolume += t.price * t.size;
     }
     return {
-      symbol: opts.symbol, interval: opts.interval, exchange: opts.exchange, openTime, closeTime: openTime + len,
-      open: first.price, high, low, close: (trades[trades.length - 1] as TradeTick).price, volume, quoteVolume,
-      tradeCount: trades.length, source: opts.source,
+      symbol: opts.symbol,
+      interval: opts.interval,
+      exchange: opts.exchange,
+      openTime,
+      closeTime: openTime + len,
+      open: first.price,
+      high,
+      low,
+      close: (trades[trades.length - 1] as TradeTick).price,
+      volume,
+      quoteVolume,
+      tradeCount: trades.length,
+      source: opts.source,
     };
   }
 
@@ -140,7 +150,11 @@ export function createCandleBuilder(opts: {
 }
 
 /** The same OHLCV by a bare loop over trades already in order (no watermark, no dedupe): the benchmark baseline. */
-export function bareOhlcv(trades: readonly TradeTick[], lenMs: number, onCandle: (openTime: number, o: number, h: number, l: number, c: number, v: number, n: number) => void): void {
+export function bareOhlcv(
+  trades: readonly TradeTick[],
+  lenMs: number,
+  onCandle: (openTime: number, o: number, h: number, l: number, c: number, v: number, n: number) => void,
+): void {
   let cur = Number.NaN;
   let o = 0;
   let h = 0;

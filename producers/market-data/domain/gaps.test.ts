@@ -39,5 +39,4 @@ describe('backoff', () => {
     expect(backoffDelay(5, 500, 30_000, () => 0)).toBe(1);
     expect(backoffDelay(5, 500, 30_000, () => 0.5)).toBe(8000);
   });
-
 });

@@ -14,12 +14,32 @@ const T0 = Date.UTC(2026, 0, 1);
 describe('Binance frames', () => {
   it('parses a closed kline with an exclusive closeTime', () => {
     const r = parseBinanceFrame(JSON.stringify(binance.kline_closed));
-    expect(r).toMatchObject({ ok: true, value: { kind: 'kline', closed: true, candle: { symbol: 'BTCUSDT', interval: '1m', openTime: T0, closeTime: T0 + 60_000, open: 87950.01, high: 87991.99, low: 87941.12, close: 87980, tradeCount: 911 } } });
+    expect(r).toMatchObject({
+      ok: true,
+      value: {
+        kind: 'kline',
+        closed: true,
+        candle: {
+          symbol: 'BTCUSDT',
+          interval: '1m',
+          openTime: T0,
+          closeTime: T0 + 60_000,
+          open: 87950.01,
+          high: 87991.99,
+          low: 87941.12,
+          close: 87980,
+          tradeCount: 911,
+        },
+      },
+    });
     expect(parseBinanceFrame(JSON.stringify(binance.kline_open))).toMatchObject({ ok: true, value: { closed: false } });
   });
 
   it('parses trades and control frames', () => {
-    expect(parseBinanceFrame(JSON.stringify(binance.trade))).toMatchObject({ ok: true, value: { kind: 'trade', trade: { tradeId: 5301000421, price: 87962.5, size: 0.0012 } } });
+    expect(parseBinanceFrame(JSON.stringify(binance.trade))).toMatchObject({
+      ok: true,
+      value: { kind: 'trade', trade: { tradeId: 5301000421, price: 87962.5, size: 0.0012 } },
+    });
     expect(parseBinanceFrame(JSON.stringify(binance.subscribe_ack))).toEqual({ ok: true, value: { kind: 'control' } });
   });
 
@@ -27,7 +47,10 @@ describe('Binance frames', () => {
     const text = JSON.stringify(binance.kline_closed);
     expect(parseBinanceFrame(text.slice(0, 80))).toEqual({ ok: false, reason: 'frame is not valid JSON' });
     expect(parseBinanceFrame('[]')).toMatchObject({ ok: false });
-    expect(parseBinanceFrame(text.replace('"o":"87950.01000000"', '"o":"abc"'))).toMatchObject({ ok: false, reason: expect.stringContaining('k.o') as unknown });
+    expect(parseBinanceFrame(text.replace('"o":"87950.01000000"', '"o":"abc"'))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('k.o') as unknown,
+    });
     expect(parseBinanceFrame(text.replace('"T":1767225659999', '"T":1767225659000'))).toMatchObject({ ok: false });
     expect(parseBinanceFrame(text.replace('"i":"1m"', '"i":"7m"'))).toMatchObject({ ok: false });
     expect(parseBinanceFrame(text.replace('"x":true', '"x":"yes"'))).toMatchObject({ ok: false });
@@ -46,14 +69,20 @@ describe('Binance frames', () => {
 
 describe('Coinbase frames', () => {
   it('parses matches (and last_match) with microsecond times', () => {
-    expect(parseCoinbaseFrame(JSON.stringify(coinbase.match))).toEqual({ ok: true, value: { kind: 'match', productId: 'BTC-USD', trade: { tradeId: 912345671, time: T0 + 1028, price: 87950.01, size: 0.02 } } });
+    expect(parseCoinbaseFrame(JSON.stringify(coinbase.match))).toEqual({
+      ok: true,
+      value: { kind: 'match', productId: 'BTC-USD', trade: { tradeId: 912345671, time: T0 + 1028, price: 87950.01, size: 0.02 } },
+    });
     expect(parseCoinbaseFrame(JSON.stringify(coinbase.last_match))).toMatchObject({ ok: true, value: { kind: 'match' } });
   });
 
   it('parses heartbeat, subscriptions and error', () => {
     expect(parseCoinbaseFrame(JSON.stringify(coinbase.heartbeat))).toEqual({ ok: true, value: { kind: 'heartbeat', productId: 'BTC-USD', time: T0 + 2000 } });
     expect(parseCoinbaseFrame(JSON.stringify(coinbase.subscriptions))).toEqual({ ok: true, value: { kind: 'subscriptions' } });
-    expect(parseCoinbaseFrame(JSON.stringify(coinbase.error))).toMatchObject({ ok: true, value: { kind: 'error', message: expect.stringContaining('not a valid product') as unknown } });
+    expect(parseCoinbaseFrame(JSON.stringify(coinbase.error))).toMatchObject({
+      ok: true,
+      value: { kind: 'error', message: expect.stringContaining('not a valid product') as unknown },
+    });
   });
 
   it('rejects malformed matches', () => {

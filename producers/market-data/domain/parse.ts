@@ -71,10 +71,7 @@ function json(text: string): unknown {
   }
 }
 
-export type BinanceFrame =
-  | { kind: 'kline'; closed: boolean; candle: CandleDraft }
-  | { kind: 'trade'; symbol: string; trade: TradeTick }
-  | { kind: 'control' };
+export type BinanceFrame = { kind: 'kline'; closed: boolean; candle: CandleDraft } | { kind: 'trade'; symbol: string; trade: TradeTick } | { kind: 'control' };
 
 /**
  * One frame of Binance's combined stream: {"stream":"btcusdt@kline_1m","data":{...}}. Binance's
@@ -100,9 +97,19 @@ export function parseBinanceFrame(text: string): Parsed<BinanceFrame> {
         kind: 'kline',
         closed: k.x,
         candle: {
-          symbol: str(k.s, 'k.s').toUpperCase(), interval, exchange: 'binance', openTime, closeTime: openTime + len,
-          open: num(k.o, 'k.o'), high: num(k.h, 'k.h'), low: num(k.l, 'k.l'), close: num(k.c, 'k.c'),
-          volume: num(k.v, 'k.v'), quoteVolume: num(k.q, 'k.q'), tradeCount: int(k.n, 'k.n'), source: 'binance-ws',
+          symbol: str(k.s, 'k.s').toUpperCase(),
+          interval,
+          exchange: 'binance',
+          openTime,
+          closeTime: openTime + len,
+          open: num(k.o, 'k.o'),
+          high: num(k.h, 'k.h'),
+          low: num(k.l, 'k.l'),
+          close: num(k.c, 'k.c'),
+          volume: num(k.v, 'k.v'),
+          quoteVolume: num(k.q, 'k.q'),
+          tradeCount: int(k.n, 'k.n'),
+          source: 'binance-ws',
         },
       };
     }
@@ -137,7 +144,11 @@ export function parseCoinbaseFrame(text: string): Parsed<CoinbaseFrame> {
     }
     if (type === 'heartbeat') return { kind: 'heartbeat', productId: str(root.product_id, 'product_id'), time: isoMs(root.time, 'time') };
     if (type === 'subscriptions') return { kind: 'subscriptions' };
-    if (type === 'error') return { kind: 'error', message: `${typeof root.message === 'string' ? root.message : 'error'}${typeof root.reason === 'string' ? `: ${root.reason}` : ''}` };
+    if (type === 'error')
+      return {
+        kind: 'error',
+        message: `${typeof root.message === 'string' ? root.message : 'error'}${typeof root.reason === 'string' ? `: ${root.reason}` : ''}`,
+      };
     return fail(`unexpected message type "${type}"`);
   });
 }
@@ -152,9 +163,19 @@ export function parseBinanceKlines(body: unknown, symbol: string, interval: stri
       const openTime = int(row[0], `row ${i} openTime`);
       if (int(row[6], `row ${i} closeTime`) !== openTime + len - 1) fail(`row ${i} closeTime is not openTime + ${interval} - 1`);
       return {
-        symbol, interval, exchange: 'binance', openTime, closeTime: openTime + len,
-        open: num(row[1], `row ${i} open`), high: num(row[2], `row ${i} high`), low: num(row[3], `row ${i} low`), close: num(row[4], `row ${i} close`),
-        volume: num(row[5], `row ${i} volume`), quoteVolume: num(row[7], `row ${i} quoteVolume`), tradeCount: int(row[8], `row ${i} trades`), source: 'binance-rest',
+        symbol,
+        interval,
+        exchange: 'binance',
+        openTime,
+        closeTime: openTime + len,
+        open: num(row[1], `row ${i} open`),
+        high: num(row[2], `row ${i} high`),
+        low: num(row[3], `row ${i} low`),
+        close: num(row[4], `row ${i} close`),
+        volume: num(row[5], `row ${i} volume`),
+        quoteVolume: num(row[7], `row ${i} quoteVolume`),
+        tradeCount: int(row[8], `row ${i} trades`),
+        source: 'binance-rest',
       };
     });
   });
@@ -172,9 +193,19 @@ export function parseCoinbaseCandles(body: unknown, symbol: string, interval: st
       if (!Array.isArray(row) || row.length < 6) fail(`candle row ${i} is not an array of 6 fields`);
       const openTime = int(row[0], `row ${i} time`) * 1000;
       return {
-        symbol, interval, exchange: 'coinbase', openTime, closeTime: openTime + len,
-        open: num(row[3], `row ${i} open`), high: num(row[2], `row ${i} high`), low: num(row[1], `row ${i} low`), close: num(row[4], `row ${i} close`),
-        volume: num(row[5], `row ${i} volume`), quoteVolume: null, tradeCount: null, source: 'coinbase-rest',
+        symbol,
+        interval,
+        exchange: 'coinbase',
+        openTime,
+        closeTime: openTime + len,
+        open: num(row[3], `row ${i} open`),
+        high: num(row[2], `row ${i} high`),
+        low: num(row[1], `row ${i} low`),
+        close: num(row[4], `row ${i} close`),
+        volume: num(row[5], `row ${i} volume`),
+        quoteVolume: null,
+        tradeCount: null,
+        source: 'coinbase-rest',
       };
     });
     return out.sort((a, b) => a.openTime - b.openTime);

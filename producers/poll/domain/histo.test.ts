@@ -59,19 +59,34 @@ describe('classifyResponse', () => {
   it('parses a real-shaped success body into rows (seconds -> ms)', () => {
     const r = rows(fixture('histominute-success.json'));
     expect(r).toHaveLength(7);
-    expect(r[0]).toEqual({ ok: true, index: 0, raw: expect.stringContaining('"time":1709251200') as string, row: { openTime: T0, open: 61130.99, high: 61197.66, low: 61126, close: 61196, volume: 121.02208, quoteVolume: expect.any(Number) as number } });
+    expect(r[0]).toEqual({
+      ok: true,
+      index: 0,
+      raw: expect.stringContaining('"time":1709251200') as string,
+      row: { openTime: T0, open: 61130.99, high: 61197.66, low: 61126, close: 61196, volume: 121.02208, quoteVolume: expect.any(Number) as number },
+    });
   });
 
   it('treats 429 and the HTTP-200 rate-limit error body as rate limits, honouring Retry-After', () => {
     expect(classifyResponse(429, '7', '', T0)).toMatchObject({ kind: 'rate-limited', retryAfterMs: 7000 });
-    expect(classifyResponse(200, null, fixture('rate-limit-error.json'), T0)).toMatchObject({ kind: 'rate-limited', retryAfterMs: null, message: expect.stringMatching(/rate limit/) as string });
+    expect(classifyResponse(200, null, fixture('rate-limit-error.json'), T0)).toMatchObject({
+      kind: 'rate-limited',
+      retryAfterMs: null,
+      message: expect.stringMatching(/rate limit/) as string,
+    });
   });
 
   it('separates server errors, other API errors and malformed bodies', () => {
     expect(classifyResponse(503, null, 'busy', T0)).toMatchObject({ kind: 'server-error', status: 503 });
     expect(classifyResponse(404, null, 'nope', T0)).toMatchObject({ kind: 'client-error', status: 404 });
-    expect(classifyResponse(200, null, fixture('invalid-param-error.json'), T0)).toMatchObject({ kind: 'client-error', message: expect.stringMatching(/fsym/) as string });
-    expect(classifyResponse(200, null, '{"Response":"Success","Data":{"Da', T0)).toMatchObject({ kind: 'malformed', message: expect.stringMatching(/not JSON/) as string });
+    expect(classifyResponse(200, null, fixture('invalid-param-error.json'), T0)).toMatchObject({
+      kind: 'client-error',
+      message: expect.stringMatching(/fsym/) as string,
+    });
+    expect(classifyResponse(200, null, '{"Response":"Success","Data":{"Da', T0)).toMatchObject({
+      kind: 'malformed',
+      message: expect.stringMatching(/not JSON/) as string,
+    });
     expect(classifyResponse(200, null, '[1,2]', T0)).toMatchObject({ kind: 'malformed' });
     expect(classifyResponse(200, null, '{"Response":"Success","Data":{}}', T0)).toMatchObject({ kind: 'malformed', message: 'Data.Data is not an array' });
     expect(classifyResponse(200, null, '{"Response":"Maybe","Data":{"Data":[]}}', T0)).toMatchObject({ kind: 'malformed' });
@@ -79,21 +94,28 @@ describe('classifyResponse', () => {
   });
 
   it('reports each malformed row with its index and raw text', () => {
-    const body = JSON.stringify({ Response: 'Success', Data: { Data: [
-      { time: T0 / 1000, open: 1, high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
-      { time: T0 / 1000 + 60, open: '1', high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
-      { time: T0 / 1000 + 120, high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
-      { time: 1.5, open: 1, high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
-      'garbage',
-    ] } });
+    const body = JSON.stringify({
+      Response: 'Success',
+      Data: {
+        Data: [
+          { time: T0 / 1000, open: 1, high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
+          { time: T0 / 1000 + 60, open: '1', high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
+          { time: T0 / 1000 + 120, high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
+          { time: 1.5, open: 1, high: 2, low: 1, close: 2, volumefrom: 1, volumeto: 2 },
+          'garbage',
+        ],
+      },
+    });
     const r = rows(body);
     expect(r.map((x) => x.ok)).toEqual([true, false, false, false, false]);
     expect(r.filter((x) => !x.ok).map((x) => (x.ok ? '' : `${x.index}:${x.reason}`))).toEqual([
-      '1:open is not a finite number ("1")', '2:open is missing', '3:time 1.5 is not a positive integer of seconds', '4:row is not an object',
+      '1:open is not a finite number ("1")',
+      '2:open is missing',
+      '3:time 1.5 is not a positive integer of seconds',
+      '4:row is not an object',
     ]);
   });
 });
-
 
 describe('planPublish', () => {
   const all = rows(fixture('histominute-success.json'));

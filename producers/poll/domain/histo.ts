@@ -68,7 +68,6 @@ export type HistoOutcome =
 /** Bodies larger than this are not parsed (the largest valid answer, 2000 rows, is ~400 KB). */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-
 const RATE_LIMIT_TEXT = /rate limit/i;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -86,7 +85,8 @@ function parseRow(entry: unknown, index: number): RowParse {
   const values: number[] = [];
   for (const f of fields) {
     const v = num(entry[f]);
-    if (v === null) return { ok: false, index, raw, reason: `${f} is ${entry[f] === undefined ? 'missing' : `not a finite number (${JSON.stringify(entry[f])})`}` };
+    if (v === null)
+      return { ok: false, index, raw, reason: `${f} is ${entry[f] === undefined ? 'missing' : `not a finite number (${JSON.stringify(entry[f])})`}` };
     values.push(v);
   }
   const [time, open, high, low, close, volume, quoteVolume] = values as [number, number, number, number, number, number, number];
@@ -168,7 +168,12 @@ export function planPublish(input: PlanInput): Plan {
     }
     const candle = toCandle({ ...row, tradeCount: null }, { ...input.meta, ingestedAt: input.now });
     if (row.openTime % input.intervalMs !== 0) {
-      plan.dead.push({ index: r.index, raw: r.raw, code: 'ERR_VALIDATION', reason: `time ${row.openTime / 1000} is not aligned to the ${input.meta.interval} interval` });
+      plan.dead.push({
+        index: r.index,
+        raw: r.raw,
+        code: 'ERR_VALIDATION',
+        reason: `time ${row.openTime / 1000} is not aligned to the ${input.meta.interval} interval`,
+      });
       continue;
     }
     if (candle.closeTime > input.now) {

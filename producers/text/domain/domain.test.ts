@@ -39,7 +39,14 @@ describe('parseFeed', () => {
     if (!r.ok) return;
     const items = r.entries.flatMap((e) => (e.ok ? [e.item] : []));
     expect(items).toHaveLength(2);
-    expect(items[0]).toMatchObject({ sourceId: 'tag:coindesk.com,2022:/business/2022/07/05/bitcoin-miners-sold', url: 'https://www.coindesk.com/business/2022/07/05/bitcoin-miners-sold/?ref=home', text: 'Public miners sold 14,600 BTC in June.', author: 'Eliza Gkritsi', publishedAt: Date.UTC(2022, 6, 5, 0, 15, 30, 250), kind: 'news' });
+    expect(items[0]).toMatchObject({
+      sourceId: 'tag:coindesk.com,2022:/business/2022/07/05/bitcoin-miners-sold',
+      url: 'https://www.coindesk.com/business/2022/07/05/bitcoin-miners-sold/?ref=home',
+      text: 'Public miners sold 14,600 BTC in June.',
+      author: 'Eliza Gkritsi',
+      publishedAt: Date.UTC(2022, 6, 5, 0, 15, 30, 250),
+      kind: 'news',
+    });
     expect(items[1]?.publishedAt).toBe(Date.UTC(2022, 6, 5, 1, 0));
   });
   it('rejects truncated, empty, non-feed and oversized documents as a whole', () => {
@@ -59,7 +66,13 @@ describe('parseFeed', () => {
     </channel></rss>`;
     const r = parseFeed(xml, 's', opts);
     if (!r.ok) throw new Error(r.reason);
-    expect(r.entries.map((e) => (e.ok ? 'ok' : e.reason.split(':')[0]))).toEqual(['publication date 2099-07-05T04', 'item has neither guid/id nor a usable link', 'item has neither title nor text', 'ok', 'ok']);
+    expect(r.entries.map((e) => (e.ok ? 'ok' : e.reason.split(':')[0]))).toEqual([
+      'publication date 2099-07-05T04',
+      'item has neither guid/id nor a usable link',
+      'item has neither title nor text',
+      'ok',
+      'ok',
+    ]);
     const big = r.entries[3];
     expect(big?.ok && big.item.text.length).toBe(MAX_TEXT_CHARS);
     const num = r.entries[4];
@@ -72,7 +85,14 @@ describe('X recent search', () => {
     const r = parseRecentSearch(fixture('x-recent-page1.json'), opts);
     if (!r.ok) throw new Error(r.reason);
     expect(r.page.tweets.map((t) => t.author)).toEqual(['glitchin888', 'LuckyMrRai']);
-    expect(r.page.tweets[0]).toMatchObject({ kind: 'tweet', source: 'x', sourceId: '1956506060740538576', title: null, url: 'https://x.com/glitchin888/status/1956506060740538576', publishedAt: Date.UTC(2025, 7, 15, 23, 59, 29) });
+    expect(r.page.tweets[0]).toMatchObject({
+      kind: 'tweet',
+      source: 'x',
+      sourceId: '1956506060740538576',
+      title: null,
+      url: 'https://x.com/glitchin888/status/1956506060740538576',
+      publishedAt: Date.UTC(2025, 7, 15, 23, 59, 29),
+    });
     expect(r.page.newestId).toBe('1956506060740538576');
     expect(r.page.nextToken).toBe('b26v89c19zqg8o3fpdg6xwaj');
     const p2 = parseRecentSearch(fixture('x-recent-page2.json'), opts);
@@ -84,8 +104,16 @@ describe('X recent search', () => {
   it('handles empty results, errors, garbage and duplicated tweets', () => {
     const e = parseRecentSearch(fixture('x-recent-empty.json'), opts);
     expect(e.ok && e.page.tweets.length).toBe(0);
-    for (const bad of ['', '{', '[]', 'null', '{"errors":[{"title":"Invalid Request"}]}', '{"data":{}}']) expect(parseRecentSearch(bad, opts).ok, bad).toBe(false);
-    const dup = JSON.stringify({ data: [{ id: '5', text: 'a', created_at: '2025-01-01T00:00:00Z' }, { id: '5', text: 'a', created_at: '2025-01-01T00:00:00Z' }, { id: 'x', text: 'b' }], meta: { result_count: 3 } });
+    for (const bad of ['', '{', '[]', 'null', '{"errors":[{"title":"Invalid Request"}]}', '{"data":{}}'])
+      expect(parseRecentSearch(bad, opts).ok, bad).toBe(false);
+    const dup = JSON.stringify({
+      data: [
+        { id: '5', text: 'a', created_at: '2025-01-01T00:00:00Z' },
+        { id: '5', text: 'a', created_at: '2025-01-01T00:00:00Z' },
+        { id: 'x', text: 'b' },
+      ],
+      meta: { result_count: 3 },
+    });
     const d = parseRecentSearch(dup, opts);
     expect(d.ok && d.page.tweets.length).toBe(1);
     expect(d.ok && d.page.rejected.length).toBe(1);
@@ -103,4 +131,3 @@ describe('X recent search', () => {
     expect(rateLimitWaitMs({ remaining: 'abc', reset: 'soon' }, 429, now, 7)).toBe(7);
   });
 });
-

@@ -142,7 +142,8 @@ export function toDraft(source: string, f: RawFields, raw: string, opts: { now: 
   const key = sourceId;
   const date = parseFeedDate(f.date);
   if (!date.ok) return { ok: false, key, reason: `bad publication date: ${date.reason}`, raw };
-  if (date.ms > opts.now + opts.futureToleranceMs) return { ok: false, key, reason: `publication date ${new Date(date.ms).toISOString()} is in the future`, raw };
+  if (date.ms > opts.now + opts.futureToleranceMs)
+    return { ok: false, key, reason: `publication date ${new Date(date.ms).toISOString()} is in the future`, raw };
   const title = f.title === null ? null : stripHtml(f.title);
   const body = f.body === null ? '' : stripHtml(f.body);
   const textValue = body !== '' ? body : (title ?? '');

@@ -48,7 +48,12 @@ export function parseRecentSearch(body: string, opts: { now: number; futureToler
       if (typeof u?.id === 'string' && typeof u.username === 'string') users.set(u.id, u.username);
     }
   }
-  const page: XPage = { tweets: [], rejected: [], newestId: isTweetId(meta.newest_id) ? meta.newest_id : null, nextToken: typeof meta.next_token === 'string' && meta.next_token !== '' ? meta.next_token : null };
+  const page: XPage = {
+    tweets: [],
+    rejected: [],
+    newestId: isTweetId(meta.newest_id) ? meta.newest_id : null,
+    nextToken: typeof meta.next_token === 'string' && meta.next_token !== '' ? meta.next_token : null,
+  };
   const seen = new Set<string>();
   for (const t of (doc.data as unknown[] | undefined) ?? []) {
     const raw = capText(JSON.stringify(t), 20_000);
@@ -103,4 +108,3 @@ export function rateLimitWaitMs(headers: { remaining: string | null; reset: stri
   }
   return 0;
 }
-
