@@ -10,7 +10,7 @@ import type { CommandContext } from './context.js';
 import { createStack } from './stack/stack.js';
 import { repoRoot } from './stack/command.js';
 import { loadConfig, type Config } from '../core/config.js';
-import { loadStackConfig, STACK_CONFIG_KEYS, type StackConfig } from './stack/config.js';
+import { loadStackConfig, type StackConfig } from './stack/config.js';
 import { createLifecycle, type Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
@@ -70,18 +70,14 @@ function parseDemoArgs(args: string[]): DemoOptions | null {
 
 function demoConfig(env: CommandContext['env']): Config {
   // The demo keeps its topics and Redis keys apart from anything else on the same stack.
-  return loadConfig(
-    env,
-    {
-      BITPREDICT_TOPIC_PREFIX: env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
-      BITPREDICT_REDIS_KEY_PREFIX: env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
-      // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
-      // and the gateway is ready with baseline predictions when no champion model has been trained.
-      BITPREDICT_GATEWAY_AUTH: env.BITPREDICT_GATEWAY_AUTH ?? 'open',
-      BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
-    },
-    { alsoKnown: Object.keys(STACK_CONFIG_KEYS) },
-  );
+  return loadConfig(env, {
+    BITPREDICT_TOPIC_PREFIX: env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
+    BITPREDICT_REDIS_KEY_PREFIX: env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
+    // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
+    // and the gateway is ready with baseline predictions when no champion model has been trained.
+    BITPREDICT_GATEWAY_AUTH: env.BITPREDICT_GATEWAY_AUTH ?? 'open',
+    BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: env.BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION ?? 'true',
+  });
 }
 
 /**

@@ -2,7 +2,6 @@
 // `bitpredict <command>`: one CLI in front of every entrypoint. Commands are imported lazily so
 // that `bitpredict stack status` does not load Kafka, TensorFlow or fastify.
 import { loadConfig } from '../core/config.js';
-import { STACK_CONFIG_KEYS } from './stack/config.js';
 import { createLogger } from '../core/logger.js';
 import { BitPredictError, errorMessage, isBitPredictError } from '../core/errors.js';
 import { createOutput } from './output.js';
@@ -84,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig(process.env, {}, { alsoKnown: Object.keys(STACK_CONFIG_KEYS) });
+    config = loadConfig(process.env);
   } catch (err) {
     output.error(`bitpredict: ${errorMessage(err)}`);
     return 2;

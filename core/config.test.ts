@@ -61,3 +61,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).not.toThrow();
   });
 });
+
+describe('keys owned by the stack command', () => {
+  it('are not refused by the services, which leave them to `bitpredict stack`; other unknown keys still are', () => {
+    expect(() => loadConfig({ BITPREDICT_STACK_DIR: '/tmp/x', BITPREDICT_STACK_KAFKA_HEAP: '1g' })).not.toThrow();
+    expect(() => loadConfig({ BITPREDICT_STAK_DIR: '/tmp/x' })).toThrow(/BITPREDICT_STAK_DIR: unknown configuration key/);
+  });
+});

@@ -9,6 +9,9 @@ import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { env, envKeyTable, loadEnv, type EnvKeysOf, type EnvOverrides } from './env-config.js';
 
+/** The namespace of the local stack's keys, which the CLI's stack command owns. */
+export const STACK_KEY_PREFIX = 'BITPREDICT_STACK_';
+
 export const ConfigSchema = Type.Object({
   logLevel: env.oneOf('BITPREDICT_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'pino log level'),
   instanceId: env.string(
@@ -272,15 +275,12 @@ export const CONFIG_KEYS = envKeyTable(ConfigSchema);
 
 /**
  * Reads and validates the services' configuration. `overrides` win over `env`; tests and the CLI
- * use them to set values without touching process.env. `alsoKnown` names variables that other
- * schemas own (the stack command's), so that they are not refused as unknown.
+ * use them to set values without touching process.env. The local stack's keys (BITPREDICT_STACK_*)
+ * are the stack command's to validate (cli/stack/config.ts), so a shell that sets them can still
+ * run any service or test; every other unknown BITPREDICT_* key is refused.
  */
-export function loadConfig(
-  envVars: Record<string, string | undefined> = process.env,
-  overrides: EnvOverrides<ConfigKey> = {},
-  opts: { alsoKnown?: Iterable<string> } = {},
-): Config {
-  const config = loadEnv(ConfigSchema, envVars, overrides, opts);
+export function loadConfig(envVars: Record<string, string | undefined> = process.env, overrides: EnvOverrides<ConfigKey> = {}): Config {
+  const config = loadEnv(ConfigSchema, envVars, overrides, { alsoKnownPrefixes: [STACK_KEY_PREFIX] });
   // An empty instance id means "this process": hostname-pid names its private consumer groups.
   if (config.instanceId === '') config.instanceId = `${hostname()}-${process.pid}`;
   return config;

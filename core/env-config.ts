@@ -184,6 +184,8 @@ function problemOf(leaf: TSchema & EnvMeta<string>, text: string, value: unknown
 export interface LoadEnvOptions {
   /** BITPREDICT_* variables that belong to another schema (not refused as unknown). */
   alsoKnown?: Iterable<string>;
+  /** Prefixes of BITPREDICT_* variables that another schema owns and validates (not refused here). */
+  alsoKnownPrefixes?: readonly string[];
   /** Prefix of the variables this project owns; unknown ones with it are refused (default BITPREDICT_). */
   prefix?: string;
 }
@@ -213,7 +215,8 @@ export function loadEnv<T extends TObject>(
   const prefix = opts.prefix ?? 'BITPREDICT_';
   const known = new Set([...leaves.map((l) => l.schema.env), ...(opts.alsoKnown ?? [])]);
   for (const key of Object.keys(envVars)) {
-    if (key.startsWith(prefix) && !known.has(key)) problems.push(`${key}: unknown configuration key`);
+    if (key.startsWith(prefix) && !known.has(key) && !(opts.alsoKnownPrefixes ?? []).some((p) => key.startsWith(p)))
+      problems.push(`${key}: unknown configuration key`);
   }
   if (problems.length > 0) {
     throw new BitPredictError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });

@@ -42,7 +42,7 @@ export function loadStackConfig(envVars: Record<string, string | undefined>, ove
   const serviceOverrides: Record<string, string | undefined> = {};
   const stackOverrides: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(overrides)) (key in STACK_CONFIG_KEYS ? stackOverrides : serviceOverrides)[key] = value;
-  const config = loadConfig(envVars, serviceOverrides, { alsoKnown: Object.keys(STACK_CONFIG_KEYS) });
+  const config = loadConfig(envVars, serviceOverrides);
   const stack = loadEnv(StackConfigSchema, envVars, stackOverrides, { alsoKnown: Object.keys(CONFIG_KEYS) });
   return {
     kafka: config.kafka,
