@@ -63,49 +63,63 @@ export async function resolveModel(storeDir: string, name: string, flag: string)
   return { kind: 'artifact', dir, label: flag };
 }
 
-export async function backtest(ctx: CommandContext): Promise<number> {
-  let values;
+const FLAGS = {
+  symbol: { type: 'string' },
+  interval: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  model: { type: 'string', default: 'champion' },
+  source: { type: 'string', default: 'kafka' },
+  'candle-file': { type: 'string' },
+  'fee-bps': { type: 'string' },
+  'slippage-bps': { type: 'string' },
+  mode: { type: 'string', default: 'long-flat' },
+  threshold: { type: 'string' },
+  'warmup-bars': { type: 'string' },
+  'retrain-every': { type: 'string' },
+  'train-periods': { type: 'string' },
+  'val-periods': { type: 'string' },
+  epochs: { type: 'string' },
+  units: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  backend: { type: 'string' },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS; allowPositionals: false }>>['values'];
+
+/** What one backtest run reads and does, checked before anything connects. */
+interface BacktestPlan {
+  values: Flags & { from: string; to: string };
+  range: BacktestRange;
+  source: 'kafka' | 'files';
+  mode: 'long-flat' | 'long-short';
+  retrainEvery: number | undefined;
+  trainPeriods: number;
+  valPeriods: number;
+  warmupBars: number;
+}
+
+/** The flags as a plan, or the exit code of a usage error (printed). */
+function planBacktest(ctx: CommandContext): BacktestPlan | number {
+  let values: Flags;
   try {
-    ({ values } = parseArgs({
-      args: ctx.args,
-      options: {
-        symbol: { type: 'string' },
-        interval: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        model: { type: 'string', default: 'champion' },
-        source: { type: 'string', default: 'kafka' },
-        'candle-file': { type: 'string' },
-        'fee-bps': { type: 'string' },
-        'slippage-bps': { type: 'string' },
-        mode: { type: 'string', default: 'long-flat' },
-        threshold: { type: 'string' },
-        'warmup-bars': { type: 'string' },
-        'retrain-every': { type: 'string' },
-        'train-periods': { type: 'string' },
-        'val-periods': { type: 'string' },
-        epochs: { type: 'string' },
-        units: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        backend: { type: 'string' },
-      },
-      allowPositionals: false,
-    }));
+    ({ values } = parseArgs({ args: ctx.args, options: FLAGS, allowPositionals: false }));
   } catch (err) {
     ctx.output.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const { config } = ctx;
-  if (values.from === undefined || values.to === undefined) {
+  const { from, to } = values;
+  if (from === undefined || to === undefined) {
     ctx.output.error(`--from and --to are required\n${USAGE}`);
     return 2;
   }
   const symbol = (values.symbol ?? config.replay.symbol).toUpperCase();
   const interval = values.interval ?? config.replay.interval;
   if (!isKnownInterval(interval)) throw new BitPredictError('ERR_CONFIG_INVALID', `--interval ${interval}: not a known interval`);
-  const range: BacktestRange = { symbol, interval, from: time('from', values.from, 0), to: time('to', values.to, 0) };
-  if (range.from >= range.to) throw new BitPredictError('ERR_CONFIG_INVALID', `--from must be before --to (${values.from} .. ${values.to})`);
+  const range: BacktestRange = { symbol, interval, from: time('from', from, 0), to: time('to', to, 0) };
+  if (range.from >= range.to) throw new BitPredictError('ERR_CONFIG_INVALID', `--from must be before --to (${from} .. ${to})`);
   const source = values.source;
   if (source !== 'kafka' && source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be kafka or files, not "${source}"`);
   const mode = values.mode;
@@ -116,6 +130,59 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   // Walk-forward retrains read train + validation bars (and a window) before the first retrain
   // point, which is --from: the warm-up must hold them.
   const warmupBars = int('warmup-bars', values['warmup-bars'], retrainEvery === undefined ? 200 : trainPeriods + valPeriods + 200);
+  return { values: { ...values, from, to }, range, source, mode, retrainEvery, trainPeriods, valPeriods, warmupBars };
+}
+
+/** The range's candles and texts from the topics or the files, with what was read said on stderr. */
+async function readEvents(
+  ctx: CommandContext,
+  plan: BacktestPlan,
+  log: (line: string) => void,
+  bar: (done: number, total: number, what: string) => void,
+): Promise<BacktestEvents> {
+  const { config } = ctx;
+  const { range, warmupBars } = plan;
+  const started = Date.now();
+  let events: BacktestEvents;
+  if (plan.source === 'kafka') {
+    const platform = createPlatform({
+      config,
+      logger: ctx.logger,
+      registry: createMetricsRegistry({ service: 'backtest', defaultMetrics: false }),
+      clientId: 'backtest',
+    });
+    await prepareTopicsAndSchemas(platform, config.kafka);
+    events = await loadEventsFromKafka(platform, { config, range, warmupBars, onProgress: bar });
+  } else {
+    const candleFile = plan.values['candle-file'] ?? (range.interval === '1m' ? MINUTE_FILE : config.replay.file);
+    events = await loadEventsFromFiles({
+      dataDir: config.data.dir,
+      candleFile,
+      textFiles: BACKTEST_TEXT_FILES,
+      range,
+      warmupBars,
+      sentimentWindowMs: config.features.sentimentWindowMs,
+      onProgress: log,
+    });
+  }
+  const readSeconds = (Date.now() - started) / 1000;
+  log(`${events.candles.length} candles and ${events.texts.length} texts from ${plan.source} in ${readSeconds.toFixed(1)} s`);
+  if (events.texts.length === 0) {
+    log("no texts in the range: every sentiment feature is zero (the data folder's news cover 2021-10 .. 2022-07 and the tweets 2025-08 .. 09)");
+  }
+  for (const g of events.gaps) {
+    log(
+      `gap: ${g.missingBars} missing ${range.interval} bar(s) from ${new Date(g.from).toISOString()} to ${new Date(g.to).toISOString()} (no window or trade spans it)`,
+    );
+  }
+  return events;
+}
+
+export async function backtest(ctx: CommandContext): Promise<number> {
+  const plan = planBacktest(ctx);
+  if (typeof plan === 'number') return plan;
+  const { config } = ctx;
+  const { values, range, retrainEvery } = plan;
   const model = await resolveModel(config.models.storeDir, config.models.name, values.model);
 
   const log = (line: string): void => ctx.output.note(`[backtest] ${line}`);
@@ -128,39 +195,7 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   };
 
   const started = Date.now();
-  let events: BacktestEvents;
-  if (source === 'kafka') {
-    const platform = createPlatform({
-      config,
-      logger: ctx.logger,
-      registry: createMetricsRegistry({ service: 'backtest', defaultMetrics: false }),
-      clientId: 'backtest',
-    });
-    await prepareTopicsAndSchemas(platform, config.kafka);
-    events = await loadEventsFromKafka(platform, { config, range, warmupBars, onProgress: bar });
-  } else {
-    const candleFile = values['candle-file'] ?? (interval === '1m' ? MINUTE_FILE : config.replay.file);
-    events = await loadEventsFromFiles({
-      dataDir: config.data.dir,
-      candleFile,
-      textFiles: BACKTEST_TEXT_FILES,
-      range,
-      warmupBars,
-      sentimentWindowMs: config.features.sentimentWindowMs,
-      onProgress: log,
-    });
-  }
-  const readSeconds = (Date.now() - started) / 1000;
-  log(`${events.candles.length} candles and ${events.texts.length} texts from ${source} in ${readSeconds.toFixed(1)} s`);
-  if (events.texts.length === 0) {
-    log("no texts in the range: every sentiment feature is zero (the data folder's news cover 2021-10 .. 2022-07 and the tweets 2025-08 .. 09)");
-  }
-  for (const g of events.gaps) {
-    log(
-      `gap: ${g.missingBars} missing ${interval} bar(s) from ${new Date(g.from).toISOString()} to ${new Date(g.to).toISOString()} (no window or trade spans it)`,
-    );
-  }
-
+  const events = await readEvents(ctx, plan, log, bar);
   const loaded =
     model.kind === 'artifact' || retrainEvery !== undefined ? await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined) : undefined;
   if (loaded) log(`tfjs backend: ${loaded.backend}`);
@@ -171,7 +206,7 @@ export async function backtest(ctx: CommandContext): Promise<number> {
     trading: {
       feeBps: number('fee-bps', values['fee-bps'], 10),
       slippageBps: number('slippage-bps', values['slippage-bps'], 5),
-      mode,
+      mode: plan.mode,
       threshold: number('threshold', values.threshold, 0),
     },
     ...(retrainEvery === undefined
@@ -179,8 +214,8 @@ export async function backtest(ctx: CommandContext): Promise<number> {
       : {
           walkForward: {
             retrainEvery,
-            trainPeriods,
-            valPeriods,
+            trainPeriods: plan.trainPeriods,
+            valPeriods: plan.valPeriods,
             epochs: int('epochs', values.epochs, 8),
             ...(values.units ? { units: int('units', values.units, 32) } : {}),
             seed: int('seed', values.seed, 42),
@@ -189,7 +224,7 @@ export async function backtest(ctx: CommandContext): Promise<number> {
     ...(loaded ? { loaded } : {}),
     onProgress: bar,
   });
-  const out = resolve(values.out ?? `reports/backtest-${symbol}-${interval}-${values.from.slice(0, 10)}-${values.to.slice(0, 10)}-${values.model}`);
+  const out = resolve(values.out ?? `reports/backtest-${range.symbol}-${range.interval}-${values.from.slice(0, 10)}-${values.to.slice(0, 10)}-${values.model}`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(`${out}.html`, renderBacktestReport(result));

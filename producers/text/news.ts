@@ -75,19 +75,7 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
   const retryPolicy: BackoffPolicy = { baseMs: interval, maxMs: opts.maxBackoffMs ?? Math.max(interval, 3_600_000), maxDoublings: 10 };
   const metrics = newsMetrics(platform.registry);
   const startedAt = now();
-  const states: FeedState[] = (opts.feeds ?? config.text.rssFeeds).map((url, i) => ({
-    url,
-    source: feedSource(url),
-    label: feedLabel(url, i),
-    etag: null,
-    lastModified: null,
-    failures: 0,
-    nextAt: 0,
-    lastResult: null,
-    lastItemAt: null,
-    published: 0,
-    rejected: 0,
-  }));
+  const states = feedStates(opts.feeds ?? config.text.rssFeeds);
   const memory: FeedMemory = { seen: new BoundedSet(SEEN_MAX), rejected: new BoundedSet(SEEN_MAX) };
 
   function updateGauges(s: FeedState): void {
@@ -120,19 +108,7 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
     } catch (err) {
       return fail(s, 'kafka', { err });
     }
-    for (const id of out.ids) memory.seen.add(id);
-    for (const e of out.bad) {
-      memory.rejected.add(rejectedKey(s, e));
-      logger.warn({ feed: s.url, reason: e.reason }, 'feed item sent to the DLQ');
-    }
-    if (out.bad.length > 0) {
-      metrics.rejected.inc({ feed: s.label }, out.bad.length);
-      metrics.dlq.inc({ group: 'news', reason: 'ERR_VALIDATION' }, out.bad.length);
-    }
-    if (out.ids.size > 0) metrics.items.inc({ feed: s.label }, out.ids.size);
-    s.published += out.ids.size;
-    s.rejected += out.bad.length;
-    for (const item of out.fresh) s.lastItemAt = Math.max(s.lastItemAt ?? 0, item.publishedAt);
+    notePublished({ memory, metrics, logger }, s, out);
     s.etag = got.etag;
     s.lastModified = got.lastModified;
     succeed(s, 'ok');
@@ -191,6 +167,43 @@ export async function createNewsService(opts: NewsOptions): Promise<NewsService>
       return poller.readiness(checks);
     },
   };
+}
+
+function feedStates(urls: readonly string[]): FeedState[] {
+  return urls.map((url, i) => ({
+    url,
+    source: feedSource(url),
+    label: feedLabel(url, i),
+    etag: null,
+    lastModified: null,
+    failures: 0,
+    nextAt: 0,
+    lastResult: null,
+    lastItemAt: null,
+    published: 0,
+    rejected: 0,
+  }));
+}
+
+/** After Kafka acknowledged a feed's records: remember what was published and rejected, and count it. */
+function notePublished(
+  c: { memory: FeedMemory; metrics: ReturnType<typeof newsMetrics>; logger: Logger },
+  s: FeedState,
+  out: ReturnType<typeof feedRecords>,
+): void {
+  for (const id of out.ids) c.memory.seen.add(id);
+  for (const e of out.bad) {
+    c.memory.rejected.add(rejectedKey(s, e));
+    c.logger.warn({ feed: s.url, reason: e.reason }, 'feed item sent to the DLQ');
+  }
+  if (out.bad.length > 0) {
+    c.metrics.rejected.inc({ feed: s.label }, out.bad.length);
+    c.metrics.dlq.inc({ group: 'news', reason: 'ERR_VALIDATION' }, out.bad.length);
+  }
+  if (out.ids.size > 0) c.metrics.items.inc({ feed: s.label }, out.ids.size);
+  s.published += out.ids.size;
+  s.rejected += out.bad.length;
+  for (const item of out.fresh) s.lastItemAt = Math.max(s.lastItemAt ?? 0, item.publishedAt);
 }
 
 function newsMetrics(registry: Registry) {

@@ -48,21 +48,119 @@ interface SearchState extends SourceState {
 /** The API's rate-limit window: the longest wait between rounds, the backoff cap, the wait after a refused token. */
 const MAX_WAIT_MS = 15 * 60_000;
 
+/** What one search round works with: the settings, the state, the dedupe memory and the metrics. */
+interface XRound {
+  platform: Platform;
+  producer: Producer;
+  logger: Logger;
+  st: SearchState;
+  seen: BoundedSet;
+  metrics: ReturnType<typeof xMetrics>;
+  apiUrl: string;
+  query: string;
+  token: string;
+  interval: number;
+  maxPages: number;
+  timeoutMs: number;
+  futureToleranceMs: number;
+  now: () => number;
+  /** Counts a failure, schedules the retry and returns its wait. */
+  backoff(result: string, detail: Record<string, unknown>, minMs?: number | null): number;
+  /** Counts a success of the round's source. */
+  succeeded(): void;
+}
+
+/** Publishes one page and moves the round on; when Kafka refuses it, the backoff wait instead. */
+async function publishPage(x: XRound, page: XPage, t: number): Promise<number | null> {
+  const { st, seen, platform } = x;
+  const records: OutRecord[] = [];
+  const fresh = page.tweets.filter((tw) => !seen.has(tw.id)).sort((a, b) => a.publishedAt - b.publishedAt);
+  for (const tw of fresh) records.push(textRecord(platform, tw, t));
+  for (const r of page.rejected)
+    records.push(
+      deadTextRecord(platform, { kind: 'http', source: `${x.apiUrl}/2/tweets/search/recent`, offset: null, raw: r.raw }, 'ERR_VALIDATION', r.reason, t),
+    );
+  try {
+    await x.producer.send(records);
+  } catch (err) {
+    return x.backoff('kafka', { err });
+  }
+  for (const tw of fresh) seen.add(tw.id);
+  st.published += fresh.length;
+  st.rejected += page.rejected.length;
+  x.metrics.items.inc(fresh.length);
+  if (page.rejected.length > 0) x.metrics.dlqTotal.inc({ group: 'x', reason: 'ERR_VALIDATION' }, page.rejected.length);
+  x.metrics.requests.inc({ result: 'ok' });
+  x.succeeded();
+  st.pendingNewest = maxTweetId(st.pendingNewest, page.newestId);
+  st.pendingToken = page.nextToken;
+  if (page.nextToken === null) {
+    st.sinceId = maxTweetId(st.sinceId, st.pendingNewest);
+    st.pendingNewest = null;
+  }
+  return null;
+}
+
+/** One request of the round: a page to publish with the rate-limit wait it leaves, or the wait before the next try. */
+async function fetchPage(x: XRound): Promise<{ page: XPage; t: number; limitWait: number } | { waitMs: number }> {
+  const { st, now } = x;
+  let res: Response;
+  let body: string;
+  st.requests++;
+  try {
+    res = await fetch(searchUrl(x.apiUrl, x.query, st), { headers: { authorization: `Bearer ${x.token}` }, signal: AbortSignal.timeout(x.timeoutMs) });
+    body = await res.text();
+  } catch (err) {
+    return { waitMs: x.backoff('network', { err }) };
+  }
+  const limitWait = rateLimitWaitMs(
+    { remaining: res.headers.get('x-rate-limit-remaining'), reset: res.headers.get('x-rate-limit-reset') },
+    res.status,
+    now(),
+    60_000,
+  );
+  if (res.status === 429) {
+    st.nextAt = now() + limitWait;
+    x.metrics.requests.inc({ result: 'rate_limited' });
+    x.logger.warn({ waitMs: limitWait }, 'X rate limit reached; waiting for the reset');
+    return { waitMs: limitWait };
+  }
+  if (res.status === 401 || res.status === 403) return { waitMs: x.backoff('unauthorized', { status: res.status }, MAX_WAIT_MS) };
+  if (res.status < 200 || res.status >= 300) return { waitMs: x.backoff('http_error', { status: res.status, body: body.slice(0, 200) }) };
+  const t = now();
+  const parsed = parseRecentSearch(body, { now: t, futureToleranceMs: x.futureToleranceMs });
+  if (!parsed.ok) return { waitMs: x.backoff('malformed', { reason: parsed.reason }) };
+  return { page: parsed.page, t, limitWait };
+}
+
+/** Up to maxPages pages of one round; returns how long to wait before the next round. */
+async function pollPages(x: XRound): Promise<number> {
+  const { st, now } = x;
+  for (let page = 0; page < x.maxPages; page++) {
+    const wait = st.nextAt - now();
+    if (wait > 0) return wait;
+    const got = await fetchPage(x);
+    if ('waitMs' in got) return got.waitMs;
+    const refused = await publishPage(x, got.page, got.t);
+    if (refused !== null) return refused;
+    if (got.limitWait > 0) {
+      st.nextAt = now() + got.limitWait;
+      x.logger.info({ waitMs: got.limitWait }, 'X rate-limit window used up; waiting for the reset');
+      return got.limitWait;
+    }
+    if (got.page.nextToken === null) return x.interval;
+  }
+  return 0;
+}
+
 export async function createXService(opts: XOptions): Promise<XService> {
-  const { platform, producer } = opts;
-  const { config } = opts;
+  const { platform, producer, config } = opts;
   const logger: Logger = platform.logger.child({ service: 'x' });
   const now = opts.now ?? Date.now;
-  const token = opts.token ?? config.text.x.bearerToken;
-  const apiUrl = (opts.apiUrl ?? config.text.x.apiUrl).replace(/\/+$/, '');
-  const query = opts.query ?? config.text.x.query;
   const interval = opts.pollIntervalMs ?? config.text.x.pollIntervalMs;
-  const maxPages = opts.maxPagesPerRound ?? 10;
-  const timeoutMs = opts.fetchTimeoutMs ?? 20_000;
   // Doubling from the poll interval (at least 1 s) up to the rate-limit window.
   const retryPolicy: BackoffPolicy = { baseMs: Math.max(interval, 1000), maxMs: MAX_WAIT_MS, maxDoublings: 6 };
-  const { requests, items, dlqTotal } = xMetrics(platform.registry);
-  const seen = new BoundedSet(200_000);
+  const metrics = xMetrics(platform.registry);
   const st: SearchState = {
     sinceId: null,
     pendingToken: null,
@@ -74,85 +172,29 @@ export async function createXService(opts: XOptions): Promise<XService> {
     failures: 0,
     lastResult: null,
   };
-
-  function backoff(result: string, detail: Record<string, unknown>, minMs: number | null = null): number {
-    requests.inc({ result });
-    const wait = poller.failed(st, result, minMs);
-    logger.warn({ result, failures: st.failures, retryInMs: wait, ...detail }, 'X request failed; backing off');
-    return wait;
-  }
-
-  /** Publishes one page and moves the round on; when Kafka refuses it, the backoff wait instead. */
-  async function publishPage(page: XPage, t: number): Promise<number | null> {
-    const records: OutRecord[] = [];
-    const fresh = page.tweets.filter((tw) => !seen.has(tw.id)).sort((a, b) => a.publishedAt - b.publishedAt);
-    for (const tw of fresh) records.push(textRecord(platform, tw, t));
-    for (const r of page.rejected)
-      records.push(
-        deadTextRecord(platform, { kind: 'http', source: `${apiUrl}/2/tweets/search/recent`, offset: null, raw: r.raw }, 'ERR_VALIDATION', r.reason, t),
-      );
-    try {
-      await producer.send(records);
-    } catch (err) {
-      return backoff('kafka', { err });
-    }
-    for (const tw of fresh) seen.add(tw.id);
-    st.published += fresh.length;
-    st.rejected += page.rejected.length;
-    items.inc(fresh.length);
-    if (page.rejected.length > 0) dlqTotal.inc({ group: 'x', reason: 'ERR_VALIDATION' }, page.rejected.length);
-    requests.inc({ result: 'ok' });
-    poller.succeeded(st, 'ok');
-    st.pendingNewest = maxTweetId(st.pendingNewest, page.newestId);
-    st.pendingToken = page.nextToken;
-    if (page.nextToken === null) {
-      st.sinceId = maxTweetId(st.sinceId, st.pendingNewest);
-      st.pendingNewest = null;
-    }
-    return null;
-  }
-
-  async function pollPages(): Promise<number> {
-    for (let page = 0; page < maxPages; page++) {
-      const wait = st.nextAt - now();
-      if (wait > 0) return wait;
-      let res: Response;
-      let body: string;
-      st.requests++;
-      try {
-        res = await fetch(searchUrl(apiUrl, query, st), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
-        body = await res.text();
-      } catch (err) {
-        return backoff('network', { err });
-      }
-      const limitWait = rateLimitWaitMs(
-        { remaining: res.headers.get('x-rate-limit-remaining'), reset: res.headers.get('x-rate-limit-reset') },
-        res.status,
-        now(),
-        60_000,
-      );
-      if (res.status === 429) {
-        st.nextAt = now() + limitWait;
-        requests.inc({ result: 'rate_limited' });
-        logger.warn({ waitMs: limitWait }, 'X rate limit reached; waiting for the reset');
-        return limitWait;
-      }
-      if (res.status === 401 || res.status === 403) return backoff('unauthorized', { status: res.status }, MAX_WAIT_MS);
-      if (res.status < 200 || res.status >= 300) return backoff('http_error', { status: res.status, body: body.slice(0, 200) });
-      const t = now();
-      const parsed = parseRecentSearch(body, { now: t, futureToleranceMs: config.events.futureToleranceMs });
-      if (!parsed.ok) return backoff('malformed', { reason: parsed.reason });
-      const refused = await publishPage(parsed.page, t);
-      if (refused !== null) return refused;
-      if (limitWait > 0) {
-        st.nextAt = now() + limitWait;
-        logger.info({ waitMs: limitWait }, 'X rate-limit window used up; waiting for the reset');
-        return limitWait;
-      }
-      if (parsed.page.nextToken === null) return interval;
-    }
-    return 0;
-  }
+  const x: XRound = {
+    platform,
+    producer,
+    logger,
+    st,
+    seen: new BoundedSet(200_000),
+    metrics,
+    apiUrl: (opts.apiUrl ?? config.text.x.apiUrl).replace(/\/+$/, ''),
+    query: opts.query ?? config.text.x.query,
+    token: opts.token ?? config.text.x.bearerToken,
+    interval,
+    maxPages: opts.maxPagesPerRound ?? 10,
+    timeoutMs: opts.fetchTimeoutMs ?? 20_000,
+    futureToleranceMs: config.events.futureToleranceMs,
+    now,
+    backoff(result, detail, minMs = null) {
+      metrics.requests.inc({ result });
+      const wait = poller.failed(st, result, minMs);
+      logger.warn({ result, failures: st.failures, retryInMs: wait, ...detail }, 'X request failed; backing off');
+      return wait;
+    },
+    succeeded: () => poller.succeeded(st, 'ok'),
+  };
 
   const poller = createPoller({
     now,
@@ -161,12 +203,12 @@ export async function createXService(opts: XOptions): Promise<XService> {
       (opts.loadSeenFromTail ?? true)
         ? async () => {
             const tail = await loadTextTail(platform, 2_000);
-            for (const id of tail.ids) seen.add(id);
+            for (const id of tail.ids) x.seen.add(id);
             st.sinceId = tail.newestTweetId;
           }
         : undefined,
-    onStart: () => logger.info({ query, sinceId: st.sinceId, pollIntervalMs: interval }, 'X recent search started'),
-    round: async () => Math.min(Math.max(await pollPages(), 0), MAX_WAIT_MS),
+    onStart: () => logger.info({ query: x.query, sinceId: st.sinceId, pollIntervalMs: interval }, 'X recent search started'),
+    round: async () => Math.min(Math.max(await pollPages(x), 0), MAX_WAIT_MS),
     onRoundError: (err) => {
       logger.error({ err }, 'X poll failed');
       return Math.min(interval, MAX_WAIT_MS);
@@ -177,7 +219,7 @@ export async function createXService(opts: XOptions): Promise<XService> {
     name: 'x',
     start: poller.start,
     stop: poller.stop,
-    pollOnce: () => poller.exclusive(pollPages),
+    pollOnce: () => poller.exclusive(() => pollPages(x)),
     state: () => ({
       sinceId: st.sinceId,
       pendingToken: st.pendingToken,
