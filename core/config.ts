@@ -7,6 +7,7 @@
 // stack's own keys (BITPREDICT_STACK_*) belong to the CLI's stack command (cli/stack/config.ts).
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
+import { horizonsProblem } from './forecast/horizons.js';
 import { env, envKeyTable, loadEnv, type EnvKeysOf, type EnvOverrides } from './env-config.js';
 
 /** The namespace of the local stack's keys, which the CLI's stack command owns. */
@@ -196,6 +197,20 @@ export const ConfigSchema = Type.Object({
     ),
     epochs: env.int('BITPREDICT_RETRAIN_EPOCHS', 8, 'trainer service: maximum epochs per retrain', { min: 1 }),
     monitorWindow: env.int('BITPREDICT_MONITOR_WINDOW', 720, 'trainer service: scored live predictions in the rolling error window', { min: 1 }),
+  }),
+  forecast: Type.Object({
+    horizons: env.string(
+      'BITPREDICT_FORECAST_HORIZONS',
+      '1h:1,4,24;1m:1,15',
+      'forecast horizons in steps per candle interval, "<interval>:<steps>;..."; an interval not listed gets 1 step',
+      { check: horizonsProblem },
+    ),
+    baselineWindow: env.int(
+      'BITPREDICT_FORECAST_BASELINE_WINDOW',
+      4000,
+      'predictor: the live baselines (persistence, EWMA, HAR-RV, GARCH) are refitted at each UTC midnight of event time on this many trailing steps of the series',
+      { min: 200, max: 100_000 },
+    ),
   }),
   predictions: Type.Object({
     historyMax: env.int(

@@ -44,7 +44,9 @@ interface Range {
 
 /** Leaf constructors, one per kind of variable. */
 export const env = {
-  string: <K extends string>(key: K, def: string, doc: string): EnvLeaf<K, TString> => Type.String(meta(key, 'string', def, doc)) as EnvLeaf<K, TString>,
+  /** Free text; `check` may return why a value is not valid (listed with every other bad key). */
+  string: <K extends string>(key: K, def: string, doc: string, opts: { check?: (text: string) => string | null } = {}): EnvLeaf<K, TString> =>
+    Type.String({ ...meta(key, 'string', def, doc), ...(opts.check === undefined ? {} : { envCheck: opts.check }) }) as EnvLeaf<K, TString>,
   /** A URL (checked with the WHATWG URL parser). */
   url: <K extends string>(key: K, def: string, doc: string): EnvLeaf<K, TString> => Type.String(meta(key, 'url', def, doc)) as EnvLeaf<K, TString>,
   int: <K extends string>(key: K, def: number, doc: string, r: Range = {}): EnvLeaf<K, TInteger> =>
@@ -173,8 +175,12 @@ function problemOf(leaf: TSchema & EnvMeta<string>, text: string, value: unknown
       }
       break;
     }
-    case 'string':
+    case 'string': {
+      const check = (leaf as { envCheck?: (text: string) => string | null }).envCheck;
+      const why = check === undefined ? null : check(text);
+      if (why !== null) return `${key}: "${text}" ${why}`;
       break;
+    }
   }
   // Whatever the kind-specific checks above do not phrase, TypeBox still has the last word.
   if (!Value.Check(leaf, value)) return `${key}: "${text}" is not valid (${[...Value.Errors(leaf, value)].map((e) => e.message).join('; ')})`;

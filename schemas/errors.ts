@@ -40,6 +40,10 @@ export const ErrorCodes = {
     retryable: false,
     doc: 'A backtest range is not covered by the data: outside what the topics retain or the files hold (the message gives the range that is available).',
   },
+  ERR_FORECAST_INVALID: {
+    retryable: false,
+    doc: 'A forecast distribution or a model head is not valid: quantiles cross, the scale is not positive or not finite, or an artifact lacks the forecast head; the model is refused and the previous champion (or the baselines) keeps serving.',
+  },
   ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
 } as const;
 
