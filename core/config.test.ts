@@ -57,7 +57,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses malformed forecast horizons with the reason', () => {
-    expect(() => loadConfig({ BITPREDICT_FORECAST_HORIZONS: '1h:0,4' })).toThrow(/BITPREDICT_FORECAST_HORIZONS: "1h:0,4" is not valid: for 1h must be integers/);
+    expect(() => loadConfig({ BITPREDICT_FORECAST_HORIZONS: '1h:0,4' })).toThrow(
+      /BITPREDICT_FORECAST_HORIZONS: "1h:0,4" is not valid: for 1h must be integers/,
+    );
     expect(loadConfig({ BITPREDICT_FORECAST_HORIZONS: '1h:1,4' }).forecast.horizons).toBe('1h:1,4');
   });
 

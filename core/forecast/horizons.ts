@@ -8,7 +8,10 @@ export type HorizonTable = ReadonlyMap<string, readonly number[]>;
 /** Parses "1h:1,4,24;1m:1,15" into interval -> ascending horizon steps; throws on bad input. */
 export function parseHorizons(spec: string): HorizonTable {
   const out = new Map<string, number[]>();
-  for (const part of spec.split(';').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of spec
+    .split(';')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const m = /^([0-9]+[mhd]):([0-9,\s]+)$/.exec(part);
     if (m === null) throw new BitPredictError('ERR_CONFIG_INVALID', `forecast horizons "${part}" is not <interval>:<steps,...> (for example 1h:1,4,24)`);
     const interval = m[1]!;
