@@ -180,6 +180,17 @@ function benchPrediction(eventTime: number, now: number): Prediction {
     candleIngestedAt: now,
     featuresComputedAt: now,
     predictedAt: now,
+    // What the predictor publishes since forecast distributions: three horizons of seven quantiles.
+    quantileLevels: [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
+    horizons: [1, 4, 24].map((h) => ({
+      horizonSteps: h,
+      targetTime: eventTime + h * 3_600_000,
+      mean: 0,
+      scale: 0.004 * Math.sqrt(h),
+      quantiles: [-2.1, -1.6, -0.8, 0, 0.8, 1.6, 2.1].map((z) => z * 0.004 * Math.sqrt(h)),
+      probUp: 0.5,
+      predictedPrice: 95_000,
+    })),
   };
 }
 

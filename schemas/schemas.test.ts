@@ -124,6 +124,27 @@ const SAMPLES: { [K in LogicalTopic]: TopicValueMap[K] } = {
     candleIngestedAt: T0 + HOUR + 42,
     featuresComputedAt: T0 + HOUR + 50,
     predictedAt: T0 + HOUR + 60,
+    quantileLevels: [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
+    horizons: [
+      {
+        horizonSteps: 1,
+        targetTime: T0 + 2 * HOUR,
+        mean: -0.0012,
+        scale: 0.0041,
+        quantiles: [-0.0093, -0.0068, -0.0035, -0.0011, 0.0013, 0.0044, 0.0069],
+        probUp: 0.47,
+        predictedPrice: 42_100 * Math.exp(-0.0011),
+      },
+      {
+        horizonSteps: 24,
+        targetTime: T0 + 25 * HOUR,
+        mean: 0,
+        scale: 0.019,
+        quantiles: [-0.041, -0.03, -0.014, 0, 0.014, 0.03, 0.041],
+        probUp: 0.5,
+        predictedPrice: 42_100,
+      },
+    ],
   },
   scores: {
     symbol: 'BTCUSDT',
@@ -513,6 +534,16 @@ describe('BACKWARD compatibility', () => {
     const expected: Obj = { ...oldRecord };
     for (const f of defaulted) expected[String(f.name)] = f.default;
     expect(read).toEqual(expected);
+  });
+
+  it("predictions: records of schema version 1 (before distributions) read with today's schema, and today's with version 1", () => {
+    const v1 = avsc.Type.forSchema(JSON.parse(readFileSync(`${REPO_ROOT}test/fixtures/schemas/prediction-v1.avsc`, 'utf8')) as avsc.Schema);
+    const v2 = typeOf('predictions');
+    const { quantileLevels: _q, horizons: _h, ...oldRecord } = SAMPLES.predictions;
+    // Old data, new reader: the distribution fields take their defaults (empty).
+    expect(v2.fromBuffer(v1.toBuffer(oldRecord), v2.createResolver(v1))).toEqual({ ...oldRecord, quantileLevels: [], horizons: [] });
+    // New data, old reader: a consumer still on version 1 reads every field it knows, unchanged.
+    expect(v1.fromBuffer(v2.toBuffer(SAMPLES.predictions), v1.createResolver(v2))).toEqual(oldRecord);
   });
 
   it('a field added without a default cannot be resolved (the check can fail)', () => {

@@ -232,7 +232,7 @@ export interface Prediction {
   modelName: string;
   /** Version of the model artifact. */
   modelVersion: string;
-  /** True for naive baselines (persistence, EMA drift) published beside the model. */
+  /** True for the naive baselines (persistence, ewma, har-rv, garch) the predictor publishes beside the model for every feature vector. */
   isBaseline: boolean;
   /** Feature-set version of the input vector. */
   featureSetVersion: string;
@@ -242,6 +242,28 @@ export interface Prediction {
   featuresComputedAt: number;
   /** Wall clock when the prediction was made. (Avro long timestamp-millis) */
   predictedAt: number;
+  /** The quantile levels of every horizon's quantiles, ascending (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95). Empty on records written before forecast distributions (schema version 1). */
+  quantileLevels: number[];
+  /** One forecast distribution per horizon (for hourly series 1, 4 and 24 steps by default), shortest first. The record's top-level horizonSteps, targetTime, predictedLogReturn, predictedPrice and probUp repeat its first horizon for readers of schema version 1. Empty on records written before forecast distributions. */
+  horizons: HorizonForecast[];
+}
+
+/** The forecast distribution of the log return ln(close(targetTime) / close(t)) over one horizon. Each horizon is a separate target with its own evaluation. */
+export interface HorizonForecast {
+  /** Horizon in intervals (1 = next candle). */
+  horizonSteps: number;
+  /** t + horizonSteps * interval: close time of the candle the horizon ends at. (Avro long timestamp-millis) */
+  targetTime: number;
+  /** Forecast mean of the log return. */
+  mean: number;
+  /** Forecast of the expected absolute move E|r - mean| (> 0), in log-return units. */
+  scale: number;
+  /** Quantiles of the log return at quantileLevels, non-decreasing. */
+  quantiles: number[];
+  /** P(close(targetTime) > close(t)) under the forecast distribution. */
+  probUp: number;
+  /** Median forecast close: close(t) * exp(median log return). */
+  predictedPrice: number;
 }
 
 /** The live skill of one model or baseline at one horizon over a rolling window, from its published forecasts scored against the realised candles. Topic scores, key "symbol:interval". Losses are means over the forecasts whose outcome is known inside the window; a forecast whose realised candle never arrived (a gap) is counted in missing, never scored as zero. */

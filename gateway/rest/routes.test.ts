@@ -27,6 +27,8 @@ function prediction(over: Partial<Prediction> = {}): Prediction {
     candleIngestedAt: T0 + 10,
     featuresComputedAt: T0 + 20,
     predictedAt: T0 + 30,
+    quantileLevels: [],
+    horizons: [],
     ...over,
   };
 }

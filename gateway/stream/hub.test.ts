@@ -68,6 +68,8 @@ function prediction(over: Partial<Prediction> = {}): Prediction {
     candleIngestedAt: 1_735_693_200_100,
     featuresComputedAt: 1_735_693_200_150,
     predictedAt: 1_735_693_200_200,
+    quantileLevels: [],
+    horizons: [],
     ...over,
   };
 }

@@ -278,6 +278,8 @@ export function prediction(i: number, overrides: Partial<Prediction> = {}): Pred
     candleIngestedAt: eventTime + 1,
     featuresComputedAt: eventTime + 2,
     predictedAt: eventTime + 3,
+    quantileLevels: [],
+    horizons: [],
     ...overrides,
   };
 }

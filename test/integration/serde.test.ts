@@ -2,6 +2,8 @@
 // the bad path, a record written with an older schema is read with today's (BACKWARD: new fields
 // take their defaults), an incompatible change to a subject is refused, and an unknown schema id
 // is a clear, non-retryable error.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -63,6 +65,71 @@ describe('serde against the registry', () => {
     const incompatible = { ...current, fields: [...current.fields, { name: 'mandatory', type: 'string' }] };
     const { status } = await registerRaw(tp.config.registry.url, subjectFor(tp.topic('candles')), incompatible);
     expect(status).toBe(409);
+  });
+
+  it("predictions with distributions pass the registry's BACKWARD check against schema version 1, both ways of reading hold", async () => {
+    const url = tp.config.registry.url;
+    const v1 = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/schemas/prediction-v1.avsc', import.meta.url)), 'utf8')) as avro.Schema;
+    const subject = `${tp.prefix}evolving-predictions-value`;
+    const cfg = await fetch(`${url}/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: 'BACKWARD' }),
+    });
+    expect(cfg.status).toBe(200);
+    const first = await registerRaw(url, subject, v1);
+    expect(first.status).toBe(200);
+    const check = await fetch(`${url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schema: JSON.stringify(loadSchema('predictions')) }),
+    });
+    expect(check.status).toBe(200);
+    expect(((await check.json()) as { is_compatible: boolean }).is_compatible).toBe(true);
+    const second = await registerRaw(url, subject, loadSchema('predictions'));
+    expect(second.status).toBe(200);
+    expect(second.body.id).not.toBe(first.body.id);
+    // The registry refuses the distribution fields without defaults (the check can fail).
+    const strict = loadSchema('predictions') as { fields: { name: string; default?: unknown }[] };
+    const noDefaults = { ...strict, fields: strict.fields.map(({ default: _d, ...f }) => f) };
+    const refused = await fetch(`${url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schema: JSON.stringify(noDefaults) }),
+    });
+    expect(((await refused.json()) as { is_compatible: boolean }).is_compatible).toBe(false);
+    // A version-1 record framed with its registry id decodes to today's type with empty distributions.
+    const old = {
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      eventTime: Date.UTC(2024, 0, 1, 1),
+      targetTime: Date.UTC(2024, 0, 1, 2),
+      horizonSteps: 1,
+      predictedLogReturn: 0,
+      predictedPrice: 42_000,
+      probUp: 0.5,
+      modelName: 'persistence',
+      modelVersion: '1',
+      isBaseline: true,
+      featureSetVersion: 'fs',
+      candleIngestedAt: Date.UTC(2024, 0, 1, 1),
+      featuresComputedAt: Date.UTC(2024, 0, 1, 1),
+      predictedAt: Date.UTC(2024, 0, 1, 1),
+    };
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(first.body.id as number, 1);
+    const decoded = await tp.platform.serde.decode('predictions', Buffer.concat([header, avro.Type.forSchema(v1).toBuffer(old)]));
+    expect(decoded).toEqual({ ...old, quantileLevels: [], horizons: [] });
+    // Today's record, as the predictor frames it, read by a consumer still on version 1.
+    const now = {
+      ...old,
+      quantileLevels: [0.5],
+      horizons: [{ horizonSteps: 1, targetTime: old.targetTime, mean: 0, scale: 0.004, quantiles: [0], probUp: 0.5, predictedPrice: 42_000 }],
+    };
+    const framed = tp.platform.serde.encode('predictions', now);
+    const writer = avro.Type.forSchema(loadSchema('predictions') as avro.Schema);
+    const reader = avro.Type.forSchema(v1);
+    expect(reader.fromBuffer(framed.subarray(5), reader.createResolver(writer))).toEqual(old);
   });
 
   it('an unknown schema id is ERR_SERDE_UNKNOWN_SCHEMA, and garbage is ERR_SERDE_DECODE', async () => {

@@ -55,6 +55,8 @@ describe('trainer service: live monitor and retraining', () => {
       candleIngestedAt: 0,
       featuresComputedAt: 0,
       predictedAt: 0,
+      quantileLevels: [],
+      horizons: [],
     }));
     await producer.send(
       preds.map((p) => ({ topic: tp.topic('predictions'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('predictions', p), timestamp: p.eventTime })),

@@ -66,6 +66,8 @@ function prediction(model: Model, f: FeatureVector, now: number, predictedLogRet
     candleIngestedAt: f.candleIngestedAt,
     featuresComputedAt: f.computedAt,
     predictedAt: now,
+    quantileLevels: [],
+    horizons: [],
   };
 }
 
