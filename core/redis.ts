@@ -12,8 +12,12 @@ export function redisKeys(prefix: string) {
     featuresLatest: (symbol: string, interval: string) => `${prefix}features:latest:${symbol}:${interval}`,
     /** Feature vectors of a series (sorted set: score = eventTime, member = the topic's Confluent-framed Avro value), bounded. */
     featuresHistory: (symbol: string, interval: string) => `${prefix}features:history:${symbol}:${interval}`,
-    /** Latest Prediction of a symbol (JSON), the gateway's snapshot on subscribe. */
+    /** The headline Prediction of a symbol (JSON): the champion's when one serves, else the preferred baseline's (see docs/predictor.md). */
     predictionsLatest: (symbol: string) => `${prefix}predictions:latest:${symbol}`,
+    /** The latest Prediction of every forecaster of a symbol (hash: field "<interval>|<modelName>" -> Prediction JSON): the model beside every baseline; the gateway's snapshot on subscribe. */
+    predictionsBoard: (symbol: string) => `${prefix}predictions:board:${symbol}`,
+    /** The latest live Score of every forecaster, horizon and window of a symbol (hash: field "<interval>|<modelName>|<horizonSteps>|<windowMs>" -> Score JSON); written by the trainer's monitor. */
+    scoresLatest: (symbol: string) => `${prefix}scores:latest:${symbol}`,
     /** Predictions of a symbol (sorted set: score = eventTime, member = Prediction JSON), bounded by BITPREDICT_GATEWAY_HISTORY_MAX; /v1/predictions reads it. */
     predictionsHistory: (symbol: string) => `${prefix}predictions:history:${symbol}`,
     /** Latest closed Candle of a series (JSON), the snapshot of the candles:<symbol> channel; written by the feature processor. */
