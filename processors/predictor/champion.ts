@@ -1,10 +1,12 @@
-// The champion's part of a prediction: the baseline's prediction of a vector is replaced by the
-// champion's when a champion is loaded, not expired, of the vector's feature set, and the series
-// has a clean window of its last T vectors; otherwise the baseline stands and the reason is
-// counted. A result prepared ahead (batched) is used only for the very model and window.
+// The champion's forecast of a vector: made when a champion is loaded, not expired, of the vector's
+// feature set, and the series has a clean window of its last T vectors; otherwise there is none
+// (the baselines are published either way) and the reason is counted. A result prepared ahead
+// (batched) is used only for the very model and window.
 import type { Registry } from '../../core/metrics.js';
 import { counter } from '../../core/metrics.js';
-import type { FeatureVector, Prediction } from '../../schemas/types.js';
+import type { FeatureVector } from '../../schemas/types.js';
+import type { FastPrediction } from '../../core/models/fast.js';
+import type { Forecast } from './forecasts.js';
 import { lastWindow } from '../../core/models/domain/dataset.js';
 import type { ModelServer, ServingModel } from './model-server.js';
 
@@ -13,8 +15,7 @@ export interface Prepared {
   model: ServingModel;
   /** The normalised window that was predicted; the handler uses the result only for an identical one. */
   x: Float32Array;
-  ret: number;
-  probUp: number;
+  result: FastPrediction;
 }
 
 function sameWindow(a: Float32Array, b: Float32Array): boolean {
@@ -29,13 +30,13 @@ export function championWindow(m: ServingModel, f: FeatureVector, w: FeatureVect
   try {
     return lastWindow(w, m.T, m.normalizer) ?? 'window';
   } catch {
-    return 'window'; // history from Redis that does not form a clean series: baseline for this record
+    return 'window'; // history from Redis that does not form a clean series: no champion forecast for this record
   }
 }
 
 export function createChampionPredictions(deps: { server: ModelServer | undefined; registry: Registry; now: () => number }) {
   const { server, now } = deps;
-  const fallbacks = counter(deps.registry, 'bitpredict_predictor_baseline_fallbacks_total', 'Records the baseline predicted although a champion is loaded', [
+  const fallbacks = counter(deps.registry, 'bitpredict_predictor_baseline_fallbacks_total', 'Records with no champion forecast although a champion is loaded', [
     'reason',
   ]);
   const batched = counter(
@@ -50,40 +51,33 @@ export function createChampionPredictions(deps: { server: ModelServer | undefine
       const m = server?.current() ?? null;
       return m === null || server?.isExpired(m, now()) ? null : m;
     },
-    /** The prediction of f: the champion's over its window w, else `base`. */
-    predict(f: FeatureVector, base: Prediction, w: FeatureVector[], ahead: Prepared | undefined): Prediction {
+    /** The champion's forecast of f over its window w, or null (the reason is counted). */
+    forecast(f: FeatureVector, w: FeatureVector[], ahead: Prepared | undefined): Forecast | null {
       const m = server?.current() ?? null; // read once: this record is predicted by one model
-      if (m === null) return base;
+      if (m === null) return null;
       if (server?.isExpired(m, now())) {
         fallbacks.inc({ reason: 'expired' });
-        return base;
+        return null;
       }
       const x = championWindow(m, f, w);
       if (typeof x === 'string') {
         fallbacks.inc({ reason: x });
-        return base;
+        return null;
       }
       // The batched result only if it came from this very model for this very window; else singly.
-      let r: { ret: number; probUp: number };
+      let r: FastPrediction;
       if (ahead !== undefined && ahead.model === m && ahead.model.version === m.version && sameWindow(ahead.x, x)) {
-        r = ahead;
+        r = ahead.result;
         batched.inc();
       } else {
-        r = m.fast.predictOne(x);
+        try {
+          r = m.fast.predictOne(x);
+        } catch {
+          fallbacks.inc({ reason: 'invalid-forecast' }); // ERR_FORECAST_INVALID: crossing quantiles, bad scale
+          return null;
+        }
       }
-      if (!Number.isFinite(r.ret) || !Number.isFinite(r.probUp)) {
-        fallbacks.inc({ reason: 'non-finite' });
-        return base;
-      }
-      return {
-        ...base,
-        predictedLogReturn: r.ret,
-        predictedPrice: f.close * Math.exp(r.ret),
-        probUp: r.probUp,
-        modelName: m.name,
-        modelVersion: m.version,
-        isBaseline: false,
-      };
+      return { name: m.name, version: m.version, isBaseline: false, horizons: m.fast.horizons, distributions: r.distributions };
     },
   };
 }

@@ -1,25 +1,30 @@
-// Predictor: features -> predictions (Kafka) + latest prediction per symbol (Redis, the gateway's
-// snapshot) and a bounded prediction history per symbol (Redis, read by /v1/predictions). The
-// champion LSTM (announced on the models topic, see model-server.ts) predicts when it is loaded,
-// not expired, and the series has a complete window of its last T feature vectors; every other
-// record gets the clearly labelled EMA-drift baseline (isBaseline=true), which absorbs every
-// record so that it is always ready to take over. Per-series windows are rebuilt from the Redis
-// feature history on the first vector of a series after start, so the first prediction after a
-// restart equals the one an uninterrupted predictor would have made.
+// Predictor: features -> predictions (Kafka) + the headline, the board and a bounded history per
+// symbol (Redis: the gateway's snapshot and /v1/predictions). For every feature vector it publishes
+// one prediction per forecaster, each with a forecast distribution per horizon: every baseline
+// (persistence, EWMA, HAR-RV, GARCH; processors/predictor/baselines.ts), whatever the champion is,
+// and the champion LSTM (announced on the models topic, see model-server.ts) when it is loaded, not
+// expired, and the series has a complete window of its last T feature vectors. Without a champion
+// the baselines serve alone, loudly (a warning on each change, a gauge, the readiness text).
+// Per-series windows and baseline states are rebuilt from the Redis feature history on the first
+// vector of a series after start, so the predictions after a restart equal the ones an
+// uninterrupted predictor would have made.
 import type { Redis } from '../../core/redis.js';
 import type { Platform } from '../../core/runtime.js';
 import type { Service } from '../../core/service.js';
 import { BitPredictError } from '../../core/errors.js';
-import { counter, histogram } from '../../core/metrics.js';
+import { counter, gauge, histogram } from '../../core/metrics.js';
 import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
 import { createProcessor } from '../../core/processor.js';
 import { readFeaturesAsOf } from '../../core/feature-store.js';
 import type { FeatureVector } from '../../schemas/types.js';
-import { createEmaDriftBaseline, type PredictionModel } from '../../core/models/domain/baseline.js';
+import { parseHorizons } from '../../core/forecast/horizons.js';
+import { intervalMs } from '../../core/domain/intervals.js';
 import { createModelFollower, createModelServer, type ModelServer } from './model-server.js';
 import { createPredictionStore } from './store.js';
 import { createSeriesTracker } from './series.js';
 import { championWindow, createChampionPredictions, type Prepared } from './champion.js';
+import { createSeriesBaselines } from './baselines.js';
+import { headline, toPrediction, type Forecast } from './forecasts.js';
 import type { Config } from '../../core/config.js';
 
 /** Vectors kept per series when no champion needs more (a later champion with a larger T fills up). */
@@ -37,14 +42,13 @@ export interface PredictorHandler {
 }
 
 /** The slice of the configuration the predictor reads. */
-export type PredictorConfig = Pick<Config, 'consumer' | 'events' | 'models' | 'predictions' | 'redis'>;
+export type PredictorConfig = Pick<Config, 'consumer' | 'events' | 'forecast' | 'models' | 'predictions' | 'redis'>;
 
 export interface PredictorOptions {
   platform: Platform;
   config: PredictorConfig;
   redis: Redis;
   groupId?: string;
-  model?: PredictionModel;
   onFatal(err: BitPredictError): void;
   now?: () => number;
   /** Follow the models topic and serve its champion (default true). False: baseline only. */
@@ -53,16 +57,20 @@ export interface PredictorOptions {
 
 export function createPredictorHandler(deps: {
   platform: Platform;
-  config: Pick<Config, 'events' | 'predictions' | 'redis'>;
+  config: Pick<Config, 'events' | 'forecast' | 'predictions' | 'redis'>;
   redis: Redis;
-  model: PredictionModel;
   now: () => number;
   server?: ModelServer;
 }): PredictorHandler {
-  const { platform, config, redis, model, now, server } = deps;
+  const { platform, config, redis, now, server } = deps;
   const { serde, registry } = platform;
   const predictionsTopic = platform.kafka.topic('predictions');
   const made = counter(registry, 'bitpredict_predictor_predictions_total', 'Predictions produced', ['model']);
+  const warmingUp = counter(
+    registry,
+    'bitpredict_predictor_warming_up_total',
+    "Feature vectors with no prediction: no champion forecast and the series' first vector (no return seen yet)",
+  );
   const lag = histogram(
     registry,
     'bitpredict_predictor_pipeline_seconds',
@@ -78,6 +86,21 @@ export function createPredictorHandler(deps: {
     now,
   });
   const champion = createChampionPredictions({ server, registry, now });
+  const baselines = createSeriesBaselines({
+    horizons: parseHorizons(config.forecast.horizons),
+    window: config.forecast.baselineWindow,
+    historyBefore: (f, n) => readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, n),
+  });
+  const serving = gauge(registry, 'bitpredict_predictor_champion_serving', '1 while the champion model forecasts the latest vector, 0 while the baselines serve alone', []);
+  let championServing: boolean | null = null;
+  function servingChanged(now: boolean, f: FeatureVector): void {
+    if (championServing === now) return;
+    championServing = now;
+    serving.set(now ? 1 : 0);
+    const at = { series: `${f.symbol}:${f.interval}`, eventTime: new Date(f.eventTime).toISOString() };
+    if (now) platform.logger.info(at, 'champion model serving beside the baselines');
+    else platform.logger.warn({ ...at, champion: server?.current()?.version ?? null }, 'no champion forecast: the baselines serve alone');
+  }
   const prepared = new Map<string, Prepared>();
 
   /**
@@ -108,8 +131,11 @@ export function createPredictorHandler(deps: {
     // One pass over all windows with the fast predictor (the same forward pass as predictOne, so
     // results are bitwise what the handler would compute singly; see the report for tfjs).
     for (const { key, x } of wanted) {
-      const r = m.fast.predictOne(x);
-      prepared.set(key, { model: m, x, ret: r.ret, probUp: r.probUp });
+      try {
+        prepared.set(key, { model: m, x, result: m.fast.predictOne(x) });
+      } catch {
+        // An invalid forecast: the handler predicts this record singly and counts it.
+      }
     }
   }
 
@@ -118,19 +144,32 @@ export function createPredictorHandler(deps: {
     const ahead = prepared.get(key);
     prepared.delete(key);
     const f = await serde.decode('features', rec.value);
+    // Seed before the series moves: a failed history read leaves nothing half-done for the retry.
+    await baselines.seed(f);
     const step = await tracker.advance(tracker.live, f, Math.max(MIN_WINDOW_KEEP, server?.current()?.T ?? 0));
     if (step.kind === 'invalid') throw new BitPredictError('ERR_VALIDATION', step.reason);
     // A redelivered feature: the series has already moved past it.
     if (step.kind === 'duplicate') return [];
     if (step.kind === 'out-of-order')
       throw new BitPredictError('ERR_VALIDATION', `out of order: feature at ${new Date(f.eventTime).toISOString()} after ${new Date(step.last).toISOString()}`);
-    const p = champion.predict(f, model.predict(f, now()), step.window, ahead);
-    const value = serde.encode('predictions', p);
-    // Redis before the Kafka commit: a redelivered feature rewrites the same history member.
-    await store.write(p);
-    made.inc({ model: p.modelName });
-    lag.observe((p.predictedAt - p.candleIngestedAt) / 1000);
-    return [{ topic: predictionsTopic, key: step.series, value, timestamp: p.eventTime }];
+    const forecasts: Forecast[] = [];
+    const model = champion.forecast(f, step.window, ahead);
+    servingChanged(model !== null, f);
+    if (model !== null) forecasts.push(model);
+    forecasts.push(...baselines.forecast(f));
+    const t = now();
+    const stepMs = intervalMs(f.interval);
+    const ps = forecasts.map((fc) => toPrediction(f, stepMs, fc, t));
+    const head = headline(ps);
+    if (head === null) {
+      warmingUp.inc();
+      return [];
+    }
+    // Redis before the Kafka commit: a redelivered feature rewrites the same members.
+    await store.write(ps, head);
+    for (const p of ps) made.inc({ model: p.modelName });
+    lag.observe((t - head.candleIngestedAt) / 1000);
+    return ps.map((p) => ({ topic: predictionsTopic, key: step.series, value: serde.encode('predictions', p), timestamp: p.eventTime }));
   };
   return { handler, prepareBatch, prepared };
 }
@@ -138,14 +177,13 @@ export function createPredictorHandler(deps: {
 export async function createPredictor(opts: PredictorOptions): Promise<Service> {
   const { platform, config, redis } = opts;
   const { logger } = platform;
-  const model = opts.model ?? createEmaDriftBaseline();
   const now = opts.now ?? Date.now;
-  logger.info({ model: model.name, version: model.version, baseline: model.isBaseline }, 'predictor baseline model');
+  logger.info({ horizons: config.forecast.horizons, baselineWindow: config.forecast.baselineWindow }, 'predictor baselines: persistence, ewma, har-rv, garch');
   const follow = opts.followModels ?? true;
   const log = logger.child({ service: 'predictor' });
   const server = follow ? createModelServer({ registry: platform.registry, logger: log, now }) : undefined;
   const follower = server ? createModelFollower({ platform, models: config.models, server, logger: log }) : undefined;
-  const h = createPredictorHandler({ platform, config, redis, model, now, ...(server ? { server } : {}) });
+  const h = createPredictorHandler({ platform, config, redis, now, ...(server ? { server } : {}) });
   const processor = await createProcessor({
     platform,
     consumer: config.consumer,
@@ -159,7 +197,7 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
     checks: () => {
       const champion = server?.status(now()) ?? null;
       const refused = server?.lastRefusal ?? null;
-      return { model: champion ?? `${model.name}@${model.version}`, ...(refused !== null ? { modelRefused: refused } : {}) };
+      return { model: champion ?? 'baselines only (no champion)', ...(refused !== null ? { modelRefused: refused } : {}) };
     },
   });
   let stopped = false;

@@ -1,6 +1,8 @@
-// The predictor's Redis side: the latest prediction per symbol (the gateway's snapshot) and a
-// bounded, time-indexed history per symbol (read by /v1/predictions), written in one MULTI before
-// the Kafka commit.
+// The predictor's Redis side, written in one MULTI per feature vector before the Kafka commit: the
+// headline prediction per symbol (the champion's, else a baseline's), the board (the latest
+// prediction of every forecaster of the symbol: the model beside every baseline, the gateway's
+// snapshot) and a bounded, time-indexed history per symbol of every forecaster's predictions (read
+// by /v1/predictions).
 import type { Redis } from '../../core/redis.js';
 import { redisKeys } from '../../core/redis.js';
 import { BitPredictError } from '../../core/errors.js';
@@ -31,22 +33,34 @@ return 1
 `;
 
 export interface PredictionStore {
-  /** Latest and history in one MULTI: a redelivered feature rewrites the same history member (see HISTORY_ADD). */
-  write(p: Prediction): Promise<void>;
+  /**
+   * The predictions of one feature vector (every forecaster) and its headline, in one MULTI: the
+   * headline key, one board field per forecaster and one history member per forecaster. A
+   * redelivered feature rewrites the same members (see HISTORY_ADD).
+   */
+  write(ps: readonly Prediction[], headline: Prediction): Promise<void>;
 }
+
+/** The board field of a prediction: one per interval and forecaster. */
+export const boardField = (p: Pick<Prediction, 'interval' | 'modelName'>): string => `${p.interval}|${p.modelName}`;
 
 export function createPredictionStore(redis: Redis, keyPrefix: string, historyMax: number): PredictionStore {
   const keys = redisKeys(keyPrefix);
   return {
-    async write(p) {
-      const json = JSON.stringify(p);
-      const res = await redis
-        .multi()
-        .set(keys.predictionsLatest(p.symbol), json)
-        .eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, historyMax)
-        .exec();
+    async write(ps, head) {
+      if (ps.length === 0) return;
+      const symbol = head.symbol;
+      const multi = redis.multi().set(keys.predictionsLatest(symbol), JSON.stringify(head));
+      const board: string[] = [];
+      for (const p of ps) {
+        const json = JSON.stringify(p);
+        board.push(boardField(p), json);
+        multi.eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, historyMax);
+      }
+      multi.hset(keys.predictionsBoard(symbol), ...board);
+      const res = await multi.exec();
       const failed = res?.find(([err]) => err !== null);
-      if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the prediction to Redis failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
+      if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the predictions to Redis failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
     },
   };
 }
