@@ -94,7 +94,7 @@ describe('GARCH(1,1)', () => {
     r[100] = null;
     expect(Number.isFinite(fitGarch(r).logLik)).toBe(true);
     expect(() => fitGarch([0.01, null, 0.02])).toThrow(/at least 50/);
-    expect(() => fitGarch(new Array(100).fill(0))).toThrow(/not all zero/);
-    expect(() => fitGarch([...new Array(100).fill(0.01), Number.NaN])).toThrow(/finite/);
+    expect(() => fitGarch(new Array<number>(100).fill(0))).toThrow(/not all zero/);
+    expect(() => fitGarch([...new Array<number>(100).fill(0.01), Number.NaN])).toThrow(/finite/);
   });
 });
