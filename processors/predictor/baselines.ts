@@ -3,7 +3,8 @@
 // window and asked for a forecast distribution per horizon for every feature vector, whatever the
 // champion is. On a series' first vector after a start its state is rebuilt from the Redis feature
 // history (the window plus one day of steps, so the refit at the last midnight sees what an
-// uninterrupted predictor saw). Until the first fit, a warm-up persistence forecast (scale = mean
+// uninterrupted predictor saw). Candles are pushed by their open time, as the research code
+// (runBaselines over candle files) indexes them, so live and offline forecasts are the same numbers. Until the first fit, a warm-up persistence forecast (scale = mean
 // |r| of the returns seen, Gaussian shape) is published under the version "warmup", clearly labelled.
 import { createLiveBaselines, type LiveBaselines } from '../../core/forecast/bank.js';
 import { gaussianShape, locationScale } from '../../core/forecast/distribution.js';
@@ -14,6 +15,12 @@ import type { FeatureVector } from '../../schemas/types.js';
 import type { Forecast } from './forecasts.js';
 
 const DAY = 86_400_000;
+
+/** Steps a series needs before its first baseline fit (a fit needs returns for every horizon's shape). */
+export const MIN_FIT_STEPS = 500;
+
+/** A baseline's version names its fit: "fit-<end of the fit window>" (UTC, to the minute). */
+export const fitVersion = (fitTo: number): string => `fit-${new Date(fitTo).toISOString().slice(0, 16)}Z`;
 
 export interface SeriesBaselines {
   /** Rebuilds the series' state from history when it is new (idempotent; call before advancing the series). */
@@ -66,7 +73,7 @@ export function createSeriesBaselines(deps: {
       const history = await deps.historyBefore(f, deps.window + Math.ceil(DAY / stepMs));
       if (series.has(key)) return; // another record of the series seeded it meanwhile
       const s: SeriesState = {
-        live: createLiveBaselines({ stepMs, horizons, window: deps.window }),
+        live: createLiveBaselines({ stepMs, horizons, window: deps.window, minFit: Math.min(deps.window, MIN_FIT_STEPS) }),
         stepMs,
         horizons,
         lastClose: null,
@@ -74,18 +81,19 @@ export function createSeriesBaselines(deps: {
         sumAbs: 0,
         count: 0,
       };
-      for (const v of history) if (v.eventTime < f.eventTime) push(s, v.eventTime, v.close);
+      for (const v of history) if (v.eventTime < f.eventTime) push(s, v.openTime, v.close);
       series.set(key, s);
     },
     forecast(f) {
       const s = series.get(seriesKey(f.symbol, f.interval));
       if (s === undefined) throw new Error(`series ${seriesKey(f.symbol, f.interval)} forecast before it was seeded`);
-      push(s, f.eventTime, f.close);
+      push(s, f.openTime, f.close);
       const out = s.live.forecast();
       if (!('warmingUp' in out)) {
+        const version = fitVersion(s.live.params()?.fitTo ?? f.eventTime);
         return [...out.entries()].map(([name, distributions]) => ({
           name,
-          version: s.live.version(name),
+          version,
           isBaseline: true,
           horizons: s.horizons,
           distributions,
