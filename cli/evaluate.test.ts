@@ -5,7 +5,7 @@
 // tests never compute figures on the real final window. Final runs go through the final-window
 // ledger; tests point --ledger at temp files and never write docs/final-window-ledger.json.
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../core/config.js';
@@ -19,45 +19,11 @@ import { designId, emptyLedgerText, lstmPointDesign } from '../trainer/domain/le
 import { readLedger } from '../trainer/ledger.js';
 import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
+import { syntheticDataDir } from '../test/helpers/synthetic-data.js';
 
 const DATA = resolve(process.cwd(), '../shared/data');
 const COMMITTED_LEDGER = resolve(process.cwd(), 'docs/final-window-ledger.json');
 const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
-const HOUR = 3_600_000;
-
-/**
- * A data folder with synthetic hourly candles (a seeded random walk, 2024-08-01 .. 2025-02-01) in
- * the merged Binance CSV format under the default replay file name, and header-only text files.
- */
-function syntheticDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bp-eval-data-'));
-  const candles = join(dir, 'btc_binance_spot_1h_merged_2017_2026_DERIVED');
-  mkdirSync(candles);
-  const rows = ['open_time_ms,open_time_utc,open,high,low,close,volume_btc,source_folder'];
-  let seed = 12345;
-  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
-  let price = 60_000;
-  for (let t = Date.UTC(2024, 7, 1); t < Date.UTC(2025, 1, 1); t += HOUR) {
-    const open = price;
-    price *= Math.exp(0.01 * rand());
-    const high = Math.max(open, price) * 1.001;
-    const low = Math.min(open, price) * 0.999;
-    rows.push(
-      `${t},${new Date(t).toISOString().slice(0, 19).replace('T', ' ')},${open.toFixed(2)},${high.toFixed(2)},${low.toFixed(2)},${price.toFixed(2)},${(10 + 5 * rand()).toFixed(4)},synthetic`,
-    );
-  }
-  // one extra row: the merged file's last row is dropped as in-progress
-  rows.push(`${Date.UTC(2025, 1, 1)},2025-02-01 00:00:00,${price.toFixed(2)},${price.toFixed(2)},${price.toFixed(2)},${price.toFixed(2)},1,synthetic`);
-  writeFileSync(join(candles, 'BTCUSDT_1h_merged.csv'), `${rows.join('\n')}\n`);
-  mkdirSync(join(dir, 'crypto_news_2021_2022'));
-  writeFileSync(join(dir, 'crypto_news_2021_2022/cryptonews.csv'), 'date;sentiment;source;subject;text;title;url\n');
-  mkdirSync(join(dir, 'btc_tweets_2025_08_09'));
-  writeFileSync(
-    join(dir, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'),
-    'id,text,user,created_at,retweet_count,favorite_count,reply_count,date,text_length\n',
-  );
-  return dir;
-}
 
 function ledgerCopy(from: string | null): string {
   const path = join(mkdtempSync(join(tmpdir(), 'bp-eval-ledger-')), 'ledger.json');

@@ -14,9 +14,12 @@ import { META_FILE, validateMeta } from '../core/models/artifact.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { DEFAULT_HALF_LIFE_STEPS } from '../core/models/domain/baseline.js';
 import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
-import type { ModelChoice } from './backtest/engine.js';
+import type { BacktestResult, ModelChoice } from './backtest/engine.js';
+import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import {
   appendedLedgerText,
+  headlineOf,
+  reachesFinalWindow,
   checkFinalWindowRun,
   describeDesign,
   designId,
@@ -157,4 +160,41 @@ export async function backtestDesign(model: ModelChoice, walkForwardUnits?: numb
     head: typeof hp.head === 'string' && hp.head !== '' ? hp.head : POINT_HEAD,
     horizons: [1],
   };
+}
+
+export interface BacktestGuardOptions {
+  range: { interval: string; from: number; to: number };
+  model: ModelChoice;
+  /** --units of a walk-forward retrain (changes the LSTM size of the design) */
+  walkForwardUnits?: number;
+  ledgerPath?: string;
+  forceReason?: string;
+  command: string[];
+}
+
+/**
+ * The guard `bitpredict backtest` calls before it reads events: a backtest of hourly data whose
+ * range ends after 2025-01-01 scores the final window, so it is a look like a final evaluation.
+ * Undefined (nothing to record) for any other range.
+ */
+export async function openBacktestFinalRun(o: BacktestGuardOptions): Promise<FinalWindowRun | undefined> {
+  if (!reachesFinalWindow(o.range.interval, o.range)) {
+    if (o.forceReason !== undefined || o.ledgerPath !== undefined)
+      throw new BitPredictError('ERR_CONFIG_INVALID', '--force-reason and --ledger apply only to a backtest of 1h data past 2025-01-01 (the final window)');
+    return undefined;
+  }
+  return openFinalWindowRun({
+    ledgerPath: o.ledgerPath ?? DEFAULT_LEDGER_PATH,
+    design: await backtestDesign(o.model, o.walkForwardUnits),
+    ...(o.forceReason === undefined ? {} : { forceReason: o.forceReason }),
+    kind: 'backtest',
+    command: o.command,
+  });
+}
+
+/** A backtest's entry: the final-window part of its range and the figures it printed (model, persistence, EMA drift). */
+export async function recordBacktest(run: FinalWindowRun, result: BacktestResult): Promise<LedgerEntry> {
+  const m = result.metrics;
+  const from = new Date(Math.max(Date.parse(result.range.from), FINAL_WINDOW_START)).toISOString();
+  return run.record({ from, to: result.range.to }, headlineOf(result.data.bars, [m.model, m.persistence, m.emaDrift], m.buyAndHold));
 }
