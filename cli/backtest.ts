@@ -21,6 +21,7 @@ import { loadEventsFromFiles, loadEventsFromKafka } from '../trainer/backtest/so
 import { runBacktest, type ModelChoice } from '../trainer/backtest/engine.js';
 import { renderBacktestReport } from '../trainer/backtest/report.js';
 import type { BacktestEvents, BacktestRange } from '../trainer/backtest/types.js';
+import { openBacktestFinalRun, recordBacktest } from '../trainer/ledger.js';
 
 export const BACKTEST_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 /** The 1-minute slice in the data folder (2024-03, three weeks). */
@@ -29,7 +30,8 @@ export const MINUTE_FILE = 'btc_binance_spot_1m_2024_03/BTCUSDT-1m.csv';
 const USAGE = `usage: bitpredict backtest --from ISO --to ISO [--symbol S] [--interval 1h] [--model champion|<version>|baseline]
                           [--source kafka|files] [--candle-file F] [--fee-bps 10] [--slippage-bps 5] [--mode long-flat|long-short]
                           [--threshold 0] [--warmup-bars 200] [--retrain-every K --train-periods N --val-periods N --epochs N]
-                          [--seed 42] [--out reports/backtest-...] [--backend wasm|cpu|tensorflow]`;
+                          [--seed 42] [--out reports/backtest-...] [--backend wasm|cpu|tensorflow]
+                          [--force-reason "<why>"] [--ledger docs/final-window-ledger.json]  (1h past 2025-01-01: the final window)`;
 
 function number(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -84,6 +86,8 @@ const FLAGS = {
   seed: { type: 'string' },
   out: { type: 'string' },
   backend: { type: 'string' },
+  'force-reason': { type: 'string' },
+  ledger: { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS; allowPositionals: false }>>['values'];
@@ -184,6 +188,15 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
   const { values, range, retrainEvery } = plan;
   const model = await resolveModel(config.models.storeDir, config.models.name, values.model);
+  // One look per design at the final window (docs/trainer.md): checked before any event is read.
+  const finalRun = await openBacktestFinalRun({
+    range,
+    model,
+    ...(retrainEvery !== undefined && values.units ? { walkForwardUnits: int('units', values.units, 32) } : {}),
+    ...(values.ledger === undefined ? {} : { ledgerPath: values.ledger }),
+    ...(values['force-reason'] === undefined ? {} : { forceReason: values['force-reason'] }),
+    command: ['bitpredict', 'backtest', ...ctx.args],
+  });
 
   const log = (line: string): void => ctx.output.note(`[backtest] ${line}`);
   let lastBar = '';
@@ -224,6 +237,7 @@ export async function backtest(ctx: CommandContext): Promise<number> {
     ...(loaded ? { loaded } : {}),
     onProgress: bar,
   });
+  if (finalRun) await recordBacktest(finalRun, result);
   const out = resolve(values.out ?? `reports/backtest-${range.symbol}-${range.interval}-${values.from.slice(0, 10)}-${values.to.slice(0, 10)}-${values.model}`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(result, null, 2)}\n`);

@@ -1,9 +1,11 @@
-// The walk-forward evaluation end to end on a small slice of the real hourly data: real features
-// (the live processor's code over the files), a tiny LSTM-attention trained per fold, baselines,
-// and the JSON + HTML outputs. Development folds never touch the final evaluation window; a final
-// run tests on it only and trains before it.
+// The walk-forward evaluation end to end: development folds on a small slice of the real hourly
+// data (real features with the live processor's code over the files, a tiny LSTM-attention per
+// fold, baselines, the JSON + HTML outputs) never touch the final evaluation window. A final run
+// (tests on the window only, trains before it) runs on SYNTHETIC candles in a temp data folder:
+// tests never compute figures on the real final window. Final runs go through the final-window
+// ledger; tests point --ledger at temp files and never write docs/final-window-ledger.json.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../core/config.js';
@@ -12,13 +14,37 @@ import { createOutput } from './output.js';
 import { evaluate } from './evaluate.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import type { EvaluationResult } from '../trainer/domain/report.js';
+import { BitPredictError } from '../core/errors.js';
+import { designId, emptyLedgerText, lstmPointDesign } from '../trainer/domain/ledger.js';
+import { readLedger } from '../trainer/ledger.js';
+import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
+import { MODEL_DEFAULTS } from '../core/models/model.js';
+import { syntheticDataDir } from '../test/helpers/synthetic-data.js';
 
 const DATA = resolve(process.cwd(), '../shared/data');
+const COMMITTED_LEDGER = resolve(process.cwd(), 'docs/final-window-ledger.json');
 const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
 
-async function run(args: string[]): Promise<EvaluationResult> {
+function ledgerCopy(from: string | null): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'bp-eval-ledger-')), 'ledger.json');
+  if (from === null) writeFileSync(path, emptyLedgerText('test'));
+  else copyFileSync(from, path);
+  return path;
+}
+
+async function rejection(p: Promise<unknown>): Promise<BitPredictError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(BitPredictError);
+    return err as BitPredictError;
+  }
+  throw new Error('expected a BitPredictError, the command succeeded');
+}
+
+async function run(args: string[], dataDir = DATA): Promise<EvaluationResult> {
   const out = join(mkdtempSync(join(tmpdir(), 'bp-eval-')), 'r');
-  const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA, BITPREDICT_LOG_LEVEL: 'silent' });
+  const config = loadConfig({}, { BITPREDICT_DATA_DIR: dataDir, BITPREDICT_LOG_LEVEL: 'silent' });
   const code = await evaluate({
     config,
     logger: createLogger({ level: 'silent', name: 'test' }),
@@ -57,26 +83,75 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
     expect(r.overall.n).toBe(r.folds.reduce((n, f) => n + f.nTest, 0));
   }, 120_000);
 
-  it('final: trains and validates before 2025-01-01 and tests on the final window only', async () => {
-    const r = await run([
-      '--purpose',
-      'final',
-      '--from',
-      '2024-09-01T00:00:00Z',
-      '--to',
-      '2025-02-01T00:00:00Z',
-      '--train-periods',
-      '2000',
-      '--val-periods',
-      '200',
-    ]);
+  it('final (synthetic data): trains and validates before 2025-01-01, tests on the final window only, and is recorded once', async () => {
+    const dataDir = syntheticDataDir();
+    const ledger = ledgerCopy(null);
+    const args = ['--purpose', 'final', '--from', '2024-09-01T00:00:00Z', '--to', '2025-02-01T00:00:00Z', '--train-periods', '2000', '--val-periods', '200'];
+    const r = await run([...args, '--ledger', ledger], dataDir);
     expect(r.purpose).toBe('final');
     expect(r.folds).toHaveLength(1);
     const f = r.folds[0];
     expect(Date.parse(f?.valTo ?? '')).toBeLessThanOrEqual(FINAL_WINDOW_START);
     expect(Date.parse(f?.testFrom ?? '')).toBeGreaterThanOrEqual(FINAL_WINDOW_START);
     expect(r.overall.n).toBeGreaterThan(500);
-  }, 120_000);
+
+    // The ledger holds the run: the design of T 8 / 4 units, the command, the headline it printed.
+    const design = designId(
+      lstmPointDesign({ T: 8, units: 4, attentionUnits: MODEL_DEFAULTS.attentionUnits, dropout: 0, featureSetVersion: FEATURE_SET_VERSION }),
+    );
+    const [entry, ...rest] = (await readLedger(ledger)).entries;
+    expect(rest).toHaveLength(0);
+    expect(entry).toMatchObject({ kind: 'evaluate', design, range: { from: r.data.from, to: r.data.to } });
+    expect(entry?.forced).toBeUndefined();
+    expect(entry?.command.slice(0, 4)).toEqual(['bitpredict', 'evaluate', '--purpose', 'final']);
+    const model = r.overall.models.find((m) => m.name === 'lstm-attention');
+    expect(entry?.headline.n).toBe(r.overall.n);
+    expect(entry?.headline['lstm-attention.rmse']).toBe(model?.regression.rmse);
+    expect(entry?.headline['persistence.rmse']).toBe(r.overall.models.find((m) => m.name === 'persistence')?.regression.rmse);
+
+    // The same design again is refused before any data is read (the data folder is gone from the
+    // config: a read would fail with another error), and nothing is appended.
+    const empty = mkdtempSync(join(tmpdir(), 'bp-eval-nodata-'));
+    const again = await rejection(run([...args, '--ledger', ledger], empty));
+    expect(again.code).toBe('ERR_FINAL_WINDOW');
+    expect(again.message).toContain(`the final window was already evaluated for design ${design} on ${entry?.date ?? '?'}`);
+    expect(again.message).toContain('a second look needs --force-reason "..." and is recorded');
+    expect((await readLedger(ledger)).entries).toHaveLength(1);
+
+    // Forced with a reason, it runs and the reason is recorded.
+    await run([...args, '--ledger', ledger, '--force-reason', 'test of the forced path'], dataDir);
+    const entries = (await readLedger(ledger)).entries;
+    expect(entries).toHaveLength(2);
+    expect(entries[1]).toMatchObject({ design, forced: { reason: 'test of the forced path' } });
+    expect(entries[0]).toEqual(entry);
+  }, 240_000);
+
+  it('final with the default design is refused by the committed ledger before any data is read', async () => {
+    const ledger = ledgerCopy(COMMITTED_LEDGER);
+    const config = loadConfig({}, { BITPREDICT_DATA_DIR: mkdtempSync(join(tmpdir(), 'bp-eval-nodata-')), BITPREDICT_LOG_LEVEL: 'silent' });
+    const err = await rejection(
+      evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--purpose', 'final', '--ledger', ledger] }),
+    );
+    expect(err.code).toBe('ERR_FINAL_WINDOW');
+    expect(err.message).toMatch(/design 1d775f83beac on 2026-11-27T12:48:42.000Z \(489519c\) and 1 more time/);
+    expect(readFileSync(ledger, 'utf8')).toBe(readFileSync(COMMITTED_LEDGER, 'utf8'));
+  });
+
+  it('final with a malformed, missing or empty-reason ledger check fails clearly before any data is read', async () => {
+    const config = loadConfig({}, { BITPREDICT_DATA_DIR: mkdtempSync(join(tmpdir(), 'bp-eval-nodata-')), BITPREDICT_LOG_LEVEL: 'silent' });
+    const go = (args: string[]): Promise<number> => evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args });
+    const bad = ledgerCopy(null);
+    writeFileSync(bad, '{"format": "bitpredict-final-window-ledger/1", "entries": [}');
+    const malformed = await rejection(go(['--purpose', 'final', '--ledger', bad]));
+    expect(malformed.code).toBe('ERR_VALIDATION');
+    expect(malformed.message).toContain(`final-window ledger ${bad} is not valid JSON`);
+    const missing = await rejection(go(['--purpose', 'final', '--ledger', join(bad, '..', 'absent.json')]));
+    expect(missing.code).toBe('ERR_CONFIG_INVALID');
+    const blank = await rejection(go(['--purpose', 'final', '--ledger', ledgerCopy(COMMITTED_LEDGER), '--force-reason', ' ']));
+    expect(blank.code).toBe('ERR_FINAL_WINDOW');
+    expect(blank.message).toMatch(/the reason given was empty/);
+    await expect(go(['--force-reason', 'x'])).rejects.toThrow(/apply to --purpose final only/);
+  });
 
   it('refuses bad flags with a clear error', async () => {
     const config = loadConfig({}, { BITPREDICT_DATA_DIR: DATA });

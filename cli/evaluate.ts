@@ -4,6 +4,8 @@
 // result and a self-contained HTML report, and prints progress on stderr.
 //   development (default): folds end before the final evaluation window (2025-01-01, hourly).
 //   final: one fold trained and validated before 2025-01-01, tested on the final window only.
+//     One look per model design: the final-window ledger (trainer/ledger.ts) is checked before any
+//     data is read, and the run's headline figures are appended to it as soon as they exist.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +24,10 @@ import { renderReport, verdictOf } from '../trainer/domain/report.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { intervalMs } from '../core/domain/intervals.js';
 import type { FeatureVector } from '../schemas/types.js';
+import { MODEL_DEFAULTS } from '../core/models/model.js';
+import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
+import { DEFAULT_LEDGER_PATH, openFinalWindowRun, type FinalWindowRun } from '../trainer/ledger.js';
+import { headlineOf, lstmPointDesign } from '../trainer/domain/ledger.js';
 
 const TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 const HOUR = 3_600_000;
@@ -66,6 +72,8 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
       'fee-bps': { type: 'string' },
       out: { type: 'string' },
       backend: { type: 'string' },
+      'force-reason': { type: 'string' },
+      ledger: { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -80,7 +88,9 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const from = time('from', values.from, purpose === 'final' ? Date.UTC(2022, 0, 1) : Date.UTC(2019, 0, 1));
   const to = time('to', values.to, purpose === 'final' ? Date.UTC(2026, 1, 1) : FINAL_WINDOW_START);
   const T = int('T', values.T, 48);
+  const units = values.units ? int('units', values.units, MODEL_DEFAULTS.units) : MODEL_DEFAULTS.units;
   const log = (line: string): void => ctx.output.note(`[evaluate] ${line}`);
+  const finalRun = await openFinalRun(ctx, purpose, { T, units, forceReason: values['force-reason'], ledger: values.ledger }, log);
   const backendFlag = values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined;
   const loaded = await loadTf(backendFlag);
   log(`tfjs backend: ${loaded.backend}`);
@@ -104,7 +114,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
       purpose === 'final' ? Math.max(1, Math.ceil((to - FINAL_WINDOW_START) / intervalMs(interval))) : 4380,
     ),
     ...(values.epochs ? { epochs: int('epochs', values.epochs, 8) } : {}),
-    ...(values.units ? { units: int('units', values.units, 32) } : {}),
+    units,
     ...(values['fee-bps'] ? { feeBps: int('fee-bps', values['fee-bps'], 10) } : {}),
     seed: int('seed', values.seed, 42),
     onProgress: log,
@@ -116,6 +126,12 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
         `\r[evaluate]   fold ${fold}/${folds} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, val ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(1)} s)${' '.repeat(24)}\n`,
       ),
   });
+  // Recorded before anything is written: a run whose figures exist is a look, whatever happens next.
+  if (finalRun) {
+    const { overall } = result;
+    await finalRun.record({ from: result.data.from, to: result.data.to }, headlineOf(overall.n, overall.models, overall.buyAndHold));
+    log(`recorded in the final-window ledger (design ${finalRun.designId}${finalRun.forced ? ', forced' : ''})`);
+  }
   const out = resolve(values.out ?? `reports/evaluation-${purpose}-${symbol}-${interval}`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(result, null, 2)}\n`);
@@ -124,4 +140,46 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${out}.json and ${out}.html`);
   ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, verdict });
   return 0;
+}
+
+/**
+ * A final run's place in the final-window ledger, checked before any data is read: ERR_FINAL_WINDOW
+ * if this design has looked already and no --force-reason is given. Development runs need none.
+ */
+async function openFinalRun(
+  ctx: CommandContext,
+  purpose: 'development' | 'final',
+  o: { T: number; units: number; forceReason: string | undefined; ledger: string | undefined },
+  log: (line: string) => void,
+): Promise<FinalWindowRun | undefined> {
+  if (purpose !== 'final') {
+    if (o.forceReason !== undefined || o.ledger !== undefined)
+      throw new BitPredictError(
+        'ERR_CONFIG_INVALID',
+        '--force-reason and --ledger apply to --purpose final only (development runs never read the final window)',
+      );
+    return undefined;
+  }
+  // The design evaluate trains: the point-forecast LSTM-attention on today's feature set.
+  const design = lstmPointDesign({
+    T: o.T,
+    units: o.units,
+    attentionUnits: MODEL_DEFAULTS.attentionUnits,
+    dropout: MODEL_DEFAULTS.dropout,
+    featureSetVersion: FEATURE_SET_VERSION,
+  });
+  const ledgerPath = o.ledger ?? DEFAULT_LEDGER_PATH;
+  const run = await openFinalWindowRun({
+    ledgerPath,
+    design,
+    ...(o.forceReason === undefined ? {} : { forceReason: o.forceReason }),
+    kind: 'evaluate',
+    command: ['bitpredict', 'evaluate', ...ctx.args],
+  });
+  log(
+    run.forced
+      ? `final window: design ${run.designId} looked ${run.previous.length} time(s) before; forced ("${run.forced.reason}"), recorded in ${ledgerPath}`
+      : `final window: first look at design ${run.designId}; the run will be recorded in ${ledgerPath}`,
+  );
+  return run;
 }

@@ -44,6 +44,10 @@ export const ErrorCodes = {
     retryable: false,
     doc: 'A forecast distribution or a model head is not valid: quantiles cross, the scale is not positive or not finite, or an artifact lacks the forecast head; the model is refused and the previous champion (or the baselines) keeps serving.',
   },
+  ERR_FINAL_WINDOW: {
+    retryable: false,
+    doc: 'A run would compute figures on the hourly final evaluation window (2025-01-01 .. end of data) for a model design the final-window ledger (docs/final-window-ledger.json) already records: evaluate --purpose final, or a backtest of 1h data past 2025-01-01. Nothing was read; a further look needs --force-reason "<why>", which is recorded in the ledger with the run.',
+  },
   ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
 } as const;
 
