@@ -65,7 +65,7 @@ export function runBaselines(o: RunBaselinesOptions): BaselineRun {
   while (b < times.length && times[b]! <= o.fitTo) b++; // fit window is [0, b)
   const { fit, tracker } = fitBaselines(times.slice(0, b), r.slice(0, b), o.stepMs, o.horizons);
   const forecasts = new Map<BaselineName, Map<number, BaselineItem[]>>(names.map((n) => [n, new Map(o.horizons.map((h) => [h, [] as BaselineItem[]]))]));
-  const scales = { persistence: 0, ewma: 0, har: 0, garch: 0 };
+  const scales = { persistence: 0, ewma: 0, 'har-rv': 0, garch: 0 };
   for (let i = b - 1; i < times.length && times[i]! <= o.evalTo; i++) {
     if (i >= b) tracker.step(times[i]!, r[i]!);
     if (times[i]! < o.evalFrom) continue;
@@ -127,7 +127,7 @@ export function createLiveBaselines(o: LiveBaselinesOptions): LiveBaselines {
   let tracker: BaselineTracker | null = null;
   let lastRefitDay = Number.NaN;
   let refitError: string | null = null;
-  const scales = { persistence: 0, ewma: 0, har: 0, garch: 0 };
+  const scales = { persistence: 0, ewma: 0, 'har-rv': 0, garch: 0 };
 
   const refit = (time: number): void => {
     lastRefitDay = Math.floor(time / DAY_MS);

@@ -45,16 +45,16 @@ describe.skipIf(!existsSync(resolve(DATA_DIR, FILE)))('baselines on real hourly 
     }));
     console.log(JSON.stringify({ garch: run.fit.garch, table }));
     const row = (name: string, h: number) => rows.find((r) => r.name === name && r.h === h)!;
-    expect(row('har', 1).summary.n).toBeGreaterThan(8700);
+    expect(row('har-rv', 1).summary.n).toBeGreaterThan(8700);
     // The issue's figure: HAR-RV cuts the 1 h squared error of |r| against a constant, DM p < 0.001.
-    expect(row('har', 1).dmMse!.stat).toBeLessThan(0);
-    expect(row('har', 1).dmMse!.pValue).toBeLessThan(0.001);
-    expect(row('har', 1).summary.mse!).toBeLessThan(row('persistence', 1).summary.mse!);
+    expect(row('har-rv', 1).dmMse!.stat).toBeLessThan(0);
+    expect(row('har-rv', 1).dmMse!.pValue).toBeLessThan(0.001);
+    expect(row('har-rv', 1).summary.mse!).toBeLessThan(row('persistence', 1).summary.mse!);
     // Persistence's 80 % interval, sized on 2022-2023, covers 2024 within a wide band (volatility moved).
     const p80 = row('persistence', 1).summary.coverage[1]!.coverage;
     expect(p80).toBeGreaterThan(0.72);
     expect(p80).toBeLessThan(0.9);
     // The conditional scales track the variance better than the constant one (QLIKE, 1 h).
-    for (const name of ['ewma', 'har', 'garch']) expect(row(name, 1).summary.qlike!).toBeLessThan(row('persistence', 1).summary.qlike!);
+    for (const name of ['ewma', 'har-rv', 'garch']) expect(row(name, 1).summary.qlike!).toBeLessThan(row('persistence', 1).summary.qlike!);
   }, 120_000);
 });

@@ -9,7 +9,7 @@ import { fitGarch, garchVarianceSum, meanSquare, type GarchParams } from './garc
 import { HAR_DIM, LeastSquares, dot, harRow } from './har.js';
 import { horizonReturn } from './returns.js';
 
-export const BASELINE_NAMES = ['persistence', 'ewma', 'har', 'garch'] as const;
+export const BASELINE_NAMES = ['persistence', 'ewma', 'har-rv', 'garch'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];
 
 /** RiskMetrics decay of the EWMA variance. */
@@ -122,7 +122,7 @@ export function scalesOf(fit: BaselineFit, hf: HorizonFit, tr: BaselineTracker, 
   out.persistence = hf.meanAbs;
   out.ewma = Math.max(f, hf.ewmaK * Math.sqrt(hf.h * tr.ewmaVar));
   out.garch = Math.max(f, hf.garchK * Math.sqrt(garchVarianceSum(fit.garch, tr.garchNext, hf.h)));
-  out.har = Math.max(f, dot(hf.har, tr.harRow(fit.stepMs)));
+  out['har-rv'] = Math.max(f, dot(hf.har, tr.harRow(fit.stepMs)));
   return out;
 }
 
@@ -183,7 +183,7 @@ function fitHorizon(fit: BaselineFit, r: readonly (number | null)[], trace: FitT
     persistence: empiricalShape(resid(() => meanAbs)),
     ewma: empiricalShape(resid((j) => Math.max(floor, ewmaK * ewmaBase[j]!))),
     garch: empiricalShape(resid((j) => Math.max(floor, garchK * garchBase[j]!))),
-    har: empiricalShape(resid((j) => Math.max(floor, dot(har, trace.harRows[idx[j]!]!)))),
+    'har-rv': empiricalShape(resid((j) => Math.max(floor, dot(har, trace.harRows[idx[j]!]!)))),
   };
   return { h, targets: ys.length, meanAbs, floor, ewmaK, garchK, har, shapes };
 }
