@@ -51,10 +51,17 @@ export function createSeriesBaselines(deps: {
   const series = new Map<string, SeriesState>();
   const warmupShape = gaussianShape();
 
-  function push(s: SeriesState, time: number, close: number): void {
+  function push(s: SeriesState, v: FeatureVector): void {
+    const time = v.openTime;
+    const close = v.close;
     s.live.push(time, close);
+    // The warm-up scale: returns between the closes seen, or the vector's own one-step return
+    // (computed by the feature processor) where the previous close is not known here.
     if (s.lastClose !== null && s.lastTime !== null && time - s.lastTime === s.stepMs) {
       s.sumAbs += Math.abs(Math.log(close / s.lastClose));
+      s.count++;
+    } else if (v.logReturn1 !== null && Number.isFinite(v.logReturn1)) {
+      s.sumAbs += Math.abs(v.logReturn1);
       s.count++;
     }
     s.lastClose = close;
@@ -81,13 +88,13 @@ export function createSeriesBaselines(deps: {
         sumAbs: 0,
         count: 0,
       };
-      for (const v of history) if (v.eventTime < f.eventTime) push(s, v.openTime, v.close);
+      for (const v of history) if (v.eventTime < f.eventTime) push(s, v);
       series.set(key, s);
     },
     forecast(f) {
       const s = series.get(seriesKey(f.symbol, f.interval));
       if (s === undefined) throw new Error(`series ${seriesKey(f.symbol, f.interval)} forecast before it was seeded`);
-      push(s, f.openTime, f.close);
+      push(s, f);
       const out = s.live.forecast();
       if (!('warmingUp' in out)) {
         const version = fitVersion(s.live.params()?.fitTo ?? f.eventTime);
@@ -99,8 +106,8 @@ export function createSeriesBaselines(deps: {
           distributions,
         }));
       }
-      // Warm-up: persistence from the returns seen so far (none yet: nothing to publish).
-      if (s.count === 0) return [];
+      // Warm-up: persistence from the returns seen so far (none, or all zero: nothing to publish).
+      if (s.count === 0 || !(s.sumAbs > 0)) return [];
       const scale1 = s.sumAbs / s.count;
       return [
         {
