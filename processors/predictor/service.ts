@@ -91,7 +91,12 @@ export function createPredictorHandler(deps: {
     window: config.forecast.baselineWindow,
     historyBefore: (f, n) => readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, n),
   });
-  const serving = gauge(registry, 'bitpredict_predictor_champion_serving', '1 while the champion model forecasts the latest vector, 0 while the baselines serve alone', []);
+  const serving = gauge(
+    registry,
+    'bitpredict_predictor_champion_serving',
+    '1 while the champion model forecasts the latest vector, 0 while the baselines serve alone',
+    [],
+  );
   let championServing: boolean | null = null;
   function servingChanged(now: boolean, f: FeatureVector): void {
     if (championServing === now) return;
