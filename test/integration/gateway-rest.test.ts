@@ -16,7 +16,6 @@ import { createFeatureStoreWriter } from '../../core/feature-store.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import type { InRecord } from '../../core/kafka/consumer.js';
 import { createPredictorHandler } from '../../processors/predictor/service.js';
-import { createEmaDriftBaseline } from '../../core/models/domain/baseline.js';
 import { announce } from '../../core/models/registry.js';
 import type { ArtifactMeta } from '../../core/models/artifact.js';
 import type { Candle, FeatureVector, Prediction } from '../../schemas/types.js';
@@ -29,7 +28,7 @@ const T0 = Date.UTC(2024, 0, 31, 0);
 const HISTORY_MAX = 6;
 const NAME = 'lstm-attention';
 
-function feature(interval: string, eventTime: number, close = 42_000): FeatureVector {
+function feature(interval: string, eventTime: number, close = 42_000, logReturn1: number | null = null): FeatureVector {
   const nulls = Object.fromEntries(
     [
       'return1',
@@ -70,6 +69,7 @@ function feature(interval: string, eventTime: number, close = 42_000): FeatureVe
     openTime: eventTime - HOUR,
     featureSetVersion: 'fs-2',
     close,
+    logReturn1,
     volume: 12.5,
     gapBefore: false,
     sentimentWindowMs: HOUR,
@@ -166,19 +166,20 @@ describe('gateway REST v1 on the real stack', () => {
     if (store) await rm(store, { recursive: true, force: true });
   });
 
-  it('predictor: latest + history in one write; a redelivery replaces its member; trimmed to the newest', async () => {
+  it('predictor: headline, board and history in one write; a redelivery replaces its member; trimmed to the newest', async () => {
     let clock = T0 + 100 * HOUR; // after every event time: the handler refuses future vectors
     const now = (): number => clock;
-    const h1 = createPredictorHandler({ platform: tp.platform, config: tp.config, redis: tp.redis, model: createEmaDriftBaseline(), now });
-    await predict(h1.handler, feature('1h', T0));
-    await predict(h1.handler, feature('1m', T0)); // same event time, other interval: its own member
-    await predict(h1.handler, feature('1h', T0 + HOUR, 42_100));
+    // Each vector's own one-step return lets the warm-up persistence baseline forecast from the first vector.
+    const fv = (interval: string, t: number, close?: number): FeatureVector => feature(interval, t, close, 0.001);
+    const h1 = createPredictorHandler({ platform: tp.platform, config: tp.config, redis: tp.redis, now });
+    await predict(h1.handler, fv('1h', T0));
+    await predict(h1.handler, fv('1m', T0)); // same event time, other interval: its own member
+    await predict(h1.handler, fv('1h', T0 + HOUR, 42_100));
     // A restart: the records since the last commit come again, predicted anew (new predictedAt).
     clock += 5000;
-    const h2 = createPredictorHandler({ platform: tp.platform, config: tp.config, redis: tp.redis, model: createEmaDriftBaseline(), now });
-    await predict(h2.handler, feature('1h', T0));
-    await predict(h2.handler, feature('1h', T0 + HOUR, 42_100));
-
+    const h2 = createPredictorHandler({ platform: tp.platform, config: tp.config, redis: tp.redis, now });
+    await predict(h2.handler, fv('1h', T0));
+    await predict(h2.handler, fv('1h', T0 + HOUR, 42_100));
     const key = redisKeys(tp.config.redis.keyPrefix).predictionsHistory('BTCUSDT');
     const members = (await tp.redis.zrange(key, 0, -1)).map((m) => JSON.parse(m) as Prediction);
     expect(members.map((p) => [p.interval, p.eventTime])).toEqual([
@@ -189,12 +190,17 @@ describe('gateway REST v1 on the real stack', () => {
     expect(members.find((p) => p.interval === '1h' && p.eventTime === T0)?.predictedAt).toBe(clock);
 
     // Beyond HISTORY_MAX the oldest go.
-    for (let i = 2; i < 8; i++) await predict(h2.handler, feature('1h', T0 + i * HOUR));
+    for (let i = 2; i < 8; i++) await predict(h2.handler, feature('1h', T0 + i * HOUR, 42_000, 0.001));
     const kept = (await tp.redis.zrange(key, 0, -1)).map((m) => JSON.parse(m) as Prediction);
     expect(kept).toHaveLength(HISTORY_MAX);
     expect(kept.map((p) => p.eventTime)).toEqual([2, 3, 4, 5, 6, 7].map((i) => T0 + i * HOUR));
     const latest = JSON.parse((await tp.redis.get(redisKeys(tp.config.redis.keyPrefix).predictionsLatest('BTCUSDT'))) ?? 'null') as Prediction;
     expect(latest.eventTime).toBe(T0 + 7 * HOUR);
+    expect(latest).toMatchObject({ modelName: 'persistence', modelVersion: 'warmup', isBaseline: true });
+    expect(latest.horizons.map((h) => h.horizonSteps)).toEqual([1, 4, 24]);
+    const board = await tp.redis.hgetall(redisKeys(tp.config.redis.keyPrefix).predictionsBoard('BTCUSDT'));
+    expect(Object.keys(board).sort()).toEqual(['1h|persistence', '1m|persistence']);
+    expect((JSON.parse(board['1h|persistence']!) as Prediction).eventTime).toBe(T0 + 7 * HOUR);
   });
 
   it('GET /v1/predictions/latest: 200, 404, 400', async () => {
