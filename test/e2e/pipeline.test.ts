@@ -1,7 +1,10 @@
 // End to end on the real stack: real Binance hourly candles replayed into market.candles flow
 // through the indicator processor and the predictor, and every prediction arrives over a real
-// WebSocket at a subscribed client. Every candle yields exactly one feature and one prediction,
-// in event-time order, and Redis holds the latest feature and prediction.
+// WebSocket at a subscribed client. Every candle yields exactly one feature and, from the second
+// candle on (the first has no return yet), one prediction per baseline: the warm-up persistence
+// forecast until the series has enough history for the first fit, then persistence, EWMA, HAR-RV
+// and GARCH, each with a distribution per horizon, in event-time order; Redis holds the latest
+// feature, the headline prediction and the board.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
@@ -15,7 +18,7 @@ import { redisKeys } from '../../core/redis.js';
 import type { Service } from '../../core/service.js';
 import type { Prediction } from '../../schemas/types.js';
 
-const N = 400;
+const N = 560; // past MIN_FIT_STEPS (500): the baselines' first fit happens inside the run
 
 describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket', () => {
   let tp: TestPlatform;
@@ -44,7 +47,7 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     await tp?.cleanup();
   });
 
-  it('delivers one prediction per real candle to a subscribed WebSocket client, in order', async () => {
+  it('delivers every baseline\'s forecast of every real candle to a subscribed WebSocket client, in order', async () => {
     const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`, { headers: { authorization: `Bearer ${apiKey}` } });
     const received: Prediction[] = [];
     const other: unknown[] = [];
@@ -73,9 +76,15 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     });
     await producer.close();
     expect(summary.published).toBe(N);
+    const lastCandleTime = (await tp.readAll('candles')).at(-1)?.value?.closeTime;
     expect(summary.deadLettered).toBe(0);
 
-    await waitFor(() => received.length >= N, `${N} predictions over the WebSocket (got ${received.length})`, 60_000);
+    // The last vector's last forecaster (GARCH) closes the run.
+    await waitFor(
+      () => received.some((p) => p.eventTime === lastCandleTime && p.modelName === 'garch'),
+      "the last candle's predictions over the WebSocket",
+      60_000,
+    );
     ws.close();
 
     const candles = await tp.readAll('candles');
@@ -83,16 +92,26 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     const predictions = await tp.readAll('predictions');
     expect(candles).toHaveLength(N);
     expect(features).toHaveLength(N);
-    expect(predictions).toHaveLength(N);
 
     const candleTimes = candles.map((c) => c.value?.closeTime);
     expect(features.map((f) => f.value?.eventTime)).toEqual(candleTimes);
-    expect(predictions.map((p) => p.value?.eventTime)).toEqual(candleTimes);
-    expect(received.map((p) => p.eventTime)).toEqual(candleTimes);
+    // From the second candle on, every candle is forecast; each (time, forecaster) once, in order.
+    expect([...new Set(predictions.map((p) => p.value?.eventTime))]).toEqual(candleTimes.slice(1));
+    const ids = predictions.map((p) => `${p.value?.eventTime}|${p.value?.modelName}`);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(received.map((p) => `${p.eventTime}|${p.modelName}`)).toEqual(ids);
+    const last = predictions.filter((p) => p.value?.eventTime === candleTimes.at(-1)).map((p) => p.value!);
+    expect(last.map((p) => p.modelName)).toEqual(['persistence', 'ewma', 'har-rv', 'garch']);
+    expect(predictions[0]?.value).toMatchObject({ modelName: 'persistence', modelVersion: 'warmup' });
     for (const p of received) {
       expect(p.symbol).toBe('BTCUSDT');
       expect(p.isBaseline).toBe(true);
       expect(p.targetTime).toBe(p.eventTime + 3_600_000);
+      expect(p.horizons.map((h) => h.horizonSteps)).toEqual([1, 4, 24]);
+      for (const h of p.horizons) {
+        expect(h.scale).toBeGreaterThan(0);
+        expect(h.quantiles).toEqual([...h.quantiles].sort((a, b) => a - b));
+      }
     }
     // Every record keyed by its series and stamped with its event time.
     expect(new Set([...candles, ...features, ...predictions].map((r) => r.key))).toEqual(new Set(['BTCUSDT:1h']));
@@ -104,7 +123,9 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     const latestFeature = JSON.parse((await tp.redis.get(keys.featuresLatest('BTCUSDT', '1h'))) ?? 'null') as { eventTime: number } | null;
     const latestPrediction = JSON.parse((await tp.redis.get(keys.predictionsLatest('BTCUSDT'))) ?? 'null') as Prediction | null;
     expect(latestFeature?.eventTime).toBe(candleTimes.at(-1));
-    expect(latestPrediction?.eventTime).toBe(candleTimes.at(-1));
+    expect(latestPrediction).toMatchObject({ eventTime: candleTimes.at(-1), modelName: 'har-rv' });
+    const board = await tp.redis.hgetall(keys.predictionsBoard('BTCUSDT'));
+    expect(Object.keys(board).sort()).toEqual(['1h|ewma', '1h|garch', '1h|har-rv', '1h|persistence']);
     expect(fatal).toEqual([]);
   });
 
