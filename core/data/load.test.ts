@@ -38,7 +38,7 @@ describe('loadTextsFromFiles', () => {
     const series = seriesOf(featuresFromCandles(candles, in2023, { windowMs: 4 * H }), 'BTCUSDT', '1h');
     const june = series.filter((f) => f.eventTime >= from && f.eventTime < to);
     expect(june.length).toBeGreaterThan(700);
-    const withText = june.filter((f) => f.textCount > 0);
+    const withText = june.filter((f) => (f.textCount ?? 0) > 0);
     // About 13 descriptions a day: most 4-hour windows hold at least one.
     expect(withText.length / june.length).toBeGreaterThan(0.5);
     const norm = fitNormalizer(series, { from, to });
