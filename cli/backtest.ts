@@ -22,8 +22,10 @@ import { runBacktest, type ModelChoice } from '../trainer/backtest/engine.js';
 import { renderBacktestReport } from '../trainer/backtest/report.js';
 import type { BacktestEvents, BacktestRange } from '../trainer/backtest/types.js';
 import { openBacktestFinalRun, recordBacktest } from '../trainer/ledger.js';
+import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 
-export const BACKTEST_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
+/** The texts of --source files: every real text file (core/data/text TEXT_DATA_FILES), as the demo replays them into text.raw. */
+export const BACKTEST_TEXT_FILES: string[] = [...TEXT_DATA_FILES];
 /** The 1-minute slice in the data folder (2024-03, three weeks). */
 export const MINUTE_FILE = 'btc_binance_spot_1m_2024_03/BTCUSDT-1m.csv';
 

@@ -26,9 +26,10 @@ import { runTextReplay } from '../producers/text/replay.js';
 import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway, type GatewayService } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
+import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 
-/** Real text data replayed by the demo (relative to the data folder). */
-const DEMO_TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
+/** Real text data replayed by the demo (relative to the data folder): every real text file, as train, evaluate and backtest read them. */
+const DEMO_TEXT_FILES = TEXT_DATA_FILES;
 
 const USAGE = 'usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--keep-stack] [--exit-after-replay]';
 
@@ -194,16 +195,18 @@ function printBanner(url: string, config: Config, say: Say): void {
 }
 
 /**
- * Texts first: the real news (2021-10 .. 2022-07) and tweets (2025-08 .. 09) are replayed into
- * text.raw and scored before the candles start, so the features of those periods carry their
- * sentiment (the feature join waits for the text stream, and here it is already complete).
+ * Texts first: the real news (2021-10 .. 2022-07), news descriptions (2021-11 .. 2023-12), CoinDesk
+ * headlines (2013 .. 2025-06, sparse) and tweets (2025-08 .. 09) are replayed into text.raw and
+ * scored before the candles start, so the features of those periods carry their sentiment (the
+ * feature join waits for the text stream, and here it is already complete).
  */
 async function replayTexts(run: DemoRun): Promise<void> {
   const { platform, config, producer, signal, say } = run;
   for (const textFile of DEMO_TEXT_FILES) {
     if (signal.aborted) break;
     const s = await runTextReplay({ platform, config, producer, file: textFile, rate: 0, signal });
-    say(`texts: ${s.published} items from ${textFile} into text.raw (${s.deadLettered} to the DLQ, ${s.duplicates} duplicates dropped)`);
+    const excluded = s.excluded.map((e) => `, ${e.rows} excluded (${e.reason})`).join('');
+    say(`texts: ${s.published} items from ${textFile} into text.raw (${s.deadLettered} to the DLQ, ${s.duplicates} duplicates dropped${excluded})`);
   }
   await waitForScoring(platform, signal);
   say('texts scored (VADER; FinBERT too when BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR names a model folder)');

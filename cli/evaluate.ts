@@ -15,7 +15,8 @@ import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
-import { loadCandlesFromFile, loadTextsFromFile } from '../core/data/load.js';
+import { loadCandlesFromFile, loadTextsFromFiles } from '../core/data/load.js';
+import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 import { readFeaturesFromTopic } from '../trainer/data.js';
 import { featuresFromCandles, seriesOf } from '../core/features/batch.js';
 import { loadTf } from '../core/models/tf.js';
@@ -29,7 +30,6 @@ import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
 import { DEFAULT_LEDGER_PATH, openFinalWindowRun, type FinalWindowRun } from '../trainer/ledger.js';
 import { headlineOf, lstmPointDesign } from '../trainer/domain/ledger.js';
 
-const TEXT_FILES = ['crypto_news_2021_2022/cryptonews.csv', 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'];
 const HOUR = 3_600_000;
 
 export async function loadSeries(
@@ -46,7 +46,11 @@ export async function loadSeries(
   }
   if (o.source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be files or kafka, not "${o.source}"`);
   const candles = await loadCandlesFromFile(config.data.dir, config.replay.file, o.symbol, o.interval, { from: o.from - o.warmupMs, to: o.to });
-  const texts = TEXT_FILES.flatMap((f) => loadTextsFromFile(config.data.dir, f));
+  const { texts, files } = loadTextsFromFiles(config.data.dir, TEXT_DATA_FILES);
+  for (const f of files)
+    o.log(
+      `texts: ${f.texts} from ${f.file} (${f.rows} rows, ${f.dead} malformed, ${f.duplicates} duplicates${f.excluded.map((e) => `, ${e.rows} excluded: ${e.reason}`).join('')})`,
+    );
   o.log(`computing features over ${candles.length} candles and ${texts.length} texts from ${config.data.dir} (the live processor's code)`);
   return seriesOf(featuresFromCandles(candles, texts, { windowMs: config.features.sentimentWindowMs }), o.symbol, o.interval);
 }

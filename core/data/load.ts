@@ -8,7 +8,7 @@ import type { Candle, ScoredText } from '../../schemas/types.js';
 import { firstLines, resolveDataFile } from './files.js';
 import { replayBatches, type DeadRow } from './candle-file.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs } from './candles/index.js';
-import { detectTextFormat, mapTextCsv } from './text/index.js';
+import { TEXT_FORMATS_HELP, detectTextFormat, mapTextCsv, type ExcludedRows, type TextFileFormat } from './text/index.js';
 import { scoredTextOf } from '../text/scored.js';
 
 /** Default tolerance for event times in the future (the config default, BITPREDICT_FUTURE_TOLERANCE_MS). */
@@ -70,23 +70,27 @@ export interface LoadTextsOptions {
   now?: () => number;
   /** Called for each row the text replay would dead-letter. */
   onDeadRow?(row: { line: number; raw: string; reason: string }): void;
+  /** Called once per exclusion rule of the file's format, with how many rows it left out and why. */
+  onExcluded?(excluded: ExcludedRows): void;
 }
 
-/**
- * The texts of the tweets or news CSV (core/data/text mapTextCsv, as the text replay maps
- * them: sorted by publishedAt, duplicate ids dropped), scored with VADER as the sentiment
- * processor scores them (no FinBERT here: finbert = null).
- */
-export function loadTextsFromFile(dataDir: string, file: string, opts: LoadTextsOptions = {}): ScoredText[] {
+/** What reading one text file gave: its rows and where each went, as the text replay counts them. */
+export interface TextFileReport {
+  file: string;
+  format: TextFileFormat;
+  rows: number;
+  texts: number;
+  dead: number;
+  duplicates: number;
+  excluded: ExcludedRows[];
+}
+
+function readTextFile(dataDir: string, file: string, opts: LoadTextsOptions): { texts: ScoredText[]; report: TextFileReport } {
   const path = resolveDataFile(dataDir, file);
   const content = readFileSync(path, 'utf8');
   const nl = content.indexOf('\n');
   const format = detectTextFormat(content.slice(0, nl >= 0 ? nl : 4096));
-  if (format === null)
-    throw new BitPredictError(
-      'ERR_REPLAY_FILE',
-      `${path}: header is neither the tweets CSV (id,text,user,created_at) nor the news CSV (date;...;text;title;url)`,
-    );
+  if (format === null) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: header is none of ${TEXT_FORMATS_HELP}`);
   const now = (opts.now ?? Date.now)();
   let mapped;
   try {
@@ -95,5 +99,34 @@ export function loadTextsFromFile(dataDir: string, file: string, opts: LoadTexts
     throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${errorMessage(err)}`, { cause: err });
   }
   if (opts.onDeadRow) for (const d of mapped.dead) opts.onDeadRow(d);
-  return mapped.drafts.map((d) => scoredTextOf(d, null, now));
+  if (opts.onExcluded) for (const e of mapped.excluded) opts.onExcluded(e);
+  const texts = mapped.drafts.map((d) => scoredTextOf(d, null, now));
+  const { rows, duplicates, excluded } = mapped;
+  return { texts, report: { file: path, format, rows, texts: texts.length, dead: mapped.dead.length, duplicates, excluded } };
+}
+
+/**
+ * The texts of one of the text CSVs (core/data/text mapTextCsv, as the text replay maps them:
+ * sorted by publishedAt, duplicate ids dropped, rows the format excludes left out and reported to
+ * onExcluded), scored with VADER as the sentiment processor scores them (no FinBERT here:
+ * finbert = null).
+ */
+export function loadTextsFromFile(dataDir: string, file: string, opts: LoadTextsOptions = {}): ScoredText[] {
+  return readTextFile(dataDir, file, opts).texts;
+}
+
+/**
+ * The scored texts of several files (for the research paths: TEXT_DATA_FILES of core/data/text),
+ * concatenated in file order (featuresFromCandles indexes them by time whatever the order), with a
+ * report per file so a caller can say what was read, dead-lettered and excluded.
+ */
+export function loadTextsFromFiles(dataDir: string, files: readonly string[], opts: LoadTextsOptions = {}): { texts: ScoredText[]; files: TextFileReport[] } {
+  const texts: ScoredText[] = [];
+  const reports: TextFileReport[] = [];
+  for (const f of files) {
+    const r = readTextFile(dataDir, f, opts);
+    for (const t of r.texts) texts.push(t);
+    reports.push(r.report);
+  }
+  return { texts, files: reports };
 }

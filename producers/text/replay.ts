@@ -1,7 +1,9 @@
-// Text replay: publishes the real tweets CSV or the semicolon news CSV to text.raw with the items'
-// original publication times, in publishedAt order (the news file is newest-first with a few rows
-// out of order, so the whole file is sorted in memory; both files are a few MB). Bad rows go to the
-// DLQ with their raw text and 1-based line; with resume on, ids already in text.raw are skipped.
+// Text replay: publishes one of the real text CSVs (tweets, semicolon news, news descriptions,
+// CoinDesk headlines: core/data/text) to text.raw with the items' original publication times, in
+// publishedAt order (the news file is newest-first with a few rows out of order, so the whole file
+// is sorted in memory; the files are 1-3 MB). Bad rows go to the DLQ with their raw text and
+// 1-based line; rows a format excludes by rule (descriptions after 2023-12) are counted in the
+// summary and the log with the reason; with resume on, ids already in text.raw are skipped.
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Platform } from '../../core/runtime.js';
@@ -9,7 +11,7 @@ import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
 import { resolveDataFile } from '../../core/data/files.js';
-import { detectTextFormat, mapTextCsv, type TextFileFormat } from '../../core/data/text/index.js';
+import { TEXT_FORMATS_HELP, detectTextFormat, mapTextCsv, type ExcludedRows, type TextFileFormat } from '../../core/data/text/index.js';
 import { deadTextRecord, loadTextTail, textRecord } from './publish.js';
 import type { Config } from '../../core/config.js';
 
@@ -37,6 +39,8 @@ export interface TextReplaySummary {
   published: number;
   deadLettered: number;
   duplicates: number;
+  /** Rows left out by the format's rule, with the reason (descriptions after 2023-12); empty for formats without one. */
+  excluded: ExcludedRows[];
   skippedAlreadyPublished: number;
   firstPublishedAt: number | null;
   lastPublishedAt: number | null;
@@ -54,11 +58,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   if (statSync(path).size > MAX_FILE_BYTES) throw new BitPredictError('ERR_REPLAY_FILE', `text replay file ${path} is larger than ${MAX_FILE_BYTES} bytes`);
   const content = readFileSync(path, 'utf8');
   const format = detectTextFormat(content.slice(0, content.indexOf('\n') >= 0 ? content.indexOf('\n') : 4096));
-  if (format === null)
-    throw new BitPredictError(
-      'ERR_REPLAY_FILE',
-      `${path}: header is neither the tweets CSV (id,text,user,created_at) nor the news CSV (date;...;text;title;url)`,
-    );
+  if (format === null) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: header is none of ${TEXT_FORMATS_HELP}`);
   const source = `replay:${basename(path)}`;
   let mapped;
   try {
@@ -84,6 +84,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
     published: 0,
     deadLettered: 0,
     duplicates: mapped.duplicates,
+    excluded: mapped.excluded,
     skippedAlreadyPublished: skipped,
     firstPublishedAt: drafts[0]?.publishedAt ?? null,
     lastPublishedAt: null,
@@ -93,6 +94,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
     { file: path, format, items: drafts.length, dead: mapped.dead.length, duplicates: mapped.duplicates, skipped, rate: opts.rate || 'max' },
     'text replay starting',
   );
+  for (const e of mapped.excluded) logger.info({ file: path, excluded: e.rows, reason: e.reason }, 'text replay rows excluded by the format rule');
   if (mapped.dead.length > 0) {
     const t = now();
     await producer.send(

@@ -1,5 +1,5 @@
-// `bitpredict backtest` as a researcher runs it, on the real stack: real candles and news replayed
-// into the topics, then the real CLI process. Two runs through Kafka give byte-identical JSON; a
+// `bitpredict backtest` as a researcher runs it, on the real stack: real candles and every real text
+// file the files source reads (BACKTEST_TEXT_FILES) replayed into the topics, then the real CLI process. Two runs through Kafka give byte-identical JSON; a
 // run from the files gives the same bytes but for where the data came from; future-dated records
 // produced afterwards change nothing; a range the topics do not hold is refused with the range
 // they do hold; a bad flag is a usage error.
@@ -13,9 +13,9 @@ import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { runReplay } from '../../producers/replay/service.js';
 import { runTextReplay } from '../../producers/text/replay.js';
 import type { Candle, TextItem } from '../../schemas/types.js';
+import { BACKTEST_TEXT_FILES } from '../../cli/backtest.js';
 
 const HOUR = 3_600_000;
-const NEWS = 'crypto_news_2021_2022/cryptonews.csv';
 const FROM = '2021-11-01T00:00:00Z';
 const TO = '2021-11-15T00:00:00Z';
 const WARMUP = 60;
@@ -102,7 +102,8 @@ describe('bitpredict backtest', () => {
       from: Date.parse(FROM) - WARMUP * HOUR,
       to: Date.parse(TO) + 24 * HOUR,
     });
-    await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: NEWS, resume: false });
+    // The files source reads these; the topics must hold the same texts for the two runs to agree.
+    for (const file of BACKTEST_TEXT_FILES) await runTextReplay({ platform: tp.platform, config: tp.config, producer, file, resume: false });
     out = await mkdtemp(join(tmpdir(), 'bp-backtest-cli-'));
     env = {
       BITPREDICT_TOPIC_PREFIX: tp.prefix,

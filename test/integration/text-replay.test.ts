@@ -1,4 +1,4 @@
-// Text replay of slices of the real tweets and news files into text.raw on the real stack:
+// Text replay of the real tweets, news, news-description and CoinDesk headline files into text.raw on the real stack:
 // the right count, in publishedAt order, with the original timestamps; a second run resumes after
 // what is already published; bad rows of a broken file go to the DLQ with their line numbers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { createTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { runTextReplay } from '../../producers/text/replay.js';
 import { BitPredictError } from '../../core/errors.js';
+import { DESCRIPTIONS_EXCLUSION_REASON, TEXT_DATA_FILE } from '../../core/data/text/index.js';
 
 const TWEETS = 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv';
 const NEWS = 'crypto_news_2021_2022/cryptonews.csv';
@@ -56,6 +57,43 @@ describe('text replay -> text.raw', () => {
     expect(news[0]?.timestamp).toBe(Date.UTC(2021, 9, 12, 20, 0));
     expectTimeOrder(news.map((r) => r.timestamp));
     expect(news.every((r) => r.value?.kind === 'news' && r.value.source === 'replay:cryptonews.csv')).toBe(true);
+  });
+
+  it('replays the whole news-descriptions file with its 2024 rows excluded and counted, and CoinDesk headlines', async () => {
+    const before = (await tp.readAll('textRaw')).length;
+    const d = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TEXT_DATA_FILE.descriptions, resume: false });
+    expect(d).toMatchObject({
+      format: 'descriptions',
+      rows: 11295,
+      published: 11295 - 1334 - 2,
+      deadLettered: 0,
+      duplicates: 2,
+      excluded: [{ reason: DESCRIPTIONS_EXCLUSION_REASON, rows: 1334 }],
+      firstPublishedAt: Date.UTC(2021, 10, 5, 4, 42),
+    });
+    expect(d.lastPublishedAt).toBeLessThan(Date.UTC(2024, 0, 1));
+    const h = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TEXT_DATA_FILE.headlines, limit: 100, resume: false });
+    expect(h).toMatchObject({
+      format: 'headlines',
+      rows: 5817,
+      published: 100,
+      deadLettered: 0,
+      excluded: [],
+      firstPublishedAt: Date.UTC(2013, 3, 1, 20, 19, 24),
+    });
+    const all = (await tp.readAll('textRaw')).slice(before);
+    expect(all).toHaveLength(11295 - 1334 - 2 + 100);
+    const desc = all.slice(0, 11295 - 1334 - 2);
+    expectTimeOrder(desc.map((r) => r.timestamp));
+    expect(desc.every((r) => r.value?.source === 'replay:bitcoin_sentiments_21_24.csv' && r.value.kind === 'news' && r.timestamp < Date.UTC(2024, 0, 1))).toBe(
+      true,
+    );
+    expect(desc.filter((r) => r.timestamp >= Date.UTC(2023, 0, 1)).length).toBeGreaterThan(4500);
+    expect(all[desc.length]?.value).toMatchObject({
+      source: 'replay:bitcoin_news.csv',
+      title: 'How do I buy bitcoins?',
+      url: 'https://coindesk.com/markets/2013/04/01/how-do-i-buy-bitcoins',
+    });
   });
 
   it('dead-letters the bad rows of a broken file with line numbers and publishes the rest', async () => {

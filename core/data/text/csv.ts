@@ -1,11 +1,13 @@
-// The two real text files (data README 2a/2b) -> drafts in publication order. Rows that cannot be
-// mapped come back with their raw text and 1-based starting line for the DLQ; nothing is guessed.
+// The four real text files (data README 2a tweets, 2b news, 2c news descriptions, 2d CoinDesk
+// headlines) -> drafts in publication order. Rows that cannot be mapped come back with their raw
+// text and 1-based starting line for the DLQ; nothing is guessed. Rows a format's rule leaves out
+// on purpose (descriptions after 2023-12) are counted with the rule's reason, never dropped unseen.
 import { parse } from 'csv-parse/sync';
-import { parseDayFirstUtc, parseTwitterDate } from './dates.js';
+import { parseDayFirstUtc, parseTwitterDate, parseUtcDateTime } from './dates.js';
 import { MAX_FIELD_CHARS, canonicalUrl, capText, textId } from './ids.js';
 import type { TextDraft } from './draft.js';
 
-export type TextFileFormat = 'tweets' | 'news';
+export type TextFileFormat = 'tweets' | 'news' | 'descriptions' | 'headlines';
 
 export interface DeadRow {
   line: number;
@@ -13,20 +15,43 @@ export interface DeadRow {
   reason: string;
 }
 
+/** Rows a format's rule leaves out on purpose (not errors, so not dead-lettered), counted with the reason. */
+export interface ExcludedRows {
+  reason: string;
+  rows: number;
+}
+
 export interface CsvMapping {
   drafts: TextDraft[];
   dead: DeadRow[];
   duplicates: number;
   rows: number;
+  /** One entry per exclusion rule of the format (count 0 when nothing matched); empty for formats without one. */
+  excluded: ExcludedRows[];
 }
 
-const TWEET_COLUMNS = ['id', 'text', 'user', 'created_at'];
-const NEWS_COLUMNS = ['date', 'text', 'title', 'url'];
+/** Descriptions dated at or after this instant are excluded (data README 2c). */
+export const DESCRIPTIONS_END = Date.UTC(2024, 0, 1);
+export const DESCRIPTIONS_EXCLUSION_REASON =
+  'README 2c: rows after 2023-12 are date-only (00:00:00) machine-written summaries of exchange and finance posts with visible factual errors, not real news text';
+
+/** What detectTextFormat recognises, for the error a caller raises when it returns null. */
+export const TEXT_FORMATS_HELP =
+  'the tweets CSV (id,text,user,created_at), the news CSV (date;...;text;title;url), the news descriptions CSV (Date,Short Description,...) or the CoinDesk headlines CSV (Publish Date,headline,link)';
+
+const COLUMNS: Record<TextFileFormat, string[]> = {
+  tweets: ['id', 'text', 'user', 'created_at'],
+  news: ['date', 'text', 'title', 'url'],
+  descriptions: ['Date', 'Short Description'],
+  headlines: ['Publish Date', 'headline', 'link'],
+};
 
 export function detectTextFormat(header: string): TextFileFormat | null {
   const h = header.replace(/^\uFEFF/, '').trim();
-  if (h.includes(';') && NEWS_COLUMNS.every((c) => h.split(';').includes(c))) return 'news';
-  if (TWEET_COLUMNS.every((c) => h.split(',').includes(c))) return 'tweets';
+  if (h.includes(';') && COLUMNS.news.every((c) => h.split(';').includes(c))) return 'news';
+  // A header cell may be quoted ("Short Description"); the quotes are not part of the name.
+  const cells = h.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+  for (const f of ['tweets', 'descriptions', 'headlines'] as const) if (COLUMNS[f].every((c) => cells.includes(c))) return f;
   return null;
 }
 
@@ -87,93 +112,151 @@ function sortAndDedupe(drafts: TextDraft[]): { drafts: TextDraft[]; duplicates: 
   return { drafts: out, duplicates: drafts.length - out.length };
 }
 
+/** What one row becomes: a draft, a dead row with its reason, or excluded by the format's rule. */
+type Outcome = { draft: TextDraft } | { dead: string } | 'excluded';
+
+interface RowContext {
+  col(name: string): string;
+  source: string;
+  now: number;
+  futureToleranceMs: number;
+}
+
+function tweetRow(c: RowContext): Outcome {
+  const id = c.col('id').trim();
+  if (!/^\d{1,20}$/.test(id)) return { dead: `bad tweet id "${id.slice(0, 40)}"` };
+  const date = parseTwitterDate(c.col('created_at'));
+  if (!date.ok) return { dead: `bad created_at: ${date.reason}` };
+  if (date.ms > c.now + c.futureToleranceMs) return { dead: 'created_at is in the future' };
+  const text = c.col('text');
+  if (text.trim() === '') return { dead: 'empty text' };
+  const user = c.col('user').trim();
+  return {
+    draft: {
+      id: textId(c.source, id),
+      source: c.source,
+      sourceId: id,
+      kind: 'tweet',
+      publishedAt: date.ms,
+      title: null,
+      text: capText(text),
+      url: user ? `https://x.com/${user}/status/${id}` : `https://x.com/i/web/status/${id}`,
+      author: user ? capText(user, MAX_FIELD_CHARS) : null,
+    },
+  };
+}
+
+function newsRow(c: RowContext): Outcome {
+  const date = parseDayFirstUtc(c.col('date'));
+  if (!date.ok) return { dead: `bad date: ${date.reason}` };
+  if (date.ms > c.now + c.futureToleranceMs) return { dead: 'date is in the future' };
+  const rawUrl = c.col('url').trim();
+  const url = rawUrl === '' ? null : canonicalUrl(rawUrl);
+  if (rawUrl !== '' && url === null) return { dead: `bad url "${rawUrl.slice(0, 100)}"` };
+  const title = c.col('title').trim();
+  const text = c.col('text').trim();
+  if (title === '' && text === '') return { dead: 'neither title nor text' };
+  // The file's 59 "repeated URLs" are 60 rows with an empty url, all different articles; those
+  // get a content-derived id (date, title, text) instead of collapsing into one.
+  const sourceId = url ?? `nourl:${textId('content', `${c.col('date')}\u0000${title}\u0000${text}`)}`;
+  const site = c.col('source').trim();
+  return {
+    draft: {
+      id: textId(c.source, sourceId),
+      source: c.source,
+      sourceId,
+      kind: 'news',
+      publishedAt: date.ms,
+      title: title === '' ? null : capText(title, MAX_FIELD_CHARS),
+      text: capText(text === '' ? title : text),
+      url,
+      author: site === '' ? null : capText(site, MAX_FIELD_CHARS),
+    },
+  };
+}
+
+// The descriptions file has no id, link or author: the id is derived from date and text, so the
+// file's 2 fully duplicate rows collapse while its 172 repeated texts at other times stay apart.
+// The "Accurate Sentiments" column is the repository author's model score: not read (README 2c).
+function descriptionRow(c: RowContext): Outcome {
+  const rawDate = c.col('Date').trim();
+  const date = parseUtcDateTime(rawDate);
+  if (!date.ok) return { dead: `bad Date: ${date.reason}` };
+  if (date.ms > c.now + c.futureToleranceMs) return { dead: 'Date is in the future' };
+  if (date.ms >= DESCRIPTIONS_END) return 'excluded';
+  const text = c.col('Short Description').trim();
+  if (text === '') return { dead: 'empty Short Description' };
+  const sourceId = `row:${textId('content', `${rawDate}\u0000${text}`)}`;
+  return {
+    draft: {
+      id: textId(c.source, sourceId),
+      source: c.source,
+      sourceId,
+      kind: 'news',
+      publishedAt: date.ms,
+      title: null,
+      text: capText(text),
+      url: null,
+      author: null,
+    },
+  };
+}
+
+function headlineRow(c: RowContext): Outcome {
+  const rawDate = c.col('Publish Date').trim();
+  const date = parseUtcDateTime(rawDate);
+  if (!date.ok) return { dead: `bad Publish Date: ${date.reason}` };
+  if (date.ms > c.now + c.futureToleranceMs) return { dead: 'Publish Date is in the future' };
+  const rawUrl = c.col('link').trim();
+  const url = rawUrl === '' ? null : canonicalUrl(rawUrl);
+  if (rawUrl !== '' && url === null) return { dead: `bad link "${rawUrl.slice(0, 100)}"` };
+  const headline = c.col('headline').trim();
+  if (headline === '') return { dead: 'empty headline' };
+  // Every real row has a link (unique in the file); a link-less row gets a content-derived id.
+  const sourceId = url ?? `nourl:${textId('content', `${rawDate}\u0000${headline}`)}`;
+  return {
+    draft: {
+      id: textId(c.source, sourceId),
+      source: c.source,
+      sourceId,
+      kind: 'news',
+      publishedAt: date.ms,
+      title: capText(headline, MAX_FIELD_CHARS),
+      text: capText(headline),
+      url,
+      author: null,
+    },
+  };
+}
+
+const ROW_MAPPERS: Record<TextFileFormat, (c: RowContext) => Outcome> = {
+  tweets: tweetRow,
+  news: newsRow,
+  descriptions: descriptionRow,
+  headlines: headlineRow,
+};
+const EXCLUSION_REASONS: Record<TextFileFormat, string | null> = { tweets: null, news: null, descriptions: DESCRIPTIONS_EXCLUSION_REASON, headlines: null };
+
 export function mapTextCsv(content: string, format: TextFileFormat, source: string, opts: { now: number; futureToleranceMs: number }): CsvMapping {
   const dead: DeadRow[] = [];
   const parsed = rows(content, format === 'news' ? ';' : ',', dead);
-  const cols = columnIndex(parsed.header, format === 'news' ? NEWS_COLUMNS : TWEET_COLUMNS);
-  if (cols === null) throw new Error(`header lacks the ${format} columns (${(format === 'news' ? NEWS_COLUMNS : TWEET_COLUMNS).join(', ')})`);
-  const col = (r: string[], name: string): string => r[cols.get(name) ?? -1] ?? '';
+  const cols = columnIndex(parsed.header, COLUMNS[format]);
+  if (cols === null) throw new Error(`header lacks the ${format} columns (${COLUMNS[format].join(', ')})`);
+  const mapRow = ROW_MAPPERS[format];
   const drafts: TextDraft[] = [];
+  let excluded = 0;
   for (const row of parsed.rows) {
-    const fail = (reason: string): void => {
-      dead.push({ line: row.line, raw: row.raw, reason });
-    };
     if (row.record.length !== parsed.header.length) {
-      fail(`row has ${row.record.length} fields, header has ${parsed.header.length}`);
+      dead.push({ line: row.line, raw: row.raw, reason: `row has ${row.record.length} fields, header has ${parsed.header.length}` });
       continue;
     }
-    if (format === 'tweets') {
-      const id = col(row.record, 'id').trim();
-      if (!/^\d{1,20}$/.test(id)) {
-        fail(`bad tweet id "${id.slice(0, 40)}"`);
-        continue;
-      }
-      const date = parseTwitterDate(col(row.record, 'created_at'));
-      if (!date.ok) {
-        fail(`bad created_at: ${date.reason}`);
-        continue;
-      }
-      if (date.ms > opts.now + opts.futureToleranceMs) {
-        fail('created_at is in the future');
-        continue;
-      }
-      const text = col(row.record, 'text');
-      if (text.trim() === '') {
-        fail('empty text');
-        continue;
-      }
-      const user = col(row.record, 'user').trim();
-      drafts.push({
-        id: textId(source, id),
-        source,
-        sourceId: id,
-        kind: 'tweet',
-        publishedAt: date.ms,
-        title: null,
-        text: capText(text),
-        url: user ? `https://x.com/${user}/status/${id}` : `https://x.com/i/web/status/${id}`,
-        author: user ? capText(user, MAX_FIELD_CHARS) : null,
-      });
-    } else {
-      const date = parseDayFirstUtc(col(row.record, 'date'));
-      if (!date.ok) {
-        fail(`bad date: ${date.reason}`);
-        continue;
-      }
-      if (date.ms > opts.now + opts.futureToleranceMs) {
-        fail('date is in the future');
-        continue;
-      }
-      const rawUrl = col(row.record, 'url').trim();
-      const url = rawUrl === '' ? null : canonicalUrl(rawUrl);
-      if (rawUrl !== '' && url === null) {
-        fail(`bad url "${rawUrl.slice(0, 100)}"`);
-        continue;
-      }
-      const title = col(row.record, 'title').trim();
-      const text = col(row.record, 'text').trim();
-      if (title === '' && text === '') {
-        fail('neither title nor text');
-        continue;
-      }
-      // The file's 59 "repeated URLs" are 60 rows with an empty url, all different articles; those
-      // get a content-derived id (date, title, text) instead of collapsing into one.
-      const sourceId = url ?? `nourl:${textId('content', `${col(row.record, 'date')}\u0000${title}\u0000${text}`)}`;
-      const site = col(row.record, 'source').trim();
-      drafts.push({
-        id: textId(source, sourceId),
-        source,
-        sourceId,
-        kind: 'news',
-        publishedAt: date.ms,
-        title: title === '' ? null : capText(title, MAX_FIELD_CHARS),
-        text: capText(text === '' ? title : text),
-        url,
-        author: site === '' ? null : capText(site, MAX_FIELD_CHARS),
-      });
-    }
+    const out = mapRow({ col: (name) => row.record[cols.get(name) ?? -1] ?? '', source, now: opts.now, futureToleranceMs: opts.futureToleranceMs });
+    if (out === 'excluded') excluded++;
+    else if ('dead' in out) dead.push({ line: row.line, raw: row.raw, reason: out.dead });
+    else drafts.push(out.draft);
   }
   const { drafts: sorted, duplicates } = sortAndDedupe(drafts);
   dead.sort((a, b) => a.line - b.line);
-  return { drafts: sorted, dead, duplicates, rows: parsed.rows.length };
+  const reason = EXCLUSION_REASONS[format];
+  return { drafts: sorted, dead, duplicates, rows: parsed.rows.length, excluded: reason === null ? [] : [{ reason, rows: excluded }] };
 }

@@ -101,3 +101,15 @@ export function parseDayFirstUtc(input: string): DateResult {
   const [, d, mo, y, h, mi] = m;
   return build(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), 0, 0, 0);
 }
+
+/**
+ * "YYYY-MM-DD HH:MM[:SS]" without a zone, taken as UTC: the Date columns of the news descriptions
+ * and CoinDesk headline CSVs (data README 2c/2d). Only for files whose README states or implies
+ * UTC; a feed date without a zone still goes through parseFeedDate, which refuses it.
+ */
+export function parseUtcDateTime(input: string): DateResult {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2}))?$/.exec(input.trim());
+  if (!m) return { ok: false, reason: `unrecognised date "${input.slice(0, 64)}"` };
+  const [, y, mo, d, h, mi, s] = m;
+  return build(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? '0'), 0, 0);
+}

@@ -2,3 +2,4 @@ export * from './ids.js';
 export * from './dates.js';
 export * from './csv.js';
 export type { TextDraft } from './draft.js';
+export * from './files.js';
