@@ -69,7 +69,14 @@ export function createChampionPredictions(deps: { server: ModelServer | undefine
         r = ahead;
         batched.inc();
       } else {
-        r = m.fast.predictOne(x);
+        try {
+          r = m.fast.predictOne(x);
+        } catch {
+          // ERR_FORECAST_INVALID: the head gave no valid distribution for this window (for example a
+          // non-finite input that passed the normaliser); the baseline serves this record.
+          fallbacks.inc({ reason: 'non-finite' });
+          return base;
+        }
       }
       if (!Number.isFinite(r.ret) || !Number.isFinite(r.probUp)) {
         fallbacks.inc({ reason: 'non-finite' });

@@ -9,7 +9,8 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import { createLogger } from '../../core/logger.js';
 import { createMetricsRegistry, type Registry } from '../../core/metrics.js';
 import { loadTf, type TfModule } from '../../core/models/tf.js';
-import { buildModel, RETURN_SCALE } from '../../core/models/model.js';
+import { buildModel } from '../../core/models/model.js';
+import { gaussianForecastBlock } from '../../core/models/head.js';
 import { saveArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { createFastPredictor } from '../../core/models/fast.js';
 import { FEATURE_NAMES } from '../../core/models/domain/dataset.js';
@@ -36,7 +37,7 @@ describe('model server', () => {
     normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
     T,
     F,
-    returnScale: RETURN_SCALE,
+    forecast: gaussianForecastBlock([1]),
     trainedFrom: Date.UTC(2024, 0, 1),
     trainedTo: Date.UTC(2024, 6, 1),
     metrics: {},
@@ -79,7 +80,7 @@ describe('model server', () => {
     expect(server.status(clock)).toBe('lstm-attention@v1');
     expect(await expiresIn()).toEqual([{ version: 'v1', value: 3600 }]);
     const x = Float32Array.from({ length: T * F }, (_, i) => Math.cos(i));
-    expect(m?.fast.predictOne(x)).toEqual(createFastPredictor(model, RETURN_SCALE).predictOne(x));
+    expect(m?.fast.predictOne(x)).toEqual(createFastPredictor(model, gaussianForecastBlock([1])).predictOne(x));
   });
 
   it('refuses a corrupt, an incompatible, an expired and a non-file artifact and keeps v1', async () => {

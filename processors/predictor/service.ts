@@ -108,7 +108,12 @@ export function createPredictorHandler(deps: {
     // One pass over all windows with the fast predictor (the same forward pass as predictOne, so
     // results are bitwise what the handler would compute singly; see the report for tfjs).
     for (const { key, x } of wanted) {
-      const r = m.fast.predictOne(x);
+      let r;
+      try {
+        r = m.fast.predictOne(x);
+      } catch {
+        continue; // no valid distribution: the handler predicts it singly and falls back to the baseline
+      }
       prepared.set(key, { model: m, x, ret: r.ret, probUp: r.probUp });
     }
   }
