@@ -18,7 +18,8 @@ import { createProducer } from '../core/kafka/producer.js';
 import { runReplay } from '../producers/replay/service.js';
 import { runTextReplay } from '../producers/text/replay.js';
 import { loadTf } from '../core/models/tf.js';
-import { buildModel, MODEL_DEFAULTS, RETURN_SCALE } from '../core/models/model.js';
+import { buildModel, MODEL_DEFAULTS } from '../core/models/model.js';
+import { gaussianForecastBlock } from '../core/models/head.js';
 import { artifactDir, saveArtifact } from '../core/models/artifact.js';
 import { FEATURE_NAMES } from '../core/models/domain/dataset.js';
 import { loadEventsFromFiles, loadEventsFromKafka } from '../trainer/backtest/source.js';
@@ -56,7 +57,7 @@ async function createArtifact(): Promise<{ choice: ModelChoice; cleanup(): Promi
       normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
       T,
       F,
-      returnScale: RETURN_SCALE,
+      forecast: gaussianForecastBlock([1]),
       trainedFrom: Date.UTC(2022, 0, 1),
       trainedTo: Date.UTC(2023, 11, 1),
       metrics: {},

@@ -2,7 +2,9 @@
 // validation range right after it, never in the final evaluation window), saves a versioned
 // artifact in the model store, and applies the champion/challenger rule on the SAME validation
 // windows: the new model becomes champion (registry + announcement on the models topic) only if
-// it beats the champion — or, with none yet, persistence — by BITPREDICT_MODEL_PROMOTION_MARGIN.
+// it beats the champion — or, with none yet, persistence — by BITPREDICT_MODEL_PROMOTION_MARGIN,
+// measured by the pinball loss of the forecast distributions (horizons from
+// BITPREDICT_FORECAST_HORIZONS for the interval).
 // `bitpredict models list|promote <version>|rollback` for people.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
@@ -84,6 +86,12 @@ export async function train(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/** The validation score of a listed version: pinball loss for distributional artifacts, MSE for older point-forecast ones. */
+function scoreText(m: Record<string, number> | undefined): string {
+  if (m?.valPinball !== undefined) return `valPinball ${m.valPinball.toExponential(3)} (persistence ${m.valPersistencePinball?.toExponential(3)})`;
+  return `valMse ${m?.valMse?.toExponential(3)} (persistence ${m?.valPersistenceMse?.toExponential(3)}; point forecast: retrain)`;
+}
+
 export async function models(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
   const [sub, arg] = ctx.args;
@@ -95,7 +103,7 @@ export async function models(ctx: CommandContext): Promise<number> {
       const mark = v.version === reg.champion ? '*' : ' ';
       const m = v.meta?.metrics;
       ctx.output.line(
-        `${mark} ${v.version}  ${v.meta ? `valMse ${m?.valMse?.toExponential(3)} (persistence ${m?.valPersistenceMse?.toExponential(3)})  expires ${v.meta.expiresAt ?? 'never'}  ${v.meta.backend}` : `UNREADABLE: ${v.problem ?? ''}`}`,
+        `${mark} ${v.version}  ${v.meta ? `${scoreText(m)}  expires ${v.meta.expiresAt ?? 'never'}  ${v.meta.backend}` : `UNREADABLE: ${v.problem ?? ''}`}`,
       );
     }
     if (reg.champion === null) ctx.output.line(`no champion for ${name} yet`);

@@ -117,7 +117,7 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
       onEpoch: (e) => o.onEpoch?.(fold.index + 1, folds.length, e),
       onBatch: (b, bs) => o.onBatch?.(fold.index + 1, folds.length, b, bs),
     });
-    const p = predict(tf, trained.model, test.X, test.n, test.T, test.F);
+    const p = predict(tf, trained.model, trained.forecast, test.X, test.n, test.T, test.F);
     trained.model.dispose();
     // Ridge and logistic regression on the last step's features, fitted on the training range.
     const linear = fitLinear(lastStepRows(train), train.yReturn);

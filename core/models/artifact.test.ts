@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { loadTf } from './tf.js';
-import { buildModel, RETURN_SCALE } from './model.js';
-import { predict } from '../../trainer/model/train.js';
+import { buildModel } from './model.js';
+import { predictHead } from '../../trainer/model/train.js';
+import { gaussianForecastBlock } from './head.js';
 import { loadArtifact, saveArtifact, type ArtifactMeta } from './artifact.js';
 
 const T = 5;
@@ -21,7 +22,7 @@ function meta(over: Partial<ArtifactMeta> = {}): ArtifactMeta {
     normalizer: { columns: COLUMNS, mean: [0, 50, 0], std: [0.01, 10, 1] },
     T,
     F,
-    returnScale: RETURN_SCALE,
+    forecast: gaussianForecastBlock([1, 4, 24]),
     trainedFrom: Date.UTC(2023, 0, 1),
     trainedTo: Date.UTC(2024, 11, 31),
     metrics: { valLoss: 1.23 },
@@ -45,7 +46,7 @@ describe('model artifacts', () => {
   beforeAll(async () => {
     const { tf } = await loadTf();
     store = await mkdtemp(join(tmpdir(), 'bp-artifact-'));
-    model = buildModel(tf, { T, F, units: 8, attentionUnits: 4, seed: 7 });
+    model = buildModel(tf, { T, F, H: 3, units: 8, attentionUnits: 4, seed: 7 });
     dir = await saveArtifact(tf, model, meta(), store);
   });
   afterAll(async () => {
@@ -67,10 +68,10 @@ describe('model artifacts', () => {
     const { tf } = await loadTf();
     const loaded = await loadArtifact(tf, dir, { featureSetVersion: 'fs-2', featureColumns: COLUMNS });
     expect(loaded.meta).toEqual(meta());
-    const a = predict(tf, model, X, 4, T, F);
-    const b = predict(tf, loaded.model, X, 4, T, F);
-    expect(Array.from(b.ret)).toEqual(Array.from(a.ret));
-    expect(Array.from(b.probUp)).toEqual(Array.from(a.probUp));
+    const a = predictHead(tf, model, X, 4, T, F);
+    const b = predictHead(tf, loaded.model, X, 4, T, F);
+    expect(Array.from(b.mu)).toEqual(Array.from(a.mu));
+    expect(Array.from(b.sigma)).toEqual(Array.from(a.sigma));
     loaded.model.dispose();
   });
 
@@ -84,6 +85,10 @@ describe('model artifacts', () => {
     const { tf } = await loadTf();
     await expect(saveArtifact(tf, model, meta({ version: 'v2', T: 6 }), store)).rejects.toThrow(/meta T=6, F=3 do not match the model input \[T=5, F=3\]/);
     await expect(saveArtifact(tf, model, meta({ version: '../evil' }), store)).rejects.toThrow(/version must be a path-safe name/);
+    await expect(saveArtifact(tf, model, meta({ version: 'v2', forecast: gaussianForecastBlock([1]) }), store)).rejects.toThrow(
+      /output layer has 6 units, but forecast.horizons \[1\] need 2/,
+    );
+    await expect(saveArtifact(tf, model, meta({ version: 'v2', forecast: undefined }), store)).rejects.toThrow(/no forecast block/);
   });
 
   /** Copies the good artifact, breaks it with `mutate`, and returns the load error. */
@@ -169,6 +174,57 @@ describe('model artifacts', () => {
   ] as const)('refuses %s with a message naming the file', async (label, mutate, re) => {
     const e = await broken(label.replace(/\W+/g, '-'), mutate);
     expect(e.code).toBe('ERR_VALIDATION');
+    expect(e.message).toMatch(re);
+  });
+
+  const editForecast = (edit: (f: Record<string, unknown>) => void) =>
+    editJson('meta.json', (o) => {
+      edit(o.forecast as Record<string, unknown>);
+    });
+
+  it.each([
+    [
+      'an old point-forecast artifact (no forecast block)',
+      editJson('meta.json', (o) => {
+        delete o.forecast;
+        o.returnScale = 0.01;
+      }),
+      /meta\.json: the artifact has no forecast block: it is an old point-forecast model; retrain it/,
+    ],
+    [
+      'crossing shape quantiles',
+      editForecast((f) => {
+        const shapes = f.shapes as { z: number[] }[];
+        shapes[2]!.z[120] = shapes[2]!.z[0]! - 1;
+      }),
+      /meta\.json: forecast\.shapes\[2\] \(horizon 24\): shape quantiles cross/,
+    ],
+    [
+      'a non-finite target scale',
+      editForecast((f) => {
+        (f.targetScales as unknown[])[1] = 'Infinity';
+      }),
+      /forecast\.targetScales\[1\] \(horizon 4\) is "Infinity", not a finite number > 0/,
+    ],
+    [
+      'a non-positive target scale',
+      editForecast((f) => {
+        (f.targetScales as number[])[0] = 0;
+      }),
+      /forecast\.targetScales\[0\] \(horizon 1\) is 0/,
+    ],
+    [
+      'horizons that do not match the output layer',
+      editForecast((f) => {
+        f.horizons = [1, 4];
+        f.targetScales = [0.01, 0.02];
+        f.shapes = (f.shapes as unknown[]).slice(0, 2);
+      }),
+      /output layer has 6 units, but forecast\.horizons \[1,4\] need 4/,
+    ],
+  ] as const)('refuses %s with ERR_FORECAST_INVALID', async (label, mutate, re) => {
+    const e = await broken(label.replace(/\W+/g, '-'), mutate);
+    expect(e.code).toBe('ERR_FORECAST_INVALID');
     expect(e.message).toMatch(re);
   });
 

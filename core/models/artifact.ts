@@ -2,14 +2,18 @@
 // model.json is the tfjs "layers-model" format (topology + weightsManifest pointing at weights.bin).
 // Saving writes a temp folder beside the target and renames it into place, so a reader never sees
 // a half-written version. Loading checks everything it can and refuses with ERR_VALIDATION naming
-// the file at fault, so the caller can keep serving the previous champion.
+// the file at fault, so the caller can keep serving the previous champion. A model without a
+// servable distributional head (no `forecast` block: an old point-forecast artifact; crossing
+// shapes; bad target scales; horizons that do not match the output layer) is refused with
+// ERR_FORECAST_INVALID.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { LayersModel, io } from '@tensorflow/tfjs';
 import type { TfModule, TfBackend } from './tf.js';
 import { BitPredictError } from '../errors.js';
-import { attentionLayerClass } from './model.js';
+import { attentionLayerClass, headUnits } from './model.js';
+import { HEAD_LAYER, parseForecastBlock, type ForecastBlock } from './head.js';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -23,8 +27,13 @@ export interface ArtifactMeta {
   normalizer: { columns: string[]; mean: number[]; std: number[] };
   T: number;
   F: number;
-  /** The `ret` head predicts logReturn / returnScale. */
-  returnScale: number;
+  /** Legacy point-forecast artifacts only (their `ret` head predicted logReturn / returnScale). */
+  returnScale?: number;
+  /**
+   * The distributional head: horizons, target scales, calibrated shapes (core/models/head.ts).
+   * Optional in the type because older meta.json files are still listed; loading refuses without it.
+   */
+  forecast?: ForecastBlock;
   trainedFrom: number; // ms, first window end time used for training
   trainedTo: number; // ms, last window end time used for training
   metrics: Record<string, number>;
@@ -36,9 +45,12 @@ export interface ArtifactMeta {
   hyperparameters: Record<string, number | string | boolean>;
 }
 
+/** The meta of a servable artifact: its forecast block is present and checked. */
+export type ServableMeta = ArtifactMeta & { forecast: ForecastBlock };
+
 export interface LoadedArtifact {
   model: LayersModel;
-  meta: ArtifactMeta;
+  meta: ServableMeta;
   dir: string;
 }
 
@@ -67,7 +79,8 @@ export function validateMeta(m: unknown, file: string): ArtifactMeta {
   if (!isInt(o.T)) bad('T', `must be a positive integer, got ${JSON.stringify(o.T)}`);
   if (!isInt(o.F)) bad('F', `must be a positive integer, got ${JSON.stringify(o.F)}`);
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${JSON.stringify(o.seed)}`);
-  if (typeof o.returnScale !== 'number' || !(o.returnScale > 0)) bad('returnScale', `must be a positive number, got ${JSON.stringify(o.returnScale)}`);
+  if (o.returnScale !== undefined && (typeof o.returnScale !== 'number' || !(o.returnScale > 0)))
+    bad('returnScale', `must be a positive number when present, got ${JSON.stringify(o.returnScale)}`);
   for (const k of ['trainedFrom', 'trainedTo'] as const) {
     if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) bad(k, `must be a time in ms, got ${JSON.stringify(o[k])}`);
   }
@@ -113,6 +126,7 @@ export async function saveArtifact(tf: TfModule, model: LayersModel, meta: Artif
   validateMeta(meta, META_FILE);
   const [T, F] = modelShape(model);
   if (T !== meta.T || F !== meta.F) throw invalid(`meta T=${meta.T}, F=${meta.F} do not match the model input [T=${String(T)}, F=${String(F)}]`);
+  parseForecastBlock(meta.forecast, headUnits(model) ?? 0, META_FILE);
   const dir = artifactDir(storeDir, meta.name, meta.version);
   const parent = resolve(dir, '..');
   await mkdir(parent, { recursive: true });
@@ -177,7 +191,8 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
   const modelPath = join(dir, MODEL_FILE);
   const weightsPath = join(dir, WEIGHTS_FILE);
   const metaPath = join(dir, META_FILE);
-  const meta = validateMeta(parseJson(await readFileOrThrow(metaPath), metaPath), metaPath);
+  const parsed = validateMeta(parseJson(await readFileOrThrow(metaPath), metaPath), metaPath);
+  const meta: ServableMeta = { ...parsed, forecast: parseForecastBlock(parsed.forecast, undefined, metaPath) };
   if (expect.featureSetVersion !== undefined && meta.featureSetVersion !== expect.featureSetVersion) {
     throw invalid(
       `${metaPath}: featureSetVersion is ${JSON.stringify(meta.featureSetVersion)}, this service computes ${JSON.stringify(expect.featureSetVersion)}`,
@@ -234,12 +249,18 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
   }
   const [T, F] = modelShape(model);
   const outputs = model.outputNames;
-  if (T !== meta.T || F !== meta.F || outputs.length !== 2 || !outputs.includes('ret') || !outputs.includes('up')) {
+  if (T !== meta.T || F !== meta.F || outputs.length !== 1 || outputs[0] !== HEAD_LAYER) {
     model.dispose();
     throw invalid(
-      `${modelPath}: model input [T=${String(T)}, F=${String(F)}] and outputs ${JSON.stringify(outputs)} do not match ${META_FILE} (T=${meta.T}, F=${meta.F}, outputs ret and up)`,
+      `${modelPath}: model input [T=${String(T)}, F=${String(F)}] and outputs ${JSON.stringify(outputs)} do not match ${META_FILE} (T=${meta.T}, F=${meta.F}, output ${HEAD_LAYER})`,
       modelPath,
     );
+  }
+  try {
+    parseForecastBlock(meta.forecast, headUnits(model) ?? 0, metaPath);
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
   return { model, meta, dir };
 }

@@ -3,24 +3,45 @@
 // overhead: ~20 ms per window on wasm on this machine, too slow for the p99 < 20 ms goal. The same
 // arithmetic in Float32Arrays is ~0.5 ms. Weights are copied out of the tfjs model once; the
 // result equals model.predict to float32 rounding (tested). Inference only (dropout is identity).
+// One forward function serves one window and many: a batch gives bitwise the outputs of its windows
+// computed one by one (no chunk-boundary dependence between the live single and batched paths).
 import type { LayersModel } from '@tensorflow/tfjs';
 import { BitPredictError } from '../errors.js';
-import { RETURN_SCALE } from './model.js';
+import type { ForecastDistribution } from '../forecast/distribution.js';
+import { HEAD_LAYER, distributionsOf, headSigma, parseForecastBlock, type ForecastBlock, type HeadOutput } from './head.js';
 
+/** The raw head of the model in plain JS: mu and sigma per horizon (standardised units, see head.ts). */
+export interface FastKernel {
+  T: number;
+  F: number;
+  /** Horizons (the output layer has 2H units). */
+  H: number;
+  /** One window [T*F] (row-major [step][feature], normalised); writes H values each into mu and sigma at i*H. */
+  forward(x: Float32Array, off: number, mu: Float64Array, sigma: Float64Array, i: number): void;
+  /** n windows back to back. */
+  forwardMany(X: Float32Array, n: number): HeadOutput;
+}
+
+/** A prediction of one window: the distribution per horizon, and the horizon-1 point fields of today's record. */
 export interface FastPrediction {
-  /** Predicted next-period log return (unscaled). */
+  /** One distribution per horizon, in the order of the forecast block's horizons. */
+  distributions: ForecastDistribution[];
+  /** Mean log return over the first horizon. */
   ret: number;
-  /** Probability that the next return is > 0. */
+  /** P(return > 0) over the first horizon. */
   probUp: number;
 }
 
 export interface FastPredictor {
   T: number;
   F: number;
-  /** One window [T*F] (row-major [step][feature], normalised). */
+  horizons: readonly number[];
+  forecast: ForecastBlock;
+  kernel: FastKernel;
+  /** One window [T*F]; throws ERR_FORECAST_INVALID when a distribution is not valid. */
   predictOne(x: Float32Array): FastPrediction;
-  /** n windows back to back; same outputs as trainer/model/train.ts predict. */
-  predictMany(X: Float32Array, n: number): { ret: Float32Array; probUp: Float32Array };
+  /** n windows back to back: element w is bitwise predictOne of window w. */
+  predictMany(X: Float32Array, n: number): FastPrediction[];
 }
 
 type Act = (x: number) => number;
@@ -49,8 +70,8 @@ function weightsOf(model: LayersModel, layer: string, count: number): Float32Arr
   return ws.map((w) => Float32Array.from(w.dataSync() as Float32Array));
 }
 
-/** Copies the weights of a model built by buildModel into a plain-JS predictor. */
-export function createFastPredictor(model: LayersModel, returnScale = RETURN_SCALE): FastPredictor {
+/** Copies the weights of a model built by buildModel into a plain-JS kernel of its raw head. */
+export function createFastKernel(model: LayersModel): FastKernel {
   const shape = model.inputs[0]?.shape;
   const t0 = shape?.[1];
   const f0 = shape?.[2];
@@ -68,9 +89,12 @@ export function createFastPredictor(model: LayersModel, returnScale = RETURN_SCA
     throw new BitPredictError('ERR_VALIDATION', 'fast predictor: lstm weight shapes do not match the input');
   const [aW, aB, aV] = weightsOf(model, 'attention', 3) as [Float32Array, Float32Array, Float32Array];
   const A = aB.length;
-  const [rW, rB] = weightsOf(model, 'ret', 2) as [Float32Array, Float32Array];
-  const [uW, uB] = weightsOf(model, 'up', 2) as [Float32Array, Float32Array];
-  const upAct = activation((model.getLayer('up').getConfig() as Record<string, unknown>).activation, 'up.activation');
+  const [hW, hB] = weightsOf(model, HEAD_LAYER, 2) as [Float32Array, Float32Array];
+  const headAct = activation((model.getLayer(HEAD_LAYER).getConfig() as Record<string, unknown>).activation, `${HEAD_LAYER}.activation`);
+  const O = hB.length;
+  if (O < 2 || O % 2 !== 0 || hW.length !== units * O)
+    throw new BitPredictError('ERR_FORECAST_INVALID', `fast predictor: the '${HEAD_LAYER}' layer has ${O} units; it needs 2 per horizon`);
+  const H = O / 2;
   const G = 4 * units;
 
   // Scratch buffers, reused across calls (the predictor is not re-entrant, JS is single-threaded).
@@ -80,7 +104,7 @@ export function createFastPredictor(model: LayersModel, returnScale = RETURN_SCA
   const scores = new Float64Array(T);
   const ctx = new Float64Array(units);
 
-  function forward(X: Float32Array, off: number): FastPrediction {
+  function forward(X: Float32Array, off: number, mu: Float64Array, sigma: Float64Array, i: number): void {
     c.fill(0);
     for (let t = 0; t < T; t++) {
       // z = x_t K + h_{t-1} U + b
@@ -129,32 +153,71 @@ export function createFastPredictor(model: LayersModel, returnScale = RETURN_SCA
       const w = scores[t]! / sum;
       for (let k = 0; k < units; k++) ctx[k]! += w * hs[t * units + k]!;
     }
-    let r = rB[0]!;
-    let u = uB[0]!;
-    for (let k = 0; k < units; k++) {
-      r += ctx[k]! * rW[k]!;
-      u += ctx[k]! * uW[k]!;
+    // Dense head: [mu_1..mu_H, raw_1..raw_H]; sigma = softplus(raw) + floor (head.ts, shared with tfjs predict).
+    for (let o = 0; o < O; o++) {
+      let v = hB[o]!;
+      for (let k = 0; k < units; k++) v += ctx[k]! * hW[k * O + o]!;
+      v = headAct(v);
+      if (o < H) mu[i * H + o] = v;
+      else sigma[i * H + o - H] = headSigma(v);
     }
-    return { ret: r * returnScale, probUp: upAct(u) };
   }
 
   return {
     T,
     F,
-    predictOne(x) {
-      if (x.length !== T * F) throw new BitPredictError('ERR_VALIDATION', `fast predictor: window has ${x.length} values, expected T*F = ${T * F}`);
-      return forward(x, 0);
+    H,
+    forward(x, off, mu, sigma, i) {
+      if (off < 0 || off + T * F > x.length) throw new BitPredictError('ERR_VALIDATION', `fast predictor: window at ${off} runs past the ${x.length} values`);
+      forward(x, off, mu, sigma, i);
     },
-    predictMany(X, n) {
-      if (X.length !== n * T * F) throw new BitPredictError('ERR_VALIDATION', `fast predictor: X has ${X.length} values, expected n*T*F = ${n * T * F}`);
-      const ret = new Float32Array(n);
-      const probUp = new Float32Array(n);
-      for (let w = 0; w < n; w++) {
-        const p = forward(X, w * T * F);
-        ret[w] = p.ret;
-        probUp[w] = p.probUp;
-      }
-      return { ret, probUp };
+    forwardMany(X, n) {
+      if (!Number.isSafeInteger(n) || n < 0 || X.length !== n * T * F)
+        throw new BitPredictError('ERR_VALIDATION', `fast predictor: X has ${X.length} values, expected n*T*F = ${n * T * F}`);
+      const mu = new Float64Array(n * H);
+      const sigma = new Float64Array(n * H);
+      for (let w = 0; w < n; w++) forward(X, w * T * F, mu, sigma, w);
+      return { mu, sigma };
     },
   };
+}
+
+/**
+ * The live forecaster: the kernel plus the artifact's forecast block. Refuses (ERR_FORECAST_INVALID)
+ * a block that is not servable or whose horizons do not match the output layer.
+ */
+export function createFastPredictor(model: LayersModel, forecast: ForecastBlock): FastPredictor {
+  const kernel = createFastKernel(model);
+  const block = parseForecastBlock(forecast, 2 * kernel.H, 'forecast block');
+  const { T, F, H } = kernel;
+  const mu = new Float64Array(H);
+  const sigma = new Float64Array(H);
+  function one(X: Float32Array, off: number): FastPrediction {
+    kernel.forward(X, off, mu, sigma, 0);
+    const distributions = distributionsOf(block, mu, sigma);
+    return { distributions, ret: distributions[0]!.mean, probUp: distributions[0]!.probUp };
+  }
+  return {
+    T,
+    F,
+    horizons: block.horizons,
+    forecast: block,
+    kernel,
+    predictOne(x) {
+      if (x.length !== T * F) throw new BitPredictError('ERR_VALIDATION', `fast predictor: window has ${x.length} values, expected T*F = ${T * F}`);
+      return one(x, 0);
+    },
+    predictMany(X, n) {
+      if (!Number.isSafeInteger(n) || n < 0 || X.length !== n * T * F)
+        throw new BitPredictError('ERR_VALIDATION', `fast predictor: X has ${X.length} values, expected n*T*F = ${n * T * F}`);
+      const out: FastPrediction[] = [];
+      for (let w = 0; w < n; w++) out.push(one(X, w * T * F));
+      return out;
+    },
+  };
+}
+
+/** The forecast distributions (one per horizon) of one normalised window: research and live use this. */
+export function forecastDistributions(predictor: FastPredictor, x: Float32Array): ForecastDistribution[] {
+  return predictor.predictOne(x).distributions;
 }

@@ -1,24 +1,47 @@
 import { describe, expect, it } from 'vitest';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { loadTf } from './tf.js';
-import { buildModel, RETURN_SCALE } from './model.js';
+import { buildModel, headUnits, studentTLoss } from './model.js';
+import { STUDENT_T_DOF, headSigma, studentTNll } from './head.js';
 
 const weightsOf = (m: LayersModel): Float32Array[] => m.getWeights().map((w) => w.dataSync() as Float32Array);
 
 describe('buildModel', () => {
-  it('builds LSTM -> attention -> ret/up heads with the requested shapes', async () => {
+  it('builds LSTM -> attention -> the forecast head with 2 units per horizon', async () => {
     const { tf } = await loadTf();
-    const m = buildModel(tf, { T: 6, F: 3, units: 8, attentionUnits: 4, seed: 7 });
+    const m = buildModel(tf, { T: 6, F: 3, H: 3, units: 8, attentionUnits: 4, seed: 7 });
     expect(m.inputs[0]!.shape).toEqual([null, 6, 3]);
-    expect(m.outputNames).toEqual(['ret', 'up']);
+    expect(m.outputNames).toEqual(['forecast']);
+    expect(headUnits(m)).toBe(6);
     expect(m.getLayer('attention').getClassName()).toBe('BitPredictAdditiveAttention');
-    // LSTM kernel [F, 4u], recurrent [u, 4u], bias; attention W [u, A], b [A], v [A, 1]; two dense heads.
-    expect(m.getWeights().map((w) => w.shape)).toEqual([[3, 32], [8, 32], [32], [8, 4], [4], [4, 1], [8, 1], [1], [8, 1], [1]]);
-    const [ret, up] = tf.tidy(() => (m.predict(tf.ones([5, 6, 3])) as Tensor[]).map((t) => t.arraySync() as number[][]));
-    expect(ret).toHaveLength(5);
-    for (const [p] of up!) expect(p! > 0 && p! < 1).toBe(true);
-    expect(RETURN_SCALE).toBe(0.01);
+    // LSTM kernel [F, 4u], recurrent [u, 4u], bias; attention W [u, A], b [A], v [A, 1]; the head [u, 2H], [2H].
+    expect(m.getWeights().map((w) => w.shape)).toEqual([[3, 32], [8, 32], [32], [8, 4], [4], [4, 1], [8, 6], [6]]);
+    const out = tf.tidy(() => (m.predict(tf.ones([5, 6, 3])) as Tensor).arraySync() as number[][]);
+    expect(out).toHaveLength(5);
+    expect(out[0]).toHaveLength(6);
+    expect(headUnits(buildModel(tf, { T: 2, F: 2, seed: 1 }))).toBe(2); // default: one horizon
     m.dispose();
+  });
+
+  it('the loss is the Student-t NLL averaged over the present labels only', async () => {
+    const { tf } = await loadTf();
+    const H = 2;
+    const loss = studentTLoss(tf, H);
+    // Two windows; window 1's second horizon is missing (label 0 with mask 0, so any value is ignored).
+    const yTrue = [
+      [0.5, -1.2, 1, 1],
+      [2.0, 123, 1, 0],
+    ];
+    const yPred = [
+      [0.1, -0.3, 0.2, -1.5],
+      [-0.4, 0.0, 1.1, 0.3],
+    ];
+    const got = tf.tidy(() => loss(tf.tensor2d(yTrue), tf.tensor2d(yPred)).dataSync()[0]!);
+    const nll = (y: number, mu: number, raw: number): number => studentTNll(y, mu, headSigma(raw), STUDENT_T_DOF);
+    const want = (nll(0.5, 0.1, 0.2) + nll(-1.2, -0.3, -1.5) + nll(2.0, -0.4, 1.1)) / 3;
+    expect(got).toBeCloseTo(want, 5);
+    // No present label: 0, not NaN.
+    expect(tf.tidy(() => loss(tf.tensor2d([[1, 2, 0, 0]]), tf.tensor2d([[0, 0, 0, 0]])).dataSync()[0])).toBe(0);
   });
 
   it('is seeded: same seed -> identical weights, different seed -> different', async () => {
@@ -46,8 +69,8 @@ describe('buildModel', () => {
     const m = buildModel(tf, { T: 4, F: 2, units: 4, attentionUnits: 3, seed: 5, dropout: 0.5 });
     expect(m.layers.map((l) => l.name)).toContain('dropout');
     const x = tf.ones([2, 4, 2]);
-    const a = tf.tidy(() => Array.from((m.predict(x) as Tensor[])[0]!.dataSync()));
-    const b = tf.tidy(() => Array.from((m.predict(x) as Tensor[])[0]!.dataSync()));
+    const a = tf.tidy(() => Array.from((m.predict(x) as Tensor).dataSync()));
+    const b = tf.tidy(() => Array.from((m.predict(x) as Tensor).dataSync()));
     expect(a).toEqual(b);
     x.dispose();
     m.dispose();
@@ -57,5 +80,6 @@ describe('buildModel', () => {
     const { tf } = await loadTf();
     expect(() => buildModel(tf, { T: 0, F: 2, seed: 1 })).toThrow(/T must be a positive integer/);
     expect(() => buildModel(tf, { T: 4, F: 2, seed: 1, dropout: 1 })).toThrow(/dropout/);
+    expect(() => buildModel(tf, { T: 4, F: 2, H: 0, seed: 1 })).toThrow(/H must be a positive integer/);
   });
 });

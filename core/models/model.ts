@@ -1,7 +1,10 @@
-// LSTM with additive (Bahdanau) attention over its outputs and two heads:
+// LSTM with additive (Bahdanau) attention over its outputs and a distributional head:
 //   window [T, F] -> LSTM(units, returnSequences) -> attention -> context [units]
-//     -> `ret`: Dense(1, linear), the next log return divided by RETURN_SCALE
-//     -> `up`:  Dense(1, sigmoid), the probability that the next return is > 0
+//     -> `forecast`: Dense(2H, linear) = [mu_1..mu_H, raw_1..raw_H], per horizon the location and
+//        (through softplus) the scale of a Student-t over the standardised log return; see head.ts
+//        for the units and how the outputs become distributions.
+// Trained on the Student-t negative log-likelihood averaged over the present labels (a missing
+// horizon label is masked out, see studentTLoss).
 // Attention is one custom layer (registered for serialization, so a saved topology loads back):
 //   score_t = v^T tanh(W h_t + b), a = softmax_t(score), context = sum_t a_t h_t.
 // Every initializer is seeded, so two builds with the same seed have identical weights (dropout,
@@ -9,16 +12,17 @@
 import type { TfModule } from './tf.js';
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
 import { BitPredictError } from '../errors.js';
+import { HEAD_LAYER, SIGMA_FLOOR, STUDENT_T_DOF, studentTNllConstant } from './head.js';
 
-/** The `ret` head learns returns / RETURN_SCALE (hourly log returns are ~1e-2, so targets are ~1). */
-export const RETURN_SCALE = 0.01;
 export const ATTENTION_CLASS_NAME = 'BitPredictAdditiveAttention';
 export const INPUT_NAME = 'window';
-export const OUTPUT_NAMES = ['ret', 'up'] as const;
+export const OUTPUT_NAMES = [HEAD_LAYER] as const;
 
 export interface ModelOptions {
   T: number;
   F: number;
+  /** Number of forecast horizons H (the output layer has 2H units); default 1. */
+  H?: number;
   units?: number;
   attentionUnits?: number;
   dropout?: number;
@@ -102,7 +106,7 @@ function checkPositiveInt(name: string, value: number): void {
     throw new BitPredictError('ERR_VALIDATION', `buildModel: ${name} must be a positive integer, got ${String(value)}`);
 }
 
-/** Builds and compiles (Adam; ret: MSE, up: binary cross-entropy) the LSTM-attention model. */
+/** Builds and compiles (Adam; masked Student-t NLL) the LSTM-attention model. */
 export function buildModel(tf: TfModule, opts: ModelOptions): LayersModel {
   const units = opts.units ?? MODEL_DEFAULTS.units;
   const attentionUnits = opts.attentionUnits ?? MODEL_DEFAULTS.attentionUnits;
@@ -110,6 +114,8 @@ export function buildModel(tf: TfModule, opts: ModelOptions): LayersModel {
   const learningRate = opts.learningRate ?? MODEL_DEFAULTS.learningRate;
   checkPositiveInt('T', opts.T);
   checkPositiveInt('F', opts.F);
+  const H = opts.H ?? 1;
+  checkPositiveInt('H', H);
   checkPositiveInt('units', units);
   checkPositiveInt('attentionUnits', attentionUnits);
   if (!Number.isInteger(opts.seed)) throw new BitPredictError('ERR_VALIDATION', `buildModel: seed must be an integer, got ${String(opts.seed)}`);
@@ -135,18 +141,51 @@ export function buildModel(tf: TfModule, opts: ModelOptions): LayersModel {
   // SAME mask for every batch (a fixed pruning, not regularisation). Hence dropout > 0 makes
   // training not bit-reproducible; the default is 0.
   if (dropout > 0) context = tf.layers.dropout({ rate: dropout, name: 'dropout' }).apply(context) as SymbolicTensor;
-  const ret = tf.layers
-    .dense({ units: 1, activation: 'linear', name: 'ret', kernelInitializer: tf.initializers.glorotUniform({ seed: s + 5 }) })
+  const head = tf.layers
+    .dense({ units: 2 * H, activation: 'linear', name: HEAD_LAYER, kernelInitializer: tf.initializers.glorotUniform({ seed: s + 5 }) })
     .apply(context) as SymbolicTensor;
-  const up = tf.layers
-    .dense({ units: 1, activation: 'sigmoid', name: 'up', kernelInitializer: tf.initializers.glorotUniform({ seed: s + 6 }) })
-    .apply(context) as SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: [ret, up], name: 'lstm_attention' });
+  const model = tf.model({ inputs: input, outputs: head, name: 'lstm_attention' });
   compileModel(tf, model, learningRate);
   return model;
 }
 
-/** (Re)compiles with Adam and the two losses; also used after loading an artifact for fine-tuning. */
+/** Units of the model's output layer (2H), or null when it has no `forecast` layer. */
+export function headUnits(model: LayersModel): number | null {
+  try {
+    const cfg = model.getLayer(HEAD_LAYER).getConfig() as { units?: unknown };
+    return typeof cfg.units === 'number' ? cfg.units : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The training loss for H horizons: yTrue is [B, 2H] = [y_1..y_H, m_1..m_H], the standardised
+ * labels (0 where missing) and their masks (1 present, 0 missing); yPred is the head output. The
+ * loss is the Student-t(dof) negative log-likelihood summed over the present labels divided by
+ * their count, so a missing label contributes nothing (and a batch with none gives 0).
+ */
+export function studentTLoss(tf: TfModule, H: number, dof: number = STUDENT_T_DOF): (yTrue: Tensor, yPred: Tensor) => Tensor {
+  const c = studentTNllConstant(dof);
+  return (yTrue, yPred) =>
+    tf.tidy(() => {
+      const y = tf.slice(yTrue, [0, 0], [-1, H]);
+      const mask = tf.slice(yTrue, [0, H], [-1, H]);
+      const mu = tf.slice(yPred, [0, 0], [-1, H]);
+      const sigma = tf.add(tf.softplus(tf.slice(yPred, [0, H], [-1, H])), SIGMA_FLOOR);
+      const z = tf.div(tf.sub(y, mu), sigma);
+      const nll = tf.add(tf.add(tf.log(sigma), tf.mul(tf.log1p(tf.div(tf.square(z), dof)), (dof + 1) / 2)), c);
+      return tf.div(tf.sum(tf.mul(nll, mask)), tf.maximum(tf.sum(mask), 1));
+    });
+}
+
+/** (Re)compiles with Adam and the masked Student-t loss; also used after loading an artifact for fine-tuning. */
 export function compileModel(tf: TfModule, model: LayersModel, learningRate: number = MODEL_DEFAULTS.learningRate): void {
-  model.compile({ optimizer: tf.train.adam(learningRate), loss: { ret: 'meanSquaredError', up: 'binaryCrossentropy' } });
+  const units = headUnits(model);
+  if (units === null || units < 2 || units % 2 !== 0)
+    throw new BitPredictError(
+      'ERR_FORECAST_INVALID',
+      `compileModel: the model has no '${HEAD_LAYER}' output layer with 2 units per horizon (got ${String(units)})`,
+    );
+  model.compile({ optimizer: tf.train.adam(learningRate), loss: studentTLoss(tf, units / 2) });
 }

@@ -2,14 +2,15 @@
 // the champion on a refused artifact (corrupt, wrong feature set, expired, non-file URI), and
 // reports expiry in its status and gauge.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, truncate } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { createLogger } from '../../core/logger.js';
 import { createMetricsRegistry, type Registry } from '../../core/metrics.js';
 import { loadTf, type TfModule } from '../../core/models/tf.js';
-import { buildModel, RETURN_SCALE } from '../../core/models/model.js';
+import { buildModel } from '../../core/models/model.js';
+import { gaussianForecastBlock } from '../../core/models/head.js';
 import { saveArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { createFastPredictor } from '../../core/models/fast.js';
 import { FEATURE_NAMES } from '../../core/models/domain/dataset.js';
@@ -36,7 +37,7 @@ describe('model server', () => {
     normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
     T,
     F,
-    returnScale: RETURN_SCALE,
+    forecast: gaussianForecastBlock([1]),
     trainedFrom: Date.UTC(2024, 0, 1),
     trainedTo: Date.UTC(2024, 6, 1),
     metrics: {},
@@ -79,7 +80,7 @@ describe('model server', () => {
     expect(server.status(clock)).toBe('lstm-attention@v1');
     expect(await expiresIn()).toEqual([{ version: 'v1', value: 3600 }]);
     const x = Float32Array.from({ length: T * F }, (_, i) => Math.cos(i));
-    expect(m?.fast.predictOne(x)).toEqual(createFastPredictor(model, RETURN_SCALE).predictOne(x));
+    expect(m?.fast.predictOne(x)).toEqual(createFastPredictor(model, gaussianForecastBlock([1])).predictOne(x));
   });
 
   it('refuses a corrupt, an incompatible, an expired and a non-file artifact and keeps v1', async () => {
@@ -104,6 +105,40 @@ describe('model server', () => {
     expect(await failures('uri')).toBe(1);
     expect(server.current()?.version).toBe('v1');
     expect(server.status(clock)).toBe('lstm-attention@v1');
+  });
+
+  it('refuses an artifact without a servable forecast head (old point-forecast model, crossing shapes) and keeps v1', async () => {
+    const before = await failures('incompatible');
+    const good = await saveArtifact(tf, model, meta('v6'), store);
+    const old = join(store, 'lstm-attention', 'v6-old');
+    await cp(good, old, { recursive: true });
+    const m = JSON.parse(await readFile(join(old, 'meta.json'), 'utf8')) as Record<string, unknown>;
+    delete m.forecast;
+    m.version = 'v6-old';
+    await writeFile(join(old, 'meta.json'), JSON.stringify(m));
+    expect(await server.loadDir(old, 'test old')).toBe(false);
+    expect(server.lastRefusal).toMatch(/no forecast block: it is an old point-forecast model; retrain/);
+
+    const crossing = join(store, 'lstm-attention', 'v6-crossing');
+    await cp(good, crossing, { recursive: true });
+    const c = JSON.parse(await readFile(join(crossing, 'meta.json'), 'utf8')) as { forecast: { shapes: { z: number[] }[] } };
+    c.forecast.shapes[0]!.z[150] = -5;
+    await writeFile(join(crossing, 'meta.json'), JSON.stringify(c));
+    expect(await server.loadDir(crossing, 'test crossing')).toBe(false);
+    expect(server.lastRefusal).toMatch(/shapes\[0\] \(horizon 1\): shape quantiles cross/);
+    expect(await failures('incompatible')).toBe(before + 2);
+    expect(server.current()?.version).toBe('v1');
+  });
+
+  it('serves one distribution per horizon beside the horizon-1 point fields', () => {
+    const m = server.current();
+    const x = Float32Array.from({ length: T * F }, (_, i) => Math.sin(i));
+    const p = m!.fast.predictOne(x);
+    expect(m!.fast.horizons).toEqual([1]);
+    expect(p.distributions).toHaveLength(1);
+    expect(p.ret).toBe(p.distributions[0]!.mean);
+    expect(p.probUp).toBe(p.distributions[0]!.probUp);
+    expect(p.distributions[0]!.quantiles).toHaveLength(7);
   });
 
   it('reports an expired champion, which the handler then does not use', async () => {

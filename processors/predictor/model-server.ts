@@ -27,6 +27,7 @@ export interface ServingModel {
   normalizer: Normalizer;
   /** ms, or null for no expiry */
   expiresAt: number | null;
+  /** The forward pass with the artifact's forecast head: predictOne gives one distribution per horizon (fast.horizons). */
   fast: FastPredictor;
   meta: ArtifactMeta;
 }
@@ -99,12 +100,15 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
         loaded = await loadArtifact(tf, dir, { featureSetVersion: FEATURE_SET_VERSION, featureColumns: FEATURE_NAMES });
       } catch (err) {
         const msg = errorMessage(err);
-        return refuse(/featureSetVersion|featureColumns/.test(msg) ? 'incompatible' : 'corrupt', source, msg);
+        // A model without a servable distributional head (old point-forecast artifact, crossing
+        // shapes, bad target scales) is a model this service cannot serve, not a damaged file.
+        const forecast = err instanceof BitPredictError && err.code === 'ERR_FORECAST_INVALID';
+        return refuse(forecast || /featureSetVersion|featureColumns/.test(msg) ? 'incompatible' : 'corrupt', source, msg);
       }
       const { model, meta } = loaded;
       let fast: FastPredictor;
       try {
-        fast = createFastPredictor(model, meta.returnScale);
+        fast = createFastPredictor(model, meta.forecast);
       } catch (err) {
         return refuse('incompatible', source, errorMessage(err));
       } finally {

@@ -23,7 +23,7 @@ import { featuresFromCandles } from '../../core/features/batch.js';
 import { buildWindows, FEATURE_NAMES, fitNormalizer, lastWindow, type Normalizer } from '../../core/models/domain/dataset.js';
 import { loadTf, type TfModule } from '../../core/models/tf.js';
 import { trainModel } from '../../trainer/model/train.js';
-import { RETURN_SCALE } from '../../core/models/model.js';
+import { gaussianForecastBlock } from '../../core/models/head.js';
 import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
 import { artifactDir, saveArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { announce } from '../../core/models/registry.js';
@@ -61,7 +61,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
       normalizer,
       T,
       F: FEATURE_NAMES.length,
-      returnScale: RETURN_SCALE,
+      forecast: gaussianForecastBlock([1]),
       trainedFrom: FROM,
       trainedTo: features[live - 1]?.eventTime ?? FROM,
       metrics: { valMse: 1 },
@@ -157,7 +157,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const train = buildWindows(features, { T, normalizer, to: cut });
     expect(train.n).toBeGreaterThan(300);
     model = (await trainModel(tf, train, null, { epochs: 1, batchSize: 64, learningRate: 2e-3, seed: 1, units: 4 })).model;
-    fast = createFastPredictor(model, RETURN_SCALE);
+    fast = createFastPredictor(model, gaussianForecastBlock([1]));
     await publish('v1');
     // The history before the live stream is in Redis only (as if the predictor had seen it before).
     sent = 0;
@@ -336,7 +336,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     // Hot swap halfway through a prepared chunk: before it, v1 (from the batch); after it, v2
     // predicted singly (the prepared v1 results are not used); one prediction per record.
     const v2Model = buildModel(tf, { T, F: FEATURE_NAMES.length, units: 4, attentionUnits: 4, seed: 7 });
-    const v2Fast = createFastPredictor(v2Model, RETURN_SCALE);
+    const v2Fast = createFastPredictor(v2Model, gaussianForecastBlock([1]));
     const v2Dir = await saveArtifact(tf, v2Model, meta('v2-swap'), store);
     v2Model.dispose();
     const swap = makeHandler();

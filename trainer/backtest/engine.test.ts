@@ -13,7 +13,8 @@ import { featuresFromCandles, seriesOf } from '../../core/features/batch.js';
 import { FEATURE_NAMES, fitNormalizer, lastWindow, type Normalizer } from '../../core/models/domain/dataset.js';
 import { createEmaDriftBaseline } from '../../core/models/domain/baseline.js';
 import { loadTf } from '../../core/models/tf.js';
-import { buildModel, RETURN_SCALE } from '../../core/models/model.js';
+import { buildModel } from '../../core/models/model.js';
+import { gaussianForecastBlock } from '../../core/models/head.js';
 import { saveArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { createFastPredictor } from '../../core/models/fast.js';
 import type { BacktestEvents, CandleGap } from './types.js';
@@ -97,7 +98,7 @@ beforeAll(async () => {
     normalizer,
     T,
     F: FEATURE_NAMES.length,
-    returnScale: RETURN_SCALE,
+    forecast: gaussianForecastBlock([1]),
     trainedFrom: FROM - 250 * H,
     trainedTo: FROM - H,
     metrics: {},
@@ -316,7 +317,7 @@ describe('runBacktest: models', () => {
     const { tf } = await loadTf();
     const { loadArtifact } = await import('../../core/models/artifact.js');
     const art = await loadArtifact(tf, artifactDirPath);
-    const fast = createFastPredictor(art.model, art.meta.returnScale);
+    const fast = createFastPredictor(art.model, art.meta.forecast);
     art.model.dispose();
     const series: FeatureVector[] = seriesOf(featuresFromCandles(events.candles, events.texts, { windowMs: W }), 'BTCUSDT', '1h');
     for (const i of [0, 1, 50, r.series.time.length - 1]) {

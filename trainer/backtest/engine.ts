@@ -39,7 +39,7 @@ import {
 import { createEmaDriftBaseline, DEFAULT_HALF_LIFE_STEPS } from '../../core/models/domain/baseline.js';
 import { loadArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
-import { MODEL_DEFAULTS, RETURN_SCALE } from '../../core/models/model.js';
+import { MODEL_DEFAULTS } from '../../core/models/model.js';
 import { trainModel, TRAIN_DEFAULTS } from '../model/train.js';
 import { loadTf, type LoadedTf } from '../../core/models/tf.js';
 import type { BacktestEvents } from './types.js';
@@ -303,7 +303,7 @@ async function loadBacktestModel(o: BacktestOptions): Promise<LoadedModel> {
   const meta = art.meta;
   let fast: FastPredictor | null = null;
   try {
-    if (!o.walkForward) fast = createFastPredictor(art.model, meta.returnScale);
+    if (!o.walkForward) fast = createFastPredictor(art.model, meta.forecast);
   } finally {
     art.model.dispose();
   }
@@ -637,7 +637,7 @@ async function walkForward(
     });
     let fast: FastPredictor;
     try {
-      fast = createFastPredictor(trained.model, RETURN_SCALE);
+      fast = createFastPredictor(trained.model, trained.forecast);
     } finally {
       trained.model.dispose();
     }

@@ -11,6 +11,8 @@ export interface PromotionInput {
   championMse: number | null;
   persistenceMse: number;
   margin: number;
+  /** What the three losses are, for the reason text (default 'MSE'); the distributional head passes its pinball loss. */
+  measure?: string;
 }
 
 export interface PromotionDecision {
@@ -23,7 +25,9 @@ export interface PromotionDecision {
 }
 
 export function decidePromotion(p: PromotionInput): PromotionDecision {
+  const measure = p.measure ?? 'MSE';
   for (const [k, v] of Object.entries(p)) {
+    if (k === 'measure') continue;
     if (v !== null && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
       throw new BitPredictError('ERR_VALIDATION', `decidePromotion: ${k} = ${String(v)} is not a finite number >= 0`);
   }
@@ -33,7 +37,7 @@ export function decidePromotion(p: PromotionInput): PromotionDecision {
   const promote = improvement >= p.margin;
   const pct = (x: number): string => `${(x * 100).toFixed(2)} %`;
   const reason = promote
-    ? `validation MSE ${p.challengerMse.toExponential(4)} is ${pct(improvement)} below the ${against}'s ${reference.toExponential(4)} (margin ${pct(p.margin)})`
-    : `validation MSE ${p.challengerMse.toExponential(4)} is not ${pct(p.margin)} below the ${against}'s ${reference.toExponential(4)} (improvement ${pct(improvement)})`;
+    ? `validation ${measure} ${p.challengerMse.toExponential(4)} is ${pct(improvement)} below the ${against}'s ${reference.toExponential(4)} (margin ${pct(p.margin)})`
+    : `validation ${measure} ${p.challengerMse.toExponential(4)} is not ${pct(p.margin)} below the ${against}'s ${reference.toExponential(4)} (improvement ${pct(improvement)})`;
   return { promote, against, improvement, reason };
 }

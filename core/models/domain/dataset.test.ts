@@ -142,6 +142,44 @@ describe('buildWindows', () => {
     }
   });
 
+  it('labels every horizon with ln(close(t+h)/close(t)), NaN past the data end or labelTo', () => {
+    const s = series(10);
+    const ws = buildWindows(s, { T: 2, normalizer: identity(), horizons: [1, 3] });
+    expect(ws.horizons).toEqual([1, 3]);
+    // Windows end at rows 1..8; row i's close is 100 + i.
+    expect(ws.n).toBe(8);
+    const y = (w: number, k: number): number => ws.yHorizons[w * 2 + k]!;
+    expect(y(0, 0)).toBeCloseTo(Math.log(102 / 101), 7);
+    expect(y(0, 1)).toBeCloseTo(Math.log(104 / 101), 7);
+    // The window ending at row 7 has a 1-step label (row 8) but no 3-step one (row 10 does not exist).
+    expect(Number.isNaN(y(6, 1))).toBe(true);
+    expect(Number.isNaN(y(7, 1))).toBe(true);
+    expect(Number.isFinite(y(7, 0))).toBe(true);
+    // labelTo drops labels that close after it, never the window itself.
+    const cut = buildWindows(s, { T: 2, normalizer: identity(), horizons: [1, 3], labelTo: T0 + 6 * H });
+    expect(cut.n).toBe(8);
+    expect(Array.from({ length: 8 }, (_, w) => Number.isFinite(cut.yHorizons[w * 2 + 1]!))).toEqual([true, true, true, false, false, false, false, false]);
+    expect(Array.from({ length: 8 }, (_, w) => Number.isFinite(cut.yHorizons[w * 2]!))).toEqual([true, true, true, true, true, false, false, false]);
+    // Default: the one-step horizon, equal to yReturn.
+    const one = buildWindows(s, { T: 2, normalizer: identity() });
+    expect(one.horizons).toEqual([1]);
+    expect(Array.from(one.yHorizons)).toEqual(Array.from({ length: one.n }, (_, w) => Math.fround(Math.log(s[w + 2]!.close / s[w + 1]!.close))));
+  });
+
+  it('never lets a horizon label span a gap, and refuses bad horizons or labelTo', () => {
+    const s = series(12, [6]);
+    const ws = buildWindows(s, { T: 2, normalizer: identity(), horizons: [1, 2] });
+    for (let w = 0; w < ws.n; w++) {
+      const end = Math.round((ws.eventTimes[w]! - T0) / H);
+      // A 2-step label from row `end` reads rows end+1, end+2: missing when row 6 (after the gap) is
+      // one of them, or row 12 (past the data).
+      expect(Number.isNaN(ws.yHorizons[w * 2 + 1]!), `window ending at row ${end}`).toBe((end + 1 <= 6 && 6 <= end + 2) || end + 2 > 11);
+    }
+    for (const horizons of [[], [0], [2, 1], [1, 1], [1.5], [Number.NaN]])
+      expectValidation(() => buildWindows(s, { T: 2, normalizer: identity(), horizons }), /horizons must be ascending positive integers/);
+    expectValidation(() => buildWindows(s, { T: 2, normalizer: identity(), labelTo: Number.NaN }), /labelTo must be a number/);
+  });
+
   it('labels a zero or negative return as down', () => {
     const s = series(5);
     s[3] = fv(3, { logReturn1: 0 });

@@ -24,6 +24,13 @@ export interface WindowSet {
   X: Float32Array;
   /** n: next-period log return ln(close(t+1)/close(t)). */
   yReturn: Float32Array;
+  /** The forecast horizons (steps, ascending) of yHorizons. */
+  horizons: number[];
+  /**
+   * n*H, [window][horizon]: ln(close(t+h)/close(t)) per horizon h, NaN when that label is missing
+   * (a step inside it spans a gap, or it ends after the data or after `labelTo`).
+   */
+  yHorizons: Float32Array;
   /** n: 1 if yReturn > 0 else 0. */
   yUp: Uint8Array;
   /** n: t = eventTime of the window's last step (ms). */
@@ -261,6 +268,35 @@ export interface BuildWindowsOptions {
   /** Include windows whose last step has eventTime < to (default: all). */
   to?: number;
   normalizer: Normalizer;
+  /** Forecast horizons in steps (ascending positive integers; default [1]). */
+  horizons?: readonly number[];
+  /**
+   * Horizon labels whose last candle closes after this time (ms) are missing (NaN). Training passes
+   * the end of its range, so no label reads the validation range or the final window.
+   */
+  labelTo?: number;
+}
+
+function checkHorizons(horizons: readonly number[]): number[] {
+  const hs: number[] = Array.isArray(horizons) ? Array.from(horizons as readonly number[]) : [];
+  if (hs.length === 0 || !hs.every((h, i) => Number.isSafeInteger(h) && h >= 1 && (i === 0 || h > hs[i - 1]!)))
+    throw new BitPredictError('ERR_VALIDATION', `horizons must be ascending positive integers, got ${JSON.stringify(horizons)}`);
+  return hs;
+}
+
+/**
+ * ln(close(i+h)/close(i)), or NaN when a row i+1..i+h is missing, follows a gap, has no finite
+ * logReturn1 (the rule windowEnds applies to the one-step label), or closes after labelTo.
+ */
+function horizonLabel(series: readonly FeatureVector[], i: number, h: number, labelTo: number): number {
+  const end = series[i + h];
+  if (end === undefined || end.eventTime > labelTo) return Number.NaN;
+  for (let k = i + 1; k <= i + h; k++) {
+    const f = series[k] as FeatureVector;
+    if (f.gapBefore || f.logReturn1 === null || !Number.isFinite(f.logReturn1)) return Number.NaN;
+  }
+  const r = Math.log(end.close / (series[i] as FeatureVector).close);
+  return Number.isFinite(r) ? r : Number.NaN;
 }
 
 function checkT(T: number): void {
@@ -335,8 +371,14 @@ export function buildWindows(series: readonly FeatureVector[], opts: BuildWindow
   const rows = raws.map((raw) => (raw === null ? null : applyNormalizer(raw, normalizer)));
   const ends = windowEnds(series, raws, T, opts.from, opts.to);
   const n = ends.length;
+  const horizons = checkHorizons(opts.horizons ?? [1]);
+  const H = horizons.length;
+  const labelTo = opts.labelTo ?? Number.POSITIVE_INFINITY;
+  if (typeof labelTo !== 'number' || Number.isNaN(labelTo))
+    throw new BitPredictError('ERR_VALIDATION', `buildWindows: labelTo must be a number (ms), got ${String(labelTo)}`);
   const X = new Float32Array(n * T * F);
   const yReturn = new Float32Array(n);
+  const yHorizons = new Float32Array(n * H);
   const yUp = new Uint8Array(n);
   const eventTimes = new Float64Array(n);
   const closes = new Float64Array(n);
@@ -348,8 +390,9 @@ export function buildWindows(series: readonly FeatureVector[], opts: BuildWindow
     yUp[w] = r > 0 ? 1 : 0;
     eventTimes[w] = (series[i] as FeatureVector).eventTime;
     closes[w] = (series[i] as FeatureVector).close;
+    for (let k = 0; k < H; k++) yHorizons[w * H + k] = horizonLabel(series, i, horizons[k]!, labelTo);
   }
-  return { T, F, n, X, yReturn, yUp, eventTimes, closes };
+  return { T, F, n, X, yReturn, horizons, yHorizons, yUp, eventTimes, closes };
 }
 
 /**
