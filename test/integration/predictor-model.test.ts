@@ -14,7 +14,6 @@ import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { createFeatureStoreWriter } from '../../core/feature-store.js';
 import { createPredictor, createPredictorHandler } from '../../processors/predictor/service.js';
 import { createModelServer } from '../../processors/predictor/model-server.js';
-import { createEmaDriftBaseline } from '../../core/models/domain/baseline.js';
 import { buildModel } from '../../core/models/model.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import type { InRecord } from '../../core/kafka/consumer.js';
@@ -103,20 +102,38 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     return p;
   }
 
+  /** Predictions grouped by vector (event time), in order; every vector carries every forecaster once. */
+  function byVector(all: Prediction[]): Prediction[][] {
+    const groups = new Map<number, Prediction[]>();
+    for (const p of all) groups.set(p.eventTime, [...(groups.get(p.eventTime) ?? []), p]);
+    return [...groups.values()];
+  }
+
+  /**
+   * The predictions of the first `count` vectors of the topic, one per vector: the champion's when
+   * it forecast the vector, else persistence's. Every vector also carries the baselines (whatever
+   * the champion is), each forecaster once.
+   */
   async function predictions(count: number): Promise<Prediction[]> {
-    let got: Prediction[] = [];
+    let all: Prediction[] = [];
+    const read = async (): Promise<Prediction[]> => (await tp.readAll('predictions')).map((r) => r.value as Prediction);
     await waitFor(
       async () => {
-        got = (await tp.readAll('predictions')).map((r) => r.value as Prediction);
-        return got.length >= count;
+        all = await read();
+        return byVector(all).length >= count;
       },
-      `${count} predictions`,
+      `predictions of ${count} vectors`,
       60_000,
     );
     await new Promise((r) => setTimeout(r, 300));
-    got = (await tp.readAll('predictions')).map((r) => r.value as Prediction);
-    expect(got).toHaveLength(count);
-    return got;
+    const groups = byVector(await read());
+    expect(groups).toHaveLength(count);
+    return groups.map((g) => {
+      const names = g.map((p) => p.modelName);
+      expect(new Set(names).size, `one prediction per forecaster at ${g[0]?.eventTime}`).toBe(names.length);
+      expect(names).toContain('persistence');
+      return g.find((p) => !p.isBaseline) ?? (g.find((p) => p.modelName === 'persistence') as Prediction);
+    });
   }
 
   /** What the model predicts for features[i] from the window of the T vectors ending there. */
@@ -137,6 +154,10 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     expect(p.predictedLogReturn).toBeCloseTo(e.ret, 9);
     expect(p.probUp).toBeCloseTo(e.probUp, 9);
     expect(p.predictedPrice).toBeCloseTo((features[i] as FeatureVector).close * Math.exp(e.ret), 6);
+    // The record carries the champion's distribution per horizon of its forecast block.
+    expect(p.horizons.map((h) => h.horizonSteps)).toEqual([...fast.horizons]);
+    expect(p.horizons[0]?.mean).toBeCloseTo(e.ret, 9);
+    expect(p.horizons[0]?.quantiles).toHaveLength(p.quantileLevels.length);
   }
 
   async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -177,7 +198,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
 
   it('switches from the baseline to the announced model under a steady stream, none dropped or duplicated', async () => {
     const p = await startPredictor();
-    expect(p.readiness().checks.model).toBe('baseline-ema-drift@1');
+    expect(p.readiness().checks.model).toBe('baselines only (no champion)');
     const total = 100;
     for (let k = 0; k < total; k += 5) {
       await send(5);
@@ -190,7 +211,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     expect(times).toEqual(features.slice(live, live + total).map((f) => f.eventTime));
     const firstModel = got.findIndex((x) => !x.isBaseline);
     expect(firstModel).toBeGreaterThan(0); // the stream started on the baseline
-    expect(got.slice(0, firstModel).every((x) => x.isBaseline && x.modelName === 'baseline-ema-drift')).toBe(true);
+    expect(got.slice(0, firstModel).every((x) => x.isBaseline && x.modelName === 'persistence')).toBe(true);
     for (const x of got.slice(firstModel)) expectModel(x, 'v1');
     expect(p.readiness().checks.model).toBe(`${NAME}@v1`);
     expect(await metric('bitpredict_predictor_model_expires_in_seconds')).toBeGreaterThan(29 * 24 * 3600);
@@ -248,7 +269,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     expect(await metric('bitpredict_predictor_model_expires_in_seconds')).toBeLessThan(0);
     await send(5);
     got = await predictions(130);
-    for (const x of got.slice(125)) expect(x).toMatchObject({ isBaseline: true, modelName: 'baseline-ema-drift' });
+    for (const x of got.slice(125)) expect(x).toMatchObject({ isBaseline: true, modelName: 'persistence' });
     expect(await metric('bitpredict_predictor_baseline_fallbacks_total', { reason: 'expired' })).toBe(5);
 
     const stale = new Date(Date.now() + 5 * MIN).toISOString(); // before now() = Date.now() + 20 min
@@ -286,7 +307,6 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
         platform: { ...tp.platform, registry },
         config: tp.config,
         redis: tp.redis,
-        model: createEmaDriftBaseline(),
         now: () => at,
         server,
       });
@@ -305,7 +325,10 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const plain: Prediction[] = [];
     for (const rec of records) plain.push(...(await handle(single.h, rec)));
     expect(await single.batchedTotal()).toBe(0);
-    expect(plain).toHaveLength(records.length);
+    expect(byVector(plain)).toHaveLength(records.length);
+    expect(plain.filter((x) => x.isBaseline && x.modelName === 'persistence')).toHaveLength(records.length);
+    /** The predictions of the first k records. */
+    const upTo = (ps: Prediction[], k: number): Prediction[] => ps.filter((p) => indexOf(p) < from + k);
     const byModel = plain.filter((x) => !x.isBaseline);
     expect(byModel.length).toBeGreaterThan(records.length - 10);
     for (const x of byModel) expectModel(x, 'v1');
@@ -330,8 +353,8 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     await dup.h.prepareBatch(withDup);
     const dupOut: Prediction[] = [];
     for (const rec of withDup) dupOut.push(...(await handle(dup.h, rec)));
-    expect(dupOut).toEqual(plain.slice(0, 120));
-    expect(await dup.batchedTotal()).toBe(plain.slice(0, 120).filter((x) => !x.isBaseline).length);
+    expect(dupOut).toEqual(upTo(plain, 120));
+    expect(await dup.batchedTotal()).toBe(upTo(plain, 120).filter((x) => !x.isBaseline).length);
 
     // Hot swap halfway through a prepared chunk: before it, v1 (from the batch); after it, v2
     // predicted singly (the prepared v1 results are not used); one prediction per record.
@@ -348,17 +371,19 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
       if (k === 100) expect(await swap.server.loadDir(v2Dir, 'test v2')).toBe(true);
       swapped.push(...(await handle(swap.h, rec)));
     }
-    expect(swapped.map((x) => x.eventTime)).toEqual(features.slice(from, from + 200).map((f) => f.eventTime));
-    expect(swapped.slice(0, 100)).toEqual(plain.slice(0, 100));
-    const firstV1 = plain.slice(0, 100).filter((x) => !x.isBaseline).length;
+    expect(byVector(swapped).map((g) => g[0]?.eventTime)).toEqual(features.slice(from, from + 200).map((f) => f.eventTime));
+    expect(upTo(swapped, 100)).toEqual(upTo(plain, 100));
+    const firstV1 = upTo(plain, 100).filter((x) => !x.isBaseline).length;
     expect(await swap.batchedTotal()).toBe(firstV1);
-    for (const x of swapped.slice(100)) {
+    const afterSwap = swapped.filter((x) => indexOf(x) >= from + 100 && !x.isBaseline);
+    expect(afterSwap).toHaveLength(100);
+    for (const x of afterSwap) {
       expect(x).toMatchObject({ isBaseline: false, modelVersion: 'v2-swap' });
       const win = lastWindow(features.slice(0, indexOf(x) + 1), T, normalizer) as Float32Array;
       const e = v2Fast.predictOne(win);
       expect(x.predictedLogReturn).toBe(e.ret);
       expect(x.probUp).toBe(e.probUp);
-      expect(x.probUp).not.toBe(plain[indexOf(x) - from]?.probUp); // v2 really differs from v1
+      expect(x.probUp).not.toBe(plain.find((p) => p.eventTime === x.eventTime && !p.isBaseline)?.probUp); // v2 really differs from v1
     }
   }, 120_000);
 });
