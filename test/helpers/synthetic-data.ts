@@ -11,7 +11,7 @@ const HOUR = 3_600_000;
 /**
  * A temp data folder: a seeded random walk of hourly candles over [from, to) in the merged Binance
  * CSV format (btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv, plus the extra
- * last row that file's reader drops as in-progress), and header-only news and tweets files.
+ * last row that file's reader drops as in-progress), and header-only text files (every one of TEXT_DATA_FILES).
  */
 export function syntheticDataDir(from = Date.UTC(2024, 7, 1), to = Date.UTC(2025, 1, 1), seed = 12345): string {
   const dir = mkdtempSync(join(tmpdir(), 'bp-synthetic-data-'));
@@ -37,5 +37,7 @@ export function syntheticDataDir(from = Date.UTC(2024, 7, 1), to = Date.UTC(2025
     'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv',
     'id,text,user,created_at,retweet_count,favorite_count,reply_count,date,text_length\n',
   );
+  file('bitcoin_news_descriptions_2021_2024/bitcoin_sentiments_21_24.csv', 'Date,Short Description,Accurate Sentiments\n');
+  file('coindesk_bitcoin_headlines_2013_2025/bitcoin_news.csv', 'Publish Date,headline,link\n');
   return dir;
 }

@@ -87,6 +87,8 @@ describe('persistence baseline', () => {
       candleIngestedAt: f.candleIngestedAt,
       featuresComputedAt: f.computedAt,
       predictedAt: 123,
+      quantileLevels: [],
+      horizons: [],
     });
   });
 });
