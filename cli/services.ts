@@ -81,5 +81,5 @@ export const sentiment = (ctx: CommandContext): Promise<number> =>
 
 export const trainer = (ctx: CommandContext): Promise<number> =>
   runWorker(ctx, 'trainer', async (d) =>
-    (await import('../trainer/service.js')).createTrainerService({ platform: d.platform, config: ctx.config, onFatal: d.onFatal }),
+    (await import('../trainer/service.js')).createTrainerService({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }),
   );

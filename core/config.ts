@@ -180,12 +180,15 @@ export const ConfigSchema = Type.Object({
     degradeThreshold: env.number(
       'BITPREDICT_RETRAIN_DEGRADE_THRESHOLD',
       0.05,
-      "trainer service: retrain early when the live rolling MSE of the model exceeds persistence's by this much (0.05 = 5 %)",
+      "trainer service: retrain early when the champion's live pinball loss over the last 7 days (squared error for point forecasts) exceeds persistence's or the best baseline's on the same target times by this much (0.05 = 5 %)",
       { min: 0 },
     ),
-    minSamples: env.int('BITPREDICT_RETRAIN_MIN_SAMPLES', 168, 'trainer service: scored live predictions needed before degradation can trigger a retrain', {
-      min: 1,
-    }),
+    minSamples: env.int(
+      'BITPREDICT_RETRAIN_MIN_SAMPLES',
+      168,
+      "trainer service: target times the champion's newest version and the baseline both scored in the last 7 days before degradation can trigger a retrain",
+      { min: 1 },
+    ),
     cooldownMs: env.int('BITPREDICT_RETRAIN_COOLDOWN_MS', 86400000, 'trainer service: shortest time between two retrains', { min: 0 }),
     checkMs: env.int('BITPREDICT_RETRAIN_CHECK_MS', 60000, 'trainer service: how often the schedule and the live error are checked', { min: 10 }),
     trainDays: env.int('BITPREDICT_RETRAIN_TRAIN_DAYS', 730, 'trainer service: days of training data before the validation range', { min: 1 }),
@@ -196,7 +199,6 @@ export const ConfigSchema = Type.Object({
       { min: 1 },
     ),
     epochs: env.int('BITPREDICT_RETRAIN_EPOCHS', 8, 'trainer service: maximum epochs per retrain', { min: 1 }),
-    monitorWindow: env.int('BITPREDICT_MONITOR_WINDOW', 720, 'trainer service: scored live predictions in the rolling error window', { min: 1 }),
   }),
   forecast: Type.Object({
     horizons: env.string(

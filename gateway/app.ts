@@ -119,7 +119,7 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
         title: 'BitPredict gateway API',
         version: '1.0.0',
         description:
-          'Predictions, features and the model registry over REST. Live streams are on the WebSocket at /ws (docs/websocket.md, docs/asyncapi.yaml). Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".',
+          'Predictions, features, live scores and the model registry over REST. Live streams are on the WebSocket at /ws (docs/websocket.md, docs/asyncapi.yaml). Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".',
       },
       components: {
         securitySchemes: {
@@ -130,6 +130,7 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'predictions', description: 'Live and recent predictions' },
         { name: 'features', description: 'The feature store' },
+        { name: 'scores', description: 'Live skill of the model and the baselines' },
         { name: 'models', description: 'The model registry' },
         { name: 'keys', description: 'API key management (admin scope)' },
         { name: 'ops', description: 'Health, readiness, metrics' },

@@ -28,7 +28,7 @@ describe('docs/asyncapi.yaml', () => {
     for (const t of [...Object.values(MESSAGE_TYPES), 'hello', 'subscribed', 'gap', 'unsubscribed', 'pong', 'error', 'subscribe', 'unsubscribe', 'ping']) {
       expect(names, t).toContain(t);
     }
-    expect(CHANNEL_KINDS.map((k) => MESSAGE_TYPES[k])).toEqual(['prediction', 'feature', 'candle']);
+    expect(CHANNEL_KINDS.map((k) => MESSAGE_TYPES[k])).toEqual(['prediction', 'feature', 'candle', 'score']);
   });
 
   it('lists exactly the error reasons sent as error messages', () => {
@@ -42,14 +42,24 @@ describe('docs/asyncapi.yaml', () => {
 
   it('has a channel pattern that accepts what parseChannel accepts', () => {
     const re = new RegExp(doc.components.schemas.channelName?.pattern ?? '^$');
-    for (const c of ['predictions:BTCUSDT', 'features:ethusdt', 'candles:SOL2', 'trades:BTCUSDT', 'predictions:B', 'predictions:BTC-USD']) {
+    for (const c of [
+      'predictions:BTCUSDT',
+      'features:ethusdt',
+      'candles:SOL2',
+      'scores:BTCUSDT',
+      'score:BTCUSDT',
+      'trades:BTCUSDT',
+      'predictions:B',
+      'predictions:BTC-USD',
+    ]) {
       expect(re.test(c), c).toBe(parseChannel(c) !== null);
     }
   });
 
-  it('requires every field of the Avro Prediction in its Prediction schema', () => {
+  it('requires every field of the Avro Prediction and Score in their schemas', () => {
     expect([...(doc.components.schemas.Prediction?.required ?? [])].sort()).toEqual(avroFields('prediction.avsc').sort());
     for (const f of doc.components.schemas.Candle?.required ?? []) expect(avroFields('candle.avsc')).toContain(f);
     for (const f of doc.components.schemas.FeatureVector?.required ?? []) expect(avroFields('feature-vector.avsc')).toContain(f);
+    expect([...(doc.components.schemas.Score?.required ?? [])].sort()).toEqual(avroFields('score.avsc').sort());
   });
 });

@@ -1,8 +1,8 @@
 // Gateway service: the fastify + ws app (app.ts) fed by a Kafka consumer of `predictions`,
-// `features` and `market.candles`. Every gateway instance must see every record (its clients may
+// `features`, `market.candles` and `scores`. Every gateway instance must see every record (its clients may
 // subscribe to any channel), so each instance consumes in its own consumer group, starting from
 // the latest offset; snapshots for new subscribers and the REST routes read Redis, which the
-// predictor and the feature processor keep current. Instances share nothing but Kafka and Redis,
+// predictor, the feature processor and the trainer's monitor keep current. Instances share nothing but Kafka and Redis,
 // so any number of them run side by side behind a load balancer.
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from '../core/redis.js';
@@ -48,7 +48,7 @@ export interface GatewayOptions {
 }
 
 /** Redis health as the gateway sees it: every Redis read it makes for a client passes through watch(). */
-function createRedisWatch() {
+export function createRedisWatch() {
   let ok = false;
   return {
     get ok() {
@@ -67,10 +67,10 @@ function createRedisWatch() {
   };
 }
 
-type RedisWatch = ReturnType<typeof createRedisWatch>;
+export type RedisWatch = ReturnType<typeof createRedisWatch>;
 
 /**
- * The Kafka side of the gateway: one consumer of predictions, features and market.candles whose
+ * The Kafka side of the gateway: one consumer of predictions, features, market.candles and scores whose
  * records go to the hub. One group per instance and process start, from the latest offset: every
  * instance receives every record.
  */
@@ -82,10 +82,11 @@ function createFanOut(deps: {
   onFatal(err: BitPredictError): void;
 }) {
   const { platform, log } = deps;
-  const kinds = new Map<string, { kind: ChannelKind; logical: 'predictions' | 'features' | 'candles' }>([
+  const kinds = new Map<string, { kind: ChannelKind; logical: 'predictions' | 'features' | 'candles' | 'scores' }>([
     [platform.kafka.topic('predictions'), { kind: 'predictions', logical: 'predictions' }],
     [platform.kafka.topic('features'), { kind: 'features', logical: 'features' }],
     [platform.kafka.topic('candles'), { kind: 'candles', logical: 'candles' }],
+    [platform.kafka.topic('scores'), { kind: 'scores', logical: 'scores' }],
   ]);
   const skipped = counter(
     platform.registry,
@@ -148,15 +149,26 @@ function gatewayReadiness(gw: GatewayConfig['gateway'], s: { stopping(): boolean
   };
 }
 
-/** The snapshot a new subscriber gets: the latest values of its channel, from Redis. */
-function snapshotFrom(sources: RedisSources, redis: RedisWatch) {
+/**
+ * The snapshot a new subscriber gets: the latest values of its channel, from Redis. For
+ * predictions, the board (every forecaster's latest: the model beside every baseline) when the
+ * predictor writes one, else the headline prediction (a predictor from before the board).
+ */
+export function snapshotFrom(
+  sources: Pick<RedisSources, 'latestPrediction' | 'predictionBoard' | 'latestFeatures' | 'latestCandles' | 'latestScores'>,
+  redis: RedisWatch,
+) {
   return (kind: ChannelKind, symbol: string): Promise<unknown[]> =>
     redis.watch(async (): Promise<unknown[]> => {
       switch (kind) {
         case 'predictions': {
+          const board = await sources.predictionBoard(symbol);
+          if (board.length > 0) return board;
           const p = await sources.latestPrediction(symbol);
           return p ? [p] : [];
         }
+        case 'scores':
+          return sources.latestScores(symbol);
         case 'features':
           return sources.latestFeatures(symbol, null);
         case 'candles':

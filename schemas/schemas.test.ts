@@ -167,6 +167,8 @@ const SAMPLES: { [K in LogicalTopic]: TopicValueMap[K] } = {
       { level: 0.9, coverage: 0.91, meanWidth: 0.012 },
     ],
     skillVsPersistence: 0.06,
+    skillVsBestBaseline: -0.01,
+    bestBaseline: 'har-rv',
     computedAt: T0 + 2 * HOUR + 5,
   },
   models: {

@@ -300,6 +300,10 @@ export interface Score {
   coverage: IntervalCoverage[];
   /** 1 - loss / loss of the persistence baseline on the same target times (pinball loss when present, else squared error); positive means better than persistence. Null for persistence itself or without common samples. */
   skillVsPersistence: number | null;
+  /** 1 - loss / loss of the best other baseline on the same target times (the baseline with the lowest mean loss on the target times it shares with this forecaster; pinball loss when both carry quantiles, else squared error); positive means better than every baseline. Null without another baseline or without common samples. */
+  skillVsBestBaseline: number | null;
+  /** Name of the baseline skillVsBestBaseline compares with; null when there is none. */
+  bestBaseline: string | null;
   /** Wall clock when the score was computed. (Avro long timestamp-millis) */
   computedAt: number;
 }

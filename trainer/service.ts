@@ -1,10 +1,13 @@
 // Trainer service (`bitpredict trainer`): keeps the model fresh and honest.
-// - Live monitor: reads `predictions` and `features`; when the candle a prediction was about
-//   closes, its error is scored beside persistence's (trainer/domain/monitor.ts) and exported to
-//   Prometheus (bitpredict_monitor_*).
-// - Retraining: on a schedule (BITPREDICT_RETRAIN_INTERVAL_MS), and early when the model's rolling
-//   live MSE exceeds persistence's by BITPREDICT_RETRAIN_DEGRADE_THRESHOLD over at least
-//   BITPREDICT_RETRAIN_MIN_SAMPLES predictions, at most once per BITPREDICT_RETRAIN_COOLDOWN_MS. A
+// - Live monitor: reads `predictions` and `features`; every forecast (model and baselines, every
+//   horizon) is scored with proper scoring rules when its target candle closes
+//   (trainer/domain/monitor.ts), over rolling 24 h / 7 d / 30 d windows; what changed is published
+//   at most once a second to the `scores` topic, the Redis hash scoresLatest and Prometheus
+//   (bitpredict_monitor_*; trainer/scores.ts).
+// - Retraining: on a schedule (BITPREDICT_RETRAIN_INTERVAL_MS), and early when the champion's
+//   rolling 7 d pinball loss (squared error for point forecasts) exceeds persistence's or the best
+//   baseline's by BITPREDICT_RETRAIN_DEGRADE_THRESHOLD on at least BITPREDICT_RETRAIN_MIN_SAMPLES
+//   common target times, at most once per BITPREDICT_RETRAIN_COOLDOWN_MS. A
 //   retrain reads the features topic (the last BITPREDICT_RETRAIN_TRAIN_DAYS + _VAL_DAYS days of
 //   event time seen) and promotes only by the champion/challenger rule (trainer/retrain.ts).
 //   For hourly data the range never reaches into the final evaluation window (2025-01-01 on):
@@ -12,53 +15,40 @@
 import type { Platform } from '../core/runtime.js';
 import type { Service } from '../core/service.js';
 import type { BitPredictError } from '../core/errors.js';
-import { counter, gauge, type Registry } from '../core/metrics.js';
+import { counter } from '../core/metrics.js';
+import type { Redis } from '../core/redis.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
 import { createDelivery } from '../core/kafka/delivery.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
-import { createErrorMonitor, type ErrorMonitor } from './domain/monitor.js';
+import { createProducer } from '../core/kafka/producer.js';
+import { createForecastMonitor, forecastsOf } from './domain/monitor.js';
+import { createScoreFlusher, createScorePublisher } from './scores.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { readFeaturesFromTopic } from './data.js';
 import { loadTf } from '../core/models/tf.js';
 import { retrain } from './retrain.js';
 import { announce } from '../core/models/registry.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
-import { seriesKey } from '../schemas/keys.js';
 import type { Config } from '../core/config.js';
 
 const DAY = 86_400_000;
 
 /** The slice of the configuration the trainer service reads (the series it watches is the replay's symbol and interval). */
-export type TrainerConfig = Pick<Config, 'consumer' | 'models' | 'replay' | 'retrain'>;
+export type TrainerConfig = Pick<Config, 'consumer' | 'models' | 'replay' | 'retrain' | 'redis'>;
 
 export interface TrainerServiceOptions {
   platform: Platform;
   config: TrainerConfig;
+  /** Where the latest live scores are written (scoresLatest). */
+  redis: Redis;
   onFatal(err: BitPredictError): void;
   now?: () => number;
+  /** Live scores are published at most this often (ms of wall clock); default 1000. */
+  scoresEveryMs?: number;
   groupId?: string;
   /** Model window length (steps). */
   T?: number;
   units?: number;
-}
-
-/** The live monitor's gauges (model and baseline), set from its snapshot after each realised outcome. */
-function createMonitorGauges(registry: Registry, monitor: ErrorMonitor): () => void {
-  const mse = gauge(registry, 'bitpredict_monitor_mse', 'Rolling live MSE of next-period log-return predictions', ['kind']);
-  const pmse = gauge(registry, 'bitpredict_monitor_persistence_mse', 'Rolling live MSE of persistence (zero return) on the same predictions', ['kind']);
-  const rel = gauge(registry, 'bitpredict_monitor_relative_mse', 'Rolling live MSE / persistence MSE - 1 (positive: worse than no change)', ['kind']);
-  const da = gauge(registry, 'bitpredict_monitor_directional_accuracy', 'Rolling live directional accuracy', ['kind']);
-  const samples = gauge(registry, 'bitpredict_monitor_samples', 'Scored predictions in the rolling window', ['kind']);
-  return () => {
-    for (const kind of ['model', 'baseline'] as const) {
-      const s = monitor.snapshot(kind);
-      samples.set({ kind }, s.n);
-      if (s.mse !== null) mse.set({ kind }, s.mse);
-      if (s.persistenceMse !== null) pmse.set({ kind }, s.persistenceMse);
-      if (s.relative !== null) rel.set({ kind }, s.relative);
-      if (s.directionalAccuracy !== null) da.set({ kind }, s.directionalAccuracy);
-    }
-  };
 }
 
 export async function createTrainerService(opts: TrainerServiceOptions): Promise<Service & { retrains(): number }> {
@@ -71,7 +61,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   const interval = config.replay.interval;
   const predictionsTopic = platform.kafka.topic('predictions');
   const featuresTopic = platform.kafka.topic('features');
-  const monitor = createErrorMonitor({ window: r.monitorWindow });
+  const monitor = createForecastMonitor({ now });
   const retrainsTotal = counter(registry, 'bitpredict_trainer_retrains_total', 'Retrains by reason and outcome', ['reason', 'outcome']);
   let latestEventTime = -Infinity;
   let lastRetrainAt = now();
@@ -79,7 +69,9 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   let retrains = 0;
   let stopped = false;
 
-  const publish = createMonitorGauges(registry, monitor);
+  const scoresProducer = await createProducer(platform.kafka);
+  const publisher = createScorePublisher({ platform, producer: scoresProducer, redis: opts.redis, keyPrefix: config.redis.keyPrefix });
+  const flusher = createScoreFlusher({ take: (at) => monitor.takeChanged(at), publisher, now, logger });
 
   const delivery = await createDelivery(platform.kafka, 'at-least-once', opts.groupId ?? platform.kafka.groupId('trainer-monitor'));
   const runner = createConsumerRunner({
@@ -88,18 +80,12 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     topics: [predictionsTopic, featuresTopic],
     handler: async (rec) => {
       if (rec.topic === predictionsTopic) {
-        const p = await serde.decode('predictions', rec.value);
-        monitor.predicted({
-          series: seriesKey(p.symbol, p.interval),
-          targetTime: p.targetTime,
-          predictedLogReturn: p.predictedLogReturn,
-          modelVersion: p.modelVersion,
-          isBaseline: p.isBaseline,
-        });
+        // Every horizon is checked before any is registered: an invalid record goes to the DLQ whole.
+        for (const f of forecastsOf(await serde.decode('predictions', rec.value))) monitor.forecast(f);
       } else {
         const f = await serde.decode('features', rec.value);
+        monitor.observe(f.symbol, f.interval, f.eventTime, f.close);
         if (f.eventTime > latestEventTime && f.symbol === symbol && f.interval === interval) latestEventTime = f.eventTime;
-        if (monitor.realised(seriesKey(f.symbol, f.interval), f.eventTime, f.logReturn1) > 0) publish();
       }
       return [];
     },
@@ -150,7 +136,6 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       });
       retrainsTotal.inc({ reason, outcome: out.decision.promote ? 'promoted' : 'kept-champion' });
       logger.info({ reason, version: out.version, promoted: out.decision.promote, why: out.decision.reason }, 'retrain finished');
-      if (out.decision.promote) monitor.reset();
     } catch (err) {
       retrainsTotal.inc({ reason, outcome: 'failed' });
       logger.error({ reason, err }, 'retrain failed; the champion keeps serving');
@@ -161,13 +146,16 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     if (running || stopped) return;
     const t = now();
     const due = r.intervalMs > 0 && t - lastRetrainAt >= r.intervalMs;
-    const degraded = monitor.degraded(r.degradeThreshold, r.minSamples) && t - lastRetrainAt >= r.cooldownMs;
+    const degradation = t - lastRetrainAt >= r.cooldownMs ? monitor.degradation(symbol, interval, r.degradeThreshold, r.minSamples) : null;
+    const degraded = degradation !== null;
+    if (degradation) logger.warn({ ...degradation }, 'live loss of the champion degraded against a baseline');
     if (!due && !degraded) return;
     running = doRetrain(degraded ? 'degraded' : 'schedule').finally(() => {
       running = null;
     });
   };
   let timer: NodeJS.Timeout | null = null;
+  let scoresTimer: NodeJS.Timeout | null = null;
 
   return {
     name: 'trainer',
@@ -175,12 +163,18 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       await runner.start();
       timer = setInterval(check, r.checkMs);
       timer.unref();
+      scoresTimer = setInterval(() => void flusher.flush(), opts.scoresEveryMs ?? 1000);
+      scoresTimer.unref();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       if (timer) clearInterval(timer);
+      if (scoresTimer) clearInterval(scoresTimer);
       await runner.stop();
+      // The scores of the last records handled go out before the producer closes.
+      await flusher.flush();
+      await scoresProducer.close();
       await delivery.close();
       // A retrain in progress finishes (its artifact is written atomically) before the process exits.
       if (running) await running;

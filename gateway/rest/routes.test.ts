@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { BitPredictError } from '../../core/errors.js';
-import type { FeatureVector, Prediction } from '../../schemas/types.js';
+import type { FeatureVector, Prediction, Score } from '../../schemas/types.js';
 import type { ModelsSnapshot } from '../models-view.js';
 import { parseInstant, parseRange, registerRestRoutes, HISTORY_LIMIT_DEFAULT, type RestDeps } from './routes.js';
 
@@ -84,6 +84,39 @@ function feature(interval: string): FeatureVector {
   } as FeatureVector;
 }
 
+function score(over: Partial<Score> = {}): Score {
+  return {
+    symbol: 'BTCUSDT',
+    interval: '1h',
+    modelName: 'persistence',
+    modelVersion: 'b1',
+    isBaseline: true,
+    horizonSteps: 1,
+    windowMs: 86_400_000,
+    eventTime: T0,
+    samples: 24,
+    missing: 1,
+    pinballLoss: 0.0012,
+    scaleLoss: -9.1,
+    meanSquaredError: 2e-5,
+    brierScore: 0.25,
+    coverage: [{ level: 0.8, coverage: 0.79, meanWidth: 0.011 }],
+    skillVsPersistence: null,
+    skillVsBestBaseline: -0.02,
+    bestBaseline: 'garch',
+    computedAt: T0 + 5,
+    ...over,
+  };
+}
+
+const SCORES = [
+  score(),
+  score({ windowMs: 7 * 86_400_000 }),
+  score({ modelName: 'lstm-attention', isBaseline: false, skillVsPersistence: 0.03 }),
+  score({ horizonSteps: 4 }),
+  score({ interval: '1m', modelName: 'garch' }),
+];
+
 interface Calls {
   history: { symbol: string; from: number | null; to: number | null; limit: number }[];
   features: { symbol: string; interval: string | null }[];
@@ -103,6 +136,8 @@ function fakes(over: Partial<RestDeps['sources']> = {}, snap?: ModelsSnapshot): 
         if (symbol !== 'BTCUSDT') return [];
         return interval === null ? [feature('1m'), feature('1h')] : [feature(interval)];
       },
+      predictionBoard: async (symbol) => (symbol === 'BTCUSDT' ? [prediction(), prediction({ modelName: 'garch' })] : []),
+      latestScores: async (symbol) => (symbol === 'BTCUSDT' ? SCORES : []),
       ...over,
     },
     models: { snapshot: () => snap ?? { name: 'lstm-attention', champion: null, versions: [] } },
@@ -295,6 +330,66 @@ describe('GET /v1/features/latest', () => {
   });
 });
 
+describe('GET /v1/predictions/board', () => {
+  it("answers every forecaster's latest prediction; 404 without a board", async () => {
+    const a = await build(fakes().deps);
+    const res = await a.inject({ url: '/v1/predictions/board?symbol=btcusdt' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toEqual({ symbol: 'BTCUSDT', predictions: [prediction(), prediction({ modelName: 'garch' })] });
+    const none = await a.inject({ url: '/v1/predictions/board?symbol=ETHUSDT' });
+    expect(none.statusCode).toBe(404);
+    expect(none.json()).toEqual({ code: 'ERR_NOT_FOUND', message: 'no prediction board for ETHUSDT yet' });
+    expect((await a.inject({ url: '/v1/predictions/board?symbol=B' })).statusCode).toBe(400);
+  });
+
+  it('503 when the store fails', async () => {
+    const a = await build(fakes({ predictionBoard: () => Promise.reject(new BitPredictError('ERR_REDIS', 'down')) }).deps);
+    expect((await a.inject({ url: '/v1/predictions/board?symbol=BTCUSDT' })).statusCode).toBe(503);
+  });
+});
+
+describe('GET /v1/scores', () => {
+  it('answers the scores of one horizon, optionally of one interval and one model', async () => {
+    const a = await build(fakes().deps);
+    const res = await a.inject({ url: '/v1/scores?symbol=btcusdt&horizon=1' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toEqual({ symbol: 'BTCUSDT', horizon: 1, scores: [SCORES[0], SCORES[1], SCORES[2], SCORES[4]] });
+    const h4 = await a.inject({ url: '/v1/scores?symbol=BTCUSDT&horizon=4' });
+    expect(h4.json<{ scores: Score[] }>().scores).toEqual([SCORES[3]]);
+    const one = await a.inject({ url: '/v1/scores?symbol=BTCUSDT&horizon=1&interval=1h&model=lstm-attention' });
+    expect(one.json<{ scores: Score[] }>().scores).toEqual([SCORES[2]]);
+    const m = await a.inject({ url: '/v1/scores?symbol=BTCUSDT&horizon=1&interval=1m' });
+    expect(m.json<{ scores: Score[] }>().scores).toEqual([SCORES[4]]);
+  });
+
+  it('404 when nothing matches, 400 with a clear message for a bad query, 503 when the store fails', async () => {
+    const a = await build(fakes().deps);
+    const none = await a.inject({ url: '/v1/scores?symbol=BTCUSDT&horizon=24&model=garch' });
+    expect(none.statusCode).toBe(404);
+    expect(none.json()).toEqual({ code: 'ERR_NOT_FOUND', message: 'no live scores for BTCUSDT garch at horizon 24 yet' });
+    const cases: [string, string][] = [
+      ['symbol=BTCUSDT', 'horizon is required'],
+      ['symbol=BTCUSDT&horizon=0', 'horizon must be an integer from 1 to 10000 (steps of the interval)'],
+      ['symbol=BTCUSDT&horizon=1.5', 'horizon must be an integer from 1 to 10000 (steps of the interval)'],
+      ['symbol=BTCUSDT&horizon=abc', 'horizon must be an integer from 1 to 10000 (steps of the interval)'],
+      ['symbol=BTCUSDT&horizon=1&interval=2h', 'interval must be one of 1m, 5m, 15m, 1h, 4h, 1d'],
+      ['symbol=BTCUSDT&horizon=1&model=a%20b', 'model must be 1 to 64 letters, digits, dots, dashes or underscores'],
+      [`symbol=BTCUSDT&horizon=1&model=${'m'.repeat(65)}`, 'model must be 1 to 64 letters, digits, dots, dashes or underscores'],
+      ['horizon=1', 'symbol is required'],
+    ];
+    for (const [q, message] of cases) {
+      const res = await a.inject({ url: `/v1/scores?${q}` });
+      expect(res.statusCode, q).toBe(400);
+      expect(res.json(), q).toEqual({ code: 'ERR_VALIDATION', message });
+    }
+    const down = await build(fakes({ latestScores: () => Promise.reject(new BitPredictError('ERR_REDIS', 'down')) }).deps);
+    expect((await down.inject({ url: '/v1/scores?symbol=BTCUSDT&horizon=1' })).statusCode).toBe(503);
+    await down.close();
+  });
+});
+
 describe('GET /v1/models', () => {
   it('answers the snapshot', async () => {
     const champion = {
@@ -324,7 +419,7 @@ describe('OpenAPI', () => {
     const doc = a.swagger() as {
       paths: Record<string, { get: { tags: string[]; summary: string; parameters?: { name: string }[]; responses: Record<string, unknown> } }>;
     };
-    for (const path of ['/v1/predictions/latest', '/v1/predictions', '/v1/features/latest', '/v1/models']) {
+    for (const path of ['/v1/predictions/latest', '/v1/predictions', '/v1/predictions/board', '/v1/scores', '/v1/features/latest', '/v1/models']) {
       const op = doc.paths[path]?.get;
       expect(op, path).toBeDefined();
       expect(op?.tags.length, path).toBeGreaterThan(0);
@@ -332,9 +427,12 @@ describe('OpenAPI', () => {
       expect(Object.keys(op?.responses ?? {}).sort(), path).toEqual(['200', '400', '401', '403', '404', '500', '503']);
     }
     expect(doc.paths['/v1/predictions']?.get.parameters?.map((p) => p.name).sort()).toEqual(['from', 'limit', 'symbol', 'to']);
+    expect(doc.paths['/v1/scores']?.get.parameters?.map((p) => p.name).sort()).toEqual(['horizon', 'interval', 'model', 'symbol']);
     expect(Object.fromEntries(scopes)).toEqual({
       '/v1/predictions/latest': 'read',
       '/v1/predictions': 'read',
+      '/v1/predictions/board': 'read',
+      '/v1/scores': 'read',
       '/v1/features/latest': 'read',
       '/v1/models': 'read',
     });

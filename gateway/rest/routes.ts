@@ -1,6 +1,7 @@
-// REST v1: predictions (latest and history), latest features and the model registry. Every route
-// has a full JSON schema (TypeBox), so @fastify/swagger documents it and fastify validates the
-// query and serialises the answer; the Prediction and FeatureVector schemas are derived from the
+// REST v1: predictions (latest, the board of every forecaster, history), latest features, live
+// scores and the model registry. Every route has a full JSON schema (TypeBox), so
+// @fastify/swagger documents it and fastify validates the query and serialises the answer; the
+// Prediction, FeatureVector and Score schemas are derived from the
 // .avsc files, the contract of the topics, so the API cannot drift from what the topics carry.
 // Routes declare `config.scope: 'read'`; the app's onRequest hook enforces it (gateway/app.ts).
 // Query errors are answered here (attachValidation) with the project's ERR_VALIDATION and a clear
@@ -9,7 +10,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { errorMessage, isBitPredictError, type ErrorCode } from '../../core/errors.js';
 import { loadSchema, type LogicalTopic } from '../../schemas/index.js';
-import type { FeatureVector, Prediction } from '../../schemas/types.js';
+import type { FeatureVector, Prediction, Score } from '../../schemas/types.js';
 import type { Logger } from '../../core/logger.js';
 import type {} from '../types.js';
 import { normaliseSymbol } from '../stream/protocol.js';
@@ -17,7 +18,7 @@ import type { ModelsSnapshot } from '../models-view.js';
 import { CANDIDATE_INTERVALS, type RedisSources } from './sources.js';
 
 export interface RestDeps {
-  sources: Pick<RedisSources, 'latestPrediction' | 'predictionHistory' | 'latestFeatures'>;
+  sources: Pick<RedisSources, 'latestPrediction' | 'predictionHistory' | 'latestFeatures' | 'predictionBoard' | 'latestScores'>;
   models: { snapshot(): ModelsSnapshot };
   /** Defaults to the app's logger. */
   logger?: Logger;
@@ -25,6 +26,8 @@ export interface RestDeps {
 
 export const HISTORY_LIMIT_DEFAULT = 1000;
 export const HISTORY_LIMIT_MAX = 10_000;
+/** The longest horizon /v1/scores accepts (steps). */
+export const HORIZON_MAX = 10_000;
 
 interface ErrorBody {
   code: ErrorCode;
@@ -94,6 +97,10 @@ export function validationMessage(err: Error & { validation?: unknown }): string
       return `limit must be an integer from 1 to ${HISTORY_LIMIT_MAX}`;
     case 'interval':
       return `interval must be one of ${CANDIDATE_INTERVALS.join(', ')}`;
+    case 'horizon':
+      return `horizon must be an integer from 1 to ${HORIZON_MAX} (steps of the interval)`;
+    case 'model':
+      return 'model must be 1 to 64 letters, digits, dots, dashes or underscores';
     case 'from':
     case 'to':
       return `${field} must be ${INSTANT_HELP}`;
@@ -190,6 +197,14 @@ const HistoryQuery = Type.Object({
   ),
 });
 const FeaturesQuery = Type.Object({ symbol: SymbolQuery, interval: Type.Optional(IntervalQuery) });
+const ScoresQuery = Type.Object({
+  symbol: SymbolQuery,
+  horizon: Type.Integer({ minimum: 1, maximum: HORIZON_MAX, description: 'Horizon in steps of the interval (1 = next candle)' }),
+  interval: Type.Optional(IntervalQuery),
+  model: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Only this model or baseline (modelName, for example persistence, garch, lstm-attention)' }),
+  ),
+});
 const ModelsQuery = Type.Object({});
 
 function modelSchemas() {
@@ -271,6 +286,7 @@ interface RouteContext {
   common: { config: { scope: 'read' }; attachValidation: true; onSend: (req: FastifyRequest, reply: FastifyReply) => Promise<void> };
   PredictionSchema: TSchema;
   FeatureSchema: TSchema;
+  ScoreSchema: TSchema;
 }
 
 type RouteSchema = FastifySchema & { tags: string[]; summary: string; response: Record<number, unknown> };
@@ -384,6 +400,80 @@ function registerLatestFeatures(app: FastifyInstance, { deps, replies, common, F
   );
 }
 
+function registerPredictionBoard(app: FastifyInstance, { deps, replies, common, PredictionSchema }: RouteContext): void {
+  app.get<{ Querystring: Static<typeof LatestQuery> }>(
+    '/v1/predictions/board',
+    {
+      ...common,
+      schema: schema({
+        tags: ['predictions'],
+        summary: 'The latest prediction of every forecaster of a symbol',
+        description:
+          'The model beside every baseline (persistence, EWMA, HAR-RV, GARCH): the newest prediction of each forecaster and interval, ordered by interval, then model name. 404 when the predictor has written no board for the symbol.',
+        querystring: LatestQuery,
+        response: { 200: Type.Object({ symbol: Type.String(), predictions: Type.Array(PredictionSchema) }) },
+      }),
+    },
+    async (req, reply) => {
+      const symbol = replies.checked(req, reply, req.query.symbol);
+      if (symbol === null) return reply;
+      let predictions: Prediction[];
+      try {
+        predictions = await deps.sources.predictionBoard(symbol);
+      } catch (err) {
+        return replies.failed(reply, err, 'the prediction board');
+      }
+      if (predictions.length === 0)
+        return reply.code(404).send({ code: 'ERR_NOT_FOUND', message: `no prediction board for ${symbol} yet` } satisfies ErrorBody);
+      return reply.send({ symbol, predictions });
+    },
+  );
+}
+
+function registerScores(app: FastifyInstance, { deps, replies, common, ScoreSchema }: RouteContext): void {
+  app.get<{ Querystring: Static<typeof ScoresQuery> }>(
+    '/v1/scores',
+    {
+      ...common,
+      schema: schema({
+        tags: ['scores'],
+        summary: 'Live skill of every forecaster at one horizon',
+        description:
+          "The latest live Score of every model and baseline of a symbol at `horizon` steps, one per rolling window (24 h, 7 d, 30 d of target time), as the trainer's monitor publishes them on the scores topic: pinball loss, QLIKE, squared error, Brier score, interval coverage, and the skill against persistence and the best baseline. Optionally only one interval or one model. 404 when there is none.",
+        querystring: ScoresQuery,
+        response: {
+          200: Type.Object({
+            symbol: Type.String(),
+            horizon: Type.Integer(),
+            scores: Type.Array(ScoreSchema, { description: 'By interval, model, then window' }),
+          }),
+        },
+      }),
+    },
+    async (req, reply) => {
+      const symbol = replies.checked(req, reply, req.query.symbol);
+      if (symbol === null) return reply;
+      const { horizon, interval, model } = req.query;
+      let all: Score[];
+      try {
+        all = await deps.sources.latestScores(symbol);
+      } catch (err) {
+        return replies.failed(reply, err, 'the live scores');
+      }
+      const scores = all.filter(
+        (s) => s.horizonSteps === horizon && (interval === undefined || s.interval === interval) && (model === undefined || s.modelName === model),
+      );
+      if (scores.length === 0) {
+        const what = [interval, model].filter((x) => x !== undefined).join(' ');
+        return reply
+          .code(404)
+          .send({ code: 'ERR_NOT_FOUND', message: `no live scores for ${symbol}${what ? ` ${what}` : ''} at horizon ${horizon} yet` } satisfies ErrorBody);
+      }
+      return reply.send({ symbol, horizon, scores });
+    },
+  );
+}
+
 function registerModels(app: FastifyInstance, { deps, replies, common }: RouteContext): void {
   app.get(
     '/v1/models',
@@ -424,8 +514,11 @@ export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): 
     common: { config: { scope: 'read' as const }, attachValidation: true, onSend: noStore },
     PredictionSchema: recordSchema('predictions'),
     FeatureSchema: recordSchema('features'),
+    ScoreSchema: recordSchema('scores'),
   };
   registerLatestPrediction(app, ctx);
+  registerPredictionBoard(app, ctx);
+  registerScores(app, ctx);
   registerPredictionHistory(app, ctx);
   registerLatestFeatures(app, ctx);
   registerModels(app, ctx);

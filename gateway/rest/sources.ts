@@ -1,12 +1,13 @@
 // Read side of the Redis store for the gateway: the REST routes and the WebSocket snapshots read
 // the same keys through these functions (key layout in core/redis.ts). Writers are the predictor
-// (latest prediction + history) and the feature processor (latest feature vector and candle).
+// (latest prediction, the board of every forecaster's latest, history), the feature processor
+// (latest feature vector and candle) and the trainer's monitor (latest live scores).
 // Every Redis failure surfaces as a retryable ERR_REDIS (the routes answer 503); a value that is
 // not the JSON the writers store is a server defect (ERR_INTERNAL), never silently dropped.
 import type { Redis } from '../../core/redis.js';
 import { redisKeys } from '../../core/redis.js';
 import { BitPredictError, errorMessage, isBitPredictError } from '../../core/errors.js';
-import type { Candle, FeatureVector, Prediction } from '../../schemas/types.js';
+import type { Candle, FeatureVector, Prediction, Score } from '../../schemas/types.js';
 
 /** The intervals the store is asked for when a caller does not name one (one MGET for all). */
 export const CANDIDATE_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'] as const;
@@ -27,6 +28,30 @@ export interface RedisSources {
   latestFeatures(symbol: string, interval: string | null): Promise<FeatureVector[]>;
   /** The latest closed candle of every candidate interval that has one, in CANDIDATE_INTERVALS order. */
   latestCandles(symbol: string): Promise<Candle[]>;
+  /** The latest prediction of every forecaster (model and baselines) of a symbol, by interval then model name; empty when there is no board. */
+  predictionBoard(symbol: string): Promise<Prediction[]>;
+  /** The latest live score of every forecaster, horizon and window of a symbol, by interval, model, horizon and window; empty when none. */
+  latestScores(symbol: string): Promise<Score[]>;
+}
+
+/** The values of a hash in the order of their fields (fields compared part by part, numbers as numbers). */
+function byField<T>(hash: Record<string, string>, what: string): T[] {
+  const cmp = (a: string, b: string): number => {
+    const pa = a.split('|');
+    const pb = b.split('|');
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+      const x = pa[i] ?? '';
+      const y = pb[i] ?? '';
+      if (x === y) continue;
+      const nx = Number(x);
+      const ny = Number(y);
+      return x !== '' && y !== '' && Number.isFinite(nx) && Number.isFinite(ny) ? nx - ny : x < y ? -1 : 1;
+    }
+    return 0;
+  };
+  return Object.keys(hash)
+    .sort(cmp)
+    .map((k) => parse<T>(hash[k]!, what));
 }
 
 function parse<T>(text: string, what: string): T {
@@ -91,6 +116,14 @@ export function createRedisSources(redis: Redis, keyPrefix: string): RedisSource
 
     latestCandles(symbol) {
       return latestOfIntervals<Candle>('the latest candles', symbol, CANDIDATE_INTERVALS, keys.candlesLatest);
+    },
+
+    async predictionBoard(symbol) {
+      return byField<Prediction>(await read('the prediction board', () => redis.hgetall(keys.predictionsBoard(symbol))), 'prediction');
+    },
+
+    async latestScores(symbol) {
+      return byField<Score>(await read('the live scores', () => redis.hgetall(keys.scoresLatest(symbol))), 'score');
     },
   };
 }

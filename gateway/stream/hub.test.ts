@@ -130,6 +130,7 @@ describe('parseChannel', () => {
     expect(parseChannel('PREDICTIONS:eth2')).toEqual({ channel: 'predictions:ETH2', kind: 'predictions', symbol: 'ETH2' });
     expect(parseChannel('Features:btcusdt')).toEqual({ channel: 'features:BTCUSDT', kind: 'features', symbol: 'BTCUSDT' });
     expect(parseChannel('candles:BTCUSDT')).toEqual({ channel: 'candles:BTCUSDT', kind: 'candles', symbol: 'BTCUSDT' });
+    expect(parseChannel('Scores:btcusdt')).toEqual({ channel: 'scores:BTCUSDT', kind: 'scores', symbol: 'BTCUSDT' });
   });
 
   it.each([
@@ -219,7 +220,7 @@ describe('createHub', () => {
         type: 'hello',
         protocol: 2,
         epoch: 'e1',
-        channels: ['predictions:<SYMBOL>', 'features:<SYMBOL>', 'candles:<SYMBOL>'],
+        channels: ['predictions:<SYMBOL>', 'features:<SYMBOL>', 'candles:<SYMBOL>', 'scores:<SYMBOL>'],
         limits: {
           maxSubscriptions: MAX_SUBSCRIPTIONS,
           messagesPerSecond: 1000,
@@ -542,6 +543,32 @@ describe('createHub', () => {
       ['prediction', 'predictions:BTCUSDT', 2],
     ]);
     expect(pushed(b.socket)).toEqual([['candle', 'candles:BTCUSDT', 1]]);
+  });
+
+  it('serves live scores on scores:<SYMBOL>: the snapshot, then score messages with their own seqs, resumable', async () => {
+    const latest = [{ symbol: 'BTCUSDT', modelName: 'persistence', horizonSteps: 1, windowMs: 86_400_000 }];
+    const { hub, snapshot } = setup({ snapshot: vi.fn<SnapshotFn>((kind) => Promise.resolve(kind === 'scores' ? latest : [])), replayBuffer: 10 });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'scores:btcusdt', id: 's' });
+    await flush();
+    expect(snapshot).toHaveBeenCalledWith('scores', 'BTCUSDT');
+    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'scores:BTCUSDT', seq: 0, snapshot: latest, id: 's' });
+    hub.publish('predictions', prediction());
+    const score = { symbol: 'BTCUSDT', modelName: 'garch', horizonSteps: 4, windowMs: 604_800_000, pinballLoss: 0.002 };
+    hub.publish('scores', score);
+    const better = { ...score, pinballLoss: 0.001 };
+    hub.publish('scores', better);
+    expect(socket.messages().slice(-2)).toEqual([
+      { type: 'score', channel: 'scores:BTCUSDT', seq: 1, data: score },
+      { type: 'score', channel: 'scores:BTCUSDT', seq: 2, data: better },
+    ]);
+    const again = connect(hub);
+    send(again.conn, { op: 'subscribe', channel: 'scores:BTCUSDT', resume: { epoch: 'e1', seq: 1 } });
+    await flush();
+    expect(again.socket.messages().slice(1)).toEqual([
+      { type: 'subscribed', channel: 'scores:BTCUSDT', seq: 1, resumed: true, replayed: 1 },
+      { type: 'score', channel: 'scores:BTCUSDT', seq: 2, data: better },
+    ]);
   });
 
   it('resumes from the replay buffer: exactly the missed messages, in order, then live', async () => {

@@ -1,4 +1,4 @@
-// WebSocket fan-out of predictions, features and candles, protocol v2 (docs/websocket.md,
+// WebSocket fan-out of predictions, features, candles and live scores, protocol v2 (docs/websocket.md,
 // docs/asyncapi.yaml).
 //
 // The hub knows nothing about fastify or ws's server: it is handed sockets that expose the few

@@ -2,16 +2,19 @@
 // grammar, message types, close codes and the parsing of client messages. Pure: no sockets, no
 // state, so the docs tests and the hub share one definition of what a valid request is.
 export const PROTOCOL_VERSION = 2;
-export const CHANNEL_KINDS = ['predictions', 'features', 'candles'] as const;
+export const CHANNEL_KINDS = ['predictions', 'features', 'candles', 'scores'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 /** The `type` of the messages pushed on each kind of channel. */
-export const MESSAGE_TYPES = { predictions: 'prediction', features: 'feature', candles: 'candle' } as const satisfies Record<ChannelKind, string>;
+export const MESSAGE_TYPES = { predictions: 'prediction', features: 'feature', candles: 'candle', scores: 'score' } as const satisfies Record<
+  ChannelKind,
+  string
+>;
 /** Retained for v1 callers: the prediction channel prefix. */
 export const CHANNEL_PREFIX = 'predictions:';
 const MAX_ID_LENGTH = 128;
 const MAX_EPOCH_LENGTH = 64;
 const SYMBOL_RE = /^[A-Z0-9]{2,20}$/;
-const CHANNEL_RE = /^(predictions|features|candles):([A-Za-z0-9]{2,20})$/i;
+const CHANNEL_RE = /^(predictions|features|candles|scores):([A-Za-z0-9]{2,20})$/i;
 
 /** WebSocket close codes used by the gateway (docs/websocket.md). */
 export const CloseCodes = {
@@ -30,7 +33,7 @@ export const CloseCodes = {
 } as const;
 
 /** The `type` of every message the server sends. */
-export type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction' | 'feature' | 'candle' | 'gap' | 'pong' | 'error';
+export type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction' | 'feature' | 'candle' | 'score' | 'gap' | 'pong' | 'error';
 
 export type RequestId = string | number;
 
@@ -115,7 +118,7 @@ export function parseClientMessage(text: string): ParseResult {
         return withId({
           ok: false as const,
           reason: 'bad_channel' as const,
-          message: 'channel must be "<predictions|features|candles>:<SYMBOL>" with SYMBOL of 2 to 20 letters or digits',
+          message: 'channel must be "<predictions|features|candles|scores>:<SYMBOL>" with SYMBOL of 2 to 20 letters or digits',
         });
       }
       if (o.op === 'subscribe' && o.resume !== undefined) {

@@ -1,6 +1,6 @@
-// The trainer service on the real stack: it scores live predictions against the realised candles
-// beside persistence (Prometheus gauges), retrains early when the model's live error degrades
-// past the threshold, and retrains on its schedule; each retrain reads the features topic, trains
+// The trainer service on the real stack: it scores live forecasts against the realised candles
+// beside persistence (Prometheus gauges), retrains early when the model's live pinball loss
+// degrades past the threshold, and retrains on its schedule; each retrain reads the features topic, trains
 // for real (tiny settings here), and goes through the champion/challenger rule.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,8 @@ import { featuresFromCandles } from '../../core/features/batch.js';
 import { createTrainerService } from '../../trainer/service.js';
 import { readRegistry } from '../../core/models/registry.js';
 import type { Service } from '../../core/service.js';
-import type { FeatureVector, Prediction } from '../../schemas/types.js';
+import type { FeatureVector } from '../../schemas/types.js';
+import { distributionPrediction } from '../helpers/predictions.js';
 
 const HOUR = 3_600_000;
 
@@ -38,26 +39,13 @@ describe('trainer service: live monitor and retraining', () => {
         features.slice(i, i + 200).map((f) => ({ topic, key: 'BTCUSDT:1h', value: tp.platform.serde.encode('features', f), timestamp: f.eventTime })),
       );
     }
-    // A badly wrong "model": it always predicts +3 % for the next hour.
-    const preds: Prediction[] = features.slice(-300).map((f) => ({
-      symbol: 'BTCUSDT',
-      interval: '1h',
-      eventTime: f.eventTime,
-      targetTime: f.eventTime + HOUR,
-      horizonSteps: 1,
-      predictedLogReturn: 0.03,
-      predictedPrice: f.close * Math.exp(0.03),
-      probUp: 0.9,
-      modelName: 'lstm-attention',
-      modelVersion: 'bad',
-      isBaseline: false,
-      featureSetVersion: f.featureSetVersion,
-      candleIngestedAt: 0,
-      featuresComputedAt: 0,
-      predictedAt: 0,
-      quantileLevels: [],
-      horizons: [],
-    }));
+    // A badly wrong "model": it always forecasts +3 % for the next hour, beside persistence.
+    const preds = features
+      .slice(-300)
+      .flatMap((f) => [
+        distributionPrediction(f, { modelName: 'lstm-attention', modelVersion: 'bad', isBaseline: false, mean: () => 0.03, scale: () => 0.005 }, [1], HOUR),
+        distributionPrediction(f, { modelName: 'persistence', modelVersion: 'b', isBaseline: true, mean: () => 0, scale: () => 0.005 }, [1], HOUR),
+      ]);
     await producer.send(
       preds.map((p) => ({ topic: tp.topic('predictions'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('predictions', p), timestamp: p.eventTime })),
     );
@@ -85,7 +73,6 @@ describe('trainer service: live monitor and retraining', () => {
         BITPREDICT_RETRAIN_VAL_DAYS: '5',
         BITPREDICT_RETRAIN_EPOCHS: '1',
         BITPREDICT_RETRAIN_COOLDOWN_MS: '0',
-        BITPREDICT_MONITOR_WINDOW: '200',
         BITPREDICT_RETRAIN_MIN_SAMPLES: '50',
         ...over,
       },
@@ -93,20 +80,21 @@ describe('trainer service: live monitor and retraining', () => {
     const registry = createMetricsRegistry({ service: name, defaultMetrics: false });
     const platform = createPlatform({ config, logger: tp.logger, registry, clientId: name });
     await prepareTopicsAndSchemas(platform, config.kafka);
-    const s = await createTrainerService({ platform, config, onFatal: () => undefined, T: 8, units: 4 });
+    const s = await createTrainerService({ platform, config, redis: tp.redis, onFatal: () => undefined, T: 8, units: 4 });
     await s.start();
     running.push(s);
     return { s, registry };
   }
 
-  it('scores live predictions beside persistence and retrains when the model degrades', async () => {
+  it('scores live forecasts beside persistence and retrains when the model degrades', async () => {
     const { s, registry } = await start('trainer-degraded', { BITPREDICT_RETRAIN_INTERVAL_MS: '0', BITPREDICT_RETRAIN_DEGRADE_THRESHOLD: '0.05' });
     await waitFor(async () => (await readRegistry(store, 'lstm-attention')).events.length >= 1, 'a degradation-triggered retrain', 120_000);
     const get = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values ?? [];
-    const rel = (await get('bitpredict_monitor_relative_mse')).find((v) => v.labels.kind === 'model')?.value ?? 0;
-    const n = (await get('bitpredict_monitor_samples')).find((v) => v.labels.kind === 'model')?.value ?? 0;
-    expect(n).toBeGreaterThanOrEqual(50);
-    expect(rel).toBeGreaterThan(0.05);
+    const model = (v: { labels: Partial<Record<string, string | number>> }) =>
+      v.labels.model === 'lstm-attention' && v.labels.window === '7d' && v.labels.horizon === '1';
+    await waitFor(async () => (await get('bitpredict_monitor_samples')).some((v) => model(v) && v.value >= 50), 'the live scores gauges');
+    const skill = (await get('bitpredict_monitor_skill_vs_persistence')).find(model)?.value ?? 0;
+    expect(skill).toBeLessThan(-0.05);
     const retrains = await get('bitpredict_trainer_retrains_total');
     expect(retrains.some((v) => v.labels.reason === 'degraded' && v.value >= 1)).toBe(true);
     const reg = await readRegistry(store, 'lstm-attention');
