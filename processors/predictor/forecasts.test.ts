@@ -63,9 +63,8 @@ describe('toPrediction', () => {
   it('refuses an invalid distribution or misaligned horizons with ERR_FORECAST_INVALID', () => {
     const crossed = fc('m', false);
     crossed.distributions[1]!.quantiles.reverse();
-    expect(() => toPrediction(f, HOUR, crossed, 0)).toThrow(
-      expect.objectContaining({ code: 'ERR_FORECAST_INVALID', message: expect.stringMatching(/horizon 4: quantiles cross/) }),
-    );
+    expect(() => toPrediction(f, HOUR, crossed, 0)).toThrow(/horizon 4: quantiles cross/);
+    expect(() => toPrediction(f, HOUR, crossed, 0)).toThrow(expect.objectContaining({ code: 'ERR_FORECAST_INVALID' }));
     const bad = fc('m', false);
     bad.distributions[0]!.scale = -1;
     expect(() => toPrediction(f, HOUR, bad, 0)).toThrow(/scale/);
