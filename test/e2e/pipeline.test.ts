@@ -47,7 +47,7 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     await tp?.cleanup();
   });
 
-  it('delivers every baseline\'s forecast of every real candle to a subscribed WebSocket client, in order', async () => {
+  it("delivers every baseline's forecast of every real candle to a subscribed WebSocket client, in order", async () => {
     const ws = new WebSocket(`${gateway.url().replace(/^http/, 'ws')}/ws`, { headers: { authorization: `Bearer ${apiKey}` } });
     const received: Prediction[] = [];
     const other: unknown[] = [];
