@@ -98,7 +98,7 @@ describe('trainer service: live monitor and retraining', () => {
     const retrains = await get('bitpredict_trainer_retrains_total');
     expect(retrains.some((v) => v.labels.reason === 'degraded' && v.value >= 1)).toBe(true);
     const reg = await readRegistry(store, 'lstm-attention');
-    expect(reg.events[0]?.reason).toMatch(/validation MSE/);
+    expect(reg.events[0]?.reason).toMatch(/validation pinball loss/);
     await s.stop();
   }, 180_000);
 
