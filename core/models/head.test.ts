@@ -1,3 +1,4 @@
+import { lnGamma } from '../forecast/stats.js';
 import { describe, expect, it } from 'vitest';
 import { isBitPredictError } from '../errors.js';
 import { QUANTILE_LEVELS, SHAPE_LEVELS, gaussianShape } from '../forecast/distribution.js';
@@ -9,7 +10,6 @@ import {
   forecastBlockProblem,
   gaussianForecastBlock,
   headSigma,
-  lnGamma,
   parseForecastBlock,
   pinballLoss,
   studentTMeanAbs,

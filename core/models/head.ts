@@ -14,6 +14,7 @@
 //   shape = empirical quantiles of z = (y - mean) / scale on the validation windows,
 // so the quantiles are calibrated on held-out data even where the t is the wrong family.
 import { BitPredictError } from '../errors.js';
+import { lnGamma } from '../forecast/stats.js';
 import {
   QUANTILE_LEVELS,
   distributionProblem,
@@ -52,20 +53,6 @@ export interface HeadOutput {
   mu: Float64Array;
   /** n*H, > 0. */
   sigma: Float64Array;
-}
-
-/** log Gamma (Lanczos, g = 7; |error| < 1e-13 for x > 0.5). */
-export function lnGamma(x: number): number {
-  const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
-    9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lnGamma(1 - x);
-  const xm = x - 1;
-  let a = c[0]!;
-  const t = xm + 7.5;
-  for (let i = 1; i < 9; i++) a += c[i]! / (xm + i);
-  return 0.5 * Math.log(2 * Math.PI) + (xm + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
 /** E|T| of a standard Student-t with nu > 1 degrees of freedom (0.9490 for nu = 5). */
