@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
-import { BitPredictError } from '../core/errors.js';
 import { createOutput } from './output.js';
 import { backtest } from './backtest.js';
 import { backtestDesign, readLedger } from '../trainer/ledger.js';
 import { designId, emptyLedgerText } from '../trainer/domain/ledger.js';
 import { syntheticDataDir } from '../test/helpers/synthetic-data.js';
+import { rejection } from '../test/helpers/errors.js';
 
 const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
 const COMMITTED_LEDGER = resolve(import.meta.dirname, '../docs/final-window-ledger.json');
@@ -29,16 +29,6 @@ function runner(dataDir: string): (args: string[]) => Promise<number> {
   const out = join(mkdtempSync(join(tmpdir(), 'bp-bt-out-')), 'r');
   return (args) =>
     backtest({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: [...args, '--source', 'files', '--out', out] });
-}
-
-async function rejection(p: Promise<unknown>): Promise<BitPredictError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BitPredictError);
-    return err as BitPredictError;
-  }
-  throw new Error('expected a BitPredictError, the command succeeded');
 }
 
 const FINAL = ['--interval', '1h', '--from', '2025-01-01T00:00:00Z', '--to', '2025-01-20T00:00:00Z', '--model', 'baseline'];

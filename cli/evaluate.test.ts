@@ -14,12 +14,12 @@ import { createOutput } from './output.js';
 import { evaluate } from './evaluate.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import type { EvaluationResult } from '../trainer/domain/report.js';
-import { BitPredictError } from '../core/errors.js';
 import { designId, emptyLedgerText, lstmPointDesign } from '../trainer/domain/ledger.js';
 import { readLedger } from '../trainer/ledger.js';
 import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { syntheticDataDir } from '../test/helpers/synthetic-data.js';
+import { rejection } from '../test/helpers/errors.js';
 
 const DATA = resolve(process.cwd(), '../shared/data');
 const COMMITTED_LEDGER = resolve(process.cwd(), 'docs/final-window-ledger.json');
@@ -30,16 +30,6 @@ function ledgerCopy(from: string | null): string {
   if (from === null) writeFileSync(path, emptyLedgerText('test'));
   else copyFileSync(from, path);
   return path;
-}
-
-async function rejection(p: Promise<unknown>): Promise<BitPredictError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BitPredictError);
-    return err as BitPredictError;
-  }
-  throw new Error('expected a BitPredictError, the command succeeded');
 }
 
 async function run(args: string[], dataDir = DATA): Promise<EvaluationResult> {

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { appendEntry, backtestDesign, currentCommit, openFinalWindowRun, readLedger } from './ledger.js';
 import { designId, emptyLedgerText, lstmPointDesign, type LedgerEntry } from './domain/ledger.js';
-import { BitPredictError } from '../core/errors.js';
 import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
+import { rejection } from '../test/helpers/errors.js';
 
 const COMMITTED = resolve(import.meta.dirname, '../docs/final-window-ledger.json');
 const POINT = lstmPointDesign({ T: 48, units: 32, attentionUnits: 16, dropout: 0, featureSetVersion: 'fs-2' });
@@ -18,16 +18,6 @@ function tempCopy(): { dir: string; path: string } {
   const path = join(dir, 'ledger.json');
   copyFileSync(COMMITTED, path);
   return { dir, path };
-}
-
-async function rejection(p: Promise<unknown>): Promise<BitPredictError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BitPredictError);
-    return err as BitPredictError;
-  }
-  throw new Error('expected a BitPredictError, the promise resolved');
 }
 
 const ENTRY: LedgerEntry = {
