@@ -8,7 +8,7 @@
 // `bitpredict models list|show <version|latest|champion> [--json]|promote <version>|rollback` for people.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
-import { BitPredictError } from '../core/errors.js';
+import { BitPredictError, errorMessage } from '../core/errors.js';
 import { isoTimeFlag as parseTime, wholeNumberFlag } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -181,7 +181,13 @@ export async function models(ctx: CommandContext): Promise<number> {
     return 0;
   }
   if (sub === 'show') {
-    const { values, positionals } = parseArgs({ args: ctx.args.slice(1), options: { json: { type: 'boolean', default: false } }, allowPositionals: true });
+    let parsed;
+    try {
+      parsed = parseArgs({ args: ctx.args.slice(1), options: { json: { type: 'boolean', default: false } }, allowPositionals: true });
+    } catch (err) {
+      throw new BitPredictError('ERR_CONFIG_INVALID', `${USAGE} (${errorMessage(err)})`, { cause: err });
+    }
+    const { values, positionals } = parsed;
     if (positionals.length !== 1) throw new BitPredictError('ERR_CONFIG_INVALID', `${USAGE} (show takes one version, got ${positionals.length})`);
     const version = await resolveVersion(store, name, positionals[0]!);
     const meta = await readMeta(store, name, version);
