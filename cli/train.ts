@@ -130,7 +130,10 @@ export function describeMeta(meta: ArtifactMeta, champion: string | null): strin
     Object.keys(o)
       .sort()
       .map((k) => `  ${k.padEnd(28)} ${fmt(o[k]!)}`);
-  const num = (v: number | string | boolean): string => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : String(v));
+  const num = (v: number | string | boolean): string => {
+    if (typeof v !== 'number' || Number.isInteger(v)) return String(v);
+    return Math.abs(v) < 1e-3 ? v.toExponential(4) : v.toPrecision(6);
+  };
   return [
     `model ${meta.name} version ${meta.version}${meta.version === champion ? ' (champion)' : ''}`,
     `  created       ${meta.createdAt}, expires ${meta.expiresAt ?? 'never'}`,
