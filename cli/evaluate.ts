@@ -17,7 +17,7 @@ import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadCandlesFromFile, loadTextsFromFiles } from '../core/data/load.js';
 import { TEXT_DATA_FILES } from '../core/data/text/index.js';
-import { readFeaturesFromTopic } from '../trainer/data.js';
+import { readFeaturesWithSource } from '../trainer/data.js';
 import { featuresFromCandles, seriesOf } from '../core/features/batch.js';
 import { loadTf } from '../core/models/tf.js';
 import { runWalkForward } from '../trainer/walk-forward-run.js';
@@ -29,18 +29,22 @@ import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
 import { DEFAULT_LEDGER_PATH, openFinalWindowRun, type FinalWindowRun } from '../trainer/ledger.js';
 import { headlineOf, lstmPointDesign } from '../trainer/domain/ledger.js';
+import { codeCommit, filesLineage, type ArtifactLineage } from '../core/models/lineage.js';
 
 const HOUR = 3_600_000;
 
 export async function loadSeries(
   ctx: CommandContext,
   o: { source: string; symbol: string; interval: string; from: number; to: number; warmupMs: number; log(line: string): void },
+  /** Receives the data lineage of the series (file hashes or topic offsets). */
+  onLineage?: (lineage: Omit<ArtifactLineage, 'commit'>) => void,
 ): Promise<FeatureVector[]> {
   const { config } = ctx;
   if (o.source === 'kafka') {
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'evaluate' }), clientId: 'evaluate' });
     await prepareTopicsAndSchemas(platform, config.kafka);
-    const series = await readFeaturesFromTopic(platform, { symbol: o.symbol, interval: o.interval, from: o.from - o.warmupMs, to: o.to });
+    const { series, source } = await readFeaturesWithSource(platform, { symbol: o.symbol, interval: o.interval, from: o.from - o.warmupMs, to: o.to });
+    onLineage?.({ sources: [source] });
     o.log(`read ${series.length} feature vectors of ${o.symbol}:${o.interval} from the features topic`);
     return series;
   }
@@ -51,8 +55,10 @@ export async function loadSeries(
     o.log(
       `texts: ${f.texts} from ${f.file} (${f.rows} rows, ${f.dead} malformed, ${f.duplicates} duplicates${f.excluded.map((e) => `, ${e.rows} excluded: ${e.reason}`).join('')})`,
     );
+  const windowMs = config.features.sentimentWindowMs;
+  if (onLineage) onLineage(await filesLineage(config.data.dir, config.replay.file, candles, TEXT_DATA_FILES, texts, windowMs));
   o.log(`computing features over ${candles.length} candles and ${texts.length} texts from ${config.data.dir} (the live processor's code)`);
-  return seriesOf(featuresFromCandles(candles, texts, { windowMs: config.features.sentimentWindowMs }), o.symbol, o.interval);
+  return seriesOf(featuresFromCandles(candles, texts, { windowMs }), o.symbol, o.interval);
 }
 
 export async function evaluate(ctx: CommandContext): Promise<number> {
@@ -98,7 +104,10 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const backendFlag = values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined;
   const loaded = await loadTf(backendFlag);
   log(`tfjs backend: ${loaded.backend}`);
-  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from, to, warmupMs: 200 * HOUR, log });
+  const data: { lineage?: ArtifactLineage } = {};
+  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from, to, warmupMs: 200 * HOUR, log }, (l) => {
+    data.lineage = { commit: codeCommit(), ...l };
+  });
   const started = Date.now();
   const result = await runWalkForward({
     loaded,
@@ -138,7 +147,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   }
   const out = resolve(values.out ?? `reports/evaluation-${purpose}-${symbol}-${interval}`);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(`${out}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(`${out}.json`, `${JSON.stringify({ ...result, lineage: data.lineage }, null, 2)}\n`);
   writeFileSync(`${out}.html`, renderReport(result));
   const verdict = verdictOf(result);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${out}.json and ${out}.html`);

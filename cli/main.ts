@@ -30,7 +30,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./train.js')).train,
   },
   models: {
-    summary: 'models list|promote <version>|rollback: the model registry (champion and history)',
+    summary: 'models list|show <version|latest|champion> [--json]|promote <version>|rollback: the model registry (champion, history, lineage)',
     load: async () => (await import('./train.js')).models,
   },
   backtest: {

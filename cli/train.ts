@@ -5,10 +5,10 @@
 // it beats the champion — or, with none yet, persistence — by BITPREDICT_MODEL_PROMOTION_MARGIN,
 // measured by the pinball loss of the forecast distributions (horizons from
 // BITPREDICT_FORECAST_HORIZONS for the interval).
-// `bitpredict models list|promote <version>|rollback` for people.
+// `bitpredict models list|show <version|latest|champion> [--json]|promote <version>|rollback` for people.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
-import { BitPredictError } from '../core/errors.js';
+import { BitPredictError, errorMessage } from '../core/errors.js';
 import { isoTimeFlag as parseTime, wholeNumberFlag } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -19,6 +19,8 @@ import { assertNotFinal, FINAL_WINDOW_START } from '../core/models/domain/datase
 import { TRAIN_DEFAULTS } from '../trainer/model/train.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollback } from '../core/models/registry.js';
+import type { ArtifactMeta } from '../core/models/artifact.js';
+import { codeCommit, describeLineage, type ArtifactLineage } from '../core/models/lineage.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -57,7 +59,10 @@ export async function train(ctx: CommandContext): Promise<number> {
   const units = wholeNumberFlag('units', values.units, MODEL_DEFAULTS.units, 1);
   const loaded = await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined);
   log(`tfjs backend: ${loaded.backend}`);
-  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: trainFrom, to: valTo, warmupMs: 200 * HOUR, log });
+  const data: { lineage?: Omit<ArtifactLineage, 'commit'> } = {};
+  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: trainFrom, to: valTo, warmupMs: 200 * HOUR, log }, (l) => {
+    data.lineage = l;
+  });
   const out = await retrain({
     config,
     loaded,
@@ -73,6 +78,7 @@ export async function train(ctx: CommandContext): Promise<number> {
     units,
     log,
     progress: (line) => ctx.output.progress(line),
+    lineage: { commit: codeCommit(), sources: [], ...data.lineage },
     announce: values['no-announce']
       ? null
       : async (meta) => {
@@ -90,6 +96,56 @@ export async function train(ctx: CommandContext): Promise<number> {
 function scoreText(m: Record<string, number> | undefined): string {
   if (m?.valPinball !== undefined) return `valPinball ${m.valPinball.toExponential(3)} (persistence ${m.valPersistencePinball?.toExponential(3)})`;
   return `valMse ${m?.valMse?.toExponential(3)} (persistence ${m?.valPersistenceMse?.toExponential(3)}; point forecast: retrain)`;
+}
+
+const USAGE = 'usage: bitpredict models list|show <version|latest|champion> [--json]|promote <version>|rollback';
+
+/**
+ * The version a name stands for: "champion" (the registry's), "latest" (the newest createdAt among
+ * readable versions) or a version itself. Unknown: ERR_NOT_FOUND listing the known versions.
+ */
+async function resolveVersion(store: string, name: string, wanted: string): Promise<string> {
+  const versions = await listVersions(store, name);
+  const known = versions.length === 0 ? 'none (train one with bitpredict train)' : versions.map((v) => v.version).join(', ');
+  if (wanted === 'champion') {
+    const { champion } = await readRegistry(store, name);
+    if (champion === null) throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no champion yet; known versions: ${known}`);
+    return champion;
+  }
+  if (wanted === 'latest') {
+    const readable = versions.filter((v) => v.meta !== null);
+    if (readable.length === 0) throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no readable version in ${store}; known versions: ${known}`);
+    // Sorted by name already (versions are creation times); createdAt decides for hand-named ones.
+    return readable.reduce((a, b) => (Date.parse(b.meta!.createdAt) >= Date.parse(a.meta!.createdAt) ? b : a)).version;
+  }
+  if (!versions.some((v) => v.version === wanted))
+    throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no version "${wanted}"; known versions: ${known}`);
+  return wanted;
+}
+
+/** An artifact's meta for people: identity, training range, head, hyperparameters, every metric, and the lineage. */
+export function describeMeta(meta: ArtifactMeta, champion: string | null): string[] {
+  const iso = (t: number): string => new Date(t).toISOString();
+  const kv = (o: Record<string, number | string | boolean>, fmt: (v: number | string | boolean) => string): string[] =>
+    Object.keys(o)
+      .sort()
+      .map((k) => `  ${k.padEnd(28)} ${fmt(o[k]!)}`);
+  const num = (v: number | string | boolean): string => {
+    if (typeof v !== 'number' || Number.isInteger(v)) return String(v);
+    return Math.abs(v) < 1e-3 ? v.toExponential(4) : v.toPrecision(6);
+  };
+  return [
+    `model ${meta.name} version ${meta.version}${meta.version === champion ? ' (champion)' : ''}`,
+    `  created       ${meta.createdAt}, expires ${meta.expiresAt ?? 'never'}`,
+    `  trained on    ${iso(meta.trainedFrom)} .. ${iso(meta.trainedTo)} (window end times)`,
+    `  model         T=${meta.T}, F=${meta.F}, ${meta.forecast ? `horizons ${meta.forecast.horizons.join(',')}` : 'point forecast (no distributional head)'}`,
+    `  backend       ${meta.backend}, seed ${meta.seed}, code version ${meta.codeVersion}`,
+    'hyperparameters:',
+    ...kv(meta.hyperparameters, String),
+    'metrics:',
+    ...kv(meta.metrics, num),
+    ...describeLineage(meta.lineage, meta.featureSetVersion),
+  ];
 }
 
 export async function models(ctx: CommandContext): Promise<number> {
@@ -127,5 +183,20 @@ export async function models(ctx: CommandContext): Promise<number> {
     ctx.output.line(`${name}: rolled back; champion is now ${String(s.champion)}`);
     return 0;
   }
-  throw new BitPredictError('ERR_CONFIG_INVALID', `usage: bitpredict models list|promote <version>|rollback (got "${sub}")`);
+  if (sub === 'show') {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: ctx.args.slice(1), options: { json: { type: 'boolean', default: false } }, allowPositionals: true });
+    } catch (err) {
+      throw new BitPredictError('ERR_CONFIG_INVALID', `${USAGE} (${errorMessage(err)})`, { cause: err });
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length !== 1) throw new BitPredictError('ERR_CONFIG_INVALID', `${USAGE} (show takes one version, got ${positionals.length})`);
+    const version = await resolveVersion(store, name, positionals[0]!);
+    const meta = await readMeta(store, name, version);
+    if (values.json) ctx.output.json(meta);
+    else ctx.output.text(`${describeMeta(meta, (await readRegistry(store, name)).champion).join('\n')}\n`);
+    return 0;
+  }
+  throw new BitPredictError('ERR_CONFIG_INVALID', `${USAGE} (got "${sub}")`);
 }

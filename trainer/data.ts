@@ -6,6 +6,7 @@ import { rangesSince, readRange, type PartitionRange } from '../core/kafka/range
 import { BitPredictError } from '../core/errors.js';
 import type { FeatureVector } from '../schemas/types.js';
 import { seriesKey } from '../schemas/keys.js';
+import { topicSource, type TopicSource } from '../core/models/lineage.js';
 
 export interface FeatureRangeQuery {
   symbol: string;
@@ -27,6 +28,15 @@ export interface FeatureRangeQuery {
  * time). Only committed records are read (read_committed).
  */
 export async function readFeaturesFromTopic(platform: Platform, q: FeatureRangeQuery): Promise<FeatureVector[]> {
+  return (await readFeaturesWithSource(platform, q)).series;
+}
+
+/**
+ * readFeaturesFromTopic, with the lineage of what it returns: per partition, the first and last
+ * offset and the event-time range of the records kept (a vector replaced by a later one for the
+ * same eventTime does not count).
+ */
+export async function readFeaturesWithSource(platform: Platform, q: FeatureRangeQuery): Promise<{ series: FeatureVector[]; source: TopicSource }> {
   if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to) || q.from >= q.to) {
     throw new BitPredictError(
       'ERR_VALIDATION',
@@ -42,7 +52,7 @@ export async function readFeaturesFromTopic(platform: Platform, q: FeatureRangeQ
   } finally {
     await admin.close();
   }
-  const byTime = new Map<number, FeatureVector>();
+  const byTime = new Map<number, { f: FeatureVector; partition: number; offset: bigint }>();
   for (const { partition, from, to } of ranges) {
     if (from >= to) continue;
     await readRange(
@@ -58,10 +68,18 @@ export async function readFeaturesFromTopic(platform: Platform, q: FeatureRangeQ
         const f = await platform.serde.decode('features', rec.value);
         if (f.symbol !== q.symbol || f.interval !== q.interval) return;
         if (f.eventTime < q.from || f.eventTime >= q.to) return;
-        byTime.set(f.eventTime, f);
+        byTime.set(f.eventTime, { f, partition, offset: BigInt(rec.offset) });
       },
       { timeoutMs: q.timeoutMs },
     );
   }
-  return [...byTime.values()].sort((a, b) => a.eventTime - b.eventTime);
+  const kept = [...byTime.values()].sort((a, b) => a.f.eventTime - b.f.eventTime);
+  return {
+    series: kept.map((k) => k.f),
+    source: topicSource(
+      topic,
+      'features',
+      kept.map((k) => ({ partition: k.partition, offset: k.offset, time: k.f.eventTime })),
+    ),
+  };
 }

@@ -19,6 +19,7 @@ import { horizonsFor, parseHorizons } from '../core/forecast/horizons.js';
 import { empiricalShape, locationScale } from '../core/forecast/distribution.js';
 import { pinballLoss } from '../core/models/head.js';
 import { readRegistry, recordPromotion, recordRejection } from '../core/models/registry.js';
+import type { ArtifactLineage } from '../core/models/lineage.js';
 
 const DAY = 86_400_000;
 
@@ -43,6 +44,8 @@ export interface RetrainOptions {
   /** Announces a new champion (models topic); null: registry only. */
   announce: ((meta: ArtifactMeta) => Promise<void>) | null;
   now?: () => Date;
+  /** What `series` was computed from and the code commit, recorded in the artifact's meta (none: not recorded). */
+  lineage?: ArtifactLineage;
 }
 
 export interface RetrainResult {
@@ -187,6 +190,7 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
       studentTDof: result.forecast.dof,
       calibratedOn: result.calibratedOn,
     },
+    ...(o.lineage === undefined ? {} : { lineage: o.lineage }),
   };
   const dir = await saveArtifact(loaded.tf, result.model, meta, config.models.storeDir);
   result.model.dispose();

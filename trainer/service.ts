@@ -24,7 +24,8 @@ import { createProducer } from '../core/kafka/producer.js';
 import { createForecastMonitor, forecastsOf } from './domain/monitor.js';
 import { createScoreFlusher, createScorePublisher } from './scores.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
-import { readFeaturesFromTopic } from './data.js';
+import { readFeaturesWithSource } from './data.js';
+import { codeCommit } from '../core/models/lineage.js';
 import { loadTf } from '../core/models/tf.js';
 import { retrain } from './retrain.js';
 import { announce } from '../core/models/registry.js';
@@ -117,7 +118,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     );
     try {
       const loaded = await loadTf();
-      const series = await readFeaturesFromTopic(platform, { symbol, interval, from: trainFrom - 200 * 3_600_000, to: valTo });
+      const { series, source } = await readFeaturesWithSource(platform, { symbol, interval, from: trainFrom - 200 * 3_600_000, to: valTo });
       const out = await retrain({
         config,
         loaded,
@@ -133,6 +134,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
         units: opts.units ?? MODEL_DEFAULTS.units,
         log: (line) => logger.info(line),
         announce: (meta) => announce(platform, meta, config.models.storeDir),
+        lineage: { commit: codeCommit(), sources: [source] },
       });
       retrainsTotal.inc({ reason, outcome: out.decision.promote ? 'promoted' : 'kept-champion' });
       logger.info({ reason, version: out.version, promoted: out.decision.promote, why: out.decision.reason }, 'retrain finished');

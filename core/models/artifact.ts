@@ -14,6 +14,7 @@ import type { TfModule, TfBackend } from './tf.js';
 import { BitPredictError } from '../errors.js';
 import { attentionLayerClass, headUnits } from './model.js';
 import { HEAD_LAYER, parseForecastBlock, type ForecastBlock } from './head.js';
+import { validateLineage, type ArtifactLineage } from './lineage.js';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -43,6 +44,11 @@ export interface ArtifactMeta {
   expiresAt: string | null; // ISO-8601
   seed: number;
   hyperparameters: Record<string, number | string | boolean>;
+  /**
+   * What the model was trained on: data sources (file hashes or topic offsets), the code commit
+   * (core/models/lineage.ts). Absent in artifacts saved before lineage was kept; they still load.
+   */
+  lineage?: ArtifactLineage;
 }
 
 /** The meta of a servable artifact: its forecast block is present and checked. */
@@ -103,6 +109,7 @@ export function validateMeta(m: unknown, file: string): ArtifactMeta {
   if (typeof o.metrics !== 'object' || o.metrics === null || !Object.values(o.metrics).every((v) => typeof v === 'number'))
     bad('metrics', 'must be an object of numbers');
   if (typeof o.hyperparameters !== 'object' || o.hyperparameters === null) bad('hyperparameters', 'must be an object');
+  if (o.lineage !== undefined) validateLineage(o.lineage, file);
   return o as unknown as ArtifactMeta;
 }
 

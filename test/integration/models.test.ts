@@ -3,7 +3,8 @@
 // kept out); `models promote` makes a version champion and announces it on the compacted models
 // topic; `models rollback` returns to the previous champion and announces that.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPlatform, DATA_DIR, type TestPlatform } from '../helpers/platform.js';
@@ -100,5 +101,21 @@ describe('model registry: train, promote, announce, rollback', () => {
     expect(ann[0]?.value?.expiresAt).toBeGreaterThan(Date.now());
     expect(await models(ctx(['list']))).toBe(0);
     expect(out.join('')).toMatch(new RegExp(`\\* ${v1}`));
+
+    // Each artifact names the real files it was trained on, with the SHA-256 of their bytes.
+    const meta = (await listVersions(store, 'lstm-attention'))[0]!.meta!;
+    const config = ctx([]).config;
+    const candles = meta.lineage!.sources[0]!;
+    expect(candles).toMatchObject({ kind: 'file', role: 'candles', path: config.replay.file });
+    expect(candles.kind === 'file' && candles.sha256).toBe(
+      createHash('sha256')
+        .update(readFileSync(join(DATA_DIR, config.replay.file)))
+        .digest('hex'),
+    );
+    expect(meta.lineage!.sources.filter((s) => s.role === 'texts').length).toBeGreaterThan(0);
+    out.length = 0;
+    expect(await models(ctx(['show', 'champion']))).toBe(0);
+    expect(out.join('')).toContain(`model lstm-attention version ${v1} (champion)`);
+    expect(out.join('')).toMatch(/lineage:\n {2}code commit/);
   }, 120_000);
 });

@@ -11,7 +11,7 @@ import { isBitPredictError } from '../../core/errors.js';
 import type { Service } from '../../core/service.js';
 import type { FeatureVector, ScoredText } from '../../schemas/types.js';
 import { loadCandlesFromFile } from '../../core/data/load.js';
-import { readFeaturesFromTopic } from '../../trainer/data.js';
+import { readFeaturesFromTopic, readFeaturesWithSource } from '../../trainer/data.js';
 import { featuresFromCandles } from '../../core/features/batch.js';
 import { scoredText as scored } from '../helpers/features.js';
 
@@ -88,6 +88,34 @@ describe('trainer data: features topic over a time range = research features', (
     expect(got.find((f) => f.eventTime === FROM + 61 * HOUR)).toMatchObject({ textCount: 3, finbertCount: 1 });
     expect(got.find((f) => f.eventTime === FROM + 121 * HOUR)?.textCount).toBe(2);
     expect(fatal).toEqual([]);
+
+    // Its lineage: per partition, the first and last offset and the event times of the records
+    // returned, as a plain read of the topic finds them.
+    const { series, source } = await readFeaturesWithSource(tp.platform, { symbol: 'BTCUSDT', interval: '1h', from: lo, to: hi });
+    expect(series).toEqual(got);
+    const records = (await tp.readAll('features')).filter((r) => r.value !== null && r.value.eventTime >= lo && r.value.eventTime < hi);
+    expect(records).toHaveLength(200);
+    const partitions = [...new Set(records.map((r) => r.partition))].sort((a, b) => a - b);
+    expect(source).toEqual({
+      kind: 'topic',
+      role: 'features',
+      topic: tp.topic('features'),
+      partitions: partitions.map((p) => {
+        const mine = records.filter((r) => r.partition === p);
+        const offsets = mine.map((r) => BigInt(r.offset)).sort((a, b) => (a < b ? -1 : 1));
+        const times = mine.map((r) => r.value!.eventTime);
+        return {
+          partition: p,
+          firstOffset: offsets[0]!.toString(),
+          lastOffset: offsets[offsets.length - 1]!.toString(),
+          rows: mine.length,
+          firstTime: Math.min(...times),
+          lastTime: Math.max(...times),
+        };
+      }),
+    });
+    expect(source.partitions.reduce((n, p) => n + p.rows, 0)).toBe(200);
+    expect(source.partitions[0]).toMatchObject({ firstTime: lo, lastTime: hi - HOUR });
   });
 
   it('keeps one series, the last vector per eventTime, and refuses a bad range', async () => {
@@ -103,9 +131,17 @@ describe('trainer data: features topic over a time range = research features', (
     ]);
     const again = await readFeaturesFromTopic(tp.platform, { symbol: 'BTCUSDT', interval: '1h', from: target.eventTime, to: target.eventTime + 1 });
     expect(again).toEqual([replaced]);
+    // The replaced vector's lineage is the later record, the last of its partition.
+    const latest = (await tp.readAll('features')).filter((r) => r.key === 'BTCUSDT:1h').at(-1)!;
+    const { source } = await readFeaturesWithSource(tp.platform, { symbol: 'BTCUSDT', interval: '1h', from: target.eventTime, to: target.eventTime + 1 });
+    expect(source.partitions).toEqual([
+      { partition: latest.partition, firstOffset: latest.offset, lastOffset: latest.offset, rows: 1, firstTime: target.eventTime, lastTime: target.eventTime },
+    ]);
     const eth = await readFeaturesFromTopic(tp.platform, { symbol: 'ETHUSDT', interval: '1h', from: FROM, to: FROM + 1000 * HOUR });
     expect(eth).toEqual([other]);
     expect(await readFeaturesFromTopic(tp.platform, { symbol: 'BTCUSDT', interval: '1h', from: Date.UTC(2030, 0, 1), to: Date.UTC(2030, 0, 2) })).toEqual([]);
+    const nothing = await readFeaturesWithSource(tp.platform, { symbol: 'BTCUSDT', interval: '1h', from: Date.UTC(2030, 0, 1), to: Date.UTC(2030, 0, 2) });
+    expect(nothing.source.partitions).toEqual([]);
     let err: unknown = null;
     try {
       await readFeaturesFromTopic(tp.platform, { symbol: 'BTCUSDT', interval: '1h', from: 10, to: 5 });

@@ -14,7 +14,7 @@ import { createPlatform, prepareTopicsAndSchemas } from '../../core/runtime.js';
 import { loadCandlesFromFile } from '../../core/data/load.js';
 import { featuresFromCandles } from '../../core/features/batch.js';
 import { createTrainerService } from '../../trainer/service.js';
-import { readRegistry } from '../../core/models/registry.js';
+import { readMeta, readRegistry } from '../../core/models/registry.js';
 import type { Service } from '../../core/service.js';
 import type { FeatureVector } from '../../schemas/types.js';
 import { distributionPrediction } from '../helpers/predictions.js';
@@ -98,6 +98,13 @@ describe('trainer service: live monitor and retraining', () => {
     const retrains = await get('bitpredict_trainer_retrains_total');
     expect(retrains.some((v) => v.labels.reason === 'degraded' && v.value >= 1)).toBe(true);
     const reg = await readRegistry(store, 'lstm-attention');
+    // The retrained artifact records the features topic ranges it was trained on.
+    const lineage = (await readMeta(store, 'lstm-attention', reg.events[0]!.version)).lineage;
+    expect(lineage?.commit).toMatch(/^([0-9a-f]{7,}(-dirty)?|unknown)$/);
+    expect(lineage?.sources).toHaveLength(1);
+    const source = lineage!.sources[0]!;
+    expect(source.kind === 'topic' && source.topic).toBe(tp.topic('features'));
+    expect(source.kind === 'topic' && source.partitions.reduce((n, p) => n + p.rows, 0)).toBeGreaterThan(100);
     expect(reg.events[0]?.reason).toMatch(/validation pinball loss/);
     await s.stop();
   }, 180_000);
