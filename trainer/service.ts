@@ -21,7 +21,7 @@
 //   serves and the baselines do.
 import type { Platform } from '../core/runtime.js';
 import type { Service } from '../core/service.js';
-import type { BitPredictError } from '../core/errors.js';
+import { errorMessage, type BitPredictError } from '../core/errors.js';
 import { counter } from '../core/metrics.js';
 import type { Redis } from '../core/redis.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
@@ -202,7 +202,11 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   return {
     name: 'trainer',
     async start() {
-      await refreshChampion();
+      // An unreadable registry must not stop the live monitor: readiness says so, the retrains will fail loudly.
+      await refreshChampion().catch((err: unknown) => {
+        champion.text = `unknown: the model registry is unreadable (${errorMessage(err)})`;
+        logger.error({ err }, 'cannot read the model registry');
+      });
       await runner.start();
       timer = setInterval(check, r.checkMs);
       timer.unref();
