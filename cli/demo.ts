@@ -3,6 +3,9 @@
 // starts the gateway, the feature and sentiment processors and the predictor in this process,
 // replays the real texts, then the real Binance hourly candles (history as fast as possible, then
 // the last stretch at a watchable rate), and serves predictions over WebSocket until Ctrl-C.
+// It serves the baselines (persistence, EWMA, HAR-RV, GARCH) from the start; once the history is
+// replayed it trains a first small model in the background (cli/demo-train.ts; --no-train skips
+// it) and serves that model beside the baselines only if it beats them on validation.
 // Ctrl-C stops the services, then the servers the demo started itself, and leaves no process
 // behind.
 import { parseArgs } from 'node:util';
@@ -27,11 +30,12 @@ import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway, type GatewayService } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
 import { TEXT_DATA_FILES } from '../core/data/text/index.js';
+import { startFirstModel } from './demo-train.js';
 
 /** Real text data replayed by the demo (relative to the data folder): every real text file, as train, evaluate and backtest read them. */
 const DEMO_TEXT_FILES = TEXT_DATA_FILES;
 
-const USAGE = 'usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--keep-stack] [--exit-after-replay]';
+const USAGE = 'usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--no-train] [--keep-stack] [--exit-after-replay]';
 
 type Say = (line: string) => void;
 
@@ -41,6 +45,8 @@ interface DemoOptions {
   readonly rate: number;
   readonly keepStack: boolean;
   readonly exitAfterReplay: boolean;
+  /** Skip the first model's training: the demo serves the baselines only. */
+  readonly noTrain: boolean;
 }
 
 /** What the steps after start-up share: the demo's config, its platform and the abort of the replay. */
@@ -61,12 +67,13 @@ function parseDemoArgs(args: string[]): DemoOptions | null {
       rate: { type: 'string', default: '5' },
       'keep-stack': { type: 'boolean', default: false },
       'exit-after-replay': { type: 'boolean', default: false },
+      'no-train': { type: 'boolean', default: false },
     },
   });
   const liveFrom = Date.parse(values['live-from']);
   const rate = Number(values.rate);
   if (Number.isNaN(liveFrom) || !(rate > 0)) return null;
-  return { liveFrom, rate, keepStack: values['keep-stack'], exitAfterReplay: values['exit-after-replay'] };
+  return { liveFrom, rate, keepStack: values['keep-stack'], exitAfterReplay: values['exit-after-replay'], noTrain: values['no-train'] };
 }
 
 function demoConfig(env: CommandContext['env']): Config {
@@ -228,8 +235,11 @@ async function waitForScoring(platform: Platform, signal: AbortSignal): Promise<
   }
 }
 
-/** The candle history up to --live-from as fast as possible, then the rest at --rate candles/s. */
-async function replayCandles(run: DemoRun, opts: DemoOptions): Promise<void> {
+/**
+ * The candle history up to --live-from as fast as possible, then the rest at --rate candles/s;
+ * `afterHistory` runs between the two (it starts the first model's training in the background).
+ */
+async function replayCandles(run: DemoRun, opts: DemoOptions, afterHistory: (historyEnd: number) => Promise<void>): Promise<void> {
   const { platform, config, producer, signal, say } = run;
   const { liveFrom, rate } = opts;
   const file = config.replay.file;
@@ -254,6 +264,7 @@ async function replayCandles(run: DemoRun, opts: DemoOptions): Promise<void> {
     },
   });
   say(`history: ${history.published} candles in ${history.seconds.toFixed(1)} s, ${history.gaps} gaps kept as gaps, ${history.deadLettered} rows to the DLQ`);
+  if (!signal.aborted) await afterHistory(config.replay.to === null ? liveFrom : Math.min(liveFrom, config.replay.to));
   if (!signal.aborted) {
     say(`now replaying from ${new Date(liveFrom).toISOString()} at ${rate} candles/s; predictions stream to the dashboard. Ctrl-C to stop.`);
     const live = await runReplay({
@@ -303,8 +314,12 @@ export async function demo(ctx: CommandContext): Promise<number> {
     const { producer, gateway } = await startServices({ platform, config, redis, lifecycle, abort, onFatal });
     printBanner(gateway.url(), config, say);
     const run: DemoRun = { config, platform, producer, signal: abort.signal, say };
+    say('serving the baselines (persistence, EWMA, HAR-RV, GARCH) from the start; a model joins them only if it beats them on validation');
     await replayTexts(run);
-    await replayCandles(run, opts);
+    await replayCandles(run, opts, async (historyEnd) => {
+      if (opts.noTrain) say('not training a first model (--no-train): the demo serves the baselines only');
+      else await startFirstModel({ platform, config, lifecycle, signal: abort.signal, historyEnd, say });
+    });
     if (opts.exitAfterReplay && !abort.signal.aborted) {
       // Let the pipeline drain the last candles before stopping.
       await new Promise((r) => setTimeout(r, 3000));

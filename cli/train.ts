@@ -1,10 +1,12 @@
 // `bitpredict train`: trains the LSTM-attention model on a training range (early stopping on the
 // validation range right after it, never in the final evaluation window), saves a versioned
 // artifact in the model store, and applies the champion/challenger rule on the SAME validation
-// windows: the new model becomes champion (registry + announcement on the models topic) only if
-// it beats the champion — or, with none yet, persistence — by BITPREDICT_MODEL_PROMOTION_MARGIN,
-// measured by the pinball loss of the forecast distributions (horizons from
-// BITPREDICT_FORECAST_HORIZONS for the interval).
+// target times: the new model becomes champion (registry + announcement on the models topic) only
+// if it beats the champion by BITPREDICT_MODEL_PROMOTION_MARGIN and does not lose to the best
+// baseline — or, with no champion yet, beats the best baseline by the margin — measured by the
+// pinball loss of the forecast distributions (horizons from BITPREDICT_FORECAST_HORIZONS).
+// `--live` trains for serving instead of research: two years + --val-days ending at the latest data
+// of the source, which the final-window rule (a research rule) does not hold back.
 // `bitpredict models list|show <version|latest|champion> [--json]|promote <version>|rollback` for people.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
@@ -43,16 +45,23 @@ export async function train(ctx: CommandContext): Promise<number> {
       seed: { type: 'string' },
       backend: { type: 'string' },
       'no-announce': { type: 'boolean', default: false },
+      live: { type: 'boolean', default: false },
     },
   });
   const symbol = values.symbol ?? config.replay.symbol;
   const interval = values.interval ?? config.replay.interval;
   const valDays = wholeNumberFlag('val-days', values['val-days'], 30, 1);
-  // Default: two years of training ending where a 30-day validation window ends at the final window.
-  const valTo = parseTime('train-to', values['train-to'], FINAL_WINDOW_START - valDays * DAY) + valDays * DAY;
-  const trainTo = valTo - valDays * DAY;
-  const trainFrom = parseTime('train-from', values['train-from'], trainTo - 730 * DAY);
-  assertNotFinal({ from: trainFrom, to: valTo }, interval, 'fit');
+  const live = values.live;
+  if (live && (values['train-to'] !== undefined || values['train-from'] !== undefined))
+    throw new BitPredictError('ERR_CONFIG_INVALID', '--live trains on the window that ends at the latest data: it takes no --train-from or --train-to');
+  // Research default: two years of training ending where a 30-day validation window ends at the final window.
+  let valTo = parseTime('train-to', values['train-to'], FINAL_WINDOW_START - valDays * DAY) + valDays * DAY;
+  let trainTo = valTo - valDays * DAY;
+  let trainFrom = parseTime('train-from', values['train-from'], trainTo - 730 * DAY);
+  if (!live) assertNotFinal({ from: trainFrom, to: valTo }, interval, 'fit');
+  // Live: read up to now with two years of slack (a source may end before today), then end at its last vector.
+  const loadFrom = live ? Date.now() - (730 + valDays + 730) * DAY : trainFrom;
+  const loadTo = live ? Date.now() : valTo;
   const T = wholeNumberFlag('T', values.T, 48, 1);
   const seed = wholeNumberFlag('seed', values.seed, 42, 1);
   const epochs = wholeNumberFlag('epochs', values.epochs, TRAIN_DEFAULTS.epochs, 1);
@@ -60,9 +69,26 @@ export async function train(ctx: CommandContext): Promise<number> {
   const loaded = await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined);
   log(`tfjs backend: ${loaded.backend}`);
   const data: { lineage?: Omit<ArtifactLineage, 'commit'> } = {};
-  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: trainFrom, to: valTo, warmupMs: 200 * HOUR, log }, (l) => {
+  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: loadFrom, to: loadTo, warmupMs: 200 * HOUR, log }, (l) => {
     data.lineage = l;
   });
+  if (live) {
+    const first = series[0];
+    const last = series[series.length - 1];
+    if (first === undefined || last === undefined)
+      throw new BitPredictError('ERR_VALIDATION', `--live: no ${symbol}:${interval} feature vectors in the source`);
+    valTo = last.eventTime;
+    trainTo = valTo - valDays * DAY;
+    trainFrom = Math.max(trainTo - 730 * DAY, first.eventTime + 200 * HOUR);
+    if (trainFrom >= trainTo)
+      throw new BitPredictError(
+        'ERR_VALIDATION',
+        `--live: the source's data (${new Date(first.eventTime).toISOString()} ..) is too short for ${valDays} validation days`,
+      );
+    log(
+      `live: training ${new Date(trainFrom).toISOString()} .. ${new Date(trainTo).toISOString()}, validating to the latest data ${new Date(valTo).toISOString()}`,
+    );
+  }
   const out = await retrain({
     config,
     loaded,
@@ -76,6 +102,7 @@ export async function train(ctx: CommandContext): Promise<number> {
     seed,
     epochs,
     units,
+    purpose: live ? 'live' : 'research',
     log,
     progress: (line) => ctx.output.progress(line),
     lineage: { commit: codeCommit(), sources: [], ...data.lineage },

@@ -7,14 +7,21 @@
 // - Retraining: on a schedule (BITPREDICT_RETRAIN_INTERVAL_MS), and early when the champion's
 //   rolling 7 d pinball loss (squared error for point forecasts) exceeds persistence's or the best
 //   baseline's by BITPREDICT_RETRAIN_DEGRADE_THRESHOLD on at least BITPREDICT_RETRAIN_MIN_SAMPLES
-//   common target times, at most once per BITPREDICT_RETRAIN_COOLDOWN_MS. A
-//   retrain reads the features topic (the last BITPREDICT_RETRAIN_TRAIN_DAYS + _VAL_DAYS days of
-//   event time seen) and promotes only by the champion/challenger rule (trainer/retrain.ts).
-//   For hourly data the range never reaches into the final evaluation window (2025-01-01 on):
-//   this project's evaluation rule forbids fitting on it, so the range ends there.
+//   common target times, at most once per BITPREDICT_RETRAIN_COOLDOWN_MS; and when the champion
+//   in the store has expired (BITPREDICT_MODEL_EXPIRY_DAYS; the predictor already refuses it and
+//   serves the baselines), at most once per cooldown. A retrain reads the features topic over a
+//   rolling window that ENDS NOW: the last BITPREDICT_RETRAIN_TRAIN_DAYS days of training and then
+//   BITPREDICT_RETRAIN_VAL_DAYS days of validation, up to the latest event time seen. It is a
+//   'live' retrain: the final-window rule (hourly data from 2025-01-01 is never fitted on) protects
+//   research figures (`bitpredict train`, evaluate), not the model that serves traders today, which
+//   must learn from the most recent market. The challenger is promoted only by the champion/
+//   challenger rule (trainer/retrain.ts): it must beat the champion by the margin and not lose to
+//   the best baseline; without a champion it must beat the best baseline by the margin.
+// - Readiness names the champion in the store, or says loudly that none (or only an expired one)
+//   serves and the baselines do.
 import type { Platform } from '../core/runtime.js';
 import type { Service } from '../core/service.js';
-import type { BitPredictError } from '../core/errors.js';
+import { errorMessage, type BitPredictError } from '../core/errors.js';
 import { counter } from '../core/metrics.js';
 import type { Redis } from '../core/redis.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
@@ -23,16 +30,19 @@ import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { createProducer } from '../core/kafka/producer.js';
 import { createForecastMonitor, forecastsOf } from './domain/monitor.js';
 import { createScoreFlusher, createScorePublisher } from './scores.js';
-import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { readFeaturesWithSource } from './data.js';
 import { codeCommit } from '../core/models/lineage.js';
 import { loadTf } from '../core/models/tf.js';
 import { retrain } from './retrain.js';
-import { announce } from '../core/models/registry.js';
+import { announce, readMeta, readRegistry } from '../core/models/registry.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import type { Config } from '../core/config.js';
 
 const DAY = 86_400_000;
+/** Feature vectors read before the training range so its first windows have their T steps. */
+const WARMUP_MS = 200 * 3_600_000;
+
+type RetrainReason = 'schedule' | 'degraded' | 'expired';
 
 /** The slice of the configuration the trainer service reads (the series it watches is the replay's symbol and interval). */
 export type TrainerConfig = Pick<Config, 'consumer' | 'models' | 'replay' | 'retrain' | 'redis'>;
@@ -66,6 +76,9 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   const retrainsTotal = counter(registry, 'bitpredict_trainer_retrains_total', 'Retrains by reason and outcome', ['reason', 'outcome']);
   let latestEventTime = -Infinity;
   let lastRetrainAt = now();
+  // An expired champion is retrained at once (not a cooldown after start), then at most once per cooldown.
+  let lastExpiredRetrainAt = -Infinity;
+  const champion = { text: 'unknown (registry not read yet)', expired: false };
   let running: Promise<void> | null = null;
   let retrains = 0;
   let stopped = false;
@@ -100,10 +113,32 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     onFatal: opts.onFatal,
   });
 
-  async function doRetrain(reason: 'schedule' | 'degraded'): Promise<void> {
+  /** The champion in the store, for readiness and the expiry trigger; a change is logged (a warning when the baselines serve). */
+  async function refreshChampion(): Promise<void> {
+    const reg = await readRegistry(config.models.storeDir, config.models.name);
+    let text: string;
+    let expired = false;
+    if (reg.champion === null) text = 'none: the baselines serve';
+    else {
+      const meta = await readMeta(config.models.storeDir, config.models.name, reg.champion);
+      const expiresAt = meta.expiresAt === null ? null : Date.parse(meta.expiresAt);
+      expired = expiresAt !== null && now() >= expiresAt;
+      text = expired ? `expired ${reg.champion} (at ${meta.expiresAt ?? ''}): the baselines serve until a retrained model is promoted` : reg.champion;
+    }
+    if (text !== champion.text) {
+      if (reg.champion === null || expired) logger.warn({ champion: reg.champion, expired }, `no champion serves: ${text}`);
+      else logger.info({ champion: reg.champion }, 'champion in the store');
+    }
+    champion.text = text;
+    champion.expired = expired;
+  }
+
+  async function doRetrain(reason: RetrainReason): Promise<void> {
     lastRetrainAt = now();
+    if (reason === 'expired') lastExpiredRetrainAt = lastRetrainAt;
     retrains++;
-    const dataEnd = interval === '1h' ? Math.min(latestEventTime, FINAL_WINDOW_START) : latestEventTime;
+    // The window ends at the latest event time seen: live retraining uses recent data (see above).
+    const dataEnd = latestEventTime;
     if (!Number.isFinite(dataEnd)) {
       logger.warn({ reason }, 'retrain skipped: no features seen yet');
       retrainsTotal.inc({ reason, outcome: 'no-data' });
@@ -118,7 +153,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
     );
     try {
       const loaded = await loadTf();
-      const { series, source } = await readFeaturesWithSource(platform, { symbol, interval, from: trainFrom - 200 * 3_600_000, to: valTo });
+      const { series, source } = await readFeaturesWithSource(platform, { symbol, interval, from: trainFrom - WARMUP_MS, to: valTo });
       const out = await retrain({
         config,
         loaded,
@@ -132,6 +167,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
         seed: 42,
         epochs: r.epochs,
         units: opts.units ?? MODEL_DEFAULTS.units,
+        purpose: 'live',
         log: (line) => logger.info(line),
         announce: (meta) => announce(platform, meta, config.models.storeDir),
         lineage: { commit: codeCommit(), sources: [source] },
@@ -140,19 +176,25 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       logger.info({ reason, version: out.version, promoted: out.decision.promote, why: out.decision.reason }, 'retrain finished');
     } catch (err) {
       retrainsTotal.inc({ reason, outcome: 'failed' });
-      logger.error({ reason, err }, 'retrain failed; the champion keeps serving');
+      logger.error({ reason, err }, 'retrain failed; the champion (or, without one, the baselines) keeps serving');
     }
+    await refreshChampion().catch((err: unknown) => logger.error({ err }, 'cannot read the model registry'));
   }
 
   const check = (): void => {
-    if (running || stopped) return;
+    if (stopped) return;
+    // The expiry passes with the wall clock, so the store is looked at on every check (a small file).
+    if (!running) void refreshChampion().catch((err: unknown) => logger.error({ err }, 'cannot read the model registry'));
+    if (running) return;
     const t = now();
     const due = r.intervalMs > 0 && t - lastRetrainAt >= r.intervalMs;
     const degradation = t - lastRetrainAt >= r.cooldownMs ? monitor.degradation(symbol, interval, r.degradeThreshold, r.minSamples) : null;
     const degraded = degradation !== null;
     if (degradation) logger.warn({ ...degradation }, 'live loss of the champion degraded against a baseline');
-    if (!due && !degraded) return;
-    running = doRetrain(degraded ? 'degraded' : 'schedule').finally(() => {
+    // Only once data has arrived: an expired champion with nothing to train on waits for features.
+    const expired = champion.expired && Number.isFinite(latestEventTime) && t - lastExpiredRetrainAt >= r.cooldownMs;
+    if (!due && !degraded && !expired) return;
+    running = doRetrain(degraded ? 'degraded' : expired ? 'expired' : 'schedule').finally(() => {
       running = null;
     });
   };
@@ -162,6 +204,11 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   return {
     name: 'trainer',
     async start() {
+      // An unreadable registry must not stop the live monitor: readiness says so, the retrains will fail loudly.
+      await refreshChampion().catch((err: unknown) => {
+        champion.text = `unknown: the model registry is unreadable (${errorMessage(err)})`;
+        logger.error({ err }, 'cannot read the model registry');
+      });
       await runner.start();
       timer = setInterval(check, r.checkMs);
       timer.unref();
@@ -181,7 +228,10 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       // A retrain in progress finishes (its artifact is written atomically) before the process exits.
       if (running) await running;
     },
-    readiness: () => ({ ready: runner.joined && !stopped, checks: { kafka: runner.joined ? 'joined' : 'not joined', retraining: running ? 'yes' : 'no' } }),
+    readiness: () => ({
+      ready: runner.joined && !stopped,
+      checks: { kafka: runner.joined ? 'joined' : 'not joined', retraining: running ? 'yes' : 'no', champion: champion.text },
+    }),
     retrains: () => retrains,
   };
 }

@@ -1,6 +1,8 @@
 // The demo as a user runs it: it starts on the (already running) stack, replays real candles,
 // streams predictions to a WebSocket client, and on SIGINT (Ctrl-C) shuts down cleanly, leaving
-// no process behind and the stack it did not start still running.
+// no process behind and the stack it did not start still running. It passes --no-train: the first
+// model's training (cli/demo-train.ts) would take minutes, and its replayed history here is 2025
+// data, on which tests never compute figures; the demo serves the baselines and says so.
 import { spawn, execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -43,7 +45,7 @@ describe('npm run demo', () => {
   });
 
   it('streams predictions over WebSocket and stops cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', '--live-from', '2025-11-20T00:00:00Z', '--rate', '20'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', '--live-from', '2025-11-20T00:00:00Z', '--rate', '20', '--no-train'], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -75,6 +77,8 @@ describe('npm run demo', () => {
       ws.send(JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT' }));
       await waitFor(() => predictions.length >= 20, 'live predictions from the demo', 60_000);
       expect(predictions.every((p) => p.symbol === 'BTCUSDT' && p.isBaseline)).toBe(true);
+      expect(out).toMatch(/\[demo\] serving the baselines .* from the start/);
+      expect(out).toMatch(/\[demo\] not training a first model \(--no-train\): the demo serves the baselines only/);
       const times = predictions.map((p) => p.eventTime);
       expect([...times].sort((a, b) => a - b)).toEqual(times);
       ws.close();

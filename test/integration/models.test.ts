@@ -12,6 +12,7 @@ import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { createOutput } from '../../cli/output.js';
 import { models, train } from '../../cli/train.js';
+import { BitPredictError } from '../../core/errors.js';
 import { readRegistry, listVersions } from '../../core/models/registry.js';
 
 describe('model registry: train, promote, announce, rollback', () => {
@@ -118,4 +119,10 @@ describe('model registry: train, promote, announce, rollback', () => {
     expect(out.join('')).toContain(`model lstm-attention version ${v1} (champion)`);
     expect(out.join('')).toMatch(/lineage:\n {2}code commit/);
   }, 120_000);
+  it('train --live takes its range from the latest data, never from --train-from/--train-to', async () => {
+    await expect(train(ctx(['--live', '--train-to', '2024-08-01T00:00:00Z']))).rejects.toThrow(/--live .* takes no --train-from or --train-to/);
+    await expect(train(ctx(['--live', '--train-from', '2024-06-01T00:00:00Z']))).rejects.toThrow(BitPredictError);
+    // Research runs keep the final-window rule.
+    await expect(train(ctx(['--train-to', '2025-02-01T00:00:00Z', '--val-days', '10']))).rejects.toThrow(/final evaluation window/);
+  });
 });

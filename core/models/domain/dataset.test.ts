@@ -297,6 +297,11 @@ describe('fitNormalizer', () => {
     const late = [fv(0, { eventTime: FINAL_WINDOW_START - H })];
     expectValidation(() => fitNormalizer(late, { from: 0, to: FINAL_WINDOW_START + 1 }), /final evaluation window/);
     expect(fitNormalizer(late, { from: 0, to: FINAL_WINDOW_START }).mean).toHaveLength(FEATURE_NAMES.length);
+    // The live trainer fits on the latest data: the final-window rule guards research figures only.
+    const live = [fv(0, { eventTime: FINAL_WINDOW_START + H })];
+    expectValidation(() => fitNormalizer(live, { from: 0, to: FINAL_WINDOW_START + 2 * H }), /final evaluation window/);
+    expect(fitNormalizer(live, { from: 0, to: FINAL_WINDOW_START + 2 * H }, 'live').mean).toHaveLength(FEATURE_NAMES.length);
+    expectValidation(() => fitNormalizer(live, { from: 0, to: FINAL_WINDOW_START + 2 * H }, 'final' as 'live'), /purpose must be research or live/);
   });
 });
 

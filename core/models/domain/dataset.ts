@@ -107,6 +107,12 @@ export const FINAL_WINDOW_START = Date.UTC(2025, 0, 1);
 
 export type DataPurpose = 'fit' | 'tune' | 'early-stop' | 'final-report';
 
+/**
+ * Why a model is fitted: 'research' (train, evaluate, walk-forward, backtest: the final-window rule
+ * holds) or 'live' (the trainer service, the demo, `train --live`: the range ends at the latest data).
+ */
+export type FitPurpose = 'research' | 'live';
+
 export interface TimeRange {
   from: number;
   to: number;
@@ -182,13 +188,17 @@ function validateRange(name: string, from: number | undefined, to: number | unde
 /**
  * Mean and population standard deviation (floored at 1e-8) of every feature column over the rows
  * with from <= eventTime < to whose featureRow is not null. Only that range is read: this is the
- * training range. For hourly data the range may not reach the final window (assertNotFinal 'fit').
+ * training range. For research ('research', the default) hourly data may not reach the final window
+ * (assertNotFinal 'fit'); the live trainer ('live') fits on the latest data, which the final-window
+ * rule does not cover: it protects research figures, not the model serving now.
  */
-export function fitNormalizer(series: readonly FeatureVector[], range: TimeRange): Normalizer {
+export function fitNormalizer(series: readonly FeatureVector[], range: TimeRange, purpose: FitPurpose = 'research'): Normalizer {
   validateRange('fitNormalizer', range.from, range.to);
   validateSeries(series);
+  if (purpose !== 'research' && purpose !== 'live')
+    throw new BitPredictError('ERR_VALIDATION', `fitNormalizer: purpose must be research or live, got ${JSON.stringify(purpose)}`);
   const first = series[0];
-  if (first !== undefined) assertNotFinal(range, first.interval, 'fit');
+  if (first !== undefined && purpose === 'research') assertNotFinal(range, first.interval, 'fit');
   const sum = new Float64Array(F);
   let n = 0;
   const rows: Float64Array[] = [];
