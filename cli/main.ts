@@ -41,6 +41,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'walk-forward evaluation of the LSTM-attention model beside naive baselines -> JSON + HTML report',
     load: async () => (await import('./evaluate.js')).evaluate,
   },
+  ablation: {
+    summary: 'ablation sentiment: the model with vs without the sentiment columns on development folds -> pinball, NLL, Diebold-Mariano',
+    load: async () => (await import('./ablation.js')).ablation,
+  },
   predictor: { summary: 'predictor: features -> predictions + Redis', load: async () => (await import('./services.js')).predictor },
   'market-data': {
     summary: 'live Binance and Coinbase market data with REST gap fill -> market.candles',
