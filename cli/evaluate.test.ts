@@ -14,7 +14,8 @@ import { createOutput } from './output.js';
 import { evaluate } from './evaluate.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import type { EvaluationResult } from '../trainer/domain/report.js';
-import { designId, emptyLedgerText, lstmPointDesign } from '../trainer/domain/ledger.js';
+import { appendedLedgerText, designId, emptyLedgerText, lstmDistributionalDesign, lstmPointDesign } from '../trainer/domain/ledger.js';
+import { STUDENT_T_DOF } from '../core/models/head.js';
 import { readLedger } from '../trainer/ledger.js';
 import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
@@ -32,6 +33,25 @@ function ledgerCopy(from: string | null): string {
   return path;
 }
 
+/** The id of the design evaluate --purpose final runs by default (the distributional head). */
+function defaultDesign(): string {
+  const defaults = { T: 48, units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits, dropout: MODEL_DEFAULTS.dropout };
+  return designId(lstmDistributionalDesign({ ...defaults, featureSetVersion: FEATURE_SET_VERSION, horizons: [1, 4, 24], dof: STUDENT_T_DOF }));
+}
+
+/** A copy of the committed ledger that holds a look at the default design (appended here unless the committed one has it). */
+async function ledgerWithDefaultDesign(): Promise<string> {
+  const design = defaultDesign();
+  const ledger = ledgerCopy(COMMITTED_LEDGER);
+  const committed = await readLedger(ledger);
+  if (!committed.entries.some((e) => e.design === design)) {
+    const look = { ...committed.entries[0]!, design, date: '2027-01-01T00:00:00.000Z', commit: 'test', designDescription: 'the distributional design' };
+    delete look.forced;
+    writeFileSync(ledger, appendedLedgerText(readFileSync(ledger, 'utf8'), look, ledger));
+  }
+  return ledger;
+}
+
 async function run(args: string[], dataDir = DATA): Promise<EvaluationResult> {
   const out = join(mkdtempSync(join(tmpdir(), 'bp-eval-')), 'r');
   const config = loadConfig({}, { BITPREDICT_DATA_DIR: dataDir, BITPREDICT_LOG_LEVEL: 'silent' });
@@ -46,6 +66,8 @@ async function run(args: string[], dataDir = DATA): Promise<EvaluationResult> {
   const html = readFileSync(`${out}.html`, 'utf8');
   expect(html).toMatch(/<html/);
   expect(html).toMatch(/persistence/);
+  expect(html).toMatch(/Fan chart, 1-step log return/);
+  expect(html).toMatch(/PIT histogram, 24 step\(s\)/);
   return JSON.parse(readFileSync(`${out}.json`, 'utf8')) as EvaluationResult;
 }
 
@@ -71,7 +93,19 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
       expect(Date.parse(f.trainTo)).toBeLessThanOrEqual(Date.parse(f.testFrom));
     }
     expect(r.overall.n).toBe(r.folds.reduce((n, f) => n + f.nTest, 0));
-  }, 120_000);
+    // Every forecaster is scored per horizon on the same forecasts; the 24-step labels of the last
+    // windows before 2025-01-01 would read the final window, so they are missing, not scored.
+    const d = r.distributional;
+    expect(d?.horizons).toEqual([1, 4, 24]);
+    for (const hs of d?.scores ?? []) {
+      expect(hs.forecasters.map((f) => f.name)).toEqual(['lstm-attention', 'persistence', 'ewma', 'har-rv', 'garch']);
+      expect(hs.n + hs.missing).toBe(r.overall.n);
+      for (const f of hs.forecasters) expect(f.summary.n).toBe(hs.n);
+      expect(hs.forecasters[0]?.dm.persistence?.pinball?.pValue).toBeGreaterThanOrEqual(0);
+    }
+    expect(d?.scores[2]?.missing).toBeGreaterThanOrEqual(23);
+    expect(d?.fans[0]?.times.every((t) => t < FINAL_WINDOW_START)).toBe(true);
+  }, 180_000);
 
   it('final (synthetic data): trains and validates before 2025-01-01, tests on the final window only, and is recorded once', async () => {
     const dataDir = syntheticDataDir();
@@ -85,9 +119,17 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
     expect(Date.parse(f?.testFrom ?? '')).toBeGreaterThanOrEqual(FINAL_WINDOW_START);
     expect(r.overall.n).toBeGreaterThan(500);
 
-    // The ledger holds the run: the design of T 8 / 4 units, the command, the headline it printed.
+    // The ledger holds the run: the distributional design of T 8 / 4 units, the command, the headline it printed.
     const design = designId(
-      lstmPointDesign({ T: 8, units: 4, attentionUnits: MODEL_DEFAULTS.attentionUnits, dropout: 0, featureSetVersion: FEATURE_SET_VERSION }),
+      lstmDistributionalDesign({
+        T: 8,
+        units: 4,
+        attentionUnits: MODEL_DEFAULTS.attentionUnits,
+        dropout: 0,
+        featureSetVersion: FEATURE_SET_VERSION,
+        horizons: [1, 4, 24],
+        dof: STUDENT_T_DOF,
+      }),
     );
     const [entry, ...rest] = (await readLedger(ledger)).entries;
     expect(rest).toHaveLength(0);
@@ -98,6 +140,9 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
     expect(entry?.headline.n).toBe(r.overall.n);
     expect(entry?.headline['lstm-attention.rmse']).toBe(model?.regression.rmse);
     expect(entry?.headline['persistence.rmse']).toBe(r.overall.models.find((m) => m.name === 'persistence')?.regression.rmse);
+    const h1 = r.distributional?.scores[0];
+    expect(entry?.headline['h1.lstm-attention.pinball']).toBe(h1?.forecasters[0]?.summary.pinball);
+    expect(entry?.headline['h1.garch.cov90']).toBe(h1?.forecasters.find((f) => f.name === 'garch')?.coverage[2]?.coverage);
 
     // The same design again is refused before any data is read (the data folder is gone from the
     // config: a read would fail with another error), and nothing is appended.
@@ -116,15 +161,21 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
     expect(entries[0]).toEqual(entry);
   }, 240_000);
 
-  it('final with the default design is refused by the committed ledger before any data is read', async () => {
-    const ledger = ledgerCopy(COMMITTED_LEDGER);
+  it('the point design keeps its id; final with the default distributional design is refused once the ledger holds it, before any data is read', async () => {
+    // The two historic entries are of the point design, whose id has not changed.
+    const point = designId(lstmPointDesign({ T: 48, units: 32, attentionUnits: 16, dropout: 0, featureSetVersion: FEATURE_SET_VERSION }));
+    expect(point).toBe('1d775f83beac');
+    const design = defaultDesign();
+    expect(design).not.toBe(point);
+    const ledger = await ledgerWithDefaultDesign();
+    const before = readFileSync(ledger, 'utf8');
     const config = loadConfig({}, { BITPREDICT_DATA_DIR: mkdtempSync(join(tmpdir(), 'bp-eval-nodata-')), BITPREDICT_LOG_LEVEL: 'silent' });
     const err = await rejection(
       evaluate({ config, logger: createLogger({ level: 'silent', name: 'test' }), output, env: {}, args: ['--purpose', 'final', '--ledger', ledger] }),
     );
     expect(err.code).toBe('ERR_FINAL_WINDOW');
-    expect(err.message).toMatch(/design 1d775f83beac on 2026-11-27T12:48:42.000Z \(489519c\) and 1 more time/);
-    expect(readFileSync(ledger, 'utf8')).toBe(readFileSync(COMMITTED_LEDGER, 'utf8'));
+    expect(err.message).toContain(`the final window was already evaluated for design ${design}`);
+    expect(readFileSync(ledger, 'utf8')).toBe(before);
   });
 
   it('final with a malformed, missing or empty-reason ledger check fails clearly before any data is read', async () => {
@@ -137,7 +188,7 @@ describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
     expect(malformed.message).toContain(`final-window ledger ${bad} is not valid JSON`);
     const missing = await rejection(go(['--purpose', 'final', '--ledger', join(bad, '..', 'absent.json')]));
     expect(missing.code).toBe('ERR_CONFIG_INVALID');
-    const blank = await rejection(go(['--purpose', 'final', '--ledger', ledgerCopy(COMMITTED_LEDGER), '--force-reason', ' ']));
+    const blank = await rejection(go(['--purpose', 'final', '--ledger', await ledgerWithDefaultDesign(), '--force-reason', ' ']));
     expect(blank.code).toBe('ERR_FINAL_WINDOW');
     expect(blank.message).toMatch(/the reason given was empty/);
     await expect(go(['--force-reason', 'x'])).rejects.toThrow(/apply to --purpose final only/);

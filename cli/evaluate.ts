@@ -1,5 +1,6 @@
-// `bitpredict evaluate`: walk-forward evaluation of the LSTM-attention model beside persistence,
-// EMA drift and a ridge/logistic model, on the real hourly data (the same feature code the live
+// `bitpredict evaluate`: walk-forward evaluation of the LSTM-attention distributional model beside
+// the four baselines (persistence, EWMA, HAR-RV, GARCH; proper scores per horizon) and, for point
+// forecasts, persistence, EMA drift and a ridge/logistic model, on the real hourly data (the same feature code the live
 // processor runs, over the files in the data folder) or on the features topic. Writes a JSON
 // result and a self-contained HTML report, and prints progress on stderr.
 //   development (default): folds end before the final evaluation window (2025-01-01, hourly).
@@ -21,14 +22,16 @@ import { readFeaturesWithSource } from '../trainer/data.js';
 import { featuresFromCandles, seriesOf } from '../core/features/batch.js';
 import { loadTf } from '../core/models/tf.js';
 import { runWalkForward } from '../trainer/walk-forward-run.js';
-import { renderReport, verdictOf } from '../trainer/domain/report.js';
+import { goalsOf, renderReport, verdictOf } from '../trainer/domain/report.js';
 import { FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { intervalMs } from '../core/domain/intervals.js';
 import type { FeatureVector } from '../schemas/types.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
 import { DEFAULT_LEDGER_PATH, openFinalWindowRun, type FinalWindowRun } from '../trainer/ledger.js';
-import { headlineOf, lstmPointDesign } from '../trainer/domain/ledger.js';
+import { distributionalHeadlineOf, headlineOf, lstmDistributionalDesign } from '../trainer/domain/ledger.js';
+import { horizonsFor, parseHorizons } from '../core/forecast/horizons.js';
+import { STUDENT_T_DOF } from '../core/models/head.js';
 import { codeCommit, filesLineage, type ArtifactLineage } from '../core/models/lineage.js';
 
 const HOUR = 3_600_000;
@@ -99,8 +102,9 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const to = time('to', values.to, purpose === 'final' ? Date.UTC(2026, 1, 1) : FINAL_WINDOW_START);
   const T = int('T', values.T, 48);
   const units = values.units ? int('units', values.units, MODEL_DEFAULTS.units) : MODEL_DEFAULTS.units;
+  const horizons = horizonsFor(parseHorizons(ctx.config.forecast.horizons), interval);
   const log = (line: string): void => ctx.output.note(`[evaluate] ${line}`);
-  const finalRun = await openFinalRun(ctx, purpose, { T, units, forceReason: values['force-reason'], ledger: values.ledger }, log);
+  const finalRun = await openFinalRun(ctx, purpose, { T, units, horizons, forceReason: values['force-reason'], ledger: values.ledger }, log);
   const backendFlag = values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined;
   const loaded = await loadTf(backendFlag);
   log(`tfjs backend: ${loaded.backend}`);
@@ -118,6 +122,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
     start: from,
     end: to,
     T,
+    horizons,
     trainMode,
     trainPeriods: int('train-periods', values['train-periods'], 2 * 8760),
     valPeriods: int('val-periods', values['val-periods'], 720),
@@ -142,7 +147,11 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   // Recorded before anything is written: a run whose figures exist is a look, whatever happens next.
   if (finalRun) {
     const { overall } = result;
-    await finalRun.record({ from: result.data.from, to: result.data.to }, headlineOf(overall.n, overall.models, overall.buyAndHold));
+    const dist = result.distributional;
+    await finalRun.record(
+      { from: result.data.from, to: result.data.to },
+      { ...headlineOf(overall.n, overall.models, overall.buyAndHold), ...(dist ? distributionalHeadlineOf(dist.model, dist.scores) : {}) },
+    );
     log(`recorded in the final-window ledger (design ${finalRun.designId}${finalRun.forced ? ', forced' : ''})`);
   }
   const out = resolve(values.out ?? `reports/evaluation-${purpose}-${symbol}-${interval}`);
@@ -151,7 +160,9 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   writeFileSync(`${out}.html`, renderReport(result));
   const verdict = verdictOf(result);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${out}.json and ${out}.html`);
-  ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, verdict });
+  const goals = result.distributional ? goalsOf(result.distributional) : [];
+  for (const g of goals) log(`goal ${g.id}: ${g.text}`);
+  ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, verdict, goals });
   return 0;
 }
 
@@ -162,7 +173,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
 async function openFinalRun(
   ctx: CommandContext,
   purpose: 'development' | 'final',
-  o: { T: number; units: number; forceReason: string | undefined; ledger: string | undefined },
+  o: { T: number; units: number; horizons: readonly number[]; forceReason: string | undefined; ledger: string | undefined },
   log: (line: string) => void,
 ): Promise<FinalWindowRun | undefined> {
   if (purpose !== 'final') {
@@ -173,13 +184,15 @@ async function openFinalRun(
       );
     return undefined;
   }
-  // The design evaluate trains: the point-forecast LSTM-attention on today's feature set.
-  const design = lstmPointDesign({
+  // The design evaluate trains: the distributional LSTM-attention on today's feature set.
+  const design = lstmDistributionalDesign({
     T: o.T,
     units: o.units,
     attentionUnits: MODEL_DEFAULTS.attentionUnits,
     dropout: MODEL_DEFAULTS.dropout,
     featureSetVersion: FEATURE_SET_VERSION,
+    horizons: o.horizons,
+    dof: STUDENT_T_DOF,
   });
   const ledgerPath = o.ledger ?? DEFAULT_LEDGER_PATH;
   const run = await openFinalWindowRun({

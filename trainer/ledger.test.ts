@@ -83,6 +83,7 @@ describe('openFinalWindowRun (the guard evaluate and backtest call before readin
 
   it('records a forced look with its reason, the command and the headline', async () => {
     const { path } = tempCopy();
+    const before = (await readLedger(path)).entries.length;
     const run = await openFinalWindowRun({
       ledgerPath: path,
       design: POINT,
@@ -95,8 +96,9 @@ describe('openFinalWindowRun (the guard evaluate and backtest call before readin
     expect(run.previous).toHaveLength(2);
     const entry = await run.record({ from: '2025-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z' }, { n: 10, 'lstm-attention.rmse': 0.0047 });
     const ledger = await readLedger(path);
-    expect(ledger.entries).toHaveLength(3);
-    expect(ledger.entries[2]).toEqual(entry);
+    // appended after every committed entry (the committed ledger grows with each final run)
+    expect(ledger.entries).toHaveLength(before + 1);
+    expect(ledger.entries.at(-1)).toEqual(entry);
     expect(entry).toMatchObject({
       date: '2026-12-01T00:00:00.000Z',
       commit: 'abc1234',

@@ -21,8 +21,14 @@ import { emaDriftForecast, fitLinear, fitLogistic, lastStepRows, persistenceFore
 import { buyAndHold, evaluateForecast, periodsPerYear, type ForecastInput } from './domain/metrics.js';
 import type { EvaluationResult, FoldEvaluation, JsonValue } from './domain/report.js';
 import type { LoadedTf } from '../core/models/tf.js';
-import { trainModel, predict, TRAIN_DEFAULTS, type EpochInfo } from './model/train.js';
+import { trainModel, predict, TRAIN_DEFAULTS, type EpochInfo, type Prediction } from './model/train.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
+import type { ForecastBlock } from '../core/models/head.js';
+import { runBaselines } from '../core/forecast/bank.js';
+import { BASELINE_NAMES } from '../core/forecast/baselines.js';
+import { pitValue } from '../core/forecast/scoring.js';
+import { scoreHorizon, type ScoredItem } from '../core/forecast/evaluate.js';
+import { fanOf, type DistributionalEvaluation } from './domain/report.js';
 
 export interface WalkForwardRunOptions {
   loaded: LoadedTf;
@@ -47,6 +53,8 @@ export interface WalkForwardRunOptions {
   seed?: number;
   feeBps?: number;
   emaSpan?: number;
+  /** forecast horizons in steps (ascending; default [1]): the model's head and every baseline are scored on each */
+  horizons?: readonly number[];
   modelVersion?: string;
   codeVersion?: string;
   onProgress?(line: string): void;
@@ -65,7 +73,12 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
   const units = o.units ?? MODEL_DEFAULTS.units;
   const feeBps = o.feeBps ?? 10;
   const ppy = periodsPerYear(o.interval);
+  const horizons = [...(o.horizons ?? [1])];
   const say = o.onProgress ?? (() => undefined);
+  // No outcome read by a development run reaches into the final window, not even a 24-step label
+  // of the last test window of 2024: it is missing instead.
+  const labelLimit = o.purpose === 'development' ? Math.min(o.end, FINAL_WINDOW_START) : o.end;
+  const dist = createDistributionalCollector(o.series, step, horizons, labelLimit);
   // The times and targets of every valid window (which windows exist does not depend on the normaliser).
   const all = windowTargets(o.series, { T: o.T, from: o.start, to: o.end });
   if (all.n === 0)
@@ -101,9 +114,10 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
       assertNotFinal({ from: fold.trainFrom, to: fold.valTo }, o.interval, 'fit');
     }
     const normalizer = fitNormalizer(o.series, { from: fold.trainFrom, to: fold.trainTo });
-    const train = buildWindows(o.series, { T: o.T, from: fold.trainFrom, to: fold.trainTo, normalizer });
-    const val = fold.valTo > fold.valFrom ? buildWindows(o.series, { T: o.T, from: fold.valFrom, to: fold.valTo, normalizer }) : null;
-    const test = buildWindows(o.series, { T: o.T, from: fold.testFrom, to: fold.testTo, normalizer });
+    const wins = { T: o.T, normalizer, horizons };
+    const train = buildWindows(o.series, { ...wins, from: fold.trainFrom, to: fold.trainTo, labelTo: fold.trainTo });
+    const val = fold.valTo > fold.valFrom ? buildWindows(o.series, { ...wins, from: fold.valFrom, to: fold.valTo, labelTo: fold.valTo }) : null;
+    const test = buildWindows(o.series, { ...wins, from: fold.testFrom, to: fold.testTo, labelTo: labelLimit });
     say(
       `fold ${fold.index + 1}/${folds.length}: train ${iso(fold.trainFrom)}..${iso(fold.trainTo)} (${train.n}), val ${val?.n ?? 0}, test ${iso(fold.testFrom)}..${iso(fold.testTo)} (${test.n})`,
     );
@@ -119,6 +133,7 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
     });
     const p = predict(tf, trained.model, trained.forecast, test.X, test.n, test.T, test.F);
     trained.model.dispose();
+    dist.addFold(fold, train, test, p, trained.forecast);
     // Ridge and logistic regression on the last step's features, fitted on the training range.
     const linear = fitLinear(lastStepRows(train), train.yReturn);
     const logistic = fitLogistic(lastStepRows(train), train.yUp);
@@ -202,6 +217,93 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
     folds: foldResults,
     overall: { n: overall.actual.length, models: overallModels, buyAndHold: buyAndHold(overall.actual, trading).summary },
     series: { eventTimes: overall.times, actual: overall.actual, forecasts: Object.fromEntries([...overall.forecasts.entries()].map(([k, v]) => [k, v.pred])) },
+    distributional: dist.result(),
+  };
+}
+
+const MODEL_NAME = 'lstm-attention';
+/** Forecasts shown in each fan chart: the last week of hourly test windows. */
+const FAN_POINTS = 168;
+
+/**
+ * Collects, fold by fold, the model's and every baseline's distribution per horizon at each test
+ * window, with the realised outcome (the window's label: null when it spans a gap or passes
+ * labelLimit) and the PIT under the forecaster's own shape; then scores them per horizon. The
+ * baselines are fitted on each fold's training range (runBaselines) on the candles of the series,
+ * cut at labelLimit so nothing after it is read.
+ */
+function createDistributionalCollector(series: readonly FeatureVector[], step: number, horizons: readonly number[], labelLimit: number) {
+  const candles = series.filter((f) => f.eventTime <= labelLimit);
+  const times = candles.map((f) => f.openTime);
+  const closes = candles.map((f) => f.close);
+  const names = [MODEL_NAME, ...BASELINE_NAMES];
+  const items = new Map(names.map((n) => [n, horizons.map(() => [] as ScoredItem[])]));
+  const climatology = horizons.map(() => [] as number[]);
+  const H = horizons.length;
+  return {
+    addFold(fold: Fold, train: WindowSet, test: WindowSet, p: Prediction, block: ForecastBlock): void {
+      if (test.n === 0) return;
+      // A window at t (its last candle closes at t) pairs with the baseline forecast made at the close of the candle opened at t - step.
+      const run = runBaselines({
+        times,
+        closes,
+        stepMs: step,
+        horizons,
+        fitFrom: fold.trainFrom - step,
+        fitTo: fold.trainTo - step,
+        evalFrom: test.eventTimes[0]! - step,
+        evalTo: test.eventTimes[test.n - 1]! - step,
+      });
+      for (let k = 0; k < H; k++) {
+        const h = horizons[k]!;
+        let up = 0;
+        let known = 0;
+        for (let i = 0; i < train.n; i++) {
+          const v = train.yHorizons[i * H + k]!;
+          if (Number.isFinite(v)) [known, up] = [known + 1, up + (v > 0 ? 1 : 0)];
+        }
+        const clim = known > 0 ? up / known : 0.5;
+        const hf = run.fit.horizons[k]!;
+        const byTime = new Map(
+          names.slice(1).map((n) => [
+            n,
+            new Map(
+              run.forecasts
+                .get(n as (typeof BASELINE_NAMES)[number])!
+                .get(h)!
+                .map((x) => [x.time, x.d]),
+            ),
+          ]),
+        );
+        for (let i = 0; i < test.n; i++) {
+          const t = test.eventTimes[i]!;
+          const v = test.yHorizons[i * H + k]!;
+          const y = Number.isFinite(v) ? v : null;
+          const d = p.distributions[i]![k]!;
+          items.get(MODEL_NAME)![k]!.push({ time: t, d, y, pit: y === null ? null : pitValue(d, block.shapes[k]!, y) });
+          for (const n of BASELINE_NAMES) {
+            const bd = byTime.get(n)!.get(t - step);
+            if (bd === undefined) throw new BitPredictError('ERR_VALIDATION', `no ${n} forecast for the window at ${new Date(t).toISOString()}`);
+            items.get(n)![k]!.push({ time: t, d: bd, y, pit: y === null ? null : pitValue(bd, hf.shapes[n], y) });
+          }
+          climatology[k]!.push(clim);
+        }
+      }
+    },
+    result(): DistributionalEvaluation {
+      const scores = horizons.map((h, k) =>
+        scoreHorizon(
+          h,
+          names.map((n) => ({ name: n, kind: n === MODEL_NAME ? ('model' as const) : ('baseline' as const), items: items.get(n)![k]! })),
+          climatology[k]!,
+        ),
+      );
+      const fans = scores.map((s, k) => {
+        const best = s.bestBaseline.pinball ?? 'persistence';
+        return fanOf(s.h, items.get(MODEL_NAME)![k]!.slice(-FAN_POINTS), best, items.get(best)![k]!.slice(-FAN_POINTS));
+      });
+      return { model: MODEL_NAME, horizons: [...horizons], scores, fans };
+    },
   };
 }
 

@@ -165,3 +165,93 @@ td:first-child,th:first-child,.kv td{text-align:left}tr.model{background:#fff4e5
 ${extra}
 .legend span{margin-right:1em;font-size:12px}.legend i{display:inline-block;width:14px;height:3px;margin-right:4px;vertical-align:middle}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Distribution charts: fan, reliability diagram, PIT histogram
+// ---------------------------------------------------------------------------------------------
+
+/** A band of a fan chart: lo[i]..hi[i] shaded (a null ends the shaded run). */
+export interface Band {
+  name: string;
+  lo: ArrayLike<number | null>;
+  hi: ArrayLike<number | null>;
+  color: string;
+  opacity: number;
+  /** outline only (dashed), for a band drawn over another forecaster's */
+  outline?: boolean;
+}
+
+/** Realised values (dots) over shaded central intervals, against the point index. */
+export function fanChart(title: string, xLo: string, xHi: string, ys: ArrayLike<number | null>, bands: Band[], yFmt: (v: number) => string): string {
+  const n = ys.length;
+  const ext = extent([...Array.from(ys), ...bands.flatMap((b) => [...Array.from(b.lo), ...Array.from(b.hi)])]);
+  if (n < 2 || ext === null) return `<h3>${escapeHtml(title)}</h3><p>n/a (not enough data)</p>`;
+  const [lo, hi] = ext;
+  const sx = (i: number): number => PAD.l + ((W - PAD.l - PAD.r) * i) / (n - 1);
+  const sy = (v: number): number => H - PAD.b - ((H - PAD.t - PAD.b) * (v - lo)) / (hi - lo);
+  let body = axes(xLo, xHi, lo, hi, yFmt);
+  for (const b of bands) {
+    // One polygon per run of points where both edges are known.
+    let run: number[] = [];
+    const flush = (): void => {
+      if (run.length > 1) {
+        const top = run.map((i) => `${sx(i).toFixed(1)},${sy(b.hi[i] as number).toFixed(1)}`);
+        const bottom = [...run].reverse().map((i) => `${sx(i).toFixed(1)},${sy(b.lo[i] as number).toFixed(1)}`);
+        body += b.outline
+          ? `<polyline fill="none" stroke="${escapeHtml(b.color)}" stroke-dasharray="4 3" points="${top.join(' ')}"/><polyline fill="none" stroke="${escapeHtml(b.color)}" stroke-dasharray="4 3" points="${bottom.join(' ')}"/>`
+          : `<polygon fill="${escapeHtml(b.color)}" fill-opacity="${b.opacity}" stroke="none" points="${[...top, ...bottom].join(' ')}"/>`;
+      }
+      run = [];
+    };
+    for (let i = 0; i < n; i++) {
+      if (isNum(b.lo[i]) && isNum(b.hi[i])) run.push(i);
+      else flush();
+    }
+    flush();
+  }
+  for (let i = 0; i < n; i++) {
+    const v = ys[i];
+    if (isNum(v)) body += `<circle cx="${sx(i).toFixed(1)}" cy="${sy(v).toFixed(1)}" r="1.8" fill="#000"/>`;
+  }
+  return `<h3>${escapeHtml(title)}</h3>${legend([...bands.map((b) => ({ name: b.name, color: b.color })), { name: 'realised', color: '#000' }])}${svg(title, body)}`;
+}
+
+/** Points (x = mean forecast probability, y = observed frequency) of several forecasters, with the diagonal. */
+export function reliabilityChart(title: string, series: { name: string; color: string; points: { p: number; observed: number }[] }[]): string {
+  const all = series.flatMap((s) => s.points.flatMap((q) => [q.p, q.observed]));
+  const ext = extent(all);
+  if (ext === null) return `<h3>${escapeHtml(title)}</h3><p>n/a (not enough data)</p>`;
+  // Square axes around the data, so the diagonal (perfect reliability) is the 45-degree line.
+  const lo = Math.max(0, ext[0] - 0.01);
+  const hi = Math.min(1, ext[1] + 0.01);
+  const sx = (v: number): number => PAD.l + ((W - PAD.l - PAD.r) * (v - lo)) / (hi - lo);
+  const sy = (v: number): number => H - PAD.b - ((H - PAD.t - PAD.b) * (v - lo)) / (hi - lo);
+  let body = axes(`P(up) ${fmt(lo, 3)}`, `P(up) ${fmt(hi, 3)}`, lo, hi, (v) => fmt(v, 3));
+  body += `<line x1="${sx(lo).toFixed(1)}" y1="${sy(lo).toFixed(1)}" x2="${sx(hi).toFixed(1)}" y2="${sy(hi).toFixed(1)}" stroke="#999" stroke-dasharray="4 3"/>`;
+  for (const s of series) {
+    const pts = s.points.filter((q) => isNum(q.p) && isNum(q.observed)).map((q) => `${sx(q.p).toFixed(1)},${sy(q.observed).toFixed(1)}`);
+    if (pts.length > 1) body += `<polyline fill="none" stroke="${escapeHtml(s.color)}" stroke-width="1.2" points="${pts.join(' ')}"/>`;
+    for (const pt of pts) {
+      const [x, y] = pt.split(',');
+      body += `<circle cx="${x}" cy="${y}" r="3" fill="${escapeHtml(s.color)}"/>`;
+    }
+  }
+  return `<h3>${escapeHtml(title)}</h3>${legend([...series, { name: 'perfectly reliable', color: '#999' }])}${svg(title, body)}`;
+}
+
+/** Bars of shares (counts / total) per equal bin of [0, 1], with the uniform level as a dashed line. */
+export function histogramChart(title: string, counts: readonly number[], color = '#1f77b4'): string {
+  const total = counts.reduce((s, c) => s + c, 0);
+  if (counts.length === 0 || total === 0) return `<h3>${escapeHtml(title)}</h3><p>n/a (no data)</p>`;
+  const shares = counts.map((c) => c / total);
+  const uniform = 1 / counts.length;
+  const hi = Math.max(uniform, ...shares) * 1.1;
+  const bw = (W - PAD.l - PAD.r) / counts.length;
+  const sy = (v: number): number => H - PAD.b - ((H - PAD.t - PAD.b) * v) / hi;
+  let body = axes('PIT 0', 'PIT 1', 0, hi, (v) => pct(v, 1));
+  shares.forEach((s, i) => {
+    body += `<rect x="${(PAD.l + i * bw + 1).toFixed(1)}" y="${sy(s).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(sy(0) - sy(s)).toFixed(1)}" fill="${escapeHtml(color)}" fill-opacity="0.7"/>`;
+  });
+  body += `<line x1="${PAD.l}" y1="${sy(uniform).toFixed(1)}" x2="${W - PAD.r}" y2="${sy(uniform).toFixed(1)}" stroke="#d62728" stroke-dasharray="4 3"/>`;
+  return `<h3>${escapeHtml(title)}</h3>${svg(title, body)}`;
+}

@@ -10,6 +10,9 @@ import {
   designId,
   emptyLedgerText,
   headlineOf,
+  distributionalHeadlineOf,
+  DISTRIBUTIONAL_HEAD,
+  lstmDistributionalDesign,
   lstmPointDesign,
   parseLedger,
   reachesFinalWindow,
@@ -20,6 +23,7 @@ import { BitPredictError } from '../../core/errors.js';
 import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
 import { MODEL_DEFAULTS } from '../../core/models/model.js';
 import { evaluateForecast, buyAndHold } from './metrics.js';
+import { scoreHorizon } from '../../core/forecast/evaluate.js';
 
 const POINT = lstmPointDesign({ T: 48, units: 32, attentionUnits: 16, dropout: 0, featureSetVersion: 'fs-2' });
 
@@ -249,5 +253,59 @@ describe('the committed ledger (docs/final-window-ledger.json)', () => {
 
   it('refuses a third unforced look at that design', () => {
     expect(caught(() => checkFinalWindowRun(ledger, designId(POINT))).message).toMatch(/2026-11-27T12:48:42.000Z \(489519c\) and 1 more time/);
+  });
+});
+
+describe('the distributional design', () => {
+  const dist = (over: Partial<Parameters<typeof lstmDistributionalDesign>[0]> = {}): ModelDesign =>
+    lstmDistributionalDesign({ T: 48, units: 32, attentionUnits: 16, dropout: 0, featureSetVersion: 'fs-2', horizons: [1, 4, 24], dof: 5, ...over });
+
+  it('has its own id, apart from the point design of the two historic entries', () => {
+    const id = designId(dist());
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    expect(id).not.toBe(designId(POINT));
+    expect(designId(POINT)).toBe('1d775f83beac');
+    expect(dist().head).toBe(DISTRIBUTIONAL_HEAD);
+    expect(describeDesign(dist())).toBe(
+      'lstm-attention (T 48, attentionUnits 16, dof 5, dropout 0, shapes calibrated-on-validation, units 32), head student-t-nll, horizons 1, 4, 24, feature set fs-2',
+    );
+  });
+
+  it('changes with the horizons, the degrees of freedom, the size and the feature set, not with horizon order', () => {
+    const id = designId(dist());
+    expect(designId(dist({ horizons: [24, 1, 4] }))).toBe(id);
+    for (const other of [dist({ horizons: [1, 4] }), dist({ dof: 4 }), dist({ units: 16 }), dist({ featureSetVersion: 'fs-3' }), dist({ T: 24 })])
+      expect(designId(other)).not.toBe(id);
+  });
+
+  it('refuses a design with bad horizons or a non-finite knob', () => {
+    expect(() => designId(dist({ horizons: [] }))).toThrow(/horizons/);
+    expect(() => designId(dist({ dof: Number.NaN }))).toThrow(/architecture.dof/);
+  });
+});
+
+describe('distributionalHeadlineOf', () => {
+  it('flattens per horizon the scores of every forecaster and the model DM against persistence, the best baseline and climatology', () => {
+    const d = { mean: 0, scale: 1, quantiles: [-3, -2, -1, 0, 1, 2, 3], probUp: 0.5 };
+    const wide = { ...d, scale: 2, quantiles: d.quantiles.map((q) => 2 * q) };
+    const ys = [0.5, -1.5, 2.5, null, -0.2, 0.7, 1.1, -0.9];
+    const mk = (x: typeof d) => ys.map((y, i) => ({ time: i, d: x, y, pit: y === null ? null : 0.5 }));
+    const hs = scoreHorizon(
+      1,
+      [
+        { name: 'lstm-attention', kind: 'model', items: mk(d) },
+        { name: 'persistence', kind: 'baseline', items: mk(wide) },
+      ],
+      ys.map(() => 0.5),
+    );
+    const h = distributionalHeadlineOf('lstm-attention', [hs]);
+    expect(h['h1.n']).toBe(7);
+    expect(h['h1.missing']).toBe(1);
+    expect(h['h1.lstm-attention.pinball']).toBe(hs.forecasters[0]!.summary.pinball);
+    expect(h['h1.persistence.cov80']).toBe(hs.forecasters[1]!.coverage[1]!.coverage);
+    expect(h['h1.lstm-attention.dm.qlike.vsPersistence.p']).toBe(hs.forecasters[0]!.dm.persistence!.qlike!.pValue);
+    expect(h['h1.lstm-attention.dm.pinball.vsBest.stat']).toBe(hs.forecasters[0]!.dm.persistence!.pinball!.stat);
+    expect(h['h1.persistence.dm.qlike.vsPersistence.p']).toBeUndefined();
+    expect(Object.values(h).every((v) => Number.isFinite(v))).toBe(true);
   });
 });

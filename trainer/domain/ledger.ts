@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { BitPredictError } from '../../core/errors.js';
 import { FINAL_WINDOW_START } from '../../core/models/domain/dataset.js';
 import type { ModelMetrics, TradingSummary } from './metrics.js';
+import type { HorizonScores } from '../../core/forecast/evaluate.js';
 
 export const LEDGER_FORMAT = 'bitpredict-final-window-ledger/1';
 
@@ -123,6 +124,33 @@ export function lstmPointDesign(o: { T: number; units: number; attentionUnits: n
     featureSetVersion: o.featureSetVersion,
     head: POINT_HEAD,
     horizons: [1],
+  };
+}
+
+/** The distributional head: a Student-t negative log-likelihood per horizon, residual shapes calibrated on validation. */
+export const DISTRIBUTIONAL_HEAD = 'student-t-nll';
+
+/**
+ * The design of the distributional LSTM-attention model: its own id, so the final window is looked
+ * at once for it; the point design's id (and the two entries of it) stay as they are. The Student-t
+ * degrees of freedom and where the shapes are calibrated are part of it: changing either could
+ * chase a better final figure.
+ */
+export function lstmDistributionalDesign(o: {
+  T: number;
+  units: number;
+  attentionUnits: number;
+  dropout: number;
+  featureSetVersion: string;
+  horizons: readonly number[];
+  dof: number;
+}): ModelDesign {
+  return {
+    model: 'lstm-attention',
+    architecture: { T: o.T, units: o.units, attentionUnits: o.attentionUnits, dropout: o.dropout, dof: o.dof, shapes: 'calibrated-on-validation' },
+    featureSetVersion: o.featureSetVersion,
+    head: DISTRIBUTIONAL_HEAD,
+    horizons: [...o.horizons],
   };
 }
 
@@ -276,5 +304,46 @@ export function headlineOf(n: number, models: readonly ModelMetrics[], buyAndHol
     put(`${m.name}.totalReturn`, m.trading.totalReturn);
   }
   put('buyAndHold.totalReturn', buyAndHold.totalReturn);
+  return out;
+}
+
+/**
+ * The distributional figures of a run, flat, per horizon h: n and missing, then per forecaster the
+ * pinball loss, QLIKE, MSE of |r| vs scale, Brier score, 80 and 90 % coverage with Kupiec p, and
+ * for the model the DM stat and p against persistence and against the best baseline (pinball and
+ * QLIKE) and of its Brier score against climatology.
+ */
+export function distributionalHeadlineOf(model: string, scores: readonly HorizonScores[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const put = (k: string, v: number | null | undefined): void => {
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  };
+  for (const hs of scores) {
+    const p = `h${hs.h}`;
+    put(`${p}.n`, hs.n);
+    put(`${p}.missing`, hs.missing);
+    put(`${p}.climatology.brier`, hs.climatology.brier);
+    for (const f of hs.forecasters) {
+      const q = `${p}.${f.name}`;
+      put(`${q}.pinball`, f.summary.pinball);
+      put(`${q}.qlike`, f.summary.qlike);
+      put(`${q}.mseAbs`, f.summary.mse);
+      put(`${q}.brier`, f.summary.brier);
+      for (const c of f.coverage.filter((x) => x.level >= 0.8)) {
+        put(`${q}.cov${Math.round(c.level * 100)}`, c.coverage);
+        put(`${q}.kupiecP${Math.round(c.level * 100)}`, c.kupiecP);
+      }
+      if (f.name !== model) continue;
+      for (const loss of ['pinball', 'qlike'] as const) {
+        put(`${q}.dm.${loss}.vsPersistence.stat`, f.dm.persistence?.[loss]?.stat);
+        put(`${q}.dm.${loss}.vsPersistence.p`, f.dm.persistence?.[loss]?.pValue);
+        const best = hs.bestBaseline[loss];
+        put(`${q}.dm.${loss}.vsBest.stat`, best ? f.dm[best]?.[loss]?.stat : undefined);
+        put(`${q}.dm.${loss}.vsBest.p`, best ? f.dm[best]?.[loss]?.pValue : undefined);
+      }
+      put(`${q}.dm.brier.vsClimatology.stat`, f.dmBrierVsClimatology?.stat);
+      put(`${q}.dm.brier.vsClimatology.p`, f.dmBrierVsClimatology?.pValue);
+    }
+  }
   return out;
 }

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { buyAndHold, evaluateForecast, type ModelMetrics } from './metrics.js';
-import { escapeHtml, fmt, renderReport, verdictOf, type EvaluationResult, type FoldEvaluation } from './report.js';
+import {
+  escapeHtml,
+  fanOf,
+  fmt,
+  goalsOf,
+  renderReport,
+  verdictOf,
+  type DistributionalEvaluation,
+  type EvaluationResult,
+  type FoldEvaluation,
+} from './report.js';
+import { scoreHorizon, type ScoredItem } from '../../core/forecast/evaluate.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1);
@@ -61,7 +72,7 @@ describe('renderReport', () => {
     const r = build((a) => a.map((x, i) => (i % 3 === 0 ? -x : x) * 0.3)); // noisy, weak
     const html = renderReport(r);
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
-    expect(html).toContain('<h2>Verdict</h2>');
+    expect(html).toContain('<h2>Point forecasts (secondary): verdict</h2>');
     expect(html).toContain(escapeHtml(verdictOf(r).text));
     expect(html).toContain('<h3>Fold 0</h3>');
     expect(html).toContain('<h3>Fold 1</h3>');
@@ -121,5 +132,115 @@ describe('renderReport', () => {
     const r = build((a) => a.map((x) => x * 0.1));
     r.config = { T: 48 };
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The distributional sections
+// ---------------------------------------------------------------------------------------------
+
+/** Hand-made location-scale forecasts: quantiles -3s..3s at the grid, so the 80 % interval is [-2s, 2s]. */
+function items(ys: (number | null)[], s: number, p = 0.5): ScoredItem[] {
+  const d = { mean: 0, scale: s, quantiles: [-3, -2, -1, 0, 1, 2, 3].map((q) => q * s), probUp: p };
+  return ys.map((y, i) => ({ time: T0 + i * H, d, y, pit: y === null ? null : Math.min(1, Math.abs(y) / 4) }));
+}
+
+/** Outcomes of mean |y| about 1 with a gap at index 7. */
+function outcomes(n: number): (number | null)[] {
+  return series(n, 7).map((v, i) => (i === 7 ? null : v * 150));
+}
+
+function distributional(modelScale: number, n = 400): DistributionalEvaluation {
+  const ys = outcomes(n);
+  const model = items(ys, modelScale, 0.55);
+  const pers = items(ys, 2);
+  const scores = [1, 4].map((h) =>
+    scoreHorizon(
+      h,
+      [
+        { name: 'lstm-attention', kind: 'model', items: model },
+        { name: 'persistence', kind: 'baseline', items: pers },
+        { name: 'garch', kind: 'baseline', items: items(ys, 1.5) },
+        { name: 'har-rv', kind: 'baseline', items: items(ys, 1.6) },
+      ],
+      ys.map(() => 0.5),
+    ),
+  );
+  return { model: 'lstm-attention', horizons: [1, 4], scores, fans: [1, 4].map((h) => fanOf(h, model.slice(-50), 'garch', items(ys, 1.5).slice(-50))) };
+}
+
+describe('fanOf', () => {
+  it('takes the central intervals of the model and the baseline 80 % band at the same times, and keeps a missing outcome missing', () => {
+    const f = fanOf(1, items([0.5, null, -1], 1), 'garch', items([0.5, null, -1], 2));
+    expect(f.y).toEqual([0.5, null, -1]);
+    expect(f.model.map((b) => [b.level, b.lo[0], b.hi[0]])).toEqual([
+      [0.5, -1, 1],
+      [0.8, -2, 2],
+      [0.9, -3, 3],
+    ]);
+    expect(f.baseline).toEqual({ name: 'garch', level: 0.8, lo: [-4, -4, -4], hi: [4, 4, 4] });
+    expect(f.times).toEqual([T0, T0 + H, T0 + 2 * H]);
+  });
+});
+
+describe('goalsOf', () => {
+  it('judges the scale goal on QLIKE against persistence, the coverage goal on 80 and 90 % with Kupiec, and only reports direction', () => {
+    const goals = goalsOf(distributional(1));
+    expect(goals.map((g) => g.id)).toEqual(['scale', 'coverage', 'direction']);
+    const d = distributional(1);
+    const m = d.scores[0]!.forecasters[0]!;
+    const dm = m.dm.persistence!.qlike!;
+    expect(goals[0]!.met).toBe(dm.meanDiff < 0 && dm.pValue < 0.001);
+    const ok = [1, 2].every((k) => Math.abs(m.coverage[k]!.coverage - m.coverage[k]!.level) <= 0.02 && m.coverage[k]!.kupiecP >= 0.05);
+    expect(goals[1]!.met).toBe(ok);
+    expect(goals[2]!.met).toBeNull();
+    expect(goals[2]!.text).toMatch(/climatology/);
+    expect(goals[0]!.text).toMatch(/har-rv .*garch/);
+  });
+
+  it('says NOT MET when the model is the constant-scale forecaster itself (no skill over persistence)', () => {
+    const g = goalsOf(distributional(2));
+    expect(g[0]!.met).toBe(false);
+    expect(g[0]!.text).toContain('NOT MET');
+  });
+
+  it('says nothing can be judged without scores', () => {
+    const g = goalsOf({ model: 'x', horizons: [], scores: [], fans: [] });
+    expect(g).toHaveLength(1);
+    expect(g[0]!.met).toBeNull();
+  });
+});
+
+describe('renderReport with distributional scores', () => {
+  it('shows per horizon the scores with DM, the coverage table with Kupiec and Christoffersen, the fan chart, the reliability diagram and the PIT histogram', () => {
+    const r = { ...build((a) => a.map(() => 0)), distributional: distributional(1) };
+    const html = renderReport(r);
+    for (const h of [1, 4]) {
+      expect(html).toContain(`<section class="horizon" id="h${h}">`);
+      expect(html).toContain(`Fan chart, ${h}-step log return`);
+      expect(html).toContain(`Reliability of P(up), ${h} step(s)`);
+      expect(html).toContain(`PIT histogram, ${h} step(s): lstm-attention`);
+    }
+    expect(count(html, '<table class="coverage">')).toBe(2);
+    expect(count(html, '<table class="scores">')).toBe(2);
+    expect(html).toContain('Kupiec p');
+    expect(html).toContain('Christoffersen cc p');
+    expect(html).toContain('DM stat / p vs persistence');
+    expect(html).toContain('DM stat / p vs best baseline');
+    expect(html).toContain('climatology (P(up) = training up share)');
+    // the gap is counted as missing in each horizon's header
+    expect(html).toContain('399 forecasts with a known outcome, 1 missing');
+    expect(count(html, '<svg')).toBe(count(html, '</svg>'));
+    expect(html).not.toMatch(/NaN|Infinity|undefined/);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    // a fan polygon per band (90, 80, 50 %) and the baseline's dashed outline
+    expect(html).toMatch(/<polygon fill="#d62728" fill-opacity="0.15"/);
+    expect(html).toMatch(/stroke="#1f77b4" stroke-dasharray="4 3"/);
+  });
+
+  it('a report without distributional scores still renders (older results)', () => {
+    const html = renderReport(build((a) => a.map(() => 0)));
+    expect(html).not.toContain('Distributional forecasts');
+    expect(html).toContain('Point forecasts (secondary)');
   });
 });

@@ -3,7 +3,27 @@
 // piece of text is HTML-escaped; missing or non-finite numbers print as "n/a".
 import type { DieboldMarianoResult, ModelMetrics, TradingSummary } from './metrics.js';
 import { buyAndHold, drawdownCurve, rollingDirectionalAccuracy, rollingWindowFor, simulateTrading } from './metrics.js';
-import { escapeHtml, fixed, fmt, iso, isNum, lineChart, metricsTable, NA, pct, pval, reportCss, scatterChart, type Line } from './html.js';
+import {
+  escapeHtml,
+  fanChart,
+  fixed,
+  fmt,
+  histogramChart,
+  iso,
+  isNum,
+  lineChart,
+  metricsTable,
+  NA,
+  pct,
+  pval,
+  reliabilityChart,
+  reportCss,
+  scatterChart,
+  type Line,
+} from './html.js';
+import { intervalOf } from '../../core/forecast/scoring.js';
+import { INTERVAL_LEVELS } from '../../core/forecast/distribution.js';
+import { LOSS_NAMES, type DmResult, type ForecasterScores, type HorizonScores, type LossName, type ScoredItem } from '../../core/forecast/evaluate.js';
 
 export { escapeHtml, fmt } from './html.js';
 
@@ -65,13 +85,44 @@ export interface EvaluationResult {
   /** metrics over all folds' test windows concatenated */
   overall: { n: number; models: ModelMetrics[]; buyAndHold: TradingSummary };
   series?: EvaluationSeries;
+  /** the distributional forecasts of the model and every baseline, scored per horizon with proper scoring rules */
+  distributional?: DistributionalEvaluation;
   /** extra sentences the caller wants shown under the verdict */
   notes?: string[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Formatting
-// ---------------------------------------------------------------------------------------------
+/** A stretch of the test range for a fan chart: realised h-step log returns, the model's central intervals and one baseline's 80 % interval. */
+export interface FanData {
+  h: number;
+  times: number[];
+  /** realised h-step log return, null when missing (a gap) */
+  y: (number | null)[];
+  model: { level: number; lo: number[]; hi: number[] }[];
+  baseline: { name: string; level: number; lo: number[]; hi: number[] };
+}
+
+export interface DistributionalEvaluation {
+  /** the model's name in every `forecasters` list */
+  model: string;
+  horizons: number[];
+  scores: HorizonScores[];
+  fans: FanData[];
+}
+
+/** The fan chart's data from aligned forecasts of the model and of one baseline (same times). */
+export function fanOf(h: number, model: readonly ScoredItem[], baselineName: string, baseline: readonly ScoredItem[]): FanData {
+  const band = (xs: readonly ScoredItem[], level: number): { level: number; lo: number[]; hi: number[] } => {
+    const iv = xs.map((x) => intervalOf(x.d.quantiles, level));
+    return { level, lo: iv.map((v) => v.lo), hi: iv.map((v) => v.hi) };
+  };
+  return {
+    h,
+    times: model.map((x) => x.time),
+    y: model.map((x) => x.y),
+    model: INTERVAL_LEVELS.map((level) => band(model, level)),
+    baseline: { name: baselineName, ...band(baseline, 0.8) },
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Verdict
@@ -136,6 +187,85 @@ export function verdictOf(result: EvaluationResult): Verdict {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Goals of the distributional forecast (issue 13), each beside its baseline
+// ---------------------------------------------------------------------------------------------
+
+export interface Goal {
+  id: 'scale' | 'coverage' | 'direction';
+  /** true / false: met or not; null: a figure to report, not a pass/fail goal (direction) */
+  met: boolean | null;
+  text: string;
+}
+
+function scoresOf(hs: HorizonScores, name: string): ForecasterScores | undefined {
+  return hs.forecasters.find((f) => f.name === name);
+}
+
+const better = (dm: DmResult | undefined, p: number): boolean => dm !== undefined && dm.meanDiff < 0 && dm.pValue < p;
+
+function dmWords(dm: DmResult | undefined): string {
+  return dm ? `DM ${fixed(dm.stat, 2)}, p = ${pval(dm.pValue)}` : 'DM n/a';
+}
+
+/**
+ * The three goals, on the first horizon (1 h on hourly data): (a) the scale beats constant-scale
+ * persistence on QLIKE with DM p < 0.001 (and, the further goal, HAR-RV and GARCH at 5 %); (b) the
+ * 80 and 90 % intervals cover within 2 percentage points of nominal with Kupiec not rejected at 5 %;
+ * (c) the Brier score of P(up) against climatology with its DM p-value, no pass or fail.
+ */
+export function goalsOf(d: DistributionalEvaluation): Goal[] {
+  const hs = d.scores[0];
+  const m = hs ? scoresOf(hs, d.model) : undefined;
+  if (!hs || !m) return [{ id: 'scale', met: null, text: 'No distributional scores were recorded, so no goal can be judged.' }];
+  const pers = scoresOf(hs, 'persistence');
+  const dmP = m.dm.persistence?.qlike;
+  const beatsP = better(dmP, 0.001);
+  const vs = ['har-rv', 'garch'].map((b) => {
+    const x = m.dm[b]?.qlike;
+    const verdict = better(x, 0.05) ? 'better' : x && x.meanDiff > 0 && x.pValue < 0.05 ? 'worse' : 'not distinguishable';
+    return `${b} ${fmt(scoresOf(hs, b)?.summary.qlike)} (${verdict}: ${dmWords(x)})`;
+  });
+  const scale: Goal = {
+    id: 'scale',
+    met: beatsP,
+    text:
+      `Scale at ${hs.h} step(s), QLIKE (lower is better): model ${fmt(m.summary.qlike)} vs constant-scale persistence ${fmt(pers?.summary.qlike)} ` +
+      `(${dmWords(dmP)}; goal p < 0.001 with the model better: ${beatsP ? 'MET' : 'NOT MET'}). Against the stronger baselines: ${vs.join('; ')}.`,
+  };
+  const cov = [0.8, 0.9].map((level) => m.coverage.find((c) => Math.abs(c.level - level) < 1e-9));
+  const covOk = cov.every((c) => c !== undefined && Math.abs(c.coverage - c.level) <= 0.02 && c.kupiecP >= 0.05);
+  const best = hs.bestBaseline.pinball;
+  const bestCov = best ? scoresOf(hs, best)?.coverage : undefined;
+  const coverage: Goal = {
+    id: 'coverage',
+    met: covOk,
+    text:
+      `Intervals at ${hs.h} step(s): ` +
+      cov
+        .map((c, i) => {
+          const b = bestCov?.find((x) => c && Math.abs(x.level - c.level) < 1e-9);
+          return c
+            ? `${pct(c.level, 0)} interval covers ${pct(c.coverage, 1)} (Kupiec p = ${pval(c.kupiecP)}; ${best ?? 'best baseline'} ${pct(b?.coverage, 1)}, Kupiec p = ${pval(b?.kupiecP)})`
+            : `${[80, 90][i]} % interval n/a`;
+        })
+        .join('; ') +
+      `. Goal within 2 points of nominal and Kupiec not rejected at 5 %: ${covOk ? 'MET' : 'NOT MET'}.`,
+  };
+  const dmC = m.dmBrierVsClimatology ?? undefined;
+  const dirWord = better(dmC, 0.05)
+    ? 'better than climatology'
+    : dmC && dmC.meanDiff > 0 && dmC.pValue < 0.05
+      ? 'worse than climatology'
+      : 'not distinguishable from climatology';
+  const direction: Goal = {
+    id: 'direction',
+    met: null,
+    text: `Direction at ${hs.h} step(s): Brier score of P(up) ${fmt(m.summary.brier, 5)} vs climatology (the training range's up share, ${pct(hs.climatology.meanProbUp, 1)}) ${fmt(hs.climatology.brier, 5)}: ${dirWord} (${dmWords(dmC)}). Nothing more is claimed about direction.`,
+  };
+  return [scale, coverage, direction];
+}
+
+// ---------------------------------------------------------------------------------------------
 // SVG charts
 // ---------------------------------------------------------------------------------------------
 
@@ -184,6 +314,98 @@ function charts(r: EvaluationResult): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Distributional sections
+// ---------------------------------------------------------------------------------------------
+
+const LOSS_LABEL: Record<LossName, string> = { pinball: 'pinball', qlike: 'QLIKE', mseAbs: 'MSE |r| vs scale', brier: 'Brier' };
+
+function dmCell(dm: DmResult | undefined): string {
+  return dm ? `${fixed(dm.stat, 2)} / ${pval(dm.pValue)}` : NA;
+}
+
+/** Every forecaster's proper scores and DM (stat / p) against persistence and the best baseline per loss. */
+export function scoresTable(hs: HorizonScores, model: string): string {
+  const head =
+    `<tr><th rowspan="2">forecaster</th><th rowspan="2">n</th><th rowspan="2">missing</th><th rowspan="2">pinball</th><th rowspan="2">QLIKE</th><th rowspan="2">MSE |r| vs scale</th><th rowspan="2">Brier</th><th rowspan="2">log loss</th>` +
+    `<th colspan="${LOSS_NAMES.length}">DM stat / p vs persistence</th><th colspan="${LOSS_NAMES.length}">DM stat / p vs best baseline</th><th rowspan="2">Brier DM vs climatology</th></tr>` +
+    `<tr>${LOSS_NAMES.map((l) => `<th>${escapeHtml(LOSS_LABEL[l])}</th>`).join('')}${LOSS_NAMES.map((l) => `<th>${escapeHtml(LOSS_LABEL[l])} (${escapeHtml(hs.bestBaseline[l] ?? NA)})</th>`).join('')}</tr>`;
+  const rows = hs.forecasters.map((f) => {
+    const s = f.summary;
+    const vsP = LOSS_NAMES.map((l) => `<td>${dmCell(f.dm.persistence?.[l])}</td>`).join('');
+    const vsB = LOSS_NAMES.map((l) => `<td>${dmCell(f.dm[hs.bestBaseline[l] ?? '']?.[l])}</td>`).join('');
+    return `<tr${f.name === model ? ' class="model"' : ''}><td>${escapeHtml(f.name)}</td><td>${s.n}</td><td>${s.missing}</td><td>${fmt(s.pinball)}</td><td>${fmt(s.qlike)}</td><td>${fmt(s.mse)}</td><td>${fmt(s.brier, 5)}</td><td>${fmt(s.logLoss, 5)}</td>${vsP}${vsB}<td>${dmCell(f.dmBrierVsClimatology ?? undefined)}</td></tr>`;
+  });
+  rows.push(
+    `<tr class="bh"><td>climatology (P(up) = training up share)</td><td>${hs.n}</td><td>${hs.missing}</td><td>${NA}</td><td>${NA}</td><td>${NA}</td><td>${fmt(hs.climatology.brier, 5)}</td><td>${fmt(hs.climatology.logLoss, 5)}</td>${`<td>${NA}</td>`.repeat(2 * LOSS_NAMES.length + 1)}</tr>`,
+  );
+  return `<table class="scores">${head}${rows.join('')}</table>`;
+}
+
+/** Coverage and mean width of the central intervals, with Kupiec's and Christoffersen's p-values. */
+export function coverageTable(hs: HorizonScores, model: string): string {
+  const levels = INTERVAL_LEVELS;
+  const head =
+    `<tr><th rowspan="2">forecaster</th>${levels.map((l) => `<th colspan="4">${pct(l, 0)} interval</th>`).join('')}</tr>` +
+    `<tr>${levels.map(() => '<th>coverage</th><th>mean width</th><th>Kupiec p</th><th>Christoffersen cc p</th>').join('')}</tr>`;
+  const rows = hs.forecasters.map((f) => {
+    const cells = levels.map((level) => {
+      const c = f.coverage.find((x) => Math.abs(x.level - level) < 1e-9);
+      return c
+        ? `<td>${pct(c.coverage, 1)}</td><td>${fmt(c.meanWidth)}</td><td>${pval(c.kupiecP)}</td><td>${pval(c.christoffersenCcP)}</td>`
+        : `<td>${NA}</td>`.repeat(4);
+    });
+    return `<tr${f.name === model ? ' class="model"' : ''}><td>${escapeHtml(f.name)}</td>${cells.join('')}</tr>`;
+  });
+  return `<table class="coverage">${head}${rows.join('')}</table>`;
+}
+
+function fanSection(fan: FanData | undefined, model: string): string {
+  if (!fan || fan.times.length < 2) return '<p>No fan chart: too few forecasts.</p>';
+  const [c50, c80, c90] = [0.5, 0.8, 0.9].map((l) => fan.model.find((b) => Math.abs(b.level - l) < 1e-9));
+  const bands = [
+    c90 && { name: `${model} 90 %`, lo: c90.lo, hi: c90.hi, color: '#d62728', opacity: 0.15 },
+    c80 && { name: `${model} 80 %`, lo: c80.lo, hi: c80.hi, color: '#d62728', opacity: 0.2 },
+    c50 && { name: `${model} 50 %`, lo: c50.lo, hi: c50.hi, color: '#d62728', opacity: 0.3 },
+    { name: `${fan.baseline.name} ${pct(fan.baseline.level, 0)}`, lo: fan.baseline.lo, hi: fan.baseline.hi, color: '#1f77b4', opacity: 1, outline: true },
+  ].filter((b) => b !== undefined);
+  return fanChart(
+    `Fan chart, ${fan.h}-step log return: the last ${fan.times.length} forecasts of the test range`,
+    iso(fan.times[0]),
+    iso(fan.times.at(-1)),
+    fan.y,
+    bands,
+    (v) => fmt(v, 3),
+  );
+}
+
+/** Per horizon: the scores table, the coverage table, the fan chart, the reliability diagram and the PIT histograms. */
+export function distributionalSection(d: DistributionalEvaluation): string {
+  const goals = goalsOf(d)
+    .map((g) => `<li class="goal ${g.met === null ? 'info' : g.met ? 'yes' : 'no'}">${escapeHtml(g.text)}</li>`)
+    .join('');
+  const parts = d.scores.map((hs, k) => {
+    const model = scoresOf(hs, d.model);
+    const bestPin = hs.bestBaseline.pinball;
+    const bestBrier = hs.bestBaseline.brier;
+    const rel = [model, bestBrier && bestBrier !== d.model ? scoresOf(hs, bestBrier) : undefined]
+      .filter((f) => f !== undefined)
+      .map((f, i) => ({ name: f.name, color: i === 0 ? '#d62728' : '#1f77b4', points: f.reliability }));
+    const pits = [model, bestPin ? scoresOf(hs, bestPin) : undefined].filter((f) => f !== undefined);
+    return `<section class="horizon" id="h${hs.h}"><h3>Horizon ${hs.h} step(s): ${hs.n} forecasts with a known outcome, ${hs.missing} missing (a gap or past the data)</h3>
+<h4>Scores</h4>${scoresTable(hs, d.model)}
+<h4>Coverage</h4>${coverageTable(hs, d.model)}
+<div class="fan">${fanSection(d.fans[k], d.model)}</div>
+<div class="reliability">${reliabilityChart(`Reliability of P(up), ${hs.h} step(s): mean forecast (x) vs observed up share (y), ten equal-count bins`, rel)}</div>
+<div class="pit">${pits.map((f) => histogramChart(`PIT histogram, ${hs.h} step(s): ${f.name} (flat at the dashed line if calibrated)`, f.pit, f.name === d.model ? '#d62728' : '#1f77b4')).join('')}</div>
+</section>`;
+  });
+  return `<h2>Distributional forecasts (proper scoring rules)</h2>
+<h3>Goals</h3><ul class="goals">${goals}</ul>
+<p>Every forecaster gives a distribution of the h-step log return per forecast time. Pinball: mean over the quantile grid of the quantile loss. QLIKE: ln(scale&sup2;) + r&sup2;/scale&sup2;. MSE |r| vs scale: (|r| &minus; scale)&sup2;. Brier and log loss: of P(up) against the realised direction; climatology forecasts the training range's up share. Diebold-Mariano with the Harvey-Leybourne-Newbold correction and h&minus;1 Newey-West lags (h-step outcomes overlap); a negative stat means the row's forecaster has the lower loss. A missing outcome (a gap) is counted in "missing", never scored as zero. Kupiec: unconditional coverage over all known outcomes; Christoffersen: conditional coverage, for h &gt; 1 on every h-th outcome (non-overlapping).</p>
+${parts.join('\n')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tables
 // ---------------------------------------------------------------------------------------------
 
@@ -213,7 +435,10 @@ function kvTable(obj: Record<string, unknown>): string {
 // Page
 // ---------------------------------------------------------------------------------------------
 
-const CSS = reportCss('.verdict{padding:1em;border-left:5px solid #888;background:#f6f6f6}.verdict.yes{border-color:#2ca02c}.verdict.no{border-color:#d62728}');
+const CSS = reportCss(
+  '.verdict{padding:1em;border-left:5px solid #888;background:#f6f6f6}.verdict.yes{border-color:#2ca02c}.verdict.no{border-color:#d62728}' +
+    '.goal.yes{color:#1a7a1a}.goal.no{color:#b22}.goal{margin:.4em 0}',
+);
 
 /** A self-contained HTML page for an EvaluationResult. */
 export function renderReport(result: EvaluationResult): string {
@@ -228,7 +453,8 @@ export function renderReport(result: EvaluationResult): string {
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${CSS}</style></head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<h2>Verdict</h2>
+${result.distributional ? distributionalSection(result.distributional) : ''}
+<h2>Point forecasts (secondary): verdict</h2>
 <div class="verdict ${v.beatsPersistence ? 'yes' : 'no'}"><p>${escapeHtml(v.text)}</p>${notes}</div>
 <p>Rule: the model beats persistence only if the Diebold-Mariano test (squared-error loss, h = 1, Harvey-Leybourne-Newbold correction, Student t with n&minus;1 df) gives p &lt; 0.05 AND its MSE is lower. Directional accuracy counts a forecast or return of exactly 0 as &ldquo;not up&rdquo;. Trading: ${escapeHtml(result.trading.mode)}, long when the forecast &gt; ${escapeHtml(fmt(result.trading.threshold))}, fee ${escapeHtml(fmt(result.trading.feeBps))} bps per side per position change, Sharpe annualised with ${escapeHtml(fmt(result.trading.periodsPerYear))} periods per year.</p>
 <h2>Run</h2>
