@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   inference: async () => (await import('./inference.js')).run(),
   'ws-fanout': async () => (await import('./ws-fanout.js')).run(),
   backtest: async () => (await import('./backtest.js')).run(),
+  forecast: async () => (await import('./forecast.js')).run(),
 };
 
 const name = process.argv[2];

@@ -47,7 +47,9 @@ export function sampleQuantile(sorted: readonly number[], p: number): number {
  * made non-decreasing and is the same for the same multiset of residuals (sorted first).
  */
 export function empiricalShape(residuals: readonly number[]): Shape {
-  const zs = residuals.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  // A typed-array sort (numeric, no comparator call per comparison) is several times faster on
+  // the baselines' daily refits (12 shapes of ~4000 residuals) and orders finite numbers the same.
+  const zs = Array.from(Float64Array.from(residuals.filter((v) => Number.isFinite(v))).sort());
   if (zs.length < 20) throw new BitPredictError('ERR_VALIDATION', `a forecast shape needs at least 20 finite residuals, got ${zs.length}`);
   const z = SHAPE_LEVELS.map((p) => sampleQuantile(zs, p));
   for (let i = 1; i < z.length; i++) if (z[i]! < z[i - 1]!) z[i] = z[i - 1]!;

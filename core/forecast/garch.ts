@@ -70,6 +70,19 @@ export function garchLogLik(r: readonly (number | null)[], p: GarchParams, v0: n
   return ll;
 }
 
+/** garchLogLik of known returns only (no gaps), the same arithmetic in the same order. */
+function denseLogLik(r: Float64Array, p: GarchParams, v0: number): number {
+  const { omega, alpha, beta } = p;
+  let v = v0;
+  let ll = 0;
+  for (let i = 0; i < r.length; i++) {
+    const x = r[i]!;
+    ll -= 0.5 * (Math.log(v) + (x * x) / v);
+    v = omega + alpha * x * x + beta * v;
+  }
+  return ll;
+}
+
 const logistic = (u: number): number => 1 / (1 + Math.exp(-u));
 const logit = (p: number): number => Math.log(p / (1 - p));
 
@@ -103,9 +116,12 @@ export function fitGarch(r: readonly (number | null)[]): { params: GarchParams; 
   const v0 = meanSquare(r);
   if (!(v0 > 0)) throw new BitPredictError('ERR_VALIDATION', 'GARCH needs returns that are not all zero');
   const s = Math.sqrt(v0);
-  const z = r.map((x) => (x === null ? null : x / s));
+  // The known returns only, in a typed array: garchLogLik skips a null without a term or an update,
+  // so the dense loop computes the same sums in the same order, without the null checks of a mixed
+  // array (the likelihood is evaluated hundreds of times per fit).
+  const z = Float64Array.from(known, (x) => x / s);
   const nll = (t: readonly number[]): number => {
-    const ll = garchLogLik(z, fromTheta(t), 1);
+    const ll = denseLogLik(z, fromTheta(t), 1);
     return Number.isFinite(ll) ? -ll : Infinity;
   };
   // Start at alpha 0.05, beta 0.9 with the unconditional variance on the sample's (variance targeting),

@@ -97,6 +97,38 @@ describe('createFastPredictor', () => {
     model.dispose();
   });
 
+  it('sliding windows give bitwise the same outputs whether their rows were seen before (row cache) or not', async () => {
+    const { tf } = await loadTf();
+    const model = buildModel(tf, { T, F, H: 3, units: 5, attentionUnits: 3, seed: 11 });
+    // A series of rows with zeros and a signed zero; windows overlap by T-1 rows, as live and in a backtest.
+    const rows = 40;
+    const rnd = mulberry32(12);
+    const S = Float32Array.from({ length: rows * F }, (_, i) => (i % 5 === 0 ? 0 : i % 9 === 0 ? -0 : rnd() * 4 - 2));
+    const n = rows - T + 1;
+    const X = new Float32Array(n * T * F);
+    for (let w = 0; w < n; w++) X.set(S.subarray(w * F, (w + T) * F), w * T * F);
+    const sliding = createFastKernel(model).forwardMany(X, n); // every row but the newest is a cache hit
+    const fresh = new Float64Array(3);
+    const freshSigma = new Float64Array(3);
+    for (let w = 0; w < n; w++) {
+      createFastKernel(model).forward(X, w * T * F, fresh, freshSigma, 0); // a new kernel: every row a miss
+      for (let k = 0; k < 3; k++) {
+        expect(Object.is(fresh[k], sliding.mu[w * 3 + k])).toBe(true);
+        expect(Object.is(freshSigma[k], sliding.sigma[w * 3 + k])).toBe(true);
+      }
+    }
+    // A row that differs in one value from a cached one is not taken for it.
+    const Y = X.slice(0, T * F);
+    Y[(T - 1) * F + 1] = Math.fround(Y[(T - 1) * F + 1]! + 1e-3);
+    const kernel = createFastKernel(model);
+    kernel.forwardMany(X, n);
+    const mine = kernel.forwardMany(Y, 1);
+    const ref = createFastKernel(model).forwardMany(Y, 1);
+    expect(Array.from(mine.mu)).toEqual(Array.from(ref.mu));
+    expect(mine.mu[0]).not.toBe(sliding.mu[0]);
+    model.dispose();
+  });
+
   it('refuses a window whose distributions are not valid, and models that do not fit the block', async () => {
     const { tf } = await loadTf();
     const m = buildModel(tf, { T: 3, F: 2, H: 2, units: 4, attentionUnits: 2, seed: 1 });

@@ -97,6 +97,24 @@ export function createFastKernel(model: LayersModel): FastKernel {
   const H = O / 2;
   const G = 4 * units;
 
+  // Weights transposed to [gate][input] so that each gate's sum runs in a register over a
+  // contiguous row. Every z[g] still adds its terms in the same order (b, then x_f for f = 0..F-1
+  // skipping zeros, then h_k for k = 0..units-1), so the result is bitwise that of the
+  // [input][gate] loop this replaced (tested), just without a memory round trip per term.
+  const KT = new Float64Array(G * F);
+  for (let f = 0; f < F; f++) for (let g = 0; g < G; g++) KT[g * F + f] = K[f * G + g]!;
+  const UT = new Float64Array(G * units);
+  for (let k = 0; k < units; k++) for (let g = 0; g < G; g++) UT[g * units + k] = U[k * G + g]!;
+
+  // Row cache: b + x_t K depends on the feature row x_t alone, and consecutive windows of a series
+  // share T-1 rows (a backtest or a replay predicts every bar; the live predictor sees each row in
+  // T windows). A row is projected once and found again by its exact bits (a hit needs all F
+  // float32 values bitwise equal), so a window's result does not depend on what came before it.
+  const SLOTS = 2048;
+  const cacheRows = new Uint32Array(SLOTS * F);
+  const cacheZ = new Float64Array(SLOTS * G);
+  const cacheUsed = new Uint8Array(SLOTS);
+
   // Scratch buffers, reused across calls (the predictor is not re-entrant, JS is single-threaded).
   const hs = new Float64Array(T * units);
   const z = new Float64Array(G);
@@ -104,24 +122,52 @@ export function createFastKernel(model: LayersModel): FastKernel {
   const scores = new Float64Array(T);
   const ctx = new Float64Array(units);
 
+  /** Writes b + x K of the row at xo into z (from the cache when the same bits were projected before). */
+  function project(X: Float32Array, bits: Uint32Array, xo: number): void {
+    let hash = 2166136261;
+    for (let f = 0; f < F; f++) hash = Math.imul(hash ^ bits[xo + f]!, 16777619);
+    const slot = (hash >>> 0) & (SLOTS - 1);
+    const ro = slot * F;
+    const zo = slot * G;
+    if (cacheUsed[slot] === 1) {
+      let same = true;
+      for (let f = 0; f < F; f++)
+        if (cacheRows[ro + f] !== bits[xo + f]) {
+          same = false;
+          break;
+        }
+      if (same) {
+        for (let g = 0; g < G; g++) z[g] = cacheZ[zo + g]!;
+        return;
+      }
+    }
+    for (let g = 0; g < G; g++) {
+      let acc = B[g]!;
+      const ko = g * F;
+      for (let f = 0; f < F; f++) {
+        const xv = X[xo + f]!;
+        if (xv !== 0) acc += xv * KT[ko + f]!;
+      }
+      z[g] = acc;
+      cacheZ[zo + g] = acc;
+    }
+    for (let f = 0; f < F; f++) cacheRows[ro + f] = bits[xo + f]!;
+    cacheUsed[slot] = 1;
+  }
+
   function forward(X: Float32Array, off: number, mu: Float64Array, sigma: Float64Array, i: number): void {
+    const bits = new Uint32Array(X.buffer, X.byteOffset, X.length);
     c.fill(0);
     for (let t = 0; t < T; t++) {
       // z = x_t K + h_{t-1} U + b
-      for (let g = 0; g < G; g++) z[g] = B[g]!;
-      const xo = off + t * F;
-      for (let f = 0; f < F; f++) {
-        const xv = X[xo + f]!;
-        if (xv === 0) continue;
-        const ko = f * G;
-        for (let g = 0; g < G; g++) z[g]! += xv * K[ko + g]!;
-      }
+      project(X, bits, off + t * F);
       if (t > 0) {
         const ho = (t - 1) * units;
-        for (let k = 0; k < units; k++) {
-          const hv = hs[ho + k]!;
-          const uo = k * G;
-          for (let g = 0; g < G; g++) z[g]! += hv * U[uo + g]!;
+        for (let g = 0; g < G; g++) {
+          let acc = z[g]!;
+          const uo = g * units;
+          for (let k = 0; k < units; k++) acc += hs[ho + k]! * UT[uo + k]!;
+          z[g] = acc;
         }
       }
       const out = t * units;

@@ -39,6 +39,12 @@ export interface PredictorHandler {
   prepareBatch(records: InRecord[]): Promise<void>;
   /** Predictions prepared for the current chunk, by partition:offset (exposed for tests). */
   readonly prepared: ReadonlyMap<string, unknown>;
+  /**
+   * Writes the Redis side of the chunk's handled records (queued by the handler while a chunk
+   * prepared by prepareBatch runs); the runner calls it just before the chunk's outputs and offsets
+   * are committed (PartitionHooks.beforeFlush), so Redis still comes before the Kafka commit.
+   */
+  flush(): Promise<void>;
 }
 
 /** The slice of the configuration the predictor reads. */
@@ -107,6 +113,7 @@ export function createPredictorHandler(deps: {
     else platform.logger.warn({ ...at, champion: server?.current()?.version ?? null }, 'no champion forecast: the baselines serve alone');
   }
   const prepared = new Map<string, Prepared>();
+  let queueing = false;
 
   /**
    * Replays the chunk on a COPY of the series state exactly as the handler will (same validation,
@@ -115,6 +122,12 @@ export function createPredictorHandler(deps: {
    */
   async function prepareBatch(records: InRecord[]): Promise<void> {
     prepared.clear(); // the previous chunk has been handled by now (leftovers: skipped records)
+    // Normally flushed by the runner before the previous chunk's commit; left over only when that
+    // chunk was abandoned uncommitted (a rebalance): written now, a redelivery rewrites the same members.
+    await store.flush();
+    // A chunk of a backlog: its Redis writes go in one MULTI before its commit (flush()); a live
+    // record or a few write their own MULTI before the handler returns, as before.
+    queueing = records.length > BATCH_MIN_RECORDS;
     if (records.length <= BATCH_MIN_RECORDS) return;
     const m = champion.current();
     if (m === null) return;
@@ -170,13 +183,15 @@ export function createPredictorHandler(deps: {
       warmingUp.inc();
       return [];
     }
-    // Redis before the Kafka commit: a redelivered feature rewrites the same members.
-    await store.write(ps, head);
+    // Redis before the Kafka commit: a redelivered feature rewrites the same members. Queued for
+    // the chunk's one MULTI (flush(), called before the commit) while a prepared chunk runs.
+    if (queueing) store.queue(ps, head);
+    else await store.write(ps, head);
     for (const p of ps) made.inc({ model: p.modelName });
     lag.observe((t - head.candleIngestedAt) / 1000);
     return ps.map((p) => ({ topic: predictionsTopic, key: step.series, value: serde.encode('predictions', p), timestamp: p.eventTime }));
   };
-  return { handler, prepareBatch, prepared };
+  return { handler, prepareBatch, prepared, flush: () => store.flush() };
 }
 
 export async function createPredictor(opts: PredictorOptions): Promise<Service> {
@@ -197,6 +212,9 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
     input: 'features',
     handler: h.handler,
     prepareBatch: h.prepareBatch,
+    // No partition state to restore (the series state rebuilds from Redis); the hook writes the
+    // chunk's queued Redis side just before its outputs and offsets are committed.
+    hooks: { ensure: async (_topic, _partition, offset) => offset, beforeFlush: () => h.flush() },
     flushEvery: 200,
     onFatal: opts.onFatal,
     checks: () => {

@@ -1,4 +1,5 @@
-// The predictor's Redis side, written in one MULTI per feature vector before the Kafka commit: the
+// The predictor's Redis side, written before the Kafka commit in one MULTI per feature vector (live)
+// or per chunk of vectors (backlog, replay: one round trip instead of one per vector): the
 // headline prediction per symbol (the champion's, else a baseline's), the board (the latest
 // prediction of every forecaster of the symbol: the model beside every baseline, the gateway's
 // snapshot) and a bounded, time-indexed history per symbol of every forecaster's predictions (read
@@ -39,6 +40,12 @@ export interface PredictionStore {
    * redelivered feature rewrites the same members (see HISTORY_ADD).
    */
   write(ps: readonly Prediction[], headline: Prediction): Promise<void>;
+  /** Queues what write() would write, for flush(): a chunk of vectors in one round trip. */
+  queue(ps: readonly Prediction[], headline: Prediction): void;
+  /** Writes everything queued, in queue order, in one MULTI (the same commands write() sends one by one). */
+  flush(): Promise<void>;
+  /** Vectors queued and not yet flushed. */
+  readonly pending: number;
 }
 
 /** The board field of a prediction: one per interval and forecaster. */
@@ -46,21 +53,53 @@ export const boardField = (p: Pick<Prediction, 'interval' | 'modelName'>): strin
 
 export function createPredictionStore(redis: Redis, keyPrefix: string, historyMax: number): PredictionStore {
   const keys = redisKeys(keyPrefix);
+  type Multi = ReturnType<Redis['multi']>;
+  let queued: { ps: readonly Prediction[]; head: Prediction }[] = [];
+
+  /** One vector's commands: the headline, a history member per forecaster, the board fields. */
+  function add(multi: Multi, ps: readonly Prediction[], head: Prediction): void {
+    const symbol = head.symbol;
+    multi.set(keys.predictionsLatest(symbol), JSON.stringify(head));
+    const board: string[] = [];
+    for (const p of ps) {
+      const json = JSON.stringify(p);
+      board.push(boardField(p), json);
+      multi.eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, historyMax);
+    }
+    multi.hset(keys.predictionsBoard(symbol), ...board);
+  }
+
+  async function exec(multi: Multi): Promise<void> {
+    const res = await multi.exec();
+    const failed = res?.find(([err]) => err !== null);
+    if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the predictions to Redis failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
+  }
+
   return {
+    get pending() {
+      return queued.length;
+    },
     async write(ps, head) {
       if (ps.length === 0) return;
-      const symbol = head.symbol;
-      const multi = redis.multi().set(keys.predictionsLatest(symbol), JSON.stringify(head));
-      const board: string[] = [];
-      for (const p of ps) {
-        const json = JSON.stringify(p);
-        board.push(boardField(p), json);
-        multi.eval(HISTORY_ADD, 1, keys.predictionsHistory(p.symbol), p.eventTime, p.interval, p.modelName, p.horizonSteps, json, historyMax);
+      const multi = redis.multi();
+      add(multi, ps, head);
+      await exec(multi);
+    },
+    queue(ps, head) {
+      if (ps.length > 0) queued.push({ ps, head });
+    },
+    async flush() {
+      if (queued.length === 0) return;
+      const chunk = queued;
+      queued = [];
+      const multi = redis.multi();
+      for (const q of chunk) add(multi, q.ps, q.head);
+      try {
+        await exec(multi);
+      } catch (err) {
+        queued = chunk.concat(queued); // nothing is lost: the next flush (or the restart's redelivery) writes them
+        throw err;
       }
-      multi.hset(keys.predictionsBoard(symbol), ...board);
-      const res = await multi.exec();
-      const failed = res?.find(([err]) => err !== null);
-      if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the predictions to Redis failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
     },
   };
 }
