@@ -8,6 +8,7 @@
 //   forecast direction is probUp > 0.5.
 // - Missing values are never printed as NaN: functions return null where a number is undefined.
 import { BitPredictError } from '../../core/errors.js';
+import { betaInc, lnGamma, studentTSf, studentTTwoSided } from '../../core/forecast/stats.js';
 
 /** A read-only numeric array: number[], Float32Array or Float64Array. */
 export type NumArray = ArrayLike<number>;
@@ -124,81 +125,28 @@ export function probabilityMetrics(probUp: NumArray, actual: NumArray): Probabil
 // Student t distribution via the regularized incomplete beta function
 // ---------------------------------------------------------------------------------------------
 
-const LANCZOS = [
-  676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406, 12.507343278686905, -0.13857109526572012, 9.984369578019572e-6,
-  1.5056327351493116e-7,
-];
+// The special functions are core/forecast/stats.ts's (one implementation for research and live
+// scoring); these names stay for the callers of this module.
 
-/** ln Gamma(x) for x > 0 (Lanczos, g = 7, n = 9; ~1e-15 relative). */
-export function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  const xm = x - 1;
-  let a = 0.9999999999998099;
-  const t = xm + 7.5;
-  for (let i = 0; i < LANCZOS.length; i++) a += LANCZOS[i]! / (xm + i + 1);
-  return 0.5 * Math.log(2 * Math.PI) + (xm + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** Continued fraction for the incomplete beta (modified Lentz, Numerical Recipes betacf). */
-function betaContinuedFraction(a: number, b: number, x: number): number {
-  const FPMIN = 1e-300;
-  const EPS = 1e-15;
-  const qab = a + b;
-  const qap = a + 1;
-  const qam = a - 1;
-  let c = 1;
-  let d = 1 - (qab * x) / qap;
-  if (Math.abs(d) < FPMIN) d = FPMIN;
-  d = 1 / d;
-  let h = d;
-  for (let m = 1; m <= 10_000; m++) {
-    const m2 = 2 * m;
-    let aa = (m * (b - m) * x) / ((qam + m2) * (a + m2));
-    d = 1 + aa * d;
-    if (Math.abs(d) < FPMIN) d = FPMIN;
-    c = 1 + aa / c;
-    if (Math.abs(c) < FPMIN) c = FPMIN;
-    d = 1 / d;
-    h *= d * c;
-    aa = (-(a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
-    d = 1 + aa * d;
-    if (Math.abs(d) < FPMIN) d = FPMIN;
-    c = 1 + aa / c;
-    if (Math.abs(c) < FPMIN) c = FPMIN;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) < EPS) return h;
-  }
-  return h;
-}
+/** ln Gamma(x) for x > 0. */
+export const logGamma = lnGamma;
 
 /** Regularized incomplete beta I_x(a, b) for a, b > 0 and 0 <= x <= 1. */
 export function regularizedIncompleteBeta(x: number, a: number, b: number): number {
   if (!(a > 0) || !(b > 0)) throw new BitPredictError('ERR_VALIDATION', `regularizedIncompleteBeta: a=${a} and b=${b} must be > 0`);
   if (!(x >= 0 && x <= 1)) throw new BitPredictError('ERR_VALIDATION', `regularizedIncompleteBeta: x=${x} must be in [0, 1]`);
-  if (x === 0) return 0;
-  if (x === 1) return 1;
-  const lnFront = logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x);
-  const front = Math.exp(lnFront);
-  if (x < (a + 1) / (a + b + 2)) return (front * betaContinuedFraction(a, b, x)) / a;
-  return 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return betaInc(x, a, b);
 }
 
-/** Student t CDF P(T <= t) with df degrees of freedom: 1 - I_{df/(df+t^2)}(df/2, 1/2) / 2 for t > 0. */
+/** Student t CDF P(T <= t) with df degrees of freedom. */
 export function studentTCdf(t: number, df: number): number {
-  if (!(df > 0)) throw new BitPredictError('ERR_VALIDATION', `studentTCdf: df=${df} must be > 0`);
-  if (Number.isNaN(t)) throw new BitPredictError('ERR_VALIDATION', 'studentTCdf: t is NaN');
-  if (t === Infinity) return 1;
-  if (t === -Infinity) return 0;
-  const tail = 0.5 * regularizedIncompleteBeta(df / (df + t * t), df / 2, 0.5);
-  return t > 0 ? 1 - tail : tail;
+  return 1 - studentTSf(t, df);
 }
 
 /** Two-sided p-value P(|T| >= |t|). */
 export function studentTTwoSidedP(t: number, df: number): number {
   if (!Number.isFinite(t)) return 0;
-  return Math.min(1, regularizedIncompleteBeta(df / (df + t * t), df / 2, 0.5));
+  return studentTTwoSided(t, df);
 }
 
 // ---------------------------------------------------------------------------------------------
