@@ -346,6 +346,96 @@ function scoreOf(s: SeriesState, x: Track, windowMs: number, computedAt: number)
   };
 }
 
+/** A series the monitor has not seen before. maxSpan starts at a day, so closes a 24 h horizon needs survive the trim before its forecast arrives. */
+function newSeries(symbol: string, interval: string): SeriesState {
+  return { symbol, interval, clock: -Infinity, first: Infinity, closes: new Map(), pending: new Map(), tracks: new Map(), maxSpan: DAY };
+}
+
+/** The rolling track of one forecaster at one horizon of a series. */
+function newTrack(s: SeriesState, f: Forecast): Track {
+  return {
+    symbol: s.symbol,
+    interval: s.interval,
+    modelName: f.modelName,
+    isBaseline: f.isBaseline,
+    horizonSteps: f.horizonSteps,
+    version: f.modelVersion,
+    newest: -Infinity,
+    items: new Map(),
+    times: [],
+  };
+}
+
+/** Drops what no window can need any more: items older than the longest window, closes older than that plus the longest span. */
+function trim(s: SeriesState, maxWindow: number, maxCloses: number): void {
+  const itemsBefore = s.clock - maxWindow;
+  for (const track of s.tracks.values()) {
+    let n = 0;
+    while (n < track.times.length && track.times[n]! <= itemsBefore) track.items.delete(track.times[n++]!);
+    if (n > 0) track.times.splice(0, n);
+  }
+  const closesBefore = itemsBefore - s.maxSpan;
+  // Closes arrive in event-time order, so the oldest are first in the Map; a late one is caught by the cap.
+  for (const t of s.closes.keys()) {
+    if (t > closesBefore && s.closes.size <= maxCloses) break;
+    s.closes.delete(t);
+  }
+}
+
+/** The champion's worst excess loss over a baseline on their shared target times in the degradation window, beyond the threshold. */
+function worstDegradation(s: SeriesState, threshold: number, minSamples: number): Degradation | null {
+  let worst: Degradation | null = null;
+  for (const x of s.tracks.values()) {
+    if (x.isBaseline) continue;
+    for (const ref of s.tracks.values()) {
+      if (!ref.isBaseline || ref.horizonSteps !== x.horizonSteps) continue;
+      const c = compare(x, ref, s.clock, DEGRADATION_WINDOW_MS, x.version);
+      if (c === null || c.n < minSamples || !(c.refLoss > 0)) continue;
+      const relative = c.loss / c.refLoss - 1;
+      // Worse than some baseline by more than the threshold is worse than the best one by at least as much.
+      if (relative > threshold && (worst === null || relative > worst.relative))
+        worst = {
+          modelName: x.modelName,
+          modelVersion: x.version,
+          horizonSteps: x.horizonSteps,
+          against: ref.modelName,
+          lossKind: c.kind,
+          relative,
+          samples: c.n,
+        };
+    }
+  }
+  return worst;
+}
+
+/** The pending forecasts whose target time the series clock has reached, removed from pending. */
+function takeDue(s: SeriesState): Forecast[] {
+  const due: Forecast[] = [];
+  for (const [t, bucket] of s.pending) {
+    if (t > s.clock) continue;
+    due.push(...bucket.values());
+    s.pending.delete(t);
+  }
+  return due;
+}
+
+/** Drops `excess` pending forecasts with the farthest target times over all series; returns how many went. */
+function dropFarthest(all: Iterable<SeriesState>, excess: number): number {
+  const list = [...all];
+  let dropped = 0;
+  while (dropped < excess) {
+    let far: { s: SeriesState; t: number } | null = null;
+    for (const s of list) for (const t of s.pending.keys()) if (far === null || t > far.t) far = { s, t };
+    if (far === null) break;
+    const bucket = far.s.pending.get(far.t)!;
+    const [first] = bucket.keys();
+    bucket.delete(first!);
+    if (bucket.size === 0) far.s.pending.delete(far.t);
+    dropped++;
+  }
+  return dropped;
+}
+
 export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonitor {
   const windows = opts.windowsMs ?? SCORE_WINDOWS_MS;
   if (windows.length === 0 || windows.some((w) => !Number.isSafeInteger(w) || w < 1))
@@ -366,8 +456,7 @@ export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonito
     const k = seriesKey(symbol, interval);
     let s = series.get(k);
     if (!s) {
-      // maxSpan starts at a day, so closes a 24 h horizon needs survive the trim before its forecast arrives.
-      s = { symbol, interval, clock: -Infinity, first: Infinity, closes: new Map(), pending: new Map(), tracks: new Map(), maxSpan: DAY };
+      s = newSeries(symbol, interval);
       series.set(k, s);
     }
     return s;
@@ -377,17 +466,7 @@ export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonito
     const k = trackKey(f.modelName, f.horizonSteps);
     let t = s.tracks.get(k);
     if (!t) {
-      t = {
-        symbol: s.symbol,
-        interval: s.interval,
-        modelName: f.modelName,
-        isBaseline: f.isBaseline,
-        horizonSteps: f.horizonSteps,
-        version: f.modelVersion,
-        newest: -Infinity,
-        items: new Map(),
-        times: [],
-      };
+      t = newTrack(s, f);
       s.tracks.set(k, t);
     }
     return t;
@@ -410,33 +489,9 @@ export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonito
 
   /** Keeps the pending forecasts under the cap: the farthest target times go first (the least likely to resolve soon). */
   function capPending(): void {
-    while (pendingCount > maxPending) {
-      let far: { s: SeriesState; t: number } | null = null;
-      for (const s of series.values()) for (const t of s.pending.keys()) if (far === null || t > far.t) far = { s, t };
-      if (far === null) return;
-      const bucket = far.s.pending.get(far.t)!;
-      const [first] = bucket.keys();
-      bucket.delete(first!);
-      if (bucket.size === 0) far.s.pending.delete(far.t);
-      pendingCount--;
-      droppedPending++;
-    }
-  }
-
-  /** Drops what no window can need any more: items older than the longest window, closes older than that plus the longest span. */
-  function trim(s: SeriesState): void {
-    const itemsBefore = s.clock - maxWindow;
-    for (const track of s.tracks.values()) {
-      let n = 0;
-      while (n < track.times.length && track.times[n]! <= itemsBefore) track.items.delete(track.times[n++]!);
-      if (n > 0) track.times.splice(0, n);
-    }
-    const closesBefore = itemsBefore - s.maxSpan;
-    // Closes arrive in event-time order, so the oldest are first in the Map; a late one is caught by the cap.
-    for (const t of s.closes.keys()) {
-      if (t > closesBefore && s.closes.size <= maxCloses) break;
-      s.closes.delete(t);
-    }
+    const dropped = dropFarthest(series.values(), pendingCount - maxPending);
+    pendingCount -= dropped;
+    droppedPending += dropped;
   }
 
   return {
@@ -478,18 +533,12 @@ export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonito
       s.first = Math.min(s.first, eventTime);
       if (eventTime <= s.clock) return { outcome: 'late', resolved: 0 };
       s.clock = eventTime;
-      let resolved = 0;
-      for (const [t, bucket] of s.pending) {
-        if (t > s.clock) continue;
-        for (const f of bucket.values()) {
-          // A forecast made before the monitor saw the series cannot be judged either way.
-          if (f.originTime >= s.first) resolve(s, f);
-          resolved++;
-        }
-        pendingCount -= bucket.size;
-        s.pending.delete(t);
-      }
-      trim(s);
+      const due = takeDue(s);
+      pendingCount -= due.length;
+      // A forecast made before the monitor saw the series cannot be judged either way.
+      for (const f of due) if (f.originTime >= s.first) resolve(s, f);
+      const resolved = due.length;
+      trim(s, maxWindow, maxCloses);
       return { outcome: 'advanced', resolved };
     },
 
@@ -508,29 +557,7 @@ export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonito
 
     degradation(symbol, interval, threshold, minSamples) {
       const s = series.get(seriesKey(symbol, interval));
-      if (!s) return null;
-      let worst: Degradation | null = null;
-      for (const x of s.tracks.values()) {
-        if (x.isBaseline) continue;
-        for (const ref of s.tracks.values()) {
-          if (!ref.isBaseline || ref.horizonSteps !== x.horizonSteps) continue;
-          const c = compare(x, ref, s.clock, DEGRADATION_WINDOW_MS, x.version);
-          if (c === null || c.n < minSamples || !(c.refLoss > 0)) continue;
-          const relative = c.loss / c.refLoss - 1;
-          // Worse than some baseline by more than the threshold is worse than the best one by at least as much.
-          if (relative > threshold && (worst === null || relative > worst.relative))
-            worst = {
-              modelName: x.modelName,
-              modelVersion: x.version,
-              horizonSteps: x.horizonSteps,
-              against: ref.modelName,
-              lossKind: c.kind,
-              relative,
-              samples: c.n,
-            };
-        }
-      }
-      return worst;
+      return s ? worstDegradation(s, threshold, minSamples) : null;
     },
 
     stats() {
