@@ -61,6 +61,47 @@ export interface PredictorOptions {
   followModels?: boolean;
 }
 
+/** The predictor's counters of its output. */
+function predictorMetrics(registry: Platform['registry']) {
+  return {
+    made: counter(registry, 'bitpredict_predictor_predictions_total', 'Predictions produced', ['model']),
+    warmingUp: counter(
+      registry,
+      'bitpredict_predictor_warming_up_total',
+      "Feature vectors with no prediction: no champion forecast and the series' first vector (no return seen yet)",
+    ),
+    lag: histogram(
+      registry,
+      'bitpredict_predictor_pipeline_seconds',
+      'Candle ingestion to prediction, wall clock',
+      [],
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    ),
+  };
+}
+
+/**
+ * Says loudly when the champion starts or stops forecasting: a log line on each change (a warning
+ * when the baselines serve alone) and the gauge bitpredict_predictor_champion_serving.
+ */
+function createServingWatch(platform: Platform, server: ModelServer | undefined): (serving: boolean, f: FeatureVector) => void {
+  const gaugeOf = gauge(
+    platform.registry,
+    'bitpredict_predictor_champion_serving',
+    '1 while the champion model forecasts the latest vector, 0 while the baselines serve alone',
+    [],
+  );
+  let last: boolean | null = null;
+  return (serving, f) => {
+    if (last === serving) return;
+    last = serving;
+    gaugeOf.set(serving ? 1 : 0);
+    const at = { series: `${f.symbol}:${f.interval}`, eventTime: new Date(f.eventTime).toISOString() };
+    if (serving) platform.logger.info(at, 'champion model serving beside the baselines');
+    else platform.logger.warn({ ...at, champion: server?.current()?.version ?? null }, 'no champion forecast: the baselines serve alone');
+  };
+}
+
 export function createPredictorHandler(deps: {
   platform: Platform;
   config: Pick<Config, 'events' | 'forecast' | 'predictions' | 'redis'>;
@@ -71,19 +112,7 @@ export function createPredictorHandler(deps: {
   const { platform, config, redis, now, server } = deps;
   const { serde, registry } = platform;
   const predictionsTopic = platform.kafka.topic('predictions');
-  const made = counter(registry, 'bitpredict_predictor_predictions_total', 'Predictions produced', ['model']);
-  const warmingUp = counter(
-    registry,
-    'bitpredict_predictor_warming_up_total',
-    "Feature vectors with no prediction: no champion forecast and the series' first vector (no return seen yet)",
-  );
-  const lag = histogram(
-    registry,
-    'bitpredict_predictor_pipeline_seconds',
-    'Candle ingestion to prediction, wall clock',
-    [],
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
-  );
+  const { made, warmingUp, lag } = predictorMetrics(registry);
   const store = createPredictionStore(redis, config.redis.keyPrefix, config.predictions.historyMax);
   const tracker = createSeriesTracker({
     historyBefore: (f, keep) =>
@@ -97,21 +126,7 @@ export function createPredictorHandler(deps: {
     window: config.forecast.baselineWindow,
     historyBefore: (f, n) => readFeaturesAsOf(redis, serde, config.redis.keyPrefix, f.symbol, f.interval, f.eventTime - 1, n),
   });
-  const serving = gauge(
-    registry,
-    'bitpredict_predictor_champion_serving',
-    '1 while the champion model forecasts the latest vector, 0 while the baselines serve alone',
-    [],
-  );
-  let championServing: boolean | null = null;
-  function servingChanged(now: boolean, f: FeatureVector): void {
-    if (championServing === now) return;
-    championServing = now;
-    serving.set(now ? 1 : 0);
-    const at = { series: `${f.symbol}:${f.interval}`, eventTime: new Date(f.eventTime).toISOString() };
-    if (now) platform.logger.info(at, 'champion model serving beside the baselines');
-    else platform.logger.warn({ ...at, champion: server?.current()?.version ?? null }, 'no champion forecast: the baselines serve alone');
-  }
+  const servingChanged = createServingWatch(platform, server);
   const prepared = new Map<string, Prepared>();
   let queueing = false;
 
