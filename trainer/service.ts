@@ -20,6 +20,8 @@
 // - Readiness names the champion in the store, or says loudly that none (or only an expired one)
 //   serves and the baselines do.
 import type { Platform } from '../core/runtime.js';
+import type { Logger } from '../core/logger.js';
+import type { FeatureVector } from '../schemas/types.js';
 import type { Service } from '../core/service.js';
 import { errorMessage, type BitPredictError } from '../core/errors.js';
 import { counter } from '../core/metrics.js';
@@ -62,16 +64,95 @@ export interface TrainerServiceOptions {
   units?: number;
 }
 
+/** The champion in the model store: its version, whether it has expired, and the readiness text. */
+async function championState(models: TrainerConfig['models'], t: number): Promise<{ version: string | null; expired: boolean; text: string }> {
+  const reg = await readRegistry(models.storeDir, models.name);
+  if (reg.champion === null) return { version: null, expired: false, text: 'none: the baselines serve' };
+  const meta = await readMeta(models.storeDir, models.name, reg.champion);
+  const expiresAt = meta.expiresAt === null ? null : Date.parse(meta.expiresAt);
+  const expired = expiresAt !== null && t >= expiresAt;
+  const text = expired ? `expired ${reg.champion} (at ${meta.expiresAt ?? ''}): the baselines serve until a retrained model is promoted` : reg.champion;
+  return { version: reg.champion, expired, text };
+}
+
+/** One live retrain on the features topic over [trainFrom - warm-up, valTo], with the topic ranges as its lineage. */
+async function liveRetrain(
+  ctx: { platform: Platform; config: TrainerConfig; T: number | undefined; units: number | undefined; logger: Logger },
+  range: { symbol: string; interval: string; trainFrom: number; trainTo: number; valTo: number },
+) {
+  const { platform, config, logger } = ctx;
+  const loaded = await loadTf();
+  const { series, source } = await readFeaturesWithSource(platform, {
+    symbol: range.symbol,
+    interval: range.interval,
+    from: range.trainFrom - WARMUP_MS,
+    to: range.valTo,
+  });
+  return retrain({
+    config,
+    loaded,
+    series,
+    ...range,
+    T: ctx.T ?? 48,
+    seed: 42,
+    epochs: config.retrain.epochs,
+    units: ctx.units ?? MODEL_DEFAULTS.units,
+    purpose: 'live',
+    log: (line) => logger.info(line),
+    announce: (meta) => announce(platform, meta, config.models.storeDir),
+    lineage: { commit: codeCommit(), sources: [source] },
+  });
+}
+
+/** The monitor's consumer: every prediction's forecasts and every feature vector's close go to the monitor. */
+function createMonitorRunner(
+  ctx: {
+    platform: Platform;
+    config: TrainerConfig;
+    opts: TrainerServiceOptions;
+    logger: Logger;
+    delivery: Parameters<typeof createConsumerRunner>[0]['delivery'];
+    monitor: ReturnType<typeof createForecastMonitor>;
+  },
+  onFeature: (f: FeatureVector) => void,
+) {
+  const { platform, config, opts, monitor } = ctx;
+  const { serde } = platform;
+  const predictionsTopic = platform.kafka.topic('predictions');
+  return createConsumerRunner({
+    client: platform.kafka,
+    groupId: opts.groupId ?? platform.kafka.groupId('trainer-monitor'),
+    topics: [predictionsTopic, platform.kafka.topic('features')],
+    handler: async (rec) => {
+      if (rec.topic === predictionsTopic) {
+        // Every horizon is checked before any is registered: an invalid record goes to the DLQ whole.
+        for (const f of forecastsOf(await serde.decode('predictions', rec.value))) monitor.forecast(f);
+      } else {
+        const f = await serde.decode('features', rec.value);
+        monitor.observe(f.symbol, f.interval, f.eventTime, f.close);
+        onFeature(f);
+      }
+      return [];
+    },
+    deadLetter: createDeadLetterFactory({ serde, topicPrefix: platform.kafka.topicPrefix }),
+    delivery: ctx.delivery,
+    logger: ctx.logger,
+    registry: platform.registry,
+    maxAttempts: config.consumer.maxAttempts,
+    retryBackoffMs: config.consumer.retryBackoffMs,
+    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    onFatal: opts.onFatal,
+  });
+}
+
 export async function createTrainerService(opts: TrainerServiceOptions): Promise<Service & { retrains(): number }> {
   const { platform, config } = opts;
-  const { registry, serde } = platform;
+  const { registry } = platform;
   const logger = platform.logger.child({ service: 'trainer' });
   const now = opts.now ?? Date.now;
   const r = config.retrain;
   const symbol = config.replay.symbol;
   const interval = config.replay.interval;
-  const predictionsTopic = platform.kafka.topic('predictions');
-  const featuresTopic = platform.kafka.topic('features');
   const monitor = createForecastMonitor({ now });
   const retrainsTotal = counter(registry, 'bitpredict_trainer_retrains_total', 'Retrains by reason and outcome', ['reason', 'outcome']);
   let latestEventTime = -Infinity;
@@ -88,49 +169,19 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   const flusher = createScoreFlusher({ take: (at) => monitor.takeChanged(at), publisher, now, logger });
 
   const delivery = await createDelivery(platform.kafka, 'at-least-once', opts.groupId ?? platform.kafka.groupId('trainer-monitor'));
-  const runner = createConsumerRunner({
-    client: platform.kafka,
-    groupId: opts.groupId ?? platform.kafka.groupId('trainer-monitor'),
-    topics: [predictionsTopic, featuresTopic],
-    handler: async (rec) => {
-      if (rec.topic === predictionsTopic) {
-        // Every horizon is checked before any is registered: an invalid record goes to the DLQ whole.
-        for (const f of forecastsOf(await serde.decode('predictions', rec.value))) monitor.forecast(f);
-      } else {
-        const f = await serde.decode('features', rec.value);
-        monitor.observe(f.symbol, f.interval, f.eventTime, f.close);
-        if (f.eventTime > latestEventTime && f.symbol === symbol && f.interval === interval) latestEventTime = f.eventTime;
-      }
-      return [];
-    },
-    deadLetter: createDeadLetterFactory({ serde, topicPrefix: platform.kafka.topicPrefix }),
-    delivery: delivery.mode,
-    logger,
-    registry,
-    maxAttempts: config.consumer.maxAttempts,
-    retryBackoffMs: config.consumer.retryBackoffMs,
-    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
-    onFatal: opts.onFatal,
+  const runner = createMonitorRunner({ platform, config, opts, logger, delivery: delivery.mode, monitor }, (f) => {
+    if (f.eventTime > latestEventTime && f.symbol === symbol && f.interval === interval) latestEventTime = f.eventTime;
   });
 
   /** The champion in the store, for readiness and the expiry trigger; a change is logged (a warning when the baselines serve). */
   async function refreshChampion(): Promise<void> {
-    const reg = await readRegistry(config.models.storeDir, config.models.name);
-    let text: string;
-    let expired = false;
-    if (reg.champion === null) text = 'none: the baselines serve';
-    else {
-      const meta = await readMeta(config.models.storeDir, config.models.name, reg.champion);
-      const expiresAt = meta.expiresAt === null ? null : Date.parse(meta.expiresAt);
-      expired = expiresAt !== null && now() >= expiresAt;
-      text = expired ? `expired ${reg.champion} (at ${meta.expiresAt ?? ''}): the baselines serve until a retrained model is promoted` : reg.champion;
+    const next = await championState(config.models, now());
+    if (next.text !== champion.text) {
+      if (next.version === null || next.expired) logger.warn({ champion: next.version, expired: next.expired }, `no champion serves: ${next.text}`);
+      else logger.info({ champion: next.version }, 'champion in the store');
     }
-    if (text !== champion.text) {
-      if (reg.champion === null || expired) logger.warn({ champion: reg.champion, expired }, `no champion serves: ${text}`);
-      else logger.info({ champion: reg.champion }, 'champion in the store');
-    }
-    champion.text = text;
-    champion.expired = expired;
+    champion.text = next.text;
+    champion.expired = next.expired;
   }
 
   async function doRetrain(reason: RetrainReason): Promise<void> {
@@ -152,26 +203,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       'retraining',
     );
     try {
-      const loaded = await loadTf();
-      const { series, source } = await readFeaturesWithSource(platform, { symbol, interval, from: trainFrom - WARMUP_MS, to: valTo });
-      const out = await retrain({
-        config,
-        loaded,
-        series,
-        symbol,
-        interval,
-        trainFrom,
-        trainTo,
-        valTo,
-        T: opts.T ?? 48,
-        seed: 42,
-        epochs: r.epochs,
-        units: opts.units ?? MODEL_DEFAULTS.units,
-        purpose: 'live',
-        log: (line) => logger.info(line),
-        announce: (meta) => announce(platform, meta, config.models.storeDir),
-        lineage: { commit: codeCommit(), sources: [source] },
-      });
+      const out = await liveRetrain({ platform, config, T: opts.T, units: opts.units, logger }, { symbol, interval, trainFrom, trainTo, valTo });
       retrainsTotal.inc({ reason, outcome: out.decision.promote ? 'promoted' : 'kept-champion' });
       logger.info({ reason, version: out.version, promoted: out.decision.promote, why: out.decision.reason }, 'retrain finished');
     } catch (err) {
