@@ -63,6 +63,72 @@ export interface WalkForwardRunOptions {
   now?: () => Date;
 }
 
+/** The point forecasts of a fold's test windows: the model's mean and P(up), persistence, EMA drift, ridge/logistic on the last step's features (fitted on the training range). */
+function pointForecasts(
+  train: WindowSet,
+  test: WindowSet,
+  p: { ret: Float32Array | Float64Array; probUp: Float32Array | Float64Array },
+  emaSlice: Float64Array,
+): ForecastInput[] {
+  const linear = fitLinear(lastStepRows(train), train.yReturn);
+  const logistic = fitLogistic(lastStepRows(train), train.yUp);
+  const testRows = lastStepRows(test);
+  return [
+    { name: 'lstm-attention', pred: p.ret, probUp: p.probUp },
+    { name: 'persistence', pred: persistenceForecast(test.n) },
+    { name: 'ema-drift', pred: emaSlice },
+    { name: 'linear', pred: predictLinear(linear, testRows), probUp: predictLogistic(logistic, testRows) },
+  ];
+}
+
+/** One fold's point-forecast evaluation (the secondary metrics). */
+function foldEvaluation(
+  fold: Fold,
+  n: { train: number; val: number; test: WindowSet },
+  forecasts: ForecastInput[],
+  trading: { feeBps: number; periodsPerYear: number },
+): FoldEvaluation {
+  const iso = (t: number): string => new Date(t).toISOString();
+  return {
+    index: fold.index,
+    trainFrom: iso(fold.trainFrom),
+    trainTo: iso(fold.trainTo),
+    valFrom: iso(fold.valFrom),
+    valTo: iso(fold.valTo),
+    testFrom: iso(fold.testFrom),
+    testTo: iso(fold.testTo),
+    nTrain: n.train,
+    nVal: n.val,
+    nTest: n.test.n,
+    models: forecasts.map((f) => evaluateForecast(f, n.test.yReturn, trading)),
+    buyAndHold: buyAndHold(n.test.yReturn, trading).summary,
+  };
+}
+
+/** The run's settings as recorded in the report. */
+function runConfig(
+  o: WalkForwardRunOptions,
+  t: { epochs: number; batchSize: number; learningRate: number; units: number; seed: number },
+): Record<string, JsonValue> {
+  return {
+    T: o.T,
+    trainMode: o.trainMode,
+    trainPeriods: o.trainPeriods,
+    valPeriods: o.valPeriods,
+    testPeriods: o.testPeriods,
+    stepPeriods: o.stepPeriods ?? o.testPeriods,
+    epochs: t.epochs,
+    patience: TRAIN_DEFAULTS.patience,
+    batchSize: t.batchSize,
+    learningRate: t.learningRate,
+    units: t.units,
+    seed: t.seed,
+    emaSpan: o.emaSpan ?? 24,
+    featureColumns: FEATURE_NAMES,
+    finalWindowStart: new Date(FINAL_WINDOW_START).toISOString(),
+  };
+}
+
 export async function runWalkForward(o: WalkForwardRunOptions): Promise<EvaluationResult> {
   const { tf, backend } = o.loaded;
   const step = intervalMs(o.interval);
@@ -134,32 +200,8 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
     const p = predict(tf, trained.model, trained.forecast, test.X, test.n, test.T, test.F);
     trained.model.dispose();
     dist.addFold(fold, train, test, p, trained.forecast);
-    // Ridge and logistic regression on the last step's features, fitted on the training range.
-    const linear = fitLinear(lastStepRows(train), train.yReturn);
-    const logistic = fitLogistic(lastStepRows(train), train.yUp);
-    const testRows = lastStepRows(test);
-    const emaSlice = emaSliceFor(all, ema, test);
-    const forecasts: ForecastInput[] = [
-      { name: 'lstm-attention', pred: p.ret, probUp: p.probUp },
-      { name: 'persistence', pred: persistenceForecast(test.n) },
-      { name: 'ema-drift', pred: emaSlice },
-      { name: 'linear', pred: predictLinear(linear, testRows), probUp: predictLogistic(logistic, testRows) },
-    ];
-    const trading = { feeBps, periodsPerYear: ppy };
-    foldResults.push({
-      index: fold.index,
-      trainFrom: iso(fold.trainFrom),
-      trainTo: iso(fold.trainTo),
-      valFrom: iso(fold.valFrom),
-      valTo: iso(fold.valTo),
-      testFrom: iso(fold.testFrom),
-      testTo: iso(fold.testTo),
-      nTrain: train.n,
-      nVal: val?.n ?? 0,
-      nTest: test.n,
-      models: forecasts.map((f) => evaluateForecast(f, test.yReturn, trading)),
-      buyAndHold: buyAndHold(test.yReturn, trading).summary,
-    });
+    const forecasts = pointForecasts(train, test, p, emaSliceFor(all, ema, test));
+    foldResults.push(foldEvaluation(fold, { train: train.n, val: val?.n ?? 0, test }, forecasts, { feeBps, periodsPerYear: ppy }));
     overall.times.push(...test.eventTimes);
     overall.actual.push(...test.yReturn);
     for (const f of forecasts) {
@@ -177,23 +219,7 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
   const overallModels = [...overall.forecasts.entries()].map(([name, f]) =>
     evaluateForecast({ name, pred: f.pred, ...(f.prob ? { probUp: f.prob } : {}) }, overall.actual, trading),
   );
-  const config: Record<string, JsonValue> = {
-    T: o.T,
-    trainMode: o.trainMode,
-    trainPeriods: o.trainPeriods,
-    valPeriods: o.valPeriods,
-    testPeriods: o.testPeriods,
-    stepPeriods: o.stepPeriods ?? o.testPeriods,
-    epochs,
-    patience: TRAIN_DEFAULTS.patience,
-    batchSize,
-    learningRate,
-    units,
-    seed,
-    emaSpan: o.emaSpan ?? 24,
-    featureColumns: FEATURE_NAMES,
-    finalWindowStart: iso(FINAL_WINDOW_START),
-  };
+  const config = runConfig(o, { epochs, batchSize, learningRate, units, seed });
   return {
     schemaVersion: 1,
     generatedAt: (o.now?.() ?? new Date()).toISOString(),
