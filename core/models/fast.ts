@@ -70,8 +70,8 @@ function weightsOf(model: LayersModel, layer: string, count: number): Float32Arr
   return ws.map((w) => Float32Array.from(w.dataSync() as Float32Array));
 }
 
-/** Copies the weights of a model built by buildModel into a plain-JS kernel of its raw head. */
-export function createFastKernel(model: LayersModel): FastKernel {
+/** The weights and activations of a model built by buildModel, checked against its input shape. */
+function kernelWeights(model: LayersModel) {
   const shape = model.inputs[0]?.shape;
   const t0 = shape?.[1];
   const f0 = shape?.[2];
@@ -96,34 +96,27 @@ export function createFastKernel(model: LayersModel): FastKernel {
     throw new BitPredictError('ERR_FORECAST_INVALID', `fast predictor: the '${HEAD_LAYER}' layer has ${O} units; it needs 2 per horizon`);
   const H = O / 2;
   const G = 4 * units;
+  return { T, F, act, recAct, K, U, B, units, aW, aB, aV, A, hW, hB, headAct, O, H, G };
+}
 
-  // Weights transposed to [gate][input] so that each gate's sum runs in a register over a
-  // contiguous row. Every z[g] still adds its terms in the same order (b, then x_f for f = 0..F-1
-  // skipping zeros, then h_k for k = 0..units-1), so the result is bitwise that of the
-  // [input][gate] loop this replaced (tested), just without a memory round trip per term.
-  const KT = new Float64Array(G * F);
-  for (let f = 0; f < F; f++) for (let g = 0; g < G; g++) KT[g * F + f] = K[f * G + g]!;
-  const UT = new Float64Array(G * units);
-  for (let k = 0; k < units; k++) for (let g = 0; g < G; g++) UT[g * units + k] = U[k * G + g]!;
-
-  // Row cache: b + x_t K depends on the feature row x_t alone, and consecutive windows of a series
-  // share T-1 rows (a backtest or a replay predicts every bar; the live predictor sees each row in
-  // T windows). A row is projected once and found again by its exact bits (a hit needs all F
-  // float32 values bitwise equal), so a window's result does not depend on what came before it.
+/**
+ * The input projection b + x_t K of a feature row, cached: it depends on the row x_t alone, and consecutive windows of a series
+ * share T-1 rows (a backtest or a replay predicts every bar; the live predictor sees each row in
+ * T windows). A row is projected once and found again by its exact bits (a hit needs all F
+ * float32 values bitwise equal), so a window's result does not depend on what came before it.
+ */
+function createRowProjector(
+  F: number,
+  G: number,
+  B: Float32Array,
+  KT: Float64Array,
+): (X: Float32Array, bits: Uint32Array, xo: number, z: Float64Array) => void {
   const SLOTS = 2048;
   const cacheRows = new Uint32Array(SLOTS * F);
   const cacheZ = new Float64Array(SLOTS * G);
   const cacheUsed = new Uint8Array(SLOTS);
-
-  // Scratch buffers, reused across calls (the predictor is not re-entrant, JS is single-threaded).
-  const hs = new Float64Array(T * units);
-  const z = new Float64Array(G);
-  const c = new Float64Array(units);
-  const scores = new Float64Array(T);
-  const ctx = new Float64Array(units);
-
   /** Writes b + x K of the row at xo into z (from the cache when the same bits were projected before). */
-  function project(X: Float32Array, bits: Uint32Array, xo: number): void {
+  return function project(X: Float32Array, bits: Uint32Array, xo: number, z: Float64Array): void {
     let hash = 2166136261;
     for (let f = 0; f < F; f++) hash = Math.imul(hash ^ bits[xo + f]!, 16777619);
     const slot = (hash >>> 0) & (SLOTS - 1);
@@ -153,14 +146,35 @@ export function createFastKernel(model: LayersModel): FastKernel {
     }
     for (let f = 0; f < F; f++) cacheRows[ro + f] = bits[xo + f]!;
     cacheUsed[slot] = 1;
-  }
+  };
+}
+
+/** Copies the weights of a model built by buildModel into a plain-JS kernel of its raw head. */
+export function createFastKernel(model: LayersModel): FastKernel {
+  const { T, F, act, recAct, K, U, B, units, aW, aB, aV, A, hW, hB, headAct, O, H, G } = kernelWeights(model);
+  // Weights transposed to [gate][input] so that each gate's sum runs in a register over a
+  // contiguous row. Every z[g] still adds its terms in the same order (b, then x_f for f = 0..F-1
+  // skipping zeros, then h_k for k = 0..units-1), so the result is bitwise that of the
+  // [input][gate] loop this replaced (tested), just without a memory round trip per term.
+  const KT = new Float64Array(G * F);
+  for (let f = 0; f < F; f++) for (let g = 0; g < G; g++) KT[g * F + f] = K[f * G + g]!;
+  const UT = new Float64Array(G * units);
+  for (let k = 0; k < units; k++) for (let g = 0; g < G; g++) UT[g * units + k] = U[k * G + g]!;
+  const project = createRowProjector(F, G, B, KT);
+
+  // Scratch buffers, reused across calls (the predictor is not re-entrant, JS is single-threaded).
+  const hs = new Float64Array(T * units);
+  const z = new Float64Array(G);
+  const c = new Float64Array(units);
+  const scores = new Float64Array(T);
+  const ctx = new Float64Array(units);
 
   function forward(X: Float32Array, off: number, mu: Float64Array, sigma: Float64Array, i: number): void {
     const bits = new Uint32Array(X.buffer, X.byteOffset, X.length);
     c.fill(0);
     for (let t = 0; t < T; t++) {
       // z = x_t K + h_{t-1} U + b
-      project(X, bits, off + t * F);
+      project(X, bits, off + t * F, z);
       if (t > 0) {
         const ho = (t - 1) * units;
         for (let g = 0; g < G; g++) {
