@@ -436,6 +436,30 @@ function dropFarthest(all: Iterable<SeriesState>, excess: number): number {
   return dropped;
 }
 
+/** The scores of every changed track over every window. */
+function scoresOf(series: Map<string, SeriesState>, changed: Iterable<Track>, windows: readonly number[], computedAt: number): Score[] {
+  const out: Score[] = [];
+  for (const track of changed) {
+    const s = series.get(seriesKey(track.symbol, track.interval))!;
+    for (const w of windows) {
+      const sc = scoreOf(s, track, w, computedAt);
+      if (sc) out.push(sc);
+    }
+  }
+  return out;
+}
+
+/** Tracks and closes held, over all series. */
+function sizes(all: Iterable<SeriesState>): { tracks: number; closes: number } {
+  let tracks = 0;
+  let closes = 0;
+  for (const s of all) {
+    tracks += s.tracks.size;
+    closes += s.closes.size;
+  }
+  return { tracks, closes };
+}
+
 export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonitor {
   const windows = opts.windowsMs ?? SCORE_WINDOWS_MS;
   if (windows.length === 0 || windows.some((w) => !Number.isSafeInteger(w) || w < 1))
@@ -543,14 +567,7 @@ export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonito
     },
 
     takeChanged(computedAt) {
-      const out: Score[] = [];
-      for (const track of changed) {
-        const s = series.get(seriesKey(track.symbol, track.interval))!;
-        for (const w of windows) {
-          const sc = scoreOf(s, track, w, computedAt);
-          if (sc) out.push(sc);
-        }
-      }
+      const out = scoresOf(series, changed, windows, computedAt);
       changed.clear();
       return out;
     },
@@ -561,13 +578,7 @@ export function createForecastMonitor(opts: MonitorOptions = {}): ForecastMonito
     },
 
     stats() {
-      let tracks = 0;
-      let closes = 0;
-      for (const s of series.values()) {
-        tracks += s.tracks.size;
-        closes += s.closes.size;
-      }
-      return { pending: pendingCount, tracks, closes, droppedPending, refusedFuture };
+      return { pending: pendingCount, ...sizes(series.values()), droppedPending, refusedFuture };
     },
   };
 }
