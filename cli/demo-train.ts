@@ -15,7 +15,7 @@ import { createAdmin } from '../core/kafka/client.js';
 import { errorMessage } from '../core/errors.js';
 import { loadTf } from '../core/models/tf.js';
 import { announce } from '../core/models/registry.js';
-import { readFeaturesFromTopic } from '../trainer/data.js';
+import { readFeaturesWithSource } from '../trainer/data.js';
 import { retrain } from '../trainer/retrain.js';
 
 const HOUR = 3_600_000;
@@ -60,7 +60,7 @@ async function trainOnce(o: DemoTrainOptions, storeDir: string, signal: { aborte
   const { symbol, interval } = config.replay;
   await waitForFeatures(platform, signal);
   const span = (DEMO_MODEL.trainDays + DEMO_MODEL.valDays) * DAY;
-  const series = await readFeaturesFromTopic(platform, { symbol, interval, from: o.historyEnd - span - WARMUP_MS, to: o.historyEnd + 1 });
+  const { series, source } = await readFeaturesWithSource(platform, { symbol, interval, from: o.historyEnd - span - WARMUP_MS, to: o.historyEnd + 1 });
   const last = series[series.length - 1];
   if (signal.aborted) return;
   if (last === undefined || last.eventTime - series[0]!.eventTime < 60 * DAY) {
@@ -101,6 +101,7 @@ async function trainOnce(o: DemoTrainOptions, storeDir: string, signal: { aborte
         `training first model: epoch ${e.epoch}/${epochs}, loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, validation ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(0)} s)`,
       ),
     announce: (meta) => announce(platform, meta, storeDir),
+    lineage: { sources: [source] },
   });
   const took = ((Date.now() - started) / 1000).toFixed(0);
   say(

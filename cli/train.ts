@@ -22,7 +22,7 @@ import { TRAIN_DEFAULTS } from '../trainer/model/train.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollback } from '../core/models/registry.js';
 import type { ArtifactMeta } from '../core/models/artifact.js';
-import { codeCommit, describeLineage, type ArtifactLineage } from '../core/models/lineage.js';
+import { describeLineage, type ArtifactLineage } from '../core/models/lineage.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -105,7 +105,7 @@ export async function train(ctx: CommandContext): Promise<number> {
     purpose: live ? 'live' : 'research',
     log,
     progress: (line) => ctx.output.progress(line),
-    lineage: { commit: codeCommit(), sources: [], ...data.lineage },
+    ...(data.lineage === undefined ? {} : { lineage: data.lineage }),
     announce: values['no-announce']
       ? null
       : async (meta) => {

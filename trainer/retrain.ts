@@ -26,7 +26,7 @@ import { runBaselines } from '../core/forecast/bank.js';
 import { BASELINE_NAMES, type BaselineName } from '../core/forecast/baselines.js';
 import { intervalMs } from '../core/domain/intervals.js';
 import { readRegistry, recordPromotion, recordRejection } from '../core/models/registry.js';
-import type { ArtifactLineage } from '../core/models/lineage.js';
+import { codeCommit, type ArtifactLineage } from '../core/models/lineage.js';
 
 const DAY = 86_400_000;
 
@@ -55,8 +55,8 @@ export interface RetrainOptions {
   /** Announces a new champion (models topic); null: registry only. */
   announce: ((meta: ArtifactMeta) => Promise<void>) | null;
   now?: () => Date;
-  /** What `series` was computed from and the code commit, recorded in the artifact's meta (none: not recorded). */
-  lineage?: ArtifactLineage;
+  /** What `series` was computed from (file hashes or topic ranges); retrain adds the code commit and records both in the artifact's meta. */
+  lineage?: Omit<ArtifactLineage, 'commit'>;
 }
 
 export interface RetrainResult {
@@ -334,7 +334,7 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
       studentTDof: result.forecast.dof,
       calibratedOn: result.calibratedOn,
     },
-    ...(o.lineage === undefined ? {} : { lineage: o.lineage }),
+    lineage: { commit: codeCommit(), sources: [], ...o.lineage },
   };
   const dir = await saveArtifact(loaded.tf, result.model, meta, config.models.storeDir);
   result.model.dispose();

@@ -33,7 +33,6 @@ import { createProducer } from '../core/kafka/producer.js';
 import { createForecastMonitor, forecastsOf } from './domain/monitor.js';
 import { createScoreFlusher, createScorePublisher } from './scores.js';
 import { readFeaturesWithSource } from './data.js';
-import { codeCommit } from '../core/models/lineage.js';
 import { loadTf } from '../core/models/tf.js';
 import { retrain } from './retrain.js';
 import { announce, readMeta, readRegistry } from '../core/models/registry.js';
@@ -100,7 +99,7 @@ async function liveRetrain(
     purpose: 'live',
     log: (line) => logger.info(line),
     announce: (meta) => announce(platform, meta, config.models.storeDir),
-    lineage: { commit: codeCommit(), sources: [source] },
+    lineage: { sources: [source] },
   });
 }
 

@@ -15,6 +15,9 @@ export interface Forecast {
   distributions: readonly ForecastDistribution[];
 }
 
+/** Where the median sits on the published quantile grid. */
+const MEDIAN = QUANTILE_LEVELS.indexOf(0.5);
+
 /** The baseline a headline falls back to when no champion serves: the strongest at 1 h (docs/forecasts.md). */
 export const HEADLINE_BASELINES: readonly string[] = ['har-rv', 'garch', 'ewma', 'persistence'];
 
@@ -26,7 +29,7 @@ export function toPrediction(f: FeatureVector, stepMs: number, fc: Forecast, now
     const d = fc.distributions[i]!;
     const problem = distributionProblem(d);
     if (problem !== null) throw new BitPredictError('ERR_FORECAST_INVALID', `${fc.name}@${fc.version} horizon ${h}: ${problem}`);
-    const median = d.quantiles[QUANTILE_LEVELS.indexOf(0.5)]!;
+    const median = d.quantiles[MEDIAN]!;
     return {
       horizonSteps: h,
       targetTime: f.eventTime + h * stepMs,
