@@ -7,6 +7,7 @@ import { BitPredictError } from '../../core/errors.js';
 import type { FeatureVector, Prediction, Score } from '../../schemas/types.js';
 import type { ModelsSnapshot } from '../models-view.js';
 import { parseInstant, parseRange, registerRestRoutes, HISTORY_LIMIT_DEFAULT, type RestDeps } from './routes.js';
+import { bareFeature } from '../../test/helpers/features.js';
 
 const T0 = Date.UTC(2024, 0, 31, 12);
 
@@ -33,56 +34,7 @@ function prediction(over: Partial<Prediction> = {}): Prediction {
   };
 }
 
-function feature(interval: string): FeatureVector {
-  const nulls = Object.fromEntries(
-    [
-      'return1',
-      'logReturn1',
-      'sma10',
-      'sma20',
-      'ema12',
-      'ema26',
-      'rsi14',
-      'return4',
-      'logReturn4',
-      'return24',
-      'logReturn24',
-      'sma50',
-      'ema50',
-      'macd',
-      'macdSignal',
-      'macdHist',
-      'bbPercentB',
-      'bbWidth',
-      'atr14',
-      'realizedVol24',
-      'volumeZ20',
-      'vwap24',
-      'vaderMean',
-      'vaderStd',
-      'vaderPosShare',
-      'vaderNegShare',
-      'finbertMean',
-      'textWatermark',
-    ].map((k) => [k, null]),
-  );
-  return {
-    ...nulls,
-    symbol: 'BTCUSDT',
-    interval,
-    eventTime: T0,
-    openTime: T0 - 3_600_000,
-    featureSetVersion: 'fs-2',
-    close: 42_000,
-    volume: 12.5,
-    gapBefore: false,
-    sentimentWindowMs: 3_600_000,
-    textCount: 0,
-    finbertCount: 0,
-    candleIngestedAt: T0 + 10,
-    computedAt: T0 + 20,
-  } as FeatureVector;
-}
+const feature = (interval: string): FeatureVector => bareFeature(interval, T0);
 
 function score(over: Partial<Score> = {}): Score {
   return {

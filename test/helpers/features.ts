@@ -81,3 +81,32 @@ export function scoredText(id: string, publishedAt: number, compound: number, fi
     scoredAt: 0,
   };
 }
+
+/** Every indicator and sentiment field of a FeatureVector, all null in a bare vector. */
+const OPTIONAL_FIELDS = ['return1', 'logReturn1', 'sma10', 'sma20', 'ema12', 'ema26', 'rsi14', 'return4', 'logReturn4', 'return24', 'logReturn24']
+  .concat(['sma50', 'ema50', 'macd', 'macdSignal', 'macdHist', 'bbPercentB', 'bbWidth', 'atr14', 'realizedVol24', 'volumeZ20', 'vwap24'])
+  .concat(['vaderMean', 'vaderStd', 'vaderPosShare', 'vaderNegShare', 'finbertMean', 'textWatermark']);
+
+/**
+ * A valid hourly-shaped vector at eventTime with every indicator and sentiment field null (no texts),
+ * close 42,000 unless overridden: for tests of what consumes vectors (predictor, gateway), not of the features.
+ */
+export function bareFeature(interval: string, eventTime: number, over: Partial<FeatureVector> = {}): FeatureVector {
+  return {
+    ...Object.fromEntries(OPTIONAL_FIELDS.map((k) => [k, null])),
+    symbol: 'BTCUSDT',
+    interval,
+    eventTime,
+    openTime: eventTime - 3_600_000,
+    featureSetVersion: 'fs-2',
+    close: 42_000,
+    volume: 12.5,
+    gapBefore: false,
+    sentimentWindowMs: 3_600_000,
+    textCount: 0,
+    finbertCount: 0,
+    candleIngestedAt: eventTime + 10,
+    computedAt: eventTime + 20,
+    ...over,
+  } as FeatureVector;
+}

@@ -22,63 +22,15 @@ import type { Candle, FeatureVector, Prediction } from '../../schemas/types.js';
 import { createRedisSources } from '../../gateway/rest/sources.js';
 import { registerRestRoutes, type RestDeps } from '../../gateway/rest/routes.js';
 import { createModelsView, type ModelsSnapshot, type ModelsView } from '../../gateway/models-view.js';
+import { bareFeature } from '../helpers/features.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2024, 0, 31, 0);
 const HISTORY_MAX = 6;
 const NAME = 'lstm-attention';
 
-function feature(interval: string, eventTime: number, close = 42_000, logReturn1: number | null = null): FeatureVector {
-  const nulls = Object.fromEntries(
-    [
-      'return1',
-      'logReturn1',
-      'sma10',
-      'sma20',
-      'ema12',
-      'ema26',
-      'rsi14',
-      'return4',
-      'logReturn4',
-      'return24',
-      'logReturn24',
-      'sma50',
-      'ema50',
-      'macd',
-      'macdSignal',
-      'macdHist',
-      'bbPercentB',
-      'bbWidth',
-      'atr14',
-      'realizedVol24',
-      'volumeZ20',
-      'vwap24',
-      'vaderMean',
-      'vaderStd',
-      'vaderPosShare',
-      'vaderNegShare',
-      'finbertMean',
-      'textWatermark',
-    ].map((k) => [k, null]),
-  );
-  return {
-    ...nulls,
-    symbol: 'BTCUSDT',
-    interval,
-    eventTime,
-    openTime: eventTime - HOUR,
-    featureSetVersion: 'fs-2',
-    close,
-    logReturn1,
-    volume: 12.5,
-    gapBefore: false,
-    sentimentWindowMs: HOUR,
-    textCount: 0,
-    finbertCount: 0,
-    candleIngestedAt: eventTime + 10,
-    computedAt: eventTime + 20,
-  } as FeatureVector;
-}
+const feature = (interval: string, eventTime: number, close = 42_000, logReturn1: number | null = null): FeatureVector =>
+  bareFeature(interval, eventTime, { close, logReturn1, sentimentWindowMs: HOUR });
 
 function candle(interval: string, closeTime: number): Candle {
   return {

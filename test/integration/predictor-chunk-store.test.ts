@@ -9,32 +9,12 @@ import { redisKeys } from '../../core/redis.js';
 import type { InRecord } from '../../core/kafka/consumer.js';
 import { createPredictorHandler } from '../../processors/predictor/service.js';
 import type { FeatureVector } from '../../schemas/types.js';
+import { bareFeature } from '../helpers/features.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1);
-const NULLS = ['return1', 'sma10', 'sma20', 'ema12', 'ema26', 'rsi14', 'return4', 'logReturn4', 'return24', 'logReturn24', 'sma50', 'ema50', 'macd']
-  .concat(['macdSignal', 'macdHist', 'bbPercentB', 'bbWidth', 'atr14', 'realizedVol24', 'volumeZ20', 'vwap24', 'vaderMean', 'vaderStd'])
-  .concat(['vaderPosShare', 'vaderNegShare', 'finbertMean', 'textWatermark']);
-
 function feature(symbol: string, i: number): FeatureVector {
-  const eventTime = T0 + i * HOUR;
-  return {
-    ...Object.fromEntries(NULLS.map((k) => [k, null])),
-    symbol,
-    interval: '1h',
-    eventTime,
-    openTime: eventTime - HOUR,
-    featureSetVersion: 'fs-2',
-    close: 42_000 * Math.exp(0.002 * Math.sin(i)),
-    logReturn1: 0.002 * Math.cos(i),
-    volume: 12.5,
-    gapBefore: false,
-    sentimentWindowMs: HOUR,
-    textCount: 0,
-    finbertCount: 0,
-    candleIngestedAt: eventTime + 10,
-    computedAt: eventTime + 20,
-  } as FeatureVector;
+  return bareFeature('1h', T0 + i * HOUR, { symbol, close: 42_000 * Math.exp(0.002 * Math.sin(i)), logReturn1: 0.002 * Math.cos(i) });
 }
 
 describe('predictor: one Redis MULTI per backlog chunk', () => {
