@@ -146,13 +146,31 @@ function tweetRow(c: RowContext): Outcome {
   };
 }
 
+/** The canonical URL in a row's column (null when empty), or why the row is dead. */
+function urlColumn(c: RowContext, column: string): { url: string | null } | { dead: string } {
+  const raw = c.col(column).trim();
+  if (raw === '') return { url: null };
+  const url = canonicalUrl(raw);
+  return url === null ? { dead: `bad ${column} "${raw.slice(0, 100)}"` } : { url };
+}
+
+/** A news item's draft: its id hashes the source and sourceId. */
+function newsDraft(
+  c: RowContext,
+  sourceId: string,
+  publishedAt: number,
+  fields: { title: string | null; text: string; url: string | null; author: string | null },
+): Outcome {
+  return { draft: { id: textId(c.source, sourceId), source: c.source, sourceId, kind: 'news', publishedAt, ...fields } };
+}
+
 function newsRow(c: RowContext): Outcome {
   const date = parseDayFirstUtc(c.col('date'));
   if (!date.ok) return { dead: `bad date: ${date.reason}` };
   if (date.ms > c.now + c.futureToleranceMs) return { dead: 'date is in the future' };
-  const rawUrl = c.col('url').trim();
-  const url = rawUrl === '' ? null : canonicalUrl(rawUrl);
-  if (rawUrl !== '' && url === null) return { dead: `bad url "${rawUrl.slice(0, 100)}"` };
+  const link = urlColumn(c, 'url');
+  if ('dead' in link) return link;
+  const { url } = link;
   const title = c.col('title').trim();
   const text = c.col('text').trim();
   if (title === '' && text === '') return { dead: 'neither title nor text' };
@@ -160,19 +178,12 @@ function newsRow(c: RowContext): Outcome {
   // get a content-derived id (date, title, text) instead of collapsing into one.
   const sourceId = url ?? `nourl:${textId('content', `${c.col('date')}\u0000${title}\u0000${text}`)}`;
   const site = c.col('source').trim();
-  return {
-    draft: {
-      id: textId(c.source, sourceId),
-      source: c.source,
-      sourceId,
-      kind: 'news',
-      publishedAt: date.ms,
-      title: title === '' ? null : capText(title, MAX_FIELD_CHARS),
-      text: capText(text === '' ? title : text),
-      url,
-      author: site === '' ? null : capText(site, MAX_FIELD_CHARS),
-    },
-  };
+  return newsDraft(c, sourceId, date.ms, {
+    title: title === '' ? null : capText(title, MAX_FIELD_CHARS),
+    text: capText(text === '' ? title : text),
+    url,
+    author: site === '' ? null : capText(site, MAX_FIELD_CHARS),
+  });
 }
 
 // The descriptions file has no id, link or author: the id is derived from date and text, so the
@@ -187,19 +198,7 @@ function descriptionRow(c: RowContext): Outcome {
   const text = c.col('Short Description').trim();
   if (text === '') return { dead: 'empty Short Description' };
   const sourceId = `row:${textId('content', `${rawDate}\u0000${text}`)}`;
-  return {
-    draft: {
-      id: textId(c.source, sourceId),
-      source: c.source,
-      sourceId,
-      kind: 'news',
-      publishedAt: date.ms,
-      title: null,
-      text: capText(text),
-      url: null,
-      author: null,
-    },
-  };
+  return newsDraft(c, sourceId, date.ms, { title: null, text: capText(text), url: null, author: null });
 }
 
 function headlineRow(c: RowContext): Outcome {
@@ -207,26 +206,14 @@ function headlineRow(c: RowContext): Outcome {
   const date = parseUtcDateTime(rawDate);
   if (!date.ok) return { dead: `bad Publish Date: ${date.reason}` };
   if (date.ms > c.now + c.futureToleranceMs) return { dead: 'Publish Date is in the future' };
-  const rawUrl = c.col('link').trim();
-  const url = rawUrl === '' ? null : canonicalUrl(rawUrl);
-  if (rawUrl !== '' && url === null) return { dead: `bad link "${rawUrl.slice(0, 100)}"` };
+  const link = urlColumn(c, 'link');
+  if ('dead' in link) return link;
+  const { url } = link;
   const headline = c.col('headline').trim();
   if (headline === '') return { dead: 'empty headline' };
   // Every real row has a link (unique in the file); a link-less row gets a content-derived id.
   const sourceId = url ?? `nourl:${textId('content', `${rawDate}\u0000${headline}`)}`;
-  return {
-    draft: {
-      id: textId(c.source, sourceId),
-      source: c.source,
-      sourceId,
-      kind: 'news',
-      publishedAt: date.ms,
-      title: capText(headline, MAX_FIELD_CHARS),
-      text: capText(headline),
-      url,
-      author: null,
-    },
-  };
+  return newsDraft(c, sourceId, date.ms, { title: capText(headline, MAX_FIELD_CHARS), text: capText(headline), url, author: null });
 }
 
 const ROW_MAPPERS: Record<TextFileFormat, (c: RowContext) => Outcome> = {
