@@ -12,18 +12,12 @@
 // initial weights and an identity normaliser, saved and loaded as a real artifact: its inference
 // cost is that of a trained model (the arithmetic does not depend on the weights' values), and the
 // bench needs no training run. Replaying the events into the topics is setup, not timed.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { benchPlatform, progress } from './common.js';
+import { rm } from 'node:fs/promises';
+import { benchPlatform, progress, saveUntrainedModel } from './common.js';
 import { createProducer } from '../core/kafka/producer.js';
 import { runReplay } from '../producers/replay/service.js';
 import { runTextReplay } from '../producers/text/replay.js';
 import { loadTf } from '../core/models/tf.js';
-import { buildModel, MODEL_DEFAULTS } from '../core/models/model.js';
-import { gaussianForecastBlock } from '../core/models/head.js';
-import { artifactDir, saveArtifact } from '../core/models/artifact.js';
-import { FEATURE_NAMES } from '../core/models/domain/dataset.js';
 import { loadEventsFromFiles, loadEventsFromKafka } from '../trainer/backtest/source.js';
 import { runBacktest, type ModelChoice } from '../trainer/backtest/engine.js';
 import { BACKTEST_TEXT_FILES, MINUTE_FILE } from '../cli/backtest.js';
@@ -45,38 +39,15 @@ interface Timed {
 }
 
 async function createArtifact(): Promise<{ choice: ModelChoice; cleanup(): Promise<void> }> {
-  const { tf } = await loadTf();
-  const store = await mkdtemp(join(tmpdir(), 'bp-bench-backtest-'));
-  const F = FEATURE_NAMES.length;
-  const model = buildModel(tf, { T, F, units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits, seed: 7 });
-  const version = 'bench-untrained';
-  await saveArtifact(
-    tf,
-    model,
-    {
-      name: 'lstm-attention',
-      version,
-      featureSetVersion: 'fs-2',
-      featureColumns: [...FEATURE_NAMES],
-      normalizer: { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
-      T,
-      F,
-      forecast: gaussianForecastBlock([1]),
-      trainedFrom: Date.UTC(2022, 0, 1),
-      trainedTo: Date.UTC(2023, 11, 1),
-      metrics: {},
-      backend: 'cpu',
-      codeVersion: 'bench',
-      createdAt: '2026-01-01T00:00:00.000Z',
-      expiresAt: null,
-      seed: 7,
-      hyperparameters: {},
-    },
-    store,
-  );
-  model.dispose();
+  const { store, dir, meta } = await saveUntrainedModel({
+    version: 'bench-untrained',
+    T,
+    horizons: [1],
+    trainedFrom: Date.UTC(2022, 0, 1),
+    trainedTo: Date.UTC(2023, 11, 1),
+  });
   return {
-    choice: { kind: 'artifact', dir: artifactDir(store, 'lstm-attention', version), label: version },
+    choice: { kind: 'artifact', dir, label: meta.version },
     cleanup: () => rm(store, { recursive: true, force: true }),
   };
 }

@@ -4,7 +4,14 @@ import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
 import { topicSpecs } from '../core/kafka/topics.js';
-import { resolve } from 'node:path';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadTf } from '../core/models/tf.js';
+import { buildModel, MODEL_DEFAULTS } from '../core/models/model.js';
+import { gaussianForecastBlock } from '../core/models/head.js';
+import { artifactDir, saveArtifact, type ArtifactMeta } from '../core/models/artifact.js';
+import { FEATURE_NAMES, type Normalizer } from '../core/models/domain/dataset.js';
 import kafkajs from 'kafkajs';
 import { fileURLToPath } from 'node:url';
 
@@ -66,4 +73,45 @@ export const median = (xs: number[]): number =>
  */
 export function rawKafkaJs(platform: Platform, label: string): InstanceType<typeof kafkajs.Kafka> {
   return new kafkajs.Kafka({ clientId: `bench-raw-${label}`, brokers: platform.kafka.brokers, logLevel: kafkajs.logLevel.NOTHING });
+}
+
+/**
+ * Saves the default LSTM-attention architecture (T, MODEL_DEFAULTS units and attention) with seeded
+ * untrained weights as a real artifact in a fresh temp store: its inference costs what a trained
+ * model's does (the arithmetic does not depend on the weights' values), and no training run is needed.
+ */
+export async function saveUntrainedModel(o: {
+  version: string;
+  T: number;
+  horizons: number[];
+  normalizer?: Normalizer;
+  trainedFrom: number;
+  trainedTo: number;
+}): Promise<{ store: string; meta: ArtifactMeta; dir: string }> {
+  const { tf } = await loadTf();
+  const store = await mkdtemp(join(tmpdir(), `bp-bench-${o.version}-`));
+  const F = FEATURE_NAMES.length;
+  const model = buildModel(tf, { T: o.T, F, H: o.horizons.length, units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits, seed: 7 });
+  const meta: ArtifactMeta = {
+    name: 'lstm-attention',
+    version: o.version,
+    featureSetVersion: 'fs-2',
+    featureColumns: [...FEATURE_NAMES],
+    normalizer: o.normalizer ?? { columns: [...FEATURE_NAMES], mean: FEATURE_NAMES.map(() => 0), std: FEATURE_NAMES.map(() => 1) },
+    T: o.T,
+    F,
+    forecast: gaussianForecastBlock(o.horizons),
+    trainedFrom: o.trainedFrom,
+    trainedTo: o.trainedTo,
+    metrics: {},
+    backend: 'cpu',
+    codeVersion: 'bench',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: null,
+    seed: 7,
+    hyperparameters: { units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits },
+  };
+  await saveArtifact(tf, model, meta, store);
+  model.dispose();
+  return { store, meta, dir: artifactDir(store, meta.name, meta.version) };
 }

@@ -17,10 +17,9 @@
 // baseline and the champion announced on the models topic. `ratio` = predictor records/s /
 // feature processor records/s on the same input in the same round (fresh topics per round; the
 // median over rounds). Goal: ratio >= 0.5. Also predictions/s (5 records per vector with a champion).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { benchPlatform, median, percentile, progress, REPO_ROOT } from './common.js';
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { benchPlatform, median, percentile, progress, REPO_ROOT, saveUntrainedModel } from './common.js';
 import { runReplay } from '../producers/replay/service.js';
 import { createProducer } from '../core/kafka/producer.js';
 import { createAdmin } from '../core/kafka/client.js';
@@ -30,12 +29,10 @@ import { createPredictor } from '../processors/predictor/service.js';
 import { toPrediction, type Forecast } from '../processors/predictor/forecasts.js';
 import { fitVersion } from '../processors/predictor/baselines.js';
 import { loadTf } from '../core/models/tf.js';
-import { buildModel, MODEL_DEFAULTS } from '../core/models/model.js';
-import { gaussianForecastBlock } from '../core/models/head.js';
-import { artifactDir, loadArtifact, saveArtifact, type ArtifactMeta } from '../core/models/artifact.js';
+import { loadArtifact, type ArtifactMeta } from '../core/models/artifact.js';
 import { announce } from '../core/models/registry.js';
 import { createFastPredictor } from '../core/models/fast.js';
-import { FEATURE_NAMES, fitNormalizer, lastWindow, type Normalizer } from '../core/models/domain/dataset.js';
+import { fitNormalizer, lastWindow, type Normalizer } from '../core/models/domain/dataset.js';
 import { createLiveBaselines } from '../core/forecast/bank.js';
 import { loadCandlesFromFile } from '../core/data/load.js';
 import { featuresFromCandles } from '../core/features/batch.js';
@@ -57,33 +54,15 @@ const REPLAY_TO = Date.parse(process.env.BENCH_REPLAY_TO ?? '2024-01-01T00:00:00
 const r3 = (x: number): number => Number(x.toFixed(3));
 
 /** A default-architecture LSTM-attention with the 3-horizon head, saved as a real artifact (seeded weights). */
-async function createChampion(normalizer: Normalizer): Promise<{ store: string; meta: ArtifactMeta; dir: string }> {
-  const { tf } = await loadTf();
-  const store = await mkdtemp(join(tmpdir(), 'bp-bench-forecast-'));
-  const F = FEATURE_NAMES.length;
-  const model = buildModel(tf, { T, F, H: HORIZONS.length, units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits, seed: 7 });
-  const meta: ArtifactMeta = {
-    name: 'lstm-attention',
+function createChampion(normalizer: Normalizer): Promise<{ store: string; meta: ArtifactMeta; dir: string }> {
+  return saveUntrainedModel({
     version: 'bench-forecast',
-    featureSetVersion: 'fs-2',
-    featureColumns: [...FEATURE_NAMES],
-    normalizer,
     T,
-    F,
-    forecast: gaussianForecastBlock(HORIZONS),
+    horizons: HORIZONS,
+    normalizer,
     trainedFrom: Date.UTC(2021, 0, 1),
     trainedTo: Date.UTC(2022, 6, 1),
-    metrics: {},
-    backend: 'cpu',
-    codeVersion: 'bench',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    expiresAt: null,
-    seed: 7,
-    hyperparameters: { units: MODEL_DEFAULTS.units, attentionUnits: MODEL_DEFAULTS.attentionUnits },
-  };
-  await saveArtifact(tf, model, meta, store);
-  model.dispose();
-  return { store, meta, dir: artifactDir(store, meta.name, meta.version) };
+  });
 }
 
 /** (a) One window, every forecaster, every horizon and quantile, the records: p50/p99 over CALLS real windows. */
