@@ -139,6 +139,12 @@ export const ConfigSchema = Type.Object({
       { min: 0 },
     ),
     historyMax: env.int('BITPREDICT_FEATURES_HISTORY_MAX', 5000, 'feature vectors kept per series in the Redis history (time-indexed)', { min: 1 }),
+    candleHistoryMax: env.int(
+      'BITPREDICT_FEATURES_CANDLE_HISTORY_MAX',
+      10000,
+      'closed candles kept per series in the Redis history (time-indexed; GET /v1/candles and the dashboard backfill read it)',
+      { min: 1 },
+    ),
     snapshotIntervalMs: env.int(
       'BITPREDICT_STATE_SNAPSHOT_INTERVAL_MS',
       5000,

@@ -5,8 +5,10 @@
 // never behind what Kafka has committed; rewriting the same event times after a crash replaces
 // them (one member per event time), so a re-processed range leaves no duplicates. The history keeps
 // the Avro bytes the processor has already encoded: a third of JSON's size and no serialisation.
-// The same MULTI sets the latest closed candle of each series (JSON), the gateway's candle snapshot.
-import type { Redis } from './redis.js';
+// The same MULTI sets the latest closed candle of each series (JSON), the gateway's candle snapshot,
+// and adds every candle to the series' bounded candle history (sorted set, score = openTime, member
+// = Candle JSON, one member per open time), the backfill of GET /v1/candles and the dashboard.
+import type { ChainableCommander, Redis } from './redis.js';
 import type { Serde } from './serde/serde.js';
 import { redisKeys } from './redis.js';
 import type { Candle, FeatureVector } from '../schemas/types.js';
@@ -24,7 +26,14 @@ export interface FeatureStoreWriter {
   readonly pending: number;
 }
 
-export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, historyMax: number): FeatureStoreWriter {
+export interface FeatureStoreBounds {
+  /** Feature vectors kept per series. */
+  features: number;
+  /** Closed candles kept per series. */
+  candles: number;
+}
+
+export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, bounds: FeatureStoreBounds): FeatureStoreWriter {
   const keys = redisKeys(keyPrefix);
   let bySeries = new Map<string, { symbol: string; interval: string; items: { t: number; f: FeatureVector; value: Buffer; candle: Candle | undefined }[] }>();
   let pending = 0;
@@ -60,9 +69,10 @@ export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, histor
         // One member per event time: drop what an earlier attempt wrote for these times first.
         multi.zremrangebyscore(hist, min, max);
         multi.zadd(hist, ...args);
-        multi.zremrangebyrank(hist, 0, -(historyMax + 1));
+        multi.zremrangebyrank(hist, 0, -(bounds.features + 1));
         if (latest) multi.set(keys.featuresLatest(s.symbol, s.interval), JSON.stringify(latest.f));
         if (latest?.candle) multi.set(keys.candlesLatest(s.symbol, s.interval), JSON.stringify(latest.candle));
+        addCandles(multi, keys.candlesHistory(s.symbol, s.interval), s.items, bounds.candles);
       }
       const res = await multi.exec();
       const failed = res?.find(([err]) => err !== null);
@@ -72,6 +82,23 @@ export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, histor
       return pending;
     },
   };
+}
+
+/** The candles of one flush into a series' candle history: one member per open time, bounded. */
+function addCandles(multi: ChainableCommander, key: string, items: readonly { candle: Candle | undefined }[], bound: number): void {
+  let min = Infinity;
+  let max = -Infinity;
+  const args: (number | string)[] = [];
+  for (const { candle } of items) {
+    if (!candle) continue;
+    if (candle.openTime < min) min = candle.openTime;
+    if (candle.openTime > max) max = candle.openTime;
+    args.push(candle.openTime, JSON.stringify(candle));
+  }
+  if (args.length === 0) return;
+  multi.zremrangebyscore(key, min, max);
+  multi.zadd(key, ...args);
+  multi.zremrangebyrank(key, 0, -(bound + 1));
 }
 
 /** The latest vector of a series, or null. */

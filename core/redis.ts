@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 import { BitPredictError, errorMessage } from './errors.js';
 
-export type { Redis } from 'ioredis';
+export type { ChainableCommander, Redis } from 'ioredis';
 
 export function redisKeys(prefix: string) {
   return {
@@ -22,6 +22,8 @@ export function redisKeys(prefix: string) {
     predictionsHistory: (symbol: string) => `${prefix}predictions:history:${symbol}`,
     /** Latest closed Candle of a series (JSON), the snapshot of the candles:<symbol> channel; written by the feature processor. */
     candlesLatest: (symbol: string, interval: string) => `${prefix}candles:latest:${symbol}:${interval}`,
+    /** Closed candles of a series (sorted set: score = openTime, member = Candle JSON), bounded by BITPREDICT_FEATURES_CANDLE_HISTORY_MAX; GET /v1/candles reads it. Written by the feature processor. */
+    candlesHistory: (symbol: string, interval: string) => `${prefix}candles:history:${symbol}:${interval}`,
     /** API keys of the gateway (hash: key id -> JSON record with the SHA-256 of the secret, never the key). */
     apiKeys: () => `${prefix}gateway:api-keys`,
   } as const;

@@ -204,7 +204,7 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
   const gw = config.gateway;
   const log = platform.logger.child({ service: 'gateway' });
   const producer = await createProducer(platform.kafka);
-  const sources = createRedisSources(redis, config.redis.keyPrefix);
+  const sources = createRedisSources(redis, config.redis.keyPrefix, (value) => platform.serde.decode('features', value));
   const keyStore = createKeyStore(redis, config.redis.keyPrefix);
   const guard = createAuthGuard({ mode: gw.auth, store: keyStore, allowedOrigins: gw.allowedOrigins, logger: log });
   const models = createModelsView({ platform, logger: log, storeDir: config.models.storeDir, name: config.models.name });

@@ -8,6 +8,7 @@ import type { FeatureVector, Prediction, Score } from '../../schemas/types.js';
 import type { ModelsSnapshot } from '../models-view.js';
 import { parseInstant, parseRange, registerRestRoutes, HISTORY_LIMIT_DEFAULT, type RestDeps } from './routes.js';
 import { bareFeature } from '../../test/helpers/features.js';
+import { candle } from '../../test/helpers/candles.js';
 
 const T0 = Date.UTC(2024, 0, 31, 12);
 
@@ -72,10 +73,11 @@ const SCORES = [
 interface Calls {
   history: { symbol: string; from: number | null; to: number | null; limit: number }[];
   features: { symbol: string; interval: string | null }[];
+  series: { what: string; symbol: string; interval: string; from: number | null; to: number | null; limit: number }[];
 }
 
 function fakes(over: Partial<RestDeps['sources']> = {}, snap?: ModelsSnapshot): { deps: RestDeps; calls: Calls } {
-  const calls: Calls = { history: [], features: [] };
+  const calls: Calls = { history: [], features: [], series: [] };
   const deps: RestDeps = {
     sources: {
       latestPrediction: async (symbol) => (symbol === 'BTCUSDT' ? prediction() : null),
@@ -90,6 +92,14 @@ function fakes(over: Partial<RestDeps['sources']> = {}, snap?: ModelsSnapshot): 
       },
       predictionBoard: async (symbol) => (symbol === 'BTCUSDT' ? [prediction(), prediction({ modelName: 'garch' })] : []),
       latestScores: async (symbol) => (symbol === 'BTCUSDT' ? SCORES : []),
+      candleHistory: async (symbol, interval, from, to, limit) => {
+        calls.series.push({ what: 'candles', symbol, interval, from, to, limit });
+        return symbol === 'BTCUSDT' ? [candle(T0), candle(T0 + 3_600_000)] : [];
+      },
+      featureHistory: async (symbol, interval, from, to, limit) => {
+        calls.series.push({ what: 'features', symbol, interval, from, to, limit });
+        return symbol === 'BTCUSDT' ? [feature(interval)] : [];
+      },
       ...over,
     },
     models: { snapshot: () => snap ?? { name: 'lstm-attention', champion: null, versions: [] } },
@@ -282,6 +292,72 @@ describe('GET /v1/features/latest', () => {
   });
 });
 
+describe('GET /v1/candles and /v1/features (series history)', () => {
+  it('passes the series, bounds and limit to the source and answers oldest first with the bounds echoed', async () => {
+    const { deps, calls } = fakes();
+    const a = await build(deps);
+    const res = await a.inject({ url: '/v1/candles?symbol=btcusdt&interval=1h&from=2024-01-31&to=1706716800000&limit=10000' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    const body = res.json<{ symbol: string; interval: string; from: number; to: number; count: number; candles: { openTime: number }[] }>();
+    expect(body).toMatchObject({ symbol: 'BTCUSDT', interval: '1h', from: Date.UTC(2024, 0, 31), to: 1706716800000, count: 2 });
+    expect(body.candles.map((c) => c.openTime)).toEqual([T0, T0 + 3_600_000]);
+    const f = await a.inject({ url: '/v1/features?symbol=BTCUSDT&interval=1m' });
+    expect(f.statusCode).toBe(200);
+    expect(f.json<{ features: FeatureVector[] }>().features[0]?.interval).toBe('1m');
+    expect(calls.series).toEqual([
+      { what: 'candles', symbol: 'BTCUSDT', interval: '1h', from: Date.UTC(2024, 0, 31), to: 1706716800000, limit: 10000 },
+      { what: 'features', symbol: 'BTCUSDT', interval: '1m', from: null, to: null, limit: HISTORY_LIMIT_DEFAULT },
+    ]);
+  });
+
+  it('an empty list, not 404, for a series with no history', async () => {
+    const a = await build(fakes().deps);
+    const res = await a.inject({ url: '/v1/candles?symbol=ETHUSDT&interval=1h' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ symbol: 'ETHUSDT', count: 0, candles: [] });
+  });
+
+  it('400 with a clear message for a missing or unknown interval, bad bounds or limits; the source is not asked', async () => {
+    const { deps, calls } = fakes();
+    const a = await build(deps);
+    const cases: [string, RegExp][] = [
+      ['/v1/candles?symbol=BTCUSDT', /interval is required/],
+      ['/v1/candles?symbol=BTCUSDT&interval=2h', /interval must be one of 1m, 5m/],
+      ['/v1/features?symbol=BTCUSDT&interval=1h&limit=10001', /limit must be an integer from 1 to 10000/],
+      ['/v1/candles?symbol=BTCUSDT&interval=1h&from=2024-02-30', /from must be/],
+      ['/v1/candles?symbol=BTCUSDT&interval=1h&from=2024-02-02&to=2024-02-01', /is after to/],
+      ['/v1/candles?symbol=B&interval=1h', /symbol must be 2 to 20/],
+    ];
+    for (const [url, message] of cases) {
+      const res = await a.inject({ url });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json(), url).toMatchObject({ code: 'ERR_VALIDATION' });
+      expect(res.json<{ message: string }>().message, url).toMatch(message);
+    }
+    expect(calls.series).toEqual([]);
+  });
+
+  it('503 when the store or the registry is unreachable, 500 for a stored value that does not decode', async () => {
+    const down = await build(
+      fakes({
+        candleHistory: async () => {
+          throw new BitPredictError('ERR_REDIS', 'reading the candle history from Redis failed: connection refused');
+        },
+        featureHistory: async () => {
+          throw new BitPredictError('ERR_INTERNAL', 'stored feature vector could not be decoded: truncated', { retryable: false });
+        },
+      }).deps,
+    );
+    const c = await down.inject({ url: '/v1/candles?symbol=BTCUSDT&interval=1h' });
+    expect(c.statusCode).toBe(503);
+    expect(c.json()).toMatchObject({ code: 'ERR_UNAVAILABLE' });
+    const f = await down.inject({ url: '/v1/features?symbol=BTCUSDT&interval=1h' });
+    expect(f.statusCode).toBe(500);
+    expect(f.json()).toMatchObject({ code: 'ERR_INTERNAL', message: 'the feature history could not be read' });
+  });
+});
+
 describe('GET /v1/predictions/board', () => {
   it("answers every forecaster's latest prediction; 404 without a board", async () => {
     const a = await build(fakes().deps);
@@ -371,7 +447,16 @@ describe('OpenAPI', () => {
     const doc = a.swagger() as {
       paths: Record<string, { get: { tags: string[]; summary: string; parameters?: { name: string }[]; responses: Record<string, unknown> } }>;
     };
-    for (const path of ['/v1/predictions/latest', '/v1/predictions', '/v1/predictions/board', '/v1/scores', '/v1/features/latest', '/v1/models']) {
+    for (const path of [
+      '/v1/predictions/latest',
+      '/v1/predictions',
+      '/v1/predictions/board',
+      '/v1/scores',
+      '/v1/features/latest',
+      '/v1/candles',
+      '/v1/features',
+      '/v1/models',
+    ]) {
       const op = doc.paths[path]?.get;
       expect(op, path).toBeDefined();
       expect(op?.tags.length, path).toBeGreaterThan(0);
@@ -380,12 +465,15 @@ describe('OpenAPI', () => {
     }
     expect(doc.paths['/v1/predictions']?.get.parameters?.map((p) => p.name).sort()).toEqual(['from', 'limit', 'symbol', 'to']);
     expect(doc.paths['/v1/scores']?.get.parameters?.map((p) => p.name).sort()).toEqual(['horizon', 'interval', 'model', 'symbol']);
+    expect(doc.paths['/v1/candles']?.get.parameters?.map((p) => p.name).sort()).toEqual(['from', 'interval', 'limit', 'symbol', 'to']);
     expect(Object.fromEntries(scopes)).toEqual({
       '/v1/predictions/latest': 'read',
       '/v1/predictions': 'read',
       '/v1/predictions/board': 'read',
       '/v1/scores': 'read',
       '/v1/features/latest': 'read',
+      '/v1/candles': 'read',
+      '/v1/features': 'read',
       '/v1/models': 'read',
     });
   });

@@ -10,7 +10,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { errorMessage, isBitPredictError, type ErrorCode } from '../../core/errors.js';
 import { loadSchema, type LogicalTopic } from '../../schemas/index.js';
-import type { FeatureVector, Prediction, Score } from '../../schemas/types.js';
+import type { Candle, FeatureVector, Prediction, Score } from '../../schemas/types.js';
 import type { Logger } from '../../core/logger.js';
 import type {} from '../types.js';
 import { normaliseSymbol } from '../stream/protocol.js';
@@ -18,7 +18,10 @@ import type { ModelsSnapshot } from '../models-view.js';
 import { CANDIDATE_INTERVALS, type RedisSources } from './sources.js';
 
 export interface RestDeps {
-  sources: Pick<RedisSources, 'latestPrediction' | 'predictionHistory' | 'latestFeatures' | 'predictionBoard' | 'latestScores'>;
+  sources: Pick<
+    RedisSources,
+    'latestPrediction' | 'predictionHistory' | 'latestFeatures' | 'predictionBoard' | 'latestScores' | 'candleHistory' | 'featureHistory'
+  >;
   models: { snapshot(): ModelsSnapshot };
   /** Defaults to the app's logger. */
   logger?: Logger;
@@ -193,6 +196,28 @@ const HistoryQuery = Type.Object({
       maximum: HISTORY_LIMIT_MAX,
       default: HISTORY_LIMIT_DEFAULT,
       description: 'At most this many predictions (the first ones from `from`, else the newest)',
+    }),
+  ),
+});
+/** The series history query: a symbol's one interval, with the bounds and limit of HistoryQuery. */
+const SeriesHistoryQuery = Type.Object({
+  symbol: SymbolQuery,
+  interval: IntervalQuery,
+  from: Type.Optional(
+    Type.String({
+      maxLength: 40,
+      description: 'Inclusive lower bound of the time: ISO-8601 with a zone, a date, or epoch ms. Without it: the newest `limit` before `to`.',
+    }),
+  ),
+  to: Type.Optional(
+    Type.String({ maxLength: 40, description: 'Exclusive upper bound of the time: ISO-8601 with a zone, a date, or epoch ms. Without it: no upper bound.' }),
+  ),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: HISTORY_LIMIT_MAX,
+      default: HISTORY_LIMIT_DEFAULT,
+      description: 'At most this many (the first ones from `from`, else the newest)',
     }),
   ),
 });
@@ -400,6 +425,59 @@ function registerLatestFeatures(app: FastifyInstance, { deps, replies, common, F
   );
 }
 
+/** What one series history route serves: its path, words, record schema and source. */
+interface SeriesHistory<T> {
+  path: '/v1/candles' | '/v1/features';
+  tag: string;
+  /** The records' name in the answer and in messages ("candles"). */
+  field: 'candles' | 'features';
+  /** The time the bounds apply to ("openTime"). */
+  timeField: string;
+  bound: string;
+  itemSchema: TSchema;
+  read(sources: RestDeps['sources'], symbol: string, interval: string, from: number | null, to: number | null, limit: number): Promise<T[]>;
+}
+
+/** GET /v1/candles and /v1/features: a series' stored history, oldest first (the dashboard's backfill). */
+function registerSeriesHistory<T>(app: FastifyInstance, { deps, replies, common }: RouteContext, h: SeriesHistory<T>): void {
+  app.get<{ Querystring: Static<typeof SeriesHistoryQuery> }>(
+    h.path,
+    {
+      ...common,
+      schema: schema({
+        tags: [h.tag],
+        summary: `${h.field === 'candles' ? 'Closed candle' : 'Feature vector'} history of one series`,
+        description: `${h.field === 'candles' ? 'Closed candles' : 'Feature vectors'} of a symbol's interval with from <= ${h.timeField} < to, oldest first, at most \`limit\` (default ${HISTORY_LIMIT_DEFAULT}, max ${HISTORY_LIMIT_MAX}). With \`from\`: the first \`limit\` from it (page on with from = the last ${h.timeField} + 1); without: the newest \`limit\` before \`to\`. The store keeps the newest ${h.bound} per series (written by the feature processor); an empty list when it holds none.`,
+        querystring: SeriesHistoryQuery,
+        response: {
+          200: Type.Object({
+            symbol: Type.String(),
+            interval: Type.String(),
+            from: Type.Union([Type.Integer(), Type.Null()], { description: 'The lower bound used (epoch ms), null: none' }),
+            to: Type.Union([Type.Integer(), Type.Null()], { description: 'The upper bound used (epoch ms, exclusive), null: none' }),
+            count: Type.Integer(),
+            [h.field]: Type.Array(h.itemSchema, { description: 'Oldest first' }),
+          }),
+        },
+      }),
+    },
+    async (req, reply) => {
+      const symbol = replies.checked(req, reply, req.query.symbol);
+      if (symbol === null) return reply;
+      const range = parseRange(req.query.from, req.query.to);
+      if (!range.ok) return reply.code(400).send({ code: 'ERR_VALIDATION', message: range.message } satisfies ErrorBody);
+      const { interval } = req.query;
+      let items: T[];
+      try {
+        items = await h.read(deps.sources, symbol, interval, range.from, range.to, req.query.limit ?? HISTORY_LIMIT_DEFAULT);
+      } catch (err) {
+        return replies.failed(reply, err, `the ${h.field === 'candles' ? 'candle' : 'feature'} history`);
+      }
+      return reply.send({ symbol, interval, from: range.from, to: range.to, count: items.length, [h.field]: items });
+    },
+  );
+}
+
 function registerPredictionBoard(app: FastifyInstance, { deps, replies, common, PredictionSchema }: RouteContext): void {
   app.get<{ Querystring: Static<typeof LatestQuery> }>(
     '/v1/predictions/board',
@@ -521,5 +599,23 @@ export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): 
   registerScores(app, ctx);
   registerPredictionHistory(app, ctx);
   registerLatestFeatures(app, ctx);
+  registerSeriesHistory<Candle>(app, ctx, {
+    path: '/v1/candles',
+    tag: 'candles',
+    field: 'candles',
+    timeField: 'openTime',
+    bound: 'BITPREDICT_FEATURES_CANDLE_HISTORY_MAX candles',
+    itemSchema: recordSchema('candles'),
+    read: (src, symbol, interval, from, to, limit) => src.candleHistory(symbol, interval, from, to, limit),
+  });
+  registerSeriesHistory<FeatureVector>(app, ctx, {
+    path: '/v1/features',
+    tag: 'features',
+    field: 'features',
+    timeField: 'eventTime',
+    bound: 'BITPREDICT_FEATURES_HISTORY_MAX vectors',
+    itemSchema: ctx.FeatureSchema,
+    read: (src, symbol, interval, from, to, limit) => src.featureHistory(symbol, interval, from, to, limit),
+  });
   registerModels(app, ctx);
 }

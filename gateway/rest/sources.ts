@@ -28,6 +28,10 @@ export interface RedisSources {
   latestFeatures(symbol: string, interval: string | null): Promise<FeatureVector[]>;
   /** The latest closed candle of every candidate interval that has one, in CANDIDATE_INTERVALS order. */
   latestCandles(symbol: string): Promise<Candle[]>;
+  /** Closed candles of one series with from <= openTime < to, oldest first, at most `limit` (`from` null: the newest `limit` before `to`). */
+  candleHistory(symbol: string, interval: string, from: number | null, to: number | null, limit: number): Promise<Candle[]>;
+  /** Feature vectors of one series with from <= eventTime < to, oldest first, at most `limit` (`from` null: the newest `limit` before `to`). */
+  featureHistory(symbol: string, interval: string, from: number | null, to: number | null, limit: number): Promise<FeatureVector[]>;
   /** The latest prediction of every forecaster (model and baselines) of a symbol, by interval then model name; empty when there is no board. */
   predictionBoard(symbol: string): Promise<Prediction[]>;
   /** The latest live score of every forecaster, horizon and window of a symbol, by interval, model, horizon and window; empty when none. */
@@ -73,8 +77,52 @@ async function read<T>(what: string, op: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createRedisSources(redis: Redis, keyPrefix: string): RedisSources {
+/**
+ * The members of a sorted set with from <= score < to, lowest score first, at most `limit`; with
+ * `from` null the `limit` highest below `to` (read highest first, turned around).
+ */
+async function scoreRange<T extends string | Buffer>(
+  read: (key: string, min: string | number, max: string, reverse: boolean) => Promise<T[]>,
+  key: string,
+  from: number | null,
+  to: number | null,
+): Promise<T[]> {
+  // `to` is exclusive: "(" makes the score bound open.
+  const max = to === null ? '+inf' : `(${to}`;
+  if (from !== null) return read(key, from, max, false);
+  const raw = await read(key, '-inf', max, true);
+  return raw.reverse();
+}
+
+/** Decodes a feature vector as stored in the history (the features topic's Confluent-framed Avro). */
+export type FeatureDecoder = (value: Buffer) => Promise<FeatureVector>;
+
+/**
+ * A stored feature vector, decoded. A value the registry cannot be asked about now (unreachable) is
+ * a retryable ERR_REGISTRY_UNREACHABLE from the serde and passes as it is; bytes that are not a framed vector
+ * are a defect of the store (ERR_INTERNAL).
+ */
+async function decoded(value: Buffer, decode: FeatureDecoder): Promise<FeatureVector> {
+  try {
+    return await decode(value);
+  } catch (err) {
+    if (isBitPredictError(err) && err.retryable) throw err;
+    throw new BitPredictError('ERR_INTERNAL', `stored feature vector could not be decoded: ${errorMessage(err)}`, { cause: err, retryable: false });
+  }
+}
+
+export function createRedisSources(redis: Redis, keyPrefix: string, decodeFeature: FeatureDecoder): RedisSources {
   const keys = redisKeys(keyPrefix);
+  const strings =
+    (what: string, limit: number) =>
+    (key: string, min: string | number, max: string, reverse: boolean): Promise<string[]> =>
+      read(what, () => (reverse ? redis.zrevrangebyscore(key, max, min, 'LIMIT', 0, limit) : redis.zrangebyscore(key, min, max, 'LIMIT', 0, limit)));
+  const buffers =
+    (what: string, limit: number) =>
+    (key: string, min: string | number, max: string, reverse: boolean): Promise<Buffer[]> =>
+      read(what, () =>
+        reverse ? redis.zrevrangebyscoreBuffer(key, max, min, 'LIMIT', 0, limit) : redis.zrangebyscoreBuffer(key, min, max, 'LIMIT', 0, limit),
+      );
 
   async function latestOfIntervals<T>(
     what: string,
@@ -96,18 +144,23 @@ export function createRedisSources(redis: Redis, keyPrefix: string): RedisSource
     },
 
     async predictionHistory(symbol, from, to, limit) {
-      const key = keys.predictionsHistory(symbol);
-      // `to` is exclusive: "(" makes the score bound open.
-      const max = to === null ? '+inf' : `(${to}`;
-      let raw: string[];
-      if (from === null) {
-        // No lower bound: the newest `limit`, read newest first and turned around below.
-        raw = await read('the prediction history', () => redis.zrevrangebyscore(key, max, '-inf', 'LIMIT', 0, limit));
-        raw.reverse();
-      } else {
-        raw = await read('the prediction history', () => redis.zrangebyscore(key, from, max, 'LIMIT', 0, limit));
-      }
+      const what = 'the prediction history';
+      const raw = await scoreRange(strings(what, limit), keys.predictionsHistory(symbol), from, to);
       return raw.map((text) => parse<Prediction>(text, 'prediction'));
+    },
+
+    async candleHistory(symbol, interval, from, to, limit) {
+      const what = 'the candle history';
+      const raw = await scoreRange(strings(what, limit), keys.candlesHistory(symbol, interval), from, to);
+      return raw.map((text) => parse<Candle>(text, 'candle'));
+    },
+
+    async featureHistory(symbol, interval, from, to, limit) {
+      const what = 'the feature history';
+      const raw = await scoreRange(buffers(what, limit), keys.featuresHistory(symbol, interval), from, to);
+      const out: FeatureVector[] = [];
+      for (const value of raw) out.push(await decoded(value, decodeFeature));
+      return out;
     },
 
     latestFeatures(symbol, interval) {

@@ -101,7 +101,7 @@ export function createFeatureHandler(deps: {
   const { serde, registry, logger } = platform;
   const featuresTopic = platform.kafka.topic('features');
   const W = config.features.sentimentWindowMs;
-  const store = createFeatureStoreWriter(redis, config.redis.keyPrefix, config.features.historyMax);
+  const store = createFeatureStoreWriter(redis, config.redis.keyPrefix, { features: config.features.historyMax, candles: config.features.candleHistoryMax });
   const skipped = counter(registry, 'bitpredict_features_skipped_total', 'Candles that produced no feature vector, by reason', ['reason']);
   const produced = counter(registry, 'bitpredict_features_total', 'Feature vectors produced');
   const waitTimeouts = counter(

@@ -25,6 +25,8 @@ import { createModelsView, type ModelsSnapshot, type ModelsView } from '../../ga
 import { bareFeature } from '../helpers/features.js';
 
 const HOUR = 3_600_000;
+let tp: TestPlatform;
+const decodeFeature = (b: Buffer): Promise<FeatureVector> => tp.platform.serde.decode('features', b);
 const T0 = Date.UTC(2024, 0, 31, 0);
 const HISTORY_MAX = 6;
 const NAME = 'lstm-attention';
@@ -82,7 +84,6 @@ async function restApp(deps: RestDeps): Promise<FastifyInstance> {
 }
 
 describe('gateway REST v1 on the real stack', () => {
-  let tp: TestPlatform;
   let producer: Producer;
   let store: string;
   let view: ModelsView;
@@ -107,7 +108,7 @@ describe('gateway REST v1 on the real stack', () => {
     producer = await createProducer(tp.platform.kafka);
     store = await mkdtemp(join(tmpdir(), 'bp-gw-rest-'));
     view = createModelsView({ platform: tp.platform, logger: tp.logger, storeDir: store, name: NAME, catchUpMs: 30_000 });
-    app = await restApp({ sources: createRedisSources(tp.redis, tp.config.redis.keyPrefix), models: view });
+    app = await restApp({ sources: createRedisSources(tp.redis, tp.config.redis.keyPrefix, decodeFeature), models: view });
   });
 
   afterAll(async () => {
@@ -184,7 +185,7 @@ describe('gateway REST v1 on the real stack', () => {
   });
 
   it('feature store writes the latest candle per series in its flush; GET /v1/features/latest: 200, 404, 400', async () => {
-    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, 100);
+    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, { features: 100, candles: 100 });
     for (const [interval, t] of [
       ['1h', T0],
       ['1h', T0 + HOUR],
@@ -194,7 +195,7 @@ describe('gateway REST v1 on the real stack', () => {
       writer.add(f, tp.platform.serde.encode('features', f), candle(interval, t));
     }
     await writer.flush();
-    const sources = createRedisSources(tp.redis, tp.config.redis.keyPrefix);
+    const sources = createRedisSources(tp.redis, tp.config.redis.keyPrefix, decodeFeature);
     expect(await sources.latestCandles('BTCUSDT')).toEqual([candle('1m', T0), candle('1h', T0 + HOUR)]);
     expect(await sources.latestCandles('ETHUSDT')).toEqual([]);
 
@@ -206,6 +207,40 @@ describe('gateway REST v1 on the real stack', () => {
     expect((await app.inject({ url: '/v1/features/latest?symbol=BTCUSDT&interval=4h' })).statusCode).toBe(404);
     expect((await app.inject({ url: '/v1/features/latest?symbol=ETHUSDT' })).statusCode).toBe(404);
     expect((await app.inject({ url: '/v1/features/latest?symbol=BTCUSDT&interval=7m' })).statusCode).toBe(400);
+  });
+
+  it('feature store keeps a bounded candle and feature history per series; GET /v1/candles and /v1/features page it, oldest first', async () => {
+    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, { features: 4, candles: 5 });
+    const times = Array.from({ length: 8 }, (_, i) => T0 + 10 * HOUR + i * HOUR);
+    // Out of order and with one time twice (a redelivery after a crash rewrites it): one member per time.
+    for (const t of [...times.slice(4), ...times.slice(0, 4), times[6]!]) {
+      const f = feature('4h', t);
+      writer.add(f, tp.platform.serde.encode('features', f), candle('4h', t));
+    }
+    await writer.flush();
+    type Candles = { count: number; candles: Candle[]; from: number | null; to: number | null };
+    const res = await app.inject({ url: '/v1/candles?symbol=btcusdt&interval=4h&limit=10000' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<Candles>();
+    // Bounded to the newest 5, oldest first.
+    expect(body.candles.map((c) => c.closeTime)).toEqual(times.slice(3));
+    expect(body.candles[0]).toEqual(candle('4h', times[3]!));
+    // Paging: from (inclusive), to (exclusive), limit.
+    const page = (await app.inject({ url: `/v1/candles?symbol=BTCUSDT&interval=4h&from=${times[4]! - HOUR}&limit=2` })).json<Candles>();
+    expect(page.candles.map((c) => c.closeTime)).toEqual([times[4], times[5]]);
+    const before = (await app.inject({ url: `/v1/candles?symbol=BTCUSDT&interval=4h&to=${times[6]! - HOUR}&limit=2` })).json<Candles>();
+    expect(before.candles.map((c) => c.closeTime)).toEqual([times[4], times[5]]);
+
+    const feats = await app.inject({ url: '/v1/features?symbol=BTCUSDT&interval=4h' });
+    expect(feats.statusCode).toBe(200);
+    expect(feats.json<{ features: FeatureVector[] }>().features).toEqual(times.slice(4).map((t) => feature('4h', t)));
+    expect((await app.inject({ url: '/v1/candles?symbol=BTCUSDT&interval=1d' })).json<Candles>().count).toBe(0);
+
+    // A member that is not a framed vector is a defect of the store: 500, not a crash or a silent gap.
+    await tp.redis.zadd(redisKeys(tp.config.redis.keyPrefix).featuresHistory('BTCUSDT', '4h'), times[7]! + HOUR, Buffer.from('garbage'));
+    const broken = await app.inject({ url: '/v1/features?symbol=BTCUSDT&interval=4h' });
+    expect(broken.statusCode).toBe(500);
+    expect(broken.json<{ code: string }>().code).toBe('ERR_INTERNAL');
   });
 
   it('models view: topic champion (an undecodable record skipped), store versions, later announcements; GET /v1/models', async () => {
@@ -246,13 +281,15 @@ describe('gateway REST v1 on the real stack', () => {
   it('503 ERR_UNAVAILABLE on every Redis route when Redis is not running', async () => {
     const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, connectTimeout: 200, maxRetriesPerRequest: 0, retryStrategy: () => null });
     dead.on('error', () => undefined);
-    const down = await restApp({ sources: createRedisSources(dead, tp.config.redis.keyPrefix), models: view });
+    const down = await restApp({ sources: createRedisSources(dead, tp.config.redis.keyPrefix, decodeFeature), models: view });
     try {
       for (const url of [
         '/v1/predictions/latest?symbol=BTCUSDT',
         '/v1/predictions?symbol=BTCUSDT',
         '/v1/features/latest?symbol=BTCUSDT',
         '/v1/features/latest?symbol=BTCUSDT&interval=1h',
+        '/v1/candles?symbol=BTCUSDT&interval=1h',
+        '/v1/features?symbol=BTCUSDT&interval=1h',
       ]) {
         const res = await down.inject({ url });
         expect(res.statusCode, url).toBe(503);

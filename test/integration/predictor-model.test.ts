@@ -82,7 +82,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
 
   /** Writes features[sent..sent+n) to the Redis history (as the feature processor does) and the topic. */
   async function send(n: number): Promise<void> {
-    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, 1000);
+    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, { features: 1000, candles: 1000 });
     const batch = features.slice(sent, sent + n);
     const out = batch.map((f) => {
       const value = tp.platform.serde.encode('features', f);
@@ -182,7 +182,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     await publish('v1');
     // The history before the live stream is in Redis only (as if the predictor had seen it before).
     sent = 0;
-    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, 1000);
+    const writer = createFeatureStoreWriter(tp.redis, tp.config.redis.keyPrefix, { features: 1000, candles: 1000 });
     for (const f of features.slice(0, live)) writer.add(f, tp.platform.serde.encode('features', f));
     await writer.flush();
     sent = live;
