@@ -6,15 +6,16 @@
 // - time to first chart: navigation start to the page's performance mark 'bitpredict:first-chart',
 //   in a fresh browser context each round (cold cache);
 // - frames dropped while 100 candles/s are replayed for ~10 s (each one also a feature and the
-//   forecasts on the WebSocket): requestAnimationFrame intervals longer than 1.5x the median
-//   interval of the same window;
-// - JS bytes shipped: the bodies of every script response of one load.
+//   forecasts on the WebSocket): requestAnimationFrame intervals longer than 1.5x the reference
+//   frame, the median rAF interval of the bare page (below) in the same run, i.e. the display
+//   period as this headless browser paces it; also the frames missed (sum of interval/reference - 1);
+// - JS bytes shipped: the bodies of every script response of one load (decoded, and on the wire).
 // Baseline in the same run: a bare page, bundled here by esbuild, that only imports
 // lightweight-charts, fetches the same REST answer (/v1/candles, limit 10,000, forwarded to the
 // gateway) and draws it as candlesticks. Rounds alternate baseline and page. ratio = baseline
 // time to first chart / page time to first chart (1 = the page costs nothing over the bare chart;
-// below 1 = slower). The bare page's frames over an equal replay window are the machine's noise
-// floor for frames dropped.
+// below 1 = slower). The bare page's frames over an equal replay window (it subscribes to
+// nothing) are the machine's noise floor for frames dropped, and give the reference frame.
 import { createServer, request, type Server } from 'node:http';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
@@ -58,8 +59,9 @@ series.setData(body.candles.map((c) => ({ time: c.openTime / 1000, open: c.open,
 performance.mark('${MARK}');
 `;
 
-// Browser-side code as strings: under tsx a function passed to page.evaluate may carry a helper
-// (__name) that does not exist in the page.
+// Browser-side code with a named function as a string: under tsx such a function passed to
+// page.evaluate carries a helper (__name) that does not exist in the page. (waitForFunction takes
+// functions: a string there is evaluated with eval, which the page's CSP forbids.)
 const START_FRAMES = `(() => {
   const w = window;
   w.__frames = [];
@@ -107,6 +109,7 @@ async function startBaselineServer(gatewayPort: number, js: string): Promise<{ s
 interface Load {
   ttfcMs: number;
   jsBytes: number;
+  jsWireBytes: number;
   candles: number | null;
 }
 
@@ -116,9 +119,11 @@ async function load(browser: Browser, url: string, keepOpen = false): Promise<Lo
   const page = await context.newPage();
   const wsFrames = { count: 0 };
   page.on('websocket', (ws) => ws.on('framereceived', () => wsFrames.count++));
-  const scripts: Promise<number>[] = [];
+  // Per script: the bytes the browser executes (decoded body) and those that crossed the wire (gzip).
+  const scripts: Promise<{ body: number; wire: number }>[] = [];
   page.on('response', (r) => {
-    if (r.request().resourceType() === 'script') scripts.push(r.body().then((b) => b.length));
+    if (r.request().resourceType() !== 'script') return;
+    scripts.push(Promise.all([r.body(), r.request().sizes()]).then(([b, sizes]) => ({ body: b.length, wire: sizes.responseBodySize })));
   });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -126,39 +131,54 @@ async function load(browser: Browser, url: string, keepOpen = false): Promise<Lo
     if (m.type() === 'error') errors.push(m.text());
   });
   await page.goto(url);
-  await page.waitForFunction(`performance.getEntriesByName('${MARK}').length > 0`, undefined, { timeout: 60_000, polling: 50 }).catch((err: unknown) => {
-    throw new Error(`${url} never marked '${MARK}'${errors.length > 0 ? `; its console: ${errors.slice(0, 5).join(' | ')}` : ''}`, { cause: err });
-  });
+  await page
+    .waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, MARK, { timeout: 60_000, polling: 50 })
+    .catch((err: unknown) => {
+      throw new Error(`${url} never marked '${MARK}'${errors.length > 0 ? `; its console: ${errors.slice(0, 5).join(' | ')}` : ''}`, { cause: err });
+    });
   const ttfcMs = await page.evaluate<number>(READ_MARK);
   const candles = await page
     .locator('#chart')
     .getAttribute('data-candles', { timeout: 1000 })
     .then((v) => (v === null ? null : Number(v)))
     .catch(() => null);
-  const jsBytes = (await Promise.all(scripts)).reduce((s, n) => s + n, 0);
+  const sizes = await Promise.all(scripts);
+  const jsBytes = sizes.reduce((s, n) => s + n.body, 0);
+  const jsWireBytes = sizes.reduce((s, n) => s + n.wire, 0);
   if (errors.length > 0) progress(`console errors on ${url}: ${errors.slice(0, 3).join(' | ')}`);
   if (!keepOpen) {
     await context.close();
-    return { ttfcMs, jsBytes, candles, page: null, wsFrames };
+    return { ttfcMs, jsBytes, jsWireBytes, candles, page: null, wsFrames };
   }
-  return { ttfcMs, jsBytes, candles, page, wsFrames };
+  return { ttfcMs, jsBytes, jsWireBytes, candles, page, wsFrames };
 }
 
 interface Frames {
+  /** rAF intervals in the window. */
   frames: number;
+  /** Intervals longer than 1.5x the reference frame (a frame that came late: at least one was skipped). */
   dropped: number;
+  /** Display frames that passed without a new one: the sum over intervals of round(interval / reference) - 1. */
+  missed: number;
   medianMs: number;
   p99Ms: number;
   maxMs: number;
 }
 
-function frameStats(times: number[]): Frames {
+/**
+ * rAF intervals against a reference frame: the bare page's median interval in the same run (the
+ * display's period as this headless browser paces it, 16.7 ms at 60 Hz). The page's own median
+ * would hide a page that renders slowly all the time.
+ */
+function frameStats(times: number[], referenceMs?: number): Frames {
   const intervals = times.slice(1).map((t, i) => t - (times[i] as number));
   const med = median(intervals);
+  const ref = referenceMs ?? med;
   const sorted = [...intervals].sort((a, b) => a - b);
   return {
     frames: intervals.length,
-    dropped: intervals.filter((d) => d > 1.5 * med).length,
+    dropped: intervals.filter((d) => d > 1.5 * ref).length,
+    missed: intervals.reduce((sum, d) => sum + Math.max(0, Math.round(d / ref) - 1), 0),
     medianMs: Math.round(med * 100) / 100,
     p99Ms: Math.round(percentile(sorted, 99) * 10) / 10,
     maxMs: Math.round((sorted.at(-1) ?? Number.NaN) * 10) / 10,
@@ -256,7 +276,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
     // Frames while updates arrive: the bare page first (it does not subscribe: the noise floor),
     // then the page, each over its own stretch of the next real candles at RATE per second.
-    const framesOf = async (url: string): Promise<Frames & { wsFrames: number }> => {
+    const framesOf = async (url: string, referenceMs?: number): Promise<Frames & { wsFrames: number }> => {
       const l = await load(browser as Browser, url, true);
       const page = l.page as Page;
       // Let the load settle (the snapshot, the first paints) before the window starts.
@@ -267,11 +287,13 @@ export async function run(): Promise<Record<string, unknown>> {
       const times = await page.evaluate<number[]>(STOP_FRAMES);
       const wsFrames = l.wsFrames.count - framesBefore;
       await page.context().close();
-      return { ...frameStats(times), wsFrames };
+      return { ...frameStats(times, referenceMs), wsFrames };
     };
     const floor = await framesOf(baselineUrl);
-    const live = await framesOf(pageUrl);
-    progress(`frames: page ${live.dropped}/${live.frames} dropped (median ${live.medianMs} ms); bare page ${floor.dropped}/${floor.frames}`);
+    const live = await framesOf(pageUrl, floor.medianMs);
+    progress(
+      `frames: page ${live.dropped}/${live.frames} dropped, ${live.missed} missed (median ${live.medianMs} ms); bare page ${floor.dropped}/${floor.frames} (median ${floor.medianMs} ms)`,
+    );
     checkFatal();
 
     const ttfc = median(pageLoads.map((l) => l.ttfcMs));
@@ -283,14 +305,19 @@ export async function run(): Promise<Record<string, unknown>> {
       ratio_means: 'baseline time to first chart / page time to first chart (medians; 1 = no cost over a bare lightweight-charts page)',
       frames: live.frames,
       frames_dropped: live.dropped,
+      frames_missed: live.missed,
       frame_median_ms: live.medianMs,
       frame_p99_ms: live.p99Ms,
       frame_max_ms: live.maxMs,
       ws_messages_in_window: live.wsFrames,
       baseline_frames: floor.frames,
       baseline_frames_dropped: floor.dropped,
+      baseline_frames_missed: floor.missed,
+      baseline_frame_median_ms: floor.medianMs,
       js_bytes: pageLoads[0]?.jsBytes ?? null,
       baseline_js_bytes: baselineLoads[0]?.jsBytes ?? null,
+      js_wire_bytes: pageLoads[0]?.jsWireBytes ?? null,
+      baseline_js_wire_bytes: baselineLoads[0]?.jsWireBytes ?? null,
       page_candles_drawn: pageLoads[0]?.candles ?? null,
       history_candles: history.published,
       rest_candles: rest.count ?? null,
