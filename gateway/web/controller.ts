@@ -49,7 +49,7 @@ export interface ControllerDeps {
 /** Outcomes scored for the summary line (the table shows the newest OUTCOME_ROWS). */
 const OUTCOME_WINDOW = 168;
 /** Markers of past forecasts on the chart. */
-const MARKERS = 48;
+const MARKERS = 24;
 const REFILL_PAGES = 10;
 
 interface Session {

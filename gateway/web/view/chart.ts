@@ -116,20 +116,42 @@ export function createChartView(container: HTMLElement): ChartView {
   const bbLower = chart.addSeries(LineSeries, { ...quiet, color: 'rgba(201, 209, 217, 0.45)', lineWidth: 1, visible: false });
   const markers: ISeriesMarkersPluginApi<Time> = createSeriesMarkers(candleSeries, []);
   let panes: PaneSeries[] = [];
-  let drawn = 0;
-  let featuresDrawn = 0;
+  let lastCandle: number | null = null;
+  let lastFeature: number | null = null;
+
+  /**
+   * Whether the items from `from` on can go in with update(): the library only takes a time at
+   * or after the last one drawn (the same time replaces it). A late record inserted before the
+   * last drawn one needs the whole series again.
+   */
+  function appendable(list: readonly { openTime: number }[], from: number, lastDrawn: number | null): boolean {
+    const first = list[from];
+    return lastDrawn !== null && first !== undefined && first.openTime >= lastDrawn;
+  }
+
+  /** Runs `update` when the change is appendable; false (nothing half-done left) when it is not or the library refused. */
+  function tryUpdate(appendOnly: boolean, update: () => void): boolean {
+    if (!appendOnly) return false;
+    try {
+      update();
+      return true;
+    } catch {
+      return false;
+    }
+  }
 
   function drawCandles(candles: readonly Candle[], from: number): void {
-    if (drawn > 0 && from >= drawn - 1 && candles.length >= drawn) {
+    const updated = tryUpdate(appendable(candles, from, lastCandle), () => {
       for (let i = from; i < candles.length; i++) {
         candleSeries.update(candleBar(candles[i]!));
         volume.update(volumeBar(candles[i]!));
       }
-    } else {
+    });
+    if (!updated) {
       candleSeries.setData(candles.map(candleBar));
       volume.setData(candles.map(volumeBar));
     }
-    drawn = candles.length;
+    lastCandle = candles.at(-1)?.openTime ?? null;
   }
 
   function drawBollinger(features: readonly Feature[]): void {
@@ -145,37 +167,39 @@ export function createChartView(container: HTMLElement): ChartView {
     bbLower.setData(down);
   }
 
+  const lines: [Line, LineField][] = [
+    [overlay.sma20, 'sma20'],
+    [overlay.sma50, 'sma50'],
+    [overlay.ema12, 'ema12'],
+    [overlay.ema26, 'ema26'],
+  ];
+
+  function updateFeature(f: Feature): void {
+    for (const [s, field] of lines) {
+      const p = linePoint(f, field);
+      if (p !== null) s.update({ time: toTime(p.time), value: p.value });
+    }
+    const b = bollinger(f);
+    if (b !== null) {
+      bbUpper.update({ time: toTime(b.time), value: b.upper });
+      bbLower.update({ time: toTime(b.time), value: b.lower });
+    }
+    for (const p of panes) {
+      const v = p.point(f);
+      if (v !== null) p.series.update(v);
+    }
+  }
+
   function drawFeatures(features: readonly Feature[], from: number): void {
-    const incremental = featuresDrawn > 0 && from >= featuresDrawn - 1 && features.length >= featuresDrawn;
-    const lines: [Line, LineField][] = [
-      [overlay.sma20, 'sma20'],
-      [overlay.sma50, 'sma50'],
-      [overlay.ema12, 'ema12'],
-      [overlay.ema26, 'ema26'],
-    ];
-    if (incremental) {
-      for (let i = from; i < features.length; i++) {
-        const f = features[i]!;
-        for (const [s, field] of lines) {
-          const p = linePoint(f, field);
-          if (p !== null) s.update({ time: toTime(p.time), value: p.value });
-        }
-        const b = bollinger(f);
-        if (b !== null) {
-          bbUpper.update({ time: toTime(b.time), value: b.upper });
-          bbLower.update({ time: toTime(b.time), value: b.lower });
-        }
-        for (const p of panes) {
-          const v = p.point(f);
-          if (v !== null) p.series.update(v);
-        }
-      }
-    } else {
+    const updated = tryUpdate(appendable(features, from, lastFeature), () => {
+      for (let i = from; i < features.length; i++) updateFeature(features[i]!);
+    });
+    if (!updated) {
       for (const [s, field] of lines) s.setData(linePoints(features, field));
       drawBollinger(features);
       for (const p of panes) p.series.setData(features.map(p.point).filter((v) => v !== null));
     }
-    featuresDrawn = features.length;
+    lastFeature = features.at(-1)?.openTime ?? null;
   }
 
   function removePanes(): void {
@@ -277,8 +301,8 @@ export function createChartView(container: HTMLElement): ChartView {
     clear() {
       for (const s of [candleSeries, volume, pastBand, fanSeries, bbUpper, bbLower, ...Object.values(overlay), ...panes.map((p) => p.series)]) s.setData([]);
       markers.setMarkers([]);
-      drawn = 0;
-      featuresDrawn = 0;
+      lastCandle = null;
+      lastFeature = null;
     },
   };
 }

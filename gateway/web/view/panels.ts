@@ -20,9 +20,16 @@ function badge(isBaseline: boolean): HTMLElement {
 }
 
 function forecasterCell(p: Prediction): HTMLTableCellElement {
-  const td = cell(`${p.modelName} `);
-  td.append(el('span', { className: 'muted version', text: p.modelVersion }), ' ', badge(p.isBaseline));
-  return td;
+  return el('td', { className: 'who' }, [
+    el('span', { text: p.modelName }),
+    el('span', { className: 'muted version', text: p.modelVersion, title: p.modelVersion }),
+    el('span', {}, [badge(p.isBaseline)]),
+  ]);
+}
+
+/** "42,903.62 – 43,093.06", breakable after the dash. */
+function rangeText(lo: number, hi: number): string {
+  return `${formatPrice(lo)} ${DASH} ${formatPrice(hi)}`;
 }
 
 function placeholderRow(columns: number): HTMLTableRowElement {
@@ -43,7 +50,7 @@ export function renderForecast(rows: HTMLElement, made: HTMLElement, p: Predicti
         el('th', { text: `${h.horizonSteps} x ${interval}`, title: `to ${formatTime(h.targetTime)}` }),
         cell(formatShare(h.probUp, 1), `num ${h.probUp > 0.5 ? 'up' : h.probUp < 0.5 ? 'down' : ''}`),
         cell(formatPrice(h.median), 'num'),
-        cell(band === undefined ? DASH : `${formatPrice(band.lo)} ${DASH} ${formatPrice(band.hi)}`, 'num'),
+        cell(band === undefined ? DASH : rangeText(band.lo, band.hi), 'num'),
         forecasterCell(p),
       ]);
       tr.cells[0]?.setAttribute('scope', 'row');
@@ -60,7 +67,7 @@ function outcomeRow(o: Outcome): HTMLTableRowElement {
   return el('tr', { data: { outcome: String(o.eventTime), inside: String(o.inside), direction: o.right ? 'right' : 'wrong' } }, [
     cell(formatTime(o.eventTime)),
     cell(formatPrice(o.origin), 'num'),
-    cell(`${formatPrice(o.lo80)} ${DASH} ${formatPrice(o.hi80)}`, 'num'),
+    cell(rangeText(o.lo80, o.hi80), 'num'),
     cell(formatPrice(o.realised), 'num'),
     cell(o.inside ? 'inside' : 'outside', o.inside ? 'inside' : 'outside'),
     cell(`${o.called} ${o.right ? '✓ right' : '✗ wrong'}`, o.right ? 'right' : 'wrong'),
