@@ -109,6 +109,10 @@ export type StateHistory = { state: string; at: number }[];
 const RECORD_STATES = `(() => {
   const states = { conn: [], freshness: [] };
   window.__bpStates = states;
+  window.__bpShifts = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__bpShifts.push({ value: e.value, input: e.hadRecentInput, at: e.startTime });
+  }).observe({ type: 'layout-shift', buffered: true });
   new MutationObserver(() => {
     for (const id of ['conn', 'freshness']) {
       const state = document.getElementById(id)?.getAttribute('data-state');
@@ -121,7 +125,7 @@ const RECORD_STATES = `(() => {
 /**
  * Records every value #conn and #freshness take (their data-state), from the first script on, in
  * window.__bpStates. Short states (a reconnect that lasts 50 ms) would slip between two polls; a
- * MutationObserver sees each one.
+ * MutationObserver sees each one. Also keeps the page's layout shifts (window.__bpShifts).
  */
 export async function recordStates(context: BrowserContext): Promise<void> {
   await context.addInitScript(RECORD_STATES);
@@ -129,6 +133,15 @@ export async function recordStates(context: BrowserContext): Promise<void> {
 
 export async function stateHistory(page: Page, id: 'conn' | 'freshness'): Promise<StateHistory> {
   return page.evaluate((which) => (window as unknown as { __bpStates: Record<string, StateHistory> }).__bpStates[which] ?? [], id);
+}
+
+/**
+ * The layout shift score of the page so far (the sum of its layout-shift entries, as Chromium
+ * scores them for CLS), leaving out shifts within 500 ms of user input.
+ */
+export async function layoutShift(page: Page): Promise<number> {
+  const shifts = await page.evaluate(() => (window as unknown as { __bpShifts: { value: number; input: boolean }[] }).__bpShifts);
+  return shifts.filter((s) => !s.input).reduce((sum, s) => sum + s.value, 0);
 }
 
 /** True if `states` holds the given states in this order (others may come between). */
