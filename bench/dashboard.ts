@@ -137,11 +137,8 @@ async function load(browser: Browser, url: string, keepOpen = false): Promise<Lo
       throw new Error(`${url} never marked '${MARK}'${errors.length > 0 ? `; its console: ${errors.slice(0, 5).join(' | ')}` : ''}`, { cause: err });
     });
   const ttfcMs = await page.evaluate<number>(READ_MARK);
-  const candles = await page
-    .locator('#chart')
-    .getAttribute('data-candles', { timeout: 1000 })
-    .then((v) => (v === null ? null : Number(v)))
-    .catch(() => null);
+  const drawn = await page.evaluate(() => document.getElementById('chart')?.dataset.candles ?? null);
+  const candles = drawn === null || drawn === '' ? null : Number(drawn);
   const sizes = await Promise.all(scripts);
   const jsBytes = sizes.reduce((s, n) => s + n.body, 0);
   const jsWireBytes = sizes.reduce((s, n) => s + n.wire, 0);
