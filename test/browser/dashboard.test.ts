@@ -2,12 +2,12 @@
 // deployed), the feature processor and the predictor run in this process on fresh topics; real
 // hourly BTC/USDT candles are replayed through them; the browser reaches the gateway through a
 // TCP proxy of the test's own, which it cuts and refuses to drop the network. What is checked is
-// the page's DOM contract (docs in the page's source and /work/notes/issue14-contract.md):
+// the page's DOM contract (the data-* attributes and ids the page documents for its tests):
 // history loads, a live candle arrives, a dropped WebSocket resumes, a long drop is filled from
 // REST, a wrong key is refused, the data goes stale, bad records neither throw nor double-draw,
 // and no console error appears. Screenshots at desktop and phone size go to the test artifacts
-// (BITPREDICT_TEST_ARTIFACTS, default .stack/ci/artifacts); with BITPREDICT_DOCS_SCREENSHOTS=1
-// two of them also go to docs/img/ for the README.
+// (TEST_ARTIFACTS_DIR, default .stack/ci/artifacts); with DOCS_SCREENSHOTS=1 two of them also go
+// to docs/img/ for the README. Without Chromium (CHROMIUM_PATH or /usr/bin/chromium) it skips.
 //
 // Nothing here asserts on time: every wait is for a state, bounded only so that a broken page
 // fails instead of hanging.
@@ -222,7 +222,7 @@ describe.skipIf(!chromium)("the trader's screen in real Chromium on the real sta
       // Usable on a phone: nothing wider than the screen.
       expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
       const phoneShot = await screenshot(phone, 'dashboard-phone');
-      if (process.env.BITPREDICT_DOCS_SCREENSHOTS === '1') {
+      if (process.env.DOCS_SCREENSHOTS === '1') {
         const docs = join(REPO_ROOT, 'docs/img');
         mkdirSync(docs, { recursive: true });
         copyFileSync(desktop, join(docs, 'dashboard-desktop.png'));

@@ -9,15 +9,18 @@ import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import { REPO_ROOT } from './platform.js';
 
-/** The browser to drive: BITPREDICT_CHROMIUM if set, else Debian's /usr/bin/chromium; null when neither exists. */
+// The knobs of these tests carry no BITPREDICT_ prefix: loadConfig refuses unknown BITPREDICT_*
+// variables, so one set for the tests would stop every service the tests start.
+
+/** The browser to drive: CHROMIUM_PATH if set, else Debian's /usr/bin/chromium; null when neither exists. */
 export function chromiumPath(): string | null {
-  const fromEnv = process.env.BITPREDICT_CHROMIUM;
+  const fromEnv = process.env.CHROMIUM_PATH;
   if (fromEnv) return existsSync(fromEnv) ? fromEnv : null;
   return existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : null;
 }
 
 export const NO_CHROMIUM =
-  'no Chromium: neither BITPREDICT_CHROMIUM nor /usr/bin/chromium exists, so the real-browser tests are skipped (install it with `apt-get install chromium`; .ci/run does)';
+  'no Chromium: neither CHROMIUM_PATH nor /usr/bin/chromium exists, so the real-browser tests are skipped (install it with `apt-get install chromium`; .ci/run does)';
 
 /**
  * Headless Chromium. The closed network refuses Chromium's own background connections (updates,
@@ -31,9 +34,9 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath, headless: true, args });
 }
 
-/** Where screenshots and other test artifacts go: BITPREDICT_TEST_ARTIFACTS, default .stack/ci/artifacts (gitignored). */
+/** Where screenshots and other test artifacts go: TEST_ARTIFACTS_DIR, default .stack/ci/artifacts (gitignored). */
 export function artifactsDir(): string {
-  const dir = resolve(REPO_ROOT, process.env.BITPREDICT_TEST_ARTIFACTS ?? '.stack/ci/artifacts');
+  const dir = resolve(REPO_ROOT, process.env.TEST_ARTIFACTS_DIR ?? '.stack/ci/artifacts');
   mkdirSync(dir, { recursive: true });
   return dir;
 }
