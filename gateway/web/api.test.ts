@@ -29,7 +29,7 @@ describe('the REST client', () => {
     const f = fakeFetch(() => ({ status: 200, body: { predictions: [] } }));
     await createApi({ fetch: f.fetch, key: () => null }).predictions('BTCUSDT', { from: 1700000000000 });
     expect(f.calls[0]!.headers).toEqual({ accept: 'application/json' });
-    expect(f.calls[0]!.url).toBe('/v1/predictions?symbol=BTCUSDT&limit=5000&from=1700000000000');
+    expect(f.calls[0]!.url).toBe('/v1/predictions?symbol=BTCUSDT&limit=1500&from=1700000000000');
   });
 
   it('tells a refused key (401) from a gateway that does not answer and from other errors', async () => {

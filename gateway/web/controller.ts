@@ -48,6 +48,8 @@ export interface ControllerDeps {
 
 /** Outcomes scored for the summary line (the table shows the newest OUTCOME_ROWS). */
 const OUTCOME_WINDOW = 168;
+/** Fastest redraw of the text panels (the chart redraws every frame). */
+const PANEL_MS = 250;
 /** Markers of past forecasts on the chart. */
 const MARKERS = 24;
 const REFILL_PAGES = 10;
@@ -174,8 +176,10 @@ export function createController(deps: ControllerDeps): Controller {
       started = true;
       stream.start(symbol);
     }
+    // Candles first, alone: the gateway answers one request at a time on its CPU, and the chart
+    // can be drawn from them while the (heavier) vectors and predictions are still on the way.
+    await load(s, 'candle history', s.api.candles(symbol, interval), (items) => addCandles(s.store, items));
     await Promise.all([
-      load(s, 'candle history', s.api.candles(symbol, interval), (items) => addCandles(s.store, items)),
       load(s, 'feature history', s.api.features(symbol, interval), (items) => addFeatures(s.store, items)),
       load(s, 'prediction history', s.api.predictions(symbol), (items) => addPredictions(s.store, items)),
     ]);
@@ -252,18 +256,45 @@ export function createController(deps: ControllerDeps): Controller {
     }
   }
 
+  /** Panels waiting to be redrawn, and when they last were. */
+  const pending = { forecast: false, skill: false, health: false };
+  let panelsAt = -Infinity;
+  let panelTimer: ReturnType<typeof setTimeout> | null = null;
+
   function render(): void {
     const s = session;
     if (s === null) return;
     const ch = takeChanges(s.store);
     if (ch.candlesFrom !== null) drawCandles(s, ch.candlesFrom);
     if (ch.featuresFrom !== null) chart.features(s.store.features, ch.featuresFrom);
-    if (ch.candlesFrom !== null || ch.predictions || ch.scores) drawForecast(s);
-    if (ch.scores || ch.models || ch.predictions) drawSkill(s);
-    if (ch.models) renderHealth(dom.health, s.store.models, deps.now());
+    pending.forecast ||= ch.candlesFrom !== null || ch.predictions || ch.scores;
+    pending.skill ||= ch.scores || ch.models || ch.predictions;
+    pending.health ||= ch.models;
+    const readyNow = s.backfilled && s.subscribed && dom.body.dataset.ready !== 'true';
+    drawPanels(s, readyNow);
     drawNotice(s);
     renderFreshness(dom.freshness, freshnessNow(s));
-    if (s.backfilled && s.subscribed && dom.body.dataset.ready !== 'true') dom.body.dataset.ready = 'true';
+    if (readyNow) dom.body.dataset.ready = 'true';
+  }
+
+  /**
+   * The panels, at most every PANEL_MS: under a fast replay (hundreds of records a second) the
+   * chart takes every frame and the text panels a few a second, which no reader can outpace.
+   */
+  function drawPanels(s: Session, force: boolean): void {
+    const wait = panelsAt + PANEL_MS - deps.now();
+    if (!force && wait > 0) {
+      panelTimer ??= setTimeout(() => {
+        panelTimer = null;
+        requestRender();
+      }, wait);
+      return;
+    }
+    panelsAt = deps.now();
+    if (pending.forecast) drawForecast(s);
+    if (pending.skill) drawSkill(s);
+    if (pending.health) renderHealth(dom.health, s.store.models, deps.now());
+    pending.forecast = pending.skill = pending.health = false;
   }
 
   function drawCandles(s: Session, from: number): void {
@@ -351,6 +382,7 @@ export function createController(deps: ControllerDeps): Controller {
     for (const k of ['candles', 'fans'] as const) dom.chart.dataset[k] = '0';
     dom.chart.dataset.lastCandle = '';
     s.store.changes = { candlesFrom: null, featuresFrom: null, predictions: true, scores: true, models: true };
+    panelsAt = -Infinity;
     if (started && old !== null && old.store.symbol !== symbol) stream.switchSymbol(symbol);
     requestRender();
     start(s);

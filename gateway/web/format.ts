@@ -12,9 +12,13 @@ export function formatDate(ms: number): string {
   return Number.isFinite(d.getTime()) ? d.toISOString().slice(0, 10) : '?';
 }
 
+// One formatter for every price: toLocaleString with options builds a new one per call, which
+// showed up as the page's hottest function under a fast replay.
+const PRICE = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
 /** A price with two decimals and thousands separators. */
 export function formatPrice(v: number): string {
-  return Number.isFinite(v) ? v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : '?';
+  return Number.isFinite(v) ? PRICE.format(v) : '?';
 }
 
 /** A share in [0, 1] as "78 %" (digits: decimals). */

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { addCandles, addFeatures, addPredictions, addScores, candleClosingAt, createStore, insertByKey, takeChanges } from './store.js';
+import {
+  addCandles,
+  addFeatures,
+  addPredictions,
+  addScores,
+  candleClosingAt,
+  createStore,
+  insertByKey,
+  MAX_PREDICTIONS,
+  MAX_SERIES,
+  takeChanges,
+} from './store.js';
 import { candle, feature, HOUR, prediction, score, T0 } from './testing.js';
 
 describe('candles in any order, any number of times', () => {
@@ -98,5 +109,33 @@ describe('features, predictions and scores', () => {
       [1, 20],
       [4, 160],
     ]);
+  });
+});
+
+describe('bounded memory under a long fast replay', () => {
+  it('drops the oldest candles in steps once over the bound, and redraws the whole series then', () => {
+    const s = createStore('BTCUSDT', '1h');
+    addCandles(
+      s,
+      Array.from({ length: MAX_SERIES * 1.1 }, (_, i) => candle(i, 100)),
+    );
+    expect(s.candles).toHaveLength(MAX_SERIES * 1.1);
+    takeChanges(s);
+    addCandles(s, [candle(MAX_SERIES * 1.1, 100)]);
+    expect(s.candles).toHaveLength(MAX_SERIES);
+    expect(s.candles.at(-1)?.openTime).toBe(T0 + MAX_SERIES * 1.1 * HOUR);
+    expect(takeChanges(s).candlesFrom).toBe(0);
+  });
+
+  it('keeps the newest predictions', () => {
+    const s = createStore('BTCUSDT', '1h');
+    const n = MAX_PREDICTIONS * 1.1 + 1;
+    addPredictions(
+      s,
+      Array.from({ length: n }, (_, i) => prediction(T0 + i * HOUR, 100)),
+    );
+    expect(s.predictions.size).toBe(MAX_PREDICTIONS);
+    expect(s.predictions.has(`${T0 + (n - 1) * HOUR}|lstm`)).toBe(true);
+    expect(s.predictions.has(`${T0}|lstm`)).toBe(false);
   });
 });

@@ -78,8 +78,17 @@ export interface SeriesStore {
   changes: Changes;
 }
 
-/** Most predictions kept: enough for weeks of every forecaster's outcomes; the oldest go first. */
+/** Predictions kept (up to a tenth more between trims): weeks of every forecaster; the oldest go first. */
 export const MAX_PREDICTIONS = 20_000;
+/** Candles and vectors kept: twice the history read on open, so a long fast replay cannot fill the tab's memory. */
+export const MAX_SERIES = 20_000;
+
+/** Drops the oldest items of a time-ordered list once it is a tenth over `max`; true when it did. */
+function trimOldest<T>(list: T[], max: number): boolean {
+  if (list.length <= max * 1.1) return false;
+  list.splice(0, list.length - max);
+  return true;
+}
 
 export function createStore(symbol: string, interval: string): SeriesStore {
   return {
@@ -110,6 +119,7 @@ export function addCandles(store: SeriesStore, candles: readonly (Candle | null)
     if (result === 'duplicate') store.dropped.duplicate++;
     else store.changes.candlesFrom = lower(store.changes.candlesFrom, index);
   }
+  if (trimOldest(store.candles, MAX_SERIES)) store.changes.candlesFrom = 0;
 }
 
 function sameFeature(a: Feature, b: Feature): boolean {
@@ -126,6 +136,7 @@ export function addFeatures(store: SeriesStore, features: readonly (Feature | nu
     const { result, index } = insertByKey(store.features, f, openTimeOf, sameFeature);
     if (result !== 'duplicate') store.changes.featuresFrom = lower(store.changes.featuresFrom, index);
   }
+  if (trimOldest(store.features, MAX_SERIES)) store.changes.featuresFrom = 0;
 }
 
 export function predictionKey(p: Prediction): string {
@@ -143,7 +154,8 @@ export function addPredictions(store: SeriesStore, predictions: readonly (Predic
     store.predictions.set(predictionKey(p), p);
     store.changes.predictions = true;
   }
-  if (store.predictions.size > MAX_PREDICTIONS) trimPredictions(store);
+  // Trimmed in steps of a tenth, not one by one: each trim sorts the whole map.
+  if (store.predictions.size > MAX_PREDICTIONS * 1.1) trimPredictions(store);
 }
 
 function trimPredictions(store: SeriesStore): void {

@@ -117,6 +117,8 @@ export function createChartView(container: HTMLElement): ChartView {
   const markers: ISeriesMarkersPluginApi<Time> = createSeriesMarkers(candleSeries, []);
   let panes: PaneSeries[] = [];
   let lastCandle: number | null = null;
+  let fanKey = '';
+  let pastKey = '';
   let lastFeature: number | null = null;
 
   /**
@@ -257,6 +259,10 @@ export function createChartView(container: HTMLElement): ChartView {
     candles: drawCandles,
     features: drawFeatures,
     fan(fan, stepMs) {
+      // setData makes the library recompute its time scale over every series: only on a change.
+      const key = fan === null ? '' : JSON.stringify(fan);
+      if (key === fanKey) return;
+      fanKey = key;
       if (fan === null || fan.horizons.length === 0) {
         fanSeries.setData([]);
         return;
@@ -274,6 +280,9 @@ export function createChartView(container: HTMLElement): ChartView {
       fanSeries.setData(data);
     },
     past(band, outcomes) {
+      const key = `${band.length}|${band[0]?.slotTime}|${band.at(-1)?.slotTime}|${band.at(-1)?.median}|${outcomes.map((o) => `${o.slotTime}${o.inside}${o.right}`).join()}`;
+      if (key === pastKey) return;
+      pastKey = key;
       pastBand.setData(band.map((b) => ({ time: toTime(b.slotTime), bands: [[b.lo, b.hi] as const], median: b.median })));
       const list: SeriesMarker<Time>[] = [...outcomes]
         .sort((a, b) => a.slotTime - b.slotTime)
@@ -303,6 +312,7 @@ export function createChartView(container: HTMLElement): ChartView {
       markers.setMarkers([]);
       lastCandle = null;
       lastFeature = null;
+      fanKey = pastKey = '';
     },
   };
 }
