@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   'ws-fanout': async () => (await import('./ws-fanout.js')).run(),
   backtest: async () => (await import('./backtest.js')).run(),
   forecast: async () => (await import('./forecast.js')).run(),
+  dashboard: async () => (await import('./dashboard.js')).run(),
 };
 
 const name = process.argv[2];

@@ -229,18 +229,28 @@ describe('HTTP routes', () => {
     const res = await app.inject({ method: 'GET', url: '/' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(res.body).toContain('BASELINE');
+    const csp = res.headers['content-security-policy'] as string;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).not.toContain('unsafe');
+    expect(res.body).toContain('id="chart"');
     const refs = [...res.body.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1] ?? '');
-    expect(refs.length).toBeGreaterThanOrEqual(2);
+    expect(refs).toEqual(expect.arrayContaining(['/style.css', '/build/app.js']));
     for (const ref of refs) {
       const asset = await app.inject({ method: 'GET', url: ref });
       expect(asset.statusCode, ref).toBe(200);
       expect(asset.body.length, ref).toBeGreaterThan(0);
     }
-    const js = await app.inject({ method: 'GET', url: '/app.js' });
+    // The page's bundle (built from gateway/web when missing or stale), gzipped for browsers that take it.
+    const js = await app.inject({ method: 'GET', url: '/build/app.js' });
     expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(js.body).toContain('/ws');
+    expect(js.body).toContain('TradingView');
+    const gz = await app.inject({ method: 'GET', url: '/build/app.js', headers: { 'accept-encoding': 'gzip, br' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.rawPayload.length).toBeLessThan(js.rawPayload.length / 2);
+    const again = await app.inject({ method: 'GET', url: '/build/app.js', headers: { 'if-none-match': js.headers.etag as string } });
+    expect(again.statusCode).toBe(304);
   });
 
   it('still builds, without a dashboard, when the public folder is missing', async () => {
