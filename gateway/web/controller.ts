@@ -126,7 +126,7 @@ export function createController(deps: ControllerDeps): Controller {
     if (s === null) return;
     if (kind === 'candles') {
       const c = parseCandle(data);
-      addCandles(s.store, [c]);
+      addCandles(s.store, [c], deps.now() + s.stepMs);
       if (live && c !== null && c.symbol === s.store.symbol && c.interval === s.store.interval) s.lastArrival = deps.now();
     } else if (kind === 'features') addFeatures(s.store, [parseFeature(data)]);
     else if (kind === 'predictions') addPredictions(s.store, [parsePrediction(data)]);
@@ -178,7 +178,7 @@ export function createController(deps: ControllerDeps): Controller {
     }
     // Candles first, alone: the gateway answers one request at a time on its CPU, and the chart
     // can be drawn from them while the (heavier) vectors and predictions are still on the way.
-    await load(s, 'candle history', s.api.candles(symbol, interval), (items) => addCandles(s.store, items));
+    await load(s, 'candle history', s.api.candles(symbol, interval), (items) => addCandles(s.store, items, deps.now() + s.stepMs));
     await Promise.all([
       load(s, 'feature history', s.api.features(symbol, interval), (items) => addFeatures(s.store, items)),
       load(s, 'prediction history', s.api.predictions(symbol), (items) => addPredictions(s.store, items)),
@@ -226,7 +226,7 @@ export function createController(deps: ControllerDeps): Controller {
         await refillPages(
           from,
           (f) => s.api.candles(symbol, interval, f === undefined ? {} : { from: f }),
-          (x) => addCandles(s.store, x),
+          (x) => addCandles(s.store, x, deps.now() + s.stepMs),
           (c) => c.openTime,
         );
       } else if (kind === 'features') {
@@ -347,6 +347,7 @@ export function createController(deps: ControllerDeps): Controller {
     const d = s.store.dropped;
     const parts = [...s.problems];
     if (d.malformed > 0) parts.push(`ignored ${d.malformed} malformed record${d.malformed === 1 ? '' : 's'}`);
+    if (d.future > 0) parts.push(`ignored ${d.future} candle${d.future === 1 ? '' : 's'} dated in the future (check the producer's clock)`);
     const text = parts.join(' · ');
     if (dom.notice.textContent !== text) dom.notice.textContent = text;
   }

@@ -45,6 +45,14 @@ describe('freshness', () => {
     expect(f.text).toBe('no candle yet · now 2025-11-02 10:00 UTC');
   });
 
+  it('never calls data dated in the future live', () => {
+    const f = freshnessOf({ lastClose: now + 24 * HOUR, lastArrival: now, now, intervalMs: HOUR });
+    expect(f.state).toBe('stale');
+    expect(f.text).toMatch(/^data dated in the future · data 2025-11-03 10:00 UTC/);
+    // A close within one interval ahead (clock skew at the edge of a candle) is still live.
+    expect(freshnessOf({ lastClose: now + HOUR, lastArrival: now, now, intervalMs: HOUR }).state).toBe('live');
+  });
+
   it('does not take an arrival stamped in the future as a replay', () => {
     expect(freshnessOf({ lastClose: now - 5 * HOUR, lastArrival: now + 5_000, now, intervalMs: HOUR }).state).toBe('stale');
   });

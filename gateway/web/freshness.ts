@@ -30,6 +30,8 @@ export function freshnessOf({ lastClose, lastArrival, now, intervalMs }: Freshne
   if (lastClose === null) return { state: 'stale', staleHours: 0, text: `no candle yet · ${clock}` };
   const data = `data ${formatTime(lastClose)}`;
   const age = now - lastClose;
+  // A close after the clock plus an interval cannot be live data: a producer's clock (or this one) is wrong.
+  if (age < -intervalMs) return { state: 'stale', staleHours: 0, text: `data dated in the future · ${data} · ${clock}` };
   if (age <= 2 * intervalMs) return { state: 'live', staleHours: 0, text: `live · ${data} · ${clock}` };
   const staleHours = Math.max(0, Math.floor(age / HOUR_MS));
   if (lastArrival !== null && now - lastArrival <= REPLAY_ARRIVAL_MS && now >= lastArrival) {

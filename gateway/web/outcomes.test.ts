@@ -34,10 +34,16 @@ describe('the outcome of a past forecast', () => {
     expect(forecastDirection(LEVELS, { ...h1, probUp: 0.5, quantiles: [-3, -2, -1, 0, 1, 2, 3] })).toBe('flat');
   });
 
-  it('calls a flat forecast wrong when the price moved, right when it did not', () => {
+  it('a flat forecast (persistence: P(up) 50 %, zero median) calls no direction: neither right nor wrong', () => {
     const flat = { ...h1, probUp: 0.5, quantiles: [-3, -2, -1, 0, 1, 2, 3].map((q) => q / 100) };
-    expect(outcomeOf(p, flat, 100, 100.5, HOUR)?.right).toBe(false);
-    expect(outcomeOf(p, flat, 100, 100, HOUR)?.right).toBe(true);
+    expect(outcomeOf(p, flat, 100, 100.5, HOUR)?.right).toBeNull();
+    expect(outcomeOf(p, flat, 100, 100, HOUR)?.right).toBeNull();
+    const flats = [100.5, 99, 101].map((r) => outcomeOf(p, flat, 100, r, HOUR)!);
+    expect(summarise(flats)).toEqual({ count: 3, inside: 3, called: 0, right: 0 });
+    expect(summaryText(summarise(flats), 'persistence', 1, '1h')).toMatch(/3 landed inside .* and none called a direction \(P\(up\) 50 %/);
+    const mixed = summarise([...flats, outcomeOf(p, h1, 100, 100.5, HOUR)!, outcomeOf(p, h1, 100, 97, HOUR)!]);
+    expect(mixed).toMatchObject({ count: 5, called: 2, right: 1 });
+    expect(summaryText(mixed, 'm', 1, '1h')).toMatch(/of the 2 that called a direction, 1 were right \(50 %/);
   });
 
   it('has no outcome without an 80 % interval or with a realised price that is not a price', () => {
@@ -72,7 +78,7 @@ describe('pastOutcomes', () => {
   it('summarises in words, with the share a calibrated forecast would reach', () => {
     const out = pastOutcomes(preds, candles, 'lstm', 1, HOUR, 10);
     const s = summarise(out);
-    expect(s).toEqual({ count: 5, inside: out.filter((o) => o.inside).length, right: out.filter((o) => o.right).length });
+    expect(s).toEqual({ count: 5, inside: out.filter((o) => o.inside).length, called: 5, right: out.filter((o) => o.right).length });
     expect(summaryText(s, 'lstm', 1, '1h')).toMatch(
       /^Of the last 5 forecasts of lstm 1 x 1h ahead, \d landed inside the 80 % interval \(\d+ %; .*called the direction right/,
     );

@@ -39,8 +39,8 @@ export interface Outcome {
   inside: boolean;
   called: Direction;
   moved: Direction;
-  /** The called direction is the one the price moved. */
-  right: boolean;
+  /** The called direction is the one the price moved; null when the forecast called none (flat: P(up) 50 % and a zero median, as persistence). */
+  right: boolean | null;
 }
 
 /** The outcome of one horizon of a prediction, or null when the 80 % interval or a price is missing. */
@@ -66,7 +66,7 @@ export function outcomeOf(p: Prediction, h: HorizonForecast, origin: number, rea
     inside: realised >= band.lo && realised <= band.hi,
     called,
     moved,
-    right: called === moved,
+    right: called === 'flat' ? null : called === moved,
   };
 }
 
@@ -99,25 +99,35 @@ export function pastOutcomes(
 export interface OutcomeSummary {
   count: number;
   inside: number;
+  /** Outcomes whose forecast called a direction (not flat). */
+  called: number;
   right: number;
 }
 
 export function summarise(outcomes: readonly Outcome[]): OutcomeSummary {
-  return { count: outcomes.length, inside: outcomes.filter((o) => o.inside).length, right: outcomes.filter((o) => o.right).length };
+  return {
+    count: outcomes.length,
+    inside: outcomes.filter((o) => o.inside).length,
+    called: outcomes.filter((o) => o.right !== null).length,
+    right: outcomes.filter((o) => o.right === true).length,
+  };
 }
 
 function pct(n: number, of: number): string {
   return `${Math.round((100 * n) / of)} %`;
 }
 
-/** The summary line in words. */
+/** The summary line in words. A forecast that calls no direction (flat) is not counted as right or wrong. */
 export function summaryText(s: OutcomeSummary, modelName: string, horizonSteps: number, interval: string): string {
   if (s.count === 0) return `No forecast of ${modelName} ${horizonSteps} x ${interval} ahead has reached its target candle yet.`;
   const n = s.count === 1 ? 'the last forecast' : `the last ${s.count} forecasts`;
-  return (
-    `Of ${n} of ${modelName} ${horizonSteps} x ${interval} ahead, ${s.inside} landed inside the 80 % interval (${pct(s.inside, s.count)}; ` +
-    `a calibrated forecast lands about 80 %) and ${s.right} called the direction right (${pct(s.right, s.count)}).`
-  );
+  const direction =
+    s.called === 0
+      ? `none called a direction (P(up) 50 %: ${modelName} forecasts the size of the move, not its sign).`
+      : s.called === s.count
+        ? `${s.right} called the direction right (${pct(s.right, s.count)}; a coin lands about 50 %).`
+        : `of the ${s.called} that called a direction, ${s.right} were right (${pct(s.right, s.called)}; a coin lands about 50 %).`;
+  return `Of ${n} of ${modelName} ${horizonSteps} x ${interval} ahead, ${s.inside} landed inside the 80 % interval (${pct(s.inside, s.count)}; a calibrated forecast lands about 80 %) and ${direction}`;
 }
 
 /** One point of the past forecasts' band: the 80 % interval and median at a realised target. */

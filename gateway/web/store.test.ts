@@ -13,6 +13,21 @@ import {
 } from './store.js';
 import { candle, feature, HOUR, prediction, score, T0 } from './testing.js';
 
+describe('future-dated candles', () => {
+  it('refuses a candle closing after the wall clock plus one interval, counts it, and keeps the last real one', () => {
+    const s = createStore('BTCUSDT', '1h');
+    const now = T0 + 3 * HOUR;
+    addCandles(s, [candle(0, 100), candle(1, 101)], now + HOUR);
+    addCandles(s, [candle(30, 999)], now + HOUR);
+    expect(s.candles.map((c) => c.close)).toEqual([100, 101]);
+    expect(s.dropped.future).toBe(1);
+    // The candle closing exactly one interval ahead is still taken (clock skew of a few seconds at the edge).
+    addCandles(s, [candle(3, 103)], now + HOUR);
+    expect(s.candles.at(-1)?.close).toBe(103);
+    expect(s.dropped.future).toBe(1);
+  });
+});
+
 describe('candles in any order, any number of times', () => {
   it('appends new candles and reports where the chart must redraw from', () => {
     const s = createStore('BTCUSDT', '1h');

@@ -62,6 +62,8 @@ function lower(a: number | null, b: number): number {
 export interface Dropped {
   malformed: number;
   duplicate: number;
+  /** Candles that close after the wall clock plus one interval: no exchange can have closed them yet. */
+  future: number;
 }
 
 export interface SeriesStore {
@@ -99,22 +101,29 @@ export function createStore(symbol: string, interval: string): SeriesStore {
     predictions: new Map(),
     scores: new Map(),
     models: null,
-    dropped: { malformed: 0, duplicate: 0 },
+    dropped: { malformed: 0, duplicate: 0, future: 0 },
     changes: noChanges(),
   };
 }
 
 /**
  * Merges candles (already checked by parse.ts; null for one that failed). Candles of another
- * series (a channel carries every interval) are skipped without counting as errors.
+ * series (a channel carries every interval) are skipped without counting as errors; one that
+ * closes after `notAfter` (the wall clock plus one interval) is refused and counted.
  */
-export function addCandles(store: SeriesStore, candles: readonly (Candle | null)[]): void {
+export function addCandles(store: SeriesStore, candles: readonly (Candle | null)[], notAfter = Infinity): void {
   for (const c of candles) {
     if (c === null) {
       store.dropped.malformed++;
       continue;
     }
     if (c.symbol !== store.symbol || c.interval !== store.interval) continue;
+    if (c.closeTime > notAfter) {
+      // Future-dated (a producer's clock or a bad record): drawing it would make the freshness say
+      // "live" about data that cannot exist yet, and every later candle would look out of order.
+      store.dropped.future++;
+      continue;
+    }
     const { result, index } = insertByKey(store.candles, c, openTimeOf, sameCandle);
     if (result === 'duplicate') store.dropped.duplicate++;
     else store.changes.candlesFrom = lower(store.changes.candlesFrom, index);

@@ -371,7 +371,10 @@ describe.skipIf(!chromium)("the trader's screen in real Chromium on the real sta
       console.log(
         `future-dated candle: ${after > before + 1 ? 'drawn' : 'not drawn'}; freshness ${await attr(page, '#freshness', 'data-state')}; last candle ${await chartLast()}`,
       );
-      expect(after - (before + 1)).toBeLessThanOrEqual(1);
+      // Refused, counted and said, not drawn: no exchange has closed tomorrow's candle.
+      expect(after).toBe(before + 1);
+      expect(await chartLast()).toBe(lastOpen());
+      expect(await page.textContent('#notice')).toMatch(/ignored 1 candle dated in the future/);
       // Freshness cannot lie: a candle that closes tomorrow has not "closed within 2 intervals of the wall clock".
       expect(await attr(page, '#freshness', 'data-state')).not.toBe('live');
     } finally {

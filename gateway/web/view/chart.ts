@@ -291,7 +291,7 @@ export function createChartView(container: HTMLElement): ChartView {
           position: o.called === 'down' ? 'aboveBar' : 'belowBar',
           shape: o.called === 'up' ? 'arrowUp' : o.called === 'down' ? 'arrowDown' : 'circle',
           color: o.inside ? '#58a6ff' : '#f0883e',
-          text: o.right ? '✓' : '✗',
+          text: o.right === null ? '' : o.right ? '✓' : '✗',
           size: 0.6,
         }));
       markers.setMarkers(list);

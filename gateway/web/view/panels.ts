@@ -64,13 +64,14 @@ export function renderForecast(rows: HTMLElement, made: HTMLElement, p: Predicti
 }
 
 function outcomeRow(o: Outcome): HTMLTableRowElement {
-  return el('tr', { data: { outcome: String(o.eventTime), inside: String(o.inside), direction: o.right ? 'right' : 'wrong' } }, [
+  const direction = o.right === null ? 'none' : o.right ? 'right' : 'wrong';
+  return el('tr', { data: { outcome: String(o.eventTime), inside: String(o.inside), direction } }, [
     cell(formatTime(o.eventTime)),
     cell(formatPrice(o.origin), 'num'),
     cell(rangeText(o.lo80, o.hi80), 'num'),
     cell(formatPrice(o.realised), 'num'),
     cell(o.inside ? 'inside' : 'outside', o.inside ? 'inside' : 'outside'),
-    cell(`${o.called} ${o.right ? '✓ right' : '✗ wrong'}`, o.right ? 'right' : 'wrong'),
+    cell(o.right === null ? 'no call' : `${o.called} ${o.right ? '✓ right' : '✗ wrong'}`, direction),
   ]);
 }
 
