@@ -23,7 +23,7 @@ describe('freshness', () => {
     const stale = freshnessOf({ lastClose, lastArrival: now - 10_001, now, intervalMs: HOUR });
     expect(stale.state).toBe('stale');
     expect(stale.staleHours).toBe(7203);
-    expect(stale.text).toMatch(/^stale for 7203 h · data 2025-01-06 07:00 UTC · now 2025-11-02 10:00 UTC$/);
+    expect(stale.text).toMatch(/^stale for 300 days \(7,203 h\) · data 2025-01-06 07:00 UTC · now 2025-11-02 10:00 UTC$/);
   });
 
   it('says "stale for 3 h" three hours after the last close, never "live"', () => {

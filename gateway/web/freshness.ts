@@ -38,6 +38,12 @@ export function freshnessOf({ lastClose, lastArrival, now, intervalMs }: Freshne
     return { state: 'replay', staleHours, text: `replay · ${data} · ${clock}` };
   }
   // Under an hour (a minute series), hours would read "0 h": say minutes.
-  const howLong = staleHours >= 1 ? `${staleHours} h` : `${Math.floor(age / 60_000)} min`;
+  // Past two days, days first ("stale for 412 days (9,888 h)"): 9,888 h alone is hard to read.
+  const howLong =
+    staleHours >= 48
+      ? `${Math.floor(staleHours / 24).toLocaleString('en-US')} days (${staleHours.toLocaleString('en-US')} h)`
+      : staleHours >= 1
+        ? `${staleHours} h`
+        : `${Math.floor(age / 60_000)} min`;
   return { state: 'stale', staleHours, text: `stale for ${howLong} · ${data} · ${clock}` };
 }

@@ -115,7 +115,7 @@ describe('the stream client', () => {
     expect(h.snapshots.map(([k]) => k)).toEqual(KINDS);
     expect(h.subscribed()).toBe(1);
     await flush();
-    expect(h.states.at(-1)).toEqual(['live', 'live']);
+    expect(h.states.at(-1)).toEqual(['live', 'connected']);
   });
 
   it('passes each pushed record once, in order, dropping a repeated seq', () => {

@@ -128,7 +128,8 @@ export function createStream(deps: StreamDeps): Stream {
     if (results.includes(false)) setState('resumed', 'reconnected; some missed data could not be refilled from REST');
     else if (s === 'resumed-gap-filled') setState(s, 'reconnected; missed data refilled from REST');
     else if (s === 'resumed') setState(s, 'reconnected; missed messages replayed');
-    else setState(s, 'live');
+    // The badge says the connection is up, not that the data is live: #freshness says that.
+    else setState(s, 'connected');
   }
 
   function answered(channel: string): void {
