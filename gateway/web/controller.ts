@@ -60,6 +60,8 @@ interface Session {
   abort: AbortController;
   api: Api;
   backfilled: boolean;
+  /** The REST candle history has been merged: only then is a drawn chart the "first chart" (a WebSocket snapshot of one candle may come first). */
+  candlesLoaded: boolean;
   subscribed: boolean;
   /** Wall time of the last candle of this series that arrived over the WebSocket. */
   lastArrival: number | null;
@@ -179,6 +181,7 @@ export function createController(deps: ControllerDeps): Controller {
     // Candles first, alone: the gateway answers one request at a time on its CPU, and the chart
     // can be drawn from them while the (heavier) vectors and predictions are still on the way.
     await load(s, 'candle history', s.api.candles(symbol, interval), (items) => addCandles(s.store, items, deps.now() + s.stepMs));
+    s.candlesLoaded = true;
     await Promise.all([
       load(s, 'feature history', s.api.features(symbol, interval), (items) => addFeatures(s.store, items)),
       load(s, 'prediction history', s.api.predictions(symbol), (items) => addPredictions(s.store, items)),
@@ -301,7 +304,7 @@ export function createController(deps: ControllerDeps): Controller {
     chart.candles(s.store.candles, from);
     dom.chart.dataset.candles = String(s.store.candles.length);
     dom.chart.dataset.lastCandle = String(s.store.candles.at(-1)?.openTime ?? '');
-    if (firstChart && s.store.candles.length > 0) {
+    if (firstChart && s.candlesLoaded && s.store.candles.length > 0) {
       firstChart = false;
       deps.mark('bitpredict:first-chart');
     }
@@ -364,6 +367,7 @@ export function createController(deps: ControllerDeps): Controller {
       abort,
       api: deps.api(abort.signal),
       backfilled: false,
+      candlesLoaded: false,
       subscribed: false,
       lastArrival: null,
       problems: [],
