@@ -210,6 +210,25 @@ describe.skipIf(!chromium)("the trader's screen in real Chromium on the real sta
     expect(await attr(page, '#conn', 'data-state')).toBe('live');
   });
 
+  it('is usable with the keyboard alone: Tab reaches every control in reading order, Space toggles a pane', async () => {
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const reached: string[] = [];
+    for (let i = 0; i < 40 && !reached.includes('skill-horizon'); i++) {
+      await page.keyboard.press('Tab');
+      reached.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName || ''));
+    }
+    const order = ['symbol', 'interval', 'toggle-sma', 'toggle-rsi', 'toggle-macd', 'toggle-sentiment', 'skill-horizon'];
+    expect(order.map((id) => reached.indexOf(id))).toEqual([...order.map((id) => reached.indexOf(id))].sort((a, b) => a - b));
+    expect(order.every((id) => reached.includes(id))).toBe(true);
+    const panes = Number(await attr(page, '#chart', 'data-panes'));
+    await page.focus('#toggle-rsi');
+    await page.keyboard.press('Space');
+    expect(await page.isChecked('#toggle-rsi')).toBe(true);
+    await waitAttr(page, '#chart', 'data-panes', String(panes + 1));
+    await page.keyboard.press('Space');
+    await waitAttr(page, '#chart', 'data-panes', String(panes));
+  });
+
   it('writes screenshots at desktop and phone sizes once the page is ready', async () => {
     const desktop = await screenshot(page, 'dashboard-desktop');
     const phoneContext = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
