@@ -107,17 +107,26 @@ export function createStore(symbol: string, interval: string): SeriesStore {
 }
 
 /**
+ * The records of the store's series among `items` (checked by parse.ts: null for one that failed,
+ * counted as malformed). A channel carries every interval of its symbol, so records of another
+ * series are skipped without counting as errors.
+ */
+function ofThisSeries<T extends { symbol: string; interval: string }>(store: SeriesStore, items: readonly (T | null)[]): T[] {
+  const out: T[] = [];
+  for (const x of items) {
+    if (x === null) store.dropped.malformed++;
+    else if (x.symbol === store.symbol && x.interval === store.interval) out.push(x);
+  }
+  return out;
+}
+
+/**
  * Merges candles (already checked by parse.ts; null for one that failed). Candles of another
  * series (a channel carries every interval) are skipped without counting as errors; one that
  * closes after `notAfter` (the wall clock plus one interval) is refused and counted.
  */
 export function addCandles(store: SeriesStore, candles: readonly (Candle | null)[], notAfter = Infinity): void {
-  for (const c of candles) {
-    if (c === null) {
-      store.dropped.malformed++;
-      continue;
-    }
-    if (c.symbol !== store.symbol || c.interval !== store.interval) continue;
+  for (const c of ofThisSeries(store, candles)) {
     if (c.closeTime > notAfter) {
       // Future-dated (a producer's clock or a bad record): drawing it would make the freshness say
       // "live" about data that cannot exist yet, and every later candle would look out of order.
@@ -136,12 +145,7 @@ function sameFeature(a: Feature, b: Feature): boolean {
 }
 
 export function addFeatures(store: SeriesStore, features: readonly (Feature | null)[]): void {
-  for (const f of features) {
-    if (f === null) {
-      store.dropped.malformed++;
-      continue;
-    }
-    if (f.symbol !== store.symbol || f.interval !== store.interval) continue;
+  for (const f of ofThisSeries(store, features)) {
     const { result, index } = insertByKey(store.features, f, openTimeOf, sameFeature);
     if (result !== 'duplicate') store.changes.featuresFrom = lower(store.changes.featuresFrom, index);
   }
@@ -153,12 +157,7 @@ export function predictionKey(p: Prediction): string {
 }
 
 export function addPredictions(store: SeriesStore, predictions: readonly (Prediction | null)[]): void {
-  for (const p of predictions) {
-    if (p === null) {
-      store.dropped.malformed++;
-      continue;
-    }
-    if (p.symbol !== store.symbol || p.interval !== store.interval) continue;
+  for (const p of ofThisSeries(store, predictions)) {
     // A record published twice (a snapshot overlapping a live message) is the same forecast.
     store.predictions.set(predictionKey(p), p);
     store.changes.predictions = true;
@@ -178,12 +177,7 @@ export function scoreKey(s: Pick<Score, 'modelName' | 'horizonSteps' | 'windowMs
 
 /** Keeps the newest score of each forecaster, horizon and window (a late older one does not win). */
 export function addScores(store: SeriesStore, scores: readonly (Score | null)[]): void {
-  for (const s of scores) {
-    if (s === null) {
-      store.dropped.malformed++;
-      continue;
-    }
-    if (s.symbol !== store.symbol || s.interval !== store.interval) continue;
+  for (const s of ofThisSeries(store, scores)) {
     const key = scoreKey(s);
     const old = store.scores.get(key);
     if (old !== undefined && (old.eventTime > s.eventTime || (old.eventTime === s.eventTime && old.computedAt > s.computedAt))) continue;
