@@ -179,48 +179,34 @@ const SymbolQuery = Type.String({
 const IntervalQuery = Type.Unsafe<(typeof CANDIDATE_INTERVALS)[number]>({ type: 'string', enum: [...CANDIDATE_INTERVALS], description: 'Candle interval' });
 
 const LatestQuery = Type.Object({ symbol: SymbolQuery });
-const HistoryQuery = Type.Object({
-  symbol: SymbolQuery,
-  from: Type.Optional(
-    Type.String({
-      maxLength: 40,
-      description: 'Inclusive lower bound of eventTime: ISO-8601 with a zone, a date, or epoch ms. Without it: the newest `limit` predictions before `to`.',
-    }),
-  ),
-  to: Type.Optional(
-    Type.String({ maxLength: 40, description: 'Exclusive upper bound of eventTime: ISO-8601 with a zone, a date, or epoch ms. Without it: no upper bound.' }),
-  ),
-  limit: Type.Optional(
-    Type.Integer({
-      minimum: 1,
-      maximum: HISTORY_LIMIT_MAX,
-      default: HISTORY_LIMIT_DEFAULT,
-      description: 'At most this many predictions (the first ones from `from`, else the newest)',
-    }),
-  ),
-});
+/** The bounds and limit of a history query: `time` is the field they apply to, `noun` what is listed. */
+function rangeFields(time: string, noun: string) {
+  return {
+    from: Type.Optional(
+      Type.String({
+        maxLength: 40,
+        description: `Inclusive lower bound of ${time}: ISO-8601 with a zone, a date, or epoch ms. Without it: the newest \`limit\` ${noun} before \`to\`.`,
+      }),
+    ),
+    to: Type.Optional(
+      Type.String({ maxLength: 40, description: `Exclusive upper bound of ${time}: ISO-8601 with a zone, a date, or epoch ms. Without it: no upper bound.` }),
+    ),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: HISTORY_LIMIT_MAX,
+        default: HISTORY_LIMIT_DEFAULT,
+        description: `At most this many ${noun} (the first ones from \`from\`, else the newest)`,
+      }),
+    ),
+  };
+}
+const HistoryQuery = Type.Object({ symbol: SymbolQuery, ...rangeFields('eventTime', 'predictions') });
 /** The series history query: a symbol's one interval, with the bounds and limit of HistoryQuery. */
-const SeriesHistoryQuery = Type.Object({
-  symbol: SymbolQuery,
-  interval: IntervalQuery,
-  from: Type.Optional(
-    Type.String({
-      maxLength: 40,
-      description: 'Inclusive lower bound of the time: ISO-8601 with a zone, a date, or epoch ms. Without it: the newest `limit` before `to`.',
-    }),
-  ),
-  to: Type.Optional(
-    Type.String({ maxLength: 40, description: 'Exclusive upper bound of the time: ISO-8601 with a zone, a date, or epoch ms. Without it: no upper bound.' }),
-  ),
-  limit: Type.Optional(
-    Type.Integer({
-      minimum: 1,
-      maximum: HISTORY_LIMIT_MAX,
-      default: HISTORY_LIMIT_DEFAULT,
-      description: 'At most this many (the first ones from `from`, else the newest)',
-    }),
-  ),
-});
+function seriesHistoryQuery(time: string, noun: string) {
+  return Type.Object({ symbol: SymbolQuery, interval: IntervalQuery, ...rangeFields(time, noun) });
+}
+type SeriesHistoryQuery = Static<ReturnType<typeof seriesHistoryQuery>>;
 const FeaturesQuery = Type.Object({ symbol: SymbolQuery, interval: Type.Optional(IntervalQuery) });
 const ScoresQuery = Type.Object({
   symbol: SymbolQuery,
@@ -440,7 +426,7 @@ interface SeriesHistory<T> {
 
 /** GET /v1/candles and /v1/features: a series' stored history, oldest first (the dashboard's backfill). */
 function registerSeriesHistory<T>(app: FastifyInstance, { deps, replies, common }: RouteContext, h: SeriesHistory<T>): void {
-  app.get<{ Querystring: Static<typeof SeriesHistoryQuery> }>(
+  app.get<{ Querystring: SeriesHistoryQuery }>(
     h.path,
     {
       ...common,
@@ -448,7 +434,7 @@ function registerSeriesHistory<T>(app: FastifyInstance, { deps, replies, common 
         tags: [h.tag],
         summary: `${h.field === 'candles' ? 'Closed candle' : 'Feature vector'} history of one series`,
         description: `${h.field === 'candles' ? 'Closed candles' : 'Feature vectors'} of a symbol's interval with from <= ${h.timeField} < to, oldest first, at most \`limit\` (default ${HISTORY_LIMIT_DEFAULT}, max ${HISTORY_LIMIT_MAX}). With \`from\`: the first \`limit\` from it (page on with from = the last ${h.timeField} + 1); without: the newest \`limit\` before \`to\`. The store keeps the newest ${h.bound} per series (written by the feature processor); an empty list when it holds none.`,
-        querystring: SeriesHistoryQuery,
+        querystring: seriesHistoryQuery(h.timeField, h.field),
         response: {
           200: Type.Object({
             symbol: Type.String(),
