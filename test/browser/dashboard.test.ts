@@ -30,9 +30,8 @@ import {
   type TcpProxy,
 } from '../helpers/browser.js';
 import { connectWs, warmUp, wsUrl } from '../helpers/ws-client.js';
-import { createFeatureProcessor } from '../../processors/features/service.js';
-import { createPredictor } from '../../processors/predictor/service.js';
-import { createGateway, type GatewayService } from '../../gateway/service.js';
+import type { GatewayService } from '../../gateway/service.js';
+import { startServingPipeline } from '../helpers/serving.js';
 import { createKeyStore } from '../../gateway/auth/keys.js';
 import { runReplay } from '../../producers/replay/service.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
@@ -162,12 +161,7 @@ describe.skipIf(!chromium)("the trader's screen in real Chromium on the real sta
     const onFatal = (e: unknown): void => {
       fatal.push(e);
     };
-    gateway = await createGateway({ platform: tp.platform, config: tp.config, redis: tp.redis, host: '127.0.0.1', port: 0, onFatal });
-    const features = await createFeatureProcessor({ platform: tp.platform, config: tp.config, redis: tp.redis, onFatal });
-    const predictor = await createPredictor({ platform: tp.platform, config: tp.config, redis: tp.redis, onFatal });
-    services = [gateway, features, predictor];
-    for (const s of services) await s.start();
-    await waitFor(() => services.every((s) => s.readiness().ready), 'services to join their groups');
+    ({ gateway, services } = await startServingPipeline(tp, onFatal));
     producer = await createProducer(tp.platform.kafka);
     await warmUp(tp, producer, gateway, { 'x-api-key': apiKey });
     proxy = await startTcpProxy(Number(new URL(gateway.url()).port));

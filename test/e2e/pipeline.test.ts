@@ -8,9 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
-import { createFeatureProcessor } from '../../processors/features/service.js';
-import { createPredictor } from '../../processors/predictor/service.js';
-import { createGateway, type GatewayService } from '../../gateway/service.js';
+import type { GatewayService } from '../../gateway/service.js';
+import { startServingPipeline } from '../helpers/serving.js';
 import { createKeyStore } from '../../gateway/auth/keys.js';
 import { runReplay } from '../../producers/replay/service.js';
 import { createProducer } from '../../core/kafka/producer.js';
@@ -34,12 +33,7 @@ describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket
     const onFatal = (e: unknown): void => {
       fatal.push(e);
     };
-    gateway = await createGateway({ platform: tp.platform, config: tp.config, redis: tp.redis, host: '127.0.0.1', port: 0, onFatal });
-    const features = await createFeatureProcessor({ platform: tp.platform, config: tp.config, redis: tp.redis, onFatal });
-    const predictor = await createPredictor({ platform: tp.platform, config: tp.config, redis: tp.redis, onFatal });
-    services = [gateway, features, predictor];
-    for (const s of services) await s.start();
-    await waitFor(() => services.every((s) => s.readiness().ready), 'services to join their groups');
+    ({ gateway, services } = await startServingPipeline(tp, onFatal));
   });
 
   afterAll(async () => {
