@@ -26,6 +26,12 @@ export const ConfigSchema = Type.Object({
       patternDoc: 'host:port',
     }),
     clientId: env.string('BITPREDICT_KAFKA_CLIENT_ID', 'bitpredict', 'Kafka client id prefix'),
+    driver: env.oneOf(
+      'BITPREDICT_KAFKA_CLIENT',
+      ['kafkajs', 'platformatic'] as const,
+      'kafkajs',
+      'Kafka client driver: kafkajs or platformatic (@platformatic/kafka); both pass the same suite, see docs/benchmarks.md',
+    ),
     topicPrefix: env.string('BITPREDICT_TOPIC_PREFIX', '', 'environment prefix put before every topic name (for example "staging.")'),
     partitions: env.int('BITPREDICT_TOPIC_PARTITIONS', 3, 'partitions for topics that BitPredict creates', { min: 1, max: 1000 }),
     replicationFactor: env.int('BITPREDICT_TOPIC_REPLICATION', 1, 'replication factor for topics that BitPredict creates', { min: 1, max: 10 }),

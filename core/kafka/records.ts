@@ -19,3 +19,13 @@ export function toInRecord(topic: string, partition: number, m: KafkaMessage): I
   }
   return { topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers };
 }
+
+/** A record to produce. */
+export interface OutRecord {
+  topic: string;
+  key: string | null;
+  value: Buffer | null;
+  /** Kafka record timestamp (ms). BitPredict sets it to the event time so offsets can be looked up by time. */
+  timestamp?: number;
+  headers?: Record<string, string>;
+}
