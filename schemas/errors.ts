@@ -9,6 +9,22 @@ export const ErrorCodes = {
   ERR_KAFKA_UNREACHABLE: { retryable: true, doc: 'No Kafka broker answered at the configured bootstrap addresses.' },
   ERR_KAFKA: { retryable: false, doc: 'A non-retriable Kafka client error.' },
   ERR_KAFKA_RETRIABLE: { retryable: true, doc: 'A retriable Kafka client error (leader moved, timeout, coordinator loading).' },
+  ERR_KAFKA_AUTH: {
+    retryable: false,
+    doc: 'The broker refused the SASL credentials or the ACLs refused an operation; the message names the BITPREDICT_KAFKA_SASL_* setting or the ACL to check.',
+  },
+  ERR_KAFKA_TLS: {
+    retryable: false,
+    doc: 'The TLS handshake with a broker failed (unknown CA, bad client certificate, host name mismatch, TLS to a plaintext port); the message names the BITPREDICT_KAFKA_SSL_* setting to check.',
+  },
+  ERR_KAFKA_FENCED: {
+    retryable: false,
+    doc: 'Another instance took over this transactional id (exactly-once): this producer is a zombie and must stop; the message names the transactional id.',
+  },
+  ERR_KAFKA_VERSION: {
+    retryable: false,
+    doc: 'The broker does not support an API version the Kafka client needs; the message names the API, the client (BITPREDICT_KAFKA_CLIENT) and the broker.',
+  },
   ERR_REGISTRY_UNREACHABLE: { retryable: true, doc: 'The schema registry did not answer.' },
   ERR_REGISTRY: { retryable: false, doc: 'The schema registry refused a request (for example an incompatible schema).' },
   ERR_REDIS_UNREACHABLE: { retryable: true, doc: 'Redis did not answer.' },
