@@ -107,6 +107,8 @@ describe('bitpredict backtest', () => {
     out = await mkdtemp(join(tmpdir(), 'bp-backtest-cli-'));
     env = {
       BITPREDICT_TOPIC_PREFIX: tp.prefix,
+      // Children run on the driver under test.
+      BITPREDICT_KAFKA_CLIENT: tp.config.kafka.driver,
       BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
       BITPREDICT_DATA_DIR: DATA_DIR,
       BITPREDICT_LOG_LEVEL: 'error',

@@ -32,6 +32,8 @@ describe('feature processor, exactly once: SIGKILL at random points while replay
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         BITPREDICT_TOPIC_PREFIX: tp.prefix,
+        // Children run on the driver under test.
+        BITPREDICT_KAFKA_CLIENT: tp.config.kafka.driver,
         BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
         BITPREDICT_KAFKA_CLIENT_ID: tp.config.kafka.clientId,
         BITPREDICT_PROCESSING_GUARANTEE: 'exactly-once',

@@ -55,6 +55,8 @@ async function startTrainer(): Promise<Registry> {
     {},
     {
       BITPREDICT_TOPIC_PREFIX: tp.prefix,
+      // Children run on the driver under test.
+      BITPREDICT_KAFKA_CLIENT: tp.config.kafka.driver,
       BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
       BITPREDICT_KAFKA_CLIENT_ID: 'scores-trainer',
       BITPREDICT_DATA_DIR: DATA_DIR,

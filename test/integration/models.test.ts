@@ -41,6 +41,8 @@ describe('model registry: train, promote, announce, rollback', () => {
       {},
       {
         BITPREDICT_TOPIC_PREFIX: tp.prefix,
+        // Children run on the driver under test.
+        BITPREDICT_KAFKA_CLIENT: tp.config.kafka.driver,
         BITPREDICT_KAFKA_CLIENT_ID: tp.config.kafka.clientId,
         BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,
         BITPREDICT_DATA_DIR: DATA_DIR,

@@ -54,6 +54,9 @@ export function createPlatformaticConsumer(settings: DriverSettings, opts: Drive
     minBytes: 1,
     maxBytes: MAX_BYTES,
     autocommit: false,
+    // kafkajs' round-robin protocol name (both encode the standard consumer protocol), so members of
+    // both drivers can share a group: a fleet can move from one driver to the other instance by instance.
+    protocols: [{ name: 'RoundRobinAssigner', version: 0 }],
   });
   // Fetches long-poll; they get their own connections so heartbeats and commits never queue behind them.
   const fetchPool = new ConnectionPool(`${base.clientId}-fetch`, { ...base });

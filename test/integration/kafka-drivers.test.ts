@@ -1,0 +1,219 @@
+// The Kafka driver contract, on the real broker, for both drivers side by side: whatever
+// BITPREDICT_KAFKA_CLIENT says, core/kafka must behave the same. Each check runs once per driver,
+// and some mix them (a record one driver writes, the other reads; a zombie one driver made, the
+// other fences), since a fleet may run both during a migration.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdmin, createKafkaClient, type KafkaAdmin, type KafkaClient } from '../../core/kafka/client.js';
+import { DRIVER_NAMES, type DriverName } from '../../core/kafka/driver.js';
+import { createProducer, createTransactionalProducer, type OutRecord } from '../../core/kafka/producer.js';
+import { readRange } from '../../core/kafka/range.js';
+import { readTail } from '../../core/kafka/tail.js';
+import { readTopicFromStart } from '../../core/kafka/follow.js';
+import type { InRecord } from '../../core/kafka/records.js';
+import { createLogger } from '../../core/logger.js';
+import { isBitPredictError } from '../../core/errors.js';
+import { loadConfig } from '../../core/config.js';
+import { murmur2 } from '../../core/kafka/drivers/platformatic/base.js';
+
+const logger = createLogger({ level: 'silent', name: 'kafka-drivers-test' });
+const brokers = loadConfig(process.env).kafka.brokers;
+const run = randomBytes(3).toString('hex');
+const clientOf = (driver: DriverName): KafkaClient => createKafkaClient({ brokers, clientId: `drivers-test-${driver}`, driver, topicPrefix: `t.drivers.${run}.` }, logger);
+
+async function readAll(client: KafkaClient, topic: string, expected: number, timeoutMs = 20_000): Promise<InRecord[]> {
+  const got: InRecord[] = [];
+  const reader = await readTopicFromStart({
+    client,
+    topic,
+    groupId: client.privateGroupId('read-all'),
+    onBatch: async (_p, records) => {
+      got.push(...records);
+    },
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  // A moment more: anything beyond `expected` (an aborted record leaking) would show up now.
+  await new Promise((r) => setTimeout(r, 300));
+  await reader.stop();
+  return got.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string; retryable: boolean }> {
+  try {
+    await p;
+  } catch (err) {
+    if (isBitPredictError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
+    return { code: 'not a BitPredictError', message: String(err), retryable: false };
+  }
+  return { code: 'no error', message: '', retryable: false };
+}
+
+describe('Kafka drivers: one contract, both clients', () => {
+  const clients = {} as Record<DriverName, KafkaClient>;
+  let admin: KafkaAdmin;
+  const topics: string[] = [];
+  const topic = (name: string): string => {
+    const t = `t.drivers.${run}.${name}`;
+    topics.push(t);
+    return t;
+  };
+
+  beforeAll(async () => {
+    for (const d of DRIVER_NAMES) clients[d] = clientOf(d);
+    admin = await createAdmin(clients.kafkajs);
+  });
+  afterAll(async () => {
+    if (topics.length > 0) await admin?.deleteTopics(topics).catch(() => undefined);
+    await admin?.close();
+  });
+
+  it('each driver reports its own name, and creates and lists topics the same way (creating twice is no error)', async () => {
+    for (const d of DRIVER_NAMES) {
+      expect(clients[d].driver).toBe(d);
+      const a = await createAdmin(clients[d]);
+      const name = topic(`create-${d}`);
+      expect(await a.ensureTopics([{ name, partitions: 3, replicationFactor: 1, configs: { 'retention.ms': '-1' } }])).toEqual([name]);
+      expect(await a.ensureTopics([{ name, partitions: 3, replicationFactor: 1 }])).toEqual([]);
+      expect(await a.listTopics()).toContain(name);
+      expect((await a.endOffsets(name)).map((p) => p.partition).sort()).toEqual([0, 1, 2]);
+      await a.close();
+    }
+  });
+
+  it('a key lands in the same partition whichever driver produced it, and the other driver reads it back byte for byte', async () => {
+    const name = topic('keys');
+    await admin.ensureTopics([{ name, partitions: 5, replicationFactor: 1 }]);
+    const keys = Array.from({ length: 40 }, (_, i) => `BTC${i}USDT:${i % 3 ? '1h' : '1m'}`);
+    for (const d of DRIVER_NAMES) {
+      const producer = await createProducer(clients[d]);
+      await producer.send(keys.map((key, i) => ({ topic: name, key, value: Buffer.from(`${d}:${i}`), timestamp: 1_500_000_000_000 + i, headers: { from: d } })));
+      await producer.close();
+    }
+    for (const reader of DRIVER_NAMES) {
+      const records = await readAll(clients[reader], name, 80);
+      expect(records).toHaveLength(80);
+      for (const key of keys) {
+        const partitions = new Set(records.filter((r) => r.key?.toString() === key).map((r) => r.partition));
+        expect(partitions.size, `key ${key} in one partition (read with ${reader})`).toBe(1);
+      }
+      const one = records.find((r) => r.value?.toString() === 'platformatic:7');
+      expect(one).toMatchObject({ timestamp: 1_500_000_000_007 });
+      expect(one?.key?.toString()).toBe(keys[7]);
+      expect(one?.headers.from?.toString()).toBe('platformatic');
+    }
+  });
+
+  it('keeps the order of one key through each idempotent producer, and offsets by time, ends and lag agree', async () => {
+    for (const d of DRIVER_NAMES) {
+      const name = topic(`order-${d}`);
+      await admin.ensureTopics([{ name, partitions: 3, replicationFactor: 1 }]);
+      const producer = await createProducer(clients[d]);
+      for (let i = 0; i < 2000; i += 500) {
+        await producer.send(Array.from({ length: 500 }, (_, j) => ({ topic: name, key: 'one', value: Buffer.from(String(i + j)), timestamp: 1_600_000_000_000 + (i + j) * 1000 })));
+      }
+      await producer.close();
+      const a = await createAdmin(clients[d]);
+      const ends = await a.endOffsets(name);
+      const part = ends.find((e) => e.offset === '2000')?.partition;
+      expect(part, `${d}: all 2000 records of one key in one partition`).toBeDefined();
+      const at = await a.offsetsForTime(name, 1_600_000_000_000 + 1234 * 1000);
+      expect(at.find((p) => p.partition === part)?.offset).toBe('1234');
+      // No record at or after the time: the partition's end.
+      expect((await a.offsetsForTime(name, 1_700_000_000_000)).find((p) => p.partition === part)?.offset).toBe('2000');
+      const lag = await a.groupLag(`drivers-${run}-nobody`, name);
+      expect(lag.find((l) => l.partition === part)).toMatchObject({ committed: '-1', end: '2000', lag: 2000 });
+      const values: number[] = [];
+      await readRange(clients[d], name, part!, 100n, 1900n, (r) => {
+        values.push(Number(r.value?.toString()));
+      });
+      expect(values).toEqual(Array.from({ length: 1800 }, (_, i) => 100 + i));
+      await a.close();
+    }
+  });
+
+  it('commits records and offsets in one transaction, and neither driver ever shows an aborted one', async () => {
+    const name = topic('txn');
+    const input = topic('txn-input');
+    await admin.ensureTopics([
+      { name, partitions: 2, replicationFactor: 1 },
+      { name: input, partitions: 1, replicationFactor: 1 },
+    ]);
+    // Two keys in different partitions: in one produce request the small record is appended and
+    // the oversized one refused (over the broker's 1 MB message.max.bytes), so the transaction
+    // holds data on the broker when it aborts.
+    const partitionOf = (k: string): number => (murmur2(Buffer.from(k)) & 0x7fffffff) % 2;
+    const small = { key: 'a' };
+    const big = { key: ['b', 'c', 'd', 'e'].find((k) => partitionOf(k) !== partitionOf('a'))! };
+    const group = `drivers-${run}-txn-group`;
+    for (const d of DRIVER_NAMES) {
+      const p = await createTransactionalProducer(clients[d], `drivers-${run}-${d}-txn`);
+      const offset = d === 'kafkajs' ? '5' : '9';
+      await p.sendWithOffsets([{ topic: name, key: small.key, value: Buffer.from(`${d}:committed:1`) }], [{ consumerGroupId: group, topic: input, partition: 0, offset }]);
+      const failed = await errorOf(
+        p.sendWithOffsets(
+          [
+            { topic: name, key: small.key, value: Buffer.from(`${d}:aborted`) },
+            { topic: name, key: big.key, value: Buffer.alloc(2 * 1024 * 1024, 1) },
+          ],
+          [{ consumerGroupId: group, topic: input, partition: 0, offset: '77' }],
+        ),
+      );
+      expect(failed.code, `${d}: a refused transaction is an error`).toMatch(/^ERR_KAFKA/);
+      // The aborted transaction's offset commit did not happen either.
+      expect((await admin.groupLag(group, input))[0]?.committed).toBe(offset);
+      await p.sendWithOffsets([{ topic: name, key: small.key, value: Buffer.from(`${d}:committed:2`) }], []);
+      await p.close();
+    }
+    for (const reader of DRIVER_NAMES) {
+      const values = (await readAll(clients[reader], name, 4)).map((r) => r.value?.toString());
+      expect(values, `read with ${reader}`).toEqual(['kafkajs:committed:1', 'kafkajs:committed:2', 'platformatic:committed:1', 'platformatic:committed:2']);
+    }
+  });
+
+  it('a new owner of a transactional id fences the old one, whichever drivers: the zombie gets ERR_KAFKA_FENCED naming the id', async () => {
+    const name = topic('fence');
+    await admin.ensureTopics([{ name, partitions: 1, replicationFactor: 1 }]);
+    for (const zombieDriver of DRIVER_NAMES) {
+      for (const ownerDriver of DRIVER_NAMES) {
+        const id = `drivers-${run}-fence-${zombieDriver}-${ownerDriver}`;
+        const zombie = await createTransactionalProducer(clients[zombieDriver], id);
+        await zombie.sendWithOffsets([{ topic: name, key: 'z', value: Buffer.from(`${id}:before`) }], []);
+        const owner = await createTransactionalProducer(clients[ownerDriver], id);
+        const err = await errorOf(zombie.sendWithOffsets([{ topic: name, key: 'z', value: Buffer.from(`${id}:zombie`) }], []));
+        expect(err.code, `${zombieDriver} fenced by ${ownerDriver}`).toBe('ERR_KAFKA_FENCED');
+        expect(err.retryable).toBe(false);
+        expect(err.message).toContain(id);
+        await owner.sendWithOffsets([{ topic: name, key: 'z', value: Buffer.from(`${id}:owner`) }], []);
+        await owner.close();
+        await zombie.close().catch(() => undefined);
+      }
+    }
+    const values = (await readAll(clients.platformatic, name, 8)).map((r) => r.value?.toString() ?? '');
+    expect(values.filter((v) => v.endsWith(':zombie'))).toEqual([]);
+    expect(values.filter((v) => v.endsWith(':owner'))).toHaveLength(4);
+  });
+
+  it('reads the tail of every partition the same way on both drivers', async () => {
+    const name = topic('tail');
+    await admin.ensureTopics([{ name, partitions: 3, replicationFactor: 1 }]);
+    const producer = await createProducer(clients.kafkajs);
+    const records: OutRecord[] = Array.from({ length: 300 }, (_, i) => ({ topic: name, key: `k${i % 6}`, value: Buffer.from(String(i)) }));
+    await producer.send(records);
+    await producer.close();
+    const tails = await Promise.all(DRIVER_NAMES.map((d) => readTail(clients[d], name, { perPartition: 10 })));
+    const simple = (rs: InRecord[]): string[] => rs.map((r) => `${r.partition}:${r.offset}:${r.value?.toString()}`);
+    expect(tails[0]!.length).toBeGreaterThan(0);
+    expect(simple(tails[1]!)).toEqual(simple(tails[0]!));
+  });
+
+  it('an unreachable cluster is ERR_KAFKA_UNREACHABLE, retryable, naming the addresses, never a hang, on both drivers', async () => {
+    for (const d of DRIVER_NAMES) {
+      const client = createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'unreachable', driver: d, connectRetries: 1 }, logger);
+      const err = await errorOf(createProducer(client));
+      expect(err.code, d).toBe('ERR_KAFKA_UNREACHABLE');
+      expect(err.retryable).toBe(true);
+      expect(err.message).toContain('127.0.0.1:1');
+    }
+  });
+});
