@@ -13,6 +13,7 @@ const ioModules = [
   'prom-client',
   'pino',
   '@kafkajs/*',
+  '@platformatic/*',
   '@tensorflow/*',
   '@xenova/*',
   '@huggingface/*',

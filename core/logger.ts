@@ -1,6 +1,7 @@
 // One root pino logger per process, created at the entrypoint and passed down; components take
-// child loggers. kafkajs logs are routed into pino through kafkaLogCreator so that one stream,
-// one format and one level govern everything.
+// child loggers. The Kafka client's logs are routed into pino by its driver (kafkajs: through
+// core/kafka/drivers/kafkajs/logging.ts) so that one stream, one format and one level govern
+// everything.
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';

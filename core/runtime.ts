@@ -42,7 +42,14 @@ export function createPlatform(deps: {
 }): Platform {
   const { kafka: k } = deps.config;
   const kafka = createKafkaClient(
-    { brokers: k.brokers, clientId: `${k.clientId}-${deps.clientId}`, topicPrefix: k.topicPrefix, groupPrefix: k.clientId, instanceId: deps.config.instanceId },
+    {
+      brokers: k.brokers,
+      clientId: `${k.clientId}-${deps.clientId}`,
+      driver: k.driver,
+      topicPrefix: k.topicPrefix,
+      groupPrefix: k.clientId,
+      instanceId: deps.config.instanceId,
+    },
     deps.logger,
   );
   const serde = createSerde({ url: deps.config.registry.url, topicPrefix: k.topicPrefix, logger: deps.logger });

@@ -6,8 +6,8 @@
 //   schemas/                             the contracts: imports nothing of the project
 //
 // floors/no-cross-floor  an import that goes up or sideways across the floors, or an import of a
-//                        library outside its one owner in core/ (kafkajs, the registry client,
-//                        prom-client, pino, ioredis)
+//                        library outside its one owner in core/ (each Kafka client library in its
+//                        driver folder, the registry client, prom-client, pino, ioredis)
 // floors/no-cycle        a file that is part of an import cycle (type-only imports count: a
 //                        cycle of types still ties the files to each other)
 import { readFileSync, readdirSync } from 'node:fs';
@@ -30,11 +30,22 @@ const TOP = ['cli', 'bench', 'test', 'deployment', 'lint'];
 
 /**
  * Libraries with one owner in core/: everything else goes through the owner, so one place holds
- * each client's settings, error mapping and logging. bench/ may import kafkajs for the raw-client
- * baselines it measures against; tests may import the others (a test builds its own registry).
+ * each client's settings, error mapping and logging. Each Kafka client library belongs to its
+ * driver (core/kafka/driver.ts is the interface the rest of core/kafka uses); bench/ may import
+ * either for the raw-client baselines it measures against; tests may import the others (a test
+ * builds its own registry).
  */
 export const OWNED_PACKAGES = {
-  kafkajs: { owners: ['core/kafka', 'bench'], tests: false, use: 'the readers, producers and admin of core/kafka' },
+  kafkajs: {
+    owners: ['core/kafka/drivers/kafkajs', 'bench'],
+    tests: false,
+    use: 'the driver interface (core/kafka/driver.ts) and the readers, producers and admin of core/kafka',
+  },
+  '@platformatic/kafka': {
+    owners: ['core/kafka/drivers/platformatic', 'bench'],
+    tests: false,
+    use: 'the driver interface (core/kafka/driver.ts) and the readers, producers and admin of core/kafka',
+  },
   '@kafkajs/confluent-schema-registry': { owners: ['core/serde'], tests: true, use: 'core/serde' },
   'prom-client': { owners: ['core/metrics.ts'], tests: true, use: 'core/metrics.ts (counter, gauge, histogram, Registry)' },
   pino: { owners: ['core/logger.ts'], tests: true, use: 'core/logger.ts (createLogger, Logger) and child loggers passed in' },
@@ -169,7 +180,8 @@ const noCrossFloor = {
   meta: {
     type: 'problem',
     docs: {
-      description: 'imports stay on their floor: services use core/ and schemas/ only, core/ uses no service, schemas/ nothing; kafkajs only in core/kafka/',
+      description:
+        'imports stay on their floor: services use core/ and schemas/ only, core/ uses no service, schemas/ nothing; each Kafka client library only in its driver under core/kafka/drivers/',
     },
     schema: [],
   },

@@ -1,5 +1,5 @@
 // The floor rules on code written for the test: a service importing another service, core/
-// importing a service, schemas/ importing core/, kafkajs outside core/kafka, and a cycle.
+// importing a service, schemas/ importing core/, a Kafka client library outside its driver, and a cycle.
 import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +49,7 @@ describe('floors/no-cross-floor', () => {
 
   it('refuses kafkajs, prom-client, pino and ioredis outside their owners in core/, and a file under producers/ or processors/ that belongs to no service', () => {
     expect(lint('processors/features/evil.ts', "import type { Consumer } from 'kafkajs';\nexport type C = Consumer;\n")[0]).toMatch(
-      /only core\/kafka imports kafkajs/,
+      /only core\/kafka\/drivers\/kafkajs imports kafkajs/,
     );
     expect(lint('gateway/evil.ts', "import { Counter } from 'prom-client';\nexport const c = Counter;\n")[0]).toMatch(
       /only core\/metrics.ts imports prom-client/,
@@ -57,8 +57,23 @@ describe('floors/no-cross-floor', () => {
     expect(lint('gateway/evil.ts', "import type { Logger } from 'pino';\nexport type L = Logger;\n")[0]).toMatch(/only core\/logger.ts imports pino/);
     expect(lint('trainer/evil.ts', "import { Redis } from 'ioredis';\nexport const r = Redis;\n")[0]).toMatch(/only core\/redis.ts imports ioredis/);
     expect(lint('gateway/ok.test.ts', "import { Registry } from 'prom-client';\nexport const r = Registry;\n")).toEqual([]);
-    expect(lint('core/kafka/ok.ts', "import type { Consumer } from 'kafkajs';\nexport type C = Consumer;\n")).toEqual([]);
     expect(lint('producers/loose.ts', "import { x } from '../core/errors.js';\nexport const y = x;\n")[0]).toMatch(/is on no floor/);
+  });
+
+  it('keeps each Kafka client library in its own driver folder; bench/ baselines may use either', () => {
+    const kafkajs = "import kafkajs from 'kafkajs';\nexport const k = kafkajs;\n";
+    const platformatic = "import { Producer } from '@platformatic/kafka';\nexport const p = Producer;\n";
+    for (const file of ['core/kafka/consumer.ts', 'core/kafka/runner/batch.ts', 'core/kafka/drivers/platformatic/consumer.ts', 'core/kafka/kafka.test.ts']) {
+      expect(lint(file, kafkajs), file).toEqual([expect.stringMatching(/only core\/kafka\/drivers\/kafkajs imports kafkajs/)]);
+    }
+    for (const file of ['core/kafka/client.ts', 'core/kafka/drivers/kafkajs/consumer.ts', 'gateway/evil.ts', 'test/helpers/evil.test.ts']) {
+      expect(lint(file, platformatic), file).toEqual([expect.stringMatching(/only core\/kafka\/drivers\/platformatic imports @platformatic\/kafka/)]);
+    }
+    expect(lint('core/kafka/drivers/kafkajs/consumer.ts', kafkajs)).toEqual([]);
+    expect(lint('core/kafka/drivers/kafkajs/errors.test.ts', kafkajs)).toEqual([]);
+    expect(lint('core/kafka/drivers/platformatic/consumer.ts', platformatic)).toEqual([]);
+    expect(lint('bench/common.ts', kafkajs)).toEqual([]);
+    expect(lint('bench/common.ts', platformatic)).toEqual([]);
   });
 
   it('allows what the plan allows', () => {

@@ -1,17 +1,23 @@
-// The only module family that imports kafkajs. Everything else sees BitPredict's own record and
-// client types, so another Kafka client could replace kafkajs inside core/kafka alone.
-import kafkajs from 'kafkajs';
-import type { Kafka as KafkaJs, LogEntry, logLevel as LogLevelEnum, ITopicConfig } from 'kafkajs';
+// A connection to one Kafka cluster through the driver BITPREDICT_KAFKA_CLIENT chooses
+// (core/kafka/driver.ts), and the names of things in it. The Kafka client libraries stay inside
+// core/kafka/drivers/; the rest of core/kafka uses the driver interface, and everything else sees
+// BitPredict's own record and client types.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import { BitPredictError, errorMessage } from '../errors.js';
+import { BitPredictError } from '../errors.js';
 import { topicName, type LogicalTopic } from '../../schemas/index.js';
+import { PLAINTEXT, type DriverAdmin, type DriverName, type DriverSettings, type KafkaDriver, type KafkaSecurity, type TopicSpec } from './driver.js';
+import { createKafkaJsDriver } from './drivers/kafkajs/index.js';
 
-const { Kafka, logLevel } = kafkajs;
+export type { TopicSpec };
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  /** The Kafka client library (BITPREDICT_KAFKA_CLIENT; default kafkajs). */
+  driver?: DriverName;
+  /** TLS and SASL (default: a plaintext listener). */
+  security?: KafkaSecurity;
   /** Connection retries; kept small so an unreachable broker is reported within seconds, not minutes. */
   connectRetries?: number;
   /** Environment prefix of every topic name (BITPREDICT_TOPIC_PREFIX; default empty). */
@@ -29,6 +35,8 @@ export interface KafkaSettings {
 export interface KafkaClient {
   readonly brokers: string[];
   readonly logger: Logger;
+  /** The Kafka client library behind this client. */
+  readonly driver: DriverName;
   /** Environment prefix of every topic name. */
   readonly topicPrefix: string;
   /** Full name of a logical topic (with the environment prefix). */
@@ -39,67 +47,40 @@ export interface KafkaClient {
   privateGroupId(name: string): string;
 }
 
-const engines = new WeakMap<KafkaClient, KafkaJs>();
+const DRIVERS: Record<DriverName, (s: DriverSettings) => KafkaDriver> = {
+  kafkajs: createKafkaJsDriver,
+  platformatic: () => {
+    throw new BitPredictError('ERR_CONFIG_INVALID', 'BITPREDICT_KAFKA_CLIENT=platformatic: the @platformatic/kafka driver is not built in yet');
+  },
+};
 
-/** The kafkajs instance behind a client, for the modules of core/kafka only. */
-export function kafkajsOf(client: KafkaClient): KafkaJs {
-  const engine = engines.get(client);
-  if (!engine) throw new BitPredictError('ERR_KAFKA', 'not a Kafka client made by createKafkaClient');
-  return engine;
+const drivers = new WeakMap<KafkaClient, KafkaDriver>();
+
+/** The driver behind a client, for the modules of core/kafka only. */
+export function driverOf(client: KafkaClient): KafkaDriver {
+  const driver = drivers.get(client);
+  if (!driver) throw new BitPredictError('ERR_KAFKA', 'not a Kafka client made by createKafkaClient');
+  return driver;
 }
 
-/** Routes kafkajs logs into pino, at the matching level, under the kafka component. */
-function pinoLogCreator(logger: Logger) {
-  return (_level: LogLevelEnum) =>
-    ({ namespace, level, log }: LogEntry): void => {
-      const { message, timestamp: _ts, logger: _l, stack, ...extra } = log as { message: string; timestamp: string; logger?: string; stack?: string };
-      // kafkajs attaches stack traces to expected conditions (a refused connection); keep them for debugging only.
-      const fields = logger.isLevelEnabled('debug') && stack ? { kafkaNamespace: namespace, ...extra, stack } : { kafkaNamespace: namespace, ...extra };
-      // kafkajs logs every error response at ERROR, including the retriable ones it handles
-      // itself (coordinator loading, leader moved); the failures that matter reach us as
-      // exceptions, so these stay at debug.
-      const effective = namespace === 'Connection' && message.startsWith('Response ') ? logLevel.DEBUG : level;
-      switch (effective) {
-        case logLevel.ERROR:
-          logger.error(fields, message);
-          break;
-        case logLevel.WARN:
-          logger.warn(fields, message);
-          break;
-        case logLevel.INFO:
-          logger.info(fields, message);
-          break;
-        default:
-          logger.debug(fields, message);
-      }
-    };
-}
-
-function kafkaLogLevel(logger: Logger): LogLevelEnum {
-  switch (logger.level) {
-    case 'trace':
-    case 'debug':
-      return logLevel.DEBUG;
-    case 'info':
-      // kafkajs is chatty at INFO (every join/leave); keep it at WARN unless debugging.
-      return logLevel.WARN;
-    case 'silent':
-      return logLevel.NOTHING;
-    default:
-      return logLevel.WARN;
-  }
+/**
+ * Any error of the client's driver as a BitPredictError, mapped in one place (the driver's):
+ * connection failures become ERR_KAFKA_UNREACHABLE with the addresses tried, the client's own
+ * retriable flag becomes ours.
+ */
+export function kafkaError(client: KafkaClient, err: unknown): BitPredictError {
+  return driverOf(client).toError(err);
 }
 
 export function createKafkaClient(settings: KafkaSettings, logger: Logger): KafkaClient {
   const child = logger.child({ component: 'kafka' });
-  const raw = new Kafka({
-    clientId: settings.clientId,
+  const driverName = settings.driver ?? 'kafkajs';
+  const driver = DRIVERS[driverName]({
     brokers: settings.brokers,
-    logLevel: kafkaLogLevel(child),
-    logCreator: pinoLogCreator(child),
-    connectionTimeout: 3000,
-    requestTimeout: 30000,
-    retry: { retries: settings.connectRetries ?? 5, initialRetryTime: 300, maxRetryTime: 5000 },
+    clientId: settings.clientId,
+    connectRetries: settings.connectRetries ?? 5,
+    security: settings.security ?? PLAINTEXT,
+    logger: child,
   });
   const topicPrefix = settings.topicPrefix ?? '';
   const groupPrefix = settings.groupPrefix ?? 'bitpredict';
@@ -107,45 +88,14 @@ export function createKafkaClient(settings: KafkaSettings, logger: Logger): Kafk
   const client: KafkaClient = {
     brokers: settings.brokers,
     logger: child,
+    driver: driverName,
     topicPrefix,
     topic: (logical) => topicName(logical, topicPrefix),
     groupId: (name) => `${groupPrefix}-${name}`,
     privateGroupId: (name) => `${groupPrefix}-${name}-${instance}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
   };
-  engines.set(client, raw);
+  drivers.set(client, driver);
   return client;
-}
-
-/**
- * Maps any kafkajs error onto a BitPredictError in one place: connection failures become
- * ERR_KAFKA_UNREACHABLE with the addresses tried; kafkajs' own `retriable` flag becomes ours.
- */
-export function toKafkaError(err: unknown, brokers: string[]): BitPredictError {
-  if (err instanceof BitPredictError) return err;
-  const e = err as { name?: string; retriable?: boolean; message?: string; originalError?: unknown };
-  const name = e?.name ?? '';
-  const message = errorMessage(err);
-  const connection =
-    name === 'KafkaJSConnectionError' ||
-    (name === 'KafkaJSNonRetriableError' && /connect|ECONNREFUSED|Connection/i.test(message + errorMessage(e.originalError))) ||
-    (name === 'KafkaJSNumberOfRetriesExceeded' && /ECONNREFUSED|Connection|connect/i.test(errorMessage(e.originalError) + message)) ||
-    /ECONNREFUSED|Connection timeout|Failed to connect/i.test(message);
-  if (connection) {
-    return new BitPredictError('ERR_KAFKA_UNREACHABLE', `no Kafka broker answered at ${brokers.join(', ')} (is the stack up? run: npm run stack:up)`, {
-      cause: err,
-    });
-  }
-  if (e?.retriable) return new BitPredictError('ERR_KAFKA_RETRIABLE', message, { cause: err });
-  return new BitPredictError('ERR_KAFKA', message, { cause: err });
-}
-
-export interface TopicSpec {
-  name: string;
-  partitions: number;
-  replicationFactor: number;
-  compacted?: boolean;
-  /** Extra topic configs (strings, as Kafka takes them). */
-  configs?: Record<string, string>;
 }
 
 export interface KafkaAdmin {
@@ -163,17 +113,17 @@ export interface KafkaAdmin {
 }
 
 export async function createAdmin(client: KafkaClient): Promise<KafkaAdmin> {
-  const admin = kafkajsOf(client).admin();
+  let admin: DriverAdmin;
   try {
-    await admin.connect();
+    admin = await driverOf(client).admin();
   } catch (err) {
-    throw toKafkaError(err, client.brokers);
+    throw kafkaError(client, err);
   }
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
-      throw toKafkaError(err, client.brokers);
+      throw kafkaError(client, err);
     }
   };
   return {
@@ -182,43 +132,25 @@ export async function createAdmin(client: KafkaClient): Promise<KafkaAdmin> {
         const existing = new Set(await admin.listTopics());
         const missing = specs.filter((s) => !existing.has(s.name));
         if (missing.length === 0) return [];
-        const topics: ITopicConfig[] = missing.map((s) => ({
-          topic: s.name,
-          numPartitions: s.partitions,
-          replicationFactor: s.replicationFactor,
-          configEntries: Object.entries({ ...(s.compacted ? { 'cleanup.policy': 'compact' } : {}), ...(s.configs ?? {}) }).map(([name, value]) => ({
-            name,
-            value,
-          })),
-        }));
-        try {
-          await admin.createTopics({ topics, waitForLeaders: true });
-        } catch (err) {
-          // Another process may have created them in between; that is the state we want.
-          const e = err as { type?: string; name?: string };
-          if (e.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(errorMessage(err))) throw err;
-        }
+        // Another process may create some of them in between; the driver takes that as done.
+        await admin.createTopics(missing);
         return missing.map((s) => s.name);
       }),
     listTopics: () => wrap(() => admin.listTopics()),
-    deleteTopics: (names) =>
-      wrap(async () => {
-        if (names.length > 0) await admin.deleteTopics({ topics: names, timeout: 10000 });
-      }),
-    endOffsets: (topic) => wrap(async () => (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }))),
-    offsetsForTime: (topic, timestamp) =>
-      wrap(async () => (await admin.fetchTopicOffsetsByTimestamp(topic, timestamp)).map((p) => ({ partition: p.partition, offset: p.offset }))),
+    deleteTopics: (names) => wrap(() => admin.deleteTopics(names)),
+    endOffsets: (topic) => wrap(async () => (await admin.watermarks(topic)).map((p) => ({ partition: p.partition, offset: p.high }))),
+    offsetsForTime: (topic, timestamp) => wrap(() => admin.offsetsForTime(topic, timestamp)),
     groupLag: (groupId, topic) =>
       wrap(async () => {
-        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        const ends = await admin.fetchTopicOffsets(topic);
+        const committed = await admin.committedOffsets(groupId, topic);
+        const ends = await admin.watermarks(topic);
         return ends.map((end) => {
-          const c = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+          const c = committed.find((p) => p.partition === end.partition)?.offset ?? '-1';
           const low = BigInt(end.low);
           const committedN = c === '-1' ? low : BigInt(c);
           return { partition: end.partition, committed: c, end: end.high, lag: Number(BigInt(end.high) - committedN) };
         });
       }),
-    close: () => admin.disconnect(),
+    close: () => admin.close(),
   };
 }

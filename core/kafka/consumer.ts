@@ -5,20 +5,20 @@
 //   - 'transactional': outputs and offsets are committed in one Kafka transaction (exactly once
 //     for read_committed readers);
 //   - 'at-least-once': outputs are sent with the idempotent producer, then offsets are committed.
-// If producing or committing fails after kafkajs' own retries, the runner does not carry on with
-// state that has moved past what Kafka holds: it reports a fatal error (onFatal) so the process
-// shuts down and restarts from the committed offsets.
+// If producing or committing fails after the Kafka client's own retries, the runner does not carry
+// on with state that has moved past what Kafka holds: it reports a fatal error (onFatal) so the
+// process shuts down and restarts from the committed offsets.
 //
-// This file wires the kafkajs consumer to the runner's parts in core/kafka/runner/: the rebalance
+// This file wires the driver's consumer to the runner's parts in core/kafka/runner/: the rebalance
 // tracker (what this member owns, where each partition's state stands), the takeover (fencing a
 // partition's previous owner), retries then the DLQ, flush and delivery, the batch handler that
 // runs them in order, and the metrics.
-import type { Consumer } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
 import type { BitPredictError } from '../errors.js';
 import type { KafkaClient } from './client.js';
-import { toKafkaError, kafkajsOf } from './client.js';
+import { driverOf, kafkaError } from './client.js';
+import type { DriverConsumer, DriverConsumerOptions } from './driver.js';
 import type { InRecord } from './records.js';
 import { createBatchHandler } from './runner/batch.js';
 import { createFlusher } from './runner/flush.js';
@@ -70,28 +70,61 @@ export interface ConsumerRunner {
   readonly assignedPartitions: number;
 }
 
-function createKafkaConsumer(client: KafkaClient, groupId: string, sessionTimeoutMs: number): Consumer {
-  return kafkajsOf(client).consumer({
-    groupId,
-    sessionTimeout: sessionTimeoutMs,
-    heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
-    // read_committed: never see records of aborted upstream transactions.
-    readUncommitted: false,
-    allowAutoTopicCreation: false,
+type RunnerConsumerOptions = Pick<DriverConsumerOptions, 'eachBatch' | 'onAssigned' | 'onCrash' | 'onBatchStart' | 'onBatchEnd'>;
+
+function createRunnerConsumer(opts: ConsumerRunnerOptions, autoCommitIntervalMs: number | null, events: RunnerConsumerOptions): DriverConsumer {
+  const sessionTimeoutMs = opts.sessionTimeoutMs ?? 30000;
+  return driverOf(opts.client).consumer({
+    groupId: opts.groupId,
+    topics: opts.topics,
+    fromBeginning: opts.fromBeginning ?? true,
+    sessionTimeoutMs,
+    heartbeatIntervalMs: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
     // A fetch waits at most this long for data (kafkajs' default is 5 s, the Java client's 500 ms);
-    // disconnect waits for the fetch in flight, so this also bounds how long a stop takes.
-    maxWaitTimeInMs: 500,
-    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
+    // stopping waits for the fetch in flight, so this also bounds how long a stop takes.
+    maxWaitMs: 500,
+    autoCommitIntervalMs,
+    ...events,
   });
 }
 
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const { client, groupId, delivery, hooks } = opts;
   const logger = opts.logger.child({ component: 'consumer', groupId });
-  const consumer = createKafkaConsumer(client, groupId, opts.sessionTimeoutMs ?? 30000);
   const metrics = createRunnerMetrics(opts.registry, groupId);
   const tracker = createRebalanceTracker(hooks);
   const commitIntervalMs = opts.commitIntervalMs ?? 1000;
+  // Transactions commit offsets themselves; at-least-once lets the driver commit resolved offsets.
+  const autoCommit = delivery.kind === 'at-least-once';
+  let fatal = false;
+
+  function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
+    // The first fatal error stops the process; later ones are its echoes.
+    if (fatal) return;
+    fatal = true;
+    logger.error({ err, code: err.code, ...context }, what);
+    opts.onFatal(err);
+  }
+
+  const consumer = createRunnerConsumer(opts, autoCommit ? commitIntervalMs : null, {
+    // eachBatch is built below from parts that need this consumer (to commit and to seek).
+    eachBatch: (batch, controls) => eachBatch(batch, controls),
+    onAssigned(assignment) {
+      metrics.groupJoined();
+      flusher.forgetCommits();
+      const owned = tracker.assign(assignment);
+      if (delivery.kind === 'transactional' && delivery.retain) {
+        delivery.retain(owned).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
+      }
+      logger.info({ assignment }, 'joined consumer group');
+    },
+    onCrash(err, restarting) {
+      if (!restarting) reportFatal(err, {}, 'consumer crashed and will not restart');
+      else logger.warn({ err }, 'consumer crashed; the driver restarts it');
+    },
+    onBatchStart: (b) => tracker.batchStarted(tpKey(b.topic, b.partition), BigInt(b.firstOffset), BigInt(b.lastOffset)),
+    onBatchEnd: () => tracker.batchEnded(),
+  });
   const flusher = createFlusher({ groupId, delivery, hooks, consumer, commitIntervalMs, metrics, logger });
   const takeover = createTakeover({ client, groupId, delivery, consumer, tracker, logger });
   const handle = createRetryingHandler({
@@ -103,16 +136,6 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     metrics,
     logger,
   });
-  let fatal = false;
-
-  function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
-    // The first fatal error stops the process; later ones are its echoes.
-    if (fatal) return;
-    fatal = true;
-    logger.error({ err, code: err.code, ...context }, what);
-    opts.onFatal(err);
-  }
-
   const eachBatch = createBatchHandler({
     client,
     hooks,
@@ -127,47 +150,18 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     reportFatal,
   });
 
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    metrics.groupJoined();
-    flusher.forgetCommits();
-    const owned = tracker.assign(e.payload.memberAssignment);
-    if (delivery.kind === 'transactional' && delivery.retain) {
-      delivery.retain(owned).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
-    }
-    logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
-  });
-  consumer.on(consumer.events.CRASH, (e) => {
-    const err = toKafkaError(e.payload.error, client.brokers);
-    if (!e.payload.restart) reportFatal(err, {}, 'consumer crashed and will not restart');
-    else logger.warn({ err }, 'consumer crashed; kafkajs restarts it');
-  });
-  consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
-    tracker.batchStarted(tpKey(e.payload.topic, e.payload.partition), BigInt(e.payload.firstOffset), BigInt(e.payload.lastOffset));
-  });
-  consumer.on(consumer.events.END_BATCH_PROCESS, () => tracker.batchEnded());
-
   return {
     async start() {
       try {
-        await consumer.connect();
-        for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true });
-        // Transactions commit offsets themselves; at-least-once lets kafkajs commit resolved offsets.
-        const autoCommit = delivery.kind === 'at-least-once';
-        await consumer.run({
-          autoCommit,
-          autoCommitInterval: autoCommit ? commitIntervalMs : null,
-          autoCommitThreshold: null,
-          eachBatchAutoResolve: false,
-          eachBatch,
-        });
+        await consumer.start();
         if (autoCommit) flusher.startIdleCommits();
       } catch (err) {
-        throw toKafkaError(err, client.brokers);
+        throw kafkaError(client, err);
       }
     },
     async stop() {
       flusher.stopIdleCommits();
-      await consumer.disconnect();
+      await consumer.stop();
       await takeover.close();
       tracker.left();
     },

@@ -116,7 +116,11 @@ export interface DriverBatch {
   partition: number;
   /** The data records, in offset order (no control records, no aborted data). Not empty when handed to eachBatch. */
   records: InRecord[];
-  /** The first offset the batch covers (its first data record; for an empty batch, where it starts). */
+  /**
+   * The first offset the batch covers, control records and aborted data included: the first record
+   * at or after the fetch position (a batch fetched from a committed offset starts there, even when
+   * that offset holds a transaction marker); for a batch without records, where it starts.
+   */
   firstOffset: string;
   /** The last offset the batch covers, control records and aborted data included. */
   lastOffset: string;

@@ -4,11 +4,10 @@
 // its own per process start that never commits (the next start reads from the beginning again),
 // so it cannot disturb any other reader. Records reach the caller as BitPredict's InRecord, never
 // as the Kafka client's types.
-import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { KafkaClient } from './client.js';
-import { createAdmin, toKafkaError, kafkajsOf } from './client.js';
-import { toInRecord, type InRecord } from './records.js';
+import { createAdmin, driverOf, kafkaError } from './client.js';
+import type { InRecord } from './records.js';
 
 export interface TopicReaderOptions {
   client: KafkaClient;
@@ -32,38 +31,32 @@ export interface TopicReader {
 
 /** Starts reading `topic` from its beginning; resolves once the consumer runs. */
 export async function readTopicFromStart(o: TopicReaderOptions): Promise<TopicReader> {
-  const consumer: Consumer = kafkajsOf(o.client).consumer({
+  const onProgress = o.onProgress;
+  const consumer = driverOf(o.client).consumer({
     groupId: o.groupId,
-    readUncommitted: false,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: o.maxWaitMs ?? 250,
+    topics: [o.topic],
+    fromBeginning: true,
+    sessionTimeoutMs: 30000,
+    heartbeatIntervalMs: 3000,
+    maxWaitMs: o.maxWaitMs ?? 250,
+    // Read from the beginning by every process start; offsets are never needed again.
+    autoCommitIntervalMs: null,
+    eachBatch: async (batch, controls) => {
+      await o.onBatch(batch.partition, batch.records);
+      // Nothing is committed: resolving only moves the fetch position past the batch.
+      controls.resolveOffset(batch.lastOffset);
+    },
+    // The driver skips eachBatch for a batch emptied by filtering (only control records), but still
+    // reports its end: the only way to see that a topic ending in a commit marker was read to its end.
+    onBatchEnd: onProgress ? (b) => onProgress(b.partition, BigInt(b.lastOffset) + 1n, BigInt(b.highWatermark)) : undefined,
   });
-  if (o.onProgress) {
-    const onProgress = o.onProgress;
-    // kafkajs skips eachBatch for a batch emptied by filtering (only control records), but still
-    // emits this event: the only way to see that a topic ending in a commit marker was read to its end.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      onProgress(e.payload.partition, BigInt(e.payload.lastOffset) + 1n, BigInt(e.payload.highWatermark));
-    });
-  }
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-    await consumer.run({
-      // Read from the beginning by every process start; offsets are never needed again.
-      autoCommit: false,
-      eachBatch: async ({ batch }: EachBatchPayload) => {
-        await o.onBatch(
-          batch.partition,
-          batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)),
-        );
-      },
-    });
+    await consumer.start();
   } catch (err) {
-    await consumer.disconnect().catch(() => undefined);
-    throw toKafkaError(err, o.client.brokers);
+    await consumer.stop().catch(() => undefined);
+    throw kafkaError(o.client, err);
   }
-  return { stop: () => consumer.disconnect() };
+  return { stop: () => consumer.stop() };
 }
 
 export interface FollowOptions {

@@ -3,7 +3,7 @@
 // throwaway consumer group that never commits, so it cannot move any live group's offsets.
 import { randomBytes } from 'node:crypto';
 import type { KafkaAdmin, KafkaClient } from './client.js';
-import { toKafkaError, kafkajsOf } from './client.js';
+import { driverOf, kafkaError } from './client.js';
 import type { InRecord } from './consumer.js';
 import { BitPredictError } from '../errors.js';
 
@@ -17,50 +17,51 @@ export async function readRange(
   opts: { timeoutMs?: number } = {},
 ): Promise<number> {
   if (from >= to) return 0;
-  const consumer = kafkajsOf(client).consumer({
-    groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`,
-    readUncommitted: false,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 250,
-  });
   let position = from;
   let read = 0;
   let failure: Error | null = null;
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const parts = e.payload.memberAssignment[topic] ?? [];
+  async function readBatch(records: InRecord[]): Promise<void> {
+    for (const rec of records) {
+      const off = BigInt(rec.offset);
+      if (off < from || off >= to) continue;
+      try {
+        await onRecord(rec);
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+        return;
+      }
+      read++;
+    }
+  }
+  const consumer = driverOf(client).consumer({
+    groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`,
+    topics: [topic],
+    fromBeginning: true,
+    sessionTimeoutMs: 30000,
+    heartbeatIntervalMs: 3000,
+    maxWaitMs: 250,
+    autoCommitIntervalMs: null,
+    onAssigned(assignment) {
+      const parts = assignment[topic] ?? [];
       const others = parts.filter((p) => p !== partition);
-      if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
-      consumer.seek({ topic, partition, offset: from.toString() });
-    });
+      if (others.length > 0) consumer.pause(topic, others);
+      consumer.seek(topic, partition, from.toString());
+    },
     // Control records (transaction markers) never reach eachBatch; the batch events still move the position.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      if (e.payload.partition === partition && e.payload.topic === topic) {
-        const next = BigInt(e.payload.lastOffset) + 1n;
+    onBatchEnd(b) {
+      if (b.partition === partition && b.topic === topic) {
+        const next = BigInt(b.lastOffset) + 1n;
         if (next > position) position = next;
       }
-    });
-    await consumer.run({
-      autoCommit: false,
-      // Auto-resolve: the fetch position must advance past each batch (nothing is committed).
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
-        if (batch.partition !== partition || failure !== null) return;
-        for (const m of batch.messages) {
-          const off = BigInt(m.offset);
-          if (off < from || off >= to) continue;
-          try {
-            await onRecord({ topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers: {} });
-          } catch (err) {
-            failure = err instanceof Error ? err : new Error(String(err));
-            return;
-          }
-          read++;
-        }
-      },
-    });
+    },
+    eachBatch: async (batch, controls) => {
+      if (batch.partition === partition && failure === null) await readBatch(batch.records);
+      // Resolve every batch: the fetch position must advance past it (nothing is committed).
+      controls.resolveOffset(batch.lastOffset);
+    },
+  });
+  try {
+    await consumer.start();
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
     while (position < to && failure === null) {
       if (Date.now() > deadline) {
@@ -76,9 +77,9 @@ export async function readRange(
     if (failed !== null) throw failed;
   } catch (err) {
     if (err instanceof BitPredictError) throw err;
-    throw toKafkaError(err, client.brokers);
+    throw kafkaError(client, err);
   } finally {
-    await consumer.disconnect();
+    await consumer.stop();
   }
   return read;
 }

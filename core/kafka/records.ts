@@ -1,6 +1,6 @@
-// The record shape every reader in core/kafka hands out, so code outside this folder never sees
-// the Kafka client's own message types.
-import type { KafkaMessage } from 'kafkajs';
+// The record shapes of core/kafka: InRecord is what every reader hands out, OutRecord what every
+// producer takes, so code outside this folder never sees the Kafka client's own message types
+// (each driver maps its client's messages onto these).
 
 export interface InRecord {
   topic: string;
@@ -10,14 +10,6 @@ export interface InRecord {
   value: Buffer | null;
   timestamp: number;
   headers: Record<string, Buffer | undefined>;
-}
-
-export function toInRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
-  const headers: Record<string, Buffer | undefined> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    headers[k] = Array.isArray(v) ? (v[0] === undefined ? undefined : Buffer.from(v[0])) : v === undefined ? undefined : Buffer.from(v);
-  }
-  return { topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers };
 }
 
 /** A record to produce. */

@@ -4,7 +4,7 @@
 // of a key is among them as long as fewer than `perPartition` other records follow it.
 import { randomBytes } from 'node:crypto';
 import type { KafkaClient } from './client.js';
-import { createAdmin, toKafkaError, kafkajsOf } from './client.js';
+import { createAdmin, driverOf, kafkaError } from './client.js';
 import type { InRecord } from './consumer.js';
 
 export async function readTail(client: KafkaClient, topic: string, opts: { perPartition?: number; timeoutMs?: number } = {}): Promise<InRecord[]> {
@@ -20,37 +20,42 @@ export async function readTail(client: KafkaClient, topic: string, opts: { perPa
   }
   const wanted = ends.filter((e) => BigInt(e.offset) > (lows.get(e.partition) ?? 0n) && BigInt(e.offset) > 0n);
   if (wanted.length === 0) return [];
-  const consumer = kafkajsOf(client).consumer({
-    groupId: `bitpredict-tail-${randomBytes(6).toString('hex')}`,
-    readUncommitted: false,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 250,
-  });
   const out: InRecord[] = [];
   const lastSeen = new Map<number, bigint>();
   const endOf = new Map(wanted.map((e) => [e.partition, BigInt(e.offset)]));
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let seeked = false;
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+  let seeked = false;
+  let lastProgress = Date.now();
+  const consumer = driverOf(client).consumer({
+    groupId: `bitpredict-tail-${randomBytes(6).toString('hex')}`,
+    topics: [topic],
+    fromBeginning: true,
+    sessionTimeoutMs: 30000,
+    heartbeatIntervalMs: 3000,
+    maxWaitMs: 250,
+    autoCommitIntervalMs: null,
+    onAssigned() {
       if (seeked) return;
       seeked = true;
+      // Quiet is counted from the join (as the loop below says), not from before connecting.
+      lastProgress = Date.now();
       for (const [partition, end] of endOf) {
         const low = lows.get(partition) ?? 0n;
         const from = end - perPartition > low ? end - perPartition : low;
-        consumer.seek({ topic, partition, offset: from.toString() });
+        consumer.seek(topic, partition, from.toString());
       }
-    });
-    let lastProgress = Date.now();
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        lastProgress = Date.now();
-        out.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, timestamp: Number(message.timestamp), headers: {} });
-        lastSeen.set(partition, BigInt(message.offset));
-      },
-    });
+    },
+    eachBatch: async (batch, controls) => {
+      lastProgress = Date.now();
+      for (const record of batch.records) {
+        out.push(record);
+        lastSeen.set(batch.partition, BigInt(record.offset));
+      }
+      // Nothing is committed: resolving only moves the fetch position past the batch.
+      controls.resolveOffset(batch.lastOffset);
+    },
+  });
+  try {
+    await consumer.start();
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
     // Done when every partition reached its end; transaction markers occupy offsets without a
     // record, so a partition that has been quiet for a second after the join is also done.
@@ -61,9 +66,9 @@ export async function readTail(client: KafkaClient, topic: string, opts: { perPa
       await new Promise((r) => setTimeout(r, 50));
     }
   } catch (err) {
-    throw toKafkaError(err, client.brokers);
+    throw kafkaError(client, err);
   } finally {
-    await consumer.disconnect();
+    await consumer.stop();
   }
   return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }

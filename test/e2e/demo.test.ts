@@ -39,7 +39,9 @@ function descendants(pid: number): number[] {
 describe('npm run demo', () => {
   afterAll(async () => {
     const config = loadConfig(process.env, { BITPREDICT_TOPIC_PREFIX: prefix });
-    const admin = await createAdmin(createKafkaClient({ brokers: config.kafka.brokers, clientId: 'demo-test-cleanup' }, createLogger({ level: 'silent' })));
+    const admin = await createAdmin(
+      createKafkaClient({ brokers: config.kafka.brokers, clientId: 'demo-test-cleanup', driver: config.kafka.driver }, createLogger({ level: 'silent' })),
+    );
     await admin.deleteTopics(topicSpecs({ prefix, partitions: 1, replicationFactor: 1 }).map((t) => t.name)).catch(() => undefined);
     await admin.close();
   });

@@ -1,17 +1,17 @@
-// One kafkajs batch of one input partition, in order: on the first batch after a join, fence the
+// One fetched batch of one input partition, in order: on the first batch after a join, fence the
 // partition's previous owner (exactly-once); bring the partition's state to where the batch starts;
 // run the records through the handler in chunks of flushEvery, flushing outputs and offsets after
 // each chunk and heartbeating so a long batch keeps the partition; flush the rest unless the
 // partition was revoked meanwhile. A failure to fence, restore or flush stops the process (onFatal)
 // so it restarts from the committed offsets; any other error (a heartbeat refused by a rebalance)
-// goes back to kafkajs, and the partition's state is rebuilt before its next batch.
-import type { EachBatchPayload } from 'kafkajs';
+// goes back to the driver, and the partition's state is rebuilt before its next batch.
 import type { Logger } from '../../logger.js';
 import type { BitPredictError } from '../../errors.js';
 import { isBitPredictError } from '../../errors.js';
 import type { KafkaClient } from '../client.js';
-import { toKafkaError } from '../client.js';
-import { toInRecord, type InRecord } from '../records.js';
+import { kafkaError } from '../client.js';
+import type { BatchControls, DriverBatch } from '../driver.js';
+import type { InRecord } from '../records.js';
 import type { Flusher, PendingOutputs } from './flush.js';
 import { FlushFailure } from './flush.js';
 import type { RunnerMetrics } from './metrics.js';
@@ -22,6 +22,12 @@ import type { Takeover } from './takeover.js';
 import type { PartitionHooks } from './types.js';
 
 type Context = { topic: string; partition: number };
+
+/** Records after the batch up to the partition's high watermark (never below 0). */
+function lagAfter(batch: DriverBatch): number {
+  const lag = BigInt(batch.highWatermark) - (BigInt(batch.lastOffset) + 1n);
+  return Number(lag > 0n ? lag : 0n);
+}
 
 export interface BatchDeps {
   client: KafkaClient;
@@ -38,7 +44,7 @@ export interface BatchDeps {
   reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void;
 }
 
-export function createBatchHandler(deps: BatchDeps): (payload: EachBatchPayload) => Promise<void> {
+export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, controls: BatchControls) => Promise<void> {
   const { client, hooks, tracker, flusher, handle, logger, flushEvery, reportFatal } = deps;
 
   /** False when the batch must be dropped: the consumer seeks to the committed offset instead. */
@@ -46,7 +52,7 @@ export function createBatchHandler(deps: BatchDeps): (payload: EachBatchPayload)
     try {
       return await deps.takeover.takeOver(ctx.topic, ctx.partition, first);
     } catch (err) {
-      const e = toKafkaError(err, client.brokers);
+      const e = kafkaError(client, err);
       reportFatal(e, ctx, "could not take over the partition's transactional id; stopping so the process restarts");
       throw e;
     }
@@ -58,7 +64,7 @@ export function createBatchHandler(deps: BatchDeps): (payload: EachBatchPayload)
     try {
       tracker.stateReached(key, BigInt(await hooks.ensure(ctx.topic, ctx.partition, first)));
     } catch (err) {
-      const e = isBitPredictError(err) ? err : toKafkaError(err, client.brokers);
+      const e = isBitPredictError(err) ? err : kafkaError(client, err);
       reportFatal(e, ctx, 'could not restore the partition state; stopping so the process restarts');
       throw e;
     }
@@ -73,13 +79,13 @@ export function createBatchHandler(deps: BatchDeps): (payload: EachBatchPayload)
     }
   }
 
-  /** Handles the batch's records, flushing every flushEvery; stops early once kafkajs stops or the partition is revoked. */
-  async function handleRecords(payload: EachBatchPayload, ctx: Context, key: string, outputs: PendingOutputs): Promise<void> {
-    const { batch, heartbeat, isRunning, isStale } = payload;
-    const messages = batch.messages;
-    for (let i = 0; i < messages.length; i += flushEvery) {
+  /** Handles the batch's records, flushing every flushEvery; stops early once the consumer stops or the partition is revoked. */
+  async function handleRecords(batch: DriverBatch, controls: BatchControls, ctx: Context, key: string, outputs: PendingOutputs): Promise<void> {
+    const { heartbeat, isRunning, isStale } = controls;
+    const records = batch.records;
+    for (let i = 0; i < records.length; i += flushEvery) {
       if (!isRunning() || isStale()) break;
-      const chunk = messages.slice(i, i + flushEvery).map((m) => toInRecord(batch.topic, batch.partition, m));
+      const chunk = records.slice(i, i + flushEvery);
       await prepare(ctx, chunk);
       for (const rec of chunk) {
         if (!isRunning() || isStale()) break;
@@ -100,29 +106,28 @@ export function createBatchHandler(deps: BatchDeps): (payload: EachBatchPayload)
     }
   }
 
-  return async function eachBatch(payload: EachBatchPayload): Promise<void> {
+  return async function eachBatch(batch: DriverBatch, controls: BatchControls): Promise<void> {
     tracker.batchDelivered();
-    const { batch, resolveOffset, isStale, commitOffsetsIfNecessary } = payload;
+    const { resolveOffset, isStale, commitOffsetsIfNecessary } = controls;
     const key = tpKey(batch.topic, batch.partition);
     const ctx: Context = { topic: batch.topic, partition: batch.partition };
-    const batchFirst = batch.firstOffset();
-    logger.trace({ ...ctx, first: batchFirst, size: batch.messages.length }, 'batch');
-    if (batchFirst === null) return;
+    const batchFirst = batch.firstOffset;
+    logger.trace({ ...ctx, first: batchFirst, size: batch.records.length }, 'batch');
     if (tracker.takeFirstBatch(key) && !(await takeOver(ctx, batchFirst))) return;
     await ensureState(ctx, key, batchFirst);
     const outputs = flusher.forBatch({ ...ctx, resolveOffset, commitOffsetsIfNecessary });
     try {
-      await handleRecords(payload, ctx, key, outputs);
+      await handleRecords(batch, controls, ctx, key, outputs);
       // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
       if (!isStale()) await outputs.flush();
-      deps.metrics.lag(batch.topic, batch.partition, Number(batch.offsetLag()));
+      deps.metrics.lag(batch.topic, batch.partition, lagAfter(batch));
     } catch (err) {
       if (err instanceof FlushFailure) {
-        const e = toKafkaError(err.original, client.brokers);
+        const e = kafkaError(client, err.original);
         reportFatal(e, ctx, 'could not produce, dead-letter or commit; stopping so the process restarts from committed offsets');
         throw e;
       }
-      // Heartbeat errors (a rebalance) go back to kafkajs, which rejoins; the unflushed records are
+      // Heartbeat errors (a rebalance) go back to the driver, which rejoins; the unflushed records are
       // re-read by whoever owns the partition next, and this partition's state is rebuilt.
       tracker.stateLost(key);
       throw err;

@@ -3,16 +3,16 @@
 //   - 'transactional': outputs and the next offset are committed in one Kafka transaction, by the
 //     transactional producer that owns the input partition (exactly once for read_committed readers);
 //   - 'at-least-once': outputs are sent with the idempotent producer, then the offset is resolved
-//     and committed lazily (at most every commitIntervalMs, and by kafkajs on rebalance and
+//     and committed lazily (at most every commitIntervalMs, and by the driver on rebalance and
 //     disconnect).
-// A produce (in transactional mode: with its offset commit) that fails after kafkajs' own retries
-// becomes a FlushFailure, which the runner turns into a fatal stop: in-memory state has moved past
-// what Kafka holds. An at-least-once commit refused later is not one: the outputs are durable
-// already, and the partition's next owner re-reads at most the uncommitted records.
-import type { Consumer } from 'kafkajs';
+// A produce (in transactional mode: with its offset commit) that fails after the Kafka client's own
+// retries becomes a FlushFailure, which the runner turns into a fatal stop: in-memory state has
+// moved past what Kafka holds. An at-least-once commit refused later is not one: the outputs are
+// durable already, and the partition's next owner re-reads at most the uncommitted records.
 import type { Logger } from '../../logger.js';
 import { errorMessage } from '../../errors.js';
-import type { OutRecord } from '../producer.js';
+import type { DriverConsumer } from '../driver.js';
+import type { OutRecord } from '../records.js';
 import type { RunnerMetrics } from './metrics.js';
 import { tpKey } from './rebalance.js';
 import type { DeliveryMode, PartitionHooks } from './types.js';
@@ -24,7 +24,7 @@ export class FlushFailure extends Error {
   }
 }
 
-/** The input partition of a batch, with the batch's offset controls from kafkajs. */
+/** The input partition of a batch, with the batch's offset controls from the driver. */
 export interface FlushTarget {
   topic: string;
   partition: number;
@@ -55,7 +55,7 @@ export interface FlusherDeps {
   groupId: string;
   delivery: DeliveryMode;
   hooks: PartitionHooks | undefined;
-  consumer: Pick<Consumer, 'commitOffsets'>;
+  consumer: Pick<DriverConsumer, 'commitOffsets'>;
   commitIntervalMs: number;
   metrics: RunnerMetrics;
   logger: Logger;

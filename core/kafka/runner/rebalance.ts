@@ -1,6 +1,6 @@
 // What this member owns and where each owned partition's in-memory state stands, kept in step with
-// the group's joins and kafkajs' batch events. Per batch the runner asks two things of it: is this
-// the partition's first batch since the join (then the previous owner must be fenced before
+// the group's joins and the driver's batch events. Per batch the runner asks two things of it: is
+// this the partition's first batch since the join (then the previous owner must be fenced before
 // anything is produced), and does the batch start where the state stands (if not, the state is
 // rebuilt to the batch's first offset before the first record).
 import type { PartitionHooks } from './types.js';
@@ -32,11 +32,11 @@ export interface RebalanceTracker {
   stateReached(key: string, offset: bigint): void;
   /** The state no longer stands at a known offset (abandoned batch, seek): the next batch rebuilds it. */
   stateLost(key: string): void;
-  /** kafkajs starts a batch (START_BATCH_PROCESS). */
+  /** The driver starts a batch (onBatchStart). */
   batchStarted(key: string, first: bigint, last: bigint): void;
   /** The batch reached eachBatch, so it held data records. */
   batchDelivered(): void;
-  /** kafkajs ends the batch (END_BATCH_PROCESS). */
+  /** The driver ends the batch (onBatchEnd). */
   batchEnded(): void;
 }
 
@@ -47,8 +47,8 @@ export function createRebalanceTracker(hooks: PartitionHooks | undefined): Rebal
   const fresh = new Set<string>();
   // Offset each partition's in-memory state has reached (stateful processors).
   const stateAt = new Map<string, bigint>();
-  // A batch kafkajs started; cleared by eachBatch, so if it is still set at the batch's end the batch
-  // held only control records or aborted data (kafkajs skips eachBatch for those).
+  // A batch the driver started; cleared by eachBatch, so if it is still set at the batch's end the
+  // batch held only control records or aborted data (the driver skips eachBatch for those).
   let started: { key: string; first: bigint; last: bigint } | null = null;
 
   return {

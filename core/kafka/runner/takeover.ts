@@ -2,10 +2,10 @@
 // transactional id fences a previous owner and waits for its open transaction to end. Only then is
 // the committed offset final: if it is not where this batch starts (a zombie committed in
 // between), the batch is dropped and the consumer starts again from the committed offset.
-import type { Admin, Consumer } from 'kafkajs';
 import type { Logger } from '../../logger.js';
 import type { KafkaClient } from '../client.js';
-import { kafkajsOf } from '../client.js';
+import { driverOf } from '../client.js';
+import type { DriverAdmin, DriverConsumer } from '../driver.js';
 import type { RebalanceTracker } from './rebalance.js';
 import { tpKey } from './rebalance.js';
 import type { DeliveryMode } from './types.js';
@@ -24,20 +24,26 @@ export interface TakeoverDeps {
   client: KafkaClient;
   groupId: string;
   delivery: DeliveryMode;
-  consumer: Pick<Consumer, 'seek'>;
+  consumer: Pick<DriverConsumer, 'seek'>;
   tracker: RebalanceTracker;
   logger: Logger;
 }
 
 export function createTakeover(deps: TakeoverDeps): Takeover {
   const { client, groupId, delivery, logger } = deps;
-  let admin: Admin | null = null;
+  // One admin for the runner's life, made on the first takeover; a failed connect is tried again next time.
+  let admin: Promise<DriverAdmin> | null = null;
 
   async function committedOffset(topic: string, partition: number): Promise<string | null> {
-    admin ??= kafkajsOf(client).admin();
-    await admin.connect();
-    const res = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const o = res.find((r) => r.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
+    const connecting = (admin ??= driverOf(client).admin());
+    let connected: DriverAdmin;
+    try {
+      connected = await connecting;
+    } catch (err) {
+      if (admin === connecting) admin = null;
+      throw err;
+    }
+    const o = (await connected.committedOffsets(groupId, topic)).find((p) => p.partition === partition)?.offset;
     return o === undefined || o === '-1' ? null : o;
   }
 
@@ -54,11 +60,11 @@ export function createTakeover(deps: TakeoverDeps): Takeover {
       if (c === null || c === fetched) return true;
       logger.info({ ...context, fetched, committed: c }, 'committed offset moved while taking over the partition; seeking');
       deps.tracker.stateLost(tpKey(topic, partition));
-      deps.consumer.seek({ topic, partition, offset: c });
+      deps.consumer.seek(topic, partition, c);
       return false;
     },
     async close() {
-      if (admin) await admin.disconnect().catch(() => undefined);
+      if (admin) await admin.then((a) => a.close()).catch(() => undefined);
     },
   };
 }

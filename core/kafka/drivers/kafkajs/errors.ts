@@ -1,0 +1,139 @@
+// kafkajs errors as BitPredictErrors, in one place. kafkajs wraps the failure that matters in its
+// retry errors (KafkaJSNumberOfRetriesExceeded, KafkaJSNonRetriableError, with `cause`), so the
+// specific conditions (a fenced producer, a broker too old, refused credentials, a failed TLS
+// handshake) are looked for along the whole chain; then a connection failure becomes
+// ERR_KAFKA_UNREACHABLE with the addresses tried, and kafkajs' own `retriable` flag becomes ours.
+import { BitPredictError, errorMessage } from '../../../errors.js';
+
+export interface ErrorContext {
+  /** The bootstrap addresses, named when no broker answered. */
+  brokers: string[];
+  /** The transactional id of the producer that failed, named when it was fenced. */
+  transactionalId?: string;
+}
+
+interface KafkaJsErrorLike {
+  name?: string;
+  type?: string;
+  code?: string | number;
+  retriable?: boolean;
+  message?: string;
+  cause?: unknown;
+  originalError?: unknown;
+  broker?: string;
+  apiName?: string;
+}
+
+/** The error and the errors it wraps, outermost first. */
+function chainOf(err: unknown): KafkaJsErrorLike[] {
+  const chain: KafkaJsErrorLike[] = [];
+  let current: unknown = err;
+  while (current !== null && typeof current === 'object' && chain.length < 8 && !chain.includes(current)) {
+    const e = current as KafkaJsErrorLike;
+    chain.push(e);
+    current = e.cause ?? e.originalError;
+  }
+  return chain;
+}
+
+// Node's certificate verification codes and OpenSSL's handshake failures.
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'EPROTO',
+]);
+
+const isFenced = (e: KafkaJsErrorLike): boolean =>
+  e.type === 'INVALID_PRODUCER_EPOCH' ||
+  e.type === 'PRODUCER_FENCED' ||
+  // kafkajs 2.2 has no name for PRODUCER_FENCED (error code 90), which newer brokers may answer.
+  (e.type === 'KAFKAJS_UNKNOWN_ERROR_CODE' && /\bUnknown error code 90\b/.test(e.message ?? ''));
+
+const isVersion = (e: KafkaJsErrorLike): boolean => e.type === 'UNSUPPORTED_VERSION' || e.name === 'KafkaJSServerDoesNotSupportApiKey';
+
+const isAuth = (e: KafkaJsErrorLike): boolean => e.name === 'KafkaJSSASLAuthenticationError';
+
+function isTls(e: KafkaJsErrorLike): boolean {
+  const code = typeof e.code === 'string' ? e.code : '';
+  return TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || /certificate|SSL routines|before secure TLS connection was established/i.test(e.message ?? '');
+}
+
+/** The same test as before the driver split: refused or timed-out connections, however kafkajs wrapped them. */
+function isConnection(err: unknown): boolean {
+  const e = err as KafkaJsErrorLike | undefined;
+  const name = e?.name ?? '';
+  const message = errorMessage(err);
+  return (
+    name === 'KafkaJSConnectionError' ||
+    (name === 'KafkaJSNonRetriableError' && /connect|ECONNREFUSED|Connection/i.test(message + errorMessage(e?.originalError))) ||
+    (name === 'KafkaJSNumberOfRetriesExceeded' && /ECONNREFUSED|Connection|connect/i.test(errorMessage(e?.originalError) + message)) ||
+    /ECONNREFUSED|Connection timeout|Failed to connect/i.test(message)
+  );
+}
+
+/** The conditions with a code of their own, or null. */
+function specific(err: unknown, ctx: ErrorContext): BitPredictError | null {
+  const chain = chainOf(err);
+  const found = (test: (e: KafkaJsErrorLike) => boolean): KafkaJsErrorLike | undefined => chain.find(test);
+  // kafkajs names the broker of a failed connection; otherwise the bootstrap addresses say where.
+  const broker = chain.find((c) => typeof c.broker === 'string')?.broker ?? ctx.brokers.join(', ');
+  const cause = { cause: err };
+  const fenced = found(isFenced);
+  if (fenced) {
+    const who = ctx.transactionalId === undefined ? "this producer's transactional id" : `transactional id ${ctx.transactionalId}`;
+    return new BitPredictError(
+      'ERR_KAFKA_FENCED',
+      `${who} was taken over by another instance: this producer is fenced and must stop (${fenced.message ?? fenced.type})`,
+      cause,
+    );
+  }
+  const version = found(isVersion);
+  if (version) {
+    const api = version.apiName ? `the ${version.apiName} API` : 'an API';
+    return new BitPredictError(
+      'ERR_KAFKA_VERSION',
+      `the Kafka broker at ${broker} does not support a version of ${api} that BITPREDICT_KAFKA_CLIENT=kafkajs needs (${version.message ?? version.type})`,
+      cause,
+    );
+  }
+  const auth = found(isAuth);
+  if (auth) {
+    return new BitPredictError(
+      'ERR_KAFKA_AUTH',
+      `the Kafka broker at ${broker} refused the SASL authentication: ${auth.message} (check BITPREDICT_KAFKA_SASL_USERNAME and BITPREDICT_KAFKA_SASL_PASSWORD)`,
+      cause,
+    );
+  }
+  const tls = found(isTls);
+  if (tls) {
+    return new BitPredictError(
+      'ERR_KAFKA_TLS',
+      `the TLS handshake with the Kafka broker at ${broker} failed: ${tls.message} (check BITPREDICT_KAFKA_SSL_CA_FILE, the client certificate, and that the listener speaks TLS)`,
+      cause,
+    );
+  }
+  return null;
+}
+
+/** Any kafkajs error as a BitPredictError (unchanged when it is one already). */
+export function toKafkaError(err: unknown, ctx: ErrorContext): BitPredictError {
+  if (err instanceof BitPredictError) return err;
+  const known = specific(err, ctx);
+  if (known) return known;
+  if (isConnection(err)) {
+    return new BitPredictError('ERR_KAFKA_UNREACHABLE', `no Kafka broker answered at ${ctx.brokers.join(', ')} (is the stack up? run: npm run stack:up)`, {
+      cause: err,
+    });
+  }
+  const message = errorMessage(err);
+  if ((err as KafkaJsErrorLike | undefined)?.retriable) return new BitPredictError('ERR_KAFKA_RETRIABLE', message, { cause: err });
+  return new BitPredictError('ERR_KAFKA', message, { cause: err });
+}

@@ -1,0 +1,103 @@
+// The kafkajs producers: idempotent (acks=all, one in-flight request per broker so that kafkajs'
+// retries cannot reorder a partition), records of one send() call in one request per broker; and
+// the transactional producer that sends records and commits consumer offsets in one transaction.
+import kafkajs from 'kafkajs';
+import type { Kafka, ProducerConfig, Transaction } from 'kafkajs';
+import type { BitPredictError } from '../../../errors.js';
+import type { DriverProducer, DriverTransactionalProducer, OffsetCommit } from '../../driver.js';
+import { toTopicMessages } from './records.js';
+
+type ToError = (err: unknown) => BitPredictError;
+
+// Idempotence only holds if the producer never gives up on a batch by itself (kafkajs warns
+// otherwise): a broker outage becomes backpressure, visible in readiness, lag and the shutdown
+// deadline, instead of a resend that could duplicate. The default partitioner is named explicitly
+// (murmur2 on the key, as the Java client), which also silences kafkajs' v2 migration warning.
+const PRODUCER_BASE: ProducerConfig = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+  retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
+};
+
+export async function createKafkaJsProducer(kafka: Kafka, toError: ToError): Promise<DriverProducer> {
+  const producer = kafka.producer(PRODUCER_BASE);
+  try {
+    await producer.connect();
+  } catch (err) {
+    throw toError(err);
+  }
+  return {
+    async send(records) {
+      if (records.length === 0) return;
+      try {
+        await producer.sendBatch({ topicMessages: toTopicMessages(records), acks: -1 });
+      } catch (err) {
+        throw toError(err);
+      }
+    },
+    async close() {
+      try {
+        await producer.disconnect();
+      } catch (err) {
+        throw toError(err);
+      }
+    },
+  };
+}
+
+/** The offsets per group and topic, as kafkajs' sendOffsets takes them (one call per group). */
+export function offsetsByGroup(
+  offsets: OffsetCommit[],
+): { consumerGroupId: string; topics: { topic: string; partitions: { partition: number; offset: string }[] }[] }[] {
+  const groups = new Map<string, Map<string, { partition: number; offset: string }[]>>();
+  for (const o of offsets) {
+    const topics = groups.get(o.consumerGroupId) ?? new Map<string, { partition: number; offset: string }[]>();
+    groups.set(o.consumerGroupId, topics);
+    const parts = topics.get(o.topic) ?? [];
+    topics.set(o.topic, parts);
+    parts.push({ partition: o.partition, offset: o.offset });
+  }
+  return [...groups].map(([consumerGroupId, topics]) => ({
+    consumerGroupId,
+    topics: [...topics.entries()].map(([topic, partitions]) => ({ topic, partitions })),
+  }));
+}
+
+/** `toError` knows the transactional id, so a fenced producer says which id was taken over. */
+export async function createKafkaJsTransactionalProducer(kafka: Kafka, transactionalId: string, toError: ToError): Promise<DriverTransactionalProducer> {
+  const producer = kafka.producer({ ...PRODUCER_BASE, transactionalId });
+  try {
+    await producer.connect();
+  } catch (err) {
+    throw toError(err);
+  }
+  return {
+    async sendWithOffsets(records, offsets) {
+      let txn: Transaction | undefined;
+      try {
+        txn = await producer.transaction();
+        if (records.length > 0) await txn.sendBatch({ topicMessages: toTopicMessages(records), acks: -1 });
+        for (const group of offsetsByGroup(offsets)) await txn.sendOffsets(group);
+        await txn.commit();
+      } catch (err) {
+        if (txn?.isActive()) {
+          try {
+            await txn.abort();
+          } catch {
+            // The abort failing leaves the transaction to time out on the broker; the original error matters more.
+          }
+        }
+        throw toError(err);
+      }
+    },
+    async close() {
+      try {
+        await producer.disconnect();
+      } catch (err) {
+        throw toError(err);
+      }
+    },
+  };
+}
