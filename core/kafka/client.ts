@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { BitPredictError } from '../errors.js';
 import { topicName, type LogicalTopic } from '../../schemas/index.js';
 import { PLAINTEXT, type DriverAdmin, type DriverName, type DriverSettings, type KafkaDriver, type KafkaSecurity, type TopicSpec } from './driver.js';
+import { createPlatformaticDriver } from './drivers/platformatic/index.js';
 import { createKafkaJsDriver } from './drivers/kafkajs/index.js';
 
 export type { TopicSpec };
@@ -49,9 +50,7 @@ export interface KafkaClient {
 
 const DRIVERS: Record<DriverName, (s: DriverSettings) => KafkaDriver> = {
   kafkajs: createKafkaJsDriver,
-  platformatic: () => {
-    throw new BitPredictError('ERR_CONFIG_INVALID', 'BITPREDICT_KAFKA_CLIENT=platformatic: the @platformatic/kafka driver is not built in yet');
-  },
+  platformatic: createPlatformaticDriver,
 };
 
 const drivers = new WeakMap<KafkaClient, KafkaDriver>();
@@ -75,7 +74,14 @@ export function kafkaError(client: KafkaClient, err: unknown): BitPredictError {
 export function createKafkaClient(settings: KafkaSettings, logger: Logger): KafkaClient {
   const child = logger.child({ component: 'kafka' });
   const driverName = settings.driver ?? 'kafkajs';
-  const driver = DRIVERS[driverName]({
+  const factory = Object.hasOwn(DRIVERS, driverName) ? DRIVERS[driverName] : undefined;
+  if (!factory) {
+    throw new BitPredictError(
+      'ERR_CONFIG_INVALID',
+      `BITPREDICT_KAFKA_CLIENT=${String(driverName)} is not a Kafka client driver; use one of: ${Object.keys(DRIVERS).join(', ')}`,
+    );
+  }
+  const driver = factory({
     brokers: settings.brokers,
     clientId: settings.clientId,
     connectRetries: settings.connectRetries ?? 5,

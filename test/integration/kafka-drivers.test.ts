@@ -19,7 +19,8 @@ import { murmur2 } from '../../core/kafka/drivers/platformatic/base.js';
 const logger = createLogger({ level: 'silent', name: 'kafka-drivers-test' });
 const brokers = loadConfig(process.env).kafka.brokers;
 const run = randomBytes(3).toString('hex');
-const clientOf = (driver: DriverName): KafkaClient => createKafkaClient({ brokers, clientId: `drivers-test-${driver}`, driver, topicPrefix: `t.drivers.${run}.` }, logger);
+const clientOf = (driver: DriverName): KafkaClient =>
+  createKafkaClient({ brokers, clientId: `drivers-test-${driver}`, driver, topicPrefix: `t.drivers.${run}.` }, logger);
 
 async function readAll(client: KafkaClient, topic: string, expected: number, timeoutMs = 20_000): Promise<InRecord[]> {
   const got: InRecord[] = [];
@@ -87,7 +88,9 @@ describe('Kafka drivers: one contract, both clients', () => {
     const keys = Array.from({ length: 40 }, (_, i) => `BTC${i}USDT:${i % 3 ? '1h' : '1m'}`);
     for (const d of DRIVER_NAMES) {
       const producer = await createProducer(clients[d]);
-      await producer.send(keys.map((key, i) => ({ topic: name, key, value: Buffer.from(`${d}:${i}`), timestamp: 1_500_000_000_000 + i, headers: { from: d } })));
+      await producer.send(
+        keys.map((key, i) => ({ topic: name, key, value: Buffer.from(`${d}:${i}`), timestamp: 1_500_000_000_000 + i, headers: { from: d } })),
+      );
       await producer.close();
     }
     for (const reader of DRIVER_NAMES) {
@@ -110,7 +113,14 @@ describe('Kafka drivers: one contract, both clients', () => {
       await admin.ensureTopics([{ name, partitions: 3, replicationFactor: 1 }]);
       const producer = await createProducer(clients[d]);
       for (let i = 0; i < 2000; i += 500) {
-        await producer.send(Array.from({ length: 500 }, (_, j) => ({ topic: name, key: 'one', value: Buffer.from(String(i + j)), timestamp: 1_600_000_000_000 + (i + j) * 1000 })));
+        await producer.send(
+          Array.from({ length: 500 }, (_, j) => ({
+            topic: name,
+            key: 'one',
+            value: Buffer.from(String(i + j)),
+            timestamp: 1_600_000_000_000 + (i + j) * 1000,
+          })),
+        );
       }
       await producer.close();
       const a = await createAdmin(clients[d]);
@@ -149,7 +159,10 @@ describe('Kafka drivers: one contract, both clients', () => {
     for (const d of DRIVER_NAMES) {
       const p = await createTransactionalProducer(clients[d], `drivers-${run}-${d}-txn`);
       const offset = d === 'kafkajs' ? '5' : '9';
-      await p.sendWithOffsets([{ topic: name, key: small.key, value: Buffer.from(`${d}:committed:1`) }], [{ consumerGroupId: group, topic: input, partition: 0, offset }]);
+      await p.sendWithOffsets(
+        [{ topic: name, key: small.key, value: Buffer.from(`${d}:committed:1`) }],
+        [{ consumerGroupId: group, topic: input, partition: 0, offset }],
+      );
       const failed = await errorOf(
         p.sendWithOffsets(
           [

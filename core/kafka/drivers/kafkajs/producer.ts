@@ -70,7 +70,14 @@ export async function createKafkaJsTransactionalProducer(kafka: Kafka, transacti
   const producer = kafka.producer({ ...PRODUCER_BASE, transactionalId });
   try {
     await producer.connect();
+    // kafkajs initialises the transactional id on its first transaction, not on connect. Do it
+    // now: that is what fences the id's previous owner (and aborts its open transaction), and the
+    // runner's takeover relies on it having happened before it reads the committed offset. The
+    // empty transaction ends locally, without a request.
+    const init = await producer.transaction();
+    await init.abort();
   } catch (err) {
+    await producer.disconnect().catch(() => undefined);
     throw toError(err);
   }
   return {

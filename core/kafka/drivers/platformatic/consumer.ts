@@ -263,7 +263,7 @@ export function createPlatformaticConsumer(settings: DriverSettings, opts: Drive
     const info: Omit<DriverBatch, 'records'> = {
       topic: state.topic,
       partition: state.partition,
-      firstOffset: slice.records[0]?.offset ?? String(slice.first),
+      firstOffset: String(slice.first),
       lastOffset: String(slice.last),
       highWatermark: String(response.highWatermark),
     };

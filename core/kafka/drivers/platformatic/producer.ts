@@ -35,19 +35,31 @@ export function toMessages(records: OutRecord[]): MessageToProduce[] {
 }
 
 function newProducer(settings: DriverSettings, transactionalId?: string): Producer {
-  return new Producer({
+  const producer = new Producer({
     ...baseOptions(settings, transactionalId ? '-txn' : '-producer'),
     idempotent: true,
     acks: ProduceAcks.ALL,
     partitioner: createPartitioner(),
     autocreateTopics: false,
-    ...(transactionalId ? { transactionalId } : {}),
+    // A new producer initialises its id as -1/-1. @platformatic/kafka 1.35 sends 0/0 by default,
+    // which the broker reads as "producer 0 bumping its epoch" and refuses with PRODUCER_FENCED
+    // once the transactional id belongs to any other producer: no instance could ever take over a
+    // partition's transactional id after a restart.
+    ...(transactionalId ? { transactionalId, producerId: -1n, producerEpoch: -1 } : {}),
   });
+  // An idempotent @platformatic/kafka producer turns `retries` of 0 or 1 into "forever"; connecting
+  // must give up after the settings' few retries, whatever they are.
+  retriesOf(producer).retries = settings.connectRetries;
+  return producer;
+}
+
+function retriesOf(p: Producer): { retries: number } {
+  return (p as unknown as Record<symbol, { retries: number }>)[kOptions]!;
 }
 
 /** After the first successful exchange: retry every later operation until it succeeds or the producer is closed. */
 function retryForever(p: Producer): void {
-  (p as unknown as Record<symbol, { retries: number }>)[kOptions]!.retries = FOREVER;
+  retriesOf(p).retries = FOREVER;
 }
 
 export async function createPlatformaticProducer(settings: DriverSettings): Promise<DriverProducer> {
