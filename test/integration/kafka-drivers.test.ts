@@ -175,6 +175,9 @@ describe('Kafka drivers: one contract, both clients', () => {
       expect(failed.code, `${d}: a refused transaction is an error`).toMatch(/^ERR_KAFKA/);
       // The aborted transaction's offset commit did not happen either.
       expect((await admin.groupLag(group, input))[0]?.committed).toBe(offset);
+      // The next transaction on the same producer must land: the failed request had appended the
+      // small record, and a producer that reused its sequence number would have the broker drop
+      // this one as a duplicate while the commit marker committed nothing.
       await p.sendWithOffsets([{ topic: name, key: small.key, value: Buffer.from(`${d}:committed:2`) }], []);
       await p.close();
     }

@@ -2,7 +2,7 @@
 // retries cannot reorder a partition), records of one send() call in one request per broker; and
 // the transactional producer that sends records and commits consumer offsets in one transaction.
 import kafkajs from 'kafkajs';
-import type { Kafka, ProducerConfig, Transaction } from 'kafkajs';
+import type { Kafka, Producer, ProducerConfig, Transaction } from 'kafkajs';
 import type { BitPredictError } from '../../../errors.js';
 import type { DriverProducer, DriverTransactionalProducer, OffsetCommit } from '../../driver.js';
 import { toTopicMessages } from './records.js';
@@ -65,8 +65,7 @@ export function offsetsByGroup(
   }));
 }
 
-/** `toError` knows the transactional id, so a fenced producer says which id was taken over. */
-export async function createKafkaJsTransactionalProducer(kafka: Kafka, transactionalId: string, toError: ToError): Promise<DriverTransactionalProducer> {
+async function connectTransactional(kafka: Kafka, transactionalId: string, toError: ToError): Promise<Producer> {
   const producer = kafka.producer({ ...PRODUCER_BASE, transactionalId });
   try {
     await producer.connect();
@@ -80,8 +79,29 @@ export async function createKafkaJsTransactionalProducer(kafka: Kafka, transacti
     await producer.disconnect().catch(() => undefined);
     throw toError(err);
   }
+  return producer;
+}
+
+/**
+ * `toError` knows the transactional id, so a fenced producer says which id was taken over.
+ *
+ * After a failed transaction the producer is replaced before the next one. A produce request
+ * that fails for one partition may still have appended to another, and kafkajs then reuses that
+ * partition's sequence number: the broker takes the next transaction's records for a retry of
+ * the aborted ones, answers "duplicate", and the commit marker commits nothing (records silently
+ * lost). A new producer re-initialises the id, which bumps the epoch and restarts the sequences,
+ * as the Java client does on an abortable error.
+ */
+export async function createKafkaJsTransactionalProducer(kafka: Kafka, transactionalId: string, toError: ToError): Promise<DriverTransactionalProducer> {
+  let producer = await connectTransactional(kafka, transactionalId, toError);
+  let reset = false;
   return {
     async sendWithOffsets(records, offsets) {
+      if (reset) {
+        await producer.disconnect().catch(() => undefined);
+        producer = await connectTransactional(kafka, transactionalId, toError);
+        reset = false;
+      }
       let txn: Transaction | undefined;
       try {
         txn = await producer.transaction();
@@ -96,7 +116,10 @@ export async function createKafkaJsTransactionalProducer(kafka: Kafka, transacti
             // The abort failing leaves the transaction to time out on the broker; the original error matters more.
           }
         }
-        throw toError(err);
+        const error = toError(err);
+        // A fenced producer stays fenced: re-initialising would take the id back from its new owner.
+        if (error.code !== 'ERR_KAFKA_FENCED') reset = true;
+        throw error;
       }
     },
     async close() {

@@ -89,7 +89,6 @@ export async function createPlatformaticTransactionalProducer(
   transactionalId: string,
   coordinators: GroupCoordinators,
 ): Promise<DriverTransactionalProducer> {
-  const producer = newProducer(settings, transactionalId);
   let fenced = false;
   const fencedError = (cause?: unknown): BitPredictError =>
     new BitPredictError(
@@ -97,18 +96,34 @@ export async function createPlatformaticTransactionalProducer(
       `transactional id ${transactionalId}: another instance took it over (it owns the input partition now); this producer must not write again${cause ? ` (${detail(cause)})` : ''}`,
       { cause },
     );
-  try {
-    // Initialising the id (InitProducerId) fences the previous owner; the empty transaction is dropped locally.
-    const txn = await producer.beginTransaction();
-    await txn.cancel();
-  } catch (err) {
-    await producer.close().catch(() => undefined);
-    throw isFenced(err) ? fencedError(err) : toError(err, settings.brokers);
-  }
-  retryForever(producer);
+  const connect = async (): Promise<Producer> => {
+    const p = newProducer(settings, transactionalId);
+    try {
+      // Initialising the id (InitProducerId) fences the previous owner; the empty transaction is dropped locally.
+      const txn = await p.beginTransaction();
+      await txn.cancel();
+    } catch (err) {
+      await p.close().catch(() => undefined);
+      throw isFenced(err) ? fencedError(err) : toError(err, settings.brokers);
+    }
+    retryForever(p);
+    return p;
+  };
+  // After a failed transaction the producer is replaced before the next one: a produce request
+  // that failed for one partition may have appended to another, and the library then reuses that
+  // partition's sequence number, so the broker would take the next transaction's records for a
+  // duplicate of the aborted ones and the commit would commit nothing. A new producer
+  // re-initialises the id: a new epoch, sequences from 0 (the Java client bumps the epoch alike).
+  let producer = await connect();
+  let reset = false;
   return {
     async sendWithOffsets(records, offsets: OffsetCommit[]) {
       if (fenced) throw fencedError();
+      if (reset) {
+        await producer.close().catch(() => undefined);
+        producer = await connect();
+        reset = false;
+      }
       const txn = await producer.beginTransaction().catch((err: unknown) => {
         throw toError(err, settings.brokers);
       });
@@ -142,6 +157,7 @@ export async function createPlatformaticTransactionalProducer(
           }
         }
         coordinators.forget();
+        reset = true;
         throw toError(err, settings.brokers);
       }
     },
