@@ -27,9 +27,22 @@ describe('createKafkaClient', () => {
     expect(kafkaError(client, refused)).toMatchObject({ code: 'ERR_KAFKA_UNREACHABLE', message: expect.stringMatching(/127\.0\.0\.1:1/) as unknown });
   });
 
-  it('refuses a driver that is not built in, as a configuration error', () => {
-    expect(() => createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'unit', driver: 'platformatic' }, logger)).toThrow(
-      expect.objectContaining({ code: 'ERR_CONFIG_INVALID', message: expect.stringMatching(/BITPREDICT_KAFKA_CLIENT=platformatic/) as unknown }),
+  it('refuses a driver name that does not exist, as a configuration error naming the setting and the choices', () => {
+    expect(() => createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'unit', driver: 'rdkafka' as never }, logger)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringMatching(/BITPREDICT_KAFKA_CLIENT=rdkafka .*kafkajs, platformatic/) as unknown,
+      }),
     );
+    // Names of Object.prototype are not drivers either.
+    expect(() => createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'unit', driver: 'toString' as never }, logger)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }),
+    );
+  });
+
+  it('builds a client on either driver without connecting', () => {
+    for (const driver of ['kafkajs', 'platformatic'] as const) {
+      expect(driverOf(createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'unit', driver }, logger)).name).toBe(driver);
+    }
   });
 });
