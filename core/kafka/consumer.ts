@@ -148,6 +148,8 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     flushEvery: opts.flushEvery ?? 500,
     prepareBatch: opts.prepareBatch,
     reportFatal,
+    seek: (topic, partition, offset) => consumer.seek(topic, partition, offset),
+    discardProducer: delivery.kind === 'transactional' ? (topic, partition) => delivery.discard?.(topic, partition) ?? Promise.resolve() : undefined,
   });
 
   return {

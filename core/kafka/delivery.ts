@@ -46,6 +46,7 @@ export async function createDelivery(
           }
           return p;
         },
+        discard: (topic, partition) => closeOne(`${topic}:${partition}`),
         async retain(assigned) {
           await Promise.all([...producers.keys()].filter((k) => !assigned.has(k)).map(closeOne));
         },

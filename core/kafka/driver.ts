@@ -24,6 +24,10 @@ import type { InRecord, OutRecord } from './records.js';
 
 export const DRIVER_NAMES = ['kafkajs', 'platformatic'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
+/** The driver when BITPREDICT_KAFKA_CLIENT is unset (docs/benchmarks.md says why this one). */
+export const DEFAULT_DRIVER: DriverName = 'kafkajs';
+/** The driver the CI's second integration pass runs on: the one that is not the default. */
+export const OTHER_DRIVER: DriverName = DRIVER_NAMES.find((d) => d !== DEFAULT_DRIVER)!;
 
 /**
  * How to reach a secured cluster: one description for both drivers (core/kafka/security.ts reads

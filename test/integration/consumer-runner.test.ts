@@ -63,4 +63,62 @@ describe('consumer runner retries and dead-letters', () => {
     expect(out.map((o) => o.raw?.toString())).toEqual(['out:a', 'out:b', 'out:heals', 'out:c']);
     await tp.cleanup();
   });
+
+  it('exactly-once: a transactional id taken over mid-stream costs the partition its state, not the process; it takes the partition back from the committed offset and loses nothing', async () => {
+    const tp: TestPlatform = await createTestPlatform('runner-fenced');
+    const { createDelivery, transactionalIdFor } = await import('../../core/kafka/delivery.js');
+    const { createTransactionalProducer } = await import('../../core/kafka/producer.js');
+    const producer = await createProducer(tp.platform.kafka);
+    const input = tp.topic('textRaw');
+    const output = tp.topic('textScored');
+    const groupId = uniqueId('runner-fenced');
+    const prefix = uniqueId('fenced');
+    const delivery = await createDelivery(tp.platform.kafka, 'exactly-once', prefix);
+    const handled: string[] = [];
+    const fatal: unknown[] = [];
+    const runner = createConsumerRunner({
+      client: tp.platform.kafka,
+      groupId,
+      topics: [input],
+      handler: async (rec) => {
+        const v = rec.value?.toString() ?? '';
+        handled.push(v);
+        return [{ topic: output, key: 'k', value: Buffer.from(`out:${v}`) }];
+      },
+      deadLetter: createDeadLetterFactory({ serde: tp.platform.serde, topicPrefix: tp.prefix }),
+      delivery: delivery.mode,
+      logger: tp.logger,
+      registry: tp.platform.registry,
+      maxAttempts: 3,
+      retryBackoffMs: 5,
+      onFatal: (e) => {
+        fatal.push(e);
+      },
+    });
+    await runner.start();
+    await producer.send([{ topic: input, key: 'k', value: Buffer.from('a') }]);
+    await waitFor(async () => (await tp.admin.groupLag(groupId, input)).every((p) => p.lag === 0) && handled.includes('a'), 'a to be committed');
+    const partition = (await tp.admin.groupLag(groupId, input)).find((p) => p.committed !== '-1')!.partition;
+    // Another instance takes the partition's transactional id: the runner's next flush is fenced.
+    const intruder = await createTransactionalProducer(tp.platform.kafka, transactionalIdFor(prefix, input, partition));
+    await producer.send([{ topic: input, key: 'k', value: Buffer.from('b') }]);
+    await waitFor(
+      async () => (await tp.admin.groupLag(groupId, input)).every((p) => p.lag === 0) && handled.includes('b'),
+      'b to be committed after the takeover back',
+    );
+    await producer.send([{ topic: input, key: 'k', value: Buffer.from('c') }]);
+    await waitFor(async () => (await tp.admin.groupLag(groupId, input)).every((p) => p.lag === 0) && handled.includes('c'), 'c to be committed');
+    // The runner took the id back, so the intruder is the zombie now.
+    await expect(intruder.sendWithOffsets([{ topic: output, key: 'k', value: Buffer.from('zombie') }], [])).rejects.toMatchObject({ code: 'ERR_KAFKA_FENCED' });
+    await intruder.close().catch(() => undefined);
+    await runner.stop();
+    await delivery.close();
+    await producer.close();
+    expect(fatal).toEqual([]);
+    // b was handled twice (the fenced flush, then again after the takeover), its output committed once.
+    expect(handled.filter((v) => v === 'b').length).toBeGreaterThanOrEqual(2);
+    const out = await tp.readAll('textScored');
+    expect(out.map((o) => o.raw?.toString())).toEqual(['out:a', 'out:b', 'out:c']);
+    await tp.cleanup();
+  });
 });

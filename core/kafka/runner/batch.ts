@@ -3,7 +3,8 @@
 // run the records through the handler in chunks of flushEvery, flushing outputs and offsets after
 // each chunk and heartbeating so a long batch keeps the partition; flush the rest unless the
 // partition was revoked meanwhile. A failure to fence, restore or flush stops the process (onFatal)
-// so it restarts from the committed offsets; any other error (a heartbeat refused by a rebalance)
+// so it restarts from the committed offsets, except a flush fenced by the partition's new owner,
+// which only gives the partition up; any other error (a heartbeat refused by a rebalance)
 // goes back to the driver, and the partition's state is rebuilt before its next batch.
 import type { Logger } from '../../logger.js';
 import type { BitPredictError } from '../../errors.js';
@@ -42,6 +43,10 @@ export interface BatchDeps {
   prepareBatch: ((records: InRecord[]) => Promise<void>) | undefined;
   /** Stops the process; only the first report counts. */
   reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void;
+  /** Drops the transactional producer of an input partition that another instance fenced. */
+  discardProducer?(topic: string, partition: number): Promise<void>;
+  /** The consumer's seek: the partition's next fetch starts at `offset`. */
+  seek(topic: string, partition: number, offset: string): void;
 }
 
 export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, controls: BatchControls) => Promise<void> {
@@ -124,6 +129,20 @@ export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, contro
     } catch (err) {
       if (err instanceof FlushFailure) {
         const e = kafkaError(client, err.original);
+        if (e.code === 'ERR_KAFKA_FENCED') {
+          // Another instance took the partition's transactional id: a rebalance moved the partition
+          // while this batch was flushing, or this member was dropped from the group and has not
+          // noticed yet. Its takeover aborted this transaction, so nothing of it is visible and the
+          // offset did not move. Not a reason to stop the process: drop the partition's state and
+          // producer. A revoked partition is the new owner's now; one still assigned here is
+          // fetched again from this batch on, and that next batch takes the partition over anew
+          // (fence, then resume from the committed offset), so no record is left behind.
+          logger.warn({ ...ctx, err: e }, 'transactional id taken over by another instance; dropping the partition state');
+          tracker.fenced(key);
+          await deps.discardProducer?.(batch.topic, batch.partition);
+          if (!isStale()) deps.seek(batch.topic, batch.partition, batchFirst);
+          return;
+        }
         reportFatal(e, ctx, 'could not produce, dead-letter or commit; stopping so the process restarts from committed offsets');
         throw e;
       }

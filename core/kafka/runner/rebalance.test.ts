@@ -28,6 +28,20 @@ describe('rebalance tracker', () => {
     expect(t.joined).toBe(false);
   });
 
+  it('after a fence, the partition loses its state and its next batch is a first batch again (a takeover); a partition no longer owned stays gone', () => {
+    const t = createRebalanceTracker(undefined);
+    t.assign({ t: [0, 1] });
+    expect(t.takeFirstBatch('t:0')).toBe(true);
+    t.stateReached('t:0', 10n);
+    t.fenced('t:0');
+    expect(t.stateAt('t:0')).toBeUndefined();
+    expect(t.takeFirstBatch('t:0')).toBe(true);
+    expect(t.takeFirstBatch('t:0')).toBe(false);
+    t.assign({ t: [1] });
+    t.fenced('t:0');
+    expect(t.takeFirstBatch('t:0')).toBe(false);
+  });
+
   it('moves a state past a batch of control records only, never past one eachBatch saw', () => {
     const t = createRebalanceTracker(undefined);
     t.stateReached('t:0', 10n);

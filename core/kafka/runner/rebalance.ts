@@ -32,6 +32,12 @@ export interface RebalanceTracker {
   stateReached(key: string, offset: bigint): void;
   /** The state no longer stands at a known offset (abandoned batch, seek): the next batch rebuilds it. */
   stateLost(key: string): void;
+  /**
+   * Another instance took the partition's transactional id: the state is lost, and the next batch
+   * here (if the partition stays or comes back) is a first batch again, so it takes the partition
+   * over from the committed offset instead of continuing from this member's fetch position.
+   */
+  fenced(key: string): void;
   /** The driver starts a batch (onBatchStart). */
   batchStarted(key: string, first: bigint, last: bigint): void;
   /** The batch reached eachBatch, so it held data records. */
@@ -82,6 +88,10 @@ export function createRebalanceTracker(hooks: PartitionHooks | undefined): Rebal
     },
     stateLost(key) {
       stateAt.delete(key);
+    },
+    fenced(key) {
+      stateAt.delete(key);
+      if (owned.has(key)) fresh.add(key);
     },
     batchStarted(key, first, last) {
       started = { key, first, last };

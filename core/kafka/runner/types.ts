@@ -29,6 +29,8 @@ export type DeliveryMode =
       producerFor(topic: string, partition: number): Promise<TransactionalProducer>;
       /** Closes producers of partitions this member no longer owns. */
       retain?(assigned: Set<string>): Promise<void>;
+      /** Drops the partition's producer (fenced by another instance); the next producerFor makes a new one. */
+      discard?(topic: string, partition: number): Promise<void>;
     }
   | { kind: 'at-least-once'; producer: Producer };
 
