@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { horizonsProblem } from './forecast/horizons.js';
 import { env, envKeyTable, loadEnv, type EnvKeysOf, type EnvOverrides } from './env-config.js';
+import { DEFAULT_DRIVER, DRIVER_NAMES } from './kafka/driver.js';
 
 /** The namespace of the local stack's keys, which the CLI's stack command owns. */
 export const STACK_KEY_PREFIX = 'BITPREDICT_STACK_';
@@ -28,8 +29,8 @@ export const ConfigSchema = Type.Object({
     clientId: env.string('BITPREDICT_KAFKA_CLIENT_ID', 'bitpredict', 'Kafka client id prefix'),
     driver: env.oneOf(
       'BITPREDICT_KAFKA_CLIENT',
-      ['kafkajs', 'platformatic'] as const,
-      'kafkajs',
+      DRIVER_NAMES,
+      DEFAULT_DRIVER,
       'Kafka client driver: kafkajs or platformatic (@platformatic/kafka); both pass the same suite, see docs/benchmarks.md',
     ),
     topicPrefix: env.string('BITPREDICT_TOPIC_PREFIX', '', 'environment prefix put before every topic name (for example "staging.")'),
