@@ -15,7 +15,11 @@ import { createLogger } from '../../core/logger.js';
 import { isBitPredictError } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
 import { murmur2 } from '../../core/kafka/drivers/platformatic/base.js';
+import { createConsumerRunner, type ConsumerRunner } from '../../core/kafka/consumer.js';
+import { createDelivery } from '../../core/kafka/delivery.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
 
+const DAY = 86_400_000;
 const logger = createLogger({ level: 'silent', name: 'kafka-drivers-test' });
 const brokers = loadConfig(process.env).kafka.brokers;
 const run = randomBytes(3).toString('hex');
@@ -89,7 +93,7 @@ describe('Kafka drivers: one contract, both clients', () => {
     for (const d of DRIVER_NAMES) {
       const producer = await createProducer(clients[d]);
       await producer.send(
-        keys.map((key, i) => ({ topic: name, key, value: Buffer.from(`${d}:${i}`), timestamp: 1_500_000_000_000 + i, headers: { from: d } })),
+        keys.map((key, i) => ({ topic: name, key, value: Buffer.from(`${d}:${i}`), timestamp: 1_500_000_000_000 + i * DAY, headers: { from: d } })),
       );
       await producer.close();
     }
@@ -101,7 +105,8 @@ describe('Kafka drivers: one contract, both clients', () => {
         expect(partitions.size, `key ${key} in one partition (read with ${reader})`).toBe(1);
       }
       const one = records.find((r) => r.value?.toString() === 'platformatic:7');
-      expect(one).toMatchObject({ timestamp: 1_500_000_000_007 });
+      // Record timestamps a day apart: one produce batch spans 40 days, beyond 2^31 ms from its first record.
+      expect(one).toMatchObject({ timestamp: 1_500_000_000_000 + 7 * DAY });
       expect(one?.key?.toString()).toBe(keys[7]);
       expect(one?.headers.from?.toString()).toBe('platformatic');
     }
@@ -231,5 +236,79 @@ describe('Kafka drivers: one contract, both clients', () => {
       expect(err.retryable).toBe(true);
       expect(err.message).toContain('127.0.0.1:1');
     }
+  });
+
+  it('one consumer group can hold members on both drivers (a rolling switch): partitions split and move between them exactly once', async () => {
+    const input = topic('mixed-in');
+    const output = topic('mixed-out');
+    await admin.ensureTopics([
+      { name: input, partitions: 4, replicationFactor: 1 },
+      { name: output, partitions: 1, replicationFactor: 1 },
+    ]);
+    const groupId = `drivers-${run}-mixed`;
+    const fatal: unknown[] = [];
+    const members: Record<string, { runner: ConsumerRunner; close(): Promise<void> }> = {};
+    const start = async (d: DriverName): Promise<ConsumerRunner> => {
+      // One transactional id prefix for the group, whatever the driver: a partition's id moves with it.
+      const delivery = await createDelivery(clients[d], 'exactly-once', `drivers-${run}-mixed`);
+      const runner = createConsumerRunner({
+        client: clients[d],
+        groupId,
+        topics: [input],
+        handler: async (rec) => [{ topic: output, key: rec.key?.toString() ?? null, value: Buffer.from(`${rec.value?.toString() ?? ''}`) }],
+        deadLetter: async () => {
+          throw new Error('no record fails here');
+        },
+        delivery: delivery.mode,
+        logger,
+        registry: createMetricsRegistry({ service: `mixed-${d}`, defaultMetrics: false }),
+        maxAttempts: 1,
+        retryBackoffMs: 1,
+        sessionTimeoutMs: 10_000,
+        onFatal: (e) => {
+          fatal.push(e);
+        },
+      });
+      await runner.start();
+      members[d] = { runner, close: async () => (await runner.stop(), await delivery.close()) };
+      return runner;
+    };
+    const producer = await createProducer(clients.kafkajs);
+    let sent = 0;
+    const send = async (n: number): Promise<void> => {
+      await producer.send(Array.from({ length: n }, (_, i) => ({ topic: input, key: `k${(sent + i) % 16}`, value: Buffer.from(String(sent + i)) })));
+      sent += n;
+    };
+    const caughtUp = async (what: string): Promise<void> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const lag = await admin.groupLag(groupId, input);
+        if (lag.every((p) => p.lag === 0 && p.committed !== '-1')) return;
+        if (Date.now() > deadline) throw new Error(`${what}: the group did not catch up: ${JSON.stringify(lag)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const k = await start('kafkajs');
+    await send(200);
+    await caughtUp('kafkajs alone');
+    const p = await start('platformatic');
+    const deadline = Date.now() + 30_000;
+    while (!(k.assignedPartitions > 0 && p.assignedPartitions > 0 && k.assignedPartitions + p.assignedPartitions === 4) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect([k.assignedPartitions, p.assignedPartitions].sort()).toEqual([2, 2]);
+    await send(200);
+    await caughtUp('both drivers');
+    // The kafkajs member leaves: the platformatic one takes every partition, fencing by transactional id.
+    await members.kafkajs!.close();
+    await send(200);
+    await caughtUp('platformatic alone');
+    expect(p.assignedPartitions).toBe(4);
+    await members.platformatic!.close();
+    await producer.close();
+    expect(fatal).toEqual([]);
+    const values = (await readAll(clients.kafkajs, output, 600)).map((r) => Number(r.value?.toString()));
+    expect(values).toHaveLength(600);
+    expect(new Set(values).size).toBe(600);
   });
 });
