@@ -147,6 +147,29 @@ describe('Kafka drivers: one contract, both clients', () => {
     }
   });
 
+  it('takes concurrent sends on one producer (callers need not wait for each other): every record once, each call keeping its order per key', async () => {
+    for (const d of DRIVER_NAMES) {
+      const name = topic(`concurrent-${d}`);
+      await admin.ensureTopics([{ name, partitions: 3, replicationFactor: 1 }]);
+      const producer = await createProducer(clients[d]);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, call) =>
+          producer.send(Array.from({ length: 10 }, (_, j) => ({ topic: name, key: `k${j % 4}`, value: Buffer.from(String(call * 10 + j)) }))),
+        ),
+      );
+      await producer.close();
+      const records = await readAll(clients[d], name, 200);
+      expect(records, d).toHaveLength(200);
+      for (let k = 0; k < 4; k++) {
+        const values = records.filter((r) => r.key?.toString() === `k${k}`).map((r) => Number(r.value?.toString()));
+        for (let call = 0; call < 20; call++) {
+          const mine = values.filter((v) => Math.floor(v / 10) === call);
+          expect(mine, `${d}: key k${k}, call ${call}`).toEqual([call * 10 + k, call * 10 + k + 4, call * 10 + k + 8].filter((v) => v < call * 10 + 10));
+        }
+      }
+    }
+  });
+
   it('commits records and offsets in one transaction, and neither driver ever shows an aborted one', async () => {
     const name = topic('txn');
     const input = topic('txn-input');

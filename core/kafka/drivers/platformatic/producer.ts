@@ -72,15 +72,31 @@ export async function createPlatformaticProducer(settings: DriverSettings): Prom
   }
   retryForever(producer);
   return {
-    async send(records) {
+    send: serialized(async (records: OutRecord[]) => {
       if (records.length === 0) return;
       try {
         await producer.send({ messages: toMessages(records) });
       } catch (err) {
         throw toError(err, settings.brokers);
       }
-    },
+    }),
     close: () => producer.close(),
+  };
+}
+
+/**
+ * One call at a time, in call order. @platformatic/kafka 1.35 reads a partition's idempotence
+ * sequence number when it builds a produce request and advances it only when the response comes,
+ * so two sends in flight on one producer carry the same sequence and the broker refuses the second
+ * (OUT_OF_ORDER_SEQUENCE_NUMBER). kafkajs is held to one request in flight per broker for the same
+ * reason (maxInFlightRequests: 1).
+ */
+export function serialized<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  let tail: Promise<void> = Promise.resolve();
+  return (...args) => {
+    const run = tail.then(() => fn(...args));
+    tail = run.catch(() => undefined);
+    return run;
   };
 }
 
@@ -117,7 +133,7 @@ export async function createPlatformaticTransactionalProducer(
   let producer = await connect();
   let reset = false;
   return {
-    async sendWithOffsets(records, offsets: OffsetCommit[]) {
+    sendWithOffsets: serialized(async (records: OutRecord[], offsets: OffsetCommit[]) => {
       if (fenced) throw fencedError();
       if (reset) {
         await producer.close().catch(() => undefined);
@@ -160,7 +176,7 @@ export async function createPlatformaticTransactionalProducer(
         reset = true;
         throw toError(err, settings.brokers);
       }
-    },
+    }),
     close: () => producer.close(),
   };
 }
