@@ -190,3 +190,63 @@ function oauthTokenReader(path: string, read: (path: string) => string): () => P
     }
   };
 }
+
+// The two errors a secured connection adds, worded once for both drivers (each driver's
+// classifySecurityError decides which of its errors they are). Neither is retryable: a wrong
+// password or an unknown CA does not fix itself, so the caller must stop and say so.
+
+/** The SASL settings to check, as configured (keys and paths; never the secret). */
+function saslSettings(security: KafkaSecurity | undefined): string {
+  const configured = security?.origin?.sasl;
+  const mechanism = security?.sasl ? ` (mechanism ${security.sasl.mechanism.toUpperCase()})` : '';
+  return configured === undefined
+    ? `BITPREDICT_KAFKA_SASL_MECHANISM, BITPREDICT_KAFKA_SASL_USERNAME and BITPREDICT_KAFKA_SASL_PASSWORD or BITPREDICT_KAFKA_SASL_PASSWORD_FILE${mechanism}`
+    : configured;
+}
+
+/** ERR_KAFKA_AUTH: the broker refused the SASL login (wrong user or password, mechanism not enabled, expired token). */
+export function saslRefusedError(security: KafkaSecurity | undefined, broker: string, detail: string, cause: unknown): BitPredictError {
+  const what = security?.sasl?.mechanism === 'oauthbearer' ? 'the token' : 'the user name, password and mechanism';
+  return new BitPredictError('ERR_KAFKA_AUTH', `the Kafka broker at ${broker} refused the SASL login (${detail}); check ${what}: ${saslSettings(security)}`, {
+    cause,
+  });
+}
+
+export type TlsFailure = 'untrusted' | 'hostname' | 'handshake';
+
+/** ERR_KAFKA_TLS: the TLS handshake failed; `kind` decides which setting the message points at. */
+export function tlsFailedError(security: KafkaSecurity | undefined, broker: string, kind: TlsFailure, detail: string, cause: unknown): BitPredictError {
+  const settings = security?.origin?.tls ?? 'BITPREDICT_KAFKA_SSL_CA_FILE';
+  const hint =
+    kind === 'untrusted'
+      ? `the broker's certificate is not signed by a CA this client trusts; check ${settings}`
+      : kind === 'hostname'
+        ? `the broker's certificate does not name the host dialled: use the host name the certificate gives in BITPREDICT_KAFKA_BROKERS, or (test clusters only) BITPREDICT_KAFKA_SSL_VERIFY=false (${settings})`
+        : `check that the port speaks TLS (BITPREDICT_KAFKA_SECURITY_PROTOCOL, BITPREDICT_KAFKA_BROKERS) and the client certificate (${settings})`;
+  return new BitPredictError('ERR_KAFKA_TLS', `the TLS handshake with the Kafka broker at ${broker} failed (${detail}); ${hint}`, { cause });
+}
+
+// Node's certificate verification codes (tls.TLSSocket#authorizationError).
+const UNTRUSTED_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
+]);
+
+/** Which TLS failure a Node socket error (code, message) is, or null when it is none. */
+export function tlsFailureOf(code: string, message: string): TlsFailure | null {
+  if (UNTRUSTED_CODES.has(code)) return 'untrusted';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /does not match certificate's altnames/i.test(message)) return 'hostname';
+  if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || /SSL routines|TLS handshake failed|before secure TLS connection was established/i.test(message)) {
+    return 'handshake';
+  }
+  if (/self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer certificate/i.test(message)) return 'untrusted';
+  return null;
+}
