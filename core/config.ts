@@ -14,6 +14,9 @@ import { DEFAULT_DRIVER, DRIVER_NAMES } from './kafka/driver.js';
 /** The namespace of the local stack's keys, which the CLI's stack command owns. */
 export const STACK_KEY_PREFIX = 'BITPREDICT_STACK_';
 
+/** The SASL mechanisms BITPREDICT_KAFKA_SASL_MECHANISM accepts (both drivers support all four). */
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
+
 export const ConfigSchema = Type.Object({
   logLevel: env.oneOf('BITPREDICT_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'pino log level'),
   instanceId: env.string(
@@ -36,6 +39,47 @@ export const ConfigSchema = Type.Object({
     topicPrefix: env.string('BITPREDICT_TOPIC_PREFIX', '', 'environment prefix put before every topic name (for example "staging.")'),
     partitions: env.int('BITPREDICT_TOPIC_PARTITIONS', 3, 'partitions for topics that BitPredict creates', { min: 1, max: 1000 }),
     replicationFactor: env.int('BITPREDICT_TOPIC_REPLICATION', 1, 'replication factor for topics that BitPredict creates', { min: 1, max: 10 }),
+    // How to reach a secured cluster; core/kafka/security.ts reads the files and checks that the
+    // keys fit together (docs/kafka-security.md). Files rather than values, so Kubernetes Secrets
+    // mounted as volumes work without putting secrets into the environment.
+    security: Type.Object({
+      protocol: env.oneOf(
+        'BITPREDICT_KAFKA_SECURITY_PROTOCOL',
+        ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const,
+        'PLAINTEXT',
+        "Kafka's security.protocol: TLS (SSL, SASL_SSL) and SASL login (SASL_PLAINTEXT, SASL_SSL) to the brokers; see docs/kafka-security.md",
+      ),
+      sslCaFile: env.string(
+        'BITPREDICT_KAFKA_SSL_CA_FILE',
+        '',
+        "PEM file of the CA(s) that signed the brokers' certificates (empty: the system's CAs); SSL and SASL_SSL only",
+      ),
+      sslCertFile: env.string('BITPREDICT_KAFKA_SSL_CERT_FILE', '', 'PEM client certificate for mutual TLS (with BITPREDICT_KAFKA_SSL_KEY_FILE)'),
+      sslKeyFile: env.string('BITPREDICT_KAFKA_SSL_KEY_FILE', '', 'PEM private key of the client certificate (unencrypted)'),
+      sslVerify: env.boolean('BITPREDICT_KAFKA_SSL_VERIFY', true, "check the brokers' certificate chain and host name; false only for throwaway test clusters"),
+      saslMechanism: env.string(
+        'BITPREDICT_KAFKA_SASL_MECHANISM',
+        '',
+        'SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER; required with SASL_PLAINTEXT and SASL_SSL',
+        { check: (text) => (text === '' || (SASL_MECHANISMS as readonly string[]).includes(text) ? null : `is not one of ${SASL_MECHANISMS.join(', ')}`) },
+      ),
+      saslUsername: env.string('BITPREDICT_KAFKA_SASL_USERNAME', '', 'SASL user name (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)'),
+      saslPassword: env.string(
+        'BITPREDICT_KAFKA_SASL_PASSWORD',
+        '',
+        'SASL password; never logged. Prefer BITPREDICT_KAFKA_SASL_PASSWORD_FILE (set one of the two, not both)',
+      ),
+      saslPasswordFile: env.string(
+        'BITPREDICT_KAFKA_SASL_PASSWORD_FILE',
+        '',
+        'file holding the SASL password (a mounted Kubernetes Secret); one trailing newline is ignored',
+      ),
+      saslOauthTokenFile: env.string(
+        'BITPREDICT_KAFKA_SASL_OAUTH_TOKEN_FILE',
+        '',
+        'OAUTHBEARER: file holding the bearer token, read again at every (re)authentication so a sidecar or Secret can rotate it',
+      ),
+    }),
   }),
   registry: Type.Object({
     url: env.url('BITPREDICT_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', 'Confluent-compatible schema registry base URL'),

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
 import { createKafkaClient, createAdmin, type KafkaClient } from './kafka/client.js';
+import { kafkaSecurityFromConfig } from './kafka/security.js';
 import { topicSpecs } from './kafka/topics.js';
 import { createSerde, type Serde } from './serde/serde.js';
 
@@ -46,6 +47,9 @@ export function createPlatform(deps: {
       brokers: k.brokers,
       clientId: `${k.clientId}-${deps.clientId}`,
       driver: k.driver,
+      // TLS and SASL from BITPREDICT_KAFKA_SECURITY_PROTOCOL and its keys; reads the CA, key and
+      // password files now, so a wrong path fails here, at start (ERR_CONFIG_INVALID).
+      security: kafkaSecurityFromConfig(k.security),
       topicPrefix: k.topicPrefix,
       groupPrefix: k.clientId,
       instanceId: deps.config.instanceId,

@@ -11,6 +11,12 @@ export const StackConfigSchema = Type.Object({
   kafkaVersion: env.string('BITPREDICT_STACK_KAFKA_VERSION', '4.1.1', 'Apache Kafka version fetched from Maven Central'),
   apicurioVersion: env.string('BITPREDICT_STACK_APICURIO_VERSION', '3.3.3', 'Apicurio Registry version fetched from Maven Central'),
   kafkaControllerPort: env.int('BITPREDICT_STACK_KAFKA_CONTROLLER_PORT', 9093, 'KRaft controller port of the local Kafka', { min: 1, max: 65535 }),
+  kafkaSecurePort: env.int(
+    'BITPREDICT_STACK_KAFKA_SECURE_PORT',
+    9094,
+    'SASL_SSL port of the local Kafka (SCRAM-SHA-256/512, PLAIN and unsecured OAUTHBEARER logins, a CA made at first start); client settings in <stack dir>/secure/client.env',
+    { min: 1, max: 65535 },
+  ),
   kafkaHeap: env.string('BITPREDICT_STACK_KAFKA_HEAP', '512m', 'JVM heap of the local Kafka'),
   registryManagementPort: env.int('BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT', 8091, 'Apicurio management (health) port', { min: 1, max: 65535 }),
   registryHeap: env.string('BITPREDICT_STACK_REGISTRY_HEAP', '512m', 'JVM heap of the local Apicurio Registry'),

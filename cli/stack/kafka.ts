@@ -6,9 +6,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BitPredictError } from '../../core/errors.js';
 import type { JavaRuntime } from './java.js';
-import { formatHostPort, renderServerProperties, type StackLayout } from './layout.js';
+import { formatHostPort, renderServerProperties, type BrokerSecrets, type StackLayout } from './layout.js';
 import { checkPidFile, isProcessAlive, removePidFile, writePidFile, type PidFileState } from './pidfile.js';
 import { isPortOpen, probeKafka } from './probe.js';
+import { ensureScramUsers, ensureSecureMaterial, formatScramArgs, keytoolOf } from './secure.js';
 import { fileContainsSince, fileSize, lastLine, readTextOrNull, runSync, spawnDetached } from './proc.js';
 import { jvmStatus, needsStart, stopOwned, waitUntilReady, type JvmServer, type JvmServerSpec, type ServerDeps, type ServiceStatus } from './server.js';
 
@@ -29,8 +30,11 @@ function writeIfChanged(file: string, content: string): boolean {
   return true;
 }
 
-/** Formats the data folder once; the cluster id is kept in its own file so a re-format reuses it. */
-function formatKafkaStorage(deps: ServerDeps, jvm: JavaRuntime): void {
+/**
+ * Formats the data folder once; the cluster id is kept in its own file so a re-format reuses it.
+ * The SCRAM user of the secure listener is added here, as KRaft metadata.
+ */
+function formatKafkaStorage(deps: ServerDeps, jvm: JavaRuntime, secrets: BrokerSecrets): void {
   const { layout, say, rel } = deps;
   const k = layout.kafka;
   if (existsSync(join(k.dataDir, 'meta.properties'))) return;
@@ -56,16 +60,18 @@ function formatKafkaStorage(deps: ServerDeps, jvm: JavaRuntime): void {
       clusterId,
       '-c',
       k.propertiesFile,
+      ...formatScramArgs(k.secure, secrets),
     ],
     { timeoutMs: 120_000 },
   );
   if (r.status !== 0) {
     throw new BitPredictError(
       'ERR_STACK',
-      `formatting Kafka storage failed (exit ${r.status}): ${lastLine(r.output)}; run "npm run stack:down -- --purge" and retry`,
-      { details: { output: r.output.slice(-4000) } },
+      `formatting Kafka storage failed (exit ${r.status}): ${lastLine(r.output).split(secrets.userPassword).join('***')}; run "npm run stack:down -- --purge" and retry`,
+      { details: { output: r.output.slice(-4000).split(secrets.userPassword).join('***') } },
     );
   }
+  writeFileSync(k.secure.scramMarker, 'SCRAM-SHA-256,SCRAM-SHA-512 added at format time\n');
 }
 
 function brokerArgs(layout: StackLayout): string[] {
@@ -115,6 +121,12 @@ export function createKafka(deps: ServerDeps): JvmServer {
     if (found === 'answers') return reuse(pidState);
     if (pidState.alive && pidState.pid !== null) return awaitStarting(pidState.pid);
     if (found === 'foreign') throw spec.foreignPort();
+    if (await isPortOpen(k.secure.listen)) {
+      throw new BitPredictError(
+        'ERR_STACK',
+        `the Kafka SASL_SSL port ${formatHostPort(k.secure.listen)} is taken; free it or set BITPREDICT_STACK_KAFKA_SECURE_PORT`,
+      );
+    }
     if (await isPortOpen(k.controller)) {
       throw new BitPredictError(
         'ERR_STACK',
@@ -124,7 +136,17 @@ export function createKafka(deps: ServerDeps): JvmServer {
     return launch();
   }
 
-  function reuse(pidState: PidFileState): ServiceStatus {
+  async function reuse(pidState: PidFileState): Promise<ServiceStatus> {
+    // A broker started by a stack from before the secure listener: it keeps running (others may
+    // be using it), so say how to get the listener rather than restart it behind their backs.
+    if (!(await isPortOpen(k.secure.listen))) {
+      say(
+        `kafka: WARNING: no SASL_SSL listener on ${formatHostPort(k.secure.listen)} (this Kafka was started by an older stack or another tool); ` +
+          'restart it to add one: npm run stack:down && npm run stack:up',
+      );
+    } else if (pidState.alive) {
+      ensureSecureUsers();
+    }
     say(
       pidState.alive
         ? `kafka: already running on ${address} (pid ${pidState.pid}, owned)`
@@ -157,9 +179,10 @@ export function createKafka(deps: ServerDeps): JvmServer {
   async function launch(): Promise<ServiceStatus> {
     mkdirSync(k.configDir, { recursive: true });
     mkdirSync(k.dataDir, { recursive: true });
-    if (writeIfChanged(k.propertiesFile, renderServerProperties(layout))) say(`kafka: wrote ${rel(k.propertiesFile)}`);
     const jvm = deps.java.kafka();
-    formatKafkaStorage(deps, jvm);
+    const secrets = ensureSecureMaterial(k.secure, keytoolOf(jvm), say);
+    if (writeIfChanged(k.propertiesFile, renderServerProperties(layout, secrets))) say(`kafka: wrote ${rel(k.propertiesFile)}`);
+    formatKafkaStorage(deps, jvm, secrets);
     const since = fileSize(k.serverLog);
     const outSince = fileSize(k.outFile);
     const child = await spawnDetached(jvm.path, brokerArgs(layout), { cwd: layout.dir, outFile: k.outFile });
@@ -179,8 +202,26 @@ export function createKafka(deps: ServerDeps): JvmServer {
       if (!isProcessAlive(child.pid)) removePidFile(k.pidFile);
       throw err;
     });
-    say(`kafka: ready on ${address}`);
+    ensureScramUsers({
+      secure: k.secure,
+      secrets,
+      jvm,
+      libsDir: k.libsDir,
+      log4jFile: layout.log4jFile,
+      logsDir: layout.logsDir,
+      bootstrap: address,
+      say,
+    });
+    say(`kafka: ready on ${address}, SASL_SSL on ${formatHostPort(k.secure.listen)} (client settings: ${rel(k.secure.clientEnv)})`);
     return { ...base, state: 'running', pid: child.pid, owned: true, action: 'started' };
+  }
+
+  /** An owned broker that runs with the secure listener but whose data folder lacks the SCRAM user. */
+  function ensureSecureUsers(): void {
+    if (existsSync(k.secure.scramMarker)) return;
+    const jvm = deps.java.kafka();
+    const secrets = ensureSecureMaterial(k.secure, keytoolOf(jvm), say);
+    ensureScramUsers({ secure: k.secure, secrets, jvm, libsDir: k.libsDir, log4jFile: layout.log4jFile, logsDir: layout.logsDir, bootstrap: address, say });
   }
 
   return {

@@ -4,6 +4,7 @@ import { loadStackConfig, type StackConfigKey } from './config.js';
 import { formatHostPort, parseHostPort, renderServerProperties, resolveLayout } from './layout.js';
 
 const ROOT = '/repo';
+const SECRETS = { keystorePassword: 'ks-pass', userPassword: 'user-pass' };
 
 function layoutWith(overrides: Partial<Record<ConfigKey | StackConfigKey, string>> = {}) {
   return resolveLayout(loadStackConfig({}, overrides), ROOT);
@@ -90,13 +91,13 @@ describe('parseHostPort', () => {
 
 describe('renderServerProperties', () => {
   it('renders a single-node KRaft broker+controller on the configured addresses', () => {
-    const props = parseProps(renderServerProperties(layoutWith()));
+    const props = parseProps(renderServerProperties(layoutWith(), SECRETS));
     expect(props.get('process.roles')).toBe('broker,controller');
     expect(props.get('node.id')).toBe('1');
     expect(props.get('controller.quorum.bootstrap.servers')).toBe('127.0.0.1:9093');
     expect(props.has('controller.quorum.voters')).toBe(false);
-    expect(props.get('listeners')).toBe('PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093');
-    expect(props.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:9092');
+    expect(props.get('listeners')).toBe('PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_SSL://127.0.0.1:9094');
+    expect(props.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094');
     expect(props.get('controller.listener.names')).toBe('CONTROLLER');
     expect(props.get('log.dirs')).toBe('/repo/.stack/kafka/data');
     expect(props.get('num.partitions')).toBe('3');
@@ -105,7 +106,7 @@ describe('renderServerProperties', () => {
   });
 
   it('sets replication factor and min ISR 1 for every internal topic', () => {
-    const props = parseProps(renderServerProperties(layoutWith()));
+    const props = parseProps(renderServerProperties(layoutWith(), SECRETS));
     for (const key of [
       'offsets.topic.replication.factor',
       'transaction.state.log.replication.factor',
@@ -129,20 +130,35 @@ describe('renderServerProperties', () => {
         layoutWith({
           BITPREDICT_KAFKA_BROKERS: '127.0.0.1:19092',
           BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: '19093',
+          BITPREDICT_STACK_KAFKA_SECURE_PORT: '19094',
           BITPREDICT_STACK_DIR: 'tmp/stack-b',
         }),
+        SECRETS,
       ),
     );
-    expect(props.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093');
-    expect(props.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:19092');
+    expect(props.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,SASL_SSL://127.0.0.1:19094');
+    expect(props.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:19092,SASL_SSL://127.0.0.1:19094');
     expect(props.get('controller.quorum.bootstrap.servers')).toBe('127.0.0.1:19093');
     expect(props.get('log.dirs')).toBe('/repo/tmp/stack-b/kafka/data');
   });
 
+  it('adds a SASL_SSL listener with the stack CA keystore and every SASL mechanism, plaintext staying the inter-broker listener', () => {
+    const props = parseProps(renderServerProperties(layoutWith(), SECRETS));
+    expect(props.get('listener.security.protocol.map')).toBe('CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL');
+    expect(props.get('inter.broker.listener.name')).toBe('PLAINTEXT');
+    expect(props.get('sasl.enabled.mechanisms')).toBe('PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER');
+    expect(props.get('ssl.keystore.location')).toBe('/repo/.stack/secure/broker.p12');
+    expect(props.get('ssl.keystore.password')).toBe('ks-pass');
+    expect(props.get('listener.name.sasl_ssl.plain.sasl.jaas.config')).toBe(
+      'org.apache.kafka.common.security.plain.PlainLoginModule required user_bitpredict="user-pass";',
+    );
+    for (const m of ['scram-sha-256', 'scram-sha-512', 'oauthbearer']) expect(props.has(`listener.name.sasl_ssl.${m}.sasl.jaas.config`), m).toBe(true);
+  });
+
   it('escapes backslashes and refuses line breaks in values', () => {
     const l = layoutWith({ BITPREDICT_STACK_DIR: '/tmp/a\\b' });
-    expect(parseProps(renderServerProperties(l)).get('log.dirs')).toBe('/tmp/a\\\\b/kafka/data');
+    expect(parseProps(renderServerProperties(l, SECRETS)).get('log.dirs')).toBe('/tmp/a\\\\b/kafka/data');
     const broken = layoutWith({ BITPREDICT_STACK_DIR: '/tmp/a\nlisteners=PLAINTEXT://0.0.0.0:9092' });
-    expect(() => renderServerProperties(broken)).toThrow(/line break/);
+    expect(() => renderServerProperties(broken, SECRETS)).toThrow(/line break/);
   });
 });

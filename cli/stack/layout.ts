@@ -28,6 +28,8 @@ export interface StackLayout {
     readonly clusterIdFile: string;
     readonly listen: HostPort;
     readonly controller: HostPort;
+    /** The SASL_SSL listener beside the plaintext one, and the files a client of it needs. */
+    readonly secure: SecureListenerLayout;
     readonly heap: string;
     readonly outFile: string;
     readonly serverLog: string;
@@ -56,6 +58,34 @@ export interface StackLayout {
     readonly pidFile: string;
   };
   readonly startTimeoutMs: number;
+}
+
+export interface SecureListenerLayout {
+  readonly listen: HostPort;
+  /** <stack dir>/secure: the CA, the broker's keystore, the generated passwords, client.env. */
+  readonly dir: string;
+  /** The CA's certificate (PEM): what BITPREDICT_KAFKA_SSL_CA_FILE points at. */
+  readonly caPem: string;
+  /** The CA's key pair (PKCS12), kept to sign a new broker certificate. */
+  readonly caStore: string;
+  /** The broker's key and certificate chain (PKCS12). */
+  readonly keystore: string;
+  /** Generated passwords of the keystores and the SASL user (JSON, mode 600). */
+  readonly secretsFile: string;
+  /** The SASL user's password alone: what BITPREDICT_KAFKA_SASL_PASSWORD_FILE points at. */
+  readonly passwordFile: string;
+  /** BITPREDICT_KAFKA_* settings of a client of this listener, to source or pass to --env-file. */
+  readonly clientEnv: string;
+  /** In the data folder, so `down --purge` drops it with the SCRAM credentials it records. */
+  readonly scramMarker: string;
+  /** The SASL user (one user for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512). */
+  readonly user: string;
+}
+
+/** The generated secrets server.properties needs (kept in SecureListenerLayout.secretsFile). */
+export interface BrokerSecrets {
+  readonly keystorePassword: string;
+  readonly userPassword: string;
 }
 
 /** Parses "host:port" (the form of BITPREDICT_KAFKA_BROKERS entries). */
@@ -100,6 +130,8 @@ export function resolveLayout(config: StackConfig, rootDir: string): StackLayout
   const kafkaHome = join(dir, `kafka-${s.kafkaVersion}`);
   const registryHome = join(dir, `apicurio-${s.apicurioVersion}`);
   const kafkaConfigDir = join(dir, 'kafka');
+  const secureDir = join(dir, 'secure');
+  const kafkaDataDir = join(kafkaConfigDir, 'data');
   return {
     rootDir,
     dir,
@@ -114,11 +146,23 @@ export function resolveLayout(config: StackConfig, rootDir: string): StackLayout
       marker: join(kafkaHome, '.complete'),
       configDir: kafkaConfigDir,
       propertiesFile: join(kafkaConfigDir, 'server.properties'),
-      dataDir: join(kafkaConfigDir, 'data'),
+      dataDir: kafkaDataDir,
       clusterIdFile: join(kafkaConfigDir, 'cluster.id'),
       listen: kafkaListen,
       // The controller listens beside the broker, on the same interface.
       controller: { host: kafkaListen.host, port: s.kafkaControllerPort },
+      secure: {
+        listen: { host: kafkaListen.host, port: s.kafkaSecurePort },
+        dir: secureDir,
+        caPem: join(secureDir, 'ca.pem'),
+        caStore: join(secureDir, 'ca.p12'),
+        keystore: join(secureDir, 'broker.p12'),
+        secretsFile: join(secureDir, 'secrets.json'),
+        passwordFile: join(secureDir, 'password'),
+        clientEnv: join(secureDir, 'client.env'),
+        scramMarker: join(kafkaDataDir, 'bitpredict-scram-users'),
+        user: 'bitpredict',
+      },
       heap: s.kafkaHeap,
       outFile: join(logsDir, 'kafka.out'),
       serverLog: join(logsDir, 'kafka-server.log'),
@@ -160,20 +204,22 @@ function propValue(v: string | number): string {
  * topic gets replication factor 1 and min ISR 1: with the defaults (3) on one node the offsets
  * and transaction topics are never created and clients loop on "coordinator not available".
  */
-export function renderServerProperties(layout: Pick<StackLayout, 'kafka'>): string {
+export function renderServerProperties(layout: Pick<StackLayout, 'kafka'>, secrets: BrokerSecrets): string {
   const k = layout.kafka;
   const broker = formatHostPort(k.listen);
   const controller = formatHostPort(k.controller);
+  const secure = formatHostPort(k.secure.listen);
   const entries: [string, string | number][] = [
     ['process.roles', 'broker,controller'],
     ['node.id', 1],
     // Dynamic quorum (KIP-853): formatted with --standalone, so no controller.quorum.voters.
     ['controller.quorum.bootstrap.servers', controller],
-    ['listeners', `PLAINTEXT://${broker},CONTROLLER://${controller}`],
-    ['advertised.listeners', `PLAINTEXT://${broker}`],
+    ['listeners', `PLAINTEXT://${broker},CONTROLLER://${controller},SASL_SSL://${secure}`],
+    ['advertised.listeners', `PLAINTEXT://${broker},SASL_SSL://${secure}`],
     ['controller.listener.names', 'CONTROLLER'],
     ['inter.broker.listener.name', 'PLAINTEXT'],
-    ['listener.security.protocol.map', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT'],
+    ['listener.security.protocol.map', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL'],
+    ...secureListenerEntries(k.secure, secrets),
     ['log.dirs', k.dataDir],
     ['num.partitions', 3],
     ['default.replication.factor', 1],
@@ -192,4 +238,34 @@ export function renderServerProperties(layout: Pick<StackLayout, 'kafka'>): stri
   const lines = ['# Generated by `bitpredict stack up` from BITPREDICT_* config; edits are overwritten.'];
   for (const [key, value] of entries) lines.push(`${key}=${propValue(value)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The SASL_SSL listener: TLS with the stack's own CA, and the logins a production cluster offers
+ * (Strimzi: SCRAM-SHA-512; Confluent Cloud: PLAIN; MSK: SCRAM-SHA-512), so the same client
+ * settings are tested here. SCRAM credentials live in the cluster metadata (added at format time
+ * or by `kafka-configs` after start); the PLAIN user is declared in the JAAS line. OAUTHBEARER
+ * uses Kafka's unsecured validator (unsigned JWTs): enough to test the token plumbing, never a
+ * production setting. No authorizer: every authenticated user may do everything.
+ */
+function secureListenerEntries(s: SecureListenerLayout, secrets: BrokerSecrets): [string, string | number][] {
+  const jaas = (module: string, options = ''): string => `${module} required${options};`;
+  return [
+    ['sasl.enabled.mechanisms', 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER'],
+    [
+      'listener.name.sasl_ssl.plain.sasl.jaas.config',
+      jaas('org.apache.kafka.common.security.plain.PlainLoginModule', ` user_${s.user}="${secrets.userPassword}"`),
+    ],
+    ['listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config', jaas('org.apache.kafka.common.security.scram.ScramLoginModule')],
+    ['listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config', jaas('org.apache.kafka.common.security.scram.ScramLoginModule')],
+    [
+      'listener.name.sasl_ssl.oauthbearer.sasl.jaas.config',
+      jaas('org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule', ` unsecuredLoginStringClaim_sub="${s.user}"`),
+    ],
+    ['ssl.keystore.type', 'PKCS12'],
+    ['ssl.keystore.location', s.keystore],
+    ['ssl.keystore.password', secrets.keystorePassword],
+    ['ssl.key.password', secrets.keystorePassword],
+    ['ssl.client.auth', 'none'],
+  ];
 }

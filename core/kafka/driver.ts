@@ -50,6 +50,11 @@ export interface KafkaSecurity {
     | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
     /** OAUTHBEARER: `token()` returns a current bearer token (read again at each (re)authentication). */
     | { mechanism: 'oauthbearer'; token: () => Promise<string> };
+  /**
+   * The settings this description came from, in words (keys, values and file paths; never a
+   * secret), so that a refused login or a failed handshake can name what to check.
+   */
+  origin?: { tls?: string; sasl?: string };
 }
 
 export const PLAINTEXT: KafkaSecurity = { tls: null, sasl: null };

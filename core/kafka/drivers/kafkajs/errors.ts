@@ -4,12 +4,16 @@
 // handshake) are looked for along the whole chain; then a connection failure becomes
 // ERR_KAFKA_UNREACHABLE with the addresses tried, and kafkajs' own `retriable` flag becomes ours.
 import { BitPredictError, errorMessage } from '../../../errors.js';
+import type { KafkaSecurity } from '../../driver.js';
+import { classifySecurityError } from './security.js';
 
 export interface ErrorContext {
   /** The bootstrap addresses, named when no broker answered. */
   brokers: string[];
   /** The transactional id of the producer that failed, named when it was fenced. */
   transactionalId?: string;
+  /** The connection's TLS and SASL settings, named when the broker refuses them. */
+  security?: KafkaSecurity;
 }
 
 interface KafkaJsErrorLike {
@@ -126,6 +130,8 @@ function specific(err: unknown, ctx: ErrorContext): BitPredictError | null {
 /** Any kafkajs error as a BitPredictError (unchanged when it is one already). */
 export function toKafkaError(err: unknown, ctx: ErrorContext): BitPredictError {
   if (err instanceof BitPredictError) return err;
+  const security = classifySecurityError(err, ctx.security, ctx.brokers);
+  if (security) return security;
   const known = specific(err, ctx);
   if (known) return known;
   if (isConnection(err)) {

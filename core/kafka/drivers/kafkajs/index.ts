@@ -12,14 +12,14 @@ import { createKafkaJsProducer, createKafkaJsTransactionalProducer } from './pro
 
 export function createKafkaJsDriver(settings: DriverSettings): KafkaDriver {
   const kafka = new kafkajs.Kafka(kafkaJsConfig(settings));
-  const { brokers } = settings;
-  const toError = (err: unknown) => toKafkaError(err, { brokers });
+  const { brokers, security } = settings;
+  const toError = (err: unknown) => toKafkaError(err, { brokers, security });
   return {
     name: 'kafkajs',
     admin: () => createKafkaJsAdmin(kafka, toError),
     producer: () => createKafkaJsProducer(kafka, toError),
     transactionalProducer: (transactionalId) =>
-      createKafkaJsTransactionalProducer(kafka, transactionalId, (err) => toKafkaError(err, { brokers, transactionalId })),
+      createKafkaJsTransactionalProducer(kafka, transactionalId, (err) => toKafkaError(err, { brokers, transactionalId, security })),
     consumer: (opts) => createKafkaJsConsumer(kafka, opts, toError),
     toError,
   };

@@ -4,7 +4,7 @@
 import { GenericError, MultipleErrors, type BaseOptions } from '@platformatic/kafka';
 import { BitPredictError, errorMessage } from '../../../errors.js';
 import type { DriverSettings } from '../../driver.js';
-import { classifySecurityError, platformaticSecurityOptions } from './security.js';
+import { classifySecurityError, platformaticSecurityOptions, securityOf } from './security.js';
 
 /** Connection options for any client of this driver; `retries` covers connecting (kept small). */
 export function baseOptions(settings: DriverSettings, clientIdSuffix = ''): BaseOptions {
@@ -15,9 +15,12 @@ export function baseOptions(settings: DriverSettings, clientIdSuffix = ''): Base
     requestTimeout: 30000,
     timeout: 30000,
     retries: settings.connectRetries,
-    // Exponential backoff from 300 ms to 5 s, like the kafkajs driver.
-    retryDelay: (_client, _op, attempt) => Math.min(5000, 300 * 2 ** Math.max(0, attempt - 1)),
-    ...platformaticSecurityOptions(settings.security),
+    // Exponential backoff from 300 ms to 5 s, like the kafkajs driver. A refused login or a failed
+    // TLS handshake is retried at once instead: @platformatic/kafka retries every connection
+    // error (it wraps both in a retriable NetworkError), and waiting would only delay, by about
+    // ten seconds, the ERR_KAFKA_AUTH / ERR_KAFKA_TLS that the retries cannot avoid.
+    retryDelay: (_client, _op, attempt, _retries, error) => (classifySecurityError(error) ? 0 : Math.min(5000, 300 * 2 ** Math.max(0, attempt - 1))),
+    ...platformaticSecurityOptions(settings.security, settings.brokers),
   };
 }
 
@@ -100,7 +103,7 @@ export function protocolErrorId(err: unknown): string | undefined {
  */
 export function toError(err: unknown, brokers: string[]): BitPredictError {
   if (err instanceof BitPredictError) return err;
-  const security = classifySecurityError(err);
+  const security = classifySecurityError(err, securityOf(brokers), brokers);
   if (security) return security;
   const message = errorMessage(err);
   if (find(err, (e) => e.code === 'PLT_KFK_UNSUPPORTED_API' || e.apiId === 'UNSUPPORTED_VERSION')) {

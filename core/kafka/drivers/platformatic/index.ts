@@ -6,11 +6,13 @@ import { createPlatformaticAdmin } from './admin.js';
 import { toError } from './base.js';
 import { createPlatformaticConsumer } from './consumer.js';
 import { createGroupCoordinators } from './coordinators.js';
+import { registerSecurity } from './security.js';
 import { createPlatformaticProducer, createPlatformaticTransactionalProducer } from './producer.js';
 import { fixVarInt64 } from './varint.js';
 
 export function createPlatformaticDriver(settings: DriverSettings): KafkaDriver {
   fixVarInt64();
+  registerSecurity(settings.brokers, settings.security);
   // Shared by this client's transactional producers; its admin connection opens on first use and
   // closes with the last of them, so it never keeps a finished process alive.
   const coordinators = createGroupCoordinators(settings);

@@ -1,0 +1,42 @@
+// Which kafkajs errors are a refused SASL login or a failed TLS handshake. toKafkaError asks this
+// first, so these never pass for an unreachable cluster or a retriable error: a wrong password or
+// an untrusted broker certificate does not fix itself, and retrying would only delay the message
+// that names the setting to fix.
+import type { KafkaSecurity } from '../../driver.js';
+import type { BitPredictError } from '../../../errors.js';
+import { saslRefusedError, tlsFailedError, tlsFailureOf } from '../../security.js';
+
+interface ErrorLike {
+  name?: string;
+  code?: string | number;
+  message?: string;
+  broker?: string;
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+/** The error and the errors kafkajs wrapped in it (retrier errors keep the last one as `cause`/`originalError`). */
+function chainOf(err: unknown): ErrorLike[] {
+  const chain: ErrorLike[] = [];
+  let current: unknown = err;
+  while (current !== null && typeof current === 'object' && chain.length < 8 && !chain.includes(current)) {
+    const e = current as ErrorLike;
+    chain.push(e);
+    current = e.cause ?? e.originalError;
+  }
+  return chain;
+}
+
+/** ERR_KAFKA_AUTH or ERR_KAFKA_TLS for a kafkajs error that is one, else null. */
+export function classifySecurityError(err: unknown, security?: KafkaSecurity, brokers: string[] = []): BitPredictError | null {
+  const chain = chainOf(err);
+  const broker = chain.find((c) => typeof c.broker === 'string')?.broker ?? brokers.join(', ');
+  const auth = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError');
+  if (auth) return saslRefusedError(security, broker, auth.message ?? 'SASL authentication failed', err);
+  for (const e of chain) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const kind = tlsFailureOf(code, e.message ?? '');
+    if (kind) return tlsFailedError(security, broker, kind, (e.message ?? code).replace(/^Connection error: /, ''), err);
+  }
+  return null;
+}
