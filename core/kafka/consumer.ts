@@ -113,6 +113,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       metrics.groupJoined();
       flusher.forgetCommits();
       const owned = tracker.assign(assignment);
+      metrics.owned(owned);
       if (delivery.kind === 'transactional' && delivery.retain) {
         delivery.retain(owned).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
       }
@@ -166,6 +167,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       await consumer.stop();
       await takeover.close();
       tracker.left();
+      metrics.stopped();
     },
     get joined() {
       return tracker.joined;

@@ -3,6 +3,7 @@
 import type { Registry } from '../../metrics.js';
 import { counter, gauge, histogram } from '../../metrics.js';
 import type { ErrorCode } from '../../errors.js';
+import { tpKey } from './rebalance.js';
 
 export interface RunnerMetrics {
   /** Starts timing one handler attempt; call the result when the attempt ends. */
@@ -15,8 +16,17 @@ export interface RunnerMetrics {
   deadLettered(reason: ErrorCode): void;
   /** Starts timing one produce-and-commit; call the result once it is durable. */
   flushTimer(mode: 'transactional' | 'at-least-once'): () => void;
-  /** Records behind the partition's end when a batch is done. */
+  /** Records behind the partition's end when a batch is done. Ignored for a partition not owned. */
   lag(topic: string, partition: number, records: number): void;
+  /**
+   * The partitions this member owns after a group join (tpKey form). The lag series of every other
+   * partition this member reported is removed: a gauge left at its last value after the partition
+   * moved would show a stale, low lag beside the new owner's growing one, and an alert on the
+   * group's lag (max by topic and partition) could not tell them apart.
+   */
+  owned(partitions: ReadonlySet<string>): void;
+  /** The member left its group: all its lag series are removed. */
+  stopped(): void;
   /** A group join (start or rebalance). */
   groupJoined(): void;
 }
@@ -29,6 +39,18 @@ export function createRunnerMetrics(registry: Registry, group: string): RunnerMe
   const flushSeconds = histogram(registry, 'bitpredict_consumer_flush_seconds', 'Time to produce outputs and commit offsets', ['group', 'mode']);
   const lagGauge = gauge(registry, 'bitpredict_consumer_lag_records', 'Records behind the partition end at the last batch', ['group', 'topic', 'partition']);
   const rebalances = counter(registry, 'bitpredict_consumer_rebalances_total', 'Group joins (start and every rebalance)', ['group']);
+  // The lag series this member has set, by tpKey, so exactly those are removed when it loses the
+  // partition (another runner in the process may report other groups on the same gauge).
+  const reported = new Map<string, { topic: string; partition: string }>();
+  // null until the first join: the driver delivers no batch before it, and a lag reported then is kept.
+  let owned: ReadonlySet<string> | null = null;
+  function dropLagExcept(keep: ReadonlySet<string>): void {
+    for (const [key, labels] of reported) {
+      if (keep.has(key)) continue;
+      lagGauge.remove({ group, ...labels });
+      reported.delete(key);
+    }
+  }
   return {
     handlerTimer: () => handlerSeconds.startTimer({ group }),
     handled: () => recordsTotal.inc({ group, outcome: 'ok' }),
@@ -38,7 +60,22 @@ export function createRunnerMetrics(registry: Registry, group: string): RunnerMe
       recordsTotal.inc({ group, outcome: 'dlq' });
     },
     flushTimer: (mode) => flushSeconds.startTimer({ group, mode }),
-    lag: (topic, partition, records) => lagGauge.set({ group, topic, partition: String(partition) }, records),
+    lag(topic, partition, records) {
+      const key = tpKey(topic, partition);
+      // A batch that ends after its partition was revoked must not bring the series back.
+      if (owned !== null && !owned.has(key)) return;
+      const labels = { topic, partition: String(partition) };
+      reported.set(key, labels);
+      lagGauge.set({ group, ...labels }, records);
+    },
+    owned(partitions) {
+      owned = new Set(partitions);
+      dropLagExcept(owned);
+    },
+    stopped() {
+      owned = new Set();
+      dropLagExcept(owned);
+    },
     groupJoined: () => rebalances.inc({ group }),
   };
 }
