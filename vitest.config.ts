@@ -13,6 +13,7 @@ const SECOND_DRIVER_TESTS = [
   'test/integration/features-sigkill.test.ts',
   'test/integration/features-scale.test.ts',
   'test/integration/replay-resume.test.ts',
+  'test/integration/consumer-lag-metrics.test.ts',
 ];
 export default defineConfig({
   test: {
