@@ -338,8 +338,8 @@ export const ConfigSchema = Type.Object({
     ),
     readyWithoutChampion: env.boolean(
       'BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION',
-      false,
-      'true: /readyz does not wait for a champion model on the models topic (baseline predictions only; the demo sets it)',
+      true,
+      'true: the gateway is ready on baseline predictions while no champion model is announced (a warning on /readyz); false: /readyz answers 503 until a champion exists',
     ),
   }),
 });
