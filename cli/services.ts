@@ -17,7 +17,10 @@ export const predictor = (ctx: CommandContext): Promise<number> =>
   runWorker(ctx, 'predictor', (d) => createPredictor({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }));
 
 export const gateway = (ctx: CommandContext): Promise<number> =>
-  runWorker(ctx, 'gateway', (d) => createGateway({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }));
+  runWorker(ctx, 'gateway', (d) => createGateway({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }), {
+    // The gateway's probes go to its own port (deployment/kubernetes/gateway.yaml): answer there while connecting.
+    startupProbe: { host: ctx.config.gateway.host, port: ctx.config.gateway.port },
+  });
 
 /** `bitpredict topics create|list`: creates the topics and registers the schemas (idempotent). */
 export async function topics(ctx: CommandContext): Promise<number> {

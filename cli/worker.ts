@@ -1,14 +1,19 @@
-// Thin entrypoint shared by the service commands: config -> logger -> metrics -> platform ->
-// topics and schemas -> service -> health server -> ready; one ordered shutdown on SIGTERM/SIGINT
-// or a fatal error (not ready, stop intake and drain, disconnect, close Redis, flush logs, exit).
+// Thin entrypoint shared by the service commands: config -> logger -> metrics -> health server
+// (alive, not ready) -> platform -> topics and schemas -> Redis -> service -> ready; one ordered
+// shutdown on SIGTERM/SIGINT or a fatal error (not ready, stop intake and drain, disconnect, close
+// Redis, flush logs, exit). Connecting is retried with backoff (core/startup.ts): in a cluster the
+// brokers may be down when a pod starts, and a pod that exits for it only crash-loops.
 import type { CommandContext } from './context.js';
+import type { Config } from '../core/config.js';
 import type { BitPredictError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import { createLifecycle, type Lifecycle } from '../core/lifecycle.js';
-import { createMetricsRegistry } from '../core/metrics.js';
+import { createMetricsRegistry, type Registry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
 import { createRedis, type Redis } from '../core/redis.js';
 import { startHealthServer } from '../core/health.js';
-import type { Service } from '../core/service.js';
+import type { Readiness, Service } from '../core/service.js';
+import { createStartupRetry, StartupAborted, type StartupRetry } from '../core/startup.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
 
 export interface WorkerDeps {
@@ -18,7 +23,60 @@ export interface WorkerDeps {
   onFatal(err: BitPredictError): void;
 }
 
-export async function runWorker(ctx: CommandContext, name: string, build: (deps: WorkerDeps) => Promise<Service>): Promise<number> {
+export interface WorkerOptions {
+  /**
+   * Where the probes go when the service serves them itself (the gateway, on its own port). A
+   * startup-only health server answers there while connecting, and closes just before the service
+   * builds and listens on that port.
+   */
+  startupProbe?: { host: string; port: number };
+}
+
+/** Platform and Redis, each step retried while it fails with a retryable error. */
+async function connect(config: Config, logger: Logger, registry: Registry, name: string, startup: StartupRetry): Promise<{ platform: Platform; redis: Redis }> {
+  // No I/O yet; a wrong TLS or SASL file path fails here, at once, as a configuration error.
+  const platform = createPlatform({ config, logger, registry, clientId: name });
+  await startup.run('Kafka and the schema registry', () => prepareTopicsAndSchemas(platform, config.kafka));
+  const redis = await startup.run(
+    'Redis',
+    () => createRedis({ url: config.redis.url, logger }),
+    (late) => late.disconnect(),
+  );
+  return { platform, redis };
+}
+
+/**
+ * Health servers that answer from the first second: on BITPREDICT_HEALTH_PORT for the life of the
+ * process, and the service's own port while connecting (options.startupProbe). Returns the close
+ * of the startup-only one (idempotent).
+ */
+async function startProbes(
+  deps: { config: Config; logger: Logger; registry: Registry; lifecycle: Lifecycle; readiness: () => Readiness },
+  options: WorkerOptions,
+): Promise<() => Promise<void>> {
+  const { config, logger, registry, lifecycle, readiness } = deps;
+  const healthPort = config.lifecycle.healthPort;
+  if (healthPort > 0) {
+    const health = await startHealthServer({ port: healthPort, registry, readiness });
+    lifecycle.onShutdown('health server', () => health.close());
+    logger.info({ port: health.port }, 'health server listening (/healthz /readyz /metrics)');
+  }
+  const probe = options.startupProbe;
+  if (!probe || probe.port === healthPort) return () => Promise.resolve();
+  const early = await startHealthServer({ host: probe.host, port: probe.port, registry, readiness });
+  logger.info({ port: early.port }, 'startup health server listening until connected (/healthz /readyz /metrics)');
+  let closed: Promise<void> | null = null;
+  const close = (): Promise<void> => (closed ??= early.close());
+  lifecycle.onShutdown('startup health server', close);
+  return close;
+}
+
+export async function runWorker(
+  ctx: CommandContext,
+  name: string,
+  build: (deps: WorkerDeps) => Promise<Service>,
+  options: WorkerOptions = {},
+): Promise<number> {
   const { config, logger } = ctx;
   const registry = createMetricsRegistry({ service: name });
   const lifecycle = createLifecycle({ logger, timeoutMs: config.lifecycle.shutdownTimeoutMs });
@@ -30,28 +88,50 @@ export async function runWorker(ctx: CommandContext, name: string, build: (deps:
     logger.error({ code: err.code, err }, 'fatal error; shutting down');
     void lifecycle.shutdown(`fatal: ${err.code}`);
   };
-  const platform = createPlatform({ config, logger, registry, clientId: name });
-  await prepareTopicsAndSchemas(platform, config.kafka);
-  const redis = await createRedis({ url: config.redis.url, logger });
+  const startup = createStartupRetry({ logger, maxMs: config.lifecycle.startupRetryMaxMs });
+  let service: Service | null = null;
+  const readiness = (): Readiness => {
+    if (!service) return startup.readiness();
+    const r = service.readiness();
+    return { ...r, ready: r.ready && lifecycle.ready };
+  };
+  let closeStartupProbe: () => Promise<void>;
+  try {
+    closeStartupProbe = await startProbes({ config, logger, registry, lifecycle, readiness }, options);
+  } catch (err) {
+    // A port in use: close what did start, or the open server would keep the process alive.
+    await lifecycle.shutdown('start failed');
+    throw err;
+  }
+  // Registered last so that it runs first: SIGTERM while connecting ends the wait at once.
+  lifecycle.onShutdown('stop connecting', () => startup.abort());
+
+  let connected: { platform: Platform; redis: Redis };
+  try {
+    connected = await connect(config, logger, registry, name, startup);
+    await closeStartupProbe();
+  } catch (err) {
+    if (err instanceof StartupAborted) {
+      logger.info({ reason: err.message }, 'stopped before connecting');
+      return (await lifecycle.done) ? exitCode : 1;
+    }
+    await lifecycle.shutdown('start failed');
+    throw err;
+  }
+  const { platform, redis } = connected;
+  if (lifecycle.shuttingDown) {
+    // SIGTERM came as the last connection succeeded: do not build a service nobody will stop.
+    await redis.quit();
+    return (await lifecycle.done) ? exitCode : 1;
+  }
   lifecycle.onShutdown('close redis', async () => {
     await redis.quit();
   });
   try {
-    const service = await build({ platform, redis, lifecycle, onFatal });
-    if (config.lifecycle.healthPort > 0) {
-      const health = await startHealthServer({
-        port: config.lifecycle.healthPort,
-        registry,
-        readiness: () => {
-          const r = service.readiness();
-          return { ready: r.ready && lifecycle.ready, checks: r.checks };
-        },
-      });
-      lifecycle.onShutdown('health server', () => health.close());
-      logger.info({ port: health.port }, 'health server listening (/healthz /readyz /metrics)');
-    }
-    lifecycle.onShutdown(`stop ${name}`, () => service.stop());
-    await service.start();
+    const built = await build({ platform, redis, lifecycle, onFatal });
+    service = built;
+    lifecycle.onShutdown(`stop ${name}`, () => built.stop());
+    await built.start();
   } catch (err) {
     // A service that cannot be built or started (bad model folder, broker gone) must not leave
     // Redis or Kafka connections open: the process would report the error and then never exit.

@@ -110,6 +110,12 @@ export const ConfigSchema = Type.Object({
   lifecycle: Type.Object({
     shutdownTimeoutMs: env.int('BITPREDICT_SHUTDOWN_TIMEOUT_MS', 15000, 'deadline for graceful shutdown', { min: 100 }),
     healthPort: env.int('BITPREDICT_HEALTH_PORT', 0, 'port of the /healthz, /readyz, /metrics server of workers (0: off)', { min: 0, max: 65535 }),
+    startupRetryMaxMs: env.int(
+      'BITPREDICT_STARTUP_RETRY_MAX_MS',
+      0,
+      'how long a long-running service keeps retrying Kafka, the schema registry and Redis at start (backoff 1 s doubling to 30 s) before it exits 1; 0: until they answer. One-shot commands never retry',
+      { min: 0 },
+    ),
   }),
   data: Type.Object({
     dir: env.string('BITPREDICT_DATA_DIR', '../shared/data', 'folder of the real data sets used by replay'),
@@ -338,8 +344,8 @@ export const ConfigSchema = Type.Object({
     ),
     readyWithoutChampion: env.boolean(
       'BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION',
-      false,
-      'true: /readyz does not wait for a champion model on the models topic (baseline predictions only; the demo sets it)',
+      true,
+      'true: the gateway is ready on baseline predictions while no champion model is announced (a warning on /readyz); false: /readyz answers 503 until a champion exists',
     ),
   }),
 });

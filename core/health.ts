@@ -3,18 +3,14 @@
 // /metrics. The gateway serves the same routes from its own fastify app instead.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from './metrics.js';
+import type { Readiness } from './service.js';
 
 export interface HealthServer {
   readonly port: number;
   close(): Promise<void>;
 }
 
-export async function startHealthServer(deps: {
-  port: number;
-  host?: string;
-  registry: Registry;
-  readiness: () => { ready: boolean; checks: Record<string, string> };
-}): Promise<HealthServer> {
+export async function startHealthServer(deps: { port: number; host?: string; registry: Registry; readiness: () => Readiness }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
     if (url === '/healthz') {
@@ -23,7 +19,7 @@ export async function startHealthServer(deps: {
       const r = deps.readiness();
       res
         .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
+        .end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, warnings: r.warnings ?? [] }));
     } else if (url === '/metrics') {
       deps.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': deps.registry.contentType }).end(text),

@@ -3,6 +3,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 import { BitPredictError, errorMessage } from './errors.js';
+import { isLocalStackUrl, unreachableHint } from './stack-hint.js';
 
 export type { ChainableCommander, Redis } from 'ioredis';
 
@@ -46,7 +47,7 @@ export async function createRedis(deps: { url: string; logger: Logger; connectTi
     client.disconnect();
     throw new BitPredictError(
       'ERR_REDIS_UNREACHABLE',
-      `Redis did not answer at ${deps.url} (is it running? npm run stack:up starts it): ${errorMessage(err)}`,
+      `Redis did not answer at ${deps.url} (${unreachableHint(isLocalStackUrl(deps.url, 'redis'), 'BITPREDICT_REDIS_URL')}): ${errorMessage(err)}`,
       { cause: err },
     );
   }

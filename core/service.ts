@@ -3,6 +3,11 @@
 export interface Readiness {
   ready: boolean;
   checks: Record<string, string>;
+  /**
+   * What works but degraded, without making the service unready (for example the gateway serving
+   * baseline predictions while no champion model exists). /readyz lists them beside the checks.
+   */
+  warnings?: string[];
 }
 
 export interface Service {

@@ -156,14 +156,21 @@ describe('HTTP routes', () => {
     const { app } = await build();
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ready', checks: { kafka: 'ok', redis: 'ok' } });
+    expect(res.json()).toEqual({ status: 'ready', checks: { kafka: 'ok', redis: 'ok' }, warnings: [] });
+  });
+
+  it('GET /readyz answers 200 and lists the warnings of a degraded but serving gateway', async () => {
+    const { app } = await build({ readiness: () => ({ ready: true, checks: { kafka: 'ok' }, warnings: ['no champion'] }) });
+    const res = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'ready', checks: { kafka: 'ok' }, warnings: ['no champion'] });
   });
 
   it('GET /readyz answers 503 with the checks when not ready', async () => {
     const { app } = await build({ readiness: () => ({ ready: false, checks: { kafka: 'ok', redis: 'connecting' } }) });
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ status: 'not_ready', checks: { kafka: 'ok', redis: 'connecting' } });
+    expect(res.json()).toEqual({ status: 'not_ready', checks: { kafka: 'ok', redis: 'connecting' }, warnings: [] });
   });
 
   it('GET /readyz answers 503 when the readiness check itself throws', async () => {

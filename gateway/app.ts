@@ -17,6 +17,7 @@ import swagger from '@fastify/swagger';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/metrics.js';
 import type { ErrorCode } from '../core/errors.js';
+import type { Readiness } from '../core/service.js';
 import { createHub, type ChannelKind, type Hub } from './stream/hub.js';
 import { registerStreamRoute } from './stream/route.js';
 import { loadPublic, registerDashboard, type StaticFile } from './dashboard.js';
@@ -30,7 +31,7 @@ export interface GatewayDeps {
   registry: Registry;
   /** Latest values of a channel for the subscribe snapshot. */
   snapshot(kind: ChannelKind, symbol: string): Promise<unknown[]>;
-  readiness(): { ready: boolean; checks: Record<string, string> };
+  readiness(): Readiness;
   auth: AuthGate;
   /** Registers the /v1 REST routes (after OpenAPI is set up, so they are documented). */
   routes?(app: FastifyInstance): Promise<void>;
@@ -152,16 +153,22 @@ function registerOpsRoutes(app: FastifyInstance, deps: Pick<GatewayDeps, 'readin
   const opsSchema = (summary: string) => ({ schema: { tags: ['ops'], summary } });
   app.get('/healthz', opsSchema('Liveness: the process serves HTTP'), () => ({ status: 'ok' }));
 
-  app.get('/readyz', opsSchema('Readiness: Kafka consumer joined, Redis answering, a model known; 503 with the failing checks otherwise'), (_req, reply) => {
-    let state: { ready: boolean; checks: Record<string, string> };
-    try {
-      state = deps.readiness();
-    } catch (err) {
-      log.error({ err }, 'readiness check threw');
-      state = { ready: false, checks: { readiness: 'error' } };
-    }
-    return reply.code(state.ready ? 200 : 503).send({ status: state.ready ? 'ready' : 'not_ready', checks: state.checks });
-  });
+  app.get(
+    '/readyz',
+    opsSchema(
+      'Readiness: Kafka consumer joined, Redis answering; 503 with the failing checks otherwise; degraded service (no champion model) listed in warnings',
+    ),
+    (_req, reply) => {
+      let state: Readiness;
+      try {
+        state = deps.readiness();
+      } catch (err) {
+        log.error({ err }, 'readiness check threw');
+        state = { ready: false, checks: { readiness: 'error' } };
+      }
+      return reply.code(state.ready ? 200 : 503).send({ status: state.ready ? 'ready' : 'not_ready', checks: state.checks, warnings: state.warnings ?? [] });
+    },
+  );
 
   app.get('/metrics', opsSchema('Prometheus metrics'), async (_req, reply) => {
     const body = await deps.registry.metrics();

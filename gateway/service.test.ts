@@ -3,7 +3,8 @@
 // prediction; the scores channel shows every latest live score.
 import { describe, expect, it } from 'vitest';
 import { BitPredictError } from '../core/errors.js';
-import { createRedisWatch, snapshotFrom } from './service.js';
+import { loadConfig } from '../core/config.js';
+import { createRedisWatch, gatewayReadiness, snapshotFrom } from './service.js';
 import type { Prediction, Score } from '../schemas/types.js';
 
 const headline = { symbol: 'BTCUSDT', modelName: 'lstm-attention' } as Prediction;
@@ -33,5 +34,38 @@ describe('gateway snapshots', () => {
     expect(watch.ok).toBe(true);
     await expect(snapshotFrom(sources({ scoresFail: true }), watch)('scores', 'BTCUSDT')).rejects.toMatchObject({ code: 'ERR_REDIS' });
     expect(watch.ok).toBe(false);
+  });
+});
+
+describe('gateway readiness', () => {
+  const serving = { stopping: () => false, joined: () => true, redis: { ok: true } };
+  const noChampion = { hasChampion: () => false, snapshot: () => ({ champion: null }) };
+  const champion = { hasChampion: () => true, snapshot: () => ({ champion: { version: 'v7' } }) };
+
+  it('a fresh cluster without a trained model is ready by default: the baselines serve, the missing champion is a warning', () => {
+    const { gateway } = loadConfig({});
+    const r = gatewayReadiness(gateway, { ...serving, models: noChampion })();
+    expect(r.ready).toBe(true);
+    expect(r.checks.model).toBe('baselines only (no champion yet)');
+    expect(r.warnings).toEqual([expect.stringMatching(/no champion model .*baseline predictions/)]);
+  });
+
+  it('a champion clears the warning and is named', () => {
+    const r = gatewayReadiness({ readyWithoutChampion: true }, { ...serving, models: champion })();
+    expect(r).toMatchObject({ ready: true, checks: { model: 'champion v7' }, warnings: [] });
+  });
+
+  it('BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION=false keeps waiting for a champion', () => {
+    const { gateway } = loadConfig({ BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'false' });
+    const r = gatewayReadiness(gateway, { ...serving, models: noChampion })();
+    expect(r.ready).toBe(false);
+    expect(r.checks.model).toMatch(/no champion/);
+  });
+
+  it('not ready without the Kafka consumer, Redis, or during shutdown, champion or not', () => {
+    const on = { readyWithoutChampion: true };
+    expect(gatewayReadiness(on, { ...serving, joined: () => false, models: champion })().ready).toBe(false);
+    expect(gatewayReadiness(on, { ...serving, redis: { ok: false }, models: champion })().ready).toBe(false);
+    expect(gatewayReadiness(on, { ...serving, stopping: () => true, models: champion })().ready).toBe(false);
   });
 });

@@ -18,7 +18,7 @@ import { buildApp, type Hub } from './app.js';
 import { CloseCodes, type ChannelKind } from './stream/hub.js';
 import { createRedisSources, type RedisSources } from './rest/sources.js';
 import { registerRestRoutes } from './rest/routes.js';
-import { createModelsView, type ModelsView } from './models-view.js';
+import { createModelsView } from './models-view.js';
 import { createKeyStore, type KeyStore } from './auth/keys.js';
 import { createAuthGuard } from './auth/guard.js';
 import { registerKeyRoutes } from './auth/routes.js';
@@ -126,13 +126,29 @@ function createFanOut(deps: {
   });
 }
 
-/** One readiness for the gateway's own /readyz and for whoever drives the service (worker health, demo). */
-function gatewayReadiness(gw: GatewayConfig['gateway'], s: { stopping(): boolean; joined(): boolean; redis: RedisWatch; models: ModelsView }): () => Readiness {
+/**
+ * One readiness for the gateway's own /readyz and for whoever drives the service (worker health, demo).
+ * Ready means able to serve: the consumer joined and Redis answers. The predictor publishes the
+ * baselines' forecasts whether or not a model was ever trained, so a missing champion is a
+ * warning, not a 503: a fresh cluster serves from its first minute and its PodDisruptionBudget
+ * does not block node drains. BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION=false keeps the old wait.
+ */
+export function gatewayReadiness(
+  gw: Pick<GatewayConfig['gateway'], 'readyWithoutChampion'>,
+  s: {
+    stopping(): boolean;
+    joined(): boolean;
+    redis: Pick<RedisWatch, 'ok'>;
+    models: { hasChampion(): boolean; snapshot(): { champion: { version: string } | null } };
+  },
+): () => Readiness {
   return () => {
     const champion = s.models.hasChampion();
     const modelOk = champion || gw.readyWithoutChampion;
     const stopping = s.stopping();
     const joined = s.joined();
+    const warnings: string[] = [];
+    if (!champion && gw.readyWithoutChampion) warnings.push('no champion model on the models topic yet: serving baseline predictions only');
     return {
       ready: !stopping && joined && s.redis.ok && modelOk,
       checks: {
@@ -141,10 +157,11 @@ function gatewayReadiness(gw: GatewayConfig['gateway'], s: { stopping(): boolean
         model: champion
           ? `champion ${s.models.snapshot().champion?.version ?? ''}`.trim()
           : gw.readyWithoutChampion
-            ? 'no champion (baseline predictions; allowed by BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION)'
-            : 'no champion on the models topic yet',
+            ? 'baselines only (no champion yet)'
+            : 'no champion on the models topic yet (BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION=false waits for one)',
         shutdown: stopping ? 'in progress' : 'no',
       },
+      warnings,
     };
   };
 }

@@ -27,6 +27,18 @@ describe('createKafkaClient', () => {
     expect(kafkaError(client, refused)).toMatchObject({ code: 'ERR_KAFKA_UNREACHABLE', message: expect.stringMatching(/127\.0\.0\.1:1/) as unknown });
   });
 
+  it('says "npm run stack:up" only when the brokers are the local stack, and names the setting otherwise', () => {
+    for (const driver of ['kafkajs', 'platformatic'] as const) {
+      const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
+      const cluster = kafkaError(createKafkaClient({ brokers: ['kafka-0.kafka:9092'], clientId: 'unit', driver }, logger), refused);
+      expect(cluster).toMatchObject({ code: 'ERR_KAFKA_UNREACHABLE', retryable: true });
+      expect(cluster.message).not.toMatch(/stack:up/);
+      expect(cluster.message).toMatch(/kafka-0\.kafka:9092 .*check BITPREDICT_KAFKA_BROKERS/);
+      const local = kafkaError(createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'unit', driver }, logger), refused);
+      expect(local.message).toMatch(/npm run stack:up/);
+    }
+  });
+
   it('refuses a driver name that does not exist, as a configuration error naming the setting and the choices', () => {
     expect(() => createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'unit', driver: 'rdkafka' as never }, logger)).toThrow(
       expect.objectContaining({

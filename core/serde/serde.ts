@@ -8,6 +8,7 @@ import avro from 'avsc';
 import type { Type } from 'avsc';
 import type { Logger } from '../logger.js';
 import { BitPredictError, errorMessage } from '../errors.js';
+import { isLocalStackUrl, unreachableHint } from '../stack-hint.js';
 import { TOPICS, loadSchema, subjectFor, topicName, type LogicalTopic, type TopicValueMap } from '../../schemas/index.js';
 
 const { SchemaRegistry, SchemaType, COMPATIBILITY } = registryPkg;
@@ -74,7 +75,7 @@ function registryError(err: unknown, url: string): BitPredictError {
   if (status === undefined || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up/.test(errorMessage(err))) {
     return new BitPredictError(
       'ERR_REGISTRY_UNREACHABLE',
-      `schema registry at ${url} did not answer (is the stack up? run: npm run stack:up): ${errorMessage(err).replace(/^.*status \d+: /, '')}`,
+      `schema registry at ${url} did not answer (${unreachableHint(isLocalStackUrl(url, 'registry'), 'BITPREDICT_REGISTRY_URL')}): ${errorMessage(err).replace(/^.*status \d+: /, '')}`,
       { cause: err },
     );
   }

@@ -170,8 +170,11 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** A byte-for-byte TCP forwarder to 127.0.0.1:targetPort that a test can cut and refuse. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+/**
+ * A byte-for-byte TCP forwarder to 127.0.0.1:targetPort that a test can cut and refuse, listening
+ * on listenPort (default: any free port).
+ */
+export async function startTcpProxy(targetPort: number, listenPort = 0): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let refusing = false;
   let accepted = 0;
@@ -198,7 +201,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok());
+    server.listen(listenPort, '127.0.0.1', () => ok());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

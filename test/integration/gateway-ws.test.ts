@@ -497,7 +497,7 @@ describe('API keys and Origin (BITPREDICT_GATEWAY_AUTH=keys)', () => {
   });
 });
 
-describe('/readyz waits for a champion model', () => {
+describe('/readyz without a champion model', () => {
   let g: StartedGateway;
   let storeDir: string;
   const modelName = `gwws-model-${Date.now().toString(36)}`;
@@ -509,12 +509,11 @@ describe('/readyz waits for a champion model', () => {
       fatal,
       overrides: {
         BITPREDICT_GATEWAY_AUTH: 'open',
-        BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'false',
         BITPREDICT_MODEL_NAME: modelName,
         BITPREDICT_MODEL_STORE_DIR: storeDir,
       },
-      // Not ready by design: started once the consumer joined and Redis answered.
-      until: (gw) => gw.readiness().checks.kafka === 'joined' && gw.readiness().checks.redis === 'ok',
+      // The default configuration: ready once the consumer joined and Redis answered, champion or not.
+      until: (gw) => gw.readiness().ready,
     });
   });
 
@@ -523,12 +522,13 @@ describe('/readyz waits for a champion model', () => {
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   });
 
-  it('503 naming the missing champion, 200 once a ModelAnnouncement is on the models topic', async () => {
+  it('200 with a warning naming the missing champion (the baselines serve), the warning gone once a ModelAnnouncement is on the models topic', async () => {
     const res = await fetch(`${g.gateway.url()}/readyz`);
-    expect(res.status).toBe(503);
-    const body = (await res.json()) as { status: string; checks: Record<string, string> };
-    expect(body.status).toBe('not_ready');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; checks: Record<string, string>; warnings: string[] };
+    expect(body.status).toBe('ready');
     expect(body.checks.model).toMatch(/no champion/);
+    expect(body.warnings).toEqual([expect.stringMatching(/no champion model .*baseline predictions/)]);
 
     const now = Date.now();
     const ann: ModelAnnouncement = {
@@ -545,9 +545,12 @@ describe('/readyz waits for a champion model', () => {
       expiresAt: null,
     };
     await producer.send([{ topic: tp.topic('models'), key: modelName, value: tp.platform.serde.encode('models', ann), timestamp: now }]);
-    await waitFor(async () => (await fetch(`${g.gateway.url()}/readyz`)).status === 200, '/readyz to answer 200 after the announcement', 20_000);
-    const ready = (await (await fetch(`${g.gateway.url()}/readyz`)).json()) as { checks: Record<string, string> };
+    await waitFor(() => g.gateway.readiness().checks.model?.includes('v-test-1') === true, 'the gateway to see the champion', 20_000);
+    const res2 = await fetch(`${g.gateway.url()}/readyz`);
+    expect(res2.status).toBe(200);
+    const ready = (await res2.json()) as { checks: Record<string, string>; warnings: string[] };
     expect(ready.checks.model).toMatch(/v-test-1/);
+    expect(ready.warnings).toEqual([]);
     expect(fatal).toEqual([]);
   });
 });
