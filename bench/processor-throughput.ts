@@ -111,8 +111,15 @@ async function rawKafkaJsPassthrough(platform: Platform, input: string, out: str
 async function rawPlatformaticPassthrough(platform: Platform, input: string, out: string, groupId: string): Promise<() => Promise<void>> {
   // retryDelay 20 ms, the Java client's backoff for CONCURRENT_TRANSACTIONS: a transaction begun
   // right after the previous one's EndTxn is refused until the broker has written its markers, and
-  // @platformatic/kafka's default delay of 1 s made every transaction wait ~200 ms.
-  const producer = rawPlatformaticProducer(platform, 'eos', { transactionalId: `${groupId}-txn`, producerId: -1n, producerEpoch: -1, retryDelay: 20 });
+  // @platformatic/kafka's default delay of 1 s made every transaction wait ~200 ms; 100 retries
+  // (its default 3 gave up on a loaded broker).
+  const producer = rawPlatformaticProducer(platform, 'eos', {
+    transactionalId: `${groupId}-txn`,
+    producerId: -1n,
+    producerEpoch: -1,
+    retries: 100,
+    retryDelay: 20,
+  });
   const consumer = rawPlatformaticConsumer(platform, 'eos', groupId, { autocommit: false });
   const stream = await consumer.consume({
     topics: [input],
@@ -302,6 +309,9 @@ export async function run(): Promise<Record<string, unknown>> {
     const keys = await redis.keys(`${config.redis.keyPrefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
+    const admin = await createAdmin(platform.kafka);
+    await admin.deleteTopics([`${config.kafka.topicPrefix}bench.passthrough`]).catch(() => undefined);
+    await admin.close();
     await cleanup();
   }
 }
