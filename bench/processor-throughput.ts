@@ -142,9 +142,9 @@ async function rawPlatformaticPassthrough(platform: Platform, input: string, out
     for (const m of chunk) lastOf.set(m.partition, m);
     const txn = await producer.beginTransaction();
     try {
-      // No timestamp forwarded: @platformatic/kafka 1.35's message stream reported some records of
-      // this input (4+ series) with timestamps in 2034, which the broker refuses (kafkajs and the
-      // driver's own fetch loop read the same records with their real 2017-2026 stamps).
+      // No timestamp forwarded: @platformatic/kafka 1.35 encodes timestamp deltas wrongly beyond
+      // 2^31 ms (see core/kafka/drivers/platformatic/timestamps.ts), and a chunk mixing series spans
+      // years of event time, which the broker then refuses as INVALID_TIMESTAMP.
       await txn.send({ messages: chunk.map((m) => ({ topic: out, key: m.key, value: m.value })) });
       await txn.addConsumer(consumer);
       for (const m of lastOf.values()) await txn.addOffset(m);
