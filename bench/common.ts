@@ -13,6 +13,7 @@ import { gaussianForecastBlock } from '../core/models/head.js';
 import { artifactDir, saveArtifact, type ArtifactMeta } from '../core/models/artifact.js';
 import { FEATURE_NAMES, type Normalizer } from '../core/models/domain/dataset.js';
 import kafkajs from 'kafkajs';
+import { Consumer as PltConsumer, Producer as PltProducer, ProduceAcks, type ConsumerOptions, type ProducerOptions } from '@platformatic/kafka';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../', import.meta.url)));
@@ -73,6 +74,55 @@ export const median = (xs: number[]): number =>
  */
 export function rawKafkaJs(platform: Platform, label: string): InstanceType<typeof kafkajs.Kafka> {
   return new kafkajs.Kafka({ clientId: `bench-raw-${label}`, brokers: platform.kafka.brokers, logLevel: kafkajs.logLevel.NOTHING });
+}
+
+/** The Kafka client drivers a bench can run the code under test on (core/kafka/driver.ts). */
+export const BENCH_DRIVERS = ['kafkajs', 'platformatic'] as const;
+export type BenchDriver = (typeof BENCH_DRIVERS)[number];
+
+/**
+ * The drivers named by `--driver kafkajs|platformatic|both` (or `--driver=...`) after the bench
+ * name; both when the flag is absent. The code under test gets its driver through config
+ * (BITPREDICT_KAFKA_CLIENT in benchPlatform's overrides), never by importing one.
+ */
+export function driversFromArgs(argv: string[] = process.argv.slice(3)): BenchDriver[] {
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--driver') value = argv[i + 1];
+    else if (a.startsWith('--driver=')) value = a.slice('--driver='.length);
+  }
+  if (value === undefined || value === 'both') return [...BENCH_DRIVERS];
+  if ((BENCH_DRIVERS as readonly string[]).includes(value)) return [value as BenchDriver];
+  throw new Error(`--driver ${value}: use kafkajs, platformatic or both`);
+}
+
+/** `BITPREDICT_KAFKA_CLIENT` for benchPlatform's overrides. */
+export const driverOverride = (driver: BenchDriver): Partial<Record<ConfigKey, string>> => ({ BITPREDICT_KAFKA_CLIENT: driver });
+
+/**
+ * A bare @platformatic/kafka producer on the platform's brokers (idempotent, acks=all, Java's
+ * murmur2 partitioning is not needed by the baselines), for raw baselines like rawKafkaJs.
+ */
+export function rawPlatformaticProducer(platform: Platform, label: string, extra: Partial<ProducerOptions<Buffer, Buffer, Buffer, Buffer>> = {}): PltProducer {
+  return new PltProducer({
+    clientId: `bench-raw-plt-${label}`,
+    bootstrapBrokers: platform.kafka.brokers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    autocreateTopics: false,
+    ...extra,
+  });
+}
+
+/** A bare @platformatic/kafka consumer on the platform's brokers, for raw baselines. */
+export function rawPlatformaticConsumer(
+  platform: Platform,
+  label: string,
+  groupId: string,
+  extra: Partial<ConsumerOptions<Buffer, Buffer, Buffer, Buffer>> = {},
+): PltConsumer {
+  return new PltConsumer({ clientId: `bench-raw-plt-${label}`, bootstrapBrokers: platform.kafka.brokers, groupId, ...extra });
 }
 
 /**

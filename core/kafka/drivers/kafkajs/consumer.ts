@@ -1,12 +1,26 @@
 // The kafkajs consumer behind DriverConsumer: read_committed, one eachBatch per fetched batch of a
 // partition (eachBatchAutoResolve off: the caller resolves what it has handled), auto-commit of
 // resolved offsets when asked for, and kafkajs' instrumentation events as the driver's hooks.
+//
+// Auto-commit is ours, not kafkajs': kafkajs' autoCommit commits the resolved offsets after EVERY
+// batch (an OffsetCommit round trip before the next fetch, whatever autoCommitInterval says), which
+// put a commit in front of every live record at every hop (issue 15: the gateway's four-topic
+// consumer spent most of the e2e median waiting on its own commits). kafkajs runs with autoCommit
+// off; resolved offsets are committed by commitOffsetsIfNecessary once autoCommitIntervalMs has
+// passed (kafkajs still honours the interval there), when a heartbeat reports a rebalance (as
+// kafkajs did), at the end of the batch in hand when the consumer stops, and by stop() itself.
 import type { Batch, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { BitPredictError } from '../../../errors.js';
 import type { DriverBatch, DriverConsumer, DriverConsumerOptions } from '../../driver.js';
 import { toInRecord } from './records.js';
 
 type ToError = (err: unknown) => BitPredictError;
+
+/** kafkajs' own test for a heartbeat or commit refused because the group is rebalancing (errors.js isRebalancing). */
+const isRebalancing = (err: unknown): boolean => {
+  const type = (err as { type?: unknown } | null)?.type;
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION';
+};
 type BatchEvent = { topic: string; partition: number; firstOffset: string | null; lastOffset: string; highWatermark: string };
 
 /** A batch's bounds; a batch without any record at or after the fetch position starts where it ends (kafkajs then reports the fetch offset as its last). */
@@ -51,10 +65,41 @@ export function createKafkaJsConsumer(kafka: Kafka, opts: DriverConsumerOptions,
   });
   listen(consumer, opts, toError);
 
+  const autoCommit = opts.autoCommitIntervalMs !== null;
+  // With auto-commit: the next offset to read of every partition resolved since the last join (stop() commits them).
+  const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
+  if (autoCommit) consumer.on(consumer.events.GROUP_JOIN, () => resolved.clear());
+
   // The controls are kafkajs' own: an error from heartbeat() must reach kafkajs unchanged when
   // eachBatch rethrows it, so that kafkajs recognises a rebalance and rejoins.
-  const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> =>
-    opts.eachBatch(toDriverBatch(batch), { heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary: () => commitOffsetsIfNecessary() });
+  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary, uncommittedOffsets } = payload;
+    if (!autoCommit) {
+      return opts.eachBatch(toDriverBatch(batch), { heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary: () => commitOffsetsIfNecessary() });
+    }
+    // Every resolved offset not committed yet, now (the membership still holds).
+    const commitResolved = (): Promise<void> => commitOffsetsIfNecessary(uncommittedOffsets());
+    await opts.eachBatch(toDriverBatch(batch), {
+      heartbeat: async () => {
+        try {
+          await heartbeat();
+        } catch (err) {
+          // A rebalance: commit what was handled before the partitions move, as kafkajs' autoCommit did.
+          if (isRebalancing(err)) await commitResolved().catch(() => undefined);
+          throw err;
+        }
+      },
+      isRunning,
+      isStale,
+      resolveOffset: (offset) => {
+        resolveOffset(offset);
+        resolved.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() });
+      },
+      commitOffsetsIfNecessary: () => commitOffsetsIfNecessary(),
+    });
+    // Stopping: kafkajs waits for this batch, then leaves the group; commit its offsets first.
+    if (!isRunning()) await commitResolved();
+  };
 
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -69,10 +114,21 @@ export function createKafkaJsConsumer(kafka: Kafka, opts: DriverConsumerOptions,
       wrap(async () => {
         await consumer.connect();
         for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning });
-        const autoCommit = opts.autoCommitIntervalMs !== null;
-        await consumer.run({ autoCommit, autoCommitInterval: opts.autoCommitIntervalMs, autoCommitThreshold: null, eachBatchAutoResolve: false, eachBatch });
+        // autoCommit off (see the top of this file); the interval still drives commitOffsetsIfNecessary.
+        await consumer.run({
+          autoCommit: false,
+          autoCommitInterval: opts.autoCommitIntervalMs,
+          autoCommitThreshold: null,
+          eachBatchAutoResolve: false,
+          eachBatch,
+        });
       }),
-    stop: () => wrap(() => consumer.disconnect()),
+    stop: () =>
+      wrap(async () => {
+        // Resolved offsets of batches already done; a batch still in hand commits its own as it ends.
+        if (resolved.size > 0) await consumer.commitOffsets([...resolved.values()]).catch(() => undefined);
+        await consumer.disconnect();
+      }),
     seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
     pause: (topic, partitions) => consumer.pause([{ topic, partitions }]),
     commitOffsets: (offsets) => wrap(() => consumer.commitOffsets(offsets)),

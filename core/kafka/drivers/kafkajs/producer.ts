@@ -66,7 +66,10 @@ export function offsetsByGroup(
 }
 
 async function connectTransactional(kafka: Kafka, transactionalId: string, toError: ToError): Promise<Producer> {
-  const producer = kafka.producer({ ...PRODUCER_BASE, transactionalId });
+  // First retry after 20 ms (the Java client's backoff for it): a transaction begun right after the
+  // previous one's EndTxn gets CONCURRENT_TRANSACTIONS until the broker has written its markers
+  // (milliseconds), and an exactly-once processor at live rates begins one per record.
+  const producer = kafka.producer({ ...PRODUCER_BASE, transactionalId, retry: { ...PRODUCER_BASE.retry, initialRetryTime: 20 } });
   try {
     await producer.connect();
     // kafkajs initialises the transactional id on its first transaction, not on connect. Do it

@@ -1,6 +1,6 @@
 import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, UnsupportedApiError, compatibilityPartitioner } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { createPartitioner, murmur2, toError } from './base.js';
+import { createPartitioner, murmur2, retryDelayMs, toError } from './base.js';
 
 describe('murmur2 (Java-compatible key partitioning)', () => {
   it("matches the Java client's test vectors", () => {
@@ -73,5 +73,14 @@ describe('toError (@platformatic/kafka errors to ERR_* codes)', () => {
     const auth = toError(new AuthenticationError('SASL authentication failed.'), brokers);
     expect(auth.code).not.toBe('ERR_KAFKA_UNREACHABLE');
     expect(toError(auth, brokers)).toBe(auth);
+  });
+});
+
+describe('retryDelayMs', () => {
+  it('backs off from 300 ms to 5 s, and from 20 ms when the broker answered CONCURRENT_TRANSACTIONS', () => {
+    expect([1, 2, 3, 5, 9].map((a) => retryDelayMs(a, new Error('connection refused')))).toEqual([300, 600, 1200, 4800, 5000]);
+    const concurrent = new MultipleErrors('addPartitionsToTxn failed 1 times.', [new ProtocolError('CONCURRENT_TRANSACTIONS')]);
+    expect([1, 2, 3, 9].map((a) => retryDelayMs(a, concurrent))).toEqual([20, 40, 80, 5000]);
+    expect(retryDelayMs(1)).toBe(300);
   });
 });
