@@ -34,7 +34,7 @@ export const ConfigSchema = Type.Object({
       'BITPREDICT_KAFKA_CLIENT',
       DRIVER_NAMES,
       DEFAULT_DRIVER,
-      'Kafka client driver: kafkajs or platformatic (@platformatic/kafka); both pass the same suite, see docs/benchmarks.md',
+      'Kafka client driver: kafkajs (default) or platformatic (@platformatic/kafka); both pass the same suite, see docs/kafka-drivers.md',
     ),
     topicPrefix: env.string('BITPREDICT_TOPIC_PREFIX', '', 'environment prefix put before every topic name (for example "staging.")'),
     partitions: env.int('BITPREDICT_TOPIC_PARTITIONS', 3, 'partitions for topics that BitPredict creates', { min: 1, max: 1000 }),
