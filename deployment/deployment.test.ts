@@ -6,12 +6,14 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { CONFIG_KEYS, loadConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import { createMetricsRegistry } from '../core/metrics.js';
+import { prometheusRuleFile } from './prometheus-rule.js';
 import { dashboardQueries, exportedNames, metricNamesIn, ruleQueries, unexportedMetrics } from './metric-names.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +41,9 @@ const NAMESPACED_KINDS = new Set([
   'ScaledObject',
   'PersistentVolumeClaim',
   'PodDisruptionBudget',
+  'ServiceMonitor',
+  'PodMonitor',
+  'PrometheusRule',
 ]);
 
 type Obj = Record<string, unknown>;
@@ -358,6 +363,127 @@ function checkK8s(docs: K8sDoc[]): string[] {
   return problems;
 }
 
+/** Labels of a Deployment's pods. */
+function podLabels(d: Obj): Obj {
+  return obj(obj(obj(obj(d.spec).template).metadata).labels);
+}
+
+/** Whether a label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) selects these labels. */
+function selects(selector: Obj, labels: Obj): boolean {
+  if (!Object.entries(obj(selector.matchLabels)).every(([k, v]) => labels[k] === v)) return false;
+  return arr(selector.matchExpressions).every((raw) => {
+    const e = obj(raw);
+    const key = text(e.key) ?? '';
+    const values = arr(e.values).map((v) => text(v));
+    const value = text(labels[key]);
+    if (e.operator === 'In') return value !== undefined && values.includes(value);
+    if (e.operator === 'NotIn') return value === undefined || !values.includes(value);
+    if (e.operator === 'Exists') return value !== undefined;
+    return value === undefined;
+  });
+}
+
+/** Whether an Ingress path of this type would route a request for `url`. */
+function ingressRoutes(path: string, type: string, url: string): boolean {
+  if (type === 'Exact') return path === url;
+  const base = path.replace(/\/+$/, '');
+  return base === '' || url === base || url.startsWith(`${base}/`);
+}
+
+/** Paths that the gateway serves but that must stay off the public Ingress. */
+const PRIVATE_GATEWAY_PATHS = ['/metrics', '/healthz', '/readyz'];
+
+/**
+ * Operability: every Deployment has a PodDisruptionBudget that lets a drain proceed at its minimum
+ * replica count and spreads over nodes; Jobs clean themselves up; claims name a storage class; the
+ * Ingress routes no private path; every long-running pod is scraped with the `component` label;
+ * the PrometheusRule carries exactly the groups of rules.yaml.
+ */
+function checkOperable(docs: K8sDoc[], rules: unknown): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const nameOf = (d: Obj): string => text(obj(d.metadata).name) ?? '';
+  const minReplicas = (name: string, d: Obj): number => {
+    const so = byKind('ScaledObject').find((s) => obj(obj(s.spec).scaleTargetRef).name === name);
+    const hpa = byKind('HorizontalPodAutoscaler').find((h) => obj(obj(h.spec).scaleTargetRef).name === name);
+    return Number(so ? (obj(so.spec).minReplicaCount ?? 0) : hpa ? (obj(hpa.spec).minReplicas ?? 1) : (obj(d.spec).replicas ?? 1));
+  };
+  for (const d of byKind('Deployment')) {
+    const name = nameOf(d);
+    const labels = podLabels(d);
+    const pdbs = byKind('PodDisruptionBudget').filter((p) => selects(obj(obj(p.spec).selector), labels));
+    if (pdbs.length !== 1) problems.push(`Deployment/${name}: needs exactly one PodDisruptionBudget selecting its pods (found ${pdbs.length})`);
+    for (const p of pdbs) {
+      const spec = obj(p.spec);
+      const replicas = minReplicas(name, d);
+      const maxUnavailable = text(spec.maxUnavailable);
+      const minAvailable = text(spec.minAvailable);
+      // A budget that allows no eviction at the minimum replica count blocks every node drain.
+      const blocks =
+        maxUnavailable !== undefined
+          ? maxUnavailable === '0' || maxUnavailable === '0%'
+          : minAvailable === undefined || minAvailable.endsWith('%')
+            ? minAvailable !== undefined && Math.ceil((replicas * Number(minAvailable.slice(0, -1))) / 100) >= replicas
+            : Number(minAvailable) >= replicas;
+      if (blocks) problems.push(`PodDisruptionBudget/${nameOf(p)}: allows no eviction at ${replicas} replica(s) of ${name}, so it blocks node drains`);
+    }
+    const spread = arr(podSpec(d).topologySpreadConstraints).map(obj);
+    if (!spread.some((c) => c.topologyKey === 'kubernetes.io/hostname'))
+      problems.push(`Deployment/${name}: no topologySpreadConstraints over kubernetes.io/hostname`);
+    for (const c of spread)
+      if (!selects(obj(c.labelSelector), labels)) problems.push(`Deployment/${name}: a topologySpreadConstraint does not select its own pods`);
+  }
+  for (const j of byKind('Job')) {
+    if (typeof obj(j.spec).ttlSecondsAfterFinished !== 'number')
+      problems.push(`Job/${nameOf(j)}: no ttlSecondsAfterFinished, so a finished Job blocks re-applying a new image`);
+  }
+  for (const pvc of byKind('PersistentVolumeClaim')) {
+    if (!text(obj(pvc.spec).storageClassName)) problems.push(`PersistentVolumeClaim/${nameOf(pvc)}: storageClassName must be stated`);
+  }
+  for (const ing of byKind('Ingress')) {
+    for (const rule of arr(obj(ing.spec).rules)) {
+      for (const raw of arr(obj(obj(rule).http).paths)) {
+        const path = obj(raw);
+        for (const url of PRIVATE_GATEWAY_PATHS) {
+          if (ingressRoutes(text(path.path) ?? '/', text(path.pathType) ?? 'Prefix', url))
+            problems.push(`Ingress/${nameOf(ing)}: path ${text(path.path)} (${text(path.pathType)}) routes ${url} to the public`);
+        }
+      }
+    }
+  }
+  const relabelsComponent = (endpoint: unknown): boolean =>
+    arr(obj(endpoint).relabelings).some(
+      (r) => obj(r).targetLabel === 'component' && arr(obj(r).sourceLabels).includes('__meta_kubernetes_pod_label_app_kubernetes_io_component'),
+    );
+  const services = byKind('Service');
+  for (const d of byKind('Deployment')) {
+    const labels = podLabels(d);
+    const ports = arr(obj(arr(podSpec(d).containers)[0]).ports).map((p) => text(obj(p).name));
+    const viaPod = byKind('PodMonitor').some(
+      (m) =>
+        selects(obj(obj(m.spec).selector), labels) &&
+        arr(obj(m.spec).podMetricsEndpoints).some((e) => ports.includes(text(obj(e).port)) && relabelsComponent(e)),
+    );
+    const viaService = byKind('ServiceMonitor').some((m) =>
+      services.some(
+        (s) =>
+          selects(obj(obj(m.spec).selector), obj(obj(s.metadata).labels)) &&
+          Object.entries(obj(obj(s.spec).selector)).every(([k, v]) => labels[k] === v) &&
+          arr(obj(m.spec).endpoints).some((e) => arr(obj(s.spec).ports).some((p) => obj(p).name === obj(e).port) && relabelsComponent(e)),
+      ),
+    );
+    if (!viaPod && !viaService) problems.push(`Deployment/${nameOf(d)}: no PodMonitor or ServiceMonitor scrapes it with a component label`);
+  }
+  const promRules = byKind('PrometheusRule');
+  if (promRules.length !== 1) problems.push(`k8s: needs exactly one PrometheusRule (found ${promRules.length})`);
+  for (const r of promRules) {
+    // Deep equality, not text: kustomize reorders keys.
+    if (!isDeepStrictEqual(obj(r.spec).groups, obj(rules).groups))
+      problems.push(`PrometheusRule/${nameOf(r)}: differs from deployment/prometheus/rules.yaml; regenerate with npx tsx deployment/prometheus-rule.ts`);
+  }
+  return problems;
+}
+
 const REQUIRED_ALERT_METRICS = [
   'bitpredict_consumer_lag_records',
   'bitpredict_dlq_records_total',
@@ -591,11 +717,142 @@ describe('deployment/kubernetes', () => {
     expect(wiring).toContain('ScaledObject/bitpredict-sentiment: topic text.scored is not the input text.raw of sentiment');
   });
 
+  it('is operable: disruption budgets that let drains proceed, spread, Job TTLs, storage classes, private paths, monitors, rules', () => {
+    expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+  });
+
+  it('reports blocking budgets, missing spread and TTLs, unstated storage, public /metrics, unscraped pods and stale rules', () => {
+    const rules = readYaml(join(PROM_DIR, 'rules.yaml'))[0];
+    const broken = structuredClone(docs);
+    const find = (kind: string, name: string): Obj => {
+      const hit = broken.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    const featuresPdb = obj(find('PodDisruptionBudget', 'bitpredict-features').spec);
+    delete featuresPdb.maxUnavailable;
+    featuresPdb.minAvailable = 1;
+    obj(find('PodDisruptionBudget', 'bitpredict-gateway').spec).maxUnavailable = 0;
+    delete podSpec(find('Deployment', 'bitpredict-sentiment')).topologySpreadConstraints;
+    delete obj(find('Job', 'bitpredict-replay').spec).ttlSecondsAfterFinished;
+    delete obj(find('PersistentVolumeClaim', 'bitpredict-data').spec).storageClassName;
+    const ingressPaths = arr(obj(obj(arr(obj(find('Ingress', 'bitpredict-gateway').spec).rules)[0]).http).paths);
+    ingressPaths.push({ ...obj(ingressPaths[0]), path: '/', pathType: 'Prefix' });
+    obj(find('PodMonitor', 'bitpredict-workers').spec).podMetricsEndpoints = [{ port: 'health', path: '/metrics' }];
+    const problems = checkOperable(broken, { groups: [] }).join('\n');
+    expect(problems).toContain('PodDisruptionBudget/bitpredict-features: allows no eviction at 1 replica(s) of bitpredict-features');
+    expect(problems).toContain('PodDisruptionBudget/bitpredict-gateway: allows no eviction at 2 replica(s)');
+    expect(problems).toContain('Deployment/bitpredict-sentiment: no topologySpreadConstraints over kubernetes.io/hostname');
+    expect(problems).toContain('Job/bitpredict-replay: no ttlSecondsAfterFinished');
+    expect(problems).toContain('PersistentVolumeClaim/bitpredict-data: storageClassName must be stated');
+    expect(problems).toContain('Ingress/bitpredict-gateway: path / (Prefix) routes /metrics to the public');
+    expect(problems).toContain('Deployment/bitpredict-predictor: no PodMonitor or ServiceMonitor scrapes it with a component label');
+    expect(problems).not.toContain('Deployment/bitpredict-gateway: no PodMonitor');
+    expect(problems).toContain('PrometheusRule/bitpredict: differs from deployment/prometheus/rules.yaml');
+    expect(checkOperable(docs, rules)).toEqual([]);
+    expect(ingressRoutes('/v1/', 'Prefix', '/v1')).toBe(true);
+    expect(ingressRoutes('/v1/', 'Prefix', '/v10')).toBe(false);
+    expect(ingressRoutes('/', 'Exact', '/metrics')).toBe(false);
+  });
+
+  it('has a PrometheusRule generated from rules.yaml', () => {
+    const generated = parseYaml(prometheusRuleFile(readFileSync(join(PROM_DIR, 'rules.yaml'), 'utf8')), 'generated');
+    expect(readYaml(join(K8S_DIR, 'prometheusrule.yaml'))).toEqual(generated);
+  });
+
   it('reports an empty folder instead of crashing', () => {
     const problems = checkK8s([]);
     expect(problems).toContain('k8s: no shared ConfigMap');
     expect(problems).toContain('k8s: no Deployment bitpredict-gateway');
   });
+});
+
+/** Kubernetes version whose schemas kubernetes-models 5.1.0 carries (resource.k8s.io/v1 is GA there). */
+const K8S_SCHEMA_VERSION = '1.34';
+const SCHEMA_DIR = join(ROOT, 'deployment', 'schema-check', 'node_modules');
+const SCHEMAS_INSTALLED = existsSync(join(SCHEMA_DIR, 'kubernetes-models', 'package.json'));
+const KUBECTL = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 15_000 }).status === 0;
+/** The base and every overlay: each must render on its own. */
+const KUSTOMIZATIONS = [
+  K8S_DIR,
+  ...(existsSync(join(K8S_DIR, 'overlays')) ? readdirSync(join(K8S_DIR, 'overlays')).map((d) => join(K8S_DIR, 'overlays', d)) : []),
+];
+
+function kustomize(dir: string): K8sDoc[] {
+  const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`kubectl kustomize ${dir}: ${r.stderr}`);
+  const where = `rendered ${dir.slice(ROOT.length + 1)}`;
+  return parseYaml(r.stdout, where).map((doc) => ({ file: where, doc: obj(doc) }));
+}
+
+/** The module of kubernetes-models (or of its KEDA and prometheus-operator packages) for an apiVersion. */
+function modelFile(apiVersion: string): string {
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  const pkg =
+    group === 'keda.sh' ? '@kubernetes-models/keda' : group === 'monitoring.coreos.com' ? '@kubernetes-models/prometheus-operator' : 'kubernetes-models';
+  return join(SCHEMA_DIR, pkg, apiVersion, 'index.js');
+}
+
+type Model = new (data: unknown) => { validate(): void };
+
+/** Schema errors of each document: an unknown apiVersion/kind is an error, not a pass. */
+async function schemaProblems(docs: K8sDoc[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { file, doc } of docs) {
+    const apiVersion = text(doc.apiVersion) ?? '';
+    const kind = text(doc.kind) ?? '';
+    const where = `${file} ${kind}/${text(obj(doc.metadata).name)}`;
+    const path = modelFile(apiVersion);
+    if (!existsSync(path)) {
+      problems.push(`${where}: no schema for ${apiVersion}`);
+      continue;
+    }
+    const models = (await import(pathToFileURL(path).href)) as Record<string, Model | undefined>;
+    const Ctor = models[kind];
+    if (!Ctor) {
+      problems.push(`${where}: no schema for ${apiVersion} ${kind}`);
+      continue;
+    }
+    try {
+      new Ctor(doc).validate();
+    } catch (err) {
+      problems.push(`${where}: ${errorMessage(err)}`);
+    }
+  }
+  return problems;
+}
+
+describe('deployment/kubernetes rendered with kubectl kustomize', () => {
+  for (const dir of KUSTOMIZATIONS) {
+    const name = dir.slice(ROOT.length + 1);
+    it.runIf(KUBECTL)(`${name} renders, is consistent and operable`, () => {
+      const docs = kustomize(dir);
+      expect(docs.length).toBeGreaterThan(0);
+      expect(checkK8s(docs)).toEqual([]);
+      expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+    });
+    it.runIf(KUBECTL && SCHEMAS_INSTALLED)(
+      `${name}: every object validates against the Kubernetes ${K8S_SCHEMA_VERSION}, KEDA and prometheus-operator schemas`,
+      async () => {
+        expect(await schemaProblems(kustomize(dir))).toEqual([]);
+      },
+    );
+  }
+
+  it.runIf(SCHEMAS_INSTALLED)('reports schema errors and kinds it has no schema for', async () => {
+    const [deployment] = loadK8s().filter((d) => d.doc.kind === 'Deployment');
+    if (!deployment) throw new Error('no Deployment');
+    const broken = structuredClone(deployment);
+    delete obj(arr(podSpec(broken.doc).containers)[0]).name;
+    obj(broken.doc.spec).replicas = 'two';
+    const problems = await schemaProblems([broken, { file: 'x.yaml', doc: { apiVersion: 'example.com/v1', kind: 'Thing', metadata: { name: 't' } } }]);
+    expect(problems.join('\n')).toMatch(/containers\/0 must have required property name/);
+    expect(problems.join('\n')).toMatch(/replicas must be integer/);
+    expect(problems).toContain('x.yaml Thing/t: no schema for example.com/v1');
+  });
+
+  it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});
+  it.skipIf(SCHEMAS_INSTALLED)('schema validation skipped: run `npm ci --prefix deployment/schema-check` first', () => {});
 });
 
 describe('deployment/prometheus and deployment/grafana', () => {
