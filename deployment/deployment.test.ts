@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { CONFIG_KEYS, loadConfig } from '../core/config.js';
@@ -21,7 +21,7 @@ const K8S_DIR = join(ROOT, 'deployment', 'kubernetes');
 const PROM_DIR = join(ROOT, 'deployment', 'prometheus');
 
 /** CLI commands of `node dist/cli/main.js <command>` that a container may run. */
-const KNOWN_COMMANDS = ['topics create', 'replay', 'features', 'sentiment', 'predictor', 'gateway'] as const;
+const KNOWN_COMMANDS = ['topics create', 'replay', 'features', 'sentiment', 'predictor', 'gateway', 'trainer', 'market-data', 'news', 'x'] as const;
 /** Commands that run to completion and serve no health endpoints. */
 const ONE_SHOT_COMMANDS = ['topics create', 'replay'];
 const COMPOSE_SERVICES = ['kafka', 'registry', 'redis', 'topics', 'replay', 'features', 'sentiment', 'predictor', 'gateway'] as const;
@@ -352,7 +352,7 @@ function checkK8s(docs: K8sDoc[]): string[] {
   for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'Job']) {
     if (byKind(kind).length === 0) problems.push(`k8s: no ${kind}`);
   }
-  for (const component of ['features', 'sentiment', 'predictor', 'gateway']) {
+  for (const component of ['features', 'sentiment', 'predictor', 'gateway', 'trainer', 'market-data', 'news']) {
     if (!deployments.has(`bitpredict-${component}`)) problems.push(`k8s: no Deployment bitpredict-${component}`);
   }
   for (const component of ['features', 'sentiment', 'predictor']) {
@@ -778,11 +778,26 @@ const KUSTOMIZATIONS = [
   ...(existsSync(join(K8S_DIR, 'overlays')) ? readdirSync(join(K8S_DIR, 'overlays')).map((d) => join(K8S_DIR, 'overlays', d)) : []),
 ];
 
+/** Optional kustomize Components: each is rendered on top of the base. */
+const COMPONENTS = existsSync(join(K8S_DIR, 'components')) ? readdirSync(join(K8S_DIR, 'components')).map((d) => join(K8S_DIR, 'components', d)) : [];
+
 function kustomize(dir: string): K8sDoc[] {
   const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`kubectl kustomize ${dir}: ${r.stderr}`);
   const where = `rendered ${dir.slice(ROOT.length + 1)}`;
   return parseYaml(r.stdout, where).map((doc) => ({ file: where, doc: obj(doc) }));
+}
+
+/** The base with one Component added, as an overlay that includes it would render. */
+function kustomizeComponent(component: string): K8sDoc[] {
+  // kustomize refuses absolute paths to bases and components: the overlay names them relatively.
+  const dir = mkdtempSync(join(tmpdir(), 'bitpredict-kustomize-'));
+  try {
+    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${relative(dir, K8S_DIR)}\ncomponents:\n  - ${relative(dir, component)}\n`);
+    return kustomize(dir).map((d) => ({ ...d, file: `rendered base + ${component.slice(ROOT.length + 1)}` }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The module of kubernetes-models (or of its KEDA and prometheus-operator packages) for an apiVersion. */
@@ -850,6 +865,18 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     expect(problems.join('\n')).toMatch(/replicas must be integer/);
     expect(problems).toContain('x.yaml Thing/t: no schema for example.com/v1');
   });
+
+  for (const component of COMPONENTS) {
+    const name = component.slice(ROOT.length + 1);
+    it.runIf(KUBECTL)(`base + ${name} renders, is consistent, operable and schema-valid`, async () => {
+      const docs = kustomizeComponent(component);
+      const base = kustomize(K8S_DIR);
+      expect(docs.length).toBeGreaterThan(base.length);
+      expect(checkK8s(docs)).toEqual([]);
+      expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+      if (SCHEMAS_INSTALLED) expect(await schemaProblems(docs)).toEqual([]);
+    });
+  }
 
   it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});
   it.skipIf(SCHEMAS_INSTALLED)('schema validation skipped: run `npm ci --prefix deployment/schema-check` first', () => {});
