@@ -17,7 +17,9 @@ import { prometheusRuleFile } from './prometheus-rule.js';
 import { dashboardQueries, exportedNames, metricNamesIn, ruleQueries, unexportedMetrics } from './metric-names.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const K8S_DIR = join(ROOT, 'deployment', 'kubernetes');
+const K8S_ROOT = join(ROOT, 'deployment', 'kubernetes');
+/** The kustomize base: the manifests themselves. */
+const K8S_DIR = join(K8S_ROOT, 'base');
 const PROM_DIR = join(ROOT, 'deployment', 'prometheus');
 
 /** CLI commands of `node dist/cli/main.js <command>` that a container may run. */
@@ -44,6 +46,11 @@ const NAMESPACED_KINDS = new Set([
   'ServiceMonitor',
   'PodMonitor',
   'PrometheusRule',
+  'TriggerAuthentication',
+  'Kafka',
+  'KafkaNodePool',
+  'KafkaTopic',
+  'KafkaUser',
 ]);
 
 type Obj = Record<string, unknown>;
@@ -484,6 +491,155 @@ function checkOperable(docs: K8sDoc[], rules: unknown): string[] {
   return problems;
 }
 
+/** Topics of docs/topics.md's table: partitions (undefined: BITPREDICT_TOPIC_PARTITIONS) and the topic configs it states. */
+function documentedTopics(markdown: string): { name: string; partitions: number | undefined; config: Record<string, string> }[] {
+  const section = markdown.slice(markdown.indexOf('## Names, partitions, retention'), markdown.indexOf('## Schemas and wire format'));
+  return section
+    .split('\n')
+    .filter((l) => /^\| `[a-z.]+` \|/.test(l))
+    .map((line) => {
+      const cells = line.split('|').map((c) => c.trim());
+      const name = (cells[1] ?? '').replaceAll('`', '');
+      const partitions = /^\d+$/.test(cells[4] ?? '') ? Number(cells[4]) : undefined;
+      const cleanup = cells[5] ?? '';
+      const config: Record<string, string> = { 'cleanup.policy': cleanup.split(',')[0]?.trim() ?? '' };
+      for (const m of cleanup.matchAll(/`([a-z.]+)=(-?\d+)`/g)) config[m[1] ?? ''] = m[2] ?? '';
+      return { name, partitions, config };
+    });
+}
+
+/**
+ * What each service does on Kafka (read from the code: the topics of platform.kafka.topic(...) in
+ * each service folder, DLQ writes in core/kafka/dlq.ts), so each KafkaUser's ACLs can be held to
+ * exactly this: Read and Write on nothing else.
+ */
+const KAFKA_ACCESS: Record<string, { reads: string[]; writes: string[] }> = {
+  topics: { reads: [], writes: [] },
+  replay: { reads: ['market.candles'], writes: ['market.candles', 'dlq'] },
+  'market-data': { reads: ['market.candles'], writes: ['market.candles', 'dlq'] },
+  news: { reads: ['text.raw'], writes: ['text.raw', 'dlq'] },
+  sentiment: { reads: ['text.raw'], writes: ['text.scored', 'dlq'] },
+  features: { reads: ['market.candles', 'text.scored'], writes: ['features', 'dlq'] },
+  predictor: { reads: ['features', 'models'], writes: ['predictions', 'dlq'] },
+  trainer: { reads: ['features', 'predictions', 'models'], writes: ['scores', 'models', 'dlq'] },
+  gateway: { reads: ['market.candles', 'features', 'predictions', 'scores', 'models'], writes: [] },
+};
+
+/**
+ * The Strimzi overlay: a KRaft Kafka with a TLS + SCRAM-SHA-512 listener and simple authorization,
+ * a KafkaTopic per documented topic with its partitions and configs, a KafkaUser per service whose
+ * topic ACLs are exactly what the service reads and writes, and every workload logging in as its
+ * user with the password and cluster CA mounted where the ConfigMap points. kubernetes-models
+ * checks the schemas; this checks what a schema cannot: that the pieces fit together.
+ */
+function checkStrimzi(docs: K8sDoc[], topicsMarkdown: string): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const nameOf = (d: Obj): string => text(obj(d.metadata).name) ?? '';
+  for (const { doc } of docs) {
+    if (['Kafka', 'KafkaNodePool', 'KafkaTopic', 'KafkaUser'].includes(text(doc.kind) ?? '') && doc.apiVersion !== 'kafka.strimzi.io/v1beta2')
+      problems.push(`${text(doc.kind)}/${nameOf(doc)}: apiVersion must be kafka.strimzi.io/v1beta2`);
+  }
+  const [kafka, ...more] = byKind('Kafka');
+  if (!kafka || more.length > 0) return [...problems, 'strimzi: needs exactly one Kafka'];
+  const cluster = nameOf(kafka);
+  const spec = obj(obj(kafka.spec).kafka);
+  const listener = arr(spec.listeners)
+    .map(obj)
+    .find((l) => l.tls === true && obj(l.authentication).type === 'scram-sha-512');
+  if (!listener) problems.push(`Kafka/${cluster}: needs a TLS listener with scram-sha-512 authentication`);
+  if (obj(spec.authorization).type !== 'simple') problems.push(`Kafka/${cluster}: authorization must be simple, or the ACLs are not enforced`);
+  const pools = byKind('KafkaNodePool').filter((p) => obj(obj(p.metadata).labels)['strimzi.io/cluster'] === cluster);
+  const roles = new Set(pools.flatMap((p) => arr(obj(p.spec).roles).map((r) => text(r))));
+  if (!roles.has('controller') || !roles.has('broker')) problems.push(`Kafka/${cluster}: KRaft needs node pools with the controller and broker roles`);
+  for (const o of [...byKind('KafkaTopic'), ...byKind('KafkaUser'), ...byKind('KafkaNodePool')]) {
+    if (obj(obj(o.metadata).labels)['strimzi.io/cluster'] !== cluster)
+      problems.push(`${text(o.kind)}/${nameOf(o)}: label strimzi.io/cluster must be ${cluster}`);
+  }
+
+  const configMap: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(byKind('ConfigMap')[0]?.data))) configMap[k] = text(v) ?? '';
+  const brokers = `${cluster}-kafka-bootstrap:${text(listener?.port) ?? ''}`;
+  if (configMap.BITPREDICT_KAFKA_BROKERS !== brokers) problems.push(`ConfigMap: BITPREDICT_KAFKA_BROKERS must be ${brokers}`);
+  if (configMap.BITPREDICT_KAFKA_SECURITY_PROTOCOL !== 'SASL_SSL') problems.push('ConfigMap: BITPREDICT_KAFKA_SECURITY_PROTOCOL must be SASL_SSL');
+  if (configMap.BITPREDICT_KAFKA_SASL_MECHANISM !== 'SCRAM-SHA-512') problems.push('ConfigMap: BITPREDICT_KAFKA_SASL_MECHANISM must be SCRAM-SHA-512');
+
+  const topics = new Map(byKind('KafkaTopic').map((t) => [text(obj(t.spec).topicName) ?? nameOf(t), obj(t.spec)]));
+  const partitions = Number(configMap.BITPREDICT_TOPIC_PARTITIONS);
+  const replication = Number(configMap.BITPREDICT_TOPIC_REPLICATION);
+  for (const documented of documentedTopics(topicsMarkdown)) {
+    const t = topics.get(documented.name);
+    if (!t) {
+      problems.push(`strimzi: no KafkaTopic ${documented.name}`);
+      continue;
+    }
+    const want = documented.partitions ?? partitions;
+    if (t.partitions !== want) problems.push(`KafkaTopic/${documented.name}: partitions ${text(t.partitions)}, docs/topics.md says ${want}`);
+    if (t.replicas !== replication) problems.push(`KafkaTopic/${documented.name}: replicas must be BITPREDICT_TOPIC_REPLICATION (${replication})`);
+    for (const [k, v] of Object.entries(documented.config)) {
+      if (text(obj(t.config)[k]) !== v) problems.push(`KafkaTopic/${documented.name}: ${k} must be ${v} (docs/topics.md)`);
+    }
+  }
+
+  const users = new Map(byKind('KafkaUser').map((u) => [nameOf(u), obj(u.spec)]));
+  for (const [name, u] of users) {
+    if (obj(u.authentication).type !== 'scram-sha-512') problems.push(`KafkaUser/${name}: authentication must be scram-sha-512`);
+    for (const a of arr(obj(u.authorization).acls).map(obj)) {
+      const ops = arr(a.operations).map((o) => text(o));
+      if (ops.includes('All') || text(obj(a.resource).name) === '*') problems.push(`KafkaUser/${name}: no All operations or * resources (least privilege)`);
+    }
+  }
+  const passwordDir = dirname(configMap.BITPREDICT_KAFKA_SASL_PASSWORD_FILE ?? '');
+  const caDir = dirname(configMap.BITPREDICT_KAFKA_SSL_CA_FILE ?? '');
+  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+    const where = `${text(w.kind)}/${nameOf(w)}`;
+    const pod = podSpec(w);
+    const container = obj(arr(pod.containers)[0]);
+    const command = arr(container.args)
+      .map((a) => text(a))
+      .join(' ');
+    const component = command === 'topics create' ? 'topics' : command;
+    const user = text(obj(arr(container.env).find((e) => obj(e).name === 'BITPREDICT_KAFKA_SASL_USERNAME')).value) ?? '';
+    const acls = arr(obj(users.get(user)?.authorization).acls).map(obj);
+    if (!users.has(user)) {
+      problems.push(`${where}: BITPREDICT_KAFKA_SASL_USERNAME ${user || '(unset)'} is not a KafkaUser`);
+      continue;
+    }
+    const mountOf = (dir: string): string | undefined => text(obj(arr(container.volumeMounts).find((m) => obj(m).mountPath === dir)).name);
+    const secretOf = (volume: string | undefined): string | undefined => text(obj(obj(arr(pod.volumes).find((v) => obj(v).name === volume)).secret).secretName);
+    if (secretOf(mountOf(passwordDir)) !== user) problems.push(`${where}: ${passwordDir} must mount the Secret ${user}`);
+    if (secretOf(mountOf(caDir)) !== `${cluster}-cluster-ca-cert`) problems.push(`${where}: ${caDir} must mount the Secret ${cluster}-cluster-ca-cert`);
+    const access = KAFKA_ACCESS[component];
+    if (!access) {
+      problems.push(`${where}: no known Kafka access for ${command}`);
+      continue;
+    }
+    const granted = (op: string): string[] =>
+      acls
+        .filter((a) => obj(a.resource).type === 'topic' && arr(a.operations).includes(op))
+        .map((a) => text(obj(a.resource).name) ?? '')
+        .sort();
+    for (const [op, want] of [
+      ['Read', access.reads],
+      ['Write', access.writes],
+    ] as const) {
+      if (JSON.stringify(granted(op)) !== JSON.stringify([...want].sort()))
+        problems.push(`KafkaUser/${user}: ${op} on topics [${granted(op).join(', ')}], ${command} needs exactly [${[...want].sort().join(', ')}]`);
+    }
+    if (access.reads.length > 0 && !acls.some((a) => obj(a.resource).type === 'group' && arr(a.operations).includes('Read')))
+      problems.push(`KafkaUser/${user}: reads topics but may use no consumer group`);
+  }
+  const auths = new Set(byKind('TriggerAuthentication').map(nameOf));
+  for (const so of byKind('ScaledObject')) {
+    for (const t of arr(obj(so.spec).triggers).map(obj)) {
+      const m = obj(t.metadata);
+      if (!auths.has(text(obj(t.authenticationRef).name) ?? '') || m.sasl !== 'scram_sha512' || m.tls !== 'enable')
+        problems.push(`ScaledObject/${nameOf(so)}: needs sasl scram_sha512, tls enable and an existing TriggerAuthentication`);
+    }
+  }
+  return problems;
+}
+
 const REQUIRED_ALERT_METRICS = [
   'bitpredict_consumer_lag_records',
   'bitpredict_dlq_records_total',
@@ -774,12 +930,13 @@ const SCHEMAS_INSTALLED = existsSync(join(SCHEMA_DIR, 'kubernetes-models', 'pack
 const KUBECTL = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 15_000 }).status === 0;
 /** The base and every overlay: each must render on its own. */
 const KUSTOMIZATIONS = [
+  K8S_ROOT,
   K8S_DIR,
-  ...(existsSync(join(K8S_DIR, 'overlays')) ? readdirSync(join(K8S_DIR, 'overlays')).map((d) => join(K8S_DIR, 'overlays', d)) : []),
+  ...(existsSync(join(K8S_ROOT, 'overlays')) ? readdirSync(join(K8S_ROOT, 'overlays')).map((d) => join(K8S_ROOT, 'overlays', d)) : []),
 ];
 
 /** Optional kustomize Components: each is rendered on top of the base. */
-const COMPONENTS = existsSync(join(K8S_DIR, 'components')) ? readdirSync(join(K8S_DIR, 'components')).map((d) => join(K8S_DIR, 'components', d)) : [];
+const COMPONENTS = existsSync(join(K8S_ROOT, 'components')) ? readdirSync(join(K8S_ROOT, 'components')).map((d) => join(K8S_ROOT, 'components', d)) : [];
 
 function kustomize(dir: string): K8sDoc[] {
   const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
@@ -803,8 +960,12 @@ function kustomizeComponent(component: string): K8sDoc[] {
 /** The module of kubernetes-models (or of its KEDA and prometheus-operator packages) for an apiVersion. */
 function modelFile(apiVersion: string): string {
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
-  const pkg =
-    group === 'keda.sh' ? '@kubernetes-models/keda' : group === 'monitoring.coreos.com' ? '@kubernetes-models/prometheus-operator' : 'kubernetes-models';
+  const packages: Record<string, string> = {
+    'keda.sh': '@kubernetes-models/keda',
+    'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+    'kafka.strimzi.io': '@kubernetes-models/strimzi-kafka-operator',
+  };
+  const pkg = packages[group] ?? 'kubernetes-models';
   return join(SCHEMA_DIR, pkg, apiVersion, 'index.js');
 }
 
@@ -847,7 +1008,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
       expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
     });
     it.runIf(KUBECTL && SCHEMAS_INSTALLED)(
-      `${name}: every object validates against the Kubernetes ${K8S_SCHEMA_VERSION}, KEDA and prometheus-operator schemas`,
+      `${name}: every object validates against the Kubernetes ${K8S_SCHEMA_VERSION}, KEDA, prometheus-operator and Strimzi schemas`,
       async () => {
         expect(await schemaProblems(kustomize(dir))).toEqual([]);
       },
@@ -877,6 +1038,40 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
       if (SCHEMAS_INSTALLED) expect(await schemaProblems(docs)).toEqual([]);
     });
   }
+
+  it.runIf(KUBECTL)('overlays/strimzi: topics as documented, a user per service with exactly its ACLs, every workload wired to its user', () => {
+    const docs = kustomize(join(K8S_ROOT, 'overlays', 'strimzi'));
+    const topicsMd = readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8');
+    expect(documentedTopics(topicsMd).map((t) => t.name)).toEqual(expect.arrayContaining([...TOPICS, 'scores']));
+    expect(checkStrimzi(docs, topicsMd)).toEqual([]);
+
+    const broken = structuredClone(docs);
+    const find = (kind: string, name: string): Obj => {
+      const hit = broken.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    obj(obj(find('KafkaTopic', 'models').spec).config)['cleanup.policy'] = 'delete';
+    obj(find('KafkaTopic', 'features').spec).partitions = 6;
+    const gatewayAcls = arr(obj(obj(find('KafkaUser', 'bitpredict-gateway').spec).authorization).acls);
+    gatewayAcls.push({ resource: { type: 'topic', name: 'dlq', patternType: 'literal' }, operations: ['Write'] });
+    gatewayAcls.push({ resource: { type: 'group', name: '*', patternType: 'literal' }, operations: ['All'] });
+    const predictorVolumes = arr(podSpec(find('Deployment', 'bitpredict-predictor')).volumes);
+    obj(obj(predictorVolumes.find((v) => obj(v).name === 'kafka-user')).secret).secretName = 'bitpredict-features';
+    broken.splice(
+      broken.findIndex((d) => d.doc.kind === 'KafkaTopic' && obj(d.doc.metadata).name === 'scores'),
+      1,
+    );
+    delete obj(obj(arr(obj(find('ScaledObject', 'bitpredict-features').spec).triggers)[0]).authenticationRef).name;
+    const problems = checkStrimzi(broken, topicsMd).join('\n');
+    expect(problems).toContain('KafkaTopic/models: cleanup.policy must be compact');
+    expect(problems).toContain('KafkaTopic/features: partitions 6, docs/topics.md says 3');
+    expect(problems).toContain('strimzi: no KafkaTopic scores');
+    expect(problems).toContain('KafkaUser/bitpredict-gateway: Write on topics [dlq], gateway needs exactly []');
+    expect(problems).toContain('KafkaUser/bitpredict-gateway: no All operations or * resources');
+    expect(problems).toContain('Deployment/bitpredict-predictor: /etc/kafka/user must mount the Secret bitpredict-predictor');
+    expect(problems).toContain('ScaledObject/bitpredict-features: needs sasl scram_sha512');
+  });
 
   it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});
   it.skipIf(SCHEMAS_INSTALLED)('schema validation skipped: run `npm ci --prefix deployment/schema-check` first', () => {});

@@ -1,4 +1,4 @@
-// deployment/kubernetes/prometheusrule.yaml is generated from deployment/prometheus/rules.yaml, the
+// deployment/kubernetes/base/prometheusrule.yaml is generated from deployment/prometheus/rules.yaml, the
 // one source of the alerts (promtool checks and unit-tests that file). Regenerate after editing it:
 //   npx tsx deployment/prometheus-rule.ts
 // deployment.test.ts fails while the two differ.
@@ -30,7 +30,7 @@ export function prometheusRule(rules: unknown): Record<string, unknown> {
   };
 }
 
-/** The file text written to deployment/kubernetes/prometheusrule.yaml. */
+/** The file text written to deployment/kubernetes/base/prometheusrule.yaml. */
 export function prometheusRuleFile(rulesYaml: string): string {
   return `${HEADER}\n${stringify(prometheusRule(parse(rulesYaml)), { lineWidth: 0 })}`;
 }
@@ -38,7 +38,7 @@ export function prometheusRuleFile(rulesYaml: string): string {
 function main(): void {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const source = readFileSync(join(root, 'deployment', 'prometheus', 'rules.yaml'), 'utf8');
-  writeFileSync(join(root, 'deployment', 'kubernetes', 'prometheusrule.yaml'), prometheusRuleFile(source));
+  writeFileSync(join(root, 'deployment', 'kubernetes', 'base', 'prometheusrule.yaml'), prometheusRuleFile(source));
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();
