@@ -238,7 +238,9 @@ function containerEnv(container: Obj, configMap: Record<string, string>): Record
   const env: Record<string, string> = { ...configMap };
   for (const e of arr(container.env)) {
     const entry = obj(e);
-    env[text(entry.name) ?? ''] = text(entry.value) ?? '';
+    // A value from a Secret is not known before it is deployed; the default stands in for it.
+    if (entry.valueFrom !== undefined) delete env[text(entry.name) ?? ''];
+    else env[text(entry.name) ?? ''] = text(entry.value) ?? '';
   }
   return env;
 }
@@ -329,7 +331,12 @@ function checkK8s(docs: K8sDoc[]): string[] {
       if (!TOPICS.includes(`${configMap.BITPREDICT_TOPIC_PREFIX ?? ''}${text(m.topic) ?? ''}`) && !TOPICS.includes(text(m.topic) ?? ''))
         problems.push(`${name}: unknown topic ${text(m.topic)}`);
       if (!text(m.consumerGroup)) problems.push(`${name}: consumerGroup missing`);
-      if (text(m.bootstrapServers) !== configMap.BITPREDICT_KAFKA_BROKERS) problems.push(`${name}: bootstrapServers differ from BITPREDICT_KAFKA_BROKERS`);
+      // KEDA resolves bootstrapServersFromEnv in the scaled container's environment.
+      const fromEnv =
+        m.bootstrapServersFromEnv === 'BITPREDICT_KAFKA_BROKERS' &&
+        arr(obj(arr(target ? podSpec(target).containers : [])[0]).env).some((e) => obj(e).name === 'BITPREDICT_KAFKA_BROKERS');
+      if (!fromEnv && text(m.bootstrapServers) !== configMap.BITPREDICT_KAFKA_BROKERS)
+        problems.push(`${name}: bootstrapServers differ from BITPREDICT_KAFKA_BROKERS`);
     }
   }
   for (const hpa of byKind('HorizontalPodAutoscaler')) {
@@ -635,6 +642,61 @@ function checkStrimzi(docs: K8sDoc[], topicsMarkdown: string): string[] {
       const m = obj(t.metadata);
       if (!auths.has(text(obj(t.authenticationRef).name) ?? '') || m.sasl !== 'scram_sha512' || m.tls !== 'enable')
         problems.push(`ScaledObject/${nameOf(so)}: needs sasl scram_sha512, tls enable and an existing TriggerAuthentication`);
+    }
+  }
+  return problems;
+}
+
+/** KEDA's name for a SASL mechanism of BITPREDICT_KAFKA_SASL_MECHANISM. */
+const KEDA_SASL: Record<string, string> = { PLAIN: 'plaintext', 'SCRAM-SHA-256': 'scram_sha256', 'SCRAM-SHA-512': 'scram_sha512' };
+
+/**
+ * The external overlay: a managed Kafka over SASL_SSL whose bootstrap addresses, user and password
+ * all come from one Secret, for every workload and for KEDA, so nothing of the cluster is written
+ * in the repository and the addresses are set in one place.
+ */
+function checkExternal(docs: K8sDoc[]): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const nameOf = (d: Obj): string => text(obj(d.metadata).name) ?? '';
+  const configMap: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(byKind('ConfigMap')[0]?.data))) configMap[k] = text(v) ?? '';
+  if ('BITPREDICT_KAFKA_BROKERS' in configMap) problems.push('ConfigMap: BITPREDICT_KAFKA_BROKERS must come from the Secret, not the ConfigMap');
+  if (configMap.BITPREDICT_KAFKA_SECURITY_PROTOCOL !== 'SASL_SSL') problems.push('ConfigMap: BITPREDICT_KAFKA_SECURITY_PROTOCOL must be SASL_SSL');
+  const sasl = KEDA_SASL[configMap.BITPREDICT_KAFKA_SASL_MECHANISM ?? ''];
+  if (!sasl) problems.push('ConfigMap: BITPREDICT_KAFKA_SASL_MECHANISM must be PLAIN or SCRAM-SHA-256/512');
+  const passwordDir = dirname(configMap.BITPREDICT_KAFKA_SASL_PASSWORD_FILE ?? '');
+  const secrets = new Set<string>();
+  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+    const where = `${text(w.kind)}/${nameOf(w)}`;
+    const pod = podSpec(w);
+    const container = obj(arr(pod.containers)[0]);
+    const fromSecret = (key: string): Obj => obj(obj(obj(arr(container.env).find((e) => obj(e).name === key)).valueFrom).secretKeyRef);
+    for (const [key, secretKey] of [
+      ['BITPREDICT_KAFKA_BROKERS', 'bootstrap'],
+      ['BITPREDICT_KAFKA_SASL_USERNAME', 'username'],
+    ]) {
+      const ref = fromSecret(key ?? '');
+      if (ref.key !== secretKey) problems.push(`${where}: ${key} must come from a Secret's key ${secretKey}`);
+      else secrets.add(text(ref.name) ?? '');
+    }
+    const volume = text(obj(arr(container.volumeMounts).find((m) => obj(m).mountPath === passwordDir)).name);
+    const secret = obj(obj(arr(pod.volumes).find((v) => obj(v).name === volume)).secret);
+    if (!arr(secret.items).some((i) => obj(i).key === 'password')) problems.push(`${where}: ${passwordDir} must mount the Secret's key password`);
+    secrets.add(text(secret.secretName) ?? '');
+  }
+  if (secrets.size !== 1) problems.push(`external: every workload must read one Secret (found ${[...secrets].join(', ')})`);
+  const auths = new Map(byKind('TriggerAuthentication').map((a) => [nameOf(a), obj(a.spec)]));
+  for (const so of byKind('ScaledObject')) {
+    for (const t of arr(obj(so.spec).triggers).map(obj)) {
+      const m = obj(t.metadata);
+      const auth = auths.get(text(obj(t.authenticationRef).name) ?? '');
+      const refs = arr(auth?.secretTargetRef).map(obj);
+      const fromOurSecret = ['username', 'password'].every((p) => refs.some((r) => r.parameter === p && secrets.has(text(r.name) ?? '')));
+      if (m.bootstrapServersFromEnv !== 'BITPREDICT_KAFKA_BROKERS' || m.sasl !== sasl || m.tls !== 'enable' || !fromOurSecret)
+        problems.push(
+          `ScaledObject/${nameOf(so)}: needs bootstrapServersFromEnv BITPREDICT_KAFKA_BROKERS, sasl ${sasl ?? '?'}, tls enable and the Secret's user`,
+        );
     }
   }
   return problems;
@@ -1071,6 +1133,25 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     expect(problems).toContain('KafkaUser/bitpredict-gateway: no All operations or * resources');
     expect(problems).toContain('Deployment/bitpredict-predictor: /etc/kafka/user must mount the Secret bitpredict-predictor');
     expect(problems).toContain('ScaledObject/bitpredict-features: needs sasl scram_sha512');
+  });
+
+  it.runIf(KUBECTL)('overlays/external: brokers, user and password of every workload and of KEDA from one Secret', () => {
+    const docs = kustomize(join(K8S_ROOT, 'overlays', 'external'));
+    expect(checkExternal(docs)).toEqual([]);
+    const broken = structuredClone(docs);
+    const find = (kind: string, name: string): Obj => {
+      const hit = broken.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    obj(find('ConfigMap', 'bitpredict-config').data).BITPREDICT_KAFKA_BROKERS = 'kafka:9092';
+    const gateway = obj(arr(podSpec(find('Deployment', 'bitpredict-gateway')).containers)[0]);
+    gateway.env = arr(gateway.env).filter((e) => obj(e).name !== 'BITPREDICT_KAFKA_SASL_USERNAME');
+    obj(obj(arr(obj(find('ScaledObject', 'bitpredict-predictor').spec).triggers)[0]).metadata).sasl = 'plaintext';
+    const problems = checkExternal(broken).join('\n');
+    expect(problems).toContain('ConfigMap: BITPREDICT_KAFKA_BROKERS must come from the Secret');
+    expect(problems).toContain("Deployment/bitpredict-gateway: BITPREDICT_KAFKA_SASL_USERNAME must come from a Secret's key username");
+    expect(problems).toContain('ScaledObject/bitpredict-predictor: needs bootstrapServersFromEnv BITPREDICT_KAFKA_BROKERS, sasl scram_sha512');
   });
 
   it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});
