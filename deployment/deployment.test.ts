@@ -525,6 +525,7 @@ const KAFKA_ACCESS: Record<string, { reads: string[]; writes: string[] }> = {
   replay: { reads: ['market.candles'], writes: ['market.candles', 'dlq'] },
   'market-data': { reads: ['market.candles'], writes: ['market.candles', 'dlq'] },
   news: { reads: ['text.raw'], writes: ['text.raw', 'dlq'] },
+  x: { reads: ['text.raw'], writes: ['text.raw', 'dlq'] },
   sentiment: { reads: ['text.raw'], writes: ['text.scored', 'dlq'] },
   features: { reads: ['market.candles', 'text.scored'], writes: ['features', 'dlq'] },
   predictor: { reads: ['features', 'models'], writes: ['predictions', 'dlq'] },
@@ -1008,12 +1009,19 @@ function kustomize(dir: string): K8sDoc[] {
 }
 
 /** The base with one Component added, as an overlay that includes it would render. */
+/** The kustomization a Component is meant for: a `-<overlay>` suffix names an overlay, else the base. */
+function componentBase(component: string): string {
+  const overlay = /-(\w+)$/.exec(component)?.[1];
+  return overlay !== undefined && existsSync(join(K8S_ROOT, 'overlays', overlay)) ? join(K8S_ROOT, 'overlays', overlay) : K8S_DIR;
+}
+
 function kustomizeComponent(component: string): K8sDoc[] {
   // kustomize refuses absolute paths to bases and components: the overlay names them relatively.
   const dir = mkdtempSync(join(tmpdir(), 'bitpredict-kustomize-'));
+  const base = componentBase(component);
   try {
-    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${relative(dir, K8S_DIR)}\ncomponents:\n  - ${relative(dir, component)}\n`);
-    return kustomize(dir).map((d) => ({ ...d, file: `rendered base + ${component.slice(ROOT.length + 1)}` }));
+    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${relative(dir, base)}\ncomponents:\n  - ${relative(dir, component)}\n`);
+    return kustomize(dir).map((d) => ({ ...d, file: `rendered ${base.slice(ROOT.length + 1)} + ${component.slice(ROOT.length + 1)}` }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -1091,12 +1099,14 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
 
   for (const component of COMPONENTS) {
     const name = component.slice(ROOT.length + 1);
-    it.runIf(KUBECTL)(`base + ${name} renders, is consistent, operable and schema-valid`, async () => {
+    const base = componentBase(component);
+    it.runIf(KUBECTL)(`${base.slice(ROOT.length + 1)} + ${name} renders, is consistent, operable and schema-valid`, async () => {
       const docs = kustomizeComponent(component);
-      const base = kustomize(K8S_DIR);
-      expect(docs.length).toBeGreaterThan(base.length);
+      expect(docs.length).toBeGreaterThan(kustomize(base).length);
       expect(checkK8s(docs)).toEqual([]);
       expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+      if (base.endsWith('strimzi')) expect(checkStrimzi(docs, readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8'))).toEqual([]);
+      if (base.endsWith('external')) expect(checkExternal(docs)).toEqual([]);
       if (SCHEMAS_INSTALLED) expect(await schemaProblems(docs)).toEqual([]);
     });
   }
