@@ -6,20 +6,24 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { CONFIG_KEYS, loadConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import { createMetricsRegistry } from '../core/metrics.js';
+import { prometheusRuleFile } from './prometheus-rule.js';
 import { dashboardQueries, exportedNames, metricNamesIn, ruleQueries, unexportedMetrics } from './metric-names.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const K8S_DIR = join(ROOT, 'deployment', 'kubernetes');
+const K8S_ROOT = join(ROOT, 'deployment', 'kubernetes');
+/** The kustomize base: the manifests themselves. */
+const K8S_DIR = join(K8S_ROOT, 'base');
 const PROM_DIR = join(ROOT, 'deployment', 'prometheus');
 
 /** CLI commands of `node dist/cli/main.js <command>` that a container may run. */
-const KNOWN_COMMANDS = ['topics create', 'replay', 'features', 'sentiment', 'predictor', 'gateway'] as const;
+const KNOWN_COMMANDS = ['topics create', 'replay', 'features', 'sentiment', 'predictor', 'gateway', 'trainer', 'market-data', 'news', 'x'] as const;
 /** Commands that run to completion and serve no health endpoints. */
 const ONE_SHOT_COMMANDS = ['topics create', 'replay'];
 const COMPOSE_SERVICES = ['kafka', 'registry', 'redis', 'topics', 'replay', 'features', 'sentiment', 'predictor', 'gateway'] as const;
@@ -39,6 +43,14 @@ const NAMESPACED_KINDS = new Set([
   'ScaledObject',
   'PersistentVolumeClaim',
   'PodDisruptionBudget',
+  'ServiceMonitor',
+  'PodMonitor',
+  'PrometheusRule',
+  'TriggerAuthentication',
+  'Kafka',
+  'KafkaNodePool',
+  'KafkaTopic',
+  'KafkaUser',
 ]);
 
 type Obj = Record<string, unknown>;
@@ -226,7 +238,9 @@ function containerEnv(container: Obj, configMap: Record<string, string>): Record
   const env: Record<string, string> = { ...configMap };
   for (const e of arr(container.env)) {
     const entry = obj(e);
-    env[text(entry.name) ?? ''] = text(entry.value) ?? '';
+    // A value from a Secret is not known before it is deployed; the default stands in for it.
+    if (entry.valueFrom !== undefined) delete env[text(entry.name) ?? ''];
+    else env[text(entry.name) ?? ''] = text(entry.value) ?? '';
   }
   return env;
 }
@@ -317,7 +331,12 @@ function checkK8s(docs: K8sDoc[]): string[] {
       if (!TOPICS.includes(`${configMap.BITPREDICT_TOPIC_PREFIX ?? ''}${text(m.topic) ?? ''}`) && !TOPICS.includes(text(m.topic) ?? ''))
         problems.push(`${name}: unknown topic ${text(m.topic)}`);
       if (!text(m.consumerGroup)) problems.push(`${name}: consumerGroup missing`);
-      if (text(m.bootstrapServers) !== configMap.BITPREDICT_KAFKA_BROKERS) problems.push(`${name}: bootstrapServers differ from BITPREDICT_KAFKA_BROKERS`);
+      // KEDA resolves bootstrapServersFromEnv in the scaled container's environment.
+      const fromEnv =
+        m.bootstrapServersFromEnv === 'BITPREDICT_KAFKA_BROKERS' &&
+        arr(obj(arr(target ? podSpec(target).containers : [])[0]).env).some((e) => obj(e).name === 'BITPREDICT_KAFKA_BROKERS');
+      if (!fromEnv && text(m.bootstrapServers) !== configMap.BITPREDICT_KAFKA_BROKERS)
+        problems.push(`${name}: bootstrapServers differ from BITPREDICT_KAFKA_BROKERS`);
     }
   }
   for (const hpa of byKind('HorizontalPodAutoscaler')) {
@@ -347,7 +366,7 @@ function checkK8s(docs: K8sDoc[]): string[] {
   for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'Ingress', 'HorizontalPodAutoscaler', 'ScaledObject', 'Job']) {
     if (byKind(kind).length === 0) problems.push(`k8s: no ${kind}`);
   }
-  for (const component of ['features', 'sentiment', 'predictor', 'gateway']) {
+  for (const component of ['features', 'sentiment', 'predictor', 'gateway', 'trainer', 'market-data', 'news']) {
     if (!deployments.has(`bitpredict-${component}`)) problems.push(`k8s: no Deployment bitpredict-${component}`);
   }
   for (const component of ['features', 'sentiment', 'predictor']) {
@@ -355,6 +374,332 @@ function checkK8s(docs: K8sDoc[]): string[] {
       problems.push(`k8s: no ScaledObject for ${component}`);
   }
   if (!byKind('Job').some((j) => arr(obj(arr(podSpec(j).containers)[0]).args).join(' ') === 'topics create')) problems.push('k8s: no Job runs topics create');
+  return problems;
+}
+
+/** Labels of a Deployment's pods. */
+function podLabels(d: Obj): Obj {
+  return obj(obj(obj(obj(d.spec).template).metadata).labels);
+}
+
+/** Whether a label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) selects these labels. */
+function selects(selector: Obj, labels: Obj): boolean {
+  if (!Object.entries(obj(selector.matchLabels)).every(([k, v]) => labels[k] === v)) return false;
+  return arr(selector.matchExpressions).every((raw) => {
+    const e = obj(raw);
+    const key = text(e.key) ?? '';
+    const values = arr(e.values).map((v) => text(v));
+    const value = text(labels[key]);
+    if (e.operator === 'In') return value !== undefined && values.includes(value);
+    if (e.operator === 'NotIn') return value === undefined || !values.includes(value);
+    if (e.operator === 'Exists') return value !== undefined;
+    return value === undefined;
+  });
+}
+
+/** Whether an Ingress path of this type would route a request for `url`. */
+function ingressRoutes(path: string, type: string, url: string): boolean {
+  if (type === 'Exact') return path === url;
+  const base = path.replace(/\/+$/, '');
+  return base === '' || url === base || url.startsWith(`${base}/`);
+}
+
+/** Paths that the gateway serves but that must stay off the public Ingress. */
+const PRIVATE_GATEWAY_PATHS = ['/metrics', '/healthz', '/readyz'];
+
+/**
+ * Operability: every Deployment has a PodDisruptionBudget that lets a drain proceed at its minimum
+ * replica count and spreads over nodes; Jobs clean themselves up; claims name a storage class; the
+ * Ingress routes no private path; every long-running pod is scraped with the `component` label;
+ * the PrometheusRule carries exactly the groups of rules.yaml.
+ */
+function checkOperable(docs: K8sDoc[], rules: unknown): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const nameOf = (d: Obj): string => text(obj(d.metadata).name) ?? '';
+  const minReplicas = (name: string, d: Obj): number => {
+    const so = byKind('ScaledObject').find((s) => obj(obj(s.spec).scaleTargetRef).name === name);
+    const hpa = byKind('HorizontalPodAutoscaler').find((h) => obj(obj(h.spec).scaleTargetRef).name === name);
+    return Number(so ? (obj(so.spec).minReplicaCount ?? 0) : hpa ? (obj(hpa.spec).minReplicas ?? 1) : (obj(d.spec).replicas ?? 1));
+  };
+  for (const d of byKind('Deployment')) {
+    const name = nameOf(d);
+    const labels = podLabels(d);
+    const pdbs = byKind('PodDisruptionBudget').filter((p) => selects(obj(obj(p.spec).selector), labels));
+    if (pdbs.length !== 1) problems.push(`Deployment/${name}: needs exactly one PodDisruptionBudget selecting its pods (found ${pdbs.length})`);
+    for (const p of pdbs) {
+      const spec = obj(p.spec);
+      const replicas = minReplicas(name, d);
+      const maxUnavailable = text(spec.maxUnavailable);
+      const minAvailable = text(spec.minAvailable);
+      // A budget that allows no eviction at the minimum replica count blocks every node drain.
+      const blocks =
+        maxUnavailable !== undefined
+          ? maxUnavailable === '0' || maxUnavailable === '0%'
+          : minAvailable === undefined || minAvailable.endsWith('%')
+            ? minAvailable !== undefined && Math.ceil((replicas * Number(minAvailable.slice(0, -1))) / 100) >= replicas
+            : Number(minAvailable) >= replicas;
+      if (blocks) problems.push(`PodDisruptionBudget/${nameOf(p)}: allows no eviction at ${replicas} replica(s) of ${name}, so it blocks node drains`);
+    }
+    const spread = arr(podSpec(d).topologySpreadConstraints).map(obj);
+    if (!spread.some((c) => c.topologyKey === 'kubernetes.io/hostname'))
+      problems.push(`Deployment/${name}: no topologySpreadConstraints over kubernetes.io/hostname`);
+    for (const c of spread)
+      if (!selects(obj(c.labelSelector), labels)) problems.push(`Deployment/${name}: a topologySpreadConstraint does not select its own pods`);
+  }
+  for (const j of byKind('Job')) {
+    if (typeof obj(j.spec).ttlSecondsAfterFinished !== 'number')
+      problems.push(`Job/${nameOf(j)}: no ttlSecondsAfterFinished, so a finished Job blocks re-applying a new image`);
+  }
+  for (const pvc of byKind('PersistentVolumeClaim')) {
+    if (!text(obj(pvc.spec).storageClassName)) problems.push(`PersistentVolumeClaim/${nameOf(pvc)}: storageClassName must be stated`);
+  }
+  for (const ing of byKind('Ingress')) {
+    for (const rule of arr(obj(ing.spec).rules)) {
+      for (const raw of arr(obj(obj(rule).http).paths)) {
+        const path = obj(raw);
+        for (const url of PRIVATE_GATEWAY_PATHS) {
+          if (ingressRoutes(text(path.path) ?? '/', text(path.pathType) ?? 'Prefix', url))
+            problems.push(`Ingress/${nameOf(ing)}: path ${text(path.path)} (${text(path.pathType)}) routes ${url} to the public`);
+        }
+      }
+    }
+  }
+  const relabelsComponent = (endpoint: unknown): boolean =>
+    arr(obj(endpoint).relabelings).some(
+      (r) => obj(r).targetLabel === 'component' && arr(obj(r).sourceLabels).includes('__meta_kubernetes_pod_label_app_kubernetes_io_component'),
+    );
+  const services = byKind('Service');
+  for (const d of byKind('Deployment')) {
+    const labels = podLabels(d);
+    const ports = arr(obj(arr(podSpec(d).containers)[0]).ports).map((p) => text(obj(p).name));
+    const viaPod = byKind('PodMonitor').some(
+      (m) =>
+        selects(obj(obj(m.spec).selector), labels) &&
+        arr(obj(m.spec).podMetricsEndpoints).some((e) => ports.includes(text(obj(e).port)) && relabelsComponent(e)),
+    );
+    const viaService = byKind('ServiceMonitor').some((m) =>
+      services.some(
+        (s) =>
+          selects(obj(obj(m.spec).selector), obj(obj(s.metadata).labels)) &&
+          Object.entries(obj(obj(s.spec).selector)).every(([k, v]) => labels[k] === v) &&
+          arr(obj(m.spec).endpoints).some((e) => arr(obj(s.spec).ports).some((p) => obj(p).name === obj(e).port) && relabelsComponent(e)),
+      ),
+    );
+    if (!viaPod && !viaService) problems.push(`Deployment/${nameOf(d)}: no PodMonitor or ServiceMonitor scrapes it with a component label`);
+  }
+  const promRules = byKind('PrometheusRule');
+  if (promRules.length !== 1) problems.push(`k8s: needs exactly one PrometheusRule (found ${promRules.length})`);
+  for (const r of promRules) {
+    // Deep equality, not text: kustomize reorders keys.
+    if (!isDeepStrictEqual(obj(r.spec).groups, obj(rules).groups))
+      problems.push(`PrometheusRule/${nameOf(r)}: differs from deployment/prometheus/rules.yaml; regenerate with npx tsx deployment/prometheus-rule.ts`);
+  }
+  return problems;
+}
+
+/** Topics of docs/topics.md's table: partitions (undefined: BITPREDICT_TOPIC_PARTITIONS) and the topic configs it states. */
+function documentedTopics(markdown: string): { name: string; partitions: number | undefined; config: Record<string, string> }[] {
+  const section = markdown.slice(markdown.indexOf('## Names, partitions, retention'), markdown.indexOf('## Schemas and wire format'));
+  return section
+    .split('\n')
+    .filter((l) => /^\| `[a-z.]+` \|/.test(l))
+    .map((line) => {
+      const cells = line.split('|').map((c) => c.trim());
+      const name = (cells[1] ?? '').replaceAll('`', '');
+      const partitions = /^\d+$/.test(cells[4] ?? '') ? Number(cells[4]) : undefined;
+      const cleanup = cells[5] ?? '';
+      const config: Record<string, string> = { 'cleanup.policy': cleanup.split(',')[0]?.trim() ?? '' };
+      for (const m of cleanup.matchAll(/`([a-z.]+)=(-?\d+)`/g)) config[m[1] ?? ''] = m[2] ?? '';
+      return { name, partitions, config };
+    });
+}
+
+/**
+ * What each service does on Kafka (read from the code: the topics of platform.kafka.topic(...) in
+ * each service folder, DLQ writes in core/kafka/dlq.ts), so each KafkaUser's ACLs can be held to
+ * exactly this: Read and Write on nothing else.
+ */
+const KAFKA_ACCESS: Record<string, { reads: string[]; writes: string[] }> = {
+  topics: { reads: [], writes: [] },
+  replay: { reads: ['market.candles'], writes: ['market.candles', 'dlq'] },
+  'market-data': { reads: ['market.candles'], writes: ['market.candles', 'dlq'] },
+  news: { reads: ['text.raw'], writes: ['text.raw', 'dlq'] },
+  x: { reads: ['text.raw'], writes: ['text.raw', 'dlq'] },
+  sentiment: { reads: ['text.raw'], writes: ['text.scored', 'dlq'] },
+  features: { reads: ['market.candles', 'text.scored'], writes: ['features', 'dlq'] },
+  predictor: { reads: ['features', 'models'], writes: ['predictions', 'dlq'] },
+  trainer: { reads: ['features', 'predictions', 'models'], writes: ['scores', 'models', 'dlq'] },
+  gateway: { reads: ['market.candles', 'features', 'predictions', 'scores', 'models'], writes: [] },
+};
+
+/**
+ * The Strimzi overlay: a KRaft Kafka with a TLS + SCRAM-SHA-512 listener and simple authorization,
+ * a KafkaTopic per documented topic with its partitions and configs, a KafkaUser per service whose
+ * topic ACLs are exactly what the service reads and writes, and every workload logging in as its
+ * user with the password and cluster CA mounted where the ConfigMap points. kubernetes-models
+ * checks the schemas; this checks what a schema cannot: that the pieces fit together.
+ */
+function checkStrimzi(docs: K8sDoc[], topicsMarkdown: string): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const nameOf = (d: Obj): string => text(obj(d.metadata).name) ?? '';
+  for (const { doc } of docs) {
+    if (['Kafka', 'KafkaNodePool', 'KafkaTopic', 'KafkaUser'].includes(text(doc.kind) ?? '') && doc.apiVersion !== 'kafka.strimzi.io/v1beta2')
+      problems.push(`${text(doc.kind)}/${nameOf(doc)}: apiVersion must be kafka.strimzi.io/v1beta2`);
+  }
+  const [kafka, ...more] = byKind('Kafka');
+  if (!kafka || more.length > 0) return [...problems, 'strimzi: needs exactly one Kafka'];
+  const cluster = nameOf(kafka);
+  const spec = obj(obj(kafka.spec).kafka);
+  const listener = arr(spec.listeners)
+    .map(obj)
+    .find((l) => l.tls === true && obj(l.authentication).type === 'scram-sha-512');
+  if (!listener) problems.push(`Kafka/${cluster}: needs a TLS listener with scram-sha-512 authentication`);
+  if (obj(spec.authorization).type !== 'simple') problems.push(`Kafka/${cluster}: authorization must be simple, or the ACLs are not enforced`);
+  const pools = byKind('KafkaNodePool').filter((p) => obj(obj(p.metadata).labels)['strimzi.io/cluster'] === cluster);
+  const roles = new Set(pools.flatMap((p) => arr(obj(p.spec).roles).map((r) => text(r))));
+  if (!roles.has('controller') || !roles.has('broker')) problems.push(`Kafka/${cluster}: KRaft needs node pools with the controller and broker roles`);
+  for (const o of [...byKind('KafkaTopic'), ...byKind('KafkaUser'), ...byKind('KafkaNodePool')]) {
+    if (obj(obj(o.metadata).labels)['strimzi.io/cluster'] !== cluster)
+      problems.push(`${text(o.kind)}/${nameOf(o)}: label strimzi.io/cluster must be ${cluster}`);
+  }
+
+  const configMap: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(byKind('ConfigMap')[0]?.data))) configMap[k] = text(v) ?? '';
+  const brokers = `${cluster}-kafka-bootstrap:${text(listener?.port) ?? ''}`;
+  if (configMap.BITPREDICT_KAFKA_BROKERS !== brokers) problems.push(`ConfigMap: BITPREDICT_KAFKA_BROKERS must be ${brokers}`);
+  if (configMap.BITPREDICT_KAFKA_SECURITY_PROTOCOL !== 'SASL_SSL') problems.push('ConfigMap: BITPREDICT_KAFKA_SECURITY_PROTOCOL must be SASL_SSL');
+  if (configMap.BITPREDICT_KAFKA_SASL_MECHANISM !== 'SCRAM-SHA-512') problems.push('ConfigMap: BITPREDICT_KAFKA_SASL_MECHANISM must be SCRAM-SHA-512');
+
+  const topics = new Map(byKind('KafkaTopic').map((t) => [text(obj(t.spec).topicName) ?? nameOf(t), obj(t.spec)]));
+  const partitions = Number(configMap.BITPREDICT_TOPIC_PARTITIONS);
+  const replication = Number(configMap.BITPREDICT_TOPIC_REPLICATION);
+  for (const documented of documentedTopics(topicsMarkdown)) {
+    const t = topics.get(documented.name);
+    if (!t) {
+      problems.push(`strimzi: no KafkaTopic ${documented.name}`);
+      continue;
+    }
+    const want = documented.partitions ?? partitions;
+    if (t.partitions !== want) problems.push(`KafkaTopic/${documented.name}: partitions ${text(t.partitions)}, docs/topics.md says ${want}`);
+    if (t.replicas !== replication) problems.push(`KafkaTopic/${documented.name}: replicas must be BITPREDICT_TOPIC_REPLICATION (${replication})`);
+    for (const [k, v] of Object.entries(documented.config)) {
+      if (text(obj(t.config)[k]) !== v) problems.push(`KafkaTopic/${documented.name}: ${k} must be ${v} (docs/topics.md)`);
+    }
+  }
+
+  const users = new Map(byKind('KafkaUser').map((u) => [nameOf(u), obj(u.spec)]));
+  for (const [name, u] of users) {
+    if (obj(u.authentication).type !== 'scram-sha-512') problems.push(`KafkaUser/${name}: authentication must be scram-sha-512`);
+    for (const a of arr(obj(u.authorization).acls).map(obj)) {
+      const ops = arr(a.operations).map((o) => text(o));
+      if (ops.includes('All') || text(obj(a.resource).name) === '*') problems.push(`KafkaUser/${name}: no All operations or * resources (least privilege)`);
+    }
+  }
+  const passwordDir = dirname(configMap.BITPREDICT_KAFKA_SASL_PASSWORD_FILE ?? '');
+  const caDir = dirname(configMap.BITPREDICT_KAFKA_SSL_CA_FILE ?? '');
+  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+    const where = `${text(w.kind)}/${nameOf(w)}`;
+    const pod = podSpec(w);
+    const container = obj(arr(pod.containers)[0]);
+    const command = arr(container.args)
+      .map((a) => text(a))
+      .join(' ');
+    const component = command === 'topics create' ? 'topics' : command;
+    const user = text(obj(arr(container.env).find((e) => obj(e).name === 'BITPREDICT_KAFKA_SASL_USERNAME')).value) ?? '';
+    const acls = arr(obj(users.get(user)?.authorization).acls).map(obj);
+    if (!users.has(user)) {
+      problems.push(`${where}: BITPREDICT_KAFKA_SASL_USERNAME ${user || '(unset)'} is not a KafkaUser`);
+      continue;
+    }
+    const mountOf = (dir: string): string | undefined => text(obj(arr(container.volumeMounts).find((m) => obj(m).mountPath === dir)).name);
+    const secretOf = (volume: string | undefined): string | undefined => text(obj(obj(arr(pod.volumes).find((v) => obj(v).name === volume)).secret).secretName);
+    if (secretOf(mountOf(passwordDir)) !== user) problems.push(`${where}: ${passwordDir} must mount the Secret ${user}`);
+    if (secretOf(mountOf(caDir)) !== `${cluster}-cluster-ca-cert`) problems.push(`${where}: ${caDir} must mount the Secret ${cluster}-cluster-ca-cert`);
+    const access = KAFKA_ACCESS[component];
+    if (!access) {
+      problems.push(`${where}: no known Kafka access for ${command}`);
+      continue;
+    }
+    const granted = (op: string): string[] =>
+      acls
+        .filter((a) => obj(a.resource).type === 'topic' && arr(a.operations).includes(op))
+        .map((a) => text(obj(a.resource).name) ?? '')
+        .sort();
+    for (const [op, want] of [
+      ['Read', access.reads],
+      ['Write', access.writes],
+    ] as const) {
+      if (JSON.stringify(granted(op)) !== JSON.stringify([...want].sort()))
+        problems.push(`KafkaUser/${user}: ${op} on topics [${granted(op).join(', ')}], ${command} needs exactly [${[...want].sort().join(', ')}]`);
+    }
+    if (access.reads.length > 0 && !acls.some((a) => obj(a.resource).type === 'group' && arr(a.operations).includes('Read')))
+      problems.push(`KafkaUser/${user}: reads topics but may use no consumer group`);
+  }
+  const auths = new Set(byKind('TriggerAuthentication').map(nameOf));
+  for (const so of byKind('ScaledObject')) {
+    for (const t of arr(obj(so.spec).triggers).map(obj)) {
+      const m = obj(t.metadata);
+      if (!auths.has(text(obj(t.authenticationRef).name) ?? '') || m.sasl !== 'scram_sha512' || m.tls !== 'enable')
+        problems.push(`ScaledObject/${nameOf(so)}: needs sasl scram_sha512, tls enable and an existing TriggerAuthentication`);
+    }
+  }
+  return problems;
+}
+
+/** KEDA's name for a SASL mechanism of BITPREDICT_KAFKA_SASL_MECHANISM. */
+const KEDA_SASL: Record<string, string> = { PLAIN: 'plaintext', 'SCRAM-SHA-256': 'scram_sha256', 'SCRAM-SHA-512': 'scram_sha512' };
+
+/**
+ * The external overlay: a managed Kafka over SASL_SSL whose bootstrap addresses, user and password
+ * all come from one Secret, for every workload and for KEDA, so nothing of the cluster is written
+ * in the repository and the addresses are set in one place.
+ */
+function checkExternal(docs: K8sDoc[]): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const nameOf = (d: Obj): string => text(obj(d.metadata).name) ?? '';
+  const configMap: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(byKind('ConfigMap')[0]?.data))) configMap[k] = text(v) ?? '';
+  if ('BITPREDICT_KAFKA_BROKERS' in configMap) problems.push('ConfigMap: BITPREDICT_KAFKA_BROKERS must come from the Secret, not the ConfigMap');
+  if (configMap.BITPREDICT_KAFKA_SECURITY_PROTOCOL !== 'SASL_SSL') problems.push('ConfigMap: BITPREDICT_KAFKA_SECURITY_PROTOCOL must be SASL_SSL');
+  const sasl = KEDA_SASL[configMap.BITPREDICT_KAFKA_SASL_MECHANISM ?? ''];
+  if (!sasl) problems.push('ConfigMap: BITPREDICT_KAFKA_SASL_MECHANISM must be PLAIN or SCRAM-SHA-256/512');
+  const passwordDir = dirname(configMap.BITPREDICT_KAFKA_SASL_PASSWORD_FILE ?? '');
+  const secrets = new Set<string>();
+  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+    const where = `${text(w.kind)}/${nameOf(w)}`;
+    const pod = podSpec(w);
+    const container = obj(arr(pod.containers)[0]);
+    const fromSecret = (key: string): Obj => obj(obj(obj(arr(container.env).find((e) => obj(e).name === key)).valueFrom).secretKeyRef);
+    for (const [key, secretKey] of [
+      ['BITPREDICT_KAFKA_BROKERS', 'bootstrap'],
+      ['BITPREDICT_KAFKA_SASL_USERNAME', 'username'],
+    ]) {
+      const ref = fromSecret(key ?? '');
+      if (ref.key !== secretKey) problems.push(`${where}: ${key} must come from a Secret's key ${secretKey}`);
+      else secrets.add(text(ref.name) ?? '');
+    }
+    const volume = text(obj(arr(container.volumeMounts).find((m) => obj(m).mountPath === passwordDir)).name);
+    const secret = obj(obj(arr(pod.volumes).find((v) => obj(v).name === volume)).secret);
+    if (!arr(secret.items).some((i) => obj(i).key === 'password')) problems.push(`${where}: ${passwordDir} must mount the Secret's key password`);
+    secrets.add(text(secret.secretName) ?? '');
+  }
+  if (secrets.size !== 1) problems.push(`external: every workload must read one Secret (found ${[...secrets].join(', ')})`);
+  const auths = new Map(byKind('TriggerAuthentication').map((a) => [nameOf(a), obj(a.spec)]));
+  for (const so of byKind('ScaledObject')) {
+    for (const t of arr(obj(so.spec).triggers).map(obj)) {
+      const m = obj(t.metadata);
+      const auth = auths.get(text(obj(t.authenticationRef).name) ?? '');
+      const refs = arr(auth?.secretTargetRef).map(obj);
+      const fromOurSecret = ['username', 'password'].every((p) => refs.some((r) => r.parameter === p && secrets.has(text(r.name) ?? '')));
+      if (m.bootstrapServersFromEnv !== 'BITPREDICT_KAFKA_BROKERS' || m.sasl !== sasl || m.tls !== 'enable' || !fromOurSecret)
+        problems.push(
+          `ScaledObject/${nameOf(so)}: needs bootstrapServersFromEnv BITPREDICT_KAFKA_BROKERS, sasl ${sasl ?? '?'}, tls enable and the Secret's user`,
+        );
+    }
+  }
   return problems;
 }
 
@@ -591,11 +936,236 @@ describe('deployment/kubernetes', () => {
     expect(wiring).toContain('ScaledObject/bitpredict-sentiment: topic text.scored is not the input text.raw of sentiment');
   });
 
+  it('is operable: disruption budgets that let drains proceed, spread, Job TTLs, storage classes, private paths, monitors, rules', () => {
+    expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+  });
+
+  it('reports blocking budgets, missing spread and TTLs, unstated storage, public /metrics, unscraped pods and stale rules', () => {
+    const rules = readYaml(join(PROM_DIR, 'rules.yaml'))[0];
+    const broken = structuredClone(docs);
+    const find = (kind: string, name: string): Obj => {
+      const hit = broken.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    const featuresPdb = obj(find('PodDisruptionBudget', 'bitpredict-features').spec);
+    delete featuresPdb.maxUnavailable;
+    featuresPdb.minAvailable = 1;
+    obj(find('PodDisruptionBudget', 'bitpredict-gateway').spec).maxUnavailable = 0;
+    delete podSpec(find('Deployment', 'bitpredict-sentiment')).topologySpreadConstraints;
+    delete obj(find('Job', 'bitpredict-replay').spec).ttlSecondsAfterFinished;
+    delete obj(find('PersistentVolumeClaim', 'bitpredict-data').spec).storageClassName;
+    const ingressPaths = arr(obj(obj(arr(obj(find('Ingress', 'bitpredict-gateway').spec).rules)[0]).http).paths);
+    ingressPaths.push({ ...obj(ingressPaths[0]), path: '/', pathType: 'Prefix' });
+    obj(find('PodMonitor', 'bitpredict-workers').spec).podMetricsEndpoints = [{ port: 'health', path: '/metrics' }];
+    const problems = checkOperable(broken, { groups: [] }).join('\n');
+    expect(problems).toContain('PodDisruptionBudget/bitpredict-features: allows no eviction at 1 replica(s) of bitpredict-features');
+    expect(problems).toContain('PodDisruptionBudget/bitpredict-gateway: allows no eviction at 2 replica(s)');
+    expect(problems).toContain('Deployment/bitpredict-sentiment: no topologySpreadConstraints over kubernetes.io/hostname');
+    expect(problems).toContain('Job/bitpredict-replay: no ttlSecondsAfterFinished');
+    expect(problems).toContain('PersistentVolumeClaim/bitpredict-data: storageClassName must be stated');
+    expect(problems).toContain('Ingress/bitpredict-gateway: path / (Prefix) routes /metrics to the public');
+    expect(problems).toContain('Deployment/bitpredict-predictor: no PodMonitor or ServiceMonitor scrapes it with a component label');
+    expect(problems).not.toContain('Deployment/bitpredict-gateway: no PodMonitor');
+    expect(problems).toContain('PrometheusRule/bitpredict: differs from deployment/prometheus/rules.yaml');
+    expect(checkOperable(docs, rules)).toEqual([]);
+    expect(ingressRoutes('/v1/', 'Prefix', '/v1')).toBe(true);
+    expect(ingressRoutes('/v1/', 'Prefix', '/v10')).toBe(false);
+    expect(ingressRoutes('/', 'Exact', '/metrics')).toBe(false);
+  });
+
+  it('has a PrometheusRule generated from rules.yaml', () => {
+    const generated = parseYaml(prometheusRuleFile(readFileSync(join(PROM_DIR, 'rules.yaml'), 'utf8')), 'generated');
+    expect(readYaml(join(K8S_DIR, 'prometheusrule.yaml'))).toEqual(generated);
+  });
+
   it('reports an empty folder instead of crashing', () => {
     const problems = checkK8s([]);
     expect(problems).toContain('k8s: no shared ConfigMap');
     expect(problems).toContain('k8s: no Deployment bitpredict-gateway');
   });
+});
+
+/** Kubernetes version whose schemas kubernetes-models 5.1.0 carries (resource.k8s.io/v1 is GA there). */
+const K8S_SCHEMA_VERSION = '1.34';
+const SCHEMA_DIR = join(ROOT, 'deployment', 'schema-check', 'node_modules');
+const SCHEMAS_INSTALLED = existsSync(join(SCHEMA_DIR, 'kubernetes-models', 'package.json'));
+const KUBECTL = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 15_000 }).status === 0;
+/** The base and every overlay: each must render on its own. */
+const KUSTOMIZATIONS = [
+  K8S_ROOT,
+  K8S_DIR,
+  ...(existsSync(join(K8S_ROOT, 'overlays')) ? readdirSync(join(K8S_ROOT, 'overlays')).map((d) => join(K8S_ROOT, 'overlays', d)) : []),
+];
+
+/** Optional kustomize Components: each is rendered on top of the base. */
+const COMPONENTS = existsSync(join(K8S_ROOT, 'components')) ? readdirSync(join(K8S_ROOT, 'components')).map((d) => join(K8S_ROOT, 'components', d)) : [];
+
+function kustomize(dir: string): K8sDoc[] {
+  const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`kubectl kustomize ${dir}: ${r.stderr}`);
+  const where = `rendered ${dir.slice(ROOT.length + 1)}`;
+  return parseYaml(r.stdout, where).map((doc) => ({ file: where, doc: obj(doc) }));
+}
+
+/** The base with one Component added, as an overlay that includes it would render. */
+/** The kustomization a Component is meant for: a `-<overlay>` suffix names an overlay, else the base. */
+function componentBase(component: string): string {
+  const overlay = /-(\w+)$/.exec(component)?.[1];
+  return overlay !== undefined && existsSync(join(K8S_ROOT, 'overlays', overlay)) ? join(K8S_ROOT, 'overlays', overlay) : K8S_DIR;
+}
+
+function kustomizeComponent(component: string): K8sDoc[] {
+  // kustomize refuses absolute paths to bases and components: the overlay names them relatively.
+  const dir = mkdtempSync(join(tmpdir(), 'bitpredict-kustomize-'));
+  const base = componentBase(component);
+  try {
+    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${relative(dir, base)}\ncomponents:\n  - ${relative(dir, component)}\n`);
+    return kustomize(dir).map((d) => ({ ...d, file: `rendered ${base.slice(ROOT.length + 1)} + ${component.slice(ROOT.length + 1)}` }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The module of kubernetes-models (or of its KEDA and prometheus-operator packages) for an apiVersion. */
+function modelFile(apiVersion: string): string {
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  const packages: Record<string, string> = {
+    'keda.sh': '@kubernetes-models/keda',
+    'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+    'kafka.strimzi.io': '@kubernetes-models/strimzi-kafka-operator',
+  };
+  const pkg = packages[group] ?? 'kubernetes-models';
+  return join(SCHEMA_DIR, pkg, apiVersion, 'index.js');
+}
+
+type Model = new (data: unknown) => { validate(): void };
+
+/** Schema errors of each document: an unknown apiVersion/kind is an error, not a pass. */
+async function schemaProblems(docs: K8sDoc[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { file, doc } of docs) {
+    const apiVersion = text(doc.apiVersion) ?? '';
+    const kind = text(doc.kind) ?? '';
+    const where = `${file} ${kind}/${text(obj(doc.metadata).name)}`;
+    const path = modelFile(apiVersion);
+    if (!existsSync(path)) {
+      problems.push(`${where}: no schema for ${apiVersion}`);
+      continue;
+    }
+    const models = (await import(pathToFileURL(path).href)) as Record<string, Model | undefined>;
+    const Ctor = models[kind];
+    if (!Ctor) {
+      problems.push(`${where}: no schema for ${apiVersion} ${kind}`);
+      continue;
+    }
+    try {
+      new Ctor(doc).validate();
+    } catch (err) {
+      problems.push(`${where}: ${errorMessage(err)}`);
+    }
+  }
+  return problems;
+}
+
+describe('deployment/kubernetes rendered with kubectl kustomize', () => {
+  for (const dir of KUSTOMIZATIONS) {
+    const name = dir.slice(ROOT.length + 1);
+    it.runIf(KUBECTL)(`${name} renders, is consistent and operable`, () => {
+      const docs = kustomize(dir);
+      expect(docs.length).toBeGreaterThan(0);
+      expect(checkK8s(docs)).toEqual([]);
+      expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+    });
+    it.runIf(KUBECTL && SCHEMAS_INSTALLED)(
+      `${name}: every object validates against the Kubernetes ${K8S_SCHEMA_VERSION}, KEDA, prometheus-operator and Strimzi schemas`,
+      async () => {
+        expect(await schemaProblems(kustomize(dir))).toEqual([]);
+      },
+    );
+  }
+
+  it.runIf(SCHEMAS_INSTALLED)('reports schema errors and kinds it has no schema for', async () => {
+    const [deployment] = loadK8s().filter((d) => d.doc.kind === 'Deployment');
+    if (!deployment) throw new Error('no Deployment');
+    const broken = structuredClone(deployment);
+    delete obj(arr(podSpec(broken.doc).containers)[0]).name;
+    obj(broken.doc.spec).replicas = 'two';
+    const problems = await schemaProblems([broken, { file: 'x.yaml', doc: { apiVersion: 'example.com/v1', kind: 'Thing', metadata: { name: 't' } } }]);
+    expect(problems.join('\n')).toMatch(/containers\/0 must have required property name/);
+    expect(problems.join('\n')).toMatch(/replicas must be integer/);
+    expect(problems).toContain('x.yaml Thing/t: no schema for example.com/v1');
+  });
+
+  for (const component of COMPONENTS) {
+    const name = component.slice(ROOT.length + 1);
+    const base = componentBase(component);
+    it.runIf(KUBECTL)(`${base.slice(ROOT.length + 1)} + ${name} renders, is consistent, operable and schema-valid`, async () => {
+      const docs = kustomizeComponent(component);
+      expect(docs.length).toBeGreaterThan(kustomize(base).length);
+      expect(checkK8s(docs)).toEqual([]);
+      expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+      if (base.endsWith('strimzi')) expect(checkStrimzi(docs, readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8'))).toEqual([]);
+      if (base.endsWith('external')) expect(checkExternal(docs)).toEqual([]);
+      if (SCHEMAS_INSTALLED) expect(await schemaProblems(docs)).toEqual([]);
+    });
+  }
+
+  it.runIf(KUBECTL)('overlays/strimzi: topics as documented, a user per service with exactly its ACLs, every workload wired to its user', () => {
+    const docs = kustomize(join(K8S_ROOT, 'overlays', 'strimzi'));
+    const topicsMd = readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8');
+    expect(documentedTopics(topicsMd).map((t) => t.name)).toEqual(expect.arrayContaining([...TOPICS, 'scores']));
+    expect(checkStrimzi(docs, topicsMd)).toEqual([]);
+
+    const broken = structuredClone(docs);
+    const find = (kind: string, name: string): Obj => {
+      const hit = broken.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    obj(obj(find('KafkaTopic', 'models').spec).config)['cleanup.policy'] = 'delete';
+    obj(find('KafkaTopic', 'features').spec).partitions = 6;
+    const gatewayAcls = arr(obj(obj(find('KafkaUser', 'bitpredict-gateway').spec).authorization).acls);
+    gatewayAcls.push({ resource: { type: 'topic', name: 'dlq', patternType: 'literal' }, operations: ['Write'] });
+    gatewayAcls.push({ resource: { type: 'group', name: '*', patternType: 'literal' }, operations: ['All'] });
+    const predictorVolumes = arr(podSpec(find('Deployment', 'bitpredict-predictor')).volumes);
+    obj(obj(predictorVolumes.find((v) => obj(v).name === 'kafka-user')).secret).secretName = 'bitpredict-features';
+    broken.splice(
+      broken.findIndex((d) => d.doc.kind === 'KafkaTopic' && obj(d.doc.metadata).name === 'scores'),
+      1,
+    );
+    delete obj(obj(arr(obj(find('ScaledObject', 'bitpredict-features').spec).triggers)[0]).authenticationRef).name;
+    const problems = checkStrimzi(broken, topicsMd).join('\n');
+    expect(problems).toContain('KafkaTopic/models: cleanup.policy must be compact');
+    expect(problems).toContain('KafkaTopic/features: partitions 6, docs/topics.md says 3');
+    expect(problems).toContain('strimzi: no KafkaTopic scores');
+    expect(problems).toContain('KafkaUser/bitpredict-gateway: Write on topics [dlq], gateway needs exactly []');
+    expect(problems).toContain('KafkaUser/bitpredict-gateway: no All operations or * resources');
+    expect(problems).toContain('Deployment/bitpredict-predictor: /etc/kafka/user must mount the Secret bitpredict-predictor');
+    expect(problems).toContain('ScaledObject/bitpredict-features: needs sasl scram_sha512');
+  });
+
+  it.runIf(KUBECTL)('overlays/external: brokers, user and password of every workload and of KEDA from one Secret', () => {
+    const docs = kustomize(join(K8S_ROOT, 'overlays', 'external'));
+    expect(checkExternal(docs)).toEqual([]);
+    const broken = structuredClone(docs);
+    const find = (kind: string, name: string): Obj => {
+      const hit = broken.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    obj(find('ConfigMap', 'bitpredict-config').data).BITPREDICT_KAFKA_BROKERS = 'kafka:9092';
+    const gateway = obj(arr(podSpec(find('Deployment', 'bitpredict-gateway')).containers)[0]);
+    gateway.env = arr(gateway.env).filter((e) => obj(e).name !== 'BITPREDICT_KAFKA_SASL_USERNAME');
+    obj(obj(arr(obj(find('ScaledObject', 'bitpredict-predictor').spec).triggers)[0]).metadata).sasl = 'plaintext';
+    const problems = checkExternal(broken).join('\n');
+    expect(problems).toContain('ConfigMap: BITPREDICT_KAFKA_BROKERS must come from the Secret');
+    expect(problems).toContain("Deployment/bitpredict-gateway: BITPREDICT_KAFKA_SASL_USERNAME must come from a Secret's key username");
+    expect(problems).toContain('ScaledObject/bitpredict-predictor: needs bootstrapServersFromEnv BITPREDICT_KAFKA_BROKERS, sasl scram_sha512');
+  });
+
+  it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});
+  it.skipIf(SCHEMAS_INSTALLED)('schema validation skipped: run `npm ci --prefix deployment/schema-check` first', () => {});
 });
 
 describe('deployment/prometheus and deployment/grafana', () => {
