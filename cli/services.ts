@@ -18,7 +18,7 @@ export const predictor = (ctx: CommandContext): Promise<number> =>
 
 export const gateway = (ctx: CommandContext): Promise<number> =>
   runWorker(ctx, 'gateway', (d) => createGateway({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }), {
-    // The gateway's probes go to its own port (deployment/kubernetes/gateway.yaml): answer there while connecting.
+    // The gateway's probes go to its own port (deployment/kubernetes/base/gateway.yaml): answer there while connecting.
     startupProbe: { host: ctx.config.gateway.host, port: ctx.config.gateway.port },
   });
 

@@ -1165,7 +1165,10 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
   });
 
   it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});
-  it.skipIf(SCHEMAS_INSTALLED)('schema validation skipped: run `npm ci --prefix deployment/schema-check` first', () => {});
+  it.skipIf(SCHEMAS_INSTALLED)('schema validation skipped: run `npm ci --prefix deployment/schema-check` first', () => {
+    // .ci/run installs them: in CI a missing schema package is a failure, never a silent skip.
+    expect(process.env.CI, 'CI must validate every manifest: npm ci --prefix deployment/schema-check').toBeUndefined();
+  });
 });
 
 describe('deployment/prometheus and deployment/grafana', () => {
