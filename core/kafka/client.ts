@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { BitPredictError } from '../errors.js';
-import { isLocalStackKafka, unreachableHint } from '../stack-hint.js';
 import { topicName, type LogicalTopic } from '../../schemas/index.js';
 import { PLAINTEXT, type DriverAdmin, type DriverName, type DriverSettings, type KafkaDriver, type KafkaSecurity, type TopicSpec } from './driver.js';
 import { createPlatformaticDriver } from './drivers/platformatic/index.js';
@@ -69,17 +68,7 @@ export function driverOf(client: KafkaClient): KafkaDriver {
  * retriable flag becomes ours.
  */
 export function kafkaError(client: KafkaClient, err: unknown): BitPredictError {
-  return withBrokerHint(driverOf(client).toError(err), client.brokers);
-}
-
-// The drivers end ERR_KAFKA_UNREACHABLE with the local stack's hint; a service pointed at any other
-// cluster gets the setting to check instead (core/stack-hint.ts says why).
-const STACK_HINT = /\(is the stack up\? run: npm run stack:up\)/;
-
-function withBrokerHint(err: BitPredictError, brokers: readonly string[]): BitPredictError {
-  if (err.code !== 'ERR_KAFKA_UNREACHABLE' || isLocalStackKafka(brokers) || !STACK_HINT.test(err.message)) return err;
-  const message = err.message.replace(STACK_HINT, `(${unreachableHint(false, 'BITPREDICT_KAFKA_BROKERS')})`);
-  return new BitPredictError(err.code, message, { cause: err.cause, retryable: err.retryable, ...(err.details ? { details: err.details } : {}) });
+  return driverOf(client).toError(err);
 }
 
 export function createKafkaClient(settings: KafkaSettings, logger: Logger): KafkaClient {

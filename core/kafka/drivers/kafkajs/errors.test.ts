@@ -37,8 +37,12 @@ describe('toKafkaError (kafkajs)', () => {
       retriable: false,
     });
     expect(toKafkaError(refused, { brokers: ['127.0.0.1:1'] })).toMatchObject({ code: 'ERR_KAFKA_UNREACHABLE', retryable: true });
+    // The local stack's hint only for the local stack's address; elsewhere the setting to check.
     expect(toKafkaError(refused, { brokers: ['127.0.0.1:1'] }).message).toBe(
-      'no Kafka broker answered at 127.0.0.1:1 (is the stack up? run: npm run stack:up)',
+      'no Kafka broker answered at 127.0.0.1:1 (check BITPREDICT_KAFKA_BROKERS and that it is reachable from here)',
+    );
+    expect(toKafkaError(refused, { brokers: ['127.0.0.1:9092'] }).message).toBe(
+      'no Kafka broker answered at 127.0.0.1:9092 (is the stack up? run: npm run stack:up)',
     );
     const socket = retriesExceeded(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:1', { code: 'ECONNREFUSED' }));
     expect(toKafkaError(socket, ctx)).toMatchObject({ code: 'ERR_KAFKA_UNREACHABLE', retryable: true });

@@ -6,6 +6,7 @@
 import { BitPredictError, errorMessage } from '../../../errors.js';
 import type { KafkaSecurity } from '../../driver.js';
 import { classifySecurityError } from './security.js';
+import { isLocalStackKafka, unreachableHint } from '../../../stack-hint.js';
 
 export interface ErrorContext {
   /** The bootstrap addresses, named when no broker answered. */
@@ -135,9 +136,13 @@ export function toKafkaError(err: unknown, ctx: ErrorContext): BitPredictError {
   const known = specific(err, ctx);
   if (known) return known;
   if (isConnection(err)) {
-    return new BitPredictError('ERR_KAFKA_UNREACHABLE', `no Kafka broker answered at ${ctx.brokers.join(', ')} (is the stack up? run: npm run stack:up)`, {
-      cause: err,
-    });
+    return new BitPredictError(
+      'ERR_KAFKA_UNREACHABLE',
+      `no Kafka broker answered at ${ctx.brokers.join(', ')} (${unreachableHint(isLocalStackKafka(ctx.brokers), 'BITPREDICT_KAFKA_BROKERS')})`,
+      {
+        cause: err,
+      },
+    );
   }
   const message = errorMessage(err);
   if ((err as KafkaJsErrorLike | undefined)?.retriable) return new BitPredictError('ERR_KAFKA_RETRIABLE', message, { cause: err });

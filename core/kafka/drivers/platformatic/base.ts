@@ -5,6 +5,7 @@ import { GenericError, MultipleErrors, type BaseOptions } from '@platformatic/ka
 import { BitPredictError, errorMessage } from '../../../errors.js';
 import type { DriverSettings } from '../../driver.js';
 import { classifySecurityError, platformaticSecurityOptions, securityOf } from './security.js';
+import { isLocalStackKafka, unreachableHint } from '../../../stack-hint.js';
 
 /** Connection options for any client of this driver; `retries` covers connecting (kept small). */
 export function baseOptions(settings: DriverSettings, clientIdSuffix = ''): BaseOptions {
@@ -135,9 +136,13 @@ export function toError(err: unknown, brokers: string[]): BitPredictError {
   );
   const anyProtocol = find(err, (e) => typeof e.apiId === 'string');
   if (network && !anyProtocol) {
-    return new BitPredictError('ERR_KAFKA_UNREACHABLE', `no Kafka broker answered at ${brokers.join(', ')} (is the stack up? run: npm run stack:up)`, {
-      cause: err,
-    });
+    return new BitPredictError(
+      'ERR_KAFKA_UNREACHABLE',
+      `no Kafka broker answered at ${brokers.join(', ')} (${unreachableHint(isLocalStackKafka(brokers), 'BITPREDICT_KAFKA_BROKERS')})`,
+      {
+        cause: err,
+      },
+    );
   }
   const retriable = (GenericError.isGenericError(err as Error) || MultipleErrors.isMultipleErrors(err as Error)) && !find(err, (e) => e.canRetry === false);
   return new BitPredictError(retriable ? 'ERR_KAFKA_RETRIABLE' : 'ERR_KAFKA', detail(err) || message, { cause: err });
