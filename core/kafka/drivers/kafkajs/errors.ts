@@ -6,6 +6,7 @@
 import { BitPredictError, errorMessage } from '../../../errors.js';
 import type { KafkaSecurity } from '../../driver.js';
 import { classifySecurityError } from './security.js';
+import { chainOf, type KafkaJsErrorLike } from './chain.js';
 import { isLocalStackKafka, unreachableHint } from '../../../stack-hint.js';
 
 export interface ErrorContext {
@@ -15,30 +16,6 @@ export interface ErrorContext {
   transactionalId?: string;
   /** The connection's TLS and SASL settings, named when the broker refuses them. */
   security?: KafkaSecurity;
-}
-
-interface KafkaJsErrorLike {
-  name?: string;
-  type?: string;
-  code?: string | number;
-  retriable?: boolean;
-  message?: string;
-  cause?: unknown;
-  originalError?: unknown;
-  broker?: string;
-  apiName?: string;
-}
-
-/** The error and the errors it wraps, outermost first. */
-function chainOf(err: unknown): KafkaJsErrorLike[] {
-  const chain: KafkaJsErrorLike[] = [];
-  let current: unknown = err;
-  while (current !== null && typeof current === 'object' && chain.length < 8 && !chain.includes(current)) {
-    const e = current as KafkaJsErrorLike;
-    chain.push(e);
-    current = e.cause ?? e.originalError;
-  }
-  return chain;
 }
 
 // Node's certificate verification codes and OpenSSL's handshake failures.
@@ -63,8 +40,6 @@ const isFenced = (e: KafkaJsErrorLike): boolean =>
   (e.type === 'KAFKAJS_UNKNOWN_ERROR_CODE' && /\bUnknown error code 90\b/.test(e.message ?? ''));
 
 const isVersion = (e: KafkaJsErrorLike): boolean => e.type === 'UNSUPPORTED_VERSION' || e.name === 'KafkaJSServerDoesNotSupportApiKey';
-
-const isAuth = (e: KafkaJsErrorLike): boolean => e.name === 'KafkaJSSASLAuthenticationError';
 
 function isTls(e: KafkaJsErrorLike): boolean {
   const code = typeof e.code === 'string' ? e.code : '';
@@ -106,14 +81,6 @@ function specific(err: unknown, ctx: ErrorContext): BitPredictError | null {
     return new BitPredictError(
       'ERR_KAFKA_VERSION',
       `the Kafka broker at ${broker} does not support a version of ${api} that BITPREDICT_KAFKA_CLIENT=kafkajs needs (${version.message ?? version.type})`,
-      cause,
-    );
-  }
-  const auth = found(isAuth);
-  if (auth) {
-    return new BitPredictError(
-      'ERR_KAFKA_AUTH',
-      `the Kafka broker at ${broker} refused the SASL authentication: ${auth.message} (check BITPREDICT_KAFKA_SASL_USERNAME and BITPREDICT_KAFKA_SASL_PASSWORD)`,
       cause,
     );
   }

@@ -5,27 +5,7 @@
 import type { KafkaSecurity } from '../../driver.js';
 import type { BitPredictError } from '../../../errors.js';
 import { saslRefusedError, tlsFailedError, tlsFailureOf } from '../../security.js';
-
-interface ErrorLike {
-  name?: string;
-  code?: string | number;
-  message?: string;
-  broker?: string;
-  cause?: unknown;
-  originalError?: unknown;
-}
-
-/** The error and the errors kafkajs wrapped in it (retrier errors keep the last one as `cause`/`originalError`). */
-function chainOf(err: unknown): ErrorLike[] {
-  const chain: ErrorLike[] = [];
-  let current: unknown = err;
-  while (current !== null && typeof current === 'object' && chain.length < 8 && !chain.includes(current)) {
-    const e = current as ErrorLike;
-    chain.push(e);
-    current = e.cause ?? e.originalError;
-  }
-  return chain;
-}
+import { chainOf } from './chain.js';
 
 /** ERR_KAFKA_AUTH or ERR_KAFKA_TLS for a kafkajs error that is one, else null. */
 export function classifySecurityError(err: unknown, security?: KafkaSecurity, brokers: string[] = []): BitPredictError | null {

@@ -6,6 +6,7 @@ import { BitPredictError, errorMessage } from '../../../errors.js';
 import type { DriverSettings } from '../../driver.js';
 import { classifySecurityError, platformaticSecurityOptions, securityOf } from './security.js';
 import { isLocalStackKafka, unreachableHint } from '../../../stack-hint.js';
+import { chain } from './chain.js';
 
 /** Connection options for any client of this driver; `retries` covers connecting (kept small). */
 export function baseOptions(settings: DriverSettings, clientIdSuffix = ''): BaseOptions {
@@ -80,15 +81,6 @@ export function murmur2(data: Buffer): number {
 export function createPartitioner(): (message: unknown, key: Buffer | undefined) => number {
   let next = 0;
   return (_message, key) => (key && key.length > 0 ? murmur2(key) & 0x7fffffff : next++ & 0x7fffffff);
-}
-
-/** Every error in a @platformatic/kafka error chain (MultipleErrors nest, causes chain). */
-function* chain(err: unknown, depth = 0): Generator<Record<string, unknown>> {
-  if (depth > 8 || err === null || typeof err !== 'object') return;
-  const e = err as Record<string, unknown>;
-  yield e;
-  if (Array.isArray(e.errors)) for (const inner of e.errors) yield* chain(inner, depth + 1);
-  if (e.cause) yield* chain(e.cause, depth + 1);
 }
 
 function find(err: unknown, test: (e: Record<string, unknown>) => boolean): Record<string, unknown> | undefined {

@@ -8,6 +8,7 @@ import type { BaseOptions, SASLOptions } from '@platformatic/kafka';
 import type { BitPredictError } from '../../../errors.js';
 import type { KafkaSecurity } from '../../driver.js';
 import { saslRefusedError, tlsFailedError, tlsFailureOf } from '../../security.js';
+import { chain } from './chain.js';
 
 const MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512', oauthbearer: 'OAUTHBEARER' } as const;
 
@@ -37,15 +38,6 @@ function saslOptions(sasl: NonNullable<KafkaSecurity['sasl']>): SASLOptions {
 
 // Kafka's answers to a refused login (SaslHandshake, SaslAuthenticate).
 const SASL_API_IDS = new Set(['SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE']);
-
-/** Every error in a @platformatic/kafka error chain (MultipleErrors nest, causes chain). */
-function* chain(err: unknown, depth = 0): Generator<Record<string, unknown>> {
-  if (depth > 8 || err === null || typeof err !== 'object') return;
-  const e = err as Record<string, unknown>;
-  yield e;
-  if (Array.isArray(e.errors)) for (const inner of e.errors) yield* chain(inner, depth + 1);
-  if (e.cause) yield* chain(e.cause, depth + 1);
-}
 
 /** The broker of "Connection to host:port failed." somewhere in the chain. */
 function brokerOf(err: unknown): string | undefined {
