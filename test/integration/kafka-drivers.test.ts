@@ -9,7 +9,7 @@ import { DRIVER_NAMES, type DriverName } from '../../core/kafka/driver.js';
 import { createProducer, createTransactionalProducer, type OutRecord } from '../../core/kafka/producer.js';
 import { readRange } from '../../core/kafka/range.js';
 import { readTail } from '../../core/kafka/tail.js';
-import { readTopicFromStart } from '../../core/kafka/follow.js';
+import { readAll } from '../helpers/kafka-read.js';
 import type { InRecord } from '../../core/kafka/records.js';
 import { createLogger } from '../../core/logger.js';
 import { isBitPredictError } from '../../core/errors.js';
@@ -25,24 +25,6 @@ const brokers = loadConfig(process.env).kafka.brokers;
 const run = randomBytes(3).toString('hex');
 const clientOf = (driver: DriverName): KafkaClient =>
   createKafkaClient({ brokers, clientId: `drivers-test-${driver}`, driver, topicPrefix: `t.drivers.${run}.` }, logger);
-
-async function readAll(client: KafkaClient, topic: string, expected: number, timeoutMs = 20_000): Promise<InRecord[]> {
-  const got: InRecord[] = [];
-  const reader = await readTopicFromStart({
-    client,
-    topic,
-    groupId: client.privateGroupId('read-all'),
-    onBatch: async (_p, records) => {
-      got.push(...records);
-    },
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (got.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  // A moment more: anything beyond `expected` (an aborted record leaking) would show up now.
-  await new Promise((r) => setTimeout(r, 300));
-  await reader.stop();
-  return got.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
-}
 
 async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string; retryable: boolean }> {
   try {

@@ -13,9 +13,8 @@ import { makeCertificateAuthority } from '../../cli/stack/secure.js';
 import { loadConfig, type ConfigKey } from '../../core/config.js';
 import { isBitPredictError } from '../../core/errors.js';
 import { createAdmin, createKafkaClient, type KafkaAdmin, type KafkaClient } from '../../core/kafka/client.js';
-import { readTopicFromStart } from '../../core/kafka/follow.js';
+import { readAll } from '../helpers/kafka-read.js';
 import { createProducer, createTransactionalProducer } from '../../core/kafka/producer.js';
-import type { InRecord } from '../../core/kafka/records.js';
 import { kafkaSecurityFromConfig } from '../../core/kafka/security.js';
 import { createLogger } from '../../core/logger.js';
 import { REPO_ROOT, uniqueId } from '../helpers/platform.js';
@@ -53,22 +52,6 @@ function clientFor(label: string, extra: Partial<Record<ConfigKey, string>> = {}
     },
     logger,
   );
-}
-
-async function readAll(client: KafkaClient, topic: string, expected: number, timeoutMs = 20_000): Promise<InRecord[]> {
-  const got: InRecord[] = [];
-  const reader = await readTopicFromStart({
-    client,
-    topic,
-    groupId: client.privateGroupId('secure-read'),
-    onBatch: async (_p, records) => {
-      got.push(...records);
-    },
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (got.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await reader.stop();
-  return got;
 }
 
 /** The error `p` rejects with, and how long it took. */
