@@ -26,7 +26,23 @@ const PROM_DIR = join(ROOT, 'deployment', 'prometheus');
 const KNOWN_COMMANDS = ['topics create', 'replay', 'features', 'sentiment', 'predictor', 'gateway', 'trainer', 'market-data', 'news', 'x'] as const;
 /** Commands that run to completion and serve no health endpoints. */
 const ONE_SHOT_COMMANDS = ['topics create', 'replay'];
-const COMPOSE_SERVICES = ['kafka', 'registry', 'redis', 'topics', 'replay', 'features', 'sentiment', 'predictor', 'gateway'] as const;
+const COMPOSE_SERVICES = [
+  'kafka',
+  'registry',
+  'redis',
+  'topics',
+  'replay',
+  'features',
+  'sentiment',
+  'predictor',
+  'gateway',
+  'trainer',
+  'market-data',
+  'news',
+  'x',
+] as const;
+/** Commands whose compose service must run as the Kubernetes Deployment does: the same explicit settings. */
+const MIRRORED_COMMANDS = ['trainer', 'market-data', 'news', 'x'];
 const TOPICS = ['market.trades', 'market.candles', 'text.raw', 'text.scored', 'features', 'predictions', 'models', 'dlq'];
 /**
  * Input topic of each lag-scaled processor; its consumer group is `<BITPREDICT_KAFKA_CLIENT_ID>-<command>`
@@ -228,6 +244,50 @@ function checkCompose(doc: unknown): string[] {
 interface K8sDoc {
   file: string;
   doc: Obj;
+}
+
+/**
+ * Compose runs the trainer and the live sources as the Kubernetes Deployments do: a service per
+ * command, with every BITPREDICT_* value the Deployment sets itself (not from a Secret) equal,
+ * the X source only behind a profile (it needs a token), and the trainer's model store on a
+ * volume that the predictor reads too.
+ */
+function checkComposeMirrorsK8s(compose: unknown, k8s: K8sDoc[]): string[] {
+  const problems: string[] = [];
+  const services = Object.entries(obj(obj(compose).services)).map(([name, raw]) => ({ name, svc: obj(raw) }));
+  for (const command of MIRRORED_COMMANDS) {
+    const deployment = k8s.find((d) => d.doc.kind === 'Deployment' && arr(obj(arr(podSpec(d.doc).containers)[0]).args).join(' ') === command);
+    if (!deployment) {
+      problems.push(`k8s: no Deployment runs ${command}`);
+      continue;
+    }
+    const service = services.find(({ svc }) => arr(svc.command).join(' ') === command);
+    if (!service) {
+      problems.push(`compose: no service runs ${command}, as Deployment/${text(obj(deployment.doc.metadata).name)} does`);
+      continue;
+    }
+    const env = composeEnv(service.svc);
+    for (const e of arr(obj(arr(podSpec(deployment.doc).containers)[0]).env).map(obj)) {
+      const key = text(e.name) ?? '';
+      if (!key.startsWith('BITPREDICT_') || e.valueFrom !== undefined || key === 'BITPREDICT_MODEL_STORE_DIR') continue;
+      if (env[key] !== text(e.value)) problems.push(`compose ${service.name}: ${key}=${env[key] ?? '(unset)'}, the Deployment sets ${text(e.value) ?? ''}`);
+    }
+  }
+  const x = services.find(({ svc }) => arr(svc.command).join(' ') === 'x');
+  if (x && arr(x.svc.profiles).length === 0) problems.push(`compose ${x.name}: the X source needs a token: put it behind a profile`);
+  const storeOf = (command: string): string | undefined => {
+    const s = services.find(({ svc }) => arr(svc.command).join(' ') === command);
+    if (!s) return undefined;
+    const dir = composeEnv(s.svc).BITPREDICT_MODEL_STORE_DIR;
+    const mount = arr(s.svc.volumes)
+      .map((v) => text(v) ?? '')
+      .find((v) => v.split(':')[1] === dir);
+    return dir === undefined || mount === undefined ? undefined : `${mount.split(':')[0] ?? ''}:${dir}`;
+  };
+  const trainerStore = storeOf('trainer');
+  if (trainerStore === undefined) problems.push('compose trainer: BITPREDICT_MODEL_STORE_DIR must be a mounted volume');
+  else if (storeOf('predictor') !== trainerStore) problems.push(`compose predictor: must mount the trainer's model store ${trainerStore}`);
+  return problems;
 }
 
 function podSpec(doc: Obj): Obj {
@@ -813,6 +873,22 @@ describe('docker-compose.yaml', () => {
     expect(problems).toContain('compose replay: stop_grace_period must exceed');
   });
 
+  it('runs the trainer and the live sources as the Kubernetes base does', () => {
+    const k8s = [...loadK8s(), ...readYaml(join(K8S_ROOT, 'components', 'x-source', 'x.yaml')).map((doc) => ({ file: 'x.yaml', doc: obj(doc) }))];
+    expect(checkComposeMirrorsK8s(compose, k8s)).toEqual([]);
+    const broken = structuredClone(obj(compose));
+    const services = obj(broken.services);
+    obj(services.news).environment = { ...obj(obj(services.news).environment), BITPREDICT_RSS_POLL_INTERVAL_MS: '60000' };
+    delete services['market-data'];
+    delete obj(services.x).profiles;
+    obj(services.predictor).volumes = ['../shared/data:/data:ro'];
+    const problems = checkComposeMirrorsK8s(broken, k8s).join('\n');
+    expect(problems).toContain('compose news: BITPREDICT_RSS_POLL_INTERVAL_MS=60000, the Deployment sets 300000');
+    expect(problems).toContain('compose: no service runs market-data, as Deployment/bitpredict-market-data does');
+    expect(problems).toContain('compose x: the X source needs a token: put it behind a profile');
+    expect(problems).toContain("compose predictor: must mount the trainer's model store models:/models");
+  });
+
   it('reports a document without services instead of crashing', () => {
     expect(checkCompose(null)).toEqual(['compose: no services']);
     expect(checkCompose('services')).toEqual(['compose: no services']);
@@ -824,6 +900,15 @@ describe('docker-compose.yaml', () => {
     const ok = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), 'config', '-q'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
+    // With the X source's profile too (compose parses every service either way; this is the file a user runs).
+    const withX = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), '--profile', 'x', 'config', '-q'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, X_BEARER_TOKEN: 'token' },
+    });
+    expect(withX.stderr).toBe('');
+    expect(withX.status).toBe(0);
     const dir = mkdtempSync(join(tmpdir(), 'bitpredict-compose-'));
     try {
       writeFileSync(join(dir, 'docker-compose.yaml'), 'services:\n  a:\n    image: x\n    depends_on: [missing]\n');
@@ -834,7 +919,10 @@ describe('docker-compose.yaml', () => {
     }
   });
 
-  it.skipIf(COMPOSE_TOOL !== undefined)('compose config check skipped: neither `docker compose` nor `docker-compose` is on PATH', () => {});
+  it.skipIf(COMPOSE_TOOL !== undefined)('compose config check skipped: neither `docker compose` nor `docker-compose` is on PATH', () => {
+    // .ci/run installs docker-compose: in CI a missing tool is a failure, never a silent skip.
+    expect(process.env.CI, 'CI must run `docker-compose config`: apt-get install docker-compose').toBeUndefined();
+  });
 });
 
 describe('YAML parsing', () => {
