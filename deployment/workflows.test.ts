@@ -8,11 +8,12 @@
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parseDocument } from 'yaml';
+import { CONFIG_KEYS, loadConfig } from '../core/config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKFLOWS = join(ROOT, '.github', 'workflows');
@@ -335,4 +336,137 @@ describe('deployment/render-manifests.sh', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+/**
+ * Runs one `run:` step of a workflow as the runner would (bash -eo pipefail, the step's own env
+ * given here, RUNNER_TEMP, GITHUB_ENV and GITHUB_STEP_SUMMARY files), from the repository root.
+ * Only steps whose script has no ${{ }} expressions can run outside GitHub; the test says so.
+ */
+function runStep(
+  workflow: string,
+  stepName: string,
+  env: Record<string, string>,
+): { status: number | null; stdout: string; stderr: string; githubEnv: Record<string, string>; temp: string; cleanup(): void } {
+  const wf = parseWorkflow(readFileSync(join(WORKFLOWS, workflow), 'utf8'), workflow);
+  const steps = Object.values(obj(wf.jobs)).flatMap((j) => (Array.isArray(obj(j).steps) ? (obj(j).steps as unknown[]) : []).map(obj));
+  const step = steps.find((st) => st.name === stepName);
+  if (!step || typeof step.run !== 'string') throw new Error(`${workflow}: no run step "${stepName}"`);
+  expect(step.run, `${workflow} "${stepName}" must take its inputs from env, not from expressions`).not.toContain('${{');
+  const temp = mkdtempSync(join(tmpdir(), 'bitpredict-step-'));
+  const githubEnv = join(temp, 'github-env');
+  writeFileSync(githubEnv, '');
+  const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { PATH: process.env.PATH ?? '', HOME: temp, RUNNER_TEMP: temp, GITHUB_ENV: githubEnv, GITHUB_STEP_SUMMARY: join(temp, 'summary'), ...env },
+  });
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(githubEnv, 'utf8').split('\n').filter(Boolean)) {
+    const eq = line.indexOf('=');
+    vars[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, githubEnv: vars, temp, cleanup: () => rmSync(temp, { recursive: true, force: true }) };
+}
+
+describe('workflow steps run as on a runner', () => {
+  const SECRETS = [
+    'KAFKA_BOOTSTRAP',
+    'KAFKA_SECURITY_PROTOCOL',
+    'KAFKA_SASL_MECHANISM',
+    'KAFKA_SASL_USERNAME',
+    'KAFKA_SASL_PASSWORD',
+    'KAFKA_CA_PEM',
+    'REGISTRY_URL',
+    'REDIS_URL',
+    'TOPIC_PREFIX',
+  ];
+  const blank = Object.fromEntries(SECRETS.map((k) => [k, '']));
+
+  it('retrain: the secrets become settings the CLI accepts, the password and the CA become files', () => {
+    const step = runStep('retrain.yaml', 'Connection settings from the secrets', {
+      ...blank,
+      KAFKA_BOOTSTRAP: 'b-1.kafka.example:9096,b-2.kafka.example:9096',
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'retrain',
+      KAFKA_SASL_PASSWORD: "p@ss word$with'quotes",
+      KAFKA_CA_PEM: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+      REGISTRY_URL: 'https://registry.example/apis/ccompat/v7',
+      REDIS_URL: 'rediss://redis.example:6380',
+    });
+    try {
+      expect(step.stderr).toBe('');
+      expect(step.status).toBe(0);
+      for (const key of Object.keys(step.githubEnv)) expect(key in CONFIG_KEYS, key).toBe(true);
+      // The password is in a file only, never in the environment of later steps.
+      expect(JSON.stringify(step.githubEnv)).not.toContain('p@ss');
+      const passwordFile = step.githubEnv.BITPREDICT_KAFKA_SASL_PASSWORD_FILE ?? '';
+      expect(readFileSync(passwordFile, 'utf8')).toBe("p@ss word$with'quotes");
+      expect(readFileSync(step.githubEnv.BITPREDICT_KAFKA_SSL_CA_FILE ?? '', 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(step.githubEnv.BITPREDICT_TOPIC_PREFIX).toBeUndefined();
+      const config = loadConfig(step.githubEnv);
+      expect(config.kafka.brokers).toEqual(['b-1.kafka.example:9096', 'b-2.kafka.example:9096']);
+      expect(config.models.storeDir).toBe(join(step.temp, 'model-store'));
+    } finally {
+      step.cleanup();
+    }
+  });
+
+  it('retrain: a missing bootstrap or registry is a clear error naming the secret', () => {
+    for (const [missing, others] of [
+      ['KAFKA_BOOTSTRAP', { REGISTRY_URL: 'http://registry:8080/apis/ccompat/v7' }],
+      ['REGISTRY_URL', { KAFKA_BOOTSTRAP: 'kafka:9092' }],
+    ] as const) {
+      const step = runStep('retrain.yaml', 'Connection settings from the secrets', { ...blank, ...others });
+      try {
+        expect(step.status).toBe(1);
+        expect(step.stdout).toContain(`::error::secret ${missing} is not set`);
+        expect(step.githubEnv).toEqual({});
+      } finally {
+        step.cleanup();
+      }
+    }
+  });
+
+  it.runIf(KUBECTL)(
+    'deploy: every overlay, with and without the X source, renders on the tagged image',
+    () => {
+      for (const overlay of ['base', 'strimzi', 'external']) {
+        for (const x of ['false', 'true']) {
+          const step = runStep('deploy.yaml', 'Render the target with the image', {
+            OVERLAY: overlay,
+            X_SOURCE: x,
+            TAG: 'v0.2.0',
+            ENVIRONMENT: 'staging',
+            GITHUB_REPOSITORY_OWNER: 'Acme',
+          });
+          try {
+            expect(step.stderr, `${overlay} x=${x}`).toBe('');
+            expect(step.status, `${overlay} x=${x}`).toBe(0);
+            const manifests = readFileSync(join(step.temp, 'manifests.yaml'), 'utf8');
+            expect(new Set(imagesOf(manifests))).toEqual(new Set(['ghcr.io/acme/bitpredict:v0.2.0']));
+            expect(manifests.includes('name: bitpredict-x\n'), `${overlay} x=${x}`).toBe(x === 'true');
+          } finally {
+            step.cleanup();
+          }
+        }
+      }
+      const bad = runStep('deploy.yaml', 'Render the target with the image', {
+        OVERLAY: 'strimzi',
+        X_SOURCE: 'false',
+        TAG: 'v1;echo pwned',
+        ENVIRONMENT: 'staging',
+        GITHUB_REPOSITORY_OWNER: 'acme',
+      });
+      try {
+        expect(bad.status).toBe(2);
+        expect(bad.stderr).toContain('image "ghcr.io/acme/bitpredict:v1;echo pwned" is not');
+      } finally {
+        bad.cleanup();
+      }
+    },
+    180_000,
+  );
 });
