@@ -261,12 +261,20 @@ export async function readArtifactFiles(client: KafkaClient, uri: string, opts: 
   if (parsed === null) throw new BitPredictError('ERR_VALIDATION', `${JSON.stringify(uri)} is not kafka://<topic>/<name>/<version>`);
   const { topic, name, version } = parsed;
   const deadline = Date.now() + opts.timeoutMs;
-  const admin = await createAdmin(client);
   let ends: { partition: number; offset: string }[];
   try {
-    ends = await admin.endOffsets(topic);
-  } finally {
-    await admin.close();
+    const admin = await createAdmin(client);
+    try {
+      ends = await admin.endOffsets(topic);
+    } finally {
+      await admin.close();
+    }
+  } catch (err) {
+    // A missing topic (never created: run `bitpredict topics create`) or an unreachable cluster:
+    // the bytes are not readable now, which a later announcement may fix.
+    throw new BitPredictError('ERR_KAFKA_RETRIABLE', `${uri}: cannot read the end of topic ${topic} (${err instanceof Error ? err.message : String(err)})`, {
+      cause: err,
+    });
   }
   const asm = createChunkAssembler({ uri, name, version, maxBytes: opts.maxBytes });
   for (const { partition, offset } of ends) {
