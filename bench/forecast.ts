@@ -214,7 +214,7 @@ async function round(i: number, champion: { store: string; meta: ArtifactMeta })
     } finally {
       await producer.close();
     }
-    await announce(platform, champion.meta, champion.store);
+    await announce(platform, champion.meta, champion.store, config.models.artifactChunkBytes);
     progress(`round ${i + 1}: ${total} candles (${SERIES} series) replayed (setup)`);
     const onFatal = (e: Error): void => progress(`fatal: ${e.message}`);
     // Polling every 50 ms: the clock starts within 50 ms of the first record (well under 1 % of a round).

@@ -100,7 +100,7 @@ async function trainOnce(o: DemoTrainOptions, storeDir: string, signal: { aborte
       say(
         `training first model: epoch ${e.epoch}/${epochs}, loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, validation ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(0)} s)`,
       ),
-    announce: (meta) => announce(platform, meta, storeDir),
+    announce: (meta) => announce(platform, meta, storeDir, config.models.artifactChunkBytes),
     lineage: { sources: [source] },
   });
   const took = ((Date.now() - started) / 1000).toFixed(0);

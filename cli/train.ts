@@ -111,7 +111,7 @@ export async function train(ctx: CommandContext): Promise<number> {
       : async (meta) => {
           const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'train' }), clientId: 'train' });
           await prepareTopicsAndSchemas(platform, config.kafka);
-          await announce(platform, meta, config.models.storeDir);
+          await announce(platform, meta, config.models.storeDir, config.models.artifactChunkBytes);
         },
   });
   const { version, dir, decision, meta } = out;
@@ -195,7 +195,7 @@ export async function models(ctx: CommandContext): Promise<number> {
   const announceChampion = async (version: string): Promise<void> => {
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'models' }), clientId: 'models' });
     await prepareTopicsAndSchemas(platform, config.kafka);
-    await announce(platform, await readMeta(store, name, version), store);
+    await announce(platform, await readMeta(store, name, version), store, config.models.artifactChunkBytes);
   };
   if (sub === 'promote') {
     if (!arg) throw new BitPredictError('ERR_CONFIG_INVALID', 'usage: bitpredict models promote <version>');

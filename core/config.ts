@@ -231,6 +231,24 @@ export const ConfigSchema = Type.Object({
       'champion/challenger: a retrained model replaces the champion only if its validation pinball loss (mean over horizons, same target times) is this much lower (relative; 0.01 = 1 %) AND not above the best baseline (persistence, EWMA, HAR-RV, GARCH); without a champion it must beat the best baseline by it',
       { min: 0, max: 1 },
     ),
+    artifactChunkBytes: env.int(
+      'BITPREDICT_MODEL_ARTIFACT_CHUNK_BYTES',
+      524288,
+      "publishing a model: bytes per record of the model-artifacts topic (artifact files are split into chunks of this size); keep it below the broker's and the topic's max.message.bytes (1 MB by default)",
+      { min: 1024, max: 104857600 },
+    ),
+    artifactMaxBytes: env.int(
+      'BITPREDICT_MODEL_ARTIFACT_MAX_BYTES',
+      268435456,
+      'predictor: largest artifact file it accepts from the model-artifacts topic (bytes); a larger one is refused before it is read into memory',
+      { min: 1024 },
+    ),
+    artifactLoadTimeoutMs: env.int(
+      'BITPREDICT_MODEL_ARTIFACT_LOAD_TIMEOUT_MS',
+      60000,
+      'predictor: longest time to read the chunks of an announced kafka:// artifact; past it the artifact is refused and the current champion keeps serving',
+      { min: 100 },
+    ),
     expiryDays: env.number(
       'BITPREDICT_MODEL_EXPIRY_DAYS',
       30,

@@ -563,7 +563,7 @@ function documentedTopics(markdown: string): { name: string; partitions: number 
   const section = markdown.slice(markdown.indexOf('## Names, partitions, retention'), markdown.indexOf('## Schemas and wire format'));
   return section
     .split('\n')
-    .filter((l) => /^\| `[a-z.]+` \|/.test(l))
+    .filter((l) => /^\| `[a-z.-]+` \|/.test(l))
     .map((line) => {
       const cells = line.split('|').map((c) => c.trim());
       const name = (cells[1] ?? '').replaceAll('`', '');
@@ -588,8 +588,8 @@ const KAFKA_ACCESS: Record<string, { reads: string[]; writes: string[] }> = {
   x: { reads: ['text.raw'], writes: ['text.raw', 'dlq'] },
   sentiment: { reads: ['text.raw'], writes: ['text.scored', 'dlq'] },
   features: { reads: ['market.candles', 'text.scored'], writes: ['features', 'dlq'] },
-  predictor: { reads: ['features', 'models'], writes: ['predictions', 'dlq'] },
-  trainer: { reads: ['features', 'predictions', 'models'], writes: ['scores', 'models', 'dlq'] },
+  predictor: { reads: ['features', 'models', 'model-artifacts'], writes: ['predictions', 'dlq'] },
+  trainer: { reads: ['features', 'predictions', 'models'], writes: ['scores', 'models', 'model-artifacts', 'dlq'] },
   gateway: { reads: ['market.candles', 'features', 'predictions', 'scores', 'models'], writes: [] },
 };
 
@@ -1202,7 +1202,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
   it.runIf(KUBECTL)('overlays/strimzi: topics as documented, a user per service with exactly its ACLs, every workload wired to its user', () => {
     const docs = kustomize(join(K8S_ROOT, 'overlays', 'strimzi'));
     const topicsMd = readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8');
-    expect(documentedTopics(topicsMd).map((t) => t.name)).toEqual(expect.arrayContaining([...TOPICS, 'scores']));
+    expect(documentedTopics(topicsMd).map((t) => t.name)).toEqual(expect.arrayContaining([...TOPICS, 'scores', 'model-artifacts']));
     expect(checkStrimzi(docs, topicsMd)).toEqual([]);
 
     const broken = structuredClone(docs);

@@ -98,7 +98,7 @@ async function liveRetrain(
     units: ctx.units ?? MODEL_DEFAULTS.units,
     purpose: 'live',
     log: (line) => logger.info(line),
-    announce: (meta) => announce(platform, meta, config.models.storeDir),
+    announce: (meta) => announce(platform, meta, config.models.storeDir, config.models.artifactChunkBytes),
     lineage: { sources: [source] },
   });
 }

@@ -14,7 +14,7 @@ export async function readRange(
   from: bigint,
   to: bigint,
   onRecord: (rec: InRecord) => Promise<void> | void,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; groupId?: string } = {},
 ): Promise<number> {
   if (from >= to) return 0;
   let position = from;
@@ -34,7 +34,8 @@ export async function readRange(
     }
   }
   const consumer = driverOf(client).consumer({
-    groupId: `bitpredict-range-${randomBytes(6).toString('hex')}`,
+    // A caller may name the group (ACLs grant groups by prefix); it must be unique to this read.
+    groupId: opts.groupId ?? `bitpredict-range-${randomBytes(6).toString('hex')}`,
     topics: [topic],
     fromBeginning: true,
     sessionTimeoutMs: 30000,

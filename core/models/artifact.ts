@@ -193,12 +193,42 @@ export interface ArtifactExpectation {
   featureColumns?: readonly string[];
 }
 
+/**
+ * Where an artifact's three files come from: a folder (loadArtifact) or bytes already read from
+ * elsewhere (the model-artifacts topic, core/models/kafka-artifact.ts). `path` names a file in
+ * messages; `read` throws ERR_VALIDATION naming the file when it is missing or unreadable.
+ */
+export interface ArtifactSource {
+  /** The folder or URI of the artifact, for LoadedArtifact.dir and logs. */
+  location: string;
+  path(file: string): string;
+  read(file: string): Promise<Buffer>;
+}
+
 /** Loads and checks an artifact folder; every problem throws ERR_VALIDATION naming the file. */
 export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactExpectation = {}): Promise<LoadedArtifact> {
-  const modelPath = join(dir, MODEL_FILE);
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  const metaPath = join(dir, META_FILE);
-  const parsed = validateMeta(parseJson(await readFileOrThrow(metaPath), metaPath), metaPath);
+  return loadArtifactFrom(tf, { location: dir, path: (file) => join(dir, file), read: (file) => readFileOrThrow(join(dir, file)) }, expect);
+}
+
+/** Artifact files held in memory (for example read from Kafka), checked exactly as a folder is. */
+export function memorySource(location: string, files: ReadonlyMap<string, Buffer>): ArtifactSource {
+  const path = (file: string): string => `${location}/${file}`;
+  return {
+    location,
+    path,
+    read: (file) => {
+      const bytes = files.get(file);
+      return bytes === undefined ? Promise.reject(invalid(`${path(file)}: missing`, path(file))) : Promise.resolve(bytes);
+    },
+  };
+}
+
+/** Loads and checks an artifact from any source; every problem throws ERR_VALIDATION naming the file. */
+export async function loadArtifactFrom(tf: TfModule, src: ArtifactSource, expect: ArtifactExpectation = {}): Promise<LoadedArtifact> {
+  const modelPath = src.path(MODEL_FILE);
+  const weightsPath = src.path(WEIGHTS_FILE);
+  const metaPath = src.path(META_FILE);
+  const parsed = validateMeta(parseJson(await src.read(META_FILE), metaPath), metaPath);
   const meta: ServableMeta = { ...parsed, forecast: parseForecastBlock(parsed.forecast, undefined, metaPath) };
   if (expect.featureSetVersion !== undefined && meta.featureSetVersion !== expect.featureSetVersion) {
     throw invalid(
@@ -219,7 +249,7 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
     }
   }
 
-  const mj = parseJson(await readFileOrThrow(modelPath), modelPath) as Record<string, unknown> | null;
+  const mj = parseJson(await src.read(MODEL_FILE), modelPath) as Record<string, unknown> | null;
   if (typeof mj !== 'object' || mj === null || typeof mj.modelTopology !== 'object' || mj.modelTopology === null) {
     throw invalid(`${modelPath}: no modelTopology object`, modelPath);
   }
@@ -241,7 +271,7 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
     }
     expectedBytes += s.shape.reduce((a, b) => a * b, 1) * bytes;
   }
-  const weights = await readFileOrThrow(weightsPath);
+  const weights = await src.read(WEIGHTS_FILE);
   if (weights.byteLength !== expectedBytes) {
     throw invalid(`${weightsPath}: ${weights.byteLength} bytes, but ${MODEL_FILE} declares ${expectedBytes} bytes of weights`, weightsPath);
   }
@@ -269,5 +299,5 @@ export async function loadArtifact(tf: TfModule, dir: string, expect: ArtifactEx
     model.dispose();
     throw err;
   }
-  return { model, meta, dir };
+  return { model, meta, dir: src.location };
 }

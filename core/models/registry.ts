@@ -1,14 +1,15 @@
 // The model registry: artifacts live in the model store folder (<store>/<name>/<version>/, see
 // core/models/artifact.ts) and <store>/<name>/registry.json records the champion and every
-// promotion or rollback. Each new champion is announced on the compacted `models` topic (key =
-// model name), which the predictor follows.
+// promotion or rollback. Each new champion's bytes go to the `model-artifacts` topic and it is
+// announced on the compacted `models` topic (key = model name), which the predictor follows.
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BitPredictError } from '../errors.js';
 import type { Platform } from '../runtime.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
-import { META_FILE, validateMeta, type ArtifactMeta } from './artifact.js';
+import { META_FILE, artifactDir, validateMeta, type ArtifactMeta } from './artifact.js';
+import { publishArtifact } from './kafka-artifact.js';
 
 export interface RegistryEvent {
   at: string;
@@ -87,11 +88,16 @@ export async function listVersions(storeDir: string, name: string): Promise<{ ve
   return out;
 }
 
-export function announcementOf(meta: ArtifactMeta, storeDir: string): ModelAnnouncement {
+/** The announcement of an artifact; its URI is the store folder unless given (kafka://, from publishArtifact). */
+export function announcementOf(
+  meta: ArtifactMeta,
+  storeDir: string,
+  artifactUri = `file://${join(resolve(storeDir), meta.name, meta.version)}`,
+): ModelAnnouncement {
   return {
     name: meta.name,
     version: meta.version,
-    artifactUri: `file://${join(resolve(storeDir), meta.name, meta.version)}`,
+    artifactUri,
     featureSetVersion: meta.featureSetVersion,
     trainedFrom: meta.trainedFrom,
     trainedTo: meta.trainedTo,
@@ -103,11 +109,23 @@ export function announcementOf(meta: ArtifactMeta, storeDir: string): ModelAnnou
   };
 }
 
-/** Publishes the champion on the compacted models topic (key = model name). */
-export async function announce(platform: Platform, meta: ArtifactMeta, storeDir: string): Promise<void> {
+/**
+ * Publishes the champion: first its artifact bytes on the model-artifacts topic (every chunk
+ * acknowledged), then the announcement `kafka://model-artifacts/<name>/<version>` on the compacted
+ * models topic (key = model name), so predictors load it from Kafka alone and never see an
+ * announcement whose bytes are not all there. A rollback re-publishes the same bytes under the
+ * same keys, which compaction folds into one copy.
+ */
+export async function announce(platform: Platform, meta: ArtifactMeta, storeDir: string, chunkBytes: number): Promise<void> {
+  const uri = await publishArtifact(platform, artifactDir(storeDir, meta.name, meta.version), meta, chunkBytes);
+  await sendAnnouncement(platform, announcementOf(meta, storeDir, uri));
+}
+
+/** Sends one announcement as it is (no artifact bytes): announce() is the way to publish a model. */
+export async function sendAnnouncement(platform: Platform, a: ModelAnnouncement): Promise<void> {
   const producer = await createProducer(platform.kafka);
   try {
-    await producer.send([{ topic: platform.kafka.topic('models'), key: meta.name, value: platform.serde.encode('models', announcementOf(meta, storeDir)) }]);
+    await producer.send([{ topic: platform.kafka.topic('models'), key: a.name, value: platform.serde.encode('models', a) }]);
   } finally {
     await producer.close();
   }

@@ -1,5 +1,5 @@
 // The model server without Kafka: loads a real (tiny, untrained) artifact, swaps atomically, keeps
-// the champion on a refused artifact (corrupt, wrong feature set, expired, non-file URI), and
+// the champion on a refused artifact (corrupt, wrong feature set, expired, unknown URI, kafka:// without a Kafka client), and
 // reports expiry in its status and gauge.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
@@ -103,6 +103,10 @@ describe('model server', () => {
 
     expect(await server.loadAnnouncement({ ...announcementOf(meta('v1'), store), artifactUri: 's3://bucket/v1' })).toBe(false);
     expect(await failures('uri')).toBe(1);
+    // A kafka:// artifact needs a Kafka client to read it from; this server has none.
+    expect(await server.loadAnnouncement({ ...announcementOf(meta('v1'), store), artifactUri: 'kafka://model-artifacts/lstm-attention/v1' })).toBe(false);
+    expect(server.lastRefusal).toMatch(/reads no kafka:\/\/ artifacts/);
+    expect(await failures('uri')).toBe(2);
     expect(server.current()?.version).toBe('v1');
     expect(server.status(clock)).toBe('lstm-attention@v1');
   });

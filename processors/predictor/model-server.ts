@@ -1,8 +1,10 @@
-// The live champion: loads an announced artifact (file://<dir>), checks it against what this
+// The live champion: loads an announced artifact (kafka://model-artifacts/<name>/<version>, read
+// from Kafka by core/models/kafka-artifact.ts, or file://<dir>), checks it against what this
 // service computes (feature-set version, feature columns, expiry), turns it into the plain-JS fast
 // predictor and swaps it in with one assignment. The record handler reads `current()` once per
 // record, so each record is predicted by exactly one model. A refused artifact (corrupt,
-// incompatible, expired) leaves the previous champion serving; it is logged and counted.
+// incompatible, expired, bytes missing from Kafka) leaves the previous champion serving; it is
+// logged and counted.
 // The models topic follower (a consumer in its own group per process start, from the beginning)
 // feeds announcements in order; the registry's champion is the fallback when the topic has none.
 import { BitPredictError, errorMessage } from '../../core/errors.js';
@@ -13,10 +15,12 @@ import { followFromStart, type Follower } from '../../core/kafka/follow.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
 import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
 import { FEATURE_NAMES, type Normalizer } from '../../core/models/domain/dataset.js';
-import { loadArtifact, artifactDir, type ArtifactMeta } from '../../core/models/artifact.js';
+import { loadArtifact, loadArtifactFrom, memorySource, artifactDir, type ArtifactMeta, type LoadedArtifact } from '../../core/models/artifact.js';
+import { artifactsTopic, parseArtifactUri, readArtifactFiles } from '../../core/models/kafka-artifact.js';
+import type { KafkaClient } from '../../core/kafka/client.js';
 import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
 import { readRegistry } from '../../core/models/registry.js';
-import { loadTf } from '../../core/models/tf.js';
+import { loadTf, type TfModule } from '../../core/models/tf.js';
 import type { Config } from '../../core/config.js';
 
 export interface ServingModel {
@@ -38,7 +42,7 @@ export interface ModelServer {
   isExpired(m: ServingModel, now: number): boolean;
   /** Loads an artifact folder and swaps it in; false (old champion kept) when refused. */
   loadDir(dir: string, source: string): Promise<boolean>;
-  /** Loads an announced artifact (file:// URI only). */
+  /** Loads an announced artifact: kafka:// (needs `artifacts` in the options) or file://. */
   loadAnnouncement(a: ModelAnnouncement): Promise<boolean>;
   /** Readiness text: `<name>@<version>`, `expired <version>`, or null without a champion. */
   status(now: number): string | null;
@@ -50,7 +54,17 @@ export interface ModelServerOptions {
   registry: Registry;
   logger: Logger;
   now: () => number;
+  /** Where kafka:// artifacts are read from; without it such announcements are refused (reason uri). */
+  artifacts?: {
+    client: KafkaClient;
+    maxBytes: number;
+    timeoutMs: number;
+  };
 }
+
+type RefusalReason = 'corrupt' | 'incompatible' | 'expired' | 'uri' | 'unavailable';
+
+const EXPECT = { featureSetVersion: FEATURE_SET_VERSION, featureColumns: FEATURE_NAMES };
 
 export function createModelServer(opts: ModelServerOptions): ModelServer {
   const { registry, logger, now } = opts;
@@ -70,7 +84,7 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
   let serving: ServingModel | null = null;
   let lastRefusal: string | null = null;
 
-  function refuse(reason: 'corrupt' | 'incompatible' | 'expired' | 'uri', source: string, message: string): false {
+  function refuse(reason: RefusalReason, source: string, message: string): false {
     failures.inc({ reason });
     lastRefusal = `${source}: ${message}`;
     logger.error({ source, reason, keeping: serving ? `${serving.name}@${serving.version}` : 'baseline' }, `model refused: ${message}`);
@@ -93,56 +107,96 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
       if (serving === null) return null;
       return server.isExpired(serving, t) ? `expired ${serving.version}` : `${serving.name}@${serving.version}`;
     },
-    async loadDir(dir, source) {
-      const { tf } = await loadTf();
-      let loaded;
-      try {
-        loaded = await loadArtifact(tf, dir, { featureSetVersion: FEATURE_SET_VERSION, featureColumns: FEATURE_NAMES });
-      } catch (err) {
-        const msg = errorMessage(err);
-        // A model without a servable distributional head (old point-forecast artifact, crossing
-        // shapes, bad target scales) is a model this service cannot serve, not a damaged file.
-        const forecast = err instanceof BitPredictError && err.code === 'ERR_FORECAST_INVALID';
-        return refuse(forecast || /featureSetVersion|featureColumns/.test(msg) ? 'incompatible' : 'corrupt', source, msg);
-      }
-      const { model, meta } = loaded;
-      let fast: FastPredictor;
-      try {
-        fast = createFastPredictor(model, meta.forecast);
-      } catch (err) {
-        return refuse('incompatible', source, errorMessage(err));
-      } finally {
-        model.dispose();
-      }
-      const expiresAt = meta.expiresAt === null ? null : Date.parse(meta.expiresAt);
-      if (expiresAt !== null && Number.isNaN(expiresAt))
-        return refuse('corrupt', source, `meta.json expiresAt ${JSON.stringify(meta.expiresAt)} is not an ISO time`);
-      const t = now();
-      if (expiresAt !== null && t >= expiresAt) return refuse('expired', source, `model ${meta.name}@${meta.version} expired at ${meta.expiresAt ?? ''}`);
-      serving = {
-        name: meta.name,
-        version: meta.version,
-        T: meta.T,
-        featureSetVersion: meta.featureSetVersion,
-        normalizer: meta.normalizer,
-        expiresAt,
-        fast,
-        meta,
-      };
-      lastRefusal = null;
-      loads.inc();
-      updateGauge(t);
-      logger.info({ model: meta.name, version: meta.version, T: meta.T, expiresAt: meta.expiresAt, source }, 'champion model serving');
-      return true;
-    },
+    loadDir: (dir, source) => swapIn(async (tf) => loadArtifact(tf, dir, EXPECT), source),
     async loadAnnouncement(a) {
       const source = `announcement ${a.name}@${a.version}`;
-      if (!a.artifactUri.startsWith('file://')) return refuse('uri', source, `artifactUri ${JSON.stringify(a.artifactUri)} is not a file:// URI`);
+      const kafka = parseArtifactUri(a.artifactUri);
+      if (!a.artifactUri.startsWith('file://') && kafka === null)
+        return refuse('uri', source, `artifactUri ${JSON.stringify(a.artifactUri)} is neither kafka://<topic>/<name>/<version> nor a file:// URI`);
       if (a.expiresAt !== null && now() >= a.expiresAt)
         return refuse('expired', source, `model ${a.name}@${a.version} expired at ${new Date(a.expiresAt).toISOString()}`);
-      return server.loadDir(a.artifactUri.slice('file://'.length), source);
+      if (kafka === null) return server.loadDir(a.artifactUri.slice('file://'.length), source);
+      const from = opts.artifacts;
+      if (from === undefined) return refuse('uri', source, `artifactUri ${a.artifactUri}: this model server reads no kafka:// artifacts`);
+      if (kafka.topic !== artifactsTopic(from.client))
+        return refuse(
+          'uri',
+          source,
+          `artifactUri ${a.artifactUri} names topic ${kafka.topic}, this service reads artifacts from ${artifactsTopic(from.client)}`,
+        );
+      if (kafka.name !== a.name || kafka.version !== a.version)
+        return refuse('uri', source, `artifactUri ${a.artifactUri} is not the announced ${a.name}/${a.version}`);
+      let files: Map<string, Buffer>;
+      try {
+        files = await readArtifactFiles(from.client, a.artifactUri, {
+          maxBytes: from.maxBytes,
+          timeoutMs: from.timeoutMs,
+          // Under the models follower's group prefix, so the same ACL grants both.
+          groupId: from.client.privateGroupId('predictor-models-artifact'),
+        });
+      } catch (err) {
+        // Bytes that never arrived, or Kafka not answering in time, may come good on a re-announce;
+        // bytes that arrived damaged are a corrupt artifact.
+        const missing = err instanceof BitPredictError && (err.code === 'ERR_NOT_FOUND' || err.retryable);
+        return refuse(missing ? 'unavailable' : 'corrupt', source, errorMessage(err));
+      }
+      return swapIn(async (tf) => {
+        const loaded = await loadArtifactFrom(tf, memorySource(a.artifactUri, files), EXPECT);
+        if (loaded.meta.name !== a.name || loaded.meta.version !== a.version) {
+          loaded.model.dispose();
+          throw new BitPredictError(
+            'ERR_VALIDATION',
+            `${a.artifactUri}/meta.json: holds ${loaded.meta.name}/${loaded.meta.version}, the announcement is for ${a.name}/${a.version}`,
+          );
+        }
+        return loaded;
+      }, source);
     },
   };
+
+  /** Loads an artifact and swaps it in, or refuses it (the previous champion keeps serving). */
+  async function swapIn(load: (tf: TfModule) => Promise<LoadedArtifact>, source: string): Promise<boolean> {
+    const { tf } = await loadTf();
+    let loaded;
+    try {
+      loaded = await load(tf);
+    } catch (err) {
+      const msg = errorMessage(err);
+      // A model without a servable distributional head (old point-forecast artifact, crossing
+      // shapes, bad target scales) is a model this service cannot serve, not a damaged file.
+      const forecast = err instanceof BitPredictError && err.code === 'ERR_FORECAST_INVALID';
+      return refuse(forecast || /featureSetVersion|featureColumns/.test(msg) ? 'incompatible' : 'corrupt', source, msg);
+    }
+    const { model, meta } = loaded;
+    let fast: FastPredictor;
+    try {
+      fast = createFastPredictor(model, meta.forecast);
+    } catch (err) {
+      return refuse('incompatible', source, errorMessage(err));
+    } finally {
+      model.dispose();
+    }
+    const expiresAt = meta.expiresAt === null ? null : Date.parse(meta.expiresAt);
+    if (expiresAt !== null && Number.isNaN(expiresAt))
+      return refuse('corrupt', source, `meta.json expiresAt ${JSON.stringify(meta.expiresAt)} is not an ISO time`);
+    const t = now();
+    if (expiresAt !== null && t >= expiresAt) return refuse('expired', source, `model ${meta.name}@${meta.version} expired at ${meta.expiresAt ?? ''}`);
+    serving = {
+      name: meta.name,
+      version: meta.version,
+      T: meta.T,
+      featureSetVersion: meta.featureSetVersion,
+      normalizer: meta.normalizer,
+      expiresAt,
+      fast,
+      meta,
+    };
+    lastRefusal = null;
+    loads.inc();
+    updateGauge(t);
+    logger.info({ model: meta.name, version: meta.version, T: meta.T, expiresAt: meta.expiresAt, source }, 'champion model serving');
+    return true;
+  }
   return server;
 }
 

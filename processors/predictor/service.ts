@@ -216,7 +216,14 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
   logger.info({ horizons: config.forecast.horizons, baselineWindow: config.forecast.baselineWindow }, 'predictor baselines: persistence, ewma, har-rv, garch');
   const follow = opts.followModels ?? true;
   const log = logger.child({ service: 'predictor' });
-  const server = follow ? createModelServer({ registry: platform.registry, logger: log, now }) : undefined;
+  const server = follow
+    ? createModelServer({
+        registry: platform.registry,
+        logger: log,
+        now,
+        artifacts: { client: platform.kafka, maxBytes: config.models.artifactMaxBytes, timeoutMs: config.models.artifactLoadTimeoutMs },
+      })
+    : undefined;
   const follower = server ? createModelFollower({ platform, models: config.models, server, logger: log }) : undefined;
   const h = createPredictorHandler({ platform, config, redis, now, ...(server ? { server } : {}) });
   const processor = await createProcessor({

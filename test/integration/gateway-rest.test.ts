@@ -16,7 +16,7 @@ import { createFeatureStoreWriter } from '../../core/feature-store.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import type { InRecord } from '../../core/kafka/consumer.js';
 import { createPredictorHandler } from '../../processors/predictor/service.js';
-import { announce } from '../../core/models/registry.js';
+import { announcementOf, sendAnnouncement } from '../../core/models/registry.js';
 import type { ArtifactMeta } from '../../core/models/artifact.js';
 import type { Candle, FeatureVector, Prediction } from '../../schemas/types.js';
 import { createRedisSources } from '../../gateway/rest/sources.js';
@@ -253,9 +253,9 @@ describe('gateway REST v1 on the real stack', () => {
       await writeFile(join(store, NAME, v, 'meta.json'), JSON.stringify(meta(v, at)));
     }
     await writeFile(join(store, NAME, 'registry.json'), JSON.stringify({ name: NAME, champion: 'v1', previous: [], events: [] }));
-    await announce(tp.platform, meta('v1', '2024-01-01T00:00:00.000Z'), store);
+    await sendAnnouncement(tp.platform, announcementOf(meta('v1', '2024-01-01T00:00:00.000Z'), store));
     await producer.send([{ topic: tp.topic('models'), key: NAME, value: Buffer.from('not avro') }]);
-    await announce(tp.platform, meta('v2', '2024-01-02T00:00:00.000Z'), store);
+    await sendAnnouncement(tp.platform, announcementOf(meta('v2', '2024-01-02T00:00:00.000Z'), store));
 
     await view.start();
     expect(view.caughtUp).toBe(true);
@@ -268,7 +268,7 @@ describe('gateway REST v1 on the real stack', () => {
     ]);
 
     // A later announcement (a rollback to v1) arrives while the view runs.
-    await announce(tp.platform, meta('v1', '2024-01-01T00:00:00.000Z'), store);
+    await sendAnnouncement(tp.platform, announcementOf(meta('v1', '2024-01-01T00:00:00.000Z'), store));
     await waitFor(() => view.snapshot().champion?.version === 'v1', 'the view to follow the new announcement');
 
     const res = await app.inject({ url: '/v1/models' });

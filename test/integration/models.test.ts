@@ -99,7 +99,9 @@ describe('model registry: train, promote, announce, rollback', () => {
 
     const ann = await tp.readAll('models');
     expect(ann.map((a) => a.value?.version)).toEqual([v1, v2, v1]);
-    expect(ann.every((a) => a.key === 'lstm-attention' && a.value?.artifactUri.startsWith('file://'))).toBe(true);
+    expect(
+      ann.every((a) => a.key === 'lstm-attention' && a.value?.artifactUri === `kafka://${tp.prefix}model-artifacts/lstm-attention/${a.value?.version ?? ''}`),
+    ).toBe(true);
     expect(ann[0]?.value?.featureSetVersion).toBe('fs-2');
     expect(ann[0]?.value?.expiresAt).toBeGreaterThan(Date.now());
     expect(await models(ctx(['list']))).toBe(0);

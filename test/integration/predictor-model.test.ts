@@ -202,7 +202,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const total = 100;
     for (let k = 0; k < total; k += 5) {
       await send(5);
-      if (k === 30) await announce(tp.platform, meta('v1'), store);
+      if (k === 30) await announce(tp.platform, meta('v1'), store, tp.config.models.artifactChunkBytes);
       await new Promise((r) => setTimeout(r, 40));
     }
     const got = await predictions(total);
@@ -222,14 +222,14 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const p = running[0] as Service;
     const dir = await publish('v2');
     truncateSync(join(dir, 'weights.bin'), 100);
-    await announce(tp.platform, meta('v2'), store);
+    await announce(tp.platform, meta('v2'), store, tp.config.models.artifactChunkBytes);
     await waitFor(
       async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'corrupt' })) >= 1,
       'the corrupt artifact to be refused',
     );
     expect(p.readiness().checks.modelRefused).toMatch(/v2.*weights\.bin.*bytes/);
     await publish('v3', { featureSetVersion: 'fs-0' });
-    await announce(tp.platform, meta('v3', { featureSetVersion: 'fs-0' }), store);
+    await announce(tp.platform, meta('v3', { featureSetVersion: 'fs-0' }), store, tp.config.models.artifactChunkBytes);
     await waitFor(
       async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'incompatible' })) >= 1,
       'the incompatible artifact to be refused',
@@ -258,7 +258,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const p = running[0] as Service;
     const expiresAt = new Date(Date.now() + 10 * MIN).toISOString();
     await publish('v4', { expiresAt });
-    await announce(tp.platform, meta('v4', { expiresAt }), store);
+    await announce(tp.platform, meta('v4', { expiresAt }), store, tp.config.models.artifactChunkBytes);
     await waitFor(() => p.readiness().checks.model === `${NAME}@v4`, 'v4 to serve');
     await send(5);
     let got = await predictions(125);
@@ -274,7 +274,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
 
     const stale = new Date(Date.now() + 5 * MIN).toISOString(); // before now() = Date.now() + 20 min
     await publish('v5', { expiresAt: stale });
-    await announce(tp.platform, meta('v5', { expiresAt: stale }), store);
+    await announce(tp.platform, meta('v5', { expiresAt: stale }), store, tp.config.models.artifactChunkBytes);
     await waitFor(
       async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'expired' })) >= 1,
       'the expired announcement to be refused',
