@@ -8,8 +8,8 @@
 #   - @tensorflow/*/dist except the Node bundles (*.node.js, the `main` of every tfjs package,
 #     which require only each other) and the backend-wasm binaries (*.wasm): the ES-module
 #     trees, browser and minified bundles and the WeChat "miniprogram" copies are for bundlers;
-#   - native binaries for other platforms: onnxruntime-node's bin/napi-v3/<os>/<arch>
-#     folders (darwin, win32, linux/arm64 on an x64 image); npm already skips other platforms'
+#   - native binaries for other platforms: onnxruntime-node's bin/napi-v*/<os>/<arch>
+#     folders (darwin, win32, linux/arm64 on an x64 image: about 245 MB of its 288 MB); npm already skips other platforms'
 #     optional packages (@img/sharp-*, @node-rs/crc32-*) by their os/cpu fields;
 #   - onnxruntime-web/dist (about 136 MB of browser bundles and wasm): transformers.js's Node
 #     build (dist/transformers.node.mjs) carries its own copy of the web runtime and loads
@@ -30,12 +30,13 @@ for pkg in "$nm"/@tensorflow/*/; do
   find "${pkg}dist" -depth -type d -empty -delete
 done
 
-ort="$nm/onnxruntime-node/bin/napi-v3"
-if [ -d "$ort" ]; then
-  [ -d "$ort/$os/$arch" ] || { echo "prune.sh: onnxruntime-node has no binary for $os/$arch" >&2; exit 1; }
+# bin/napi-v<N>/<os>/<arch>/ (napi-v3 up to onnxruntime-node 1.2x, napi-v6 in 1.30).
+for ort in "$nm"/onnxruntime-node/bin/napi-v*; do
+  [ -d "$ort" ] || continue
+  [ -d "$ort/$os/$arch" ] || { echo "prune.sh: onnxruntime-node has no binary for $os/$arch in $ort" >&2; exit 1; }
   for d in "$ort"/*/; do [ "$d" = "$ort/$os/" ] || rm -rf "$d"; done
   for d in "$ort/$os"/*/; do [ "$d" = "$ort/$os/$arch/" ] || rm -rf "$d"; done
-fi
+done
 
 # Only if transformers.js is there and still does not import it (checked, not assumed).
 ortweb="$nm/onnxruntime-web/dist"
