@@ -950,15 +950,33 @@ describe('deployment/Dockerfile and .dockerignore', () => {
 
   it('builds in stages on node:20-bookworm-slim and runs the CLI as a non-root user', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
-    expect(lines.filter((l) => /^FROM \$\{NODE_IMAGE\} AS \w+/.test(l))).toHaveLength(2);
-    for (const step of ['npm ci', 'npm run build', 'npm prune --omit=dev']) expect(lines.join('\n')).toContain(step);
-    for (const part of ['dist', 'node_modules', 'package.json'])
-      expect(lines.some((l) => l.startsWith('COPY --from=build') && l.includes(`/app/${part}`))).toBe(true);
+    expect(lines.filter((l) => /^FROM \$\{NODE_IMAGE\} AS \w+/.test(l)).map((l) => l.split(' AS ')[1])).toEqual(['build', 'deps', 'runtime']);
+    for (const step of ['npm ci --no-audit', 'npm run build', 'npm ci --omit=dev', 'prune.sh node_modules']) expect(lines.join('\n')).toContain(step);
+    expect(lines.some((l) => l.startsWith('COPY --from=build') && l.includes('/app/dist'))).toBe(true);
+    for (const part of ['node_modules', 'package.json']) expect(lines.some((l) => l.startsWith('COPY --from=deps') && l.includes(`/app/${part}`))).toBe(true);
     const user = lines.filter((l) => l.startsWith('USER ')).at(-1);
     expect(user).toBeDefined();
     expect(user).not.toMatch(/USER (root|0)(:|$)/);
     expect(lines).toContain('STOPSIGNAL SIGTERM');
     expect(lines).toContain('ENTRYPOINT ["node", "dist/cli/main.js"]');
+  });
+
+  it('leaves dev tools and, by default, the optional FinBERT runtime out of the runtime image', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+      optionalDependencies: Record<string, string>;
+    };
+    // The runtime runs dist/ with node: no TypeScript runner or compiler among production dependencies.
+    for (const dev of ['tsx', 'typescript', 'vitest', 'esbuild']) {
+      expect(pkg.dependencies[dev], dev).toBeUndefined();
+      expect(pkg.devDependencies[dev], dev).toBeDefined();
+    }
+    expect(pkg.dependencies['@huggingface/transformers']).toBeUndefined();
+    expect(pkg.optionalDependencies['@huggingface/transformers']).toBeDefined();
+    expect(dockerfile).toMatch(/^ARG FINBERT=0$/m);
+    expect(dockerfile).toMatch(/if \[ "\$FINBERT" != 1 \]; then drop="\$drop @huggingface\/transformers"/);
+    expect(existsSync(join(ROOT, 'deployment', 'image', 'prune.sh'))).toBe(true);
   });
 
   it('keeps dependencies, build output, the local stack and git out of the context', () => {

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { BitPredictError } from '../../core/errors.js';
-import { loadFinbert, softmax, type FinbertScorer } from './finbert.js';
+import { FINBERT_RUNTIME_PACKAGE, importFinbertRuntime, loadFinbert, softmax, type FinbertScorer } from './finbert.js';
 import { writeTinyBert } from './testing/tiny-bert.js';
 
 const MODEL_ID = 'test/tiny-finbert';
@@ -157,5 +158,45 @@ describe('softmax', () => {
     expect(p[0]).toBeCloseTo(p[1]!, 12);
     expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     expect(softmax([0, 0, 0])).toEqual([1 / 3, 1 / 3, 1 / 3]);
+  });
+});
+
+describe('importFinbertRuntime (transformers.js is an optional dependency)', () => {
+  it('loads the installed package once per process', async () => {
+    const a = await importFinbertRuntime();
+    expect(typeof a.AutoTokenizer.from_pretrained).toBe('function');
+    expect(await importFinbertRuntime(FINBERT_RUNTIME_PACKAGE)).toBe(a);
+  });
+
+  it('a package that is not installed: ERR_CONFIG_INVALID naming the setting, the image variant and the npm command', async () => {
+    const err = await importFinbertRuntime('@bitpredict-absent/finbert-runtime').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BitPredictError);
+    const e = err as BitPredictError;
+    expect(e.code).toBe('ERR_CONFIG_INVALID');
+    expect(e.message).toContain('BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR');
+    expect(e.message).toContain('@bitpredict-absent/finbert-runtime');
+    expect(e.message).toContain('--build-arg FINBERT=1');
+    expect(e.message).toContain('npm install --include=optional');
+    expect((e.cause as { code?: string }).code).toBe('ERR_MODULE_NOT_FOUND');
+  });
+
+  it('a package that fails while loading (a broken native binary, say): ERR_CONFIG_INVALID with that cause', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bp-finbert-runtime-'));
+    try {
+      const file = join(dir, 'broken.mjs');
+      await writeFile(file, "throw new Error('libonnxruntime.so.1: cannot open shared object file');\n");
+      const err = await importFinbertRuntime(pathToFileURL(file).href).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BitPredictError);
+      expect((err as BitPredictError).code).toBe('ERR_CONFIG_INVALID');
+      expect((err as BitPredictError).message).toMatch(/FinBERT runtime .*broken\.mjs could not be loaded: libonnxruntime\.so\.1/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,10 +16,17 @@
 //
 // Error code: the brief asked for ERR_CONFIG; core/errors.ts has ERR_CONFIG_INVALID for a bad
 // configured path or file, which is what these are, so that is used (no new code added).
+//
+// transformers.js (with onnxruntime-node, onnxruntime-web and sharp, about 470 MB) is an optional
+// dependency: the default runtime image leaves it out and only the -finbert image variant carries
+// it (docs/deploy.md). It is imported when a FinBERT model is first loaded, never at start-up, so
+// VADER-only services run without it; FinBERT switched on without it is one ERR_CONFIG_INVALID
+// naming the setting and how to add the package.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AutoModelForSequenceClassification, AutoTokenizer, Tensor, env, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
+import type * as Transformers from '@huggingface/transformers';
+import type { PreTrainedModel, PreTrainedTokenizer, Tensor } from '@huggingface/transformers';
 import { BitPredictError } from '../../core/errors.js';
 import type { FinbertScore } from '../../schemas/types.js';
 
@@ -57,6 +64,47 @@ export function loadFinbert(options: FinbertOptions): Promise<FinbertScorer> {
   const next = loadQueue.then(() => load(options));
   loadQueue = next.catch(() => undefined);
   return next;
+}
+
+/** The optional package FinBERT runs on. */
+export const FINBERT_RUNTIME_PACKAGE = '@huggingface/transformers';
+type FinbertRuntime = typeof Transformers;
+let runtime: Promise<FinbertRuntime> | undefined;
+
+/**
+ * Imports transformers.js (once per process for the real package). A missing package (or a
+ * package it needs) is ERR_CONFIG_INVALID naming BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR, the
+ * image variant and the npm command that adds it; any other import failure (a broken native
+ * binary, say) is ERR_CONFIG_INVALID with that cause. `specifier` is for tests.
+ */
+export function importFinbertRuntime(specifier: string = FINBERT_RUNTIME_PACKAGE): Promise<FinbertRuntime> {
+  if (specifier !== FINBERT_RUNTIME_PACKAGE) return importRuntime(specifier);
+  runtime ??= importRuntime(specifier).catch((err: unknown) => {
+    runtime = undefined;
+    throw err;
+  });
+  return runtime;
+}
+
+async function importRuntime(specifier: string): Promise<FinbertRuntime> {
+  try {
+    return (await import(specifier)) as FinbertRuntime;
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new BitPredictError(
+        'ERR_CONFIG_INVALID',
+        `FinBERT is on (BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR is set) but its runtime, the optional package ${specifier}, is not installed ` +
+          `(${errText(err)}). Use the bitpredict -finbert image (docker build --build-arg FINBERT=1, docs/deploy.md), or from a checkout ` +
+          `run \`npm install --include=optional\` (an install made with --omit=optional lacks it); or empty BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR for VADER only.`,
+        { cause: err, details: { setting: 'BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR', package: specifier } },
+      );
+    }
+    throw new BitPredictError('ERR_CONFIG_INVALID', `FinBERT runtime ${specifier} could not be loaded: ${errText(err)}`, {
+      cause: err,
+      details: { setting: 'BITPREDICT_SENTIMENT_FINBERT_MODELS_DIR', package: specifier },
+    });
+  }
 }
 
 function configError(message: string, path: string, cause?: unknown): BitPredictError {
@@ -119,6 +167,7 @@ async function load(options: FinbertOptions): Promise<FinbertScorer> {
     throw configError(`FinBERT config ${configPath} is not valid JSON`, configPath, err);
   }
   const labels = mapFinbertLabels(config.id2label, configPath);
+  const { AutoModelForSequenceClassification, AutoTokenizer, Tensor, env } = await importFinbertRuntime();
   const modelVersion = createHash('sha256')
     .update(await readFile(onnxPath))
     .digest('hex')
