@@ -190,7 +190,7 @@ export async function run(): Promise<Record<string, unknown>> {
     BITPREDICT_GATEWAY_AUTH: 'open',
     BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true',
   });
-  const redis: Redis = await createRedis({ url: config.redis.url, logger: platform.logger });
+  const redis: Redis = await createRedis({ config: config.redis, logger: platform.logger });
   const failed: { err: Error | null } = { err: null };
   const onFatal = (e: Error): void => {
     failed.err = e;

@@ -180,7 +180,7 @@ async function pipeline(
     BITPREDICT_GATEWAY_AUTH: 'open',
     BITPREDICT_GATEWAY_READY_WITHOUT_CHAMPION: 'true',
   });
-  const redis = await createRedis({ url: config.redis.url, logger: platform.logger });
+  const redis = await createRedis({ config: config.redis, logger: platform.logger });
   const fatal = (e: unknown): void => {
     throw e;
   };

@@ -192,7 +192,7 @@ async function round(i: number, champion: { store: string; meta: ArtifactMeta })
     BITPREDICT_TOPIC_PARTITIONS: '3',
     BITPREDICT_MODEL_STORE_DIR: champion.store,
   });
-  const redis = await createRedis({ url: config.redis.url, logger: platform.logger });
+  const redis = await createRedis({ config: config.redis, logger: platform.logger });
   try {
     const producer = await createProducer(platform.kafka);
     let total = 0;

@@ -207,7 +207,7 @@ export async function run(): Promise<Record<string, unknown>> {
   // Each platform's serde learns the schema ids (registering is idempotent).
   for (const p of platforms.values()) await p.platform.serde.registerAll();
   const candles = platform.kafka.topic('candles');
-  const redis = await createRedis({ url: config.redis.url, logger: platform.logger });
+  const redis = await createRedis({ config: config.redis, logger: platform.logger });
   try {
     // Setup, untimed: on the faster client when it is in the run.
     const setup = platforms.get('platformatic') ?? { platform, config };

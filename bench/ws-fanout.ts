@@ -363,7 +363,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const checkFatal = (): void => {
     if (fatal) throw new Error(`gateway failed: ${errorMessage(fatal)}`, { cause: fatal });
   };
-  const redis = await createRedis({ url: config.redis.url, logger: platform.logger });
+  const redis = await createRedis({ config: config.redis, logger: platform.logger });
   let gateway: GatewayService | null = null;
   let producer: Producer | null = null;
   let baseline: WebSocketServer | null = null;

@@ -8,6 +8,7 @@
 // it) and serves that model beside the baselines only if it beats them on validation.
 // Ctrl-C stops the services, then the servers the demo started itself, and leaves no process
 // behind.
+import { redactUrl } from '../core/connection-security.js';
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
 import { createStack } from './stack/stack.js';
@@ -142,12 +143,12 @@ async function resetTopics(platform: Platform, config: Config, say: Say): Promis
   }
   await admin.close();
   await prepareTopicsAndSchemas(platform, config.kafka);
-  say(`topics ready with prefix "${config.kafka.topicPrefix}", schemas registered at ${config.registry.url}`);
+  say(`topics ready with prefix "${config.kafka.topicPrefix}", schemas registered at ${redactUrl(config.registry.url, { dropUser: true })}`);
 }
 
 /** The demo's Redis keys start empty too, like its topics. */
 async function resetRedis(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<Redis> {
-  const redis = await createRedis({ url: config.redis.url, logger });
+  const redis = await createRedis({ config: config.redis, logger });
   lifecycle.onShutdown('close redis', async () => {
     await redis.quit();
   });

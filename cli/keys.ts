@@ -107,7 +107,7 @@ async function runParsed(store: KeyStore, output: Output, p: Exclude<Parsed, { p
 export async function keys(ctx: CommandContext): Promise<number> {
   const parsed = parse(ctx.args);
   if ('problem' in parsed) return usage(ctx.output, parsed.problem);
-  const redis = await createRedis({ url: ctx.config.redis.url, logger: ctx.logger });
+  const redis = await createRedis({ config: ctx.config.redis, logger: ctx.logger });
   try {
     return await runParsed(createKeyStore(redis, ctx.config.redis.keyPrefix), ctx.output, parsed);
   } finally {

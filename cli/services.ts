@@ -1,4 +1,5 @@
 // The service commands: `bitpredict topics|replay|features|sentiment|predictor|gateway`.
+import { redactUrl } from '../core/connection-security.js';
 import type { CommandContext } from './context.js';
 import { runOneShot, runWorker } from './worker.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
@@ -34,7 +35,7 @@ export async function topics(ctx: CommandContext): Promise<number> {
   if (sub === 'create') {
     const { created } = await prepareTopicsAndSchemas(platform, ctx.config.kafka);
     ctx.output.line(created.length > 0 ? `created topics: ${created.join(', ')}` : 'all topics exist');
-    ctx.output.line(`schemas registered (BACKWARD) at ${ctx.config.registry.url}`);
+    ctx.output.line(`schemas registered (BACKWARD) at ${redactUrl(ctx.config.registry.url, { dropUser: true })}`);
     return 0;
   }
   if (sub === 'list') {

@@ -39,7 +39,7 @@ async function connect(config: Config, logger: Logger, registry: Registry, name:
   await startup.run('Kafka and the schema registry', () => prepareTopicsAndSchemas(platform, config.kafka));
   const redis = await startup.run(
     'Redis',
-    () => createRedis({ url: config.redis.url, logger }),
+    () => createRedis({ config: config.redis, logger }),
     (late) => late.disconnect(),
   );
   return { platform, redis };

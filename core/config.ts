@@ -81,12 +81,64 @@ export const ConfigSchema = Type.Object({
       ),
     }),
   }),
+  // Basic auth and TLS of the registry and Redis are read by core/connection-security.ts, like
+  // Kafka's by core/kafka/security.ts: files rather than values where a Secret holds them.
   registry: Type.Object({
-    url: env.url('BITPREDICT_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', 'Confluent-compatible schema registry base URL'),
+    url: env.url(
+      'BITPREDICT_REGISTRY_URL',
+      'http://127.0.0.1:8081/apis/ccompat/v7',
+      'Confluent-compatible schema registry base URL; https:// for TLS (see docs/kafka-security.md)',
+    ),
+    username: env.string('BITPREDICT_REGISTRY_USERNAME', '', 'HTTP basic auth user of the schema registry (empty: no auth)'),
+    password: env.string(
+      'BITPREDICT_REGISTRY_PASSWORD',
+      '',
+      'HTTP basic auth password of the schema registry; never logged. Prefer BITPREDICT_REGISTRY_PASSWORD_FILE (set one of the two, not both)',
+    ),
+    passwordFile: env.string(
+      'BITPREDICT_REGISTRY_PASSWORD_FILE',
+      '',
+      'file holding the registry password (a mounted Kubernetes Secret); one trailing newline is ignored',
+    ),
+    sslCaFile: env.string(
+      'BITPREDICT_REGISTRY_SSL_CA_FILE',
+      '',
+      "PEM file of the CA(s) that signed the registry's certificate (empty: the system's CAs); https:// only",
+    ),
+    sslCertFile: env.string(
+      'BITPREDICT_REGISTRY_SSL_CERT_FILE',
+      '',
+      'PEM client certificate for mutual TLS with the registry (with BITPREDICT_REGISTRY_SSL_KEY_FILE)',
+    ),
+    sslKeyFile: env.string('BITPREDICT_REGISTRY_SSL_KEY_FILE', '', 'PEM private key of the registry client certificate (unencrypted)'),
+    sslVerify: env.boolean(
+      'BITPREDICT_REGISTRY_SSL_VERIFY',
+      true,
+      "check the registry's certificate chain and host name; false only for throwaway test setups",
+    ),
   }),
   redis: Type.Object({
-    url: env.url('BITPREDICT_REDIS_URL', 'redis://127.0.0.1:6379', 'Redis URL of the feature store'),
+    url: env.url(
+      'BITPREDICT_REDIS_URL',
+      'redis://127.0.0.1:6379',
+      'Redis URL of the feature store; rediss:// for TLS. A password in the URL works, but BITPREDICT_REDIS_PASSWORD_FILE keeps it out of the environment',
+    ),
     keyPrefix: env.string('BITPREDICT_REDIS_KEY_PREFIX', 'bp:', 'prefix of every Redis key BitPredict writes'),
+    username: env.string('BITPREDICT_REDIS_USERNAME', '', 'Redis ACL user (Redis 6+; empty: the default user)'),
+    password: env.string(
+      'BITPREDICT_REDIS_PASSWORD',
+      '',
+      'Redis password (of the ACL user, or requirepass); never logged. Prefer BITPREDICT_REDIS_PASSWORD_FILE (set one of the two, not both)',
+    ),
+    passwordFile: env.string(
+      'BITPREDICT_REDIS_PASSWORD_FILE',
+      '',
+      'file holding the Redis password (a mounted Kubernetes Secret); one trailing newline is ignored',
+    ),
+    sslCaFile: env.string('BITPREDICT_REDIS_SSL_CA_FILE', '', "PEM file of the CA(s) that signed Redis' certificate (empty: the system's CAs); rediss:// only"),
+    sslCertFile: env.string('BITPREDICT_REDIS_SSL_CERT_FILE', '', 'PEM client certificate for mutual TLS with Redis (with BITPREDICT_REDIS_SSL_KEY_FILE)'),
+    sslKeyFile: env.string('BITPREDICT_REDIS_SSL_KEY_FILE', '', 'PEM private key of the Redis client certificate (unencrypted)'),
+    sslVerify: env.boolean('BITPREDICT_REDIS_SSL_VERIFY', true, "check Redis' certificate chain and host name; false only for throwaway test setups"),
   }),
   consumer: Type.Object({
     guarantee: env.oneOf(

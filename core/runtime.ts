@@ -9,6 +9,7 @@ import { createKafkaClient, createAdmin, type KafkaClient } from './kafka/client
 import { kafkaSecurityFromConfig } from './kafka/security.js';
 import { topicSpecs } from './kafka/topics.js';
 import { createSerde, type Serde } from './serde/serde.js';
+import { registryConnectionFromConfig } from './connection-security.js';
 
 export interface Platform {
   logger: Logger;
@@ -56,6 +57,7 @@ export function createPlatform(deps: {
     },
     deps.logger,
   );
-  const serde = createSerde({ url: deps.config.registry.url, topicPrefix: k.topicPrefix, logger: deps.logger });
+  // Basic auth and TLS from BITPREDICT_REGISTRY_*; the files are read now (ERR_CONFIG_INVALID at start).
+  const serde = createSerde({ connection: registryConnectionFromConfig(deps.config.registry), topicPrefix: k.topicPrefix, logger: deps.logger });
   return { logger: deps.logger, registry: deps.registry, kafka, serde };
 }

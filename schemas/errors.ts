@@ -11,7 +11,7 @@ export const ErrorCodes = {
   ERR_KAFKA_RETRIABLE: { retryable: true, doc: 'A retriable Kafka client error (leader moved, timeout, coordinator loading).' },
   ERR_KAFKA_AUTH: {
     retryable: false,
-    doc: 'The broker refused the SASL credentials or the ACLs refused an operation; the message names the BITPREDICT_KAFKA_SASL_* setting or the ACL to check.',
+    doc: 'The broker refused the SASL credentials; the message names the BITPREDICT_KAFKA_SASL_* settings to check.',
   },
   ERR_KAFKA_TLS: {
     retryable: false,
@@ -25,9 +25,29 @@ export const ErrorCodes = {
     retryable: false,
     doc: 'The broker does not support an API version the Kafka client needs; the message names the API, the client (BITPREDICT_KAFKA_CLIENT) and the broker.',
   },
+  ERR_KAFKA_ACL: {
+    retryable: false,
+    doc: "The broker's authorizer refused an operation (no ACL for it); the message names the topic, group or transactional id and the principal (BITPREDICT_KAFKA_SASL_USERNAME).",
+  },
   ERR_REGISTRY_UNREACHABLE: { retryable: true, doc: 'The schema registry did not answer.' },
   ERR_REGISTRY: { retryable: false, doc: 'The schema registry refused a request (for example an incompatible schema).' },
+  ERR_REGISTRY_AUTH: {
+    retryable: false,
+    doc: 'The schema registry refused the credentials (HTTP 401/403); the message names BITPREDICT_REGISTRY_USERNAME and the password setting.',
+  },
+  ERR_REGISTRY_TLS: {
+    retryable: false,
+    doc: 'The TLS handshake with the schema registry failed (unknown CA, host name mismatch, TLS to a plain HTTP port); the message names the BITPREDICT_REGISTRY_SSL_* setting to check.',
+  },
   ERR_REDIS_UNREACHABLE: { retryable: true, doc: 'Redis did not answer.' },
+  ERR_REDIS_AUTH: {
+    retryable: false,
+    doc: 'Redis refused the login or a command (WRONGPASS, NOAUTH, NOPERM); the message names BITPREDICT_REDIS_USERNAME and the password setting, or the ACL to check.',
+  },
+  ERR_REDIS_TLS: {
+    retryable: false,
+    doc: 'The TLS handshake with Redis failed (unknown CA, host name mismatch, TLS to a plain port); the message names the BITPREDICT_REDIS_SSL_* setting to check.',
+  },
   ERR_REDIS: { retryable: true, doc: 'A Redis command or transaction failed.' },
   ERR_SERDE_DECODE: { retryable: false, doc: 'A record value is not valid Confluent-framed Avro for its topic.' },
   ERR_SERDE_ENCODE: { retryable: false, doc: 'A value does not match the Avro schema of its topic.' },

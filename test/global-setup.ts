@@ -15,13 +15,19 @@ export default async function setup(): Promise<() => Promise<void>> {
     progress: (line) => process.stderr.write(`stack: ${line}\n`),
     javaHome: config.stack.javaHome,
   });
+  // CI runs every test, the secured stack's too (test/integration/secure-stack.test.ts fails
+  // without it), so there the stack must be up in secure mode (stack up --secure).
+  const wantSecure = process.env.CI === 'true';
   const before = await stack.status();
-  if (before.allUp) {
+  const secureUp = before.services.some((s) => s.name === 'redis-tls' && s.state === 'running');
+  if (before.allUp && (!wantSecure || secureUp)) {
     await stack.close();
     return async () => {};
   }
-  process.stderr.write('stack: not running; starting it for this test run (npm run stack:up keeps it up between runs)\n');
-  const after = await stack.up();
+  process.stderr.write(
+    `stack: not running${wantSecure ? ' in secure mode' : ''}; starting it for this test run (npm run stack:up${wantSecure ? ' -- --secure' : ''} keeps it up between runs)\n`,
+  );
+  const after = await stack.up({ secure: wantSecure });
   const started = after.services.some((s) => s.action === 'started');
   return async () => {
     if (started) await stack.down();

@@ -7,7 +7,7 @@ import type { CommandContext } from '../context.js';
 import { createStack, type StackStatus } from './stack.js';
 import { loadStackConfig } from './config.js';
 
-const USAGE = 'usage: bitpredict stack <up|down [--purge]|status>';
+const USAGE = 'usage: bitpredict stack <up [--secure]|down [--purge]|status>';
 
 /** Repository root: this file lives in <root>/cli/stack (or <root>/dist/cli/stack when built). */
 export function repoRoot(fileUrl: string = import.meta.url): string {
@@ -20,14 +20,14 @@ export function formatStatus(status: StackStatus): string {
   const lines = status.services.map((s) => {
     const who = s.state === 'running' || s.state === 'starting' ? (s.owned ? 'owned' : 'external') : '-';
     const pid = s.pid === null ? '-' : String(s.pid);
-    return `${s.name.padEnd(9)} ${s.state.padEnd(9)} pid ${pid.padEnd(8)} ${s.address.padEnd(16)} ${who.padEnd(9)} ${s.label}`;
+    return `${s.name.padEnd(12)} ${s.state.padEnd(9)} pid ${pid.padEnd(8)} ${s.address.padEnd(16)} ${who.padEnd(9)} ${s.label}`;
   });
   return `${lines.join('\n')}\n`;
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = ctx.args;
-  const unknown = rest.filter((a) => !(sub === 'down' && a === '--purge'));
+  const unknown = rest.filter((a) => !(sub === 'down' && a === '--purge') && !(sub === 'up' && a === '--secure'));
   if (sub === undefined || !['up', 'down', 'status'].includes(sub) || unknown.length > 0) {
     ctx.output.error(USAGE);
     return 2;
@@ -43,7 +43,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   });
   try {
     if (sub === 'up') {
-      const status = await stack.up();
+      const status = await stack.up({ secure: rest.includes('--secure') });
       ctx.output.text(formatStatus(status));
       ctx.output.line(`logs: ${stack.layout.logsDir}  (stop with: npm run stack:down)`);
       return status.allUp ? 0 : 3;

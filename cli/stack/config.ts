@@ -17,6 +17,18 @@ export const StackConfigSchema = Type.Object({
     'SASL_SSL port of the local Kafka (SCRAM-SHA-256/512, PLAIN and unsecured OAUTHBEARER logins, a CA made at first start); client settings in <stack dir>/secure/client.env',
     { min: 1, max: 65535 },
   ),
+  registrySecurePort: env.int(
+    'BITPREDICT_STACK_REGISTRY_SECURE_PORT',
+    8444,
+    "stack up --secure: HTTPS port of the registry behind basic auth (a proxy the stack runs, its certificate signed by the stack's CA)",
+    { min: 1, max: 65535 },
+  ),
+  redisSecurePort: env.int(
+    'BITPREDICT_STACK_REDIS_SECURE_PORT',
+    6380,
+    'stack up --secure: TLS port of a second redis-server with ACL users (the default user off)',
+    { min: 1, max: 65535 },
+  ),
   kafkaHeap: env.string('BITPREDICT_STACK_KAFKA_HEAP', '512m', 'JVM heap of the local Kafka'),
   registryManagementPort: env.int('BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT', 8091, 'Apicurio management (health) port', { min: 1, max: 65535 }),
   registryHeap: env.string('BITPREDICT_STACK_REGISTRY_HEAP', '512m', 'JVM heap of the local Apicurio Registry'),

@@ -9,7 +9,7 @@ import type { JavaRuntime } from './java.js';
 import { formatHostPort, renderServerProperties, type BrokerSecrets, type StackLayout } from './layout.js';
 import { checkPidFile, isProcessAlive, removePidFile, writePidFile, type PidFileState } from './pidfile.js';
 import { isPortOpen, probeKafka } from './probe.js';
-import { ensureScramUsers, ensureSecureMaterial, formatScramArgs, keytoolOf } from './secure.js';
+import { aclsCurrent, ensureAcls, ensureScramUsers, ensureSecureMaterial, formatScramArgs, keytoolOf } from './secure.js';
 import { fileContainsSince, fileSize, lastLine, readTextOrNull, runSync, spawnDetached } from './proc.js';
 import { jvmStatus, needsStart, stopOwned, waitUntilReady, type JvmServer, type JvmServerSpec, type ServerDeps, type ServiceStatus } from './server.js';
 
@@ -212,16 +212,24 @@ export function createKafka(deps: ServerDeps): JvmServer {
       bootstrap: address,
       say,
     });
+    ensureAcls({ secure: k.secure, jvm, libsDir: k.libsDir, toolSource: layout.secureMode.toolSource, bootstrap: address, say });
     say(`kafka: ready on ${address}, SASL_SSL on ${formatHostPort(k.secure.listen)} (client settings: ${rel(k.secure.clientEnv)})`);
     return { ...base, state: 'running', pid: child.pid, owned: true, action: 'started' };
   }
 
   /** An owned broker that runs with the secure listener but whose data folder lacks the SCRAM user. */
   function ensureSecureUsers(): void {
-    if (existsSync(k.secure.scramMarker)) return;
+    if (existsSync(k.secure.scramMarker) && aclsCurrent(k.secure)) return;
     const jvm = deps.java.kafka();
     const secrets = ensureSecureMaterial(k.secure, keytoolOf(jvm), say);
     ensureScramUsers({ secure: k.secure, secrets, jvm, libsDir: k.libsDir, log4jFile: layout.log4jFile, logsDir: layout.logsDir, bootstrap: address, say });
+    try {
+      ensureAcls({ secure: k.secure, jvm, libsDir: k.libsDir, toolSource: layout.secureMode.toolSource, bootstrap: address, say });
+    } catch (err) {
+      // A broker started before the authorizer was configured refuses ACLs (SecurityDisabledException).
+      if (!/SecurityDisabled|No Authorizer/i.test(String((err as { details?: { output?: string } }).details?.output ?? err))) throw err;
+      say('kafka: WARNING: this broker runs without the authorizer (started by an older stack); restart it for ACLs: npm run stack:down && npm run stack:up');
+    }
   }
 
   return {

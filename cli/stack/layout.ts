@@ -57,7 +57,48 @@ export interface StackLayout {
     readonly logFile: string;
     readonly pidFile: string;
   };
+  /** What `stack up --secure` adds: the registry behind basic auth and TLS, a Redis with ACL users and TLS. */
+  readonly secureMode: SecureModeLayout;
   readonly startTimeoutMs: number;
+}
+
+export interface SecureModeLayout {
+  /** Present while secure mode is on: `up --secure` writes it, `down` removes it, `up` and `status` read it. */
+  readonly modeFile: string;
+  /** The keystore password alone, for the PEM export (the stack's Java tool reads secrets from files). */
+  readonly keystorePasswordFile: string;
+  readonly registryProxy: {
+    readonly listen: HostPort;
+    /** https://host:port + the path of BITPREDICT_REGISTRY_URL: what BITPREDICT_REGISTRY_URL is in client.env. */
+    readonly url: string;
+    /** Where the proxy forwards to: the registry's own address. */
+    readonly target: HostPort;
+    readonly user: string;
+    readonly passwordFile: string;
+    /** The proxy's settings (paths, no secret), handed to it as its only argument. */
+    readonly configFile: string;
+    readonly logFile: string;
+    readonly pidFile: string;
+  };
+  readonly redis: {
+    readonly listen: HostPort;
+    readonly url: string;
+    /** The server certificate and key as PEM (redis-server reads PEM), exported from the broker's keystore. */
+    readonly certPem: string;
+    readonly keyPem: string;
+    /** redis.conf with the ACL users (their passwords as SHA-256), mode 600. */
+    readonly confFile: string;
+    /** The ACL user the services use (every command and key) and one that may only read. */
+    readonly user: string;
+    readonly passwordFile: string;
+    readonly readOnlyUser: string;
+    readonly readOnlyPasswordFile: string;
+    readonly dataDir: string;
+    readonly logFile: string;
+    readonly pidFile: string;
+  };
+  /** The Java helper (deployment/local/StackTool.java): PEM export and Kafka ACLs. */
+  readonly toolSource: string;
 }
 
 export interface SecureListenerLayout {
@@ -80,6 +121,10 @@ export interface SecureListenerLayout {
   readonly scramMarker: string;
   /** The SASL user (one user for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512). */
   readonly user: string;
+  /** A SCRAM user (same password) with no ACL: what a service with a forgotten ACL meets. */
+  readonly noAclUser: string;
+  /** In the data folder: the ACLs of `user` and the SCRAM credentials of `noAclUser` are made. */
+  readonly aclMarker: string;
 }
 
 /** The generated secrets server.properties needs (kept in SecureListenerLayout.secretsFile). */
@@ -162,6 +207,8 @@ export function resolveLayout(config: StackConfig, rootDir: string): StackLayout
         clientEnv: join(secureDir, 'client.env'),
         scramMarker: join(kafkaDataDir, 'bitpredict-scram-users'),
         user: 'bitpredict',
+        noAclUser: 'bitpredict-noacl',
+        aclMarker: join(kafkaDataDir, 'bitpredict-acls'),
       },
       heap: s.kafkaHeap,
       outFile: join(logsDir, 'kafka.out'),
@@ -188,7 +235,51 @@ export function resolveLayout(config: StackConfig, rootDir: string): StackLayout
       logFile: join(logsDir, 'redis.log'),
       pidFile: join(pidsDir, 'redis.pid'),
     },
+    secureMode: secureModeLayout(dir, secureDir, logsDir, pidsDir, registry, redis.hp, s, rootDir),
     startTimeoutMs: s.startTimeoutMs,
+  };
+}
+
+function secureModeLayout(
+  dir: string,
+  secureDir: string,
+  logsDir: string,
+  pidsDir: string,
+  registry: { hp: HostPort; url: URL },
+  redisHp: HostPort,
+  s: StackConfig['stack'],
+  rootDir: string,
+): SecureModeLayout {
+  const proxyListen = { host: registry.hp.host, port: s.registrySecurePort };
+  const redisListen = { host: redisHp.host, port: s.redisSecurePort };
+  return {
+    modeFile: join(secureDir, 'mode'),
+    keystorePasswordFile: join(secureDir, 'keystore-password'),
+    registryProxy: {
+      listen: proxyListen,
+      url: `https://${formatHostPort(proxyListen)}${registry.url.pathname.replace(/\/+$/, '')}`,
+      target: registry.hp,
+      user: 'bitpredict',
+      passwordFile: join(secureDir, 'registry-password'),
+      configFile: join(secureDir, 'registry-proxy.json'),
+      logFile: join(logsDir, 'registry-proxy.log'),
+      pidFile: join(pidsDir, 'registry-proxy.pid'),
+    },
+    redis: {
+      listen: redisListen,
+      url: `rediss://${formatHostPort(redisListen)}`,
+      certPem: join(secureDir, 'server.pem'),
+      keyPem: join(secureDir, 'server-key.pem'),
+      confFile: join(secureDir, 'redis.conf'),
+      user: 'bitpredict',
+      passwordFile: join(secureDir, 'redis-password'),
+      readOnlyUser: 'bitpredict-readonly',
+      readOnlyPasswordFile: join(secureDir, 'redis-readonly-password'),
+      dataDir: join(dir, 'redis-tls'),
+      logFile: join(logsDir, 'redis-tls.log'),
+      pidFile: join(pidsDir, 'redis-tls.pid'),
+    },
+    toolSource: join(rootDir, 'deployment', 'local', 'StackTool.java'),
   };
 }
 
@@ -219,6 +310,12 @@ export function renderServerProperties(layout: Pick<StackLayout, 'kafka'>, secre
     ['controller.listener.names', 'CONTROLLER'],
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ['listener.security.protocol.map', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL'],
+    // ACLs always on (not only with --secure, so the broker never restarts to switch): the
+    // plaintext and controller listeners authenticate nobody, so their principal
+    // (User:ANONYMOUS) is a super user and everything on the plaintext port works as before;
+    // on SASL_SSL the ACLs decide (kafka.ts makes them at first start: see StackTool.java).
+    ['authorizer.class.name', 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
+    ['super.users', 'User:ANONYMOUS'],
     ...secureListenerEntries(k.secure, secrets),
     ['log.dirs', k.dataDir],
     ['num.partitions', 3],
@@ -246,7 +343,7 @@ export function renderServerProperties(layout: Pick<StackLayout, 'kafka'>, secre
  * settings are tested here. SCRAM credentials live in the cluster metadata (added at format time
  * or by `kafka-configs` after start); the PLAIN user is declared in the JAAS line. OAUTHBEARER
  * uses Kafka's unsecured validator (unsigned JWTs): enough to test the token plumbing, never a
- * production setting. No authorizer: every authenticated user may do everything.
+ * production setting. The authorizer (above) decides what each user may do.
  */
 function secureListenerEntries(s: SecureListenerLayout, secrets: BrokerSecrets): [string, string | number][] {
   const jaas = (module: string, options = ''): string => `${module} required${options};`;

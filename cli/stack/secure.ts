@@ -215,3 +215,52 @@ function addScramCredential(opts: Parameters<typeof ensureScramUsers>[0], config
     });
   }
 }
+
+/** What ensureAcls makes (StackTool.java acls), recorded in the marker. */
+const ACL_SET =
+  'v2: user: All on topics, groups, transactional ids *; IdempotentWrite, Create, Describe, DescribeConfigs, ClusterAction on the cluster; no-acl user: SCRAM only\n';
+
+/** True when the data folder has the ACLs this stack makes. */
+export function aclsCurrent(s: SecureListenerLayout): boolean {
+  return readTextOrNull(s.aclMarker) === ACL_SET;
+}
+
+/** Runs the stack's Java helper (deployment/local/StackTool.java) on Kafka's classpath. */
+export function runStackTool(opts: { jvm: JavaRuntime; libsDir: string; source: string; args: string[]; what: string; hide?: readonly string[] }): string {
+  const r = runSync(opts.jvm.path, ['-Xmx128m', '-cp', `${opts.libsDir}/*`, opts.source, ...opts.args], { timeoutMs: 120_000 });
+  const clean = (text: string): string => (opts.hide ?? []).reduce((t, h) => (h === '' ? t : t.split(h).join('***')), text);
+  if (r.missing) throw new BitPredictError('ERR_STACK', `java not found at ${opts.jvm.path}`);
+  if (r.status !== 0) {
+    throw new BitPredictError('ERR_STACK', `${opts.what} failed (exit ${r.status}): ${lastLine(clean(r.output))}`, {
+      details: { output: clean(r.output).slice(-4000) },
+    });
+  }
+  return clean(r.output);
+}
+
+/**
+ * The ACLs of the SASL user (every topic, group and transactional id, as the services need) and
+ * the SCRAM credentials of the user without ACLs, once per data folder (both are cluster
+ * metadata). Made over the plaintext listener, whose principal is a super user.
+ */
+export function ensureAcls(opts: {
+  secure: SecureListenerLayout;
+  jvm: JavaRuntime;
+  libsDir: string;
+  toolSource: string;
+  bootstrap: string;
+  say: (line: string) => void;
+}): void {
+  const s = opts.secure;
+  // The marker names the ACL set it made: a stack with a changed set adds what is new (idempotent).
+  if (readTextOrNull(s.aclMarker) === ACL_SET) return;
+  opts.say(`kafka: adding the ACLs of "${s.user}" and the user "${s.noAclUser}" (no ACLs)...`);
+  runStackTool({
+    jvm: opts.jvm,
+    libsDir: opts.libsDir,
+    source: opts.toolSource,
+    args: ['acls', opts.bootstrap, s.user, s.passwordFile, s.noAclUser],
+    what: 'adding the Kafka ACLs',
+  });
+  writeFileSync(s.aclMarker, ACL_SET);
+}

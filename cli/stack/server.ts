@@ -10,7 +10,8 @@ import { checkPidFile, isProcessAlive, removePidFile } from './pidfile.js';
 import type { ProbeResult } from './probe.js';
 import { fileSize, stopProcess, tailFile, type Tools } from './proc.js';
 
-export const SERVICES = ['kafka', 'registry', 'redis'] as const;
+// registry-tls and redis-tls run only in secure mode (stack up --secure).
+export const SERVICES = ['kafka', 'registry', 'redis', 'registry-tls', 'redis-tls'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export const SERVICE_STATES = ['running', 'starting', 'stopped', 'foreign'] as const;

@@ -18,6 +18,7 @@ import { probeKafka } from './probe.js';
 import { defaultTools, type Tools } from './proc.js';
 import { ensureRedis, noteRedisLeftRunning, redisStatus, stopRedis } from './redis.js';
 import { createRegistry } from './registry.js';
+import { createSecureMode } from './secure-mode.js';
 import type { ServerDeps, ServiceStatus, StackJava } from './server.js';
 
 export type { ServiceName, ServiceState, ServiceStatus } from './server.js';
@@ -45,7 +46,8 @@ export interface StackDeps {
 
 export interface Stack {
   readonly layout: StackLayout;
-  up(): Promise<StackStatus>;
+  /** `secure`: also the registry behind basic auth and TLS and a Redis with ACL users and TLS (stack up --secure); sticks until down. */
+  up(opts?: { secure?: boolean }): Promise<StackStatus>;
   down(opts?: { purge?: boolean }): Promise<void>;
   status(): Promise<StackStatus>;
   close(): Promise<void>;
@@ -89,8 +91,9 @@ export function createStack(deps: StackDeps): Stack {
   const server: ServerDeps = { layout, tools, logger, java: stackJava(layout, tools, deps), say, rel: relativeToCwd };
   const kafka = createKafka(server);
   const registry = createRegistry(server);
+  const secureMode = createSecureMode({ ...server, redisServer: tools.redisServer });
 
-  async function up(): Promise<StackStatus> {
+  async function up(opts: { secure?: boolean } = {}): Promise<StackStatus> {
     mkdirSync(layout.logsDir, { recursive: true });
     mkdirSync(layout.pidsDir, { recursive: true });
     const redis = await ensureRedis({ layout, redisServer: tools.redisServer, say });
@@ -99,12 +102,14 @@ export function createStack(deps: StackDeps): Stack {
     // The JVMs start in parallel: Apicurio's start-up dominates and does not depend on Kafka.
     const [kafkaStatus, registryStatus] = await Promise.all([kafka.start(), registry.start()]);
     const services = [kafkaStatus, registryStatus, redis];
+    // Secure mode needs the broker's keystore and CA (made by kafka.start) and the registry to forward to.
+    if (opts.secure === true || secureMode.enabled()) services.push(...(await secureMode.up(server.java.kafka())));
     logger.debug({ services: services.map((s) => ({ name: s.name, pid: s.pid, owned: s.owned, action: s.action })) }, 'local stack is up');
     return { dir: layout.dir, services, allUp: services.every((s) => s.state === 'running') };
   }
 
   async function down(opts: { purge?: boolean } = {}): Promise<void> {
-    await Promise.all([kafka.stop(), registry.stop(), stopRedis(server)]);
+    await Promise.all([kafka.stop(), registry.stop(), stopRedis(server), secureMode.down()]);
     await noteRedisLeftRunning(server);
     if (opts.purge === true) await purge(server);
     logger.debug({ purge: opts.purge === true }, 'local stack is down');
@@ -112,6 +117,9 @@ export function createStack(deps: StackDeps): Stack {
 
   async function status(): Promise<StackStatus> {
     const services = await Promise.all([kafka.status(), registry.status(), redisStatus(layout)]);
+    // The secure servers are listed in secure mode, and whenever one of them still runs.
+    const extra = await secureMode.status();
+    if (secureMode.enabled() || extra.some((s) => s.state !== 'stopped')) services.push(...extra);
     return { dir: layout.dir, services, allUp: services.every((s) => s.state === 'running') };
   }
 

@@ -9,6 +9,7 @@ import { topicName, type LogicalTopic } from '../../schemas/index.js';
 import { PLAINTEXT, type DriverAdmin, type DriverName, type DriverSettings, type KafkaDriver, type KafkaSecurity, type TopicSpec } from './driver.js';
 import { createPlatformaticDriver } from './drivers/platformatic/index.js';
 import { createKafkaJsDriver } from './drivers/kafkajs/index.js';
+import { withAclResources } from './security.js';
 
 export type { TopicSpec };
 
@@ -139,7 +140,11 @@ export async function createAdmin(client: KafkaClient): Promise<KafkaAdmin> {
         const missing = specs.filter((s) => !existing.has(s.name));
         if (missing.length === 0) return [];
         // Another process may create some of them in between; the driver takes that as done.
-        await admin.createTopics(missing);
+        try {
+          await admin.createTopics(missing);
+        } catch (err) {
+          throw withAclResources(kafkaError(client, err), `topics ${missing.map((s) => s.name).join(', ')}`);
+        }
         return missing.map((s) => s.name);
       }),
     listTopics: () => wrap(() => admin.listTopics()),

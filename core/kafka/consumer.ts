@@ -18,6 +18,7 @@ import type { Registry } from '../metrics.js';
 import type { BitPredictError } from '../errors.js';
 import type { KafkaClient } from './client.js';
 import { driverOf, kafkaError } from './client.js';
+import { withAclResources } from './security.js';
 import type { DriverConsumer, DriverConsumerOptions } from './driver.js';
 import type { InRecord } from './records.js';
 import { createBatchHandler } from './runner/batch.js';
@@ -159,7 +160,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         await consumer.start();
         if (autoCommit) flusher.startIdleCommits();
       } catch (err) {
-        throw kafkaError(client, err);
+        throw withAclResources(kafkaError(client, err), `group ${groupId}, topics ${opts.topics.join(', ')}`);
       }
     },
     async stop() {

@@ -7,6 +7,7 @@
 import type { Logger } from '../logger.js';
 import type { KafkaClient } from './client.js';
 import { createAdmin, driverOf, kafkaError } from './client.js';
+import { withAclResources } from './security.js';
 import type { InRecord } from './records.js';
 
 export interface TopicReaderOptions {
@@ -54,7 +55,7 @@ export async function readTopicFromStart(o: TopicReaderOptions): Promise<TopicRe
     await consumer.start();
   } catch (err) {
     await consumer.stop().catch(() => undefined);
-    throw kafkaError(o.client, err);
+    throw withAclResources(kafkaError(o.client, err), `group ${o.groupId}, topic ${o.topic}`);
   }
   return { stop: () => consumer.stop() };
 }

@@ -3,6 +3,7 @@
 // that sends records and commits consumer offsets in one transaction.
 import type { KafkaClient } from './client.js';
 import { driverOf, kafkaError } from './client.js';
+import { withAclResources } from './security.js';
 import type { OffsetCommit } from './driver.js';
 import type { OutRecord } from './records.js';
 
@@ -13,12 +14,27 @@ export interface Producer {
   close(): Promise<void>;
 }
 
+/** The topics of a batch, for an ERR_KAFKA_ACL message. */
+const topicsOf = (records: OutRecord[]): string => `topics ${[...new Set(records.map((r) => r.topic))].join(', ')}`;
+
 export async function createProducer(client: KafkaClient): Promise<Producer> {
+  let producer: Producer;
   try {
-    return await driverOf(client).producer();
+    producer = await driverOf(client).producer();
   } catch (err) {
-    throw kafkaError(client, err);
+    // The idempotent producer's first request (InitProducerId) needs IdempotentWrite on the cluster.
+    throw withAclResources(kafkaError(client, err), 'cluster (IdempotentWrite)');
   }
+  return {
+    async send(records) {
+      try {
+        await producer.send(records);
+      } catch (err) {
+        throw withAclResources(kafkaError(client, err), topicsOf(records));
+      }
+    },
+    close: () => producer.close(),
+  };
 }
 
 export interface TransactionalProducer {
@@ -34,6 +50,6 @@ export async function createTransactionalProducer(client: KafkaClient, transacti
   try {
     return await driverOf(client).transactionalProducer(transactionalId);
   } catch (err) {
-    throw kafkaError(client, err);
+    throw withAclResources(kafkaError(client, err), `transactional id ${transactionalId}`);
   }
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
 import { BitPredictError } from '../errors.js';
 import { PLAINTEXT } from './driver.js';
-import { kafkaSecurityFromConfig } from './security.js';
+import { aclFailureOf, aclRefusedError, kafkaSecurityFromConfig, principalOf, withAclResources } from './security.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bp-kafka-security-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -152,5 +152,24 @@ describe('kafkaSecurityFromConfig', () => {
       'BITPREDICT_KAFKA_SSL_CERT_FILE and BITPREDICT_KAFKA_SSL_KEY_FILE go together',
     );
     expect(() => loadConfig({ BITPREDICT_KAFKA_SASL_MECHANISM: 'GSSAPI' })).toThrow(/BITPREDICT_KAFKA_SASL_MECHANISM: "GSSAPI" is not one of PLAIN/);
+  });
+});
+
+describe('ACL refusals (ERR_KAFKA_ACL)', () => {
+  it("tells the resource kind from either driver's words and names the principal", () => {
+    expect(aclFailureOf(['KafkaJSProtocolError', 'CLUSTER_AUTHORIZATION_FAILED'])).toBe('cluster');
+    expect(
+      aclFailureOf(['Received response with error while executing API FindCoordinator(v6) <- GROUP_AUTHORIZATION_FAILED: Group authorization failed.']),
+    ).toBe('group');
+    expect(aclFailureOf(['Not authorized to access topics: [Topic authorization failed]'])).toBe('topic');
+    expect(aclFailureOf(['Transactional Id authorization failed.'])).toBe('transactional id');
+    expect(aclFailureOf(['SASL_AUTHENTICATION_FAILED', 'connect ECONNREFUSED'])).toBeNull();
+    const sec = { tls: { rejectUnauthorized: true }, sasl: { mechanism: 'scram-sha-512' as const, username: 'svc', password: 'hunter2' } };
+    const err = withAclResources(aclRefusedError(sec, 'group', 'GROUP_AUTHORIZATION_FAILED', null), 'group g1, topic t1');
+    expect(err).toMatchObject({ code: 'ERR_KAFKA_ACL', retryable: false });
+    expect(err.message).toContain('User:svc (BITPREDICT_KAFKA_SASL_USERNAME)');
+    expect(err.message).toContain('[group g1, topic t1]');
+    expect(err.message).not.toContain('hunter2');
+    expect(principalOf(undefined)).toContain('User:ANONYMOUS');
   });
 });

@@ -250,3 +250,51 @@ export function tlsFailureOf(code: string, message: string): TlsFailure | null {
   if (/self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer certificate/i.test(message)) return 'untrusted';
   return null;
 }
+
+// The third refusal a secured cluster adds: the authorizer. The login worked, but no ACL allows
+// this principal the operation. Not retryable either: an ACL is granted by an operator.
+
+export type AclResource = 'topic' | 'group' | 'transactional id' | 'cluster';
+
+const ACL_FAILURES: [RegExp, AclResource][] = [
+  [/TOPIC_AUTHORIZATION_FAILED|Topic authorization failed|Not authorized to access topics/i, 'topic'],
+  [/GROUP_AUTHORIZATION_FAILED|Group authorization failed/i, 'group'],
+  [/TRANSACTIONAL_ID_AUTHORIZATION_FAILED|Transactional Id authorization failed/i, 'transactional id'],
+  [/CLUSTER_AUTHORIZATION_FAILED|Cluster authorization failed/i, 'cluster'],
+];
+
+/** Which kind of resource the authorizer refused, from the error texts (types, codes, messages) of a chain; null when none. */
+export function aclFailureOf(texts: readonly string[]): AclResource | null {
+  for (const [pattern, kind] of ACL_FAILURES) if (texts.some((t) => pattern.test(t))) return kind;
+  return null;
+}
+
+/** The principal the broker judged: User:<SASL user>, or what stands for it. */
+export function principalOf(security: KafkaSecurity | undefined): string {
+  const sasl = security?.sasl;
+  if (!sasl) return 'User:ANONYMOUS (no SASL login)';
+  if (sasl.mechanism === 'oauthbearer') return "the token's subject (BITPREDICT_KAFKA_SASL_OAUTH_TOKEN_FILE)";
+  return `User:${sasl.username} (BITPREDICT_KAFKA_SASL_USERNAME)`;
+}
+
+const ACL_OPERATIONS: Record<AclResource, string> = {
+  topic: 'Read, Write, Describe and Create on the topics',
+  group: 'Read on the consumer group',
+  'transactional id': 'Write and Describe on the transactional id',
+  cluster: 'IdempotentWrite (every idempotent or transactional producer) and Create on the cluster',
+};
+
+/** ERR_KAFKA_ACL: the broker's authorizer refused the principal an operation on a kind of resource. */
+export function aclRefusedError(security: KafkaSecurity | undefined, kind: AclResource, detail: string, cause: unknown): BitPredictError {
+  return new BitPredictError(
+    'ERR_KAFKA_ACL',
+    `the Kafka broker refused ${principalOf(security)} access to a ${kind}: no ACL allows it (${detail}); grant it ${ACL_OPERATIONS[kind]}, or use a user that has them`,
+    { cause, details: { resource: kind } },
+  );
+}
+
+/** An ERR_KAFKA_ACL error with the names of the resources the caller was using; any other error unchanged. */
+export function withAclResources(err: BitPredictError, resources: string): BitPredictError {
+  if (err.code !== 'ERR_KAFKA_ACL' || resources === '') return err;
+  return new BitPredictError('ERR_KAFKA_ACL', `${err.message} [${resources}]`, { cause: err.cause, details: { resources } });
+}

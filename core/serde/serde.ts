@@ -3,12 +3,15 @@
 // first, so a bad value fails with the paths that are wrong instead of a cryptic buffer error.
 // Decoding resolves the writer's schema (fetched by id, cached) into the reader schema this code
 // was built with, so consumers read records written with older, BACKWARD-compatible schemas.
+import { Agent } from 'node:https';
 import registryPkg from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { Type } from 'avsc';
 import type { Logger } from '../logger.js';
 import { BitPredictError, errorMessage } from '../errors.js';
 import { isLocalStackUrl, unreachableHint } from '../stack-hint.js';
+import type { RegistryConnection } from '../connection-security.js';
+import { tlsFailureOf } from '../kafka/security.js';
 import { TOPICS, loadSchema, subjectFor, topicName, type LogicalTopic, type TopicValueMap } from '../../schemas/index.js';
 
 const { SchemaRegistry, SchemaType, COMPATIBILITY } = registryPkg;
@@ -69,25 +72,56 @@ function createFramer(): (type: Type, id: number, recordName: string, value: unk
   };
 }
 
-function registryError(err: unknown, url: string): BitPredictError {
+/**
+ * The registry client's failure as a BitPredictError. The HTTP client (mappersmith) reports a
+ * socket or TLS error as "status 400" with Node's message, so the message is what tells a refused
+ * connection and a failed handshake apart from an answer of the registry.
+ */
+export function registryError(err: unknown, conn: Pick<RegistryConnection, 'shownUrl' | 'origin'>): BitPredictError {
   const status = (err as { status?: number }).status;
-  // mappersmith reports a refused connection as "status 400" with the socket error in the message.
-  if (status === undefined || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up/.test(errorMessage(err))) {
+  const message = errorMessage(err);
+  const code = (err as { code?: unknown }).code;
+  const detail = message.replace(/^.*status \d+: /, '');
+  const tls = tlsFailureOf(typeof code === 'string' ? code : '', message);
+  if (tls !== null) {
+    const hint =
+      tls === 'untrusted'
+        ? `the registry's certificate is not signed by a CA this client trusts; check ${conn.origin.tls}`
+        : tls === 'hostname'
+          ? `the registry's certificate does not name the host in BITPREDICT_REGISTRY_URL; use the name the certificate gives, or (test setups only) BITPREDICT_REGISTRY_SSL_VERIFY=false (${conn.origin.tls})`
+          : `check that the port speaks TLS (BITPREDICT_REGISTRY_URL) and the client certificate (${conn.origin.tls})`;
+    return new BitPredictError('ERR_REGISTRY_TLS', `the TLS handshake with the schema registry at ${conn.shownUrl} failed (${detail}); ${hint}`, {
+      cause: err,
+    });
+  }
+  if (status === undefined || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up/.test(message)) {
     return new BitPredictError(
       'ERR_REGISTRY_UNREACHABLE',
-      `schema registry at ${url} did not answer (${unreachableHint(isLocalStackUrl(url, 'registry'), 'BITPREDICT_REGISTRY_URL')}): ${errorMessage(err).replace(/^.*status \d+: /, '')}`,
+      `schema registry at ${conn.shownUrl} did not answer (${unreachableHint(isLocalStackUrl(conn.shownUrl, 'registry'), 'BITPREDICT_REGISTRY_URL')}): ${detail}`,
       { cause: err },
     );
   }
-  return new BitPredictError('ERR_REGISTRY', `schema registry refused the request (HTTP ${status}): ${errorMessage(err)}`, { cause: err });
+  if (status === 401 || status === 403) {
+    return new BitPredictError(
+      'ERR_REGISTRY_AUTH',
+      `the schema registry at ${conn.shownUrl} refused the credentials (HTTP ${status}); check ${conn.origin.auth}`,
+      { cause: err },
+    );
+  }
+  return new BitPredictError('ERR_REGISTRY', `schema registry refused the request (HTTP ${status}): ${message}`, { cause: err });
 }
 
-export function createSerde(deps: { url: string; topicPrefix: string; logger: Logger }): Serde {
+export function createSerde(deps: { connection: RegistryConnection; topicPrefix: string; logger: Logger }): Serde {
   const logger = deps.logger.child({ component: 'serde' });
+  const conn = deps.connection;
   const registry: Registry = new SchemaRegistry({
-    host: deps.url,
+    host: conn.url,
     clientId: 'bitpredict',
     retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 1 },
+    // Basic auth on every request (mappersmith's middleware); the password never reaches a message.
+    ...(conn.auth === null ? {} : { auth: conn.auth }),
+    // https:// with the configured CA, client certificate and verification.
+    ...(conn.tls === null ? {} : { agent: new Agent({ ...conn.tls, keepAlive: true }) }),
   });
   const readerTypes = new Map<LogicalTopic, Type>();
   const ids = new Map<LogicalTopic, number>();
@@ -114,7 +148,7 @@ export function createSerde(deps: { url: string; topicPrefix: string; logger: Lo
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (status === 404) throw new BitPredictError('ERR_SERDE_UNKNOWN_SCHEMA', `schema id ${id} is not in the registry`, { retryable: false, cause: err });
-      throw registryError(err, deps.url);
+      throw registryError(err, conn);
     }
     const type = reader(logical);
     let resolver: avro.Resolver;
@@ -141,7 +175,7 @@ export function createSerde(deps: { url: string; topicPrefix: string; logger: Lo
           ids.set(logical, id);
           out[logical] = id;
         } catch (err) {
-          throw registryError(err, deps.url);
+          throw registryError(err, conn);
         }
       }
       logger.info({ ids: out }, 'schemas registered');

@@ -51,7 +51,7 @@ export async function createTestPlatform(label: string, overrides: Partial<Recor
   const logger = createLogger({ level: config.logLevel, name: `test-${label}` });
   const platform = createPlatform({ config, logger, registry: createMetricsRegistry({ service: `test-${label}`, defaultMetrics: false }), clientId: label });
   await prepareTopicsAndSchemas(platform, config.kafka);
-  const redis = await createRedis({ url: config.redis.url, logger });
+  const redis = await createRedis({ config: config.redis, logger });
   const admin = await createAdmin(platform.kafka);
   const topic = (logical: LogicalTopic): string => topicName(logical, prefix);
   return {

@@ -38,7 +38,7 @@ describe('bitpredict keys + the gateway auth guard on real Redis', () => {
   let store: KeyStore;
 
   beforeAll(async () => {
-    redis = await createRedis({ url: config.redis.url, logger });
+    redis = await createRedis({ config: config.redis, logger });
     store = createKeyStore(redis, prefix);
   });
 

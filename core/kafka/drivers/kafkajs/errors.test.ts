@@ -49,8 +49,16 @@ describe('toKafkaError (kafkajs)', () => {
     const leader = Object.assign(new Error('This server is not the leader for that topic-partition'), { name: 'KafkaJSProtocolError', retriable: true });
     expect(toKafkaError(leader, ctx)).toMatchObject({ code: 'ERR_KAFKA_RETRIABLE', retryable: true });
     expect(toKafkaError(protocolError('NOT_LEADER_FOR_PARTITION', 6, 'not the leader', true), ctx)).toMatchObject({ code: 'ERR_KAFKA_RETRIABLE' });
-    const fatal = Object.assign(new Error('Topic authorization failed'), { name: 'KafkaJSProtocolError', retriable: false });
-    expect(toKafkaError(fatal, ctx)).toMatchObject({ code: 'ERR_KAFKA', retryable: false, message: 'Topic authorization failed' });
+    const fatal = Object.assign(new Error('The request included a message larger than the max message size the server will accept'), {
+      name: 'KafkaJSProtocolError',
+      type: 'MESSAGE_TOO_LARGE',
+      retriable: false,
+    });
+    expect(toKafkaError(fatal, ctx)).toMatchObject({ code: 'ERR_KAFKA', retryable: false, message: fatal.message });
+    // The authorizer's refusal has a code of its own, naming the principal.
+    const acl = Object.assign(new Error('Topic authorization failed'), { name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false });
+    expect(toKafkaError(acl, ctx)).toMatchObject({ code: 'ERR_KAFKA_ACL', retryable: false });
+    expect(toKafkaError(acl, ctx).message).toContain('access to a topic');
   });
 
   it('maps a fenced transactional producer to ERR_KAFKA_FENCED, naming the transactional id', () => {

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import type { BaseOptions, SASLOptions } from '@platformatic/kafka';
 import type { BitPredictError } from '../../../errors.js';
 import type { KafkaSecurity } from '../../driver.js';
-import { saslRefusedError, tlsFailedError, tlsFailureOf } from '../../security.js';
+import { aclFailureOf, aclRefusedError, saslRefusedError, tlsFailedError, tlsFailureOf } from '../../security.js';
 import { chain } from './chain.js';
 
 const MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512', oauthbearer: 'OAUTHBEARER' } as const;
@@ -60,6 +60,10 @@ export function classifySecurityError(err: unknown, security?: KafkaSecurity, br
       return saslRefusedError(security, broker, inner.slice(-1)[0] ?? 'SASL authentication failed', err);
     }
   }
+  // Authorization failures: the broker's error name is in the response error's message ("<- TOPIC_AUTHORIZATION_FAILED").
+  const texts = [...chain(err)].flatMap((e) => [text(e.apiId), text(e.message)]);
+  const acl = aclFailureOf(texts);
+  if (acl) return aclRefusedError(security, acl, texts.filter((t) => /authoriz/i.test(t)).slice(-1)[0] ?? 'authorization failed', err);
   for (const e of chain(err)) {
     const kind = tlsFailureOf(text(e.code), text(e.message));
     if (kind) return tlsFailedError(security, broker, kind, text(e.message) || text(e.code), err);
