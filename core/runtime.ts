@@ -2,6 +2,7 @@
 // registers schemas. Each service factory takes these dependencies (and its own slice of the
 // configuration) instead of creating its own, so tests and the demo can run several services in
 // one process. Redis is a dependency of its own, passed only to the services that use it.
+import type { Tracer } from '@opentelemetry/api';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
@@ -15,6 +16,8 @@ export interface Platform {
   registry: Registry;
   kafka: KafkaClient;
   serde: Serde;
+  /** Present only while tracing is on (core/tracing.ts): services add their own spans with it. */
+  tracer?: Tracer;
 }
 
 /**
@@ -40,6 +43,8 @@ export function createPlatform(deps: {
   logger: Logger;
   registry: Registry;
   clientId: string;
+  /** Tracing on: Kafka records carry their trace (core/kafka/tracing.ts); absent: no tracing work. */
+  tracer?: Tracer;
 }): Platform {
   const { kafka: k } = deps.config;
   const kafka = createKafkaClient(
@@ -53,9 +58,10 @@ export function createPlatform(deps: {
       topicPrefix: k.topicPrefix,
       groupPrefix: k.clientId,
       instanceId: deps.config.instanceId,
+      ...(deps.tracer ? { tracer: deps.tracer } : {}),
     },
     deps.logger,
   );
   const serde = createSerde({ url: deps.config.registry.url, topicPrefix: k.topicPrefix, logger: deps.logger });
-  return { logger: deps.logger, registry: deps.registry, kafka, serde };
+  return { logger: deps.logger, registry: deps.registry, kafka, serde, ...(deps.tracer ? { tracer: deps.tracer } : {}) };
 }

@@ -2,9 +2,10 @@
 // reordering on retry; records of one send() call go out together) and the transactional producer
 // that sends records and commits consumer offsets in one transaction.
 import type { KafkaClient } from './client.js';
-import { driverOf, kafkaError } from './client.js';
+import { driverOf, kafkaError, tracerOf } from './client.js';
 import type { OffsetCommit } from './driver.js';
 import type { OutRecord } from './records.js';
+import { sendTraced } from './tracing.js';
 
 export type { OutRecord };
 
@@ -14,11 +15,16 @@ export interface Producer {
 }
 
 export async function createProducer(client: KafkaClient): Promise<Producer> {
+  let producer: Producer;
   try {
-    return await driverOf(client).producer();
+    producer = await driverOf(client).producer();
   } catch (err) {
     throw kafkaError(client, err);
   }
+  const tracer = tracerOf(client);
+  if (!tracer) return producer;
+  // Tracing on: each new record gets a PRODUCER span and its traceparent header (the first span of its trace).
+  return { send: (records) => sendTraced(tracer, records, (r) => producer.send(r)), close: () => producer.close() };
 }
 
 export interface TransactionalProducer {
