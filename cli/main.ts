@@ -5,6 +5,7 @@ import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { BitPredictError, errorMessage, isBitPredictError } from '../core/errors.js';
 import { createOutput } from './output.js';
+import { serviceNameOf, tracingOn } from './tracing.js';
 
 import type { Command } from './context.js';
 
@@ -92,7 +93,8 @@ async function main(argv: string[]): Promise<number> {
     output.error(`bitpredict: ${errorMessage(err)}`);
     return 2;
   }
-  const logger = createLogger({ level: config.logLevel, name: `bitpredict-${name}` });
+  // service and version on every line; trace_id and span_id too while spans are exported.
+  const logger = createLogger({ level: config.logLevel, name: serviceNameOf(config, name), traceIds: tracingOn(config) });
   const command = await entry.load();
   const code = await command({ config, logger, output, args, env: process.env });
   return code ?? 0;

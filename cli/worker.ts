@@ -15,6 +15,8 @@ import { startHealthServer } from '../core/health.js';
 import type { Readiness, Service } from '../core/service.js';
 import { createStartupRetry, StartupAborted, type StartupRetry } from '../core/startup.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
+import type { Tracing } from '../core/tracing-config.js';
+import { startCommandTracing } from './tracing.js';
 
 export interface WorkerDeps {
   platform: Platform;
@@ -33,9 +35,16 @@ export interface WorkerOptions {
 }
 
 /** Platform and Redis, each step retried while it fails with a retryable error. */
-async function connect(config: Config, logger: Logger, registry: Registry, name: string, startup: StartupRetry): Promise<{ platform: Platform; redis: Redis }> {
+async function connect(
+  config: Config,
+  logger: Logger,
+  registry: Registry,
+  name: string,
+  startup: StartupRetry,
+  tracing: Tracing | null,
+): Promise<{ platform: Platform; redis: Redis }> {
   // No I/O yet; a wrong TLS or SASL file path fails here, at once, as a configuration error.
-  const platform = createPlatform({ config, logger, registry, clientId: name });
+  const platform = createPlatform({ config, logger, registry, clientId: name, ...(tracing ? { tracer: tracing.tracer } : {}) });
   await startup.run('Kafka and the schema registry', () => prepareTopicsAndSchemas(platform, config.kafka));
   const redis = await startup.run(
     'Redis',
@@ -81,6 +90,9 @@ export async function runWorker(
   const registry = createMetricsRegistry({ service: name });
   const lifecycle = createLifecycle({ logger, timeoutMs: config.lifecycle.shutdownTimeoutMs });
   lifecycle.onShutdown('flush logs', () => logger.flush());
+  // Registered early so that it runs late: the spans of the drain are exported too.
+  const tracing = await startCommandTracing(config, name, registry, logger);
+  if (tracing) lifecycle.onShutdown('export traces', () => tracing.shutdown());
   lifecycle.installSignalHandlers({ exit: false });
   let exitCode = 0;
   const onFatal = (err: BitPredictError): void => {
@@ -108,7 +120,7 @@ export async function runWorker(
 
   let connected: { platform: Platform; redis: Redis };
   try {
-    connected = await connect(config, logger, registry, name, startup);
+    connected = await connect(config, logger, registry, name, startup, tracing);
     await closeStartupProbe();
   } catch (err) {
     if (err instanceof StartupAborted) {
@@ -139,7 +151,7 @@ export async function runWorker(
     throw err;
   }
   lifecycle.setReady(true);
-  logger.info({ service: name }, 'started');
+  logger.info({ command: name }, 'started');
   const ok = await lifecycle.done;
   return ok ? exitCode : 1;
 }
@@ -154,7 +166,9 @@ export async function runOneShot(
   name: string,
   job: (deps: { platform: Platform; producer: Producer; signal: AbortSignal }) => Promise<{ aborted: boolean }>,
 ): Promise<number> {
-  const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry: createMetricsRegistry({ service: name }), clientId: name });
+  const registry = createMetricsRegistry({ service: name });
+  const tracing = await startCommandTracing(ctx.config, name, registry, ctx.logger);
+  const platform = createPlatform({ config: ctx.config, logger: ctx.logger, registry, clientId: name, ...(tracing ? { tracer: tracing.tracer } : {}) });
   await prepareTopicsAndSchemas(platform, ctx.config.kafka);
   const producer = await createProducer(platform.kafka);
   const abort = new AbortController();
@@ -169,5 +183,6 @@ export async function runOneShot(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await producer.close();
+    await tracing?.shutdown();
   }
 }

@@ -17,6 +17,17 @@ export const STACK_KEY_PREFIX = 'BITPREDICT_STACK_';
 /** The SASL mechanisms BITPREDICT_KAFKA_SASL_MECHANISM accepts (both drivers support all four). */
 export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 
+/** Why a tracing endpoint is not usable, or null (empty means unset). */
+function httpUrlProblem(text: string): string | null {
+  if (text === '') return null;
+  try {
+    const u = new URL(text);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? null : 'is not an http(s) URL';
+  } catch {
+    return 'is not a URL';
+  }
+}
+
 export const ConfigSchema = Type.Object({
   logLevel: env.oneOf('BITPREDICT_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'pino log level'),
   instanceId: env.string(
@@ -417,6 +428,41 @@ export const ConfigSchema = Type.Object({
       true,
       'true: the gateway is ready on baseline predictions while no champion model is announced (a warning on /readyz); false: /readyz answers 503 until a champion exists',
     ),
+  }),
+  // OpenTelemetry tracing (core/tracing.ts, docs/operations.md): the standard OTEL_* names, so the
+  // usual collector and operator setups work unchanged; declared here like every other key, so a
+  // bad value fails at start with the rest. With no endpoint nothing of the SDK is loaded.
+  tracing: Type.Object({
+    endpoint: env.string(
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      '',
+      'base URL of an OTLP/HTTP collector (spans go to <url>/v1/traces); empty, and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT empty too: tracing off, no SDK work at all',
+      { check: httpUrlProblem },
+    ),
+    tracesEndpoint: env.string(
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      '',
+      'full URL spans are posted to (wins over OTEL_EXPORTER_OTLP_ENDPOINT); empty: <OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces',
+      { check: httpUrlProblem },
+    ),
+    protocol: env.string('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json', 'OTLP transport; only http/json (OTLP over HTTP with JSON bodies) is built in', {
+      check: (text) => (text === 'http/json' ? null : 'is not supported: only http/json is built in (a collector takes it on its OTLP/HTTP port, 4318)'),
+    }),
+    serviceName: env.string('OTEL_SERVICE_NAME', '', 'service.name of the spans and the "service" field of log lines; empty: bitpredict-<command>'),
+    maxQueueSize: env.int(
+      'OTEL_BSP_MAX_QUEUE_SIZE',
+      2048,
+      'finished spans held for export; beyond it new spans are dropped and counted (bitpredict_tracing_spans_dropped_total), so a dead collector costs bounded memory',
+      { min: 1, max: 1_000_000 },
+    ),
+    scheduleDelayMs: env.int('OTEL_BSP_SCHEDULE_DELAY', 5000, 'ms between exports of the queued spans (an export also starts once 512 are queued)', {
+      min: 1,
+      max: 600_000,
+    }),
+    exportTimeoutMs: env.int('OTEL_EXPORTER_OTLP_TIMEOUT', 10000, 'ms one export request may take before its spans are counted as dropped', {
+      min: 1,
+      max: 600_000,
+    }),
   }),
 });
 

@@ -40,7 +40,7 @@ export async function createProcessor(opts: ProcessorOptions): Promise<Service> 
     handler: opts.handler,
     deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix }),
     delivery: delivery.mode,
-    logger: platform.logger.child({ service: opts.name }),
+    logger: platform.logger.child({ component: opts.name }),
     registry: platform.registry,
     maxAttempts: consumer.maxAttempts,
     retryBackoffMs: consumer.retryBackoffMs,

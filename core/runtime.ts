@@ -2,6 +2,7 @@
 // registers schemas. Each service factory takes these dependencies (and its own slice of the
 // configuration) instead of creating its own, so tests and the demo can run several services in
 // one process. Redis is a dependency of its own, passed only to the services that use it.
+import type { Tracer } from '@opentelemetry/api';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
@@ -16,6 +17,8 @@ export interface Platform {
   registry: Registry;
   kafka: KafkaClient;
   serde: Serde;
+  /** Present only while tracing is on (core/tracing.ts): services add their own spans with it. */
+  tracer?: Tracer;
 }
 
 /**
@@ -41,6 +44,8 @@ export function createPlatform(deps: {
   logger: Logger;
   registry: Registry;
   clientId: string;
+  /** Tracing on: Kafka records carry their trace (core/kafka/tracing.ts); absent: no tracing work. */
+  tracer?: Tracer;
 }): Platform {
   const { kafka: k } = deps.config;
   const kafka = createKafkaClient(
@@ -54,10 +59,11 @@ export function createPlatform(deps: {
       topicPrefix: k.topicPrefix,
       groupPrefix: k.clientId,
       instanceId: deps.config.instanceId,
+      ...(deps.tracer ? { tracer: deps.tracer } : {}),
     },
     deps.logger,
   );
   // Basic auth and TLS from BITPREDICT_REGISTRY_*; the files are read now (ERR_CONFIG_INVALID at start).
   const serde = createSerde({ connection: registryConnectionFromConfig(deps.config.registry), topicPrefix: k.topicPrefix, logger: deps.logger });
-  return { logger: deps.logger, registry: deps.registry, kafka, serde };
+  return { logger: deps.logger, registry: deps.registry, kafka, serde, ...(deps.tracer ? { tracer: deps.tracer } : {}) };
 }

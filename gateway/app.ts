@@ -191,7 +191,7 @@ function hubOf(deps: GatewayDeps, log: Logger): Hub {
 }
 
 export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstance; hub: Hub }> {
-  const log = deps.logger.child({ component: 'gateway' });
+  const log = deps.logger;
   const publicDir = deps.publicDir ?? new URL('./public/', import.meta.url);
   const files = await loadPublic(publicDir, log).catch((err: unknown) => {
     log.warn({ err, dir: fileURLToPath(publicDir) }, 'dashboard files not readable; serving none');

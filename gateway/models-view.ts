@@ -143,7 +143,7 @@ export async function readStoreView(storeDir: string, model: string, logger?: Lo
 
 export function createModelsView(opts: ModelsViewOptions): ModelsView {
   const { platform, storeDir, name } = opts;
-  const log = opts.logger.child({ component: 'models-view' });
+  const log = opts.logger.child({ part: 'models-view' });
   const topic = platform.kafka.topic('models');
   const state = createModelsState();
   let follower: Follower | null = null;

@@ -4,6 +4,7 @@
 // the latest offset; snapshots for new subscribers and the REST routes read Redis, which the
 // predictor, the feature processor and the trainer's monitor keep current. Instances share nothing but Kafka and Redis,
 // so any number of them run side by side behind a load balancer.
+import { SpanKind } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from '../core/redis.js';
 import type { Platform } from '../core/runtime.js';
@@ -112,7 +113,22 @@ function createFanOut(deps: {
         log.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, err }, 'record not decodable; not fanned out');
         return [];
       }
-      deps.publish(k.kind, value);
+      const tracer = platform.tracer;
+      if (!tracer) {
+        deps.publish(k.kind, value);
+        return [];
+      }
+      // Tracing on: the push to the WebSocket subscribers is the last span of the record's trace,
+      // a child of this record's process span (the active one here).
+      const span = tracer.startSpan(`push ${k.kind}`, {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'bitpredict.ws.channel_kind': k.kind, 'bitpredict.ws.symbol': String(value.symbol) },
+      });
+      try {
+        deps.publish(k.kind, value);
+      } finally {
+        span.end();
+      }
       return [];
     },
     deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix }),
@@ -219,7 +235,7 @@ function createKeyRecheck(deps: { hub: Hub; keyStore: KeyStore; log: Logger }) {
 export async function createGateway(opts: GatewayOptions): Promise<GatewayService> {
   const { platform, config, redis } = opts;
   const gw = config.gateway;
-  const log = platform.logger.child({ service: 'gateway' });
+  const log = platform.logger.child({ component: 'gateway' });
   const producer = await createProducer(platform.kafka);
   const sources = createRedisSources(redis, config.redis.keyPrefix, (value) => platform.serde.decode('features', value));
   const keyStore = createKeyStore(redis, config.redis.keyPrefix);

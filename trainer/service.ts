@@ -147,7 +147,7 @@ function createMonitorRunner(
 export async function createTrainerService(opts: TrainerServiceOptions): Promise<Service & { retrains(): number }> {
   const { platform, config } = opts;
   const { registry } = platform;
-  const logger = platform.logger.child({ service: 'trainer' });
+  const logger = platform.logger.child({ component: 'trainer' });
   const now = opts.now ?? Date.now;
   const r = config.retrain;
   const symbol = config.replay.symbol;

@@ -3,6 +3,7 @@
 // core/kafka/drivers/; the rest of core/kafka uses the driver interface, and everything else sees
 // BitPredict's own record and client types.
 import { randomBytes } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import { BitPredictError } from '../errors.js';
 import { topicName, type LogicalTopic } from '../../schemas/index.js';
@@ -28,6 +29,8 @@ export interface KafkaSettings {
   groupPrefix?: string;
   /** This process instance in the names of its private groups (BITPREDICT_INSTANCE_ID, resolved). */
   instanceId?: string;
+  /** Trace records through this client (core/kafka/tracing.ts); absent: tracing off, no tracing work at all. */
+  tracer?: Tracer;
 }
 
 /**
@@ -55,6 +58,12 @@ const DRIVERS: Record<DriverName, (s: DriverSettings) => KafkaDriver> = {
 };
 
 const drivers = new WeakMap<KafkaClient, KafkaDriver>();
+const tracers = new WeakMap<KafkaClient, Tracer>();
+
+/** The tracer of a client made with one (tracing on), for the modules of core/kafka only. */
+export function tracerOf(client: KafkaClient): Tracer | undefined {
+  return tracers.get(client);
+}
 
 /** The driver behind a client, for the modules of core/kafka only. */
 export function driverOf(client: KafkaClient): KafkaDriver {
@@ -102,6 +111,7 @@ export function createKafkaClient(settings: KafkaSettings, logger: Logger): Kafk
     privateGroupId: (name) => `${groupPrefix}-${name}-${instance}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
   };
   drivers.set(client, driver);
+  if (settings.tracer) tracers.set(client, settings.tracer);
   return client;
 }
 

@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import type { Registry } from '../metrics.js';
 import type { BitPredictError } from '../errors.js';
 import type { KafkaClient } from './client.js';
-import { driverOf, kafkaError } from './client.js';
+import { driverOf, kafkaError, tracerOf } from './client.js';
 import { withAclResources } from './security.js';
 import type { DriverConsumer, DriverConsumerOptions } from './driver.js';
 import type { InRecord } from './records.js';
@@ -27,6 +27,7 @@ import { createRunnerMetrics } from './runner/metrics.js';
 import { createRebalanceTracker, tpKey } from './runner/rebalance.js';
 import { createRetryingHandler } from './runner/retry.js';
 import { createTakeover } from './runner/takeover.js';
+import { createRecordTracing } from './tracing.js';
 import type { DeadLetterFactory, DeliveryMode, PartitionHooks, RecordHandler } from './runner/types.js';
 
 export type { InRecord };
@@ -91,13 +92,14 @@ function createRunnerConsumer(opts: ConsumerRunnerOptions, autoCommitIntervalMs:
 
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const { client, groupId, delivery, hooks } = opts;
-  const logger = opts.logger.child({ component: 'consumer', groupId });
+  const logger = opts.logger.child({ groupId });
   const metrics = createRunnerMetrics(opts.registry, groupId);
   const tracker = createRebalanceTracker(hooks);
   const commitIntervalMs = opts.commitIntervalMs ?? 1000;
   // Transactions commit offsets themselves; at-least-once lets the driver commit resolved offsets.
   const autoCommit = delivery.kind === 'at-least-once';
   let fatal = false;
+  const tracer = tracerOf(client);
 
   function reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void {
     // The first fatal error stops the process; later ones are its echoes.
@@ -137,6 +139,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     retryBackoffMs: opts.retryBackoffMs,
     metrics,
     logger,
+    ...(tracer ? { tracing: createRecordTracing(tracer, opts.registry) } : {}),
   });
   const eachBatch = createBatchHandler({
     client,

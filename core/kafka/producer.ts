@@ -2,10 +2,11 @@
 // reordering on retry; records of one send() call go out together) and the transactional producer
 // that sends records and commits consumer offsets in one transaction.
 import type { KafkaClient } from './client.js';
-import { driverOf, kafkaError } from './client.js';
+import { driverOf, kafkaError, tracerOf } from './client.js';
 import { withAclResources } from './security.js';
 import type { OffsetCommit } from './driver.js';
 import type { OutRecord } from './records.js';
+import { sendTraced } from './tracing.js';
 
 export type { OutRecord };
 
@@ -25,16 +26,17 @@ export async function createProducer(client: KafkaClient): Promise<Producer> {
     // The idempotent producer's first request (InitProducerId) needs IdempotentWrite on the cluster.
     throw withAclResources(kafkaError(client, err), 'cluster (IdempotentWrite)');
   }
-  return {
-    async send(records) {
-      try {
-        await producer.send(records);
-      } catch (err) {
-        throw withAclResources(kafkaError(client, err), topicsOf(records));
-      }
-    },
-    close: () => producer.close(),
+  const send = async (records: OutRecord[]): Promise<void> => {
+    try {
+      await producer.send(records);
+    } catch (err) {
+      throw withAclResources(kafkaError(client, err), topicsOf(records));
+    }
   };
+  const tracer = tracerOf(client);
+  // Tracing on: each new record gets a PRODUCER span and its traceparent header (the first span of its trace).
+  if (!tracer) return { send, close: () => producer.close() };
+  return { send: (records) => sendTraced(tracer, records, send), close: () => producer.close() };
 }
 
 export interface TransactionalProducer {

@@ -9,7 +9,10 @@ export interface InRecord {
   key: Buffer | null;
   value: Buffer | null;
   timestamp: number;
+  /** Header values by key; a key the record carries more than once maps to its first value. */
   headers: Record<string, Buffer | undefined>;
+  /** Keys the record carries more than once (absent when none repeats; core/kafka/tracing.ts refuses a repeated traceparent). */
+  duplicateHeaders?: string[];
 }
 
 /** A record to produce. */

@@ -85,7 +85,7 @@ function presentedKey(req: AuthRequest): Credential {
 }
 
 export function createAuthGuard(deps: AuthGuardDeps): AuthGuard {
-  const log = deps.logger.child({ component: 'auth' });
+  const log = deps.logger.child({ part: 'auth' });
   const allowed = new Set(deps.allowedOrigins.map((o) => normaliseOrigin(o) ?? o));
 
   function originAllowed(req: AuthRequest, origin: string): boolean {

@@ -572,7 +572,7 @@ function registerModels(app: FastifyInstance, { deps, replies, common }: RouteCo
 
 /** Registers the /v1 REST routes on `app` (after @fastify/swagger, so they are documented). */
 export async function registerRestRoutes(app: FastifyInstance, deps: RestDeps): Promise<void> {
-  const log: FastifyBaseLogger = (deps.logger ?? app.log).child({ component: 'rest' });
+  const log: FastifyBaseLogger = (deps.logger ?? app.log).child({ part: 'rest' });
   // Answers are live data: no cache may keep them (errors included).
   const noStore = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     reply.header('cache-control', 'no-store');

@@ -136,7 +136,7 @@ function helloOf(s: ReturnType<typeof settingsOf>): Record<string, unknown> {
 }
 
 export function createHub(deps: HubDeps): Hub {
-  const log = deps.logger.child({ component: 'ws-hub' });
+  const log = deps.logger.child({ part: 'ws-hub' });
   const settings = settingsOf(deps);
   const { maxSubs, ringSize, limit, idleMs, heartbeatMs, maxBufferedBytes, now, epoch } = settings;
   const clients = new Set<Client>();

@@ -215,7 +215,7 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
   const now = opts.now ?? Date.now;
   logger.info({ horizons: config.forecast.horizons, baselineWindow: config.forecast.baselineWindow }, 'predictor baselines: persistence, ewma, har-rv, garch');
   const follow = opts.followModels ?? true;
-  const log = logger.child({ service: 'predictor' });
+  const log = logger.child({ component: 'predictor' });
   const server = follow
     ? createModelServer({
         registry: platform.registry,

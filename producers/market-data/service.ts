@@ -50,7 +50,7 @@ export async function createMarketDataService(opts: MarketDataOptions): Promise<
   const { platform } = opts;
   const { config } = opts;
   const m = config.market;
-  const logger: Logger = platform.logger.child({ service: 'market-data' });
+  const logger: Logger = platform.logger.child({ component: 'market-data' });
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const metrics = marketDataMetrics(platform.registry);

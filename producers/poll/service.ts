@@ -95,7 +95,7 @@ interface HttpAnswer {
 export function createPollService(deps: PollServiceDeps): PollService {
   const { platform, producer } = deps;
   const { config } = deps;
-  const logger: Logger = platform.logger.child({ service: 'poll' });
+  const logger: Logger = platform.logger.child({ component: 'poll' });
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const doFetch = deps.fetch ?? fetch;

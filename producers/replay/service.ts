@@ -76,7 +76,7 @@ export interface ReplaySummary {
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const { platform } = opts;
-  const logger: Logger = platform.logger.child({ service: 'replay' });
+  const logger: Logger = platform.logger.child({ component: 'replay' });
   const now = opts.now ?? Date.now;
   const plan = await planReplay(opts);
   const metrics = {

@@ -66,7 +66,7 @@ export function feedLabel(url: string, index: number): string {
 export async function createNewsService(opts: NewsOptions): Promise<NewsService> {
   const { platform, producer } = opts;
   const { config } = opts;
-  const logger: Logger = platform.logger.child({ service: 'news' });
+  const logger: Logger = platform.logger.child({ component: 'news' });
   const now = opts.now ?? Date.now;
   const interval = opts.pollIntervalMs ?? config.text.rssPollIntervalMs;
   const quietAfter = opts.quietAfterMs ?? config.text.rssQuietAfterMs;

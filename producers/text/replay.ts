@@ -52,7 +52,7 @@ const MAX_FILE_BYTES = 200 * 1024 * 1024;
 export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplaySummary> {
   const { platform, producer } = opts;
   const { config } = opts;
-  const logger = platform.logger.child({ service: 'text-replay' });
+  const logger = platform.logger.child({ component: 'text-replay' });
   const now = opts.now ?? Date.now;
   const path = resolveDataFile(config.data.dir, opts.file);
   if (statSync(path).size > MAX_FILE_BYTES) throw new BitPredictError('ERR_REPLAY_FILE', `text replay file ${path} is larger than ${MAX_FILE_BYTES} bytes`);

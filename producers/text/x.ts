@@ -155,7 +155,7 @@ async function pollPages(x: XRound): Promise<number> {
 
 export async function createXService(opts: XOptions): Promise<XService> {
   const { platform, producer, config } = opts;
-  const logger: Logger = platform.logger.child({ service: 'x' });
+  const logger: Logger = platform.logger.child({ component: 'x' });
   const now = opts.now ?? Date.now;
   const interval = opts.pollIntervalMs ?? config.text.x.pollIntervalMs;
   // Doubling from the poll interval (at least 1 s) up to the rate-limit window.

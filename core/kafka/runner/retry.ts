@@ -2,11 +2,13 @@
 // (with exponential backoff, heartbeating so a long retry does not cost the partition); a record
 // that still fails, or is not retryable (undecodable bytes, invalid fields), becomes a DLQ record
 // that is produced with the batch's outputs, so a bad record never blocks its partition.
+import { context, SpanStatusCode } from '@opentelemetry/api';
 import { delay } from '../../time.js';
 import type { Logger } from '../../logger.js';
 import { errorMessage, isBitPredictError, type ErrorCode } from '../../errors.js';
 import type { OutRecord } from '../producer.js';
 import type { InRecord } from '../records.js';
+import type { RecordTracing } from '../tracing.js';
 import { FlushFailure } from './flush.js';
 import type { RunnerMetrics } from './metrics.js';
 import type { DeadLetterFactory, RecordHandler } from './types.js';
@@ -27,11 +29,38 @@ export interface RetryDeps {
   retryBackoffMs: number;
   metrics: RunnerMetrics;
   logger: Logger;
+  /** Tracing on: a span per record, continuing the trace of its headers, and its context on the outputs. */
+  tracing?: RecordTracing;
 }
 
 export function createRetryingHandler(deps: RetryDeps): RetryingHandler {
-  const { groupId, handler, deadLetter, maxAttempts, retryBackoffMs, metrics, logger } = deps;
+  const untraced = createUntracedHandler(deps);
+  const tracing = deps.tracing;
+  if (!tracing) return untraced;
   return async (rec, heartbeat) => {
+    const { span, ctx } = tracing.startProcess(rec, deps.groupId);
+    try {
+      // Every attempt, the DLQ decision and the handler's log lines run inside the record's span.
+      const out = await context.with(ctx, () =>
+        untraced(rec, heartbeat, (code, message) => span.setStatus({ code: SpanStatusCode.ERROR, message: `${code}: ${message}` })),
+      );
+      // At debug level, one line per record, inside its span: the line carries the trace id.
+      context.with(ctx, () => deps.logger.debug({ topic: rec.topic, partition: rec.partition, offset: rec.offset, outputs: out.length }, 'record processed'));
+      return tracing.stamp(out, ctx);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
+}
+
+function createUntracedHandler(
+  deps: RetryDeps,
+): (rec: InRecord, heartbeat: () => Promise<void>, onDeadLetter?: (code: ErrorCode, message: string) => void) => Promise<OutRecord[]> {
+  const { groupId, handler, deadLetter, maxAttempts, retryBackoffMs, metrics, logger } = deps;
+  return async (rec, heartbeat, onDeadLetter) => {
     for (let attempt = 1; ; attempt++) {
       const stop = metrics.handlerTimer();
       try {
@@ -50,6 +79,7 @@ export function createRetryingHandler(deps: RetryDeps): RetryingHandler {
           continue;
         }
         metrics.deadLettered(c.code);
+        onDeadLetter?.(c.code, c.message);
         logger.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, attempts: attempt, code: c.code, err }, 'record sent to the DLQ');
         try {
           return [await deadLetter(rec, { code: c.code, message: c.message, attempts: attempt }, groupId)];

@@ -5,10 +5,15 @@ import type { InRecord, OutRecord } from '../../records.js';
 
 export function toInRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
   const headers: Record<string, Buffer | undefined> = {};
+  let duplicateHeaders: string[] | undefined;
+  // kafkajs gathers the values of a key that repeats into an array: the first value counts, the key is noted.
   for (const [k, v] of Object.entries(m.headers ?? {})) {
+    if (Array.isArray(v) && v.length > 1) (duplicateHeaders ??= []).push(k);
     headers[k] = Array.isArray(v) ? (v[0] === undefined ? undefined : Buffer.from(v[0])) : v === undefined ? undefined : Buffer.from(v);
   }
-  return { topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers };
+  const rec: InRecord = { topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers };
+  if (duplicateHeaders) rec.duplicateHeaders = duplicateHeaders;
+  return rec;
 }
 
 /** The records grouped by topic, in order, as one sendBatch takes them. */

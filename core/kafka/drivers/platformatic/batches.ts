@@ -47,10 +47,20 @@ function isAbortMarker(batch: FetchedBatch): boolean {
   return key !== null && key !== undefined && key.length >= 4 && key.readInt16BE(2) === 0;
 }
 
-function headersOf(pairs: [Buffer | null, Buffer | null][]): Record<string, Buffer | undefined> {
+/** Header values by key, the first value of a key that repeats (as the kafkajs driver), and the keys that repeat. */
+function headersOf(pairs: [Buffer | null, Buffer | null][]): Pick<InRecord, 'headers' | 'duplicateHeaders'> {
   const headers: Record<string, Buffer | undefined> = {};
-  for (const [k, v] of pairs) if (k !== null) headers[k.toString()] = v ?? undefined;
-  return headers;
+  let duplicateHeaders: string[] | undefined;
+  for (const [k, v] of pairs) {
+    if (k === null) continue;
+    const key = k.toString();
+    if (Object.hasOwn(headers, key)) {
+      if (!duplicateHeaders?.includes(key)) (duplicateHeaders ??= []).push(key);
+      continue;
+    }
+    headers[key] = v ?? undefined;
+  }
+  return duplicateHeaders ? { headers, duplicateHeaders } : { headers };
 }
 
 /**
@@ -91,7 +101,7 @@ export function committedSlice(topic: string, partition: FetchedPartition, fetch
         key: r.key,
         value: r.value,
         timestamp: Number(batch.firstTimestamp + r.timestampDelta),
-        headers: headersOf(r.headers),
+        ...headersOf(r.headers),
       });
     }
   }
