@@ -3,7 +3,7 @@ import { createLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
 import { createAdmin } from '../core/kafka/client.js';
-import { topicSpecs } from '../core/kafka/topics.js';
+import { KEEP_ALL_RETENTION, topicSpecs } from '../core/kafka/topics.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,6 +33,8 @@ export async function benchPlatform(
     BITPREDICT_DATA_DIR: process.env.BITPREDICT_DATA_DIR ?? resolve(REPO_ROOT, '../shared/data'),
     BITPREDICT_LOG_LEVEL: process.env.BITPREDICT_LOG_LEVEL ?? 'warn',
     BITPREDICT_TOPIC_PARTITIONS: '1',
+    // Benchmarks replay history older than the retention horizons (docs/topics.md).
+    BITPREDICT_TOPIC_RETENTION_DAYS: KEEP_ALL_RETENTION,
     ...overrides,
   });
   const logger = createLogger({ level: config.logLevel, name: `bench-${label}`, destination: process.stderr });

@@ -21,7 +21,7 @@ import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../core/runtime.js';
 import { createRedis, type Redis } from '../core/redis.js';
 import { createAdmin } from '../core/kafka/client.js';
-import { topicSpecs } from '../core/kafka/topics.js';
+import { KEEP_ALL_RETENTION, topicSpecs } from '../core/kafka/topics.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
 import type { BitPredictError } from '../core/errors.js';
 import { createFeatureProcessor } from '../processors/features/service.js';
@@ -82,6 +82,8 @@ function demoConfig(env: CommandContext['env']): Config {
   return loadConfig(env, {
     BITPREDICT_TOPIC_PREFIX: env.BITPREDICT_TOPIC_PREFIX ?? 'demo.',
     BITPREDICT_REDIS_KEY_PREFIX: env.BITPREDICT_REDIS_KEY_PREFIX ?? 'bp:demo:',
+    // The demo replays history older than the retention horizons into its own topics: keep it.
+    BITPREDICT_TOPIC_RETENTION_DAYS: env.BITPREDICT_TOPIC_RETENTION_DAYS ?? KEEP_ALL_RETENTION,
     // A local demo: the dashboard works without an API key (the gateway logs a warning saying so),
     // and the gateway is ready with baseline predictions when no champion model has been trained.
     BITPREDICT_GATEWAY_AUTH: env.BITPREDICT_GATEWAY_AUTH ?? 'open',

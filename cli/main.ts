@@ -12,7 +12,10 @@ import type { Command } from './context.js';
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   stack: { summary: 'stack up|down|status: run Kafka, the schema registry and Redis locally', load: async () => (await import('./stack/command.js')).run },
   demo: { summary: 'run the whole system on the local stack with real data replayed', load: async () => (await import('./demo.js')).demo },
-  topics: { summary: 'topics create|list: create the topics and register the Avro schemas', load: async () => (await import('./services.js')).topics },
+  topics: {
+    summary: 'topics create [--alter]|check|list: create the topics, register the Avro schemas, report (or --alter) retention that differs',
+    load: async () => (await import('./services.js')).topics,
+  },
   replay: { summary: 'replay a candle file from the data folder into market.candles', load: async () => (await import('./services.js')).replay },
   features: {
     summary: 'feature processor: market.candles + text.scored -> features + Redis (indicators, sentiment join)',

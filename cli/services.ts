@@ -8,7 +8,8 @@ import { createGateway } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
 import { resolveDataFile } from '../core/data/files.js';
 import { createMetricsRegistry } from '../core/metrics.js';
-import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
+import { createPlatform, prepareTopicsAndSchemas, topicSpecsOf } from '../core/runtime.js';
+import { topicConfigDrift } from '../core/kafka/topics.js';
 import { createAdmin } from '../core/kafka/client.js';
 
 export const features = (ctx: CommandContext): Promise<number> =>
@@ -23,9 +24,20 @@ export const gateway = (ctx: CommandContext): Promise<number> =>
     startupProbe: { host: ctx.config.gateway.host, port: ctx.config.gateway.port },
   });
 
-/** `bitpredict topics create|list`: creates the topics and registers the schemas (idempotent). */
+/**
+ * `bitpredict topics create|check|list`: creates the missing topics and registers the schemas
+ * (idempotent), and compares the existing topics' retention and cleanup configs with the table of
+ * core/kafka/topics.ts (and BITPREDICT_TOPIC_RETENTION_DAYS). A difference is reported, never
+ * changed silently: `create --alter` sets the wanted values, `check` exits 1 while any differ.
+ */
 export async function topics(ctx: CommandContext): Promise<number> {
-  const [sub = 'create'] = ctx.args;
+  const [sub = 'create', ...flags] = ctx.args;
+  const alter = flags.includes('--alter');
+  const unknown = flags.filter((f) => f !== '--alter' || sub !== 'create');
+  if (!['create', 'check', 'list'].includes(sub) || unknown.length > 0) {
+    ctx.output.error('usage: bitpredict topics create [--alter] | check | list');
+    return 2;
+  }
   const platform = createPlatform({
     config: ctx.config,
     logger: ctx.logger,
@@ -38,17 +50,32 @@ export async function topics(ctx: CommandContext): Promise<number> {
     ctx.output.line(`schemas registered (BACKWARD) at ${redactUrl(ctx.config.registry.url, { dropUser: true })}`);
     return 0;
   }
-  if (sub === 'list') {
-    const admin = await createAdmin(platform.kafka);
-    try {
+  const admin = await createAdmin(platform.kafka);
+  try {
+    if (sub === 'list') {
       for (const t of (await admin.listTopics()).sort()) ctx.output.line(t);
-    } finally {
-      await admin.close();
+      return 0;
     }
-    return 0;
+    const specs = topicSpecsOf(platform, ctx.config.kafka);
+    const existing = new Set(await admin.listTopics());
+    const current = new Map<string, Record<string, string>>();
+    for (const s of specs) if (existing.has(s.name)) current.set(s.name, await admin.topicConfigs(s.name));
+    const drift = topicConfigDrift(specs, current);
+    for (const d of drift) {
+      const line = `${d.topic}: ${d.key} is ${d.have ?? '(broker default)'}, wanted ${d.want}`;
+      if (alter) ctx.output.line(`${line}: set`);
+      else ctx.output.error(`${line} (docs/topics.md; \`bitpredict topics create --alter\` sets it)`);
+    }
+    if (alter) {
+      for (const topic of new Set(drift.map((d) => d.topic))) {
+        await admin.alterTopicConfigs(topic, Object.fromEntries(drift.filter((d) => d.topic === topic).map((d) => [d.key, d.want])));
+      }
+    }
+    if (drift.length === 0) ctx.output.line('topic configs as wanted (retention, cleanup)');
+    return sub === 'check' && drift.length > 0 ? 1 : 0;
+  } finally {
+    await admin.close();
   }
-  ctx.output.error('usage: bitpredict topics create|list');
-  return 2;
 }
 
 /** `bitpredict replay`: publishes the configured file once and exits (Ctrl-C stops between batches). */

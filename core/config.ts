@@ -10,6 +10,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { horizonsProblem } from './forecast/horizons.js';
 import { env, envKeyTable, loadEnv, type EnvKeysOf, type EnvOverrides } from './env-config.js';
 import { DEFAULT_DRIVER, DRIVER_NAMES } from './kafka/driver.js';
+import { parseRetentionOverrides } from './kafka/topics.js';
 
 /** The namespace of the local stack's keys, which the CLI's stack command owns. */
 export const STACK_KEY_PREFIX = 'BITPREDICT_STACK_';
@@ -25,6 +26,15 @@ function httpUrlProblem(text: string): string | null {
     return u.protocol === 'http:' || u.protocol === 'https:' ? null : 'is not an http(s) URL';
   } catch {
     return 'is not a URL';
+  }
+}
+
+function retentionProblem(text: string): string | null {
+  try {
+    parseRetentionOverrides(text);
+    return null;
+  } catch (err) {
+    return `has ${(err as Error).message.replace(/^BITPREDICT_TOPIC_RETENTION_DAYS: /, '')}`;
   }
 }
 
@@ -50,6 +60,12 @@ export const ConfigSchema = Type.Object({
     topicPrefix: env.string('BITPREDICT_TOPIC_PREFIX', '', 'environment prefix put before every topic name (for example "staging.")'),
     partitions: env.int('BITPREDICT_TOPIC_PARTITIONS', 3, 'partitions for topics that BitPredict creates', { min: 1, max: 1000 }),
     replicationFactor: env.int('BITPREDICT_TOPIC_REPLICATION', 1, 'replication factor for topics that BitPredict creates', { min: 1, max: 10 }),
+    retentionDays: env.string(
+      'BITPREDICT_TOPIC_RETENTION_DAYS',
+      '',
+      'per-topic retention overrides in days of event time, comma-separated topic=days (e.g. market.candles=1825,predictions=30; -1 keeps forever); topics not named keep the table of docs/topics.md',
+      { check: retentionProblem },
+    ),
     // How to reach a secured cluster; core/kafka/security.ts reads the files and checks that the
     // keys fit together (docs/kafka-security.md). Files rather than values, so Kubernetes Secrets
     // mounted as volumes work without putting secrets into the environment.
@@ -256,6 +272,18 @@ export const ConfigSchema = Type.Object({
       'BITPREDICT_FEATURES_TEXT_MAX_WAIT_MS',
       5000,
       'longest a candle waits for a lagging text stream before its feature is computed with the texts known (counted)',
+      { min: 0 },
+    ),
+    textIndexMax: env.int(
+      'BITPREDICT_FEATURES_TEXT_INDEX_MAX',
+      200000,
+      'hard cap on the scored texts the feature processor holds in memory; past it the oldest are dropped first (bitpredict_features_text_index_evicted_total{reason="cap"}, logged once per burst)',
+      { min: 1 },
+    ),
+    textRetainMarginMs: env.int(
+      'BITPREDICT_FEATURES_TEXT_RETAIN_MARGIN_MS',
+      86400000,
+      "texts older than the slowest series' newest candle minus W minus this are evicted from memory; a start reads text.scored from its candle positions minus W minus this (offsets by time)",
       { min: 0 },
     ),
     historyMax: env.int('BITPREDICT_FEATURES_HISTORY_MAX', 5000, 'feature vectors kept per series in the Redis history (time-indexed)', { min: 1 }),

@@ -6,7 +6,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
-import { createKafkaClient, createAdmin, type KafkaClient } from './kafka/client.js';
+import { createKafkaClient, createAdmin, type KafkaClient, type TopicSpec } from './kafka/client.js';
 import { kafkaSecurityFromConfig } from './kafka/security.js';
 import { topicSpecs } from './kafka/topics.js';
 import { createSerde, type Serde } from './serde/serde.js';
@@ -25,18 +25,29 @@ export interface Platform {
  * Creates the topics BitPredict needs (idempotent) and registers every value schema (BACKWARD).
  * Safe to run from several processes at once.
  */
-export async function prepareTopicsAndSchemas(p: Platform, topics: Pick<Config['kafka'], 'partitions' | 'replicationFactor'>): Promise<{ created: string[] }> {
+export async function prepareTopicsAndSchemas(
+  p: Platform,
+  topics: Pick<Config['kafka'], 'partitions' | 'replicationFactor' | 'retentionDays'>,
+): Promise<{ created: string[] }> {
   const admin = await createAdmin(p.kafka);
   try {
-    const created = await admin.ensureTopics(
-      topicSpecs({ prefix: p.kafka.topicPrefix, partitions: topics.partitions, replicationFactor: topics.replicationFactor }),
-    );
+    const created = await admin.ensureTopics(topicSpecsOf(p, topics));
     if (created.length > 0) p.logger.info({ created }, 'topics created');
     await p.serde.registerAll();
     return { created };
   } finally {
     await admin.close();
   }
+}
+
+/** The topics this platform's configuration asks for (prefix, partitions, replication, retention). */
+export function topicSpecsOf(p: Platform, topics: Pick<Config['kafka'], 'partitions' | 'replicationFactor' | 'retentionDays'>): TopicSpec[] {
+  return topicSpecs({
+    prefix: p.kafka.topicPrefix,
+    partitions: topics.partitions,
+    replicationFactor: topics.replicationFactor,
+    retentionDays: topics.retentionDays,
+  });
 }
 
 export function createPlatform(deps: {

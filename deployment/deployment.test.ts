@@ -11,6 +11,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { CONFIG_KEYS, loadConfig } from '../core/config.js';
+import { topicSpecs } from '../core/kafka/topics.js';
 import { errorMessage } from '../core/errors.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { prometheusRuleFile } from './prometheus-rule.js';
@@ -1217,6 +1218,13 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     });
   }
 
+  it('docs/topics.md states the retention and compaction of the code (core/kafka/topics.ts), so the KafkaTopics checked against it match what BitPredict creates', () => {
+    const documented = new Map(documentedTopics(readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8')).map((t) => [t.name, t.config]));
+    const created = topicSpecs({ prefix: '', partitions: 3, replicationFactor: 3 });
+    expect([...documented.keys()].sort()).toEqual(created.map((t) => t.name).sort());
+    for (const t of created) expect(documented.get(t.name), t.name).toEqual(t.configs);
+  });
+
   it.runIf(KUBECTL)('overlays/strimzi: topics as documented, a user per service with exactly its ACLs, every workload wired to its user', () => {
     const docs = kustomize(join(K8S_ROOT, 'overlays', 'strimzi'));
     const topicsMd = readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8');
@@ -1231,6 +1239,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     };
     obj(obj(find('KafkaTopic', 'models').spec).config)['cleanup.policy'] = 'delete';
     obj(find('KafkaTopic', 'features').spec).partitions = 6;
+    obj(obj(find('KafkaTopic', 'predictions').spec).config)['retention.ms'] = -1;
     const gatewayAcls = arr(obj(obj(find('KafkaUser', 'bitpredict-gateway').spec).authorization).acls);
     gatewayAcls.push({ resource: { type: 'topic', name: 'dlq', patternType: 'literal' }, operations: ['Write'] });
     gatewayAcls.push({ resource: { type: 'group', name: '*', patternType: 'literal' }, operations: ['All'] });
@@ -1244,6 +1253,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     const problems = checkStrimzi(broken, topicsMd).join('\n');
     expect(problems).toContain('KafkaTopic/models: cleanup.policy must be compact');
     expect(problems).toContain('KafkaTopic/features: partitions 6, docs/topics.md says 3');
+    expect(problems).toContain('KafkaTopic/predictions: retention.ms must be 7776000000');
     expect(problems).toContain('strimzi: no KafkaTopic scores');
     expect(problems).toContain('KafkaUser/bitpredict-gateway: Write on topics [dlq], gateway needs exactly []');
     expect(problems).toContain('KafkaUser/bitpredict-gateway: no All operations or * resources');

@@ -54,6 +54,8 @@ export interface TextIndex {
   aggregate(t: number, windowMs: number): TextWindowAggregate;
   /** Drops items with publishedAt <= time and forgets their ids; returns how many were dropped. */
   evictBefore(time: number): number;
+  /** Drops the `count` oldest items (by publishedAt, then id) and forgets their ids; returns how many were dropped. */
+  evictOldest(count: number): number;
   /** Number of items held. */
   readonly size: number;
   /** Largest publishedAt held, or null when empty. */
@@ -232,6 +234,14 @@ export function createTextIndex(): TextIndex {
   const c = emptyColumns();
   // Ids of the items held: the dedupe set, emptied of an id when its item is evicted.
   const live = new Set<string>();
+  /** Evicts the live slots before `end`, forgetting their ids. */
+  function evictTo(end: number): number {
+    const dropped = end - c.head;
+    if (dropped <= 0) return 0;
+    for (let i = c.head; i < end; i++) live.delete(c.ids[i] as string);
+    dropBefore(c, end);
+    return dropped;
+  }
   return {
     add(item) {
       validateItem(item);
@@ -247,12 +257,11 @@ export function createTextIndex(): TextIndex {
     },
     evictBefore(time) {
       validateTime('time', time);
-      const end = upperBoundTime(c, time);
-      const dropped = end - c.head;
-      if (dropped <= 0) return 0;
-      for (let i = c.head; i < end; i++) live.delete(c.ids[i] as string);
-      dropBefore(c, end);
-      return dropped;
+      return evictTo(upperBoundTime(c, time));
+    },
+    evictOldest(count) {
+      if (!Number.isSafeInteger(count) || count < 0) throw invalid(`text index: count must be a non-negative safe integer, got ${String(count)}`);
+      return evictTo(Math.min(c.head + count, c.times.length));
     },
     get size() {
       return c.times.length - c.head;

@@ -124,6 +124,10 @@ export interface KafkaAdmin {
   endOffsets(topic: string): Promise<{ partition: number; offset: string }[]>;
   /** Offsets of the first record at or after a timestamp, per partition. */
   offsetsForTime(topic: string, timestamp: number): Promise<{ partition: number; offset: string }[]>;
+  /** The topic's own configs (not broker defaults): name -> value. */
+  topicConfigs(topic: string): Promise<Record<string, string>>;
+  /** Sets these configs on the topic, leaving its other topic-level configs as they are. */
+  alterTopicConfigs(topic: string, configs: Record<string, string>): Promise<void>;
   /** Committed offsets of a group on a topic, and lag per partition. */
   groupLag(groupId: string, topic: string): Promise<{ partition: number; committed: string; end: string; lag: number }[]>;
   close(): Promise<void>;
@@ -161,6 +165,8 @@ export async function createAdmin(client: KafkaClient): Promise<KafkaAdmin> {
     deleteTopics: (names) => wrap(() => admin.deleteTopics(names)),
     endOffsets: (topic) => wrap(async () => (await admin.watermarks(topic)).map((p) => ({ partition: p.partition, offset: p.high }))),
     offsetsForTime: (topic, timestamp) => wrap(() => admin.offsetsForTime(topic, timestamp)),
+    topicConfigs: (topic) => wrap(() => admin.topicConfigs(topic)),
+    alterTopicConfigs: (topic, configs) => wrap(() => admin.alterTopicConfigs(topic, configs)),
     groupLag: (groupId, topic) =>
       wrap(async () => {
         const committed = await admin.committedOffsets(groupId, topic);

@@ -96,6 +96,10 @@ export interface DriverAdmin {
   offsetsForTime(topic: string, timestamp: number): Promise<{ partition: number; offset: string }[]>;
   /** The group's committed offset per partition of the topic; '-1' where it has none. */
   committedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]>;
+  /** The topic's configs as set on the topic itself (not broker defaults): name -> value. */
+  topicConfigs(topic: string): Promise<Record<string, string>>;
+  /** Sets these configs on the topic, leaving its other topic-level configs as they are. */
+  alterTopicConfigs(topic: string, configs: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -24,15 +24,32 @@ export interface TopicReaderOptions {
    * the offset after the batch, `highWatermark` the partition's end as the broker reported it.
    */
   onProgress?(partition: number, next: bigint, highWatermark: bigint): void;
+  /**
+   * Start at the first record stamped at or after this time (ms) in each partition instead of the
+   * beginning: offsets by time (ListOffsets), sought on assignment. A partition with no record that
+   * late starts at its end.
+   */
+  fromTime?: number;
 }
 
 export interface TopicReader {
+  /** Where each partition starts (with fromTime: the offsets by time; else empty: the beginning). */
+  readonly startOffsets: ReadonlyMap<number, bigint>;
   stop(): Promise<void>;
 }
 
-/** Starts reading `topic` from its beginning; resolves once the consumer runs. */
+/** Starts reading `topic` from its beginning (or from `fromTime`); resolves once the consumer runs. */
 export async function readTopicFromStart(o: TopicReaderOptions): Promise<TopicReader> {
   const onProgress = o.onProgress;
+  const startOffsets = new Map<number, bigint>();
+  if (o.fromTime !== undefined) {
+    const admin = await createAdmin(o.client);
+    try {
+      for (const p of await admin.offsetsForTime(o.topic, o.fromTime)) startOffsets.set(p.partition, BigInt(p.offset));
+    } finally {
+      await admin.close();
+    }
+  }
   const consumer = driverOf(o.client).consumer({
     groupId: o.groupId,
     topics: [o.topic],
@@ -42,6 +59,19 @@ export async function readTopicFromStart(o: TopicReaderOptions): Promise<TopicRe
     maxWaitMs: o.maxWaitMs ?? 250,
     // Read from the beginning by every process start; offsets are never needed again.
     autoCommitIntervalMs: null,
+    // The group is new and commits nothing, so an assignment starts at the beginning: move the
+    // partitions that have a start by time there before the fetch (on every assignment: a rejoin
+    // without committed offsets would start from the beginning again; re-read records are
+    // duplicates to the caller, as after a restart).
+    onAssigned:
+      startOffsets.size === 0
+        ? undefined
+        : (assignment) => {
+            for (const p of assignment[o.topic] ?? []) {
+              const at = startOffsets.get(p);
+              if (at !== undefined) consumer.seek(o.topic, p, at.toString());
+            }
+          },
     eachBatch: async (batch, controls) => {
       await o.onBatch(batch.partition, batch.records);
       // Nothing is committed: resolving only moves the fetch position past the batch.
@@ -57,7 +87,7 @@ export async function readTopicFromStart(o: TopicReaderOptions): Promise<TopicRe
     await consumer.stop().catch(() => undefined);
     throw withAclResources(kafkaError(o.client, err), `group ${o.groupId}, topic ${o.topic}`);
   }
-  return { stop: () => consumer.stop() };
+  return { startOffsets, stop: () => consumer.stop() };
 }
 
 export interface FollowOptions {
@@ -99,7 +129,7 @@ export async function followFromStart(o: FollowOptions): Promise<Follower> {
     };
   });
   if (pending.size === 0) markCaughtUp();
-  const reader = await readTopicFromStart({
+  const { stop } = await readTopicFromStart({
     client: o.client,
     topic: o.topic,
     groupId: o.groupId,
@@ -131,5 +161,5 @@ export async function followFromStart(o: FollowOptions): Promise<Follower> {
     ),
   ]);
   clearTimeout(timer);
-  return reader;
+  return { stop };
 }

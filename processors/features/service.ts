@@ -26,6 +26,7 @@ import type { Candle } from '../../schemas/types.js';
 import { createIndicatorEngine, restoreIndicatorEngine, type IndicatorEngine } from '../../core/features/indicators.js';
 import { joinFeature } from '../../core/features/join.js';
 import { createTextStream, type TextStream } from './text-stream.js';
+import { createAdmin } from '../../core/kafka/client.js';
 import { seriesKey } from '../../schemas/keys.js';
 import type { Config } from '../../core/config.js';
 
@@ -157,6 +158,7 @@ export function createFeatureHandler(deps: {
       const feature = joinFeature(result.feature, W, agg, text.watermark());
       const value = serde.encode('features', feature);
       text.noteEmitted(t);
+      text.noteCandle(series, t);
       store.add(feature, value, candle);
       produced.inc();
       return [{ topic: featuresTopic, key: series, value, timestamp: t }];
@@ -173,10 +175,66 @@ export function createFeatureHandler(deps: {
   return { handler, states, flushStore: () => store.flush() };
 }
 
+/**
+ * The event time of the oldest candle the group has still to process, from its committed offsets:
+ * per market.candles partition, the record at the committed position (the log start without one),
+ * or the last record when the group is at the end (the next candle is later). Null when no
+ * partition holds a candle (the texts a future candle needs cannot be known: read them all).
+ * Candles of one partition are taken to be roughly in time order (within the retain margin), as
+ * the live sources write them.
+ *
+ * The time of the record at offset `at` is found with offsets by time alone (no consumer group to
+ * join, which costs the broker's initial rebalance delay on every start): the largest T whose
+ * first record stamped at or after T is at or before `at`, by bisection over ListOffsets. With
+ * timestamps in order that is the record's own time; otherwise the newest time up to it.
+ */
+export async function oldestCandleToCome(platform: Platform, groupId: string): Promise<number | null> {
+  const topic = platform.kafka.topic('candles');
+  const admin = await createAdmin(platform.kafka);
+  try {
+    const firstAtOrAfter = async (t: number): Promise<Map<number, bigint>> =>
+      new Map((await admin.offsetsForTime(topic, t)).map((p) => [p.partition, BigInt(p.offset)]));
+    const lows = await firstAtOrAfter(0);
+    const positions = (await admin.groupLag(groupId, topic)).flatMap((p) => {
+      const end = BigInt(p.end);
+      const low = lows.get(p.partition) ?? 0n;
+      if (end <= low) return [];
+      const committed = BigInt(p.committed);
+      const pos = committed < low ? low : committed;
+      return [{ partition: p.partition, at: pos >= end ? end - 1n : pos }];
+    });
+    if (positions.length === 0) return null;
+    // Per partition: lo satisfies first(lo) <= at, hi does not (2^43 ms is the year 2248).
+    const bounds = new Map(positions.map((p) => [p.partition, { at: p.at, lo: 0, hi: 2 ** 43 }]));
+    while ([...bounds.values()].some((b) => b.hi - b.lo > 1)) {
+      for (const [partition, b] of bounds) {
+        if (b.hi - b.lo <= 1) continue;
+        const mid = Math.floor((b.lo + b.hi) / 2);
+        const first = (await firstAtOrAfter(mid)).get(partition);
+        if (first !== undefined && first <= b.at) b.lo = mid;
+        else b.hi = mid;
+      }
+    }
+    return Math.min(...[...bounds.values()].map((b) => b.lo));
+  } finally {
+    await admin.close();
+  }
+}
+
 export async function createFeatureProcessor(opts: FeatureProcessorOptions): Promise<Service> {
   const { platform, config, redis } = opts;
   const groupId = opts.groupId ?? platform.kafka.groupId('features');
-  const text = createTextStream({ platform, latenessMs: config.features.textLatenessMs });
+  const W = config.features.sentimentWindowMs;
+  const marginMs = config.features.textRetainMarginMs;
+  const text = createTextStream({
+    platform,
+    latenessMs: config.features.textLatenessMs,
+    bound: { windowMs: W, marginMs, maxTexts: config.features.textIndexMax },
+    restoreFrom: async () => {
+      const t = await oldestCandleToCome(platform, groupId);
+      return t === null ? null : t - W - marginMs;
+    },
+  });
   const fh = createFeatureHandler({ platform, config, redis, text, groupId, now: opts.now ?? Date.now });
   const processor = await createProcessor({
     platform,

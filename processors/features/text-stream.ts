@@ -6,13 +6,18 @@
 //   end offsets) or has shown a text published after t + lateness.
 // A candle at t waits (bounded) until covered(t), so when texts are already in the topic the join
 // is deterministic: the same inputs give the same sentiment whatever the timing of the two streams.
+//
+// Memory is bounded whatever the topic holds (core/features/text-bound.ts): texts behind the
+// newest candles' windows (less a margin) are evicted, a hard cap drops the oldest beyond it, and a
+// start reads the topic from a time (offsets by time) instead of from its beginning.
 import type { Platform } from '../../core/runtime.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { createAdmin, type KafkaAdmin } from '../../core/kafka/client.js';
 import { readTopicFromStart, type TopicReader } from '../../core/kafka/follow.js';
 import type { InRecord } from '../../core/kafka/records.js';
 import { delay } from '../../core/time.js';
-import { createTextIndex, textIndexItemOf, type TextIndex } from '../../core/features/text-index.js';
+import { textIndexItemOf, type TextIndex } from '../../core/features/text-index.js';
+import { createBoundedTextIndex, type EvictReason } from '../../core/features/text-bound.js';
 
 export interface TextStream {
   start(): Promise<void>;
@@ -30,7 +35,21 @@ export interface TextStream {
   watermark(): number | null;
   /** Event time through which features have been emitted; a text published at or before it arrives late. */
   noteEmitted(t: number): void;
+  /** A vector of `series` at `t` has been emitted: the index may evict the texts no later vector can use. */
+  noteCandle(series: string, t: number): void;
+  /** Texts published at or before this are not held (null: none evicted by time yet). */
+  readonly horizon: number | null;
 }
+
+/** How the index is bounded (BITPREDICT_FEATURES_TEXT_INDEX_MAX, BITPREDICT_FEATURES_TEXT_RETAIN_MARGIN_MS). */
+export interface TextBound {
+  windowMs: number;
+  marginMs: number;
+  maxTexts: number;
+}
+
+/** A burst of cap evictions is logged once; a new burst starts after this long without one. */
+const CAP_BURST_QUIET_MS = 60_000;
 
 /**
  * How far the text stream has been read, per text.scored partition: the position reached, the
@@ -80,12 +99,47 @@ export function createTextCoverage(latenessMs: number) {
   };
 }
 
-export function createTextStream(deps: { platform: Platform; latenessMs: number; endRefreshMs?: number }): TextStream {
+export function createTextStream(deps: {
+  platform: Platform;
+  latenessMs: number;
+  bound: TextBound;
+  endRefreshMs?: number;
+  /**
+   * Where start() reads text.scored from: called once at start; a time (ms) reads from the first
+   * record stamped at or after it (and texts at or before it are not held), null from the beginning.
+   */
+  restoreFrom?: () => Promise<number | null>;
+}): TextStream {
   const { platform } = deps;
   const { registry, serde } = platform;
   const logger = platform.logger.child({ component: 'text-stream' });
   const topic = platform.kafka.topic('textScored');
-  const index = createTextIndex();
+  const evicted = counter(
+    registry,
+    'bitpredict_features_text_index_evicted_total',
+    'Texts dropped from the sentiment window index: time (behind every window still to come) or cap (BITPREDICT_FEATURES_TEXT_INDEX_MAX reached, oldest first)',
+    ['reason'],
+  );
+  let capBurst = { count: 0, last: 0 };
+  const bounded = createBoundedTextIndex({
+    ...deps.bound,
+    onEvict(reason: EvictReason, count: number) {
+      evicted.inc({ reason }, count);
+      if (reason !== 'cap') return;
+      const now = Date.now();
+      if (now - capBurst.last > CAP_BURST_QUIET_MS) {
+        // Once per burst: a topic far larger than the cap would otherwise log on every batch.
+        logger.warn(
+          { maxTexts: deps.bound.maxTexts, previousBurstDropped: capBurst.count },
+          'text index full (BITPREDICT_FEATURES_TEXT_INDEX_MAX): dropping the oldest texts; windows reaching back to them count fewer texts',
+        );
+        capBurst = { count: 0, last: now };
+      }
+      capBurst.count += count;
+      capBurst.last = now;
+    },
+  });
+  const index = bounded.index;
   const coverage = createTextCoverage(deps.latenessMs);
   let emittedThrough = -Infinity;
   let caughtUpOnce = false;
@@ -122,10 +176,13 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
     for (const m of records) {
       try {
         const scored = await serde.decode('textScored', m.value);
-        const outcome = index.add(textIndexItemOf(scored));
+        const outcome = bounded.add(textIndexItemOf(scored));
         textsTotal.inc({ outcome });
         if (outcome === 'added') {
           if (scored.publishedAt <= emittedThrough) lateTotal.inc();
+          coverage.published(partition, scored.publishedAt);
+        } else if (outcome === 'expired') {
+          // Read, so it moves the watermark like any text; behind every window still to come, so not held.
           coverage.published(partition, scored.publishedAt);
         }
       } catch (err) {
@@ -147,18 +204,32 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
     async start() {
       admin = await createAdmin(platform.kafka);
       await refreshEnds();
-      // Its own group per process and start: it commits nothing and always reads from the beginning.
+      const from = deps.restoreFrom ? await deps.restoreFrom() : null;
+      if (from !== null) bounded.setFloor(from);
+      // Its own group per process and start: it commits nothing and reads from the restore time
+      // (offsets by time) or, without one, from the beginning.
       reader = await readTopicFromStart({
         client: platform.kafka,
         topic,
         groupId: platform.kafka.privateGroupId('features-text'),
         maxWaitMs: 500,
+        ...(from === null ? {} : { fromTime: from + 1 }),
         onProgress: (partition, next, highWatermark) => {
           coverage.progress(partition, next, highWatermark);
           noteCaughtUp();
         },
         onBatch: indexBatch,
       });
+      // A partition with nothing after the restore time is read to its end already.
+      for (const [partition, offset] of reader.startOffsets) coverage.progress(partition, offset, 0n);
+      noteCaughtUp();
+      logger.info(
+        {
+          from: from === null ? 'beginning' : new Date(from + 1).toISOString(),
+          startOffsets: Object.fromEntries([...reader.startOffsets].map(([p, o]) => [p, String(o)])),
+        },
+        'reading text.scored',
+      );
       timer = setInterval(() => void refreshEnds(), deps.endRefreshMs ?? 1000);
       timer.unref();
     },
@@ -184,6 +255,12 @@ export function createTextStream(deps: { platform: Platform; latenessMs: number;
     watermark: () => coverage.watermark(),
     noteEmitted(t) {
       if (t > emittedThrough) emittedThrough = t;
+    },
+    noteCandle(series, t) {
+      if (bounded.noteCandle(series, t) > 0) indexSize.set(index.size);
+    },
+    get horizon() {
+      return bounded.horizon;
     },
   };
   return self;

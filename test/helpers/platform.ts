@@ -10,7 +10,7 @@ import { createMetricsRegistry } from '../../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, type Platform } from '../../core/runtime.js';
 import { createRedis, type Redis } from '../../core/redis.js';
 import { createAdmin, type KafkaAdmin } from '../../core/kafka/client.js';
-import { topicSpecs } from '../../core/kafka/topics.js';
+import { KEEP_ALL_RETENTION, topicSpecs } from '../../core/kafka/topics.js';
 import { readTopicFromStart, type TopicReader } from '../../core/kafka/follow.js';
 import { topicName, type LogicalTopic, type TopicValueMap } from '../../schemas/index.js';
 
@@ -46,6 +46,9 @@ export async function createTestPlatform(label: string, overrides: Partial<Recor
     BITPREDICT_DATA_DIR: DATA_DIR,
     BITPREDICT_LOG_LEVEL: process.env.BITPREDICT_LOG_LEVEL ?? 'error',
     BITPREDICT_RETRY_BACKOFF_MS: '20',
+    // The tests replay history (2017..2026), most of it older than the production retention
+    // horizons; the broker would delete it within its retention check (docs/topics.md).
+    BITPREDICT_TOPIC_RETENTION_DAYS: KEEP_ALL_RETENTION,
     ...overrides,
   });
   const logger = createLogger({ level: config.logLevel, name: `test-${label}` });

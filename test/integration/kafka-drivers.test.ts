@@ -9,6 +9,7 @@ import { DRIVER_NAMES, type DriverName } from '../../core/kafka/driver.js';
 import { createProducer, createTransactionalProducer, type OutRecord } from '../../core/kafka/producer.js';
 import { readRange } from '../../core/kafka/range.js';
 import { readTail } from '../../core/kafka/tail.js';
+import { readTopicFromStart } from '../../core/kafka/follow.js';
 import { readAll } from '../helpers/kafka-read.js';
 import type { InRecord } from '../../core/kafka/records.js';
 import { createLogger } from '../../core/logger.js';
@@ -218,6 +219,68 @@ describe('Kafka drivers: one contract, both clients', () => {
     const values = (await readAll(clients.platformatic, name, 8)).map((r) => r.value?.toString() ?? '');
     expect(values.filter((v) => v.endsWith(':zombie'))).toEqual([]);
     expect(values.filter((v) => v.endsWith(':owner'))).toHaveLength(4);
+  });
+
+  it('describes and alters topic configs the same way on both drivers (only the topic-level ones, the others kept)', async () => {
+    for (const d of DRIVER_NAMES) {
+      const a = await createAdmin(clients[d]);
+      const name = topic(`configs-${d}`);
+      await a.ensureTopics([
+        { name, partitions: 1, replicationFactor: 1, configs: { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'segment.ms': '3600000' } },
+      ]);
+      expect(await a.topicConfigs(name)).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': '-1', 'segment.ms': '3600000' });
+      await a.alterTopicConfigs(name, { 'retention.ms': String(30 * DAY) });
+      // The other topic-level config survives (kafkajs only has the replacing AlterConfigs).
+      expect(await a.topicConfigs(name)).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY), 'segment.ms': '3600000' });
+      expect((await errorOf(a.topicConfigs(topic(`missing-${d}`)))).code).toMatch(/^ERR_KAFKA/);
+      await a.close();
+    }
+  });
+
+  it('starts a whole-topic reader at a time: offsets by time, sought on assignment, on both drivers', async () => {
+    const name = topic('from-time');
+    await admin.ensureTopics([{ name, partitions: 2, replicationFactor: 1 }]);
+    const producer = await createProducer(clients.kafkajs);
+    const base = 1_600_000_000_000;
+    // 200 records per partition an hour apart, a few stamped out of order (an hour back).
+    await producer.send(
+      Array.from({ length: 400 }, (_, i) => ({
+        topic: name,
+        key: `k${i % 7}`,
+        value: Buffer.from(String(i)),
+        timestamp: base + (i % 17 === 0 ? i - 2 : i) * 3_600_000,
+      })),
+    );
+    await producer.close();
+    const from = base + 300 * 3_600_000;
+    const all = await readAll(clients.kafkajs, name, 400);
+    const ends = new Map((await admin.endOffsets(name)).map((e) => [e.partition, BigInt(e.offset)]));
+    const expected = (await admin.offsetsForTime(name, from)).map((p) => ({ partition: p.partition, offset: BigInt(p.offset) }));
+    for (const d of DRIVER_NAMES) {
+      const got: InRecord[] = [];
+      const reached = new Map<number, bigint>();
+      const reader = await readTopicFromStart({
+        client: clients[d],
+        topic: name,
+        groupId: `drivers-from-time-${d}-${run}`,
+        fromTime: from,
+        onBatch: async (_p, records) => void got.push(...records),
+        onProgress: (p, next) => void reached.set(p, next),
+      });
+      expect([...reader.startOffsets].map(([partition, offset]) => ({ partition, offset })).sort((x, y) => x.partition - y.partition)).toEqual(expected);
+      const deadline = Date.now() + 30_000;
+      while ([...ends].some(([p, end]) => (reached.get(p) ?? 0n) < end) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await reader.stop();
+      // Nothing before the offsets by time, everything from them on; no record stamped at or after
+      // the time is missed (every record before a start offset is earlier).
+      const want = all.filter((r) => BigInt(r.offset) >= (expected.find((e) => e.partition === r.partition)?.offset ?? 0n));
+      const key = (r: InRecord): string => `${r.partition}:${r.offset}`;
+      expect(got.map(key).sort()).toEqual(want.map(key).sort());
+      expect(got.length).toBeLessThan(150);
+      const late = all.filter((r) => r.timestamp >= from).map(key);
+      expect(late.length).toBeGreaterThan(90);
+      expect(got.map(key)).toEqual(expect.arrayContaining(late));
+    }
   });
 
   it('reads the tail of every partition the same way on both drivers', async () => {

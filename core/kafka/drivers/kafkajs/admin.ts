@@ -1,8 +1,12 @@
 // The kafkajs admin behind DriverAdmin: topics, watermarks, offsets by time and a group's
 // committed offsets. Every failure leaves as a BitPredictError.
+import kafkajs from 'kafkajs';
 import type { Kafka, ITopicConfig } from 'kafkajs';
 import { errorMessage, type BitPredictError } from '../../../errors.js';
 import type { DriverAdmin, TopicSpec } from '../../driver.js';
+
+// kafkajs is CommonJS: its enums come from the default export under plain Node.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
 function toTopicConfig(s: TopicSpec): ITopicConfig {
   return {
@@ -23,6 +27,15 @@ export async function createKafkaJsAdmin(kafka: Kafka, toError: (err: unknown) =
     }
   };
   await wrap(() => admin.connect());
+  async function topicLevelConfigs(topic: string): Promise<Record<string, string>> {
+    const res = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }], includeSynonyms: false });
+    const out: Record<string, string> = {};
+    for (const r of res.resources) {
+      if (r.errorCode !== 0) throw new Error(`describe configs of topic ${topic}: ${r.errorMessage} (error code ${r.errorCode})`);
+      for (const e of r.configEntries) if (e.configSource === ConfigSource.TOPIC_CONFIG) out[e.configName] = e.configValue;
+    }
+    return out;
+  }
   return {
     createTopics: (specs) =>
       wrap(async () => {
@@ -47,6 +60,17 @@ export async function createKafkaJsAdmin(kafka: Kafka, toError: (err: unknown) =
       wrap(async () => {
         const res = await admin.fetchOffsets({ groupId, topics: [topic] });
         return (res.find((r) => r.topic === topic)?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
+      }),
+    topicConfigs: (topic) => wrap(() => topicLevelConfigs(topic)),
+    alterTopicConfigs: (topic, configs) =>
+      wrap(async () => {
+        // kafkajs has only the legacy AlterConfigs, which replaces the topic's whole set of
+        // topic-level configs: send the current ones with the changes, so nothing else is reset.
+        const merged = { ...(await topicLevelConfigs(topic)), ...configs };
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: Object.entries(merged).map(([name, value]) => ({ name, value })) }],
+        });
       }),
     close: () => wrap(() => admin.disconnect()),
   };

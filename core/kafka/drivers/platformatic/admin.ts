@@ -1,7 +1,7 @@
 // DriverAdmin on @platformatic/kafka's Admin: topics, watermarks, offsets for time, committed
 // offsets. Offsets are listed read_committed (the last stable offset), as the kafkajs driver does,
 // so "read to the end" never waits on a transaction still open.
-import { Admin, FetchIsolationLevels } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, ConfigSources, FetchIsolationLevels, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import { delay } from '../../../time.js';
 import type { DriverAdmin, DriverSettings, TopicSpec } from '../../driver.js';
 import { baseOptions, protocolErrorId, toError } from './base.js';
@@ -101,6 +101,25 @@ export async function createPlatformaticAdmin(settings: DriverSettings): Promise
           return { partition, offset: c === undefined || c < 0n ? '-1' : String(c) };
         });
       }),
+    topicConfigs: (topic) =>
+      wrap(async () => {
+        const res = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic }] });
+        const out: Record<string, string> = {};
+        for (const r of res) for (const c of r.configs) if (c.configSource === ConfigSources.TOPIC_CONFIG && typeof c.value === 'string') out[c.name] = c.value;
+        return out;
+      }),
+    alterTopicConfigs: (topic, configs) =>
+      wrap(() =>
+        admin.incrementalAlterConfigs({
+          resources: [
+            {
+              resourceType: ConfigResourceTypes.TOPIC,
+              resourceName: topic,
+              configs: Object.entries(configs).map(([name, value]) => ({ name, value, configOperation: IncrementalAlterConfigOperationTypes.SET })),
+            },
+          ],
+        }),
+      ),
     close: () => admin.close(),
   };
 }
