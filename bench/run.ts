@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   backtest: async () => (await import('./backtest.js')).run(),
   forecast: async () => (await import('./forecast.js')).run(),
   dashboard: async () => (await import('./dashboard.js')).run(),
+  tracing: async () => (await import('./tracing.js')).run(),
 };
 
 const name = process.argv[2];

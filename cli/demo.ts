@@ -11,6 +11,7 @@
 import { redactUrl } from '../core/connection-security.js';
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
+import { startCommandTracing } from './tracing.js';
 import { createStack } from './stack/stack.js';
 import { repoRoot } from './stack/command.js';
 import { loadConfig, type Config } from '../core/config.js';
@@ -311,7 +312,14 @@ export async function demo(ctx: CommandContext): Promise<number> {
 
   try {
     const registry = createMetricsRegistry({ service: 'demo' });
-    const platform = createPlatform({ config, logger, registry, clientId: 'demo' });
+    // As the workers do (cli/worker.ts): only with an endpoint, and registered before the services'
+    // stops so that it runs after them and the spans of the drain are exported too.
+    const tracing = await startCommandTracing(config, 'demo', registry, logger);
+    if (tracing) {
+      lifecycle.onShutdown('export traces', () => tracing.shutdown());
+      say(`tracing on: spans go to ${redactUrl(tracing.url, { dropUser: true })}`);
+    }
+    const platform = createPlatform({ config, logger, registry, clientId: 'demo', ...(tracing ? { tracer: tracing.tracer } : {}) });
     await resetTopics(platform, config, say);
     const redis = await resetRedis(config, logger, lifecycle);
     const { producer, gateway } = await startServices({ platform, config, redis, lifecycle, abort, onFatal });

@@ -152,7 +152,25 @@ export function startTracing(deps: { config: Config['tracing']; serviceName: str
   if (url === null) return null;
   const { config, logger } = deps;
   const log = logger.child({ component: 'tracing' });
-  const exporter = new OTLPTraceExporter({ url, timeoutMillis: config.exportTimeoutMs });
+  // Unref'd sockets: an export in flight to a collector that never answers must not keep the
+  // process alive after its shutdown completed (it would linger until OTEL_EXPORTER_OTLP_TIMEOUT;
+  // test/integration/tracing-dead-collector.test.ts). Loaded lazily, as the SDK asks of factories.
+  const exporter = new OTLPTraceExporter({
+    url,
+    timeoutMillis: config.exportTimeoutMs,
+    httpAgentOptions: async (protocol) => {
+      const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
+      const agent = new mod.Agent({ keepAlive: true });
+      agent.on('free', (socket) => socket.unref());
+      const create = agent.createConnection.bind(agent);
+      agent.createConnection = ((...args: Parameters<typeof create>) => {
+        const socket = create(...args);
+        (socket as { unref?: () => void } | undefined)?.unref?.();
+        return socket;
+      }) as typeof agent.createConnection;
+      return agent;
+    },
+  });
   const processor = createBoundedSpanProcessor({
     exporter,
     maxQueueSize: config.maxQueueSize,
