@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { CONFIG_KEYS, loadConfig } from '../core/config.js';
 import { topicSpecs } from '../core/kafka/topics.js';
 import { errorMessage } from '../core/errors.js';
+import { redisConnectionFromConfig, registryConnectionFromConfig } from '../core/connection-security.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { prometheusRuleFile } from './prometheus-rule.js';
 import { dashboardQueries, exportedNames, metricNamesIn, ruleQueries, unexportedMetrics } from './metric-names.js';
@@ -251,7 +252,8 @@ interface K8sDoc {
  * Compose runs the trainer and the live sources as the Kubernetes Deployments do: a service per
  * command, with every BITPREDICT_* value the Deployment sets itself (not from a Secret) equal,
  * the X source only behind a profile (it needs a token), and the trainer's model store on a
- * volume that the predictor reads too.
+ * volume that only the trainer mounts: the predictor reads artifacts from the model-artifacts
+ * topic, in compose as in Kubernetes, so neither mounts the store nor waits for it.
  */
 function checkComposeMirrorsK8s(compose: unknown, k8s: K8sDoc[]): string[] {
   const problems: string[] = [];
@@ -287,7 +289,23 @@ function checkComposeMirrorsK8s(compose: unknown, k8s: K8sDoc[]): string[] {
   };
   const trainerStore = storeOf('trainer');
   if (trainerStore === undefined) problems.push('compose trainer: BITPREDICT_MODEL_STORE_DIR must be a mounted volume');
-  else if (storeOf('predictor') !== trainerStore) problems.push(`compose predictor: must mount the trainer's model store ${trainerStore}`);
+  const storeVolume = trainerStore?.split(':')[0];
+  const predictor = services.find(({ svc }) => arr(svc.command).join(' ') === 'predictor');
+  if (predictor && storeVolume !== undefined) {
+    const mounts = (svc: Obj): string[] => arr(svc.volumes).map((v) => (text(v) ?? '').split(':')[0] ?? '');
+    if (mounts(predictor.svc).includes(storeVolume))
+      problems.push(`compose ${predictor.name}: mounts the trainer's model store ${storeVolume}; artifacts come from the model-artifacts topic`);
+    const deps = Array.isArray(predictor.svc.depends_on) ? predictor.svc.depends_on.map((d) => text(d) ?? '') : Object.keys(obj(predictor.svc.depends_on));
+    for (const dep of deps) {
+      const target = services.find(({ name }) => name === dep);
+      if (target && arr(target.svc.command).join(' ') !== 'trainer' && mounts(target.svc).includes(storeVolume))
+        problems.push(`compose ${predictor.name}: waits for ${dep}, which only prepares the model store ${storeVolume}`);
+    }
+  }
+  for (const d of k8s.filter((x) => x.doc.kind === 'Deployment' && arr(obj(arr(podSpec(x.doc).containers)[0]).args).join(' ') === 'predictor')) {
+    if (arr(podSpec(d.doc).volumes).some((v) => obj(v).persistentVolumeClaim !== undefined))
+      problems.push(`k8s Deployment/${text(obj(d.doc.metadata).name)}: mounts a claim; artifacts come from the model-artifacts topic`);
+  }
   return problems;
 }
 
@@ -695,6 +713,12 @@ function checkStrimzi(docs: K8sDoc[], topicsMarkdown: string): string[] {
       if (JSON.stringify(granted(op)) !== JSON.stringify([...want].sort()))
         problems.push(`KafkaUser/${user}: ${op} on topics [${granted(op).join(', ')}], ${command} needs exactly [${[...want].sort().join(', ')}]`);
     }
+    // Every worker checks at start that all topics exist (listTopics), which needs Describe on each.
+    const described = new Set(granted('Describe'));
+    const undescribed = documentedTopics(topicsMarkdown)
+      .map((t) => t.name)
+      .filter((t) => !described.has(t));
+    if (undescribed.length > 0) problems.push(`KafkaUser/${user}: no Describe on [${undescribed.join(', ')}], which ${command} checks at start`);
     if (access.reads.length > 0 && !acls.some((a) => obj(a.resource).type === 'group' && arr(a.operations).includes('Read')))
       problems.push(`KafkaUser/${user}: reads topics but may use no consumer group`);
   }
@@ -762,6 +786,64 @@ function checkExternal(docs: K8sDoc[]): string[] {
     }
   }
   return problems;
+}
+
+/** The Secrets that hold the schema registry's and Redis' credentials, and where every workload finds them. */
+const CONNECTION_SECRETS = [
+  { prefix: 'BITPREDICT_REGISTRY', secret: 'bitpredict-registry', dir: '/etc/bitpredict/registry' },
+  { prefix: 'BITPREDICT_REDIS', secret: 'bitpredict-redis', dir: '/etc/bitpredict/redis' },
+] as const;
+const CONNECTION_FILE_KEYS = ['_PASSWORD_FILE', '_SSL_CA_FILE', '_SSL_CERT_FILE', '_SSL_KEY_FILE'] as const;
+
+/**
+ * Registry and Redis credentials come from Secrets, in the base and every overlay: each workload
+ * takes the user name from the Secret (env) and mounts the Secret, both optional so a cluster
+ * without credentials still starts; the ConfigMap holds no password (nor one in a URL), and every
+ * file it names lies in the folder where the matching Secret is mounted.
+ */
+function checkConnectionSecrets(docs: K8sDoc[]): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  const nameOf = (d: Obj): string => text(obj(d.metadata).name) ?? '';
+  const configMap: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(byKind('ConfigMap')[0]?.data))) configMap[k] = text(v) ?? '';
+  for (const { prefix, secret, dir } of CONNECTION_SECRETS) {
+    if (configMap[`${prefix}_PASSWORD`]) problems.push(`ConfigMap: ${prefix}_PASSWORD is a credential: put it in the Secret ${secret}`);
+    const url = configMap[`${prefix}_URL`] ?? '';
+    if (URL.canParse(url) && (new URL(url).username !== '' || new URL(url).password !== ''))
+      problems.push(`ConfigMap: ${prefix}_URL holds a login: put it in the Secret ${secret}`);
+    for (const suffix of CONNECTION_FILE_KEYS) {
+      const path = configMap[`${prefix}${suffix}`];
+      if (path && dirname(path) !== dir) problems.push(`ConfigMap: ${prefix}${suffix}=${path} is not in ${dir}, where the Secret ${secret} is mounted`);
+    }
+  }
+  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+    const where = `${text(w.kind)}/${nameOf(w)}`;
+    const pod = podSpec(w);
+    for (const container of arr(pod.containers).map(obj)) {
+      for (const { prefix, secret, dir } of CONNECTION_SECRETS) {
+        const ref = obj(obj(obj(arr(container.env).find((e) => obj(e).name === `${prefix}_USERNAME`)).valueFrom).secretKeyRef);
+        if (ref.name !== secret || ref.key !== 'username' || ref.optional !== true)
+          problems.push(`${where}: ${prefix}_USERNAME must come from the Secret ${secret}, key username, optional`);
+        const volume = text(obj(arr(container.volumeMounts).find((m) => obj(m).mountPath === dir)).name);
+        const source = obj(obj(arr(pod.volumes).find((v) => obj(v).name === volume)).secret);
+        if (volume === undefined || source.secretName !== secret || source.optional !== true)
+          problems.push(`${where}: ${dir} must mount the Secret ${secret}, optional`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** The ConfigMap patch of docs/deploy.md, "Registry and Redis credentials": the settings an operator adds. */
+function documentedCredentialSettings(markdown: string): Record<string, string> {
+  const section = markdown.slice(markdown.indexOf('## Registry and Redis credentials'));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section.slice(0, section.indexOf('\n## ', 3)))?.[1];
+  if (block === undefined) throw new Error('docs/deploy.md: no yaml block under "Registry and Redis credentials"');
+  const patch = parseYaml(text(obj(arr(obj(parseYaml(block, 'docs/deploy.md')[0]).patches)[0]).patch) ?? '', 'docs/deploy.md patch')[0];
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(obj(patch).data))) data[k] = text(v) ?? '';
+  return data;
 }
 
 const REQUIRED_ALERT_METRICS = [
@@ -882,12 +964,24 @@ describe('docker-compose.yaml', () => {
     obj(services.news).environment = { ...obj(obj(services.news).environment), BITPREDICT_RSS_POLL_INTERVAL_MS: '60000' };
     delete services['market-data'];
     delete obj(services.x).profiles;
-    obj(services.predictor).volumes = ['../shared/data:/data:ro'];
-    const problems = checkComposeMirrorsK8s(broken, k8s).join('\n');
+    obj(services.predictor).volumes = ['../shared/data:/data:ro', 'models:/models:ro'];
+    obj(services.predictor).depends_on = { ...obj(obj(services.predictor).depends_on), 'models-volume': { condition: 'service_completed_successfully' } };
+    const k8sBroken = structuredClone(k8s);
+    const predictorDeployment = k8sBroken.find((d) => d.doc.kind === 'Deployment' && obj(d.doc.metadata).name === 'bitpredict-predictor');
+    if (!predictorDeployment) throw new Error('fixture lacks Deployment/bitpredict-predictor');
+    podSpec(predictorDeployment.doc).volumes = [
+      ...arr(podSpec(predictorDeployment.doc).volumes),
+      { name: 'models', persistentVolumeClaim: { claimName: 'bitpredict-models' } },
+    ];
+    const problems = checkComposeMirrorsK8s(broken, k8sBroken).join('\n');
     expect(problems).toContain('compose news: BITPREDICT_RSS_POLL_INTERVAL_MS=60000, the Deployment sets 300000');
     expect(problems).toContain('compose: no service runs market-data, as Deployment/bitpredict-market-data does');
     expect(problems).toContain('compose x: the X source needs a token: put it behind a profile');
-    expect(problems).toContain("compose predictor: must mount the trainer's model store models:/models");
+    expect(problems).toContain("compose predictor: mounts the trainer's model store models; artifacts come from the model-artifacts topic");
+    expect(problems).toContain('compose predictor: waits for models-volume, which only prepares the model store models');
+    expect(problems).toContain('k8s Deployment/bitpredict-predictor: mounts a claim; artifacts come from the model-artifacts topic');
+    delete obj(services.trainer).volumes;
+    expect(checkComposeMirrorsK8s(broken, k8s)).toContain('compose trainer: BITPREDICT_MODEL_STORE_DIR must be a mounted volume');
   });
 
   it('reports a document without services instead of crashing', () => {
@@ -993,6 +1087,7 @@ describe('deployment/kubernetes', () => {
 
   it('is complete and consistent: probes, resources, grace periods, scaling bounds, wiring', () => {
     expect(checkK8s(docs)).toEqual([]);
+    expect(checkConnectionSecrets(docs)).toEqual([]);
   });
 
   it('lists every manifest in kustomization.yaml', () => {
@@ -1183,6 +1278,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
       expect(docs.length).toBeGreaterThan(0);
       expect(checkK8s(docs)).toEqual([]);
       expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+      expect(checkConnectionSecrets(docs)).toEqual([]);
     });
     it.runIf(KUBECTL && SCHEMAS_INSTALLED)(
       `${name}: every object validates against the Kubernetes ${K8S_SCHEMA_VERSION}, KEDA, prometheus-operator and Strimzi schemas`,
@@ -1212,6 +1308,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
       expect(docs.length).toBeGreaterThan(kustomize(base).length);
       expect(checkK8s(docs)).toEqual([]);
       expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
+      expect(checkConnectionSecrets(docs)).toEqual([]);
       if (base.endsWith('strimzi')) expect(checkStrimzi(docs, readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8'))).toEqual([]);
       if (base.endsWith('external')) expect(checkExternal(docs)).toEqual([]);
       if (SCHEMAS_INSTALLED) expect(await schemaProblems(docs)).toEqual([]);
@@ -1245,6 +1342,8 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     gatewayAcls.push({ resource: { type: 'group', name: '*', patternType: 'literal' }, operations: ['All'] });
     const predictorVolumes = arr(podSpec(find('Deployment', 'bitpredict-predictor')).volumes);
     obj(obj(predictorVolumes.find((v) => obj(v).name === 'kafka-user')).secret).secretName = 'bitpredict-features';
+    const trainerAcls = obj(obj(find('KafkaUser', 'bitpredict-trainer').spec).authorization);
+    trainerAcls.acls = arr(trainerAcls.acls).filter((a) => obj(obj(a).resource).name !== 'market.trades');
     broken.splice(
       broken.findIndex((d) => d.doc.kind === 'KafkaTopic' && obj(d.doc.metadata).name === 'scores'),
       1,
@@ -1259,6 +1358,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     expect(problems).toContain('KafkaUser/bitpredict-gateway: no All operations or * resources');
     expect(problems).toContain('Deployment/bitpredict-predictor: /etc/kafka/user must mount the Secret bitpredict-predictor');
     expect(problems).toContain('ScaledObject/bitpredict-features: needs sasl scram_sha512');
+    expect(problems).toContain('KafkaUser/bitpredict-trainer: no Describe on [market.trades], which trainer checks at start');
   });
 
   it.runIf(KUBECTL)('overlays/external: brokers, user and password of every workload and of KEDA from one Secret', () => {
@@ -1278,6 +1378,86 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     expect(problems).toContain('ConfigMap: BITPREDICT_KAFKA_BROKERS must come from the Secret');
     expect(problems).toContain("Deployment/bitpredict-gateway: BITPREDICT_KAFKA_SASL_USERNAME must come from a Secret's key username");
     expect(problems).toContain('ScaledObject/bitpredict-predictor: needs bootstrapServersFromEnv BITPREDICT_KAFKA_BROKERS, sasl scram_sha512');
+  });
+
+  it.runIf(KUBECTL)(
+    "registry and Redis credentials: docs/deploy.md's ConfigMap patch on the base and every overlay finds its files in the Secrets' folders and loads",
+    () => {
+      const settings = documentedCredentialSettings(readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8'));
+      expect(Object.keys(settings)).toEqual(expect.arrayContaining(['BITPREDICT_REGISTRY_PASSWORD_FILE', 'BITPREDICT_REDIS_PASSWORD_FILE']));
+      // What `kubectl create secret generic ... --from-literal/--from-file` of the docs puts in each folder.
+      const files: Record<string, string> = {};
+      for (const { dir } of CONNECTION_SECRETS) {
+        files[`${dir}/username`] = 'svc';
+        files[`${dir}/password`] = 'secret\n';
+        files[`${dir}/ca.crt`] = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      }
+      const readFile = (path: string): string => {
+        const content = files[path];
+        if (content === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+        return content;
+      };
+      for (const dir of KUSTOMIZATIONS.slice(1)) {
+        const docs = kustomize(dir);
+        const configMap = docs.find((d) => d.doc.kind === 'ConfigMap');
+        if (!configMap) throw new Error(`${dir}: no ConfigMap`);
+        configMap.doc.data = { ...obj(configMap.doc.data), ...settings };
+        const where = dir.slice(ROOT.length + 1);
+        expect(checkConnectionSecrets(docs), where).toEqual([]);
+        const env = Object.fromEntries(Object.entries(obj(configMap.doc.data)).map(([k, v]) => [k, text(v) ?? '']));
+        expect(checkBitpredictEnv(env, where)).toEqual([]);
+        // The user name arrives as env from the Secret's key username, as the workloads declare.
+        const config = loadConfig({ ...env, BITPREDICT_REGISTRY_USERNAME: 'svc', BITPREDICT_REDIS_USERNAME: 'svc' });
+        const registry = registryConnectionFromConfig(config.registry, { readFile });
+        expect(registry.auth, where).toEqual({ username: 'svc', password: 'secret' });
+        expect(registry.tls?.ca, where).toContain('BEGIN CERTIFICATE');
+        const redis = redisConnectionFromConfig(config.redis, { readFile });
+        expect([redis.username, redis.password], where).toEqual(['svc', 'secret']);
+        expect(redis.tls?.ca, where).toContain('BEGIN CERTIFICATE');
+      }
+      // The ConfigMap names the files but the Secret is missing (optional: an empty folder): a clear start error.
+      const config = loadConfig(settings);
+      const none = (path: string): string => {
+        throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+      };
+      expect(() => registryConnectionFromConfig(config.registry, { readFile: none })).toThrow(
+        /BITPREDICT_REGISTRY_PASSWORD_FILE=\/etc\/bitpredict\/registry\/password cannot be read/,
+      );
+      expect(() => redisConnectionFromConfig(config.redis, { readFile: none })).toThrow(
+        /BITPREDICT_REDIS_SSL_CA_FILE=\/etc\/bitpredict\/redis\/ca.crt cannot be read/,
+      );
+    },
+    120_000,
+  );
+
+  it.runIf(KUBECTL)('registry and Redis credentials: reports a password in the ConfigMap, a file outside its Secret, a workload without the Secret', () => {
+    const docs = structuredClone(kustomize(K8S_DIR));
+    const find = (kind: string, name: string): Obj => {
+      const hit = docs.find((d) => d.doc.kind === kind && obj(d.doc.metadata).name === name);
+      if (!hit) throw new Error(`fixture lacks ${kind}/${name}`);
+      return hit.doc;
+    };
+    const data = obj(find('ConfigMap', 'bitpredict-config').data);
+    data.BITPREDICT_REDIS_PASSWORD = 'hunter2';
+    data.BITPREDICT_REGISTRY_URL = 'https://user:pw@registry:8443/apis/ccompat/v7';
+    data.BITPREDICT_REGISTRY_SSL_CA_FILE = '/etc/kafka/ca/ca.crt';
+    const predictor = podSpec(find('Deployment', 'bitpredict-predictor'));
+    predictor.volumes = arr(predictor.volumes).filter((v) => obj(v).name !== 'redis-auth');
+    const gateway = obj(arr(podSpec(find('Deployment', 'bitpredict-gateway')).containers)[0]);
+    const username = obj(obj(obj(arr(gateway.env).find((e) => obj(e).name === 'BITPREDICT_REGISTRY_USERNAME')).valueFrom).secretKeyRef);
+    delete username.optional;
+    const topics = obj(arr(podSpec(find('Job', 'bitpredict-topics')).containers)[0]);
+    topics.env = arr(topics.env).filter((e) => obj(e).name !== 'BITPREDICT_REDIS_USERNAME');
+    const problems = checkConnectionSecrets(docs).join('\n');
+    expect(problems).toContain('ConfigMap: BITPREDICT_REDIS_PASSWORD is a credential: put it in the Secret bitpredict-redis');
+    expect(problems).toContain('ConfigMap: BITPREDICT_REGISTRY_URL holds a login');
+    expect(problems).toContain('ConfigMap: BITPREDICT_REGISTRY_SSL_CA_FILE=/etc/kafka/ca/ca.crt is not in /etc/bitpredict/registry');
+    expect(problems).toContain('Deployment/bitpredict-predictor: /etc/bitpredict/redis must mount the Secret bitpredict-redis, optional');
+    expect(problems).toContain(
+      'Deployment/bitpredict-gateway: BITPREDICT_REGISTRY_USERNAME must come from the Secret bitpredict-registry, key username, optional',
+    );
+    expect(problems).toContain('Job/bitpredict-topics: BITPREDICT_REDIS_USERNAME must come from the Secret bitpredict-redis');
+    expect(() => documentedCredentialSettings('# no such section')).toThrow(/no yaml block/);
   });
 
   it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { CONFIG_KEYS, loadConfig } from '../core/config.js';
+import { redisConnectionFromConfig, registryConnectionFromConfig } from '../core/connection-security.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKFLOWS = join(ROOT, '.github', 'workflows');
@@ -379,7 +380,13 @@ describe('workflow steps run as on a runner', () => {
     'KAFKA_SASL_PASSWORD',
     'KAFKA_CA_PEM',
     'REGISTRY_URL',
+    'REGISTRY_USERNAME',
+    'REGISTRY_PASSWORD',
+    'REGISTRY_CA_PEM',
     'REDIS_URL',
+    'REDIS_USERNAME',
+    'REDIS_PASSWORD',
+    'REDIS_CA_PEM',
     'TOPIC_PREFIX',
   ];
   const blank = Object.fromEntries(SECRETS.map((k) => [k, '']));
@@ -394,7 +401,13 @@ describe('workflow steps run as on a runner', () => {
       KAFKA_SASL_PASSWORD: "p@ss word$with'quotes",
       KAFKA_CA_PEM: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
       REGISTRY_URL: 'https://registry.example/apis/ccompat/v7',
+      REGISTRY_USERNAME: 'retrain-registry',
+      REGISTRY_PASSWORD: 'reg$secret pw',
+      REGISTRY_CA_PEM: '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----',
       REDIS_URL: 'rediss://redis.example:6380',
+      REDIS_USERNAME: 'retrain-redis',
+      REDIS_PASSWORD: "redis'secret",
+      REDIS_CA_PEM: '-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----',
     });
     try {
       expect(step.stderr).toBe('');
@@ -409,6 +422,15 @@ describe('workflow steps run as on a runner', () => {
       const config = loadConfig(step.githubEnv);
       expect(config.kafka.brokers).toEqual(['b-1.kafka.example:9096', 'b-2.kafka.example:9096']);
       expect(config.models.storeDir).toBe(join(step.temp, 'model-store'));
+      // The registry's and Redis' passwords travel like Kafka's: files only, read back by the
+      // services' own connection code.
+      for (const secret of ['reg$secret', "redis'secret"]) expect(JSON.stringify(step.githubEnv)).not.toContain(secret);
+      const registry = registryConnectionFromConfig(config.registry);
+      expect(registry.auth).toEqual({ username: 'retrain-registry', password: 'reg$secret pw' });
+      expect(registry.tls?.ca).toContain('MIIC');
+      const redis = redisConnectionFromConfig(config.redis);
+      expect([redis.username, redis.password]).toEqual(['retrain-redis', "redis'secret"]);
+      expect(redis.tls?.ca).toContain('MIID');
     } finally {
       step.cleanup();
     }
