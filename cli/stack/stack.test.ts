@@ -62,6 +62,9 @@ async function setup(overrides: Partial<Record<ConfigKey | StackConfigKey, strin
       BITPREDICT_STACK_KAFKA_CONTROLLER_PORT: String(await closedPort()),
       BITPREDICT_REGISTRY_URL: `http://127.0.0.1:${await closedPort()}/apis/ccompat/v7`,
       BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT: String(await closedPort()),
+      // The secure servers' ports too: a secured stack running on this machine must not show up here.
+      BITPREDICT_STACK_REGISTRY_SECURE_PORT: String(await closedPort()),
+      BITPREDICT_STACK_REDIS_SECURE_PORT: String(await closedPort()),
       BITPREDICT_REDIS_URL: `redis://127.0.0.1:${await closedPort()}`,
       BITPREDICT_STACK_START_TIMEOUT_MS: '1000',
       ...overrides,

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { KEEP_ALL_RETENTION, RETENTION_DAYS, parseRetentionOverrides, topicConfigDrift, topicConfigs, topicSpecs } from './topics.js';
+import { ARTIFACTS_TOPIC, KEEP_ALL_RETENTION, RETENTION_DAYS, parseRetentionOverrides, topicConfigDrift, topicConfigs, topicSpecs } from './topics.js';
 import { TOPICS, type LogicalTopic } from '../../schemas/index.js';
 import { loadConfig } from '../config.js';
 
 const DAY = 86_400_000;
 
 describe('topic retention table', () => {
-  it('gives every data topic a finite retention and compacts the keyed state (models)', () => {
+  it('gives every data topic a finite retention and compacts the keyed state (models, model-artifacts)', () => {
     const specs = topicSpecs({ prefix: 'p.', partitions: 3, replicationFactor: 1 });
-    expect(specs.map((s) => s.name)).toEqual((Object.keys(TOPICS) as LogicalTopic[]).map((l) => `p.${TOPICS[l].name}`));
+    expect(specs.map((s) => s.name)).toEqual([...(Object.keys(TOPICS) as LogicalTopic[]).map((l) => `p.${TOPICS[l].name}`), `p.${ARTIFACTS_TOPIC}`]);
     for (const s of specs) {
-      if (s.name === 'p.models') {
+      if (s.name === 'p.models' || s.name === `p.${ARTIFACTS_TOPIC}`) {
         expect(s).toMatchObject({ partitions: 1, compacted: true, configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0' } });
         expect(s.configs?.['retention.ms']).toBeUndefined();
       } else {
