@@ -1460,7 +1460,10 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     expect(() => documentedCredentialSettings('# no such section')).toThrow(/no yaml block/);
   });
 
-  it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {});
+  it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {
+    // In CI every overlay must be rendered and validated: a missing kubectl is a failure, never a silent skip.
+    expect(process.env.CI, 'CI must render every overlay: kubectl (with kustomize) must be on PATH').toBeUndefined();
+  });
   it.skipIf(SCHEMAS_INSTALLED)('schema validation skipped: run `npm ci --prefix deployment/schema-check` first', () => {
     // .ci/run installs them: in CI a missing schema package is a failure, never a silent skip.
     expect(process.env.CI, 'CI must validate every manifest: npm ci --prefix deployment/schema-check').toBeUndefined();

@@ -70,5 +70,8 @@ describe('deployment/prometheus/rules.test.yaml', () => {
     }
   });
 
-  it.skipIf(PROMTOOL !== undefined)('promtool check/test rules skipped: promtool is not on PATH (apt-get install prometheus)', () => {});
+  it.skipIf(PROMTOOL !== undefined)('promtool check/test rules skipped: promtool is not on PATH (apt-get install prometheus)', () => {
+    // .ci/run installs it: in CI a missing promtool is a failure, never a silent skip.
+    expect(process.env.CI, 'CI must check the alert rules: apt-get install prometheus (promtool)').toBeUndefined();
+  });
 });
