@@ -16,7 +16,7 @@ import { errorMessage } from '../core/errors.js';
 import { redisConnectionFromConfig, registryConnectionFromConfig } from '../core/connection-security.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { prometheusRuleFile } from './prometheus-rule.js';
-import { dashboardQueries, exportedNames, metricNamesIn, ruleQueries, unexportedMetrics } from './metric-names.js';
+import { dashboardQueries, exportedNames, externalNamesExported, metricNamesIn, ruleQueries, unexportedMetrics } from './metric-names.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const K8S_ROOT = join(ROOT, 'deployment', 'kubernetes');
@@ -61,6 +61,8 @@ const NAMESPACED_KINDS = new Set([
   'ScaledObject',
   'PersistentVolumeClaim',
   'PodDisruptionBudget',
+  'DaemonSet',
+  'ServiceAccount',
   'ServiceMonitor',
   'PodMonitor',
   'PrometheusRule',
@@ -346,7 +348,8 @@ function checkK8s(docs: K8sDoc[]): string[] {
   problems.push(...checkBitpredictEnv(configMap, 'k8s ConfigMap'));
   const partitions = Number(configMap.BITPREDICT_TOPIC_PARTITIONS ?? CONFIG_KEYS.BITPREDICT_TOPIC_PARTITIONS.default);
 
-  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+  // BitPredict's own workloads; third-party ones (kafka-exporter) run their image's own command.
+  for (const w of [...byKind('Deployment'), ...byKind('Job')].filter(isBitpredict)) {
     const name = `${text(w.kind)}/${text(obj(w.metadata).name)}`;
     const spec = podSpec(w);
     const containers = arr(spec.containers).map(obj);
@@ -459,6 +462,83 @@ function checkK8s(docs: K8sDoc[]): string[] {
 /** Labels of a Deployment's pods. */
 function podLabels(d: Obj): Obj {
   return obj(obj(obj(obj(d.spec).template).metadata).labels);
+}
+
+/** A workload running the BitPredict image (app.kubernetes.io/name: bitpredict), not a third-party one. */
+function isBitpredict(w: Obj): boolean {
+  return podLabels(w)['app.kubernetes.io/name'] === 'bitpredict';
+}
+
+/** The shared consumer groups (<BITPREDICT_KAFKA_CLIENT_ID>-<name>) in the services' source: kafka.groupId('<name>'). */
+function sharedGroups(sources: string, clientId: string): string[] {
+  return [...new Set([...sources.matchAll(/kafka\.groupId\('([\w-]+)'\)/g)].map((m) => `${clientId}-${m[1] ?? ''}`))].sort();
+}
+
+/** A private group as privateGroupId makes it (core/kafka/client.ts): `<prefix>-<name>-<instance>-<unique>`. */
+const PRIVATE_GROUP_EXAMPLES = [
+  'bitpredict-gateway-0-mf1k2x-a1b2c3',
+  'bitpredict-predictor-models-1-mf1k2x-a1b2c3',
+  'bitpredict-features-text-2-mf1k2x-0f0f0f',
+];
+
+/**
+ * The kafka-exporter of components/kafka-exporter-external logs in as the services of
+ * overlays/external do: bootstrap and username from the one Secret, its password file mounted, the
+ * mechanism from the ConfigMap, TLS on; and it watches exactly the shared groups.
+ */
+function checkKafkaExporter(docs: K8sDoc[], groups: string[]): string[] {
+  const problems: string[] = [];
+  const deployments = docs.filter((d) => d.doc.kind === 'Deployment' && podLabels(d.doc)['app.kubernetes.io/name'] === 'kafka-exporter').map((d) => d.doc);
+  if (deployments.length !== 1) return [`external: needs exactly one kafka-exporter Deployment (found ${deployments.length})`];
+  const w = deployments[0] ?? {};
+  const where = `Deployment/${text(obj(w.metadata).name)}`;
+  const pod = podSpec(w);
+  const c = obj(arr(pod.containers)[0]);
+  if (!/^danielqsj\/kafka-exporter:v\d+\.\d+\.\d+$/.test(text(c.image) ?? ''))
+    problems.push(`${where}: image must be danielqsj/kafka-exporter pinned to a version`);
+  const env = (key: string): Obj => obj(obj(arr(c.env).find((e) => obj(e).name === key)).valueFrom);
+  const workloadSecret = text(obj(env('BITPREDICT_KAFKA_BROKERS').secretKeyRef).name);
+  const serviceSecrets = new Set(
+    docs
+      .filter((d) => (d.doc.kind === 'Deployment' || d.doc.kind === 'Job') && isBitpredict(d.doc))
+      .map((d) =>
+        text(
+          obj(obj(obj(arr(obj(arr(podSpec(d.doc).containers)[0]).env).find((e) => obj(e).name === 'BITPREDICT_KAFKA_BROKERS')).valueFrom).secretKeyRef).name,
+        ),
+      ),
+  );
+  for (const [key, secretKey] of [
+    ['BITPREDICT_KAFKA_BROKERS', 'bootstrap'],
+    ['BITPREDICT_KAFKA_SASL_USERNAME', 'username'],
+  ] as const) {
+    const ref = obj(env(key).secretKeyRef);
+    if (ref.key !== secretKey || !serviceSecrets.has(text(ref.name))) problems.push(`${where}: ${key} must come from the services' Secret, key ${secretKey}`);
+  }
+  if (obj(env('BITPREDICT_KAFKA_SASL_MECHANISM').configMapKeyRef).key !== 'BITPREDICT_KAFKA_SASL_MECHANISM')
+    problems.push(`${where}: BITPREDICT_KAFKA_SASL_MECHANISM must come from the ConfigMap, as the services' does`);
+  const mount = obj(arr(c.volumeMounts).find((m) => obj(m).mountPath === '/etc/kafka/user'));
+  const secret = obj(obj(arr(pod.volumes).find((v) => obj(v).name === mount.name)).secret);
+  if (secret.secretName !== workloadSecret || !arr(secret.items).some((i) => obj(i).key === 'password'))
+    problems.push(`${where}: /etc/kafka/user must mount the password of the services' Secret`);
+  const script = arr(c.args)
+    .map((a) => text(a) ?? '')
+    .join('\n');
+  for (const flag of ['--sasl.enabled', '--tls.enabled', '--offset.show-all', '--kafka.server=', '--sasl.password="$(cat /etc/kafka/user/password)"'])
+    if (!script.includes(flag)) problems.push(`${where}: the command lacks ${flag}`);
+  const filter = /--group\.filter='([^']*)'/.exec(script)?.[1];
+  if (filter === undefined) problems.push(`${where}: no --group.filter`);
+  else problems.push(...checkGroupRegex(filter, groups, `${where} --group.filter`));
+  return problems;
+}
+
+/** A group regex (anchored, as kafka-exporter, Strimzi and PromQL =~ apply it) must match exactly the shared groups. */
+function checkGroupRegex(pattern: string, groups: string[], where: string): string[] {
+  const re = new RegExp(`^(?:${pattern})$`);
+  const problems: string[] = [];
+  if (groups.length === 0) problems.push(`${where}: no shared groups found in the sources`);
+  for (const g of groups) if (!re.test(g)) problems.push(`${where}: does not match the shared group ${g}`);
+  for (const g of PRIVATE_GROUP_EXAMPLES) if (re.test(g)) problems.push(`${where}: matches the private group ${g}, whose abandoned offsets would page`);
+  return problems;
 }
 
 /** Whether a label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) selects these labels. */
@@ -753,7 +833,7 @@ function checkExternal(docs: K8sDoc[]): string[] {
   if (!sasl) problems.push('ConfigMap: BITPREDICT_KAFKA_SASL_MECHANISM must be PLAIN or SCRAM-SHA-256/512');
   const passwordDir = dirname(configMap.BITPREDICT_KAFKA_SASL_PASSWORD_FILE ?? '');
   const secrets = new Set<string>();
-  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+  for (const w of [...byKind('Deployment'), ...byKind('Job')].filter(isBitpredict)) {
     const where = `${text(w.kind)}/${nameOf(w)}`;
     const pod = podSpec(w);
     const container = obj(arr(pod.containers)[0]);
@@ -817,7 +897,8 @@ function checkConnectionSecrets(docs: K8sDoc[]): string[] {
       if (path && dirname(path) !== dir) problems.push(`ConfigMap: ${prefix}${suffix}=${path} is not in ${dir}, where the Secret ${secret} is mounted`);
     }
   }
-  for (const w of [...byKind('Deployment'), ...byKind('Job')]) {
+  // Only BitPredict's own workloads talk to the registry and Redis (kafka-exporter does not).
+  for (const w of [...byKind('Deployment'), ...byKind('Job')].filter(isBitpredict)) {
     const where = `${text(w.kind)}/${nameOf(w)}`;
     const pod = podSpec(w);
     for (const container of arr(pod.containers).map(obj)) {
@@ -1311,6 +1392,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
       expect(checkConnectionSecrets(docs)).toEqual([]);
       if (base.endsWith('strimzi')) expect(checkStrimzi(docs, readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8'))).toEqual([]);
       if (base.endsWith('external')) expect(checkExternal(docs)).toEqual([]);
+      if (name.includes('kafka-exporter')) expect(checkKafkaExporter(docs, sharedGroups(serviceSources(), 'bitpredict'))).toEqual([]);
       if (SCHEMAS_INSTALLED) expect(await schemaProblems(docs)).toEqual([]);
     });
   }
@@ -1460,6 +1542,61 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
     expect(() => documentedCredentialSettings('# no such section')).toThrow(/no yaml block/);
   });
 
+  it.runIf(KUBECTL)('components/kafka-exporter-external: logs in with the services\u2019 Secret and watches exactly the shared groups', () => {
+    const groups = sharedGroups(serviceSources(), 'bitpredict');
+    expect(groups).toEqual(['bitpredict-features', 'bitpredict-predictor', 'bitpredict-sentiment', 'bitpredict-trainer-monitor']);
+    const docs = kustomizeComponent(join(K8S_ROOT, 'components', 'kafka-exporter-external'));
+    expect(checkKafkaExporter(docs, groups)).toEqual([]);
+    const broken = structuredClone(docs);
+    const exporter = broken.find((d) => d.doc.kind === 'Deployment' && obj(d.doc.metadata).name === 'bitpredict-kafka-exporter');
+    if (!exporter) throw new Error('no bitpredict-kafka-exporter');
+    const c = obj(arr(podSpec(exporter.doc).containers)[0]);
+    c.image = 'danielqsj/kafka-exporter:latest';
+    obj(obj(obj(arr(c.env).find((e) => obj(e).name === 'BITPREDICT_KAFKA_SASL_USERNAME')).valueFrom).secretKeyRef).name = 'other';
+    c.args = arr(c.args).map((a) => (text(a) ?? '').replace('--tls.enabled', '').replace('trainer-monitor', 'trainer-monitor|gateway.*'));
+    const problems = checkKafkaExporter(broken, groups).join('\n');
+    expect(problems).toContain('image must be danielqsj/kafka-exporter pinned to a version');
+    expect(problems).toContain("BITPREDICT_KAFKA_SASL_USERNAME must come from the services' Secret, key username");
+    expect(problems).toContain('the command lacks --tls.enabled');
+    expect(problems).toContain('matches the private group bitpredict-gateway-0-mf1k2x-a1b2c3');
+    expect(
+      checkKafkaExporter(
+        broken.filter((d) => d !== exporter),
+        groups,
+      ),
+    ).toEqual(['external: needs exactly one kafka-exporter Deployment (found 0)']);
+  });
+
+  it('watches the same shared groups broker-side everywhere: the alert, Strimzi\u2019s kafkaExporter', () => {
+    const groups = sharedGroups(serviceSources(), 'bitpredict');
+    const rule = arr(obj(arr(obj(readYaml(join(PROM_DIR, 'rules.yaml'))[0]).groups)[0]).rules)
+      .map(obj)
+      .find((r) => r.alert === 'BitPredictConsumerLagBrokerSide');
+    const expr = text(rule?.expr) ?? '';
+    const matchers = [...expr.matchAll(/kafka_consumergroup_lag\{consumergroup=~"([^"]*)"\}/g)].map((m) => m[1] ?? '');
+    expect(matchers.length).toBe(2);
+    for (const m of matchers) expect(checkGroupRegex(m, groups, 'BitPredictConsumerLagBrokerSide')).toEqual([]);
+    const kafka = obj(
+      readYaml(join(K8S_ROOT, 'overlays', 'strimzi', 'kafka.yaml'))
+        .map(obj)
+        .find((d) => d.kind === 'Kafka'),
+    );
+    const exporter = obj(obj(kafka.spec).kafkaExporter);
+    // Strimzi passes the regex to the same exporter, which anchors nothing itself: the ^...$ are ours.
+    expect(checkGroupRegex(text(exporter.groupRegex) ?? '', groups, 'strimzi kafkaExporter.groupRegex')).toEqual([]);
+    expect(new RegExp(text(exporter.topicRegex) ?? '').test('__consumer_offsets')).toBe(false);
+    for (const t of TOPICS) expect(new RegExp(text(exporter.topicRegex) ?? '').test(t), t).toBe(true);
+    expect(checkGroupRegex('bitpredict-.+', groups, 'r')).toEqual([
+      'r: matches the private group bitpredict-gateway-0-mf1k2x-a1b2c3, whose abandoned offsets would page',
+      'r: matches the private group bitpredict-predictor-models-1-mf1k2x-a1b2c3, whose abandoned offsets would page',
+      'r: matches the private group bitpredict-features-text-2-mf1k2x-0f0f0f, whose abandoned offsets would page',
+    ]);
+    expect(checkGroupRegex('bitpredict-(features|sentiment)', groups, 'r')).toEqual([
+      'r: does not match the shared group bitpredict-predictor',
+      'r: does not match the shared group bitpredict-trainer-monitor',
+    ]);
+  });
+
   it.skipIf(KUBECTL)('kustomize rendering skipped: kubectl is not on PATH', () => {
     // In CI every overlay must be rendered and validated: a missing kubectl is a failure, never a silent skip.
     expect(process.env.CI, 'CI must render every overlay: kubectl (with kustomize) must be on PATH').toBeUndefined();
@@ -1539,6 +1676,15 @@ describe('deployment/prometheus and deployment/grafana', () => {
     };
     expect(unexportedMetrics(dashboardQueries(dash, 'd.json'), new Set(['a']))).toEqual(['d.json panel "B": b', 'd.json panel "B": empty query']);
     expect(ruleQueries({ groups: [{ rules: [{ alert: 'X', expr: 'up == 0 or y' }] }] }, 'r.yaml')).toEqual([{ where: 'r.yaml X', expr: 'up == 0 or y' }]);
+    // kafka-exporter's documented series are external, a misspelt one is still reported, and a
+    // BitPredict exposition that exported one would be a clash.
+    expect(
+      unexportedMetrics(
+        [{ where: 'r.yaml L', expr: 'sum(kafka_consumergroup_lag) > 0 and kafka_consumergroup_members == 0 or kafka_consumergroup_lags' }],
+        new Set(),
+      ),
+    ).toEqual(['r.yaml L: kafka_consumergroup_lags']);
+    expect(externalNamesExported(new Set(['bitpredict_consumer_lag_records', 'kafka_consumergroup_lag']))).toEqual(['kafka_consumergroup_lag']);
   });
 
   it('loads the rule files that exist and labels targets by component', () => {

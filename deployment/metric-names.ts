@@ -7,6 +7,37 @@
 /** Prometheus' own per-target series: they exist for every scrape target, no service exports them. */
 const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_series_added', 'ALERTS', 'ALERTS_FOR_STATE']);
 
+/**
+ * Series of exporters deployed beside BitPredict, not exported by any BitPredict process: their
+ * names as documented by the exporter, so a query of a misspelt one is still reported. kafka-exporter
+ * (danielqsj/kafka-exporter v1.9.0, README "Metrics"; Strimzi's `kafkaExporter` runs the same
+ * exporter) reads consumer-group offsets from the brokers (docs/operations.md, "Broker-side lag").
+ */
+export const EXTERNAL_SERIES: Readonly<Record<string, ReadonlySet<string>>> = {
+  'kafka-exporter': new Set([
+    'kafka_brokers',
+    'kafka_broker_info',
+    'kafka_topic_partitions',
+    'kafka_topic_partition_current_offset',
+    'kafka_topic_partition_oldest_offset',
+    'kafka_topic_partition_in_sync_replica',
+    'kafka_topic_partition_leader',
+    'kafka_topic_partition_leader_is_preferred',
+    'kafka_topic_partition_replicas',
+    'kafka_topic_partition_under_replicated_partition',
+    'kafka_consumergroup_current_offset',
+    'kafka_consumergroup_current_offset_sum',
+    'kafka_consumergroup_lag',
+    'kafka_consumergroup_lag_sum',
+    'kafka_consumergroup_members',
+  ]),
+};
+
+/** The exporter documenting a series name, if it is one of EXTERNAL_SERIES. */
+export function externalSource(name: string): string | undefined {
+  return Object.entries(EXTERNAL_SERIES).find(([, names]) => names.has(name))?.[0];
+}
+
 const KEYWORDS = new Set([
   'and',
   'or',
@@ -98,7 +129,11 @@ export function exportedNames(exposition: string): Set<string> {
   return names;
 }
 
-/** `where: name` for each metric that a query selects and no exposition exports. */
+/**
+ * `where: name` for each metric that a query selects and no exposition exports. Prometheus' own
+ * series and the documented series of an external exporter (EXTERNAL_SERIES) are not expected in
+ * BitPredict's expositions; a name in both is reported by externalNamesExported.
+ */
 export function unexportedMetrics(queries: Query[], exported: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   for (const q of queries) {
@@ -107,8 +142,13 @@ export function unexportedMetrics(queries: Query[], exported: ReadonlySet<string
       continue;
     }
     for (const name of metricNamesIn(q.expr)) {
-      if (!exported.has(name) && !PROMETHEUS_SERIES.has(name)) problems.push(`${q.where}: ${name}`);
+      if (!exported.has(name) && !PROMETHEUS_SERIES.has(name) && externalSource(name) === undefined) problems.push(`${q.where}: ${name}`);
     }
   }
   return problems;
+}
+
+/** External exporters' names that a BitPredict exposition also exports: a clash, never expected. */
+export function externalNamesExported(exported: ReadonlySet<string>): string[] {
+  return [...exported].filter((n) => externalSource(n) !== undefined).sort();
 }
