@@ -161,13 +161,18 @@ export function startTracing(deps: { config: Config['tracing']; serviceName: str
     httpAgentOptions: async (protocol) => {
       const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
       const agent = new mod.Agent({ keepAlive: true });
-      agent.on('free', (socket) => socket.unref());
-      const create = agent.createConnection.bind(agent);
-      agent.createConnection = ((...args: Parameters<typeof create>) => {
+      agent.on('free', (socket: { unref: () => unknown }) => {
+        socket.unref();
+      });
+      // createConnection is Agent's documented hook but not in @types/node's http.Agent.
+      type Unrefable = { unref?: () => unknown } | undefined;
+      const hooked = agent as unknown as { createConnection: (...args: unknown[]) => Unrefable };
+      const create = hooked.createConnection.bind(agent);
+      hooked.createConnection = (...args: unknown[]): Unrefable => {
         const socket = create(...args);
-        (socket as { unref?: () => void } | undefined)?.unref?.();
+        socket?.unref?.();
         return socket;
-      }) as typeof agent.createConnection;
+      };
       return agent;
     },
   });
