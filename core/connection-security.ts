@@ -51,7 +51,8 @@ export interface ReadDeps {
   readFile?: (path: string) => string;
 }
 
-const defaultRead = (path: string): string => readFileSync(path, 'utf8');
+/** Reads a file as UTF-8: the default of every `readFile` dependency here and in core/kafka/security.ts. */
+export const defaultRead = (path: string): string => readFileSync(path, 'utf8');
 
 /** A URL with its password (and, with `dropUser`, its user) removed; the text as is when it does not parse. */
 export function redactUrl(text: string, opts: { dropUser?: boolean } = {}): string {
@@ -70,13 +71,72 @@ export function redactUrl(text: string, opts: { dropUser?: boolean } = {}): stri
 }
 
 /** Why a file could not be read, without its contents: "ENOENT: no such file or directory". */
-function readProblem(err: unknown): string {
+export function readProblem(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   const message = errorMessage(err).replace(/, open '.*'$/, '');
   return typeof code === 'string' && !message.startsWith(code) ? `${code}: ${message}` : message;
 }
 
-const trimNewline = (text: string): string => text.replace(/\r?\n$/, '');
+/** A secret or PEM read from a file: one trailing line break dropped (echo and editors add one). */
+export const trimNewline = (text: string): string => text.replace(/\r?\n$/, '');
+
+/** Reads the file a `*_FILE` key names; undefined (and a problem naming key and path) when unreadable or not what it should hold. */
+export type KeyReader = (key: string, path: string, looksRight?: (text: string) => string | null) => string | undefined;
+
+export function keyReader(read: (path: string) => string, problems: string[]): KeyReader {
+  return (key, path, looksRight) => {
+    let text: string;
+    try {
+      text = read(path);
+    } catch (err) {
+      problems.push(`${key}=${path} cannot be read (${readProblem(err)})`);
+      return undefined;
+    }
+    const wrong = looksRight?.(text) ?? null;
+    if (wrong !== null) {
+      problems.push(`${key}=${path} ${wrong}`);
+      return undefined;
+    }
+    return text;
+  };
+}
+
+const pem = (label: RegExp, what: string) => (text: string) => (label.test(text) ? null : `is not a PEM file holding ${what}`);
+
+/** The TLS file keys every client shares (`<prefix>_SSL_CA_FILE`, ...), as each config section declares them. */
+export interface TlsSettings {
+  sslCaFile: string;
+  sslCertFile: string;
+  sslKeyFile: string;
+  sslVerify: boolean;
+}
+
+/**
+ * The client TLS of `<prefix>_SSL_*` (Kafka, the registry, Redis): the CA, and the certificate and
+ * key of mutual TLS, read as PEM; `origin` names the settings for error messages (never a secret).
+ */
+export function readClientTls(prefix: string, cfg: TlsSettings, readKey: KeyReader, problems: string[]): { tls: ClientTls; origin: string } {
+  const k = { ca: `${prefix}_SSL_CA_FILE`, cert: `${prefix}_SSL_CERT_FILE`, key: `${prefix}_SSL_KEY_FILE`, verify: `${prefix}_SSL_VERIFY` };
+  const tls: ClientTls = { rejectUnauthorized: cfg.sslVerify };
+  if (cfg.sslCaFile !== '') {
+    const ca = readKey(k.ca, cfg.sslCaFile, pem(/-----BEGIN CERTIFICATE-----/, 'a certificate'));
+    if (ca !== undefined) tls.ca = ca;
+  }
+  if ((cfg.sslCertFile === '') !== (cfg.sslKeyFile === '')) {
+    problems.push(`${k.cert} and ${k.key} go together (mutual TLS): set both or neither`);
+  } else if (cfg.sslCertFile !== '') {
+    const cert = readKey(k.cert, cfg.sslCertFile, pem(/-----BEGIN CERTIFICATE-----/, 'a certificate'));
+    const key = readKey(k.key, cfg.sslKeyFile, pem(/-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/, 'an unencrypted private key'));
+    if (cert !== undefined) tls.cert = cert;
+    if (key !== undefined) tls.key = key;
+  }
+  const origin = [
+    cfg.sslCaFile === '' ? `${k.ca} (empty: the system's CAs)` : `${k.ca}=${cfg.sslCaFile}`,
+    ...(cfg.sslCertFile === '' ? [] : [`${k.cert}=${cfg.sslCertFile}`, `${k.key}=${cfg.sslKeyFile}`]),
+    ...(cfg.sslVerify ? [] : [`${k.verify}=false`]),
+  ].join(', ');
+  return { tls, origin };
+}
 
 interface KeyedSettings {
   password: string;
@@ -96,22 +156,7 @@ function readShared(
   problems: string[],
   read: (path: string) => string,
 ): { tls: ClientTls | null; tlsOrigin: string; password: string | undefined; passwordFrom: string | undefined } {
-  const readKey = (key: string, path: string, looksRight?: (text: string) => string | null): string | undefined => {
-    let text: string;
-    try {
-      text = read(path);
-    } catch (err) {
-      problems.push(`${key}=${path} cannot be read (${readProblem(err)})`);
-      return undefined;
-    }
-    const wrong = looksRight?.(text) ?? null;
-    if (wrong !== null) {
-      problems.push(`${key}=${path} ${wrong}`);
-      return undefined;
-    }
-    return text;
-  };
-  const pem = (label: RegExp, what: string) => (text: string) => (label.test(text) ? null : `is not a PEM file holding ${what}`);
+  const readKey = keyReader(read, problems);
   const k = {
     ca: `${prefix}_SSL_CA_FILE`,
     cert: `${prefix}_SSL_CERT_FILE`,
@@ -121,6 +166,7 @@ function readShared(
     passwordFile: `${prefix}_PASSWORD_FILE`,
   };
   let tls: ClientTls | null = null;
+  let tlsOrigin = tlsHint;
   if (!usesTls) {
     // Set without TLS they are a mistake (usually the URL's scheme), not something to ignore.
     for (const [key, set] of [
@@ -132,27 +178,8 @@ function readShared(
       if (set) problems.push(`${key} is set but ${tlsHint}`);
     }
   } else {
-    tls = { rejectUnauthorized: cfg.sslVerify };
-    if (cfg.sslCaFile !== '') {
-      const ca = readKey(k.ca, cfg.sslCaFile, pem(/-----BEGIN CERTIFICATE-----/, 'a certificate'));
-      if (ca !== undefined) tls.ca = ca;
-    }
-    if ((cfg.sslCertFile === '') !== (cfg.sslKeyFile === '')) {
-      problems.push(`${k.cert} and ${k.key} go together (mutual TLS): set both or neither`);
-    } else if (cfg.sslCertFile !== '') {
-      const cert = readKey(k.cert, cfg.sslCertFile, pem(/-----BEGIN CERTIFICATE-----/, 'a certificate'));
-      const key = readKey(k.key, cfg.sslKeyFile, pem(/-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/, 'an unencrypted private key'));
-      if (cert !== undefined) tls.cert = cert;
-      if (key !== undefined) tls.key = key;
-    }
+    ({ tls, origin: tlsOrigin } = readClientTls(prefix, cfg, readKey, problems));
   }
-  const tlsOrigin = !usesTls
-    ? tlsHint
-    : [
-        cfg.sslCaFile === '' ? `${k.ca} (empty: the system's CAs)` : `${k.ca}=${cfg.sslCaFile}`,
-        ...(cfg.sslCertFile === '' ? [] : [`${k.cert}=${cfg.sslCertFile}`, `${k.key}=${cfg.sslKeyFile}`]),
-        ...(cfg.sslVerify ? [] : [`${k.verify}=false`]),
-      ].join(', ');
 
   let password: string | undefined;
   let passwordFrom: string | undefined;

@@ -4,9 +4,9 @@
 // rotated token is picked up). Settings that do not fit together fail fast with
 // ERR_CONFIG_INVALID, every problem listed with its key and path. No secret ever reaches a
 // message: errors name keys and paths, never a password or token.
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
-import { BitPredictError, errorMessage } from '../errors.js';
+import { BitPredictError } from '../errors.js';
+import { defaultRead, keyReader, readClientTls, readProblem, trimNewline, type KeyReader } from '../connection-security.js';
 import { PLAINTEXT, type KafkaSecurity } from './driver.js';
 
 export type SecurityConfig = Config['kafka']['security'];
@@ -25,18 +25,6 @@ export interface SecurityDeps {
   readFile?: (path: string) => string;
 }
 
-const defaultRead = (path: string): string => readFileSync(path, 'utf8');
-
-/** Why a file could not be read, without its contents: "ENOENT: no such file or directory". */
-function readProblem(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = errorMessage(err).replace(/, open '.*'$/, '');
-  return typeof code === 'string' && !message.startsWith(code) ? `${code}: ${message}` : message;
-}
-
-/** A secret or PEM read from a file: one trailing line break dropped (echo and editors add one). */
-const trimNewline = (text: string): string => text.replace(/\r?\n$/, '');
-
 /**
  * Builds the KafkaSecurity of the configuration, reading the CA, certificate, key and password
  * files. Throws ERR_CONFIG_INVALID listing every problem (a key without the protocol that uses
@@ -50,23 +38,7 @@ export function kafkaSecurityFromConfig(cfg: SecurityConfig, deps: SecurityDeps 
   const usesSasl = protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL';
   const protoKey = `BITPREDICT_KAFKA_SECURITY_PROTOCOL=${protocol}`;
 
-  /** The contents of a file key, or undefined (and a problem) when it cannot be read. */
-  const readKey = (key: string, path: string, looksRight?: (text: string) => string | null): string | undefined => {
-    let text: string;
-    try {
-      text = read(path);
-    } catch (err) {
-      problems.push(`${key}=${path} cannot be read (${readProblem(err)})`);
-      return undefined;
-    }
-    const wrong = looksRight?.(text) ?? null;
-    if (wrong !== null) {
-      problems.push(`${key}=${path} ${wrong}`);
-      return undefined;
-    }
-    return text;
-  };
-  const pem = (label: RegExp, what: string) => (text: string) => (label.test(text) ? null : `is not a PEM file holding ${what}`);
+  const readKey = keyReader(read, problems);
 
   // Keys that only one half of the protocols reads: set with the other half, they are a mistake
   // (usually a forgotten BITPREDICT_KAFKA_SECURITY_PROTOCOL), not something to ignore.
@@ -93,24 +65,9 @@ export function kafkaSecurityFromConfig(cfg: SecurityConfig, deps: SecurityDeps 
   let tls: KafkaSecurity['tls'] = null;
   const origin: NonNullable<KafkaSecurity['origin']> = {};
   if (usesTls) {
-    tls = { rejectUnauthorized: cfg.sslVerify };
-    if (cfg.sslCaFile !== '') {
-      const ca = readKey('BITPREDICT_KAFKA_SSL_CA_FILE', cfg.sslCaFile, pem(/-----BEGIN CERTIFICATE-----/, 'a certificate'));
-      if (ca !== undefined) tls.ca = ca;
-    }
-    if ((cfg.sslCertFile === '') !== (cfg.sslKeyFile === '')) {
-      problems.push('BITPREDICT_KAFKA_SSL_CERT_FILE and BITPREDICT_KAFKA_SSL_KEY_FILE go together (mutual TLS): set both or neither');
-    } else if (cfg.sslCertFile !== '') {
-      const cert = readKey('BITPREDICT_KAFKA_SSL_CERT_FILE', cfg.sslCertFile, pem(/-----BEGIN CERTIFICATE-----/, 'a certificate'));
-      const key = readKey('BITPREDICT_KAFKA_SSL_KEY_FILE', cfg.sslKeyFile, pem(/-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/, 'an unencrypted private key'));
-      if (cert !== undefined) tls.cert = cert;
-      if (key !== undefined) tls.key = key;
-    }
-    origin.tls = [
-      cfg.sslCaFile === '' ? "BITPREDICT_KAFKA_SSL_CA_FILE (empty: the system's CAs)" : `BITPREDICT_KAFKA_SSL_CA_FILE=${cfg.sslCaFile}`,
-      ...(cfg.sslCertFile === '' ? [] : [`BITPREDICT_KAFKA_SSL_CERT_FILE=${cfg.sslCertFile}`, `BITPREDICT_KAFKA_SSL_KEY_FILE=${cfg.sslKeyFile}`]),
-      ...(cfg.sslVerify ? [] : ['BITPREDICT_KAFKA_SSL_VERIFY=false']),
-    ].join(', ');
+    const client = readClientTls('BITPREDICT_KAFKA', cfg, readKey, problems);
+    tls = client.tls;
+    origin.tls = client.origin;
   }
 
   let sasl: KafkaSecurity['sasl'] = null;
@@ -127,7 +84,7 @@ function saslOf(
   cfg: SecurityConfig,
   protoKey: string,
   problems: string[],
-  readKey: (key: string, path: string, looksRight?: (text: string) => string | null) => string | undefined,
+  readKey: KeyReader,
   read: (path: string) => string,
   origin: NonNullable<KafkaSecurity['origin']>,
 ): KafkaSecurity['sasl'] {
