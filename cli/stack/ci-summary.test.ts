@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseVitestSummary, summaryLine } from './ci-summary.js';
+import { failedTests, parseVitestSummary, summaryLine } from './ci-summary.js';
 
 const ESC = String.fromCharCode(27);
 // Captured from vitest 4.1 with colours forced (CI logs keep them).
@@ -46,6 +46,21 @@ describe('parseVitestSummary', () => {
     ['garbled counts', '      Tests  lots passed (12)\n'],
   ])('returns null for %s', (_name, log) => {
     expect(parseVitestSummary(log)).toBeNull();
+  });
+});
+
+describe('failedTests', () => {
+  it('names each failed test once, in log order, through ANSI colours', () => {
+    const log = [
+      ` ${ESC}[31m×${ESC}[39m |unit| core/a.test.ts > a > breaks 12ms`,
+      `${ESC}[41m${ESC}[1m FAIL ${ESC}[22m${ESC}[49m |unit| core/a.test.ts > a > breaks`,
+      'AssertionError: expected 1 to be 2',
+      ' FAIL  |integration| test/integration/b.test.ts > b > times out',
+      ' FAIL  |unit| core/a.test.ts > a > breaks',
+      'stdout | core/c.test.ts > FAIL is a word here',
+    ].join('\n');
+    expect(failedTests(log)).toEqual(['|unit| core/a.test.ts > a > breaks', '|integration| test/integration/b.test.ts > b > times out']);
+    expect(failedTests('      Tests  7 passed (7)\n')).toEqual([]);
   });
 });
 

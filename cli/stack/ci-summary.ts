@@ -37,6 +37,20 @@ export function parseVitestSummary(log: string): TestSummary | null {
   return null;
 }
 
+/**
+ * The failed tests a vitest log names ("FAIL  |project| file > suite > test" in the failure
+ * section), each once, in log order: .ci/run prints them just above its last line, so a CI
+ * record that keeps only the tail still says what failed.
+ */
+export function failedTests(log: string): string[] {
+  const seen = new Set<string>();
+  for (const raw of log.replace(ANSI, '').split(/\r?\n/)) {
+    const m = /^\s*FAIL\s+(.+?)\s*$/.exec(raw);
+    if (m?.[1]) seen.add(m[1]);
+  }
+  return [...seen];
+}
+
 /** The one line .ci/run ends with, and whether the run counts as green. */
 export function summaryLine(summary: TestSummary | null): { line: string; ok: boolean } {
   if (summary === null) return { line: '0 passed, 0 failed (no vitest summary found in the log)', ok: false };
@@ -57,6 +71,10 @@ function main(argv: string[], output: Output): number {
     output.line(`0 passed, 0 failed (cannot read ${file}: ${(err as Error).message})`);
     return 1;
   }
+  const failed = failedTests(text);
+  const shown = failed.slice(0, 30);
+  for (const name of shown) output.line(`failed: ${name}`);
+  if (failed.length > shown.length) output.line(`failed: ... and ${failed.length - shown.length} more (see ${file})`);
   const { line, ok } = summaryLine(parseVitestSummary(text));
   output.line(line);
   return ok ? 0 : 1;
