@@ -242,6 +242,9 @@ function checkCompose(doc: unknown): string[] {
   const port = gatewayEnv.BITPREDICT_GATEWAY_PORT ?? CONFIG_KEYS.BITPREDICT_GATEWAY_PORT.default;
   if (!arr(gateway.ports).some((p) => text(p) === `${port}:${port}`)) problems.push(`compose gateway: must publish ${port}:${port}`);
   if (gatewayEnv.BITPREDICT_GATEWAY_HOST !== '0.0.0.0') problems.push('compose gateway: BITPREDICT_GATEWAY_HOST must be 0.0.0.0 in a container');
+  // Open mode serves anyone who reaches the published port; the gateway refuses it off loopback.
+  if ((gatewayEnv.BITPREDICT_GATEWAY_AUTH ?? CONFIG_KEYS.BITPREDICT_GATEWAY_AUTH.default) !== 'keys')
+    problems.push('compose gateway: BITPREDICT_GATEWAY_AUTH must be keys on a published port');
   return problems;
 }
 
