@@ -1074,29 +1074,33 @@ describe('docker-compose.yaml', () => {
     expect(checkCompose({ services: [] })).toEqual(['compose: no services']);
   });
 
-  it.runIf(COMPOSE_TOOL !== undefined)(`passes \`${(COMPOSE_TOOL ?? ['docker compose']).join(' ')} config\``, () => {
-    const [bin, ...args] = COMPOSE_TOOL as [string, ...string[]];
-    const ok = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), 'config', '-q'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    expect(ok.stderr).toBe('');
-    expect(ok.status).toBe(0);
-    // With the X source's profile too (compose parses every service either way; this is the file a user runs).
-    const withX = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), '--profile', 'x', 'config', '-q'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, X_BEARER_TOKEN: 'token' },
-    });
-    expect(withX.stderr).toBe('');
-    expect(withX.status).toBe(0);
-    const dir = mkdtempSync(join(tmpdir(), 'bitpredict-compose-'));
-    try {
-      writeFileSync(join(dir, 'docker-compose.yaml'), 'services:\n  a:\n    image: x\n    depends_on: [missing]\n');
-      const bad = spawnSync(bin, [...args, '-f', join(dir, 'docker-compose.yaml'), 'config', '-q'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-      expect(bad.status).not.toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.runIf(COMPOSE_TOOL !== undefined)(
+    `passes \`${(COMPOSE_TOOL ?? ['docker compose']).join(' ')} config\``,
+    () => {
+      const [bin, ...args] = COMPOSE_TOOL as [string, ...string[]];
+      const ok = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), 'config', '-q'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+      expect(ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+      // With the X source's profile too (compose parses every service either way; this is the file a user runs).
+      const withX = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), '--profile', 'x', 'config', '-q'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, X_BEARER_TOKEN: 'token' },
+      });
+      expect(withX.stderr).toBe('');
+      expect(withX.status).toBe(0);
+      const dir = mkdtempSync(join(tmpdir(), 'bitpredict-compose-'));
+      try {
+        writeFileSync(join(dir, 'docker-compose.yaml'), 'services:\n  a:\n    image: x\n    depends_on: [missing]\n');
+        const bad = spawnSync(bin, [...args, '-f', join(dir, 'docker-compose.yaml'), 'config', '-q'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+        expect(bad.status).not.toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  ); // three docker-compose runs, each allowed 60 s: past the unit default of 20 s on a loaded machine
 
   it.skipIf(COMPOSE_TOOL !== undefined)('compose config check skipped: neither `docker compose` nor `docker-compose` is on PATH', () => {
     // .ci/run installs docker-compose: in CI a missing tool is a failure, never a silent skip.
