@@ -18,7 +18,7 @@ import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/metrics.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Readiness } from '../core/service.js';
-import { createHub, type ChannelKind, type Hub } from './stream/hub.js';
+import { createHub, type ChannelKind, type Hub, type HubDeps } from './stream/hub.js';
 import { registerStreamRoute } from './stream/route.js';
 import { loadPublic, registerDashboard, type StaticFile } from './dashboard.js';
 import type { AuthGate } from './types.js';
@@ -41,6 +41,8 @@ export interface GatewayDeps {
   maxSubscriptions?: number;
   replayBuffer?: number;
   clientRate?: number;
+  /** The channel cap, the idle time of a channel without members and the symbols always known. */
+  channels?: Pick<HubDeps, 'maxChannels' | 'channelIdleMs' | 'symbols'>;
   /** How long app.close() waits for clients to answer the 1001 close before cutting them off. */
   closeGraceMs?: number;
   /** Folder of the dashboard files; defaults to gateway/public beside this module. */
@@ -187,6 +189,7 @@ function hubOf(deps: GatewayDeps, log: Logger): Hub {
     ...(deps.maxSubscriptions === undefined ? {} : { maxSubscriptions: deps.maxSubscriptions }),
     ...(deps.replayBuffer === undefined ? {} : { replayBuffer: deps.replayBuffer }),
     ...(deps.clientRate === undefined ? {} : { clientRate: deps.clientRate }),
+    ...deps.channels,
   });
 }
 
