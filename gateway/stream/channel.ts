@@ -50,7 +50,7 @@ export interface Channel<M> {
   readonly members: Set<M>;
   /** Last publish, join or leave (ms), for the idle sweep. */
   lastActive: number;
-  /** Per partition, the highest offset at or below which this channel's records are not all kept. */
+  /** Per partition, the highest offset at or below which this channel's records may not all be kept. */
   readonly lost: Map<number, number>;
   /** The ring holds a message without a Kafka position: a cursor cannot place it. */
   unplaced: boolean;
@@ -114,6 +114,21 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
   const channels = new Map<string, Channel<M>>();
   /** Per kind, per partition: the first and the last offset this hub read. */
   const heads = new Map<ChannelKind, Map<number, { first: number; last: number }>>();
+  /**
+   * Per kind, per partition: the last offset read when a channel of the kind was deleted or could
+   * not be made. Up to there some channel's records may be gone; a channel made later cannot vouch
+   * for them. Without deletions a channel exists from its first record on, so it has lost nothing.
+   */
+  const forgotten = new Map<ChannelKind, Map<number, number>>();
+
+  function forget(kind: ChannelKind): void {
+    let f = forgotten.get(kind);
+    if (!f) {
+      f = new Map();
+      forgotten.set(kind, f);
+    }
+    for (const [p, h] of headsOf(kind)) f.set(p, h.last);
+  }
 
   const headsOf = (kind: ChannelKind): Map<number, { first: number; last: number }> => {
     let h = heads.get(kind);
@@ -139,6 +154,7 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
 
   function remove(ch: Channel<M>, reason: 'idle' | 'cap'): void {
     channels.delete(ch.name);
+    forget(ch.kind);
     metrics.channels.dec();
     metrics.channelsEvicted.inc({ reason });
   }
@@ -162,7 +178,8 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
     for (const [p, h] of read) {
       const c = cursor.get(p);
       if (c === undefined) {
-        // The client has no record of this channel from p: it misses none only if there is none.
+        // The client has no record of this channel from p: the ring's are all new to it, and it
+        // misses none only if the channel lost none there.
         if (ch.lost.has(p)) return gap('evicted');
         continue;
       }
@@ -172,7 +189,8 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
       // This hub is behind the client in p: what it reads up to c the client already has.
       if (h.last < c) skip.set(p, c);
     }
-    for (const [p, c] of cursor) if (!read.has(p)) skip.set(p, c);
+    // A partition this hub has not read yet: whether it will read from the client's point on is unknown.
+    for (const p of cursor.keys()) if (!read.has(p)) return gap('epoch');
     const entries: Buffer[] = [];
     for (const e of entriesSince(ch, 0)) {
       const c = cursor.get(e.partition);
@@ -189,10 +207,11 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
     of(kind, symbol, name = `${kind}:${symbol}`) {
       let ch = channels.get(name);
       if (ch) return ch;
-      if (channels.size >= maxChannels && !makeRoom()) return null;
-      // Records of this kind read before the channel existed are not in its ring.
-      const lost = new Map<number, number>();
-      for (const [p, h] of headsOf(kind)) lost.set(p, h.last);
+      if (channels.size >= maxChannels && !makeRoom()) {
+        forget(kind);
+        return null;
+      }
+      const lost = new Map(forgotten.get(kind));
       ch = { name, kind, symbol, seq: 0, ring: [], members: new Set(), lastActive: now(), lost, unplaced: false };
       channels.set(name, ch);
       metrics.channels.inc();

@@ -978,6 +978,11 @@ describe('resume across replicas by Kafka position', () => {
     send(evicted.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 51 } } });
     await flush();
     expect(evicted.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'evicted' });
+    // A partition B has not read at all: it cannot know whether it will read from the client's point.
+    const unread = connect(b);
+    send(unread.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 54, '1': 3 } } });
+    await flush();
+    expect(unread.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'epoch' });
     // Messages without a position (none here from Kafka) cannot be placed by a cursor either.
     const local = setup({ epoch: 'C' }).hub;
     local.publish('predictions', p(1));
@@ -985,6 +990,28 @@ describe('resume across replicas by Kafka position', () => {
     send(c.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 1 } } });
     await flush();
     expect(c.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'epoch' });
+  });
+
+  it('a channel made again after an eviction cannot vouch for the partitions the client has no record from', async () => {
+    const { hub } = setup({ epoch: 'B', maxChannels: 1 });
+    hub.publish('predictions', p(1), pos(0, 10));
+    hub.publish('predictions', prediction({ symbol: 'ETHUSDT' }), pos(1, 20));
+    // BTCUSDT's channel made room for ETHUSDT's; its record at 0:10 is gone with it.
+    hub.publish('predictions', p(2), pos(1, 21));
+    const c = connect(hub);
+    send(c.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '1': 20 } } });
+    await flush();
+    expect(c.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'evicted' });
+    // Without an eviction, a partition the client has nothing from is replayed in full.
+    const fresh = setup({ epoch: 'B2' }).hub;
+    fresh.publish('predictions', prediction({ symbol: 'ETHUSDT' }), pos(0, 5));
+    fresh.publish('predictions', p(1), pos(0, 10));
+    fresh.publish('predictions', p(2), pos(1, 21));
+    const d = connect(fresh);
+    send(d.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '1': 21 } } });
+    await flush();
+    expect(d.socket.messages()[1]).toMatchObject({ type: 'subscribed', resumed: true, replayed: 1 });
+    expect(pushed(d.socket).map((m) => m.pos)).toEqual([[0, 10]]);
   });
 
   it.each([
