@@ -94,23 +94,30 @@ describe('two gateway replicas on the same topics', () => {
       }
     })();
 
-    await waitFor(() => pushed(onA.c).length >= 40, 'A to deliver 40 predictions', 30_000);
-    onA.c.close();
-    await onA.c.closed;
-    const gotA = pushed(onA.c);
-    track(cursor, gotA);
-    const lastSeq = gotA.at(-1)?.seq as number;
+    let gotA: ServerMessage[] = [];
+    let onB: { c: TestWsClient; epoch: string };
+    let subB: ServerMessage;
+    try {
+      await waitFor(() => pushed(onA.c).length >= 40, 'A to deliver 40 predictions', 30_000);
+      onA.c.close();
+      await onA.c.closed;
+      gotA = pushed(onA.c);
+      track(cursor, gotA);
+      const lastSeq = gotA.at(-1)?.seq as number;
 
-    const onB = await open(b);
-    expect(onB.epoch).not.toBe(onA.epoch);
-    onB.c.send({ op: 'subscribe', channel: CH, resume: { epoch: onA.epoch, seq: lastSeq, cursor }, id: 'b' });
-    const subB = await onB.c.waitFor((m) => m.type === 'subscribed' || m.type === 'gap', 'the resume on B');
-    expect(subB).toMatchObject({ type: 'subscribed', channel: CH, resumed: true, id: 'b' });
+      onB = await open(b);
+      expect(onB.epoch).not.toBe(onA.epoch);
+      onB.c.send({ op: 'subscribe', channel: CH, resume: { epoch: onA.epoch, seq: lastSeq, cursor }, id: 'b' });
+      subB = await onB.c.waitFor((m) => m.type === 'subscribed' || m.type === 'gap', 'the resume on B');
+      expect(subB).toMatchObject({ type: 'subscribed', channel: CH, resumed: true, id: 'b' });
 
-    // Some more while connected to B, then stop and wait for B to have delivered every one.
-    await new Promise((r) => setTimeout(r, 300));
-    publishing = false;
-    await background;
+      // Some more while connected to B, then stop and wait for B to have delivered every one.
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      // Stopped on a failure too, so that nothing publishes after the test.
+      publishing = false;
+      await background;
+    }
     await publishBatch();
     await waitFor(() => gotA.length + pushed(onB.c).length >= sent.length, `all ${sent.length} predictions over A and B`, 30_000);
     // Anything extra (a duplicate) would have arrived by now with the rest.
