@@ -74,7 +74,8 @@ export interface Channels<M> {
   of(kind: ChannelKind, symbol: string, name?: string): Channel<M> | null;
   /**
    * Records a Kafka position read on a kind's topic: false when this hub already passed it (a
-   * redelivered record), which is then not published again.
+   * redelivered record), which is then not published again. An offset below the first one read in
+   * its partition means the partition started over (topic made again): reading restarts there.
    */
   observe(kind: ChannelKind, pos: Position): boolean;
   /** The last offset read per partition of a kind's topic: where a new subscriber starts. */
@@ -222,6 +223,16 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
       const read = headsOf(kind);
       const h = read.get(pos.partition);
       if (!h) {
+        read.set(pos.partition, { first: pos.offset, last: pos.offset });
+        return true;
+      }
+      if (pos.offset < h.first) {
+        // Before anything this hub read there: not a redelivery but a partition that starts over
+        // (the topic was deleted and made again). Its old offsets name nothing now: every channel
+        // of the kind has lost that partition, and reading starts again here.
+        for (const ch of channels.values()) if (ch.kind === kind) ch.lost.set(pos.partition, Number.MAX_SAFE_INTEGER);
+        forget(kind);
+        forgotten.get(kind)?.set(pos.partition, Number.MAX_SAFE_INTEGER);
         read.set(pos.partition, { first: pos.offset, last: pos.offset });
         return true;
       }

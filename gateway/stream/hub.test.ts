@@ -906,6 +906,25 @@ describe('resume across replicas by Kafka position', () => {
     expect(pushed(socket)).toEqual([{ type: 'prediction', channel: 'predictions:BTCUSDT', seq: 2, pos: [0, 11], data: p(2) }]);
   });
 
+  it('takes an offset below the first one read as a partition that started over: published, and no cursor from before resumes on it', async () => {
+    const { hub } = setup({ epoch: 'B' });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    hub.publish('predictions', p(1), pos(0, 500));
+    hub.publish('predictions', p(2), pos(0, 0));
+    hub.publish('predictions', p(3), pos(0, 1));
+    expect(pushed(socket).map((m) => m.pos)).toEqual([
+      [0, 500],
+      [0, 0],
+      [0, 1],
+    ]);
+    const c = connect(hub);
+    send(c.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 500 } } });
+    await flush();
+    expect(c.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'evicted' });
+  });
+
   it('a client of replica A resumes on replica B with its cursor: exactly the records it missed, in order, none twice', async () => {
     const a = setup({ epoch: 'A' }).hub;
     const b = setup({ epoch: 'B' }).hub;
