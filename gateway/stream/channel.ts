@@ -113,6 +113,18 @@ export interface ChannelsDeps {
 export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
   const { epoch, ringSize, maxChannels, idleMs, now, metrics } = deps;
   const channels = new Map<string, Channel<M>>();
+  /**
+   * The channels without members, oldest activity first (a channel is moved to the end when it
+   * becomes member-less or gets a message): the cap and the idle sweep take from the front, O(1)
+   * per channel instead of a scan of every channel.
+   */
+  const idle = new Map<string, Channel<M>>();
+  const touch = (ch: Channel<M>): void => {
+    ch.lastActive = now();
+    if (ch.members.size > 0) return;
+    idle.delete(ch.name);
+    idle.set(ch.name, ch);
+  };
   /** Per kind, per partition: the first and the last offset this hub read. */
   const heads = new Map<ChannelKind, Map<number, { first: number; last: number }>>();
   /**
@@ -155,6 +167,7 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
 
   function remove(ch: Channel<M>, reason: 'idle' | 'cap'): void {
     channels.delete(ch.name);
+    idle.delete(ch.name);
     forget(ch.kind);
     metrics.channels.dec();
     metrics.channelsEvicted.inc({ reason });
@@ -162,12 +175,9 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
 
   /** Deletes the member-less channel idle longest; false when every channel has members. */
   function makeRoom(): boolean {
-    let victim: Channel<M> | undefined;
-    for (const ch of channels.values()) {
-      if (ch.members.size === 0 && (!victim || ch.lastActive < victim.lastActive)) victim = ch;
-    }
-    if (!victim) return false;
-    remove(victim, 'cap');
+    const victim = idle.values().next();
+    if (victim.done) return false;
+    remove(victim.value, 'cap');
     return true;
   }
 
@@ -215,6 +225,7 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
       const lost = new Map(forgotten.get(kind));
       ch = { name, kind, symbol, seq: 0, ring: [], members: new Set(), lastActive: now(), lost, unplaced: false };
       channels.set(name, ch);
+      idle.set(name, ch);
       metrics.channels.inc();
       return ch;
     },
@@ -250,7 +261,7 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
     push(ch, encode, pos) {
       const buf = encode(ch.seq + 1);
       ch.seq++;
-      ch.lastActive = now();
+      touch(ch);
       const partition = pos?.partition ?? -1;
       const offset = pos?.offset ?? -1;
       if (ringSize === 0) {
@@ -282,13 +293,14 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
     join(ch, member) {
       ch.members.add(member);
       ch.lastActive = now();
+      idle.delete(ch.name);
       metrics.subscriptions.inc();
     },
 
     leave(name, member) {
       const ch = channels.get(name);
       if (ch?.members.delete(member)) {
-        ch.lastActive = now();
+        touch(ch);
         metrics.subscriptions.dec();
       }
     },
@@ -296,11 +308,11 @@ export function createChannels<M>(deps: ChannelsDeps): Channels<M> {
     sweep() {
       const t = now();
       let n = 0;
-      for (const ch of [...channels.values()]) {
-        if (ch.members.size === 0 && t - ch.lastActive >= idleMs) {
-          remove(ch, 'idle');
-          n++;
-        }
+      // Oldest activity first: the first one not idle long enough ends the sweep.
+      for (const ch of idle.values()) {
+        if (t - ch.lastActive < idleMs) break;
+        remove(ch, 'idle');
+        n++;
       }
       return n;
     },

@@ -868,6 +868,28 @@ describe('channels: bounded by a cap, only for known symbols, evicted when idle'
     expect(socket.last()).toMatchObject({ type: 'prediction', channel: 'predictions:BB', seq: 1 });
   });
 
+  it('at the cap, deletes the member-less channel whose last message or subscriber is oldest', async () => {
+    let t = 1000;
+    const { hub } = setup({ maxChannels: 3, now: () => t });
+    for (const sym of ['OLD', 'MID', 'NEW']) {
+      hub.publish('predictions', prediction({ symbol: sym }));
+      t += 10;
+    }
+    // OLD gets a message again: MID is now the one idle longest, and makes room for FOURTH.
+    hub.publish('predictions', prediction({ symbol: 'OLD' }));
+    hub.publish('predictions', prediction({ symbol: 'FOURTH' }));
+    expect(hub.channelCount()).toBe(3);
+    const c = connect(hub);
+    // OLD kept its ring: a resume by seq replays both of its messages.
+    send(c.conn, { op: 'subscribe', channel: 'predictions:OLD', resume: { epoch: 'e1', seq: 0 } });
+    await flush();
+    expect(c.socket.messages()[1]).toMatchObject({ type: 'subscribed', channel: 'predictions:OLD', resumed: true, replayed: 2 });
+    // MID's channel is new: its message is gone, the resume point is ahead of it.
+    send(c.conn, { op: 'subscribe', channel: 'predictions:MID', resume: { epoch: 'e1', seq: 1 } });
+    await flush();
+    expect(c.socket.messages()[4]).toMatchObject({ type: 'gap', channel: 'predictions:MID', reason: 'ahead', to: 0 });
+  });
+
   it('deletes a channel with no member and no message for channelIdleMs; one with a member stays', async () => {
     vi.useFakeTimers();
     let t = 1_000_000;
