@@ -493,6 +493,18 @@ export const ConfigSchema = Type.Object({
       'a WebSocket client with no subscription and no message from it for this long is closed (4000); 0 disables',
       { min: 0 },
     ),
+    maxChannels: env.int(
+      'BITPREDICT_GATEWAY_MAX_CHANNELS',
+      10000,
+      'WebSocket channels (each with a sequence and a replay buffer of up to BITPREDICT_GATEWAY_REPLAY_BUFFER messages) one gateway holds at once; a member-less channel makes room, and when all have subscribers a subscribe to a new one is refused (too_many_channels)',
+      { min: 1 },
+    ),
+    channelIdleMs: env.int(
+      'BITPREDICT_GATEWAY_CHANNEL_IDLE_MS',
+      600000,
+      'a WebSocket channel with no subscriber and no message for this long is deleted with its replay buffer (a later resume on it gets a gap)',
+      { min: 1000 },
+    ),
     maxSubscriptions: env.int('BITPREDICT_GATEWAY_MAX_SUBSCRIPTIONS', 50, 'channels one WebSocket connection may subscribe to', { min: 1, max: 10000 }),
     clientRate: env.int(
       'BITPREDICT_GATEWAY_CLIENT_RATE',

@@ -23,7 +23,7 @@ import { counter, type Registry } from '../core/metrics.js';
 import type { Config } from '../core/config.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Readiness } from '../core/service.js';
-import { createHub, type ChannelKind, type Hub } from './stream/hub.js';
+import { createHub, type ChannelKind, type Hub, type HubDeps } from './stream/hub.js';
 import { refuseUpgrade, registerStreamRoute, type ConnectionCaps } from './stream/route.js';
 import { createRateLimiter } from './rest/rate-limit.js';
 import { loadPublic, registerDashboard, type StaticFile } from './dashboard.js';
@@ -47,6 +47,8 @@ export interface GatewayDeps {
   maxSubscriptions?: number;
   replayBuffer?: number;
   clientRate?: number;
+  /** The channel cap, the idle time of a channel without members and the symbols always known. */
+  channels?: Pick<HubDeps, 'maxChannels' | 'channelIdleMs' | 'symbols'>;
   /** How long app.close() waits for clients to answer the 1001 close before cutting them off. */
   closeGraceMs?: number;
   /** Folder of the dashboard files; defaults to gateway/public beside this module. */
@@ -264,6 +266,7 @@ function hubOf(deps: GatewayDeps, log: Logger): Hub {
     ...(deps.maxSubscriptions === undefined ? {} : { maxSubscriptions: deps.maxSubscriptions }),
     ...(deps.replayBuffer === undefined ? {} : { replayBuffer: deps.replayBuffer }),
     ...(deps.clientRate === undefined ? {} : { clientRate: deps.clientRate }),
+    ...deps.channels,
   });
 }
 
