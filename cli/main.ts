@@ -62,6 +62,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   x: { summary: 'X API v2 recent search (BITPREDICT_X_BEARER_TOKEN) -> text.raw', load: async () => (await import('./text.js')).runX },
   'text-replay': { summary: 'replay the real tweets or news file into text.raw', load: async () => (await import('./text.js')).runTextReplay },
   gateway: { summary: 'gateway: HTTP + WebSocket push of predictions, dashboard', load: async () => (await import('./services.js')).gateway },
+  dlq: {
+    summary: 'dlq list|show <id>|redrive [--dry-run]: look at dead letters, send them back to their source topic',
+    load: async () => (await import('./dlq.js')).dlq,
+  },
   keys: {
     summary: "keys create --name <n> --scope read|admin | list | revoke <id>: the gateway's API keys",
     load: async () => (await import('./keys.js')).keys,

@@ -201,6 +201,19 @@ export const ConfigSchema = Type.Object({
       'consumer group session timeout: a crashed (SIGKILLed) member holds its partitions this long before the group moves them (the broker allows 6000 and up by default)',
       { min: 6000, max: 300_000 },
     ),
+    // Issue 17: waiting for dependencies instead of dead-lettering, and DLQ records that fit the broker.
+    dependencyBackoffMaxMs: env.int(
+      'BITPREDICT_CONSUMER_DEPENDENCY_BACKOFF_MAX_MS',
+      30000,
+      'while Redis, the schema registry or Kafka is down, a processor holds the partition and retries the record with a backoff doubling from BITPREDICT_RETRY_BACKOFF_MS up to this (ms), until the dependency answers; such records never go to the DLQ',
+      { min: 100, max: 600_000 },
+    ),
+    dlqMaxRecordBytes: env.int(
+      'BITPREDICT_DLQ_MAX_RECORD_BYTES',
+      1_000_000,
+      "largest DLQ record (bytes); a larger one keeps only the head of the original value, with its size and SHA-256 in headers. Keep it below the dlq topic's and the broker's max.message.bytes (1048588 by default)",
+      { min: 10_000 },
+    ),
   }),
   events: Type.Object({
     futureToleranceMs: env.int('BITPREDICT_FUTURE_TOLERANCE_MS', 300000, 'how far in the future an event time may lie before a record is rejected', { min: 0 }),
