@@ -378,6 +378,23 @@ export const ConfigSchema = Type.Object({
       'a trained model expires this many days after it is created: the predictor refuses it from then on and serves the baselines (logged, gauged), and the trainer service retrains at once; 0: never',
       { min: 0 },
     ),
+    // Signed model announcements (core/models/signing.ts, docs/deploy.md "Model signing").
+    signing: env.oneOf(
+      'BITPREDICT_MODEL_SIGNING',
+      ['required', 'off'] as const,
+      'required',
+      'required: the trainer and the model CLIs sign every models announcement (HMAC-SHA256) and the predictor loads only announcements signed with an accepted key; off: no signing, no check (a warning; never in production)',
+    ),
+    signingKey: env.string(
+      'BITPREDICT_MODEL_SIGNING_KEY',
+      '',
+      'model signing keys, `[<id>:]<secret>` comma-separated, secret at least 32 bytes: the first signs, all are accepted (rotation); never logged. Prefer BITPREDICT_MODEL_SIGNING_KEY_FILE; neither set: a key generated once in <BITPREDICT_MODEL_STORE_DIR>/.signing-key (local use only)',
+    ),
+    signingKeyFile: env.string(
+      'BITPREDICT_MODEL_SIGNING_KEY_FILE',
+      '',
+      'file holding the model signing keys, one `[<id>:]<secret>` per line (a mounted Kubernetes Secret): the first signs, all are accepted',
+    ),
   }),
   retrain: Type.Object({
     intervalMs: env.int('BITPREDICT_RETRAIN_INTERVAL_MS', 604800000, 'trainer service: retrain this often (ms; 0: no scheduled retraining)', { min: 0 }),
