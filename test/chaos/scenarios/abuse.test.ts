@@ -21,6 +21,7 @@ import { createProducer, type Producer } from '../../../core/kafka/producer.js';
 import { createKeyStore } from '../../../gateway/auth/keys.js';
 import type { Prediction } from '../../../schemas/types.js';
 import { recordChaos } from '../report.js';
+import { warmUpGateway } from '../helpers-b-gateway.js';
 import { atScale, metricValue, startService, type ChaosProcess } from '../helpers-b-procs.js';
 
 const CYCLES = atScale(2_000, 10_000);
@@ -93,25 +94,6 @@ describe('chaos: abuse of the gateway by one key', () => {
     return c;
   }
 
-  /** Waits until the gateway's consumer reads (it starts at the latest offset). */
-  async function warmUp(): Promise<void> {
-    const c = await open();
-    c.send({ op: 'subscribe', channel: 'predictions:WARMUP' });
-    await c.waitFor((m) => m.type === 'subscribed', 'the warm-up subscription');
-    await waitFor(
-      async () => {
-        await producePredictions(tp, producer, [prediction(0, { symbol: 'WARMUP' })]);
-        return c
-          .waitFor((m) => m.type === 'prediction', 'a warm-up prediction', 500)
-          .then(() => true)
-          .catch(() => false);
-      },
-      'the gateway to read the predictions topic',
-      30_000,
-    );
-    c.close();
-  }
-
   /** subscribe + unsubscribe on each symbol, WINDOW pairs in flight; counts the answers by type. */
   async function cycle(c: TestWsClient, symbols: string[], answers: Map<string, number>): Promise<void> {
     for (let i = 0; i < symbols.length; i += WINDOW) {
@@ -129,7 +111,7 @@ describe('chaos: abuse of the gateway by one key', () => {
   }
 
   it('keeps memory and channels bounded and serves well-behaved readers in full', async () => {
-    await warmUp();
+    await warmUpGateway(tp, producer, gateway.url, headers());
     const idle = gateway.rssMb() ?? 0;
     const hello = await (await open()).next();
     const limits = (hello.limits ?? {}) as Record<string, unknown>;
