@@ -66,13 +66,6 @@ export interface StartOptions {
   sampleMs?: number;
 }
 
-/** Every child of the run, for the log scan and for the afterAll that must not leave one behind. */
-const started: ChaosProcess[] = [];
-
-export function startedProcesses(): readonly ChaosProcess[] {
-  return started;
-}
-
 /** The connection settings of this run (brokers, registry, Redis, security) that a child must share. */
 function inheritedEnv(): Record<string, string> {
   const out: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
@@ -145,7 +138,6 @@ export async function startService(tp: TestPlatform, opts: StartOptions): Promis
       }
     },
   };
-  started.push(proc);
   const ready = async (): Promise<boolean> => {
     if (exitCode !== undefined) throw new Error(`bitpredict ${opts.command} exited with ${String(exitCode)} while starting:\n${out.slice(-4000)}`);
     try {
@@ -155,7 +147,8 @@ export async function startService(tp: TestPlatform, opts: StartOptions): Promis
     }
   };
   try {
-    await waitFor(ready, `bitpredict ${opts.command} to be ready`, 90_000);
+    // Generous: five processes compiling TypeScript at once on a loaded 2-core machine take minutes.
+    await waitFor(ready, `bitpredict ${opts.command} to be ready`, 180_000);
   } catch (err) {
     await proc.stop();
     throw err;
