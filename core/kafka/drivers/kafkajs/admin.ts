@@ -69,7 +69,10 @@ export async function createKafkaJsAdmin(kafka: Kafka, toError: (err: unknown) =
           // for a topic just created (seen on a loaded machine). The topics were created: wait for
           // their leaders ourselves instead of failing the caller's start.
           if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION' && e.type !== 'LEADER_NOT_AVAILABLE') throw err;
-          await waitForLeaders(specs.map((s) => s.name), err);
+          await waitForLeaders(
+            specs.map((s) => s.name),
+            err,
+          );
         }
       }),
     listTopics: () => wrap(() => admin.listTopics()),
