@@ -82,3 +82,23 @@ export function countLoss(expected: Iterable<string>, got: readonly string[]): L
   }
   return { lost, duplicated, unexpected, examples };
 }
+
+const BASELINES = ['persistence', 'ewma', 'har-rv', 'garch'];
+
+/**
+ * The prediction ids (`eventTime|model`) a run over these feature event times must hold: none for
+ * the first vector (no return yet), then the warm-up persistence forecast alone until the
+ * baselines' first fit, then all four baselines for every vector. Where the first fit falls
+ * depends only on the inputs; it is taken from what was read (the first time with more than one
+ * model), so a missing prediction after it, or a missing time anywhere, counts as lost.
+ */
+export function expectedPredictionIds(featureTimes: readonly number[], got: readonly string[]): string[] {
+  const models = new Map<number, number>();
+  for (const id of new Set(got)) {
+    const t = Number(id.slice(0, id.indexOf('|')));
+    models.set(t, (models.get(t) ?? 0) + 1);
+  }
+  const sorted = [...featureTimes].sort((a, b) => a - b);
+  const firstFit = sorted.find((t) => (models.get(t) ?? 0) > 1) ?? Number.POSITIVE_INFINITY;
+  return sorted.slice(1).flatMap((t) => (t < firstFit ? [`${t}|persistence`] : BASELINES.map((m) => `${t}|${m}`)));
+}
