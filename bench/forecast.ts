@@ -39,6 +39,7 @@ import { featuresFromCandles } from '../core/features/batch.js';
 import type { Platform } from '../core/runtime.js';
 import type { Registry } from '../core/metrics.js';
 import type { FeatureVector } from '../schemas/types.js';
+import { startSigning } from '../core/models/signing.js';
 
 const FILE = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const HOUR = 3_600_000;
@@ -214,7 +215,7 @@ async function round(i: number, champion: { store: string; meta: ArtifactMeta })
     } finally {
       await producer.close();
     }
-    await announce(platform, champion.meta, champion.store, config.models.artifactChunkBytes);
+    await announce(platform, champion.meta, champion.store, config.models.artifactChunkBytes, startSigning(config.models, platform.logger));
     progress(`round ${i + 1}: ${total} candles (${SERIES} series) replayed (setup)`);
     const onFatal = (e: Error): void => progress(`fatal: ${e.message}`);
     // Polling every 50 ms: the clock starts within 50 ms of the first record (well under 1 % of a round).

@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   forecast: async () => (await import('./forecast.js')).run(),
   dashboard: async () => (await import('./dashboard.js')).run(),
   tracing: async () => (await import('./tracing.js')).run(),
+  capacity: async () => (await import('./capacity.js')).run(),
 };
 
 const name = process.argv[2];

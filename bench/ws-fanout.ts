@@ -358,6 +358,8 @@ export async function run(): Promise<Record<string, unknown>> {
     // The heartbeat and idle timers must not fire in the middle of a round.
     BITPREDICT_GATEWAY_HEARTBEAT_MS: '60000',
     BITPREDICT_GATEWAY_IDLE_TIMEOUT_MS: '0',
+    // Thousands of clients from one loopback address: the per-address cap would refuse them.
+    BITPREDICT_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: '0',
   });
   let fatal: unknown = null;
   const checkFatal = (): void => {

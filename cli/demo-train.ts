@@ -17,6 +17,7 @@ import { loadTf } from '../core/models/tf.js';
 import { announce } from '../core/models/registry.js';
 import { readFeaturesWithSource } from '../trainer/data.js';
 import { retrain } from '../trainer/retrain.js';
+import { startSigning } from '../core/models/signing.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -75,6 +76,7 @@ async function trainOnce(o: DemoTrainOptions, storeDir: string, signal: { aborte
   say(
     `training first model on ${((trainTo - trainFrom) / DAY).toFixed(0)} days to ${new Date(trainTo).toISOString()}, validating on the ${DEMO_MODEL.valDays} days after (T ${DEMO_MODEL.T}, ${DEMO_MODEL.units} units, ${DEMO_MODEL.epochs} epochs); the baselines serve meanwhile`,
   );
+  const signing = startSigning(config.models, platform.logger);
   const loaded = await loadTf();
   const started = Date.now();
   const out = await retrain({
@@ -100,7 +102,7 @@ async function trainOnce(o: DemoTrainOptions, storeDir: string, signal: { aborte
       say(
         `training first model: epoch ${e.epoch}/${epochs}, loss ${e.loss.toFixed(4)}${e.valLoss === null ? '' : `, validation ${e.valLoss.toFixed(4)}`} (${e.seconds.toFixed(0)} s)`,
       ),
-    announce: (meta) => announce(platform, meta, storeDir, config.models.artifactChunkBytes),
+    announce: (meta) => announce(platform, meta, storeDir, config.models.artifactChunkBytes, signing),
     lineage: { sources: [source] },
   });
   const took = ((Date.now() - started) / 1000).toFixed(0);

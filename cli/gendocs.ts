@@ -60,8 +60,11 @@ export function errorsDoc(): string {
 # Error codes
 
 Every error BitPredict raises carries a stable code and a retryable flag. The consumer runner
-retries a retryable failure up to \`BITPREDICT_DLQ_MAX_ATTEMPTS\` times with doubling backoff, then
-dead-letters the record; a failure that is not retryable goes to the DLQ at once. DLQ records and
+waits out a dependency that is down (Redis, the schema registry, Kafka: the record is retried until
+it answers and never dead-lettered), retries any other retryable failure up to
+\`BITPREDICT_DLQ_MAX_ATTEMPTS\` times with doubling backoff, then dead-letters the record; a failure
+that is not retryable goes to the DLQ at once (the table of which codes are which is in
+[operations.md](operations.md#dead-letter-queue)). DLQ records and
 CLI error lines carry the code (\`bitpredict: ERR_KAFKA_UNREACHABLE: ...\`); HTTP error bodies are
 \`{"code": "...", "message": "..."}\`.
 

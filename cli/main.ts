@@ -8,6 +8,7 @@ import { createOutput } from './output.js';
 import { serviceNameOf, tracingOn } from './tracing.js';
 
 import type { Command } from './context.js';
+import { redactText } from '../core/redact.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   stack: { summary: 'stack up|down|status: run Kafka, the schema registry and Redis locally', load: async () => (await import('./stack/command.js')).run },
@@ -62,6 +63,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   x: { summary: 'X API v2 recent search (BITPREDICT_X_BEARER_TOKEN) -> text.raw', load: async () => (await import('./text.js')).runX },
   'text-replay': { summary: 'replay the real tweets or news file into text.raw', load: async () => (await import('./text.js')).runTextReplay },
   gateway: { summary: 'gateway: HTTP + WebSocket push of predictions, dashboard', load: async () => (await import('./services.js')).gateway },
+  dlq: {
+    summary: 'dlq list|show <id>|redrive [--dry-run]: look at dead letters, send them back to their source topic',
+    load: async () => (await import('./dlq.js')).dlq,
+  },
   keys: {
     summary: "keys create --name <n> --scope read|admin | list | revoke <id>: the gateway's API keys",
     load: async () => (await import('./keys.js')).keys,
@@ -93,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     config = loadConfig(process.env);
   } catch (err) {
-    output.error(`bitpredict: ${errorMessage(err)}`);
+    output.error(`bitpredict: ${redactText(errorMessage(err))}`);
     return 2;
   }
   // service and version on every line; trace_id and span_id too while spans are exported.
@@ -109,8 +114,9 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     // One clear line for errors we understand; a stack trace only for bugs.
-    if (isBitPredictError(err)) output.error(`bitpredict: ${err.code}: ${err.message}`);
-    else output.error(`bitpredict: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    // Either way through redactText: a driver's message may quote a URL or a password.
+    if (isBitPredictError(err)) output.error(redactText(`bitpredict: ${err.code}: ${err.message}`));
+    else output.error(redactText(`bitpredict: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     process.exitCode = err instanceof BitPredictError && err.code === 'ERR_CONFIG_INVALID' ? 2 : 1;
   },
 );

@@ -23,6 +23,7 @@ import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollback } from '../core/models/registry.js';
 import type { ArtifactMeta } from '../core/models/artifact.js';
 import { describeLineage, type ArtifactLineage } from '../core/models/lineage.js';
+import { startSigning } from '../core/models/signing.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -111,7 +112,7 @@ export async function train(ctx: CommandContext): Promise<number> {
       : async (meta) => {
           const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'train' }), clientId: 'train' });
           await prepareTopicsAndSchemas(platform, config.kafka);
-          await announce(platform, meta, config.models.storeDir, config.models.artifactChunkBytes);
+          await announce(platform, meta, config.models.storeDir, config.models.artifactChunkBytes, startSigning(config.models, ctx.logger));
         },
   });
   const { version, dir, decision, meta } = out;
@@ -195,7 +196,7 @@ export async function models(ctx: CommandContext): Promise<number> {
   const announceChampion = async (version: string): Promise<void> => {
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'models' }), clientId: 'models' });
     await prepareTopicsAndSchemas(platform, config.kafka);
-    await announce(platform, await readMeta(store, name, version), store, config.models.artifactChunkBytes);
+    await announce(platform, await readMeta(store, name, version), store, config.models.artifactChunkBytes, startSigning(config.models, ctx.logger));
   };
   if (sub === 'promote') {
     if (!arg) throw new BitPredictError('ERR_CONFIG_INVALID', 'usage: bitpredict models promote <version>');

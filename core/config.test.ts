@@ -74,4 +74,23 @@ describe('keys owned by the stack command', () => {
     expect(() => loadConfig({ BITPREDICT_STACK_DIR: '/tmp/x', BITPREDICT_STACK_KAFKA_HEAP: '1g' })).not.toThrow();
     expect(() => loadConfig({ BITPREDICT_STAK_DIR: '/tmp/x' })).toThrow(/BITPREDICT_STAK_DIR: unknown configuration key/);
   });
+  it('refuses open mode on a bind address that is not loopback, naming both settings', () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'gateway.example']) {
+      expect(() => loadConfig({ BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_HOST: host })).toThrow(
+        new RegExp(`BITPREDICT_GATEWAY_AUTH=open needs a loopback BITPREDICT_GATEWAY_HOST .*not "${host.replace(/\./g, '\\.')}"`),
+      );
+    }
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', '[::1]', 'localhost']) {
+      expect(loadConfig({ BITPREDICT_GATEWAY_AUTH: 'open', BITPREDICT_GATEWAY_HOST: host }).gateway.auth).toBe('open');
+    }
+    expect(loadConfig({ BITPREDICT_GATEWAY_AUTH: 'keys', BITPREDICT_GATEWAY_HOST: '0.0.0.0' }).gateway.host).toBe('0.0.0.0');
+  });
+
+  it('checks the gateway hardening keys', () => {
+    expect(() => loadConfig({ BITPREDICT_GATEWAY_PUBLIC_ORIGIN: 'https://gw.example/path' })).toThrow(/BITPREDICT_GATEWAY_PUBLIC_ORIGIN: .* is not an origin/);
+    expect(() => loadConfig({ BITPREDICT_GATEWAY_ALLOWED_HOSTS: 'gw.example:8080' })).toThrow(/BITPREDICT_GATEWAY_ALLOWED_HOSTS: .* is not a host name/);
+    expect(() => loadConfig({ BITPREDICT_GATEWAY_HTTP_RATE: '-1' })).toThrow(/BITPREDICT_GATEWAY_HTTP_RATE/);
+    const c = loadConfig({ BITPREDICT_GATEWAY_PUBLIC_ORIGIN: 'https://gw.example', BITPREDICT_GATEWAY_ALLOWED_HOSTS: 'a.example,*' });
+    expect(c.gateway).toMatchObject({ publicOrigin: 'https://gw.example', allowedHosts: ['a.example', '*'], httpRate: 20, maxConnectionsPerKey: 100 });
+  });
 });

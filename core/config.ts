@@ -6,6 +6,7 @@
 // Pick of the sections below). Nothing else in the code base reads process.env. The local
 // stack's own keys (BITPREDICT_STACK_*) belong to the CLI's stack command (cli/stack/config.ts).
 import { hostname } from 'node:os';
+import { BitPredictError } from './errors.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { horizonsProblem } from './forecast/horizons.js';
 import { env, envKeyTable, loadEnv, type EnvKeysOf, type EnvOverrides } from './env-config.js';
@@ -27,6 +28,24 @@ function httpUrlProblem(text: string): string | null {
   } catch {
     return 'is not a URL';
   }
+}
+
+/** scheme://host[:port] with nothing after it, or empty. */
+function originProblem(text: string): string | null {
+  if (text === '') return null;
+  try {
+    const u = new URL(text);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'is not an http(s) origin';
+    return u.origin === text.replace(/\/$/, '').toLowerCase() ? null : 'is not an origin (scheme://host[:port], no path)';
+  } catch {
+    return 'is not an origin (scheme://host[:port])';
+  }
+}
+
+/** localhost, *.localhost, 127.0.0.0/8, ::1: the bind addresses open mode may use. */
+function isLoopbackBind(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function retentionProblem(text: string): string | null {
@@ -181,6 +200,19 @@ export const ConfigSchema = Type.Object({
       30000,
       'consumer group session timeout: a crashed (SIGKILLed) member holds its partitions this long before the group moves them (the broker allows 6000 and up by default)',
       { min: 6000, max: 300_000 },
+    ),
+    // Issue 17: waiting for dependencies instead of dead-lettering, and DLQ records that fit the broker.
+    dependencyBackoffMaxMs: env.int(
+      'BITPREDICT_CONSUMER_DEPENDENCY_BACKOFF_MAX_MS',
+      30000,
+      'while Redis, the schema registry or Kafka is down, a processor holds the partition and retries the record with a backoff doubling from BITPREDICT_RETRY_BACKOFF_MS up to this (ms), until the dependency answers; such records never go to the DLQ',
+      { min: 100, max: 600_000 },
+    ),
+    dlqMaxRecordBytes: env.int(
+      'BITPREDICT_DLQ_MAX_RECORD_BYTES',
+      1_000_000,
+      "largest DLQ record (bytes); a larger one keeps only the head of the original value, with its size and SHA-256 in headers. Keep it below the dlq topic's and the broker's max.message.bytes (1048588 by default)",
+      { min: 10_000 },
     ),
   }),
   events: Type.Object({
@@ -346,6 +378,23 @@ export const ConfigSchema = Type.Object({
       'a trained model expires this many days after it is created: the predictor refuses it from then on and serves the baselines (logged, gauged), and the trainer service retrains at once; 0: never',
       { min: 0 },
     ),
+    // Signed model announcements (core/models/signing.ts, docs/deploy.md "Model signing").
+    signing: env.oneOf(
+      'BITPREDICT_MODEL_SIGNING',
+      ['required', 'off'] as const,
+      'required',
+      'required: the trainer and the model CLIs sign every models announcement (HMAC-SHA256) and the predictor loads only announcements signed with an accepted key; off: no signing, no check (a warning; never in production)',
+    ),
+    signingKey: env.string(
+      'BITPREDICT_MODEL_SIGNING_KEY',
+      '',
+      'model signing keys, `[<id>:]<secret>` comma-separated, secret at least 32 bytes: the first signs, all are accepted (rotation); never logged. Prefer BITPREDICT_MODEL_SIGNING_KEY_FILE; neither set: a key generated once in <BITPREDICT_MODEL_STORE_DIR>/.signing-key (local use only)',
+    ),
+    signingKeyFile: env.string(
+      'BITPREDICT_MODEL_SIGNING_KEY_FILE',
+      '',
+      'file holding the model signing keys, one `[<id>:]<secret>` per line (a mounted Kubernetes Secret): the first signs, all are accepted',
+    ),
   }),
   retrain: Type.Object({
     intervalMs: env.int('BITPREDICT_RETRAIN_INTERVAL_MS', 604800000, 'trainer service: retrain this often (ms; 0: no scheduled retraining)', { min: 0 }),
@@ -412,12 +461,48 @@ export const ConfigSchema = Type.Object({
       'BITPREDICT_GATEWAY_AUTH',
       ['keys', 'open'] as const,
       'keys',
-      'keys: every REST route under /v1 and every WebSocket needs an API key (bitpredict keys create); open: no key needed, for local demos only (the demo sets it)',
+      'keys: every REST route under /v1 and every WebSocket needs an API key (bitpredict keys create); open: streams and data without a key for local demos only (the demo sets it): refused at start unless BITPREDICT_GATEWAY_HOST is a loopback address, answers loopback peers only, and key management still needs an admin key',
     ),
     allowedOrigins: env.list(
       'BITPREDICT_GATEWAY_ALLOWED_ORIGINS',
       [],
-      "comma-separated browser origins (scheme://host[:port]) allowed to open WebSockets and call the API besides the gateway's own; a request with any other Origin header gets 403 ERR_ORIGIN_FORBIDDEN",
+      "comma-separated browser origins (scheme://host[:port]) allowed to open WebSockets and call the API (CORS headers and preflights are answered for them) besides the gateway's own; a request with any other Origin header gets 403 ERR_ORIGIN_FORBIDDEN",
+      { minItems: 0 },
+    ),
+    publicOrigin: env.string(
+      'BITPREDICT_GATEWAY_PUBLIC_ORIGIN',
+      '',
+      "the gateway's own origin as browsers see it (https://bitpredict.example.com): its dashboard may call the API and its host is served; empty: only loopback and IP-address pages of the gateway itself",
+      { check: originProblem },
+    ),
+    allowedHosts: env.list(
+      'BITPREDICT_GATEWAY_ALLOWED_HOSTS',
+      [],
+      'comma-separated host names served besides loopback names, IP addresses and the hosts of BITPREDICT_GATEWAY_PUBLIC_ORIGIN and BITPREDICT_GATEWAY_ALLOWED_ORIGINS (for example an in-cluster service name); any other Host header gets 403 ERR_HOST_FORBIDDEN (DNS rebinding); * turns the check off',
+      { minItems: 0, pattern: '^(\\*|[A-Za-z0-9.-]+)$', patternDoc: 'a host name (no port) or *' },
+    ),
+    httpRate: env.int(
+      'BITPREDICT_GATEWAY_HTTP_RATE',
+      20,
+      'REST requests per second per API key (per client address for requests without one), token bucket with a burst of twice this; beyond it 429 ERR_RATE_LIMITED with Retry-After; /healthz, /readyz and /metrics are exempt; 0: no limit',
+      { min: 0 },
+    ),
+    maxConnectionsPerKey: env.int(
+      'BITPREDICT_GATEWAY_MAX_CONNECTIONS_PER_KEY',
+      100,
+      'open WebSockets one API key may hold on one gateway instance; the next upgrade gets 429 ERR_RATE_LIMITED; 0: no cap',
+      { min: 0 },
+    ),
+    maxConnectionsPerAddress: env.int(
+      'BITPREDICT_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS',
+      1000,
+      'open WebSockets one client address may hold on one gateway instance (behind a proxy, list it in BITPREDICT_GATEWAY_TRUSTED_PROXIES or every client counts as the proxy); the next upgrade gets 429 ERR_RATE_LIMITED; 0: no cap',
+      { min: 0 },
+    ),
+    trustedProxies: env.list(
+      'BITPREDICT_GATEWAY_TRUSTED_PROXIES',
+      [],
+      'comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client, for the per-address limits; empty: the TCP peer is the client',
       { minItems: 0 },
     ),
     replayBuffer: env.int(
@@ -437,6 +522,18 @@ export const ConfigSchema = Type.Object({
       300000,
       'a WebSocket client with no subscription and no message from it for this long is closed (4000); 0 disables',
       { min: 0 },
+    ),
+    maxChannels: env.int(
+      'BITPREDICT_GATEWAY_MAX_CHANNELS',
+      10000,
+      'WebSocket channels (each with a sequence and a replay buffer of up to BITPREDICT_GATEWAY_REPLAY_BUFFER messages) one gateway holds at once; a member-less channel makes room, and when all have subscribers a subscribe to a new one is refused (too_many_channels)',
+      { min: 1 },
+    ),
+    channelIdleMs: env.int(
+      'BITPREDICT_GATEWAY_CHANNEL_IDLE_MS',
+      600000,
+      'a WebSocket channel with no subscriber and no message for this long is deleted with its replay buffer (a later resume on it gets a gap)',
+      { min: 1000 },
     ),
     maxSubscriptions: env.int('BITPREDICT_GATEWAY_MAX_SUBSCRIPTIONS', 50, 'channels one WebSocket connection may subscribe to', { min: 1, max: 10000 }),
     clientRate: env.int(
@@ -512,5 +609,11 @@ export function loadConfig(envVars: Record<string, string | undefined> = process
   const config = loadEnv(ConfigSchema, envVars, overrides, { alsoKnownPrefixes: [STACK_KEY_PREFIX] });
   // An empty instance id means "this process": hostname-pid names its private consumer groups.
   if (config.instanceId === '') config.instanceId = `${hostname()}-${process.pid}`;
+  // Open mode hands out data without a key: only to this machine. A gateway reachable from
+  // elsewhere (0.0.0.0, a container's interface) must use keys.
+  if (config.gateway.auth === 'open' && !isLoopbackBind(config.gateway.host)) {
+    const problem = `BITPREDICT_GATEWAY_AUTH=open needs a loopback BITPREDICT_GATEWAY_HOST (127.0.0.1, ::1, localhost), not "${config.gateway.host}": open mode serves anyone who reaches the port; use BITPREDICT_GATEWAY_AUTH=keys (bitpredict keys create) to listen on other interfaces`;
+    throw new BitPredictError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problem}`, { details: { problems: [problem] } });
+  }
   return config;
 }

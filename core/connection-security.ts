@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from './config.js';
 import { BitPredictError, errorMessage } from './errors.js';
+import { addSecrets, decodedOr, redactUrl } from './redact.js';
 
 /** Node's tls options for a client: what https.Agent and ioredis take. */
 export interface ClientTls {
@@ -54,21 +55,7 @@ export interface ReadDeps {
 /** Reads a file as UTF-8: the default of every `readFile` dependency here and in core/kafka/security.ts. */
 export const defaultRead = (path: string): string => readFileSync(path, 'utf8');
 
-/** A URL with its password (and, with `dropUser`, its user) removed; the text as is when it does not parse. */
-export function redactUrl(text: string, opts: { dropUser?: boolean } = {}): string {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    return text.replace(/\/\/[^/@]*@/, '//***@');
-  }
-  if (u.password !== '') u.password = '***';
-  if (opts.dropUser === true) {
-    u.username = '';
-    u.password = '';
-  }
-  return u.toString().replace(/\/$/, text.endsWith('/') ? '/' : '');
-}
+export { redactUrl } from './redact.js';
 
 /** Why a file could not be read, without its contents: "ENOENT: no such file or directory". */
 export function readProblem(err: unknown): string {
@@ -243,6 +230,7 @@ export function registryConnectionFromConfig(cfg: Config['registry'], deps: Read
       authOrigin = `BITPREDICT_REGISTRY_USERNAME=${cfg.username}, ${shared.passwordFrom}`;
     }
   }
+  addSecrets([urlPassword, shared.password]);
   if (problems.length > 0) fail('schema registry', problems);
   url.username = '';
   url.password = '';
@@ -263,6 +251,7 @@ export function redisConnectionFromConfig(cfg: Config['redis'], deps: ReadDeps =
     throw new BitPredictError('ERR_CONFIG_INVALID', `BITPREDICT_REDIS_URL=${redactUrl(cfg.url)} is not a URL`, { cause: err });
   }
   const shownUrl = redactUrl(cfg.url);
+  addSecrets([url.password, decodedOr(url.password)]);
   const usesTls = url.protocol === 'rediss:';
   const shared = readShared(
     'BITPREDICT_REDIS',
@@ -291,6 +280,7 @@ export function redisConnectionFromConfig(cfg: Config['redis'], deps: ReadDeps =
             ', ',
           );
   }
+  addSecrets([shared.password]);
   if (problems.length > 0) fail('Redis', problems);
   return out;
 }

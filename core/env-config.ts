@@ -20,6 +20,7 @@ import {
 } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { BitPredictError } from './errors.js';
+import { redactUrl } from './redact.js';
 
 /** How a variable's text becomes a value. */
 export type EnvKind = 'string' | 'url' | 'int' | 'number' | 'boolean' | 'enum' | 'list' | 'time';
@@ -159,7 +160,7 @@ function problemOf(leaf: TSchema & EnvMeta<string>, text: string, value: unknown
       try {
         new URL(text);
       } catch {
-        return `${key}: "${text}" is not a URL`;
+        return `${key}: "${redactUrl(text)}" is not a URL`; // a password in it stays out of the message
       }
       break;
     case 'time':

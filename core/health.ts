@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from './metrics.js';
 import type { Readiness } from './service.js';
+import { redactText } from './redact.js';
 
 export interface HealthServer {
   readonly port: number;
@@ -19,7 +20,7 @@ export async function startHealthServer(deps: { port: number; host?: string; reg
       const r = deps.readiness();
       res
         .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, warnings: r.warnings ?? [] }));
+        .end(redactText(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, warnings: r.warnings ?? [] })));
     } else if (url === '/metrics') {
       deps.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': deps.registry.contentType }).end(text),

@@ -8,9 +8,15 @@
 // without merging them, so a second `service` would be a duplicate key in the JSON line (which
 // log shippers resolve differently). With tracing on, lines written inside a traced operation
 // also carry `trace_id` and `span_id` of the active span (docs/operations.md).
+//
+// Secrets: besides pino's key-path redaction below, every finished line goes through
+// core/redact.ts redactText on its way out (URL passwords, and every password, token and signing
+// key the process has read), so a secret quoted by a driver's error message, a `cause` chain, a
+// stack or a URL in any field never reaches the log.
 import { context, trace } from '@opentelemetry/api';
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { destination, pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { VERSION } from './version.js';
+import { redactText } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -54,5 +60,18 @@ export function createLogger(
       censor: '[redacted]',
     },
   };
-  return options.destination ? pino(opts, options.destination) : pino(opts);
+  return pino(opts, redacting(options.destination ?? destination({ dest: 1, sync: true })));
+}
+
+/** A destination that writes each line with its secrets replaced (redactText); flushes pass through. */
+function redacting(inner: DestinationStream & { flush?: (cb?: (err?: Error) => void) => void; flushSync?: () => void }): DestinationStream {
+  return Object.assign(
+    {
+      write(line: string): void {
+        inner.write(redactText(line));
+      },
+    },
+    inner.flush ? { flush: (cb?: (err?: Error) => void) => inner.flush?.(cb) } : {},
+    inner.flushSync ? { flushSync: () => inner.flushSync?.() } : {},
+  );
 }

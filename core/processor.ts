@@ -38,13 +38,15 @@ export async function createProcessor(opts: ProcessorOptions): Promise<Service> 
     groupId,
     topics: [platform.kafka.topic(opts.input)],
     handler: opts.handler,
-    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix }),
+    deadLetter: createDeadLetterFactory({ serde: platform.serde, topicPrefix: platform.kafka.topicPrefix, maxRecordBytes: consumer.dlqMaxRecordBytes }),
     delivery: delivery.mode,
     logger: platform.logger.child({ component: opts.name }),
     registry: platform.registry,
     maxAttempts: consumer.maxAttempts,
     retryBackoffMs: consumer.retryBackoffMs,
     sessionTimeoutMs: consumer.sessionTimeoutMs,
+    dependencyBackoffMaxMs: consumer.dependencyBackoffMaxMs,
+    maxFlushBytes: consumer.dlqMaxRecordBytes,
     ...(opts.flushEvery !== undefined ? { flushEvery: opts.flushEvery } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.prepareBatch ? { prepareBatch: opts.prepareBatch } : {}),
@@ -60,6 +62,16 @@ export async function createProcessor(opts: ProcessorOptions): Promise<Service> 
       await runner.stop();
       await delivery.close();
     },
-    readiness: () => ({ ready: runner.joined && !stopped, checks: { kafka: runner.joined ? 'joined' : 'not joined', ...(opts.checks?.() ?? {}) } }),
+    readiness: () => {
+      // Not ready while a dependency is down: the partition waits for it (core/kafka/runner/retry.ts).
+      const wait = runner.dependencyWait();
+      const waiting: Record<string, string> = wait
+        ? { dependency: `waiting since ${new Date(wait.since).toISOString()} (${wait.code}) on ${wait.partitions.length} partition(s)` }
+        : {};
+      return {
+        ready: runner.joined && !stopped && wait === null,
+        checks: { kafka: runner.joined ? 'joined' : 'not joined', ...waiting, ...(opts.checks?.() ?? {}) },
+      };
+    },
   };
 }

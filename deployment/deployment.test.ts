@@ -242,6 +242,9 @@ function checkCompose(doc: unknown): string[] {
   const port = gatewayEnv.BITPREDICT_GATEWAY_PORT ?? CONFIG_KEYS.BITPREDICT_GATEWAY_PORT.default;
   if (!arr(gateway.ports).some((p) => text(p) === `${port}:${port}`)) problems.push(`compose gateway: must publish ${port}:${port}`);
   if (gatewayEnv.BITPREDICT_GATEWAY_HOST !== '0.0.0.0') problems.push('compose gateway: BITPREDICT_GATEWAY_HOST must be 0.0.0.0 in a container');
+  // Open mode serves anyone who reaches the published port; the gateway refuses it off loopback.
+  if ((gatewayEnv.BITPREDICT_GATEWAY_AUTH ?? CONFIG_KEYS.BITPREDICT_GATEWAY_AUTH.default) !== 'keys')
+    problems.push('compose gateway: BITPREDICT_GATEWAY_AUTH must be keys on a published port');
   return problems;
 }
 
@@ -916,6 +919,48 @@ function checkConnectionSecrets(docs: K8sDoc[]): string[] {
   return problems;
 }
 
+/** Where the model signing keys live: the Secret, its mount and the key file the workloads name. */
+const MODEL_SIGNING = { secret: 'bitpredict-model-signing', dir: '/etc/bitpredict/model-signing', file: '/etc/bitpredict/model-signing/keys' } as const;
+
+/**
+ * The model signing keys are required in production: every trainer and predictor names the key
+ * file of the Secret bitpredict-model-signing, mounted read-only and not optional (no Secret: the
+ * pod does not start), with BITPREDICT_MODEL_SIGNING=required; nothing turns signing off or puts
+ * a key in a plain value (ConfigMap or env).
+ */
+function checkModelSigning(docs: K8sDoc[]): string[] {
+  const problems: string[] = [];
+  const byKind = (kind: string): Obj[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+  for (const cm of byKind('ConfigMap')) {
+    const data = obj(cm.data);
+    if (text(data.BITPREDICT_MODEL_SIGNING) === 'off') problems.push(`ConfigMap/${text(obj(cm.metadata).name) ?? ''}: BITPREDICT_MODEL_SIGNING=off`);
+    if (data.BITPREDICT_MODEL_SIGNING_KEY !== undefined)
+      problems.push(`ConfigMap/${text(obj(cm.metadata).name) ?? ''}: BITPREDICT_MODEL_SIGNING_KEY is a secret: use the Secret ${MODEL_SIGNING.secret}`);
+  }
+  let signers = 0;
+  for (const w of [...byKind('Deployment'), ...byKind('Job')].filter(isBitpredict)) {
+    const where = `${text(w.kind)}/${text(obj(w.metadata).name) ?? ''}`;
+    const pod = podSpec(w);
+    for (const c of arr(pod.containers).map(obj)) {
+      const env = new Map(arr(c.env).map((e) => [text(obj(e).name) ?? '', obj(e)]));
+      if (env.has('BITPREDICT_MODEL_SIGNING_KEY')) problems.push(`${where}: BITPREDICT_MODEL_SIGNING_KEY is a secret: use the Secret ${MODEL_SIGNING.secret}`);
+      if (text(env.get('BITPREDICT_MODEL_SIGNING')?.value) === 'off') problems.push(`${where}: BITPREDICT_MODEL_SIGNING=off`);
+      const command = text(arr(c.args)[0]);
+      if (command !== 'trainer' && command !== 'predictor') continue;
+      signers++;
+      if (text(env.get('BITPREDICT_MODEL_SIGNING')?.value) !== 'required') problems.push(`${where}: BITPREDICT_MODEL_SIGNING must be required`);
+      if (text(env.get('BITPREDICT_MODEL_SIGNING_KEY_FILE')?.value) !== MODEL_SIGNING.file)
+        problems.push(`${where}: BITPREDICT_MODEL_SIGNING_KEY_FILE must be ${MODEL_SIGNING.file}`);
+      const mount = obj(arr(c.volumeMounts).find((m) => obj(m).mountPath === MODEL_SIGNING.dir));
+      const source = obj(obj(arr(pod.volumes).find((v) => obj(v).name === mount.name)).secret);
+      if (mount.readOnly !== true || source.secretName !== MODEL_SIGNING.secret || source.optional === true)
+        problems.push(`${where}: ${MODEL_SIGNING.dir} must mount the Secret ${MODEL_SIGNING.secret}, read-only, not optional`);
+    }
+  }
+  if (signers < 2) problems.push(`only ${signers} trainer/predictor workloads found`);
+  return problems;
+}
+
 /** The ConfigMap patch of docs/deploy.md, "Registry and Redis credentials": the settings an operator adds. */
 function documentedCredentialSettings(markdown: string): Record<string, string> {
   const section = markdown.slice(markdown.indexOf('## Registry and Redis credentials'));
@@ -1071,29 +1116,33 @@ describe('docker-compose.yaml', () => {
     expect(checkCompose({ services: [] })).toEqual(['compose: no services']);
   });
 
-  it.runIf(COMPOSE_TOOL !== undefined)(`passes \`${(COMPOSE_TOOL ?? ['docker compose']).join(' ')} config\``, () => {
-    const [bin, ...args] = COMPOSE_TOOL as [string, ...string[]];
-    const ok = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), 'config', '-q'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    expect(ok.stderr).toBe('');
-    expect(ok.status).toBe(0);
-    // With the X source's profile too (compose parses every service either way; this is the file a user runs).
-    const withX = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), '--profile', 'x', 'config', '-q'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, X_BEARER_TOKEN: 'token' },
-    });
-    expect(withX.stderr).toBe('');
-    expect(withX.status).toBe(0);
-    const dir = mkdtempSync(join(tmpdir(), 'bitpredict-compose-'));
-    try {
-      writeFileSync(join(dir, 'docker-compose.yaml'), 'services:\n  a:\n    image: x\n    depends_on: [missing]\n');
-      const bad = spawnSync(bin, [...args, '-f', join(dir, 'docker-compose.yaml'), 'config', '-q'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-      expect(bad.status).not.toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.runIf(COMPOSE_TOOL !== undefined)(
+    `passes \`${(COMPOSE_TOOL ?? ['docker compose']).join(' ')} config\``,
+    () => {
+      const [bin, ...args] = COMPOSE_TOOL as [string, ...string[]];
+      const ok = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), 'config', '-q'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+      expect(ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+      // With the X source's profile too (compose parses every service either way; this is the file a user runs).
+      const withX = spawnSync(bin, [...args, '-f', join(ROOT, 'docker-compose.yaml'), '--profile', 'x', 'config', '-q'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, X_BEARER_TOKEN: 'token' },
+      });
+      expect(withX.stderr).toBe('');
+      expect(withX.status).toBe(0);
+      const dir = mkdtempSync(join(tmpdir(), 'bitpredict-compose-'));
+      try {
+        writeFileSync(join(dir, 'docker-compose.yaml'), 'services:\n  a:\n    image: x\n    depends_on: [missing]\n');
+        const bad = spawnSync(bin, [...args, '-f', join(dir, 'docker-compose.yaml'), 'config', '-q'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+        expect(bad.status).not.toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  ); // three docker-compose runs, each allowed 60 s: past the unit default of 20 s on a loaded machine
 
   it.skipIf(COMPOSE_TOOL !== undefined)('compose config check skipped: neither `docker compose` nor `docker-compose` is on PATH', () => {
     // .ci/run installs docker-compose: in CI a missing tool is a failure, never a silent skip.
@@ -1169,6 +1218,23 @@ describe('deployment/kubernetes', () => {
   it('is complete and consistent: probes, resources, grace periods, scaling bounds, wiring', () => {
     expect(checkK8s(docs)).toEqual([]);
     expect(checkConnectionSecrets(docs)).toEqual([]);
+    expect(checkModelSigning(docs)).toEqual([]);
+  });
+
+  it('finds a trainer or predictor without the model signing Secret, an optional one, and signing turned off', () => {
+    const docs = loadK8s();
+    const predictor = docs.find((d) => d.doc.kind === 'Deployment' && obj(d.doc.metadata).name === 'bitpredict-predictor');
+    const trainer = docs.find((d) => d.doc.kind === 'Deployment' && obj(d.doc.metadata).name === 'bitpredict-trainer');
+    if (!predictor || !trainer) throw new Error('no predictor or trainer Deployment');
+    const volumes = arr(podSpec(predictor.doc).volumes).map(obj);
+    obj(volumes.find((v) => v.name === 'model-signing')?.secret).optional = true;
+    const container = obj(arr(podSpec(trainer.doc).containers)[0]);
+    container.env = [...arr(container.env).filter((e) => obj(e).name !== 'BITPREDICT_MODEL_SIGNING'), { name: 'BITPREDICT_MODEL_SIGNING', value: 'off' }];
+    expect(checkModelSigning(docs)).toEqual([
+      'Deployment/bitpredict-predictor: /etc/bitpredict/model-signing must mount the Secret bitpredict-model-signing, read-only, not optional',
+      'Deployment/bitpredict-trainer: BITPREDICT_MODEL_SIGNING=off',
+      'Deployment/bitpredict-trainer: BITPREDICT_MODEL_SIGNING must be required',
+    ]);
   });
 
   it('lists every manifest in kustomization.yaml', () => {
@@ -1360,6 +1426,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
       expect(checkK8s(docs)).toEqual([]);
       expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
       expect(checkConnectionSecrets(docs)).toEqual([]);
+      expect(checkModelSigning(docs)).toEqual([]);
     });
     it.runIf(KUBECTL && SCHEMAS_INSTALLED)(
       `${name}: every object validates against the Kubernetes ${K8S_SCHEMA_VERSION}, KEDA, prometheus-operator and Strimzi schemas`,
@@ -1390,6 +1457,7 @@ describe('deployment/kubernetes rendered with kubectl kustomize', () => {
       expect(checkK8s(docs)).toEqual([]);
       expect(checkOperable(docs, readYaml(join(PROM_DIR, 'rules.yaml'))[0])).toEqual([]);
       expect(checkConnectionSecrets(docs)).toEqual([]);
+      expect(checkModelSigning(docs)).toEqual([]);
       if (base.endsWith('strimzi')) expect(checkStrimzi(docs, readFileSync(join(ROOT, 'docs', 'topics.md'), 'utf8'))).toEqual([]);
       if (base.endsWith('external')) expect(checkExternal(docs)).toEqual([]);
       if (name.includes('kafka-exporter')) expect(checkKafkaExporter(docs, sharedGroups(serviceSources(), 'bitpredict'))).toEqual([]);

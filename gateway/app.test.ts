@@ -9,7 +9,11 @@ import type { AuthGate, AuthOutcome, Scope } from './types.js';
 
 const logger = createLogger({ level: 'silent' });
 
-const allowAll: AuthGate = { check: () => Promise.resolve({ ok: true, principal: { keyId: null, scope: 'admin', name: 'test' } }) };
+const allowAll: AuthGate = {
+  check: () => Promise.resolve({ ok: true, principal: { keyId: null, scope: 'admin', name: 'test' } }),
+  checkHost: () => null,
+  corsOrigin: () => null,
+};
 
 function prediction(over: Partial<Prediction> = {}): Prediction {
   return {
@@ -269,6 +273,8 @@ describe('HTTP routes', () => {
 
 /** A gate that knows two keys: "r" (read) and "a" (admin), from X-API-Key. */
 const twoKeys: AuthGate = {
+  checkHost: () => null,
+  corsOrigin: () => null,
   check(req, need: Scope): Promise<AuthOutcome> {
     const key = req.headers['x-api-key'] as string | undefined;
     if (key === undefined) return Promise.resolve({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED', message: 'API key required' });

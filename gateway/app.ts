@@ -3,10 +3,14 @@
 // readiness, listens, and feeds values from Kafka into hub.publish. Tests drive it with inject()
 // and loopback clients.
 //
-// Auth is one onRequest hook: a route that declares `config.scope` needs a key with that scope
-// (or open mode); the WebSocket route declares 'read', so a refused upgrade is a plain HTTP
-// 401/403 before any WebSocket exists. Routes without a scope are public: /healthz, /readyz,
-// /metrics (scraped from inside the cluster), /v1/openapi.json and the dashboard files.
+// Auth is one onRequest hook: every request's Host is checked (DNS rebinding), CORS preflights of
+// the allowed origins are answered, then a route that declares `config.scope` needs a key with
+// that scope (open mode: read without a key, from loopback only); the WebSocket route declares
+// 'read', so a refused upgrade is a plain HTTP 401/403 before any WebSocket exists. Routes
+// without a scope are public: /healthz, /readyz, /metrics (scraped from inside the cluster),
+// /v1/openapi.json and the dashboard files. Last, the REST rate limit: a token bucket per API
+// key, per client address for requests without one (429 with Retry-After); the ops routes are
+// exempt (probes and scrapes), the WebSocket has its own connection caps (stream/route.ts).
 //
 // buildApp only puts the parts together: the WebSocket plugin, /ws and the shutdown order are in
 // stream/route.ts, the dashboard files in dashboard.ts; the error replies, the auth hook, the
@@ -15,11 +19,13 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from '../core/logger.js';
-import type { Registry } from '../core/metrics.js';
+import { counter, type Registry } from '../core/metrics.js';
+import type { Config } from '../core/config.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Readiness } from '../core/service.js';
-import { createHub, type ChannelKind, type Hub } from './stream/hub.js';
-import { registerStreamRoute } from './stream/route.js';
+import { createHub, type ChannelKind, type Hub, type HubDeps } from './stream/hub.js';
+import { refuseUpgrade, registerStreamRoute, type ConnectionCaps } from './stream/route.js';
+import { createRateLimiter } from './rest/rate-limit.js';
 import { loadPublic, registerDashboard, type StaticFile } from './dashboard.js';
 import type { AuthGate } from './types.js';
 
@@ -41,10 +47,26 @@ export interface GatewayDeps {
   maxSubscriptions?: number;
   replayBuffer?: number;
   clientRate?: number;
+  /** The channel cap, the idle time of a channel without members and the symbols always known. */
+  channels?: Pick<HubDeps, 'maxChannels' | 'channelIdleMs' | 'symbols'>;
   /** How long app.close() waits for clients to answer the 1001 close before cutting them off. */
   closeGraceMs?: number;
   /** Folder of the dashboard files; defaults to gateway/public beside this module. */
   publicDir?: URL;
+  /** REST rate limit, WebSocket connection caps, trusted proxies (httpLimitsOf); absent: none of them. */
+  limits?: HttpLimits;
+}
+
+export interface HttpLimits extends ConnectionCaps {
+  /** REST requests per second per API key (per address without one), burst of twice this; 0: no limit. */
+  rate: number;
+  /** Proxies whose X-Forwarded-For names the client (addresses or CIDRs, as fastify's trustProxy takes them). */
+  trustedProxies: readonly string[];
+}
+
+/** The limits as configured (BITPREDICT_GATEWAY_HTTP_RATE, _MAX_CONNECTIONS_PER_*, _TRUSTED_PROXIES). */
+export function httpLimitsOf(gw: Pick<Config['gateway'], 'httpRate' | 'maxConnectionsPerKey' | 'maxConnectionsPerAddress' | 'trustedProxies'>): HttpLimits {
+  return { rate: gw.httpRate, perKey: gw.maxConnectionsPerKey, perAddress: gw.maxConnectionsPerAddress, trustedProxies: gw.trustedProxies };
 }
 
 type HttpErrorCode = ErrorCode;
@@ -55,11 +77,14 @@ interface ErrorBody {
 }
 
 /** The fastify instance on the gateway's logger, without per-request log lines. */
-function createFastify(log: Logger): FastifyInstance {
+function createFastify(log: Logger, trustedProxies: readonly string[]): FastifyInstance {
   // Typed as the base logger so the instance is the plain FastifyInstance callers expect.
   const fastifyLog: FastifyBaseLogger = log;
   return Fastify({
     loggerInstance: fastifyLog,
+    // req.ip is the client's address only when a listed proxy says so; anyone else's
+    // X-Forwarded-For is ignored (it would let a client pick its own rate-limit bucket).
+    ...(trustedProxies.length > 0 ? { trustProxy: [...trustedProxies] } : {}),
     // One line per request would drown the log in scrapes and probes; errors are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     // Router-level refusals (malformed URL, overlong path parameter) bypass setErrorHandler.
@@ -88,26 +113,80 @@ function setErrorReplies(app: FastifyInstance, log: Logger): void {
   );
 }
 
-/** One hook for every route with a scope, the WebSocket upgrade included. */
+/** Access-Control-* for a configured origin; a preflight (OPTIONS with Access-Control-Request-Method) is answered here. */
+function corsPreflight(req: FastifyRequest, reply: FastifyReply, auth: AuthGate): boolean {
+  const origin = auth.corsOrigin(req.headers);
+  if (origin === null) return false;
+  reply.header('access-control-allow-origin', origin).header('vary', 'Origin').header('access-control-expose-headers', 'Retry-After, WWW-Authenticate');
+  if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+  void reply
+    .code(204)
+    .header('access-control-allow-methods', 'GET, POST, DELETE')
+    .header('access-control-allow-headers', 'Authorization, X-API-Key, Content-Type')
+    .header('access-control-max-age', '600')
+    .send();
+  return true;
+}
+
+/** One hook for every request: Host, CORS, then auth for every route with a scope, the WebSocket upgrade included. */
 function addAuthHook(app: FastifyInstance, auth: AuthGate, log: Logger): void {
   app.addHook('onRequest', async (req, reply) => {
+    const upgrade = req.headers.upgrade !== undefined;
+    const refuse = (status: number, body: ErrorBody): FastifyReply => {
+      if (upgrade) refuseUpgrade(req, reply);
+      return reply.code(status).send(body);
+    };
+    const badHost = auth.checkHost({ headers: req.headers, url: req.url });
+    if (badHost) {
+      log.info({ method: req.method, path: req.url.split('?')[0], host: req.headers.host, code: badHost.code }, 'request refused: Host not allowed');
+      return refuse(badHost.status, { code: badHost.code, message: badHost.message });
+    }
+    if (corsPreflight(req, reply, auth)) return reply;
     const need = req.routeOptions.config.scope;
     if (!need) return;
-    const outcome = await auth.check({ headers: req.headers, url: req.url }, need);
+    const outcome = await auth.check(
+      { headers: req.headers, url: req.url, remoteAddress: req.socket.remoteAddress, upgrade: (req.raw as { upgrade?: boolean }).upgrade === true },
+      need,
+    );
     if (outcome.ok) {
       req.principal = outcome.principal;
       return;
     }
     log.info({ method: req.method, path: req.url.split('?')[0], status: outcome.status, code: outcome.code }, 'request refused by auth');
     if (outcome.status === 401) reply.header('www-authenticate', 'Bearer realm="bitpredict"');
-    if (req.headers.upgrade !== undefined) {
-      // A refused upgrade: the socket was taken out of the HTTP server's keep-alive handling and
-      // nothing reads it any more, so the server would never notice the client hanging up and
-      // close() would wait on it forever. Answer, then close it.
-      reply.header('connection', 'close');
-      reply.raw.once('finish', () => req.raw.socket.destroy());
-    }
-    return reply.code(outcome.status).send({ code: outcome.code, message: outcome.message } satisfies ErrorBody);
+    return refuse(outcome.status, { code: outcome.code, message: outcome.message });
+  });
+}
+
+/**
+ * The REST rate limit, after auth: per API key, per client address for requests without one.
+ * The WebSocket upgrade (connection caps instead) and routes that say `rateLimit: false` (the
+ * ops routes: probes and scrapes) are exempt.
+ */
+function addRateLimitHook(app: FastifyInstance, rate: number, registry: Registry, log: Logger): void {
+  if (rate <= 0) return;
+  const limiter = createRateLimiter({ rate, burst: rate * 2 });
+  const limited = counter(
+    registry,
+    'bitpredict_gateway_http_rate_limited_total',
+    'REST requests refused with 429 by the rate limit (BITPREDICT_GATEWAY_HTTP_RATE), by what was limited: an API key or a client address',
+    ['by'],
+  );
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.headers.upgrade !== undefined || req.routeOptions.config.rateLimit === false) return;
+    const keyId = req.principal?.keyId ?? null;
+    const wait = limiter.take(keyId === null ? `addr:${req.ip}` : `key:${keyId}`, Date.now());
+    if (wait === 0) return;
+    const by = keyId === null ? 'address' : 'key';
+    limited.inc({ by });
+    log.debug({ keyId, address: req.ip, path: req.url.split('?')[0] }, 'request refused: rate limit');
+    return reply
+      .code(429)
+      .header('retry-after', String(wait))
+      .send({
+        code: 'ERR_RATE_LIMITED',
+        message: `more than ${rate} requests per second (burst ${rate * 2}) from this ${by === 'key' ? 'API key' : 'address'} (BITPREDICT_GATEWAY_HTTP_RATE); retry after ${wait} s`,
+      } satisfies ErrorBody);
   });
 }
 
@@ -150,7 +229,7 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
 
 /** /healthz, /readyz and /metrics: public, for probes and the scraper inside the cluster. */
 function registerOpsRoutes(app: FastifyInstance, deps: Pick<GatewayDeps, 'readiness' | 'registry'>, log: Logger): void {
-  const opsSchema = (summary: string) => ({ schema: { tags: ['ops'], summary } });
+  const opsSchema = (summary: string) => ({ schema: { tags: ['ops'], summary }, config: { rateLimit: false } });
   app.get('/healthz', opsSchema('Liveness: the process serves HTTP'), () => ({ status: 'ok' }));
 
   app.get(
@@ -187,6 +266,7 @@ function hubOf(deps: GatewayDeps, log: Logger): Hub {
     ...(deps.maxSubscriptions === undefined ? {} : { maxSubscriptions: deps.maxSubscriptions }),
     ...(deps.replayBuffer === undefined ? {} : { replayBuffer: deps.replayBuffer }),
     ...(deps.clientRate === undefined ? {} : { clientRate: deps.clientRate }),
+    ...deps.channels,
   });
 }
 
@@ -198,13 +278,20 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: FastifyInstanc
     return [] as StaticFile[];
   });
   const hub = hubOf(deps, log);
-  const app = createFastify(log);
+  const app = createFastify(log, deps.limits?.trustedProxies ?? []);
 
   // swagger has to be registered before the routes it documents (the REST routes included).
   setErrorReplies(app, log);
   addAuthHook(app, deps.auth, log);
+  addRateLimitHook(app, deps.limits?.rate ?? 0, deps.registry, log);
   await registerOpenApi(app);
-  await registerStreamRoute(app, { hub, log, closeGraceMs: deps.closeGraceMs ?? 2000 });
+  await registerStreamRoute(app, {
+    hub,
+    log,
+    registry: deps.registry,
+    closeGraceMs: deps.closeGraceMs ?? 2000,
+    ...(deps.limits ? { caps: { perKey: deps.limits.perKey, perAddress: deps.limits.perAddress } } : {}),
+  });
   registerOpsRoutes(app, deps, log);
   if (deps.routes) await deps.routes(app);
   app.get('/v1/openapi.json', { schema: { hide: true } }, (_req, reply) => reply.header('cache-control', 'no-cache').send(app.swagger()));

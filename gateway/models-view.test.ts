@@ -59,6 +59,9 @@ describe('models state', () => {
     const snap = s.snapshot(NAME);
     expect(snap.champion?.version).toBe('v1');
     expect(snap.champion?.metrics).toEqual({ valMse: 0.05 });
+    // The announcement's artifact URI (a file path or kafka:// topic) stays out of the view.
+    expect(snap.champion).not.toHaveProperty('artifactUri');
+    for (const v of snap.versions) expect(v).not.toHaveProperty('artifactUri');
     expect(snap.versions.map((v) => [v.version, v.champion, v.announced, v.inStore])).toEqual([
       ['v1', true, true, false],
       ['v2', false, true, false],
@@ -68,10 +71,10 @@ describe('models state', () => {
 
   it('merges the store: its champion when the topic has none, the topic champion otherwise', () => {
     const s = createModelsState();
-    const storeInfo = { ...ann('v0', 50), artifactUri: 'file:///store/v0', codeVersion: 'store' };
-    const { name: _n, ...v0 } = storeInfo;
+    const storeInfo = { ...ann('v0', 50), codeVersion: 'store' };
+    const { name: _n, artifactUri: _u, ...v0 } = storeInfo;
     s.setStore(NAME, { champion: 'v0', versions: new Map([['v0', v0]]) });
-    expect(s.snapshot(NAME).champion?.artifactUri).toBe('file:///store/v0');
+    expect(s.snapshot(NAME).champion?.codeVersion).toBe('store');
     s.announce(ann('v1', 100));
     const snap = s.snapshot(NAME);
     expect(snap.champion?.version).toBe('v1');
@@ -113,8 +116,9 @@ describe('readStoreView', () => {
       metrics: { valMse: 0.2, directionalAccuracy: 0.53 },
       createdAt: Date.UTC(2024, 1, 1),
       expiresAt: Date.UTC(2030, 0, 1),
-      artifactUri: `file://${join(dir, NAME, 'v2')}`,
     });
+    // The store's file path is server-side layout: never in what the gateway serves.
+    expect(view.versions.get('v2')).not.toHaveProperty('artifactUri');
     const s = createModelsState();
     s.setStore(NAME, view);
     expect(s.snapshot(NAME).champion?.version).toBe('v2');

@@ -14,7 +14,10 @@ import type { ModelAnnouncement } from '../schemas/types.js';
 import { announcementOf, listVersions, readRegistry } from '../core/models/registry.js';
 
 /** One model version as the API shows it: its announcement without the name (times in epoch ms). */
-export type ModelVersionInfo = Omit<ModelAnnouncement, 'name'>;
+// What a client may see of a version: no artifactUri. The announcement's URI names a file path on
+// the trainer's disk or a topic (file:///..., kafka://...): server-side layout that helps only an
+// attacker, so the view never holds it and no public answer can carry it.
+export type ModelVersionInfo = Omit<ModelAnnouncement, 'name' | 'artifactUri'>;
 
 export interface ModelVersionView extends ModelVersionInfo {
   /** This version is the current champion. */
@@ -67,7 +70,6 @@ function infoOf(a: ModelAnnouncement): ModelVersionInfo {
     codeVersion: a.codeVersion,
     createdAt: a.createdAt,
     expiresAt: a.expiresAt,
-    artifactUri: a.artifactUri,
   };
 }
 

@@ -15,13 +15,13 @@ import { counter } from '../core/metrics.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
-import { buildApp, type Hub } from './app.js';
-import { CloseCodes, type ChannelKind } from './stream/hub.js';
+import { buildApp, httpLimitsOf, type Hub } from './app.js';
+import { CloseCodes, type ChannelKind, type Position } from './stream/hub.js';
 import { createRedisSources, type RedisSources } from './rest/sources.js';
 import { registerRestRoutes } from './rest/routes.js';
 import { createModelsView } from './models-view.js';
 import { createKeyStore, type KeyStore } from './auth/keys.js';
-import { createAuthGuard } from './auth/guard.js';
+import { createAuthGuard, guardSettingsOf } from './auth/guard.js';
 import { registerKeyRoutes } from './auth/routes.js';
 import type { Config } from '../core/config.js';
 
@@ -33,7 +33,7 @@ export interface GatewayService extends Service {
 }
 
 /** The slice of the configuration the gateway reads. */
-export type GatewayConfig = Pick<Config, 'gateway' | 'models' | 'redis'>;
+export type GatewayConfig = Pick<Config, 'gateway' | 'models' | 'redis'> & { market: Pick<Config['market'], 'symbols'> };
 
 export interface GatewayOptions {
   platform: Platform;
@@ -79,7 +79,7 @@ function createFanOut(deps: {
   platform: Platform;
   producer: Producer;
   log: Logger;
-  publish(kind: ChannelKind, value: { symbol: string }): void;
+  publish(kind: ChannelKind, value: { symbol: string }, pos: Position): void;
   onFatal(err: BitPredictError): void;
 }) {
   const { platform, log } = deps;
@@ -113,9 +113,11 @@ function createFanOut(deps: {
         log.warn({ topic: rec.topic, partition: rec.partition, offset: rec.offset, err }, 'record not decodable; not fanned out');
         return [];
       }
+      // The record's Kafka position names it the same on every gateway replica (resume across them).
+      const pos = { partition: rec.partition, offset: Number(rec.offset) };
       const tracer = platform.tracer;
       if (!tracer) {
-        deps.publish(k.kind, value);
+        deps.publish(k.kind, value, pos);
         return [];
       }
       // Tracing on: the push to the WebSocket subscribers is the last span of the record's trace,
@@ -125,7 +127,7 @@ function createFanOut(deps: {
         attributes: { 'bitpredict.ws.channel_kind': k.kind, 'bitpredict.ws.symbol': String(value.symbol) },
       });
       try {
-        deps.publish(k.kind, value);
+        deps.publish(k.kind, value, pos);
       } finally {
         span.end();
       }
@@ -239,15 +241,18 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
   const producer = await createProducer(platform.kafka);
   const sources = createRedisSources(redis, config.redis.keyPrefix, (value) => platform.serde.decode('features', value));
   const keyStore = createKeyStore(redis, config.redis.keyPrefix);
-  const guard = createAuthGuard({ mode: gw.auth, store: keyStore, allowedOrigins: gw.allowedOrigins, logger: log });
+  const guard = createAuthGuard({ ...guardSettingsOf(gw), store: keyStore, logger: log });
   const models = createModelsView({ platform, logger: log, storeDir: config.models.storeDir, name: config.models.name });
-  if (gw.auth === 'open') log.warn('BITPREDICT_GATEWAY_AUTH=open: no API key is needed for the API or the WebSocket (local demos only)');
+  if (gw.auth === 'open')
+    log.warn(
+      'BITPREDICT_GATEWAY_AUTH=open: anyone on this host reads the API and the WebSocket without a key; key management still needs an admin key (local demos only, loopback binds only)',
+    );
 
   let stopping = false;
   const redisWatch = createRedisWatch();
   // The hub exists once the app is built; records only arrive after start(), by then it does.
   let hubRef: Hub | null = null;
-  const runner = createFanOut({ platform, producer, log, onFatal: opts.onFatal, publish: (kind, value) => hubRef?.publish(kind, value) });
+  const runner = createFanOut({ platform, producer, log, onFatal: opts.onFatal, publish: (kind, value, pos) => hubRef?.publish(kind, value, pos) });
   const readiness = gatewayReadiness(gw, { stopping: () => stopping, joined: () => runner.joined, redis: redisWatch, models });
 
   const { app, hub } = await buildApp({
@@ -259,6 +264,9 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
     maxSubscriptions: gw.maxSubscriptions,
     replayBuffer: gw.replayBuffer,
     clientRate: gw.clientRate,
+    limits: httpLimitsOf(gw),
+    // Subscribes are limited to the configured symbols and those read from Kafka (docs/websocket.md).
+    channels: { maxChannels: gw.maxChannels, channelIdleMs: gw.channelIdleMs, symbols: config.market.symbols },
     ...(opts.closeGraceMs === undefined ? {} : { closeGraceMs: opts.closeGraceMs }),
     auth: guard,
     snapshot: snapshotFrom(sources, redisWatch),

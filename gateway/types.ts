@@ -13,6 +13,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Scope an API key needs for this route; routes without one are public (health, metrics, docs, dashboard). */
     scope?: Scope;
+    /** false: exempt from the REST rate limit (the ops routes: probes and scrapes). */
+    rateLimit?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;

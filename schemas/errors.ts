@@ -65,11 +65,15 @@ export const ErrorCodes = {
   ERR_FORBIDDEN: { retryable: false, doc: 'HTTP 403: the API key is valid but its scope does not allow this (admin routes need the admin scope).' },
   ERR_ORIGIN_FORBIDDEN: {
     retryable: false,
-    doc: 'HTTP 403: a browser request came from an Origin that is neither the gateway itself nor in BITPREDICT_GATEWAY_ALLOWED_ORIGINS.',
+    doc: "HTTP 403: a browser request came from an Origin that is neither the gateway's public origin (BITPREDICT_GATEWAY_PUBLIC_ORIGIN), a loopback or IP-address page of the gateway itself, nor in BITPREDICT_GATEWAY_ALLOWED_ORIGINS.",
+  },
+  ERR_HOST_FORBIDDEN: {
+    retryable: false,
+    doc: "HTTP 403: the Host header names a host the gateway does not serve (not a loopback name, not an IP address, not the public origin's or an allowed origin's host, not in BITPREDICT_GATEWAY_ALLOWED_HOSTS); this stops DNS rebinding.",
   },
   ERR_RATE_LIMITED: {
     retryable: true,
-    doc: 'A WebSocket client sent more messages per second than BITPREDICT_GATEWAY_CLIENT_RATE allows; the request was refused.',
+    doc: 'HTTP 429 (with Retry-After): more REST requests per second than BITPREDICT_GATEWAY_HTTP_RATE allows, or more open WebSockets than BITPREDICT_GATEWAY_MAX_CONNECTIONS_PER_KEY / _PER_ADDRESS; on a WebSocket, more messages per second than BITPREDICT_GATEWAY_CLIENT_RATE allows (the request was refused).',
   },
   ERR_UNAVAILABLE: { retryable: true, doc: 'HTTP 503: a source the route needs (Redis, the models topic) is not available right now; retry later.' },
   ERR_BACKTEST_RANGE: {

@@ -38,6 +38,7 @@ import { retrain } from './retrain.js';
 import { announce, readMeta, readRegistry } from '../core/models/registry.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import type { Config } from '../core/config.js';
+import { startSigning, type ModelSigning } from '../core/models/signing.js';
 
 const DAY = 86_400_000;
 /** Feature vectors read before the training range so its first windows have their T steps. */
@@ -76,10 +77,10 @@ async function championState(models: TrainerConfig['models'], t: number): Promis
 
 /** One live retrain on the features topic over [trainFrom - warm-up, valTo], with the topic ranges as its lineage. */
 async function liveRetrain(
-  ctx: { platform: Platform; config: TrainerConfig; T: number | undefined; units: number | undefined; logger: Logger },
+  ctx: { platform: Platform; config: TrainerConfig; T: number | undefined; units: number | undefined; logger: Logger; signing: ModelSigning },
   range: { symbol: string; interval: string; trainFrom: number; trainTo: number; valTo: number },
 ) {
-  const { platform, config, logger } = ctx;
+  const { platform, config, logger, signing } = ctx;
   const loaded = await loadTf();
   const { series, source } = await readFeaturesWithSource(platform, {
     symbol: range.symbol,
@@ -98,7 +99,7 @@ async function liveRetrain(
     units: ctx.units ?? MODEL_DEFAULTS.units,
     purpose: 'live',
     log: (line) => logger.info(line),
-    announce: (meta) => announce(platform, meta, config.models.storeDir, config.models.artifactChunkBytes),
+    announce: (meta) => announce(platform, meta, config.models.storeDir, config.models.artifactChunkBytes, signing),
     lineage: { sources: [source] },
   });
 }
@@ -148,6 +149,8 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
   const { platform, config } = opts;
   const { registry } = platform;
   const logger = platform.logger.child({ component: 'trainer' });
+  // Read at start: a bad key setting fails the service now, not at the first retrain.
+  const signing = startSigning(config.models, logger);
   const now = opts.now ?? Date.now;
   const r = config.retrain;
   const symbol = config.replay.symbol;
@@ -202,7 +205,7 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       'retraining',
     );
     try {
-      const out = await liveRetrain({ platform, config, T: opts.T, units: opts.units, logger }, { symbol, interval, trainFrom, trainTo, valTo });
+      const out = await liveRetrain({ platform, config, T: opts.T, units: opts.units, logger, signing }, { symbol, interval, trainFrom, trainTo, valTo });
       retrainsTotal.inc({ reason, outcome: out.decision.promote ? 'promoted' : 'kept-champion' });
       logger.info({ reason, version: out.version, promoted: out.decision.promote, why: out.decision.reason }, 'retrain finished');
     } catch (err) {

@@ -1,6 +1,8 @@
-// The consumer runner every processor uses. Per batch: each record goes through the handler with
-// bounded retries; a record that still fails (or is not retryable, like undecodable bytes) becomes
-// a DLQ record, so a bad record never blocks its partition. The handler's outputs and the DLQ
+// The consumer runner every processor uses. Per batch: each record goes through the handler; a
+// failure because a dependency is down (Redis, the registry, Kafka) is retried with capped backoff
+// until it is back (the partition waits, readiness is false), an unclassified one a few times, and
+// a record that still fails (or is bad itself, like undecodable bytes) becomes a DLQ record, so a
+// bad record never blocks its partition. The handler's outputs and the DLQ
 // records are produced BEFORE the offsets move:
 //   - 'transactional': outputs and offsets are committed in one Kafka transaction (exactly once
 //     for read_committed readers);
@@ -27,12 +29,15 @@ import { createRunnerMetrics } from './runner/metrics.js';
 import { createRebalanceTracker, tpKey } from './runner/rebalance.js';
 import { createRetryingHandler } from './runner/retry.js';
 import { createTakeover } from './runner/takeover.js';
+import { createDependencyHold, createDependencyWaits, dependencyBackoff, type DependencyWait } from './runner/waits.js';
+import { DEFAULT_DLQ_MAX_RECORD_BYTES } from './dlq.js';
 import { createRecordTracing } from './tracing.js';
 import type { DeadLetterFactory, DeliveryMode, PartitionHooks, RecordHandler } from './runner/types.js';
 
 export type { InRecord };
 export type { DeadLetterFactory, DeliveryMode, Failure, HandlerContext, PartitionHooks, RecordHandler } from './runner/types.js';
 export { classifyError } from './runner/retry.js';
+export type { DependencyWait } from './runner/waits.js';
 
 export interface ConsumerRunnerOptions {
   client: KafkaClient;
@@ -46,6 +51,20 @@ export interface ConsumerRunnerOptions {
   registry: Registry;
   maxAttempts: number;
   retryBackoffMs: number;
+  /**
+   * While a dependency (Redis, the schema registry, Kafka) is down, the record is retried with a
+   * backoff doubling from retryBackoffMs up to this (ms), until it answers; never dead-lettered.
+   * Default 30 s.
+   */
+  dependencyBackoffMaxMs?: number;
+  /** How often a wait for a dependency is logged again while it lasts (ms). Default 60 s. */
+  stillWaitingLogMs?: number;
+  /**
+   * Outputs pending above this many bytes are flushed before more are added, so one flush stays
+   * below the broker's request and message size (a DLQ record near the limit goes out alone).
+   * Default DEFAULT_DLQ_MAX_RECORD_BYTES.
+   */
+  maxFlushBytes?: number;
   /** Flush outputs and offsets after this many input records (bounds the work lost to a crash). */
   flushEvery?: number;
   /** at-least-once: commit resolved offsets at most this often (ms). */
@@ -70,6 +89,8 @@ export interface ConsumerRunner {
   /** True once the consumer has joined its group. */
   readonly joined: boolean;
   readonly assignedPartitions: number;
+  /** The oldest wait for a dependency in progress, or null: a service is not ready while one lasts. */
+  dependencyWait(): DependencyWait | null;
 }
 
 type RunnerConsumerOptions = Pick<DriverConsumerOptions, 'eachBatch' | 'onAssigned' | 'onCrash' | 'onBatchStart' | 'onBatchEnd'>;
@@ -129,7 +150,10 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     onBatchStart: (b) => tracker.batchStarted(tpKey(b.topic, b.partition), BigInt(b.firstOffset), BigInt(b.lastOffset)),
     onBatchEnd: () => tracker.batchEnded(),
   });
-  const flusher = createFlusher({ groupId, delivery, hooks, consumer, commitIntervalMs, metrics, logger });
+  const waits = createDependencyWaits({ metrics, logger, stillWaitingLogMs: opts.stillWaitingLogMs ?? 60_000 });
+  const dependencyBackoffMaxMs = opts.dependencyBackoffMaxMs ?? 30_000;
+  const hold = createDependencyHold({ waits, metrics, policy: dependencyBackoff(opts.retryBackoffMs, dependencyBackoffMaxMs) });
+  const flusher = createFlusher({ groupId, delivery, hooks, consumer, commitIntervalMs, metrics, logger, hold });
   const takeover = createTakeover({ client, groupId, delivery, consumer, tracker, logger });
   const handle = createRetryingHandler({
     groupId,
@@ -137,6 +161,8 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     deadLetter: opts.deadLetter,
     maxAttempts: opts.maxAttempts,
     retryBackoffMs: opts.retryBackoffMs,
+    dependencyBackoffMaxMs,
+    waits,
     metrics,
     logger,
     ...(tracer ? { tracing: createRecordTracing(tracer, opts.registry) } : {}),
@@ -151,6 +177,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     metrics,
     logger,
     flushEvery: opts.flushEvery ?? 500,
+    maxFlushBytes: opts.maxFlushBytes ?? DEFAULT_DLQ_MAX_RECORD_BYTES,
     prepareBatch: opts.prepareBatch,
     reportFatal,
     seek: (topic, partition, offset) => consumer.seek(topic, partition, offset),
@@ -179,5 +206,6 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     get assignedPartitions() {
       return tracker.assignedPartitions;
     },
+    dependencyWait: () => waits.current(),
   };
 }

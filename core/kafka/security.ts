@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { BitPredictError } from '../errors.js';
 import { defaultRead, keyReader, readClientTls, readProblem, trimNewline, type KeyReader } from '../connection-security.js';
 import { PLAINTEXT, type KafkaSecurity } from './driver.js';
+import { addSecrets } from '../redact.js';
 
 export type SecurityConfig = Config['kafka']['security'];
 
@@ -139,6 +140,7 @@ function oauthTokenReader(path: string, read: (path: string) => string): () => P
     try {
       const token = read(path).trim();
       if (token === '') throw new Error('the file is empty');
+      addSecrets([token]);
       return Promise.resolve(token);
     } catch (err) {
       return Promise.reject(

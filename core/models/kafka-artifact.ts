@@ -28,6 +28,7 @@ import { readRange } from '../kafka/range.js';
 import type { InRecord, OutRecord } from '../kafka/records.js';
 import { ARTIFACTS_TOPIC } from '../kafka/topics.js';
 import { META_FILE, MODEL_FILE, WEIGHTS_FILE } from './artifact.js';
+import { artifactDigest } from './signing.js';
 
 /** The files of an artifact, in the order they are published. */
 export const ARTIFACT_FILES = [META_FILE, MODEL_FILE, WEIGHTS_FILE] as const;
@@ -102,10 +103,16 @@ export function chunkRecords(topic: string, name: string, version: string, files
 
 /**
  * Publishes the artifact folder `dir` (meta `name`/`version`) on the model-artifacts topic and
- * returns its kafka:// URI. Resolves only when every chunk is acknowledged, so the announcement
- * that follows can never point at bytes that are not in Kafka.
+ * returns its kafka:// URI and the digest of the bytes published (what the announcement signs).
+ * Resolves only when every chunk is acknowledged, so the announcement that follows can never point
+ * at bytes that are not in Kafka.
  */
-export async function publishArtifact(platform: Platform, dir: string, id: { name: string; version: string }, chunkBytes: number): Promise<string> {
+export async function publishArtifact(
+  platform: Platform,
+  dir: string,
+  id: { name: string; version: string },
+  chunkBytes: number,
+): Promise<{ uri: string; sha256: string }> {
   const files = new Map<string, Buffer>();
   for (const file of ARTIFACT_FILES) {
     try {
@@ -125,7 +132,23 @@ export async function publishArtifact(platform: Platform, dir: string, id: { nam
   } finally {
     await producer.close();
   }
-  return artifactUri(topic, id.name, id.version);
+  return { uri: artifactUri(topic, id.name, id.version), sha256: artifactDigest(files) };
+}
+
+/** The files of an artifact folder, read once (their digest and their load use the same bytes). */
+export async function readArtifactDir(dir: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const file of ARTIFACT_FILES) {
+    try {
+      files.set(file, await readFile(join(dir, file)));
+    } catch (err) {
+      throw new BitPredictError('ERR_VALIDATION', `${join(dir, file)}: the artifact file is unreadable (${String(err)})`, {
+        cause: err,
+        details: { file: join(dir, file) },
+      });
+    }
+  }
+  return files;
 }
 
 interface FileChunks {

@@ -9,7 +9,8 @@ import type { Platform } from '../runtime.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
 import { META_FILE, artifactDir, validateMeta, type ArtifactMeta } from './artifact.js';
-import { publishArtifact } from './kafka-artifact.js';
+import { publishArtifact, readArtifactDir } from './kafka-artifact.js';
+import { artifactDigest, signAnnouncement, type ModelSigning } from './signing.js';
 
 export interface RegistryEvent {
   at: string;
@@ -116,16 +117,36 @@ export function announcementOf(
  * announcement whose bytes are not all there. A rollback re-publishes the same bytes under the
  * same keys, which compaction folds into one copy.
  */
-export async function announce(platform: Platform, meta: ArtifactMeta, storeDir: string, chunkBytes: number): Promise<void> {
-  const uri = await publishArtifact(platform, artifactDir(storeDir, meta.name, meta.version), meta, chunkBytes);
-  await sendAnnouncement(platform, announcementOf(meta, storeDir, uri));
+export async function announce(platform: Platform, meta: ArtifactMeta, storeDir: string, chunkBytes: number, signing: ModelSigning): Promise<void> {
+  const { uri, sha256 } = await publishArtifact(platform, artifactDir(storeDir, meta.name, meta.version), meta, chunkBytes);
+  await sendAnnouncement(platform, announcementOf(meta, storeDir, uri), { signing, artifactSha256: sha256 });
 }
 
-/** Sends one announcement as it is (no artifact bytes): announce() is the way to publish a model. */
-export async function sendAnnouncement(platform: Platform, a: ModelAnnouncement): Promise<void> {
+/**
+ * Sends one announcement (no artifact bytes: announce() is the way to publish a model), signed
+ * with the signing key over the artifact digest given (core/models/signing.ts); unsigned when
+ * signing is off. A file:// announcement without a digest gets the digest of its folder's files.
+ */
+export async function sendAnnouncement(
+  platform: Platform,
+  a: ModelAnnouncement,
+  opts: { signing: ModelSigning; artifactSha256?: string; signedAt?: number },
+): Promise<void> {
+  const topic = platform.kafka.topic('models');
+  let headers: Record<string, string> | undefined;
+  const key = opts.signing.signer;
+  if (key !== null) {
+    let digest = opts.artifactSha256;
+    if (digest === undefined) {
+      if (!a.artifactUri.startsWith('file://'))
+        throw new BitPredictError('ERR_VALIDATION', `cannot sign the announcement of ${a.artifactUri} without the digest of its artifact`);
+      digest = artifactDigest(await readArtifactDir(a.artifactUri.slice('file://'.length)));
+    }
+    headers = signAnnouncement(a, key, { topic, signedAt: opts.signedAt ?? Date.now(), artifactSha256: digest });
+  }
   const producer = await createProducer(platform.kafka);
   try {
-    await producer.send([{ topic: platform.kafka.topic('models'), key: a.name, value: platform.serde.encode('models', a) }]);
+    await producer.send([{ topic, key: a.name, value: platform.serde.encode('models', a), ...(headers ? { headers } : {}) }]);
   } finally {
     await producer.close();
   }

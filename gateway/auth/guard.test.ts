@@ -38,13 +38,24 @@ function fakeStore(opts: { down?: boolean } = {}): KeyStore & { calls: string[] 
 
 const logger = createLogger({ level: 'silent' });
 
-function guard(opts: { mode?: 'keys' | 'open'; down?: boolean; allowedOrigins?: string[] } = {}) {
+function guard(opts: { mode?: 'keys' | 'open'; down?: boolean; allowedOrigins?: string[]; publicOrigin?: string; allowedHosts?: string[] } = {}) {
   const store = fakeStore({ down: opts.down ?? false });
-  return { store, guard: createAuthGuard({ mode: opts.mode ?? 'keys', store, allowedOrigins: opts.allowedOrigins ?? [], logger }) };
+  return {
+    store,
+    guard: createAuthGuard({
+      mode: opts.mode ?? 'keys',
+      store,
+      allowedOrigins: opts.allowedOrigins ?? [],
+      ...(opts.publicOrigin === undefined ? {} : { publicOrigin: opts.publicOrigin }),
+      ...(opts.allowedHosts === undefined ? {} : { allowedHosts: opts.allowedHosts }),
+      logger,
+    }),
+  };
 }
 
-function req(headers: IncomingHttpHeaders = {}, url = '/v1/predictions/latest?symbol=BTCUSDT') {
-  return { headers: { host: 'gw.example:8080', ...headers }, url };
+/** A request from a loopback peer; `upgrade` for the WebSocket upgrade (a /ws URL). */
+function req(headers: IncomingHttpHeaders = {}, url = '/v1/predictions/latest?symbol=BTCUSDT', remoteAddress = '127.0.0.1') {
+  return { headers: { host: 'gw.example:8080', ...headers }, url, remoteAddress, upgrade: url.startsWith('/ws') };
 }
 
 describe('auth guard: credentials', () => {
@@ -63,6 +74,24 @@ describe('auth guard: credentials', () => {
     const { guard: g } = guard();
     expect(await g.check(req(headers, url), 'read')).toEqual({ ok: true, principal: { keyId: 'aaaaaaaaaaaa', scope: 'read', name: 'reader' } });
   });
+
+  it.each([
+    ['alone', `/v1/predictions/latest?symbol=BTCUSDT&api_key=${READ}`, {}],
+    ['beside the same key in X-API-Key', `/v1/keys?api_key=${READ}`, { 'x-api-key': READ }],
+    ['empty', '/v1/models?api_key=', { 'x-api-key': READ }],
+  ])(
+    '401 for api_key in the query string of a REST route (%s), naming the headers, without asking the store',
+    async (_l, url, headers: IncomingHttpHeaders) => {
+      const { guard: g, store } = guard();
+      expect(await g.check(req(headers, url), 'read')).toMatchObject({
+        ok: false,
+        status: 401,
+        code: 'ERR_UNAUTHENTICATED',
+        message: expect.stringMatching(/only on the WebSocket upgrade.*Authorization: Bearer.*X-API-Key/) as unknown,
+      });
+      expect(store.calls).toEqual([]);
+    },
+  );
 
   it('401 naming the problem for malformed, unknown and revoked keys', async () => {
     const { guard: g } = guard();
@@ -151,12 +180,22 @@ describe('auth guard: Origin', () => {
   });
 
   it.each([
-    ['http://<Host>', 'http://gw.example:8080'],
-    ['https://<Host>', 'https://gw.example:8080'],
-    ['the Host in another case', 'http://GW.example:8080'],
-  ])("accepts the gateway's own origin: %s", async (_label, origin) => {
+    ['http://<loopback Host>', 'http://127.0.0.1:8080', '127.0.0.1:8080'],
+    ['https://<localhost Host>', 'https://localhost:8080', 'localhost:8080'],
+    ['an IPv6 loopback Host', 'http://[::1]:8080', '[::1]:8080'],
+    ['an IP-address Host', 'http://10.1.2.3:8080', '10.1.2.3:8080'],
+    ['the Host in another case', 'http://LOCALHOST:8080', 'localhost:8080'],
+  ])("accepts the gateway's own page on a loopback or IP-address Host: %s", async (_label, origin, host) => {
     const { guard: g } = guard();
-    expect((await g.check(req({ 'x-api-key': READ, origin }), 'read')).ok).toBe(true);
+    expect((await g.check(req({ 'x-api-key': READ, origin, host }), 'read')).ok).toBe(true);
+  });
+
+  it('403 for Origin http(s)://<Host> when the Host is a DNS name that is not configured (DNS rebinding)', async () => {
+    const { guard: g, store } = guard({ allowedHosts: ['gw.example'] });
+    for (const origin of ['http://gw.example:8080', 'https://gw.example:8080']) {
+      expect(await g.check(req({ 'x-api-key': READ, origin }), 'read')).toMatchObject({ ok: false, status: 403, code: 'ERR_ORIGIN_FORBIDDEN' });
+    }
+    expect(store.calls).toEqual([]);
   });
 
   it('accepts an origin from allowedOrigins, with default ports and case normalised', async () => {
@@ -165,10 +204,10 @@ describe('auth guard: Origin', () => {
     expect((await g.check(req({ 'x-api-key': READ, origin: 'http://localhost:5173' }), 'read')).ok).toBe(true);
   });
 
-  it('accepts hostOrigin when the caller knows the public origin', async () => {
-    const { guard: g } = guard();
-    const r = { ...req({ 'x-api-key': READ, origin: 'https://public.example' }), hostOrigin: 'https://public.example' };
-    expect((await g.check(r, 'read')).ok).toBe(true);
+  it("accepts the configured public origin (the gateway's own dashboard behind its DNS name)", async () => {
+    const { guard: g } = guard({ publicOrigin: 'https://public.example' });
+    expect((await g.check(req({ 'x-api-key': READ, origin: 'https://public.example', host: 'public.example' }), 'read')).ok).toBe(true);
+    expect((await g.check(req({ 'x-api-key': READ, origin: 'http://public.example', host: 'public.example' }), 'read')).ok).toBe(false);
   });
 
   it.each([
@@ -185,18 +224,90 @@ describe('auth guard: Origin', () => {
 });
 
 describe('auth guard: open mode', () => {
-  it('lets everything through as an admin principal without asking the store', async () => {
+  it('lets a loopback peer read as a read principal without asking the store', async () => {
     const { guard: g, store } = guard({ mode: 'open' });
-    const open = { ok: true, principal: { keyId: null, scope: 'admin', name: 'open-mode' } };
-    expect(await g.check(req(), 'admin')).toEqual(open);
+    const open = { ok: true, principal: { keyId: null, scope: 'read', name: 'open-mode' } };
+    expect(await g.check(req(), 'read')).toEqual(open);
     expect(await g.check(req({ 'x-api-key': 'garbage' }), 'read')).toEqual(open);
+    expect(await g.check(req({}, '/ws', '::ffff:127.0.0.1'), 'read')).toEqual(open);
     expect(store.calls).toEqual([]);
+  });
+
+  it('never grants the admin scope: key management needs a real admin key', async () => {
+    const { guard: g } = guard({ mode: 'open' });
+    expect(await g.check(req(), 'admin')).toMatchObject({
+      ok: false,
+      status: 401,
+      code: 'ERR_UNAUTHENTICATED',
+      message: expect.stringMatching(/never key management/) as unknown,
+    });
+    expect(await g.check(req({ 'x-api-key': READ }), 'admin')).toMatchObject({ ok: false, status: 403, code: 'ERR_FORBIDDEN' });
+    expect(await g.check(req({ 'x-api-key': ADMIN }), 'admin')).toEqual({ ok: true, principal: { keyId: 'bbbbbbbbbbbb', scope: 'admin', name: 'ops' } });
+  });
+
+  it('a peer that is not on loopback needs a key even in open mode', async () => {
+    const { guard: g } = guard({ mode: 'open' });
+    expect(await g.check(req({}, undefined, '192.0.2.7'), 'read')).toMatchObject({ ok: false, status: 401, code: 'ERR_UNAUTHENTICATED' });
+    expect(await g.check(req({}, undefined, undefined), 'read')).toMatchObject({ ok: true });
+    expect((await g.check(req({ 'x-api-key': READ }, undefined, '192.0.2.7'), 'read')).ok).toBe(true);
   });
 
   it('still applies the Origin check', async () => {
     const { guard: g } = guard({ mode: 'open' });
     expect(await g.check(req({ origin: 'https://evil.example' }), 'read')).toMatchObject({ ok: false, status: 403, code: 'ERR_ORIGIN_FORBIDDEN' });
-    expect((await g.check(req({ origin: 'http://gw.example:8080' }), 'read')).ok).toBe(true);
+    expect((await g.check(req({ origin: 'http://127.0.0.1:8080', host: '127.0.0.1:8080' }), 'read')).ok).toBe(true);
+  });
+});
+
+describe('auth guard: Host', () => {
+  it.each([
+    ['localhost', 'localhost:8080'],
+    ['localhost without a port', 'localhost'],
+    ['a *.localhost name', 'app.localhost:8080'],
+    ['127.0.0.1', '127.0.0.1:8080'],
+    ['[::1]', '[::1]:8080'],
+    ['an IP address (probes, scrapes)', '10.0.3.7:8080'],
+    ['an IPv6 address', '[2001:db8::1]:8080'],
+    ['the public origin host', 'public.example'],
+    ['an allowed origin host', 'dash.example:443'],
+    ['a listed host in any case', 'GATEWAY.bitpredict.svc:8080'],
+  ])('serves %s', (_l, host) => {
+    const { guard: g } = guard({ publicOrigin: 'https://public.example', allowedOrigins: ['https://dash.example'], allowedHosts: ['gateway.bitpredict.svc'] });
+    expect(g.checkHost({ headers: { host }, url: '/healthz' })).toBeNull();
+  });
+
+  it.each([
+    ['a rebinding name', 'evil.example:8080'],
+    ['a look-alike of localhost', 'localhost.evil.example'],
+    ['a look-alike of an allowed host', 'public.example.evil.example'],
+    ['userinfo', 'public.example@evil.example'],
+    ['a path', 'public.example/x'],
+    ['an empty Host', ''],
+    ['a space', 'public.example x'],
+  ])('403 ERR_HOST_FORBIDDEN for %s', (_l, host) => {
+    const { guard: g } = guard({ publicOrigin: 'https://public.example' });
+    expect(g.checkHost({ headers: { host }, url: '/' })).toMatchObject({
+      ok: false,
+      status: 403,
+      code: 'ERR_HOST_FORBIDDEN',
+      message: expect.stringMatching(/BITPREDICT_GATEWAY_ALLOWED_HOSTS/) as unknown,
+    });
+  });
+
+  it('"*" turns the check off', () => {
+    const { guard: g } = guard({ allowedHosts: ['*'] });
+    expect(g.checkHost({ headers: { host: 'evil.example' }, url: '/' })).toBeNull();
+  });
+});
+
+describe('auth guard: CORS', () => {
+  it('echoes a configured origin (allowed or public), nothing for others or without an Origin', () => {
+    const { guard: g } = guard({ allowedOrigins: ['https://dash.example'], publicOrigin: 'https://public.example' });
+    expect(g.corsOrigin({ origin: 'https://dash.example' })).toBe('https://dash.example');
+    expect(g.corsOrigin({ origin: 'https://public.example' })).toBe('https://public.example');
+    expect(g.corsOrigin({ origin: 'https://evil.example' })).toBeNull();
+    expect(g.corsOrigin({ origin: 'null' })).toBeNull();
+    expect(g.corsOrigin({})).toBeNull();
   });
 });
 

@@ -430,14 +430,20 @@ describe('GET /v1/models', () => {
       codeVersion: 'c',
       createdAt: 3,
       expiresAt: null,
-      artifactUri: 'file:///m/v2',
     };
     const snap: ModelsSnapshot = { name: 'lstm-attention', champion, versions: [{ ...champion, champion: true, announced: true, inStore: false }] };
-    const a = await build(fakes({}, snap).deps);
+    // A view that still carried a server-side path: the answer's schema drops it all the same.
+    const leaky = {
+      ...snap,
+      champion: { ...champion, artifactUri: 'file:///m/v2' },
+      versions: snap.versions.map((v) => ({ ...v, artifactUri: 'kafka://model-artifacts/m/v2' })),
+    };
+    const a = await build(fakes({}, leaky).deps);
     const res = await a.inject({ url: '/v1/models' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toEqual(snap);
+    expect(res.body).not.toMatch(/file:|kafka:/);
   });
 });
 

@@ -229,7 +229,6 @@ function modelSchemas() {
     codeVersion: Type.String(),
     createdAt: Type.Integer({ description: 'epoch ms' }),
     expiresAt: Type.Union([Type.Integer(), Type.Null()], { description: 'epoch ms from which predictors refuse the model; null: never' }),
-    artifactUri: Type.String(),
   };
   const Champion = Type.Object(info, {
     description: 'The model the predictors serve (latest announcement on the models topic, else the store registry champion)',

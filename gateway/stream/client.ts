@@ -44,6 +44,8 @@ export interface Subscription {
   /** Non-null while the snapshot is being fetched: live messages wait here. */
   held: Buffer[] | null;
   heldBytes: number;
+  /** After a cursor resume on a hub behind the client: per partition, the offset up to which it has every record. */
+  skip: Map<number, number> | null;
 }
 
 export interface Client {

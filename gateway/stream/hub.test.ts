@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../core/logger.js';
 import type { Prediction } from '../../schemas/types.js';
 import {
+  DEFAULT_MAX_CHANNELS,
   MAX_QUEUED_REQUESTS,
   MAX_SUBSCRIPTIONS,
   createHub,
@@ -226,6 +227,7 @@ describe('createHub', () => {
           messagesPerSecond: 1000,
           burst: 2000,
           replayBuffer: 1000,
+          maxChannels: DEFAULT_MAX_CHANNELS,
           maxBufferedBytes: 16 * 1024,
           idleTimeoutMs: 0,
         },
@@ -242,7 +244,7 @@ describe('createHub', () => {
     send(conn, { op: 'subscribe', channel: 'predictions:btcusdt', id: 1 });
     await flush();
     expect(snapshot).toHaveBeenCalledWith('predictions', 'BTCUSDT');
-    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, snapshot: [snap], id: 1 });
+    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, cursor: {}, snapshot: [snap], id: 1 });
   });
 
   it('fans a prediction out only to subscribers of its symbol, serialised once', async () => {
@@ -320,7 +322,7 @@ describe('createHub', () => {
     // it twice, once as state and once with its seq; nothing is skipped, so seqs have no hole.
     expect(socket.messages()).toEqual([
       expect.objectContaining({ type: 'hello' }),
-      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, snapshot: [snap] },
+      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, cursor: {}, snapshot: [snap] },
       { type: 'prediction', channel: 'predictions:BTCUSDT', seq: 1, data: snap },
       { type: 'prediction', channel: 'predictions:BTCUSDT', seq: 2, data: newer },
     ]);
@@ -331,7 +333,14 @@ describe('createHub', () => {
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
     await flush();
-    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 0, snapshot: [], snapshotError: 'snapshot unavailable' });
+    expect(socket.last()).toEqual({
+      type: 'subscribed',
+      channel: 'predictions:BTCUSDT',
+      seq: 0,
+      cursor: {},
+      snapshot: [],
+      snapshotError: 'snapshot unavailable',
+    });
     hub.publish('predictions', prediction());
     expect(socket.last()).toMatchObject({ type: 'prediction' });
     expect(socket.closes).toEqual([]);
@@ -552,7 +561,7 @@ describe('createHub', () => {
     send(conn, { op: 'subscribe', channel: 'scores:btcusdt', id: 's' });
     await flush();
     expect(snapshot).toHaveBeenCalledWith('scores', 'BTCUSDT');
-    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'scores:BTCUSDT', seq: 0, snapshot: latest, id: 's' });
+    expect(socket.last()).toEqual({ type: 'subscribed', channel: 'scores:BTCUSDT', seq: 0, cursor: {}, snapshot: latest, id: 's' });
     hub.publish('predictions', prediction());
     const score = { symbol: 'BTCUSDT', modelName: 'garch', horizonSteps: 4, windowMs: 604_800_000, pinballLoss: 0.002 };
     hub.publish('scores', score);
@@ -566,7 +575,7 @@ describe('createHub', () => {
     send(again.conn, { op: 'subscribe', channel: 'scores:BTCUSDT', resume: { epoch: 'e1', seq: 1 } });
     await flush();
     expect(again.socket.messages().slice(1)).toEqual([
-      { type: 'subscribed', channel: 'scores:BTCUSDT', seq: 1, resumed: true, replayed: 1 },
+      { type: 'subscribed', channel: 'scores:BTCUSDT', seq: 1, cursor: {}, resumed: true, replayed: 1 },
       { type: 'score', channel: 'scores:BTCUSDT', seq: 2, data: better },
     ]);
   });
@@ -579,7 +588,7 @@ describe('createHub', () => {
     await flush();
     hub.publish('predictions', prediction({ eventTime: 6 }));
     const msgs = socket.messages().slice(1);
-    expect(msgs[0]).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 2, resumed: true, replayed: 3, id: 'r' });
+    expect(msgs[0]).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 2, cursor: {}, resumed: true, replayed: 3, id: 'r' });
     expect(msgs.slice(1).map((m) => [m.seq, (m.data as Prediction).eventTime])).toEqual([
       [3, 3],
       [4, 4],
@@ -597,7 +606,7 @@ describe('createHub', () => {
     const { socket, conn } = connect(hub);
     send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e1', seq: 1 } });
     await flush();
-    expect(socket.messages().slice(1)).toEqual([{ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 1, resumed: true, replayed: 0 }]);
+    expect(socket.messages().slice(1)).toEqual([{ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 1, cursor: {}, resumed: true, replayed: 0 }]);
   });
 
   it('answers a resume the buffer no longer covers with a gap, then a snapshot subscribe', async () => {
@@ -609,7 +618,7 @@ describe('createHub', () => {
     await flush();
     expect(socket.messages().slice(1)).toEqual([
       { type: 'gap', channel: 'predictions:BTCUSDT', reason: 'evicted', from: 5, to: 9, epoch: 'e1', id: 7 },
-      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 9, snapshot: [snap], id: 7 },
+      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 9, cursor: {}, snapshot: [snap], id: 7 },
     ]);
     // The oldest the buffer holds is 7: a resume from 6 is still complete.
     const other = connect(hub);
@@ -632,7 +641,7 @@ describe('createHub', () => {
     await flush();
     expect(socket.messages().slice(1)).toEqual([
       { type: 'gap', channel: 'predictions:BTCUSDT', reason: 'epoch', from: null, to: 1, epoch: 'e1' },
-      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 1, snapshot: [] },
+      { type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 1, cursor: {}, snapshot: [] },
     ]);
   });
 
@@ -775,5 +784,289 @@ describe('createHub', () => {
     hub.publish('predictions', prediction({ eventTime: 6 }));
     await new Promise((r) => setImmediate(r));
     expect(socket.flushes).toEqual([5, 1]);
+  });
+});
+
+describe('channels: bounded by a cap, only for known symbols, evicted when idle', () => {
+  /** Subscribe then unsubscribe `n` new symbols from one connection; flushes so the queue never fills. */
+  async function churn(conn: HubConnection, n: number, prefix: string): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      send(conn, { op: 'subscribe', channel: `predictions:${prefix}${i}` });
+      send(conn, { op: 'unsubscribe', channel: `predictions:${prefix}${i}` });
+      if (i % 40 === 39) await flush();
+    }
+    await flush();
+  }
+
+  it('keeps the channel count at the cap through thousands of subscribe/unsubscribe cycles on new symbols', async () => {
+    const { hub, registry } = setup({ clientRate: 1_000_000, maxChannels: 100, replayBuffer: 50 });
+    const { socket, conn } = connect(hub);
+    await churn(conn, 5000, 'X');
+    expect(socket.messages().filter((m) => m.type === 'subscribed')).toHaveLength(5000);
+    // The gauge (on main it counted every symbol ever subscribed: 5000) and the hub agree.
+    expect(await metric(registry, 'bitpredict_gateway_ws_channels')).toBeLessThanOrEqual(100);
+    expect(hub.channelCount()).toBeLessThanOrEqual(100);
+    expect(await metric(registry, 'bitpredict_gateway_ws_channels_evicted_total', { reason: 'cap' })).toBe(4900);
+    // Publishing on the churned symbols fills at most 100 rings of at most 50 messages.
+    for (let i = 0; i < 5000; i++) hub.publish('predictions', prediction({ symbol: `X${i}` }));
+    expect(hub.channelCount()).toBeLessThanOrEqual(100);
+  });
+
+  it('refuses a symbol the gateway does not know (unknown_symbol) without making a channel, and accepts it once a record of it was read', async () => {
+    const { hub, registry, snapshot } = setup({ clientRate: 1_000_000, symbols: ['BTCUSDT'] });
+    const { socket, conn } = connect(hub);
+    await churn(conn, 3000, 'NEW');
+    const errors = socket.messages().filter((m) => m.type === 'error');
+    expect(errors).toHaveLength(3000);
+    expect(errors[0]).toMatchObject({ code: 'ERR_WS_PROTOCOL', reason: 'unknown_symbol' });
+    expect(hub.channelCount()).toBe(0);
+    expect(await metric(registry, 'bitpredict_gateway_ws_protocol_errors_total', { reason: 'unknown_symbol' })).toBe(3000);
+    // Configured: known from the start (any case of the input).
+    send(conn, { op: 'subscribe', channel: 'candles:btcusdt', id: 'c' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'subscribed', channel: 'candles:BTCUSDT', id: 'c' });
+    // Stored (the snapshot source has values of it): known from then on.
+    snapshot.mockImplementation((kind, symbol) => Promise.resolve(symbol === 'STORED' && kind === 'scores' ? [{ symbol }] : []));
+    send(conn, { op: 'subscribe', channel: 'scores:stored', id: 's' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'subscribed', channel: 'scores:STORED', snapshot: [{ symbol: 'STORED' }], id: 's' });
+    send(conn, { op: 'subscribe', channel: 'candles:STORED', id: 's2' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'subscribed', channel: 'candles:STORED', snapshot: [], id: 's2' });
+    // A snapshot source that fails does not make a symbol known.
+    snapshot.mockImplementation(() => Promise.reject(new Error('redis down')));
+    send(conn, { op: 'subscribe', channel: 'scores:DOWN', id: 'd' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'error', reason: 'unknown_symbol', id: 'd' });
+    snapshot.mockImplementation(() => Promise.resolve([]));
+    // Read from Kafka: known from then on, for every kind.
+    hub.publish('predictions', prediction({ symbol: 'ETHUSDT' }));
+    send(conn, { op: 'subscribe', channel: 'features:ETHUSDT', id: 'f' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'subscribed', channel: 'features:ETHUSDT', id: 'f' });
+  });
+
+  it('refuses a new channel (too_many_channels) when the cap is reached and every channel has subscribers; a member-less one makes room', async () => {
+    const { hub, registry } = setup({ maxChannels: 2 });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:AA' });
+    send(conn, { op: 'subscribe', channel: 'predictions:BB' });
+    send(conn, { op: 'subscribe', channel: 'predictions:CC', id: 3 });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'error', code: 'ERR_WS_PROTOCOL', reason: 'too_many_channels', id: 3 });
+    // A record for a channel that cannot exist has nobody to go to: dropped, nothing breaks.
+    expect(() => hub.publish('predictions', prediction({ symbol: 'DD' }))).not.toThrow();
+    expect(hub.channelCount()).toBe(2);
+    send(conn, { op: 'unsubscribe', channel: 'predictions:AA' });
+    send(conn, { op: 'subscribe', channel: 'predictions:CC', id: 4 });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'subscribed', channel: 'predictions:CC', id: 4 });
+    expect(hub.channelCount()).toBe(2);
+    expect(await metric(registry, 'bitpredict_gateway_ws_channels_evicted_total', { reason: 'cap' })).toBe(1);
+    // Still served: BB kept its subscriber and its seq.
+    hub.publish('predictions', prediction({ symbol: 'BB' }));
+    expect(socket.last()).toMatchObject({ type: 'prediction', channel: 'predictions:BB', seq: 1 });
+  });
+
+  it('at the cap, deletes the member-less channel whose last message or subscriber is oldest', async () => {
+    let t = 1000;
+    const { hub } = setup({ maxChannels: 3, now: () => t });
+    for (const sym of ['OLD', 'MID', 'NEW']) {
+      hub.publish('predictions', prediction({ symbol: sym }));
+      t += 10;
+    }
+    // OLD gets a message again: MID is now the one idle longest, and makes room for FOURTH.
+    hub.publish('predictions', prediction({ symbol: 'OLD' }));
+    hub.publish('predictions', prediction({ symbol: 'FOURTH' }));
+    expect(hub.channelCount()).toBe(3);
+    const c = connect(hub);
+    // OLD kept its ring: a resume by seq replays both of its messages.
+    send(c.conn, { op: 'subscribe', channel: 'predictions:OLD', resume: { epoch: 'e1', seq: 0 } });
+    await flush();
+    expect(c.socket.messages()[1]).toMatchObject({ type: 'subscribed', channel: 'predictions:OLD', resumed: true, replayed: 2 });
+    // MID's channel is new: its message is gone, the resume point is ahead of it.
+    send(c.conn, { op: 'subscribe', channel: 'predictions:MID', resume: { epoch: 'e1', seq: 1 } });
+    await flush();
+    expect(c.socket.messages()[4]).toMatchObject({ type: 'gap', channel: 'predictions:MID', reason: 'ahead', to: 0 });
+  });
+
+  it('deletes a channel with no member and no message for channelIdleMs; one with a member stays', async () => {
+    vi.useFakeTimers();
+    let t = 1_000_000;
+    const { hub, registry } = setup({ channelIdleMs: 1000, now: () => t });
+    const { conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:KEEP' });
+    send(conn, { op: 'subscribe', channel: 'predictions:GONE' });
+    send(conn, { op: 'unsubscribe', channel: 'predictions:GONE' });
+    await vi.advanceTimersByTimeAsync(0);
+    hub.publish('predictions', prediction({ symbol: 'QUIET' }));
+    expect(hub.channelCount()).toBe(3);
+    t += 1000;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(hub.channelCount()).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_channels')).toBe(1);
+    expect(await metric(registry, 'bitpredict_gateway_ws_channels_evicted_total', { reason: 'idle' })).toBe(2);
+  });
+});
+
+describe('resume across replicas by Kafka position', () => {
+  const pos = (partition: number, offset: number) => ({ partition, offset });
+  /** A prediction of interval `interval` at hour i. */
+  const p = (i: number, interval = '1h') => prediction({ eventTime: i, interval });
+  const pushed = (s: FakeSocket) => s.messages().filter((m) => m.type === 'prediction');
+
+  it('carries the position in each message and the cursor in subscribed, and ignores a redelivered position', async () => {
+    const { hub } = setup();
+    const { socket, conn } = connect(hub);
+    hub.publish('predictions', p(1), pos(0, 10));
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    expect(socket.last()).toMatchObject({ type: 'subscribed', seq: 1, cursor: { '0': 10 } });
+    hub.publish('predictions', p(2), pos(0, 11));
+    hub.publish('predictions', p(2), pos(0, 11));
+    hub.publish('predictions', p(1), pos(0, 10));
+    expect(pushed(socket)).toEqual([{ type: 'prediction', channel: 'predictions:BTCUSDT', seq: 2, pos: [0, 11], data: p(2) }]);
+  });
+
+  it('takes an offset below the first one read as a partition that started over: published, and no cursor from before resumes on it', async () => {
+    const { hub } = setup({ epoch: 'B' });
+    const { socket, conn } = connect(hub);
+    send(conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    hub.publish('predictions', p(1), pos(0, 500));
+    hub.publish('predictions', p(2), pos(0, 0));
+    hub.publish('predictions', p(3), pos(0, 1));
+    expect(pushed(socket).map((m) => m.pos)).toEqual([
+      [0, 500],
+      [0, 0],
+      [0, 1],
+    ]);
+    const c = connect(hub);
+    send(c.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 500 } } });
+    await flush();
+    expect(c.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'evicted' });
+  });
+
+  it('a client of replica A resumes on replica B with its cursor: exactly the records it missed, in order, none twice', async () => {
+    const a = setup({ epoch: 'A' }).hub;
+    const b = setup({ epoch: 'B' }).hub;
+    // Two partitions: the 1h and the 1m series of BTCUSDT; other symbols' records take offsets too.
+    const records: [Prediction, { partition: number; offset: number }][] = [];
+    let o0 = 100;
+    let o1 = 500;
+    for (let i = 0; i < 20; i++) {
+      if (i % 3 === 0) records.push([prediction({ symbol: 'ETHUSDT', eventTime: i }), pos(0, o0++)]);
+      records.push(i % 2 ? [p(i, '1m'), pos(1, o1++)] : [p(i), pos(0, o0++)]);
+    }
+    const c1 = connect(a);
+    send(c1.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    const sub = c1.socket.last() as { cursor: Record<string, number> };
+    // B has read the first 4 records too (it was running already); A delivers 12, then the client drops.
+    for (const [v, at] of records.slice(0, 4)) b.publish('predictions', v, at);
+    for (const [v, at] of records.slice(0, 12)) a.publish('predictions', v, at);
+    const got = pushed(c1.socket);
+    const cursor = { ...sub.cursor };
+    for (const m of got) {
+      const [pp, oo] = m.pos as [number, number];
+      cursor[String(pp)] = Math.max(cursor[String(pp)] ?? -1, oo);
+    }
+    const last = got.at(-1)?.seq as number;
+    c1.conn.closed();
+    // B has read up to record 9 when the client arrives: it lags A. Then both go on.
+    for (const [v, at] of records.slice(4, 9)) b.publish('predictions', v, at);
+    const c2 = connect(b);
+    send(c2.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: last, cursor } });
+    await flush();
+    expect(c2.socket.messages()[1]).toMatchObject({ type: 'subscribed', resumed: true, replayed: 0 });
+    for (const [v, at] of records.slice(9)) b.publish('predictions', v, at);
+    const all = [...got, ...pushed(c2.socket)].map((m) => (m.data as Prediction).eventTime);
+    const expected = records.filter(([v]) => v.symbol === 'BTCUSDT').map(([v]) => v.eventTime);
+    expect(all).toEqual(expected);
+  });
+
+  it('replays from the ring what the client missed when the new replica is ahead', async () => {
+    const a = setup({ epoch: 'A' }).hub;
+    const b = setup({ epoch: 'B' }).hub;
+    const c1 = connect(a);
+    send(c1.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT' });
+    await flush();
+    for (let i = 0; i < 6; i++) b.publish('predictions', p(i, i % 2 ? '1m' : '1h'), pos(i % 2, 10 + i));
+    for (let i = 0; i < 3; i++) a.publish('predictions', p(i, i % 2 ? '1m' : '1h'), pos(i % 2, 10 + i));
+    const c2 = connect(b);
+    send(c2.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 3, cursor: { '0': 12, '1': 11 } }, id: 'x' });
+    await flush();
+    const msgs = c2.socket.messages().slice(1);
+    expect(msgs[0]).toEqual({ type: 'subscribed', channel: 'predictions:BTCUSDT', seq: 6, resumed: true, replayed: 3, cursor: { '0': 14, '1': 15 }, id: 'x' });
+    expect(msgs.slice(1).map((m) => [m.seq, m.pos])).toEqual([
+      [4, [1, 13]],
+      [5, [0, 14]],
+      [6, [1, 15]],
+    ]);
+  });
+
+  it('answers a gap when the new replica started reading after the cursor, or its ring lost what the client missed', async () => {
+    const b = setup({ epoch: 'B', replayBuffer: 2 }).hub;
+    for (let i = 0; i < 5; i++) b.publish('predictions', p(i), pos(0, 50 + i));
+    const late = connect(b);
+    // The client's point is before offset 50, where B began reading partition 0.
+    send(late.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 40 } } });
+    await flush();
+    expect(late.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'epoch', from: null, to: 5 });
+    expect(late.socket.messages()[2]).toMatchObject({ type: 'subscribed', seq: 5, cursor: { '0': 54 } });
+    // B read it, but its ring of 2 no longer has offset 52.
+    const evicted = connect(b);
+    send(evicted.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 51 } } });
+    await flush();
+    expect(evicted.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'evicted' });
+    // A partition B has not read at all: it cannot know whether it will read from the client's point.
+    const unread = connect(b);
+    send(unread.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 54, '1': 3 } } });
+    await flush();
+    expect(unread.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'epoch' });
+    // Messages without a position (none here from Kafka) cannot be placed by a cursor either.
+    const local = setup({ epoch: 'C' }).hub;
+    local.publish('predictions', p(1));
+    const c = connect(local);
+    send(c.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '0': 1 } } });
+    await flush();
+    expect(c.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'epoch' });
+  });
+
+  it('a channel made again after an eviction cannot vouch for the partitions the client has no record from', async () => {
+    const { hub } = setup({ epoch: 'B', maxChannels: 1 });
+    hub.publish('predictions', p(1), pos(0, 10));
+    hub.publish('predictions', prediction({ symbol: 'ETHUSDT' }), pos(1, 20));
+    // BTCUSDT's channel made room for ETHUSDT's; its record at 0:10 is gone with it.
+    hub.publish('predictions', p(2), pos(1, 21));
+    const c = connect(hub);
+    send(c.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '1': 20 } } });
+    await flush();
+    expect(c.socket.messages()[1]).toMatchObject({ type: 'gap', reason: 'evicted' });
+    // Without an eviction, a partition the client has nothing from is replayed in full.
+    const fresh = setup({ epoch: 'B2' }).hub;
+    fresh.publish('predictions', prediction({ symbol: 'ETHUSDT' }), pos(0, 5));
+    fresh.publish('predictions', p(1), pos(0, 10));
+    fresh.publish('predictions', p(2), pos(1, 21));
+    const d = connect(fresh);
+    send(d.conn, { op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'A', seq: 1, cursor: { '1': 21 } } });
+    await flush();
+    expect(d.socket.messages()[1]).toMatchObject({ type: 'subscribed', resumed: true, replayed: 1 });
+    expect(pushed(d.socket).map((m) => m.pos)).toEqual([[0, 10]]);
+  });
+
+  it.each([
+    ['not an object', 5],
+    ['an array', [1, 2]],
+    ['a non-numeric partition', { x: 1 }],
+    ['a negative partition', { '-1': 1 }],
+    ['a partition with a leading zero', { '01': 1 }],
+    ['an offset below -1', { '0': -2 }],
+    ['a fractional offset', { '0': 1.5 }],
+    ['a string offset', { '0': '7' }],
+    ['too many partitions', Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [String(i), 1]))],
+  ])('refuses a resume cursor that is %s (bad_resume)', (_, cursor) => {
+    const r = parseClientMessage(JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT', resume: { epoch: 'e', seq: 1, cursor } }));
+    expect(r).toMatchObject({ ok: false, reason: 'bad_resume' });
   });
 });

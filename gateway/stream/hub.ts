@@ -17,13 +17,17 @@
 //
 // Invariants of the whole:
 // - Every message pushed on a channel carries the channel's next sequence number (1, 2, 3...;
-//   one sequence per channel per hub, the hub's `epoch` names it). A published message is
+//   one sequence per channel per hub, the hub's `epoch` names it) and, when it came from Kafka,
+//   its position `pos` [partition, offset], which names it the same on every replica. A published message is
 //   serialised once; every subscriber gets the same Buffer, so the cost per extra subscriber is
 //   one socket write, not one JSON.stringify.
 // - The last `replayBuffer` messages of each channel are kept, so that a client that reconnects
 //   with {epoch, seq} gets exactly the messages after seq, or a `gap` message saying which ones it
-//   cannot have, never a silent hole. Within one connection a channel's seqs arrive without holes:
-//   a client that cannot take a message is disconnected rather than skipped.
+//   cannot have, never a silent hole. A client that reconnects to another replica resumes with its
+//   Kafka cursor instead (channel.ts). Within one connection a channel's messages arrive without
+//   holes or duplicates: a client that cannot take a message is disconnected rather than skipped.
+// - Memory is bounded: at most maxChannels channels, only for symbols the hub knows (configured,
+//   read from Kafka, or with values in the snapshot source), and a channel with no member is deleted after channelIdleMs.
 // - A client that is dropped (closed, evicted, gone) leaves the client set and every channel at
 //   once (drop below), so nothing is written to it afterwards and no gauge counts it.
 import { randomBytes } from 'node:crypto';
@@ -31,7 +35,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Registry } from '../../core/metrics.js';
 import { CHANNEL_KINDS, CloseCodes, MESSAGE_TYPES, PROTOCOL_VERSION, normaliseSymbol, type ChannelKind } from './protocol.js';
 import { createHubMetrics } from './metrics.js';
-import { DEFAULT_REPLAY_BUFFER, createChannels } from './channel.js';
+import { DEFAULT_CHANNEL_IDLE_MS, DEFAULT_MAX_CHANNELS, DEFAULT_REPLAY_BUFFER, createChannels, type Position } from './channel.js';
 import { DEFAULT_CLIENT_RATE, SOCKET_OPEN, createClient, createWriter, rateLimitOf, type Client, type HubSocket, type Principal } from './client.js';
 import { MAX_SUBSCRIPTIONS, createSubscriptions } from './subscriptions.js';
 import { createRequests } from './requests.js';
@@ -53,9 +57,10 @@ export {
   type ParseResult,
   type ProtocolErrorReason,
   type RequestId,
+  type Cursor,
   type ResumePoint,
 } from './protocol.js';
-export { DEFAULT_REPLAY_BUFFER } from './channel.js';
+export { DEFAULT_CHANNEL_IDLE_MS, DEFAULT_MAX_CHANNELS, DEFAULT_REPLAY_BUFFER, type Position } from './channel.js';
 export { DEFAULT_CLIENT_RATE, type HubSocket, type Principal } from './client.js';
 export { MAX_SUBSCRIPTIONS } from './subscriptions.js';
 export { MAX_QUEUED_REQUESTS } from './requests.js';
@@ -71,8 +76,13 @@ export interface HubConnection {
 export interface Hub {
   /** The name of this hub's sequence numbering; a resume with another epoch gets a gap. */
   readonly epoch: string;
-  /** Pushes one value to the subscribers of `<kind>:<value.symbol>`, with the channel's next seq. */
-  publish(kind: ChannelKind, value: { symbol: string }): void;
+  /**
+   * Pushes one value to the subscribers of `<kind>:<value.symbol>`, with the channel's next seq and
+   * its Kafka position when given (a position already published is ignored: a redelivery).
+   */
+  publish(kind: ChannelKind, value: { symbol: string }, pos?: Position): void;
+  /** Channels that exist (each with a sequence and a replay ring). */
+  channelCount(): number;
   clientCount(): number;
   /** Takes over a freshly opened socket: sends hello and starts serving it. */
   connect(socket: HubSocket, principal?: Principal): HubConnection;
@@ -98,6 +108,16 @@ export interface HubDeps {
   replayBuffer?: number;
   /** Messages per second a client may send (burst: twice this). */
   clientRate?: number;
+  /** Channels that may exist at once; a subscribe beyond is refused (too_many_channels). */
+  maxChannels?: number;
+  /** A channel with no member and no message for this long is deleted with its ring. */
+  channelIdleMs?: number;
+  /**
+   * Symbols that may always get a channel (the configured ones); others only once a record of
+   * theirs was published or the snapshot source has values of theirs. Absent: any symbol of the
+   * channel grammar (the cap still holds).
+   */
+  symbols?: readonly string[];
   /** Fixed epoch (tests); default: random per hub. */
   epoch?: string;
   now?: () => number;
@@ -108,6 +128,8 @@ function settingsOf(deps: HubDeps) {
   return {
     maxSubs: deps.maxSubscriptions ?? MAX_SUBSCRIPTIONS,
     ringSize: deps.replayBuffer ?? DEFAULT_REPLAY_BUFFER,
+    maxChannels: deps.maxChannels ?? DEFAULT_MAX_CHANNELS,
+    channelIdleMs: deps.channelIdleMs ?? DEFAULT_CHANNEL_IDLE_MS,
     limit: rateLimitOf(deps.clientRate ?? DEFAULT_CLIENT_RATE),
     idleMs: deps.idleTimeoutMs ?? 0,
     heartbeatMs: deps.heartbeatMs ?? 30_000,
@@ -128,6 +150,7 @@ function helloOf(s: ReturnType<typeof settingsOf>): Record<string, unknown> {
       messagesPerSecond: s.limit.rate,
       burst: s.limit.burst,
       replayBuffer: s.ringSize,
+      maxChannels: s.maxChannels,
       maxBufferedBytes: s.maxBufferedBytes,
       idleTimeoutMs: s.idleMs,
     },
@@ -138,18 +161,21 @@ function helloOf(s: ReturnType<typeof settingsOf>): Record<string, unknown> {
 export function createHub(deps: HubDeps): Hub {
   const log = deps.logger.child({ part: 'ws-hub' });
   const settings = settingsOf(deps);
-  const { maxSubs, ringSize, limit, idleMs, heartbeatMs, maxBufferedBytes, now, epoch } = settings;
+  const { maxSubs, ringSize, maxChannels, channelIdleMs, limit, idleMs, heartbeatMs, maxBufferedBytes, now, epoch } = settings;
   const clients = new Set<Client>();
   let nextId = 1;
   let closed = false;
 
   const m = createHubMetrics(deps.registry);
-  const channels = createChannels<Client>({ epoch, ringSize, metrics: m });
+  const channels = createChannels<Client>({ epoch, ringSize, maxChannels, idleMs: channelIdleMs, now, metrics: m });
+  const known = createKnownSymbols(deps.symbols, maxChannels);
   const writer = createWriter({ log, metrics: m, maxBufferedBytes, drop });
   const subscriptions = createSubscriptions({
     log,
     metrics: m,
     channels,
+    known: (symbol) => known.has(symbol),
+    learn: (symbol) => known.add(symbol),
     writer,
     snapshot: (kind, symbol) => deps.snapshot(kind, symbol),
     maxSubscriptions: maxSubs,
@@ -157,6 +183,9 @@ export function createHub(deps: HubDeps): Hub {
   });
   const requests = createRequests({ log, metrics: m, writer, subscriptions, limit, now });
   const liveness = startLiveness({ log, metrics: m, clients, writer, drop, heartbeatMs, idleMs, now });
+  const sweeper = setInterval(() => channels.sweep(), Math.max(25, Math.min(60_000, channelIdleMs / 4)));
+  sweeper.unref();
+  let refusedLogged = 0;
 
   function drop(client: Client): void {
     if (!client.open) return;
@@ -190,28 +219,45 @@ export function createHub(deps: HubDeps): Hub {
   return {
     epoch,
 
-    publish(kind: ChannelKind, value: { symbol: string }): void {
+    publish(kind: ChannelKind, value: { symbol: string }, pos?: Position): void {
       if (closed) return;
       m.published.inc({ kind });
+      if (pos && !channels.observe(kind, pos)) {
+        log.debug({ kind, ...pos }, 'record at a position already published (redelivered); not fanned out again');
+        return;
+      }
       const symbol = typeof value.symbol === 'string' ? normaliseSymbol(value.symbol) : null;
       if (!symbol) {
         log.warn({ kind, symbol: value.symbol }, 'value with a symbol outside the channel grammar; not fanned out');
         return;
       }
+      known.add(symbol);
       const ch = channels.of(kind, symbol);
+      if (!ch) {
+        // Every channel has subscribers and the cap is reached: this one has none, nothing to send.
+        const t = now();
+        if (t - refusedLogged > 60_000) {
+          refusedLogged = t;
+          log.warn({ kind, symbol, maxChannels }, 'channel cap reached with every channel in use; record not kept for replay');
+        }
+        return;
+      }
       const type = MESSAGE_TYPES[kind];
+      const p = pos ? [pos.partition, pos.offset] : undefined;
       let buf: Buffer;
       try {
         // Serialised once: every subscriber gets this Buffer, and the ring keeps it for replay.
-        buf = channels.push(ch, (seq) => Buffer.from(JSON.stringify({ type, channel: ch.name, seq, data: value })));
+        buf = channels.push(ch, (seq) => Buffer.from(JSON.stringify({ type, channel: ch.name, seq, ...(p ? { pos: p } : {}), data: value })), pos);
       } catch (err) {
         log.error({ err, channel: ch.name }, 'value could not be serialised; not fanned out');
         return;
       }
-      subscriptions.deliver(ch, buf, type);
+      subscriptions.deliver(ch, buf, type, pos);
     },
 
     clientCount: () => clients.size,
+
+    channelCount: () => channels.size(),
 
     connect(socket: HubSocket, principal?: Principal): HubConnection {
       const client = createClient(nextId++, socket, principal, limit, now());
@@ -250,7 +296,31 @@ export function createHub(deps: HubDeps): Hub {
       if (closed) return;
       closed = true;
       liveness.stop();
+      clearInterval(sweeper);
       for (const client of [...clients]) writer.close(client, CloseCodes.GOING_AWAY, 'server shutting down');
+    },
+  };
+}
+
+/**
+ * The symbols that may get a channel: the configured ones always, others once a record of theirs
+ * was published (the most recent maxSymbols of them). Without a configured list, any symbol.
+ */
+function createKnownSymbols(configured: readonly string[] | undefined, maxSymbols: number) {
+  if (configured === undefined) return { has: (_: string) => true, add: (_: string) => undefined };
+  const fixed = new Set(configured.map((s) => s.toUpperCase()));
+  const seen = new Set<string>();
+  return {
+    has: (symbol: string) => fixed.has(symbol) || seen.has(symbol),
+    add(symbol: string) {
+      if (fixed.has(symbol)) return;
+      // Re-inserted, so that the set's order is the order of last use; the oldest goes first.
+      seen.delete(symbol);
+      seen.add(symbol);
+      if (seen.size > maxSymbols) {
+        const oldest = seen.values().next();
+        if (!oldest.done) seen.delete(oldest.value);
+      }
     },
   };
 }

@@ -9,6 +9,7 @@ export interface HubMetrics {
   clients: Gauge;
   subscriptions: Gauge;
   channels: Gauge;
+  channelsEvicted: Counter<'reason'>;
   sent: Counter<'type'>;
   closes: Counter<'reason'>;
   protocolErrors: Counter<'reason'>;
@@ -21,6 +22,12 @@ export function createHubMetrics(registry: Registry): HubMetrics {
     clients: gauge(registry, 'bitpredict_gateway_ws_clients', 'Connected WebSocket clients'),
     subscriptions: gauge(registry, 'bitpredict_gateway_ws_subscriptions', 'Channel subscriptions over all WebSocket clients'),
     channels: gauge(registry, 'bitpredict_gateway_ws_channels', 'Channels with a sequence and a replay buffer in this gateway'),
+    channelsEvicted: counter(
+      registry,
+      'bitpredict_gateway_ws_channels_evicted_total',
+      'Channels deleted with their replay buffer, by reason (idle: no member and no message for BITPREDICT_GATEWAY_CHANNEL_IDLE_MS; cap: room for a new channel at BITPREDICT_GATEWAY_MAX_CHANNELS)',
+      ['reason'],
+    ),
     sent: counter(registry, 'bitpredict_gateway_ws_messages_sent_total', 'WebSocket messages sent, by message type', ['type']),
     closes: counter(
       registry,

@@ -13,6 +13,9 @@ export const MESSAGE_TYPES = { predictions: 'prediction', features: 'feature', c
 export const CHANNEL_PREFIX = 'predictions:';
 const MAX_ID_LENGTH = 128;
 const MAX_EPOCH_LENGTH = 64;
+/** Partitions a resume cursor may name (a topic has far fewer). */
+export const MAX_CURSOR_PARTITIONS = 1024;
+const PARTITION_RE = /^(0|[1-9][0-9]{0,8})$/;
 const SYMBOL_RE = /^[A-Z0-9]{2,20}$/;
 const CHANNEL_RE = /^(predictions|features|candles|scores):([A-Za-z0-9]{2,20})$/i;
 
@@ -37,9 +40,14 @@ export type MessageType = 'hello' | 'subscribed' | 'unsubscribed' | 'prediction'
 
 export type RequestId = string | number;
 
+/** A position in a channel kind's topic: the last offset the client has, per partition. */
+export type Cursor = Map<number, number>;
+
 export interface ResumePoint {
   epoch: string;
   seq: number;
+  /** The Kafka positions of the client's last messages: lets any replica resume it. */
+  cursor?: Cursor;
 }
 
 export type ClientRequest =
@@ -56,6 +64,8 @@ export const ProtocolErrorReasons = [
   'bad_channel',
   'bad_resume',
   'too_many_subscriptions',
+  'unknown_symbol',
+  'too_many_channels',
   'queue_full',
   'too_large',
   'rate_limited',
@@ -81,13 +91,36 @@ export function normaliseSymbol(value: string): string | null {
 }
 
 function parseResume(v: unknown): ResumePoint | string {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'resume must be an object {"epoch": string, "seq": integer}';
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return 'resume must be an object {"epoch": string, "seq": integer, "cursor"?: {"<partition>": offset}}';
   const r = v as Record<string, unknown>;
   if (typeof r.epoch !== 'string' || r.epoch.length === 0 || r.epoch.length > MAX_EPOCH_LENGTH)
     return `resume.epoch must be the epoch string from hello (at most ${MAX_EPOCH_LENGTH} characters)`;
   if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 0)
     return 'resume.seq must be a non-negative integer: the last seq received on the channel';
-  return { epoch: r.epoch, seq: r.seq };
+  if (r.cursor === undefined) return { epoch: r.epoch, seq: r.seq };
+  const cursor = parseCursor(r.cursor);
+  return typeof cursor === 'string' ? cursor : { epoch: r.epoch, seq: r.seq, cursor };
+}
+
+function parseCursor(v: unknown): Cursor | string {
+  const problem = `resume.cursor must be an object of at most ${MAX_CURSOR_PARTITIONS} "<partition>": <offset> pairs (offset an integer >= -1), as in subscribed.cursor and each message's pos`;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return problem;
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length > MAX_CURSOR_PARTITIONS) return problem;
+  const cursor: Cursor = new Map();
+  for (const [k, o] of entries) {
+    if (!PARTITION_RE.test(k) || typeof o !== 'number' || !Number.isSafeInteger(o) || o < -1) return problem;
+    cursor.set(Number(k), o);
+  }
+  return cursor;
+}
+
+/** A cursor as JSON: `{"<partition>": <last offset>}`. */
+export function cursorJson(cursor: Cursor): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [p, o] of cursor) out[String(p)] = o;
+  return out;
 }
 
 export function parseClientMessage(text: string): ParseResult {

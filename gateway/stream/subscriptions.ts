@@ -8,12 +8,17 @@
 //   count against maxBufferedBytes like a send buffer: past it the client is closed (4008).
 // - A resume that the ring covers is joined, answered and replayed in one synchronous step, so no
 //   live message can slip in before or between the replayed ones.
+// - A cursor resume (another replica's epoch) replays only the records after the client's Kafka
+//   position per partition; where this hub is behind the client, the records it reads up to that
+//   position are skipped for that client (it has them), so a resume never duplicates.
+// - Only a symbol the hub knows gets a channel (`known`, or values of it in the snapshot source); a subscribe that would pass the channel
+//   cap is refused (too_many_channels) rather than making the hub grow.
 // - client.subs and the channels' member sets always agree: both change together, here.
 import type { Logger } from '../../core/logger.js';
-import type { Channel, Channels } from './channel.js';
+import type { Channel, Channels, Position } from './channel.js';
 import type { Client, ClientWriter, Subscription } from './client.js';
 import type { HubMetrics } from './metrics.js';
-import { MESSAGE_TYPES, echoId, type ChannelKind, type ClientRequest, type MessageType, type RequestId, type ResumePoint } from './protocol.js';
+import { MESSAGE_TYPES, cursorJson, echoId, type ChannelKind, type ClientRequest, type MessageType, type RequestId, type ResumePoint } from './protocol.js';
 
 export const MAX_SUBSCRIPTIONS = 50;
 
@@ -22,7 +27,7 @@ export interface Subscriptions {
   /** Leaves the channel (if subscribed) and answers "unsubscribed" either way. */
   unsubscribe(client: Client, channel: string, id: RequestId | undefined): void;
   /** Hands one published message to every member of the channel, holding it for those awaiting a snapshot. */
-  deliver(ch: Channel<Client>, buf: Buffer, type: MessageType): void;
+  deliver(ch: Channel<Client>, buf: Buffer, type: MessageType, pos?: Position): void;
   /** Takes a client that is going away out of every channel. */
   leaveAll(client: Client): void;
 }
@@ -31,6 +36,10 @@ export interface SubscriptionsDeps {
   log: Logger;
   metrics: Pick<HubMetrics, 'resumes'>;
   channels: Channels<Client>;
+  /** Whether a symbol may get a channel (a symbol this system knows). */
+  known(symbol: string): boolean;
+  /** Makes a symbol known (its values were found in the snapshot source). */
+  learn(symbol: string): void;
   writer: ClientWriter;
   /** The latest values of a channel, for the subscribe snapshot. */
   snapshot(kind: ChannelKind, symbol: string): Promise<unknown[]>;
@@ -43,26 +52,33 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
   const { write, reply } = writer;
 
   /** Adds the client to the channel; null (with an error sent) when over the subscription limit. */
-  function join(client: Client, ch: Channel<Client>, held: Buffer[] | null, id: RequestId | undefined): Subscription | null {
+  function join(
+    client: Client,
+    ch: Channel<Client>,
+    held: Buffer[] | null,
+    id: RequestId | undefined,
+    skip: Map<number, number> | null = null,
+  ): Subscription | null {
     let sub = client.subs.get(ch.name);
     if (sub) {
       sub.held = held;
       sub.heldBytes = 0;
+      sub.skip = skip;
       return sub;
     }
     if (client.subs.size >= maxSubs) {
       writer.protocolError(client, 'too_many_subscriptions', `at most ${maxSubs} subscriptions per connection`, id);
       return null;
     }
-    sub = { held, heldBytes: 0 };
+    sub = { held, heldBytes: 0, skip };
     client.subs.set(ch.name, sub);
     channels.join(ch, client);
     return sub;
   }
 
-  /** Replays seqs after `from` from the ring, synchronously (nothing can interleave). */
-  function replay(client: Client, ch: Channel<Client>, from: number): void {
-    for (const buf of channels.since(ch, from)) {
+  /** Writes the replayed messages, synchronously (nothing can interleave). */
+  function replay(client: Client, ch: Channel<Client>, entries: Buffer[]): void {
+    for (const buf of entries) {
       if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
     }
   }
@@ -74,11 +90,17 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
   function resumeFrom(client: Client, ch: Channel<Client>, resume: ResumePoint, id: RequestId | undefined): 'done' | 'snapshot' {
     const outcome = channels.resume(ch, resume);
     if (outcome.replay) {
-      // Everything after resume.seq is in the ring: subscribe and replay in one synchronous step.
-      if (!join(client, ch, null, id)) return 'done';
-      m.resumes.inc({ outcome: 'replayed' });
-      if (!reply(client, 'subscribed', { channel: ch.name, seq: resume.seq, resumed: true, replayed: ch.seq - resume.seq, ...echoId(id) })) return 'done';
-      replay(client, ch, resume.seq);
+      // Everything after the resume point is in the ring: subscribe and replay in one synchronous step.
+      if (!join(client, ch, null, id, outcome.skip)) return 'done';
+      const byCursor = resume.epoch !== channels.epoch;
+      m.resumes.inc({ outcome: byCursor ? 'replayed_cursor' : 'replayed' });
+      // By seq, `seq` is the client's point and the replay is seq + 1...; by cursor (another
+      // replica's numbering), `seq` is this hub's last seq: the replayed messages carry this hub's
+      // seqs up to it (increasing, not necessarily consecutive), live ones follow from seq + 1.
+      const seq = byCursor ? ch.seq : resume.seq;
+      const cursor = cursorJson(channels.cursor(ch.kind));
+      if (!reply(client, 'subscribed', { channel: ch.name, seq, resumed: true, replayed: outcome.entries.length, cursor, ...echoId(id) })) return 'done';
+      replay(client, ch, outcome.entries);
       return 'done';
     }
     const { reason, from, to } = outcome;
@@ -87,12 +109,23 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
   }
 
   async function subscribe(client: Client, req: Extract<ClientRequest, { op: 'subscribe' }>): Promise<void> {
-    const ch = channels.of(req.kind, req.symbol, req.channel);
     const { id, resume } = req;
+    if (!client.subs.has(req.channel) && !deps.known(req.symbol) && !(await storedValues(req.kind, req.symbol))) {
+      if (!client.open) return;
+      writer.protocolError(client, 'unknown_symbol', `no ${req.symbol} on this gateway: not configured, no record of it read, no stored value`, id);
+      return;
+    }
+    if (!client.open) return;
+    const ch = channels.of(req.kind, req.symbol, req.channel);
+    if (!ch) {
+      writer.protocolError(client, 'too_many_channels', 'the gateway has as many channels as it may hold, all in use; try again later or another gateway', id);
+      return;
+    }
     if (resume && resumeFrom(client, ch, resume, id) === 'done') return;
     const sub = join(client, ch, [], id);
     if (!sub) return;
     const seqAtRequest = ch.seq;
+    const cursorAtRequest = cursorJson(channels.cursor(ch.kind));
     let snapshot: unknown[] = [];
     let snapshotError: string | undefined;
     try {
@@ -107,12 +140,49 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
     sub.held = null;
     sub.heldBytes = 0;
     if (
-      !reply(client, 'subscribed', { channel: ch.name, seq: seqAtRequest, snapshot, ...(snapshotError === undefined ? {} : { snapshotError }), ...echoId(id) })
+      !reply(client, 'subscribed', {
+        channel: ch.name,
+        seq: seqAtRequest,
+        cursor: cursorAtRequest,
+        snapshot,
+        ...(snapshotError === undefined ? {} : { snapshotError }),
+        ...echoId(id),
+      })
     )
       return;
     for (const buf of held) {
       if (!write(client, buf, MESSAGE_TYPES[ch.kind])) return;
     }
+  }
+
+  /**
+   * Whether the snapshot source has values of a channel of a symbol not known yet (a symbol whose
+   * latest values are stored but whose records this gateway has not read since it started): then
+   * the symbol is learnt. Costs one snapshot read, like the subscribe itself.
+   */
+  async function storedValues(kind: ChannelKind, symbol: string): Promise<boolean> {
+    let values: unknown[];
+    try {
+      values = await deps.snapshot(kind, symbol);
+    } catch (err) {
+      log.debug({ err, kind, symbol }, 'snapshot source failed; symbol not known');
+      return false;
+    }
+    if (values.length === 0) return false;
+    deps.learn(symbol);
+    return true;
+  }
+
+  /** Whether the client already has this record (it resumed ahead of this hub in its partition). */
+  function skipped(sub: Subscription, pos: Position): boolean {
+    const skip = sub.skip;
+    if (!skip) return false;
+    const upTo = skip.get(pos.partition);
+    if (upTo === undefined) return false;
+    if (pos.offset <= upTo) return true;
+    skip.delete(pos.partition);
+    if (skip.size === 0) sub.skip = null;
+    return false;
   }
 
   return {
@@ -123,11 +193,12 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
       reply(client, 'unsubscribed', { channel, ...echoId(id) });
     },
 
-    deliver(ch, buf, type) {
+    deliver(ch, buf, type, pos) {
       if (ch.members.size === 0) return;
       // Copy: write() may evict a member and mutate the set while we iterate.
       for (const client of [...ch.members]) {
         const sub = client.subs.get(ch.name);
+        if (sub?.skip && pos && skipped(sub, pos)) continue;
         if (sub?.held) {
           if (sub.heldBytes + buf.length > deps.maxBufferedBytes) {
             writer.evictSlow(client, sub.heldBytes + buf.length);

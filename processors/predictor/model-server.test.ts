@@ -1,6 +1,7 @@
 // The model server without Kafka: loads a real (tiny, untrained) artifact, swaps atomically, keeps
 // the champion on a refused artifact (corrupt, wrong feature set, expired, unknown URI, kafka:// without a Kafka client), and
-// reports expiry in its status and gauge.
+// reports expiry in its status and gauge; loads only announcements whose signature checks out
+// (unsigned, unknown key, changed field, replayed, changed artifact bytes: refused, v1 kept).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,11 +16,31 @@ import { saveArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { createFastPredictor } from '../../core/models/fast.js';
 import { FEATURE_NAMES } from '../../core/models/domain/dataset.js';
 import { announcementOf } from '../../core/models/registry.js';
-import { createModelServer, type ModelServer } from './model-server.js';
+import { readArtifactDir } from '../../core/models/kafka-artifact.js';
+import { SIGNATURE_HEADERS, artifactDigest, signAnnouncement, signingFromKeys, type SigningKey } from '../../core/models/signing.js';
+import type { ModelAnnouncement } from '../../schemas/types.js';
+import { createModelServer, type AnnouncementRecord, type ModelServer } from './model-server.js';
 
 const T = 4;
 const F = FEATURE_NAMES.length;
 const T0 = Date.UTC(2026, 0, 1);
+const TOPIC = 'models';
+const KEY: SigningKey = { id: 'k1', secret: Buffer.from('test-key-0123456789abcdef0123456789abcdef') };
+const OTHER: SigningKey = { id: 'k1', secret: Buffer.from('attacker-key-0123456789abcdef0123456789') };
+
+let signedAt = T0;
+/** The record of an announcement signed with `key` now (the digest of its folder's files, or zeros when it has none). */
+async function signedRecord(a: ModelAnnouncement, key: SigningKey = KEY, at = ++signedAt): Promise<AnnouncementRecord> {
+  let digest = '0'.repeat(64);
+  if (a.artifactUri.startsWith('file://')) {
+    try {
+      digest = artifactDigest(await readArtifactDir(a.artifactUri.slice('file://'.length)));
+    } catch {
+      // a folder with a file missing: the load refuses it, whatever the signature
+    }
+  }
+  return { topic: TOPIC, headers: signAnnouncement(a, key, { topic: TOPIC, signedAt: at, artifactSha256: digest }) };
+}
 
 describe('model server', () => {
   let tf: TfModule;
@@ -49,6 +70,7 @@ describe('model server', () => {
     hyperparameters: {},
     ...over,
   });
+  const load = async (a: ModelAnnouncement): Promise<boolean> => server.loadAnnouncement(a, await signedRecord(a));
   const failures = async (reason: string): Promise<number> =>
     (await registry.getSingleMetric('bitpredict_predictor_model_load_failures_total')?.get())?.values.find((v) => v.labels.reason === reason)?.value ?? 0;
   const expiresIn = async (): Promise<{ version: string; value: number }[]> =>
@@ -62,7 +84,7 @@ describe('model server', () => {
     model = buildModel(tf, { T, F, units: 4, attentionUnits: 4, seed: 3 });
     store = await mkdtemp(join(tmpdir(), 'bp-model-server-'));
     registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
-    server = createModelServer({ registry, logger: createLogger({ level: 'silent', name: 'test' }), now: () => clock });
+    server = createModelServer({ registry, logger: createLogger({ level: 'silent', name: 'test' }), now: () => clock, signing: signingFromKeys([KEY]) });
   });
 
   afterAll(async () => {
@@ -74,7 +96,7 @@ describe('model server', () => {
     expect(server.current()).toBeNull();
     expect(server.status(clock)).toBeNull();
     await saveArtifact(tf, model, meta('v1'), store);
-    expect(await server.loadAnnouncement(announcementOf(meta('v1'), store))).toBe(true);
+    expect(await load(announcementOf(meta('v1'), store))).toBe(true);
     const m = server.current();
     expect(m).toMatchObject({ name: 'lstm-attention', version: 'v1', T, expiresAt: T0 + 3_600_000 });
     expect(server.status(clock)).toBe('lstm-attention@v1');
@@ -86,25 +108,25 @@ describe('model server', () => {
   it('refuses a corrupt, an incompatible, an expired and a non-file artifact and keeps v1', async () => {
     const bad = await saveArtifact(tf, model, meta('v2'), store);
     await truncate(join(bad, 'weights.bin'), 10);
-    expect(await server.loadAnnouncement(announcementOf(meta('v2'), store))).toBe(false);
+    expect(await load(announcementOf(meta('v2'), store))).toBe(false);
     expect(await failures('corrupt')).toBe(1);
     expect(server.lastRefusal).toMatch(/v2\/weights\.bin: 10 bytes/);
 
     await saveArtifact(tf, model, meta('v3', { featureSetVersion: 'fs-1' }), store);
-    expect(await server.loadAnnouncement(announcementOf(meta('v3', { featureSetVersion: 'fs-1' }), store))).toBe(false);
+    expect(await load(announcementOf(meta('v3', { featureSetVersion: 'fs-1' }), store))).toBe(false);
     expect(await failures('incompatible')).toBe(1);
 
     const past = meta('v4', { expiresAt: new Date(T0 - 1).toISOString() });
     await saveArtifact(tf, model, past, store);
-    expect(await server.loadAnnouncement(announcementOf(past, store))).toBe(false);
+    expect(await load(announcementOf(past, store))).toBe(false);
     // The meta is checked too, whatever the announcement says.
-    expect(await server.loadAnnouncement({ ...announcementOf(past, store), expiresAt: null })).toBe(false);
+    expect(await load({ ...announcementOf(past, store), expiresAt: null })).toBe(false);
     expect(await failures('expired')).toBe(2);
 
-    expect(await server.loadAnnouncement({ ...announcementOf(meta('v1'), store), artifactUri: 's3://bucket/v1' })).toBe(false);
+    expect(await load({ ...announcementOf(meta('v1'), store), artifactUri: 's3://bucket/v1' })).toBe(false);
     expect(await failures('uri')).toBe(1);
     // A kafka:// artifact needs a Kafka client to read it from; this server has none.
-    expect(await server.loadAnnouncement({ ...announcementOf(meta('v1'), store), artifactUri: 'kafka://model-artifacts/lstm-attention/v1' })).toBe(false);
+    expect(await load({ ...announcementOf(meta('v1'), store), artifactUri: 'kafka://model-artifacts/lstm-attention/v1' })).toBe(false);
     expect(server.lastRefusal).toMatch(/reads no kafka:\/\/ artifacts/);
     expect(await failures('uri')).toBe(2);
     expect(server.current()?.version).toBe('v1');
@@ -168,5 +190,63 @@ describe('model server', () => {
     expect(before?.version).toBe('v1');
     expect(server.lastRefusal).toBeNull();
     expect(await expiresIn()).toEqual([{ version: 'v5', value: Number.POSITIVE_INFINITY }]);
+  });
+
+  it('refuses unsigned, wrong-key, tampered, replayed and changed-artifact announcements; the champion keeps serving', async () => {
+    clock = T0;
+    await saveArtifact(tf, model, meta('v7', { expiresAt: null }), store);
+    const a = announcementOf(meta('v7', { expiresAt: null }), store);
+    const before = await failures('signature');
+    const refusedWith = async (r: AnnouncementRecord, ann: ModelAnnouncement, why: RegExp): Promise<void> => {
+      expect(await server.loadAnnouncement(ann, r)).toBe(false);
+      expect(server.lastRefusal).toMatch(why);
+      expect(server.current()?.version).toBe('v5');
+    };
+    await refusedWith({ topic: TOPIC, headers: {} }, a, /unsigned announcement refused .*BITPREDICT_MODEL_SIGNING/);
+    await refusedWith(await signedRecord(a, OTHER), a, /signature does not match under key k1/);
+    await refusedWith(await signedRecord(a, { ...OTHER, id: 'k9' }), a, /key id "k9" refused: not one of the accepted keys \[k1\]/);
+    // A field changed after signing: the version, the URI, the expiry, a metric.
+    const good = await signedRecord(a);
+    await refusedWith(good, { ...a, artifactUri: `file://${join(store, 'lstm-attention', 'v5')}` }, /signature does not match/);
+    await refusedWith(good, { ...a, expiresAt: T0 + 1 }, /signature does not match/);
+    await refusedWith(good, { ...a, metrics: { pinball: 0 } }, /signature does not match/);
+    // The signature moved to another topic (an environment prefix) does not hold either.
+    await refusedWith({ ...good, topic: 'staging.models' }, a, /signature does not match/);
+    // A changed signed header: the digest, the time.
+    await refusedWith({ topic: TOPIC, headers: { ...good.headers, [SIGNATURE_HEADERS.artifactSha256]: 'f'.repeat(64) } }, a, /signature does not match/);
+    await refusedWith({ topic: TOPIC, headers: { ...good.headers, [SIGNATURE_HEADERS.signature]: 'zz' } }, a, /malformed signature/);
+    // The bytes changed after signing: the announcement is intact, the artifact is not.
+    const dir = join(store, 'lstm-attention', 'v7');
+    const weights = await readFile(join(dir, 'weights.bin'));
+    const flipped = Buffer.from(weights);
+    flipped[0] = flipped[0]! ^ 0xff;
+    await writeFile(join(dir, 'weights.bin'), flipped);
+    await refusedWith(good, a, /digest [0-9a-f]{64} is not the signed [0-9a-f]{64}/);
+    await writeFile(join(dir, 'weights.bin'), weights);
+    expect(await failures('signature')).toBe(before + 10);
+
+    // Signed properly it loads; one signed at the same time or earlier than the accepted one is a replay.
+    const older = await signedRecord(a);
+    const newer = await signedRecord(a);
+    expect(await server.loadAnnouncement(a, newer)).toBe(true);
+    expect(server.current()?.version).toBe('v7');
+    await saveArtifact(tf, model, meta('v8', { expiresAt: null }), store);
+    const v8 = announcementOf(meta('v8', { expiresAt: null }), store);
+    expect(await server.loadAnnouncement(v8, await signedRecord(v8, KEY, signedAt))).toBe(false);
+    expect(server.lastRefusal).toMatch(/replayed announcement refused/);
+    expect(await server.loadAnnouncement(a, older)).toBe(false);
+    expect(server.current()?.version).toBe('v7');
+  });
+
+  it('with signing off, loads unsigned announcements (and says so)', async () => {
+    const lines: string[] = [];
+    const off = createModelServer({
+      registry: createMetricsRegistry({ service: 'test', defaultMetrics: false }),
+      logger: createLogger({ level: 'warn', name: 'test', destination: { write: (l: string) => void lines.push(l) } }),
+      now: () => clock,
+      signing: { mode: 'off', signer: null, keys: new Map(), origin: 'BITPREDICT_MODEL_SIGNING=off', secrets: [] },
+    });
+    expect(await off.loadAnnouncement(announcementOf(meta('v7', { expiresAt: null }), store), { topic: TOPIC, headers: {} })).toBe(true);
+    expect(lines.join('')).toContain('BITPREDICT_MODEL_SIGNING=off');
   });
 });

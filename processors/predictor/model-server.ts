@@ -7,6 +7,11 @@
 // logged and counted.
 // The models topic follower (a consumer in its own group per process start, from the beginning)
 // feeds announcements in order; the registry's champion is the fallback when the topic has none.
+// Announcements are signed (core/models/signing.ts): one unsigned, signed with a key this service
+// does not accept, changed after signing, signed before one already accepted (a replay), or whose
+// artifact bytes differ from the signed digest is refused (reason `signature`) and the champion
+// keeps serving. The artifact is read into memory once, and the bytes checked are the bytes loaded.
+// Nothing the predictor reads from Redis decides the served model (Redis holds features only).
 import { BitPredictError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Platform } from '../../core/runtime.js';
@@ -16,7 +21,8 @@ import type { ModelAnnouncement } from '../../schemas/types.js';
 import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
 import { FEATURE_NAMES, type Normalizer } from '../../core/models/domain/dataset.js';
 import { loadArtifact, loadArtifactFrom, memorySource, artifactDir, type ArtifactMeta, type LoadedArtifact } from '../../core/models/artifact.js';
-import { artifactsTopic, parseArtifactUri, readArtifactFiles } from '../../core/models/kafka-artifact.js';
+import { artifactsTopic, parseArtifactUri, readArtifactDir, readArtifactFiles } from '../../core/models/kafka-artifact.js';
+import { artifactDigest, verifyAnnouncement, type ModelSigning } from '../../core/models/signing.js';
 import type { KafkaClient } from '../../core/kafka/client.js';
 import { createFastPredictor, type FastPredictor } from '../../core/models/fast.js';
 import { readRegistry } from '../../core/models/registry.js';
@@ -42,18 +48,29 @@ export interface ModelServer {
   isExpired(m: ServingModel, now: number): boolean;
   /** Loads an artifact folder and swaps it in; false (old champion kept) when refused. */
   loadDir(dir: string, source: string): Promise<boolean>;
-  /** Loads an announced artifact: kafka:// (needs `artifacts` in the options) or file://. */
-  loadAnnouncement(a: ModelAnnouncement): Promise<boolean>;
+  /**
+   * Loads an announced artifact, kafka:// (needs `artifacts` in the options) or file://, once its
+   * signature (the record's headers, for the topic it was read from) checks out.
+   */
+  loadAnnouncement(a: ModelAnnouncement, record: AnnouncementRecord): Promise<boolean>;
   /** Readiness text: `<name>@<version>`, `expired <version>`, or null without a champion. */
   status(now: number): string | null;
   /** The last refusal, for readiness (null when none). */
   readonly lastRefusal: string | null;
 }
 
+/** Where an announcement was read: its topic and the record's headers (the signature). */
+export interface AnnouncementRecord {
+  topic: string;
+  headers: Readonly<Record<string, Buffer | string | undefined>>;
+}
+
 export interface ModelServerOptions {
   registry: Registry;
   logger: Logger;
   now: () => number;
+  /** The accepted signing keys (modelSigningFromConfig); mode off loads unsigned announcements with a warning. */
+  signing: ModelSigning;
   /** Where kafka:// artifacts are read from; without it such announcements are refused (reason uri). */
   artifacts?: {
     client: KafkaClient;
@@ -62,7 +79,7 @@ export interface ModelServerOptions {
   };
 }
 
-type RefusalReason = 'corrupt' | 'incompatible' | 'expired' | 'uri' | 'unavailable';
+type RefusalReason = 'corrupt' | 'incompatible' | 'expired' | 'uri' | 'unavailable' | 'signature';
 
 const EXPECT = { featureSetVersion: FEATURE_SET_VERSION, featureColumns: FEATURE_NAMES };
 
@@ -83,6 +100,8 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
   const loads = counter(registry, 'bitpredict_predictor_model_loads_total', 'Champion models loaded and swapped in');
   let serving: ServingModel | null = null;
   let lastRefusal: string | null = null;
+  /** The signing time of the latest announcement whose signature checked out: older ones are replays. */
+  let latestSignedAt = Number.NEGATIVE_INFINITY;
 
   function refuse(reason: RefusalReason, source: string, message: string): false {
     failures.inc({ reason });
@@ -108,14 +127,46 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
       return server.isExpired(serving, t) ? `expired ${serving.version}` : `${serving.name}@${serving.version}`;
     },
     loadDir: (dir, source) => swapIn(async (tf) => loadArtifact(tf, dir, EXPECT), source),
-    async loadAnnouncement(a) {
+    async loadAnnouncement(a, record) {
       const source = `announcement ${a.name}@${a.version}`;
+      const v = verifyAnnouncement(a, record.headers, opts.signing, record.topic);
+      if (!v.ok) return refuse('signature', source, `${v.message}; check BITPREDICT_MODEL_SIGNING_KEY(_FILE) of the publisher and this predictor`);
+      if (v.signed) {
+        if (v.signedAt <= latestSignedAt)
+          return refuse(
+            'signature',
+            source,
+            `replayed announcement refused: signed at ${new Date(v.signedAt).toISOString()}, not after the announcement already accepted (signed at ${new Date(latestSignedAt).toISOString()})`,
+          );
+        latestSignedAt = v.signedAt;
+      } else {
+        logger.warn({ source }, 'announcement loaded without a signature check: BITPREDICT_MODEL_SIGNING=off');
+      }
+      const signedDigest = v.signed ? v.artifactSha256 : null;
+      /** Refuses bytes that are not the ones signed; null when they are (or signing is off). */
+      const digestProblem = (files: ReadonlyMap<string, Buffer>): string | null => {
+        if (signedDigest === null) return null;
+        const got = artifactDigest(files);
+        return got === signedDigest
+          ? null
+          : `artifact ${a.artifactUri}: its files' digest ${got} is not the signed ${signedDigest} (bytes changed after signing)`;
+      };
       const kafka = parseArtifactUri(a.artifactUri);
       if (!a.artifactUri.startsWith('file://') && kafka === null)
         return refuse('uri', source, `artifactUri ${JSON.stringify(a.artifactUri)} is neither kafka://<topic>/<name>/<version> nor a file:// URI`);
       if (a.expiresAt !== null && now() >= a.expiresAt)
         return refuse('expired', source, `model ${a.name}@${a.version} expired at ${new Date(a.expiresAt).toISOString()}`);
-      if (kafka === null) return server.loadDir(a.artifactUri.slice('file://'.length), source);
+      if (kafka === null) {
+        let local: Map<string, Buffer>;
+        try {
+          local = await readArtifactDir(a.artifactUri.slice('file://'.length));
+        } catch (err) {
+          return refuse('corrupt', source, errorMessage(err));
+        }
+        const bad = digestProblem(local);
+        if (bad !== null) return refuse('signature', source, bad);
+        return swapIn(async (tf) => loadArtifactFrom(tf, memorySource(a.artifactUri.slice('file://'.length), local), EXPECT), source);
+      }
       const from = opts.artifacts;
       if (from === undefined) return refuse('uri', source, `artifactUri ${a.artifactUri}: this model server reads no kafka:// artifacts`);
       if (kafka.topic !== artifactsTopic(from.client))
@@ -140,6 +191,8 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
         const missing = err instanceof BitPredictError && (err.code === 'ERR_NOT_FOUND' || err.retryable);
         return refuse(missing ? 'unavailable' : 'corrupt', source, errorMessage(err));
       }
+      const bad = digestProblem(files);
+      if (bad !== null) return refuse('signature', source, bad);
       return swapIn(async (tf) => {
         const loaded = await loadArtifactFrom(tf, memorySource(a.artifactUri, files), EXPECT);
         if (loaded.meta.name !== a.name || loaded.meta.version !== a.version) {
@@ -259,7 +312,7 @@ export function createModelFollower(opts: {
           await enqueue(async () => {
             const a = await platform.serde.decode('models', value);
             if (a.name !== name) throw new BitPredictError('ERR_VALIDATION', `models record keyed ${name} announces ${a.name}`);
-            await server.loadAnnouncement(a);
+            await server.loadAnnouncement(a, { topic, headers: message.headers });
           });
         },
       });

@@ -20,6 +20,7 @@ import type { FeatureVector } from '../../schemas/types.js';
 import { parseHorizons } from '../../core/forecast/horizons.js';
 import { intervalMs } from '../../core/domain/intervals.js';
 import { createModelFollower, createModelServer, type ModelServer } from './model-server.js';
+import { startSigning, type ModelSigning } from '../../core/models/signing.js';
 import { createPredictionStore } from './store.js';
 import { createSeriesTracker } from './series.js';
 import { championWindow, createChampionPredictions, type Prepared } from './champion.js';
@@ -59,6 +60,8 @@ export interface PredictorOptions {
   now?: () => number;
   /** Follow the models topic and serve its champion (default true). False: baseline only. */
   followModels?: boolean;
+  /** The accepted model signing keys; default: from config.models (BITPREDICT_MODEL_SIGNING*). */
+  signing?: ModelSigning;
 }
 
 /** The predictor's counters of its output. */
@@ -221,6 +224,7 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
         registry: platform.registry,
         logger: log,
         now,
+        signing: opts.signing ?? startSigning(config.models, log),
         artifacts: { client: platform.kafka, maxBytes: config.models.artifactMaxBytes, timeoutMs: config.models.artifactLoadTimeoutMs },
       })
     : undefined;

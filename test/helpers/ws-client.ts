@@ -298,17 +298,27 @@ export async function producePredictions(tp: TestPlatform, producer: Producer, p
 /**
  * Waits until the gateway's consumer really reads: the group join is reported before the consumer
  * has fetched its starting (latest) offsets, so a record produced right after "ready" could fall
- * before them. Produces probes on a channel of its own until one arrives.
+ * before them. Produces probes on a symbol of its own until the gateway knows it (a subscribe to a
+ * symbol it has read no record of is refused with unknown_symbol) and a probe arrives.
  */
 export async function warmUp(tp: TestPlatform, producer: Producer, gateway: GatewayService, headers: Record<string, string> = {}): Promise<void> {
   const c = await connectWs(wsUrl(gateway.url()), { headers });
   try {
-    c.send({ op: 'subscribe', channel: 'predictions:WARMUP' });
-    await c.waitFor((m) => m.type === 'subscribed', 'the warm-up subscription');
     const deadline = Date.now() + 30_000;
+    let subscribed = false;
     for (let i = 0; ; i++) {
       await producePredictions(tp, producer, [prediction(i, { symbol: 'WARMUP' })]);
       try {
+        if (!subscribed) {
+          c.send({ op: 'subscribe', channel: 'predictions:WARMUP' });
+          const answer = await c.waitFor((m) => m.type === 'subscribed' || m.type === 'error', 'the warm-up subscription');
+          subscribed = answer.type === 'subscribed';
+          if (!subscribed) {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            if (Date.now() > deadline) throw new Error(`the gateway never read a warm-up record (${JSON.stringify(answer)})`);
+            continue;
+          }
+        }
         await c.waitFor((m) => m.type === 'prediction', 'a warm-up prediction', 500);
         return;
       } catch (err) {

@@ -32,6 +32,8 @@ describe('feature processor, exactly once: SIGKILL at random points while replay
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         BITPREDICT_TOPIC_PREFIX: tp.prefix,
+        // The stack the test runs against, wherever it listens.
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'BITPREDICT_KAFKA_BROKERS' || k === 'BITPREDICT_REGISTRY_URL')),
         // Children run on the driver under test.
         BITPREDICT_KAFKA_CLIENT: tp.config.kafka.driver,
         BITPREDICT_REDIS_KEY_PREFIX: tp.config.redis.keyPrefix,

@@ -23,6 +23,7 @@ import { createRedisSources } from '../../gateway/rest/sources.js';
 import { registerRestRoutes, type RestDeps } from '../../gateway/rest/routes.js';
 import { createModelsView, type ModelsSnapshot, type ModelsView } from '../../gateway/models-view.js';
 import { bareFeature } from '../helpers/features.js';
+import { SIGNING_OFF } from '../../core/models/signing.js';
 
 const HOUR = 3_600_000;
 let tp: TestPlatform;
@@ -253,9 +254,9 @@ describe('gateway REST v1 on the real stack', () => {
       await writeFile(join(store, NAME, v, 'meta.json'), JSON.stringify(meta(v, at)));
     }
     await writeFile(join(store, NAME, 'registry.json'), JSON.stringify({ name: NAME, champion: 'v1', previous: [], events: [] }));
-    await sendAnnouncement(tp.platform, announcementOf(meta('v1', '2024-01-01T00:00:00.000Z'), store));
+    await sendAnnouncement(tp.platform, announcementOf(meta('v1', '2024-01-01T00:00:00.000Z'), store), { signing: SIGNING_OFF });
     await producer.send([{ topic: tp.topic('models'), key: NAME, value: Buffer.from('not avro') }]);
-    await sendAnnouncement(tp.platform, announcementOf(meta('v2', '2024-01-02T00:00:00.000Z'), store));
+    await sendAnnouncement(tp.platform, announcementOf(meta('v2', '2024-01-02T00:00:00.000Z'), store), { signing: SIGNING_OFF });
 
     await view.start();
     expect(view.caughtUp).toBe(true);
@@ -268,7 +269,7 @@ describe('gateway REST v1 on the real stack', () => {
     ]);
 
     // A later announcement (a rollback to v1) arrives while the view runs.
-    await sendAnnouncement(tp.platform, announcementOf(meta('v1', '2024-01-01T00:00:00.000Z'), store));
+    await sendAnnouncement(tp.platform, announcementOf(meta('v1', '2024-01-01T00:00:00.000Z'), store), { signing: SIGNING_OFF });
     await waitFor(() => view.snapshot().champion?.version === 'v1', 'the view to follow the new announcement');
 
     const res = await app.inject({ url: '/v1/models' });

@@ -20,6 +20,9 @@ import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { redisKeys } from '../../core/redis.js';
 
 const CH = 'predictions:BTCUSDT';
+/** A record's Kafka position in a message, and the gateway's cursor in subscribed (docs/websocket.md). */
+const POS: unknown = [expect.any(Number), expect.any(Number)];
+const CURSOR: unknown = expect.any(Object);
 
 describe('two gateway instances on the same topics and Redis', () => {
   let tp: TestPlatform;
@@ -68,7 +71,13 @@ describe('two gateway instances on the same topics and Redis', () => {
     await producePredictions(tp, producer, preds);
     for (const { c } of [onA, onB]) {
       for (let i = 0; i < preds.length; i++) {
-        expect(await c.waitFor((m) => m.type === 'prediction', `prediction ${i + 1}`)).toEqual({ type: 'prediction', channel: CH, seq: i + 1, data: preds[i] });
+        expect(await c.waitFor((m) => m.type === 'prediction', `prediction ${i + 1}`)).toEqual({
+          type: 'prediction',
+          channel: CH,
+          seq: i + 1,
+          pos: POS,
+          data: preds[i],
+        });
       }
     }
 
@@ -76,7 +85,7 @@ describe('two gateway instances on the same topics and Redis', () => {
     const moved = await client(b);
     moved.c.send({ op: 'subscribe', channel: CH, resume: { epoch: onA.epoch, seq: 5 }, id: 'move' });
     expect(await moved.c.next()).toMatchObject({ type: 'gap', channel: CH, reason: 'epoch', to: 5, epoch: onB.epoch, id: 'move' });
-    expect(await moved.c.next()).toEqual({ type: 'subscribed', channel: CH, seq: 5, snapshot: [snapshot], id: 'move' });
+    expect(await moved.c.next()).toEqual({ type: 'subscribed', channel: CH, seq: 5, cursor: CURSOR, snapshot: [snapshot], id: 'move' });
 
     await a.gateway.stop();
     const close = await closeOf(onA.c, "the 1001 close of A's client");
@@ -90,6 +99,7 @@ describe('two gateway instances on the same topics and Redis', () => {
           type: 'prediction',
           channel: CH,
           seq: 6 + i,
+          pos: POS,
           data: more[i],
         });
       }

@@ -33,6 +33,9 @@ import { featuresFromCandles } from '../../core/features/batch.js';
 import type { Candle, ModelAnnouncement } from '../../schemas/types.js';
 
 const CH = 'predictions:BTCUSDT';
+/** A record's Kafka position in a message, and the gateway's cursor in subscribed (docs/websocket.md). */
+const POS: unknown = [expect.any(Number), expect.any(Number)];
+const CURSOR: unknown = expect.any(Object);
 
 let tp: TestPlatform;
 let producer: Producer;
@@ -79,6 +82,8 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
         // 3: the resume test misses exactly 3 (all replayed), then 5 (a gap).
         BITPREDICT_GATEWAY_REPLAY_BUFFER: '3',
         BITPREDICT_WS_MAX_BUFFERED_BYTES: '65536',
+        // SLOWUSDT is subscribed before any record of it exists: it must be configured.
+        BITPREDICT_MARKET_SYMBOLS: 'BTCUSDT,SLOWUSDT',
       },
     });
     await warmUp(tp, producer, g.gateway);
@@ -96,13 +101,13 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     expect((hello.epoch as string).length).toBeGreaterThan(0);
 
     const sub = await subscribe(c, CH, { id: 1 });
-    expect(sub).toEqual({ type: 'subscribed', channel: CH, seq: 0, snapshot: [snapshot], id: 1 });
+    expect(sub).toEqual({ type: 'subscribed', channel: CH, seq: 0, cursor: CURSOR, snapshot: [snapshot], id: 1 });
 
     const preds = [1, 2, 3].map((i) => prediction(i));
     await producePredictions(tp, producer, preds);
     for (let i = 0; i < 3; i++) {
       const m = await c.waitFor((x) => x.type === 'prediction', `prediction ${i + 1}`);
-      expect(m).toEqual({ type: 'prediction', channel: CH, seq: i + 1, data: preds[i] });
+      expect(m).toEqual({ type: 'prediction', channel: CH, seq: i + 1, pos: POS, data: preds[i] });
     }
 
     // Features and candles: values built by the same code the processors use.
@@ -119,8 +124,8 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     // Two topics: the two may arrive in either order.
     const two = [await c.next(), await c.next()].sort((x, y) => x.type.localeCompare(y.type));
     expect(two).toEqual([
-      { type: 'candle', channel: 'candles:BTCUSDT', seq: 1, data: lastCandle },
-      { type: 'feature', channel: 'features:BTCUSDT', seq: 1, data: JSON.parse(JSON.stringify(feature)) as unknown },
+      { type: 'candle', channel: 'candles:BTCUSDT', seq: 1, pos: POS, data: lastCandle },
+      { type: 'feature', channel: 'features:BTCUSDT', seq: 1, pos: POS, data: JSON.parse(JSON.stringify(feature)) as unknown },
     ]);
 
     // Unsubscribed channels go quiet; the others keep their sequence.
@@ -134,7 +139,7 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
       { topic: tp.topic('candles'), key: 'BTCUSDT:1h', value: tp.platform.serde.encode('candles', candle(T0 + 40 * HOUR_MS)), timestamp: Date.now() },
     ]);
     await producePredictions(tp, producer, [p4]);
-    expect(await c.next()).toEqual({ type: 'prediction', channel: CH, seq: 4, data: p4 });
+    expect(await c.next()).toEqual({ type: 'prediction', channel: CH, seq: 4, pos: POS, data: p4 });
     expect(await witness.waitFor((m) => m.type === 'candle', 'the candle at the witness')).toMatchObject({ channel: 'candles:BTCUSDT', seq: 2 });
     c.send({ op: 'ping', id: 3 });
     expect(await c.next()).toEqual({ type: 'pong', id: 3 });
@@ -169,11 +174,17 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     expect(sub).toMatchObject({ type: 'subscribed', channel: CH, seq: n, resumed: true, replayed: 3 });
     for (let i = 0; i < 3; i++) {
       const m = await resumed.waitFor((x) => x.type === 'prediction', `replayed ${n + i + 1}`);
-      expect(m).toEqual({ type: 'prediction', channel: CH, seq: n + i + 1, data: missed[i] });
+      expect(m).toEqual({ type: 'prediction', channel: CH, seq: n + i + 1, pos: POS, data: missed[i] });
     }
     const live = prediction(15);
     await producePredictions(tp, producer, [live]);
-    expect(await resumed.waitFor((x) => x.type === 'prediction', 'the live one')).toEqual({ type: 'prediction', channel: CH, seq: n + 4, data: live });
+    expect(await resumed.waitFor((x) => x.type === 'prediction', 'the live one')).toEqual({
+      type: 'prediction',
+      channel: CH,
+      seq: n + 4,
+      pos: POS,
+      data: live,
+    });
     expect(predictionsOf(resumed).map((m) => m.seq)).toEqual([n + 1, n + 2, n + 3, n + 4]);
     resumed.close();
     await closeOf(resumed, 'the resumed client to close');
@@ -191,10 +202,10 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
     const gap = await late.next();
     expect(gap).toMatchObject({ type: 'gap', channel: CH, reason: 'evicted', from: n + 5, to: n + 9, id: 'r' });
     const after = await late.next();
-    expect(after).toEqual({ type: 'subscribed', channel: CH, seq: n + 9, snapshot: [snapshot], id: 'r' });
+    expect(after).toEqual({ type: 'subscribed', channel: CH, seq: n + 9, cursor: CURSOR, snapshot: [snapshot], id: 'r' });
     const live2 = prediction(21);
     await producePredictions(tp, producer, [live2]);
-    expect(await late.next()).toEqual({ type: 'prediction', channel: CH, seq: n + 10, data: live2 });
+    expect(await late.next()).toEqual({ type: 'prediction', channel: CH, seq: n + 10, pos: POS, data: live2 });
     expect(predictionsOf(late)).toHaveLength(1);
     for (const c of [watcher, late]) c.close();
   });
@@ -391,6 +402,7 @@ describe('one gateway, open mode: protocol, resume, slow consumer, fuzz, shutdow
       type: 'prediction',
       channel: CH,
       seq: (sub.seq as number) + 1,
+      pos: POS,
       data: p,
     });
     fresh.close();

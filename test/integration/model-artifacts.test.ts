@@ -6,7 +6,7 @@
 // chunk duplicated with other bytes) are refused with a clear reason while the champion keeps
 // serving; a restarted predictor with an empty model store finds the champion from Kafka alone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,11 +25,13 @@ import { ARTIFACT_FILES, CHUNK_HEADERS, artifactUri, artifactsTopic, chunkRecord
 import { announce, announcementOf, sendAnnouncement } from '../../core/models/registry.js';
 import { createModelFollower, createModelServer, type ModelFollower, type ModelServer } from '../../processors/predictor/model-server.js';
 import type { ModelAnnouncement } from '../../schemas/types.js';
+import { artifactDigest, signingFromKeys } from '../../core/models/signing.js';
 
 const NAME = 'lstm-attention';
 const T = 6;
 const F = FEATURE_NAMES.length;
 const CHUNK = 2048;
+const SIGNING = signingFromKeys([{ id: 'it', secret: Buffer.from(randomBytes(32).toString('hex')) }]);
 
 describe('model artifacts through Kafka', () => {
   let tp: TestPlatform;
@@ -65,6 +67,7 @@ describe('model artifacts through Kafka', () => {
       registry,
       logger: tp.logger,
       now: Date.now,
+      signing: SIGNING,
       artifacts: { client: tp.platform.kafka, maxBytes: tp.config.models.artifactMaxBytes, timeoutMs: tp.config.models.artifactLoadTimeoutMs },
     });
   }
@@ -82,7 +85,7 @@ describe('model artifacts through Kafka', () => {
   }
 
   /** Sends chunk records as they are (one per send, as the publish code does), then the announcement. */
-  async function publishRaw(version: string, records: OutRecord[]): Promise<ModelAnnouncement> {
+  async function publishRaw(version: string, records: OutRecord[], artifactSha256: string): Promise<ModelAnnouncement> {
     const producer = await createProducer(tp.platform.kafka);
     try {
       for (const r of records) await producer.send([r]);
@@ -90,7 +93,7 @@ describe('model artifacts through Kafka', () => {
       await producer.close();
     }
     const a = announcementOf(meta(version), store, artifactUri(artifactsTopic(tp.platform.kafka), NAME, version));
-    await sendAnnouncement(tp.platform, a);
+    await sendAnnouncement(tp.platform, a, { signing: SIGNING, artifactSha256 });
     return a;
   }
 
@@ -114,7 +117,7 @@ describe('model artifacts through Kafka', () => {
 
   it('publishes the artifact as checked chunks before the announcement, and the kafka:// load forecasts as the file:// load', async () => {
     await saveArtifact(tf, model, meta('v1'), store);
-    await announce(tp.platform, meta('v1'), store, tp.config.models.artifactChunkBytes);
+    await announce(tp.platform, meta('v1'), store, tp.config.models.artifactChunkBytes, SIGNING);
 
     const topic = artifactsTopic(tp.platform.kafka);
     const files = filesOf('v1');
@@ -129,12 +132,13 @@ describe('model artifacts through Kafka', () => {
       expect(mine.every((r) => r.headers[CHUNK_HEADERS.sha256]?.toString() === createHash('sha256').update(bytes).digest('hex'))).toBe(true);
     }
 
-    const [ann] = (await tp.readAll('models')).map((r) => r.value as ModelAnnouncement);
+    const [annRecord] = await readAll(tp.platform.kafka, tp.topic('models'), 1);
+    const ann = await tp.platform.serde.decode('models', annRecord!.value);
     expect(ann?.artifactUri).toBe(`kafka://${topic}/${NAME}/v1`);
 
     const viaKafka = kafkaServer(createMetricsRegistry({ service: 'test', defaultMetrics: false }));
     const viaFile = kafkaServer(createMetricsRegistry({ service: 'test', defaultMetrics: false }));
-    expect(await viaKafka.loadAnnouncement(ann as ModelAnnouncement)).toBe(true);
+    expect(await viaKafka.loadAnnouncement(ann, { topic: tp.topic('models'), headers: annRecord!.headers })).toBe(true);
     expect(await viaFile.loadDir(artifactDir(store, NAME, 'v1'), 'file v1')).toBe(true);
     expect(viaKafka.current()?.version).toBe('v1');
     for (const x of windows) {
@@ -209,7 +213,8 @@ describe('model artifacts through Kafka', () => {
     ];
     const counts: Record<string, number> = { corrupt: 0, unavailable: 0 };
     for (const c of cases) {
-      await publishRaw(c.version, c.records());
+      // Signed over the files the publisher meant to send (v6: v1's files), so only the damage differs.
+      await publishRaw(c.version, c.records(), artifactDigest(c.version === 'v6' ? filesOf('v1') : renamed(c.version)));
       counts[c.reason] = (counts[c.reason] ?? 0) + 1;
       await waitFor(async () => (await failures(registry, c.reason)) >= (counts[c.reason] ?? 0), `${c.version} to be refused (${c.reason})`);
       expect(server.lastRefusal, c.version).toMatch(c.message);
@@ -220,14 +225,14 @@ describe('model artifacts through Kafka', () => {
 
     // A good publication after all of them is served.
     await saveArtifact(tf, model, meta('v8'), store);
-    await announce(tp.platform, meta('v8'), store, tp.config.models.artifactChunkBytes);
+    await announce(tp.platform, meta('v8'), store, tp.config.models.artifactChunkBytes, SIGNING);
     await waitFor(() => server.current()?.version === 'v8', 'v8 to serve');
     expect(server.lastRefusal).toBeNull();
   }, 180_000);
 
   it('a restarted predictor with an empty model store finds the champion from Kafka alone', async () => {
     // A rollback re-publishes v1's bytes under the same keys: identical duplicates, accepted.
-    await announce(tp.platform, meta('v1'), store, tp.config.models.artifactChunkBytes);
+    await announce(tp.platform, meta('v1'), store, tp.config.models.artifactChunkBytes, SIGNING);
     const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
     const server = kafkaServer(registry);
     const follower = createModelFollower({

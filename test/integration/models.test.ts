@@ -14,6 +14,8 @@ import { createOutput } from '../../cli/output.js';
 import { models, train } from '../../cli/train.js';
 import { BitPredictError } from '../../core/errors.js';
 import { readRegistry, listVersions } from '../../core/models/registry.js';
+import { modelSigningFromConfig, verifyAnnouncement } from '../../core/models/signing.js';
+import { readAll } from '../helpers/kafka-read.js';
 
 describe('model registry: train, promote, announce, rollback', () => {
   let tp: TestPlatform;
@@ -104,6 +106,16 @@ describe('model registry: train, promote, announce, rollback', () => {
     ).toBe(true);
     expect(ann[0]?.value?.featureSetVersion).toBe('fs-2');
     expect(ann[0]?.value?.expiresAt).toBeGreaterThan(Date.now());
+    // Each announcement (promote, promote, rollback) is signed, with the key generated in the
+    // store (no key set), each later than the one before: a predictor sharing the store loads them.
+    const signing = modelSigningFromConfig({ signing: 'required', signingKey: '', signingKeyFile: '', storeDir: store });
+    const raw = await readAll(tp.platform.kafka, tp.topic('models'), 3);
+    const checks = await Promise.all(
+      raw.map(async (r) => verifyAnnouncement(await tp.platform.serde.decode('models', r.value), r.headers, signing, tp.topic('models'))),
+    );
+    expect(checks.map((c) => c.ok && c.signed)).toEqual([true, true, true]);
+    const times = checks.map((c) => (c.ok && c.signed ? c.signedAt : 0));
+    expect(times).toEqual([...times].sort((x, y) => x - y));
     expect(await models(ctx(['list']))).toBe(0);
     expect(out.join('')).toMatch(new RegExp(`\\* ${v1}`));
 

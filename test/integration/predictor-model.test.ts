@@ -28,6 +28,7 @@ import { artifactDir, saveArtifact, type ArtifactMeta } from '../../core/models/
 import { announce } from '../../core/models/registry.js';
 import type { Service } from '../../core/service.js';
 import type { FeatureVector, Prediction } from '../../schemas/types.js';
+import { modelSigningFromConfig } from '../../core/models/signing.js';
 
 const T = 8;
 const NAME = 'lstm-attention';
@@ -202,7 +203,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const total = 100;
     for (let k = 0; k < total; k += 5) {
       await send(5);
-      if (k === 30) await announce(tp.platform, meta('v1'), store, tp.config.models.artifactChunkBytes);
+      if (k === 30) await announce(tp.platform, meta('v1'), store, tp.config.models.artifactChunkBytes, modelSigningFromConfig(tp.config.models));
       await new Promise((r) => setTimeout(r, 40));
     }
     const got = await predictions(total);
@@ -222,14 +223,20 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const p = running[0] as Service;
     const dir = await publish('v2');
     truncateSync(join(dir, 'weights.bin'), 100);
-    await announce(tp.platform, meta('v2'), store, tp.config.models.artifactChunkBytes);
+    await announce(tp.platform, meta('v2'), store, tp.config.models.artifactChunkBytes, modelSigningFromConfig(tp.config.models));
     await waitFor(
       async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'corrupt' })) >= 1,
       'the corrupt artifact to be refused',
     );
     expect(p.readiness().checks.modelRefused).toMatch(/v2.*weights\.bin.*bytes/);
     await publish('v3', { featureSetVersion: 'fs-0' });
-    await announce(tp.platform, meta('v3', { featureSetVersion: 'fs-0' }), store, tp.config.models.artifactChunkBytes);
+    await announce(
+      tp.platform,
+      meta('v3', { featureSetVersion: 'fs-0' }),
+      store,
+      tp.config.models.artifactChunkBytes,
+      modelSigningFromConfig(tp.config.models),
+    );
     await waitFor(
       async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'incompatible' })) >= 1,
       'the incompatible artifact to be refused',
@@ -258,7 +265,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const p = running[0] as Service;
     const expiresAt = new Date(Date.now() + 10 * MIN).toISOString();
     await publish('v4', { expiresAt });
-    await announce(tp.platform, meta('v4', { expiresAt }), store, tp.config.models.artifactChunkBytes);
+    await announce(tp.platform, meta('v4', { expiresAt }), store, tp.config.models.artifactChunkBytes, modelSigningFromConfig(tp.config.models));
     await waitFor(() => p.readiness().checks.model === `${NAME}@v4`, 'v4 to serve');
     await send(5);
     let got = await predictions(125);
@@ -274,7 +281,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
 
     const stale = new Date(Date.now() + 5 * MIN).toISOString(); // before now() = Date.now() + 20 min
     await publish('v5', { expiresAt: stale });
-    await announce(tp.platform, meta('v5', { expiresAt: stale }), store, tp.config.models.artifactChunkBytes);
+    await announce(tp.platform, meta('v5', { expiresAt: stale }), store, tp.config.models.artifactChunkBytes, modelSigningFromConfig(tp.config.models));
     await waitFor(
       async () => (await metric('bitpredict_predictor_model_load_failures_total', { reason: 'expired' })) >= 1,
       'the expired announcement to be refused',
@@ -302,7 +309,7 @@ describe('predictor: champion model, hot swap, refusals, restart, expiry', () =>
     const logger = tp.platform.logger.child({ test: 'batched' });
     function makeHandler() {
       const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
-      const server = createModelServer({ registry, logger, now: () => at });
+      const server = createModelServer({ registry, logger, now: () => at, signing: modelSigningFromConfig(tp.config.models) });
       const h = createPredictorHandler({
         platform: { ...tp.platform, registry },
         config: tp.config,

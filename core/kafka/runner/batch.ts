@@ -13,8 +13,8 @@ import type { KafkaClient } from '../client.js';
 import { kafkaError } from '../client.js';
 import type { BatchControls, DriverBatch } from '../driver.js';
 import type { InRecord } from '../records.js';
-import type { Flusher, PendingOutputs } from './flush.js';
-import { FlushFailure } from './flush.js';
+import { bytesOf, type Flusher, type PendingOutputs } from './flush.js';
+import { FlushAbandoned, FlushFailure } from './flush.js';
 import type { RunnerMetrics } from './metrics.js';
 import type { RebalanceTracker } from './rebalance.js';
 import { tpKey } from './rebalance.js';
@@ -40,6 +40,8 @@ export interface BatchDeps {
   metrics: RunnerMetrics;
   logger: Logger;
   flushEvery: number;
+  /** Bytes of outputs (keys, values, headers) above which pending outputs are flushed before more are added. */
+  maxFlushBytes: number;
   prepareBatch: ((records: InRecord[]) => Promise<void>) | undefined;
   /** Stops the process; only the first report counts. */
   reportFatal(err: BitPredictError, context: Record<string, unknown>, what: string): void;
@@ -50,7 +52,7 @@ export interface BatchDeps {
 }
 
 export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, controls: BatchControls) => Promise<void> {
-  const { client, hooks, tracker, flusher, handle, logger, flushEvery, reportFatal } = deps;
+  const { client, hooks, tracker, flusher, handle, logger, flushEvery, maxFlushBytes, reportFatal } = deps;
 
   /** False when the batch must be dropped: the consumer seeks to the committed offset instead. */
   async function takeOver(ctx: Context, first: string): Promise<boolean> {
@@ -101,7 +103,13 @@ export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, contro
           outputs.add(rec.offset, []);
           continue;
         }
-        outputs.add(rec.offset, await handle(rec, heartbeat));
+        const out = await handle(rec, { heartbeat, isRunning, isStale });
+        // Given up while waiting for a dependency (stopping or revoked): not done, read again later.
+        if (out === null) return;
+        // A flush stays below the broker's request size: a large output (a truncated DLQ record
+        // near the limit) goes out after what is pending, on its own.
+        if (outputs.count > 0 && outputs.bytes + bytesOf(out) > maxFlushBytes) await outputs.flush();
+        outputs.add(rec.offset, out);
         if (hooks) tracker.stateReached(key, off + 1n);
         if (outputs.count >= flushEvery) {
           await outputs.flush();
@@ -120,13 +128,21 @@ export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, contro
     logger.trace({ ...ctx, first: batchFirst, size: batch.records.length }, 'batch');
     if (tracker.takeFirstBatch(key) && !(await takeOver(ctx, batchFirst))) return;
     await ensureState(ctx, key, batchFirst);
-    const outputs = flusher.forBatch({ ...ctx, resolveOffset, commitOffsetsIfNecessary });
+    const { heartbeat, isRunning } = controls;
+    const outputs = flusher.forBatch({ ...ctx, resolveOffset, commitOffsetsIfNecessary, controls: { heartbeat, isRunning, isStale } });
     try {
       await handleRecords(batch, controls, ctx, key, outputs);
       // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
       if (!isStale()) await outputs.flush();
       deps.metrics.lag(batch.topic, batch.partition, lagAfter(batch));
     } catch (err) {
+      if (err instanceof FlushAbandoned) {
+        // Stopping or revoked while waiting for a dependency before the flush: nothing of the
+        // batch's rest is durable, so the partition's state no longer matches Kafka; whoever reads
+        // the partition next starts from the committed offset.
+        tracker.stateLost(key);
+        return;
+      }
       if (err instanceof FlushFailure) {
         const e = kafkaError(client, err.original);
         if (e.code === 'ERR_KAFKA_FENCED') {

@@ -16,6 +16,7 @@ import type { OutRecord } from '../records.js';
 import type { RunnerMetrics } from './metrics.js';
 import { tpKey } from './rebalance.js';
 import type { DeliveryMode, PartitionHooks } from './types.js';
+import type { DependencyHold, RecordControls } from './waits.js';
 
 /** Outputs, a DLQ record or offsets could not be made durable: the process must restart from the committed offsets. */
 export class FlushFailure extends Error {
@@ -24,10 +25,22 @@ export class FlushFailure extends Error {
   }
 }
 
+/**
+ * The flush was given up while the beforeFlush hook waited for a dependency (the consumer is
+ * stopping, or the partition was revoked): nothing was produced or committed, the records are read again.
+ */
+export class FlushAbandoned extends Error {
+  constructor() {
+    super('flush given up while waiting for a dependency');
+  }
+}
+
 /** The input partition of a batch, with the batch's offset controls from the driver. */
 export interface FlushTarget {
   topic: string;
   partition: number;
+  /** The batch's controls, for a beforeFlush hook that waits for a dependency. */
+  controls: RecordControls;
   resolveOffset(offset: string): void;
   commitOffsetsIfNecessary(): Promise<void>;
 }
@@ -36,6 +49,8 @@ export interface FlushTarget {
 export interface PendingOutputs {
   /** Input records handled (or skipped) since the last flush. */
   readonly count: number;
+  /** Bytes (keys, values, headers) of the records pending since the last flush. */
+  readonly bytes: number;
   /** The input record at `offset` is done; `records` (its outputs, or its DLQ record) go out with its offset. */
   add(offset: string, records: OutRecord[]): void;
   /** Produces and commits everything added since the last flush; nothing when nothing was added. */
@@ -59,6 +74,18 @@ export interface FlusherDeps {
   commitIntervalMs: number;
   metrics: RunnerMetrics;
   logger: Logger;
+  /** Waits out a dependency the beforeFlush hook needs (Redis for the predictor's queued writes). */
+  hold: DependencyHold;
+}
+
+/** Approximate bytes of records on the wire: keys, values and headers. */
+export function bytesOf(records: readonly OutRecord[]): number {
+  let n = 0;
+  for (const r of records) {
+    n += (r.key === null ? 0 : Buffer.byteLength(r.key)) + (r.value?.length ?? 0);
+    for (const [k, v] of Object.entries(r.headers ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  }
+  return n;
 }
 
 export function createFlusher(deps: FlusherDeps): Flusher {
@@ -82,9 +109,21 @@ export function createFlusher(deps: FlusherDeps): Flusher {
 
   /** Produces the outputs (with the offset, in transactional mode); anything failing here is a FlushFailure. */
   async function produce(t: FlushTarget, records: OutRecord[], next: string): Promise<void> {
+    const before = hooks?.beforeFlush;
+    if (before) {
+      // Before any transaction begins, so a long wait cannot time one out.
+      let ok: boolean;
+      try {
+        ok = await deps.hold(tpKey(t.topic, t.partition), { topic: t.topic, partition: t.partition, next }, t.controls, () =>
+          before(t.topic, t.partition, next),
+        );
+      } catch (err) {
+        throw new FlushFailure(err);
+      }
+      if (!ok) throw new FlushAbandoned();
+    }
     const stop = metrics.flushTimer(delivery.kind);
     try {
-      await hooks?.beforeFlush?.(t.topic, t.partition, next);
       if (delivery.kind === 'transactional') {
         const producer = await delivery.producerFor(t.topic, t.partition);
         await producer.sendWithOffsets(records, [{ consumerGroupId: groupId, topic: t.topic, partition: t.partition, offset: next }]);
@@ -124,14 +163,19 @@ export function createFlusher(deps: FlusherDeps): Flusher {
     const pending: OutRecord[] = [];
     let lastOffset: string | null = null;
     let count = 0;
+    let bytes = 0;
     return {
       get count() {
         return count;
+      },
+      get bytes() {
+        return bytes;
       },
       add(offset, records) {
         pending.push(...records);
         lastOffset = offset;
         count++;
+        bytes += bytesOf(records);
       },
       async flush() {
         const last = lastOffset;
@@ -142,6 +186,7 @@ export function createFlusher(deps: FlusherDeps): Flusher {
         pending.length = 0;
         lastOffset = null;
         count = 0;
+        bytes = 0;
         await afterFlush(t, next);
       },
     };

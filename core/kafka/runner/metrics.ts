@@ -29,6 +29,10 @@ export interface RunnerMetrics {
   stopped(): void;
   /** A group join (start or rebalance). */
   groupJoined(): void;
+  /** A partition started waiting for a dependency (`waiting`: partitions waiting now). */
+  dependencyWaitStarted(reason: ErrorCode, waiting: number): void;
+  /** A partition's wait ended after `seconds` (`waiting`: partitions still waiting). */
+  dependencyWaitEnded(reason: ErrorCode, seconds: number, waiting: number): void;
 }
 
 export function createRunnerMetrics(registry: Registry, group: string): RunnerMetrics {
@@ -39,6 +43,17 @@ export function createRunnerMetrics(registry: Registry, group: string): RunnerMe
   const flushSeconds = histogram(registry, 'bitpredict_consumer_flush_seconds', 'Time to produce outputs and commit offsets', ['group', 'mode']);
   const lagGauge = gauge(registry, 'bitpredict_consumer_lag_records', 'Records behind the partition end at the last batch', ['group', 'topic', 'partition']);
   const rebalances = counter(registry, 'bitpredict_consumer_rebalances_total', 'Group joins (start and every rebalance)', ['group']);
+  const waitsTotal = counter(
+    registry,
+    'bitpredict_consumer_dependency_waits_total',
+    'Times a partition was held because a dependency (Redis, registry, Kafka) was down, by the code of the first failure',
+    ['group', 'reason'],
+  );
+  const waitSeconds = counter(registry, 'bitpredict_consumer_dependency_wait_seconds_total', 'Time partitions spent held waiting for a dependency', [
+    'group',
+    'reason',
+  ]);
+  const waitingGauge = gauge(registry, 'bitpredict_consumer_dependency_waiting', 'Partitions held right now waiting for a dependency', ['group']);
   // The lag series this member has set, by tpKey, so exactly those are removed when it loses the
   // partition (another runner in the process may report other groups on the same gauge).
   const reported = new Map<string, { topic: string; partition: string }>();
@@ -77,5 +92,13 @@ export function createRunnerMetrics(registry: Registry, group: string): RunnerMe
       dropLagExcept(owned);
     },
     groupJoined: () => rebalances.inc({ group }),
+    dependencyWaitStarted(reason, waiting) {
+      waitsTotal.inc({ group, reason });
+      waitingGauge.set({ group }, waiting);
+    },
+    dependencyWaitEnded(reason, seconds, waiting) {
+      waitSeconds.inc({ group, reason }, seconds);
+      waitingGauge.set({ group }, waiting);
+    },
   };
 }

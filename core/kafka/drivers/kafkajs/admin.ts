@@ -8,6 +8,9 @@ import type { DriverAdmin, TopicSpec } from '../../driver.js';
 // kafkajs is CommonJS: its enums come from the default export under plain Node.
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
+/** How long a created topic may take to get leaders in the broker's metadata. */
+const LEADER_WAIT_MS = 30_000;
+
 function toTopicConfig(s: TopicSpec): ITopicConfig {
   return {
     topic: s.name,
@@ -36,6 +39,21 @@ export async function createKafkaJsAdmin(kafka: Kafka, toError: (err: unknown) =
     }
     return out;
   }
+  /** Polls the topics' metadata until every partition has a leader (30 s at most, then `cause`). */
+  async function waitForLeaders(topics: string[], cause: unknown): Promise<void> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    let last: unknown = cause;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        const md = await admin.fetchTopicMetadata({ topics });
+        if (md.topics.length === topics.length && md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
   return {
     createTopics: (specs) =>
       wrap(async () => {
@@ -45,7 +63,13 @@ export async function createKafkaJsAdmin(kafka: Kafka, toError: (err: unknown) =
         } catch (err) {
           // Another process may have created them in between; that is the state we want.
           const e = err as { type?: string };
-          if (e.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(errorMessage(err))) throw err;
+          if (e.type === 'TOPIC_ALREADY_EXISTS' || /already exists/i.test(errorMessage(err))) return;
+          // kafkajs waits for leaders by retrying LEADER_NOT_AVAILABLE only; a broker whose
+          // metadata has not caught up with the controller yet answers UNKNOWN_TOPIC_OR_PARTITION
+          // for a topic just created (seen on a loaded machine). The topics were created: wait for
+          // their leaders ourselves instead of failing the caller's start.
+          if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION' && e.type !== 'LEADER_NOT_AVAILABLE') throw err;
+          await waitForLeaders(specs.map((s) => s.name), err);
         }
       }),
     listTopics: () => wrap(() => admin.listTopics()),
