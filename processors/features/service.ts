@@ -29,6 +29,7 @@ import { createTextStream, type TextStream } from './text-stream.js';
 import { createAdmin } from '../../core/kafka/client.js';
 import { seriesKey } from '../../schemas/keys.js';
 import type { Config } from '../../core/config.js';
+import { createStartupRetry } from '../../core/startup.js';
 
 /** How long a starting processor reads text.scored before it takes candles regardless. */
 const START_TEXT_WAIT_MS = 60_000;
@@ -231,7 +232,12 @@ export async function createFeatureProcessor(opts: FeatureProcessorOptions): Pro
     latenessMs: config.features.textLatenessMs,
     bound: { windowMs: W, marginMs, maxTexts: config.features.textIndexMax },
     restoreFrom: async () => {
-      const t = await oldestCandleToCome(platform, groupId);
+      // Asked of the group coordinator, which answers NOT_COORDINATOR or "loading" for a while
+      // after the broker (re)starts (the Kafka client does not retry this admin call): retried
+      // while retryable, as connecting is, instead of failing the start.
+      const t = await createStartupRetry({ logger: platform.logger, maxMs: START_TEXT_WAIT_MS }).run("the features group's committed offsets", () =>
+        oldestCandleToCome(platform, groupId),
+      );
       return t === null ? null : t - W - marginMs;
     },
   });

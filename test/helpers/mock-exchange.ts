@@ -6,6 +6,7 @@
 // drop sockets, go silent, answer 429/5xx, send malformed frames.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bareOhlcv, type TradeTick } from '../../producers/market-data/domain/index.js';
 import { intervalMs } from '../../core/domain/intervals.js';
@@ -46,6 +47,12 @@ export interface MockExchange {
   drop(exchange: MockExchangeName): void;
   /** While silent, nothing is sent on the exchange's sockets (frames are discarded). */
   silence(exchange: MockExchangeName, silent: boolean): void;
+  /**
+   * Half-opens every open socket of the exchange: the server stops reading (no pong, no close
+   * handshake) and sending on it, and never closes it, as when the peer vanishes without a FIN.
+   * Only the client's own timeout can notice; new connections work normally.
+   */
+  halfOpen(exchange: MockExchangeName): void;
   /** The next REST requests of the exchange get these answers, in order. */
   failNext(exchange: MockExchangeName, ...failures: MockFailure[]): void;
   readonly requests: { exchange: MockExchangeName; url: string; status: number }[];
@@ -127,6 +134,9 @@ export async function startMockExchange(): Promise<MockExchange> {
   const binanceKlines = new Map<string, MockKline[]>();
   const coinbaseTrades = new Map<string, TradeTick[]>();
   const sockets: Record<MockExchangeName, Set<WebSocket>> = { binance: new Set(), coinbase: new Set() };
+  // The TCP socket under each WebSocket (halfOpen pauses it) and the half-open ones, closed at close().
+  const raw = new Map<WebSocket, Duplex>();
+  const stalled = new Set<WebSocket>();
   const accepted: Record<MockExchangeName, number> = { binance: 0, coinbase: 0 };
   const silent: Record<MockExchangeName, boolean> = { binance: false, coinbase: false };
   const failures: Record<MockExchangeName, MockFailure[]> = { binance: [], coinbase: [] };
@@ -222,7 +232,11 @@ export async function startMockExchange(): Promise<MockExchange> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.on('close', () => sockets[exchange].delete(ws));
+      raw.set(ws, socket);
+      ws.on('close', () => {
+        sockets[exchange].delete(ws);
+        raw.delete(ws);
+      });
       if (exchange === 'binance') {
         sockets.binance.add(ws);
         accepted.binance++;
@@ -272,6 +286,13 @@ export async function startMockExchange(): Promise<MockExchange> {
     silence(exchange, value) {
       silent[exchange] = value;
     },
+    halfOpen(exchange) {
+      for (const ws of sockets[exchange]) {
+        raw.get(ws)?.pause();
+        stalled.add(ws);
+      }
+      sockets[exchange].clear();
+    },
     failNext(exchange, ...f) {
       failures[exchange].push(...f);
     },
@@ -286,7 +307,7 @@ export async function startMockExchange(): Promise<MockExchange> {
       }
     },
     async close() {
-      for (const set of Object.values(sockets)) for (const ws of set) ws.terminate();
+      for (const set of [...Object.values(sockets), stalled]) for (const ws of set) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
