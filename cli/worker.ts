@@ -80,7 +80,34 @@ async function startProbes(
   return close;
 }
 
+/**
+ * How long a worker may linger after its shutdown has run. A shutdown step that timed out (Kafka
+ * gone while the producer flushes, say) can leave a socket or a timer open, and the process would
+ * then live on with its health server already closed: not serving, not restarting. Past this
+ * grace it exits with its code instead (the timer is unref'd: a clean shutdown exits at once).
+ */
+export const EXIT_GRACE_MS = 5_000;
+
 export async function runWorker(
+  ctx: CommandContext,
+  name: string,
+  build: (deps: WorkerDeps) => Promise<Service>,
+  options: WorkerOptions = {},
+): Promise<number> {
+  let code = 1;
+  try {
+    code = await runWorkerUntilShutdown(ctx, name, build, options);
+    return code;
+  } finally {
+    setTimeout(() => {
+      ctx.logger.error({ graceMs: EXIT_GRACE_MS, code }, 'still running after shutdown (a connection or timer was left open); exiting');
+      ctx.logger.flush();
+      process.exit(code);
+    }, EXIT_GRACE_MS).unref();
+  }
+}
+
+async function runWorkerUntilShutdown(
   ctx: CommandContext,
   name: string,
   build: (deps: WorkerDeps) => Promise<Service>,
