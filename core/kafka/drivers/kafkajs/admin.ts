@@ -36,17 +36,38 @@ export async function createKafkaJsAdmin(kafka: Kafka, toError: (err: unknown) =
     }
     return out;
   }
+  /**
+   * Until every partition of the topics has a leader. kafkajs's own wait (waitForLeaders) retries
+   * only LEADER_NOT_AVAILABLE; on a cluster of several brokers the metadata request may reach a
+   * broker that has not yet seen the new topic, which answers UNKNOWN_TOPIC_OR_PARTITION, and
+   * kafkajs gave up at once ("This server does not host this topic-partition"). Both are waited out.
+   */
+  async function waitForLeaders(topics: string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+        if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (err) {
+        const type = (err as { type?: string }).type;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   return {
     createTopics: (specs) =>
       wrap(async () => {
         if (specs.length === 0) return;
         try {
-          await admin.createTopics({ topics: specs.map(toTopicConfig), waitForLeaders: true });
+          await admin.createTopics({ topics: specs.map(toTopicConfig), waitForLeaders: false });
         } catch (err) {
           // Another process may have created them in between; that is the state we want.
           const e = err as { type?: string };
           if (e.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(errorMessage(err))) throw err;
         }
+        await waitForLeaders(specs.map((s) => s.name));
       }),
     listTopics: () => wrap(() => admin.listTopics()),
     deleteTopics: (names) =>
