@@ -10,7 +10,12 @@ export const StackConfigSchema = Type.Object({
   dir: env.string('BITPREDICT_STACK_DIR', '.stack', 'run folder of the local stack: downloaded jars, data, logs, pids'),
   kafkaVersion: env.string('BITPREDICT_STACK_KAFKA_VERSION', '4.1.1', 'Apache Kafka version fetched from Maven Central'),
   apicurioVersion: env.string('BITPREDICT_STACK_APICURIO_VERSION', '3.3.3', 'Apicurio Registry version fetched from Maven Central'),
-  kafkaControllerPort: env.int('BITPREDICT_STACK_KAFKA_CONTROLLER_PORT', 9093, 'KRaft controller port of the local Kafka', { min: 1, max: 65535 }),
+  kafkaControllerPort: env.int(
+    'BITPREDICT_STACK_KAFKA_CONTROLLER_PORT',
+    9093,
+    'KRaft controller port of the local Kafka (broker i of stack up --brokers N: this + 100 * (i - 1))',
+    { min: 1, max: 65535 },
+  ),
   kafkaSecurePort: env.int(
     'BITPREDICT_STACK_KAFKA_SECURE_PORT',
     9094,
@@ -29,7 +34,7 @@ export const StackConfigSchema = Type.Object({
     'stack up --secure: TLS port of a second redis-server with ACL users (the default user off)',
     { min: 1, max: 65535 },
   ),
-  kafkaHeap: env.string('BITPREDICT_STACK_KAFKA_HEAP', '512m', 'JVM heap of the local Kafka'),
+  kafkaHeap: env.string('BITPREDICT_STACK_KAFKA_HEAP', '512m', 'JVM heap of the local Kafka (of each broker with stack up --brokers N)'),
   registryManagementPort: env.int('BITPREDICT_STACK_REGISTRY_MANAGEMENT_PORT', 8091, 'Apicurio management (health) port', { min: 1, max: 65535 }),
   registryHeap: env.string('BITPREDICT_STACK_REGISTRY_HEAP', '512m', 'JVM heap of the local Apicurio Registry'),
   javaHome: env.string(

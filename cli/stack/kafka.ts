@@ -13,8 +13,8 @@ import { aclsCurrent, ensureAcls, ensureScramUsers, ensureSecureMaterial, format
 import { fileContainsSince, fileSize, lastLine, readTextOrNull, runSync, spawnDetached } from './proc.js';
 import { jvmStatus, needsStart, stopOwned, waitUntilReady, type JvmServer, type JvmServerSpec, type ServerDeps, type ServiceStatus } from './server.js';
 
-const KAFKA_READY_LINE = 'Kafka Server started';
-const KAFKA_CMD_MARK = 'kafka.Kafka';
+export const KAFKA_READY_LINE = 'Kafka Server started';
+export const KAFKA_CMD_MARK = 'kafka.Kafka';
 
 /** Kafka-style cluster id: 16 random bytes, base64url without padding, never starting with "-". */
 export function newClusterId(random: (n: number) => Buffer = randomBytes): string {
@@ -30,6 +30,39 @@ function writeIfChanged(file: string, content: string): boolean {
   return true;
 }
 
+/** The cluster id kept in its own file (so a re-format reuses it); made on first use. */
+export function ensureClusterId(clusterIdFile: string): string {
+  const clusterId = readTextOrNull(clusterIdFile)?.trim() ?? '';
+  if (/^[A-Za-z0-9_-]{22}$/.test(clusterId)) return clusterId;
+  const id = newClusterId();
+  writeFileSync(clusterIdFile, `${id}\n`);
+  return id;
+}
+
+/** `kafka-storage format` of one node's data folder (idempotent: --ignore-formatted). */
+export function storageFormatArgs(
+  layout: Pick<StackLayout, 'log4jFile'>,
+  node: { libsDir: string; logsDir: string; propertiesFile: string },
+  clusterId: string,
+  extra: readonly string[],
+): string[] {
+  return [
+    '-Xmx256m',
+    `-Dlog4j2.configurationFile=${layout.log4jFile}`,
+    `-Dkafka.logs.dir=${node.logsDir}`,
+    '-cp',
+    `${node.libsDir}/*`,
+    'kafka.tools.StorageTool',
+    'format',
+    ...extra,
+    '--ignore-formatted',
+    '-t',
+    clusterId,
+    '-c',
+    node.propertiesFile,
+  ];
+}
+
 /**
  * Formats the data folder once; the cluster id is kept in its own file so a re-format reuses it.
  * The SCRAM user of the secure listener is added here, as KRaft metadata.
@@ -38,28 +71,12 @@ function formatKafkaStorage(deps: ServerDeps, jvm: JavaRuntime, secrets: BrokerS
   const { layout, say, rel } = deps;
   const k = layout.kafka;
   if (existsSync(join(k.dataDir, 'meta.properties'))) return;
-  let clusterId = readTextOrNull(k.clusterIdFile)?.trim() ?? '';
-  if (!/^[A-Za-z0-9_-]{22}$/.test(clusterId)) {
-    clusterId = newClusterId();
-    writeFileSync(k.clusterIdFile, `${clusterId}\n`);
-  }
+  const clusterId = ensureClusterId(k.clusterIdFile);
   say(`kafka: formatting ${rel(k.dataDir)} (cluster id ${clusterId})...`);
   const r = runSync(
     jvm.path,
     [
-      '-Xmx256m',
-      `-Dlog4j2.configurationFile=${layout.log4jFile}`,
-      `-Dkafka.logs.dir=${layout.logsDir}`,
-      '-cp',
-      `${k.libsDir}/*`,
-      'kafka.tools.StorageTool',
-      'format',
-      '--standalone',
-      '--ignore-formatted',
-      '-t',
-      clusterId,
-      '-c',
-      k.propertiesFile,
+      ...storageFormatArgs(layout, { libsDir: k.libsDir, logsDir: layout.logsDir, propertiesFile: k.propertiesFile }, clusterId, ['--standalone']),
       ...formatScramArgs(k.secure, secrets),
     ],
     { timeoutMs: 120_000 },
@@ -74,23 +91,31 @@ function formatKafkaStorage(deps: ServerDeps, jvm: JavaRuntime, secrets: BrokerS
   writeFileSync(k.secure.scramMarker, 'SCRAM-SHA-256,SCRAM-SHA-512 added at format time\n');
 }
 
-function brokerArgs(layout: StackLayout): string[] {
-  const k = layout.kafka;
+/** The command line of one Kafka JVM (the single broker, or one node of a cluster). */
+export function kafkaJvmArgs(
+  layout: Pick<StackLayout, 'log4jFile'>,
+  node: { heap: string; libsDir: string; logsDir: string; propertiesFile: string },
+): string[] {
   return [
-    `-Xms${k.heap}`,
-    `-Xmx${k.heap}`,
+    `-Xms${node.heap}`,
+    `-Xmx${node.heap}`,
     '-XX:+UseG1GC',
     '-XX:MaxGCPauseMillis=20',
     '-XX:InitiatingHeapOccupancyPercent=35',
     '-XX:+ExplicitGCInvokesConcurrent',
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${layout.log4jFile}`,
-    `-Dkafka.logs.dir=${layout.logsDir}`,
+    `-Dkafka.logs.dir=${node.logsDir}`,
     '-cp',
-    `${k.libsDir}/*`,
-    'kafka.Kafka',
-    k.propertiesFile,
+    `${node.libsDir}/*`,
+    KAFKA_CMD_MARK,
+    node.propertiesFile,
   ];
+}
+
+function brokerArgs(layout: StackLayout): string[] {
+  const k = layout.kafka;
+  return kafkaJvmArgs(layout, { heap: k.heap, libsDir: k.libsDir, logsDir: layout.logsDir, propertiesFile: k.propertiesFile });
 }
 
 export function createKafka(deps: ServerDeps): JvmServer {

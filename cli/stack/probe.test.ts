@@ -1,6 +1,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeApiVersionsRequest, isPortOpen, judgeApiVersionsResponse, judgeRedisReply, pingRedis, probeHttp, probeKafka } from './probe.js';
+import {
+  describeQuorumLeader,
+  encodeApiVersionsRequest,
+  encodeDescribeQuorumRequest,
+  isPortOpen,
+  judgeApiVersionsResponse,
+  judgeRedisReply,
+  parseDescribeQuorumResponse,
+  pingRedis,
+  probeHttp,
+  probeKafka,
+} from './probe.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -152,5 +163,49 @@ describe('probes against loopback servers', () => {
     const port = await serve(() => undefined);
     expect(await isPortOpen({ host: '127.0.0.1', port })).toBe(true);
     expect(await isPortOpen({ host: '127.0.0.1', port: await closedPort() })).toBe(false);
+  });
+});
+
+describe('DescribeQuorum (active controller of a cluster)', () => {
+  /** A DescribeQuorum v0 answer as a broker sends it: header v1, one topic, one partition, no voters. */
+  function answer(correlationId: number, opts: { top?: number; partition?: number; leader?: number; epoch?: number } = {}): Buffer {
+    const topic = Buffer.from('__cluster_metadata');
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(correlationId, 0);
+    const top = Buffer.alloc(2);
+    top.writeInt16BE(opts.top ?? 0, 0);
+    const p = Buffer.alloc(4 + 2 + 4 + 4 + 8);
+    p.writeInt32BE(0, 0);
+    p.writeInt16BE(opts.partition ?? 0, 4);
+    p.writeInt32BE(opts.leader ?? 2, 6);
+    p.writeInt32BE(opts.epoch ?? 7, 10);
+    const body = Buffer.concat([head, Buffer.from([0]), top, Buffer.from([2, topic.length + 1]), topic, Buffer.from([2]), p, Buffer.from([1, 1, 0, 0, 0])]);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(body.length, 0);
+    return Buffer.concat([size, body]);
+  }
+
+  it('asks for partition 0 of __cluster_metadata with api key 55 v0 and a flexible header', () => {
+    const req = encodeDescribeQuorumRequest(42, 'c');
+    expect(req.readInt32BE(0)).toBe(req.length - 4);
+    expect(req.readInt16BE(4)).toBe(55);
+    expect(req.readInt16BE(6)).toBe(0);
+    expect(req.readInt32BE(8)).toBe(42);
+    expect(req.subarray(12).toString('latin1')).toContain('__cluster_metadata');
+  });
+
+  it('reads the leader and epoch, waits for the whole answer, and refuses errors and strangers', () => {
+    const full = answer(9, { leader: 3, epoch: 5 });
+    expect(parseDescribeQuorumResponse(full, 9)).toEqual({ leaderId: 3, leaderEpoch: 5 });
+    expect(parseDescribeQuorumResponse(full.subarray(0, full.length - 3), 9)).toBe('incomplete');
+    expect(parseDescribeQuorumResponse(full.subarray(0, 2), 9)).toBe('incomplete');
+    expect(() => parseDescribeQuorumResponse(full, 8)).toThrow(/correlation/);
+    expect(() => parseDescribeQuorumResponse(answer(9, { top: 35 }), 9)).toThrow(/error code 35/);
+    expect(() => parseDescribeQuorumResponse(answer(9, { partition: 6 }), 9)).toThrow(/partition error code 6/);
+    expect(() => parseDescribeQuorumResponse(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'), 9)).toThrow(/not a DescribeQuorum answer/);
+  });
+
+  it('gives null, not a hang, when nothing answers', async () => {
+    expect(await describeQuorumLeader({ host: '127.0.0.1', port: 1 }, 500)).toBeNull();
   });
 });

@@ -131,3 +131,97 @@ export function pingRedis(hp: HostPort, password: string | null, timeoutMs = 150
     socket.on('end', () => done('no-answer'));
   });
 }
+
+const DESCRIBE_QUORUM_KEY = 55;
+const METADATA_TOPIC = '__cluster_metadata';
+
+/**
+ * DescribeQuorum v0 of the KRaft metadata partition (flexible: request header v2, compact
+ * strings and arrays), with a size prefix. A broker forwards it to the active controller.
+ */
+export function encodeDescribeQuorumRequest(correlationId: number, clientId = 'bitpredict-stack'): Buffer {
+  const client = Buffer.from(clientId, 'utf8');
+  const topic = Buffer.from(METADATA_TOPIC, 'utf8');
+  const header = Buffer.alloc(2 + 2 + 4 + 2);
+  header.writeInt16BE(DESCRIBE_QUORUM_KEY, 0);
+  header.writeInt16BE(0, 2);
+  header.writeInt32BE(correlationId, 4);
+  header.writeInt16BE(client.length, 8);
+  const partition = Buffer.alloc(4);
+  partition.writeInt32BE(0, 0);
+  // Lengths below 128 are one varint byte: length + 1 for compact strings and arrays.
+  const body = Buffer.concat([
+    header,
+    client,
+    Buffer.from([0]), // header tags
+    Buffer.from([2, topic.length + 1]), // one topic, its name
+    topic,
+    Buffer.from([2]), // one partition
+    partition,
+    Buffer.from([0, 0, 0]), // partition, topic and request tags
+  ]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(body.length, 0);
+  return Buffer.concat([size, body]);
+}
+
+export interface QuorumLeader {
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+}
+
+function readUVarint(buf: Buffer, at: number): { value: number; next: number } {
+  let value = 0;
+  for (let shift = 0, i = at; i < buf.length && shift < 35; shift += 7, i++) {
+    const b = buf[i] as number;
+    value |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return { value, next: i + 1 };
+  }
+  throw new RangeError('truncated varint');
+}
+
+/**
+ * The leader of the metadata partition from a DescribeQuorum v0 answer (size prefix included);
+ * 'incomplete' until the whole answer is in. Throws on a Kafka error code or a malformed answer.
+ */
+export function parseDescribeQuorumResponse(buf: Buffer, correlationId: number): QuorumLeader | 'incomplete' {
+  if (buf.length < 4) return 'incomplete';
+  const size = buf.readInt32BE(0);
+  if (size < 8 || size > 1_000_000) throw new RangeError(`not a DescribeQuorum answer (size ${size})`);
+  if (buf.length < 4 + size) return 'incomplete';
+  const b = buf.subarray(4, 4 + size);
+  if (b.readInt32BE(0) !== correlationId) throw new RangeError('DescribeQuorum answer with another correlation id');
+  let at = readUVarint(b, 4).next; // response header tags (none expected: count 0)
+  const top = b.readInt16BE(at);
+  if (top !== 0) throw new RangeError(`DescribeQuorum error code ${top}`);
+  at += 2;
+  const topics = readUVarint(b, at);
+  if (topics.value < 2) throw new RangeError('DescribeQuorum answer without the metadata topic');
+  const name = readUVarint(b, topics.next);
+  at = name.next + name.value - 1;
+  const partitions = readUVarint(b, at);
+  if (partitions.value < 2) throw new RangeError('DescribeQuorum answer without the metadata partition');
+  at = partitions.next + 4; // partition index
+  const code = b.readInt16BE(at);
+  if (code !== 0) throw new RangeError(`DescribeQuorum partition error code ${code}`);
+  return { leaderId: b.readInt32BE(at + 2), leaderEpoch: b.readInt32BE(at + 6) };
+}
+
+/** The active controller as the broker on host:port reports it; null when it does not answer or has none. */
+export function describeQuorumLeader(hp: HostPort, timeoutMs = 5000): Promise<QuorumLeader | null> {
+  const correlationId = 0x0c0de55;
+  return withSocket<QuorumLeader | null>(hp, timeoutMs, null, (socket, done) => {
+    let buf = Buffer.alloc(0);
+    socket.on('connect', () => socket.write(encodeDescribeQuorumRequest(correlationId)));
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      try {
+        const r = parseDescribeQuorumResponse(buf, correlationId);
+        if (r !== 'incomplete') done(r.leaderId >= 0 ? r : null);
+      } catch {
+        done(null);
+      }
+    });
+    socket.on('end', () => done(null));
+  });
+}

@@ -12,7 +12,8 @@ import { fileSize, stopProcess, tailFile, type Tools } from './proc.js';
 
 // registry-tls and redis-tls run only in secure mode (stack up --secure).
 export const SERVICES = ['kafka', 'registry', 'redis', 'registry-tls', 'redis-tls'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+/** kafka-1, kafka-2, ...: the nodes of a cluster (stack up --brokers N) in place of kafka. */
+export type ServiceName = (typeof SERVICES)[number] | `kafka-${number}`;
 
 export const SERVICE_STATES = ['running', 'starting', 'stopped', 'foreign'] as const;
 /**
@@ -71,7 +72,7 @@ export interface JvmServer {
 
 /** What `needsStart` and `status` read of a Java server: its pid file, its probe, its port. */
 export interface JvmServerSpec {
-  readonly name: 'kafka' | 'registry';
+  readonly name: 'kafka' | 'registry' | `kafka-${number}`;
   readonly label: string;
   readonly address: string;
   readonly pidFile: string;

@@ -8,9 +8,6 @@ import type { DriverAdmin, TopicSpec } from '../../driver.js';
 // kafkajs is CommonJS: its enums come from the default export under plain Node.
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
-/** How long a created topic may take to get leaders in the broker's metadata. */
-const LEADER_WAIT_MS = 30_000;
-
 function toTopicConfig(s: TopicSpec): ITopicConfig {
   return {
     topic: s.name,
@@ -39,41 +36,38 @@ export async function createKafkaJsAdmin(kafka: Kafka, toError: (err: unknown) =
     }
     return out;
   }
-  /** Polls the topics' metadata until every partition has a leader (30 s at most, then `cause`). */
-  async function waitForLeaders(topics: string[], cause: unknown): Promise<void> {
-    const deadline = Date.now() + LEADER_WAIT_MS;
-    let last: unknown = cause;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
+  /**
+   * Until every partition of the topics has a leader. kafkajs's own wait (waitForLeaders) retries
+   * only LEADER_NOT_AVAILABLE; on a cluster of several brokers the metadata request may reach a
+   * broker that has not yet seen the new topic, which answers UNKNOWN_TOPIC_OR_PARTITION, and
+   * kafkajs gave up at once ("This server does not host this topic-partition"). Both are waited out.
+   */
+  async function waitForLeaders(topics: string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
       try {
-        const md = await admin.fetchTopicMetadata({ topics });
-        if (md.topics.length === topics.length && md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+        const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+        if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
       } catch (err) {
-        last = err;
+        const type = (err as { type?: string }).type;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
       }
+      if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    throw last;
   }
   return {
     createTopics: (specs) =>
       wrap(async () => {
         if (specs.length === 0) return;
         try {
-          await admin.createTopics({ topics: specs.map(toTopicConfig), waitForLeaders: true });
+          await admin.createTopics({ topics: specs.map(toTopicConfig), waitForLeaders: false });
         } catch (err) {
           // Another process may have created them in between; that is the state we want.
           const e = err as { type?: string };
-          if (e.type === 'TOPIC_ALREADY_EXISTS' || /already exists/i.test(errorMessage(err))) return;
-          // kafkajs waits for leaders by retrying LEADER_NOT_AVAILABLE only; a broker whose
-          // metadata has not caught up with the controller yet answers UNKNOWN_TOPIC_OR_PARTITION
-          // for a topic just created (seen on a loaded machine). The topics were created: wait for
-          // their leaders ourselves instead of failing the caller's start.
-          if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION' && e.type !== 'LEADER_NOT_AVAILABLE') throw err;
-          await waitForLeaders(
-            specs.map((s) => s.name),
-            err,
-          );
+          if (e.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(errorMessage(err))) throw err;
         }
+        await waitForLeaders(specs.map((s) => s.name));
       }),
     listTopics: () => wrap(() => admin.listTopics()),
     deleteTopics: (names) =>
