@@ -13,11 +13,10 @@ import { createStack, type Stack } from '../../cli/stack/stack.js';
 import { createLogger } from '../../core/logger.js';
 import { isProcessAlive } from '../../cli/stack/pidfile.js';
 import { REPO_ROOT } from '../helpers/platform.js';
-
-export type ChaosScale = 'ci' | 'full';
+import { chaosScale, type ChaosScale } from './chaos-a-common.js';
 
 /** CHAOS_SCALE, read once: "full" under npm run test:chaos, else (npm test, CI) "ci". */
-export const BROKERS_SCALE: ChaosScale = process.env.CHAOS_SCALE === 'full' ? 'full' : 'ci';
+export const BROKERS_SCALE: ChaosScale = chaosScale();
 
 export const CLUSTER_SIZE = 3;
 export const CLUSTER_STACK_DIR = resolve(REPO_ROOT, '.stack', 'chaos-brokers');

@@ -8,14 +8,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { ConfigKey } from '../../core/config.js';
+import { mulberry32 } from '../../core/random.js';
+import { atScale as atScaleOf, chaosScale, type ChaosScale } from './chaos-a-common.js';
 import { REPO_ROOT, waitFor, type TestPlatform } from '../helpers/platform.js';
 
 /** The suite's size: 'ci' (unset, what `npm test` runs) or 'full' (`npm run test:chaos`). Read once. */
-export const CHAOS_SCALE: 'ci' | 'full' = process.env.CHAOS_SCALE === 'full' ? 'full' : 'ci';
+export const CHAOS_SCALE: ChaosScale = chaosScale();
 
 /** The figure for the current scale. */
 export function atScale<T>(ci: T, full: T): T {
-  return CHAOS_SCALE === 'full' ? full : ci;
+  return atScaleOf({ ci, full });
 }
 
 /** A port nobody listens on right now (the child binds it a moment later). */
@@ -176,14 +178,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return sum;
 }
 
-/** A seeded PRNG (mulberry32): the same seed gives the same run. */
+/** A seeded PRNG (core's mulberry32): the same seed gives the same run. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  return mulberry32(seed);
 }

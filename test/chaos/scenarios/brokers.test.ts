@@ -9,9 +9,10 @@
 // transaction the processor commits after it; max lag is the processor group's lag on the
 // candles topic, sampled every 200 ms.
 //
-// Scale (CHAOS_SCALE): "ci" replays 3,000 candles per scenario (both scenarios, the cluster's
-// start and stop included, fit the CI budget of 150 s); "full" replays the whole hourly history
-// (2017..2026) in each.
+// Scale (CHAOS_SCALE): the file runs only under `npm run test:chaos` ("full", the whole hourly
+// history 2017..2026 per scenario) or with CHAOS_BROKERS=1 at the small scale (3,000 candles per
+// scenario). It is skipped under plain `npm test`: starting three JVMs and restarting a killed one
+// took 220-320 s on the 2-core CI machine, past what .ci/run can spend (docs/chaos.md).
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -241,7 +242,7 @@ function check(scenario: string, fault: string, o: Outcome): void {
   expect(o.recoveryMs, 'the processor committed again after the fault').not.toBeNull();
 }
 
-describe('chaos: a broker of three dies mid-replay (exactly-once features)', () => {
+describe.skipIf(BROKERS_SCALE !== 'full' && process.env.CHAOS_BROKERS !== '1')('chaos: a broker of three dies mid-replay (exactly-once features)', () => {
   beforeAll(async () => {
     cluster = await startChaosCluster();
   }, 240_000);
