@@ -2,12 +2,14 @@
 //
 // Kafka returns a read_committed fetch up to the last stable offset, aborted data included, with
 // the list of aborted transactions that overlap it; the client must drop their records itself.
-// @platformatic/kafka 1.35 filters them too, but keeps one range per producer id (a producer that
-// aborted twice in one response keeps its first aborted batches) and skips a range whose abort
-// marker lies beyond the response. This is the Java client's algorithm instead, applied to what
-// @platformatic/kafka's own filter left (it only ever removes aborted batches, so running both is
-// safe): walk the batches in offset order; a transactional batch whose producer has an aborted
-// transaction starting at or before it is aborted until that producer's ABORT marker.
+// @platformatic/kafka 1.35 filters them too, but wrongly: it keeps one range per producer id (a
+// producer that aborted twice in one response keeps its first aborted batches), skips a range whose
+// abort marker lies beyond the response, and stretches a range from an earlier aborted transaction
+// to an abort marker whose transaction wrote nothing to the partition, over the committed
+// transactions between them, which it then drops. The consumer therefore turns the library's
+// filter off (READ_COMMITTED_UNFILTERED in consumer.ts) and this is the only filter: the Java
+// client's algorithm. Walk the batches in offset order; a transactional batch whose producer has an
+// aborted transaction starting at or before it is aborted until that producer's ABORT marker.
 import type { InRecord } from '../../records.js';
 
 // Attribute bits of a record batch (Kafka's DefaultRecordBatch).
