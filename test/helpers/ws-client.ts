@@ -301,8 +301,8 @@ export async function producePredictions(tp: TestPlatform, producer: Producer, p
  * before them. Produces probes on a symbol of its own until the gateway knows it (a subscribe to a
  * symbol it has read no record of is refused with unknown_symbol) and a probe arrives.
  */
-export async function warmUp(tp: TestPlatform, producer: Producer, gateway: GatewayService, headers: Record<string, string> = {}): Promise<void> {
-  const c = await connectWs(wsUrl(gateway.url()), { headers });
+export async function warmUp(tp: TestPlatform, producer: Producer, gateway: GatewayService | string, headers: Record<string, string> = {}): Promise<void> {
+  const c = await connectWs(wsUrl(typeof gateway === 'string' ? gateway : gateway.url()), { headers });
   try {
     const deadline = Date.now() + 30_000;
     let subscribed = false;
