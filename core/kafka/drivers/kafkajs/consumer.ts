@@ -41,11 +41,38 @@ function toDriverBatch(batch: Batch): DriverBatch {
   };
 }
 
+/** Errors after which the cluster, not the request, was the problem: the consumer is relaunched. */
+const INFRASTRUCTURE_ERRORS = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
+
+/** Whether a crash came from brokers being away (any error in its cause chain), not from a bad request. */
+export function isInfrastructureCrash(err: unknown): boolean {
+  for (let e = err as { name?: string; cause?: unknown; retriable?: boolean } | undefined, depth = 0; e && depth < 10; e = e.cause as typeof e, depth++) {
+    if (typeof e.name === 'string' && INFRASTRUCTURE_ERRORS.has(e.name)) return true;
+  }
+  return false;
+}
+
+/** Delay before relaunch attempt n (1, 2, ...) of a crashed consumer: 1 s doubling to 30 s. */
+export const relaunchDelayMs = (attempt: number): number => Math.min(30_000, 1000 * 2 ** Math.max(0, attempt - 1));
+
 /** kafkajs' group and batch events as the options' hooks. */
-function listen(consumer: Consumer, opts: DriverConsumerOptions, toError: ToError): void {
+function listen(consumer: Consumer, opts: DriverConsumerOptions, toError: ToError, relaunch: (err: unknown) => boolean): void {
   const { onAssigned, onCrash, onBatchStart, onBatchEnd } = opts;
   if (onAssigned) consumer.on(consumer.events.GROUP_JOIN, (e) => onAssigned(e.payload.memberAssignment));
-  if (onCrash) consumer.on(consumer.events.CRASH, (e) => onCrash(toError(e.payload.error), e.payload.restart));
+  consumer.on(consumer.events.CRASH, (e) => {
+    // kafkajs restarts itself only after a retriable error; a broker that stays away longer than
+    // its retries (a restart of the whole cluster) ends in a non-retriable "group coordinator not
+    // found" or connection error and a consumer that never comes back. Those are relaunched here.
+    const relaunching = !e.payload.restart && relaunch(e.payload.error);
+    onCrash?.(toError(e.payload.error), e.payload.restart || relaunching);
+  });
   if (onBatchStart) consumer.on(consumer.events.START_BATCH_PROCESS, (e) => onBatchStart(boundsOf(e.payload)));
   // kafkajs skips eachBatch for a batch emptied by filtering (only control records or aborted
   // data), but still emits this event: the hook sees those batches too.
@@ -63,7 +90,40 @@ export function createKafkaJsConsumer(kafka: Kafka, opts: DriverConsumerOptions,
     maxWaitTimeInMs: opts.maxWaitMs,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
   });
-  listen(consumer, opts, toError);
+  let running = false;
+  let relaunchTimer: NodeJS.Timeout | null = null;
+  let relaunchAttempt = 0;
+  const runOptions = (): Parameters<Consumer['run']>[0] => ({
+    autoCommit: false,
+    autoCommitInterval: opts.autoCommitIntervalMs,
+    autoCommitThreshold: null,
+    eachBatchAutoResolve: false,
+    eachBatch,
+  });
+  /** After a crash kafkajs does not restart from: connect and run again, with backoff, while started. */
+  const relaunch = (err: unknown): boolean => {
+    if (!running || !isInfrastructureCrash(err)) return false;
+    const attempt = ++relaunchAttempt;
+    relaunchTimer = setTimeout(() => {
+      relaunchTimer = null;
+      if (!running) return;
+      // The subscriptions survive the crash (kafkajs keeps them); connect and run build the group anew.
+      consumer
+        .connect()
+        .then(() => consumer.run(runOptions()))
+        .then(
+          () => {
+            relaunchAttempt = 0;
+          },
+          (e: unknown) => {
+            // Still away: the next attempt, later (a crash of the new run comes through CRASH instead).
+            if (!relaunch(e)) opts.onCrash?.(toError(e), false);
+          },
+        );
+    }, relaunchDelayMs(attempt));
+    return true;
+  };
+  listen(consumer, opts, toError, relaunch);
 
   const autoCommit = opts.autoCommitIntervalMs !== null;
   // With auto-commit: the next offset to read of every partition resolved since the last join (stop() commits them).
@@ -115,16 +175,14 @@ export function createKafkaJsConsumer(kafka: Kafka, opts: DriverConsumerOptions,
         await consumer.connect();
         for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning });
         // autoCommit off (see the top of this file); the interval still drives commitOffsetsIfNecessary.
-        await consumer.run({
-          autoCommit: false,
-          autoCommitInterval: opts.autoCommitIntervalMs,
-          autoCommitThreshold: null,
-          eachBatchAutoResolve: false,
-          eachBatch,
-        });
+        await consumer.run(runOptions());
+        running = true;
       }),
     stop: () =>
       wrap(async () => {
+        running = false;
+        if (relaunchTimer) clearTimeout(relaunchTimer);
+        relaunchTimer = null;
         // Resolved offsets of batches already done; a batch still in hand commits its own as it ends.
         if (resolved.size > 0) await consumer.commitOffsets([...resolved.values()]).catch(() => undefined);
         await consumer.disconnect();
