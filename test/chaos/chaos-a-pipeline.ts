@@ -9,7 +9,8 @@ import { KEEP_ALL_RETENTION } from '../../core/kafka/topics.js';
 import type { Producer } from '../../core/kafka/producer.js';
 import type { TextItem } from '../../schemas/types.js';
 import { countLoss, expectedPredictionIds, type LossCount } from './chaos-a-common.js';
-import { freePort, inheritedEnv, serviceProcess, type ServiceProcess } from './chaos-a-services.js';
+import { inheritedEnv, serviceProcess, type ServiceProcess } from './chaos-a-services.js';
+import { freePort } from '../helpers/local-servers.js';
 
 export const HOUR = 3_600_000;
 

@@ -3,19 +3,8 @@
 // gets its own health port and is asked over HTTP whether it is ready (/readyz), as a kubelet
 // would; an exit the scenario did not cause is counted as a crash.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { rssMb } from './helpers-b-procs.js';
 import { REPO_ROOT } from '../helpers/platform.js';
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; closed again before it is used). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** The BITPREDICT_* settings of this process (the stack's addresses), for the children to inherit. */
 export function inheritedEnv(): Record<string, string> {
@@ -134,14 +123,8 @@ export function serviceProcess(opts: {
     sample() {
       const pid = child?.pid;
       if (pid === undefined || !self.running) return;
-      try {
-        // The tsx loader runs the CLI in this same process (node --import), so its RSS is the service's.
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        peakRssMb = Math.max(peakRssMb, kb / 1024);
-      } catch {
-        // gone between the check and the read
-      }
+      // The tsx loader runs the CLI in this same process (node --import), so its RSS is the service's.
+      peakRssMb = Math.max(peakRssMb, rssMb(pid) ?? 0);
     },
     tail: (chars = 4000) => output.slice(-chars),
   };

@@ -6,7 +6,7 @@
 // not ask for is counted as a crash.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/local-servers.js';
 import type { ConfigKey } from '../../core/config.js';
 import { mulberry32 } from '../../core/random.js';
 import { atScale as atScaleOf, chaosScale, type ChaosScale } from './chaos-a-common.js';
@@ -18,16 +18,6 @@ export const CHAOS_SCALE: ChaosScale = chaosScale();
 /** The figure for the current scale. */
 export function atScale<T>(ci: T, full: T): T {
   return atScaleOf({ ci, full });
-}
-
-/** A port nobody listens on right now (the child binds it a moment later). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** VmRSS of a process in MB, or null once it is gone. */

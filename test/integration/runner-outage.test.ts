@@ -4,10 +4,10 @@
 // readiness must go false during the outage and true after it. Same for the schema registry, behind
 // a TCP proxy this test closes and reopens: the predictor cannot decode a vector whose writer
 // schema it has not fetched yet while the registry is away.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestPlatform, uniqueId, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { freePort, throwawayRedis } from '../helpers/local-servers.js';
 import { createProducer } from '../../core/kafka/producer.js';
 import { createRedis } from '../../core/redis.js';
 import { createPredictor } from '../../processors/predictor/service.js';
@@ -23,39 +23,6 @@ const HOUR = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1);
 const feature = (i: number): FeatureVector =>
   bareFeature('1h', T0 + i * HOUR, { close: 42_000 * Math.exp(0.002 * Math.sin(i)), logReturn1: 0.002 * Math.cos(i) });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** A throwaway redis-server on `port` (no persistence), ready when it answers. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const c = connect(port, '127.0.0.1', () => {
-          c.end();
-          resolve(true);
-        });
-        c.on('error', () => resolve(false));
-      }),
-    `redis-server on ${port}`,
-    10_000,
-  );
-  return child;
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** A TCP proxy in front of `target` that can drop every connection and refuse new ones, then accept again. */
 async function tcpProxy(target: { host: string; port: number }): Promise<{ port: number; down(): Promise<void>; up(): Promise<void>; close(): Promise<void> }> {
@@ -97,8 +64,9 @@ describe('runner: a dependency outage mid-stream loses nothing and dead-letters 
 
   it.each(['at-least-once', 'exactly-once'] as const)('%s: predictor, its Redis stopped for a few seconds and started again', async (guarantee) => {
     const port = await freePort();
-    let redisServer = await startRedis(port);
-    cleanups.push(() => stopProcess(redisServer));
+    const redisServer = throwawayRedis(port);
+    await redisServer.start();
+    cleanups.push(() => redisServer.kill());
     const tp: TestPlatform = await createTestPlatform(`outage-${guarantee}`, { BITPREDICT_PROCESSING_GUARANTEE: guarantee });
     cleanups.push(() => tp.cleanup());
     // The predictor's Redis is the throwaway one; the platform's own (for cleanup) is the shared one.
@@ -133,7 +101,7 @@ describe('runner: a dependency outage mid-stream loses nothing and dead-letters 
     await waitFor(async () => new Set(await predictedTimes()).size >= 20, 'predictions of the first vectors');
 
     // Redis goes away; more vectors arrive.
-    await stopProcess(redisServer);
+    await redisServer.kill();
     await send(20, 40);
     await waitFor(() => !predictor.readiness().ready, 'readiness to go false while Redis is down');
     expect(predictor.readiness().checks.dependency).toMatch(/ERR_REDIS_UNREACHABLE/);
@@ -141,7 +109,7 @@ describe('runner: a dependency outage mid-stream loses nothing and dead-letters 
     expect(predictor.readiness().ready).toBe(false);
 
     // Redis is back (empty); the held vector and the rest go through.
-    redisServer = await startRedis(port);
+    await redisServer.start();
     await send(40, 50);
     await waitFor(async () => new Set(await predictedTimes()).size >= 50, 'predictions of every vector after the outage', 60_000);
     await waitFor(() => predictor.readiness().ready, 'readiness to come back');

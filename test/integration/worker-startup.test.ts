@@ -4,19 +4,10 @@
 // brokers answer. The services run as real CLI processes; "Kafka appears" is a forwarder to the
 // local stack's broker opened on the address the worker was given.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, REPO_ROOT, waitFor, type TestPlatform } from '../helpers/platform.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/browser.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../helpers/local-servers.js';
 
 interface Worker {
   child: ChildProcess;

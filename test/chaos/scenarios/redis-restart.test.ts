@@ -7,7 +7,6 @@
 // uninterrupted run over the same candles (every forecaster, every value but the wall-clock
 // stamps); the Redis feature store (latest vector, time-indexed history) must hold again what the
 // uninterrupted run's holds for the vectors after the restart.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../../helpers/platform.js';
 import { startServingPipeline } from '../../helpers/serving.js';
@@ -19,43 +18,10 @@ import type { GatewayService } from '../../../gateway/service.js';
 import type { Prediction } from '../../../schemas/types.js';
 import { recordChaos } from '../report.js';
 import { atScale, countLoss, expectedPredictionIds } from '../chaos-a-common.js';
-import { freePort } from '../chaos-a-services.js';
+import { freePort, throwawayRedis, type ThrowawayRedis } from '../../helpers/local-servers.js';
 
 const HOUR = 3_600_000;
 const FROM = Date.UTC(2023, 4, 1);
-
-/** A throwaway redis-server on a port of its own, nothing saved to disk. */
-function ownRedis(port: number): { start(): Promise<void>; kill(): Promise<void> } {
-  let child: ChildProcess | null = null;
-  return {
-    async start() {
-      const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      child = c;
-      await waitFor(
-        async () => {
-          const { createConnection } = await import('node:net');
-          return new Promise<boolean>((resolve) => {
-            const s = createConnection({ host: '127.0.0.1', port }, () => s.write('PING\r\n'));
-            s.once('data', (d) => {
-              s.destroy();
-              resolve(d.toString().startsWith('+PONG'));
-            });
-            s.once('error', () => resolve(false));
-          });
-        },
-        `redis-server on ${port}`,
-        10_000,
-      );
-    },
-    async kill() {
-      const c = child;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /** What must be equal between two runs: everything but the wall-clock stamps. */
 const stablePrediction = (p: Prediction): string => {
@@ -76,12 +42,12 @@ describe('chaos: Redis restarts empty between two parts of a replay', () => {
   const total = atScale({ ci: 600, full: 1_500 });
   const split = atScale({ ci: 540, full: 1_000 });
   let port = 0;
-  let redis: ReturnType<typeof ownRedis>;
+  let redis: ThrowawayRedis;
   const runs: Run[] = [];
 
   beforeAll(async () => {
     port = await freePort();
-    redis = ownRedis(port);
+    redis = throwawayRedis(port);
     await redis.start();
   });
 

@@ -16,7 +16,8 @@ import { createTestPlatform, REPO_ROOT, type TestPlatform } from '../../helpers/
 import { closeOf, connectWs, refusedUpgrade, wsUrl } from '../../helpers/ws-client.js';
 import { createKeyStore, parseKey, type KeyStore } from '../../../gateway/auth/keys.js';
 import { recordChaos } from '../report.js';
-import { freePort, startService, type ChaosProcess } from '../helpers-b-procs.js';
+import { startService, type ChaosProcess } from '../helpers-b-procs.js';
+import { freePort } from '../../helpers/local-servers.js';
 import { routesOf, send } from '../helpers-b-fuzz.js';
 
 const CHANNEL_KINDS = ['predictions', 'features', 'candles', 'scores'] as const;
