@@ -149,13 +149,14 @@ export async function run(): Promise<Record<string, unknown>> {
   // Predictor baselines: the live persistence/EWMA/HAR-RV/GARCH state of a series after the
   // window plus one day of 1-minute vectors (what seed() restores after a start), fitted.
   const baselineSeries = Number(process.env.BENCH_BASELINE_SERIES ?? 200);
-  const baselineWindow = loadConfig(process.env).forecast.baselineWindow;
+  const config = loadConfig(process.env);
+  const baselineWindow = config.forecast.baselineWindow;
   const steps = baselineWindow + 1_440;
   progress(`baselines: ${baselineSeries} series x ${steps} one-minute vectors (window ${baselineWindow} + a day), fitted at each midnight`);
   const long = feed(createIndicatorEngine(), 'LONGUSDT', steps, steps);
   before = heapUsed();
   const bank = createSeriesBaselines({
-    horizons: parseHorizons(loadConfig(process.env).forecast.horizons),
+    horizons: parseHorizons(config.forecast.horizons),
     window: baselineWindow,
     historyBefore: async () => [],
   });
@@ -192,7 +193,6 @@ export async function run(): Promise<Record<string, unknown>> {
   packed.clear();
 
   // Redis: one series' histories through the real writer, 1,000 entries each.
-  const config = loadConfig(process.env);
   const redis = await createRedis({ config: config.redis, logger: createLogger({ level: 'warn', name: 'bench-capacity', destination: process.stderr }) });
   const prefix = `bp:bench:capacity:${Date.now().toString(36)}:`;
   const entries = 1_000;

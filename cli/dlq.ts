@@ -9,7 +9,7 @@
 //            from a topic (replay files, HTTP, WebSocket), are refused with the reason.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
-import type { Output } from './output.js';
+import { formatTable, type Output } from './output.js';
 import { isoTimeFlag } from './args.js';
 import { ErrorCodes, errorMessage, type ErrorCode } from '../core/errors.js';
 import { createMetricsRegistry } from '../core/metrics.js';
@@ -162,20 +162,6 @@ function preview(b: Buffer | null, max = 200): string {
   return b.length > max ? `${shown} ... (${b.length} bytes)` : `${shown} (${b.length} bytes)`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  return (
-    rows
-      .map((row) =>
-        row
-          .map((cell, c) => cell.padEnd(widths[c]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
-}
-
 function summary(d: StoredDeadLetter): Record<string, unknown> {
   const l = d.letter;
   return {
@@ -294,7 +280,7 @@ async function list(output: Output, letters: StoredDeadLetter[], json: boolean):
         flags || '-',
       ];
     });
-    output.text(table([['ID', 'FAILED AT', 'REASON', 'SOURCE', 'GROUP', 'BYTES', 'FLAGS'], ...rows]));
+    output.text(formatTable([['ID', 'FAILED AT', 'REASON', 'SOURCE', 'GROUP', 'BYTES', 'FLAGS'], ...rows]));
   }
   output.line(`${letters.length} record(s)`);
   for (const [reason, n] of [...counts].sort()) output.line(`  ${reason}  ${n}`);

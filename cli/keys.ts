@@ -3,7 +3,7 @@
 // works) and the notes on stderr; the key cannot be shown again, only its hash is kept.
 import { parseArgs } from 'node:util';
 import type { CommandContext } from './context.js';
-import type { Output } from './output.js';
+import { formatTable, type Output } from './output.js';
 import { createRedis } from '../core/redis.js';
 import { errorMessage } from '../core/errors.js';
 import { createKeyStore, isKeyId, isScope, NAME_MAX, type ApiKeyRecord, type KeyStore } from '../gateway/auth/keys.js';
@@ -18,18 +18,7 @@ function usage(output: Output, problem: string): number {
 }
 
 function table(records: ApiKeyRecord[]): string {
-  const rows = [['ID', 'NAME', 'SCOPE', 'CREATED', 'REVOKED'], ...records.map((r) => [r.id, r.name, r.scope, r.createdAt, r.revokedAt ?? '-'])];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  return (
-    rows
-      .map((row) =>
-        row
-          .map((cell, c) => cell.padEnd(widths[c]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return formatTable([['ID', 'NAME', 'SCOPE', 'CREATED', 'REVOKED'], ...records.map((r) => [r.id, r.name, r.scope, r.createdAt, r.revokedAt ?? '-'])]);
 }
 
 type Parsed = { sub: 'create'; name: string; scope: 'read' | 'admin' } | { sub: 'list' } | { sub: 'revoke'; id: string } | { problem: string };

@@ -34,3 +34,18 @@ export function createOutput(streams: { stdout: TextSink; stderr: TextSink }): O
     error: (text) => void streams.stderr.write(`${text}\n`),
   };
 }
+
+/** Rows as left-aligned columns two spaces apart, the first row the header; ends with a newline (for Output.text). */
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
