@@ -59,8 +59,38 @@ describe('failedTests', () => {
       ' FAIL  |unit| core/a.test.ts > a > breaks',
       'stdout | core/c.test.ts > FAIL is a word here',
     ].join('\n');
-    expect(failedTests(log)).toEqual(['|unit| core/a.test.ts > a > breaks', '|integration| test/integration/b.test.ts > b > times out']);
+    expect(failedTests(log).map((t) => t.name)).toEqual(['|unit| core/a.test.ts > a > breaks', '|integration| test/integration/b.test.ts > b > times out']);
     expect(failedTests('      Tests  7 passed (7)\n')).toEqual([]);
+  });
+
+  it('keeps the first error line and source frame under each heading', () => {
+    const log = [
+      ` FAIL  |integration| test/integration/d.test.ts > drivers > concurrent`,
+      'AssertionError: kafkajs: expected [ …(199) ] to have a length of 200 but got 199',
+      '',
+      '- Expected',
+      '+ Received',
+      '',
+      ` ${ESC}[36m ❯ test/integration/d.test.ts:145:28${ESC}[39m`,
+      '    143|       await producer.close();',
+      '⎯⎯⎯⎯⎯⎯⎯[1/2]⎯',
+      ' FAIL  |unit| core/b.test.ts > b > slow',
+      'Error: Test timed out in 5000ms.',
+      'x'.repeat(10),
+      ' FAIL  |unit| core/c.test.ts > c > silent',
+      '⎯⎯⎯⎯⎯⎯⎯[2/2]⎯',
+      'TypeError: not under any heading',
+    ].join('\n');
+    expect(failedTests(log)).toEqual([
+      {
+        name: '|integration| test/integration/d.test.ts > drivers > concurrent',
+        reason: 'AssertionError: kafkajs: expected [ …(199) ] to have a length of 200 but got 199',
+        at: 'test/integration/d.test.ts:145:28',
+      },
+      { name: '|unit| core/b.test.ts > b > slow', reason: 'Error: Test timed out in 5000ms.', at: '' },
+      { name: '|unit| core/c.test.ts > c > silent', reason: '', at: '' },
+    ]);
+    expect(failedTests(` FAIL  |unit| a.ts > x\nError: ${'y'.repeat(500)}`)[0]?.reason).toHaveLength(403);
   });
 });
 

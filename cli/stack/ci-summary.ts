@@ -37,18 +37,46 @@ export function parseVitestSummary(log: string): TestSummary | null {
   return null;
 }
 
+export interface FailedTest {
+  readonly name: string;
+  /** The first error line under the test's FAIL heading, cut to 400 characters ('' if none). */
+  readonly reason: string;
+  /** Where it failed ("test/x.test.ts:145:28"), from the first "❯" frame, or ''. */
+  readonly at: string;
+}
+
+const REASON_MAX = 400;
+
 /**
  * The failed tests a vitest log names ("FAIL  |project| file > suite > test" in the failure
- * section), each once, in log order: .ci/run prints them just above its last line, so a CI
- * record that keeps only the tail still says what failed.
+ * section), each once, in log order, with the first error line and source frame printed under its
+ * heading: .ci/run prints them just above its last line, so a CI record that keeps only the tail
+ * still says what failed and why.
  */
-export function failedTests(log: string): string[] {
-  const seen = new Set<string>();
+export function failedTests(log: string): FailedTest[] {
+  const found = new Map<string, { reason: string; at: string }>();
+  let current: { reason: string; at: string } | null = null;
   for (const raw of log.replace(ANSI, '').split(/\r?\n/)) {
     const m = /^\s*FAIL\s+(.+?)\s*$/.exec(raw);
-    if (m?.[1]) seen.add(m[1]);
+    if (m?.[1]) {
+      current = found.get(m[1]) ?? { reason: '', at: '' };
+      found.set(m[1], current);
+      continue;
+    }
+    if (current === null) continue;
+    const line = raw.trim();
+    if (/^(Test Files|Tests)\s/.test(line) || /^⎯+/.test(line)) {
+      current = null;
+      continue;
+    }
+    if (current.reason === '' && /^[A-Za-z]*(Error|Exception)\b|^Error:|^TypeError|^\[?vitest\]?|^Test timed out/.test(line)) {
+      current.reason = line.length > REASON_MAX ? `${line.slice(0, REASON_MAX)}...` : line;
+    } else if (current.at === '' && current.reason !== '') {
+      const frame = /^❯\s+(\S+:\d+:\d+)/.exec(line);
+      if (frame?.[1]) current.at = frame[1];
+    }
   }
-  return [...seen];
+  return [...found].map(([name, d]) => ({ name, ...d }));
 }
 
 /** The one line .ci/run ends with, and whether the run counts as green. */
@@ -73,7 +101,10 @@ function main(argv: string[], output: Output): number {
   }
   const failed = failedTests(text);
   const shown = failed.slice(0, 30);
-  for (const name of shown) output.line(`failed: ${name}`);
+  for (const t of shown) {
+    output.line(`failed: ${t.name}`);
+    if (t.reason !== '') output.line(`  ${t.reason}${t.at === '' ? '' : ` (${t.at})`}`);
+  }
   if (failed.length > shown.length) output.line(`failed: ... and ${failed.length - shown.length} more (see ${file})`);
   const { line, ok } = summaryLine(parseVitestSummary(text));
   output.line(line);
