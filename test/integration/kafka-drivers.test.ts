@@ -153,6 +153,32 @@ describe('Kafka drivers: one contract, both clients', () => {
     }
   });
 
+  it('a send refused for one partition (a record over the broker limit) neither loses nor doubles the next sends to the partitions it shared', async () => {
+    const partitionOf = (k: string): number => (murmur2(Buffer.from(k)) & 0x7fffffff) % 2;
+    const big = ['b', 'c', 'd', 'e'].find((k) => partitionOf(k) !== partitionOf('a'))!;
+    for (const d of DRIVER_NAMES) {
+      const name = topic(`refused-${d}`);
+      await admin.ensureTopics([{ name, partitions: 2, replicationFactor: 1 }]);
+      const producer = await createProducer(clients[d]);
+      await producer.send([{ topic: name, key: 'a', value: Buffer.from('1') }]);
+      // One request: 'a' is appended, the oversized record refused (MESSAGE_TOO_LARGE) for the other partition.
+      const failed = await errorOf(
+        producer.send([
+          { topic: name, key: 'a', value: Buffer.from('2') },
+          { topic: name, key: big, value: Buffer.alloc(2 * 1024 * 1024, 1) },
+        ]),
+      );
+      expect(failed.code, d).toMatch(/^ERR_KAFKA/);
+      // A producer that reused the refused request's sequence numbers would have these taken for a
+      // retry of '2' and dropped by the broker, the send still answering success.
+      await producer.send([{ topic: name, key: 'a', value: Buffer.from('3') }]);
+      await Promise.all([producer.send([{ topic: name, key: 'a', value: Buffer.from('4') }]), producer.send([{ topic: name, key: big, value: Buffer.from('5') }])]);
+      await producer.close();
+      const values = (await readAll(clients[d], name, 5)).filter((r) => r.key?.toString() === 'a').map((r) => r.value?.toString());
+      expect(values, d).toEqual(['1', '2', '3', '4']);
+    }
+  });
+
   it('commits records and offsets in one transaction, and neither driver ever shows an aborted one', async () => {
     const name = topic('txn');
     const input = topic('txn-input');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serialized } from './producer.js';
+import { serialized } from './serialized.js';
 
 describe('serialized', () => {
   it('runs calls one at a time in call order, and a failed call neither blocks nor fails the next', async () => {

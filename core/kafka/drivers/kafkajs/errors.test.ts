@@ -49,6 +49,11 @@ describe('toKafkaError (kafkajs)', () => {
     const leader = Object.assign(new Error('This server is not the leader for that topic-partition'), { name: 'KafkaJSProtocolError', retriable: true });
     expect(toKafkaError(leader, ctx)).toMatchObject({ code: 'ERR_KAFKA_RETRIABLE', retryable: true });
     expect(toKafkaError(protocolError('NOT_LEADER_FOR_PARTITION', 6, 'not the leader', true), ctx)).toMatchObject({ code: 'ERR_KAFKA_RETRIABLE' });
+    // The retrier's patience ran out on a retriable error (the coordinator moving): still retriable.
+    const coordinator = retriesExceeded(protocolError('NOT_COORDINATOR', 16, 'This is not the correct coordinator for this group', true));
+    expect(toKafkaError(coordinator, ctx)).toMatchObject({ code: 'ERR_KAFKA_RETRIABLE', retryable: true });
+    expect(toKafkaError(coordinator, ctx).message).toBe('This is not the correct coordinator for this group (gave up after 5 retries)');
+    expect(toKafkaError(retriesExceeded(protocolError('INVALID_TXN_STATE', 48, 'invalid state')), ctx)).toMatchObject({ code: 'ERR_KAFKA', retryable: false });
     const fatal = Object.assign(new Error('The request included a message larger than the max message size the server will accept'), {
       name: 'KafkaJSProtocolError',
       type: 'MESSAGE_TOO_LARGE',

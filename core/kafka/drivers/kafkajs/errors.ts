@@ -97,5 +97,11 @@ export function toKafkaError(err: unknown, ctx: ErrorContext): BitPredictError {
   }
   const message = errorMessage(err);
   if ((err as KafkaJsErrorLike | undefined)?.retriable) return new BitPredictError('ERR_KAFKA_RETRIABLE', message, { cause: err });
+  // The retrier gave up on an error that is retriable in itself (NOT_COORDINATOR, a request timed
+  // out, a leader moving): the condition is transient, only this call's patience ran out.
+  const gaveUp = err as (KafkaJsErrorLike & { retryCount?: number }) | undefined;
+  if (gaveUp?.name === 'KafkaJSNumberOfRetriesExceeded' && (gaveUp.cause as KafkaJsErrorLike | undefined)?.retriable === true) {
+    return new BitPredictError('ERR_KAFKA_RETRIABLE', `${message} (gave up after ${gaveUp.retryCount ?? '?'} retries)`, { cause: err });
+  }
   return new BitPredictError('ERR_KAFKA', message, { cause: err });
 }

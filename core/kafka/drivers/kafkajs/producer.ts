@@ -1,11 +1,12 @@
 // The kafkajs producers: idempotent (acks=all, one in-flight request per broker so that kafkajs'
-// retries cannot reorder a partition), records of one send() call in one request per broker; and
-// the transactional producer that sends records and commits consumer offsets in one transaction.
+// retries cannot reorder a partition, one send() at a time, a new producer id after a failed
+// send), records of one send() call in one request per broker; and the transactional producer that sends records and commits consumer offsets in one transaction.
 import kafkajs from 'kafkajs';
 import type { Kafka, Producer, ProducerConfig, Transaction } from 'kafkajs';
 import type { BitPredictError } from '../../../errors.js';
 import type { DriverProducer, DriverTransactionalProducer, OffsetCommit } from '../../driver.js';
 import { toTopicMessages } from './records.js';
+import { serialized } from '../serialized.js';
 
 type ToError = (err: unknown) => BitPredictError;
 
@@ -21,25 +22,46 @@ const PRODUCER_BASE: ProducerConfig = {
   retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
 };
 
-export async function createKafkaJsProducer(kafka: Kafka, toError: ToError): Promise<DriverProducer> {
+async function connectProducer(kafka: Kafka, toError: ToError): Promise<Producer> {
   const producer = kafka.producer(PRODUCER_BASE);
   try {
     await producer.connect();
   } catch (err) {
+    await producer.disconnect().catch(() => undefined);
     throw toError(err);
   }
+  return producer;
+}
+
+/**
+ * After a failed send the producer is replaced before the next one. A produce request refused for
+ * one partition (a record over the broker's limit) may have been appended for another, and kafkajs
+ * then rolls back that partition's sequence number too: the broker would take the next send's
+ * records there for a retry of the appended ones and drop them, the send still answering success.
+ * A new producer gets a new producer id, whose sequences start afresh.
+ */
+export async function createKafkaJsProducer(kafka: Kafka, toError: ToError): Promise<DriverProducer> {
+  let producer: Producer | null = await connectProducer(kafka, toError);
   return {
-    async send(records) {
+    // One sendBatch at a time (see ../serialized.ts: kafkajs loses and duplicates records of
+    // concurrent sends when a request fails for one partition).
+    send: serialized(async (records) => {
       if (records.length === 0) return;
+      producer ??= await connectProducer(kafka, toError);
+      const current = producer;
       try {
-        await producer.sendBatch({ topicMessages: toTopicMessages(records), acks: -1 });
+        await current.sendBatch({ topicMessages: toTopicMessages(records), acks: -1 });
       } catch (err) {
+        producer = null;
+        await current.disconnect().catch(() => undefined);
         throw toError(err);
       }
-    },
+    }),
     async close() {
+      const current = producer;
+      producer = null;
       try {
-        await producer.disconnect();
+        await current?.disconnect();
       } catch (err) {
         throw toError(err);
       }

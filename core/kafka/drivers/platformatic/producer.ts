@@ -13,6 +13,7 @@ import type { OutRecord } from '../../records.js';
 import type { DriverProducer, DriverSettings, DriverTransactionalProducer, OffsetCommit } from '../../driver.js';
 import { baseOptions, createPartitioner, detail, isFenced, toError } from './base.js';
 import type { GroupCoordinators } from './coordinators.js';
+import { serialized } from '../serialized.js';
 
 const FOREVER = Number.MAX_SAFE_INTEGER;
 
@@ -62,7 +63,7 @@ function retryForever(p: Producer): void {
   retriesOf(p).retries = FOREVER;
 }
 
-export async function createPlatformaticProducer(settings: DriverSettings): Promise<DriverProducer> {
+async function connectIdempotent(settings: DriverSettings): Promise<Producer> {
   const producer = newProducer(settings);
   try {
     await producer.initIdempotentProducer({});
@@ -71,32 +72,36 @@ export async function createPlatformaticProducer(settings: DriverSettings): Prom
     throw toError(err, settings.brokers);
   }
   retryForever(producer);
-  return {
-    send: serialized(async (records: OutRecord[]) => {
-      if (records.length === 0) return;
-      try {
-        await producer.send({ messages: toMessages(records) });
-      } catch (err) {
-        throw toError(err, settings.brokers);
-      }
-    }),
-    close: () => producer.close(),
-  };
+  return producer;
 }
 
 /**
- * One call at a time, in call order. @platformatic/kafka 1.35 reads a partition's idempotence
- * sequence number when it builds a produce request and advances it only when the response comes,
- * so two sends in flight on one producer carry the same sequence and the broker refuses the second
- * (OUT_OF_ORDER_SEQUENCE_NUMBER). kafkajs is held to one request in flight per broker for the same
- * reason (maxInFlightRequests: 1).
+ * One send at a time (../serialized.ts), and a new producer after a failed send: a produce
+ * request refused for one partition (a record over the broker's limit) may have been appended for
+ * another, whose sequence number the library then does not advance, so the broker would take the
+ * next send's records there for a retry and drop them, the send still answering success. A new
+ * producer gets a new producer id, whose sequences start afresh.
  */
-export function serialized<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  let tail: Promise<void> = Promise.resolve();
-  return (...args) => {
-    const run = tail.then(() => fn(...args));
-    tail = run.catch(() => undefined);
-    return run;
+export async function createPlatformaticProducer(settings: DriverSettings): Promise<DriverProducer> {
+  let producer: Producer | null = await connectIdempotent(settings);
+  return {
+    send: serialized(async (records: OutRecord[]) => {
+      if (records.length === 0) return;
+      producer ??= await connectIdempotent(settings);
+      const current = producer;
+      try {
+        await current.send({ messages: toMessages(records) });
+      } catch (err) {
+        producer = null;
+        await current.close().catch(() => undefined);
+        throw toError(err, settings.brokers);
+      }
+    }),
+    close: async () => {
+      const current = producer;
+      producer = null;
+      await current?.close();
+    },
   };
 }
 
