@@ -138,6 +138,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       flusher.forgetCommits();
       const owned = tracker.assign(assignment);
       metrics.owned(owned);
+      waits.retain(owned);
       if (delivery.kind === 'transactional' && delivery.retain) {
         delivery.retain(owned).catch((err: unknown) => logger.warn({ err }, 'closing producers of revoked partitions failed'));
       }
@@ -181,6 +182,9 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     prepareBatch: opts.prepareBatch,
     reportFatal,
     seek: (topic, partition, offset) => consumer.seek(topic, partition, offset),
+    waits,
+    // A partition given up for an outage is read again after 0.5 s, doubling to 10 s (or the dependency cap when lower).
+    outageBackoff: dependencyBackoff(Math.max(opts.retryBackoffMs, 500), Math.min(dependencyBackoffMaxMs, 10_000)),
     discardProducer: delivery.kind === 'transactional' ? (topic, partition) => delivery.discard?.(topic, partition) ?? Promise.resolve() : undefined,
   });
 

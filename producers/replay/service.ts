@@ -15,6 +15,8 @@ import type { Candle } from '../../schemas/types.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from '../../core/data/candles/index.js';
 import { replayBatches, type PipelineBatch, type PipelineParams } from '../../core/data/candle-file.js';
 import { delay } from '../../core/time.js';
+import { backoffMs } from '../../core/backoff.js';
+import { classifyFailure } from '../../core/kafka/runner/classify.js';
 import { firstLines, resolveDataFile } from '../../core/data/files.js';
 import { seriesKey } from '../../schemas/keys.js';
 import type { Config } from '../../core/config.js';
@@ -190,6 +192,9 @@ async function planReplay(opts: ReplayOptions): Promise<ReplayPlan> {
   return { params, topic, key, speedFactor, paced };
 }
 
+/** Waits between tries of a batch while Kafka is away. */
+const SEND_BACKOFF = { baseMs: 500, maxMs: 10_000, jitter: 'half', random: Math.random } as const;
+
 /**
  * Sends the pipeline's batches: candles to market.candles and dead rows to the DLQ, in file order.
  * At most one batch is in flight; unpaced, the next batch is parsed while the previous one is sent.
@@ -255,6 +260,37 @@ function createBatchSender(c: {
     for (const r of records) if (r.topic === plan.topic && b.candles) r.value = serde.encode('candles', { ...(b.candles[k++] as Candle), ingestedAt: t });
   }
 
+  /**
+   * Sends the batch, waiting out Kafka being away (a broker restarting, the cluster unreachable):
+   * the same batch goes again after a backoff (0.5 s doubling to 10 s) until the broker takes it
+   * or the replay is aborted. Records the failed try had appended come twice; the processors
+   * skip a candle they have (same series and open time). Other errors end the replay.
+   */
+  async function sendUntilKafkaAnswers(records: OutRecord[]): Promise<void> {
+    let failures = 0;
+    let since = 0;
+    let lastLog = 0;
+    for (;;) {
+      try {
+        await producer.send(records);
+        if (failures > 0) logger.info({ attempts: failures + 1, waitedMs: Date.now() - since }, 'Kafka answers again; the replay goes on');
+        return;
+      } catch (err) {
+        const failure = classifyFailure(err);
+        if (failure.kind !== 'dependency' || !failure.code.startsWith('ERR_KAFKA') || opts.signal?.aborted) throw err;
+        failures++;
+        const t = Date.now();
+        if (failures === 1) since = t;
+        if (failures === 1 || t - lastLog >= 30_000) {
+          lastLog = t;
+          logger.warn({ code: failure.code, err, attempts: failures, waitedMs: t - since }, 'Kafka is unavailable; the replay waits and sends the batch again');
+        }
+        await delay(backoffMs(SEND_BACKOFF, failures), opts.signal);
+        if (opts.signal?.aborted) throw err;
+      }
+    }
+  }
+
   async function send(b: PipelineBatch): Promise<void> {
     const records = toRecords(b);
     summary.firstOpenTime ??= b.firstOpenTime;
@@ -265,7 +301,7 @@ function createBatchSender(c: {
     const count = b.values.length;
     if (inFlight) await inFlight;
     if (plan.paced) await pace(b, records);
-    inFlight = producer.send(records).then(() => {
+    inFlight = sendUntilKafkaAnswers(records).then(() => {
       summary.published += count;
       metrics.published.inc(count);
       opts.onProgress?.({ ...summary });

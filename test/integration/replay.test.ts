@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { runReplay } from '../../producers/replay/service.js';
-import { createProducer } from '../../core/kafka/producer.js';
+import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { BitPredictError } from '../../core/errors.js';
 
 const H = 3_600_000;
@@ -82,5 +82,44 @@ describe('replay producer with bad rows', () => {
       runReplay({ platform: tp.platform, config: tp.config, producer, file: 'no/such/file.csv', symbol: 'BTCUSDT', interval: '1h', rate: 0 }),
     ).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
     await producer.close();
+  });
+
+  it('waits out Kafka being away: the batch is sent again until the broker takes it; other producer errors end the replay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bp-replay-'));
+    const file = join(dir, 'ETHUSDT_1h.csv');
+    writeFileSync(file, ['timestamp,open,high,low,close,volume', ...Array.from({ length: 7 }, (_, h) => `${t(h)},100,110,90,105,1.5`)].join('\n') + '\n');
+    const real = await createProducer(tp.platform.kafka);
+    // The real producer, with the failures a broker outage gives (the client's own retries spent):
+    // the first try reaches the broker and then fails (its records land, a retry doubles them), the
+    // second never reaches it.
+    let tries = 0;
+    const outage: Producer = {
+      async send(records) {
+        tries++;
+        if (tries === 1) await real.send(records);
+        if (tries <= 2) throw new BitPredictError('ERR_KAFKA_UNREACHABLE', 'no Kafka broker answered at 127.0.0.1:9092');
+        await real.send(records);
+      },
+      close: () => real.close(),
+    };
+    const summary = await runReplay({ platform: tp.platform, config: tp.config, producer: outage, file, symbol: 'ETHUSDT', interval: '1h', rate: 0 });
+    expect(tries).toBe(3);
+    expect(summary.published).toBe(6);
+    // Every candle lands; those of the try that failed after reaching the broker twice (the
+    // processors skip a candle they have).
+    const openTimes = (await tp.readAll('candles')).filter((c) => c.key === 'ETHUSDT:1h').map((c) => c.value?.openTime);
+    expect([...new Set(openTimes)]).toEqual(Array.from({ length: 6 }, (_, h) => Date.UTC(2024, 0, 1, h)));
+    expect(openTimes).toHaveLength(12);
+
+    const refused: Producer = {
+      send: async () => {
+        throw new BitPredictError('ERR_KAFKA_ACL', 'the Kafka broker refused access to a topic');
+      },
+      close: async () => undefined,
+    };
+    await expect(runReplay({ platform: tp.platform, config: tp.config, producer: refused, file, symbol: 'ETHUSDT', interval: '1h', rate: 0 })).rejects.toMatchObject({
+      code: 'ERR_KAFKA_ACL',
+    });
+    await real.close();
   });
 });

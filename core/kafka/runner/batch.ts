@@ -3,9 +3,13 @@
 // run the records through the handler in chunks of flushEvery, flushing outputs and offsets after
 // each chunk and heartbeating so a long batch keeps the partition; flush the rest unless the
 // partition was revoked meanwhile. A failure to fence, restore or flush stops the process (onFatal)
-// so it restarts from the committed offsets, except a flush fenced by the partition's new owner,
-// which only gives the partition up; any other error (a heartbeat refused by a rebalance)
-// goes back to the driver, and the partition's state is rebuilt before its next batch.
+// so it restarts from the committed offsets, except two that the process recovers from by itself:
+// a flush fenced by the partition's new owner, which only gives the partition up; and a Kafka or
+// other dependency outage (a broker or the transaction coordinator gone, a controller moving, the
+// whole cluster restarting), after which the partition's state and producer are dropped and the
+// partition is read again from its committed offset after a backoff, as a restarted process would,
+// with readiness false meanwhile. Any other error (a heartbeat refused by a rebalance) goes back to
+// the driver, and the partition's state is rebuilt before its next batch.
 import type { Logger } from '../../logger.js';
 import type { BitPredictError } from '../../errors.js';
 import { isBitPredictError } from '../../errors.js';
@@ -21,6 +25,9 @@ import { tpKey } from './rebalance.js';
 import type { RetryingHandler } from './retry.js';
 import type { Takeover } from './takeover.js';
 import type { PartitionHooks } from './types.js';
+import { classifyFailure } from './classify.js';
+import { sleepHeld, type DependencyWaits } from './waits.js';
+import { backoffMs, type BackoffPolicy } from '../../backoff.js';
 
 type Context = { topic: string; partition: number };
 
@@ -49,29 +56,77 @@ export interface BatchDeps {
   discardProducer?(topic: string, partition: number): Promise<void>;
   /** The consumer's seek: the partition's next fetch starts at `offset`. */
   seek(topic: string, partition: number, offset: string): void;
+  /** Where outages show (readiness, logs, metrics) while a partition waits to be read again. */
+  waits: DependencyWaits;
+  /** The wait before a partition is read again after the n-th consecutive outage. */
+  outageBackoff: BackoffPolicy;
 }
 
+/** Thrown after a partition was given up for an outage: the batch ends, nothing of it is committed. */
+class PartitionRecovering extends Error {}
+
 export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, controls: BatchControls) => Promise<void> {
-  const { client, hooks, tracker, flusher, handle, logger, flushEvery, maxFlushBytes, reportFatal } = deps;
+  const { client, hooks, tracker, flusher, handle, logger, flushEvery, maxFlushBytes, reportFatal, waits } = deps;
+  // Consecutive outages per partition since its last successful flush: the backoff's exponent.
+  const outages = new Map<string, number>();
+
+  /**
+   * A dependency outage hit the partition (Kafka itself, or what a hook needs): give the partition
+   * up as a restarted process would (state and transactional producer dropped; its next batch
+   * takes it over anew, fencing and reading the committed offset, and restores its state), wait a
+   * backoff with readiness false, then fetch it again from `resumeAt`. Nothing is lost: what was
+   * not committed is read again; exactly-once readers never see an uncommitted output.
+   */
+  async function recover(ctx: Context, key: string, controls: BatchControls, resumeAt: string, e: BitPredictError, what: string): Promise<void> {
+    const n = (outages.get(key) ?? 0) + 1;
+    outages.set(key, n);
+    waits.failed(key, ctx, e.code, e);
+    logger.warn({ ...ctx, err: e, attempt: n, resumeAt }, `${what}: a dependency is unavailable; giving the partition up and reading it again from offset ${resumeAt} after a backoff`);
+    tracker.fenced(key);
+    await deps.discardProducer?.(ctx.topic, ctx.partition).catch(() => undefined);
+    let held = false;
+    try {
+      held = await sleepHeld(backoffMs(deps.outageBackoff, n), controls);
+    } catch {
+      // A heartbeat refused (the broker is away, or a rebalance took the partition): fetch again below.
+      held = !controls.isStale() && controls.isRunning();
+    }
+    if (!controls.isStale()) deps.seek(ctx.topic, ctx.partition, resumeAt);
+    if (!held) {
+      outages.delete(key);
+      waits.abandoned(key, ctx, controls.isRunning() ? 'the partition was revoked' : 'the consumer is stopping');
+    }
+  }
+
+  /** True for a failure that a restart would only repeat until a dependency is back. */
+  const isOutage = (e: BitPredictError): boolean => classifyFailure(e).kind === 'dependency';
 
   /** False when the batch must be dropped: the consumer seeks to the committed offset instead. */
-  async function takeOver(ctx: Context, first: string): Promise<boolean> {
+  async function takeOver(ctx: Context, key: string, controls: BatchControls, first: string): Promise<boolean> {
     try {
       return await deps.takeover.takeOver(ctx.topic, ctx.partition, first);
     } catch (err) {
       const e = kafkaError(client, err);
+      if (isOutage(e)) {
+        await recover(ctx, key, controls, first, e, "could not take over the partition's transactional id");
+        return false;
+      }
       reportFatal(e, ctx, "could not take over the partition's transactional id; stopping so the process restarts");
       throw e;
     }
   }
 
   /** Brings the partition's state to `first`, where the batch starts, unless it stands there already. */
-  async function ensureState(ctx: Context, key: string, first: string): Promise<void> {
+  async function ensureState(ctx: Context, key: string, controls: BatchControls, first: string): Promise<void> {
     if (!hooks || tracker.stateAt(key) === BigInt(first)) return;
     try {
       tracker.stateReached(key, BigInt(await hooks.ensure(ctx.topic, ctx.partition, first)));
     } catch (err) {
       const e = isBitPredictError(err) ? err : kafkaError(client, err);
+      if (isOutage(e)) {
+        await recover(ctx, key, controls, first, e, 'could not restore the partition state');
+        throw new PartitionRecovering();
+      }
       reportFatal(e, ctx, 'could not restore the partition state; stopping so the process restarts');
       throw e;
     }
@@ -126,8 +181,13 @@ export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, contro
     const ctx: Context = { topic: batch.topic, partition: batch.partition };
     const batchFirst = batch.firstOffset;
     logger.trace({ ...ctx, first: batchFirst, size: batch.records.length }, 'batch');
-    if (tracker.takeFirstBatch(key) && !(await takeOver(ctx, batchFirst))) return;
-    await ensureState(ctx, key, batchFirst);
+    if (tracker.takeFirstBatch(key) && !(await takeOver(ctx, key, controls, batchFirst))) return;
+    try {
+      await ensureState(ctx, key, controls, batchFirst);
+    } catch (err) {
+      if (err instanceof PartitionRecovering) return;
+      throw err;
+    }
     const { heartbeat, isRunning } = controls;
     const outputs = flusher.forBatch({ ...ctx, resolveOffset, commitOffsetsIfNecessary, controls: { heartbeat, isRunning, isStale } });
     try {
@@ -135,6 +195,7 @@ export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, contro
       // A stale batch (partition revoked by a rebalance) must not commit: the new owner re-reads it.
       if (!isStale()) await outputs.flush();
       deps.metrics.lag(batch.topic, batch.partition, lagAfter(batch));
+      if (outages.delete(key)) waits.recovered(key, ctx);
     } catch (err) {
       if (err instanceof FlushAbandoned) {
         // Stopping or revoked while waiting for a dependency before the flush: nothing of the
@@ -157,6 +218,14 @@ export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, contro
           tracker.fenced(key);
           await deps.discardProducer?.(batch.topic, batch.partition);
           if (!isStale()) deps.seek(batch.topic, batch.partition, batchFirst);
+          return;
+        }
+        if (isOutage(e)) {
+          // The transaction (or the send) failed or its outcome is unknown: the committed offset
+          // says which. A new producer for the transactional id completes or aborts it, and the
+          // takeover then resumes from that offset. At-least-once resumes after the last flush
+          // that went through (what follows it may be produced twice: that mode's duplicates).
+          await recover(ctx, key, controls, outputs.resumeAt ?? batchFirst, e, 'could not produce, dead-letter or commit');
           return;
         }
         reportFatal(e, ctx, 'could not produce, dead-letter or commit; stopping so the process restarts from committed offsets');

@@ -6,8 +6,9 @@
 //     and committed lazily (at most every commitIntervalMs, and by the driver on rebalance and
 //     disconnect).
 // A produce (in transactional mode: with its offset commit) that fails after the Kafka client's own
-// retries becomes a FlushFailure, which the runner turns into a fatal stop: in-memory state has
-// moved past what Kafka holds. An at-least-once commit refused later is not one: the outputs are
+// retries becomes a FlushFailure: in-memory state has moved past what Kafka holds, so the runner
+// drops the partition's state and reads it again from the committed offset (an outage, batch.ts)
+// or stops the process (anything else). An at-least-once commit refused later is not one: the outputs are
 // durable already, and the partition's next owner re-reads at most the uncommitted records.
 import type { Logger } from '../../logger.js';
 import { errorMessage } from '../../errors.js';
@@ -55,6 +56,8 @@ export interface PendingOutputs {
   add(offset: string, records: OutRecord[]): void;
   /** Produces and commits everything added since the last flush; nothing when nothing was added. */
   flush(): Promise<void>;
+  /** The offset after the batch's last flush that went through, or null before the first one. */
+  readonly resumeAt: string | null;
 }
 
 export interface Flusher {
@@ -164,7 +167,11 @@ export function createFlusher(deps: FlusherDeps): Flusher {
     let lastOffset: string | null = null;
     let count = 0;
     let bytes = 0;
+    let resumeAt: string | null = null;
     return {
+      get resumeAt() {
+        return resumeAt;
+      },
       get count() {
         return count;
       },
@@ -183,6 +190,7 @@ export function createFlusher(deps: FlusherDeps): Flusher {
         const next = (BigInt(last) + 1n).toString();
         await produce(t, pending, next);
         await resolve(t, last, next);
+        resumeAt = next;
         pending.length = 0;
         lastOffset = null;
         count = 0;

@@ -103,6 +103,8 @@ export interface DependencyWaits {
   recovered(key: string, ctx: Record<string, unknown>): void;
   /** The wait ended without the dependency coming back (stop, rebalance). */
   abandoned(key: string, ctx: Record<string, unknown>, why: string): void;
+  /** A group join: waits of partitions this member no longer owns end (their new owner waits if it must). */
+  retain(owned: ReadonlySet<string>): void;
   /** The oldest wait, or null when nothing waits. */
   current(): DependencyWait | null;
 }
@@ -144,6 +146,13 @@ export function createDependencyWaits(deps: { metrics: RunnerMetrics; logger: Lo
     abandoned(key, ctx, why) {
       const w = end(key);
       if (w) logger.info({ ...ctx, code: w.code, attempts: w.attempts, waitedMs: now() - w.since }, `stopped waiting for a dependency: ${why}`);
+    },
+    retain(owned) {
+      for (const key of [...waits.keys()]) {
+        if (owned.has(key)) continue;
+        const w = end(key);
+        if (w) logger.info({ partition: key, code: w.code, attempts: w.attempts, waitedMs: now() - w.since }, 'stopped waiting for a dependency: the partition was revoked');
+      }
     },
     current() {
       let oldest: Waiting | null = null;
