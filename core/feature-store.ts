@@ -74,9 +74,28 @@ export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, bounds
         if (latest?.candle) multi.set(keys.candlesLatest(s.symbol, s.interval), JSON.stringify(latest.candle));
         addCandles(multi, keys.candlesHistory(s.symbol, s.interval), s.items, bounds.candles);
       }
-      const res = await multi.exec();
+      // A failed write keeps its vectors for the next try (the runner retries the flush while Redis
+      // is down): dropped here, the retry would write nothing and the commit would go ahead.
+      const putBack = (): void => {
+        for (const [series, s] of work) {
+          const later = bySeries.get(series);
+          if (later) s.items.push(...later.items);
+          bySeries.set(series, s);
+          pending += s.items.length - (later?.items.length ?? 0);
+        }
+      };
+      let res: Awaited<ReturnType<typeof multi.exec>>;
+      try {
+        res = await multi.exec();
+      } catch (err) {
+        putBack();
+        throw err;
+      }
       const failed = res?.find(([err]) => err !== null);
-      if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the feature store failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
+      if (!res || failed) {
+        putBack();
+        throw new BitPredictError('ERR_REDIS', `writing the feature store failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
+      }
     },
     get pending() {
       return pending;
