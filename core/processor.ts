@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Platform } from './runtime.js';
 import type { Service } from './service.js';
 import { createConsumerRunner, type InRecord, type PartitionHooks, type RecordHandler } from './kafka/consumer.js';
+import type { DependencyWait } from './kafka/runner/waits.js';
 import { createDeadLetterFactory } from './kafka/dlq.js';
 import { createDelivery } from './kafka/delivery.js';
 import type { LogicalTopic } from '../schemas/index.js';
@@ -65,13 +66,19 @@ export async function createProcessor(opts: ProcessorOptions): Promise<Service> 
     readiness: () => {
       // Not ready while a dependency is down: the partition waits for it (core/kafka/runner/retry.ts).
       const wait = runner.dependencyWait();
-      const waiting: Record<string, string> = wait
-        ? { dependency: `waiting since ${new Date(wait.since).toISOString()} (${wait.code}) on ${wait.partitions.length} partition(s)` }
-        : {};
+      const waiting = dependencyCheck(wait);
       return {
         ready: runner.joined && !stopped && wait === null,
         checks: { kafka: runner.joined ? 'joined' : 'not joined', ...waiting, ...(opts.checks?.() ?? {}) },
       };
     },
   };
+}
+
+/**
+ * The `dependency` check of a consumer's readiness while partitions wait for a dependency (Kafka,
+ * Redis, the registry), or no check: one wording for every service that runs a consumer.
+ */
+export function dependencyCheck(wait: DependencyWait | null): Record<string, string> {
+  return wait ? { dependency: `waiting since ${new Date(wait.since).toISOString()} (${wait.code}) on ${wait.partitions.length} partition(s)` } : {};
 }

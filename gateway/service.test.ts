@@ -68,4 +68,13 @@ describe('gateway readiness', () => {
     expect(gatewayReadiness(on, { ...serving, redis: { ok: false }, models: champion })().ready).toBe(false);
     expect(gatewayReadiness(on, { ...serving, stopping: () => true, models: champion })().ready).toBe(false);
   });
+
+  it('not ready while its consumer waits for a dependency (the registry, to decode), and says since when', () => {
+    const since = Date.UTC(2026, 11, 7, 21, 0);
+    const wait = { code: 'ERR_REGISTRY_UNREACHABLE' as const, since, partitions: ['bitpredict.predictions:0'] };
+    const r = gatewayReadiness({ readyWithoutChampion: true }, { ...serving, dependencyWait: () => wait, models: champion })();
+    expect(r.ready).toBe(false);
+    expect(r.checks.dependency).toBe('waiting since 2026-12-07T21:00:00.000Z (ERR_REGISTRY_UNREACHABLE) on 1 partition(s)');
+    expect(gatewayReadiness({ readyWithoutChampion: true }, { ...serving, dependencyWait: () => null, models: champion })().checks).not.toHaveProperty('dependency');
+  });
 });

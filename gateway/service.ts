@@ -13,6 +13,8 @@ import { isBitPredictError, type BitPredictError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { counter } from '../core/metrics.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
+import type { DependencyWait } from '../core/kafka/runner/waits.js';
+import { dependencyCheck } from '../core/processor.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { createProducer, type Producer } from '../core/kafka/producer.js';
 import { buildApp, httpLimitsOf, type Hub } from './app.js';
@@ -156,6 +158,8 @@ export function gatewayReadiness(
   s: {
     stopping(): boolean;
     joined(): boolean;
+    /** The fan-out consumer's wait for a dependency (the registry, to decode), if any. */
+    dependencyWait?(): DependencyWait | null;
     redis: Pick<RedisWatch, 'ok'>;
     models: { hasChampion(): boolean; snapshot(): { champion: { version: string } | null } };
   },
@@ -165,12 +169,14 @@ export function gatewayReadiness(
     const modelOk = champion || gw.readyWithoutChampion;
     const stopping = s.stopping();
     const joined = s.joined();
+    const wait = s.dependencyWait?.() ?? null;
     const warnings: string[] = [];
     if (!champion && gw.readyWithoutChampion) warnings.push('no champion model on the models topic yet: serving baseline predictions only');
     return {
-      ready: !stopping && joined && s.redis.ok && modelOk,
+      ready: !stopping && joined && s.redis.ok && modelOk && wait === null,
       checks: {
         kafka: joined ? 'joined' : 'not joined',
+        ...dependencyCheck(wait),
         redis: s.redis.ok ? 'ok' : 'failing',
         model: champion
           ? `champion ${s.models.snapshot().champion?.version ?? ''}`.trim()
@@ -253,7 +259,13 @@ export async function createGateway(opts: GatewayOptions): Promise<GatewayServic
   // The hub exists once the app is built; records only arrive after start(), by then it does.
   let hubRef: Hub | null = null;
   const runner = createFanOut({ platform, producer, log, onFatal: opts.onFatal, publish: (kind, value, pos) => hubRef?.publish(kind, value, pos) });
-  const readiness = gatewayReadiness(gw, { stopping: () => stopping, joined: () => runner.joined, redis: redisWatch, models });
+  const readiness = gatewayReadiness(gw, {
+    stopping: () => stopping,
+    joined: () => runner.joined,
+    dependencyWait: () => runner.dependencyWait(),
+    redis: redisWatch,
+    models,
+  });
 
   const { app, hub } = await buildApp({
     logger: log,

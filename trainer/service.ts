@@ -27,6 +27,7 @@ import { errorMessage, type BitPredictError } from '../core/errors.js';
 import { counter } from '../core/metrics.js';
 import type { Redis } from '../core/redis.js';
 import { createConsumerRunner } from '../core/kafka/consumer.js';
+import { dependencyCheck } from '../core/processor.js';
 import { createDelivery } from '../core/kafka/delivery.js';
 import { createDeadLetterFactory } from '../core/kafka/dlq.js';
 import { createProducer } from '../core/kafka/producer.js';
@@ -262,10 +263,13 @@ export async function createTrainerService(opts: TrainerServiceOptions): Promise
       // A retrain in progress finishes (its artifact is written atomically) before the process exits.
       if (running) await running;
     },
-    readiness: () => ({
-      ready: runner.joined && !stopped,
-      checks: { kafka: runner.joined ? 'joined' : 'not joined', retraining: running ? 'yes' : 'no', champion: champion.text },
-    }),
+    readiness: () => {
+      const wait = runner.dependencyWait();
+      return {
+        ready: runner.joined && !stopped && wait === null,
+        checks: { kafka: runner.joined ? 'joined' : 'not joined', ...dependencyCheck(wait), retraining: running ? 'yes' : 'no', champion: champion.text },
+      };
+    },
     retrains: () => retrains,
   };
 }
