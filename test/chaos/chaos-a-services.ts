@@ -3,8 +3,33 @@
 // gets its own health port and is asked over HTTP whether it is ready (/readyz), as a kubelet
 // would; an exit the scenario did not cause is counted as a crash.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { rssMb } from './helpers-b-procs.js';
 import { REPO_ROOT } from '../helpers/platform.js';
+import { chaosReportDir } from './report.js';
+
+/**
+ * Every line a chaos service prints also goes to <report dir>/logs/<name>.log (appended, with a
+ * header per start): failure messages keep only the tail, and what led up to an exit is often earlier.
+ */
+function serviceLog(name: string): (text: string) => void {
+  const dir = join(chaosReportDir(), 'logs');
+  const file = join(dir, `${name.replace(/[^a-z0-9-]/gi, '_')}.log`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(file, `--- ${new Date().toISOString()} start\n`);
+  } catch {
+    return () => undefined;
+  }
+  return (text) => {
+    try {
+      appendFileSync(file, text);
+    } catch {
+      // A full disk must not fail the scenario; the tail in memory still holds the end.
+    }
+  };
+}
 
 /** The BITPREDICT_* settings of this process (the stack's addresses), for the children to inherit. */
 export function inheritedEnv(): Record<string, string> {
@@ -76,8 +101,10 @@ export function serviceProcess(opts: {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = c;
+      const toFile = serviceLog(opts.name);
       const collect = (d: Buffer): void => {
         output = (output + d.toString()).slice(-20_000);
+        toFile(d.toString());
         opts.log?.(d.toString());
       };
       c.stdout?.on('data', collect);

@@ -13,6 +13,7 @@ import type { Batch, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { BitPredictError } from '../../../errors.js';
 import type { DriverBatch, DriverConsumer, DriverConsumerOptions } from '../../driver.js';
 import { toInRecord } from './records.js';
+import { BROKERS_AWAY_ERRORS } from './errors.js';
 
 type ToError = (err: unknown) => BitPredictError;
 
@@ -42,14 +43,7 @@ function toDriverBatch(batch: Batch): DriverBatch {
 }
 
 /** Errors after which the cluster, not the request, was the problem: the consumer is relaunched. */
-const INFRASTRUCTURE_ERRORS = new Set([
-  'KafkaJSGroupCoordinatorNotFound',
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSNumberOfRetriesExceeded',
-]);
+const INFRASTRUCTURE_ERRORS: ReadonlySet<string> = new Set([...BROKERS_AWAY_ERRORS, 'KafkaJSNumberOfRetriesExceeded']);
 
 /** Whether a crash came from brokers being away (any error in its cause chain), not from a bad request. */
 export function isInfrastructureCrash(err: unknown): boolean {

@@ -54,6 +54,9 @@ describe('toKafkaError (kafkajs)', () => {
     expect(toKafkaError(coordinator, ctx)).toMatchObject({ code: 'ERR_KAFKA_RETRIABLE', retryable: true });
     expect(toKafkaError(coordinator, ctx).message).toBe('This is not the correct coordinator for this group (gave up after 5 retries)');
     expect(toKafkaError(retriesExceeded(protocolError('INVALID_TXN_STATE', 48, 'invalid state')), ctx)).toMatchObject({ code: 'ERR_KAFKA', retryable: false });
+    // kafkajs gave up finding the group coordinator (the broker restarting): the brokers are away, not the request wrong.
+    const noCoordinator = new (kafkajs.KafkaJSGroupCoordinatorNotFound as unknown as ErrorClass)('Failed to find group coordinator');
+    expect(toKafkaError(noCoordinator, ctx)).toMatchObject({ code: 'ERR_KAFKA_RETRIABLE', retryable: true });
     const fatal = Object.assign(new Error('The request included a message larger than the max message size the server will accept'), {
       name: 'KafkaJSProtocolError',
       type: 'MESSAGE_TOO_LARGE',

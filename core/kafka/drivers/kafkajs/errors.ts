@@ -79,6 +79,19 @@ function specific(err: unknown, ctx: ErrorContext): BitPredictError | null {
   return null;
 }
 
+/**
+ * kafkajs errors that mean the brokers are away or moving, not that a request was wrong: kafkajs
+ * marks some of them non-retriable (it gave up finding a coordinator or a broker), but the next
+ * attempt after a backoff is what a restarted process would do anyway.
+ */
+export const BROKERS_AWAY_ERRORS: ReadonlySet<string> = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+]);
+
 /** Any kafkajs error as a BitPredictError (unchanged when it is one already). */
 export function toKafkaError(err: unknown, ctx: ErrorContext): BitPredictError {
   if (err instanceof BitPredictError) return err;
@@ -97,6 +110,8 @@ export function toKafkaError(err: unknown, ctx: ErrorContext): BitPredictError {
   }
   const message = errorMessage(err);
   if ((err as KafkaJsErrorLike | undefined)?.retriable) return new BitPredictError('ERR_KAFKA_RETRIABLE', message, { cause: err });
+  const away = chainOf(err).find((e) => BROKERS_AWAY_ERRORS.has(e.name ?? ''));
+  if (away) return new BitPredictError('ERR_KAFKA_RETRIABLE', message, { cause: err });
   // The retrier gave up on an error that is retriable in itself (NOT_COORDINATOR, a request timed
   // out, a leader moving): the condition is transient, only this call's patience ran out.
   const gaveUp = err as (KafkaJsErrorLike & { retryCount?: number }) | undefined;
