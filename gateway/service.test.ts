@@ -75,6 +75,8 @@ describe('gateway readiness', () => {
     const r = gatewayReadiness({ readyWithoutChampion: true }, { ...serving, dependencyWait: () => wait, models: champion })();
     expect(r.ready).toBe(false);
     expect(r.checks.dependency).toBe('waiting since 2026-12-07T21:00:00.000Z (ERR_REGISTRY_UNREACHABLE) on 1 partition(s)');
-    expect(gatewayReadiness({ readyWithoutChampion: true }, { ...serving, dependencyWait: () => null, models: champion })().checks).not.toHaveProperty('dependency');
+    expect(gatewayReadiness({ readyWithoutChampion: true }, { ...serving, dependencyWait: () => null, models: champion })().checks).not.toHaveProperty(
+      'dependency',
+    );
   });
 });

@@ -172,7 +172,10 @@ describe('Kafka drivers: one contract, both clients', () => {
       // A producer that reused the refused request's sequence numbers would have these taken for a
       // retry of '2' and dropped by the broker, the send still answering success.
       await producer.send([{ topic: name, key: 'a', value: Buffer.from('3') }]);
-      await Promise.all([producer.send([{ topic: name, key: 'a', value: Buffer.from('4') }]), producer.send([{ topic: name, key: big, value: Buffer.from('5') }])]);
+      await Promise.all([
+        producer.send([{ topic: name, key: 'a', value: Buffer.from('4') }]),
+        producer.send([{ topic: name, key: big, value: Buffer.from('5') }]),
+      ]);
       await producer.close();
       const values = (await readAll(clients[d], name, 5)).filter((r) => r.key?.toString() === 'a').map((r) => r.value?.toString());
       expect(values, d).toEqual(['1', '2', '3', '4']);

@@ -117,7 +117,9 @@ describe('replay producer with bad rows', () => {
       },
       close: async () => undefined,
     };
-    await expect(runReplay({ platform: tp.platform, config: tp.config, producer: refused, file, symbol: 'ETHUSDT', interval: '1h', rate: 0 })).rejects.toMatchObject({
+    await expect(
+      runReplay({ platform: tp.platform, config: tp.config, producer: refused, file, symbol: 'ETHUSDT', interval: '1h', rate: 0 }),
+    ).rejects.toMatchObject({
       code: 'ERR_KAFKA_ACL',
     });
     await real.close();

@@ -22,7 +22,15 @@ const logger = createLogger({ level: 'silent' });
 // Never connects: errors that are BitPredictErrors already pass through its mapping unchanged.
 const client = createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'batch-test' }, logger);
 
-const rec = (offset: number): InRecord => ({ topic: 'in', partition: 0, offset: String(offset), key: null, value: Buffer.from(String(offset)), timestamp: 0, headers: {} });
+const rec = (offset: number): InRecord => ({
+  topic: 'in',
+  partition: 0,
+  offset: String(offset),
+  key: null,
+  value: Buffer.from(String(offset)),
+  timestamp: 0,
+  headers: {},
+});
 const batchOf = (first: number, n: number): DriverBatch => ({
   topic: 'in',
   partition: 0,

@@ -81,7 +81,10 @@ export function createBatchHandler(deps: BatchDeps): (batch: DriverBatch, contro
     const n = (outages.get(key) ?? 0) + 1;
     outages.set(key, n);
     waits.failed(key, ctx, e.code, e);
-    logger.warn({ ...ctx, err: e, attempt: n, resumeAt }, `${what}: a dependency is unavailable; giving the partition up and reading it again from offset ${resumeAt} after a backoff`);
+    logger.warn(
+      { ...ctx, err: e, attempt: n, resumeAt },
+      `${what}: a dependency is unavailable; giving the partition up and reading it again from offset ${resumeAt} after a backoff`,
+    );
     tracker.fenced(key);
     await deps.discardProducer?.(ctx.topic, ctx.partition).catch(() => undefined);
     let held = false;

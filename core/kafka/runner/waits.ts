@@ -151,7 +151,11 @@ export function createDependencyWaits(deps: { metrics: RunnerMetrics; logger: Lo
       for (const key of [...waits.keys()]) {
         if (owned.has(key)) continue;
         const w = end(key);
-        if (w) logger.info({ partition: key, code: w.code, attempts: w.attempts, waitedMs: now() - w.since }, 'stopped waiting for a dependency: the partition was revoked');
+        if (w)
+          logger.info(
+            { partition: key, code: w.code, attempts: w.attempts, waitedMs: now() - w.since },
+            'stopped waiting for a dependency: the partition was revoked',
+          );
       }
     },
     current() {
