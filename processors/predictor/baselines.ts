@@ -27,6 +27,8 @@ export interface SeriesBaselines {
   seed(f: FeatureVector): Promise<void>;
   /** Pushes f (already validated, in order, not a duplicate) and returns every baseline's forecast of it. */
   forecast(f: FeatureVector): Forecast[];
+  /** Drops these series: their next seed() rebuilds them from history. */
+  forget(keys: Iterable<string>): void;
   /** Series known (for tests and metrics). */
   readonly size: number;
 }
@@ -71,6 +73,9 @@ export function createSeriesBaselines(deps: {
   return {
     get size() {
       return series.size;
+    },
+    forget(keys) {
+      for (const k of keys) series.delete(k);
     },
     async seed(f) {
       const key = seriesKey(f.symbol, f.interval);

@@ -26,6 +26,8 @@ export interface SeriesTracker {
    * out-of-order vector.
    */
   advance(state: SeriesState, f: FeatureVector, keep: number): Promise<Step>;
+  /** Drops these series from the live state: their next vector rebuilds the window from history. */
+  forget(series: Iterable<string>): void;
 }
 
 export function createSeriesTracker(deps: {
@@ -45,6 +47,12 @@ export function createSeriesTracker(deps: {
 
   return {
     live,
+    forget(series) {
+      for (const k of series) {
+        live.last.delete(k);
+        live.windows.delete(k);
+      }
+    },
     copy: () => ({ last: new Map(live.last), windows: new Map([...live.windows].map(([s, w]) => [s, w.slice()])) }),
     async advance(state, f, keep) {
       const bad = invalid(f);

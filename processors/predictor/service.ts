@@ -46,6 +46,13 @@ export interface PredictorHandler {
    * are committed (PartitionHooks.beforeFlush), so Redis still comes before the Kafka commit.
    */
   flush(): Promise<void>;
+  /**
+   * The runner is about to (re)start the partition at some offset (a join, or after giving it up
+   * for an outage): the series read from it forget their windows and baselines, rebuilt from the
+   * Redis feature history on their next vector, so a partition read again from an earlier offset
+   * predicts as it did the first time instead of refusing its vectors as out of order.
+   */
+  restartPartition(partition: number): void;
 }
 
 /** The slice of the configuration the predictor reads. */
@@ -175,6 +182,16 @@ export function createPredictorHandler(deps: {
     }
   }
 
+  // The input partition each series was last read from (a key's series stays in one partition).
+  const partitionOfSeries = new Map<string, number>();
+  function restartPartition(partition: number): void {
+    const series = [...partitionOfSeries].filter(([, p]) => p === partition).map(([s]) => s);
+    tracker.forget(series);
+    baselines.forget(series);
+    for (const s of series) partitionOfSeries.delete(s);
+    for (const key of [...prepared.keys()]) if (key.startsWith(`${partition}:`)) prepared.delete(key);
+  }
+
   const handler: RecordHandler = async (rec) => {
     const key = `${rec.partition}:${rec.offset}`;
     const ahead = prepared.get(key);
@@ -188,6 +205,7 @@ export function createPredictorHandler(deps: {
     if (step.kind === 'duplicate') return [];
     if (step.kind === 'out-of-order')
       throw new BitPredictError('ERR_VALIDATION', `out of order: feature at ${new Date(f.eventTime).toISOString()} after ${new Date(step.last).toISOString()}`);
+    partitionOfSeries.set(step.series, rec.partition);
     const forecasts: Forecast[] = [];
     const model = champion.forecast(f, step.window, ahead);
     servingChanged(model !== null, f);
@@ -209,7 +227,7 @@ export function createPredictorHandler(deps: {
     lag.observe((t - head.candleIngestedAt) / 1000);
     return ps.map((p) => ({ topic: predictionsTopic, key: step.series, value: serde.encode('predictions', p), timestamp: p.eventTime }));
   };
-  return { handler, prepareBatch, prepared, flush: () => store.flush() };
+  return { handler, prepareBatch, prepared, flush: () => store.flush(), restartPartition };
 }
 
 export async function createPredictor(opts: PredictorOptions): Promise<Service> {
@@ -238,9 +256,16 @@ export async function createPredictor(opts: PredictorOptions): Promise<Service> 
     input: 'features',
     handler: h.handler,
     prepareBatch: h.prepareBatch,
-    // No partition state to restore (the series state rebuilds from Redis); the hook writes the
-    // chunk's queued Redis side just before its outputs and offsets are committed.
-    hooks: { ensure: async (_topic, _partition, offset) => offset, beforeFlush: () => h.flush() },
+    // The series state rebuilds from Redis: starting a partition drops what was read from it (so a
+    // partition read again from an earlier offset predicts as the first time); the flush hook
+    // writes the chunk's queued Redis side just before its outputs and offsets are committed.
+    hooks: {
+      ensure: async (_topic, partition, offset) => {
+        h.restartPartition(partition);
+        return offset;
+      },
+      beforeFlush: () => h.flush(),
+    },
     flushEvery: 200,
     onFatal: opts.onFatal,
     checks: () => {
