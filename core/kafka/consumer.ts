@@ -146,7 +146,12 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     },
     onCrash(err, restarting) {
       if (!restarting) reportFatal(err, {}, 'consumer crashed and will not restart');
-      else logger.warn({ err }, 'consumer crashed; the driver restarts it');
+      else {
+        // Not a member until the restarted consumer joins again (onAssigned): readiness says so,
+        // so a probe sees an outage of the brokers even while this service has nothing to process.
+        tracker.left();
+        logger.warn({ err }, 'consumer crashed; the driver restarts it');
+      }
     },
     onBatchStart: (b) => tracker.batchStarted(tpKey(b.topic, b.partition), BigInt(b.firstOffset), BigInt(b.lastOffset)),
     onBatchEnd: () => tracker.batchEnded(),
