@@ -12,7 +12,7 @@ import type { ChainableCommander, Redis } from './redis.js';
 import type { Serde } from './serde/serde.js';
 import { redisKeys } from './redis.js';
 import type { Candle, FeatureVector } from '../schemas/types.js';
-import { BitPredictError } from './errors.js';
+import { BitPredictError, errorMessage } from './errors.js';
 import { seriesKey } from '../schemas/keys.js';
 
 export interface FeatureStoreWriter {
@@ -21,7 +21,7 @@ export interface FeatureStoreWriter {
    * candle the vector was computed from; the newest one per series becomes its latest candle.
    */
   add(f: FeatureVector, encoded: Buffer, candle?: Candle): void;
-  /** Writes everything added since the last flush (one round trip). */
+  /** Writes everything added since the last flush (one round trip). Kept for the next attempt if it fails. */
   flush(): Promise<void>;
   readonly pending: number;
 }
@@ -37,6 +37,18 @@ export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, bounds
   const keys = redisKeys(keyPrefix);
   let bySeries = new Map<string, { symbol: string; interval: string; items: { t: number; f: FeatureVector; value: Buffer; candle: Candle | undefined }[] }>();
   let pending = 0;
+
+  /** A failed flush's work goes back in front of what was added meanwhile: nothing is dropped. */
+  function putBack(work: typeof bySeries, count: number): void {
+    for (const [series, s] of bySeries) {
+      const earlier = work.get(series);
+      if (earlier) earlier.items.push(...s.items);
+      else work.set(series, s);
+    }
+    bySeries = work;
+    pending += count;
+  }
+
   return {
     add(f, encoded, candle) {
       const series = seriesKey(f.symbol, f.interval);
@@ -51,37 +63,64 @@ export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, bounds
     async flush() {
       if (pending === 0) return;
       const work = bySeries;
+      const count = pending;
       bySeries = new Map();
       pending = 0;
-      const multi = redis.multi();
-      for (const s of work.values()) {
-        const hist = keys.featuresHistory(s.symbol, s.interval);
-        let min = Infinity;
-        let max = -Infinity;
-        const args: (Buffer | number)[] = [];
-        let latest = s.items[0];
-        for (const it of s.items) {
-          if (it.t < min) min = it.t;
-          if (it.t > max) max = it.t;
-          if (latest === undefined || it.t >= latest.t) latest = it;
-          args.push(it.t, it.value);
-        }
-        // One member per event time: drop what an earlier attempt wrote for these times first.
-        multi.zremrangebyscore(hist, min, max);
-        multi.zadd(hist, ...args);
-        multi.zremrangebyrank(hist, 0, -(bounds.features + 1));
-        if (latest) multi.set(keys.featuresLatest(s.symbol, s.interval), JSON.stringify(latest.f));
-        if (latest?.candle) multi.set(keys.candlesLatest(s.symbol, s.interval), JSON.stringify(latest.candle));
-        addCandles(multi, keys.candlesHistory(s.symbol, s.interval), s.items, bounds.candles);
+      try {
+        await write(work);
+      } catch (err) {
+        // The runner retries this flush while Redis is down (the records wait, their offsets are
+        // not committed): the work must still be there then, or the retry writes nothing.
+        putBack(work, count);
+        throw err;
       }
-      const res = await multi.exec();
-      const failed = res?.find(([err]) => err !== null);
-      if (!res || failed) throw new BitPredictError('ERR_REDIS', `writing the feature store failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
     },
     get pending() {
       return pending;
     },
   };
+
+  async function write(work: typeof bySeries): Promise<void> {
+    const multi = redis.multi();
+    for (const s of work.values()) {
+      const hist = keys.featuresHistory(s.symbol, s.interval);
+      let min = Infinity;
+      let max = -Infinity;
+      const args: (Buffer | number)[] = [];
+      let latest = s.items[0];
+      for (const it of s.items) {
+        if (it.t < min) min = it.t;
+        if (it.t > max) max = it.t;
+        if (latest === undefined || it.t >= latest.t) latest = it;
+        args.push(it.t, it.value);
+      }
+      // One member per event time: drop what an earlier attempt wrote for these times first.
+      multi.zremrangebyscore(hist, min, max);
+      multi.zadd(hist, ...args);
+      multi.zremrangebyrank(hist, 0, -(bounds.features + 1));
+      if (latest) multi.set(keys.featuresLatest(s.symbol, s.interval), JSON.stringify(latest.f));
+      if (latest?.candle) multi.set(keys.candlesLatest(s.symbol, s.interval), JSON.stringify(latest.candle));
+      addCandles(multi, keys.candlesHistory(s.symbol, s.interval), s.items, bounds.candles);
+    }
+    await execOrThrow(multi, 'writing the feature store');
+  }
+}
+
+/**
+ * Runs a MULTI; any failure is ERR_REDIS (a dependency: the runner waits and retries). A command
+ * Redis refuses while queueing (READONLY on a replica during a failover, OOM) makes EXEC itself
+ * fail (EXECABORT), with the reasons in `previousErrors`.
+ */
+async function execOrThrow(multi: ChainableCommander, what: string): Promise<void> {
+  let res: [Error | null, unknown][] | null;
+  try {
+    res = await multi.exec();
+  } catch (err) {
+    const reasons = ((err as { previousErrors?: unknown[] }).previousErrors ?? [err]).map(errorMessage);
+    throw new BitPredictError('ERR_REDIS', `${what} failed: ${[...new Set(reasons)].join('; ')}`, { cause: err });
+  }
+  const failed = res?.find(([err]) => err !== null);
+  if (!res || failed) throw new BitPredictError('ERR_REDIS', `${what} failed: ${failed?.[0]?.message ?? 'transaction discarded'}`);
 }
 
 /** The candles of one flush into a series' candle history: one member per open time, bounded. */
