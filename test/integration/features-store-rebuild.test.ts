@@ -1,5 +1,7 @@
 // The Redis feature store when Redis fails under the feature processor, on real hourly candles
-// and a throwaway redis-server (never the shared one): after Redis comes back, the store must hold
+// and a throwaway redis-server (never the shared one): killed and started again empty (the
+// processor keeps running), emptied with FLUSHALL while the processor is down (it starts with no
+// memory of what it wrote), refusing writes for a while. After more candles, the store must hold
 // exactly what an uninterrupted run's holds: the newest BITPREDICT_FEATURES_HISTORY_MAX vectors as
 // the features topic holds them, the newest BITPREDICT_FEATURES_CANDLE_HISTORY_MAX candles, and the
 // latest vector and candle. The bounds are below the candle count, so the trims are checked too.
@@ -17,7 +19,7 @@ const FROM = Date.UTC(2021, 0, 1);
 const HISTORY_MAX = 150;
 const CANDLE_HISTORY_MAX = 200;
 
-describe('feature store: rebuilt from Kafka after Redis lost its data', () => {
+describe('feature store: Redis failing under the feature processor', () => {
   let redisServer: ThrowawayRedis;
   let tp: TestPlatform;
   let producer: Producer;
@@ -91,6 +93,9 @@ describe('feature store: rebuilt from Kafka after Redis lost its data', () => {
     expect(JSON.parse((await tp.redis.get(keys.candlesLatest('BTCUSDT', '1h'))) ?? 'null')).toEqual(wantCandles.at(-1)?.[1]);
   }
 
+  const rebuilds = async (): Promise<number> =>
+    (await tp.platform.registry.getSingleMetric('bitpredict_features_store_rebuilds_total')?.get())?.values[0]?.value ?? 0;
+
   it('writes a flush Redis refused once Redis takes writes again', async () => {
     await startProcessor();
     await replayUpTo(100);
@@ -114,6 +119,31 @@ describe('feature store: rebuilt from Kafka after Redis lost its data', () => {
     await tp.redis.replicaof('NO', 'ONE');
     await waitFor(async () => (await tp.readAll('features')).length >= 120, '120 feature vectors', 90_000);
     await expectStoreAsUninterrupted();
+    expect(fatal).toEqual([]);
+  });
+
+  it('rebuilds the history, latest vector and candles after Redis restarts empty under a running processor', async () => {
+    await replayUpTo(300);
+    await expectStoreAsUninterrupted();
+    expect(await rebuilds()).toBe(0);
+
+    await redisServer.kill();
+    await redisServer.start();
+    expect(await tp.redis.dbsize()).toBe(0);
+    await replayUpTo(400);
+    await expectStoreAsUninterrupted();
+    expect(await rebuilds()).toBe(1);
+    expect(fatal).toEqual([]);
+  });
+
+  it('rebuilds when the processor starts with Redis emptied while it was down', async () => {
+    while (running.length > 0) await running.pop()?.stop();
+    const before = await rebuilds();
+    await tp.redis.flushall();
+    await startProcessor();
+    await replayUpTo(450);
+    await expectStoreAsUninterrupted();
+    expect(await rebuilds()).toBe(before + 1);
     expect(fatal).toEqual([]);
   });
 });
