@@ -13,7 +13,8 @@
 // The store keeps one member per time. For vectors the later record wins (the normal path replaces
 // what a redelivery rewrites); for candles the earlier (the indicator engine drops a redelivered
 // open time as a duplicate), and a candle the engine would have refused is skipped: invalid, or
-// older than or overlapping the candle before it in its partition.
+// older than or overlapping the candle before it in its partition. Candles after the newest one the
+// processor has accepted are left for the flushes that reach them, as the normal path does.
 import type { KafkaClient } from './kafka/client.js';
 import { createAdmin } from './kafka/client.js';
 import type { InRecord } from './kafka/records.js';
@@ -70,6 +71,9 @@ export function createFeatureStoreReader(
       newest: m.openTime,
       intervalMs: intervalMs(m.interval),
     }));
+    // Candles the processor has not reached yet are not in an uninterrupted run's store either:
+    // the flush adds its own, and later flushes the rest.
+    const reached = new Map(series.map((m) => [seriesKey(m.symbol, m.interval), m.openTime]));
     // Per key, the open and close time of the last candle accepted in this window (offset order).
     const lastAccepted = new Map<string, { openTime: number; closeTime: number }>();
     const candles = await readNewest<Candle>(
@@ -83,7 +87,7 @@ export function createFeatureStoreReader(
         const last = lastAccepted.get(key);
         if (last !== undefined && c.openTime !== last.openTime && (c.openTime < last.openTime || c.openTime < last.closeTime)) return null;
         lastAccepted.set(key, { openTime: c.openTime, closeTime: c.closeTime });
-        return { time: c.openTime, item: c };
+        return c.openTime > (reached.get(key) ?? Infinity) ? null : { time: c.openTime, item: c };
       },
       () => lastAccepted.clear(),
     );

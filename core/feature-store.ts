@@ -88,16 +88,25 @@ interface Item {
 interface SeriesWork {
   symbol: string;
   interval: string;
-  /** The candle before the first item, as given to add() (undefined: not given). */
-  previous: CandleTimes | null | undefined;
   items: Item[];
 }
+
+/**
+ * Per series, the newest candle whose vector and candle Redis must hold: the newest this writer
+ * wrote, or before its first write of the series the `previous` of its first add (null: a new
+ * series, nothing yet). Series absent here are checked at their engine's last candle.
+ */
+type Expected = Map<string, SeriesMark | null>;
 
 export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, bounds: FeatureStoreBounds, recovery?: FeatureStoreRecovery): FeatureStoreWriter {
   const keys = redisKeys(keyPrefix);
   let bySeries = new Map<string, SeriesWork>();
   let pending = 0;
-  const check = recovery === undefined ? null : createLossCheck(redis, keys, bounds, recovery);
+  const expected: Expected = new Map();
+  const check = recovery === undefined ? null : createLossCheck(redis, keys, bounds, recovery, expected);
+  // One flush at a time: a check must not see another flush's vectors between its check and its
+  // writes as lost, nor a rebuild overwrite a latest vector written meanwhile.
+  let inTurn: Promise<void> = Promise.resolve();
 
   /** A failed flush's work goes back in front of what was added meanwhile: nothing is dropped. */
   function putBack(work: Map<string, SeriesWork>, count: number): void {
@@ -115,33 +124,50 @@ export function createFeatureStoreWriter(redis: Redis, keyPrefix: string, bounds
       const series = seriesKey(f.symbol, f.interval);
       let s = bySeries.get(series);
       if (!s) {
-        s = { symbol: f.symbol, interval: f.interval, previous, items: [] };
+        s = { symbol: f.symbol, interval: f.interval, items: [] };
         bySeries.set(series, s);
       }
+      if (previous !== undefined && !expected.has(series)) expected.set(series, previous && { symbol: f.symbol, interval: f.interval, ...previous });
       s.items.push({ t: f.eventTime, f, value: encoded, candle });
       pending++;
     },
-    async flush() {
-      if (pending === 0) return;
-      const work = bySeries;
-      const count = pending;
-      bySeries = new Map();
-      pending = 0;
-      try {
-        // Before the writes: a rebuild goes under them, as if Redis had never lost anything.
-        if (check) await check(work);
-        await write(work);
-      } catch (err) {
-        // The runner retries this flush while Redis is down (the records wait, their offsets are
-        // not committed): the work must still be there then, or the retry writes nothing.
-        putBack(work, count);
-        throw err;
-      }
+    flush() {
+      const run = inTurn.then(flushNow);
+      inTurn = run.catch(() => undefined);
+      return run;
     },
     get pending() {
       return pending;
     },
   };
+
+  async function flushNow(): Promise<void> {
+    if (pending === 0) return;
+    const work = bySeries;
+    const count = pending;
+    bySeries = new Map();
+    pending = 0;
+    try {
+      // Before the writes: a rebuild goes under them, as if Redis had never lost anything.
+      if (check) await check(work);
+      await write(work);
+    } catch (err) {
+      // The runner retries this flush while Redis is down (the records wait, their offsets are
+      // not committed): the work must still be there then, or the retry writes nothing.
+      putBack(work, count);
+      throw err;
+    }
+    for (const s of work.values()) {
+      const newest = s.items.reduce<Candle | undefined>(
+        (n, it) => (it.candle && (n === undefined || it.candle.openTime > n.openTime) ? it.candle : n),
+        undefined,
+      );
+      const before = expected.get(seriesKey(s.symbol, s.interval));
+      if (newest && (!before || newest.openTime > before.openTime)) {
+        expected.set(seriesKey(s.symbol, s.interval), { symbol: s.symbol, interval: s.interval, openTime: newest.openTime, closeTime: newest.closeTime });
+      }
+    }
+  }
 
   async function write(work: Map<string, SeriesWork>): Promise<void> {
     const multi = redis.multi();
@@ -174,16 +200,18 @@ async function execOrThrow(multi: ChainableCommander, what: string): Promise<voi
 
 /**
  * Finds the series whose newest vector or candle Redis no longer holds and rebuilds them from
- * Kafka. Expected per series: for one in this flush, the candle before its first item there; for
- * every other owned series, the newest candle its engine accepted (already flushed). A series whose
- * expected vector is not in Kafka either (a candle the engine took whose vector was dead-lettered)
- * is not rebuilt again for the same candle.
+ * Kafka. Checked: every series of the owned partitions and of this flush, at its `expected` candle,
+ * or for an owned series this writer has not seen since it started, at the newest candle its
+ * engine accepted (the state restore rebuilt it from Kafka; its vector was written before the
+ * commit). A series whose expected vector is not in Kafka either (a candle the engine took whose
+ * vector was dead-lettered) is not rebuilt again for the same candle.
  */
 function createLossCheck(
   redis: Redis,
   keys: ReturnType<typeof redisKeys>,
   bounds: FeatureStoreBounds,
   recovery: FeatureStoreRecovery,
+  expected: Expected,
 ): (work: ReadonlyMap<string, SeriesWork>) => Promise<void> {
   const logger = recovery.logger.child({ component: 'feature-store' });
   const rebuilds = counter(
@@ -201,14 +229,13 @@ function createLossCheck(
   const notInKafka = new Map<string, number>();
 
   async function lost(work: ReadonlyMap<string, SeriesWork>): Promise<SeriesMark[]> {
-    const marks = new Map<string, SeriesMark>();
-    for (const m of recovery.owned()) marks.set(seriesKey(m.symbol, m.interval), m);
-    for (const [series, s] of work) {
-      if (s.previous === undefined) continue;
-      if (s.previous === null) marks.delete(series);
-      else marks.set(series, { symbol: s.symbol, interval: s.interval, ...s.previous });
+    const marks = new Map<string, SeriesMark | null>();
+    for (const m of recovery.owned()) {
+      const series = seriesKey(m.symbol, m.interval);
+      marks.set(series, expected.has(series) ? (expected.get(series) ?? null) : m);
     }
-    const list = [...marks].filter(([series, m]) => notInKafka.get(series) !== m.closeTime).map(([, m]) => m);
+    for (const series of work.keys()) marks.set(series, expected.get(series) ?? null);
+    const list = [...marks].flatMap(([series, m]) => (m === null || notInKafka.get(series) === m.closeTime ? [] : [m]));
     if (list.length === 0) return [];
     const pipe = redis.pipeline();
     for (const m of list) {
