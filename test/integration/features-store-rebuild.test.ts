@@ -1,10 +1,11 @@
 // The Redis feature store when Redis fails under the feature processor, on real hourly candles
-// and a throwaway redis-server (never the shared one): killed and started again empty (the
-// processor keeps running), emptied with FLUSHALL while the processor is down (it starts with no
-// memory of what it wrote), refusing writes for a while. After more candles, the store must hold
-// exactly what an uninterrupted run's holds: the newest BITPREDICT_FEATURES_HISTORY_MAX vectors as
-// the features topic holds them, the newest BITPREDICT_FEATURES_CANDLE_HISTORY_MAX candles, and the
-// latest vector and candle. The bounds are below the candle count, so the trims are checked too.
+// and a throwaway redis-server (never the shared one): refusing writes for a while, killed and
+// started again empty (the processor keeps running), emptied with FLUSHALL while the processor is
+// down (it starts with no memory of what it wrote), emptied and refusing writes as the rebuild
+// starts. After more candles, the store must hold exactly what an uninterrupted run's holds: the
+// newest BITPREDICT_FEATURES_HISTORY_MAX vectors as the features topic holds them, the newest
+// BITPREDICT_FEATURES_CANDLE_HISTORY_MAX candles, and the latest vector and candle. The bounds are
+// below the candle count, so the trims are checked too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
 import { freePort, throwawayRedis, type ThrowawayRedis } from '../helpers/local-servers.js';
@@ -142,6 +143,33 @@ describe('feature store: Redis failing under the feature processor', () => {
     await tp.redis.flushall();
     await startProcessor();
     await replayUpTo(450);
+    await expectStoreAsUninterrupted();
+    expect(await rebuilds()).toBe(before + 1);
+    expect(fatal).toEqual([]);
+  });
+
+  it('finishes a rebuild Redis refused once Redis takes writes again', async () => {
+    const before = await rebuilds();
+    // Emptied, then refusing writes (READONLY) as the rebuild starts: the flush waits for Redis
+    // with its vectors and nothing is committed; once Redis takes writes the rebuild goes through.
+    await tp.redis.flushall();
+    await tp.redis.replicaof('127.0.0.1', String(await freePort()));
+    await runReplay({
+      platform: tp.platform,
+      config: tp.config,
+      producer,
+      file: HOURLY_MERGED,
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      rate: 0,
+      from: FROM,
+      limit: 470,
+      resume: true,
+    });
+    await waitFor(() => running.every((p) => !p.readiness().ready), 'the processor to wait for Redis');
+    expect((await tp.readAll('features')).length).toBe(450);
+    await tp.redis.replicaof('NO', 'ONE');
+    await waitFor(async () => (await tp.readAll('features')).length >= 470, '470 feature vectors', 90_000);
     await expectStoreAsUninterrupted();
     expect(await rebuilds()).toBe(before + 1);
     expect(fatal).toEqual([]);
