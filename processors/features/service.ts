@@ -10,7 +10,9 @@
 // snapshotted to Redis after commits and rebuilt on assignment (core/kafka/partition-state.ts), so
 // values after a crash, restart or rebalance equal those of an uninterrupted run. With
 // BITPREDICT_PROCESSING_GUARANTEE=exactly-once the features and the input offsets commit in one
-// Kafka transaction per flush.
+// Kafka transaction per flush. The Redis feature store is written before each commit; if Redis
+// lost it, the store rebuilds the lost series from the topics first (core/feature-store.ts), knowing
+// from these engines which candle of each series it must hold.
 import type { Redis } from '../../core/redis.js';
 import type { Platform } from '../../core/runtime.js';
 import type { Service } from '../../core/service.js';
