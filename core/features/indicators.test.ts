@@ -242,6 +242,17 @@ describe('indicator engine: bad and repeated input', () => {
     expect(JSON.stringify(e.snapshot())).toBe(before);
   });
 
+  it('names its last accepted candle (the feature store expects its vector), also after a restore', () => {
+    const e = createIndicatorEngine();
+    expect(e.lastCandle()).toBeNull();
+    feature(e, candle(5, 100));
+    e.update(candle(5, 999), 0);
+    e.update(candle(3, 50), 0);
+    const want = { symbol: 'BTCUSDT', interval: '1h', openTime: candle(5, 100).openTime, closeTime: candle(5, 100).closeTime };
+    expect(e.lastCandle()).toEqual(want);
+    expect(restoreIndicatorEngine(JSON.parse(JSON.stringify(e.snapshot()))).lastCandle()).toEqual(want);
+  });
+
   it('sets gapBefore and null returns after a gap, never across it', () => {
     const e = createIndicatorEngine();
     const f0 = feature(e, candle(0, 100));

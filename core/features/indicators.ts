@@ -102,6 +102,8 @@ export interface IndicatorEngine {
   update(c: Candle, computedAt: number): IndicatorUpdate;
   /** A deep copy of the state; JSON.stringify-able and unaffected by later updates. */
   snapshot(): IndicatorSnapshot;
+  /** The series and times of the last accepted candle, or null before the first. */
+  lastCandle(): { symbol: string; interval: string; openTime: number; closeTime: number } | null;
 }
 
 function initialState(): IndicatorState {
@@ -304,6 +306,9 @@ function engineOver(s: IndicatorState): IndicatorEngine {
     },
     snapshot() {
       return { version: INDICATOR_SNAPSHOT_VERSION, featureSetVersion: FEATURE_SET_VERSION, state: structuredClone(s) };
+    },
+    lastCandle() {
+      return s.last === null || s.series === null ? null : { ...s.series, openTime: s.last.openTime, closeTime: s.last.closeTime };
     },
   };
 }

@@ -10,7 +10,9 @@
 // snapshotted to Redis after commits and rebuilt on assignment (core/kafka/partition-state.ts), so
 // values after a crash, restart or rebalance equal those of an uninterrupted run. With
 // BITPREDICT_PROCESSING_GUARANTEE=exactly-once the features and the input offsets commit in one
-// Kafka transaction per flush.
+// Kafka transaction per flush. The Redis feature store is written before each commit; if Redis
+// lost it, the store rebuilds the lost series from the topics first (core/feature-store.ts), knowing
+// from these engines which candle of each series it must hold.
 import type { Redis } from '../../core/redis.js';
 import type { Platform } from '../../core/runtime.js';
 import type { Service } from '../../core/service.js';
@@ -19,7 +21,8 @@ import { counter } from '../../core/metrics.js';
 import type { InRecord, RecordHandler } from '../../core/kafka/consumer.js';
 import { createProcessor } from '../../core/processor.js';
 import { createPartitionStates, type PartitionStates } from '../../core/kafka/partition-state.js';
-import { createFeatureStoreWriter } from '../../core/feature-store.js';
+import { createFeatureStoreWriter, type SeriesMark } from '../../core/feature-store.js';
+import { createFeatureStoreReader } from '../../core/feature-store-rebuild.js';
 import { validateCandle } from '../../core/domain/candle.js';
 import { delay } from '../../core/time.js';
 import type { Candle } from '../../schemas/types.js';
@@ -81,7 +84,8 @@ function applyCandle(futureToleranceMs: number, s: FeatureState, rec: InRecord, 
     engine = createIndicatorEngine();
     s.engines.set(series, engine);
   }
-  return { series, result: engine.update(candle, computedAt) };
+  const previous = engine.lastCandle();
+  return { series, previous, result: engine.update(candle, computedAt) };
 }
 
 export interface FeatureHandler {
@@ -103,7 +107,6 @@ export function createFeatureHandler(deps: {
   const { serde, registry, logger } = platform;
   const featuresTopic = platform.kafka.topic('features');
   const W = config.features.sentimentWindowMs;
-  const store = createFeatureStoreWriter(redis, config.redis.keyPrefix, { features: config.features.historyMax, candles: config.features.candleHistoryMax });
   const skipped = counter(registry, 'bitpredict_features_skipped_total', 'Candles that produced no feature vector, by reason', ['reason']);
   const produced = counter(registry, 'bitpredict_features_total', 'Feature vectors produced');
   const waitTimeouts = counter(
@@ -133,6 +136,33 @@ export function createFeatureHandler(deps: {
       }
     },
   });
+  // Every series of the partitions held now, at its last accepted candle: the store checks that
+  // Redis still holds their vectors and candles before each write.
+  function* owned(): Iterable<SeriesMark> {
+    for (const [, s] of states.entries()) {
+      for (const engine of s.engines.values()) {
+        const last = engine.lastCandle();
+        if (last !== null) yield last;
+      }
+    }
+  }
+  const store = createFeatureStoreWriter(
+    redis,
+    config.redis.keyPrefix,
+    { features: config.features.historyMax, candles: config.features.candleHistoryMax },
+    {
+      owned,
+      read: createFeatureStoreReader({
+        client: platform.kafka,
+        serde,
+        topics: { features: featuresTopic, candles: platform.kafka.topic('candles') },
+        futureToleranceMs: config.events.futureToleranceMs,
+        now,
+      }),
+      logger,
+      registry,
+    },
+  );
   const handler: RecordHandler = async (rec, ctx) => {
     const s = states.get(rec.topic, rec.partition);
     // Waiting for the text stream happens before the state moves.
@@ -142,7 +172,7 @@ export function createFeatureHandler(deps: {
       const covered = await text.waitCovered(t, config.features.textMaxWaitMs, ctx.heartbeat);
       if (!covered) waitTimeouts.inc();
     }
-    const { series, result } = applyCandle(config.events.futureToleranceMs, s, rec, candle, now(), now());
+    const { series, previous, result } = applyCandle(config.events.futureToleranceMs, s, rec, candle, now(), now());
     if (result.kind === 'duplicate') {
       // Same open time as the series' last candle: a redelivery, already turned into a feature.
       skipped.inc({ reason: 'duplicate' });
@@ -160,7 +190,7 @@ export function createFeatureHandler(deps: {
       const value = serde.encode('features', feature);
       text.noteEmitted(t);
       text.noteCandle(series, t);
-      store.add(feature, value, candle);
+      store.add(feature, value, candle, previous);
       produced.inc();
       return [{ topic: featuresTopic, key: series, value, timestamp: t }];
     } catch (err) {

@@ -5,8 +5,9 @@
 // started again empty. The services must notice (the gateway's readiness goes false), reconnect by
 // themselves (ready again), and the predictions after the restart must equal those of an
 // uninterrupted run over the same candles (every forecaster, every value but the wall-clock
-// stamps); the Redis feature store (latest vector, time-indexed history) must hold again what the
-// uninterrupted run's holds for the vectors after the restart.
+// stamps); the Redis feature store (latest vector, time-indexed history, candle history) must hold
+// again all that the uninterrupted run's holds, the vectors and candles from before the restart too
+// (rebuilt from Kafka).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../../helpers/platform.js';
 import { startServingPipeline } from '../../helpers/serving.js';
@@ -15,7 +16,8 @@ import { createProducer } from '../../../core/kafka/producer.js';
 import { redisKeys } from '../../../core/redis.js';
 import type { Service } from '../../../core/service.js';
 import type { GatewayService } from '../../../gateway/service.js';
-import type { Prediction } from '../../../schemas/types.js';
+import type { Candle, FeatureVector, Prediction } from '../../../schemas/types.js';
+import { readFeaturesAsOf } from '../../../core/feature-store.js';
 import { recordChaos } from '../report.js';
 import { atScale, countLoss, expectedPredictionIds } from '../chaos-a-common.js';
 import { freePort, throwawayRedis, type ThrowawayRedis } from '../../helpers/local-servers.js';
@@ -90,6 +92,28 @@ describe('chaos: Redis restarts empty between two parts of a replay', () => {
     }
   }
 
+  /**
+   * A run's feature store for the replayed series, without the wall-clock stamps (computedAt,
+   * ingestedAt): the history and the latest vector, the candle history and the latest candle.
+   */
+  async function storedFeatures(run: Run) {
+    const { redis, platform, config } = run.tp;
+    const keys = redisKeys(config.redis.keyPrefix);
+    const stableFeature = ({ computedAt: _c, candleIngestedAt: _i, ...rest }: FeatureVector) => rest;
+    const stableCandle = ({ ingestedAt: _i, ...rest }: Candle) => rest;
+    const json = async (key: string): Promise<unknown> => JSON.parse((await redis.get(key)) ?? 'null') as unknown;
+    const history = await readFeaturesAsOf(redis, platform.serde, config.redis.keyPrefix, 'BTCUSDT', '1h', Number.MAX_SAFE_INTEGER, 1_000_000);
+    const candles = (await redis.zrangebyscore(keys.candlesHistory('BTCUSDT', '1h'), '-inf', '+inf')).map((c) => stableCandle(JSON.parse(c) as Candle));
+    const latest = (await json(keys.featuresLatest('BTCUSDT', '1h'))) as FeatureVector | null;
+    const latestCandle = (await json(keys.candlesLatest('BTCUSDT', '1h'))) as Candle | null;
+    return {
+      history: history.map(stableFeature),
+      latest: latest && stableFeature(latest),
+      candles,
+      latestCandle: latestCandle && stableCandle(latestCandle),
+    };
+  }
+
   const lastPredictionAt = async (run: Run, eventTime: number): Promise<boolean> =>
     (await run.tp.readAll('predictions')).some((p) => p.value?.eventTime === eventTime && p.value.modelName === 'persistence');
 
@@ -154,16 +178,9 @@ describe('chaos: Redis restarts empty between two parts of a replay', () => {
     const after = got.filter((p) => p.eventTime > splitTime);
     const differing = after.filter((p) => refById.get(`${p.eventTime}|${p.modelName}`) !== stablePrediction(p)).map((p) => `${p.eventTime}|${p.modelName}`);
 
-    // The feature store: what the uninterrupted run's Redis holds for the vectors after the restart.
-    const refKeys = redisKeys(ref.tp.config.redis.keyPrefix);
-    const historyTimes = async (r: Run, k: ReturnType<typeof redisKeys>): Promise<number[]> => {
-      const flat = await r.tp.redis.zrangebyscore(k.featuresHistory('BTCUSDT', '1h'), '-inf', '+inf', 'WITHSCORES');
-      return flat.filter((_, i) => i % 2 === 1).map(Number);
-    };
-    const store = { got: await historyTimes(run, keys), want: await historyTimes(ref, refKeys) };
-    const storeAfter = { got: store.got.filter((t) => t > splitTime), want: store.want.filter((t) => t > splitTime) };
-    const latest = async (r: Run, k: ReturnType<typeof redisKeys>): Promise<number | null> =>
-      (JSON.parse((await r.tp.redis.get(k.featuresLatest('BTCUSDT', '1h'))) ?? 'null') as { eventTime: number } | null)?.eventTime ?? null;
+    // The feature store: what the uninterrupted run's Redis holds, before the restart too (rebuilt
+    // from Kafka): every vector of the history, the latest one, the candle history and latest candle.
+    const store = { got: await storedFeatures(run), want: await storedFeatures(ref) };
     const fatal = [...ref.fatal, ...run.fatal];
     const dlq = await run.tp.readAll('dlq');
 
@@ -177,14 +194,14 @@ describe('chaos: Redis restarts empty between two parts of a replay', () => {
       maxLag: null,
       peakMemoryMb: null,
       records: ids.length,
-      notes: `gateway not ready seen: ${sawNotReady}; every service ready ${readyMs} ms after the kill; ${after.length} predictions after the restart, ${differing.length} differ from the uninterrupted run; ${dlq.length} DLQ; recovery = kill to the last candle predicted; feature store history after: ${store.got.length} vectors, uninterrupted: ${store.want.length}`,
+      notes: `gateway not ready seen: ${sawNotReady}; every service ready ${readyMs} ms after the kill; ${after.length} predictions after the restart, ${differing.length} differ from the uninterrupted run; ${dlq.length} DLQ; recovery = kill to the last candle predicted; feature store history after: ${store.got.history.length} vectors (${store.got.history.filter((f) => f.eventTime <= splitTime).length} from before the restart), ${store.got.candles.length} candles; uninterrupted: ${store.want.history.length} vectors, ${store.want.candles.length} candles`,
     });
     expect(loss.examples).toEqual([]);
     expect(after.length).toBeGreaterThan(0);
     expect(new Set(after.map((p) => p.modelName))).toEqual(new Set(['persistence', 'ewma', 'har-rv', 'garch']));
     expect(differing.slice(0, 10)).toEqual([]);
-    expect(storeAfter.got).toEqual(storeAfter.want);
-    expect(await latest(run, keys)).toBe(await latest(ref, refKeys));
+    expect(store.got.history.length).toBe(refCandles);
+    expect(store.got).toEqual(store.want);
     expect(sawNotReady).toBe(true);
     expect(dlq).toHaveLength(0);
     expect(fatal).toEqual([]);
