@@ -23,7 +23,7 @@ async function refused(args: string[]): Promise<BitPredictError> {
 describe('bitpredict ablation: arguments', () => {
   it('needs the one known study name', async () => {
     expect((await refused([])).code).toBe('ERR_CONFIG_INVALID');
-    expect((await refused(['price'])).message).toMatch(/usage: bitpredict ablation sentiment/);
+    expect((await refused(['price'])).message).toMatch(/one subcommand, sentiment; got "price"/);
     expect((await refused(['sentiment', 'extra'])).code).toBe('ERR_CONFIG_INVALID');
   });
 

@@ -6,9 +6,9 @@
 // news descriptions), never past the final evaluation window.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from './flags.js';
+import { ABLATION_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
-import { BitPredictError } from '../core/errors.js';
 import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
 import { progressBar } from '../core/progress.js';
 import { loadTf } from '../core/models/tf.js';
@@ -20,29 +20,9 @@ import { loadSeries } from './evaluate.js';
 const HOUR = 3_600_000;
 
 export async function ablation(ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: ctx.args,
-    options: {
-      folds: { type: 'string' },
-      epochs: { type: 'string' },
-      out: { type: 'string', default: 'reports' },
-      end: { type: 'string' },
-      'train-days': { type: 'string' },
-      'val-days': { type: 'string' },
-      'test-months': { type: 'string' },
-      T: { type: 'string' },
-      units: { type: 'string' },
-      seed: { type: 'string' },
-      symbol: { type: 'string' },
-      backend: { type: 'string' },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseFlags(ABLATION_FLAGS, ctx.args, true);
   if (positionals.length !== 1 || positionals[0] !== 'sentiment')
-    throw new BitPredictError(
-      'ERR_CONFIG_INVALID',
-      `usage: bitpredict ablation sentiment [--folds N] [--epochs E] [--out DIR]; got "${positionals.join(' ')}"`,
-    );
+    throw new UsageError(`ablation takes one subcommand, sentiment; got "${positionals.join(' ')}"`);
   const symbol = values.symbol ?? ctx.config.replay.symbol;
   // Hourly only: the fold spans and the final-window guard are written for hourly data.
   const interval = '1h';

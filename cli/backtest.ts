@@ -6,7 +6,8 @@
 // the same inputs, model and flags) and a self-contained HTML report; progress goes to stderr.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from './flags.js';
+import { BACKTEST_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
 import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
@@ -28,12 +29,6 @@ import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 export const BACKTEST_TEXT_FILES: string[] = [...TEXT_DATA_FILES];
 /** The 1-minute slice in the data folder (2024-03, three weeks). */
 export const MINUTE_FILE = 'btc_binance_spot_1m_2024_03/BTCUSDT-1m.csv';
-
-const USAGE = `usage: bitpredict backtest --from ISO --to ISO [--symbol S] [--interval 1h] [--model champion|<version>|baseline]
-                          [--source kafka|files] [--candle-file F] [--fee-bps 10] [--slippage-bps 5] [--mode long-flat|long-short]
-                          [--threshold 0] [--warmup-bars 200] [--retrain-every K --train-periods N --val-periods N --epochs N]
-                          [--seed 42] [--out reports/backtest-...] [--backend wasm|cpu|tensorflow]
-                          [--force-reason "<why>"] [--ledger docs/final-window-ledger.json]  (1h past 2025-01-01: the final window)`;
 
 function number(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -67,32 +62,7 @@ export async function resolveModel(storeDir: string, name: string, flag: string)
   return { kind: 'artifact', dir, label: flag };
 }
 
-const FLAGS = {
-  symbol: { type: 'string' },
-  interval: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  model: { type: 'string', default: 'champion' },
-  source: { type: 'string', default: 'kafka' },
-  'candle-file': { type: 'string' },
-  'fee-bps': { type: 'string' },
-  'slippage-bps': { type: 'string' },
-  mode: { type: 'string', default: 'long-flat' },
-  threshold: { type: 'string' },
-  'warmup-bars': { type: 'string' },
-  'retrain-every': { type: 'string' },
-  'train-periods': { type: 'string' },
-  'val-periods': { type: 'string' },
-  epochs: { type: 'string' },
-  units: { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string' },
-  backend: { type: 'string' },
-  'force-reason': { type: 'string' },
-  ledger: { type: 'string' },
-} as const;
-
-type Flags = ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS; allowPositionals: false }>>['values'];
+type Flags = ReturnType<typeof parseFlags<typeof BACKTEST_FLAGS>>['values'];
 
 /** What one backtest run reads and does, checked before anything connects. */
 interface BacktestPlan {
@@ -106,21 +76,12 @@ interface BacktestPlan {
   warmupBars: number;
 }
 
-/** The flags as a plan, or the exit code of a usage error (printed). */
-function planBacktest(ctx: CommandContext): BacktestPlan | number {
-  let values: Flags;
-  try {
-    ({ values } = parseArgs({ args: ctx.args, options: FLAGS, allowPositionals: false }));
-  } catch (err) {
-    ctx.output.error(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+/** The flags as a plan; a UsageError for flags that make none. */
+function planBacktest(ctx: CommandContext): BacktestPlan {
+  const { values } = parseFlags(BACKTEST_FLAGS, ctx.args);
   const { config } = ctx;
   const { from, to } = values;
-  if (from === undefined || to === undefined) {
-    ctx.output.error(`--from and --to are required\n${USAGE}`);
-    return 2;
-  }
+  if (from === undefined || to === undefined) throw new UsageError('--from and --to are required');
   const symbol = (values.symbol ?? config.replay.symbol).toUpperCase();
   const interval = values.interval ?? config.replay.interval;
   if (!isKnownInterval(interval)) throw new BitPredictError('ERR_CONFIG_INVALID', `--interval ${interval}: not a known interval`);
@@ -186,7 +147,6 @@ async function readEvents(
 
 export async function backtest(ctx: CommandContext): Promise<number> {
   const plan = planBacktest(ctx);
-  if (typeof plan === 'number') return plan;
   const { config } = ctx;
   const { values, range, retrainEvery } = plan;
   const model = await resolveModel(config.models.storeDir, config.models.name, values.model);

@@ -9,7 +9,8 @@
 // Ctrl-C stops the services, then the servers the demo started itself, and leaves no process
 // behind.
 import { redactUrl } from '../core/connection-security.js';
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from './flags.js';
+import { DEMO_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { startCommandTracing } from './tracing.js';
 import { createStack } from './stack/stack.js';
@@ -37,8 +38,6 @@ import { startFirstModel } from './demo-train.js';
 /** Real text data replayed by the demo (relative to the data folder): every real text file, as train, evaluate and backtest read them. */
 const DEMO_TEXT_FILES = TEXT_DATA_FILES;
 
-const USAGE = 'usage: bitpredict demo [--live-from ISO-time] [--rate candles/s] [--no-train] [--keep-stack] [--exit-after-replay]';
-
 type Say = (line: string) => void;
 
 interface DemoOptions {
@@ -60,21 +59,13 @@ interface DemoRun {
   readonly say: Say;
 }
 
-/** The flags, or null when they make no sense (the caller prints the usage). */
-function parseDemoArgs(args: string[]): DemoOptions | null {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'live-from': { type: 'string', default: '2025-12-01T00:00:00Z' },
-      rate: { type: 'string', default: '5' },
-      'keep-stack': { type: 'boolean', default: false },
-      'exit-after-replay': { type: 'boolean', default: false },
-      'no-train': { type: 'boolean', default: false },
-    },
-  });
+/** The flags as options; a UsageError for a value that makes no sense. */
+function parseDemoArgs(args: string[]): DemoOptions {
+  const { values } = parseFlags(DEMO_FLAGS, args);
   const liveFrom = Date.parse(values['live-from']);
   const rate = Number(values.rate);
-  if (Number.isNaN(liveFrom) || !(rate > 0)) return null;
+  if (Number.isNaN(liveFrom)) throw new UsageError(`--live-from: "${values['live-from']}" is not an ISO 8601 time`);
+  if (!(rate > 0)) throw new UsageError(`--rate: "${values.rate}" is not a number of candles per second > 0`);
   return { liveFrom, rate, keepStack: values['keep-stack'], exitAfterReplay: values['exit-after-replay'], noTrain: values['no-train'] };
 }
 
@@ -289,10 +280,6 @@ async function replayCandles(run: DemoRun, opts: DemoOptions, afterHistory: (his
 export async function demo(ctx: CommandContext): Promise<number> {
   const say: Say = (line) => ctx.output.line(`[demo] ${line}`);
   const opts = parseDemoArgs(ctx.args);
-  if (opts === null) {
-    ctx.output.error(USAGE);
-    return 2;
-  }
   const config = demoConfig(ctx.env);
   const stackConfig = loadStackConfig(ctx.env);
   const logger = ctx.logger;

@@ -8,6 +8,8 @@
 //            --dry-run prints what would be sent. Truncated records, and records that did not come
 //            from a topic (replay files, HTTP, WebSocket), are refused with the reason.
 import { parseArgs } from 'node:util';
+import { renderHelp } from './flags.js';
+import { DLQ_FLAGS, SPECS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { formatTable, type Output } from './output.js';
 import { isoTimeFlag } from './args.js';
@@ -23,16 +25,8 @@ import type { Serde } from '../core/serde/serde.js';
 import { topicName } from '../schemas/index.js';
 import type { DeadLetter } from '../schemas/types.js';
 
-export const USAGE = `usage: bitpredict dlq list [--reason ERR_*] [--from ISO] [--to ISO] [--topic <source topic>] [--group <group>] [--json]
-       bitpredict dlq show <partition:offset> [--json]
-       bitpredict dlq redrive (<partition:offset>... | --reason/--from/--to/--topic/--group) [--dry-run]
-
-  list     dead letters, oldest first per partition, then the count per reason
-  show     one dead letter: reason, source, original headers, payload preview, truncated or not
-  redrive  send the selected records back to their source topic (header ${REDRIVE_HEADER}: 1, 2...);
-           truncated records and records not read from a topic are refused
-  --from/--to   when the record failed (ISO 8601), --from inclusive, --to exclusive
-  --dry-run     print what would be sent, send nothing`;
+/** The help of `bitpredict dlq`, printed from the command table that cli/main.ts checks the flags with. */
+export const USAGE = renderHelp('dlq', SPECS.dlq).trimEnd();
 
 /** One record of the DLQ topic, decoded. */
 export interface StoredDeadLetter {
@@ -202,16 +196,7 @@ export function parseDlqArgs(args: string[]): Parsed {
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
-      options: {
-        reason: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        topic: { type: 'string' },
-        group: { type: 'string' },
-        json: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...DLQ_FLAGS, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     }));

@@ -9,7 +9,8 @@
 //     data is read, and the run's headline figures are appended to it as soon as they exist.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags.js';
+import { EVALUATE_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
 import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
@@ -65,31 +66,7 @@ export async function loadSeries(
 }
 
 export async function evaluate(ctx: CommandContext): Promise<number> {
-  const { values } = parseArgs({
-    args: ctx.args,
-    options: {
-      purpose: { type: 'string', default: 'development' },
-      source: { type: 'string', default: 'files' },
-      symbol: { type: 'string' },
-      interval: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      T: { type: 'string' },
-      'train-periods': { type: 'string' },
-      'val-periods': { type: 'string' },
-      'test-periods': { type: 'string' },
-      'train-mode': { type: 'string', default: 'rolling' },
-      epochs: { type: 'string' },
-      units: { type: 'string' },
-      seed: { type: 'string' },
-      'fee-bps': { type: 'string' },
-      out: { type: 'string' },
-      backend: { type: 'string' },
-      'force-reason': { type: 'string' },
-      ledger: { type: 'string' },
-    },
-    allowPositionals: false,
-  });
+  const { values } = parseFlags(EVALUATE_FLAGS, ctx.args);
   const purpose = values.purpose;
   if (purpose !== 'development' && purpose !== 'final')
     throw new BitPredictError('ERR_CONFIG_INVALID', `--purpose must be development or final, not "${purpose}"`);

@@ -2,20 +2,13 @@
 // keys in Redis. create prints the key on stdout (alone, so `KEY=$(bitpredict keys create ...)`
 // works) and the notes on stderr; the key cannot be shown again, only its hash is kept.
 import { parseArgs } from 'node:util';
+import { KEYS_CREATE_FLAGS } from './specs.js';
+import { UsageError } from './flags.js';
 import type { CommandContext } from './context.js';
 import { formatTable, type Output } from './output.js';
 import { createRedis } from '../core/redis.js';
 import { errorMessage } from '../core/errors.js';
 import { createKeyStore, isKeyId, isScope, NAME_MAX, type ApiKeyRecord, type KeyStore } from '../gateway/auth/keys.js';
-
-const USAGE = `usage: bitpredict keys create --name <name> --scope read|admin
-       bitpredict keys list
-       bitpredict keys revoke <id>`;
-
-function usage(output: Output, problem: string): number {
-  output.error(`bitpredict keys: ${problem}\n${USAGE}`);
-  return 2;
-}
 
 function table(records: ApiKeyRecord[]): string {
   return formatTable([['ID', 'NAME', 'SCOPE', 'CREATED', 'REVOKED'], ...records.map((r) => [r.id, r.name, r.scope, r.createdAt, r.revokedAt ?? '-'])]);
@@ -31,7 +24,7 @@ function parse(args: string[]): Parsed {
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
-      options: { name: { type: 'string' }, scope: { type: 'string' } },
+      options: KEYS_CREATE_FLAGS,
       allowPositionals: true,
       strict: true,
     }));
@@ -95,7 +88,8 @@ async function runParsed(store: KeyStore, output: Output, p: Exclude<Parsed, { p
 
 export async function keys(ctx: CommandContext): Promise<number> {
   const parsed = parse(ctx.args);
-  if ('problem' in parsed) return usage(ctx.output, parsed.problem);
+  // Printed by cli/cli.ts as `bitpredict keys <sub>: <problem>` with the pointer to its --help.
+  if ('problem' in parsed) throw new UsageError(parsed.problem);
   const redis = await createRedis({ config: ctx.config.redis, logger: ctx.logger });
   try {
     return await runParsed(createKeyStore(redis, ctx.config.redis.keyPrefix), ctx.output, parsed);

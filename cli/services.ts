@@ -31,7 +31,8 @@ export const gateway = (ctx: CommandContext): Promise<number> =>
  * changed silently: `create --alter` sets the wanted values, `check` exits 1 while any differ.
  */
 export async function topics(ctx: CommandContext): Promise<number> {
-  const [sub = 'create', ...flags] = ctx.args;
+  // No subcommand, or flags only: create (the command table's default).
+  const [sub = 'create', ...flags] = ctx.args[0] === undefined || ctx.args[0].startsWith('-') ? ['create', ...ctx.args] : ctx.args;
   const alter = flags.includes('--alter');
   const unknown = flags.filter((f) => f !== '--alter' || sub !== 'create');
   if (!['create', 'check', 'list'].includes(sub) || unknown.length > 0) {

@@ -1,5 +1,7 @@
 // `bitpredict news|x|text-replay`: the text producers into text.raw.
 import type { CommandContext } from './context.js';
+import { parseFlags, UsageError } from './flags.js';
+import { TEXT_REPLAY_FLAGS } from './specs.js';
 import { runOneShot, runWorker } from './worker.js';
 import { createNewsService } from '../producers/text/news.js';
 import { createXService } from '../producers/text/x.js';
@@ -36,21 +38,16 @@ async function producerFor(platform: Platform, lifecycle: Lifecycle): Promise<Pr
   return producer;
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
 /** `bitpredict text-replay [file] [--rate N] [--limit N]`: publishes a text file once and exits. */
 export async function runTextReplay(ctx: CommandContext): Promise<number> {
-  const { config, args } = ctx;
-  const file = args[0] !== undefined && !args[0].startsWith('--') ? args[0] : config.text.replayFile;
-  const rate = Number(flag(args, '--rate') ?? '0');
-  const limit = Number(flag(args, '--limit') ?? '0');
-  if (!Number.isFinite(rate) || rate < 0 || !Number.isInteger(limit) || limit < 0) {
-    ctx.output.error('usage: bitpredict text-replay [file] [--rate items-per-second] [--limit n]');
-    return 2;
-  }
+  const { config } = ctx;
+  const { values, positionals } = parseFlags(TEXT_REPLAY_FLAGS, ctx.args, true);
+  if (positionals.length > 1) throw new UsageError(`text-replay takes at most one file, got ${positionals.length}`);
+  const file = positionals[0] ?? config.text.replayFile;
+  const rate = Number(values.rate);
+  const limit = Number(values.limit);
+  if (!Number.isFinite(rate) || rate < 0) throw new UsageError(`--rate: "${values.rate}" is not a number of items per second >= 0`);
+  if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit: "${values.limit}" is not a whole number >= 0`);
   resolveDataFile(config.data.dir, file);
   return runOneShot(ctx, 'text-replay', ({ platform, producer, signal }) => replayText({ platform, config, producer, file, rate, limit, signal }));
 }

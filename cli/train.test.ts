@@ -143,9 +143,9 @@ describe('train records lineage; models show prints it', () => {
     const known = `known versions: 2024-01-01T00-00-00-000Z, ${trained.version}`;
     expect(await refusal(['show', 'no-such-version'])).toBe(`ERR_NOT_FOUND: model ${NAME} has no version "no-such-version"; ${known}`);
     expect(await refusal(['show', '../etc'])).toMatch(/^ERR_NOT_FOUND: .*no version "\.\.\/etc"/);
-    expect(await refusal(['show'])).toMatch(/^ERR_CONFIG_INVALID: usage: .*show takes one version, got 0/);
+    expect(await refusal(['show'])).toMatch(/^ERR_CONFIG_INVALID: show takes one version, got 0/);
     expect(await refusal(['show', 'a', 'b'])).toMatch(/^ERR_CONFIG_INVALID: .*got 2/);
-    expect(await refusal(['show', 'latest', '--yaml'])).toMatch(/^ERR_CONFIG_INVALID: usage: .*'--yaml'/);
+    expect(await refusal(['show', 'latest', '--yaml'])).toMatch(/^ERR_CONFIG_INVALID: unknown flag --yaml/);
     expect(await refusal(['frobnicate'])).toMatch(/^ERR_CONFIG_INVALID: usage: .*show <version\|latest\|champion>.*got "frobnicate"/);
     // A meta.json with a malformed lineage names the field; "latest" skips it for the newest readable one.
     const broken = join(store, NAME, '2099-01-01T00-00-00-000Z');

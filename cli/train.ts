@@ -8,9 +8,10 @@
 // `--live` trains for serving instead of research: two years + --val-days ending at the latest data
 // of the source, which the final-window rule (a research rule) does not hold back.
 // `bitpredict models list|show <version|latest|champion> [--json]|promote <version>|rollback` for people.
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from './flags.js';
+import { MODELS_SHOW_FLAGS, TRAIN_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
-import { BitPredictError, errorMessage } from '../core/errors.js';
+import { BitPredictError } from '../core/errors.js';
 import { isoTimeFlag as parseTime, wholeNumberFlag } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -31,33 +32,23 @@ const DAY = 24 * HOUR;
 export async function train(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
   const log = (line: string): void => ctx.output.note(`[train] ${line}`);
-  const { values } = parseArgs({
-    args: ctx.args,
-    options: {
-      source: { type: 'string', default: 'files' },
-      symbol: { type: 'string' },
-      interval: { type: 'string' },
-      'train-from': { type: 'string' },
-      'train-to': { type: 'string' },
-      'val-days': { type: 'string' },
-      T: { type: 'string' },
-      epochs: { type: 'string' },
-      units: { type: 'string' },
-      seed: { type: 'string' },
-      backend: { type: 'string' },
-      'no-announce': { type: 'boolean', default: false },
-      live: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseFlags(TRAIN_FLAGS, ctx.args);
   const symbol = values.symbol ?? config.replay.symbol;
   const interval = values.interval ?? config.replay.interval;
   const valDays = wholeNumberFlag('val-days', values['val-days'], 30, 1);
   const live = values.live;
   if (live && (values['train-to'] !== undefined || values['train-from'] !== undefined))
-    throw new BitPredictError('ERR_CONFIG_INVALID', '--live trains on the window that ends at the latest data: it takes no --train-from or --train-to');
+    throw new UsageError('--live trains on the window that ends at the latest data: it takes no --train-from or --train-to');
   // Research default: two years of training ending where a 30-day validation window ends at the final window.
-  let valTo = parseTime('train-to', values['train-to'], FINAL_WINDOW_START - valDays * DAY) + valDays * DAY;
+  const trainToMeaning = `the end of training: the ${valDays} validation days (--val-days) follow it`;
+  let valTo = parseTime('train-to', values['train-to'], FINAL_WINDOW_START - valDays * DAY, trainToMeaning) + valDays * DAY;
   let trainTo = valTo - valDays * DAY;
+  if (!live && interval === '1h' && valTo > FINAL_WINDOW_START) {
+    const latest = new Date(FINAL_WINDOW_START - valDays * DAY).toISOString();
+    throw new UsageError(
+      `--train-to ${new Date(trainTo).toISOString()}: ${trainToMeaning} and end at ${new Date(valTo).toISOString()}, inside the final evaluation window (from ${new Date(FINAL_WINDOW_START).toISOString()}); the latest --train-to is ${latest}`,
+    );
+  }
   let trainFrom = parseTime('train-from', values['train-from'], trainTo - 730 * DAY);
   if (!live) assertNotFinal({ from: trainFrom, to: valTo }, interval, 'fit');
   // Live: read up to now with two years of slack (a source may end before today), then end at its last vector.
@@ -212,14 +203,8 @@ export async function models(ctx: CommandContext): Promise<number> {
     return 0;
   }
   if (sub === 'show') {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: ctx.args.slice(1), options: { json: { type: 'boolean', default: false } }, allowPositionals: true });
-    } catch (err) {
-      throw new BitPredictError('ERR_CONFIG_INVALID', `${USAGE} (${errorMessage(err)})`, { cause: err });
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1) throw new BitPredictError('ERR_CONFIG_INVALID', `${USAGE} (show takes one version, got ${positionals.length})`);
+    const { values, positionals } = parseFlags(MODELS_SHOW_FLAGS, ctx.args.slice(1), true);
+    if (positionals.length !== 1) throw new UsageError(`show takes one version, got ${positionals.length}`);
     const version = await resolveVersion(store, name, positionals[0]!);
     const meta = await readMeta(store, name, version);
     if (values.json) ctx.output.json(meta);

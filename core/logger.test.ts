@@ -27,3 +27,17 @@ describe('createLogger redaction', () => {
     expect(out).toContain('"host":"h"');
   });
 });
+
+describe('createLogger service key', () => {
+  // pino writes the root's bindings and a call's own object side by side, without merging: a
+  // `service` in the object would make a second "service" key in the same JSON line.
+  it('writes one service key per line, the process one, when a log call names another service', () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ level: 'info', name: 'bitpredict-demo', destination: stream });
+    log.child({ component: 'stack' }).warn({ pid: 42, service: 'kafka' }, 'did not stop within the grace period; killed');
+    const line = lines.join('').trim();
+    expect(line.match(/"service":/g)).toHaveLength(1);
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(parsed).toMatchObject({ service: 'bitpredict-demo', component: 'stack', peer_service: 'kafka', pid: 42 });
+  });
+});

@@ -6,7 +6,9 @@
 // Every line carries `service` and `version` (the root's bindings). Child loggers name their part
 // with `component`, never `service` again: pino writes a child's bindings after its parent's
 // without merging them, so a second `service` would be a duplicate key in the JSON line (which
-// log shippers resolve differently). With tracing on, lines written inside a traced operation
+// log shippers resolve differently). A log call's own object is written after the bindings the
+// same way, so a `service` in it (the stack naming the server it killed, say) is renamed to
+// `peer_service`, OpenTelemetry's name for the other service a line is about. With tracing on, lines written inside a traced operation
 // also carry `trace_id` and `span_id` of the active span (docs/operations.md).
 //
 // Secrets: besides pino's key-path redaction below, every finished line goes through
@@ -43,6 +45,7 @@ export function createLogger(
     level: options.level ?? 'info',
     base: { service: options.name ?? 'bitpredict', version: options.version ?? VERSION },
     ...(options.traceIds === true ? { mixin: traceFields } : {}),
+    formatters: { log: withoutSecondService },
     // API keys and tokens never reach a log line, whichever object carries the request headers.
     redact: {
       paths: [
@@ -61,6 +64,13 @@ export function createLogger(
     },
   };
   return pino(opts, redacting(options.destination ?? destination({ dest: 1, sync: true })));
+}
+
+/** The log object with its own `service` key, if any, as `peer_service`: the line's `service` is the root's. */
+export function withoutSecondService(obj: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.hasOwn(obj, 'service')) return obj;
+  const { service, ...rest } = obj;
+  return { ...rest, peer_service: service };
 }
 
 /** A destination that writes each line with its secrets replaced (redactText); flushes pass through. */

@@ -147,7 +147,7 @@ export async function stopOwned(deps: Pick<ServerDeps, 'logger' | 'say'>, name: 
   const how = await stopProcess(state.pid, STOP_GRACE_MS);
   removePidFile(file);
   if (how === 'killed') {
-    deps.logger.warn({ pid: state.pid, service: name }, 'did not stop within the grace period; killed');
+    deps.logger.warn({ pid: state.pid, server: name }, 'did not stop within the grace period; killed');
     deps.say(`${name}: did not stop within ${STOP_GRACE_MS / 1000} s; sent SIGKILL`);
   } else {
     deps.say(`${name}: stopped`);

@@ -67,10 +67,10 @@ describe('bitpredict CLI error reporting', () => {
     expectOneClearLine(r.stderr, /^bitpredict: ERR_CONFIG_INVALID: .*\/nonexistent\/models/);
   });
 
-  it('an unknown command prints the usage and exits 2', () => {
+  it('an unknown command names the nearest commands and the help, and exits 2', () => {
     const r = cli(['frobnicate'], {});
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
-    expect(r.stderr).toMatch(/demo/);
+    expect(r.stderr).toBe('bitpredict: unknown command "frobnicate"\nsee bitpredict --help\n');
+    expect(cli(['dmeo'], {}).stderr).toMatch(/unknown command "dmeo" \(did you mean demo\?\)/);
   });
 });

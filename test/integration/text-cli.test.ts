@@ -24,7 +24,8 @@ describe('text commands', () => {
     ]);
   });
   it('text-replay rejects bad flags and a missing file before connecting', async () => {
-    expect(await runTextReplay(ctx(['--rate', '-1']))).toBe(2);
+    await expect(runTextReplay(ctx(['--rate=-1']))).rejects.toThrow(/--rate: "-1" is not a number of items per second/);
+    await expect(runTextReplay(ctx(['--rate=-1']))).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
     await expect(runTextReplay(ctx(['/no/such/file.csv']))).rejects.toMatchObject({ code: 'ERR_REPLAY_FILE' });
   });
 });
