@@ -9,8 +9,9 @@ import { runReplay } from '../producers/replay/service.js';
 import { resolveDataFile } from '../core/data/files.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas, topicSpecsOf } from '../core/runtime.js';
-import { topicConfigDrift } from '../core/kafka/topics.js';
-import { createAdmin } from '../core/kafka/client.js';
+import { SHARED_CONSUMERS, topicConfigDrift } from '../core/kafka/topics.js';
+import { createAdmin, type KafkaAdmin, type KafkaClient } from '../core/kafka/client.js';
+import { formatTable } from './output.js';
 
 export const features = (ctx: CommandContext): Promise<number> =>
   runWorker(ctx, 'features', (d) => createFeatureProcessor({ platform: d.platform, config: ctx.config, redis: d.redis, onFatal: d.onFatal }));
@@ -34,9 +35,9 @@ export async function topics(ctx: CommandContext): Promise<number> {
   // No subcommand, or flags only: create (the command table's default).
   const [sub = 'create', ...flags] = ctx.args[0] === undefined || ctx.args[0].startsWith('-') ? ['create', ...ctx.args] : ctx.args;
   const alter = flags.includes('--alter');
-  const unknown = flags.filter((f) => f !== '--alter' || sub !== 'create');
+  const unknown = flags.filter((f) => !((f === '--alter' && sub === 'create') || (f === '--json' && sub === 'list')));
   if (!['create', 'check', 'list'].includes(sub) || unknown.length > 0) {
-    ctx.output.error('usage: bitpredict topics create [--alter] | check | list');
+    ctx.output.error('usage: bitpredict topics create [--alter] | check | list [--json]');
     return 2;
   }
   const platform = createPlatform({
@@ -54,7 +55,9 @@ export async function topics(ctx: CommandContext): Promise<number> {
   const admin = await createAdmin(platform.kafka);
   try {
     if (sub === 'list') {
-      for (const t of (await admin.listTopics()).sort()) ctx.output.line(t);
+      const rows = await topicRows(admin, platform.kafka);
+      if (flags.includes('--json')) ctx.output.json({ topics: rows });
+      else ctx.output.text(formatTopicRows(rows));
       return 0;
     }
     const specs = topicSpecsOf(platform, ctx.config.kafka);
@@ -77,6 +80,66 @@ export async function topics(ctx: CommandContext): Promise<number> {
   } finally {
     await admin.close();
   }
+}
+
+/** One topic as `topics list` shows it: offsets summed over its partitions, and each shared group's lag on it. */
+export interface TopicRow {
+  topic: string;
+  partitions: number;
+  /** Sum over partitions of the first offset still in the log (after retention or compaction). */
+  firstOffset: number;
+  /** Sum over partitions of the end offset (the next offset to be written). */
+  endOffset: number;
+  /** end - first: the records the log holds, transaction markers included. */
+  records: number;
+  /** The shared groups that read the topic (SHARED_CONSUMERS), with their lag; null when the group never committed. */
+  groups: { group: string; lag: number | null }[];
+}
+
+/**
+ * Every topic of this environment (named with BITPREDICT_TOPIC_PREFIX) with its partitions,
+ * offsets and the lag of the shared groups reading it.
+ */
+export async function topicRows(admin: KafkaAdmin, client: KafkaClient): Promise<TopicRow[]> {
+  const readers = new Map<string, string[]>();
+  for (const c of SHARED_CONSUMERS) for (const t of c.topics) readers.set(client.topic(t), [...(readers.get(client.topic(t)) ?? []), c.group]);
+  const rows: TopicRow[] = [];
+  for (const topic of (await admin.listTopics()).filter((t) => t.startsWith(client.topicPrefix)).sort()) {
+    const ends = await admin.endOffsets(topic);
+    // The earliest offset at or after time 0 is the log start of each partition.
+    const starts = new Map((await admin.offsetsForTime(topic, 0)).map((o) => [o.partition, Number(o.offset)]));
+    let firstOffset = 0;
+    let endOffset = 0;
+    for (const e of ends) {
+      const end = Number(e.offset);
+      const start = starts.get(e.partition);
+      endOffset += end;
+      firstOffset += start === undefined || start < 0 ? end : start;
+    }
+    const groups: TopicRow['groups'] = [];
+    for (const name of readers.get(topic) ?? []) {
+      const lag = await admin.groupLag(client.groupId(name), topic);
+      const committed = lag.filter((p) => p.committed !== '-1');
+      groups.push({ group: name, lag: committed.length === 0 ? null : lag.reduce((n, p) => n + p.lag, 0) });
+    }
+    rows.push({ topic, partitions: ends.length, firstOffset, endOffset, records: endOffset - firstOffset, groups });
+  }
+  return rows;
+}
+
+/** The rows as a table: a group that never committed shows "-" for its lag. */
+export function formatTopicRows(rows: readonly TopicRow[]): string {
+  return formatTable([
+    ['topic', 'partitions', 'first offset', 'end offset', 'records', 'groups (lag)'],
+    ...rows.map((r) => [
+      r.topic,
+      String(r.partitions),
+      String(r.firstOffset),
+      String(r.endOffset),
+      String(r.records),
+      r.groups.map((g) => `${g.group} ${g.lag ?? '-'}`).join(', '),
+    ]),
+  ]);
 }
 
 /** `bitpredict replay`: publishes the configured file once and exits (Ctrl-C stops between batches). */

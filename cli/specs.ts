@@ -187,7 +187,12 @@ export const SPECS = {
         example: 'bitpredict topics create --alter',
       },
       check: { summary: 'exit 1 while a topic config differs from the wanted one', configKeys: KAFKA, example: 'bitpredict topics check' },
-      list: { summary: 'the topic names on the brokers', configKeys: ['BITPREDICT_KAFKA_BROKERS'], example: 'bitpredict topics list' },
+      list: {
+        summary: "this environment's topics (BITPREDICT_TOPIC_PREFIX): partitions, first and end offsets, records, and each shared consumer group's lag on it",
+        flags: { json: { type: 'boolean', doc: 'one JSON object ({"topics": [...]}) instead of the table' } },
+        configKeys: ['BITPREDICT_KAFKA_BROKERS', 'BITPREDICT_TOPIC_PREFIX'],
+        example: 'bitpredict topics list --json',
+      },
     },
     example: 'bitpredict topics create',
   },

@@ -125,3 +125,16 @@ export function topicConfigDrift(specs: TopicSpec[], current: Map<string, Record
  * which the broker would otherwise delete within minutes.
  */
 export const KEEP_ALL_RETENTION = (Object.keys(RETENTION_DAYS) as (keyof typeof RETENTION_DAYS)[]).map((l) => `${TOPICS[l].name}=-1`).join(',');
+
+/**
+ * The shared consumer groups (`<prefix>-<name>`, one per processor, all its instances in it) and the
+ * topics each reads: what `bitpredict topics list` shows lag for, and what the broker-side lag alert
+ * and exporters select (deployment/prometheus/rules.yaml, the kafka-exporter filters). Per-process
+ * private groups (the gateway, whole-topic readers) are not in it: nobody else resumes their offsets.
+ */
+export const SHARED_CONSUMERS: readonly { readonly group: string; readonly topics: readonly LogicalTopic[] }[] = [
+  { group: 'sentiment', topics: ['textRaw'] },
+  { group: 'features', topics: ['candles'] },
+  { group: 'predictor', topics: ['features'] },
+  { group: 'trainer-monitor', topics: ['predictions', 'features'] },
+];
