@@ -93,7 +93,7 @@ export interface ConsumerRunner {
   dependencyWait(): DependencyWait | null;
 }
 
-type RunnerConsumerOptions = Pick<DriverConsumerOptions, 'eachBatch' | 'onAssigned' | 'onCrash' | 'onBatchStart' | 'onBatchEnd'>;
+type RunnerConsumerOptions = Pick<DriverConsumerOptions, 'eachBatch' | 'onAssigned' | 'onCrash' | 'onLeft' | 'onBatchStart' | 'onBatchEnd'>;
 
 function createRunnerConsumer(opts: ConsumerRunnerOptions, autoCommitIntervalMs: number | null, events: RunnerConsumerOptions): DriverConsumer {
   const sessionTimeoutMs = opts.sessionTimeoutMs ?? 30000;
@@ -146,12 +146,12 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     },
     onCrash(err, restarting) {
       if (!restarting) reportFatal(err, {}, 'consumer crashed and will not restart');
-      else {
-        // Not a member until the restarted consumer joins again (onAssigned): readiness says so,
-        // so a probe sees an outage of the brokers even while this service has nothing to process.
-        tracker.left();
-        logger.warn({ err }, 'consumer crashed; the driver restarts it');
-      }
+      else logger.warn({ err }, 'consumer crashed; the driver restarts it');
+    },
+    onLeft() {
+      // Not a member until the restarted consumer joins again (onAssigned): readiness says so, so a
+      // probe sees an outage of the brokers even while this service has nothing to process.
+      tracker.left();
     },
     onBatchStart: (b) => tracker.batchStarted(tpKey(b.topic, b.partition), BigInt(b.firstOffset), BigInt(b.lastOffset)),
     onBatchEnd: () => tracker.batchEnded(),

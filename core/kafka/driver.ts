@@ -178,6 +178,11 @@ export interface DriverConsumerOptions {
   onBatchEnd?(batch: Omit<DriverBatch, 'records'>): void;
   /** The consumer failed; `restarting` says whether the driver recovers by itself. */
   onCrash?(err: BitPredictError, restarting: boolean): void;
+  /**
+   * The consumer left its group and will join again (kafkajs restarting it after a crash): not a
+   * member until the next onAssigned. A driver that retries a batch without leaving does not call it.
+   */
+  onLeft?(): void;
 }
 
 export interface DriverConsumer {

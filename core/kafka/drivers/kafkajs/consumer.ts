@@ -65,6 +65,8 @@ function listen(consumer: Consumer, opts: DriverConsumerOptions, toError: ToErro
     // its retries (a restart of the whole cluster) ends in a non-retriable "group coordinator not
     // found" or connection error and a consumer that never comes back. Those are relaunched here.
     const relaunching = !e.payload.restart && relaunch(e.payload.error);
+    // Either way kafkajs' consumer has left the group; the restarted one joins again (GROUP_JOIN).
+    if (e.payload.restart || relaunching) opts.onLeft?.();
     onCrash?.(toError(e.payload.error), e.payload.restart || relaunching);
   });
   if (onBatchStart) consumer.on(consumer.events.START_BATCH_PROCESS, (e) => onBatchStart(boundsOf(e.payload)));
