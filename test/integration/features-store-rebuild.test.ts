@@ -55,7 +55,8 @@ describe('feature store: Redis failing under the feature processor', () => {
   }
 
   /** Replays the first `limit` candles (resuming after those already in the topic), and waits for their vectors. */
-  async function replayUpTo(limit: number): Promise<void> {
+  /** Replays the hourly file from FROM up to `limit` candles (resuming after what is published). */
+  async function replay(limit: number): Promise<void> {
     const s = await runReplay({
       platform: tp.platform,
       config: tp.config,
@@ -69,6 +70,10 @@ describe('feature store: Redis failing under the feature processor', () => {
       resume: true,
     });
     expect(s.deadLettered).toBe(0);
+  }
+
+  async function replayUpTo(limit: number): Promise<void> {
+    await replay(limit);
     await waitFor(async () => (await tp.readAll('features')).length >= limit, `${limit} feature vectors`, 90_000);
   }
 
@@ -104,18 +109,7 @@ describe('feature store: Redis failing under the feature processor', () => {
     // A replica of a master that does not answer keeps its data and refuses writes (READONLY), as
     // during a failover: the flush waits for Redis, and must write its vectors when it is back.
     await tp.redis.replicaof('127.0.0.1', String(await freePort()));
-    await runReplay({
-      platform: tp.platform,
-      config: tp.config,
-      producer,
-      file: HOURLY_MERGED,
-      symbol: 'BTCUSDT',
-      interval: '1h',
-      rate: 0,
-      from: FROM,
-      limit: 120,
-      resume: true,
-    });
+    await replay(120);
     await waitFor(() => running.every((p) => !p.readiness().ready), 'the processor to wait for Redis');
     await tp.redis.replicaof('NO', 'ONE');
     await waitFor(async () => (await tp.readAll('features')).length >= 120, '120 feature vectors', 90_000);
@@ -154,18 +148,7 @@ describe('feature store: Redis failing under the feature processor', () => {
     // with its vectors and nothing is committed; once Redis takes writes the rebuild goes through.
     await tp.redis.flushall();
     await tp.redis.replicaof('127.0.0.1', String(await freePort()));
-    await runReplay({
-      platform: tp.platform,
-      config: tp.config,
-      producer,
-      file: HOURLY_MERGED,
-      symbol: 'BTCUSDT',
-      interval: '1h',
-      rate: 0,
-      from: FROM,
-      limit: 470,
-      resume: true,
-    });
+    await replay(470);
     await waitFor(() => running.every((p) => !p.readiness().ready), 'the processor to wait for Redis');
     expect((await tp.readAll('features')).length).toBe(450);
     await tp.redis.replicaof('NO', 'ONE');
