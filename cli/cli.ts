@@ -4,6 +4,7 @@
 // configuration error.
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
+import { resolveLogFormat } from '../core/log-format.js';
 import { BitPredictError, errorMessage, isBitPredictError } from '../core/errors.js';
 import { redactText } from '../core/redact.js';
 import type { Output } from './output.js';
@@ -16,6 +17,8 @@ export interface CliDeps {
   readonly aliases: ReadonlyMap<string, string>;
   readonly output: Output;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Whether stdout is a terminal (BITPREDICT_LOG_FORMAT=auto); default process.stdout.isTTY. */
+  readonly isTty?: boolean;
 }
 
 function overview(commands: CliDeps['commands']): string {
@@ -111,7 +114,14 @@ async function runCommand(name: string, path: string, entry: CommandEntry, args:
     return 2;
   }
   // service and version on every line; trace_id and span_id too while spans are exported.
-  const logger = createLogger({ level: config.logLevel, name: serviceNameOf(config, name), traceIds: tracingOn(config) });
+  const tty = deps.isTty ?? process.stdout.isTTY === true;
+  const logger = createLogger({
+    level: config.logLevel,
+    name: serviceNameOf(config, name),
+    traceIds: tracingOn(config),
+    format: resolveLogFormat(config.logFormat, tty),
+    colour: tty && deps.env.NO_COLOR === undefined,
+  });
   try {
     const command = await entry.load();
     return (await command({ config, logger, output, args, env: deps.env })) ?? 0;

@@ -59,6 +59,12 @@ function retentionProblem(text: string): string | null {
 
 export const ConfigSchema = Type.Object({
   logLevel: env.oneOf('BITPREDICT_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'pino log level'),
+  logFormat: env.oneOf(
+    'BITPREDICT_LOG_FORMAT',
+    ['auto', 'json', 'pretty'] as const,
+    'auto',
+    'log lines as JSON (one object per line, for shippers) or pretty (human lines); auto: pretty when stdout is a terminal, JSON otherwise',
+  ),
   instanceId: env.string(
     'BITPREDICT_INSTANCE_ID',
     '',

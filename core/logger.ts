@@ -19,6 +19,7 @@ import { context, trace } from '@opentelemetry/api';
 import { destination, pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { VERSION } from './version.js';
 import { redactText } from './redact.js';
+import { prettyLogLine, type LogFormat } from './log-format.js';
 
 export type { Logger } from 'pino';
 
@@ -39,6 +40,10 @@ export function createLogger(
     destination?: DestinationStream;
     /** Add trace_id and span_id of the active span (only worth its cost while tracing is on). */
     traceIds?: boolean;
+    /** `pretty`: human lines for a terminal (core/log-format.ts); default JSON. */
+    format?: LogFormat;
+    /** Colour the level of pretty lines. */
+    colour?: boolean;
   } = {},
 ): Logger {
   const opts: LoggerOptions = {
@@ -63,7 +68,9 @@ export function createLogger(
       censor: '[redacted]',
     },
   };
-  return pino(opts, redacting(options.destination ?? destination({ dest: 1, sync: true })));
+  const out = options.destination ?? destination({ dest: 1, sync: true });
+  const colour = options.colour === true;
+  return pino(opts, redacting(out, options.format === 'pretty' ? (line) => prettyLogLine(line, { colour }) : undefined));
 }
 
 /** The log object with its own `service` key, if any, as `peer_service`: the line's `service` is the root's. */
@@ -73,12 +80,16 @@ export function withoutSecondService(obj: Record<string, unknown>): Record<strin
   return { ...rest, peer_service: service };
 }
 
-/** A destination that writes each line with its secrets replaced (redactText); flushes pass through. */
-function redacting(inner: DestinationStream & { flush?: (cb?: (err?: Error) => void) => void; flushSync?: () => void }): DestinationStream {
+/** A destination that writes each line with its secrets replaced (redactText), then rendered by `render` if given; flushes pass through. */
+function redacting(
+  inner: DestinationStream & { flush?: (cb?: (err?: Error) => void) => void; flushSync?: () => void },
+  render?: (line: string) => string,
+): DestinationStream {
   return Object.assign(
     {
       write(line: string): void {
-        inner.write(redactText(line));
+        const safe = redactText(line);
+        inner.write(render ? render(safe) : safe);
       },
     },
     inner.flush ? { flush: (cb?: (err?: Error) => void) => inner.flush?.(cb) } : {},
