@@ -146,7 +146,7 @@ export function formatTopicRows(rows: readonly TopicRow[]): string {
 export async function replay(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
   // A missing file is reported before anything connects.
-  resolveDataFile(config.data.dir, config.replay.file);
+  resolveDataFile(config.data.dir, config.replay.file, { setting: 'BITPREDICT_REPLAY_FILE' });
   return runOneShot(ctx, 'replay', ({ platform, producer, signal }) =>
     runReplay({
       platform,

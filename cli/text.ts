@@ -48,6 +48,6 @@ export async function runTextReplay(ctx: CommandContext): Promise<number> {
   const limit = Number(values.limit);
   if (!Number.isFinite(rate) || rate < 0) throw new UsageError(`--rate: "${values.rate}" is not a number of items per second >= 0`);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit: "${values.limit}" is not a whole number >= 0`);
-  resolveDataFile(config.data.dir, file);
+  resolveDataFile(config.data.dir, file, { setting: positionals[0] === undefined ? 'BITPREDICT_TEXT_REPLAY_FILE' : 'the FILE argument' });
   return runOneShot(ctx, 'text-replay', ({ platform, producer, signal }) => replayText({ platform, config, producer, file, rate, limit, signal }));
 }

@@ -4,11 +4,18 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BitPredictError } from '../errors.js';
 
-/** `file` is absolute or relative to `dataDir` (itself relative to `cwd`); throws ERR_REPLAY_FILE when there is no such file. */
-export function resolveDataFile(dataDir: string, file: string, cwd = process.cwd()): string {
+/**
+ * `file` is absolute or relative to `dataDir` (itself relative to `cwd`); throws ERR_REPLAY_FILE
+ * when there is no such file, naming the path and what sets it: `setting`, the setting or flag
+ * that named this file (BITPREDICT_REPLAY_FILE for the candles, a command's argument, ...).
+ */
+export function resolveDataFile(dataDir: string, file: string, o: { cwd?: string; setting?: string } = {}): string {
+  const cwd = o.cwd ?? process.cwd();
   const path = isAbsolute(file) ? file : resolve(cwd, dataDir, file);
   if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new BitPredictError('ERR_REPLAY_FILE', `replay file not found: ${path} (set BITPREDICT_DATA_DIR / BITPREDICT_REPLAY_FILE)`);
+    const named = o.setting === undefined ? `"${file}"` : `${o.setting} "${file}"`;
+    const where = isAbsolute(file) ? `${named}, an absolute path` : `${named} in the data folder BITPREDICT_DATA_DIR "${dataDir}"`;
+    throw new BitPredictError('ERR_REPLAY_FILE', `file not found: ${path} (${where}; change ${o.setting ?? 'the file name'} or BITPREDICT_DATA_DIR)`);
   }
   return path;
 }

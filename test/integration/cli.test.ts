@@ -32,7 +32,20 @@ describe('bitpredict CLI error reporting', () => {
   it('a missing data file gives one ERR_REPLAY_FILE line before connecting', () => {
     const r = cli(['replay'], { BITPREDICT_REPLAY_FILE: 'no-such-file.csv', BITPREDICT_DATA_DIR: '/nonexistent', BITPREDICT_KAFKA_BROKERS: '127.0.0.1:1' });
     expect(r.status).toBe(1);
-    expectOneClearLine(r.stderr, /^bitpredict: ERR_REPLAY_FILE: replay file not found: \/nonexistent\/no-such-file\.csv/);
+    expectOneClearLine(
+      r.stderr,
+      /^bitpredict: ERR_REPLAY_FILE: file not found: \/nonexistent\/no-such-file\.csv \(BITPREDICT_REPLAY_FILE "no-such-file\.csv" in the data folder BITPREDICT_DATA_DIR "\/nonexistent"; change BITPREDICT_REPLAY_FILE or BITPREDICT_DATA_DIR\)/,
+    );
+  });
+
+  it('a missing text file names the text setting, not the candle one', () => {
+    const r = cli(['text-replay'], { BITPREDICT_TEXT_REPLAY_FILE: 'news.csv', BITPREDICT_DATA_DIR: '/nonexistent', BITPREDICT_KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(r.status).toBe(1);
+    expectOneClearLine(
+      r.stderr,
+      /^bitpredict: ERR_REPLAY_FILE: file not found: \/nonexistent\/news\.csv \(BITPREDICT_TEXT_REPLAY_FILE "news\.csv" in the data folder/,
+    );
+    expect(r.stderr).not.toContain('BITPREDICT_REPLAY_FILE');
   });
 
   it('invalid configuration lists every bad key and exits 2', () => {
