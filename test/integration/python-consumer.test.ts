@@ -267,10 +267,13 @@ describe.skipIf(missing !== null)('the Python consumer recipe (docs/recipes/pyth
     expect(run.stderr).toBe('');
   });
 
-  it('refuses an unknown topic and an unreachable registry with a message naming the flag, without hanging', async () => {
+  it('refuses an unknown topic, an unreachable Kafka and an unreachable registry with a message naming the flag, without hanging', async () => {
     const noTopic = await consume(['--topic', `${tp.prefix}no-such-topic`, '--end']);
     expect(noTopic.code).toBe(1);
     expect(noTopic.stderr).toMatch(/no-such-topic.*check --topic/s);
+    const noKafka = await consume(['--bootstrap', '127.0.0.1:9', '--topic', tp.topic('features')]);
+    expect(noKafka.code).toBe(1);
+    expect(noKafka.stderr).toMatch(/Kafka at 127\.0\.0\.1:9: .*brokers are down \(check --bootstrap/);
     const noRegistry = await consume(['--registry', 'http://127.0.0.1:9/apis/ccompat/v7', '--topic', tp.topic('predictions'), '--max', '1']);
     expect(noRegistry.code).toBe(1);
     expect(noRegistry.records).toEqual([]);

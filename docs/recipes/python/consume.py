@@ -65,6 +65,11 @@ def decode(v):
 conf = {"bootstrap.servers": a.bootstrap, "group.id": a.group or f"consume-py-{os.getpid()}-{time.time_ns()}",
         "enable.auto.commit": bool(a.group), "auto.offset.reset": "earliest",
         "isolation.level": "read_committed", "enable.partition.eof": a.end}  # transactional topics
+def kafka_error(e):  # librdkafka retries these for ever; a reader should stop and say why
+    if e.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._SSL) or e.fatal():
+        sys.exit(f"consume.py: Kafka at {a.bootstrap}: {e.str()} (check --bootstrap and the -X security settings)")
+
+conf["error_cb"] = kafka_error
 conf.update(kv.split("=", 1) for kv in a.X)
 consumer, assigned, at_end, printed = Consumer(conf), set(), set(), 0
 consumer.subscribe(a.topic, on_assign=lambda _, ps: assigned.update((q.topic, q.partition) for q in ps))
