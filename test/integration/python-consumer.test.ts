@@ -192,6 +192,7 @@ describe.skipIf(missing !== null)('the Python consumer recipe (docs/recipes/pyth
       ['header only', header],
       ['four bytes', Buffer.from([0, 0, 0, id & 0xff])],
       ['unknown schema id', unknownId],
+      ['negative schema id', Buffer.from([0, 0xff, 0xff, 0xff, 0xff, 2])],
       ['trailing bytes', Buffer.concat([framed, Buffer.from([1, 2, 3])])],
       ['null', null],
     ];
@@ -246,6 +247,7 @@ describe.skipIf(missing !== null)('the Python consumer recipe (docs/recipes/pyth
     expect(run.stderr).toMatch(/not the Confluent wire format: 20 bytes starting 7b2273796d/);
     expect(run.stderr).toMatch(/not the Confluent wire format: null/);
     expect(run.stderr).toMatch(/schema id 2147483632 is not in the registry/);
+    expect(run.stderr).toMatch(/schema id -1 is not in the registry/);
     expect(run.stderr).toMatch(/3 bytes after the Avro body/);
     expect(run.stderr).toMatch(/Avro body does not match schema id/);
   });
@@ -267,7 +269,7 @@ describe.skipIf(missing !== null)('the Python consumer recipe (docs/recipes/pyth
     expect(run.stderr).toBe('');
   });
 
-  it('refuses an unknown topic, an unreachable Kafka and an unreachable registry with a message naming the flag, without hanging', async () => {
+  it('refuses an unknown topic, an unreachable Kafka, an unreachable registry and a registry URL without the API path with a message naming the flag, without hanging', async () => {
     const noTopic = await consume(['--topic', `${tp.prefix}no-such-topic`, '--end']);
     expect(noTopic.code).toBe(1);
     expect(noTopic.stderr).toMatch(/no-such-topic.*check --topic/s);
@@ -277,6 +279,10 @@ describe.skipIf(missing !== null)('the Python consumer recipe (docs/recipes/pyth
     const noRegistry = await consume(['--registry', 'http://127.0.0.1:9/apis/ccompat/v7', '--topic', tp.topic('predictions'), '--max', '1']);
     expect(noRegistry.code).toBe(1);
     expect(noRegistry.records).toEqual([]);
+    const noApi = await consume(['--registry', new URL(registry).origin, '--topic', tp.topic('predictions'), '--max', '1']);
+    expect(noApi.code).toBe(1);
+    expect(noApi.records).toEqual([]);
+    expect(noApi.stderr).toMatch(/no Confluent-compatible API at http:\/\/[^ ]+ \(check --registry, path included/);
     expect(noRegistry.stderr).toMatch(/registry http:\/\/127\.0\.0\.1:9\/apis\/ccompat\/v7: .*refused.*check --registry/);
   });
 

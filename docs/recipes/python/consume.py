@@ -41,8 +41,10 @@ def reader(sid):
             with urllib.request.urlopen(req, timeout=10, context=tls) as r:
                 schema = json.loads(json.load(r)["schema"], object_hook=plain_ms)
         except urllib.error.HTTPError as e:
-            if e.code == 404:
+            if e.code == 404 and b'"error_code":40403' in e.read().replace(b" ", b""):  # the API's "no such schema"
                 raise ValueError(f"schema id {sid} is not in the registry at {a.registry}")
+            if e.code == 404:
+                sys.exit(f"consume.py: no Confluent-compatible API at {a.registry} (check --registry, path included: .../apis/ccompat/v7)")
             sys.exit(f"consume.py: registry {a.registry} answered HTTP {e.code} (check --registry-user, BITPREDICT_REGISTRY_PASSWORD[_FILE])")
         except (urllib.error.URLError, OSError) as e:
             sys.exit(f"consume.py: registry {a.registry}: {getattr(e, 'reason', e)} (check --registry, --registry-ca)")
