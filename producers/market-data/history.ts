@@ -419,12 +419,27 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
       s.requests++;
       let why: string;
       let serverWait: number | null = null;
+      // A timer of our own rather than AbortSignal.timeout inside AbortSignal.any: on Node 20 the
+      // combined signal can be collected with its timeout before it fires, and the request then
+      // never ends (seen here against a server that accepts and never answers).
+      const ctrl = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        ctrl.abort();
+      }, timeoutMs);
+      const onAbort = (): void => ctrl.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
       try {
-        const res = await doFetch(url, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-          headers: { accept: 'application/json' },
-        });
-        const text = await res.text();
+        let res: Response;
+        let text: string;
+        try {
+          res = await doFetch(url, { signal: ctrl.signal, headers: { accept: 'application/json' } });
+          text = await res.text();
+        } finally {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+        }
         if (res.ok) {
           let body: unknown;
           try {
@@ -454,7 +469,7 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
       } catch (err) {
         if (err instanceof BitPredictError) throw err;
         if (signal.aborted) throw signal.reason as Error;
-        why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `network error: ${errorMessage(err)}`;
+        why = timedOut ? `no answer within ${timeoutMs} ms` : `network error: ${errorMessage(err)}`;
       }
       failures++;
       if (failures > maxRetries) {

@@ -3,6 +3,8 @@
 // formats and misbehave on demand: rate limits with Retry-After, 5xx, malformed, duplicated,
 // out-of-order and unfinished rows. The clock and the sleeps are injected: no test waits.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -176,6 +178,28 @@ describe('data fetch against the mock exchanges', () => {
     const s = await fetchCandlesToFile(binance({ to: T0 + 1500 * M }));
     expect(s).toMatchObject({ resumedAfter: new Date(T0 + 999 * M).toISOString(), rowsWritten: 500, truncatedBytes: 0 });
     expect(readFileSync(join(dir, 'btc.csv'), 'utf8')).toBe(expectedCsv(script));
+  });
+
+  it('retries a server that never answers (per-request timeout) and a refused connection, then gives up naming the setting', async () => {
+    const silent = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const notes: string[] = [];
+      await expect(fetchCandlesToFile(binance({ restUrl: url, timeoutMs: 100, maxRetries: 1, onNote: (l) => notes.push(l) }))).rejects.toMatchObject({
+        code: 'ERR_EXCHANGE_UNAVAILABLE',
+        message: expect.stringContaining('no answer within 100 ms') as unknown,
+      });
+      expect(notes).toEqual([expect.stringContaining('no answer within 100 ms; retry 1 of 1') as unknown]);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+    await expect(fetchCandlesToFile(binance({ out: join(dir, 'b.csv'), restUrl: 'http://127.0.0.1:1', maxRetries: 2 }))).rejects.toMatchObject({
+      code: 'ERR_EXCHANGE_UNAVAILABLE',
+      message: expect.stringMatching(/failed 3 times, last: network error.*BITPREDICT_BINANCE_REST_URL/) as unknown,
+    });
+    expect(waits).toHaveLength(3);
   });
 
   it("reports another 4xx at once with the exchange's message", async () => {
