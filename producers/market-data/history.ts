@@ -49,6 +49,11 @@ export interface FetchCandlesOptions {
   backoffMaxMs?: number;
   /** The longest Retry-After waited out (default 10 min); a longer one ends the run with a clear error. */
   maxRetryAfterMs?: number;
+  /**
+   * Binance: when X-MBX-USED-WEIGHT-1M reaches this, wait for the next minute before the next
+   * request (default 5000; Binance allows 6000 a minute and bans IPs that keep hitting 429).
+   */
+  binanceWeightPause?: number;
   /** Clock (ms): candles that close after it are not written. */
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -100,6 +105,8 @@ export interface FetchSummary {
   rejectedExamples: string[];
   /** Candles that had not closed yet (close time after now): left for a later run. */
   unfinished: number;
+  /** Binance: pauses until the next minute because the used request weight neared the limit. */
+  weightPauses: number;
   gaps: { count: number; missingCandles: number; largest: FetchGap | null; first: FetchGap[] };
 }
 
@@ -339,6 +346,7 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const maxRetries = opts.maxRetries ?? 10;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 600_000;
+  const weightPause = opts.binanceWeightPause ?? 5000;
   const policy = { baseMs: opts.backoffBaseMs ?? 500, maxMs: opts.backoffMaxMs ?? 30_000, jitter: 'half' as const, random, minMs: 1 };
   const base = opts.restUrl.replace(/\/+$/, '');
   const info: SourceInfo = { exchange, remote, interval };
@@ -396,6 +404,7 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
     rejected: 0,
     rejectedExamples: [],
     unfinished: 0,
+    weightPauses: 0,
     gaps: { count: 0, missingCandles: 0, largest: null, first: [] },
   };
   const reject = (reason: string): void => {
@@ -447,7 +456,16 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
           } catch {
             body = undefined;
           }
-          if (Array.isArray(body)) return body as unknown[];
+          if (Array.isArray(body)) {
+            const used = Number(res.headers.get('x-mbx-used-weight-1m') ?? Number.NaN);
+            if (exchange === 'binance' && used >= weightPause) {
+              const wait = 60_000 - (now() % 60_000) + 1_000;
+              s.weightPauses++;
+              note(`binance: request weight ${used} used this minute (X-MBX-USED-WEIGHT-1M); pausing ${(wait / 1000).toFixed(1)} s`);
+              await sleep(wait, signal);
+            }
+            return body as unknown[];
+          }
           why = `HTTP 200 with a body that is not a JSON array: ${text.slice(0, 120)}`;
         } else if (res.status === 429 || res.status === 418) {
           serverWait = retryAfterMs(res.headers.get('retry-after'), now());

@@ -152,6 +152,22 @@ describe('data fetch against the mock exchanges', () => {
     expect(notes.some((l) => l.includes('HTTP 418') && l.includes('Retry-After 120 s'))).toBe(true);
   });
 
+  it('pauses until the next minute when Binance reports its request weight near the limit', async () => {
+    const script = klines(2500);
+    mock.binanceKlines.set('BTCUSDT:1m', script);
+    let calls = 0;
+    const weighed: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const weight = ++calls === 1 ? '5200' : '40';
+      return new Response(await res.text(), { status: res.status, headers: { 'x-mbx-used-weight-1m': weight } });
+    };
+    const s = await fetchCandlesToFile(binance({ fetch: weighed }));
+    expect(readFileSync(join(dir, 'btc.csv'), 'utf8')).toBe(expectedCsv(script));
+    // NOW is 56 s into its minute: 4 s to the next one, and one more for the exchange's clock.
+    expect(waits).toEqual([5000]);
+    expect(s).toMatchObject({ weightPauses: 1, requests: 3, retries: 0 });
+  });
+
   it('gives up with ERR_EXCHANGE_UNAVAILABLE after the retries', async () => {
     mock.binanceKlines.set('BTCUSDT:1m', klines(1500));
     mock.failNext('binance', { status: 500 }, { status: 500 }, { status: 500 });
