@@ -239,7 +239,6 @@ function openExisting(out: string, info: SourceInfo, len: number, note: (line: s
         { details: { file: out } },
       );
     }
-    checkSourceInfo(out, info);
     const start = Math.max(0, size - TAIL_BYTES);
     const tailBuf = Buffer.alloc(size - start);
     readSync(fd, tailBuf, 0, tailBuf.length, start);
@@ -274,7 +273,9 @@ function openExisting(out: string, info: SourceInfo, len: number, note: (line: s
       }
       times.push(parsed.row.openTime);
     }
+    // A file of just the header holds nothing to protect: it is taken for this series.
     if (times.length === 0) return { hasHeader: true, last: null, truncatedBytes };
+    checkSourceInfo(out, info);
     for (const t of times) {
       if (t % len !== 0) {
         throw new BitPredictError(
@@ -376,8 +377,8 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
   }
   if (opts.from !== null && opts.from > nowAtStart) throw new BitPredictError('ERR_CONFIG_INVALID', `--from ${iso(opts.from)} is in the future`);
 
-  if (existing?.hasHeader !== true) {
-    // A new file, or one that holds nothing (killed while writing its header): its series is recorded first.
+  if (existing?.last === undefined || existing.last === null) {
+    // A new file, or one that holds no row yet: its series is recorded first.
     mkdirSync(dirname(out) || '.', { recursive: true });
     writeFileSync(sourceInfoPath(out), `${JSON.stringify(info)}\n`);
   }

@@ -289,6 +289,14 @@ describe('data fetch against the mock exchanges', () => {
     });
     expect(readFileSync(hourly, 'utf8')).toBe(`${HEADER}${T0},1,2,0.5,1.5\n`);
     expect(mock.requests).toHaveLength(0);
+
+    // A file of just the header (say a first run refused for a mistyped symbol) is taken for the series asked now.
+    writeFileSync(hourly, HEADER);
+    writeFileSync(sourceInfoPath(hourly), JSON.stringify({ exchange: 'binance', remote: 'NOPEUSDT', interval: '1m' }));
+    const s = await fetchCandlesToFile(binance({ out: hourly, to: T0 + 10 * M }));
+    expect(s.rowsWritten).toBe(10);
+    expect(readFileSync(hourly, 'utf8')).toBe(expectedCsv(klines(10)));
+    expect(JSON.parse(readFileSync(sourceInfoPath(hourly), 'utf8'))).toEqual({ exchange: 'binance', remote: 'BTCUSDT', interval: '1m' });
   });
 
   it('reports malformed, off-grid, out-of-order, duplicated and unfinished rows, never writing them', async () => {
