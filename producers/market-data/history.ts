@@ -26,6 +26,29 @@ const GAPS_LISTED = 5;
 const REJECTS_LISTED = 5;
 /** Bytes read from the end of an existing file to find its last complete rows. */
 const TAIL_BYTES = 64 * 1024;
+/** Largest answer read: a full page is about 150 kB (Binance) or 20 kB (Coinbase). */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+class OversizedBody extends Error {}
+
+/** The body as text, or OversizedBody once it passes `max` bytes (the rest is not read). */
+async function readBody(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      throw new OversizedBody(`answer larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export interface FetchCandlesOptions {
   exchange: Exchange;
@@ -445,7 +468,7 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
         let text: string;
         try {
           res = await doFetch(url, { signal: ctrl.signal, headers: { accept: 'application/json' } });
-          text = await res.text();
+          text = await readBody(res, MAX_BODY_BYTES);
         } finally {
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
@@ -488,7 +511,7 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
       } catch (err) {
         if (err instanceof BitPredictError) throw err;
         if (signal.aborted) throw signal.reason as Error;
-        why = timedOut ? `no answer within ${timeoutMs} ms` : `network error: ${errorMessage(err)}`;
+        why = timedOut ? `no answer within ${timeoutMs} ms` : err instanceof OversizedBody ? err.message : `network error: ${errorMessage(err)}`;
       }
       failures++;
       if (failures > maxRetries) {

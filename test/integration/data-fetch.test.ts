@@ -340,13 +340,20 @@ describe('data fetch against the mock exchanges', () => {
     expect(notes.filter((l) => l.startsWith('rejected: '))).toHaveLength(5);
   });
 
-  it('rejects a body that is not an array (retried as a broken answer) and a page of non-arrays row by row', async () => {
+  it('retries a body that is not an array, rejects non-array rows one by one, and refuses an oversized answer', async () => {
     mock.binanceKlines.set('BTCUSDT:1m', klines(5));
     mock.failNext('binance', { status: 200, body: '{"oops":' });
     mock.rewriteNext('binance', (rows) => [null, 'x', ...rows]);
     const s = await fetchCandlesToFile(binance({ to: T0 + 5 * M }));
     expect(s).toMatchObject({ rowsWritten: 5, rejected: 2, retries: 1 });
     expect(s.rejectedExamples).toEqual(['row is null, not an array', 'row is string, not an array']);
+
+    // An answer past the size cap is not read to its end: retried, then a clear error.
+    const huge: typeof fetch = () => Promise.resolve(new Response(`[${'1,'.repeat(5_000_000)}1]`, { status: 200 }));
+    await expect(fetchCandlesToFile(binance({ out: join(dir, 'huge.csv'), fetch: huge, maxRetries: 1 }))).rejects.toMatchObject({
+      code: 'ERR_EXCHANGE_UNAVAILABLE',
+      message: expect.stringContaining('answer larger than 8388608 bytes') as unknown,
+    });
   });
 
   it('pages Coinbase in windows of 300, newest first, into the exact candles, with empty minutes as gaps', async () => {
