@@ -376,6 +376,12 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
   const info: SourceInfo = { exchange, remote, interval };
   const urlSetting = exchange === 'binance' ? 'BITPREDICT_BINANCE_REST_URL' : 'BITPREDICT_COINBASE_REST_URL';
 
+  const nowAtStart = now();
+  if (opts.to !== null && opts.to !== undefined && opts.from !== null && opts.to <= opts.from) {
+    throw new BitPredictError('ERR_CONFIG_INVALID', `--to ${iso(opts.to)} must be after --from ${iso(opts.from)}`);
+  }
+  if (opts.from !== null && opts.from > nowAtStart) throw new BitPredictError('ERR_CONFIG_INVALID', `--from ${iso(opts.from)} is in the future`);
+
   // Where to start: after the file's last complete row, else at --from (on the grid).
   let existing: ExistingFile | null = null;
   if (existsSync(out)) existing = openExisting(out, info, len, note);
@@ -390,15 +396,10 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
     if (opts.from === null) throw new BitPredictError('ERR_CONFIG_INVALID', `--from is required: ${out} does not exist yet or has no rows`);
     start = Math.ceil(opts.from / len) * len;
   }
-  const nowAtStart = now();
   // Exclusive end of open times: the requested end, and never a candle that has not closed.
   const lastClosedEnd = Math.floor(nowAtStart / len) * len;
   const to = opts.to ?? nowAtStart;
   const end = Math.min(Math.ceil(to / len) * len, lastClosedEnd);
-  if (opts.to !== null && opts.to !== undefined && opts.from !== null && opts.to <= opts.from) {
-    throw new BitPredictError('ERR_CONFIG_INVALID', `--to ${iso(opts.to)} must be after --from ${iso(opts.from)}`);
-  }
-  if (opts.from !== null && opts.from > nowAtStart) throw new BitPredictError('ERR_CONFIG_INVALID', `--from ${iso(opts.from)} is in the future`);
 
   if (existing?.last === undefined || existing.last === null) {
     // A new file, or one that holds no row yet: its series is recorded first.

@@ -388,10 +388,22 @@ describe('data fetch against the mock exchanges', () => {
     expect(swapped.rejectedExamples[0]).toMatch(/out of order/);
   });
 
-  it('refuses an interval Coinbase has no granularity for, before any request', async () => {
+  it('refuses an interval Coinbase has no granularity for, a future --from, --to before --from and no --from for a new file, before any request', async () => {
     await expect(fetchCandlesToFile(binance({ exchange: 'coinbase', interval: '4h', restUrl: mock.coinbaseRestUrl }))).rejects.toMatchObject({
       code: 'ERR_CONFIG_INVALID',
       message: expect.stringContaining('no candle granularity of 14400 s') as unknown,
+    });
+    await expect(fetchCandlesToFile(binance({ from: NOW + 3_600_000, to: null }))).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      message: expect.stringContaining('in the future') as unknown,
+    });
+    await expect(fetchCandlesToFile(binance({ to: T0 }))).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      message: expect.stringContaining('must be after --from') as unknown,
+    });
+    await expect(fetchCandlesToFile(binance({ from: null }))).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      message: expect.stringContaining('--from is required') as unknown,
     });
     expect(mock.requests).toHaveLength(0);
     expect(existsSync(join(dir, 'btc.csv'))).toBe(false);
