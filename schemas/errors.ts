@@ -89,6 +89,10 @@ export const ErrorCodes = {
     doc: 'A run would compute figures on the hourly final evaluation window (2025-01-01 .. end of data) for a model design the final-window ledger (docs/final-window-ledger.json) already records: evaluate --purpose final, or a backtest of 1h data past 2025-01-01. Nothing was read; a further look needs --force-reason "<why>", which is recorded in the ledger with the run.',
   },
   ERR_WS_PROTOCOL: { retryable: false, doc: 'A WebSocket client sent a message that is not part of the protocol.' },
+  ERR_EXCHANGE_UNAVAILABLE: {
+    retryable: true,
+    doc: "An exchange's REST API kept failing (network errors, timeouts, 5xx) past the retries, or asked to wait (Retry-After on 429/418) longer than bitpredict data fetch waits; the message names the BITPREDICT_*_REST_URL setting. What was fetched is kept: run the same command again to continue.",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

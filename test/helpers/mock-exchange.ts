@@ -55,6 +55,12 @@ export interface MockExchange {
   halfOpen(exchange: MockExchangeName): void;
   /** The next REST requests of the exchange get these answers, in order. */
   failNext(exchange: MockExchangeName, ...failures: MockFailure[]): void;
+  /**
+   * The next successful REST answers of the exchange pass their rows (in the exchange's order:
+   * Coinbase newest first) through these functions, in order: to serve malformed, duplicated,
+   * overlapping, out-of-order or unfinished rows as a misbehaving exchange would.
+   */
+  rewriteNext(exchange: MockExchangeName, ...rewrites: ((rows: unknown[]) => unknown[])[]): void;
   readonly requests: { exchange: MockExchangeName; url: string; status: number }[];
   /** Sockets accepted so far (Coinbase: subscribed). */
   connections(exchange: MockExchangeName): number;
@@ -140,6 +146,11 @@ export async function startMockExchange(): Promise<MockExchange> {
   const accepted: Record<MockExchangeName, number> = { binance: 0, coinbase: 0 };
   const silent: Record<MockExchangeName, boolean> = { binance: false, coinbase: false };
   const failures: Record<MockExchangeName, MockFailure[]> = { binance: [], coinbase: [] };
+  const rewrites: Record<MockExchangeName, ((rows: unknown[]) => unknown[])[]> = { binance: [], coinbase: [] };
+  const rewritten = (exchange: MockExchangeName, rows: unknown[]): unknown[] => {
+    const f = rewrites[exchange].shift();
+    return f ? f(rows) : rows;
+  };
   const requests: { exchange: MockExchangeName; url: string; status: number }[] = [];
 
   const reply = (res: ServerResponse, exchange: MockExchangeName, url: string, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -176,7 +187,7 @@ export async function startMockExchange(): Promise<MockExchange> {
         '0',
         '0',
       ]);
-    reply(res, 'binance', url.href, 200, rows);
+    reply(res, 'binance', url.href, 200, rewritten('binance', rows));
   }
 
   function coinbaseRest(url: URL, product: string, res: ServerResponse): void {
@@ -195,7 +206,7 @@ export async function startMockExchange(): Promise<MockExchange> {
       .filter((c) => c.openTime >= start && c.openTime <= end)
       .reverse()
       .map((c) => [c.openTime / 1000, c.low, c.high, c.open, c.close, c.volume]);
-    reply(res, 'coinbase', url.href, 200, rows);
+    reply(res, 'coinbase', url.href, 200, rewritten('coinbase', rows));
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -295,6 +306,9 @@ export async function startMockExchange(): Promise<MockExchange> {
     },
     failNext(exchange, ...f) {
       failures[exchange].push(...f);
+    },
+    rewriteNext(exchange, ...f) {
+      rewrites[exchange].push(...f);
     },
     requests,
     connections: (exchange) => accepted[exchange],
