@@ -32,11 +32,9 @@ import { runTextReplay } from '../producers/text/replay.js';
 import { createPredictor } from '../processors/predictor/service.js';
 import { createGateway, type GatewayService } from '../gateway/service.js';
 import { runReplay } from '../producers/replay/service.js';
-import { TEXT_DATA_FILES } from '../core/data/text/index.js';
+import { intervalMs } from '../core/domain/intervals.js';
 import { startFirstModel } from './demo-train.js';
-
-/** Real text data replayed by the demo (relative to the data folder): every real text file, as train, evaluate and backtest read them. */
-const DEMO_TEXT_FILES = TEXT_DATA_FILES;
+import { prepareDemoData, type DemoData, type FetchCandles } from './demo-data.js';
 
 type Say = (line: string) => void;
 
@@ -48,6 +46,12 @@ interface DemoOptions {
   readonly exitAfterReplay: boolean;
   /** Skip the first model's training: the demo serves the baselines only. */
   readonly noTrain: boolean;
+  /** Whether --live-from was given (a fetched history moves the default to its last two days). */
+  readonly liveFromGiven: boolean;
+  readonly fetch: boolean;
+  readonly fetchDays: number;
+  readonly fetchFile: string | undefined;
+  readonly noTexts: boolean;
 }
 
 /** What the steps after start-up share: the demo's config, its platform and the abort of the replay. */
@@ -57,6 +61,7 @@ interface DemoRun {
   readonly producer: Producer;
   readonly signal: AbortSignal;
   readonly say: Say;
+  readonly data: DemoData;
 }
 
 /** The flags as options; a UsageError for a value that makes no sense. */
@@ -66,7 +71,20 @@ function parseDemoArgs(args: string[]): DemoOptions {
   const rate = Number(values.rate);
   if (Number.isNaN(liveFrom)) throw new UsageError(`--live-from: "${values['live-from']}" is not an ISO 8601 time`);
   if (!(rate > 0)) throw new UsageError(`--rate: "${values.rate}" is not a number of candles per second > 0`);
-  return { liveFrom, rate, keepStack: values['keep-stack'], exitAfterReplay: values['exit-after-replay'], noTrain: values['no-train'] };
+  const fetchDays = Number(values['fetch-days']);
+  if (!Number.isInteger(fetchDays) || fetchDays < 1) throw new UsageError(`--fetch-days: "${values['fetch-days']}" is not a whole number of days >= 1`);
+  return {
+    liveFrom,
+    rate,
+    keepStack: values['keep-stack'],
+    exitAfterReplay: values['exit-after-replay'],
+    noTrain: values['no-train'],
+    liveFromGiven: args.some((a) => a === '--live-from' || a.startsWith('--live-from=')),
+    fetch: values.fetch,
+    fetchDays,
+    fetchFile: values['fetch-file'],
+    noTexts: values['no-texts'],
+  };
 }
 
 function demoConfig(env: CommandContext['env']): Config {
@@ -204,7 +222,8 @@ function printBanner(url: string, config: Config, say: Say): void {
  */
 async function replayTexts(run: DemoRun): Promise<void> {
   const { platform, config, producer, signal, say } = run;
-  for (const textFile of DEMO_TEXT_FILES) {
+  if (run.data.textFiles.length === 0) return;
+  for (const textFile of run.data.textFiles) {
     if (signal.aborted) break;
     const s = await runTextReplay({ platform, config, producer, file: textFile, rate: 0, signal });
     const excluded = s.excluded.map((e) => `, ${e.rows} excluded (${e.reason})`).join('');
@@ -237,7 +256,7 @@ async function waitForScoring(platform: Platform, signal: AbortSignal): Promise<
 async function replayCandles(run: DemoRun, opts: DemoOptions, afterHistory: (historyEnd: number) => Promise<void>): Promise<void> {
   const { platform, config, producer, signal, say } = run;
   const { liveFrom, rate } = opts;
-  const file = config.replay.file;
+  const file = run.data.candleFile;
   say(`replaying ${file} up to ${new Date(liveFrom).toISOString()} as fast as possible...`);
   let lastReport = Date.now();
   const history = await runReplay({
@@ -277,10 +296,38 @@ async function replayCandles(run: DemoRun, opts: DemoOptions, afterHistory: (his
   }
 }
 
+/** --live-from inside a fetched history: its last two days at --rate unless the flag was given. */
+function liveFromFor(opts: DemoOptions, data: DemoData, intervalMs: number, say: Say): DemoOptions {
+  const last = data.fetched?.last ?? null;
+  if (last === null || opts.liveFromGiven) return opts;
+  const liveFrom = Math.max(data.fetched?.first ?? last, last - 48 * intervalMs);
+  say(`the fetched candles end ${new Date(last).toISOString()}: replaying from ${new Date(liveFrom).toISOString()} at --rate (set --live-from to choose)`);
+  return { ...opts, liveFrom };
+}
+
+/** The candle fetch of `bitpredict data fetch`, loaded only when the demo fetches. */
+const fetchCandles: FetchCandles = async (o) => (await import('./demo-fetch.js')).fetchForDemo(o);
+
 export async function demo(ctx: CommandContext): Promise<number> {
   const say: Say = (line) => ctx.output.line(`[demo] ${line}`);
-  const opts = parseDemoArgs(ctx.args);
+  const parsed = parseDemoArgs(ctx.args);
   const config = demoConfig(ctx.env);
+  // Every file first: nothing starts (no stack, no topics, no banner) for a demo that cannot replay.
+  const data = await prepareDemoData({
+    config,
+    env: ctx.env,
+    cwd: process.cwd(),
+    fetch: parsed.fetch,
+    fetchDays: parsed.fetchDays,
+    fetchFile: parsed.fetchFile,
+    textFiles: [],
+    noTexts: parsed.noTexts,
+    now: Date.now(),
+    signal: new AbortController().signal,
+    say,
+    fetchCandles,
+  });
+  const opts = liveFromFor(parsed, data, intervalMs(config.replay.interval), say);
   const stackConfig = loadStackConfig(ctx.env);
   const logger = ctx.logger;
   const lifecycle = createLifecycle({ logger, timeoutMs: Math.max(config.lifecycle.shutdownTimeoutMs, 60_000) });
@@ -311,7 +358,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
     const redis = await resetRedis(config, logger, lifecycle);
     const { producer, gateway } = await startServices({ platform, config, redis, lifecycle, abort, onFatal });
     printBanner(gateway.url(), config, say);
-    const run: DemoRun = { config, platform, producer, signal: abort.signal, say };
+    const run: DemoRun = { config, platform, producer, signal: abort.signal, say, data };
     say('serving the baselines (persistence, EWMA, HAR-RV, GARCH) from the start; a model joins them only if it beats them on validation');
     await replayTexts(run);
     await replayCandles(run, opts, async (historyEnd) => {

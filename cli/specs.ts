@@ -120,6 +120,19 @@ export const DEMO_FLAGS = {
   'keep-stack': { type: 'boolean', default: false, doc: 'leave the local stack running at exit' },
   'exit-after-replay': { type: 'boolean', default: false, doc: 'stop once the replay is done' },
   'no-train': { type: 'boolean', default: false, doc: 'serve the baselines only, train no first model' },
+  fetch: {
+    type: 'boolean',
+    default: false,
+    doc: "replay candles fetched from Binance's public REST API instead of the data folder (the default when no data folder is configured and ../shared/data does not exist)",
+  },
+  'fetch-days': { type: 'string', default: '365', value: 'N', doc: 'days of candles to fetch, ending now' },
+  'fetch-file': {
+    type: 'string',
+    value: 'FILE',
+    doc: 'where fetched candles are kept; a second run continues the file',
+    defaultText: 'data/binance-<symbol>-<interval>.csv',
+  },
+  'no-texts': { type: 'boolean', default: false, doc: 'replay no texts: every sentiment feature is zero' },
 } as const satisfies FlagTable;
 
 const DLQ_FILTERS = {
@@ -173,7 +186,17 @@ export const SPECS = {
   demo: {
     summary: 'run the whole system on the local stack with real data replayed',
     flags: DEMO_FLAGS,
-    notes: 'Starts the local stack unless it runs, uses topics prefixed "demo.", serves the dashboard until Ctrl-C.',
+    configKeys: [
+      'BITPREDICT_DATA_DIR',
+      'BITPREDICT_REPLAY_FILE',
+      'BITPREDICT_REPLAY_SYMBOL',
+      'BITPREDICT_REPLAY_INTERVAL',
+      'BITPREDICT_BINANCE_REST_URL',
+      'BITPREDICT_LOG_FORMAT',
+    ],
+    notes:
+      'Checks every file it will read first, then starts the local stack unless it runs, uses topics prefixed "demo.", serves the dashboard until Ctrl-C. ' +
+      'Without a data folder (a fresh clone has no ../shared/data) it fetches the last --fetch-days of candles from Binance and replays them without texts.',
     example: 'bitpredict demo --rate 20 --no-train',
   },
   topics: {
