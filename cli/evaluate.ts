@@ -13,7 +13,7 @@ import { parseFlags } from './flags.js';
 import { EVALUATE_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
+import { costsFlags, isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -80,6 +80,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const T = int('T', values.T, 48);
   const units = values.units ? int('units', values.units, MODEL_DEFAULTS.units) : MODEL_DEFAULTS.units;
   const horizons = horizonsFor(parseHorizons(ctx.config.forecast.horizons), interval);
+  const costs = costsFlags(values);
   const log = (line: string): void => ctx.output.note(`[evaluate] ${line}`);
   const finalRun = await openFinalRun(ctx, purpose, { T, units, horizons, forceReason: values['force-reason'], ledger: values.ledger }, log);
   const backendFlag = values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined;
@@ -110,7 +111,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
     ),
     ...(values.epochs ? { epochs: int('epochs', values.epochs, 8) } : {}),
     units,
-    ...(values['fee-bps'] ? { feeBps: int('fee-bps', values['fee-bps'], 10) } : {}),
+    costs,
     seed: int('seed', values.seed, 42),
     onProgress: log,
     onBatch: (fold, folds, b, bs) => {
@@ -139,7 +140,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${out}.json and ${out}.html`);
   const goals = result.distributional ? goalsOf(result.distributional) : [];
   for (const g of goals) log(`goal ${g.id}: ${g.text}`);
-  ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, verdict, goals });
+  ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, costs: result.costs, verdict, goals });
   return 0;
 }
 
