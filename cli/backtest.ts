@@ -10,7 +10,7 @@ import { parseFlags, UsageError } from './flags.js';
 import { BACKTEST_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { costsFlags, isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
+import { costsFlags, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int, type TextFilesChoice } from './args.js';
 import type { CostModel } from '../trainer/domain/costs.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
@@ -73,6 +73,7 @@ interface BacktestPlan {
   valPeriods: number;
   warmupBars: number;
   costs: CostModel;
+  texts: TextFilesChoice;
 }
 
 /** The flags as a plan; a UsageError for flags that make none. */
@@ -88,6 +89,8 @@ function planBacktest(ctx: CommandContext): BacktestPlan {
   if (range.from >= range.to) throw new BitPredictError('ERR_CONFIG_INVALID', `--from must be before --to (${from} .. ${to})`);
   const source = values.source;
   if (source !== 'kafka' && source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be kafka or files, not "${source}"`);
+  const texts = textFilesFlags(values);
+  if (texts.own && source !== 'files') throw new UsageError('--text-file applies to --source files (with --source kafka the texts are the text.raw topic)');
   const mode = values.mode;
   if (mode !== 'long-flat' && mode !== 'long-short') throw new BitPredictError('ERR_CONFIG_INVALID', `--mode must be long-flat or long-short, not "${mode}"`);
   const retrainEvery = values['retrain-every'] === undefined ? undefined : int('retrain-every', values['retrain-every'], 0, 1);
@@ -96,7 +99,7 @@ function planBacktest(ctx: CommandContext): BacktestPlan {
   // Walk-forward retrains read train + validation bars (and a window) before the first retrain
   // point, which is --from: the warm-up must hold them.
   const warmupBars = int('warmup-bars', values['warmup-bars'], retrainEvery === undefined ? 200 : trainPeriods + valPeriods + 200);
-  return { values: { ...values, from, to }, range, source, mode, retrainEvery, trainPeriods, valPeriods, warmupBars, costs: costsFlags(values) };
+  return { values: { ...values, from, to }, range, source, mode, retrainEvery, trainPeriods, valPeriods, warmupBars, costs: costsFlags(values), texts };
 }
 
 /** The range's candles and texts from the topics or the files, with what was read said on stderr. */
@@ -110,6 +113,13 @@ async function readEvents(
   const { range, warmupBars } = plan;
   const started = Date.now();
   let events: BacktestEvents;
+  let deadTexts = 0;
+  // Bad text rows on stderr with their lines (the first 20; the per-file count is in the provenance).
+  const deadText = (line: string): void => {
+    deadTexts++;
+    if (deadTexts <= 20) log(`texts: ${line}`);
+    else if (deadTexts === 21) log('texts: more bad rows follow; only the first 20 are shown');
+  };
   if (plan.source === 'kafka') {
     const platform = createPlatform({
       config,
@@ -124,7 +134,9 @@ async function readEvents(
     events = await loadEventsFromFiles({
       dataDir: config.data.dir,
       candleFile,
-      textFiles: BACKTEST_TEXT_FILES,
+      textFiles: plan.texts.own ? [...plan.texts.files] : BACKTEST_TEXT_FILES,
+      ...(plan.texts.columns ? { textColumns: plan.texts.columns } : {}),
+      onDeadTextRow: (file, row) => deadText(`${file}: line ${row.line}: ${row.reason}`),
       range,
       warmupBars,
       sentimentWindowMs: config.features.sentimentWindowMs,

@@ -24,12 +24,29 @@ const COST_FLAGS = {
     defaultText: String(DEFAULT_SLIPPAGE_BPS),
   },
 } as const;
+/** Texts of your own instead of the data folder's (core/data/text: the four known layouts or a generic CSV with a header). */
+const TEXT_FLAGS = {
+  'text-file': {
+    type: 'string',
+    multiple: true,
+    value: 'FILE',
+    doc: 'read the texts from this CSV (a path from here) instead of the built-in list: one of the four known layouts, or any CSV with a header whose time and text columns have common names (time/timestamp/date/created_at/published..., text/title/content/body/tweet...); times in epoch ms, s or ISO (UTC without a zone); bad and future-dated rows are reported with their line numbers',
+    defaultText: "the data folder's four text files",
+  },
+  'text-columns': {
+    type: 'string',
+    value: 'ROLE=COLUMN,...',
+    doc: 'the columns of a generic --text-file, e.g. time=created_at,text=body,source=site (roles: time, text, source, id)',
+    defaultText: 'found by their names',
+  },
+} as const;
 const INTERVAL = { type: 'string', value: '1m|1h|1d', doc: 'the candle interval', configKey: 'BITPREDICT_REPLAY_INTERVAL' } as const;
 
 export const TRAIN_FLAGS = {
   source: { type: 'string', default: 'files', value: 'files|kafka', doc: 'read the series from the data folder (files) or the features topic (kafka)' },
   symbol: SYMBOL,
   interval: INTERVAL,
+  ...TEXT_FLAGS,
   'train-from': { type: 'string', value: 'ISO', doc: 'first time of the training range', defaultText: 'two years before --train-to' },
   'train-to': {
     type: 'string',
@@ -66,6 +83,7 @@ export const BACKTEST_FLAGS = {
   },
   source: { type: 'string', default: 'kafka', value: 'kafka|files', doc: 'events from market.candles + text.raw, or from the data folder' },
   'candle-file': { type: 'string', value: 'FILE', doc: 'candle file for --source files', configKey: 'BITPREDICT_REPLAY_FILE' },
+  ...TEXT_FLAGS,
   ...COST_FLAGS,
   mode: { type: 'string', default: 'long-flat', value: 'long-flat|long-short', doc: 'trading rule' },
   threshold: { type: 'string', value: 'X', doc: 'minimum predicted move to trade', defaultText: '0' },
@@ -97,6 +115,7 @@ export const EVALUATE_FLAGS = {
   source: { type: 'string', default: 'files', value: 'files|kafka', doc: 'the data folder or the features topic' },
   symbol: SYMBOL,
   interval: INTERVAL,
+  ...TEXT_FLAGS,
   from: { type: 'string', value: 'ISO', doc: 'first time read', defaultText: '2019-01-01 (final: 2022-01-01)' },
   to: { type: 'string', value: 'ISO', doc: 'end of the data read', defaultText: '2025-01-01 (final: 2026-02-01)' },
   T: { type: 'string', value: 'N', doc: 'input window length in candles', defaultText: '48' },

@@ -12,7 +12,7 @@ import { parseFlags, UsageError } from './flags.js';
 import { MODELS_SHOW_FLAGS, TRAIN_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { isoTimeFlag as parseTime, wholeNumberFlag } from './args.js';
+import { isoTimeFlag as parseTime, textFilesFlags, wholeNumberFlag } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadSeries } from './evaluate.js';
@@ -36,6 +36,8 @@ export async function train(ctx: CommandContext): Promise<number> {
   const symbol = values.symbol ?? config.replay.symbol;
   const interval = values.interval ?? config.replay.interval;
   const valDays = wholeNumberFlag('val-days', values['val-days'], 30, 1);
+  const texts = textFilesFlags(values);
+  if (texts.own && values.source === 'kafka') throw new UsageError('--text-file applies to --source files: the features topic has its texts joined already');
   const live = values.live;
   if (live && (values['train-to'] !== undefined || values['train-from'] !== undefined))
     throw new UsageError('--live trains on the window that ends at the latest data: it takes no --train-from or --train-to');
@@ -63,7 +65,7 @@ export async function train(ctx: CommandContext): Promise<number> {
   const loaded = await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined);
   log(`tfjs backend: ${loaded.backend}`);
   const data: { lineage?: Omit<ArtifactLineage, 'commit'> } = {};
-  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: loadFrom, to: loadTo, warmupMs: 200 * HOUR, log }, (l) => {
+  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: loadFrom, to: loadTo, warmupMs: 200 * HOUR, log, texts }, (l) => {
     data.lineage = l;
   });
   if (live) {
