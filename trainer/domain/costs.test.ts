@@ -1,7 +1,7 @@
 // The one cost model: defaults, validation, and what the trading simulation is charged with it.
 import { describe, expect, it } from 'vitest';
 import { costBpsPerSide, costModel, DEFAULT_COSTS, describeCosts } from './costs.js';
-import { simulateTrading } from './metrics.js';
+import { buyAndHold, simulateTrading } from './metrics.js';
 import { BitPredictError } from '../../core/errors.js';
 
 function rejectionSync(f: () => unknown): BitPredictError {
@@ -38,5 +38,8 @@ describe('cost model', () => {
     const run = simulateTrading([1, -1, -1], [0.01, 0, 0], { feeBps: costBpsPerSide(costModel()), periodsPerYear: 8760 });
     expect(run.summary.trades).toBe(2);
     expect(run.summary.feesLog).toBeCloseTo(-2 * Math.log1p(-15 / 10_000), 15);
+    // The simulation's own default is the same cost model (no second set of defaults).
+    expect(simulateTrading([1, -1, -1], [0.01, 0, 0]).summary).toEqual(run.summary);
+    expect(buyAndHold([0.01, 0, 0]).summary.feeBps).toBe(15);
   });
 });
