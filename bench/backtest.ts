@@ -24,13 +24,14 @@ import { BACKTEST_TEXT_FILES, MINUTE_FILE } from '../cli/backtest.js';
 import type { BacktestEvents, BacktestRange } from '../trainer/backtest/types.js';
 import type { Platform } from '../core/runtime.js';
 import type { Config } from '../core/config.js';
+import { DEFAULT_COSTS } from '../trainer/domain/costs.js';
 
 const HOURLY_FILE = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const T = 48;
 const WARMUP = 200;
 /** One year of 1-minute bars (365 days). */
 const MINUTE_YEAR_BARS = 525_600;
-const TRADING = { feeBps: 10, slippageBps: 5, mode: 'long-flat' as const, threshold: 0 };
+const TRADING = { feeBps: DEFAULT_COSTS.feeBps, slippageBps: DEFAULT_COSTS.slippageBps, mode: 'long-flat' as const, threshold: 0 };
 
 interface Timed {
   seconds: number;

@@ -4,19 +4,20 @@
 // timestamps with throwaway consumer groups: a live group's offsets never move) or, with
 // --source files, the same events from the data folder. Writes a JSON result (byte-identical for
 // the same inputs, model and flags) and a self-contained HTML report; progress goes to stderr.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseFlags, UsageError } from './flags.js';
 import { BACKTEST_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
+import { costsFlags, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int, type TextFilesChoice } from './args.js';
+import type { CostModel } from '../trainer/domain/costs.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { isKnownInterval } from '../core/domain/intervals.js';
 import { artifactDir } from '../core/models/artifact.js';
-import { listVersions, readRegistry } from '../core/models/registry.js';
+import { resolveVersion } from '../core/models/registry.js';
 import { loadTf } from '../core/models/tf.js';
 import { loadEventsFromFiles, loadEventsFromKafka } from '../trainer/backtest/source.js';
 import { runBacktest, type ModelChoice } from '../trainer/backtest/engine.js';
@@ -38,28 +39,25 @@ function number(name: string, text: string | undefined, fallback: number): numbe
   return n;
 }
 
-/** The artifact folder for --model champion|<version>; a clear error naming what exists otherwise. */
+/**
+ * The model of --model: baseline (the EMA-drift baseline), champion (the registry's), latest (the
+ * newest trained version in the store, promoted or not) or a version. ERR_CONFIG_INVALID naming
+ * the store and listing the versions it holds otherwise.
+ */
 export async function resolveModel(storeDir: string, name: string, flag: string): Promise<ModelChoice> {
   if (flag === 'baseline') return { kind: 'baseline' };
-  if (flag === 'champion') {
-    const champion = (await readRegistry(storeDir, name)).champion;
-    if (champion === null) {
-      throw new BitPredictError(
-        'ERR_CONFIG_INVALID',
-        `--model champion: the model store ${resolve(storeDir)} has no champion for ${name} (train one with bitpredict train, or use --model baseline or --model <version>)`,
-      );
-    }
-    return { kind: 'artifact', dir: artifactDir(storeDir, name, champion), label: 'champion' };
-  }
-  const dir = artifactDir(storeDir, name, flag);
-  if (!existsSync(dir)) {
-    const versions = (await listVersions(storeDir, name)).map((v) => v.version);
+  let version: string;
+  try {
+    version = await resolveVersion(storeDir, name, flag);
+  } catch (err) {
+    if (!(err instanceof BitPredictError) || err.code !== 'ERR_NOT_FOUND') throw err;
     throw new BitPredictError(
       'ERR_CONFIG_INVALID',
-      `--model ${flag}: no such version of ${name} in ${resolve(storeDir)} (available: ${versions.length > 0 ? versions.join(', ') : 'none'}; or champion, baseline)`,
+      `--model ${flag}: ${err.message}; the model store is ${resolve(storeDir)} (BITPREDICT_MODEL_STORE_DIR); --model takes latest, champion, a version or baseline`,
+      { cause: err },
     );
   }
-  return { kind: 'artifact', dir, label: flag };
+  return { kind: 'artifact', dir: artifactDir(storeDir, name, version), label: flag === 'champion' || flag === 'latest' ? flag : version };
 }
 
 type Flags = ReturnType<typeof parseFlags<typeof BACKTEST_FLAGS>>['values'];
@@ -74,6 +72,8 @@ interface BacktestPlan {
   trainPeriods: number;
   valPeriods: number;
   warmupBars: number;
+  costs: CostModel;
+  texts: TextFilesChoice;
 }
 
 /** The flags as a plan; a UsageError for flags that make none. */
@@ -89,6 +89,8 @@ function planBacktest(ctx: CommandContext): BacktestPlan {
   if (range.from >= range.to) throw new BitPredictError('ERR_CONFIG_INVALID', `--from must be before --to (${from} .. ${to})`);
   const source = values.source;
   if (source !== 'kafka' && source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be kafka or files, not "${source}"`);
+  const texts = textFilesFlags(values);
+  if (texts.own && source !== 'files') throw new UsageError('--text-file applies to --source files (with --source kafka the texts are the text.raw topic)');
   const mode = values.mode;
   if (mode !== 'long-flat' && mode !== 'long-short') throw new BitPredictError('ERR_CONFIG_INVALID', `--mode must be long-flat or long-short, not "${mode}"`);
   const retrainEvery = values['retrain-every'] === undefined ? undefined : int('retrain-every', values['retrain-every'], 0, 1);
@@ -97,7 +99,7 @@ function planBacktest(ctx: CommandContext): BacktestPlan {
   // Walk-forward retrains read train + validation bars (and a window) before the first retrain
   // point, which is --from: the warm-up must hold them.
   const warmupBars = int('warmup-bars', values['warmup-bars'], retrainEvery === undefined ? 200 : trainPeriods + valPeriods + 200);
-  return { values: { ...values, from, to }, range, source, mode, retrainEvery, trainPeriods, valPeriods, warmupBars };
+  return { values: { ...values, from, to }, range, source, mode, retrainEvery, trainPeriods, valPeriods, warmupBars, costs: costsFlags(values), texts };
 }
 
 /** The range's candles and texts from the topics or the files, with what was read said on stderr. */
@@ -111,6 +113,13 @@ async function readEvents(
   const { range, warmupBars } = plan;
   const started = Date.now();
   let events: BacktestEvents;
+  let deadTexts = 0;
+  // Bad text rows on stderr with their lines (the first 20; the per-file count is in the provenance).
+  const deadText = (line: string): void => {
+    deadTexts++;
+    if (deadTexts <= 20) log(`texts: ${line}`);
+    else if (deadTexts === 21) log('texts: more bad rows follow; only the first 20 are shown');
+  };
   if (plan.source === 'kafka') {
     const platform = createPlatform({
       config,
@@ -125,7 +134,9 @@ async function readEvents(
     events = await loadEventsFromFiles({
       dataDir: config.data.dir,
       candleFile,
-      textFiles: BACKTEST_TEXT_FILES,
+      textFiles: plan.texts.own ? [...plan.texts.files] : BACKTEST_TEXT_FILES,
+      ...(plan.texts.columns ? { textColumns: plan.texts.columns } : {}),
+      onDeadTextRow: (file, row) => deadText(`${file}: line ${row.line}: ${row.reason}`),
       range,
       warmupBars,
       sentimentWindowMs: config.features.sentimentWindowMs,
@@ -179,8 +190,8 @@ export async function backtest(ctx: CommandContext): Promise<number> {
     model,
     sentimentWindowMs: config.features.sentimentWindowMs,
     trading: {
-      feeBps: number('fee-bps', values['fee-bps'], 10),
-      slippageBps: number('slippage-bps', values['slippage-bps'], 5),
+      feeBps: plan.costs.feeBps,
+      slippageBps: plan.costs.slippageBps,
       mode: plan.mode,
       threshold: number('threshold', values.threshold, 0),
     },
@@ -210,10 +221,13 @@ export async function backtest(ctx: CommandContext): Promise<number> {
   ctx.output.json({
     bars: result.data.bars,
     gaps: events.gaps.length,
-    model: result.model.version,
+    // The baseline has no trained version ("1" is its code's): it is named; a trained model by its version.
+    model: result.model.choice === 'baseline' ? result.model.name : result.model.version,
+    modelChoice: result.model.label,
     totalReturn: m.model.trading.totalReturn,
     buyAndHold: m.buyAndHold.totalReturn,
     directionalAccuracy: m.model.direction.accuracy,
+    costs: result.costs,
     seconds: Number(seconds.toFixed(1)),
     json: `${out}.json`,
     html: `${out}.html`,

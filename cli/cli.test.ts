@@ -175,7 +175,14 @@ describe('cli/main.ts', () => {
     const r = bitpredict(['train', '--train-to', '2024-12-20T00:00:00Z']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(
-      /^bitpredict train: --train-to 2024-12-20T00:00:00.000Z: the end of training: the 30 validation days \(--val-days\) follow it and end at 2025-01-19T00:00:00.000Z, inside the final evaluation window .*the latest --train-to is 2024-12-02T00:00:00.000Z\nsee bitpredict train --help\n$/,
+      /^bitpredict train: --train-to 2024-12-20T00:00:00Z is too late: training ends there and the 30 validation days after it \(--val-days 30\) would end at 2025-01-19T00:00:00.000Z, inside the final evaluation window that starts 2025-01-01T00:00:00.000Z\. The latest --train-to that works with --val-days 30 is 2024-12-02T00:00:00.000Z \(or give fewer --val-days\)\nsee bitpredict train --help\n$/,
     );
+    // The date as typed (a bare date here), the validation end --val-days later, and the latest that works.
+    const short = bitpredict(['train', '--train-to', '2024-12-30', '--val-days', '5']);
+    expect(short.status).toBe(2);
+    expect(short.stderr).toContain(
+      '--train-to 2024-12-30 is too late: training ends there and the 5 validation days after it (--val-days 5) would end at 2025-01-04T00:00:00.000Z',
+    );
+    expect(short.stderr).toContain('The latest --train-to that works with --val-days 5 is 2024-12-27T00:00:00.000Z');
   });
 });

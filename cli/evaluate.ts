@@ -9,11 +9,11 @@
 //     data is read, and the run's headline figures are appended to it as soon as they exist.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseFlags } from './flags.js';
+import { parseFlags, UsageError } from './flags.js';
 import { EVALUATE_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { isoTimeFlag as time, wholeNumberFlag as int } from './args.js';
+import { costsFlags, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int, type TextFilesChoice } from './args.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -37,14 +37,35 @@ import { codeCommit, filesLineage, type ArtifactLineage } from '../core/models/l
 
 const HOUR = 3_600_000;
 
+/** Dead text rows shown on stderr with their lines: the first 20 of a file, then how many more. */
+export function deadRowReporter(log: (line: string) => void, limit = 20): (row: { line: number; reason: string }) => void {
+  let n = 0;
+  return (row) => {
+    n++;
+    if (n <= limit) log(`texts: line ${row.line}: ${row.reason}`);
+    else if (n === limit + 1) log(`texts: more bad rows follow; only the first ${limit} are shown (the count is in the line per file)`);
+  };
+}
+
 export async function loadSeries(
   ctx: CommandContext,
-  o: { source: string; symbol: string; interval: string; from: number; to: number; warmupMs: number; log(line: string): void },
+  o: {
+    source: string;
+    symbol: string;
+    interval: string;
+    from: number;
+    to: number;
+    warmupMs: number;
+    log(line: string): void;
+    /** --text-file / --text-columns (the built-in list when absent). */
+    texts?: TextFilesChoice;
+  },
   /** Receives the data lineage of the series (file hashes or topic offsets). */
   onLineage?: (lineage: Omit<ArtifactLineage, 'commit'>) => void,
 ): Promise<FeatureVector[]> {
   const { config } = ctx;
   if (o.source === 'kafka') {
+    if (o.texts?.own) throw new BitPredictError('ERR_CONFIG_INVALID', '--text-file applies to --source files: the features topic has its texts joined already');
     const platform = createPlatform({ config, logger: ctx.logger, registry: createMetricsRegistry({ service: 'evaluate' }), clientId: 'evaluate' });
     await prepareTopicsAndSchemas(platform, config.kafka);
     const { series, source } = await readFeaturesWithSource(platform, { symbol: o.symbol, interval: o.interval, from: o.from - o.warmupMs, to: o.to });
@@ -54,13 +75,15 @@ export async function loadSeries(
   }
   if (o.source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be files or kafka, not "${o.source}"`);
   const candles = await loadCandlesFromFile(config.data.dir, config.replay.file, o.symbol, o.interval, { from: o.from - o.warmupMs, to: o.to });
-  const { texts, files } = loadTextsFromFiles(config.data.dir, TEXT_DATA_FILES);
+  const textFiles = o.texts?.files ?? TEXT_DATA_FILES;
+  const columns = o.texts?.columns;
+  const { texts, files } = loadTextsFromFiles(config.data.dir, textFiles, { ...(columns ? { columns } : {}), onDeadRow: deadRowReporter(o.log) });
   for (const f of files)
     o.log(
-      `texts: ${f.texts} from ${f.file} (${f.rows} rows, ${f.dead} malformed, ${f.duplicates} duplicates${f.excluded.map((e) => `, ${e.rows} excluded: ${e.reason}`).join('')})`,
+      `texts: ${f.texts} from ${f.file} (${f.format}${f.columns ? ` columns ${JSON.stringify(f.columns)}` : ''}; ${f.rows} rows, ${f.dead} malformed or future-dated, ${f.duplicates} duplicates${f.excluded.map((e) => `, ${e.rows} excluded: ${e.reason}`).join('')})`,
     );
   const windowMs = config.features.sentimentWindowMs;
-  if (onLineage) onLineage(await filesLineage(config.data.dir, config.replay.file, candles, TEXT_DATA_FILES, texts, windowMs));
+  if (onLineage) onLineage(await filesLineage(config.data.dir, config.replay.file, candles, textFiles, texts, windowMs));
   o.log(`computing features over ${candles.length} candles and ${texts.length} texts from ${config.data.dir} (the live processor's code)`);
   return seriesOf(featuresFromCandles(candles, texts, { windowMs }), o.symbol, o.interval);
 }
@@ -80,13 +103,16 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   const T = int('T', values.T, 48);
   const units = values.units ? int('units', values.units, MODEL_DEFAULTS.units) : MODEL_DEFAULTS.units;
   const horizons = horizonsFor(parseHorizons(ctx.config.forecast.horizons), interval);
+  const costs = costsFlags(values);
+  const texts = textFilesFlags(values);
+  if (texts.own && values.source === 'kafka') throw new UsageError('--text-file applies to --source files: the features topic has its texts joined already');
   const log = (line: string): void => ctx.output.note(`[evaluate] ${line}`);
   const finalRun = await openFinalRun(ctx, purpose, { T, units, horizons, forceReason: values['force-reason'], ledger: values.ledger }, log);
   const backendFlag = values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined;
   const loaded = await loadTf(backendFlag);
   log(`tfjs backend: ${loaded.backend}`);
   const data: { lineage?: ArtifactLineage } = {};
-  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from, to, warmupMs: 200 * HOUR, log }, (l) => {
+  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from, to, warmupMs: 200 * HOUR, log, texts }, (l) => {
     data.lineage = { commit: codeCommit(), ...l };
   });
   const started = Date.now();
@@ -110,7 +136,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
     ),
     ...(values.epochs ? { epochs: int('epochs', values.epochs, 8) } : {}),
     units,
-    ...(values['fee-bps'] ? { feeBps: int('fee-bps', values['fee-bps'], 10) } : {}),
+    costs,
     seed: int('seed', values.seed, 42),
     onProgress: log,
     onBatch: (fold, folds, b, bs) => {
@@ -139,7 +165,7 @@ export async function evaluate(ctx: CommandContext): Promise<number> {
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${out}.json and ${out}.html`);
   const goals = result.distributional ? goalsOf(result.distributional) : [];
   for (const g of goals) log(`goal ${g.id}: ${g.text}`);
-  ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, verdict, goals });
+  ctx.output.json({ purpose, folds: result.folds.length, windows: result.overall.n, costs: result.costs, verdict, goals });
   return 0;
 }
 

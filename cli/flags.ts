@@ -19,6 +19,8 @@ export interface FlagSpec {
   readonly defaultText?: string;
   /** The BITPREDICT_* key whose value the command takes when the flag is absent. */
   readonly configKey?: string;
+  /** Given to parseArgs: the flag may be repeated, its value is the list of every one given. */
+  readonly multiple?: boolean;
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
@@ -134,6 +136,7 @@ function keyDefault(key: string): string {
 }
 
 function flagDefault(spec: FlagSpec): string {
+  if (spec.multiple === true) return `${spec.defaultText === undefined ? '' : ` (default: ${spec.defaultText})`}; repeatable`;
   if (spec.configKey !== undefined) return ` (default: ${keyDefault(spec.configKey)})`;
   if (spec.defaultText !== undefined) return ` (default: ${spec.defaultText})`;
   if (spec.type === 'string' && spec.default !== undefined) return ` (default: ${String(spec.default)})`;

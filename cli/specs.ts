@@ -5,15 +5,48 @@
 import type { CommandSpec, FlagTable } from './flags.js';
 import { TRAIN_DEFAULTS } from '../trainer/model/train.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
+import { DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS } from '../trainer/domain/costs.js';
 
 const BACKEND = { type: 'string', value: 'tensorflow|wasm|cpu', doc: 'tfjs backend', defaultText: 'the fastest that loads here' } as const;
 const SYMBOL = { type: 'string', value: 'SYMBOL', doc: 'the series symbol', configKey: 'BITPREDICT_REPLAY_SYMBOL' } as const;
+/** The one cost model of evaluate and backtest (trainer/domain/costs.ts): the same flags and defaults on both. */
+const COST_FLAGS = {
+  'fee-bps': {
+    type: 'string',
+    value: 'BPS',
+    doc: 'fee per side (per unit of position change) of the strategy figures, basis points',
+    defaultText: String(DEFAULT_FEE_BPS),
+  },
+  'slippage-bps': {
+    type: 'string',
+    value: 'BPS',
+    doc: 'slippage per side, charged like the fee; the report prints both as costs',
+    defaultText: String(DEFAULT_SLIPPAGE_BPS),
+  },
+} as const;
+/** Texts of your own instead of the data folder's (core/data/text: the four known layouts or a generic CSV with a header). */
+const TEXT_FLAGS = {
+  'text-file': {
+    type: 'string',
+    multiple: true,
+    value: 'FILE',
+    doc: 'read the texts from this CSV (a path from here) instead of the built-in list: one of the four known layouts, or any CSV with a header whose time and text columns have common names (time/timestamp/date/created_at/published..., text/title/content/body/tweet...); times in epoch ms, s or ISO (UTC without a zone); bad and future-dated rows are reported with their line numbers',
+    defaultText: "the data folder's four text files",
+  },
+  'text-columns': {
+    type: 'string',
+    value: 'ROLE=COLUMN,...',
+    doc: 'the columns of a generic --text-file, e.g. time=created_at,text=body,source=site (roles: time, text, source, id)',
+    defaultText: 'found by their names',
+  },
+} as const;
 const INTERVAL = { type: 'string', value: '1m|1h|1d', doc: 'the candle interval', configKey: 'BITPREDICT_REPLAY_INTERVAL' } as const;
 
 export const TRAIN_FLAGS = {
   source: { type: 'string', default: 'files', value: 'files|kafka', doc: 'read the series from the data folder (files) or the features topic (kafka)' },
   symbol: SYMBOL,
   interval: INTERVAL,
+  ...TEXT_FLAGS,
   'train-from': { type: 'string', value: 'ISO', doc: 'first time of the training range', defaultText: 'two years before --train-to' },
   'train-to': {
     type: 'string',
@@ -42,11 +75,16 @@ export const BACKTEST_FLAGS = {
   to: { type: 'string', value: 'ISO', doc: 'end of the range, exclusive (required); 1h past 2025-01-01 is the final window' },
   symbol: SYMBOL,
   interval: INTERVAL,
-  model: { type: 'string', default: 'champion', value: 'champion|VERSION|baseline', doc: 'the model to trade on' },
+  model: {
+    type: 'string',
+    default: 'champion',
+    value: 'latest|champion|VERSION|baseline',
+    doc: 'the model to trade on: latest = the newest trained version, promoted or not; champion = the promoted one; baseline = the EMA-drift baseline',
+  },
   source: { type: 'string', default: 'kafka', value: 'kafka|files', doc: 'events from market.candles + text.raw, or from the data folder' },
   'candle-file': { type: 'string', value: 'FILE', doc: 'candle file for --source files', configKey: 'BITPREDICT_REPLAY_FILE' },
-  'fee-bps': { type: 'string', value: 'BPS', doc: 'fee per trade in basis points', defaultText: '10' },
-  'slippage-bps': { type: 'string', value: 'BPS', doc: 'slippage per trade in basis points', defaultText: '5' },
+  ...TEXT_FLAGS,
+  ...COST_FLAGS,
   mode: { type: 'string', default: 'long-flat', value: 'long-flat|long-short', doc: 'trading rule' },
   threshold: { type: 'string', value: 'X', doc: 'minimum predicted move to trade', defaultText: '0' },
   'warmup-bars': {
@@ -77,6 +115,7 @@ export const EVALUATE_FLAGS = {
   source: { type: 'string', default: 'files', value: 'files|kafka', doc: 'the data folder or the features topic' },
   symbol: SYMBOL,
   interval: INTERVAL,
+  ...TEXT_FLAGS,
   from: { type: 'string', value: 'ISO', doc: 'first time read', defaultText: '2019-01-01 (final: 2022-01-01)' },
   to: { type: 'string', value: 'ISO', doc: 'end of the data read', defaultText: '2025-01-01 (final: 2026-02-01)' },
   T: { type: 'string', value: 'N', doc: 'input window length in candles', defaultText: '48' },
@@ -87,7 +126,7 @@ export const EVALUATE_FLAGS = {
   epochs: { type: 'string', value: 'N', doc: 'training epochs', defaultText: '8' },
   units: { type: 'string', value: 'N', doc: 'LSTM units', defaultText: String(MODEL_DEFAULTS.units) },
   seed: { type: 'string', value: 'N', doc: 'random seed', defaultText: '42' },
-  'fee-bps': { type: 'string', value: 'BPS', doc: 'fee per trade of the strategy figures', defaultText: '10' },
+  ...COST_FLAGS,
   out: { type: 'string', value: 'PATH', doc: 'report path without extension', defaultText: 'reports/evaluation-<purpose>-<symbol>-<interval>' },
   backend: BACKEND,
   'force-reason': { type: 'string', value: 'WHY', doc: 'look at the final window again, recorded in the ledger with this reason' },

@@ -12,7 +12,7 @@ import { parseFlags, UsageError } from './flags.js';
 import { MODELS_SHOW_FLAGS, TRAIN_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { isoTimeFlag as parseTime, wholeNumberFlag } from './args.js';
+import { isoTimeFlag as parseTime, textFilesFlags, wholeNumberFlag } from './args.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
 import { loadSeries } from './evaluate.js';
@@ -21,7 +21,7 @@ import { retrain } from '../trainer/retrain.js';
 import { assertNotFinal, FINAL_WINDOW_START } from '../core/models/domain/dataset.js';
 import { TRAIN_DEFAULTS } from '../trainer/model/train.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
-import { announce, listVersions, readMeta, readRegistry, recordPromotion, rollback } from '../core/models/registry.js';
+import { announce, listVersions, readMeta, readRegistry, recordPromotion, resolveVersion, rollback } from '../core/models/registry.js';
 import type { ArtifactMeta } from '../core/models/artifact.js';
 import { describeLineage, type ArtifactLineage } from '../core/models/lineage.js';
 import { startSigning } from '../core/models/signing.js';
@@ -36,6 +36,8 @@ export async function train(ctx: CommandContext): Promise<number> {
   const symbol = values.symbol ?? config.replay.symbol;
   const interval = values.interval ?? config.replay.interval;
   const valDays = wholeNumberFlag('val-days', values['val-days'], 30, 1);
+  const texts = textFilesFlags(values);
+  if (texts.own && values.source === 'kafka') throw new UsageError('--text-file applies to --source files: the features topic has its texts joined already');
   const live = values.live;
   if (live && (values['train-to'] !== undefined || values['train-from'] !== undefined))
     throw new UsageError('--live trains on the window that ends at the latest data: it takes no --train-from or --train-to');
@@ -44,9 +46,11 @@ export async function train(ctx: CommandContext): Promise<number> {
   let valTo = parseTime('train-to', values['train-to'], FINAL_WINDOW_START - valDays * DAY, trainToMeaning) + valDays * DAY;
   let trainTo = valTo - valDays * DAY;
   if (!live && interval === '1h' && valTo > FINAL_WINDOW_START) {
-    const latest = new Date(FINAL_WINDOW_START - valDays * DAY).toISOString();
+    // The date typed is named as typed: the validation end (valDays later) is the one that collides.
+    const iso = (t: number): string => new Date(t).toISOString();
+    const typed = values['train-to'] ?? iso(trainTo);
     throw new UsageError(
-      `--train-to ${new Date(trainTo).toISOString()}: ${trainToMeaning} and end at ${new Date(valTo).toISOString()}, inside the final evaluation window (from ${new Date(FINAL_WINDOW_START).toISOString()}); the latest --train-to is ${latest}`,
+      `--train-to ${typed} is too late: training ends there and the ${valDays} validation days after it (--val-days ${valDays}) would end at ${iso(valTo)}, inside the final evaluation window that starts ${iso(FINAL_WINDOW_START)}. The latest --train-to that works with --val-days ${valDays} is ${iso(FINAL_WINDOW_START - valDays * DAY)} (or give fewer --val-days)`,
     );
   }
   let trainFrom = parseTime('train-from', values['train-from'], trainTo - 730 * DAY);
@@ -61,7 +65,7 @@ export async function train(ctx: CommandContext): Promise<number> {
   const loaded = await loadTf(values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined);
   log(`tfjs backend: ${loaded.backend}`);
   const data: { lineage?: Omit<ArtifactLineage, 'commit'> } = {};
-  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: loadFrom, to: loadTo, warmupMs: 200 * HOUR, log }, (l) => {
+  const series = await loadSeries(ctx, { source: values.source, symbol, interval, from: loadFrom, to: loadTo, warmupMs: 200 * HOUR, log, texts }, (l) => {
     data.lineage = l;
   });
   if (live) {
@@ -118,29 +122,6 @@ function scoreText(m: Record<string, number> | undefined): string {
 }
 
 const USAGE = 'usage: bitpredict models list|show <version|latest|champion> [--json]|promote <version>|rollback';
-
-/**
- * The version a name stands for: "champion" (the registry's), "latest" (the newest createdAt among
- * readable versions) or a version itself. Unknown: ERR_NOT_FOUND listing the known versions.
- */
-async function resolveVersion(store: string, name: string, wanted: string): Promise<string> {
-  const versions = await listVersions(store, name);
-  const known = versions.length === 0 ? 'none (train one with bitpredict train)' : versions.map((v) => v.version).join(', ');
-  if (wanted === 'champion') {
-    const { champion } = await readRegistry(store, name);
-    if (champion === null) throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no champion yet; known versions: ${known}`);
-    return champion;
-  }
-  if (wanted === 'latest') {
-    const readable = versions.filter((v) => v.meta !== null);
-    if (readable.length === 0) throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no readable version in ${store}; known versions: ${known}`);
-    // Sorted by name already (versions are creation times); createdAt decides for hand-named ones.
-    return readable.reduce((a, b) => (Date.parse(b.meta!.createdAt) >= Date.parse(a.meta!.createdAt) ? b : a)).version;
-  }
-  if (!versions.some((v) => v.version === wanted))
-    throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no version "${wanted}"; known versions: ${known}`);
-  return wanted;
-}
 
 /** An artifact's meta for people: identity, training range, head, hyperparameters, every metric, and the lineage. */
 export function describeMeta(meta: ArtifactMeta, champion: string | null): string[] {

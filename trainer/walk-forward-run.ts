@@ -29,6 +29,7 @@ import { BASELINE_NAMES } from '../core/forecast/baselines.js';
 import { pitValue } from '../core/forecast/scoring.js';
 import { scoreHorizon, type ScoredItem } from '../core/forecast/evaluate.js';
 import { fanOf, type DistributionalEvaluation } from './domain/report.js';
+import { costBpsPerSide, costModel, type CostModel } from './domain/costs.js';
 
 export interface WalkForwardRunOptions {
   loaded: LoadedTf;
@@ -51,7 +52,8 @@ export interface WalkForwardRunOptions {
   learningRate?: number;
   units?: number;
   seed?: number;
-  feeBps?: number;
+  /** fee + slippage per side of the strategy figures (trainer/domain/costs.ts; DEFAULT_COSTS when absent) */
+  costs?: CostModel;
   emaSpan?: number;
   /** forecast horizons in steps (ascending; default [1]): the model's head and every baseline are scored on each */
   horizons?: readonly number[];
@@ -137,7 +139,9 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
   const batchSize = o.batchSize ?? TRAIN_DEFAULTS.batchSize;
   const learningRate = o.learningRate ?? TRAIN_DEFAULTS.learningRate;
   const units = o.units ?? MODEL_DEFAULTS.units;
-  const feeBps = o.feeBps ?? 10;
+  const costs = o.costs ?? costModel();
+  // The trading simulation charges fee + slippage together, per side per unit of position change.
+  const feeBps = costBpsPerSide(costs);
   const ppy = periodsPerYear(o.interval);
   const horizons = [...(o.horizons ?? [1])];
   const say = o.onProgress ?? (() => undefined);
@@ -238,7 +242,8 @@ export async function runWalkForward(o: WalkForwardRunOptions): Promise<Evaluati
       to: iso(folds.at(-1)?.testTo ?? o.end),
       nWindows: overall.actual.length,
     },
-    trading: { feeBps, threshold: 0, mode: 'long-flat', periodsPerYear: ppy },
+    costs,
+    trading: { costBpsPerSide: feeBps, threshold: 0, mode: 'long-flat', periodsPerYear: ppy },
     config,
     folds: foldResults,
     overall: { n: overall.actual.length, models: overallModels, buyAndHold: buyAndHold(overall.actual, trading).summary },

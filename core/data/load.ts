@@ -8,7 +8,16 @@ import type { Candle, ScoredText } from '../../schemas/types.js';
 import { firstLines, resolveDataFile } from './files.js';
 import { replayBatches, type DeadRow } from './candle-file.js';
 import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs } from './candles/index.js';
-import { TEXT_FORMATS_HELP, detectTextFormat, mapTextCsv, type ExcludedRows, type TextFileFormat } from './text/index.js';
+import {
+  TEXT_FORMATS_HELP,
+  detectTextFormat,
+  mapGenericTextCsv,
+  mapTextCsv,
+  type CsvMapping,
+  type ExcludedRows,
+  type TextColumns,
+  type TextFileFormat,
+} from './text/index.js';
 import { scoredTextOf } from '../text/scored.js';
 
 /** Default tolerance for event times in the future (the config default, BITPREDICT_FUTURE_TOLERANCE_MS). */
@@ -72,37 +81,62 @@ export interface LoadTextsOptions {
   onDeadRow?(row: { line: number; raw: string; reason: string }): void;
   /** Called once per exclusion rule of the file's format, with how many rows it left out and why. */
   onExcluded?(excluded: ExcludedRows): void;
+  /**
+   * The columns of a generic text CSV (--text-columns): given, the file is read as one even when its
+   * header is one of the known layouts. Absent, a header that is none of them is read as a generic
+   * CSV whose columns are found by their common names (core/data/text/generic.ts).
+   */
+  columns?: Partial<TextColumns>;
 }
 
 /** What reading one text file gave: its rows and where each went, as the text replay counts them. */
 export interface TextFileReport {
   file: string;
-  format: TextFileFormat;
+  format: TextFileFormat | 'generic';
   rows: number;
   texts: number;
   dead: number;
   duplicates: number;
   excluded: ExcludedRows[];
+  /** The columns read, for a generic CSV. */
+  columns?: TextColumns;
 }
 
 function readTextFile(dataDir: string, file: string, opts: LoadTextsOptions): { texts: ScoredText[]; report: TextFileReport } {
   const path = resolveDataFile(dataDir, file);
   const content = readFileSync(path, 'utf8');
   const nl = content.indexOf('\n');
-  const format = detectTextFormat(content.slice(0, nl >= 0 ? nl : 4096));
-  if (format === null) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: header is none of ${TEXT_FORMATS_HELP}`);
+  const known = opts.columns === undefined ? detectTextFormat(content.slice(0, nl >= 0 ? nl : 4096)) : null;
   const now = (opts.now ?? Date.now)();
-  let mapped;
+  const source = `replay:${basename(path)}`;
+  let mapped: CsvMapping & { columns?: TextColumns };
   try {
-    mapped = mapTextCsv(content, format, `replay:${basename(path)}`, { now, futureToleranceMs: FUTURE_TOLERANCE_MS });
+    mapped =
+      known === null
+        ? mapGenericTextCsv(content, source, { now, futureToleranceMs: FUTURE_TOLERANCE_MS, ...(opts.columns ? { columns: opts.columns } : {}) })
+        : mapTextCsv(content, known, source, { now, futureToleranceMs: FUTURE_TOLERANCE_MS });
   } catch (err) {
-    throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${errorMessage(err)}`, { cause: err });
+    const layouts = known === null && opts.columns === undefined ? `; the header is none of ${TEXT_FORMATS_HELP} either` : '';
+    throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${errorMessage(err)}${layouts}`, { cause: err });
   }
   if (opts.onDeadRow) for (const d of mapped.dead) opts.onDeadRow(d);
   if (opts.onExcluded) for (const e of mapped.excluded) opts.onExcluded(e);
   const texts = mapped.drafts.map((d) => scoredTextOf(d, null, now));
   const { rows, duplicates, excluded } = mapped;
-  return { texts, report: { file: path, format, rows, texts: texts.length, dead: mapped.dead.length, duplicates, excluded } };
+  const format = known ?? 'generic';
+  return {
+    texts,
+    report: {
+      file: path,
+      format,
+      rows,
+      texts: texts.length,
+      dead: mapped.dead.length,
+      duplicates,
+      excluded,
+      ...(mapped.columns ? { columns: mapped.columns } : {}),
+    },
+  };
 }
 
 /**

@@ -89,6 +89,29 @@ export async function listVersions(storeDir: string, name: string): Promise<{ ve
   return out;
 }
 
+/**
+ * The version a name stands for: "champion" (the registry's), "latest" (the newest createdAt among
+ * readable versions) or a version itself. Unknown: ERR_NOT_FOUND listing the known versions.
+ */
+export async function resolveVersion(store: string, name: string, wanted: string): Promise<string> {
+  const versions = await listVersions(store, name);
+  const known = versions.length === 0 ? 'none (train one with bitpredict train)' : versions.map((v) => v.version).join(', ');
+  if (wanted === 'champion') {
+    const { champion } = await readRegistry(store, name);
+    if (champion === null) throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no champion yet; known versions: ${known}`);
+    return champion;
+  }
+  if (wanted === 'latest') {
+    const readable = versions.filter((v) => v.meta !== null);
+    if (readable.length === 0) throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no readable version in ${store}; known versions: ${known}`);
+    // Sorted by name already (versions are creation times); createdAt decides for hand-named ones.
+    return readable.reduce((a, b) => (Date.parse(b.meta!.createdAt) >= Date.parse(a.meta!.createdAt) ? b : a)).version;
+  }
+  if (!versions.some((v) => v.version === wanted))
+    throw new BitPredictError('ERR_NOT_FOUND', `model ${name} has no version "${wanted}"; known versions: ${known}`);
+  return wanted;
+}
+
 /** The announcement of an artifact; its URI is the store folder unless given (kafka://, from publishArtifact). */
 export function announcementOf(
   meta: ArtifactMeta,

@@ -43,6 +43,7 @@ import { MODEL_DEFAULTS } from '../../core/models/model.js';
 import { trainModel, TRAIN_DEFAULTS } from '../model/train.js';
 import { loadTf, type LoadedTf } from '../../core/models/tf.js';
 import type { BacktestEvents } from './types.js';
+import { costModel, type CostModel } from '../domain/costs.js';
 
 export type ModelChoice = { kind: 'baseline' } | { kind: 'artifact'; dir: string; label: string /* 'champion' or the version */ };
 
@@ -174,6 +175,8 @@ export interface BacktestResult {
     trainedTo: string | null;
   };
   config: Record<string, JsonScalar | JsonScalar[] | Record<string, JsonScalar>>;
+  /** The cost model of every strategy figure (trainer/domain/costs.ts), as evaluate prints it. */
+  costs: CostModel;
   trading: BacktestTrading;
   metrics: { model: ModelMetrics; persistence: ModelMetrics; emaDrift: ModelMetrics; buyAndHold: TradingSummary };
   retrains?: BacktestRetrain[];
@@ -197,13 +200,7 @@ function checkOptions(o: BacktestOptions): void {
     throw invalid(`backtest range must be integer ms with from < to, got ${String(range.from)}..${String(range.to)}`);
   }
   const t = o.trading;
-  for (const [k, v] of [
-    ['feeBps', t.feeBps],
-    ['slippageBps', t.slippageBps],
-  ] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw invalid(`trading.${k} must be a finite number >= 0, got ${String(v)}`);
-  }
-  if (t.feeBps + t.slippageBps >= 10_000) throw invalid(`trading: feeBps + slippageBps (${t.feeBps + t.slippageBps}) must be below 10000`);
+  costModel({ feeBps: t.feeBps, slippageBps: t.slippageBps }, 'trading');
   if (t.mode !== 'long-flat' && t.mode !== 'long-short') throw invalid(`trading.mode must be long-flat or long-short, got ${JSON.stringify(t.mode)}`);
   if (t.threshold !== undefined && !(Number.isFinite(t.threshold) && t.threshold >= 0))
     throw invalid(`trading.threshold must be a finite number >= 0, got ${String(t.threshold)}`);
@@ -537,6 +534,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
     },
     model: modelInfo,
     config: resultConfig(o, m, T, rollingWindow, scored),
+    costs: costModel({ feeBps: o.trading.feeBps, slippageBps: o.trading.slippageBps }),
     trading: scored.trading,
     metrics: scored.metrics,
     ...(retrains ? { retrains } : {}),

@@ -80,7 +80,9 @@ describe('renderBacktestReport', () => {
     expect(html).toContain(result.range.to);
     expect(html).toContain('<th>version</th><td>1</td>');
     expect(html).toContain('<th>sentimentWindowMs</th>');
-    expect(html).toContain('10 bps fee and 5 bps slippage per side');
+    expect(html).toContain('10 bps fee + 5 bps slippage per side (15 bps per side per unit of position change)');
+    // The baseline is named in the title, not given the "1" of its code as if it were a trained version.
+    expect(html).toContain('<title>BitPredict backtest: baseline-ema-drift on BTCUSDT 1h');
     expect(html).not.toContain('Walk-forward retrains');
   });
 

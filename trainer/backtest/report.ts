@@ -4,9 +4,15 @@
 // the BacktestResult, so a report can be re-rendered from a saved JSON file.
 import { escapeHtml, fixed, fmt, iso, lineChart, metricsTable as table, NA, pct, reportCss, scatterChart, type Line } from '../domain/html.js';
 import type { BacktestResult } from './engine.js';
+import { describeCosts } from '../domain/costs.js';
 
 /** Points per line chart (the evaluation report draws 1,200; a backtest's series is one long run). */
 const MAX_POINTS = 1500;
+
+/** The model as a title names it: the baseline by its name (its "1" is the code's version, not a trained one), a trained model with its version. */
+function modelTitle(r: BacktestResult): string {
+  return r.model.choice === 'baseline' ? r.model.name : `${r.model.name} ${r.model.version}`;
+}
 
 function charts(r: BacktestResult): string {
   const s = r.series;
@@ -93,11 +99,11 @@ const CSS = reportCss('.summary{padding:1em;border-left:5px solid #888;backgroun
 
 /** A self-contained HTML page for a BacktestResult. */
 export function renderBacktestReport(r: BacktestResult): string {
-  const title = `BitPredict backtest: ${r.model.name} ${r.model.version} on ${r.range.symbol} ${r.range.interval}, ${r.range.from} to ${r.range.to}`;
+  const title = `BitPredict backtest: ${modelTitle(r)} on ${r.range.symbol} ${r.range.interval}, ${r.range.from} to ${r.range.to}`;
   const t = r.trading;
   const m = r.metrics.model;
   const bh = r.metrics.buyAndHold;
-  const summary = `Over ${r.data.bars} traded bars, a ${t.mode} rule on the forecasts of ${r.model.name} ${r.model.version} returned ${pct(t.summary.totalReturn)} after ${fmt(t.feeBps)} bps fee and ${fmt(t.slippageBps)} bps slippage per side (Sharpe ${fixed(t.summary.sharpe, 2)}, max drawdown ${pct(t.summary.maxDrawdown)}, ${t.summary.trades} trades), against ${pct(bh.totalReturn)} for buy-and-hold. Its direction was right ${pct(m.direction.accuracy, 1)} of the time; persistence (no change) has RMSE ${fmt(r.metrics.persistence.regression.rmse)} against the model's ${fmt(m.regression.rmse)}.`;
+  const summary = `Over ${r.data.bars} traded bars, a ${t.mode} rule on the forecasts of ${modelTitle(r)} returned ${pct(t.summary.totalReturn)} after ${describeCosts(r.costs)} (Sharpe ${fixed(t.summary.sharpe, 2)}, max drawdown ${pct(t.summary.maxDrawdown)}, ${t.summary.trades} trades), against ${pct(bh.totalReturn)} for buy-and-hold. Its direction was right ${pct(m.direction.accuracy, 1)} of the time; persistence (no change) has RMSE ${fmt(r.metrics.persistence.regression.rmse)} against the model's ${fmt(m.regression.rmse)}.`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${CSS}</style></head>
 <body>

@@ -18,6 +18,7 @@ import { scoredTextOf, type ScorableText } from '../../core/text/scored.js';
 import type { BacktestEvents, BacktestRange, CandleGap } from './types.js';
 import { seriesKey } from '../../schemas/keys.js';
 import type { Config } from '../../core/config.js';
+import type { TextColumns } from '../../core/data/text/index.js';
 
 /** The config default of BITPREDICT_FEATURES_SENTIMENT_WINDOW_MS, for the files path when none is given. */
 export const DEFAULT_SENTIMENT_WINDOW_MS = 14_400_000;
@@ -253,6 +254,10 @@ export interface FileSourceOptions {
   candleFile: string;
   /** Tweets / news CSVs, in the order a text replay would publish them (a later file's id wins). */
   textFiles: string[];
+  /** The columns of generic text CSVs (--text-columns; core/data/text/generic.ts). */
+  textColumns?: Partial<TextColumns>;
+  /** Each text row the replay would dead-letter (malformed, future-dated...), with its file and line. */
+  onDeadTextRow?(file: string, row: { line: number; reason: string }): void;
   range: BacktestRange;
   warmupBars: number;
   /** W of the feature processor (config.features.sentimentWindowMs); default the config default. */
@@ -284,7 +289,14 @@ export async function loadEventsFromFiles(o: FileSourceOptions): Promise<Backtes
   for (const file of o.textFiles) {
     const path = resolveDataFile(o.dataDir, file);
     let dead = 0;
-    const read = loadTextsFromFile(o.dataDir, path, { ...(o.now ? { now: o.now } : {}), onDeadRow: () => void dead++ });
+    const read = loadTextsFromFile(o.dataDir, path, {
+      ...(o.now ? { now: o.now } : {}),
+      ...(o.textColumns ? { columns: o.textColumns } : {}),
+      onDeadRow: (row) => {
+        dead++;
+        o.onDeadTextRow?.(path, row);
+      },
+    });
     for (const t of read) texts.push(t);
     provenance.push(`file ${path}: ${read.length} texts${dead > 0 ? `, ${dead} rows the replay would dead-letter` : ''}`);
     o.onProgress?.(`read and scored ${read.length} texts from ${path}`);

@@ -9,6 +9,7 @@
 // - Missing values are never printed as NaN: functions return null where a number is undefined.
 import { BitPredictError } from '../../core/errors.js';
 import { betaInc, lnGamma, studentTSf, studentTTwoSided } from '../../core/forecast/stats.js';
+import { costBpsPerSide, DEFAULT_COSTS } from './costs.js';
 
 /** A read-only numeric array: number[], Float32Array or Float64Array. */
 export type NumArray = ArrayLike<number>;
@@ -231,7 +232,7 @@ export function periodsPerYear(interval: string): number {
 export interface TradingOptions {
   /** go long when pred > threshold (default 0) */
   threshold?: number;
-  /** cost per side in basis points of notional per unit of position change (default 10) */
+  /** cost per side in basis points of notional per unit of position change: fee + slippage (default: DEFAULT_COSTS of ./costs.ts, 10 + 5) */
   feeBps?: number;
   /** 'long-flat' (default) or 'long-short' (short when pred < -threshold) */
   mode?: 'long-flat' | 'long-short';
@@ -388,7 +389,7 @@ function runPositions(mode: TradingSummary['mode'], pos: Int8Array, actual: NumA
 export function simulateTrading(pred: NumArray, actual: NumArray, options: TradingOptions = {}): TradingRun {
   checkAligned(pred, actual, 'simulateTrading');
   const threshold = options.threshold ?? 0;
-  const feeBps = options.feeBps ?? 10;
+  const feeBps = options.feeBps ?? costBpsPerSide(DEFAULT_COSTS);
   const mode = options.mode ?? 'long-flat';
   const n = actual.length;
   const pos = new Int8Array(n);
@@ -405,7 +406,7 @@ export function buyAndHold(actual: NumArray, options: Pick<TradingOptions, 'feeB
     if (!Number.isFinite(actual[i]!)) throw new BitPredictError('ERR_VALIDATION', `buyAndHold: non-finite actual at index ${i}`);
   }
   const pos = new Int8Array(actual.length).fill(1);
-  return runPositions('buy-and-hold', pos, actual, options.feeBps ?? 10, 0, options.periodsPerYear ?? 8760);
+  return runPositions('buy-and-hold', pos, actual, options.feeBps ?? costBpsPerSide(DEFAULT_COSTS), 0, options.periodsPerYear ?? 8760);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // piece of text is HTML-escaped; missing or non-finite numbers print as "n/a".
 import type { DieboldMarianoResult, ModelMetrics, TradingSummary } from './metrics.js';
 import { buyAndHold, drawdownCurve, rollingDirectionalAccuracy, rollingWindowFor, simulateTrading } from './metrics.js';
+import { describeCosts, type CostModel } from './costs.js';
 import {
   escapeHtml,
   fanChart,
@@ -78,7 +79,10 @@ export interface EvaluationResult {
     nWindows: number;
     source?: string;
   };
-  trading: { feeBps: number; threshold: number; mode: 'long-flat' | 'long-short'; periodsPerYear: number };
+  /** the cost model of every strategy figure (trainer/domain/costs.ts) */
+  costs: CostModel;
+  /** the trading rule; costBpsPerSide = costs.feeBps + costs.slippageBps, charged per side per unit of position change */
+  trading: { costBpsPerSide: number; threshold: number; mode: 'long-flat' | 'long-short'; periodsPerYear: number };
   /** free-form run configuration (walk-forward spans, T, epochs, seeds...) */
   config: Record<string, JsonValue>;
   folds: FoldEvaluation[];
@@ -178,7 +182,7 @@ export function verdictOf(result: EvaluationResult): Verdict {
   const t = m.trading;
   const bh = result.overall.buyAndHold;
   parts.push(
-    `A ${result.trading.mode} rule on its forecasts, after ${fmt(result.trading.feeBps)} bps per side, returned ${pct(t.totalReturn)} (Sharpe ${fixed(t.sharpe, 2)}, max drawdown ${pct(t.maxDrawdown)}, ${t.trades} trades) against ${pct(bh.totalReturn)} for buy-and-hold (Sharpe ${fixed(bh.sharpe, 2)}, max drawdown ${pct(bh.maxDrawdown)}).`,
+    `A ${result.trading.mode} rule on its forecasts, after ${describeCosts(result.costs)}, returned ${pct(t.totalReturn)} (Sharpe ${fixed(t.sharpe, 2)}, max drawdown ${pct(t.maxDrawdown)}, ${t.trades} trades) against ${pct(bh.totalReturn)} for buy-and-hold (Sharpe ${fixed(bh.sharpe, 2)}, max drawdown ${pct(bh.maxDrawdown)}).`,
   );
   const others = result.overall.models.filter((x) => x.name !== name && x.name !== 'persistence' && isNum(x.regression.mse));
   const better = others.filter((x) => isNum(mse) && (x.regression.mse ?? Infinity) <= mse);
@@ -286,9 +290,9 @@ function charts(r: EvaluationResult): string {
   if (!s || s.actual.length < 2) return '<p>No out-of-sample series was recorded, so there are no charts.</p>';
   const names = Object.keys(s.forecasts);
   const order = [r.model.name, ...names.filter((n) => n !== r.model.name)].filter((n) => s.forecasts[n] !== undefined);
-  const opts = { feeBps: r.trading.feeBps, threshold: r.trading.threshold, mode: r.trading.mode, periodsPerYear: r.trading.periodsPerYear };
+  const opts = { feeBps: r.trading.costBpsPerSide, threshold: r.trading.threshold, mode: r.trading.mode, periodsPerYear: r.trading.periodsPerYear };
   const runs = order.map((name, i) => ({ name, color: COLORS[i % COLORS.length]!, run: simulateTrading(s.forecasts[name]!, s.actual, opts) }));
-  const bhRun = buyAndHold(s.actual, { feeBps: r.trading.feeBps, periodsPerYear: r.trading.periodsPerYear });
+  const bhRun = buyAndHold(s.actual, { feeBps: r.trading.costBpsPerSide, periodsPerYear: r.trading.periodsPerYear });
   const xLo = iso(s.eventTimes[0]);
   const xHi = iso(s.eventTimes[s.eventTimes.length - 1]);
   const equityLines: Line[] = [
@@ -456,7 +460,7 @@ export function renderReport(result: EvaluationResult): string {
 ${result.distributional ? distributionalSection(result.distributional) : ''}
 <h2>Point forecasts (secondary): verdict</h2>
 <div class="verdict ${v.beatsPersistence ? 'yes' : 'no'}"><p>${escapeHtml(v.text)}</p>${notes}</div>
-<p>Rule: the model beats persistence only if the Diebold-Mariano test (squared-error loss, h = 1, Harvey-Leybourne-Newbold correction, Student t with n&minus;1 df) gives p &lt; 0.05 AND its MSE is lower. Directional accuracy counts a forecast or return of exactly 0 as &ldquo;not up&rdquo;. Trading: ${escapeHtml(result.trading.mode)}, long when the forecast &gt; ${escapeHtml(fmt(result.trading.threshold))}, fee ${escapeHtml(fmt(result.trading.feeBps))} bps per side per position change, Sharpe annualised with ${escapeHtml(fmt(result.trading.periodsPerYear))} periods per year.</p>
+<p>Rule: the model beats persistence only if the Diebold-Mariano test (squared-error loss, h = 1, Harvey-Leybourne-Newbold correction, Student t with n&minus;1 df) gives p &lt; 0.05 AND its MSE is lower. Directional accuracy counts a forecast or return of exactly 0 as &ldquo;not up&rdquo;. Trading: ${escapeHtml(result.trading.mode)}, long when the forecast &gt; ${escapeHtml(fmt(result.trading.threshold))}, costs ${escapeHtml(describeCosts(result.costs))}, Sharpe annualised with ${escapeHtml(fmt(result.trading.periodsPerYear))} periods per year.</p>
 <h2>Run</h2>
 ${kvTable({
   purpose: result.purpose,
