@@ -129,6 +129,8 @@ async function readEvents(
       range,
       warmupBars,
       sentimentWindowMs: config.features.sentimentWindowMs,
+      columns: plan.values.columns ?? config.replay.columns,
+      dropLast: plan.values['drop-last'] === true || config.replay.dropLast,
       onProgress: log,
     });
   }
