@@ -48,7 +48,9 @@ describe('bitpredict data inspect', () => {
   it('takes exactly one file; a missing file names the setting', async () => {
     expect((await rejection(run(['inspect']))).message).toContain('inspect takes exactly one FILE');
     expect((await rejection(run(['inspect', 'a.csv', 'b.csv']))).message).toContain('exactly one FILE');
-    expect((await rejection(run(['inspect', 'nope.csv']))).message).toMatch(/replay file not found: .*nope.csv \(set BITPREDICT_DATA_DIR/);
+    expect((await rejection(run(['inspect', 'nope.csv']))).message).toMatch(/candle file not found: neither .*nope.csv nor .*nope.csv .*BITPREDICT_DATA_DIR/);
+    // A relative FILE in the working directory comes first (the repository root here, not the data folder).
+    expect((await run(['inspect', 'test/fixtures/candles/generic-datetime.csv'])).out).toContain('rows:        4 (4 candles kept)');
   });
 });
 

@@ -12,7 +12,7 @@ import { parseFlags, UsageError } from './flags.js';
 import { DATA_IMPORT_FLAGS, DATA_INSPECT_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { resolveDataFile } from '../core/data/files.js';
+import { resolveFileArg } from '../core/data/files.js';
 import { formatCandleFileReport, inspectCandleFile, type CandleFileReport } from '../core/data/inspect.js';
 import type { Candle } from '../schemas/types.js';
 
@@ -35,7 +35,7 @@ function oneFile(sub: string, positionals: string[]): string {
 
 async function inspect(ctx: CommandContext, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(DATA_INSPECT_FLAGS, args, true);
-  const file = oneFile('inspect', positionals);
+  const file = resolveFileArg(ctx.config.data.dir, oneFile('inspect', positionals));
   const { report } = await inspectCandleFile(ctx.config.data.dir, file, {
     columns: values.columns,
     symbol: values.symbol ?? ctx.config.replay.symbol,
@@ -50,7 +50,7 @@ async function inspect(ctx: CommandContext, args: string[]): Promise<number> {
 async function importFile(ctx: CommandContext, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(DATA_IMPORT_FLAGS, args, true);
   const file = oneFile('import', positionals);
-  const input = resolveDataFile(ctx.config.data.dir, file);
+  const input = resolveFileArg(ctx.config.data.dir, file);
   const out = resolve(values.out ?? join(dirname(input), `${basename(input, extname(input))}.canonical.csv`));
   if (out === input) throw new UsageError(`--out ${out} is the input file; write the canonical CSV elsewhere`);
   if (existsSync(out) && values.force !== true) throw new UsageError(`--out ${out} exists; pass --force to overwrite it`);

@@ -47,7 +47,7 @@ export const BACKTEST_FLAGS = {
   'candle-file': {
     type: 'string',
     value: 'FILE',
-    doc: 'candle file for --source files, in any layout of docs/replay-and-polling.md#bring-your-own-candles',
+    doc: 'candle file for --source files (relative: to the working directory, else the data folder), in any layout of docs/replay-and-polling.md#bring-your-own-candles',
     configKey: 'BITPREDICT_REPLAY_FILE',
   },
   columns: {
@@ -409,7 +409,9 @@ export const SPECS = {
         positionals: true,
         flags: DATA_INSPECT_FLAGS,
         configKeys: ['BITPREDICT_DATA_DIR'],
-        notes: 'FILE: absolute, or relative to BITPREDICT_DATA_DIR. Layouts and timestamp units: docs/replay-and-polling.md#bring-your-own-candles.',
+        notes:
+          'FILE: absolute, relative to the working directory, or else to BITPREDICT_DATA_DIR. Layouts and timestamp units:\n' +
+          'docs/replay-and-polling.md#bring-your-own-candles.',
         example: 'bitpredict data inspect ~/Downloads/BTCUSDT-1h-2025-01.csv',
       },
       import: {
