@@ -89,7 +89,10 @@ describe('backtest --candle-file in the public layouts, read in place', () => {
     expect(err.message).toContain('holds BTCUSDT:1h candles from 2024-03-01T00:00:00.000Z');
     expect(err.message).toContain('the earliest --from that works is 2024-03-09T08:00:00.000Z');
     expect(err.message).toContain('lower --warmup-bars (the 96 candles before --from that the file has)');
-    // That --from works.
-    expect((await run(dataDir, ['--from', '2024-03-09T08:00:00Z', '--to', '2024-03-20T00:00:00Z', '--candle-file', klines])).code).toBe(0);
+    // That --from works; --drop-last drops the file's last row and says so.
+    const ok = await run(dataDir, ['--from', '2024-03-09T08:00:00Z', '--to', '2024-03-31T00:00:00Z', '--candle-file', klines, '--drop-last']);
+    expect(ok.code).toBe(0);
+    expect(ok.err).toContain('dropped the last row, line 720 (open 2024-03-30T23:00:00.000Z): asked to (--drop-last)');
+    expect((ok.json['data'] as { provenance: string[] }).provenance.join('\n')).toContain('dropped the last row, line 720');
   });
 });
