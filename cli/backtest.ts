@@ -20,6 +20,7 @@ import { artifactDir } from '../core/models/artifact.js';
 import { resolveVersion } from '../core/models/registry.js';
 import { loadTf } from '../core/models/tf.js';
 import { loadEventsFromFiles, loadEventsFromKafka } from '../trainer/backtest/source.js';
+import { resolveFileArg } from '../core/data/files.js';
 import { runBacktest, type ModelChoice } from '../trainer/backtest/engine.js';
 import { renderBacktestReport } from '../trainer/backtest/report.js';
 import type { BacktestEvents, BacktestRange } from '../trainer/backtest/types.js';
@@ -130,7 +131,8 @@ async function readEvents(
     await prepareTopicsAndSchemas(platform, config.kafka);
     events = await loadEventsFromKafka(platform, { config, range, warmupBars, onProgress: bar });
   } else {
-    const candleFile = plan.values['candle-file'] ?? (range.interval === '1m' ? MINUTE_FILE : config.replay.file);
+    const flag = plan.values['candle-file'];
+    const candleFile = flag !== undefined ? resolveFileArg(config.data.dir, flag) : range.interval === '1m' ? MINUTE_FILE : config.replay.file;
     events = await loadEventsFromFiles({
       dataDir: config.data.dir,
       candleFile,
@@ -140,6 +142,8 @@ async function readEvents(
       range,
       warmupBars,
       sentimentWindowMs: config.features.sentimentWindowMs,
+      columns: plan.values.columns ?? config.replay.columns,
+      dropLast: plan.values['drop-last'] === true || config.replay.dropLast,
       onProgress: log,
     });
   }

@@ -122,6 +122,19 @@ describe('a bad flag, value or command', () => {
     expect((await cli(['frobnicate'])).err).toBe('bitpredict: unknown command "frobnicate"\nsee bitpredict --help\n');
   });
 
+  it('data: a subcommand is needed, a wrong one or a mistyped flag is named, nothing loaded', async () => {
+    const { commands, loaded } = unloadable(COMMANDS);
+    const none = await cli(['data'], commands);
+    expect(none.code).toBe(2);
+    expect(none.err).toBe('bitpredict data: a subcommand is needed: inspect, import, fetch\nsee bitpredict data --help\n');
+    expect((await cli(['data', 'inspekt', 'f.csv'], commands)).err).toContain('unknown subcommand "inspekt" (did you mean inspect?)');
+    const typo = await cli(['data', 'import', 'f.csv', '--colums', 'time=t'], commands);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toContain('bitpredict data import:');
+    expect(typo.err).toContain('--columns');
+    expect(loaded).toEqual([]);
+  });
+
   it("a bad value the command finds is printed the same way, with the command's path", async () => {
     const commands: Record<string, CommandEntry> = {
       fake: {

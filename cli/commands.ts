@@ -32,6 +32,8 @@ export const COMMANDS: Readonly<Record<keyof typeof SPECS, CommandEntry>> = {
   'text-replay': { spec: SPECS['text-replay'], load: async () => (await import('./text.js')).runTextReplay },
   gateway: { spec: SPECS['gateway'], load: async () => (await import('./services.js')).gateway },
   dlq: { spec: SPECS['dlq'], load: async () => (await import('./dlq.js')).dlq },
+  // `bitpredict data inspect|import` (cli/data.ts); `data fetch` (cli/data-fetch.ts) is dispatched from cli/data.ts too.
+  data: { spec: SPECS['data'], load: async () => (await import('./data.js')).data },
   keys: { spec: SPECS['keys'], load: async () => (await import('./keys.js')).keys },
 };
 

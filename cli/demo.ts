@@ -269,6 +269,7 @@ async function replayCandles(run: DemoRun, opts: DemoOptions, afterHistory: (his
     rate: 0,
     from: config.replay.from,
     to: liveFrom,
+    columns: config.replay.columns,
     signal,
     onProgress: (p) => {
       if (Date.now() - lastReport > 2000) {
@@ -290,8 +291,11 @@ async function replayCandles(run: DemoRun, opts: DemoOptions, afterHistory: (his
       interval: config.replay.interval,
       rate,
       from: liveFrom,
+      columns: config.replay.columns,
+      dropLast: config.replay.dropLast,
       signal,
     });
+    if (live.droppedLastRow !== null) say(live.droppedLastRow);
     if (!live.aborted) say(`replay finished: ${live.published} more candles. Still serving; Ctrl-C to stop.`);
   }
 }

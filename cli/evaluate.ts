@@ -17,7 +17,8 @@ import { costsFlags, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
-import { loadCandlesFromFile, loadTextsFromFiles } from '../core/data/load.js';
+import { readCandleFile, loadTextsFromFiles } from '../core/data/load.js';
+import { describeDroppedLastRow } from '../core/data/candle-file.js';
 import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 import { readFeaturesWithSource } from '../trainer/data.js';
 import { featuresFromCandles, seriesOf } from '../core/features/batch.js';
@@ -74,7 +75,14 @@ export async function loadSeries(
     return series;
   }
   if (o.source !== 'files') throw new BitPredictError('ERR_CONFIG_INVALID', `--source must be files or kafka, not "${o.source}"`);
-  const candles = await loadCandlesFromFile(config.data.dir, config.replay.file, o.symbol, o.interval, { from: o.from - o.warmupMs, to: o.to });
+  const read = await readCandleFile(config.data.dir, config.replay.file, o.symbol, o.interval, {
+    from: o.from - o.warmupMs,
+    to: o.to,
+    columns: config.replay.columns,
+    dropLast: config.replay.dropLast,
+  });
+  const { candles } = read;
+  if (read.droppedLastRow !== null) o.log(describeDroppedLastRow(read.droppedLastRow));
   const textFiles = o.texts?.files ?? TEXT_DATA_FILES;
   const columns = o.texts?.columns;
   const { texts, files } = loadTextsFromFiles(config.data.dir, textFiles, { ...(columns ? { columns } : {}), onDeadRow: deadRowReporter(o.log) });

@@ -160,6 +160,8 @@ export async function replay(ctx: CommandContext): Promise<number> {
       to: config.replay.to,
       limit: config.replay.limit,
       resume: config.replay.resume,
+      columns: config.replay.columns,
+      dropLast: config.replay.dropLast,
       ...(config.replay.speedFactor > 0 ? { speedFactor: config.replay.speedFactor } : {}),
       signal,
       onProgress: (p) => {

@@ -3,6 +3,7 @@
 // is printed from here, so it is the same table the command parses. Commands import their tables
 // from this file, which imports no command (cli/commands.ts pairs each spec with its loader).
 import type { CommandSpec, FlagTable } from './flags.js';
+import { DATA_FETCH_SPEC } from './data-fetch-spec.js';
 import { TRAIN_DEFAULTS } from '../trainer/model/train.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS } from '../trainer/domain/costs.js';
@@ -82,7 +83,23 @@ export const BACKTEST_FLAGS = {
     doc: 'the model to trade on: latest = the newest trained version, promoted or not; champion = the promoted one; baseline = the EMA-drift baseline',
   },
   source: { type: 'string', default: 'kafka', value: 'kafka|files', doc: 'events from market.candles + text.raw, or from the data folder' },
-  'candle-file': { type: 'string', value: 'FILE', doc: 'candle file for --source files', configKey: 'BITPREDICT_REPLAY_FILE' },
+  'candle-file': {
+    type: 'string',
+    value: 'FILE',
+    doc: 'candle file for --source files (relative: to the working directory, else the data folder), in any layout of docs/replay-and-polling.md#bring-your-own-candles',
+    configKey: 'BITPREDICT_REPLAY_FILE',
+  },
+  columns: {
+    type: 'string',
+    value: 'time=COL,open=COL,...',
+    doc: "the candle file's columns (header names or 1-based numbers) when detection cannot find them",
+    configKey: 'BITPREDICT_REPLAY_COLUMNS',
+  },
+  'drop-last': {
+    type: 'boolean',
+    doc: "drop the candle file's last row as unfinished (by default only when it closes after now)",
+    configKey: 'BITPREDICT_REPLAY_DROP_LAST',
+  },
   ...TEXT_FLAGS,
   ...COST_FLAGS,
   mode: { type: 'string', default: 'long-flat', value: 'long-flat|long-short', doc: 'trading rule' },
@@ -195,6 +212,32 @@ export const KEYS_CREATE_FLAGS = {
 export const TEXT_REPLAY_FLAGS = {
   rate: { type: 'string', default: '0', value: 'N', doc: 'items per second (0: as fast as possible)' },
   limit: { type: 'string', default: '0', value: 'N', doc: 'stop after N items (0: all)' },
+} as const satisfies FlagTable;
+
+const COLUMNS_FLAG = {
+  type: 'string',
+  value: 'time=COL,open=COL,...',
+  doc: 'the columns of a CSV (header names or 1-based numbers) instead of detecting them; fields time, open, high, low, close, volume, quote_volume, trades',
+} as const;
+const DATA_READ_FLAGS = {
+  columns: COLUMNS_FLAG,
+  symbol: { type: 'string', value: 'SYMBOL', doc: 'the series symbol the candles are checked as', configKey: 'BITPREDICT_REPLAY_SYMBOL' },
+  interval: { type: 'string', value: '1m|5m|15m|1h|4h|1d', doc: 'the candle interval', defaultText: 'inferred from the open times' },
+  'drop-last': { type: 'boolean', doc: 'treat the last row as unfinished whatever its time (by default only when it closes after now)' },
+} as const satisfies FlagTable;
+
+/** `bitpredict data inspect`: cli/data.ts parses with this. */
+export const DATA_INSPECT_FLAGS = {
+  ...DATA_READ_FLAGS,
+  json: { type: 'boolean', doc: 'one JSON object instead of the text report' },
+} as const satisfies FlagTable;
+
+/** `bitpredict data import`: cli/data.ts parses with this. */
+export const DATA_IMPORT_FLAGS = {
+  ...DATA_READ_FLAGS,
+  out: { type: 'string', value: 'PATH', doc: 'where to write the canonical CSV', defaultText: 'FILE without its extension + .canonical.csv' },
+  force: { type: 'boolean', doc: 'overwrite --out when it exists' },
+  json: { type: 'boolean', doc: 'the report as one JSON object' },
 } as const satisfies FlagTable;
 
 const KAFKA = ['BITPREDICT_KAFKA_BROKERS', 'BITPREDICT_REGISTRY_URL', 'BITPREDICT_TOPIC_PREFIX'] as const;
@@ -419,6 +462,35 @@ export const SPECS = {
       },
     },
     example: 'bitpredict dlq list',
+  },
+  data: {
+    summary: 'candle files: fetch them from an exchange, check one in any common layout, or rewrite it as the canonical CSV',
+    subcommands: {
+      inspect: {
+        summary: 'detected layout, rows, first/last candle, interval, gaps, duplicates, out-of-order and bad rows, unfinished last candle',
+        args: '<FILE>',
+        positionals: true,
+        flags: DATA_INSPECT_FLAGS,
+        configKeys: ['BITPREDICT_DATA_DIR'],
+        notes:
+          'FILE: absolute, relative to the working directory, or else to BITPREDICT_DATA_DIR. Layouts and timestamp units:\n' +
+          'docs/replay-and-polling.md#bring-your-own-candles.',
+        example: 'bitpredict data inspect ~/Downloads/BTCUSDT-1h-2025-01.csv',
+      },
+      import: {
+        summary: 'validate a candle file and write it as timestamp,open,high,low,close,volume (ms), reporting rows, range, gaps, duplicates and rejected rows',
+        args: '<FILE>',
+        positionals: true,
+        flags: DATA_IMPORT_FLAGS,
+        configKeys: ['BITPREDICT_DATA_DIR'],
+        notes:
+          'Import is optional: backtest --candle-file, BITPREDICT_REPLAY_FILE and evaluate read every supported layout in place.\n' +
+          'Rejected rows are listed with their line numbers and left out; the written file has only valid candles, in order, deduplicated.',
+        example: 'bitpredict data import btc-1h.csv --columns time=datetime --out data/btc-1h.csv',
+      },
+      fetch: DATA_FETCH_SPEC,
+    },
+    example: 'bitpredict data inspect BTCUSDT-1h-2025-01.csv --json',
   },
   keys: {
     summary: "the gateway's API keys",

@@ -256,6 +256,16 @@ export const ConfigSchema = Type.Object({
       { min: 0 },
     ),
     resume: env.boolean('BITPREDICT_REPLAY_RESUME', true, 'replay: skip candles already in market.candles (dedupe on restart)'),
+    columns: env.string(
+      'BITPREDICT_REPLAY_COLUMNS',
+      '',
+      'columns of a CSV candle file, as time=NAME,open=NAME,high=NAME,low=NAME,close=NAME,volume=NAME (header names or 1-based numbers); empty: detected',
+    ),
+    dropLast: env.boolean(
+      'BITPREDICT_REPLAY_DROP_LAST',
+      false,
+      "drop the candle file's last row as unfinished whatever its time (by default only when it closes after now, or the data README marks it)",
+    ),
   }),
   market: Type.Object({
     exchanges: env.list('BITPREDICT_MARKET_EXCHANGES', ['binance', 'coinbase'], 'live market-data sources (binance, coinbase)'),

@@ -6,11 +6,13 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { BitPredictError, errorMessage } from '../errors.js';
 import type { Candle } from '../../schemas/types.js';
 import {
+  KNOWN_PARTIAL_REASON,
   createRowSequencer,
   parseCsvRow,
   parseJsonEntry,
   toCandle,
   validateCandle,
+  type CandleLayout,
   type ReplayFormat,
   type RejectedRow,
   type RowResult,
@@ -20,8 +22,19 @@ import {
 export interface PipelineParams {
   path: string;
   format: ReplayFormat;
-  /** Whether the file's last row is an in-progress candle to drop (KNOWN_PARTIAL_LAST_ROW). */
+  /**
+   * Header and columns of the file (detectLayout); absent: the fixed format's, with a header.
+   * Needed for 'generic-csv' and 'binance-kline-csv'.
+   */
+  layout?: CandleLayout;
+  /**
+   * Drop the file's last row whatever its time: the README marks it in progress
+   * (KNOWN_PARTIAL_LAST_ROW) or the user asked (--drop-last). Without it, the last row is dropped
+   * only when its candle closes after now. Either drop is reported (droppedLastRow).
+   */
   dropLastRow: boolean;
+  /** Why dropLastRow is set, for the report (default: KNOWN_PARTIAL_REASON). */
+  dropLastReason?: string;
   symbol: string;
   interval: string;
   intervalMs: number;
@@ -68,10 +81,27 @@ export interface PipelineBatch {
   /** Sequencer counters so far. */
   stats: SequencerStats;
   droppedPartialLastRow: boolean;
+  /** The file's last row when it was dropped as an unfinished candle, and why; null when it was read. */
+  droppedLastRow: DroppedLastRow | null;
   /** Rows skipped so far because their candle is already published (resumeAfter). */
   skippedExisting: number;
+  /** Rows skipped so far because they open before `from` (so 0 at the end: the file starts at or after `from`). */
+  skippedBeforeFrom: number;
   /** The final batch (possibly empty); nothing follows it. */
   last: boolean;
+}
+
+export interface DroppedLastRow {
+  lineNo: number;
+  /** Its open time, or null when the row does not parse. */
+  openTime: number | null;
+  reason: string;
+}
+
+/** The report line of a dropped last row, for the replay's log, the backtest's and inspect's output. */
+export function describeDroppedLastRow(d: DroppedLastRow): string {
+  const at = d.openTime === null ? '' : ` (open ${new Date(d.openTime).toISOString()})`;
+  return `dropped the last row, line ${d.lineNo}${at}: ${d.reason}`;
 }
 
 export interface PipelineDeps {
@@ -93,7 +123,8 @@ interface Entry {
  * strings die young instead of surviving into the old generation across several sends. The
  * JSON format is one array, parsed whole (the largest is 3 MB).
  */
-async function* readChunks(path: string, format: ReplayFormat): AsyncGenerator<Entry[]> {
+async function* readChunks(path: string, format: ReplayFormat, header: boolean): AsyncGenerator<Entry[]> {
+  const firstRow = header ? 2 : 1;
   if (format === 'freqtrade-json') {
     let entries: unknown;
     try {
@@ -116,13 +147,13 @@ async function* readChunks(path: string, format: ReplayFormat): AsyncGenerator<E
     const out: Entry[] = [];
     for (const line of lines) {
       lineNo++;
-      if (lineNo > 1) out.push({ lineNo, text: line.endsWith('\r') ? line.slice(0, -1) : line });
+      if (lineNo >= firstRow) out.push({ lineNo, text: line.endsWith('\r') ? line.slice(0, -1) : line });
     }
     yield out;
   }
   if (rest !== '') {
     lineNo++;
-    if (lineNo > 1) yield [{ lineNo, text: rest.endsWith('\r') ? rest.slice(0, -1) : rest }];
+    if (lineNo >= firstRow) yield [{ lineNo, text: rest.endsWith('\r') ? rest.slice(0, -1) : rest }];
   }
 }
 
@@ -142,9 +173,12 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
   let firstOpenTime: number | null = null;
   let lastOpenTime: number | null = null;
   let droppedPartialLastRow = false;
+  let droppedLastRow: DroppedLastRow | null = null;
   let accepted = 0;
+  const columns = p.layout?.columns ?? null;
   const resumeAfter = p.resumeAfter ?? null;
   let skippedExisting = 0;
+  let skippedBeforeFrom = 0;
   let lastSkipped: number | null = null;
   // Bad rows met while still inside the already-published part of the file wait here: a later
   // row that is also already published proves they were handled (dead-lettered) by an earlier
@@ -163,7 +197,9 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
       lastOpenTime,
       stats,
       droppedPartialLastRow,
+      droppedLastRow,
       skippedExisting,
+      skippedBeforeFrom,
       last,
     };
     values = [];
@@ -192,13 +228,16 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
   /** Handles one entry; false once the replay should stop (limit or `to` reached). */
   const handle = (item: Entry): boolean => {
     if (item.entry === undefined && item.text.trim() === '') return true;
-    const parsed: RowResult = item.entry !== undefined ? parseJsonEntry(item.entry) : parseCsvRow(p.format, item.text);
+    const parsed: RowResult = item.entry !== undefined ? parseJsonEntry(item.entry) : parseCsvRow(p.format, item.text, columns);
     if (!parsed.ok) {
       reject(item, parsed.code, parsed.reason, deps.now());
       return true;
     }
     const row = parsed.row;
-    if (p.from !== null && row.openTime < p.from) return true;
+    if (p.from !== null && row.openTime < p.from) {
+      skippedBeforeFrom++;
+      return true;
+    }
     if (p.to !== null && row.openTime >= p.to) return false;
     if (resumeAfter !== null && row.openTime <= resumeAfter) {
       pendingDead = [];
@@ -231,7 +270,23 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
 
   let held: Entry | null = null;
   let stopped = false;
-  reading: for await (const chunk of readChunks(p.path, p.format)) {
+  /** Why the file's last row is not read, or null: the known or asked-for drop, or a candle that closes after now. */
+  const lastRowDrop = (item: Entry): DroppedLastRow | null => {
+    const parsed = item.entry !== undefined ? parseJsonEntry(item.entry) : item.text.trim() === '' ? null : parseCsvRow(p.format, item.text, columns);
+    const openTime = parsed?.ok === true ? parsed.row.openTime : null;
+    if (p.dropLastRow) return { lineNo: item.lineNo, openTime, reason: p.dropLastReason ?? KNOWN_PARTIAL_REASON };
+    if (openTime === null || (p.from !== null && openTime < p.from) || (p.to !== null && openTime >= p.to)) return null;
+    const now = deps.now();
+    const closeTime = openTime + p.intervalMs;
+    if (closeTime <= now) return null;
+    return {
+      lineNo: item.lineNo,
+      openTime,
+      reason: `the candle had not closed: its close time ${new Date(closeTime).toISOString()} is after now (${new Date(now).toISOString()})`,
+    };
+  };
+
+  reading: for await (const chunk of readChunks(p.path, p.format, p.layout?.header ?? true)) {
     for (const item of chunk) {
       if (held && !handle(held)) {
         held = null;
@@ -243,7 +298,8 @@ export async function* replayBatches(p: PipelineParams, deps: PipelineDeps): Asy
     }
   }
   if (held && !stopped) {
-    if (p.dropLastRow) droppedPartialLastRow = true;
+    droppedLastRow = lastRowDrop(held);
+    if (droppedLastRow !== null) droppedPartialLastRow = true;
     else handle(held);
   }
   if (!(p.limit > 0 && accepted >= p.limit)) {

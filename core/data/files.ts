@@ -34,3 +34,20 @@ export function firstLines(path: string): [string, string | undefined] {
   const lines = head.split('\n');
   return [lines[0] ?? '', lines[1]];
 }
+
+/**
+ * A file named on the command line (`data inspect FILE`, `backtest --candle-file FILE`): absolute,
+ * relative to the working directory when it is there (a file just downloaded), else relative to
+ * the data folder as the settings are; ERR_REPLAY_FILE naming both places when it is in neither.
+ */
+export function resolveFileArg(dataDir: string, file: string, cwd = process.cwd()): string {
+  if (isAbsolute(file)) return resolveDataFile(dataDir, file, { cwd });
+  const here = resolve(cwd, file);
+  if (existsSync(here) && statSync(here).isFile()) return here;
+  const inData = resolve(cwd, dataDir, file);
+  if (existsSync(inData) && statSync(inData).isFile()) return inData;
+  throw new BitPredictError(
+    'ERR_REPLAY_FILE',
+    `candle file not found: neither ${here} nor ${inData} (a relative FILE is looked up in the working directory, then in BITPREDICT_DATA_DIR)`,
+  );
+}

@@ -6,8 +6,8 @@ import { basename } from 'node:path';
 import { BitPredictError, errorMessage } from '../errors.js';
 import type { Candle, ScoredText } from '../../schemas/types.js';
 import { firstLines, resolveDataFile } from './files.js';
-import { replayBatches, type DeadRow } from './candle-file.js';
-import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs } from './candles/index.js';
+import { replayBatches, type DeadRow, type DroppedLastRow } from './candle-file.js';
+import { KNOWN_PARTIAL_LAST_ROW, detectLayout, intervalMs, type CandleLayout, type SequencerStats } from './candles/index.js';
 import {
   TEXT_FORMATS_HELP,
   detectTextFormat,
@@ -35,25 +35,58 @@ export interface LoadCandlesOptions {
   now?: () => number;
   /** Called for each row the replay would dead-letter (malformed, invalid, out of order). */
   onDeadRow?(row: DeadRow): void;
+  /** The --columns mapping ("time=datetime,open=o,..."): read the file as a generic CSV with these columns. */
+  columns?: string | undefined;
+  /** Drop the last row whatever its time (--drop-last). */
+  dropLast?: boolean | undefined;
+}
+
+/** What reading a candle file gave besides its candles: how it was read and what was left out. */
+export interface CandleFileResult {
+  path: string;
+  layout: CandleLayout;
+  candles: Candle[];
+  /** The last row when it was dropped as an unfinished candle, and why (print it: describeDroppedLastRow). */
+  droppedLastRow: DroppedLastRow | null;
+  /** Duplicates, out-of-order rows and gaps, as the replay counts them. */
+  stats: SequencerStats;
+  /** Rows the replay would dead-letter. */
+  deadRows: number;
+  /** Rows skipped because they open before `from`: 0 means the file starts at or after it. */
+  skippedBeforeFrom: number;
+}
+
+/** The layout of a candle file (detectLayout on its first lines), with the --columns mapping when given. */
+export function candleFileLayout(path: string, columns?: string): CandleLayout {
+  const [first, second] = firstLines(path);
+  return detectLayout(basename(path), first, second, { columns });
 }
 
 /**
- * The candles a replay of `file` would publish (same format detection, parsing, validation,
- * duplicate handling, dropped partial last row and from/to/limit semantics: replayBatches of
- * core/data/candle-file.ts), in publish order. `file` is absolute or relative to dataDir.
+ * The candles a replay of `file` would publish, with the report of how it was read (format,
+ * dropped last row, duplicates, gaps, dead rows): loadCandlesFromFile's result for callers that
+ * print what was left out.
  */
-export async function loadCandlesFromFile(dataDir: string, file: string, symbol: string, interval: string, opts: LoadCandlesOptions = {}): Promise<Candle[]> {
+export async function readCandleFile(
+  dataDir: string,
+  file: string,
+  symbol: string,
+  interval: string,
+  opts: LoadCandlesOptions = {},
+): Promise<CandleFileResult> {
   const path = resolveDataFile(dataDir, file);
-  const [first, second] = firstLines(path);
-  const format = detectFormat(basename(path), first, second);
+  const layout = candleFileLayout(path, opts.columns);
   const now = opts.now ?? Date.now;
   const empty = Buffer.alloc(0);
   const out: Candle[] = [];
+  const known = KNOWN_PARTIAL_LAST_ROW(layout.format, basename(path));
   const batches = replayBatches(
     {
       path,
-      format,
-      dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)),
+      format: layout.format,
+      layout,
+      dropLastRow: known || opts.dropLast === true,
+      ...(known ? {} : { dropLastReason: 'asked to (--drop-last)' }),
       symbol,
       interval,
       intervalMs: intervalMs(interval),
@@ -67,11 +100,28 @@ export async function loadCandlesFromFile(dataDir: string, file: string, symbol:
     },
     { encode: () => empty, now, keepCandles: true },
   );
+  let droppedLastRow: DroppedLastRow | null = null;
+  let stats: SequencerStats = { duplicatesReplaced: 0, duplicatesChanged: 0, outOfOrder: 0, gaps: 0, missingIntervals: 0 };
+  let deadRows = 0;
+  let skippedBeforeFrom = 0;
   for await (const b of batches) {
     for (const c of b.candles ?? []) out.push(c);
+    deadRows += b.dead.length;
     if (opts.onDeadRow) for (const d of b.dead) opts.onDeadRow(d);
+    droppedLastRow = b.droppedLastRow;
+    stats = b.stats;
+    skippedBeforeFrom = b.skippedBeforeFrom;
   }
-  return out;
+  return { path, layout, candles: out, droppedLastRow, stats, deadRows, skippedBeforeFrom };
+}
+
+/**
+ * The candles a replay of `file` would publish (same format detection, parsing, validation,
+ * duplicate handling, dropped partial last row and from/to/limit semantics: replayBatches of
+ * core/data/candle-file.ts), in publish order. `file` is absolute or relative to dataDir.
+ */
+export async function loadCandlesFromFile(dataDir: string, file: string, symbol: string, interval: string, opts: LoadCandlesOptions = {}): Promise<Candle[]> {
+  return (await readCandleFile(dataDir, file, symbol, interval, opts)).candles;
 }
 
 export interface LoadTextsOptions {

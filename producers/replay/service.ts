@@ -12,8 +12,8 @@ import { BitPredictError } from '../../core/errors.js';
 import { counter, type Counter } from '../../core/metrics.js';
 import { lastOpenTimesByKey } from '../../core/kafka/resume.js';
 import type { Candle } from '../../schemas/types.js';
-import { KNOWN_PARTIAL_LAST_ROW, detectFormat, intervalMs, type ReplayFormat, type SequencerStats } from '../../core/data/candles/index.js';
-import { replayBatches, type PipelineBatch, type PipelineParams } from '../../core/data/candle-file.js';
+import { KNOWN_PARTIAL_LAST_ROW, detectLayout, intervalMs, type ReplayFormat, type SequencerStats } from '../../core/data/candles/index.js';
+import { describeDroppedLastRow, replayBatches, type PipelineBatch, type PipelineParams } from '../../core/data/candle-file.js';
 import { delay } from '../../core/time.js';
 import { backoffMs } from '../../core/backoff.js';
 import { classifyFailure } from '../../core/kafka/runner/classify.js';
@@ -48,6 +48,10 @@ export interface ReplayOptions {
   from?: number | null;
   to?: number | null;
   limit?: number;
+  /** The --columns mapping of a CSV (BITPREDICT_REPLAY_COLUMNS); empty or absent: detected. */
+  columns?: string;
+  /** Drop the file's last row whatever its time (BITPREDICT_REPLAY_DROP_LAST). */
+  dropLast?: boolean;
   batchSize?: number;
   now?: () => number;
   /** Aborts the replay between batches (Ctrl-C). */
@@ -66,6 +70,8 @@ export interface ReplaySummary {
   gaps: number;
   missingIntervals: number;
   droppedPartialLastRow: boolean;
+  /** The dropped last row and why (describeDroppedLastRow), or null when the last row was read. */
+  droppedLastRow: string | null;
   firstOpenTime: number | null;
   lastOpenTime: number | null;
   seconds: number;
@@ -95,6 +101,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     gaps: 0,
     missingIntervals: 0,
     droppedPartialLastRow: false,
+    droppedLastRow: null,
     firstOpenTime: null,
     lastOpenTime: null,
     seconds: 0,
@@ -161,7 +168,9 @@ async function planReplay(opts: ReplayOptions): Promise<ReplayPlan> {
   const { platform, config } = opts;
   const path = resolveDataFile(config.data.dir, opts.file);
   const [first, second] = firstLines(path);
-  const format = detectFormat(basename(path), first, second);
+  const layout = detectLayout(basename(path), first, second, { columns: opts.columns });
+  const format = layout.format;
+  const known = KNOWN_PARTIAL_LAST_ROW(format, basename(path));
   const topic = platform.kafka.topic('candles');
   const key = seriesKey(opts.symbol, opts.interval);
   const speedFactor = opts.speedFactor ?? 0;
@@ -176,7 +185,9 @@ async function planReplay(opts: ReplayOptions): Promise<ReplayPlan> {
   const params: PipelineParams = {
     path,
     format,
-    dropLastRow: KNOWN_PARTIAL_LAST_ROW(format, basename(path)),
+    layout,
+    dropLastRow: known || opts.dropLast === true,
+    ...(known ? {} : { dropLastReason: 'asked to (BITPREDICT_REPLAY_DROP_LAST)' }),
     symbol: opts.symbol,
     interval: opts.interval,
     intervalMs: intervalMs(opts.interval),
@@ -296,6 +307,10 @@ function createBatchSender(c: {
     summary.firstOpenTime ??= b.firstOpenTime;
     summary.lastOpenTime = b.lastOpenTime;
     summary.droppedPartialLastRow = b.droppedPartialLastRow;
+    if (b.droppedLastRow !== null && summary.droppedLastRow === null) {
+      summary.droppedLastRow = describeDroppedLastRow(b.droppedLastRow);
+      logger.info({ line: b.droppedLastRow.lineNo, openTime: b.droppedLastRow.openTime, reason: b.droppedLastRow.reason }, summary.droppedLastRow);
+    }
     summary.skippedExisting = b.skippedExisting;
     if (records.length === 0) return;
     const count = b.values.length;

@@ -39,7 +39,7 @@ describe('replay producer with bad rows', () => {
       `${t(2)},103,113,93,108,4.5`, // 9 good
       `${t(0)},100,110,90,105,1.5`, // 10 out of order
       `${t(4)},104,114,94,109,5.5`, // 11 good, after a one-hour gap
-      `${t(5)},105,115,95,110,0.1`, // 12 final row: an in-progress candle, dropped
+      `${t(5)},105,115,95,110,0.1`, // 12 final row of a file the data README lists (BTCUSDT_1h.csv): in progress, dropped and reported
     ];
     writeFileSync(file, lines.join('\n') + '\n');
     const producer = await createProducer(tp.platform.kafka);
@@ -53,6 +53,7 @@ describe('replay producer with bad rows', () => {
       gaps: 1,
       missingIntervals: 1,
       droppedPartialLastRow: true,
+      droppedLastRow: 'dropped the last row, line 12 (open 2024-01-01T05:00:00.000Z): the data README marks it in progress',
     });
 
     const candles = await tp.readAll('candles');
@@ -71,6 +72,30 @@ describe('replay producer with bad rows', () => {
       [10, 'ERR_VALIDATION', lines[9], 'file', file],
     ]);
     expect(dlq[3]?.value?.errorMessage).toMatch(/future/);
+  });
+
+  it('replays headerless Binance klines in place and drops, reports and logs a last candle that closes after now', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bp-replay-'));
+    const file = join(dir, 'SOLUSDT-1h-2024-01.csv');
+    const kline = (h: number) => `${Date.UTC(2024, 0, 1, h)},100,110,90,105,1.5,${Date.UTC(2024, 0, 1, h + 1) - 1},150,12,0.7,70,0`;
+    writeFileSync(file, [0, 1, 2, 3].map(kline).join('\n') + '\n');
+    const producer = await createProducer(tp.platform.kafka);
+    // 03:20: the 03:00 candle (the last row) closes at 04:00, after now.
+    const now = () => Date.UTC(2024, 0, 1, 3, 20);
+    const summary = await runReplay({ platform: tp.platform, config: tp.config, producer, file, symbol: 'SOLUSDT', interval: '1h', rate: 0, now });
+    await producer.close();
+    expect(summary).toMatchObject({
+      format: 'binance-kline-csv',
+      published: 3,
+      deadLettered: 0,
+      droppedPartialLastRow: true,
+      droppedLastRow:
+        'dropped the last row, line 4 (open 2024-01-01T03:00:00.000Z): the candle had not closed: its close time 2024-01-01T04:00:00.000Z is after now (2024-01-01T03:20:00.000Z)',
+    });
+    const candles = (await tp.readAll('candles')).filter((c) => c.key === 'SOLUSDT:1h');
+    expect(candles.map((c) => [c.value?.openTime, c.value?.quoteVolume, c.value?.tradeCount])).toEqual(
+      [0, 1, 2].map((h) => [Date.UTC(2024, 0, 1, h), 150, 12]),
+    );
   });
 
   it('reports a missing file as ERR_REPLAY_FILE before publishing anything', async () => {
@@ -104,12 +129,13 @@ describe('replay producer with bad rows', () => {
     };
     const summary = await runReplay({ platform: tp.platform, config: tp.config, producer: outage, file, symbol: 'ETHUSDT', interval: '1h', rate: 0 });
     expect(tries).toBe(3);
-    expect(summary.published).toBe(6);
+    // A file the data README does not list keeps its last row: that candle closed long ago.
+    expect(summary).toMatchObject({ published: 7, droppedLastRow: null });
     // Every candle lands; those of the try that failed after reaching the broker twice (the
     // processors skip a candle they have).
     const openTimes = (await tp.readAll('candles')).filter((c) => c.key === 'ETHUSDT:1h').map((c) => c.value?.openTime);
-    expect([...new Set(openTimes)]).toEqual(Array.from({ length: 6 }, (_, h) => Date.UTC(2024, 0, 1, h)));
-    expect(openTimes).toHaveLength(12);
+    expect([...new Set(openTimes)]).toEqual(Array.from({ length: 7 }, (_, h) => Date.UTC(2024, 0, 1, h)));
+    expect(openTimes).toHaveLength(14);
 
     const refused: Producer = {
       send: async () => {

@@ -13,7 +13,8 @@ import { intervalMs, isKnownInterval, INTERVAL_MS } from '../../core/domain/inte
 import type { Candle, ScoredText, TextItem } from '../../schemas/types.js';
 import { resolveDataFile } from '../../core/data/files.js';
 import { validateTextItem } from '../../core/text/validate.js';
-import { loadCandlesFromFile, loadTextsFromFile } from '../../core/data/load.js';
+import { readCandleFile, loadTextsFromFile } from '../../core/data/load.js';
+import { describeDroppedLastRow } from '../../core/data/candle-file.js';
 import { scoredTextOf, type ScorableText } from '../../core/text/scored.js';
 import type { BacktestEvents, BacktestRange, CandleGap } from './types.js';
 import { seriesKey } from '../../schemas/keys.js';
@@ -264,7 +265,28 @@ export interface FileSourceOptions {
   sentimentWindowMs?: number;
   /** Clock for the replay's validation (future-dated rows); never part of the output. */
   now?: () => number;
+  /** The --columns mapping of a CSV candle file; absent: detected. */
+  columns?: string | undefined;
+  /** Drop the candle file's last row whatever its time (--drop-last). */
+  dropLast?: boolean | undefined;
   onProgress?(line: string): void;
+}
+
+/**
+ * ERR_BACKTEST_RANGE when the candle file itself starts inside the warm-up (no row before
+ * warmupFrom, first candle after it): the missing warm-up is not a gap to warn about but a range
+ * the file cannot serve. Names the file's first candle and the earliest --from that works.
+ */
+function checkFileStart(path: string, firstOpenTime: number, range: BacktestRange, warmupBars: number, warmupFrom: number): void {
+  const len = intervalMs(range.interval);
+  const earliest = firstOpenTime + warmupBars * len;
+  const lower = warmupBars > 0 ? ` or lower --warmup-bars (the ${Math.floor((range.from - firstOpenTime) / len)} candles before --from that the file has)` : '';
+  throw new BitPredictError(
+    'ERR_BACKTEST_RANGE',
+    `requested ${describeRange(range)} with ${warmupBars} warm-up candles from ${iso(warmupFrom)}, but ${path} holds ${range.symbol}:${range.interval} candles from ${iso(firstOpenTime)} (its first row): ` +
+      `the earliest --from that works is ${iso(earliest)}${earliest >= range.to ? ` (after --to ${iso(range.to)}: move --to too)` : ''}${firstOpenTime <= range.from ? lower : ''}`,
+    { details: { range, warmupFrom, fileStart: firstOpenTime, earliestFrom: earliest } },
+  );
 }
 
 /** The backtest's events from the files: the candles and texts a replay of them would publish. */
@@ -275,16 +297,24 @@ export async function loadEventsFromFiles(o: FileSourceOptions): Promise<Backtes
   const provenance: string[] = [];
   const candlePath = resolveDataFile(o.dataDir, o.candleFile);
   let deadCandles = 0;
-  const candles = await loadCandlesFromFile(o.dataDir, candlePath, o.range.symbol, o.range.interval, {
+  const read = await readCandleFile(o.dataDir, candlePath, o.range.symbol, o.range.interval, {
     from: warmupFrom,
     to: o.range.to,
     ...(o.now ? { now: o.now } : {}),
+    columns: o.columns,
+    dropLast: o.dropLast,
     onDeadRow: () => void deadCandles++,
   });
+  const { candles } = read;
+  const dropped = read.droppedLastRow === null ? null : describeDroppedLastRow(read.droppedLastRow);
   provenance.push(
-    `file ${candlePath}: ${candles.length} candles of ${o.range.symbol}:${o.range.interval} from ${iso(warmupFrom)}${deadCandles > 0 ? `, ${deadCandles} rows the replay would dead-letter` : ''}`,
+    `file ${candlePath} (${read.layout.format}): ${candles.length} candles of ${o.range.symbol}:${o.range.interval} from ${iso(warmupFrom)}${deadCandles > 0 ? `, ${deadCandles} rows the replay would dead-letter` : ''}${dropped === null ? '' : `; ${dropped}`}`,
   );
-  o.onProgress?.(`read ${candles.length} candles from ${candlePath}`);
+  o.onProgress?.(`read ${candles.length} candles from ${candlePath} (${read.layout.format})`);
+  if (dropped !== null) o.onProgress?.(dropped);
+  const first = candles[0];
+  if (first !== undefined && read.skippedBeforeFrom === 0 && first.openTime > warmupFrom)
+    checkFileStart(candlePath, first.openTime, o.range, o.warmupBars, warmupFrom);
   const texts: ScoredText[] = [];
   for (const file of o.textFiles) {
     const path = resolveDataFile(o.dataDir, file);

@@ -3,7 +3,16 @@ export {
   REPLAY_FORMATS,
   MAX_LINE_LENGTH,
   KNOWN_PARTIAL_LAST_ROW,
+  KNOWN_PARTIAL_REASON,
+  COLUMN_FIELDS,
+  COLUMN_NAMES,
+  BINANCE_KLINE_HEADER,
+  acceptedLayoutsHelp,
   detectFormat,
+  detectLayout,
+  parseColumnsOption,
+  type CandleLayout,
+  type ColumnMap,
   parseCsvRow,
   parseJsonEntry,
   type CandleRow,
@@ -12,4 +21,4 @@ export {
 } from './formats.js';
 export { toCandle, validateCandle, type CandleMeta, type Invalid } from '../../domain/candle.js';
 export { createRowSequencer, type RejectedRow, type RowSequencer, type SequencerOutput, type SequencerStats } from './sequencer.js';
-export { MIN_TIMESTAMP_MS, formatUtcDateTime } from './timestamps.js';
+export { MIN_TIMESTAMP_MS, formatUtcDateTime, parseFlexibleTime } from './timestamps.js';

@@ -106,3 +106,50 @@ export function matchesUtcDateTime(text: string, ms: number): boolean {
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   return hi * 100 + lo === year && twoDigits(text, 5) === month && twoDigits(text, 8) === day;
 }
+
+/** Largest accepted epoch number of each unit (the year 5138 in that unit): the magnitude picks the unit. */
+const EPOCH_UNITS = [
+  { unit: 's', below: 1e11, toMs: (v: bigint) => v * 1000n },
+  { unit: 'ms', below: 1e14, toMs: (v: bigint) => v },
+  { unit: 'us', below: 1e17, toMs: (v: bigint) => v / 1000n },
+  { unit: 'ns', below: 1e20, toMs: (v: bigint) => v / 1_000_000n },
+] as const;
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * A timestamp of the generic CSV layouts (docs/replay-and-polling.md#bring-your-own-candles):
+ * - an integer count since 1970-01-01 UTC whose unit follows from its magnitude: below 1e11
+ *   seconds, below 1e14 milliseconds, below 1e17 microseconds (Binance spot files since 2025),
+ *   below 1e20 nanoseconds; sub-millisecond parts are cut;
+ * - "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS[.fff]]" or the same with "T", in UTC unless it ends in
+ *   "Z" or an offset ("+02:00", "-0500").
+ */
+export function parseFlexibleTime(raw: string): ParsedTime {
+  const text = raw.trim();
+  if (/^\d{1,20}$/.test(text)) {
+    const v = BigInt(text);
+    const u = EPOCH_UNITS.find((e) => v < BigInt(e.below));
+    if (u === undefined) return { ok: false, reason: `timestamp ${text} is too large for s, ms, us or ns since 1970` };
+    const ms = Number(u.toMs(v));
+    if (ms < MIN_TIMESTAMP_MS) return { ok: false, reason: `timestamp ${text} (read as ${u.unit}) is before 2000-01-01` };
+    return { ok: true, ms };
+  }
+  const m = ISO.exec(text);
+  if (m === null) {
+    return { ok: false, reason: `timestamp "${text.slice(0, 40)}" is neither a number of s/ms/us since 1970 nor "YYYY-MM-DD[ HH:MM:SS][Z|+HH:MM]"` };
+  }
+  const [, y, mo, d, h, mi, s, frac, zone] = m;
+  const local = fromFields([m[0], y, mo, d, h ?? '00', mi ?? '00', s ?? '00'] as unknown as RegExpExecArray, text, 'a valid date and time');
+  if (!local.ok) return local;
+  let ms = local.ms + (frac === undefined ? 0 : Math.floor(Number(`0.${frac}`) * 1000));
+  if (zone !== undefined && zone !== 'Z') {
+    const digits = zone.replace(':', '');
+    const oh = Number(digits.slice(1, 3));
+    const om = Number(digits.slice(3, 5));
+    if (oh > 23 || om > 59) return { ok: false, reason: `timestamp "${text}" has an invalid offset ${zone}` };
+    ms -= (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  if (ms < MIN_TIMESTAMP_MS) return { ok: false, reason: `timestamp "${text}" is before 2000-01-01` };
+  return { ok: true, ms };
+}
