@@ -193,7 +193,7 @@ describe('bitpredict backtest', () => {
     // Configuration errors exit with 2, like usage errors.
     const champion = await cli(['backtest', '--from', FROM, '--to', TO], env);
     expect(champion.status).toBe(2);
-    expect(champion.stderr).toMatch(/no champion .*--model baseline/);
+    expect(champion.stderr).toMatch(/has no champion yet.*--model takes latest, champion, a version or baseline/);
     const mode = await cli(['backtest', '--from', FROM, '--to', TO, '--model', 'baseline', '--mode', 'sideways'], env);
     expect(mode.status).toBe(2);
     expect(mode.stderr).toMatch(/--mode must be long-flat or long-short/);

@@ -126,13 +126,12 @@ describe('data fetch against the mock exchanges', () => {
     expect(urls.every((p) => p.get('limit') === '1000' && Number(p.get('endTime')) === T0 + 2500 * M - 1)).toBe(true);
     expect(JSON.parse(readFileSync(sourceInfoPath(join(dir, 'btc.csv')), 'utf8'))).toEqual({ exchange: 'binance', remote: 'BTCUSDT', interval: '1m' });
 
-    // The loader reads the layout as 'binance-1m-csv'. It drops the last row of every file of a
-    // raw downloader layout as possibly unfinished (core/data/candles/formats.ts KNOWN_PARTIAL_LAST_ROW),
-    // although a fetched file never holds one: so every row but the last.
+    // The loader reads the layout as 'binance-1m-csv' and keeps the last row: it closed before now
+    // (a fetched file never holds an unfinished candle), so every fetched candle is read.
     const loaded = await loadCandlesFromFile(dir, join(dir, 'btc.csv'), 'BTCUSDT', '1m', { now: () => NOW });
-    expect(loaded).toHaveLength(2494);
+    expect(loaded).toHaveLength(2495);
     expect(loaded.map((c) => [c.openTime, c.open, c.high, c.low, c.close, c.volume])).toEqual(
-      script.slice(0, -1).map((k) => [k.openTime, k.open, k.high, k.low, k.close, k.volume]),
+      script.map((k) => [k.openTime, k.open, k.high, k.low, k.close, k.volume]),
     );
   });
 
