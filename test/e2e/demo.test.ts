@@ -11,6 +11,8 @@ import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { createKafkaClient, createAdmin } from '../../core/kafka/client.js';
 import { topicSpecs } from '../../core/kafka/topics.js';
+import { TEXT_DATA_FILES } from '../../core/data/text/index.js';
+import { HOURLY_MERGED, hasSharedData, SHARED_DATA_DIR } from '../helpers/shared-data.js';
 
 const prefix = `t.${uniqueId('demo')}.`;
 
@@ -36,7 +38,8 @@ function descendants(pid: number): number[] {
   }
 }
 
-describe('npm run demo', () => {
+// The demo replays the real merged hourly file and every text file of the data folder.
+describe.skipIf(!hasSharedData(HOURLY_MERGED, ...TEXT_DATA_FILES))('npm run demo', () => {
   afterAll(async () => {
     const config = loadConfig(process.env, { BITPREDICT_TOPIC_PREFIX: prefix });
     const admin = await createAdmin(
@@ -53,6 +56,8 @@ describe('npm run demo', () => {
         ...process.env,
         BITPREDICT_TOPIC_PREFIX: prefix,
         BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${prefix}`,
+        BITPREDICT_DATA_DIR: SHARED_DATA_DIR,
+        BITPREDICT_REPLAY_FILE: HOURLY_MERGED,
         BITPREDICT_REPLAY_FROM: '2025-10-01T00:00:00Z',
         BITPREDICT_GATEWAY_PORT: '0',
         BITPREDICT_LOG_LEVEL: 'warn',
