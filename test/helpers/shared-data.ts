@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
-/** The folder of the real data sets the tests read (test knob, not a service setting). */
+/**
+ * The folder of the real data sets the tests read (test knob, not a service setting: loadConfig lets
+ * it pass, core/config.ts TEST_SUITE_KEYS).
+ */
 export const SHARED_DATA_DIR = resolve(REPO_ROOT, process.env.BITPREDICT_TEST_DATA_DIR ?? '../shared/data');
 
 /** The merged hourly BTCUSDT candles (README section 1f), the file most tests replay. */
