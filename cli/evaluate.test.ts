@@ -21,8 +21,11 @@ import { FEATURE_SET_VERSION } from '../core/features/indicators.js';
 import { MODEL_DEFAULTS } from '../core/models/model.js';
 import { syntheticDataDir } from '../test/helpers/synthetic-data.js';
 import { rejection } from '../test/helpers/errors.js';
+import { HOURLY_MERGED, hasSharedData, SHARED_DATA_DIR } from '../test/helpers/shared-data.js';
+import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 
-const DATA = resolve(process.cwd(), '../shared/data');
+const DATA = SHARED_DATA_DIR;
+const HAS_DATA = hasSharedData(HOURLY_MERGED, ...TEXT_DATA_FILES);
 const COMMITTED_LEDGER = resolve(process.cwd(), 'docs/final-window-ledger.json');
 const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
 
@@ -72,7 +75,8 @@ async function run(args: string[], dataDir = DATA): Promise<EvaluationResult> {
 }
 
 describe('bitpredict evaluate (walk-forward on real hourly data)', () => {
-  it('development: folds with the model and every baseline, all before the final window', async () => {
+  it('development: folds with the model and every baseline, all before the final window', async (context) => {
+    context.skip(!HAS_DATA, 'real data missing (see the skipped: line above)');
     const r = await run([
       '--from',
       '2024-06-01T00:00:00Z',

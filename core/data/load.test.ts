@@ -12,16 +12,18 @@ import { DESCRIPTIONS_EXCLUSION_REASON, TEXT_DATA_FILE, TEXT_DATA_FILES, type Ex
 import { featuresFromCandles, seriesOf } from '../features/batch.js';
 import { FEATURE_NAMES, fitNormalizer } from '../models/domain/dataset.js';
 import { isBitPredictError } from '../errors.js';
+import { hasSharedData, SHARED_DATA_DIR } from '../../test/helpers/shared-data.js';
 
-const DATA = resolve(process.cwd(), '../shared/data');
+const DATA = SHARED_DATA_DIR;
 const MERGED = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
+const HAS_DATA = hasSharedData(...TEXT_DATA_FILES, MERGED);
 const H = 3_600_000;
 const NOW = () => Date.UTC(2026, 0, 1);
 const tmp = mkdtempSync(join(tmpdir(), 'bp-load-texts-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('loadTextsFromFiles', () => {
-  it('gives 2023 real sentiment: the training normaliser sees varying sentiment columns over June 2023', async () => {
+  it.skipIf(!HAS_DATA)('gives 2023 real sentiment: the training normaliser sees varying sentiment columns over June 2023', async () => {
     const { texts, files } = loadTextsFromFiles(DATA, TEXT_DATA_FILES, { now: NOW });
     const byFile = new Map(files.map((f) => [f.file, f]));
     const desc = byFile.get(resolve(DATA, TEXT_DATA_FILE.descriptions));

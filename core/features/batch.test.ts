@@ -1,8 +1,8 @@
 // Research features over real hourly candles (read in place from ../shared/data) equal what the
 // live feature processor computes: the indicator reference of test/helpers/features.ts bit for
 // bit, and the naive point-in-time sentiment over (t - W, t].
-import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Candle } from '../../schemas/types.js';
 import { compareWithReference, featureKey, referenceIndicators } from '../../test/helpers/features.js';
@@ -10,15 +10,17 @@ import { isBitPredictError } from '../errors.js';
 import { featuresFromCandles, seriesOf } from './batch.js';
 import { loadCandlesFromFile } from '../data/load.js';
 import { scoredText as scored } from '../../test/helpers/features.js';
+import { hasSharedData, SHARED_DATA_DIR } from '../../test/helpers/shared-data.js';
 
-const DATA = resolve(process.cwd(), '../shared/data');
+const DATA = SHARED_DATA_DIR;
 const MERGED = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
+const HAS_MERGED = hasSharedData(MERGED);
 const H = 3_600_000;
 const W = 2 * H;
 // 500 hours from 2018-01-25 span the real 33-hour outage of 2018-02-08 00:00 .. 2018-02-09 09:00.
 const FROM = Date.UTC(2018, 0, 25);
 
-describe('loadCandlesFromFile', () => {
+describe.skipIf(!HAS_MERGED)('loadCandlesFromFile', () => {
   it('gives the replay candles of the real file, gaps kept', async () => {
     const candles = await loadCandlesFromFile(DATA, MERGED, 'BTCUSDT', '1h', { from: FROM, limit: 500 });
     expect(candles).toHaveLength(500);
@@ -38,7 +40,7 @@ describe('loadCandlesFromFile', () => {
   });
 });
 
-describe('featuresFromCandles', () => {
+describe.skipIf(!HAS_MERGED)('featuresFromCandles', () => {
   it('equals the live processor semantics on 500 real hourly candles with texts', async () => {
     const candles = await loadCandlesFromFile(DATA, MERGED, 'BTCUSDT', '1h', { from: FROM, limit: 500 });
     const t = (k: number): number => (candles[k] as Candle).closeTime;

@@ -1,19 +1,18 @@
 // The baselines on the real hourly BTCUSDT candles: fit 2022-2023, evaluate 2024 (development
 // figures). Rows from 2025-01-01 on are the final evaluation window: the loader stops before them,
 // so nothing here reads them.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCandlesFromFile } from '../data/load.js';
 import { runBaselines } from './bank.js';
 import { evaluateRun } from './evaluate.js';
+import { hasSharedData, SHARED_DATA_DIR } from '../../test/helpers/shared-data.js';
 
-const DATA_DIR = resolve(import.meta.dirname, '../../../shared/data');
+const DATA_DIR = SHARED_DATA_DIR;
 const FILE = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const FINAL_WINDOW = Date.UTC(2025, 0, 1);
 const H = 3_600_000;
 
-describe.skipIf(!existsSync(resolve(DATA_DIR, FILE)))('baselines on real hourly BTCUSDT (development figures, 2024)', () => {
+describe.skipIf(!hasSharedData(FILE))('baselines on real hourly BTCUSDT (development figures, 2024)', () => {
   it('HAR-RV beats persistence on the 1 h scale and the intervals cover about their levels', async () => {
     const candles = await loadCandlesFromFile(DATA_DIR, FILE, 'BTCUSDT', '1h', { from: Date.UTC(2022, 0, 1), to: FINAL_WINDOW });
     expect(candles.every((c) => c.openTime < FINAL_WINDOW)).toBe(true);

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestPlatform, HOURLY_MERGED, REPO_ROOT, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import {
   artifactsDir,
   chromiumPath,
@@ -55,7 +56,7 @@ const PHONE = { width: 390, height: 844 };
 const chromium = chromiumPath();
 if (!chromium) console.warn(`test/browser/dashboard.test.ts: ${NO_CHROMIUM}`);
 
-describe.skipIf(!chromium)("the trader's screen in real Chromium on the real stack", () => {
+describe.skipIf(!chromium || !hasSharedData(HOURLY_MERGED))("the trader's screen in real Chromium on the real stack", () => {
   let tp: TestPlatform;
   let services: Service[] = [];
   let gateway: GatewayService;

@@ -15,6 +15,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMockExchange, type MockExchange, type MockKline } from '../helpers/mock-exchange.js';
+import { TEXT_DATA_FILES } from '../../core/data/text/index.js';
+import { HOURLY_MERGED, hasSharedData, SHARED_DATA_DIR } from '../helpers/shared-data.js';
 
 const prefix = `t.${uniqueId('demo')}.`;
 const fetchPrefix = `t.${uniqueId('demofetch')}.`;
@@ -77,13 +79,16 @@ describe('npm run demo', () => {
     await admin.close();
   });
 
-  it('streams predictions over WebSocket and stops cleanly on SIGINT', async () => {
+  // The demo replays the real merged hourly file and every text file of the data folder.
+  it.skipIf(!hasSharedData(HOURLY_MERGED, ...TEXT_DATA_FILES))('streams predictions over WebSocket and stops cleanly on SIGINT', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', '--live-from', '2025-11-20T00:00:00Z', '--rate', '20', '--no-train'], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
         BITPREDICT_TOPIC_PREFIX: prefix,
         BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${prefix}`,
+        BITPREDICT_DATA_DIR: SHARED_DATA_DIR,
+        BITPREDICT_REPLAY_FILE: HOURLY_MERGED,
         BITPREDICT_REPLAY_FROM: '2025-10-01T00:00:00Z',
         BITPREDICT_GATEWAY_PORT: '0',
         BITPREDICT_LOG_LEVEL: 'warn',

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import type { GatewayService } from '../../gateway/service.js';
 import { startServingPipeline } from '../helpers/serving.js';
 import { createKeyStore } from '../../gateway/auth/keys.js';
@@ -19,7 +20,7 @@ import type { Prediction } from '../../schemas/types.js';
 
 const N = 560; // past MIN_FIT_STEPS (500): the baselines' first fit happens inside the run
 
-describe('replay -> features -> predictor -> predictions -> gateway -> WebSocket', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('replay -> features -> predictor -> predictions -> gateway -> WebSocket', () => {
   let tp: TestPlatform;
   let services: Service[] = [];
   let gateway: GatewayService;

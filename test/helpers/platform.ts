@@ -13,10 +13,12 @@ import { createAdmin, type KafkaAdmin } from '../../core/kafka/client.js';
 import { KEEP_ALL_RETENTION, topicSpecs } from '../../core/kafka/topics.js';
 import { readTopicFromStart, type TopicReader } from '../../core/kafka/follow.js';
 import { topicName, type LogicalTopic, type TopicValueMap } from '../../schemas/index.js';
+import { HOURLY_MERGED, SHARED_DATA_DIR } from './shared-data.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
-export const DATA_DIR = resolve(REPO_ROOT, '../shared/data');
-export const HOURLY_MERGED = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
+/** The real data sets (test/helpers/shared-data.ts: ../shared/data or BITPREDICT_TEST_DATA_DIR). */
+export const DATA_DIR = SHARED_DATA_DIR;
+export { HOURLY_MERGED };
 
 export interface TestPlatform {
   config: Config;

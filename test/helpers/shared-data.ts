@@ -9,8 +9,14 @@ import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
-/** The folder of the real data sets the tests read (test knob, not a service setting). */
+/**
+ * The folder of the real data sets the tests read (test knob, not a service setting: loadConfig lets
+ * it pass, core/config.ts TEST_SUITE_KEYS).
+ */
 export const SHARED_DATA_DIR = resolve(REPO_ROOT, process.env.BITPREDICT_TEST_DATA_DIR ?? '../shared/data');
+
+/** The merged hourly BTCUSDT candles (README section 1f), the file most tests replay. */
+export const HOURLY_MERGED = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 
 /** Absolute path of a file of the data folder. */
 export function sharedDataPath(file: string): string {

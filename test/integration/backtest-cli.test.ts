@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, REPO_ROOT, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { runReplay } from '../../producers/replay/service.js';
 import { runTextReplay } from '../../producers/text/replay.js';
@@ -59,7 +60,7 @@ function withoutOrigin(json: string): string {
   return JSON.stringify(r);
 }
 
-describe('bitpredict backtest', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('bitpredict backtest', () => {
   let tp: TestPlatform;
   let producer: Producer;
   let out: string;

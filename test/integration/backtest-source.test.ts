@@ -5,6 +5,7 @@
 // not change the result; a range before the topic's first candle is refused, naming what is there.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { runReplay } from '../../producers/replay/service.js';
 import { runTextReplay } from '../../producers/text/replay.js';
@@ -29,7 +30,7 @@ function comparable(e: BacktestEvents): Omit<BacktestEvents, 'source' | 'provena
   return rest;
 }
 
-describe('backtest sources: topics = files', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED, NEWS, TWEETS))('backtest sources: topics = files', () => {
   let tp: TestPlatform;
   let producer: Producer;
   let files: BacktestEvents;

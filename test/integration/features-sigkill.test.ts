@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, REPO_ROOT, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { compareWithReference, featureKey, referenceIndicators } from '../helpers/features.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { runReplay } from '../../producers/replay/service.js';
@@ -18,7 +19,7 @@ const W = 4 * 3_600_000;
 const FROM = Date.UTC(2021, 10, 1);
 const KILLS = 4;
 
-describe('feature processor, exactly once: SIGKILL at random points while replaying', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('feature processor, exactly once: SIGKILL at random points while replaying', () => {
   let tp: TestPlatform;
   let producer: Producer;
   let child: ChildProcess | null = null;

@@ -8,6 +8,7 @@
 // below the candle count, so the trims are checked too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { freePort, throwawayRedis, type ThrowawayRedis } from '../helpers/local-servers.js';
 import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
@@ -20,7 +21,7 @@ const FROM = Date.UTC(2021, 0, 1);
 const HISTORY_MAX = 150;
 const CANDLE_HISTORY_MAX = 200;
 
-describe('feature store: Redis failing under the feature processor', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('feature store: Redis failing under the feature processor', () => {
   let redisServer: ThrowawayRedis;
   let tp: TestPlatform;
   let producer: Producer;

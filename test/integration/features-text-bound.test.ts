@@ -3,6 +3,7 @@
 // window still to come are evicted; and every vector stays exactly what the unbounded join gives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { compareWithReference, featureKey, referenceIndicators, scoredText as scored } from '../helpers/features.js';
 import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
@@ -16,7 +17,7 @@ const MARGIN = HOUR;
 const FROM = Date.UTC(2022, 2, 1);
 const CAP = 500;
 
-describe('feature processor: the text index is bounded and restored by time', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('feature processor: the text index is bounded and restored by time', () => {
   let tp: TestPlatform;
   let producer: Producer;
   const running: Service[] = [];

@@ -4,6 +4,7 @@
 // an uninterrupted run and none is produced twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { compareWithReference, featureKey, referenceIndicators, scoredText as scored } from '../helpers/features.js';
 import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
@@ -17,7 +18,7 @@ const HOUR = 3_600_000;
 const W = 2 * HOUR;
 const FROM = Date.UTC(2022, 2, 1);
 
-describe('feature processor: indicators + point-in-time sentiment, restartable', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('feature processor: indicators + point-in-time sentiment, restartable', () => {
   let tp: TestPlatform;
   let producer: Producer;
   const running: Service[] = [];

@@ -6,6 +6,7 @@
 // monitor's bookkeeping; the missing candle is counted as missing, not scored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { connectWs, startGateway, warmUp, wsUrl, type StartedGateway, type TestWsClient } from '../helpers/ws-client.js';
 import { distributionPrediction, type ForecasterSpec } from '../helpers/predictions.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
@@ -91,7 +92,7 @@ function expected(preds: Prediction[], features: FeatureVector[], model: string,
   return summarise(items);
 }
 
-describe('live scores: forecasts and candles -> trainer monitor -> scores topic and Redis -> gateway', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('live scores: forecasts and candles -> trainer monitor -> scores topic and Redis -> gateway', () => {
   it('publishes proper scores with skill, counts the missing candle, and serves them on REST and the WebSocket', async () => {
     const candles = await loadCandlesFromFile(DATA_DIR, HOURLY_MERGED, 'BTCUSDT', '1h', { from: Date.UTC(2024, 0, 1), to: Date.UTC(2024, 0, 15) });
     const all = featuresFromCandles(candles, [], { windowMs: 4 * HOUR });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { createFeatureStoreWriter } from '../../core/feature-store.js';
 import { createPredictor, createPredictorHandler } from '../../processors/predictor/service.js';
@@ -35,7 +36,7 @@ const NAME = 'lstm-attention';
 const FROM = Date.UTC(2024, 2, 1);
 const MIN = 60_000;
 
-describe('predictor: champion model, hot swap, refusals, restart, expiry', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('predictor: champion model, hot swap, refusals, restart, expiry', () => {
   let tp: TestPlatform;
   let producer: Producer;
   let store: string;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { runReplay, type ReplayOptions, type ReplaySummary } from '../../producers/replay/service.js';
 import { createProducer } from '../../core/kafka/producer.js';
 
@@ -58,7 +59,7 @@ async function candlesOf(
     });
 }
 
-describe('replay resume (dedupe on restart)', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('replay resume (dedupe on restart)', () => {
   let tp: TestPlatform;
   beforeAll(async () => {
     tp = await createTestPlatform('replay-resume');
@@ -110,6 +111,15 @@ describe('replay resume (dedupe on restart)', () => {
   });
 });
 
+// The other real price files (README 1a..1e): each test is skipped without its file.
+const [F1A, F1B, F1C, F1D, F1E] = [
+  'btc_binance_spot_1h_2017_2022/BTC_USDT-1h.json',
+  'btc_binance_spot_1h_2022_2025/BTCUSDT_1h.csv',
+  'btc_binance_spot_1h_2023_2026/BTCUSDT_1h.csv',
+  'btc_binance_spot_1m_2024_03/BTCUSDT-1m.csv',
+  'btc_usd_yahoo_daily_2014_2025/BTC-USD.csv',
+];
+
 describe('replay of the other real price files', () => {
   let tp: TestPlatform;
   beforeAll(async () => {
@@ -129,7 +139,7 @@ describe('replay of the other real price files', () => {
     return summary;
   }
 
-  it('1a freqtrade JSON: a slice across a 6-hour outage keeps the gap', async () => {
+  it.skipIf(!hasSharedData(F1A))('1a freqtrade JSON: a slice across a 6-hour outage keeps the gap', async () => {
     const rel = 'btc_binance_spot_1h_2017_2022/BTC_USDT-1h.json';
     const entries = JSON.parse(readFileSync(join(DATA_DIR, rel), 'utf8')) as number[][];
     const slice = entries.slice(480, 510).map((e) => ({ openTime: e[0] as number, close: e[4] as number, volume: e[5] as number }));
@@ -137,7 +147,7 @@ describe('replay of the other real price files', () => {
     expect(summary).toMatchObject({ format: 'freqtrade-json', gaps: 1, missingIntervals: 6, deadLettered: 0 });
   });
 
-  it('1b 2022-2025 CSV: the 2023-03-24 13:00 halt stays a gap', async () => {
+  it.skipIf(!hasSharedData(F1B))('1b 2022-2025 CSV: the 2023-03-24 13:00 halt stays a gap', async () => {
     const rel = 'btc_binance_spot_1h_2022_2025/BTCUSDT_1h.csv';
     const from = Date.UTC(2023, 2, 24, 0);
     const slice = csvRows(rel)
@@ -149,7 +159,7 @@ describe('replay of the other real price files', () => {
     expect(summary).toMatchObject({ format: 'binance-csv', gaps: 1, missingIntervals: 1 });
   });
 
-  it('1c 2023-2026 CSV keeps quote volume and trade counts, and the same gap', async () => {
+  it.skipIf(!hasSharedData(F1C))('1c 2023-2026 CSV keeps quote volume and trade counts, and the same gap', async () => {
     const rel = 'btc_binance_spot_1h_2023_2026/BTCUSDT_1h.csv';
     const from = Date.UTC(2023, 2, 24, 0);
     const rows = csvRows(rel)
@@ -174,7 +184,7 @@ describe('replay of the other real price files', () => {
     expect(candles.map((c) => [c.quoteVolume, c.tradeCount])).toEqual(rows.map((r) => [r.quoteVolume, r.tradeCount]));
   });
 
-  it('1d 1-minute file: duplicated minutes keep the last copy, the partial last minute is dropped', async () => {
+  it.skipIf(!hasSharedData(F1D))('1d 1-minute file: duplicated minutes keep the last copy, the partial last minute is dropped', async () => {
     const rel = 'btc_binance_spot_1m_2024_03/BTCUSDT-1m.csv';
     const rows = csvRows(rel);
     const from = Number(rows[30880]?.[0]);
@@ -191,7 +201,7 @@ describe('replay of the other real price files', () => {
     expect(summary).toMatchObject({ format: 'binance-1m-csv', duplicatesReplaced: duplicates, gaps: 0, droppedPartialLastRow: true, deadLettered: 0 });
   });
 
-  it('1d 1-minute file from the start: the page overlap at row 1000 is one candle', async () => {
+  it.skipIf(!hasSharedData(F1D))('1d 1-minute file from the start: the page overlap at row 1000 is one candle', async () => {
     const rel = 'btc_binance_spot_1m_2024_03/BTCUSDT-1m.csv';
     const rows = csvRows(rel).slice(0, 1101);
     const byTime = new Map<number, Ref>();
@@ -201,7 +211,7 @@ describe('replay of the other real price files', () => {
     expect(summary).toMatchObject({ duplicatesReplaced: 1, gaps: 0 });
   });
 
-  it('1e Yahoo daily: UTC-midnight days, USD volume as quote volume, partial last day dropped', async () => {
+  it.skipIf(!hasSharedData(F1E))('1e Yahoo daily: UTC-midnight days, USD volume as quote volume, partial last day dropped', async () => {
     const rel = 'btc_usd_yahoo_daily_2014_2025/BTC-USD.csv';
     const from = Date.UTC(2025, 10, 1);
     const all = csvRows(rel);
@@ -221,7 +231,7 @@ describe('replay of the other real price files', () => {
     );
   });
 
-  it("speedFactor paces by the candles' own spacing and still publishes every candle once", async () => {
+  it.skipIf(!hasSharedData(F1B))("speedFactor paces by the candles' own spacing and still publishes every candle once", async () => {
     const rel = 'btc_binance_spot_1h_2022_2025/BTCUSDT_1h.csv';
     const from = Date.UTC(2023, 2, 24, 10);
     const slice = csvRows(rel)

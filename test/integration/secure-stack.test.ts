@@ -31,6 +31,7 @@ import { createPredictor } from '../../processors/predictor/service.js';
 import type { Service } from '../../core/service.js';
 import { BitPredictError } from '../../core/errors.js';
 import { createTestPlatform, HOURLY_MERGED, REPO_ROOT, uniqueId, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 
 const layout = resolveLayout(loadStackConfig(process.env), REPO_ROOT);
 const secure = layout.kafka.secure;
@@ -94,7 +95,7 @@ describe.skipIf(missing !== null)('the secured stack end to end (SASL_SSL Kafka 
   });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  describe('replay -> features -> predictor through the secured servers', () => {
+  describe.skipIf(!hasSharedData(HOURLY_MERGED))('replay -> features -> predictor through the secured servers', () => {
     const N = 48;
     let tp: TestPlatform;
     const services: Service[] = [];

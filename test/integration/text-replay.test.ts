@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
 import { runTextReplay } from '../../producers/text/replay.js';
 import { BitPredictError } from '../../core/errors.js';
@@ -13,6 +14,7 @@ import { DESCRIPTIONS_EXCLUSION_REASON, TEXT_DATA_FILE } from '../../core/data/t
 
 const TWEETS = 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv';
 const NEWS = 'crypto_news_2021_2022/cryptonews.csv';
+const HAS_2C_2D = hasSharedData(TEXT_DATA_FILE.descriptions, TEXT_DATA_FILE.headlines);
 
 function expectTimeOrder(ts: number[]): void {
   for (let i = 1; i < ts.length; i++) expect((ts[i] ?? 0) >= (ts[i - 1] ?? 0), `record ${i}`).toBe(true);
@@ -34,7 +36,7 @@ describe('text replay -> text.raw', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('replays slices of the real tweets and news files in time order, resuming without duplicates', async () => {
+  it.skipIf(!hasSharedData(TWEETS, NEWS))('replays slices of the real tweets and news files in time order, resuming without duplicates', async () => {
     const a = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TWEETS, limit: 300, resume: true });
     expect(a).toMatchObject({ format: 'tweets', rows: 4662, published: 300, deadLettered: 0, skippedAlreadyPublished: 0 });
     expect(a.firstPublishedAt).toBe(Date.UTC(2025, 7, 15, 23, 25, 35));
@@ -59,7 +61,7 @@ describe('text replay -> text.raw', () => {
     expect(news.every((r) => r.value?.kind === 'news' && r.value.source === 'replay:cryptonews.csv')).toBe(true);
   });
 
-  it('replays the whole news-descriptions file with its 2024 rows excluded and counted, and CoinDesk headlines', async () => {
+  it.skipIf(!HAS_2C_2D)('replays the whole news-descriptions file with its 2024 rows excluded and counted, and CoinDesk headlines', async () => {
     const before = (await tp.readAll('textRaw')).length;
     const d = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file: TEXT_DATA_FILE.descriptions, resume: false });
     expect(d).toMatchObject({

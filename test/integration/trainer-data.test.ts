@@ -3,6 +3,7 @@
 // candles and texts, on every field except the wall-clock/stream-timing ones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { stable } from '../helpers/features.js';
 import { createFeatureProcessor } from '../../processors/features/service.js';
 import { createProducer, type Producer } from '../../core/kafka/producer.js';
@@ -21,7 +22,7 @@ const W = 2 * HOUR;
 const FROM = Date.UTC(2018, 1, 1);
 const COUNT = 300;
 
-describe('trainer data: features topic over a time range = research features', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('trainer data: features topic over a time range = research features', () => {
   let tp: TestPlatform;
   let producer: Producer;
   let processor: Service | null = null;

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPlatform, DATA_DIR, HOURLY_MERGED, waitFor, type TestPlatform } from '../helpers/platform.js';
+import { hasSharedData } from '../helpers/shared-data.js';
 import { createProducer } from '../../core/kafka/producer.js';
 import { loadConfig } from '../../core/config.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
@@ -29,7 +30,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const SHIFT = 105 * 7 * DAY;
 
-describe('trainer service: live monitor and retraining', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('trainer service: live monitor and retraining', () => {
   let tp: TestPlatform;
   let store: string;
   let features: FeatureVector[] = [];

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Candle, FeatureVector, ScoredText } from '../../schemas/types.js';
 import { isBitPredictError } from '../../core/errors.js';
 import { FEATURE_SET_VERSION } from '../../core/features/indicators.js';
@@ -19,10 +19,13 @@ import { saveArtifact, type ArtifactMeta } from '../../core/models/artifact.js';
 import { createFastPredictor } from '../../core/models/fast.js';
 import type { BacktestEvents, CandleGap } from './types.js';
 import { runBacktest, type BacktestOptions, type BacktestResult } from './engine.js';
+import { hasSharedData, SHARED_DATA_DIR } from '../../test/helpers/shared-data.js';
 
-const DATA = resolve(process.cwd(), '../shared/data');
+const DATA = SHARED_DATA_DIR;
 const MERGED = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const TWEETS = 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv';
+// Every test below runs on the events of the real files; without them the file is skipped.
+const HAS_DATA = hasSharedData(MERGED, TWEETS);
 const H = 3_600_000;
 const NOW = Date.UTC(2026, 0, 1);
 const W = 4 * H;
@@ -123,7 +126,7 @@ function run(over: Partial<BacktestOptions> = {}): Promise<BacktestResult> {
   return runBacktest({ events, model: { kind: 'baseline' }, sentimentWindowMs: W, T, trading: TRADING, ...over });
 }
 
-describe('runBacktest: determinism', () => {
+describe.skipIf(!HAS_DATA)('runBacktest: determinism', () => {
   it('two runs of the same events, model and options give byte-identical JSON (baseline and artifact)', async () => {
     const a = JSON.stringify(await run());
     const b = JSON.stringify(await run());
@@ -142,7 +145,7 @@ describe('runBacktest: determinism', () => {
   });
 });
 
-describe('runBacktest: point in time', () => {
+describe.skipIf(!HAS_DATA)('runBacktest: point in time', () => {
   it('candles and texts dated after range.to change nothing', async () => {
     const base = JSON.stringify(await run({ model: artifact() }));
     const lateTexts = retimed(
@@ -176,7 +179,7 @@ describe('runBacktest: point in time', () => {
   });
 });
 
-describe('runBacktest: gaps', () => {
+describe.skipIf(!HAS_DATA)('runBacktest: gaps', () => {
   it('no traded window or target spans a gap, and the gap is reported', async () => {
     const holeFrom = FROM + 50 * H;
     const holed = candles.filter((c) => c.openTime < holeFrom || c.openTime >= holeFrom + 5 * H);
@@ -198,7 +201,7 @@ describe('runBacktest: gaps', () => {
   });
 });
 
-describe('runBacktest: costs', () => {
+describe.skipIf(!HAS_DATA)('runBacktest: costs', () => {
   // A tiny hand-made series: 120 hourly candles whose closes move by a fixed up/down pattern.
   const start = Date.UTC(2024, 0, 1);
   const moves = [0.004, -0.001, 0.003, -0.006, 0.002, 0.005, -0.003, -0.002];
@@ -273,7 +276,7 @@ describe('runBacktest: costs', () => {
   });
 });
 
-describe('runBacktest: models', () => {
+describe.skipIf(!HAS_DATA)('runBacktest: models', () => {
   it("baseline: the predictor's EMA-drift baseline fed every vector, beside persistence, EMA drift and buy-and-hold", async () => {
     const r = await run();
     expect(r.model).toMatchObject({
@@ -336,7 +339,7 @@ describe('runBacktest: models', () => {
   });
 });
 
-describe('runBacktest: walk-forward', () => {
+describe.skipIf(!HAS_DATA)('runBacktest: walk-forward', () => {
   const wf = { retrainEvery: 48, trainPeriods: 150, valPeriods: 24, epochs: 1, units: 4, seed: 3 };
 
   it('retrains every K periods on data strictly before each retrain point; each model predicts until the next', async () => {

@@ -1,15 +1,15 @@
 // The backtest's HTML report: self-contained, every string escaped, and every part the issue asks
 // for present (equity vs buy-and-hold, predictions vs realised, rolling directional accuracy,
 // drawdowns, the metrics table with the baselines, gaps, data range, model version, configuration).
-import { beforeAll, describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
 import type { Candle } from '../../schemas/types.js';
 import { loadCandlesFromFile } from '../../core/data/load.js';
 import type { BacktestEvents } from './types.js';
 import { runBacktest, type BacktestResult } from './engine.js';
 import { renderBacktestReport } from './report.js';
+import { syntheticDataDir } from '../../test/helpers/synthetic-data.js';
 
-const DATA = resolve(process.cwd(), '../shared/data');
 const MERGED = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const H = 3_600_000;
 const FROM = Date.UTC(2024, 4, 6);
@@ -18,9 +18,16 @@ const EVIL = '<script>alert("x")</script>';
 
 let result: BacktestResult;
 
+// The page is what is tested, not the figures: the candles are a synthetic random walk in the
+// layout of the real merged file (test/helpers/synthetic-data.ts), so this runs on a clone without
+// ../shared/data too.
+let data: string;
+afterAll(() => rmSync(data, { recursive: true, force: true }));
+
 beforeAll(async () => {
   const warmupFrom = FROM - 200 * H;
-  const all = await loadCandlesFromFile(DATA, MERGED, 'BTCUSDT', '1h', { from: warmupFrom, to: TO, now: () => Date.UTC(2026, 0, 1) });
+  data = syntheticDataDir(warmupFrom, TO);
+  const all = await loadCandlesFromFile(data, MERGED, 'BTCUSDT', '1h', { from: warmupFrom, to: TO, now: () => Date.UTC(2026, 0, 1) });
   const holeFrom = FROM + 30 * H;
   const candles: Candle[] = all.filter((c) => c.openTime < holeFrom || c.openTime >= holeFrom + 3 * H);
   const events: BacktestEvents = {

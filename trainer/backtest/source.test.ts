@@ -1,7 +1,5 @@
 // The common rules of both backtest sources (filtering, dedupe, order, gaps, coverage errors) as
 // pure functions, and the files path on slices of the real data.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isBitPredictError } from '../../core/errors.js';
 import type { Candle, ScoredText } from '../../schemas/types.js';
@@ -18,6 +16,7 @@ import {
   warmupStart,
   type AssembleInput,
 } from './source.js';
+import { hasSharedData, SHARED_DATA_DIR } from '../../test/helpers/shared-data.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2024, 2, 1);
@@ -192,11 +191,11 @@ describe('backtest source: common rules', () => {
   });
 });
 
-const DATA_DIR = resolve(import.meta.dirname, '../../../shared/data');
+const DATA_DIR = SHARED_DATA_DIR;
 const HOURLY = 'btc_binance_spot_1h_merged_2017_2026_DERIVED/BTCUSDT_1h_merged.csv';
 const NEWS = 'crypto_news_2021_2022/cryptonews.csv';
 
-describe.runIf(existsSync(resolve(DATA_DIR, HOURLY)))('backtest source: files (real data)', () => {
+describe.skipIf(!hasSharedData(HOURLY, NEWS))('backtest source: files (real data)', () => {
   it('reads the real outage of 2018-02-08 as a gap and the news of the window', async () => {
     const r: BacktestRange = { symbol: 'BTCUSDT', interval: '1h', from: Date.UTC(2018, 1, 7), to: Date.UTC(2018, 1, 11) };
     const ev = await loadEventsFromFiles({ dataDir: DATA_DIR, candleFile: HOURLY, textFiles: [], range: r, warmupBars: 24, now: () => Date.UTC(2026, 0, 1) });

@@ -1,7 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   DESCRIPTIONS_EXCLUSION_REASON,
   MAX_TEXT_CHARS,
@@ -16,8 +15,11 @@ import {
   mapTextCsv,
   detectTextFormat,
 } from './index.js';
+import { hasSharedData, SHARED_DATA_DIR } from '../../../test/helpers/shared-data.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+const TWEETS_FILE = 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv';
+const NEWS_FILE = 'crypto_news_2021_2022/cryptonews.csv';
+const HAS_2C_2D = hasSharedData(TEXT_DATA_FILE.descriptions, TEXT_DATA_FILE.headlines);
 const NOW = Date.UTC(2026, 0, 1);
 const opts = { now: NOW, futureToleranceMs: 60_000 };
 const ms = (s: string): number | null => {
@@ -221,8 +223,8 @@ describe('CSV mapping', () => {
     ]);
     expect(m.dead[4]?.raw).toBe('2023-06-07 10:00:00,cut off');
   });
-  it('maps the real files completely and in time order', () => {
-    const data = resolve(ROOT, '../shared/data');
+  it.skipIf(!hasSharedData(TWEETS_FILE, NEWS_FILE))('maps the real files completely and in time order', () => {
+    const data = SHARED_DATA_DIR;
     const tweets = mapTextCsv(
       readFileSync(resolve(data, 'btc_tweets_2025_08_09/bitcoin_tweets_1month_20250919_161545.csv'), 'utf8'),
       'tweets',
@@ -238,8 +240,8 @@ describe('CSV mapping', () => {
       for (let i = 1; i < m.drafts.length; i++) expect((m.drafts[i]?.publishedAt ?? 0) >= (m.drafts[i - 1]?.publishedAt ?? 0)).toBe(true);
     expect(news.drafts[0]?.publishedAt).toBe(Date.UTC(2021, 9, 12, 20, 0));
   });
-  it('maps the real news descriptions (2c) and CoinDesk headlines (2d) in place: counts and ranges', () => {
-    const data = resolve(ROOT, '../shared/data');
+  it.skipIf(!HAS_2C_2D)('maps the real news descriptions (2c) and CoinDesk headlines (2d) in place: counts and ranges', () => {
+    const data = SHARED_DATA_DIR;
     const d = mapTextCsv(readFileSync(resolve(data, TEXT_DATA_FILE.descriptions), 'utf8'), 'descriptions', 'replay:d', opts);
     // README 2c: 11,295 rows, 2021: 137, 2022: 5,252, 2023: 4,572, 2024: 1,334 (all excluded); 2 fully duplicate rows.
     expect(d.rows).toBe(11295);

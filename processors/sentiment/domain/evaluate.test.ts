@@ -12,8 +12,12 @@ import {
   vaderLabel,
   type SentimentLabel,
 } from './evaluate.js';
+import { hasSharedData, SHARED_DATA_DIR } from '../../../test/helpers/shared-data.js';
 
-const DATA = resolve(process.cwd(), '../shared/data');
+const DATA = SHARED_DATA_DIR;
+const PHRASEBANK_50 = 'financial_phrasebank_v1.0/Sentences_50Agree.txt';
+const PHRASEBANK_ALL = 'financial_phrasebank_v1.0/Sentences_AllAgree.txt';
+const TWITTER_VALID = 'twitter_financial_news_sentiment/sent_valid.csv';
 
 describe('confusion matrix and macro-F1', () => {
   // Worked by hand. Rows actual, columns predicted, order negative, neutral, positive:
@@ -72,7 +76,7 @@ describe('labelled set parsers', () => {
     expect(() => parsePhraseBank('ok@neutral\nno label here')).toThrow(/line 2/);
   });
 
-  it('reads the real 50Agree (Latin-1) and AllAgree (UTF-8) files with the published counts', () => {
+  it.skipIf(!hasSharedData(PHRASEBANK_50, PHRASEBANK_ALL))('reads the real 50Agree (Latin-1) and AllAgree (UTF-8) files with the published counts', () => {
     const count = (file: string): Record<string, number> => {
       const rows = parsePhraseBank(readFileSync(resolve(DATA, 'financial_phrasebank_v1.0', file), phrasebankEncoding(file)));
       const c: Record<string, number> = { total: rows.length, negative: 0, neutral: 0, positive: 0 };
@@ -93,7 +97,10 @@ describe('labelled set parsers', () => {
       { text: 'flat', label: 'neutral' },
     ]);
     expect(() => parseTwitterFinancialCsv('text,label\nx,3\n')).toThrow(/row 1/);
-    const rows = parseTwitterFinancialCsv(readFileSync(resolve(DATA, 'twitter_financial_news_sentiment/sent_valid.csv'), 'utf8'));
+  });
+
+  it.skipIf(!hasSharedData(TWITTER_VALID))('reads the real twitter financial valid set with the published counts', () => {
+    const rows = parseTwitterFinancialCsv(readFileSync(resolve(DATA, TWITTER_VALID), 'utf8'));
     const c = { negative: 0, positive: 0, neutral: 0 };
     for (const r of rows) c[r.label]++;
     expect(rows.length).toBe(2388);

@@ -10,6 +10,7 @@
 // (rebuilt from Kafka).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, HOURLY_MERGED, waitFor, type TestPlatform } from '../../helpers/platform.js';
+import { hasSharedData } from '../../helpers/shared-data.js';
 import { startServingPipeline } from '../../helpers/serving.js';
 import { runReplay } from '../../../producers/replay/service.js';
 import { createProducer } from '../../../core/kafka/producer.js';
@@ -38,7 +39,7 @@ interface Run {
   fatal: unknown[];
 }
 
-describe('chaos: Redis restarts empty between two parts of a replay', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('chaos: Redis restarts empty between two parts of a replay', () => {
   // Past MIN_FIT_STEPS (500): the baselines' first fit happens before the restart, so every
   // forecaster's state must survive it.
   const total = atScale({ ci: 600, full: 1_500 });

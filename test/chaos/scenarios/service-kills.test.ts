@@ -7,6 +7,7 @@
 // process exited unless killed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { HOURLY_MERGED, hasSharedData } from '../../helpers/shared-data.js';
 import { createProducer, type Producer } from '../../../core/kafka/producer.js';
 import { recordChaos } from '../report.js';
 import { atScale, seededRandom } from '../chaos-a-common.js';
@@ -15,7 +16,7 @@ import { chaosTexts, HOUR, outputLoss, pipelineEnv, replayToEnd, sendTexts, star
 
 const FROM = Date.UTC(2022, 2, 1);
 
-describe('chaos: SIGKILL each service at random points', () => {
+describe.skipIf(!hasSharedData(HOURLY_MERGED))('chaos: SIGKILL each service at random points', () => {
   const candles = atScale({ ci: 160, full: 2_000 });
   const rate = atScale({ ci: 20, full: 40 });
   const killsEach = atScale({ ci: 1, full: 3 });

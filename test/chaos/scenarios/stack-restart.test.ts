@@ -11,6 +11,7 @@ import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, REPO_ROOT, waitFor, type TestPlatform } from '../../helpers/platform.js';
+import { HOURLY_MERGED, hasSharedData } from '../../helpers/shared-data.js';
 import { loadStackConfig } from '../../../cli/stack/config.js';
 import { createStack, type Stack } from '../../../cli/stack/stack.js';
 import { createLogger } from '../../../core/logger.js';
@@ -63,7 +64,7 @@ function seedJars(): void {
 // A stack of its own takes minutes to start and restart on a busy 2-core machine (measured 3.5 to
 // 9 minutes for the whole file here), beyond the CI budget of the chaos set: this scenario runs at
 // full scale only (`npm run test:chaos`).
-describe.skipIf(chaosScale() === 'ci')('chaos: the whole single-broker stack restarts mid-replay', () => {
+describe.skipIf(chaosScale() === 'ci' || !hasSharedData(HOURLY_MERGED))('chaos: the whole single-broker stack restarts mid-replay', () => {
   const candles = atScale({ ci: 160, full: 1_000 });
   const rate = atScale({ ci: 8, full: 20 });
   const textCount = atScale({ ci: 60, full: 400 });
