@@ -16,13 +16,6 @@ import { parseRetentionOverrides } from './kafka/topics.js';
 /** The namespace of the local stack's keys, which the CLI's stack command owns. */
 export const STACK_KEY_PREFIX = 'BITPREDICT_STACK_';
 
-/**
- * Variables of the test suite, read by no service (BITPREDICT_TEST_DATA_DIR: the folder of the real
- * data sets the tests read, test/helpers/shared-data.ts). Tests pass their whole environment to
- * loadConfig and to the services they start, so these are not refused as unknown keys.
- */
-export const TEST_SUITE_KEYS: readonly string[] = ['BITPREDICT_TEST_DATA_DIR'];
-
 /** The SASL mechanisms BITPREDICT_KAFKA_SASL_MECHANISM accepts (both drivers support all four). */
 export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 
@@ -629,7 +622,7 @@ export const CONFIG_KEYS = envKeyTable(ConfigSchema);
  * run any service or test; every other unknown BITPREDICT_* key is refused.
  */
 export function loadConfig(envVars: Record<string, string | undefined> = process.env, overrides: EnvOverrides<ConfigKey> = {}): Config {
-  const config = loadEnv(ConfigSchema, envVars, overrides, { alsoKnownPrefixes: [STACK_KEY_PREFIX], alsoKnown: TEST_SUITE_KEYS });
+  const config = loadEnv(ConfigSchema, envVars, overrides, { alsoKnownPrefixes: [STACK_KEY_PREFIX] });
   // An empty instance id means "this process": hostname-pid names its private consumer groups.
   if (config.instanceId === '') config.instanceId = `${hostname()}-${process.pid}`;
   // Open mode hands out data without a key: only to this machine. A gateway reachable from

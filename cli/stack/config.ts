@@ -3,7 +3,7 @@
 // (core/env-config.ts); the addresses the stack listens on come from the services' own kafka,
 // registry and redis sections, so that what the stack starts is what the services dial.
 import { Type, type Static } from '@sinclair/typebox';
-import { CONFIG_KEYS, loadConfig, TEST_SUITE_KEYS, type Config, type ConfigKey } from '../../core/config.js';
+import { CONFIG_KEYS, loadConfig, type Config, type ConfigKey } from '../../core/config.js';
 import { env, envKeyTable, loadEnv, type EnvKeysOf, type EnvOverrides } from '../../core/env-config.js';
 
 export const StackConfigSchema = Type.Object({
@@ -66,7 +66,7 @@ export function loadStackConfig(envVars: Record<string, string | undefined>, ove
   const stackOverrides: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(overrides)) (key in STACK_CONFIG_KEYS ? stackOverrides : serviceOverrides)[key] = value;
   const config = loadConfig(envVars, serviceOverrides);
-  const stack = loadEnv(StackConfigSchema, envVars, stackOverrides, { alsoKnown: [...Object.keys(CONFIG_KEYS), ...TEST_SUITE_KEYS] });
+  const stack = loadEnv(StackConfigSchema, envVars, stackOverrides, { alsoKnown: Object.keys(CONFIG_KEYS) });
   return {
     kafka: config.kafka,
     registry: config.registry,

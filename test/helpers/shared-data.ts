@@ -9,10 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
-/**
- * The folder of the real data sets the tests read (test knob, not a service setting: loadConfig lets
- * it pass, core/config.ts TEST_SUITE_KEYS).
- */
+/** The folder of the real data sets the tests read (test knob, not a service setting). */
 export const SHARED_DATA_DIR = resolve(REPO_ROOT, process.env.BITPREDICT_TEST_DATA_DIR ?? '../shared/data');
 
 /** The merged hourly BTCUSDT candles (README section 1f), the file most tests replay. */
