@@ -16,7 +16,7 @@ import { topicName, type LogicalTopic, type TopicValueMap } from '../../schemas/
 import { HOURLY_MERGED, SHARED_DATA_DIR } from './shared-data.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
-/** The real data sets (test/helpers/shared-data.ts: ../shared/data or BITPREDICT_TEST_DATA_DIR). */
+/** The real data sets (test/helpers/shared-data.ts: ../shared/data or TEST_SHARED_DATA_DIR). */
 export const DATA_DIR = SHARED_DATA_DIR;
 export { HOURLY_MERGED };
 
