@@ -83,6 +83,17 @@ describe('demo data checks', () => {
     expect((await prepareDemoData(options(env, { noTexts: true }))).textFiles).toEqual([]);
   });
 
+  it('--text-file replaces the data folder texts; a missing one is named with its flag', async () => {
+    const dir = folder({ texts: false });
+    const env = { BITPREDICT_DATA_DIR: dir, BITPREDICT_REPLAY_FILE: CANDLES };
+    const mine = join(dir, 'mine.csv');
+    writeFileSync(mine, 'time,text\n2024-01-01T00:00:00Z,hello\n');
+    expect((await prepareDemoData(options(env, { textFiles: [mine] }))).textFiles).toEqual([mine]);
+    await expect(prepareDemoData(options(env, { textFiles: [mine, 'no-such.csv'] }))).rejects.toThrow(
+      `text file not found: ${join(process.cwd(), 'no-such.csv')} (given by --text-file no-such.csv)`,
+    );
+  });
+
   it('fetches when asked, or when no data folder is configured and the default is absent', () => {
     expect(shouldFetch({ ...options({}), cwd: mkdtempSync(join(tmpdir(), 'bare-clone-')) })).toBe(true);
     expect(shouldFetch({ ...options({ BITPREDICT_REPLAY_FILE: '/x.csv' }), cwd: mkdtempSync(join(tmpdir(), 'bare-clone-')) })).toBe(false);

@@ -52,6 +52,7 @@ interface DemoOptions {
   readonly fetchDays: number;
   readonly fetchFile: string | undefined;
   readonly noTexts: boolean;
+  readonly textFiles: readonly string[];
 }
 
 /** What the steps after start-up share: the demo's config, its platform and the abort of the replay. */
@@ -84,6 +85,7 @@ function parseDemoArgs(args: string[]): DemoOptions {
     fetchDays,
     fetchFile: values['fetch-file'],
     noTexts: values['no-texts'],
+    textFiles: values['text-file'] ?? [],
   };
 }
 
@@ -324,7 +326,7 @@ export async function demo(ctx: CommandContext): Promise<number> {
     fetch: parsed.fetch,
     fetchDays: parsed.fetchDays,
     fetchFile: parsed.fetchFile,
-    textFiles: [],
+    textFiles: parsed.textFiles,
     noTexts: parsed.noTexts,
     now: Date.now(),
     signal: new AbortController().signal,

@@ -188,6 +188,13 @@ export const DEMO_FLAGS = {
     doc: 'where fetched candles are kept; a second run continues the file',
     defaultText: 'data/binance-<symbol>-<interval>.csv',
   },
+  'text-file': {
+    type: 'string',
+    multiple: true,
+    value: 'FILE',
+    doc: "replay the texts of this CSV (a path from here) instead of the data folder's: one of the four known layouts, or any CSV with a header whose time and text columns have common names; bad rows go to the DLQ",
+    defaultText: "the data folder's four text files",
+  },
   'no-texts': { type: 'boolean', default: false, doc: 'replay no texts: every sentiment feature is zero' },
 } as const satisfies FlagTable;
 

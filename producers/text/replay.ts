@@ -11,7 +11,7 @@ import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
 import { resolveDataFile } from '../../core/data/files.js';
-import { TEXT_FORMATS_HELP, detectTextFormat, mapTextCsv, type ExcludedRows, type TextFileFormat } from '../../core/data/text/index.js';
+import { TEXT_FORMATS_HELP, detectTextFormat, mapTextCsv, mapGenericTextCsv, type ExcludedRows, type TextFileFormat } from '../../core/data/text/index.js';
 import { deadTextRecord, loadTextTail, textRecord } from './publish.js';
 import type { Config } from '../../core/config.js';
 
@@ -34,7 +34,8 @@ export interface TextReplayOptions {
 
 export interface TextReplaySummary {
   file: string;
-  format: TextFileFormat;
+  /** The detected layout; 'generic' for a CSV read by its time and text columns. */
+  format: TextFileFormat | 'generic';
   rows: number;
   published: number;
   deadLettered: number;
@@ -58,13 +59,15 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   if (statSync(path).size > MAX_FILE_BYTES) throw new BitPredictError('ERR_REPLAY_FILE', `text replay file ${path} is larger than ${MAX_FILE_BYTES} bytes`);
   const content = readFileSync(path, 'utf8');
   const format = detectTextFormat(content.slice(0, content.indexOf('\n') >= 0 ? content.indexOf('\n') : 4096));
-  if (format === null) throw new BitPredictError('ERR_REPLAY_FILE', `${path}: header is none of ${TEXT_FORMATS_HELP}`);
   const source = `replay:${basename(path)}`;
+  const opts2 = { now: now(), futureToleranceMs: config.events.futureToleranceMs };
   let mapped;
   try {
-    mapped = mapTextCsv(content, format, source, { now: now(), futureToleranceMs: config.events.futureToleranceMs });
+    // A header of none of the four real layouts: any CSV with time and text columns (core/data/text/generic.ts).
+    mapped = format === null ? mapGenericTextCsv(content, source, opts2) : mapTextCsv(content, format, source, opts2);
   } catch (err) {
-    throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    const what = format === null ? `header is none of ${TEXT_FORMATS_HELP}, nor a CSV with time and text columns: ` : '';
+    throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${what}${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const published = counter(platform.registry, 'bitpredict_text_replay_items_total', 'Text items published by text replay');
   const dlqTotal = counter(platform.registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
@@ -79,7 +82,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   if ((opts.limit ?? 0) > 0) drafts = drafts.slice(0, opts.limit);
   const summary: TextReplaySummary = {
     file: path,
-    format,
+    format: format ?? 'generic',
     rows: mapped.rows,
     published: 0,
     deadLettered: 0,

@@ -121,6 +121,38 @@ describe('text replay -> text.raw', () => {
     expect(dlq[0]?.value?.value?.toString()).toBe('99-7-2022 04:24;{};CryptoNews;bitcoin;bad day;Bad;https://example.com/bad');
   });
 
+  it('replays any CSV with time and text columns (your own texts), bad rows to the DLQ with their lines', async () => {
+    const before = (await tp.readAll('dlq')).length;
+    const rawBefore = (await tp.readAll('textRaw')).length;
+    const file = join(dir, 'my-texts.csv');
+    writeFileSync(
+      file,
+      [
+        'created_at,body,site',
+        '2024-03-01T10:00:00Z,Bitcoin rallies past resistance,example.com',
+        '1709290800,Miners sell into strength,example.org',
+        'yesterday,no parseable time,example.net',
+        `${new Date(Date.now() + 30 * 86_400_000).toISOString()},from the future,example.net`,
+        '2024-03-01T11:30:00+01:00,"quoted, with a comma",example.com',
+      ].join('\n'),
+    );
+    const s = await runTextReplay({ platform: tp.platform, config: tp.config, producer, file, resume: false });
+    expect(s).toMatchObject({ format: 'generic', published: 3, deadLettered: 2 });
+    const raw = (await tp.readAll('textRaw')).slice(rawBefore).map((r) => r.value);
+    expect(raw.map((t) => [t?.publishedAt, t?.text])).toEqual(
+      [
+        [Date.parse('2024-03-01T10:00:00Z'), 'Bitcoin rallies past resistance'],
+        [Date.parse('2024-03-01T10:30:00Z'), 'quoted, with a comma'],
+        [1709290800 * 1000, 'Miners sell into strength'],
+      ].sort((a, b) => (a[0] as number) - (b[0] as number)),
+    );
+    const dlq = (await tp.readAll('dlq')).slice(before);
+    expect(dlq.map((d) => [d.value?.sourceKind, d.value?.offset])).toEqual([
+      ['file', 4],
+      ['file', 5],
+    ]);
+  });
+
   it('refuses a missing file or an unknown header with ERR_REPLAY_FILE', async () => {
     await expect(runTextReplay({ platform: tp.platform, config: tp.config, producer, file: join(dir, 'nope.csv') })).rejects.toMatchObject({
       code: 'ERR_REPLAY_FILE',
