@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config.js';
 import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 import { prepareDemoData, shouldFetch, type DemoDataOptions } from './demo-data.js';
+import { fetchForDemo } from './demo-fetch.js';
 
 const CANDLES = 'prices/BTCUSDT_1h.csv';
 
@@ -100,10 +101,11 @@ describe('demo data checks', () => {
     expect(shouldFetch({ ...options({ BITPREDICT_DATA_DIR: folder() }), fetch: true })).toBe(true);
   });
 
-  it('a failed fetch names the REST URL and the settings that fix it', async () => {
+  it('a failed fetch names the REST URL and the settings that fix it (nothing listens on the port)', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'bare-clone-'));
-    await expect(prepareDemoData({ ...options({}), cwd })).rejects.toThrow(
-      /fetching candles from https:\/\/api\.binance\.com failed: this test does not fetch; set BITPREDICT_DATA_DIR .* or BITPREDICT_BINANCE_REST_URL/,
+    const env = { BITPREDICT_BINANCE_REST_URL: 'http://127.0.0.1:1' };
+    await expect(prepareDemoData({ ...options(env), env: {}, cwd, fetchCandles: fetchForDemo })).rejects.toThrow(
+      /^fetching candles from http:\/\/127\.0\.0\.1:1 failed: .+; set BITPREDICT_DATA_DIR .* or BITPREDICT_BINANCE_REST_URL to a reachable Binance REST API$/,
     );
-  });
+  }, 30_000);
 });
