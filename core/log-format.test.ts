@@ -1,19 +1,5 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { prettyLogLine, resolveLogFormat } from './log-format.js';
-import { createLogger } from './logger.js';
-import { addSecrets } from './redact.js';
-
-function capture(): { lines: string[]; stream: Writable } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
 
 describe('BITPREDICT_LOG_FORMAT', () => {
   it('auto is pretty on a terminal and JSON otherwise; json and pretty are forced', () => {
@@ -51,27 +37,5 @@ describe('prettyLogLine', () => {
   it('colours the level only when asked', () => {
     expect(prettyLogLine(JSON.stringify({ ...base, msg: 'm' }), { colour: true })).toContain('\u001b[32mINFO \u001b[0m');
     expect(prettyLogLine(JSON.stringify({ ...base, msg: 'm' }))).not.toContain('\u001b[');
-  });
-});
-
-describe('createLogger format pretty', () => {
-  it('writes human lines, one service, and still redacts secrets', () => {
-    const { lines, stream } = capture();
-    const secret = 'pretty-secret-0123456789';
-    addSecrets([secret]);
-    const log = createLogger({ level: 'info', name: 'bitpredict-demo', destination: stream, format: 'pretty' });
-    log.child({ component: 'stack' }).warn({ service: 'kafka', url: `http://u:${secret}@h` }, 'killed');
-    const out = lines.join('');
-    expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}stack {2}killed {2}/);
-    expect(out).toContain(' peer_service=kafka');
-    expect(out).toContain(' url=http://u:');
-    expect(out).not.toContain(secret);
-    expect(out).not.toContain('{"level"');
-  });
-
-  it('stays JSON by default', () => {
-    const { lines, stream } = capture();
-    createLogger({ level: 'info', destination: stream }).info('x');
-    expect(JSON.parse(lines.join('')) as object).toMatchObject({ msg: 'x' });
   });
 });

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
+import { addSecrets } from './redact.js';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -39,5 +40,27 @@ describe('createLogger service key', () => {
     expect(line.match(/"service":/g)).toHaveLength(1);
     const parsed = JSON.parse(line) as Record<string, unknown>;
     expect(parsed).toMatchObject({ service: 'bitpredict-demo', component: 'stack', peer_service: 'kafka', pid: 42 });
+  });
+});
+
+describe('createLogger format pretty', () => {
+  it('writes human lines, one service, and still redacts secrets', () => {
+    const { lines, stream } = capture();
+    const secret = 'pretty-secret-0123456789';
+    addSecrets([secret]);
+    const log = createLogger({ level: 'info', name: 'bitpredict-demo', destination: stream, format: 'pretty' });
+    log.child({ component: 'stack' }).warn({ service: 'kafka', url: `http://u:${secret}@h` }, 'killed');
+    const out = lines.join('');
+    expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}stack {2}killed {2}/);
+    expect(out).toContain(' peer_service=kafka');
+    expect(out).toContain(' url=http://u:');
+    expect(out).not.toContain(secret);
+    expect(out).not.toContain('{"level"');
+  });
+
+  it('stays JSON by default', () => {
+    const { lines, stream } = capture();
+    createLogger({ level: 'info', destination: stream }).info('x');
+    expect(JSON.parse(lines.join('')) as object).toMatchObject({ msg: 'x' });
   });
 });

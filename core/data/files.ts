@@ -20,9 +20,9 @@ export function resolveDataFile(dataDir: string, file: string, o: { cwd?: string
   return path;
 }
 
-/** The first two lines of the first 4096 characters (up to 4 bytes each), without reading the whole file. */
-export function firstLines(path: string): [string, string | undefined] {
-  const buf = Buffer.alloc(4 * 4096);
+/** The first `bytes` bytes of a file (fewer when it is shorter), without reading the whole file. */
+export function headBytes(path: string, bytes: number): Buffer {
+  const buf = Buffer.alloc(bytes);
   const fd = openSync(path, 'r');
   let size: number;
   try {
@@ -30,7 +30,12 @@ export function firstLines(path: string): [string, string | undefined] {
   } finally {
     closeSync(fd);
   }
-  const head = buf.toString('utf8', 0, size).slice(0, 4096);
+  return buf.subarray(0, size);
+}
+
+/** The first two lines of the first 4096 characters (up to 4 bytes each), without reading the whole file. */
+export function firstLines(path: string): [string, string | undefined] {
+  const head = headBytes(path, 4 * 4096).toString('utf8').slice(0, 4096);
   const lines = head.split('\n');
   return [lines[0] ?? '', lines[1]];
 }

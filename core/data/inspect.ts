@@ -1,11 +1,11 @@
 // What a candle file holds, for `bitpredict data inspect|import`: read with the replay's own
 // pipeline (readCandleFile: same detection, parsing, validation, duplicates and unfinished last
 // row), plus the interval inferred from the open times and the gaps between the candles kept.
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { BitPredictError } from '../errors.js';
 import type { Candle } from '../../schemas/types.js';
 import { readCandleFile, candleFileLayout } from './load.js';
-import { resolveDataFile } from './files.js';
+import { headBytes, resolveDataFile } from './files.js';
 import { describeDroppedLastRow, type DeadRow } from './candle-file.js';
 import { INTERVAL_MS, intervalMs, isKnownInterval, parseCsvRow, parseJsonEntry, type CandleLayout } from './candles/index.js';
 
@@ -72,16 +72,9 @@ function sampleOpenTimes(path: string, layout: CandleLayout, max: number): numbe
     }
     return out;
   }
-  const buf = Buffer.alloc(1 << 16);
-  const fd = openSync(path, 'r');
-  let size: number;
-  try {
-    size = readSync(fd, buf, 0, buf.length, 0);
-  } finally {
-    closeSync(fd);
-  }
-  const lines = buf.toString('utf8', 0, size).split('\n');
-  if (size === buf.length) lines.pop(); // possibly cut in the middle
+  const buf = headBytes(path, 1 << 16);
+  const lines = buf.toString('utf8').split('\n');
+  if (buf.length === 1 << 16) lines.pop(); // possibly cut in the middle
   for (const line of lines.slice(layout.header ? 1 : 0, max + 1)) {
     const r = parseCsvRow(layout.format, line, layout.columns);
     if (r.ok) out.push(r.row.openTime);

@@ -3,7 +3,7 @@
 // no process behind and the stack it did not start still running. It passes --no-train: the first
 // model's training (cli/demo-train.ts) would take minutes, and its replayed history here is 2025
 // data, on which tests never compute figures; the demo serves the baselines and says so.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { REPO_ROOT, uniqueId, waitFor } from '../helpers/platform.js';
@@ -14,7 +14,7 @@ import { topicSpecs } from '../../core/kafka/topics.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMockExchange, type MockExchange, type MockKline } from '../helpers/mock-exchange.js';
+import { startMockExchange, type MockKline } from '../helpers/mock-exchange.js';
 import { TEXT_DATA_FILES } from '../../core/data/text/index.js';
 import { HOURLY_MERGED, hasSharedData, SHARED_DATA_DIR } from '../helpers/shared-data.js';
 
@@ -68,6 +68,44 @@ function descendants(pid: number): number[] {
   }
 }
 
+interface DemoPrediction {
+  symbol: string;
+  isBaseline: boolean;
+  eventTime: number;
+}
+
+/** The demo as a child process with the given flags and settings; `out()` is its output so far (stdout and stderr). */
+function startDemo(args: string[], env: Record<string, string>): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, BITPREDICT_GATEWAY_PORT: '0', BITPREDICT_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out: () => out, exited };
+}
+
+/** Once the demo prints its WebSocket address: a client subscribed to predictions:BTCUSDT, collecting them. */
+async function subscribePredictions(out: () => string): Promise<{ ws: WebSocket; predictions: DemoPrediction[] }> {
+  await waitFor(() => /websocket:\s+ws:\/\/\S+\/ws/.test(out()), 'the demo to print its WebSocket address', 90_000);
+  const url = /websocket:\s+(ws:\/\/\S+\/ws)/.exec(out())?.[1] as string;
+  const ws = new WebSocket(url);
+  const predictions: DemoPrediction[] = [];
+  ws.on('message', (d) => {
+    const msg = JSON.parse((d as Buffer).toString()) as { type: string; data?: DemoPrediction };
+    if (msg.type === 'prediction' && msg.data) predictions.push(msg.data);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  ws.send(JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT' }));
+  return { ws, predictions };
+}
+
 describe('npm run demo', () => {
   afterAll(async () => {
     const config = loadConfig(process.env, { BITPREDICT_TOPIC_PREFIX: prefix });
@@ -81,40 +119,22 @@ describe('npm run demo', () => {
 
   // The demo replays the real merged hourly file and every text file of the data folder.
   it.skipIf(!hasSharedData(HOURLY_MERGED, ...TEXT_DATA_FILES))('streams predictions over WebSocket and stops cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', '--live-from', '2025-11-20T00:00:00Z', '--rate', '20', '--no-train'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        BITPREDICT_TOPIC_PREFIX: prefix,
-        BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${prefix}`,
-        BITPREDICT_DATA_DIR: SHARED_DATA_DIR,
-        BITPREDICT_REPLAY_FILE: HOURLY_MERGED,
-        BITPREDICT_REPLAY_FROM: '2025-10-01T00:00:00Z',
-        BITPREDICT_GATEWAY_PORT: '0',
-        BITPREDICT_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const {
+      child,
+      out: output,
+      exited,
+    } = startDemo(['--live-from', '2025-11-20T00:00:00Z', '--rate', '20', '--no-train'], {
+      BITPREDICT_TOPIC_PREFIX: prefix,
+      BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${prefix}`,
+      BITPREDICT_DATA_DIR: SHARED_DATA_DIR,
+      BITPREDICT_REPLAY_FILE: HOURLY_MERGED,
+      BITPREDICT_REPLAY_FROM: '2025-10-01T00:00:00Z',
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await waitFor(() => /websocket:\s+ws:\/\/\S+\/ws/.test(out), 'the demo to print its WebSocket address', 90_000);
-      const url = /websocket:\s+(ws:\/\/\S+\/ws)/.exec(out)?.[1] as string;
-      const ws = new WebSocket(url);
-      const predictions: { symbol: string; isBaseline: boolean; eventTime: number }[] = [];
-      ws.on('message', (d) => {
-        const msg = JSON.parse((d as Buffer).toString()) as { type: string; data?: { symbol: string; isBaseline: boolean; eventTime: number } };
-        if (msg.type === 'prediction' && msg.data) predictions.push(msg.data);
-      });
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      ws.send(JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT' }));
+      const { ws, predictions } = await subscribePredictions(output);
       await waitFor(() => predictions.length >= 20, 'live predictions from the demo', 60_000);
       expect(predictions.every((p) => p.symbol === 'BTCUSDT' && p.isBaseline)).toBe(true);
+      const out = output();
       expect(out).toMatch(/\[demo\] serving the baselines .* from the start/);
       expect(out).toMatch(/\[demo\] not training a first model \(--no-train\): the demo serves the baselines only/);
       const times = predictions.map((p) => p.eventTime);
@@ -125,10 +145,10 @@ describe('npm run demo', () => {
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
       expect(code).toBe(0);
-      expect(out).toMatch(/\[demo\] stopped cleanly/);
+      expect(output()).toMatch(/\[demo\] stopped cleanly/);
       await waitFor(() => family.every((pid) => !alive(pid)), 'every demo process to exit', 10_000);
       // The stack was running before the demo, so the demo leaves it running.
-      expect(out).toMatch(/leaving the stack running/);
+      expect(output()).toMatch(/leaving the stack running/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
@@ -138,36 +158,23 @@ describe('npm run demo', () => {
   // Binance's public REST API (here the local mock speaking its format) before anything starts,
   // replays them without texts, and streams predictions as with the full history.
   it('without a data folder: fetches candles from the exchange first, then streams predictions', async () => {
-    let mock: MockExchange | undefined;
     const dir = mkdtempSync(join(tmpdir(), 'demo-fetch-'));
-    const child = await (async () => {
-      mock = await startMockExchange();
-      mock.binanceKlines.set('BTCUSDT:1h', recentKlines(20));
-      return spawn(
-        process.execPath,
-        ['--import', 'tsx', 'cli/main.ts', 'demo', '--fetch', '--fetch-days', '20', '--fetch-file', join(dir, 'btc.csv'), '--rate', '20', '--no-train'],
-        {
-          cwd: REPO_ROOT,
-          env: {
-            ...process.env,
-            BITPREDICT_TOPIC_PREFIX: fetchPrefix,
-            BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${fetchPrefix}`,
-            BITPREDICT_BINANCE_REST_URL: mock.binanceRestUrl,
-            // A folder without the data sets: as on a clone without ../shared, no texts.
-            BITPREDICT_DATA_DIR: dir,
-            BITPREDICT_GATEWAY_PORT: '0',
-            BITPREDICT_LOG_LEVEL: 'warn',
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-    })();
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const mock = await startMockExchange();
+    mock.binanceKlines.set('BTCUSDT:1h', recentKlines(20));
+    const {
+      child,
+      out: output,
+      exited,
+    } = startDemo(['--fetch', '--fetch-days', '20', '--fetch-file', join(dir, 'btc.csv'), '--rate', '20', '--no-train'], {
+      BITPREDICT_TOPIC_PREFIX: fetchPrefix,
+      BITPREDICT_REDIS_KEY_PREFIX: `bp:test:${fetchPrefix}`,
+      BITPREDICT_BINANCE_REST_URL: mock.binanceRestUrl,
+      // A folder without the data sets: as on a clone without ../shared, no texts.
+      BITPREDICT_DATA_DIR: dir,
+    });
     try {
-      await waitFor(() => /websocket:\s+ws:\/\/\S+\/ws/.test(out), 'the demo to print its WebSocket address', 90_000);
+      const { ws, predictions } = await subscribePredictions(output);
+      const out = output();
       // The fetch came first, before the stack and the banner.
       const fetchedAt = out.indexOf('fetching the last 20 days of BTCUSDT 1h candles');
       expect(fetchedAt).toBeGreaterThanOrEqual(0);
@@ -178,18 +185,6 @@ describe('npm run demo', () => {
       expect(fetched?.[2]).toBe(fetched?.[1]);
       expect(readFileSync(join(dir, 'btc.csv'), 'utf8').trim().split('\n')).toHaveLength(Number(fetched?.[1]) + 1);
       expect(out).toMatch(/\[demo\] no texts: no data folder holds them, so every sentiment feature is zero/);
-      const url = /websocket:\s+(ws:\/\/\S+\/ws)/.exec(out)?.[1] as string;
-      const ws = new WebSocket(url);
-      const predictions: { symbol: string; eventTime: number }[] = [];
-      ws.on('message', (d) => {
-        const msg = JSON.parse((d as Buffer).toString()) as { type: string; data?: { symbol: string; eventTime: number } };
-        if (msg.type === 'prediction' && msg.data) predictions.push(msg.data);
-      });
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      ws.send(JSON.stringify({ op: 'subscribe', channel: 'predictions:BTCUSDT' }));
       await waitFor(() => predictions.length >= 20, 'live predictions from the fetched candles', 60_000);
       const lastCandle = recentKlines(20).at(-1)!.openTime;
       expect(predictions.every((p) => p.symbol === 'BTCUSDT' && p.eventTime <= lastCandle + HOUR)).toBe(true);
@@ -199,7 +194,7 @@ describe('npm run demo', () => {
       expect(code).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
-      await mock?.close();
+      await mock.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -61,10 +61,16 @@ interface Row {
   line: number;
 }
 
-function rows(content: string, delimiter: string, dead: DeadRow[]): { header: string[]; rows: Row[] } {
-  const out: Row[] = [];
-  let header: string[] | null = null;
-  const records = parse(content.replace(/^\uFEFF/, ''), {
+/** A parsed CSV record, its raw text and the line it ends on. */
+export interface CsvRecord {
+  record: string[];
+  raw: string;
+  info: { lines: number };
+}
+
+/** Every record of a CSV text; a record the parser cannot take becomes a dead row with its line. */
+export function parseCsvRecords(text: string, delimiter: string, dead: DeadRow[]): CsvRecord[] {
+  return parse(text, {
     delimiter,
     relax_column_count: true,
     raw: true,
@@ -75,7 +81,13 @@ function rows(content: string, delimiter: string, dead: DeadRow[]): { header: st
       dead.push({ line: (err as { lines?: number } | undefined)?.lines ?? 0, raw: raw ?? '', reason: `unparseable row: ${err?.message ?? 'unknown error'}` });
       return undefined;
     },
-  }) as unknown as { record: string[]; raw: string; info: { lines: number } }[];
+  }) as unknown as CsvRecord[];
+}
+
+function rows(content: string, delimiter: string, dead: DeadRow[]): { header: string[]; rows: Row[] } {
+  const out: Row[] = [];
+  let header: string[] | null = null;
+  const records = parseCsvRecords(content.replace(/^\uFEFF/, ''), delimiter, dead);
   for (const r of records) {
     const body = r.raw.replace(/\r?\n$/, '');
     // info.lines is the line a record ends on; quoted fields span lines, so the start is counted back.

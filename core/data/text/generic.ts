@@ -5,10 +5,9 @@
 // reason: malformed quoting, a wrong field count, a bad or future time, an empty or oversized text.
 // Nothing is dropped unseen; duplicated rows are counted (CsvMapping.duplicates) and rows out of
 // time order are sorted, as for the four known layouts (csv.ts).
-import { parse } from 'csv-parse/sync';
 import { MAX_FIELD_CHARS, MAX_TEXT_CHARS, capText, textId } from './ids.js';
 import type { TextDraft } from './draft.js';
-import type { CsvMapping, DeadRow } from './csv.js';
+import { parseCsvRecords, type CsvMapping, type DeadRow } from './csv.js';
 
 /** The columns of a generic text CSV: header names as in the file. */
 export interface TextColumns {
@@ -131,18 +130,7 @@ export function mapGenericTextCsv(
   const nl = text.indexOf('\n');
   const delimiter = delimiterOf(nl >= 0 ? text.slice(0, nl) : text);
   const dead: DeadRow[] = [];
-  const records = parse(text, {
-    delimiter,
-    relax_column_count: true,
-    raw: true,
-    info: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    on_skip: (err, raw) => {
-      dead.push({ line: (err as { lines?: number } | undefined)?.lines ?? 0, raw: raw ?? '', reason: `unparseable row: ${err?.message ?? 'unknown error'}` });
-      return undefined;
-    },
-  }) as unknown as { record: string[]; raw: string; info: { lines: number } }[];
+  const records = parseCsvRecords(text, delimiter, dead);
   const head = records.shift();
   if (head === undefined) throw new Error('empty file: no header line');
   const header = head.record.map((c) => c.trim());
