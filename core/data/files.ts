@@ -35,7 +35,9 @@ export function headBytes(path: string, bytes: number): Buffer {
 
 /** The first two lines of the first 4096 characters (up to 4 bytes each), without reading the whole file. */
 export function firstLines(path: string): [string, string | undefined] {
-  const head = headBytes(path, 4 * 4096).toString('utf8').slice(0, 4096);
+  const head = headBytes(path, 4 * 4096)
+    .toString('utf8')
+    .slice(0, 4096);
   const lines = head.split('\n');
   return [lines[0] ?? '', lines[1]];
 }
