@@ -115,9 +115,10 @@ function folderCandles(o: DemoDataOptions): string {
   return path;
 }
 
-function texts(o: DemoDataOptions, fetched: boolean): string[] {
+/** The text files to replay, each checked; `say` gets the line that explains an empty list (the fetch path says it after its own lines). */
+function texts(o: DemoDataOptions, fetched: boolean, say: (line: string) => void = o.say): string[] {
   if (o.noTexts) {
-    o.say('no texts (--no-texts): every sentiment feature is zero');
+    say('no texts (--no-texts): every sentiment feature is zero');
     return [];
   }
   if (o.textFiles.length > 0) {
@@ -131,7 +132,7 @@ function texts(o: DemoDataOptions, fetched: boolean): string[] {
   const paths = TEXT_DATA_FILES.map((f) => resolve(dir, f));
   if (fetched) {
     const present = paths.filter(isFile);
-    if (present.length === 0) o.say('no texts: no data folder holds them, so every sentiment feature is zero (--text-file FILE replays your own)');
+    if (present.length === 0) say('no texts: no data folder holds them, so every sentiment feature is zero (--text-file FILE replays your own)');
     return present;
   }
   for (const path of paths) {
@@ -151,7 +152,8 @@ export async function prepareDemoData(o: DemoDataOptions): Promise<DemoData> {
     const candleFile = folderCandles(o);
     return { candleFile, textFiles: texts(o, false), fetched: null };
   }
-  const textFiles = texts(o, true);
+  const notes: string[] = [];
+  const textFiles = texts(o, true, (line) => notes.push(line));
   const { config } = o;
   const symbol = config.replay.symbol;
   const interval = config.replay.interval;
@@ -188,5 +190,6 @@ export async function prepareDemoData(o: DemoDataOptions): Promise<DemoData> {
     );
   }
   checkCandleLayout(out, '--fetch-file');
+  for (const line of notes) o.say(line);
   return { candleFile: out, textFiles, fetched };
 }
