@@ -75,6 +75,14 @@ describe('demo data checks', () => {
     );
   });
 
+  it('checks the layout as the replay reads it: a file named by BITPREDICT_REPLAY_COLUMNS passes', async () => {
+    const dir = folder({ candles: 'bar_start,o,h,l,c,base_qty\n2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n' });
+    const env = { BITPREDICT_DATA_DIR: dir, BITPREDICT_REPLAY_FILE: CANDLES };
+    await expect(prepareDemoData(options(env))).rejects.toThrow(/the demo's candle file, set by BITPREDICT_REPLAY_FILE/);
+    const columns = { ...env, BITPREDICT_REPLAY_COLUMNS: 'time=bar_start,open=o,high=h,low=l,close=c,volume=base_qty' };
+    expect((await prepareDemoData(options(columns))).candleFile).toBe(join(dir, CANDLES));
+  });
+
   it('a missing text file: names it and the three ways out; --no-texts replays none', async () => {
     const dir = folder({ texts: false });
     const env = { BITPREDICT_DATA_DIR: dir, BITPREDICT_REPLAY_FILE: CANDLES };

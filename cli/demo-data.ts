@@ -15,8 +15,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../core/config.js';
 import { BitPredictError, errorMessage } from '../core/errors.js';
-import { firstLines } from '../core/data/files.js';
-import { detectFormat } from '../core/data/candles/index.js';
+import { candleFileLayout } from '../core/data/load.js';
 import { TEXT_DATA_FILES } from '../core/data/text/index.js';
 
 const DAY = 86_400_000;
@@ -81,11 +80,10 @@ function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
 }
 
-/** The layout of a candle file, or ERR_REPLAY_FILE naming the file and the setting. */
-function checkCandleLayout(path: string, setting: string): void {
+/** The layout of a candle file as the replay will read it (with BITPREDICT_REPLAY_COLUMNS), or ERR_REPLAY_FILE naming the file and the setting. */
+function checkCandleLayout(path: string, setting: string, columns: string | undefined): void {
   try {
-    const [head, second] = firstLines(path);
-    detectFormat(path, head, second);
+    candleFileLayout(path, columns);
   } catch (err) {
     throw new BitPredictError(
       'ERR_REPLAY_FILE',
@@ -111,7 +109,7 @@ function folderCandles(o: DemoDataOptions): string {
       `candle file not found: ${path}: set BITPREDICT_REPLAY_FILE (now "${config.replay.file}", relative to ${dirSetting}) to a candle file, or BITPREDICT_DATA_DIR to the folder that holds it`,
     );
   }
-  checkCandleLayout(path, 'BITPREDICT_REPLAY_FILE');
+  checkCandleLayout(path, 'BITPREDICT_REPLAY_FILE', config.replay.columns);
   return path;
 }
 
@@ -189,7 +187,7 @@ export async function prepareDemoData(o: DemoDataOptions): Promise<DemoData> {
       `fetching candles from ${restUrl} gave no candle of ${symbol} ${interval} in the last ${o.fetchDays} days (${out})`,
     );
   }
-  checkCandleLayout(out, '--fetch-file');
+  checkCandleLayout(out, '--fetch-file', undefined);
   for (const line of notes) o.say(line);
   return { candleFile: out, textFiles, fetched };
 }
