@@ -12,6 +12,7 @@ import { BitPredictError, errorMessage } from '../../core/errors.js';
 import { backoffMs } from '../../core/backoff.js';
 import { retryAfterMs } from '../../core/domain/http.js';
 import { INTERVAL_MS, isKnownInterval } from '../../core/domain/intervals.js';
+import type { CandleRow } from '../../core/domain/candle.js';
 import { parseCsvRow, parseDecimal } from '../../core/data/candles/formats.js';
 import { coinbaseProduct, coinbasePublishedSymbol, isExchange, type Exchange } from './domain/symbols.js';
 import { COINBASE_GRANULARITY } from './series.js';
@@ -133,14 +134,8 @@ export interface FetchSummary {
   gaps: { count: number; missingCandles: number; largest: FetchGap | null; first: FetchGap[] };
 }
 
-interface Row {
-  openTime: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+/** What the fetched CSV holds of a candle. */
+type Row = Omit<CandleRow, 'quoteVolume' | 'tradeCount'>;
 
 type RowCheck = { ok: true; row: Row } | { ok: false; openTime: number | null; reason: string };
 
