@@ -69,6 +69,24 @@ export interface MockExchange {
   close(): Promise<void>;
 }
 
+/** A kline as GET /api/v3/klines sends it: 12 fields, prices as strings, close time inclusive. */
+export function binanceRestRow(k: MockKline, lenMs: number): unknown[] {
+  return [
+    k.openTime,
+    k.open.toFixed(8),
+    k.high.toFixed(8),
+    k.low.toFixed(8),
+    k.close.toFixed(8),
+    k.volume.toFixed(8),
+    k.openTime + lenMs - 1,
+    k.quoteVolume.toFixed(8),
+    k.trades,
+    '0',
+    '0',
+    '0',
+  ];
+}
+
 export function binanceKlineFrame(symbol: string, interval: string, k: MockKline, closed: boolean, eventTime = Date.now()): unknown {
   return {
     stream: `${symbol.toLowerCase()}@kline_${interval}`,
@@ -173,20 +191,7 @@ export async function startMockExchange(): Promise<MockExchange> {
     const rows = (binanceKlines.get(`${symbol}:${interval}`) ?? [])
       .filter((k) => k.openTime >= start && k.openTime <= end)
       .slice(0, limit)
-      .map((k) => [
-        k.openTime,
-        k.open.toFixed(8),
-        k.high.toFixed(8),
-        k.low.toFixed(8),
-        k.close.toFixed(8),
-        k.volume.toFixed(8),
-        k.openTime + len - 1,
-        k.quoteVolume.toFixed(8),
-        k.trades,
-        '0',
-        '0',
-        '0',
-      ]);
+      .map((k) => binanceRestRow(k, len));
     reply(res, 'binance', url.href, 200, rewritten('binance', rows));
   }
 

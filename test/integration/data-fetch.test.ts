@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { coinbaseCandlesFromTrades, startMockExchange, type MockExchange, type MockKline } from '../helpers/mock-exchange.js';
+import { binanceRestRow, coinbaseCandlesFromTrades, startMockExchange, type MockExchange, type MockKline } from '../helpers/mock-exchange.js';
 import { fetchCandlesToFile, sourceInfoPath, type FetchCandlesOptions } from '../../producers/market-data/history.js';
 import type { TradeTick } from '../../producers/market-data/domain/index.js';
 import { loadCandlesFromFile } from '../../core/data/load.js';
@@ -48,24 +48,6 @@ function klines(n: number, skip: ReadonlySet<number> = new Set()): MockKline[] {
 function expectedCsv(rows: readonly { openTime: number; open: number; high: number; low: number; close: number; volume: number }[]): string {
   const n = (x: number): number => Number(x.toFixed(8));
   return HEADER + rows.map((k) => `${k.openTime},${n(k.open)},${n(k.high)},${n(k.low)},${n(k.close)},${n(k.volume)}\n`).join('');
-}
-
-/** A kline as Binance's REST API sends it (what the mock serves). */
-function binanceRow(k: MockKline): unknown[] {
-  return [
-    k.openTime,
-    k.open.toFixed(8),
-    k.high.toFixed(8),
-    k.low.toFixed(8),
-    k.close.toFixed(8),
-    k.volume.toFixed(8),
-    k.openTime + M - 1,
-    '0',
-    3,
-    '0',
-    '0',
-    '0',
-  ];
 }
 
 describe('data fetch against the mock exchanges', () => {
@@ -320,7 +302,7 @@ describe('data fetch against the mock exchanges', () => {
       // The second page overlaps the first by three candles.
       (rows) => [...page1.slice(-3), ...rows],
       // The last page carries the candle in progress at NOW (future-dated: it closes after now).
-      (rows) => [...rows, binanceRow({ ...script[0]!, openTime: Math.floor(NOW / M) * M })],
+      (rows) => [...rows, binanceRestRow({ ...script[0]!, openTime: Math.floor(NOW / M) * M }, M)],
     );
     const notes: string[] = [];
     const s = await fetchCandlesToFile(binance({ onNote: (l) => notes.push(l) }));
