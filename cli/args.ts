@@ -61,3 +61,20 @@ export function textFilesFlags(values: { 'text-file'?: string[] | undefined; 'te
   if (given.length === 0) return { files: TEXT_DATA_FILES, own: false };
   return { files: given.map((f) => resolve(f)), ...(columns ? { columns } : {}), own: true };
 }
+
+/**
+ * Dead text rows shown on stderr with their lines (and file, when given): the first `limit`, then
+ * one line saying more follow (`moreNote` tells where their count is).
+ */
+export function deadRowReporter(
+  log: (line: string) => void,
+  o: { limit?: number; moreNote?: string } = {},
+): (row: { line: number; reason: string; file?: string }) => void {
+  const limit = o.limit ?? 20;
+  let n = 0;
+  return (row) => {
+    n++;
+    if (n <= limit) log(`texts: ${row.file === undefined ? '' : `${row.file}: `}line ${row.line}: ${row.reason}`);
+    else if (n === limit + 1) log(`texts: more bad rows follow; only the first ${limit} are shown${o.moreNote === undefined ? '' : ` ${o.moreNote}`}`);
+  };
+}

@@ -10,7 +10,7 @@ import { parseFlags, UsageError } from './flags.js';
 import { BACKTEST_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { costsFlags, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int, type TextFilesChoice } from './args.js';
+import { costsFlags, deadRowReporter, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int, type TextFilesChoice } from './args.js';
 import type { CostModel } from '../trainer/domain/costs.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
@@ -114,13 +114,8 @@ async function readEvents(
   const { range, warmupBars } = plan;
   const started = Date.now();
   let events: BacktestEvents;
-  let deadTexts = 0;
   // Bad text rows on stderr with their lines (the first 20; the per-file count is in the provenance).
-  const deadText = (line: string): void => {
-    deadTexts++;
-    if (deadTexts <= 20) log(`texts: ${line}`);
-    else if (deadTexts === 21) log('texts: more bad rows follow; only the first 20 are shown');
-  };
+  const deadText = deadRowReporter(log);
   if (plan.source === 'kafka') {
     const platform = createPlatform({
       config,
@@ -138,7 +133,7 @@ async function readEvents(
       candleFile,
       textFiles: plan.texts.own ? [...plan.texts.files] : BACKTEST_TEXT_FILES,
       ...(plan.texts.columns ? { textColumns: plan.texts.columns } : {}),
-      onDeadTextRow: (file, row) => deadText(`${file}: line ${row.line}: ${row.reason}`),
+      onDeadTextRow: (file, row) => deadText({ ...row, file }),
       range,
       warmupBars,
       sentimentWindowMs: config.features.sentimentWindowMs,

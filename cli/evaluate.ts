@@ -13,7 +13,7 @@ import { parseFlags, UsageError } from './flags.js';
 import { EVALUATE_FLAGS } from './specs.js';
 import type { CommandContext } from './context.js';
 import { BitPredictError } from '../core/errors.js';
-import { costsFlags, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int, type TextFilesChoice } from './args.js';
+import { costsFlags, deadRowReporter, isoTimeFlag as time, textFilesFlags, wholeNumberFlag as int, type TextFilesChoice } from './args.js';
 import { progressBar } from '../core/progress.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createPlatform, prepareTopicsAndSchemas } from '../core/runtime.js';
@@ -37,16 +37,6 @@ import { STUDENT_T_DOF } from '../core/models/head.js';
 import { codeCommit, filesLineage, type ArtifactLineage } from '../core/models/lineage.js';
 
 const HOUR = 3_600_000;
-
-/** Dead text rows shown on stderr with their lines: the first 20 of a file, then how many more. */
-export function deadRowReporter(log: (line: string) => void, limit = 20): (row: { line: number; reason: string }) => void {
-  let n = 0;
-  return (row) => {
-    n++;
-    if (n <= limit) log(`texts: line ${row.line}: ${row.reason}`);
-    else if (n === limit + 1) log(`texts: more bad rows follow; only the first ${limit} are shown (the count is in the line per file)`);
-  };
-}
 
 export async function loadSeries(
   ctx: CommandContext,
@@ -85,7 +75,10 @@ export async function loadSeries(
   if (read.droppedLastRow !== null) o.log(describeDroppedLastRow(read.droppedLastRow));
   const textFiles = o.texts?.files ?? TEXT_DATA_FILES;
   const columns = o.texts?.columns;
-  const { texts, files } = loadTextsFromFiles(config.data.dir, textFiles, { ...(columns ? { columns } : {}), onDeadRow: deadRowReporter(o.log) });
+  const { texts, files } = loadTextsFromFiles(config.data.dir, textFiles, {
+    ...(columns ? { columns } : {}),
+    onDeadRow: deadRowReporter(o.log, { moreNote: '(the count is in the line per file)' }),
+  });
   for (const f of files)
     o.log(
       `texts: ${f.texts} from ${f.file} (${f.format}${f.columns ? ` columns ${JSON.stringify(f.columns)}` : ''}; ${f.rows} rows, ${f.dead} malformed or future-dated, ${f.duplicates} duplicates${f.excluded.map((e) => `, ${e.rows} excluded: ${e.reason}`).join('')})`,
