@@ -6,6 +6,7 @@ import { BitPredictError } from '../errors.js';
 import type { Candle } from '../../schemas/types.js';
 import { readCandleFile, candleFileLayout } from './load.js';
 import { headBytes, resolveDataFile } from './files.js';
+import { addGap, emptyGapSummary, type GapSummary } from './gap-summary.js';
 import { describeDroppedLastRow, type DeadRow } from './candle-file.js';
 import { INTERVAL_MS, intervalMs, isKnownInterval, parseCsvRow, parseJsonEntry, type CandleLayout } from './candles/index.js';
 
@@ -41,7 +42,7 @@ export interface CandleFileReport {
   candles: number;
   first: string | null;
   last: string | null;
-  gaps: { count: number; missingCandles: number; largest: CandleGapInfo | null; first: CandleGapInfo[] };
+  gaps: GapSummary<CandleGapInfo>;
   /** Rows whose open time repeats an earlier row's; the later copy is kept. */
   duplicates: number;
   duplicatesChanged: number;
@@ -96,21 +97,14 @@ export function inferInterval(openTimes: readonly number[]): string | null {
 }
 
 function gapsOf(candles: readonly Candle[], lenMs: number, listLimit: number): CandleFileReport['gaps'] {
-  let count = 0;
-  let missingCandles = 0;
-  let largest: CandleGapInfo | null = null;
-  const first: CandleGapInfo[] = [];
+  const gaps = emptyGapSummary<CandleGapInfo>();
   for (let i = 1; i < candles.length; i++) {
     const prev = candles[i - 1] as Candle;
     const cur = candles[i] as Candle;
     if (cur.openTime <= prev.closeTime) continue;
-    const gap = { from: iso(prev.closeTime), to: iso(cur.openTime), missing: Math.round((cur.openTime - prev.closeTime) / lenMs) };
-    count++;
-    missingCandles += gap.missing;
-    if (largest === null || gap.missing > largest.missing) largest = gap;
-    if (first.length < listLimit) first.push(gap);
+    addGap(gaps, { from: iso(prev.closeTime), to: iso(cur.openTime), missing: Math.round((cur.openTime - prev.closeTime) / lenMs) }, listLimit);
   }
-  return { count, missingCandles, largest, first };
+  return gaps;
 }
 
 /** The report on a candle file and the candles a replay of it would publish. */

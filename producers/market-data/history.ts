@@ -13,6 +13,7 @@ import { backoffMs } from '../../core/backoff.js';
 import { retryAfterMs } from '../../core/domain/http.js';
 import { INTERVAL_MS, isKnownInterval } from '../../core/domain/intervals.js';
 import type { CandleRow } from '../../core/domain/candle.js';
+import { addGap, emptyGapSummary, type GapSummary } from '../../core/data/gap-summary.js';
 import { parseCsvRow, parseDecimal } from '../../core/data/candles/formats.js';
 import { coinbaseProduct, coinbasePublishedSymbol, isExchange, type Exchange } from './domain/symbols.js';
 import { COINBASE_GRANULARITY } from './series.js';
@@ -131,7 +132,7 @@ export interface FetchSummary {
   unfinished: number;
   /** Binance: pauses until the next minute because the used request weight neared the limit. */
   weightPauses: number;
-  gaps: { count: number; missingCandles: number; largest: FetchGap | null; first: FetchGap[] };
+  gaps: GapSummary<FetchGap>;
 }
 
 /** What the fetched CSV holds of a candle. */
@@ -425,7 +426,7 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
     rejectedExamples: [],
     unfinished: 0,
     weightPauses: 0,
-    gaps: { count: 0, missingCandles: 0, largest: null, first: [] },
+    gaps: emptyGapSummary<FetchGap>(),
   };
   const reject = (reason: string): void => {
     s.rejected++;
@@ -435,11 +436,7 @@ export async function fetchCandlesToFile(opts: FetchCandlesOptions): Promise<Fet
   const gap = (from: number, toExclusive: number): void => {
     const missing = (toExclusive - from) / len;
     if (missing <= 0) return;
-    const g: FetchGap = { from: iso(from), to: iso(toExclusive - len), missing };
-    s.gaps.count++;
-    s.gaps.missingCandles += missing;
-    if (s.gaps.largest === null || missing > s.gaps.largest.missing) s.gaps.largest = g;
-    if (s.gaps.first.length < GAPS_LISTED) s.gaps.first.push(g);
+    addGap(s.gaps, { from: iso(from), to: iso(toExclusive - len), missing }, GAPS_LISTED);
   };
 
   async function getPage(url: string): Promise<unknown[]> {
