@@ -152,28 +152,42 @@ export interface TextFileReport {
   columns?: TextColumns;
 }
 
-function readTextFile(dataDir: string, file: string, opts: LoadTextsOptions): { texts: ScoredText[]; report: TextFileReport } {
-  const path = resolveDataFile(dataDir, file);
-  const content = readFileSync(path, 'utf8');
+/**
+ * A text file's rows mapped to drafts, by the layout its header names (the four real ones) or, for
+ * any other header or when `columns` is given, as a generic CSV with time and text columns; the
+ * one reading of a text file that the text replay and the research loaders share.
+ * ERR_REPLAY_FILE naming the file when neither reads it.
+ */
+export function mapTextFile(
+  path: string,
+  content: string,
+  opts: { now: number; futureToleranceMs: number; columns?: Partial<TextColumns> | undefined },
+): { mapped: CsvMapping & { columns?: TextColumns }; format: TextFileFormat | 'generic' } {
   const nl = content.indexOf('\n');
   const known = opts.columns === undefined ? detectTextFormat(content.slice(0, nl >= 0 ? nl : 4096)) : null;
-  const now = (opts.now ?? Date.now)();
   const source = `replay:${basename(path)}`;
-  let mapped: CsvMapping & { columns?: TextColumns };
+  const { now, futureToleranceMs } = opts;
   try {
-    mapped =
+    const mapped =
       known === null
-        ? mapGenericTextCsv(content, source, { now, futureToleranceMs: FUTURE_TOLERANCE_MS, ...(opts.columns ? { columns: opts.columns } : {}) })
-        : mapTextCsv(content, known, source, { now, futureToleranceMs: FUTURE_TOLERANCE_MS });
+        ? mapGenericTextCsv(content, source, { now, futureToleranceMs, ...(opts.columns ? { columns: opts.columns } : {}) })
+        : mapTextCsv(content, known, source, { now, futureToleranceMs });
+    return { mapped, format: known ?? 'generic' };
   } catch (err) {
     const layouts = known === null && opts.columns === undefined ? `; the header is none of ${TEXT_FORMATS_HELP} either` : '';
     throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${errorMessage(err)}${layouts}`, { cause: err });
   }
+}
+
+function readTextFile(dataDir: string, file: string, opts: LoadTextsOptions): { texts: ScoredText[]; report: TextFileReport } {
+  const path = resolveDataFile(dataDir, file);
+  const content = readFileSync(path, 'utf8');
+  const now = (opts.now ?? Date.now)();
+  const { mapped, format } = mapTextFile(path, content, { now, futureToleranceMs: FUTURE_TOLERANCE_MS, columns: opts.columns });
   if (opts.onDeadRow) for (const d of mapped.dead) opts.onDeadRow(d);
   if (opts.onExcluded) for (const e of mapped.excluded) opts.onExcluded(e);
   const texts = mapped.drafts.map((d) => scoredTextOf(d, null, now));
   const { rows, duplicates, excluded } = mapped;
-  const format = known ?? 'generic';
   return {
     texts,
     report: {

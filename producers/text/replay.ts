@@ -5,13 +5,13 @@
 // 1-based line; rows a format excludes by rule (descriptions after 2023-12) are counted in the
 // summary and the log with the reason; with resume on, ids already in text.raw are skipped.
 import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { Platform } from '../../core/runtime.js';
 import type { Producer, OutRecord } from '../../core/kafka/producer.js';
 import { BitPredictError } from '../../core/errors.js';
 import { counter } from '../../core/metrics.js';
 import { resolveDataFile } from '../../core/data/files.js';
-import { TEXT_FORMATS_HELP, detectTextFormat, mapTextCsv, mapGenericTextCsv, type ExcludedRows, type TextFileFormat } from '../../core/data/text/index.js';
+import type { ExcludedRows, TextFileFormat } from '../../core/data/text/index.js';
+import { mapTextFile } from '../../core/data/load.js';
 import { deadTextRecord, loadTextTail, textRecord } from './publish.js';
 import type { Config } from '../../core/config.js';
 
@@ -58,17 +58,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   const path = resolveDataFile(config.data.dir, opts.file);
   if (statSync(path).size > MAX_FILE_BYTES) throw new BitPredictError('ERR_REPLAY_FILE', `text replay file ${path} is larger than ${MAX_FILE_BYTES} bytes`);
   const content = readFileSync(path, 'utf8');
-  const format = detectTextFormat(content.slice(0, content.indexOf('\n') >= 0 ? content.indexOf('\n') : 4096));
-  const source = `replay:${basename(path)}`;
-  const opts2 = { now: now(), futureToleranceMs: config.events.futureToleranceMs };
-  let mapped;
-  try {
-    // A header of none of the four real layouts: any CSV with time and text columns (core/data/text/generic.ts).
-    mapped = format === null ? mapGenericTextCsv(content, source, opts2) : mapTextCsv(content, format, source, opts2);
-  } catch (err) {
-    const what = format === null ? `header is none of ${TEXT_FORMATS_HELP}, nor a CSV with time and text columns: ` : '';
-    throw new BitPredictError('ERR_REPLAY_FILE', `${path}: ${what}${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
+  const { mapped, format } = mapTextFile(path, content, { now: now(), futureToleranceMs: config.events.futureToleranceMs });
   const published = counter(platform.registry, 'bitpredict_text_replay_items_total', 'Text items published by text replay');
   const dlqTotal = counter(platform.registry, 'bitpredict_dlq_records_total', 'Records sent to the DLQ, by reason code', ['group', 'reason']);
   let drafts = mapped.drafts;
@@ -82,7 +72,7 @@ export async function runTextReplay(opts: TextReplayOptions): Promise<TextReplay
   if ((opts.limit ?? 0) > 0) drafts = drafts.slice(0, opts.limit);
   const summary: TextReplaySummary = {
     file: path,
-    format: format ?? 'generic',
+    format,
     rows: mapped.rows,
     published: 0,
     deadLettered: 0,
